@@ -1,0 +1,184 @@
+// The resource model: load balancers, listeners, rules, target groups and targets, with the
+// elbv2 API's field names in comments. This is what the YAML loader produces after validation,
+// and what the snapshot compiler consumes. Plain data; no I/O.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sluice::config {
+
+// 1-based position in the source file; 0 when the value was defaulted.
+struct Location {
+  int line = 0;
+  int column = 0;
+};
+
+// ---- Rules -------------------------------------------------------------------------------
+
+enum class ConditionField {
+  kHostHeader,         // "host-header"
+  kPathPattern,        // "path-pattern"
+  kHttpHeader,         // "http-header"
+  kHttpRequestMethod,  // "http-request-method"
+  kQueryString,        // "query-string"
+  kSourceIp,           // "source-ip"
+};
+
+struct QueryStringKeyValue {
+  std::optional<std::string> key;  // absent: any key
+  std::string value;
+};
+
+// RuleCondition. Exactly the fields that belong to `field` are filled.
+struct Condition {
+  ConditionField field = ConditionField::kPathPattern;
+  std::string http_header_name;               // http-header: HttpHeaderConfig.HttpHeaderName
+  std::vector<std::string> values;            // host/path/header/method values; source-ip CIDRs
+  std::vector<std::string> regex_values;      // host/path/header RegexValues (RE2 syntax)
+  std::vector<QueryStringKeyValue> query_values;  // query-string pairs
+  Location location;
+};
+
+enum class ActionType { kForward, kRedirect, kFixedResponse };
+
+struct TargetGroupTuple {
+  std::string target_group;  // TargetGroupName (the file names groups; ARNs come with the API)
+  int weight = 1;            // 0..999
+};
+
+struct ForwardConfig {
+  std::vector<TargetGroupTuple> target_groups;  // 1..5
+  bool stickiness_enabled = false;              // TargetGroupStickinessConfig.Enabled
+  int stickiness_duration_seconds = 0;          // 1..604800 when enabled
+};
+
+struct RedirectConfig {
+  std::string protocol = "#{protocol}";  // HTTP | HTTPS | #{protocol}
+  std::string port = "#{port}";          // 1..65535 | #{port}
+  std::string host = "#{host}";
+  std::string path = "/#{path}";
+  std::string query = "#{query}";
+  int status_code = 301;  // from HTTP_301 / HTTP_302
+};
+
+struct FixedResponseConfig {
+  int status_code = 200;     // 2xx, 4xx or 5xx
+  std::string content_type;  // empty = no Content-Type header
+  std::string message_body;  // 0..1024 characters
+};
+
+struct Action {
+  ActionType type = ActionType::kForward;
+  int order = 0;  // 1..50000 when given; 0 = not given
+  ForwardConfig forward;
+  RedirectConfig redirect;
+  FixedResponseConfig fixed_response;
+  Location location;
+};
+
+struct Rule {
+  int priority = 0;  // 1..50000, unique per listener
+  std::vector<Condition> conditions;
+  std::vector<Action> actions;  // validated: exactly one terminal action, last by order
+  Location location;
+};
+
+// ---- Listeners and load balancers ------------------------------------------------------------
+
+enum class DesyncMitigationMode { kMonitor, kDefensive, kStrictest };
+enum class XffProcessingMode { kAppend, kPreserve, kRemove };
+
+// Load balancer attributes (elbv2 keys in comments). Only the keys Sluice implements are
+// accepted; the rest are rejected by the loader with a message naming the key.
+struct LoadBalancerAttributes {
+  int idle_timeout_seconds = 60;           // idle_timeout.timeout_seconds 1..4000
+  int client_keep_alive_seconds = 3600;    // client_keep_alive.seconds 60..604800
+  DesyncMitigationMode desync_mitigation_mode =
+      DesyncMitigationMode::kDefensive;    // routing.http.desync_mitigation_mode
+  bool drop_invalid_header_fields = false;  // routing.http.drop_invalid_header_fields.enabled
+  bool preserve_host_header = false;       // routing.http.preserve_host_header.enabled
+  bool xff_client_port = false;            // routing.http.xff_client_port.enabled
+  XffProcessingMode xff_header_processing_mode =
+      XffProcessingMode::kAppend;          // routing.http.xff_header_processing.mode
+  bool deletion_protection = false;        // deletion_protection.enabled (accepted, no effect)
+  bool http2_enabled = true;               // routing.http2.enabled (accepted; HTTP/2 later)
+};
+
+struct Listener {
+  std::string protocol = "HTTP";   // HTTP only for now (HTTPS arrives with TLS)
+  std::string bind_address = "0.0.0.0";  // Sluice extension: address to listen on
+  int port = 0;                    // 1..65535
+  std::vector<Action> default_actions;
+  std::vector<Rule> rules;         // kept sorted by priority after validation
+  Location location;
+};
+
+struct LoadBalancer {
+  std::string name;  // 1..32 chars, alphanumerics and hyphens, not starting/ending with '-'
+  LoadBalancerAttributes attributes;
+  std::vector<Listener> listeners;
+  Location location;
+};
+
+// ---- Target groups -----------------------------------------------------------------------------
+
+enum class LoadBalancingAlgorithm { kRoundRobin, kLeastOutstandingRequests, kWeightedRandom };
+
+struct HealthCheck {
+  bool enabled = true;                 // HealthCheckEnabled
+  std::string protocol = "HTTP";       // HealthCheckProtocol: HTTP | TCP (HTTPS later)
+  std::string port = "traffic-port";   // HealthCheckPort
+  std::string path = "/";              // HealthCheckPath
+  int interval_seconds = 30;           // HealthCheckIntervalSeconds 5..300
+  int timeout_seconds = 5;             // HealthCheckTimeoutSeconds 2..120
+  int healthy_threshold = 5;           // HealthyThresholdCount 2..10
+  int unhealthy_threshold = 2;         // UnhealthyThresholdCount 2..10
+  std::string matcher = "200";         // Matcher.HttpCode: "200", "200-299", "200,202"
+};
+
+struct TargetGroupAttributes {
+  int deregistration_delay_seconds = 300;  // deregistration_delay.timeout_seconds 0..3600
+  LoadBalancingAlgorithm algorithm = LoadBalancingAlgorithm::kRoundRobin;  // ...algorithm.type
+  int slow_start_seconds = 0;              // slow_start.duration_seconds 0 | 30..900
+  bool stickiness_enabled = false;         // stickiness.enabled
+  std::string stickiness_type = "lb_cookie";  // stickiness.type
+  int stickiness_lb_cookie_duration_seconds = 86400;
+  std::string stickiness_app_cookie_name;
+  int stickiness_app_cookie_duration_seconds = 86400;
+};
+
+struct Target {
+  std::string id;  // IP address (target type "ip")
+  int port = 0;    // 1..65535; defaults to the group's Port
+  Location location;
+};
+
+struct TargetGroup {
+  std::string name;               // 1..32 chars, like load balancer names
+  std::string protocol = "HTTP";  // HTTP (HTTPS later)
+  std::string protocol_version = "HTTP1";
+  int port = 0;                   // default port for targets, 1..65535
+  std::string target_type = "ip";
+  HealthCheck health_check;
+  TargetGroupAttributes attributes;
+  std::vector<Target> targets;
+  Location location;
+};
+
+// Sluice's own process settings (not part of the elbv2 model).
+struct AdminSettings {
+  std::string address = "127.0.0.1";
+  int port = 0;  // 0 = admin endpoint off
+};
+
+struct Config {
+  std::string source_file;  // path the config was read from, for messages
+  std::vector<LoadBalancer> load_balancers;
+  std::vector<TargetGroup> target_groups;
+  AdminSettings admin;
+};
+
+}  // namespace sluice::config
