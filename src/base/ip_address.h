@@ -45,6 +45,7 @@ struct SocketAddress {
   socklen_t ToSockaddr(sockaddr_storage* out) const;
   static SocketAddress FromSockaddr(const sockaddr_storage& sa);
   std::string ToString() const;  // "1.2.3.4:80" or "[::1]:80"
+  bool operator==(const SocketAddress&) const = default;
 };
 
 }  // namespace sluice

@@ -47,6 +47,7 @@ enum class ActionType { kForward, kRedirect, kFixedResponse };
 struct TargetGroupTuple {
   std::string target_group;  // TargetGroupName (the file names groups; ARNs come with the API)
   int weight = 1;            // 0..999
+  int index = -1;            // position in Config::target_groups, resolved when compiled
 };
 
 struct ForwardConfig {
@@ -142,6 +143,8 @@ struct HealthCheck {
 struct TargetGroupAttributes {
   int deregistration_delay_seconds = 300;  // deregistration_delay.timeout_seconds 0..3600
   LoadBalancingAlgorithm algorithm = LoadBalancingAlgorithm::kRoundRobin;  // ...algorithm.type
+  bool anomaly_mitigation = false;  // load_balancing.algorithm.anomaly_mitigation (on/off);
+                                    // only with kWeightedRandom
   int slow_start_seconds = 0;              // slow_start.duration_seconds 0 | 30..900
   bool stickiness_enabled = false;         // stickiness.enabled
   std::string stickiness_type = "lb_cookie";  // stickiness.type

@@ -1,0 +1,58 @@
+// Target pickers: round robin, least outstanding requests, weighted random (ALB's three
+// algorithms, reference §2.6), and the weighted choice between target groups of a forward
+// action. Pure logic: no I/O, randomness injected.
+//
+// A picker instance belongs to one worker thread (its state, such as the round-robin cursor,
+// is not shared). TargetStats are shared by all workers and read with relaxed atomics.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "config/model.h"
+
+namespace sluice::balancer {
+
+// Live counters for one registered target, shared by every worker; they outlive config
+// snapshots for as long as the target stays registered.
+struct TargetStats {
+  std::atomic<int32_t> outstanding{0};  // requests in flight to this target, all workers
+};
+
+// Randomness source, injected so tests are deterministic.
+class Rng {
+ public:
+  virtual ~Rng() = default;
+  virtual uint64_t Next() = 0;
+  // Uniform in [0, n); n > 0.
+  uint64_t Below(uint64_t n) { return static_cast<uint64_t>((static_cast<unsigned __int128>(Next()) * n) >> 64); }
+};
+
+// xoshiro-style fast generator for the data plane (not for secrets).
+class FastRng : public Rng {
+ public:
+  explicit FastRng(uint64_t seed);
+  uint64_t Next() override;
+
+ private:
+  uint64_t s_[4];
+};
+
+class Picker {
+ public:
+  virtual ~Picker() = default;
+  // Chooses one of `candidates` (non-empty) and returns its index.
+  virtual size_t Pick(std::span<TargetStats* const> candidates, Rng& rng) = 0;
+};
+
+// A new picker for one worker. The round-robin cursor starts at a random offset so that
+// workers do not all begin with the same target.
+std::unique_ptr<Picker> MakePicker(config::LoadBalancingAlgorithm algorithm, Rng& rng);
+
+// Weighted choice among the target groups of a forward action (weights 0..999). Returns the
+// index, or -1 when every weight is 0.
+int PickWeighted(std::span<const int> weights, Rng& rng);
+
+}  // namespace sluice::balancer

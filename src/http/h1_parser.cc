@@ -1,0 +1,288 @@
+#include "http/h1_parser.h"
+
+#include <cstring>
+
+namespace sluice::http {
+namespace {
+
+bool IsTokenChar(unsigned char c) {
+  if (c >= '0' && c <= '9') return true;
+  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string_view TrimOws(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  return v;
+}
+
+// Splits off the next line of `rest` (without its line end). Sets *bare_lf when the line
+// ended with LF alone. Returns false when no LF remains.
+bool NextLine(std::string_view* rest, std::string_view* line, bool* bare_lf) {
+  const char* p = static_cast<const char*>(std::memchr(rest->data(), '\n', rest->size()));
+  if (p == nullptr) return false;
+  size_t end = static_cast<size_t>(p - rest->data());
+  size_t content_end = end;
+  *bare_lf = true;
+  if (content_end > 0 && (*rest)[content_end - 1] == '\r') {
+    --content_end;
+    *bare_lf = false;
+  }
+  *line = rest->substr(0, content_end);
+  rest->remove_prefix(end + 1);
+  return true;
+}
+
+// Parses "HTTP/1.d"; returns the minor digit, or -1 (bad), or -2 (a well-formed but
+// unsupported major version such as HTTP/2.0).
+int ParseVersion(std::string_view v) {
+  if (v.size() != 8 || v.substr(0, 5) != "HTTP/" || v[6] != '.') return -1;
+  char major = v[5], minor = v[7];
+  if (major < '0' || major > '9' || minor < '0' || minor > '9') return -1;
+  if (major != '1') return -2;
+  return minor - '0';
+}
+
+struct HeaderLimits {
+  size_t max_line;
+  size_t max_total;
+};
+
+// Parses header lines from `rest` up to the empty line. Lenient tokenization for requests
+// (records anomalies in *verdict); strict for responses (strict == true).
+bool ParseHeaderLines(std::string_view rest, bool strict, HeaderLimits limits, HeaderField* out,
+                      size_t* count, DesyncVerdict* verdict, ParseError* error) {
+  size_t total = 0;
+  *count = 0;
+  std::string_view line;
+  bool bare_lf = false;
+  while (NextLine(&rest, &line, &bare_lf)) {
+    if (bare_lf) {
+      if (strict) {
+        // Responses: a bare LF is tolerated by every client we know; accept it.
+      } else {
+        *verdict = Worse(*verdict, {DesyncTier::kAcceptable, DesyncReason::kNonCrLfLineTermination});
+      }
+    }
+    if (line.empty()) return true;
+    if (line.size() > limits.max_line) {
+      *error = {strict ? 502 : 400, "header line too long"};
+      return false;
+    }
+    total += line.size() + 2;
+    if (total > limits.max_total) {
+      *error = {strict ? 502 : 400, "headers too large"};
+      return false;
+    }
+    if (line[0] == ' ' || line[0] == '\t') {
+      // obs-fold: a continuation of the previous field's value.
+      if (strict || *count == 0) {
+        *error = {strict ? 502 : 400, "header continuation line"};
+        return false;
+      }
+      HeaderField& prev = out[*count - 1];
+      const char* start = prev.value.empty() ? line.data() : prev.value.data();
+      const char* end = line.data() + line.size();
+      prev.value = TrimOws(std::string_view(start, static_cast<size_t>(end - start)));
+      *verdict = Worse(*verdict, {DesyncTier::kAmbiguous, DesyncReason::kMultilineHeader});
+      continue;
+    }
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos) {
+      if (strict) {
+        *error = {502, "header line without colon"};
+        return false;
+      }
+      *verdict = Worse(*verdict, {DesyncTier::kAmbiguous, DesyncReason::kMissingHeaderColon});
+      continue;  // not a header: dropped
+    }
+    std::string_view name = line.substr(0, colon);
+    if (strict) {
+      if (name.empty()) {
+        *error = {502, "empty header name"};
+        return false;
+      }
+      for (unsigned char c : name) {
+        if (!IsTokenChar(c)) {
+          *error = {502, "invalid header name"};
+          return false;
+        }
+      }
+    }
+    if (*count >= kMaxHeaderCount) {
+      *error = {strict ? 502 : 400, "too many headers"};
+      return false;
+    }
+    std::string_view value = TrimOws(line.substr(colon + 1));
+    if (strict) {
+      for (unsigned char c : value) {
+        if (c == 0 || c == '\r' || c == '\n') {
+          *error = {502, "invalid header value"};
+          return false;
+        }
+      }
+    }
+    out[(*count)++] = {name, value};
+  }
+  *error = {strict ? 502 : 400, "incomplete head"};
+  return false;
+}
+
+}  // namespace
+
+size_t FindHeadEnd(std::string_view buf, size_t* scan_pos) {
+  size_t pos = *scan_pos;
+  while (pos < buf.size()) {
+    const char* p =
+        static_cast<const char*>(std::memchr(buf.data() + pos, '\n', buf.size() - pos));
+    if (p == nullptr) break;
+    size_t i = static_cast<size_t>(p - buf.data());
+    if (i + 1 < buf.size() && buf[i + 1] == '\n') return i + 2;
+    if (i + 2 < buf.size() && buf[i + 1] == '\r' && buf[i + 2] == '\n') return i + 3;
+    if (i + 2 >= buf.size()) {
+      // The terminator may still be arriving: rescan from this LF next time.
+      *scan_pos = i;
+      return 0;
+    }
+    pos = i + 1;
+  }
+  *scan_pos = buf.size();
+  return 0;
+}
+
+bool CheckPartialRequestHead(std::string_view buf, ParseError* error) {
+  const char* nl = static_cast<const char*>(std::memchr(buf.data(), '\n', buf.size()));
+  size_t line_len = nl ? static_cast<size_t>(nl - buf.data()) : buf.size();
+  if (line_len > kMaxRequestLine) {
+    *error = {414, "request line too long"};
+    return false;
+  }
+  if (nl == nullptr) return true;
+  size_t rest = buf.size() - line_len - 1;
+  if (rest > kMaxRequestHeaders + 2) {
+    *error = {400, "headers too large"};
+    return false;
+  }
+  // One header line longer than the limit, still unterminated.
+  const char* last_nl = static_cast<const char*>(memrchr(buf.data(), '\n', buf.size()));
+  if (buf.size() - static_cast<size_t>(last_nl - buf.data()) - 1 > kMaxRequestHeaderLine + 1) {
+    *error = {400, "header line too long"};
+    return false;
+  }
+  return true;
+}
+
+ParseStatus ParseRequestHead(std::string_view buf, size_t head_len, RequestHead* out,
+                             ParseError* error) {
+  std::string_view rest = buf.substr(0, head_len);
+  std::string_view line;
+  bool bare_lf = false;
+  out->wire_verdict = {};
+  out->header_count = 0;
+  out->head_length = head_len;
+  if (!NextLine(&rest, &line, &bare_lf)) {
+    *error = {400, "no request line"};
+    return ParseStatus::kError;
+  }
+  if (bare_lf) {
+    out->wire_verdict = {DesyncTier::kAcceptable, DesyncReason::kNonCrLfLineTermination};
+  }
+  if (line.size() > kMaxRequestLine) {
+    *error = {414, "request line too long"};
+    return ParseStatus::kError;
+  }
+  size_t sp1 = line.find(' ');
+  if (sp1 == std::string_view::npos || sp1 == 0) {
+    *error = {400, "malformed request line"};
+    return ParseStatus::kError;
+  }
+  out->method = line.substr(0, sp1);
+  std::string_view after = line.substr(sp1 + 1);
+  size_t sp2 = after.rfind(' ');
+  if (sp2 == std::string_view::npos) {
+    out->target = after;
+    out->version = {};
+    *error = {400, "HTTP/0.9 requests are not supported"};
+    return ParseStatus::kError;
+  }
+  out->target = after.substr(0, sp2);
+  out->version = after.substr(sp2 + 1);
+  if (out->target.empty()) {
+    *error = {400, "missing request target"};
+    return ParseStatus::kError;
+  }
+  int minor = ParseVersion(out->version);
+  if (minor == -2) {
+    *error = {505, "HTTP version not supported"};
+    return ParseStatus::kError;
+  }
+  if (minor < 0) {
+    *error = {400, "malformed HTTP version"};
+    return ParseStatus::kError;
+  }
+  out->version_minor = minor >= 1 ? 1 : 0;
+  for (unsigned char c : out->method) {
+    if (!IsTokenChar(c)) {
+      *error = {400, "malformed method"};
+      return ParseStatus::kError;
+    }
+  }
+  if (!ParseHeaderLines(rest, /*strict=*/false, {kMaxRequestHeaderLine, kMaxRequestHeaders},
+                        out->headers, &out->header_count, &out->wire_verdict, error)) {
+    return ParseStatus::kError;
+  }
+  return ParseStatus::kComplete;
+}
+
+ParseStatus ParseResponseHead(std::string_view buf, size_t head_len, ResponseHead* out,
+                              ParseError* error) {
+  if (head_len > kMaxResponseHead) {
+    *error = {502, "response head too large"};
+    return ParseStatus::kError;
+  }
+  std::string_view rest = buf.substr(0, head_len);
+  std::string_view line;
+  bool bare_lf = false;
+  out->header_count = 0;
+  out->head_length = head_len;
+  if (!NextLine(&rest, &line, &bare_lf) || line.size() < 12) {
+    *error = {502, "malformed status line"};
+    return ParseStatus::kError;
+  }
+  int minor = ParseVersion(line.substr(0, 8));
+  if (minor < 0 || line[8] != ' ') {
+    *error = {502, "malformed status line"};
+    return ParseStatus::kError;
+  }
+  out->version_minor = minor >= 1 ? 1 : 0;
+  int status = 0;
+  for (size_t i = 9; i < 12; ++i) {
+    char c = line[i];
+    if (c < '0' || c > '9') {
+      *error = {502, "malformed status code"};
+      return ParseStatus::kError;
+    }
+    status = status * 10 + (c - '0');
+  }
+  if (status < 100 || (line.size() > 12 && line[12] != ' ')) {
+    *error = {502, "malformed status code"};
+    return ParseStatus::kError;
+  }
+  out->status = status;
+  out->reason = line.size() > 13 ? line.substr(13) : std::string_view();
+  DesyncVerdict ignored;
+  if (!ParseHeaderLines(rest, /*strict=*/true, {kMaxResponseHead, kMaxResponseHead},
+                        out->headers, &out->header_count, &ignored, error)) {
+    return ParseStatus::kError;
+  }
+  return ParseStatus::kComplete;
+}
+
+}  // namespace sluice::http

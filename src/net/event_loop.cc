@@ -1,0 +1,91 @@
+#include "net/event_loop.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+namespace sluice::net {
+
+int64_t MonotonicMillis() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+class EventLoop::WakeHandler : public EventHandler {
+ public:
+  explicit WakeHandler(EventLoop* loop) : loop_(loop) {}
+  void OnEvents(uint32_t) override {
+    uint64_t v;
+    while (read(loop_->wake_fd_, &v, sizeof(v)) > 0) {
+    }
+    if (loop_->on_wake_) loop_->on_wake_();
+  }
+
+ private:
+  EventLoop* loop_;
+};
+
+EventLoop::EventLoop() {
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  wake_handler_ = new WakeHandler(this);
+  if (epoll_fd_ >= 0 && wake_fd_ >= 0) AddLevelInput(wake_fd_, wake_handler_);
+  now_ms_ = MonotonicMillis();
+}
+
+EventLoop::~EventLoop() {
+  for (EventHandler* h : graveyard_) delete h;
+  delete wake_handler_;
+  if (wake_fd_ >= 0) close(wake_fd_);
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+}
+
+bool EventLoop::Add(int fd, EventHandler* handler) {
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.ptr = handler;
+  return epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) == 0;
+}
+
+bool EventLoop::AddLevelInput(int fd, EventHandler* handler) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = handler;
+  return epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) == 0;
+}
+
+void EventLoop::Remove(int fd) { epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr); }
+
+void EventLoop::Wake() {
+  uint64_t one = 1;
+  ssize_t r = write(wake_fd_, &one, sizeof(one));
+  (void)r;
+}
+
+void EventLoop::Run(int tick_ms, const std::function<void()>& tick) {
+  running_ = true;
+  constexpr int kMaxEvents = 256;
+  epoll_event events[kMaxEvents];
+  int64_t next_tick = MonotonicMillis() + tick_ms;
+  while (running_) {
+    int64_t wait = next_tick - MonotonicMillis();
+    if (wait < 0) wait = 0;
+    int n = epoll_wait(epoll_fd_, events, kMaxEvents, static_cast<int>(wait));
+    now_ms_ = MonotonicMillis();
+    for (int i = 0; i < n; ++i) {
+      static_cast<EventHandler*>(events[i].data.ptr)->OnEvents(events[i].events);
+    }
+    if (now_ms_ >= next_tick) {
+      tick();
+      next_tick = now_ms_ + tick_ms;
+    }
+    if (!graveyard_.empty()) {
+      for (EventHandler* h : graveyard_) delete h;
+      graveyard_.clear();
+    }
+  }
+}
+
+}  // namespace sluice::net

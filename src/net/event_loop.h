@@ -1,0 +1,66 @@
+// A single-threaded epoll event loop. One per worker thread; never shared.
+//
+// File descriptors are registered once, edge-triggered, for both directions; handlers read
+// and write until EAGAIN (or until their bounded buffers are full, in which case they must
+// resume on their own when space frees up). Coarse timers are handled by a periodic tick
+// that owners use to sweep their deadlines.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace sluice::net {
+
+// Receives readiness events for one fd. Called on the loop's thread only.
+class EventHandler {
+ public:
+  virtual ~EventHandler() = default;
+  virtual void OnEvents(uint32_t epoll_events) = 0;
+};
+
+// Monotonic milliseconds (CLOCK_MONOTONIC_COARSE; a few ms of resolution is enough for
+// every timeout Sluice has).
+int64_t MonotonicMillis();
+
+class EventLoop {
+ public:
+  EventLoop();
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  bool ok() const { return epoll_fd_ >= 0; }
+
+  // Registers fd for EPOLLIN|EPOLLOUT|EPOLLRDHUP, edge-triggered. Returns false on error.
+  bool Add(int fd, EventHandler* handler);
+  // Registers a listening or wake-up fd, level-triggered, input only.
+  bool AddLevelInput(int fd, EventHandler* handler);
+  void Remove(int fd);
+
+  // Runs until Stop(). `tick` runs at least every tick_ms milliseconds.
+  void Run(int tick_ms, const std::function<void()>& tick);
+  // Thread-safe: wakes the loop from another thread; `on_wake` runs on the loop thread.
+  void Wake();
+  void SetWakeHandler(std::function<void()> on_wake) { on_wake_ = std::move(on_wake); }
+  void Stop() { running_ = false; }
+
+  // The time cached at the start of this loop iteration.
+  int64_t now_ms() const { return now_ms_; }
+
+  // Defers destruction of an object to the end of the current iteration, so that a
+  // handler may close itself while events for it are still in the batch.
+  void DeferDelete(EventHandler* handler) { graveyard_.push_back(handler); }
+
+ private:
+  class WakeHandler;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  bool running_ = false;
+  int64_t now_ms_ = 0;
+  std::function<void()> on_wake_;
+  std::vector<EventHandler*> graveyard_;
+  WakeHandler* wake_handler_ = nullptr;
+};
+
+}  // namespace sluice::net

@@ -1,0 +1,69 @@
+#include "net/socket.h"
+
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace sluice::net {
+namespace {
+
+Error SysError(const char* what, const SocketAddress& a) {
+  return Error{ErrorSource::kInternal,
+               std::string(what) + " " + a.ToString() + ": " + std::strerror(errno), false};
+}
+
+}  // namespace
+
+Result<int> Listen(const SocketAddress& address, int backlog) {
+  sockaddr_storage ss;
+  socklen_t len = address.ToSockaddr(&ss);
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return SysError("socket", address);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    Error e = SysError("bind", address);
+    close(fd);
+    return e;
+  }
+  if (listen(fd, backlog) != 0) {
+    Error e = SysError("listen", address);
+    close(fd);
+    return e;
+  }
+  return fd;
+}
+
+Result<int> ConnectNonBlocking(const SocketAddress& address) {
+  sockaddr_storage ss;
+  socklen_t len = address.ToSockaddr(&ss);
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return SysError("socket", address);
+  SetNoDelay(fd);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
+    Error e = SysError("connect", address);
+    e.source = ErrorSource::kUpstream;
+    close(fd);
+    return e;
+  }
+  return fd;
+}
+
+int SocketError(int fd) {
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
+  return err;
+}
+
+void SetNoDelay(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+}  // namespace sluice::net

@@ -1,0 +1,24 @@
+// Thin wrappers over Linux socket calls: listening sockets, accept, non-blocking connect.
+// Errors are returned as values (errno captured in the message).
+#pragma once
+
+#include <string>
+
+#include "base/ip_address.h"
+#include "base/result.h"
+
+namespace sluice::net {
+
+// Creates a non-blocking listening socket with SO_REUSEADDR and SO_REUSEPORT (so that every
+// worker can have its own socket on the same address), bound and listening.
+Result<int> Listen(const SocketAddress& address, int backlog = 4096);
+
+// Starts a non-blocking connect. Returns the fd; completion is signalled by writability.
+Result<int> ConnectNonBlocking(const SocketAddress& address);
+
+// Returns the pending socket error (SO_ERROR) after a non-blocking connect, 0 on success.
+int SocketError(int fd);
+
+void SetNoDelay(int fd);
+
+}  // namespace sluice::net

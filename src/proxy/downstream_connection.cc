@@ -1,0 +1,500 @@
+#include "proxy/downstream_connection.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+
+#include "http/desync.h"
+#include "proxy/local_response.h"
+#include "proxy/request_rewrite.h"
+#include "proxy/upstream_connection.h"
+#include "proxy/worker.h"
+#include "routing/redirect.h"
+
+namespace sluice::proxy {
+
+using http::EqualsIgnoreCase;
+
+DownstreamConnection::DownstreamConnection(Worker* worker, int fd, const SocketAddress& peer,
+                                           const ListenerRuntime* listener)
+    : worker_(worker),
+      fd_(fd),
+      peer_(peer),
+      snapshot_(worker->snapshot()),
+      listener_(listener),
+      listener_address_(listener->sockets->address) {
+  created_ms_ = last_activity_ms_ = worker->now_ms();
+  idle_timeout_ms_ =
+      static_cast<int64_t>(listener_->load_balancer->attributes.idle_timeout_seconds) * 1000;
+  worker_->Register(this);
+}
+
+DownstreamConnection::~DownstreamConnection() {
+  if (fd_ >= 0) close(fd_);
+}
+
+void DownstreamConnection::OnEvents(uint32_t events) {
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readable_ = true;
+  if (events & EPOLLOUT) writable_ = true;
+  Pump();
+}
+
+void DownstreamConnection::OnUpstreamEvents(uint32_t) { Pump(); }
+
+void DownstreamConnection::Pump() {
+  for (int rounds = 0; rounds < 64 && !closed_; ++rounds) {
+    bool progress = ReadDownstream();
+    if (closed_) return;
+    switch (phase_) {
+      case Phase::kIdle:
+      case Phase::kHead:
+        progress |= TryStartRequest();
+        break;
+      case Phase::kLocal:
+        progress |= DrainLocalRequestBody();
+        if (closed_) return;
+        progress |= FlushDownstream();
+        if (closed_) return;
+        if (out_sent_ == out_.size() && req_body_done_) {
+          FinishRequest();
+          progress = true;
+        }
+        break;
+      case Phase::kForwarding:
+        progress |= ScanRequestBody();
+        if (closed_ || phase_ != Phase::kForwarding) break;
+        progress |= SendToUpstream();
+        if (closed_ || phase_ != Phase::kForwarding) break;
+        progress |= ReadUpstream();
+        if (closed_ || phase_ != Phase::kForwarding) break;
+        if (resp_state_ == ResponseState::kHead) progress |= ProcessResponseHead();
+        if (closed_ || phase_ != Phase::kForwarding) break;
+        if (resp_state_ == ResponseState::kBody) progress |= ScanResponseBody();
+        if (closed_ || phase_ != Phase::kForwarding) break;
+        progress |= FlushResponse();
+        if (closed_ || phase_ != Phase::kForwarding) break;
+        progress |= FinishExchangeIfDone();
+        break;
+      case Phase::kClosing:
+        FlushDownstream();
+        if (!closed_ && out_sent_ == out_.size()) Close();
+        return;
+    }
+    if (!progress) break;
+  }
+}
+
+bool DownstreamConnection::ReadDownstream() {
+  if (!readable_ || peer_eof_) return false;
+  // Read while a head is pending, or to collect body bytes / pipelined requests, but only
+  // into the bounded buffer.
+  if (in_.capacity() == 0) in_.Reserve(kDownstreamBufferSize);
+  size_t space = in_.write_space();
+  if (space == 0) return false;
+  ssize_t n = recv(fd_, in_.write_ptr(), space, 0);
+  if (n > 0) {
+    in_.Commit(static_cast<size_t>(n));
+    last_activity_ms_ = worker_->now_ms();
+    if (static_cast<size_t>(n) < space) readable_ = false;
+    return true;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    readable_ = false;
+    return false;
+  }
+  if (n < 0 && errno == EINTR) return true;
+  // EOF or a reset.
+  peer_eof_ = true;
+  readable_ = false;
+  switch (phase_) {
+    case Phase::kIdle:
+    case Phase::kHead:
+    case Phase::kClosing:
+      Close();
+      break;
+    case Phase::kLocal:
+      if (n < 0 || !req_body_done_) Close();
+      break;
+    case Phase::kForwarding:
+      // The client left before the response was complete (ALB logs 460) or before it sent
+      // its whole body (ALB logs 400). Either way nothing more can be delivered.
+      if (upstream_ != nullptr) ReleaseUpstream(false);
+      Close();
+      break;
+  }
+  return false;
+}
+
+bool DownstreamConnection::FlushDownstream() {
+  if (out_sent_ == out_.size()) {
+    if (!out_.empty()) {
+      out_.clear();
+      out_sent_ = 0;
+    }
+    return false;
+  }
+  if (!writable_) return false;
+  ssize_t n = send(fd_, out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
+  if (n > 0) {
+    out_sent_ += static_cast<size_t>(n);
+    last_activity_ms_ = worker_->now_ms();
+    if (out_sent_ == out_.size()) {
+      out_.clear();
+      out_sent_ = 0;
+    }
+    return true;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    writable_ = false;
+    return false;
+  }
+  if (n < 0 && errno == EINTR) return true;
+  if (upstream_ != nullptr) ReleaseUpstream(false);
+  Close();
+  return false;
+}
+
+void DownstreamConnection::ResolveListener() {
+  const auto& current = worker_->snapshot();
+  if (current == snapshot_) return;
+  snapshot_ = current;
+  listener_ = nullptr;
+  if (!snapshot_) return;
+  for (const ListenerRuntime& l : snapshot_->listeners) {
+    if (l.sockets->address == listener_address_) {
+      listener_ = &l;
+      break;
+    }
+  }
+  if (listener_ != nullptr) {
+    idle_timeout_ms_ =
+        static_cast<int64_t>(listener_->load_balancer->attributes.idle_timeout_seconds) * 1000;
+  }
+}
+
+bool DownstreamConnection::TryStartRequest() {
+  // Ignore empty lines before a request line (RFC 9112 §2.2).
+  while (phase_ == Phase::kIdle && !in_.empty() &&
+         (in_.readable()[0] == '\r' || in_.readable()[0] == '\n')) {
+    in_.Consume(1);
+  }
+  if (in_.empty()) {
+    if (phase_ == Phase::kIdle && in_.capacity() > kDownstreamBufferSize) in_.Release();
+    return false;
+  }
+  if (phase_ == Phase::kIdle) {
+    phase_ = Phase::kHead;
+    head_started_ms_ = worker_->now_ms();
+    head_scan_pos_ = 0;
+  }
+  std::string_view buf = in_.readable();
+  size_t head_len = http::FindHeadEnd(buf, &head_scan_pos_);
+  if (head_len == 0) {
+    http::ParseError err;
+    if (!http::CheckPartialRequestHead(buf, &err)) {
+      RespondError(err.status, true);
+      return true;
+    }
+    if (in_.write_space() == 0) {
+      if (in_.capacity() < http::kMaxRequestHead) {
+        in_.Reserve(http::kMaxRequestHead);  // a large head: grow once, up to ALB's limits
+        return true;
+      }
+      RespondError(400, true);
+      return true;
+    }
+    return false;
+  }
+  ResolveListener();
+  if (listener_ == nullptr) {  // the listener was removed by a reload
+    Close();
+    return false;
+  }
+  http::RequestHead& head = worker_->head_scratch();
+  http::ParseError err;
+  if (http::ParseRequestHead(buf, head_len, &head, &err) != http::ParseStatus::kComplete) {
+    RespondError(err.status, true);
+    return true;
+  }
+  HandleRequest(head);
+  return true;
+}
+
+void DownstreamConnection::RespondError(int status, bool close_after) {
+  LocalResponseOptions o;
+  o.head_request = method_ == "HEAD";
+  o.close = close_after || !keep_alive_;
+  o.date = worker_->http_date();
+  if (!o.close && version_minor_ == 0) o.http10_keep_alive = true;
+  if (o.close) keep_alive_ = false;
+  AppendErrorResponse(status, o, &out_);
+  StartLocalResponse(o.close);
+}
+
+void DownstreamConnection::StartLocalResponse(bool close_after) {
+  if (close_after) {
+    keep_alive_ = false;
+    // The rest of the input cannot be trusted to be framed: do not read it.
+    req_body_done_ = true;
+    phase_ = Phase::kClosing;
+    in_.Clear();
+    return;
+  }
+  phase_ = Phase::kLocal;
+}
+
+bool DownstreamConnection::DrainLocalRequestBody() {
+  // A locally answered request's body is read and discarded so the next request can follow.
+  if (req_body_done_) return false;
+  bool progress = false;
+  if (req_framing_.kind == http::BodyKind::kContentLength) {
+    size_t take = in_.size() < req_remaining_ ? in_.size() : static_cast<size_t>(req_remaining_);
+    if (take > 0) {
+      in_.Consume(take);
+      req_remaining_ -= take;
+      progress = true;
+    }
+    if (req_remaining_ == 0) req_body_done_ = true;
+  } else if (req_framing_.kind == http::BodyKind::kChunked) {
+    while (!in_.empty() && !req_chunks_.done()) {
+      std::string_view data;
+      size_t used = req_chunks_.Feed(in_.readable(), &data);
+      if (req_chunks_.failed()) {
+        keep_alive_ = false;
+        phase_ = Phase::kClosing;
+        return true;
+      }
+      in_.Consume(used);
+      progress = progress || used > 0;
+      if (used == 0) break;
+    }
+    if (req_chunks_.done()) req_body_done_ = true;
+  } else {
+    req_body_done_ = true;
+  }
+  return progress;
+}
+
+void DownstreamConnection::HandleRequest(http::RequestHead& head) {
+  const config::LoadBalancerAttributes& attrs = listener_->load_balancer->attributes;
+  method_.assign(head.method);
+  version_minor_ = head.version_minor;
+  expect_continue_ = false;
+  close_after_ambiguous_ = false;
+  req_chunks_.Reset();
+  req_ready_ = 0;
+
+  // Keep-alive: HTTP/1.1 unless "close"; HTTP/1.0 only with "keep-alive".
+  bool conn_close = false, conn_keep_alive = false;
+  const http::HeaderField* host = nullptr;
+  int host_count = 0;
+  for (const http::HeaderField& h : head.header_span()) {
+    if (EqualsIgnoreCase(h.name, "connection")) {
+      std::string_view v = h.value;
+      if (v.find("close") != std::string_view::npos || v.find("Close") != std::string_view::npos ||
+          v.find("CLOSE") != std::string_view::npos) {
+        conn_close = true;
+      }
+      if (v.find("eep-alive") != std::string_view::npos ||
+          v.find("EEP-ALIVE") != std::string_view::npos) {
+        conn_keep_alive = true;
+      }
+    } else if (EqualsIgnoreCase(h.name, "host")) {
+      if (host == nullptr) host = &h;
+      ++host_count;
+    } else if (EqualsIgnoreCase(h.name, "expect")) {
+      expect_continue_ = EqualsIgnoreCase(h.value, "100-continue");
+    }
+  }
+  keep_alive_ = head.version_minor >= 1 ? !conn_close : (conn_keep_alive && !conn_close);
+  if (shutting_down_ ||
+      worker_->now_ms() - created_ms_ >= static_cast<int64_t>(attrs.client_keep_alive_seconds) * 1000) {
+    keep_alive_ = false;  // client_keep_alive.seconds reached: close after this response
+  }
+
+  // Desync classification, then the listener's mitigation mode.
+  verdict_ = http::Worse(head.wire_verdict,
+                         http::ClassifyRequest(head.method, head.target, head.version,
+                                               head.header_span()));
+  using http::DesyncTier;
+  switch (attrs.desync_mitigation_mode) {
+    case config::DesyncMitigationMode::kMonitor:
+      break;
+    case config::DesyncMitigationMode::kDefensive:
+      if (verdict_.tier == DesyncTier::kSevere) {
+        in_.Consume(head.head_length);
+        RespondError(400, true);
+        return;
+      }
+      if (verdict_.tier == DesyncTier::kAmbiguous) close_after_ambiguous_ = true;
+      break;
+    case config::DesyncMitigationMode::kStrictest:
+      if (verdict_.tier != DesyncTier::kCompliant) {
+        in_.Consume(head.head_length);
+        RespondError(400, true);
+        return;
+      }
+      break;
+  }
+  if (close_after_ambiguous_) keep_alive_ = false;
+
+  // Framing of the request body.
+  http::ParseError err;
+  if (!http::DetermineRequestFraming(head, &req_framing_, &err)) {
+    in_.Consume(head.head_length);
+    RespondError(err.status, true);
+    return;
+  }
+  req_remaining_ = req_framing_.kind == http::BodyKind::kContentLength ? req_framing_.length : 0;
+  req_body_done_ = req_framing_.kind == http::BodyKind::kNone;
+
+  RequestTarget target;
+  if (!SplitRequestTarget(head.target, &target) || (head.version_minor >= 1 && host == nullptr) ||
+      (host_count > 1 && !attrs.preserve_host_header)) {
+    in_.Consume(head.head_length);
+    RespondError(400, true);
+    return;
+  }
+  if (head.method == "TRACE") {
+    bool body = !req_body_done_;
+    in_.Consume(head.head_length);
+    RespondError(405, body);
+    return;
+  }
+  if (head.method == "CONNECT") {
+    in_.Consume(head.head_length);
+    RespondError(405, true);
+    return;
+  }
+
+  routing::RequestFacts facts;
+  facts.method = head.method;
+  facts.host = !target.authority.empty() ? target.authority
+               : host != nullptr         ? host->value
+                                         : std::string_view();
+  facts.path = target.path;
+  facts.query = target.query;
+  facts.headers = head.header_span();
+  facts.source_ip = peer_.ip;
+  routing::MatchResult match = listener_->rules->Match(facts, worker_->match_scratch());
+  const config::Action* terminal = nullptr;
+  for (const config::Action& a : *match.actions) terminal = &a;  // the last action terminates
+  if (terminal == nullptr) {
+    in_.Consume(head.head_length);
+    RespondError(500, !req_body_done_);
+    return;
+  }
+
+  switch (terminal->type) {
+    case config::ActionType::kForward:
+      ForwardRequest(head, *terminal);
+      return;
+    case config::ActionType::kFixedResponse: {
+      in_.Consume(head.head_length);
+      bool close = !keep_alive_ || (expect_continue_ && !req_body_done_);
+      LocalResponseOptions o{method_ == "HEAD", close, !close && version_minor_ == 0,
+                             worker_->http_date()};
+      AppendFixedResponse(terminal->fixed_response, o, &out_);
+      StartLocalResponse(close);
+      return;
+    }
+    case config::ActionType::kRedirect: {
+      routing::RedirectInputs in;
+      in.protocol = listener_->listener->protocol == "HTTPS" ? "https" : "http";
+      in.host = HostWithoutPort(facts.host);
+      in.port = listener_->port_text;
+      in.path = target.path;
+      in.query = target.query;
+      std::string location;
+      if (!routing::BuildRedirectLocation(terminal->redirect, in, &location)) {
+        in_.Consume(head.head_length);
+        RespondError(500, !req_body_done_);
+        return;
+      }
+      in_.Consume(head.head_length);
+      bool close = !keep_alive_ || (expect_continue_ && !req_body_done_);
+      LocalResponseOptions o{method_ == "HEAD", close, !close && version_minor_ == 0,
+                             worker_->http_date()};
+      AppendRedirectResponse(terminal->redirect.status_code, location, o, &out_);
+      StartLocalResponse(close);
+      return;
+    }
+  }
+}
+
+void DownstreamConnection::FinishRequest() {
+  if (counted_target_ != nullptr) {
+    counted_target_->outstanding.fetch_sub(1, std::memory_order_relaxed);
+    counted_target_ = nullptr;
+  }
+  if (!keep_alive_ || shutting_down_) {
+    phase_ = Phase::kClosing;
+    if (out_sent_ == out_.size()) Close();
+    return;
+  }
+  phase_ = Phase::kIdle;
+  method_.clear();
+  last_activity_ms_ = worker_->now_ms();
+  if (in_.empty() && in_.capacity() > kDownstreamBufferSize) in_.Release();
+}
+
+void DownstreamConnection::CheckTimers(int64_t now_ms) {
+  if (closed_) return;
+  int64_t idle_for = now_ms - last_activity_ms_;
+  switch (phase_) {
+    case Phase::kIdle:
+      if (idle_for >= idle_timeout_ms_) Close();
+      break;
+    case Phase::kHead: {
+      int64_t header_timeout = idle_timeout_ms_ < kHeaderTimeoutMs ? idle_timeout_ms_
+                                                                   : kHeaderTimeoutMs;
+      if (idle_for >= idle_timeout_ms_ || now_ms - head_started_ms_ >= header_timeout) {
+        in_.Clear();
+        keep_alive_ = false;
+        RespondError(408, true);
+        Pump();
+      }
+      break;
+    }
+    case Phase::kForwarding:
+      if (upstream_ != nullptr && !upstream_->connected &&
+          now_ms - connect_started_ms_ >= kConnectTimeoutMs) {
+        FailUpstream(504);
+        Pump();
+      } else if (idle_for >= idle_timeout_ms_) {
+        FailUpstream(504);
+        Pump();
+      }
+      break;
+    case Phase::kLocal:
+    case Phase::kClosing:
+      if (idle_for >= idle_timeout_ms_) Close();
+      break;
+  }
+}
+
+void DownstreamConnection::BeginShutdown() {
+  shutting_down_ = true;
+  if (phase_ == Phase::kIdle) Close();
+}
+
+void DownstreamConnection::Close() {
+  if (closed_) return;
+  closed_ = true;
+  if (upstream_ != nullptr) ReleaseUpstream(false);
+  if (counted_target_ != nullptr) {
+    counted_target_->outstanding.fetch_sub(1, std::memory_order_relaxed);
+    counted_target_ = nullptr;
+  }
+  worker_->loop().Remove(fd_);
+  close(fd_);
+  fd_ = -1;
+  worker_->Unregister(this);
+  worker_->loop().DeferDelete(this);
+}
+
+}  // namespace sluice::proxy

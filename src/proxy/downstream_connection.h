@@ -1,0 +1,136 @@
+// One client connection and the HTTP/1.1 exchanges on it: reads a request head, classifies
+// and routes it, answers locally or forwards it to a target, and streams both bodies with
+// bounded buffers. Pipelined requests are answered in order, one at a time.
+// Loop thread only; the connection deletes itself (deferred) when it closes.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "balancer/picker.h"
+#include "base/ip_address.h"
+#include "config/model.h"
+#include "http/desync.h"
+#include "http/h1_framing.h"
+#include "net/buffer.h"
+#include "net/event_loop.h"
+#include "proxy/snapshot.h"
+
+namespace sluice::proxy {
+
+class Worker;
+class UpstreamConnection;
+
+inline constexpr size_t kDownstreamBufferSize = 16 * 1024;
+inline constexpr int64_t kHeaderTimeoutMs = 10000;   // whole head must arrive within this
+inline constexpr int64_t kConnectTimeoutMs = 10000;  // ALB's connect budget to a target
+
+class DownstreamConnection final : public net::EventHandler {
+ public:
+  DownstreamConnection(Worker* worker, int fd, const SocketAddress& peer,
+                       const ListenerRuntime* listener);
+  ~DownstreamConnection() override;
+
+  void OnEvents(uint32_t events) override;
+  void OnUpstreamEvents(uint32_t events);
+  // Called by the worker's periodic tick: enforces the timeouts.
+  void CheckTimers(int64_t now_ms);
+  // Graceful shutdown: close now if idle, else after the current response.
+  void BeginShutdown();
+  // Immediate close (shutdown deadline passed).
+  void ForceClose() { Close(); }
+
+  DownstreamConnection* next = nullptr;  // worker's intrusive list
+  DownstreamConnection* prev = nullptr;
+
+ private:
+  enum class Phase {
+    kIdle,        // between requests, nothing buffered
+    kHead,        // part of a request head received
+    kLocal,       // writing a response we generate ourselves
+    kForwarding,  // exchanging with a target
+    kClosing,     // flushing the last bytes, then close
+  };
+  enum class ResponseState { kHead, kBody, kDone };
+
+  void Pump();
+  bool ReadDownstream();
+  bool FlushDownstream();
+  bool TryStartRequest();
+  void HandleRequest(http::RequestHead& head);
+  void ForwardRequest(http::RequestHead& head, const config::Action& action);
+  void StartLocalResponse(bool close_after);
+  void RespondError(int status, bool close_after);
+  bool DrainLocalRequestBody();
+  bool ScanRequestBody();
+  bool SendToUpstream();
+  bool ReadUpstream();
+  bool ProcessResponseHead();
+  bool ScanResponseBody();
+  bool FinishExchangeIfDone();
+  bool FlushResponse();
+  bool ResponseBodyScanned() const;
+  void FailUpstream(int status);
+  bool ConnectUpstream();
+  void ReleaseUpstream(bool reusable);
+  void FinishRequest();
+  void ResolveListener();
+  void Close();
+
+  Worker* worker_;
+  int fd_;
+  SocketAddress peer_;
+  std::shared_ptr<const Snapshot> snapshot_;  // the snapshot the current request runs on
+  const ListenerRuntime* listener_;
+  SocketAddress listener_address_;
+  net::Buffer in_;
+  std::string out_;           // bytes we generate (local responses, response heads)
+  size_t out_sent_ = 0;
+  bool readable_ = true;
+  bool writable_ = true;
+  bool peer_eof_ = false;
+  bool closed_ = false;
+  Phase phase_ = Phase::kIdle;
+  size_t head_scan_pos_ = 0;
+  int64_t created_ms_ = 0;
+  int64_t head_started_ms_ = 0;
+  int64_t last_activity_ms_ = 0;
+  bool shutting_down_ = false;
+
+  // Current request.
+  std::string method_;          // copied (HEAD matters for response framing)
+  int version_minor_ = 1;
+  bool keep_alive_ = true;      // after this exchange
+  bool expect_continue_ = false;
+  http::Framing req_framing_;
+  uint64_t req_remaining_ = 0;  // body bytes not yet scanned (Content-Length)
+  http::ChunkedDecoder req_chunks_;
+  size_t req_ready_ = 0;        // scanned body bytes at the front of in_, not yet sent
+  bool req_body_done_ = true;
+  http::DesyncVerdict verdict_;
+  bool close_after_ambiguous_ = false;
+
+  // Upstream side of the current request.
+  UpstreamConnection* upstream_ = nullptr;
+  balancer::TargetStats* counted_target_ = nullptr;
+  SocketAddress target_address_;
+  int64_t connect_started_ms_ = 0;
+  std::string upstream_out_;     // rewritten request head
+  size_t upstream_out_sent_ = 0;
+  bool retryable_ = false;       // no body: may be resent on a fresh connection once
+  bool retried_ = false;
+  ResponseState resp_state_ = ResponseState::kHead;
+  size_t resp_scan_pos_ = 0;
+  http::Framing resp_framing_;
+  uint64_t resp_remaining_ = 0;
+  http::ChunkedDecoder resp_chunks_;
+  size_t resp_ready_ = 0;       // scanned response bytes at the front of upstream in
+  bool dechunk_ = false;        // HTTP/1.0 client: strip chunked framing
+  bool resp_eof_ = false;       // the target closed its side
+  bool upstream_reusable_ = true;
+  bool response_started_ = false;  // some response byte was sent downstream
+  int64_t idle_timeout_ms_ = 60000;
+};
+
+}  // namespace sluice::proxy

@@ -1,0 +1,491 @@
+// The forwarding half of DownstreamConnection: choosing a target, the upstream connection,
+// and streaming the request body up and the response down with bounded buffers.
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+
+#include "net/socket.h"
+#include "proxy/downstream_connection.h"
+#include "proxy/request_rewrite.h"
+#include "proxy/upstream_connection.h"
+#include "proxy/worker.h"
+
+namespace sluice::proxy {
+
+using http::EqualsIgnoreCase;
+
+namespace {
+
+bool IsIdempotent(std::string_view m) {
+  return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "PUT" || m == "DELETE";
+}
+
+bool HasToken(std::string_view list, std::string_view token) {
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    std::string_view t = list.substr(0, comma);
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+    if (EqualsIgnoreCase(t, token)) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+}  // namespace
+
+void DownstreamConnection::ForwardRequest(http::RequestHead& head, const config::Action& action) {
+  const auto& groups = action.forward.target_groups;
+  int tg_index = groups.empty() ? -1 : groups[0].index;
+  if (groups.size() > 1) {
+    int weights[8];
+    size_t n = groups.size() < 8 ? groups.size() : 8;
+    for (size_t i = 0; i < n; ++i) weights[i] = groups[i].weight;
+    int pick = balancer::PickWeighted(std::span<const int>(weights, n), worker_->rng());
+    tg_index = pick < 0 ? -1 : groups[static_cast<size_t>(pick)].index;
+  }
+  if (tg_index < 0 || snapshot_->target_groups[static_cast<size_t>(tg_index)].targets.empty()) {
+    in_.Consume(head.head_length);
+    RespondError(503, !req_body_done_);
+    return;
+  }
+  const TargetGroupRuntime& tg = snapshot_->target_groups[static_cast<size_t>(tg_index)];
+  balancer::Picker* picker = worker_->picker(static_cast<size_t>(tg_index));
+  size_t pick = picker != nullptr ? picker->Pick(tg.candidates, worker_->rng()) : 0;
+  const TargetRuntime& target = tg.targets[pick];
+
+  RequestTarget split;
+  SplitRequestTarget(head.target, &split);
+  ForwardContext ctx;
+  ctx.attributes = &listener_->load_balancer->attributes;
+  ctx.listener_port = listener_->port_text;
+  ctx.listener_https = listener_->listener->protocol == "HTTPS";
+  ctx.client_ip = peer_.ip;
+  ctx.client_port = peer_.port;
+  char fallback[64];
+  size_t fallback_len = listener_address_.ip.Format(fallback, sizeof(fallback));
+  ctx.fallback_host = std::string_view(fallback, fallback_len);
+  ctx.unix_seconds = static_cast<int64_t>(time(nullptr));
+  ctx.rng = &worker_->rng();
+  upstream_out_.clear();
+  upstream_out_sent_ = 0;
+  int status = AppendUpstreamRequestHead(head, split, req_framing_, ctx, &upstream_out_);
+  in_.Consume(head.head_length);
+  if (status != 0) {
+    RespondError(status, !req_body_done_);
+    return;
+  }
+  counted_target_ = target.stats.get();
+  counted_target_->outstanding.fetch_add(1, std::memory_order_relaxed);
+  target_address_ = target.address;
+  retryable_ = req_body_done_ && IsIdempotent(method_);
+  retried_ = false;
+  resp_state_ = ResponseState::kHead;
+  resp_scan_pos_ = 0;
+  resp_ready_ = 0;
+  resp_eof_ = false;
+  resp_chunks_.Reset();
+  dechunk_ = false;
+  response_started_ = false;
+  upstream_reusable_ = true;
+  phase_ = Phase::kForwarding;
+  ConnectUpstream();
+}
+
+bool DownstreamConnection::ConnectUpstream() {
+  UpstreamPools& pools = worker_->pools();
+  UpstreamConnection* c = retried_ ? nullptr : pools.TakeIdle(target_address_);
+  if (c != nullptr) {
+    c->owner = this;
+    c->writable = true;
+    upstream_ = c;
+    return true;
+  }
+  auto fd = net::ConnectNonBlocking(target_address_);
+  if (!fd.ok()) {
+    FailUpstream(502);
+    return false;
+  }
+  c = new UpstreamConnection(fd.value(), target_address_, &pools);
+  c->owner = this;
+  c->readable = false;
+  c->writable = false;
+  c->idle_timeout_ms = idle_timeout_ms_;
+  if (!worker_->loop().Add(fd.value(), c)) {
+    delete c;
+    FailUpstream(502);
+    return false;
+  }
+  connect_started_ms_ = worker_->now_ms();
+  upstream_ = c;
+  return true;
+}
+
+bool DownstreamConnection::ScanRequestBody() {
+  if (req_body_done_) return false;
+  size_t avail = in_.size() - req_ready_;
+  if (avail == 0) return false;
+  if (req_framing_.kind == http::BodyKind::kContentLength) {
+    size_t take = avail < req_remaining_ ? avail : static_cast<size_t>(req_remaining_);
+    req_ready_ += take;
+    req_remaining_ -= take;
+    if (req_remaining_ == 0) req_body_done_ = true;
+    return take > 0;
+  }
+  bool progress = false;
+  while (!req_chunks_.done() && req_ready_ < in_.size()) {
+    std::string_view data;
+    size_t used = req_chunks_.Feed(in_.readable().substr(req_ready_), &data);
+    if (req_chunks_.failed()) {
+      keep_alive_ = false;
+      FailUpstream(400);
+      return true;
+    }
+    req_ready_ += used;
+    progress = progress || used > 0;
+    if (used == 0) break;
+  }
+  if (req_chunks_.done()) req_body_done_ = true;
+  return progress;
+}
+
+bool DownstreamConnection::SendToUpstream() {
+  if (upstream_ == nullptr) return false;
+  if (!upstream_->connected) {
+    if (!upstream_->writable && !upstream_->readable) return false;
+    int err = net::SocketError(upstream_->fd());
+    if (err != 0) {
+      FailUpstream(502);  // refused, unreachable, reset
+      return true;
+    }
+    if (!upstream_->writable) return false;
+    upstream_->connected = true;
+  }
+  bool head_pending = upstream_out_sent_ < upstream_out_.size();
+  if (!upstream_->writable || (!head_pending && req_ready_ == 0)) return false;
+  iovec iov[2];
+  int iovcnt = 0;
+  if (head_pending) {
+    iov[iovcnt++] = {upstream_out_.data() + upstream_out_sent_,
+                     upstream_out_.size() - upstream_out_sent_};
+  }
+  if (req_ready_ > 0) {
+    iov[iovcnt++] = {const_cast<char*>(in_.readable().data()), req_ready_};
+  }
+  ssize_t n = writev(upstream_->fd(), iov, iovcnt);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      upstream_->writable = false;
+      return false;
+    }
+    if (errno == EINTR) return true;
+    if (upstream_->reused && retryable_ && !retried_ && !response_started_) {
+      retried_ = true;
+      ReleaseUpstream(false);
+      upstream_out_sent_ = 0;
+      ConnectUpstream();
+      return true;
+    }
+    FailUpstream(502);
+    return true;
+  }
+  size_t written = static_cast<size_t>(n);
+  last_activity_ms_ = worker_->now_ms();
+  if (head_pending) {
+    size_t h = upstream_out_.size() - upstream_out_sent_;
+    size_t take = written < h ? written : h;
+    upstream_out_sent_ += take;
+    written -= take;
+  }
+  if (written > 0) {
+    in_.Consume(written);
+    req_ready_ -= written;
+  }
+  return true;
+}
+
+bool DownstreamConnection::ReadUpstream() {
+  if (upstream_ == nullptr || !upstream_->connected || !upstream_->readable || resp_eof_) {
+    return false;
+  }
+  net::Buffer& b = upstream_->in();
+  size_t space = b.write_space();
+  if (space == 0) return false;
+  ssize_t n = recv(upstream_->fd(), b.write_ptr(), space, 0);
+  if (n > 0) {
+    b.Commit(static_cast<size_t>(n));
+    last_activity_ms_ = worker_->now_ms();
+    if (static_cast<size_t>(n) < space) upstream_->readable = false;
+    return true;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    upstream_->readable = false;
+    return false;
+  }
+  if (n < 0 && errno == EINTR) return true;
+  // The target closed or reset the connection.
+  upstream_->readable = false;
+  if (resp_state_ == ResponseState::kHead && b.empty()) {
+    if (upstream_->reused && retryable_ && !retried_) {
+      // A pooled connection the target had already closed: resend on a fresh one.
+      retried_ = true;
+      ReleaseUpstream(false);
+      upstream_out_sent_ = 0;
+      ConnectUpstream();
+      return true;
+    }
+    FailUpstream(502);
+    return true;
+  }
+  resp_eof_ = true;
+  upstream_reusable_ = false;
+  if (resp_state_ == ResponseState::kHead) FailUpstream(502);
+  return true;
+}
+
+bool DownstreamConnection::ProcessResponseHead() {
+  if (upstream_ == nullptr) return false;
+  net::Buffer& b = upstream_->in();
+  bool progress = false;
+  while (resp_state_ == ResponseState::kHead) {
+    size_t head_len = http::FindHeadEnd(b.readable(), &resp_scan_pos_);
+    if (head_len == 0) {
+      if (b.size() > http::kMaxResponseHead) FailUpstream(502);  // response headers > 32 KiB
+      return progress;
+    }
+    http::ResponseHead& rh = worker_->response_scratch();
+    http::ParseError err;
+    if (http::ParseResponseHead(b.readable(), head_len, &rh, &err) !=
+        http::ParseStatus::kComplete) {
+      FailUpstream(502);
+      return true;
+    }
+    if (rh.status == 101) {  // protocol upgrades arrive with the WebSocket work
+      FailUpstream(502);
+      return true;
+    }
+    if (rh.status < 200) {
+      if (version_minor_ >= 1) {
+        out_.append("HTTP/1.1 ");
+        out_.append(std::to_string(rh.status));
+        out_.push_back(' ');
+        out_.append(rh.reason);
+        out_.append("\r\n\r\n");
+        response_started_ = true;
+      }
+      b.Consume(head_len);
+      resp_scan_pos_ = 0;
+      progress = true;
+      continue;
+    }
+    if (!http::DetermineResponseFraming(rh, method_, &resp_framing_, &err)) {
+      FailUpstream(502);
+      return true;
+    }
+    resp_remaining_ =
+        resp_framing_.kind == http::BodyKind::kContentLength ? resp_framing_.length : 0;
+    dechunk_ = version_minor_ == 0 && resp_framing_.kind == http::BodyKind::kChunked;
+    if (resp_framing_.kind == http::BodyKind::kUntilClose || dechunk_) keep_alive_ = false;
+    for (const http::HeaderField& h : rh.header_span()) {
+      if (EqualsIgnoreCase(h.name, "connection") && HasToken(h.value, "close")) {
+        upstream_reusable_ = false;
+      }
+    }
+    if (rh.version_minor == 0) upstream_reusable_ = false;
+
+    out_.append("HTTP/1.1 ");
+    out_.append(std::to_string(rh.status));
+    out_.push_back(' ');
+    out_.append(rh.reason);
+    out_.append("\r\n");
+    for (const http::HeaderField& h : rh.header_span()) {
+      if (EqualsIgnoreCase(h.name, "connection") || EqualsIgnoreCase(h.name, "keep-alive") ||
+          EqualsIgnoreCase(h.name, "proxy-connection") || EqualsIgnoreCase(h.name, "upgrade") ||
+          (dechunk_ && EqualsIgnoreCase(h.name, "transfer-encoding"))) {
+        continue;
+      }
+      out_.append(h.name);
+      out_.append(": ");
+      out_.append(h.value);
+      out_.append("\r\n");
+    }
+    if (!keep_alive_) {
+      out_.append("Connection: close\r\n");
+    } else if (version_minor_ == 0) {
+      out_.append("Connection: keep-alive\r\n");
+    }
+    out_.append("\r\n");
+    b.Consume(head_len);
+    response_started_ = true;
+    resp_state_ = ResponseState::kBody;
+    progress = true;
+  }
+  return progress;
+}
+
+bool DownstreamConnection::ResponseBodyScanned() const {
+  switch (resp_framing_.kind) {
+    case http::BodyKind::kNone:
+      return true;
+    case http::BodyKind::kContentLength:
+      return resp_remaining_ == 0;
+    case http::BodyKind::kChunked:
+      return resp_chunks_.done();
+    case http::BodyKind::kUntilClose:
+      return resp_eof_;
+  }
+  return true;
+}
+
+bool DownstreamConnection::ScanResponseBody() {
+  if (upstream_ == nullptr) return false;
+  net::Buffer& b = upstream_->in();
+  size_t avail = b.size() - resp_ready_;
+  if (avail == 0 || ResponseBodyScanned()) return false;
+  switch (resp_framing_.kind) {
+    case http::BodyKind::kNone:
+      return false;
+    case http::BodyKind::kContentLength: {
+      size_t take = avail < resp_remaining_ ? avail : static_cast<size_t>(resp_remaining_);
+      resp_ready_ += take;
+      resp_remaining_ -= take;
+      return take > 0;
+    }
+    case http::BodyKind::kUntilClose:
+      resp_ready_ = b.size();
+      return true;
+    case http::BodyKind::kChunked:
+      break;
+  }
+  bool progress = false;
+  while (!resp_chunks_.done() && resp_ready_ < b.size()) {
+    if (dechunk_ && out_.size() > 64 * 1024) break;  // let the client catch up first
+    std::string_view data;
+    size_t used = resp_chunks_.Feed(b.readable().substr(resp_ready_), &data);
+    if (resp_chunks_.failed()) {
+      // Malformed chunking from the target: deliver what was valid, then close.
+      resp_eof_ = true;
+      upstream_reusable_ = false;
+      keep_alive_ = false;
+      return true;
+    }
+    if (dechunk_) {
+      out_.append(data);
+      b.Consume(used);
+    } else {
+      resp_ready_ += used;
+    }
+    progress = progress || used > 0;
+    if (used == 0) break;
+  }
+  return progress;
+}
+
+bool DownstreamConnection::FlushResponse() {
+  size_t head_left = out_.size() - out_sent_;
+  size_t body = upstream_ != nullptr ? resp_ready_ : 0;
+  if (head_left == 0 && body == 0) {
+    out_.clear();
+    out_sent_ = 0;
+    return false;
+  }
+  if (!writable_) return false;
+  iovec iov[2];
+  int iovcnt = 0;
+  if (head_left > 0) iov[iovcnt++] = {out_.data() + out_sent_, head_left};
+  if (body > 0) {
+    iov[iovcnt++] = {const_cast<char*>(upstream_->in().readable().data()), body};
+  }
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = static_cast<size_t>(iovcnt);
+  ssize_t n = sendmsg(fd_, &msg, MSG_NOSIGNAL);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      writable_ = false;
+      return false;
+    }
+    if (errno == EINTR) return true;
+    Close();  // the client is gone
+    return false;
+  }
+  size_t written = static_cast<size_t>(n);
+  last_activity_ms_ = worker_->now_ms();
+  size_t take = written < head_left ? written : head_left;
+  out_sent_ += take;
+  written -= take;
+  if (out_sent_ == out_.size()) {
+    out_.clear();
+    out_sent_ = 0;
+  }
+  if (written > 0) {
+    upstream_->in().Consume(written);
+    resp_ready_ -= written;
+  }
+  return true;
+}
+
+bool DownstreamConnection::FinishExchangeIfDone() {
+  if (resp_state_ == ResponseState::kBody && ResponseBodyScanned() && resp_ready_ == 0 &&
+      out_.empty()) {
+    resp_state_ = ResponseState::kDone;
+  }
+  if (resp_state_ == ResponseState::kDone) {
+    if (!req_body_done_) {
+      // The target answered before the whole request body arrived: the rest of the body
+      // cannot be told apart from a next request, so this connection ends here.
+      keep_alive_ = false;
+      ReleaseUpstream(false);
+    } else {
+      bool clean = upstream_ != nullptr && upstream_->in().empty() && !resp_eof_ &&
+                   upstream_reusable_ && !close_after_ambiguous_ &&
+                   upstream_out_sent_ == upstream_out_.size();
+      ReleaseUpstream(clean);
+    }
+    FinishRequest();
+    return true;
+  }
+  if (resp_eof_ && resp_state_ == ResponseState::kBody && resp_ready_ == 0 && out_.empty() &&
+      !ResponseBodyScanned()) {
+    // Truncated by the target: the client sees the connection close early.
+    keep_alive_ = false;
+    ReleaseUpstream(false);
+    Close();
+    return false;
+  }
+  if (resp_eof_ && resp_chunks_.failed() && resp_ready_ == 0 && out_.empty()) {
+    ReleaseUpstream(false);
+    Close();
+    return false;
+  }
+  return false;
+}
+
+void DownstreamConnection::FailUpstream(int status) {
+  ReleaseUpstream(false);
+  if (!response_started_) {
+    RespondError(status, !req_body_done_ || !keep_alive_);
+  } else {
+    keep_alive_ = false;
+    phase_ = Phase::kClosing;
+  }
+}
+
+void DownstreamConnection::ReleaseUpstream(bool reusable) {
+  if (upstream_ == nullptr) return;
+  UpstreamConnection* c = upstream_;
+  upstream_ = nullptr;
+  resp_ready_ = 0;
+  if (reusable && c->connected && c->in().empty()) {
+    c->reused = false;
+    worker_->pools().PutIdle(c, worker_->now_ms());
+  } else {
+    worker_->pools().Destroy(c);
+  }
+}
+
+}  // namespace sluice::proxy

@@ -1,0 +1,57 @@
+// Rewrites a downstream request head into the head sent upstream, as ALB does (reference
+// §4): X-Forwarded-For/Proto/Port, X-Amzn-Trace-Id, Host, hop-by-hop headers removed,
+// framing headers regenerated. Pure; appends to a caller-owned string.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "balancer/picker.h"
+#include "base/ip_address.h"
+#include "config/model.h"
+#include "http/h1_framing.h"
+#include "http/h1_parser.h"
+
+namespace sluice::proxy {
+
+// The request target split into its parts (origin-form or absolute-form).
+struct RequestTarget {
+  std::string_view authority;  // absolute-form only
+  std::string_view path;       // begins with '/', or "*" for OPTIONS *
+  std::string_view query;      // without '?'
+  std::string_view path_and_query;  // what is sent upstream
+};
+
+// Splits the target; false when it is neither origin-form, absolute-form http(s), nor "*".
+bool SplitRequestTarget(std::string_view target, RequestTarget* out);
+
+// Strips ":port" from a Host value (IPv6 literals keep their brackets).
+std::string_view HostWithoutPort(std::string_view host);
+
+struct ForwardContext {
+  const config::LoadBalancerAttributes* attributes = nullptr;
+  std::string_view listener_port;   // decimal
+  bool listener_https = false;
+  IpAddress client_ip;
+  uint16_t client_port = 0;
+  std::string_view fallback_host;   // used when an HTTP/1.0 request has no Host
+  int64_t unix_seconds = 0;         // for X-Amzn-Trace-Id
+  balancer::Rng* rng = nullptr;     // for X-Amzn-Trace-Id
+};
+
+// Counts the addresses in all X-Forwarded-For headers of `head`.
+int CountForwardedFor(const http::RequestHead& head);
+
+// Appends the upstream head. Returns 0, or the ALB status to answer instead (463 when
+// X-Forwarded-For holds more than 30 addresses).
+int AppendUpstreamRequestHead(const http::RequestHead& head, const RequestTarget& target,
+                              const http::Framing& framing, const ForwardContext& context,
+                              std::string* out);
+
+// X-Amzn-Trace-Id: a fresh "Root=1-<8 hex time>-<24 hex random>" when `incoming` is empty;
+// with an incoming Root, "Self=1-...;" in front of the other fields (replacing any Self).
+void AppendTraceId(std::string_view incoming, int64_t unix_seconds, balancer::Rng& rng,
+                   std::string* out);
+
+}  // namespace sluice::proxy

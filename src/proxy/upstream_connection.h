@@ -1,0 +1,89 @@
+// A connection from a worker to one target, and the worker's per-target pools of idle
+// keep-alive connections. Loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/ip_address.h"
+#include "net/buffer.h"
+#include "net/event_loop.h"
+
+namespace sluice::proxy {
+
+class DownstreamConnection;
+class UpstreamPools;
+
+inline constexpr size_t kUpstreamBufferSize = 40 * 1024;  // holds a 32 KiB response head
+
+class UpstreamConnection final : public net::EventHandler {
+ public:
+  UpstreamConnection(int fd, const SocketAddress& address, UpstreamPools* pools);
+  ~UpstreamConnection() override;
+
+  void OnEvents(uint32_t events) override;
+
+  int fd() const { return fd_; }
+  const SocketAddress& address() const { return address_; }
+  net::Buffer& in() { return in_; }
+
+  bool connected = false;
+  bool reused = false;            // came from the idle pool (a failure may be retried)
+  bool readable = true;           // edge-triggered readiness, cleared on EAGAIN
+  bool writable = false;
+  int64_t idle_since_ms = 0;
+  int64_t idle_timeout_ms = 60000;
+  DownstreamConnection* owner = nullptr;  // null while idle in the pool
+
+ private:
+  int fd_;
+  SocketAddress address_;
+  UpstreamPools* pools_;
+  net::Buffer in_;
+};
+
+struct SocketAddressHash {
+  size_t operator()(const SocketAddress& a) const {
+    uint64_t h = 1469598103934665603ULL;
+    for (uint8_t b : a.ip.bytes) h = (h ^ b) * 1099511628211ULL;
+    return static_cast<size_t>((h ^ a.port) * 1099511628211ULL);
+  }
+};
+
+// Idle connections per target address, most recently used first.
+class UpstreamPools {
+ public:
+  explicit UpstreamPools(net::EventLoop* loop) : loop_(loop) {}
+  ~UpstreamPools();
+
+  // An idle connection to `address`, or nullptr. The caller becomes its owner.
+  UpstreamConnection* TakeIdle(const SocketAddress& address);
+  // Returns a healthy connection (response complete, nothing buffered) to the pool.
+  void PutIdle(UpstreamConnection* conn, int64_t now_ms);
+  // Closes and frees a connection that is not in the pool.
+  void Destroy(UpstreamConnection* conn);
+  // Called by an idle connection whose target closed it or sent unexpected bytes.
+  void OnIdleEvent(UpstreamConnection* conn);
+  // Closes idle connections past their idle timeout, or all when `all`.
+  void Sweep(int64_t now_ms, bool all);
+  // Closes idle connections to addresses for which keep(address) is false.
+  template <class Keep>
+  void Retain(Keep keep) {
+    for (auto& [addr, list] : idle_) {
+      if (keep(addr)) continue;
+      for (UpstreamConnection* c : list) Destroy(c);
+      list.clear();
+    }
+  }
+
+  net::EventLoop* loop() { return loop_; }
+
+ private:
+  void RemoveIdle(UpstreamConnection* conn);
+  net::EventLoop* loop_;
+  std::unordered_map<SocketAddress, std::vector<UpstreamConnection*>, SocketAddressHash> idle_;
+};
+
+}  // namespace sluice::proxy

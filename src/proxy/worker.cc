@@ -1,0 +1,198 @@
+#include "proxy/worker.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+#include <random>
+
+#include "net/socket.h"
+#include "proxy/downstream_connection.h"
+#include "proxy/local_response.h"
+
+namespace sluice::proxy {
+
+// Accepts connections on one listening socket of this worker.
+class Acceptor final : public net::EventHandler {
+ public:
+  Acceptor(Worker* worker, int fd, const ListenerRuntime* listener)
+      : worker_(worker), fd_(fd), listener_(listener) {}
+  void set_listener(const ListenerRuntime* l) { listener_ = l; }
+  void OnEvents(uint32_t) override { worker_->Accept(fd_, listener_); }
+
+ private:
+  Worker* worker_;
+  int fd_;
+  const ListenerRuntime* listener_;
+};
+
+Worker::Worker(int index)
+    : index_(index),
+      pools_(&loop_),
+      rng_(std::random_device{}() ^ (static_cast<uint64_t>(index) << 32)),
+      head_scratch_(std::make_unique<http::RequestHead>()),
+      response_scratch_(std::make_unique<http::ResponseHead>()) {
+  loop_.SetWakeHandler([this] { OnWake(); });
+  UpdateDate();
+}
+
+Worker::~Worker() {
+  Join();
+  while (connections_ != nullptr) connections_->ForceClose();
+  for (auto& [fd, acceptor] : acceptors_) loop_.Remove(fd);
+}
+
+void Worker::Publish(std::shared_ptr<const Snapshot> snapshot) {
+  {
+    std::lock_guard<std::mutex> lock(mailbox_mu_);
+    mailbox_ = std::move(snapshot);
+  }
+  loop_.Wake();
+}
+
+void Worker::BeginShutdown(int64_t deadline_ms) {
+  {
+    std::lock_guard<std::mutex> lock(mailbox_mu_);
+    mailbox_shutdown_deadline_ = deadline_ms;
+  }
+  loop_.Wake();
+}
+
+void Worker::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Worker::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::Run() {
+  OnWake();  // adopt the first snapshot before serving
+  loop_.Run(250, [this] { Tick(); });
+}
+
+void Worker::OnWake() {
+  std::shared_ptr<const Snapshot> next;
+  int64_t shutdown_deadline = -1;
+  {
+    std::lock_guard<std::mutex> lock(mailbox_mu_);
+    next = std::move(mailbox_);
+    shutdown_deadline = mailbox_shutdown_deadline_;
+    mailbox_shutdown_deadline_ = -1;
+  }
+  if (next) Adopt(std::move(next));
+  if (shutdown_deadline >= 0 && !shutting_down_) {
+    shutting_down_ = true;
+    shutdown_deadline_ms_ = shutdown_deadline;
+    for (auto& [fd, acceptor] : acceptors_) loop_.Remove(fd);
+    acceptors_.clear();
+    for (DownstreamConnection* c = connections_; c != nullptr;) {
+      DownstreamConnection* next_conn = c->next;
+      c->BeginShutdown();
+      c = next_conn;
+    }
+    if (connections_ == nullptr) loop_.Stop();
+  }
+}
+
+void Worker::Adopt(std::shared_ptr<const Snapshot> next) {
+  // Listening sockets: keep those still present, add new ones, drop removed ones.
+  std::map<int, const ListenerRuntime*> wanted;
+  if (!shutting_down_) {
+    for (const ListenerRuntime& l : next->listeners) {
+      wanted[l.sockets->fds[static_cast<size_t>(index_)]] = &l;
+    }
+  }
+  for (auto it = acceptors_.begin(); it != acceptors_.end();) {
+    if (wanted.count(it->first) == 0) {
+      loop_.Remove(it->first);
+      it = acceptors_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& [fd, listener] : wanted) {
+    auto it = acceptors_.find(fd);
+    if (it != acceptors_.end()) {
+      it->second->set_listener(listener);
+    } else {
+      auto acceptor = std::make_unique<Acceptor>(this, fd, listener);
+      if (loop_.AddLevelInput(fd, acceptor.get())) acceptors_[fd] = std::move(acceptor);
+    }
+  }
+  // Pickers are per worker and per snapshot.
+  pickers_.clear();
+  for (const TargetGroupRuntime& tg : next->target_groups) {
+    pickers_.push_back(balancer::MakePicker(tg.config->attributes.algorithm, rng_));
+  }
+  current_ = std::move(next);
+  // Idle upstream connections to targets that are gone are closed now.
+  std::vector<SocketAddress> live;
+  for (const TargetGroupRuntime& tg : current_->target_groups) {
+    for (const TargetRuntime& t : tg.targets) live.push_back(t.address);
+  }
+  pools_.Retain([&](const SocketAddress& a) {
+    for (const SocketAddress& l : live) {
+      if (l == a) return true;
+    }
+    return false;
+  });
+  adopted_generation_.store(current_->generation);
+}
+
+void Worker::Accept(int listen_fd, const ListenerRuntime* listener) {
+  for (int i = 0; i < 64; ++i) {
+    sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;  // EAGAIN, or a transient error such as EMFILE: retry on next event
+    net::SetNoDelay(fd);
+    auto* conn = new DownstreamConnection(this, fd, SocketAddress::FromSockaddr(ss), listener);
+    if (!loop_.Add(fd, conn)) {
+      conn->ForceClose();
+    }
+  }
+}
+
+void Worker::Register(DownstreamConnection* conn) {
+  conn->next = connections_;
+  conn->prev = nullptr;
+  if (connections_ != nullptr) connections_->prev = conn;
+  connections_ = conn;
+  ++connection_count_;
+}
+
+void Worker::Unregister(DownstreamConnection* conn) {
+  if (conn->prev != nullptr) conn->prev->next = conn->next;
+  if (conn->next != nullptr) conn->next->prev = conn->prev;
+  if (connections_ == conn) connections_ = conn->next;
+  conn->next = conn->prev = nullptr;
+  --connection_count_;
+  if (shutting_down_ && connections_ == nullptr) loop_.Stop();
+}
+
+void Worker::UpdateDate() {
+  int64_t now = static_cast<int64_t>(time(nullptr));
+  if (now == date_second_) return;
+  date_second_ = now;
+  date_len_ = FormatHttpDate(now, date_);
+}
+
+void Worker::Tick() {
+  UpdateDate();
+  int64_t now = loop_.now_ms();
+  for (DownstreamConnection* c = connections_; c != nullptr;) {
+    DownstreamConnection* next_conn = c->next;
+    c->CheckTimers(now);
+    c = next_conn;
+  }
+  pools_.Sweep(now, false);
+  if (shutting_down_ && now >= shutdown_deadline_ms_) {
+    while (connections_ != nullptr) connections_->ForceClose();
+    loop_.Stop();
+  }
+}
+
+}  // namespace sluice::proxy

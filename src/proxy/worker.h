@@ -1,0 +1,95 @@
+// A worker thread: one event loop that accepts on its own SO_REUSEPORT sockets, serves its
+// downstream connections for life, and owns its upstream pools. Nothing is shared with other
+// workers except the immutable snapshot and the targets' atomic counters.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "balancer/picker.h"
+#include "http/h1_parser.h"
+#include "net/event_loop.h"
+#include "proxy/snapshot.h"
+#include "proxy/upstream_connection.h"
+#include "routing/rule_table.h"
+
+namespace sluice::proxy {
+
+class DownstreamConnection;
+class Acceptor;
+
+class Worker {
+ public:
+  explicit Worker(int index);
+  ~Worker();
+
+  // ---- Control thread ----
+  // Hands a new snapshot to the worker; it adopts it at its next loop iteration.
+  void Publish(std::shared_ptr<const Snapshot> snapshot);
+  // Stops accepting, lets in-flight requests finish, exits when no connection is left or
+  // at `deadline_ms` (monotonic), whichever comes first.
+  void BeginShutdown(int64_t deadline_ms);
+  void Start();
+  void Join();
+  // Snapshot generation the worker serves now (for reload acknowledgement).
+  uint64_t adopted_generation() const { return adopted_generation_.load(); }
+
+  // ---- Loop thread ----
+  net::EventLoop& loop() { return loop_; }
+  const std::shared_ptr<const Snapshot>& snapshot() const { return current_; }
+  UpstreamPools& pools() { return pools_; }
+  balancer::Rng& rng() { return rng_; }
+  routing::MatchScratch& match_scratch() { return match_scratch_; }
+  http::RequestHead& head_scratch() { return *head_scratch_; }
+  http::ResponseHead& response_scratch() { return *response_scratch_; }
+  balancer::Picker* picker(size_t target_group_index) {
+    return target_group_index < pickers_.size() ? pickers_[target_group_index].get() : nullptr;
+  }
+  std::string_view http_date() const { return {date_, date_len_}; }
+  int64_t now_ms() const { return loop_.now_ms(); }
+  bool shutting_down() const { return shutting_down_; }
+  int index() const { return index_; }
+
+  void Register(DownstreamConnection* conn);
+  void Unregister(DownstreamConnection* conn);
+  void Accept(int listen_fd, const ListenerRuntime* listener);
+
+ private:
+  void Run();
+  void OnWake();
+  void Adopt(std::shared_ptr<const Snapshot> next);
+  void Tick();
+  void UpdateDate();
+
+  int index_;
+  net::EventLoop loop_;
+  UpstreamPools pools_;
+  balancer::FastRng rng_;
+  routing::MatchScratch match_scratch_;
+  std::unique_ptr<http::RequestHead> head_scratch_;
+  std::unique_ptr<http::ResponseHead> response_scratch_;
+  std::shared_ptr<const Snapshot> current_;
+  std::vector<std::unique_ptr<balancer::Picker>> pickers_;
+  std::map<int, std::unique_ptr<Acceptor>> acceptors_;  // by listening fd
+  DownstreamConnection* connections_ = nullptr;         // intrusive list head
+  size_t connection_count_ = 0;
+  char date_[40] = {};
+  size_t date_len_ = 0;
+  int64_t date_second_ = -1;
+  bool shutting_down_ = false;
+  int64_t shutdown_deadline_ms_ = 0;
+
+  std::mutex mailbox_mu_;  // guards the two fields below; taken only on reload/shutdown
+  std::shared_ptr<const Snapshot> mailbox_;
+  int64_t mailbox_shutdown_deadline_ = -1;
+  std::atomic<uint64_t> adopted_generation_{0};
+  std::thread thread_;
+};
+
+}  // namespace sluice::proxy
