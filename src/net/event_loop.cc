@@ -71,11 +71,16 @@ void EventLoop::Run(int tick_ms, const std::function<void()>& tick) {
   int64_t next_tick = MonotonicMillis() + tick_ms;
   while (running_) {
     int64_t wait = next_tick - MonotonicMillis();
-    if (wait < 0) wait = 0;
+    if (wait < 0 || !yielded_.empty()) wait = 0;
     int n = epoll_wait(epoll_fd_, events, kMaxEvents, static_cast<int>(wait));
     now_ms_ = MonotonicMillis();
     for (int i = 0; i < n; ++i) {
       static_cast<EventHandler*>(events[i].data.ptr)->OnEvents(events[i].events);
+    }
+    if (!yielded_.empty()) {
+      running_yielded_.swap(yielded_);
+      for (EventHandler* h : running_yielded_) h->OnEvents(0);
+      running_yielded_.clear();
     }
     if (now_ms_ >= next_tick) {
       tick();

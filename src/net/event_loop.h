@@ -52,6 +52,11 @@ class EventLoop {
   // handler may close itself while events for it are still in the batch.
   void DeferDelete(EventHandler* handler) { graveyard_.push_back(handler); }
 
+  // Calls handler->OnEvents(0) again after the current batch of events, so that a busy
+  // handler can yield to others without losing its turn (edge-triggered events would not
+  // fire again for data that is already buffered in the kernel).
+  void Yield(EventHandler* handler) { yielded_.push_back(handler); }
+
  private:
   class WakeHandler;
   int epoll_fd_ = -1;
@@ -60,6 +65,8 @@ class EventLoop {
   int64_t now_ms_ = 0;
   std::function<void()> on_wake_;
   std::vector<EventHandler*> graveyard_;
+  std::vector<EventHandler*> yielded_;
+  std::vector<EventHandler*> running_yielded_;
   WakeHandler* wake_handler_ = nullptr;
 };
 

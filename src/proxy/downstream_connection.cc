@@ -46,7 +46,11 @@ void DownstreamConnection::OnEvents(uint32_t events) {
 void DownstreamConnection::OnUpstreamEvents(uint32_t) { Pump(); }
 
 void DownstreamConnection::Pump() {
-  for (int rounds = 0; rounds < 64 && !closed_; ++rounds) {
+  for (int rounds = 0; !closed_; ++rounds) {
+    if (rounds == 64) {  // a long transfer: let other connections run, then continue
+      worker_->loop().Yield(this);
+      return;
+    }
     bool progress = ReadDownstream();
     if (closed_) return;
     switch (phase_) {
@@ -81,7 +85,9 @@ void DownstreamConnection::Pump() {
         break;
       case Phase::kClosing:
         FlushDownstream();
-        if (!closed_ && out_sent_ == out_.size()) Close();
+        if (!closed_ && out_sent_ == out_.size()) LingeringClose();
+        return;
+      case Phase::kLingering:
         return;
     }
     if (!progress) break;
@@ -90,6 +96,20 @@ void DownstreamConnection::Pump() {
 
 bool DownstreamConnection::ReadDownstream() {
   if (!readable_ || peer_eof_) return false;
+  if (phase_ == Phase::kLingering || phase_ == Phase::kClosing) {
+    char sink[16 * 1024];
+    ssize_t n = recv(fd_, sink, sizeof(sink), 0);
+    if (n > 0) return true;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      readable_ = false;
+      return false;
+    }
+    if (n < 0 && errno == EINTR) return true;
+    peer_eof_ = true;
+    readable_ = false;
+    if (phase_ == Phase::kLingering) Close();
+    return false;
+  }
   // Read while a head is pending, or to collect body bytes / pipelined requests, but only
   // into the bounded buffer.
   if (in_.capacity() == 0) in_.Reserve(kDownstreamBufferSize);
@@ -114,6 +134,7 @@ bool DownstreamConnection::ReadDownstream() {
     case Phase::kIdle:
     case Phase::kHead:
     case Phase::kClosing:
+    case Phase::kLingering:
       Close();
       break;
     case Phase::kLocal:
@@ -294,15 +315,8 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
   int host_count = 0;
   for (const http::HeaderField& h : head.header_span()) {
     if (EqualsIgnoreCase(h.name, "connection")) {
-      std::string_view v = h.value;
-      if (v.find("close") != std::string_view::npos || v.find("Close") != std::string_view::npos ||
-          v.find("CLOSE") != std::string_view::npos) {
-        conn_close = true;
-      }
-      if (v.find("eep-alive") != std::string_view::npos ||
-          v.find("EEP-ALIVE") != std::string_view::npos) {
-        conn_keep_alive = true;
-      }
+      if (http::HeaderHasToken(h.value, "close")) conn_close = true;
+      if (http::HeaderHasToken(h.value, "keep-alive")) conn_keep_alive = true;
     } else if (EqualsIgnoreCase(h.name, "host")) {
       if (host == nullptr) host = &h;
       ++host_count;
@@ -433,7 +447,7 @@ void DownstreamConnection::FinishRequest() {
   }
   if (!keep_alive_ || shutting_down_) {
     phase_ = Phase::kClosing;
-    if (out_sent_ == out_.size()) Close();
+    if (out_sent_ == out_.size()) LingeringClose();
     return;
   }
   phase_ = Phase::kIdle;
@@ -474,12 +488,32 @@ void DownstreamConnection::CheckTimers(int64_t now_ms) {
     case Phase::kClosing:
       if (idle_for >= idle_timeout_ms_) Close();
       break;
+    case Phase::kLingering:
+      if (now_ms - linger_started_ms_ >= 2000) Close();
+      break;
   }
 }
 
 void DownstreamConnection::BeginShutdown() {
   shutting_down_ = true;
   if (phase_ == Phase::kIdle) Close();
+}
+
+void DownstreamConnection::LingeringClose() {
+  if (closed_) return;
+  if (upstream_ != nullptr) ReleaseUpstream(false);
+  if (peer_eof_) {
+    Close();
+    return;
+  }
+  shutdown(fd_, SHUT_WR);
+  phase_ = Phase::kLingering;
+  linger_started_ms_ = worker_->now_ms();
+  in_.Clear();
+  in_.Release();
+  readable_ = true;  // drain whatever is already queued
+  ReadDownstream();
+  while (!closed_ && readable_) ReadDownstream();
 }
 
 void DownstreamConnection::Close() {

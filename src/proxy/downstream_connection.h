@@ -51,6 +51,7 @@ class DownstreamConnection final : public net::EventHandler {
     kLocal,       // writing a response we generate ourselves
     kForwarding,  // exchanging with a target
     kClosing,     // flushing the last bytes, then close
+    kLingering,   // our side shut down; discarding input until the client closes (or 2 s)
   };
   enum class ResponseState { kHead, kBody, kDone };
 
@@ -77,6 +78,9 @@ class DownstreamConnection final : public net::EventHandler {
   void FinishRequest();
   void ResolveListener();
   void Close();
+  // Flushed and done: half-close and drain the client's unread input before closing, so
+  // that closing with unread bytes does not reset the connection and destroy the response.
+  void LingeringClose();
 
   Worker* worker_;
   int fd_;
@@ -96,6 +100,7 @@ class DownstreamConnection final : public net::EventHandler {
   int64_t created_ms_ = 0;
   int64_t head_started_ms_ = 0;
   int64_t last_activity_ms_ = 0;
+  int64_t linger_started_ms_ = 0;
   bool shutting_down_ = false;
 
   // Current request.

@@ -23,19 +23,6 @@ bool IsIdempotent(std::string_view m) {
   return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "PUT" || m == "DELETE";
 }
 
-bool HasToken(std::string_view list, std::string_view token) {
-  while (!list.empty()) {
-    size_t comma = list.find(',');
-    std::string_view t = list.substr(0, comma);
-    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
-    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
-    if (EqualsIgnoreCase(t, token)) return true;
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
 }  // namespace
 
 void DownstreamConnection::ForwardRequest(http::RequestHead& head, const config::Action& action) {
@@ -291,7 +278,7 @@ bool DownstreamConnection::ProcessResponseHead() {
     dechunk_ = version_minor_ == 0 && resp_framing_.kind == http::BodyKind::kChunked;
     if (resp_framing_.kind == http::BodyKind::kUntilClose || dechunk_) keep_alive_ = false;
     for (const http::HeaderField& h : rh.header_span()) {
-      if (EqualsIgnoreCase(h.name, "connection") && HasToken(h.value, "close")) {
+      if (EqualsIgnoreCase(h.name, "connection") && http::HeaderHasToken(h.value, "close")) {
         upstream_reusable_ = false;
       }
     }

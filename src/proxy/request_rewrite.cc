@@ -38,13 +38,8 @@ bool IsValidHeaderName(std::string_view name) {
 // True when `name` is listed in any Connection header of the request.
 bool NamedByConnection(const http::RequestHead& head, std::string_view name) {
   for (const http::HeaderField& h : head.header_span()) {
-    if (!EqualsIgnoreCase(h.name, "connection")) continue;
-    std::string_view rest = h.value;
-    while (!rest.empty()) {
-      size_t comma = rest.find(',');
-      if (EqualsIgnoreCase(Trim(rest.substr(0, comma)), name)) return true;
-      if (comma == std::string_view::npos) break;
-      rest.remove_prefix(comma + 1);
+    if (EqualsIgnoreCase(h.name, "connection") && http::HeaderHasToken(h.value, name)) {
+      return true;
     }
   }
   return false;
