@@ -85,7 +85,9 @@ void Worker::OnWake() {
   if (shutdown_deadline >= 0 && !shutting_down_) {
     shutting_down_ = true;
     shutdown_deadline_ms_ = shutdown_deadline;
-    for (auto& [fd, acceptor] : acceptors_) loop_.Remove(fd);
+    if (accept_paused_until_ms_ == 0) {
+      for (auto& [fd, acceptor] : acceptors_) loop_.Remove(fd);
+    }
     acceptors_.clear();
     for (DownstreamConnection* c = connections_; c != nullptr;) {
       DownstreamConnection* next_conn = c->next;
@@ -106,7 +108,7 @@ void Worker::Adopt(std::shared_ptr<const Snapshot> next) {
   }
   for (auto it = acceptors_.begin(); it != acceptors_.end();) {
     if (wanted.count(it->first) == 0) {
-      loop_.Remove(it->first);
+      if (accept_paused_until_ms_ == 0) loop_.Remove(it->first);
       it = acceptors_.erase(it);
     } else {
       ++it;
@@ -118,7 +120,9 @@ void Worker::Adopt(std::shared_ptr<const Snapshot> next) {
       it->second->set_listener(listener);
     } else {
       auto acceptor = std::make_unique<Acceptor>(this, fd, listener);
-      if (loop_.AddLevelInput(fd, acceptor.get())) acceptors_[fd] = std::move(acceptor);
+      if (accept_paused_until_ms_ != 0 || loop_.AddLevelInput(fd, acceptor.get())) {
+        acceptors_[fd] = std::move(acceptor);
+      }
     }
   }
   // Pickers are per worker and per snapshot.
@@ -147,13 +151,29 @@ void Worker::Accept(int listen_fd, const ListenerRuntime* listener) {
     socklen_t len = sizeof(ss);
     int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;  // EAGAIN, or a transient error such as EMFILE: retry on next event
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        PauseAccepting();  // a level-triggered listener would otherwise spin
+      }
+      return;
+    }
     net::SetNoDelay(fd);
     auto* conn = new DownstreamConnection(this, fd, SocketAddress::FromSockaddr(ss), listener);
     if (!loop_.Add(fd, conn)) {
       conn->ForceClose();
     }
   }
+}
+
+void Worker::PauseAccepting() {
+  if (accept_paused_until_ms_ != 0) return;
+  accept_paused_until_ms_ = loop_.now_ms() + 100;
+  for (auto& [fd, acceptor] : acceptors_) loop_.Remove(fd);
+}
+
+void Worker::ResumeAccepting() {
+  accept_paused_until_ms_ = 0;
+  for (auto& [fd, acceptor] : acceptors_) loop_.AddLevelInput(fd, acceptor.get());
 }
 
 void Worker::Register(DownstreamConnection* conn) {
@@ -189,6 +209,9 @@ void Worker::Tick() {
     c = next_conn;
   }
   pools_.Sweep(now, false);
+  if (accept_paused_until_ms_ != 0 && now >= accept_paused_until_ms_ && !shutting_down_) {
+    ResumeAccepting();
+  }
   if (shutting_down_ && now >= shutdown_deadline_ms_) {
     while (connections_ != nullptr) connections_->ForceClose();
     loop_.Stop();

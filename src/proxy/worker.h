@@ -66,6 +66,8 @@ class Worker {
   void Adopt(std::shared_ptr<const Snapshot> next);
   void Tick();
   void UpdateDate();
+  void PauseAccepting();
+  void ResumeAccepting();
 
   int index_;
   net::EventLoop loop_;
@@ -84,6 +86,7 @@ class Worker {
   int64_t date_second_ = -1;
   bool shutting_down_ = false;
   int64_t shutdown_deadline_ms_ = 0;
+  int64_t accept_paused_until_ms_ = 0;  // out of file descriptors: accepting resumes then
 
   std::mutex mailbox_mu_;  // guards the two fields below; taken only on reload/shutdown
   std::shared_ptr<const Snapshot> mailbox_;
