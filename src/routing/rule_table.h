@@ -26,8 +26,12 @@ struct RequestFacts {
   std::string_view path;   // path of the request target as received (not decoded)
   std::string_view query;  // after the first '?', up to '#'; empty when none
   std::span<const http::HeaderField> headers;
-  IpAddress source_ip;     // TCP peer of the downstream connection
+  IpAddress source_ip;  // TCP peer of the downstream connection
 };
+
+// The Host value as host-header conditions see it: without its ":port" ("[::1]:8080" ->
+// "[::1]", brackets kept as in a URL). No case folding.
+std::string_view HostWithoutPort(std::string_view host);
 
 // Per-worker scratch space so that Match() never allocates (e.g. for path normalisation).
 // Owned by one thread; reused across requests.
@@ -43,17 +47,21 @@ class MatchScratch {
 };
 
 struct MatchResult {
-  int priority = 0;                                    // 0 = default rule
+  int priority = 0;                                      // 0 = default rule
   const std::vector<config::Action>* actions = nullptr;  // sorted by Order; never null
 };
 
 class RuleTable {
  public:
   // Compiles `listener`'s rules (already validated by the config loader). Fails only on
-  // a regex RE2 cannot compile.
+  // a regex RE2 cannot compile (or, defensively, a source-ip value that is not a CIDR).
+  // Rules are ordered by priority here, whatever their order in `listener`.
   static Result<std::unique_ptr<RuleTable>> Compile(const config::Listener& listener);
   ~RuleTable();
 
+  // Thread-safe: const, takes no lock of its own (RE2 guards its lazily built DFA cache
+  // internally). `scratch` must belong to the calling thread. The returned actions live as long
+  // as this table.
   MatchResult Match(const RequestFacts& facts, MatchScratch& scratch) const;
 
   size_t rule_count() const;
