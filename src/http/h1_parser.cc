@@ -160,7 +160,9 @@ size_t FindHeadEnd(std::string_view buf, size_t* scan_pos) {
 bool CheckPartialRequestHead(std::string_view buf, ParseError* error) {
   const char* nl = static_cast<const char*>(std::memchr(buf.data(), '\n', buf.size()));
   size_t line_len = nl ? static_cast<size_t>(nl - buf.data()) : buf.size();
-  if (line_len > kMaxRequestLine) {
+  // The CR of the line end is not part of the request line (it may be the last byte so far).
+  size_t content_len = line_len > 0 && buf[line_len - 1] == '\r' ? line_len - 1 : line_len;
+  if (content_len > kMaxRequestLine) {
     *error = {414, "request line too long"};
     return false;
   }

@@ -65,6 +65,9 @@ void AppendValue(std::string_view v, std::string* out) {
 
 bool SplitRequestTarget(std::string_view target, RequestTarget* out) {
   *out = {};
+  if (size_t hash = target.find('#'); hash != std::string_view::npos) {
+    target = target.substr(0, hash);  // a fragment is never sent (RFC 9112 §3.2)
+  }
   if (target == "*") {
     out->path = target;
     out->path_and_query = target;
@@ -89,8 +92,6 @@ bool SplitRequestTarget(std::string_view target, RequestTarget* out) {
       return true;
     }
   }
-  size_t hash = target.find('#');
-  if (hash != std::string_view::npos) target = target.substr(0, hash);
   out->path_and_query = target;
   size_t q = target.find('?');
   out->path = target.substr(0, q);
@@ -159,7 +160,7 @@ int AppendUpstreamRequestHead(const http::RequestHead& head, const RequestTarget
                               const http::Framing& framing, const ForwardContext& ctx,
                               std::string* out) {
   const config::LoadBalancerAttributes& attrs = *ctx.attributes;
-  if (attrs.xff_header_processing_mode == config::XffProcessingMode::kAppend &&
+  if (attrs.xff_header_processing_mode != config::XffProcessingMode::kRemove &&
       CountForwardedFor(head) > 30) {
     return 463;
   }
@@ -183,7 +184,7 @@ int AppendUpstreamRequestHead(const http::RequestHead& head, const RequestTarget
     for (const http::HeaderField& h : head.header_span()) {
       if (EqualsIgnoreCase(h.name, "host")) {
         out->append("Host: ");
-        out->append(h.value);
+        AppendValue(h.value, out);
         out->append("\r\n");
       }
     }
@@ -201,9 +202,9 @@ int AppendUpstreamRequestHead(const http::RequestHead& head, const RequestTarget
     bool has_port = bare.size() < host.size();
     out->append("Host: ");
     if (has_port && host.substr(bare.size() + 1) == default_port) {
-      out->append(bare);
+      AppendValue(bare, out);
     } else {
-      out->append(host);
+      AppendValue(host, out);
       if (!has_port && ctx.listener_port != default_port) {
         out->push_back(':');
         out->append(ctx.listener_port);
@@ -233,7 +234,7 @@ int AppendUpstreamRequestHead(const http::RequestHead& head, const RequestTarget
     if (EqualsIgnoreCase(h.name, "x-forwarded-for")) {
       if (attrs.xff_header_processing_mode == config::XffProcessingMode::kPreserve) {
         out->append("X-Forwarded-For: ");
-        out->append(h.value);
+        AppendValue(h.value, out);
         out->append("\r\n");
       } else if (attrs.xff_header_processing_mode == config::XffProcessingMode::kAppend &&
                  !xff_written) {
@@ -241,7 +242,7 @@ int AppendUpstreamRequestHead(const http::RequestHead& head, const RequestTarget
         out->append("X-Forwarded-For: ");
         for (const http::HeaderField& x : head.header_span()) {
           if (!EqualsIgnoreCase(x.name, "x-forwarded-for") || Trim(x.value).empty()) continue;
-          out->append(Trim(x.value));
+          AppendValue(Trim(x.value), out);
           out->append(", ");
         }
         append_peer();
@@ -266,8 +267,12 @@ int AppendUpstreamRequestHead(const http::RequestHead& head, const RequestTarget
   out->append(ctx.listener_port);
   out->append("\r\nX-Amzn-Trace-Id: ");
   // Above 7 KB of request headers ALB replaces the header with a fresh Root.
+  size_t trace_start = out->size();
   AppendTraceId(total_header_bytes > 7 * 1024 ? std::string_view() : trace_in, ctx.unix_seconds,
                 *ctx.rng, out);
+  for (size_t i = trace_start; i < out->size(); ++i) {
+    if ((*out)[i] == '\r' || (*out)[i] == '\n') (*out)[i] = ' ';  // unfold an obs-fold
+  }
   out->append("\r\n");
   if (framing.kind == http::BodyKind::kChunked) {
     out->append("Transfer-Encoding: chunked\r\n");
