@@ -79,12 +79,14 @@ bool BuildRedirectLocation(const config::RedirectConfig& config, const RedirectI
   if (!w.Append("://")) return false;
   if (!Expand(config.host, in, w)) return false;
 
-  // Port: expanded in place after a ':', then dropped again when it is the scheme's default.
+  // Port: expanded in place after a ':'. ALB writes the port even when it is the scheme's
+  // default ("https://host:443/..."), as responses of real ALBs show; only an empty
+  // expansion drops it.
   const size_t colon = out->size();
   if (!w.Append(":")) return false;
   if (!Expand(config.port, in, w)) return false;
   std::string_view port = std::string_view(*out).substr(colon + 1);
-  if (port.empty() || (http && port == "80") || (https && port == "443")) out->resize(colon);
+  if (port.empty()) out->resize(colon);
 
   if (!Expand(config.path, in, w)) return false;
 

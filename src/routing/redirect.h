@@ -22,8 +22,8 @@ struct RedirectInputs {
 inline constexpr size_t kMaxRedirectLocation = 8192;
 
 // Writes the absolute Location URL into *out (cleared first; capacity is reused).
-// "#{path}" expands to the path without its leading slash. The port is omitted when it is
-// the protocol's default (80 for http, 443 for https). An empty query drops the '?'.
+// "#{path}" expands to the path without its leading slash. The port is always written, as
+// ALB does ("https://example.com:443/"). An empty query drops the '?'.
 // Returns false when the result would exceed kMaxRedirectLocation.
 bool BuildRedirectLocation(const config::RedirectConfig& config, const RedirectInputs& in,
                            std::string* out);

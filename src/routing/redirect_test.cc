@@ -16,18 +16,18 @@ std::string Build(const config::RedirectConfig& cfg, const RedirectInputs& in) {
 const RedirectInputs kHttp{"http", "example.com", "80", "/orig/path", "a=1&b=2"};
 const RedirectInputs kHttps{"https", "example.com", "443", "/orig/path", ""};
 
-TEST(RedirectTest, DefaultsKeepEverythingAndOmitDefaultPort) {
+TEST(RedirectTest, DefaultsKeepEverythingAndWriteThePort) {
   config::RedirectConfig cfg;
-  EXPECT_EQ(Build(cfg, kHttp), "http://example.com/orig/path?a=1&b=2");
-  EXPECT_EQ(Build(cfg, kHttps), "https://example.com/orig/path");
+  EXPECT_EQ(Build(cfg, kHttp), "http://example.com:80/orig/path?a=1&b=2");
+  EXPECT_EQ(Build(cfg, kHttps), "https://example.com:443/orig/path");
 }
 
 TEST(RedirectTest, HttpToHttps) {
   config::RedirectConfig cfg;
   cfg.protocol = "HTTPS";
   cfg.port = "443";
-  EXPECT_EQ(Build(cfg, kHttp), "https://example.com/orig/path?a=1&b=2");
-  // Keeping #{port} on a scheme change keeps the listener's port, which is then not default.
+  EXPECT_EQ(Build(cfg, kHttp), "https://example.com:443/orig/path?a=1&b=2");
+  // Keeping #{port} on a scheme change keeps the listener's port.
   cfg.port = "#{port}";
   EXPECT_EQ(Build(cfg, kHttp), "https://example.com:80/orig/path?a=1&b=2");
 }
@@ -41,48 +41,48 @@ TEST(RedirectTest, NonDefaultPortsAreWritten) {
   EXPECT_EQ(Build(cfg, kHttp), "http://example.com:443/orig/path?a=1&b=2");
   cfg.protocol = "HTTP";
   cfg.port = "80";
-  EXPECT_EQ(Build(cfg, kHttps), "http://example.com/orig/path");
+  EXPECT_EQ(Build(cfg, kHttps), "http://example.com:80/orig/path");
 }
 
 TEST(RedirectTest, PathKeywordHasNoLeadingSlash) {
   config::RedirectConfig cfg;
   cfg.path = "/new/#{path}";
-  EXPECT_EQ(Build(cfg, kHttp), "http://example.com/new/orig/path?a=1&b=2");
+  EXPECT_EQ(Build(cfg, kHttp), "http://example.com:80/new/orig/path?a=1&b=2");
   cfg.path = "/static";
-  EXPECT_EQ(Build(cfg, kHttp), "http://example.com/static?a=1&b=2");
+  EXPECT_EQ(Build(cfg, kHttp), "http://example.com:80/static?a=1&b=2");
   RedirectInputs root = kHttp;
   root.path = "/";
   cfg.path = "/#{path}";
-  EXPECT_EQ(Build(cfg, root), "http://example.com/?a=1&b=2");
+  EXPECT_EQ(Build(cfg, root), "http://example.com:80/?a=1&b=2");
 }
 
 TEST(RedirectTest, HostAndPortKeywordsInPath) {
   config::RedirectConfig cfg;
   cfg.host = "www.#{host}";
   cfg.path = "/#{host}/#{port}/#{path}";
-  EXPECT_EQ(Build(cfg, kHttp), "http://www.example.com/example.com/80/orig/path?a=1&b=2");
+  EXPECT_EQ(Build(cfg, kHttp), "http://www.example.com:80/example.com/80/orig/path?a=1&b=2");
 }
 
 TEST(RedirectTest, QueryCanUseEveryKeyword) {
   config::RedirectConfig cfg;
   cfg.query = "p=#{protocol}&h=#{host}&o=#{port}&u=#{path}&q=#{query}";
   EXPECT_EQ(Build(cfg, kHttp),
-            "http://example.com/orig/path?p=http&h=example.com&o=80&u=orig/path&q=a=1&b=2");
+            "http://example.com:80/orig/path?p=http&h=example.com&o=80&u=orig/path&q=a=1&b=2");
 }
 
 TEST(RedirectTest, EmptyQueryDropsQuestionMark) {
   config::RedirectConfig cfg;
-  EXPECT_EQ(Build(cfg, kHttps), "https://example.com/orig/path");
+  EXPECT_EQ(Build(cfg, kHttps), "https://example.com:443/orig/path");
   cfg.query = "";
-  EXPECT_EQ(Build(cfg, kHttp), "http://example.com/orig/path");
+  EXPECT_EQ(Build(cfg, kHttp), "http://example.com:80/orig/path");
   cfg.query = "x=#{query}";
-  EXPECT_EQ(Build(cfg, kHttps), "https://example.com/orig/path?x=");
+  EXPECT_EQ(Build(cfg, kHttps), "https://example.com:443/orig/path?x=");
 }
 
 TEST(RedirectTest, UnknownKeywordsAreLiteral) {
   config::RedirectConfig cfg;
   cfg.path = "/#{nope}/#{path";
-  EXPECT_EQ(Build(cfg, kHttps), "https://example.com/#{nope}/#{path");
+  EXPECT_EQ(Build(cfg, kHttps), "https://example.com:443/#{nope}/#{path");
 }
 
 TEST(RedirectTest, NoPercentEncodingIsApplied) {
@@ -90,13 +90,13 @@ TEST(RedirectTest, NoPercentEncodingIsApplied) {
   RedirectInputs in = kHttp;
   in.path = "/a%20b/c d";
   in.query = "q=%2F";
-  EXPECT_EQ(Build(cfg, in), "http://example.com/a%20b/c d?q=%2F");
+  EXPECT_EQ(Build(cfg, in), "http://example.com:80/a%20b/c d?q=%2F");
 }
 
 TEST(RedirectTest, EightKibLimit) {
   config::RedirectConfig cfg;
-  RedirectInputs in = kHttps;  // "https://example.com" is 19 bytes
-  std::string path = "/" + std::string(kMaxRedirectLocation - 20, 'p');
+  RedirectInputs in = kHttps;  // "https://example.com:443" is 23 bytes
+  std::string path = "/" + std::string(kMaxRedirectLocation - 24, 'p');
   in.path = path;
   std::string out;
   ASSERT_TRUE(BuildRedirectLocation(cfg, in, &out));

@@ -1,0 +1,129 @@
+"""The command line: `sluice validate`, the shipped demo config, and `sluice demo`."""
+
+import re
+import subprocess
+
+import yaml
+
+from conftest import (REPO, SLUICE_BIN, Proc, dump_config, free_port, port_accepts, wait_until)
+
+DEMO = REPO / "examples" / "demo.yaml"
+
+
+def validate(path):
+    return subprocess.run([SLUICE_BIN, "validate", str(path)], capture_output=True, text=True,
+                          timeout=30)
+
+
+def test_validate_demo_config_ok():
+    res = validate(DEMO)
+    assert res.returncode == 0, res.stderr
+    assert "ok" in res.stdout
+
+
+def test_validate_bad_config_reports_file_line_col(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "LoadBalancers:\n"                                    # 1
+        "  - Name: demo\n"                                    # 2
+        "    Attributes:\n"                                   # 3
+        "      idle_timeout.timeout_seconds: 0\n"             # 4
+        "    Listeners:\n"                                    # 5
+        "      - Protocol: HTTP\n"                            # 6
+        "        Port: 70000\n"                               # 7
+        "        DefaultActions:\n"                           # 8
+        "          - Type: forward\n"                         # 9
+        "            TargetGroupName: missing\n"              # 10
+        "TargetGroups:\n"                                     # 11
+        "  - Name: tg\n"                                      # 12
+        "    Protocol: HTTP\n"                                # 13
+        "    Port: 3000\n"                                    # 14
+        "    Targets:\n"                                      # 15
+        "      - Id: 127.0.0.1\n")                            # 16
+    res = validate(bad)
+    assert res.returncode == 1
+    out = res.stdout + res.stderr
+    assert "ok" not in res.stdout
+    errors = re.findall(r"^(.*?):(\d+):(\d+): (\S+): (.*)$", out, re.M)
+    by_line = {int(line): (file, int(col), field, msg) for file, line, col, field, msg in errors}
+    assert all(f == str(bad) for f, *_ in by_line.values()), out
+    assert 4 in by_line and "idle_timeout" in by_line[4][2], out
+    assert 7 in by_line and by_line[7][2].endswith("Port") and "70000" in by_line[7][3], out
+    assert by_line[7][1] == len("        Port: ") + 1, out  # column of the value
+    assert 10 in by_line and "missing" in by_line[10][3], out
+
+
+def test_validate_yaml_syntax_error(tmp_path):
+    bad = tmp_path / "syntax.yaml"
+    bad.write_text("LoadBalancers:\n  - Name: [unclosed\n")
+    res = validate(bad)
+    assert res.returncode == 1
+    assert re.search(rf"^{re.escape(str(bad))}:\d+:\d+: ", res.stdout + res.stderr, re.M), \
+        res.stdout + res.stderr
+
+
+def test_run_refuses_bad_config(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("LoadBalancers: []\nTargetGroups: 7\n")
+    res = subprocess.run([SLUICE_BIN, "run", "--config", str(bad), "--workers", "2"],
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode != 0
+    assert "ready:" not in res.stderr
+
+
+def rewrite_demo(tmp_path):
+    """examples/demo.yaml with the listener and the four target ports moved to free ports."""
+    cfg = yaml.safe_load(DEMO.read_text())
+    listener = cfg["LoadBalancers"][0]["Listeners"][0]
+    listener["Port"] = free_port()
+    ports = {}
+    for tg in cfg["TargetGroups"]:
+        ports[tg["Name"]] = free_port()
+        tg["Port"] = ports[tg["Name"]]
+        for t in tg["Targets"]:
+            t.pop("Port", None)
+    path = tmp_path / "demo.yaml"
+    path.write_text(dump_config(cfg))
+    return path, listener["Port"], ports
+
+
+def check_demo_routes(port, http, names):
+    for prefix, tg in (("auth", "auth"), ("problems", "problems"),
+                       ("submissions", "submissions"), ("evaluate", "evaluate")):
+        r = http.get(f"http://127.0.0.1:{port}/{prefix}/thing", timeout=10)
+        assert r.status_code == 200, (prefix, r.status_code, r.text)
+        assert r.headers["X-Sluice-Target"] == names[tg], (prefix, r.headers)
+        assert f"GET /{prefix}/thing HTTP/1.1" in r.text
+    r = http.get(f"http://127.0.0.1:{port}/nowhere", timeout=10)
+    assert r.status_code == 404
+    assert r.text == "no route for this path\n"
+    assert r.headers["Content-Type"].startswith("text/plain")
+
+
+def test_demo_config_with_demo_targets(tmp_path, sluice, demo_targets, http):
+    path, port, _ = rewrite_demo(tmp_path)
+    cfg = yaml.safe_load(path.read_text())
+    names = {}
+    for tg in cfg["TargetGroups"]:
+        t = demo_targets(f"{tg['Name']}-svc")
+        tg["Port"] = t.port
+        names[tg["Name"]] = t.name
+    sluice(cfg)
+    check_demo_routes(port, http, names)
+
+
+def test_sluice_demo_subcommand(tmp_path, http):
+    path, port, ports = rewrite_demo(tmp_path)
+    proc = Proc([SLUICE_BIN, "demo", "--config", path, "--workers", "2"], tmp_path, "demo")
+    try:
+        def ready():
+            assert proc.alive(), proc.stderr()
+            return "ready:" in proc.stderr()
+
+        wait_until(ready, 15, what="sluice demo ready")
+        for p in [port, *ports.values()]:
+            wait_until(lambda: port_accepts(p), 10, what=f"port {p}")
+        check_demo_routes(port, http, {name: f"{name}-1" for name in ports})
+    finally:
+        proc.stop(timeout=10)
+    assert proc.popen.returncode == 0
