@@ -8,8 +8,8 @@ namespace sluice::config {
 
 struct ConfigError {
   std::string file;
-  int line = 0;    // 1-based; 0 when the error is about the whole file
-  int column = 0;  // 1-based
+  int line = 0;         // 1-based; 0 when the error is about the whole file
+  int column = 0;       // 1-based
   std::string field;    // dotted path, e.g. "LoadBalancers[0].Listeners[0].Rules[2].Priority"
   std::string message;  // e.g. "priority 70000 is out of range 1..50000"
 

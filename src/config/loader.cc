@@ -1,0 +1,219 @@
+// The loader's entry points: YAML parsing (with every yaml-cpp exception turned into a
+// ConfigError), the top-level sections, and the checks that span resources.
+#include "config/loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <map>
+#include <new>
+#include <set>
+#include <string>
+
+#include "config/parse.h"
+
+namespace sluice::config {
+namespace internal {
+namespace {
+
+constexpr size_t kMaxFileBytes = 16 * 1024 * 1024;
+constexpr int kMaxNesting = 64;
+constexpr size_t kMaxNamesListed = 20;
+
+// yaml-cpp's parser recurses once per nesting level. Its own guard (2000 levels) is deeper
+// than is safe on small stacks, so reject deep flow nesting ("[[[[...") up front. Block
+// nesting is bounded by indentation and stays shallow in practice. Quoted scalars and
+// comments are skipped. Returns the 0-based line of the offending bracket, or -1.
+int FindExcessiveNesting(std::string_view text) {
+  int depth = 0;
+  int line = 0;
+  char quote = 0;
+  bool comment = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '\n') {
+      ++line;
+      comment = false;
+      continue;
+    }
+    if (comment) continue;
+    if (quote != 0) {
+      if (quote == '"' && c == '\\') {
+        ++i;
+      } else if (c == quote) {
+        quote = 0;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+      case '\'':
+        // Only an opening quote at a token start begins a quoted scalar.
+        if (i == 0 || std::strchr(" \t\n[{,:-?", text[i - 1]) != nullptr) quote = c;
+        break;
+      case '#':
+        if (i == 0 || text[i - 1] == ' ' || text[i - 1] == '\t') comment = true;
+        break;
+      case '[':
+      case '{':
+        if (++depth > kMaxNesting) return line;
+        break;
+      case ']':
+      case '}':
+        if (depth > 0) --depth;
+        break;
+      default:
+        break;
+    }
+  }
+  return -1;
+}
+
+// Reports forward actions that name target groups which do not exist.
+void CheckReferences(LoadContext& ctx, const Config& config) {
+  std::set<std::string> defined;
+  std::string listed;
+  size_t count = 0;
+  for (const TargetGroup& g : config.target_groups) {
+    if (g.name.empty() || !defined.insert(g.name).second) continue;
+    if (count++ < kMaxNamesListed) listed += (listed.empty() ? "" : ", ") + g.name;
+  }
+  if (count > kMaxNamesListed) listed += ", ...";
+  for (const TargetGroupRef& ref : ctx.refs) {
+    if (defined.count(ref.name) != 0) continue;
+    ctx.reader.AddError(
+        ref.mark, ref.path,
+        "target group '" + ref.name + "' is not defined" +
+            (defined.empty() ? std::string("; TargetGroups is empty") : "; defined: " + listed));
+  }
+}
+
+std::string ShowEndpoint(const Endpoint& e) {
+  return e.ip.is_v4 ? e.address + ":" + std::to_string(e.port)
+                    : "[" + e.address + "]:" + std::to_string(e.port);
+}
+
+// Reports listeners (and the admin endpoint) that would bind the same address and port, or
+// a specific address next to the wildcard address of the same family.
+void CheckEndpoints(LoadContext& ctx) {
+  struct PortUse {
+    std::map<std::array<uint8_t, 16>, const Endpoint*> by_ip;
+    const Endpoint* any[2] = {nullptr, nullptr};       // first endpoint, per family
+    const Endpoint* wildcard[2] = {nullptr, nullptr};  // first wildcard, per family
+  };
+  std::map<int, PortUse> ports;
+  const IpAddress v4_any = *IpAddress::Parse("0.0.0.0");
+  const IpAddress v6_any = *IpAddress::Parse("::");
+  for (const Endpoint& e : ctx.endpoints) {
+    PortUse& use = ports[e.port];
+    const int family = e.ip.is_v4 ? 0 : 1;
+    const bool is_wildcard = e.ip == (e.ip.is_v4 ? v4_any : v6_any);
+    const Endpoint* clash = nullptr;
+    auto same = use.by_ip.find(e.ip.bytes);
+    if (same != use.by_ip.end()) {
+      clash = same->second;
+    } else if (is_wildcard && use.any[family] != nullptr) {
+      clash = use.any[family];
+    } else if (!is_wildcard && use.wildcard[family] != nullptr) {
+      clash = use.wildcard[family];
+    }
+    if (clash != nullptr) {
+      ctx.reader.AddError(e.mark, e.path,
+                          ShowEndpoint(e) + " clashes with " + clash->owner + " on " +
+                              ShowEndpoint(*clash) + " (line " +
+                              std::to_string(LocationOf(clash->mark).line) + ")");
+      continue;
+    }
+    use.by_ip.emplace(e.ip.bytes, &e);
+    if (use.any[family] == nullptr) use.any[family] = &e;
+    if (is_wildcard && use.wildcard[family] == nullptr) use.wildcard[family] = &e;
+  }
+}
+
+LoadResult Load(std::string_view yaml_text, std::string_view file_name) {
+  Reader reader{std::string(file_name)};
+  int deep_line = FindExcessiveNesting(yaml_text);
+  if (deep_line >= 0) {
+    YAML::Mark mark;
+    mark.line = deep_line;
+    reader.AddError(mark, "",
+                    "YAML nesting is deeper than " + std::to_string(kMaxNesting) + " levels");
+    return reader.TakeErrors();
+  }
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(std::string(yaml_text));
+  } catch (const YAML::Exception& e) {
+    reader.AddError(e.mark, "", "YAML syntax error: " + e.msg);
+    return reader.TakeErrors();
+  }
+  if (documents.size() > 1) {
+    reader.AddError(documents[1].Mark(), "", "only one YAML document is allowed per file");
+  }
+  Config config;
+  config.source_file = std::string(file_name);
+  LoadContext ctx(reader);
+  if (!documents.empty()) {
+    Field root{documents[0], documents[0].Mark(), "", true};
+    MapReader top(reader, root, {"LoadBalancers", "TargetGroups", "Admin"});
+    if (top.ok()) {
+      ParseTargetGroups(ctx, top.Get("TargetGroups"), &config.target_groups);
+      ParseLoadBalancers(ctx, top.Get("LoadBalancers"), &config.load_balancers);
+      ParseAdmin(ctx, top.Get("Admin"), &config.admin);
+    }
+  }
+  if (!reader.aborted()) {
+    CheckReferences(ctx, config);
+    CheckEndpoints(ctx);
+  }
+  if (reader.error_count() > 0) return reader.TakeErrors();
+  return config;
+}
+
+}  // namespace
+}  // namespace internal
+
+LoadResult LoadConfigFromString(std::string_view yaml_text, std::string_view file_name) {
+  // Control-plane boundary: nothing may escape. yaml-cpp reports through exceptions, and
+  // allocation can fail on hostile input.
+  try {
+    return internal::Load(yaml_text, file_name);
+  } catch (const YAML::Exception& e) {
+    internal::Reader reader{std::string(file_name)};
+    reader.AddError(e.mark, "", "YAML error: " + e.msg);
+    return reader.TakeErrors();
+  } catch (const std::exception& e) {
+    return ConfigErrors{ConfigError{std::string(file_name), 0, 0, "",
+                                    std::string("internal error while loading: ") + e.what()}};
+  }
+}
+
+LoadResult LoadConfigFromFile(const std::string& path) {
+  auto file_error = [&](std::string message) {
+    return ConfigErrors{ConfigError{path, 0, 0, "", std::move(message)}};
+  };
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return file_error(std::string("cannot open: ") + std::strerror(errno));
+  std::string text;
+  char buf[65536];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) {
+    text.append(buf, n);
+    if (text.size() > internal::kMaxFileBytes) {
+      std::fclose(f);
+      return file_error("file is larger than " + std::to_string(internal::kMaxFileBytes >> 20) +
+                        " MiB");
+    }
+  }
+  const bool failed = std::ferror(f) != 0;
+  const int saved_errno = errno;
+  std::fclose(f);
+  if (failed) return file_error(std::string("cannot read: ") + std::strerror(saved_errno));
+  return LoadConfigFromString(text, path);
+}
+
+}  // namespace sluice::config

@@ -1,0 +1,315 @@
+// Error reporting that is not specific to one resource: YAML syntax, document shape, unknown
+// and duplicate keys, types, names, cross-references and listener addresses.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "config/loader.h"
+#include "config/test_util.h"
+
+namespace sluice::config {
+namespace {
+
+using ::testing::ElementsAre;
+using testing::Errors;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+TEST(LoaderErrorsTest, YamlSyntaxError) {
+  EXPECT_THAT(Errors(R"(
+LoadBalancers:
+  - Name: [a, b
+TargetGroups: []
+)"),
+              ElementsAre("t.yaml:3:13: YAML syntax error: end of sequence flow not found"));
+}
+
+TEST(LoaderErrorsTest, YamlSyntaxErrorBadIndentation) {
+  EXPECT_THAT(Errors("Admin:\n  Port: 1\n Address: x\n"),
+              ElementsAre("t.yaml:3:2: YAML syntax error: end of map not found"));
+}
+
+TEST(LoaderErrorsTest, OnlyOneDocument) {
+  EXPECT_THAT(Errors("Admin: {Port: 1}\n---\nAdmin: {Port: 2}\n"),
+              ElementsAre("t.yaml:3:1: only one YAML document is allowed per file"));
+}
+
+TEST(LoaderErrorsTest, TopLevelMustBeAMapping) {
+  EXPECT_THAT(Errors("- a\n- b\n"), ElementsAre("t.yaml:1:1: expected a mapping, got a list"));
+}
+
+TEST(LoaderErrorsTest, DeepNestingIsRejectedBeforeParsing) {
+  std::string deep = "Admin: " + std::string(100, '[') + std::string(100, ']') + "\n";
+  EXPECT_THAT(Errors(deep), ElementsAre("t.yaml:1:1: YAML nesting is deeper than 64 levels"));
+  // Brackets inside quotes and comments do not count.
+  std::string quoted =
+      "Admin: {Address: \"" + std::string(100, '[') + "\"} # " + std::string(100, '{') + "\n";
+  EXPECT_THAT(Errors(quoted), ElementsAre(HasSubstr("admin address")));
+}
+
+TEST(LoaderErrorsTest, UnknownTopLevelKey) {
+  EXPECT_THAT(Errors("LoadBalancer: []\n"),
+              ElementsAre("t.yaml:1:1: LoadBalancer: unknown field 'LoadBalancer'; allowed: "
+                          "LoadBalancers, TargetGroups, Admin"));
+}
+
+TEST(LoaderErrorsTest, UnknownRuleKeyListsTheAllowedOnes) {
+  std::string yaml = testing::WithRules(R"(
+          - Prioirty: 10
+            Conditions: [{Field: path-pattern, Values: ["/a"]}]
+            Actions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "200"}}]
+)");
+  EXPECT_THAT(
+      Errors(yaml),
+      ElementsAre("t.yaml:9:13: LoadBalancers[0].Listeners[0].Rules[0].Prioirty: unknown field "
+                  "'Prioirty'; allowed: Priority, Conditions, Actions",
+                  "t.yaml:9:13: LoadBalancers[0].Listeners[0].Rules[0].Priority: missing "
+                  "required field 'Priority'"));
+}
+
+TEST(LoaderErrorsTest, DuplicateKey) {
+  EXPECT_THAT(
+      Errors("Admin:\n  Port: 1\n  Port: 2\n"),
+      ElementsAre("t.yaml:3:3: Admin.Port: duplicate field 'Port' (first given at line 2)"));
+}
+
+TEST(LoaderErrorsTest, WrongTypes) {
+  EXPECT_THAT(Errors(R"(
+Admin:
+  Port: ninety
+  Address: [1, 2]
+LoadBalancers: {Name: x}
+TargetGroups:
+  - Name: tg
+    Port: 80.5
+    HealthCheckEnabled: yes
+    Targets:
+)"),
+              ElementsAre("t.yaml:2:9: Admin.Port: expected an integer, got 'ninety'",
+                          "t.yaml:3:12: Admin.Address: expected a string, got a list",
+                          "t.yaml:4:16: LoadBalancers: expected a list, got a mapping",
+                          "t.yaml:7:11: TargetGroups[0].Port: expected an integer, got '80.5'",
+                          "t.yaml:8:25: TargetGroups[0].HealthCheckEnabled: expected true or "
+                          "false, got 'yes'"));
+}
+
+TEST(LoaderErrorsTest, NullScalarIsATypeError) {
+  EXPECT_THAT(Errors("Admin:\n  Port:\n"),
+              ElementsAre("t.yaml:2:3: Admin.Port: expected an integer, got null"));
+}
+
+TEST(LoaderErrorsTest, MissingRequiredFields) {
+  EXPECT_THAT(
+      Errors(R"(
+LoadBalancers:
+  - Listeners:
+      - Protocol: HTTP
+TargetGroups:
+  - Protocol: HTTP
+)"),
+      ElementsAre(
+          "t.yaml:2:5: LoadBalancers[0].Name: missing required field 'Name'",
+          "t.yaml:3:9: LoadBalancers[0].Listeners[0].Port: missing required field 'Port'",
+          "t.yaml:3:9: LoadBalancers[0].Listeners[0].DefaultActions: missing required field "
+          "'DefaultActions'",
+          "t.yaml:5:5: TargetGroups[0].Name: missing required field 'Name'",
+          "t.yaml:5:5: TargetGroups[0].Port: missing required field 'Port'"));
+}
+
+TEST(LoaderErrorsTest, CollectsAllErrorsInPositionOrder) {
+  // Target groups are walked first but reported in file order.
+  std::vector<std::string> errors = Errors(R"(
+LoadBalancers:
+  - Name: -bad
+    Listeners:
+      - Port: 0
+        DefaultActions: [{Type: forward, TargetGroupName: nope}]
+TargetGroups:
+  - Name: tg
+    Port: 70000
+)");
+  EXPECT_THAT(
+      errors,
+      ElementsAre("t.yaml:2:11: LoadBalancers[0].Name: name '-bad' is invalid; use 1..32 "
+                  "letters, digits and hyphens, not starting or ending with a hyphen",
+                  "t.yaml:4:15: LoadBalancers[0].Listeners[0].Port: port 0 is out of range "
+                  "1..65535",
+                  "t.yaml:5:59: LoadBalancers[0].Listeners[0].DefaultActions[0].TargetGroupName: "
+                  "target group 'nope' is not defined; defined: tg",
+                  "t.yaml:8:11: TargetGroups[0].Port: port 70000 is out of range 1..65535"));
+}
+
+TEST(LoaderErrorsTest, UnknownTargetGroupWhenNoneDefined) {
+  std::string yaml = std::string(testing::kDefaultActionsPrefix) +
+                     "          - {Type: forward, TargetGroupName: auth}\n";
+  EXPECT_THAT(Errors(yaml),
+              ElementsAre("t.yaml:6:46: LoadBalancers[0].Listeners[0].DefaultActions[0]."
+                          "TargetGroupName: target group 'auth' is not defined; TargetGroups is "
+                          "empty"));
+}
+
+TEST(LoaderErrorsTest, NamesMustBeValidAndUnique) {
+  EXPECT_THAT(
+      Errors(R"(
+LoadBalancers:
+  - Name: same
+  - Name: same
+  - Name: has_underscore
+TargetGroups:
+  - {Name: tg, Port: 1}
+  - {Name: tg, Port: 2}
+  - {Name: a-very-long-name-that-exceeds-32-chars, Port: 3}
+)"),
+      ElementsAre(
+          "t.yaml:3:11: LoadBalancers[1].Name: duplicate load balancer name 'same'; first "
+          "defined at LoadBalancers[0] (line 2)",
+          "t.yaml:4:11: LoadBalancers[2].Name: name 'has_underscore' is invalid; use 1..32 "
+          "letters, digits and hyphens, not starting or ending with a hyphen",
+          "t.yaml:7:12: TargetGroups[1].Name: duplicate target group name 'tg'; first defined at "
+          "TargetGroups[0] (line 6)",
+          "t.yaml:8:12: TargetGroups[2].Name: name 'a-very-long-name-that-exceeds-32-chars' is "
+          "invalid; use 1..32 letters, digits and hyphens, not starting or ending with a "
+          "hyphen"));
+}
+
+TEST(LoaderErrorsTest, ListenerAddressesMustNotClash) {
+  EXPECT_THAT(
+      Errors(R"(
+LoadBalancers:
+  - Name: a
+    Listeners:
+      - Port: 8080
+        DefaultActions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "200"}}]
+      - Port: 8080
+        BindAddress: 127.0.0.1
+        DefaultActions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "200"}}]
+  - Name: b
+    Listeners:
+      - Port: 9000
+        BindAddress: "::1"
+        DefaultActions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "200"}}]
+      - Port: 9000
+        BindAddress: "0:0::1"
+        DefaultActions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "200"}}]
+Admin: {Port: 8080}
+)"),
+      ElementsAre(
+          "t.yaml:6:15: LoadBalancers[0].Listeners[1].Port: 127.0.0.1:8080 clashes with "
+          "LoadBalancers[0].Listeners[0] on 0.0.0.0:8080 (line 4)",
+          "t.yaml:14:15: LoadBalancers[1].Listeners[1].Port: [0:0::1]:9000 clashes with "
+          "LoadBalancers[1].Listeners[0] on [::1]:9000 (line 11)",
+          "t.yaml:17:15: Admin.Port: 127.0.0.1:8080 clashes with LoadBalancers[0].Listeners[0] "
+          "on 0.0.0.0:8080 (line 4)"));
+}
+
+TEST(LoaderErrorsTest, ListenerProtocolAndAddress) {
+  EXPECT_THAT(
+      Errors(R"(
+LoadBalancers:
+  - Name: a
+    Listeners:
+      - Protocol: HTTPS
+        Port: 443
+        BindAddress: localhost
+        DefaultActions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "200"}}]
+      - Protocol: TCP
+        Port: 444
+        DefaultActions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "200"}}]
+)"),
+      ElementsAre("t.yaml:4:19: LoadBalancers[0].Listeners[0].Protocol: protocol HTTPS is not "
+                  "supported yet; use HTTP",
+                  "t.yaml:6:22: LoadBalancers[0].Listeners[0].BindAddress: bind address "
+                  "'localhost' is not an IP address",
+                  "t.yaml:8:19: LoadBalancers[0].Listeners[1].Protocol: protocol 'TCP' is "
+                  "invalid; allowed: HTTP (HTTPS is not supported yet)"));
+}
+
+TEST(LoaderErrorsTest, LoadBalancerAttributes) {
+  EXPECT_THAT(
+      Errors(R"(
+LoadBalancers:
+  - Name: a
+    Attributes:
+      idle_timeout.timeout_seconds: 5000
+      routing.http.desync_mitigation_mode: paranoid
+      routing.http2.enabled: "maybe"
+      waf.fail_open.enabled: true
+      idle_timeout.seconds: 10
+)"),
+      ElementsAre(
+          "t.yaml:4:37: LoadBalancers[0].Attributes.idle_timeout.timeout_seconds: "
+          "idle_timeout.timeout_seconds 5000 is out of range 1..4000",
+          "t.yaml:5:44: LoadBalancers[0].Attributes.routing.http.desync_mitigation_mode: "
+          "routing.http.desync_mitigation_mode 'paranoid' is invalid; allowed: monitor, "
+          "defensive, strictest",
+          "t.yaml:6:30: LoadBalancers[0].Attributes.routing.http2.enabled: expected true or "
+          "false, got 'maybe'",
+          "t.yaml:7:7: LoadBalancers[0].Attributes.waf.fail_open.enabled: load balancer "
+          "attribute 'waf.fail_open.enabled' is not supported by Sluice; supported: "
+          "idle_timeout.timeout_seconds, client_keep_alive.seconds, "
+          "routing.http.desync_mitigation_mode, routing.http.drop_invalid_header_fields.enabled, "
+          "routing.http.preserve_host_header.enabled, routing.http.xff_client_port.enabled, "
+          "routing.http.xff_header_processing.mode, deletion_protection.enabled, "
+          "routing.http2.enabled",
+          "t.yaml:8:7: LoadBalancers[0].Attributes.idle_timeout.seconds: unknown load balancer "
+          "attribute 'idle_timeout.seconds'; supported: idle_timeout.timeout_seconds, "
+          "client_keep_alive.seconds, routing.http.desync_mitigation_mode, "
+          "routing.http.drop_invalid_header_fields.enabled, "
+          "routing.http.preserve_host_header.enabled, routing.http.xff_client_port.enabled, "
+          "routing.http.xff_header_processing.mode, deletion_protection.enabled, "
+          "routing.http2.enabled"));
+}
+
+TEST(LoaderErrorsTest, AdminSettings) {
+  EXPECT_THAT(Errors("Admin: {Address: admin.local, Port: 65536, Extra: 1}\n"),
+              ElementsAre("t.yaml:1:18: Admin.Address: admin address 'admin.local' is not an IP "
+                          "address",
+                          "t.yaml:1:37: Admin.Port: port 65536 is out of range 0..65535",
+                          "t.yaml:1:44: Admin.Extra: unknown field 'Extra'; allowed: Address, Port"));
+}
+
+TEST(LoaderErrorsTest, HugeIntegerIsOutOfRangeNotOverflow) {
+  EXPECT_THAT(Errors("Admin: {Port: 99999999999999999999999}\n"),
+              ElementsAre("t.yaml:1:15: Admin.Port: port 99999999999999999999999 is out of range "
+                          "0..65535"));
+}
+
+TEST(LoaderErrorsTest, ErrorCountIsCapped) {
+  std::string yaml = "TargetGroups:\n";
+  for (int i = 0; i < 1200; ++i) yaml += "  - {Name: g" + std::to_string(i) + ", Port: 0}\n";
+  std::vector<std::string> errors = Errors(yaml);
+  ASSERT_THAT(errors, SizeIs(1001));
+  EXPECT_EQ(errors[0], "t.yaml: too many errors; stopping after 1000");
+}
+
+TEST(LoaderErrorsTest, AliasExpansionIsBounded) {
+  // Every list holds one anchored item and kN - 1 aliases of it, so the walk visits about
+  // kN^5 values from a few hundred bytes of text. The loader must stop early.
+  constexpr int kN = 30;
+  auto list = [](const std::string& anchor, const std::string& item) {
+    std::string out = "[&" + anchor + " " + item;
+    for (int i = 1; i < kN; ++i) out += ", *" + anchor;
+    return out + "]";
+  };
+  std::string values = list("v", "/a");
+  std::string conditions =
+      list("c", "{Field: path-pattern, PathPatternConfig: {Values: " + values + "}}");
+  std::string rules = list("r", "{Priority: 1, Conditions: " + conditions +
+                                    ", Actions: [{Type: fixed-response, FixedResponseConfig: "
+                                    "{StatusCode: \"200\"}}]}");
+  std::string listeners = list("l",
+                               "{Port: 1, DefaultActions: [{Type: fixed-response, "
+                               "FixedResponseConfig: {StatusCode: \"200\"}}], Rules: " +
+                                   rules + "}");
+  std::string yaml =
+      "LoadBalancers: " + list("b", "{Name: a, Listeners: " + listeners + "}") + "\n";
+  ASSERT_LT(yaml.size(), 4096u);
+  std::vector<std::string> errors = Errors(yaml);
+  ASSERT_FALSE(errors.empty());
+  EXPECT_LE(errors.size(), 1001u);
+  EXPECT_THAT(errors[0], ::testing::StartsWith("t.yaml: "));
+}
+
+}  // namespace
+}  // namespace sluice::config

@@ -1,0 +1,54 @@
+// Internal to the config loader: the per-resource walkers that turn YAML into the model,
+// applying the field rules of validate.h as they go. Cross-resource checks (target group
+// references, listener address clashes) need the whole document, so the walkers record what
+// they saw in a LoadContext and loader.cc checks it at the end.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/ip_address.h"
+#include "config/model.h"
+#include "config/yaml_reader.h"
+
+namespace sluice::config::internal {
+
+// A forward action's mention of a target group by name.
+struct TargetGroupRef {
+  std::string name;
+  YAML::Mark mark;
+  std::string path;
+  int load_balancer = -1;  // index into Config::load_balancers
+};
+
+// Something that listens on an address and port (a listener or the admin endpoint).
+struct Endpoint {
+  IpAddress ip;
+  std::string address;  // as written
+  int port = 0;
+  YAML::Mark mark;    // of the Port value
+  std::string path;   // of the Port value
+  std::string owner;  // "LoadBalancers[0].Listeners[1]" or "Admin"
+};
+
+struct LoadContext {
+  explicit LoadContext(Reader& r) : reader(r) {}
+  Reader& reader;
+  int current_load_balancer = -1;
+  std::vector<TargetGroupRef> refs;
+  std::vector<Endpoint> endpoints;
+};
+
+// Top-level sections. Each appends what parsed (possibly partially, when there were errors;
+// the loader discards the result then).
+void ParseLoadBalancers(LoadContext& ctx, const Field& field, std::vector<LoadBalancer>* out);
+void ParseTargetGroups(LoadContext& ctx, const Field& field, std::vector<TargetGroup>* out);
+void ParseAdmin(LoadContext& ctx, const Field& field, AdminSettings* out);
+
+// Listener pieces (parse_rule.cc, parse_action.cc).
+void ParseRules(LoadContext& ctx, const Field& field, std::vector<Rule>* out);
+// An action list (Rules[i].Actions or DefaultActions): at least one action, exactly one
+// terminal action which is last by Order; sorted by Order on return.
+void ParseActions(LoadContext& ctx, const Field& field, std::vector<Action>* out);
+
+}  // namespace sluice::config::internal

@@ -1,0 +1,197 @@
+// Walks LoadBalancers (with their attributes and listeners) and Admin (reference §3.1).
+#include <algorithm>
+#include <map>
+#include <string>
+
+#include "config/parse.h"
+#include "config/validate.h"
+
+namespace sluice::config::internal {
+namespace {
+
+constexpr std::string_view kSupportedAttributes[] = {
+    "idle_timeout.timeout_seconds",
+    "client_keep_alive.seconds",
+    "routing.http.desync_mitigation_mode",
+    "routing.http.drop_invalid_header_fields.enabled",
+    "routing.http.preserve_host_header.enabled",
+    "routing.http.xff_client_port.enabled",
+    "routing.http.xff_header_processing.mode",
+    "deletion_protection.enabled",
+    "routing.http2.enabled",
+};
+
+// elbv2 load balancer attributes Sluice knows of but does not implement.
+constexpr std::string_view kUnsupportedAttributes[] = {
+    "load_balancing.cross_zone.enabled",
+    "access_logs.s3.enabled",
+    "access_logs.s3.bucket",
+    "access_logs.s3.prefix",
+    "ipv6.deny_all_igw_traffic",
+    "zonal_shift.config.enabled",
+    "connection_logs.s3.enabled",
+    "connection_logs.s3.bucket",
+    "connection_logs.s3.prefix",
+    "health_check_logs.s3.enabled",
+    "health_check_logs.s3.bucket",
+    "health_check_logs.s3.prefix",
+    "routing.http.x_amzn_tls_version_and_cipher_suite.enabled",
+    "waf.fail_open.enabled",
+    "dns_record.client_routing_policy",
+    "secondary_ips.auto_assigned.per_subnet",
+};
+
+std::string SupportedList() {
+  return JoinNames(std::vector<std::string_view>(std::begin(kSupportedAttributes),
+                                                 std::end(kSupportedAttributes)));
+}
+
+void SetBool(Reader& r, const Field& f, bool* out) {
+  if (auto b = ReadBool(r, f)) *out = *b;
+}
+
+void ParseAttributes(Reader& r, const Field& field, LoadBalancerAttributes* out) {
+  MapReader m = OpenFreeMap(r, field);
+  for (const MapReader::Entry& e : m.entries()) {
+    const std::string& key = e.key;
+    const Field& f = e.value;
+    if (key == "idle_timeout.timeout_seconds") {
+      if (auto v = ReadInt(r, f, 1, 4000, key)) out->idle_timeout_seconds = static_cast<int>(*v);
+    } else if (key == "client_keep_alive.seconds") {
+      if (auto v = ReadInt(r, f, 60, 604800, key)) {
+        out->client_keep_alive_seconds = static_cast<int>(*v);
+      }
+    } else if (key == "routing.http.desync_mitigation_mode") {
+      if (auto v = ReadEnum(r, f, key, {"monitor", "defensive", "strictest"})) {
+        out->desync_mitigation_mode = *v == "monitor"     ? DesyncMitigationMode::kMonitor
+                                      : *v == "defensive" ? DesyncMitigationMode::kDefensive
+                                                          : DesyncMitigationMode::kStrictest;
+      }
+    } else if (key == "routing.http.drop_invalid_header_fields.enabled") {
+      SetBool(r, f, &out->drop_invalid_header_fields);
+    } else if (key == "routing.http.preserve_host_header.enabled") {
+      SetBool(r, f, &out->preserve_host_header);
+    } else if (key == "routing.http.xff_client_port.enabled") {
+      SetBool(r, f, &out->xff_client_port);
+    } else if (key == "routing.http.xff_header_processing.mode") {
+      if (auto v = ReadEnum(r, f, key, {"append", "preserve", "remove"})) {
+        out->xff_header_processing_mode = *v == "append"     ? XffProcessingMode::kAppend
+                                          : *v == "preserve" ? XffProcessingMode::kPreserve
+                                                             : XffProcessingMode::kRemove;
+      }
+    } else if (key == "deletion_protection.enabled") {
+      SetBool(r, f, &out->deletion_protection);
+    } else if (key == "routing.http2.enabled") {
+      SetBool(r, f, &out->http2_enabled);
+    } else if (std::find(std::begin(kUnsupportedAttributes), std::end(kUnsupportedAttributes),
+                         key) != std::end(kUnsupportedAttributes)) {
+      r.AddError(e.key_mark, f.path,
+                 "load balancer attribute '" + key +
+                     "' is not supported by Sluice; supported: " + SupportedList());
+    } else {
+      r.AddError(e.key_mark, f.path,
+                 "unknown load balancer attribute '" + key + "'; supported: " + SupportedList());
+    }
+  }
+}
+
+// Reads an IP address field into *text / *ip; false after an error.
+bool ReadAddress(Reader& r, const Field& f, std::string_view noun, std::string* text,
+                 IpAddress* ip) {
+  std::optional<std::string> s = ReadString(r, f);
+  if (!s) return !f.present;
+  std::optional<IpAddress> parsed = IpAddress::Parse(*s);
+  if (!parsed) {
+    r.AddError(f, std::string(noun) + " '" + *s + "' is not an IP address");
+    return false;
+  }
+  *text = *s;
+  *ip = *parsed;
+  return true;
+}
+
+void ParseListener(LoadContext& ctx, const Field& item, Listener* out) {
+  Reader& r = ctx.reader;
+  out->location = LocationOf(item.mark);
+  MapReader m(r, item, {"Protocol", "Port", "BindAddress", "DefaultActions", "Rules"});
+  if (!m.ok()) return;
+  Field protocol = m.Get("Protocol");
+  if (std::optional<std::string> p = ReadString(r, protocol)) {
+    if (*p == "HTTPS") {
+      r.AddError(protocol, "protocol HTTPS is not supported yet; use HTTP");
+    } else if (*p != "HTTP") {
+      r.AddError(protocol, "protocol '" + *p +
+                               "' is invalid; allowed: HTTP (HTTPS is not "
+                               "supported yet)");
+    }
+  }
+  IpAddress ip = *IpAddress::Parse(out->bind_address);  // the default, 0.0.0.0
+  bool address_ok = ReadAddress(r, m.Get("BindAddress"), "bind address", &out->bind_address, &ip);
+  Field port = m.Require("Port");
+  if (auto p = ReadInt(r, port, 1, 65535, "port")) {
+    out->port = static_cast<int>(*p);
+    if (address_ok) {
+      ctx.endpoints.push_back(
+          Endpoint{ip, out->bind_address, out->port, port.mark, port.path, item.path});
+    }
+  }
+  ParseActions(ctx, m.Require("DefaultActions"), &out->default_actions);
+  ParseRules(ctx, m.Get("Rules"), &out->rules);
+}
+
+}  // namespace
+
+void ParseLoadBalancers(LoadContext& ctx, const Field& field, std::vector<LoadBalancer>* out) {
+  Reader& r = ctx.reader;
+  std::optional<std::vector<Field>> items = ReadList(r, field);
+  if (!items) return;
+  std::map<std::string, std::pair<std::string, int>> names;  // name -> (path, line)
+  for (const Field& item : *items) {
+    ctx.current_load_balancer = static_cast<int>(out->size());
+    LoadBalancer lb;
+    lb.location = LocationOf(item.mark);
+    MapReader m(r, item, {"Name", "Attributes", "Listeners"});
+    if (m.ok()) {
+      Field name_field = m.Require("Name");
+      if (std::optional<std::string> name = ReadString(r, name_field)) {
+        std::string message = CheckResourceName(*name);
+        if (!message.empty()) r.AddError(name_field, message);
+        lb.name = *name;
+        auto [it, inserted] =
+            names.emplace(*name, std::make_pair(item.path, LocationOf(name_field.mark).line));
+        if (!inserted) {
+          r.AddError(name_field, "duplicate load balancer name '" + *name + "'; first defined at " +
+                                     it->second.first + " (line " +
+                                     std::to_string(it->second.second) + ")");
+        }
+      }
+      ParseAttributes(r, m.Get("Attributes"), &lb.attributes);
+      if (std::optional<std::vector<Field>> listeners = ReadList(r, m.Get("Listeners"))) {
+        for (const Field& l : *listeners) {
+          Listener listener;
+          ParseListener(ctx, l, &listener);
+          lb.listeners.push_back(std::move(listener));
+        }
+      }
+    }
+    out->push_back(std::move(lb));
+  }
+  ctx.current_load_balancer = -1;
+}
+
+void ParseAdmin(LoadContext& ctx, const Field& field, AdminSettings* out) {
+  Reader& r = ctx.reader;
+  MapReader m(r, field, {"Address", "Port"});
+  if (!m.ok()) return;
+  IpAddress ip = *IpAddress::Parse(out->address);
+  bool address_ok = ReadAddress(r, m.Get("Address"), "admin address", &out->address, &ip);
+  Field port = m.Get("Port");
+  if (auto p = ReadInt(r, port, 0, 65535, "port")) {
+    out->port = static_cast<int>(*p);
+    if (address_ok && out->port != 0) {
+      ctx.endpoints.push_back(Endpoint{ip, out->address, out->port, port.mark, port.path, "Admin"});
+    }
+  }
+}
+
+}  // namespace sluice::config::internal

@@ -1,0 +1,342 @@
+// Walks TargetGroups: settings, health checks, attributes and targets (reference §2).
+#include <algorithm>
+#include <map>
+#include <string>
+
+#include "config/parse.h"
+#include "config/validate.h"
+
+namespace sluice::config::internal {
+namespace {
+
+constexpr std::string_view kSupportedAttributes[] = {
+    "deregistration_delay.timeout_seconds",
+    "stickiness.enabled",
+    "stickiness.type",
+    "stickiness.lb_cookie.duration_seconds",
+    "stickiness.app_cookie.cookie_name",
+    "stickiness.app_cookie.duration_seconds",
+    "load_balancing.algorithm.type",
+    "load_balancing.algorithm.anomaly_mitigation",
+    "slow_start.duration_seconds",
+};
+
+// elbv2 target group attributes Sluice knows of but does not implement.
+constexpr std::string_view kUnsupportedAttributes[] = {
+    "deregistration_delay.connection_termination.enabled",
+    "load_balancing.cross_zone.enabled",
+    "target_group_health.dns_failover.minimum_healthy_targets.count",
+    "target_group_health.dns_failover.minimum_healthy_targets.percentage",
+    "target_group_health.unhealthy_state_routing.minimum_healthy_targets.count",
+    "target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage",
+    "lambda.multi_value_headers.enabled",
+    "preserve_client_ip.enabled",
+    "proxy_protocol_v2.enabled",
+    "target_health_state.unhealthy.connection_termination.enabled",
+    "target_health_state.unhealthy.draining_interval_seconds",
+    "target_failover.on_deregistration",
+    "target_failover.on_unhealthy",
+};
+
+constexpr int kMaxStickinessSeconds = 604800;
+
+std::string SupportedList() {
+  return JoinNames(std::vector<std::string_view>(std::begin(kSupportedAttributes),
+                                                 std::end(kSupportedAttributes)));
+}
+
+const char* AlgorithmName(LoadBalancingAlgorithm a) {
+  switch (a) {
+    case LoadBalancingAlgorithm::kRoundRobin:
+      return "round_robin";
+    case LoadBalancingAlgorithm::kLeastOutstandingRequests:
+      return "least_outstanding_requests";
+    case LoadBalancingAlgorithm::kWeightedRandom:
+      return "weighted_random";
+  }
+  return "?";
+}
+
+void ParseAttributes(Reader& r, const Field& field, TargetGroupAttributes* out) {
+  MapReader m = OpenFreeMap(r, field);
+  const MapReader::Entry* slow_start = nullptr;
+  const MapReader::Entry* anomaly = nullptr;
+  const MapReader::Entry* stickiness_type = nullptr;
+  for (const MapReader::Entry& e : m.entries()) {
+    const std::string& key = e.key;
+    const Field& f = e.value;
+    if (key == "deregistration_delay.timeout_seconds") {
+      if (auto v = ReadInt(r, f, 0, 3600, key)) {
+        out->deregistration_delay_seconds = static_cast<int>(*v);
+      }
+    } else if (key == "stickiness.enabled") {
+      if (auto v = ReadBool(r, f)) out->stickiness_enabled = *v;
+    } else if (key == "stickiness.type") {
+      if (auto v = ReadEnum(r, f, key, {"lb_cookie", "app_cookie"})) {
+        out->stickiness_type = *v;
+        stickiness_type = &e;
+      }
+    } else if (key == "stickiness.lb_cookie.duration_seconds") {
+      if (auto v = ReadInt(r, f, 1, kMaxStickinessSeconds, key)) {
+        out->stickiness_lb_cookie_duration_seconds = static_cast<int>(*v);
+      }
+    } else if (key == "stickiness.app_cookie.cookie_name") {
+      if (auto v = ReadString(r, f)) {
+        std::string message = v->empty() ? "" : CheckAppCookieName(*v);
+        if (message.empty()) {
+          out->stickiness_app_cookie_name = *v;
+        } else {
+          r.AddError(f, message);
+        }
+      }
+    } else if (key == "stickiness.app_cookie.duration_seconds") {
+      if (auto v = ReadInt(r, f, 1, kMaxStickinessSeconds, key)) {
+        out->stickiness_app_cookie_duration_seconds = static_cast<int>(*v);
+      }
+    } else if (key == "load_balancing.algorithm.type") {
+      if (auto v = ReadEnum(r, f, key,
+                            {"round_robin", "least_outstanding_requests", "weighted_random"})) {
+        out->algorithm = *v == "round_robin" ? LoadBalancingAlgorithm::kRoundRobin
+                         : *v == "least_outstanding_requests"
+                             ? LoadBalancingAlgorithm::kLeastOutstandingRequests
+                             : LoadBalancingAlgorithm::kWeightedRandom;
+      }
+    } else if (key == "load_balancing.algorithm.anomaly_mitigation") {
+      if (auto v = ReadEnum(r, f, key, {"on", "off"})) {
+        out->anomaly_mitigation = *v == "on";
+        anomaly = &e;
+      }
+    } else if (key == "slow_start.duration_seconds") {
+      if (auto v = ReadInt(r, f, 0, 900, key)) {
+        if (*v > 0 && *v < 30) {
+          r.AddError(f,
+                     key + " " + std::to_string(*v) + " is invalid; allowed: 0 (off) or 30..900");
+        } else {
+          out->slow_start_seconds = static_cast<int>(*v);
+          slow_start = &e;
+        }
+      }
+    } else if (std::find(std::begin(kUnsupportedAttributes), std::end(kUnsupportedAttributes),
+                         key) != std::end(kUnsupportedAttributes)) {
+      r.AddError(e.key_mark, f.path,
+                 "target group attribute '" + key +
+                     "' is not supported by Sluice; supported: " + SupportedList());
+    } else {
+      r.AddError(e.key_mark, f.path,
+                 "unknown target group attribute '" + key + "'; supported: " + SupportedList());
+    }
+  }
+  // Combinations (§2.5).
+  if (slow_start != nullptr && out->slow_start_seconds > 0 &&
+      out->algorithm != LoadBalancingAlgorithm::kRoundRobin) {
+    r.AddError(slow_start->value,
+               "slow start cannot be combined with "
+               "load_balancing.algorithm.type " +
+                   std::string(AlgorithmName(out->algorithm)));
+  }
+  if (anomaly != nullptr && out->anomaly_mitigation &&
+      out->algorithm != LoadBalancingAlgorithm::kWeightedRandom) {
+    r.AddError(anomaly->value,
+               "anomaly mitigation requires load_balancing.algorithm.type "
+               "weighted_random");
+  }
+  if (stickiness_type != nullptr && out->stickiness_enabled &&
+      out->stickiness_type == "app_cookie" && out->stickiness_app_cookie_name.empty()) {
+    r.AddError(stickiness_type->value,
+               "app_cookie stickiness needs "
+               "stickiness.app_cookie.cookie_name");
+  }
+}
+
+// Health-check settings (§2.3). `m` is the target group's own mapping.
+void ParseHealthCheck(Reader& r, const MapReader& m, HealthCheck* out) {
+  if (auto v = ReadBool(r, m.Get("HealthCheckEnabled"))) out->enabled = *v;
+  Field protocol = m.Get("HealthCheckProtocol");
+  if (auto p = ReadString(r, protocol)) {
+    if (*p == "HTTP" || *p == "TCP") {
+      out->protocol = *p;
+    } else if (*p == "HTTPS") {
+      r.AddError(protocol, "health check protocol HTTPS is not supported yet; use HTTP or TCP");
+    } else {
+      r.AddError(protocol, "health check protocol '" + *p + "' is invalid; allowed: HTTP, TCP");
+    }
+  }
+  Field port = m.Get("HealthCheckPort");
+  if (auto p = ReadString(r, port)) {
+    int64_t n = 0;
+    if (*p == "traffic-port" || (ParseInteger(*p, &n) && n >= 1 && n <= 65535)) {
+      out->port = *p;
+    } else {
+      r.AddError(port, "health check port '" + *p +
+                           "' is invalid; allowed: traffic-port or "
+                           "1..65535");
+    }
+  }
+  const bool tcp = out->protocol == "TCP";
+  Field path = m.Get("HealthCheckPath");
+  if (auto p = ReadString(r, path)) {
+    std::string message = CheckHealthCheckPath(*p);
+    if (!message.empty()) {
+      r.AddError(path, message);
+    } else if (tcp) {
+      r.AddError(path, "HealthCheckPath is not used by TCP health checks; remove it");
+    } else {
+      out->path = *p;
+    }
+  }
+  Field interval = m.Get("HealthCheckIntervalSeconds");
+  Field timeout = m.Get("HealthCheckTimeoutSeconds");
+  auto i = ReadInt(r, interval, 5, 300, "health check interval");
+  auto t = ReadInt(r, timeout, 2, 120, "health check timeout");
+  if (i) out->interval_seconds = static_cast<int>(*i);
+  if (t) out->timeout_seconds = static_cast<int>(*t);
+  if (auto v = ReadInt(r, m.Get("HealthyThresholdCount"), 2, 10, "healthy threshold")) {
+    out->healthy_threshold = static_cast<int>(*v);
+  }
+  if (auto v = ReadInt(r, m.Get("UnhealthyThresholdCount"), 2, 10, "unhealthy threshold")) {
+    out->unhealthy_threshold = static_cast<int>(*v);
+  }
+  const bool interval_ok = i || !interval.present;
+  const bool timeout_ok = t || !timeout.present;
+  if (interval_ok && timeout_ok && out->timeout_seconds >= out->interval_seconds) {
+    if (timeout.present) {
+      r.AddError(timeout, "health check timeout " + std::to_string(out->timeout_seconds) +
+                              " must be smaller than the interval " +
+                              std::to_string(out->interval_seconds) +
+                              " (HealthCheckIntervalSeconds)");
+    } else {
+      r.AddError(interval, "health check interval " + std::to_string(out->interval_seconds) +
+                               " must be greater than the timeout " +
+                               std::to_string(out->timeout_seconds) +
+                               " (HealthCheckTimeoutSeconds, default 5)");
+    }
+  }
+  Field matcher = m.Get("Matcher");
+  if (matcher.present) {
+    MapReader mm(r, matcher, {"HttpCode"});
+    if (mm.ok()) {
+      Field code = mm.Require("HttpCode");
+      if (auto c = ReadString(r, code)) {
+        std::string message = CheckMatcher(*c);
+        if (!message.empty()) {
+          r.AddError(code, message);
+        } else if (tcp) {
+          r.AddError(matcher, "Matcher is not used by TCP health checks; remove it");
+        } else {
+          out->matcher = *c;
+        }
+      }
+    }
+  }
+}
+
+void ParseTargets(Reader& r, const Field& field, bool check_ids, TargetGroup* out) {
+  std::optional<std::vector<Field>> items = ReadList(r, field);
+  if (!items) return;
+  if (items->size() > kMaxTargetsPerGroup) {
+    r.AddError(field, "a target group can have at most " + std::to_string(kMaxTargetsPerGroup) +
+                          " targets; found " + std::to_string(items->size()));
+  }
+  std::map<std::pair<std::string, int>, int> seen;  // (canonical ip, port) -> line
+  for (const Field& item : *items) {
+    Target target;
+    target.location = LocationOf(item.mark);
+    target.port = out->port;
+    MapReader m(r, item, {"Id", "Port"});
+    if (!m.ok()) continue;
+    Field id = m.Require("Id");
+    std::optional<std::string> text = ReadString(r, id);
+    std::optional<IpAddress> ip;
+    if (text) {
+      target.id = *text;
+      ip = IpAddress::Parse(*text);
+      if (!ip && check_ids) {
+        r.AddError(id, "target Id '" + *text + "' is not an IP address (TargetType ip)");
+      }
+    }
+    Field port = m.Get("Port");
+    auto p = ReadInt(r, port, 1, 65535, "port");
+    if (p) target.port = static_cast<int>(*p);
+    if (ip && (p || !port.present) && target.port != 0) {
+      auto [it, inserted] =
+          seen.emplace(std::make_pair(ip->ToString(), target.port), target.location.line);
+      if (!inserted) {
+        r.AddError(item, "target " + *text + " port " + std::to_string(target.port) +
+                             " is listed twice (first at line " + std::to_string(it->second) + ")");
+      }
+    }
+    out->targets.push_back(std::move(target));
+  }
+}
+
+void ParseTargetGroup(Reader& r, const Field& item, TargetGroup* out,
+                      std::map<std::string, std::pair<std::string, int>>* names) {
+  out->location = LocationOf(item.mark);
+  MapReader m(r, item,
+              {"Name", "Protocol", "ProtocolVersion", "Port", "TargetType", "HealthCheckEnabled",
+               "HealthCheckProtocol", "HealthCheckPort", "HealthCheckPath",
+               "HealthCheckIntervalSeconds", "HealthCheckTimeoutSeconds", "HealthyThresholdCount",
+               "UnhealthyThresholdCount", "Matcher", "Attributes", "Targets"});
+  if (!m.ok()) return;
+  Field name = m.Require("Name");
+  if (std::optional<std::string> n = ReadString(r, name)) {
+    std::string message = CheckResourceName(*n);
+    if (!message.empty()) r.AddError(name, message);
+    out->name = *n;
+    auto [it, inserted] = names->emplace(*n, std::make_pair(item.path, LocationOf(name.mark).line));
+    if (!inserted) {
+      r.AddError(name, "duplicate target group name '" + *n + "'; first defined at " +
+                           it->second.first + " (line " + std::to_string(it->second.second) + ")");
+    }
+  }
+  Field protocol = m.Get("Protocol");
+  if (auto p = ReadString(r, protocol)) {
+    if (*p == "HTTPS") {
+      r.AddError(protocol, "protocol HTTPS is not supported yet; use HTTP");
+    } else if (*p != "HTTP") {
+      r.AddError(protocol, "protocol '" + *p +
+                               "' is invalid; allowed: HTTP (HTTPS is not "
+                               "supported yet)");
+    }
+  }
+  Field version = m.Get("ProtocolVersion");
+  if (auto v = ReadString(r, version)) {
+    if (*v == "HTTP2" || *v == "GRPC") {
+      r.AddError(version, "protocol version " + *v +
+                              " is not supported yet (it needs HTTPS listeners); use HTTP1");
+    } else if (*v != "HTTP1") {
+      r.AddError(version, "protocol version '" + *v + "' is invalid; allowed: HTTP1");
+    }
+  }
+  if (auto p = ReadInt(r, m.Require("Port"), 1, 65535, "port")) out->port = static_cast<int>(*p);
+  bool ip_targets = true;
+  Field type = m.Get("TargetType");
+  if (auto t = ReadString(r, type)) {
+    if (*t == "instance" || *t == "lambda" || *t == "alb") {
+      r.AddError(type, "target type '" + *t + "' is not supported yet; use ip");
+      ip_targets = false;
+    } else if (*t != "ip") {
+      r.AddError(type, "target type '" + *t + "' is invalid; allowed: ip");
+      ip_targets = false;
+    }
+  }
+  ParseHealthCheck(r, m, &out->health_check);
+  ParseAttributes(r, m.Get("Attributes"), &out->attributes);
+  ParseTargets(r, m.Get("Targets"), ip_targets, out);
+}
+
+}  // namespace
+
+void ParseTargetGroups(LoadContext& ctx, const Field& field, std::vector<TargetGroup>* out) {
+  Reader& r = ctx.reader;
+  std::optional<std::vector<Field>> items = ReadList(r, field);
+  if (!items) return;
+  std::map<std::string, std::pair<std::string, int>> names;  // name -> (path, line)
+  for (const Field& item : *items) {
+    TargetGroup group;
+    ParseTargetGroup(r, item, &group, &names);
+    out->push_back(std::move(group));
+  }
+}
+
+}  // namespace sluice::config::internal

@@ -1,0 +1,86 @@
+// Field rules for target groups (reference §2.3, §2.5).
+#include <string>
+#include <string_view>
+
+#include "config/validate.h"
+
+namespace sluice::config::internal {
+namespace {
+
+constexpr int kMinMatcherCode = 200;
+constexpr int kMaxMatcherCode = 499;
+
+// Parses 1..3 decimal digits; -1 when `s` is anything else.
+int ParseCode(std::string_view s) {
+  if (s.empty() || s.size() > 3) return -1;
+  int v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return -1;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+}  // namespace
+
+std::string CheckMatcher(std::string_view value) {
+  const std::string prefix = "matcher '" + std::string(value) + "' is invalid: ";
+  const std::string expected = "; expected codes like 200, 200-299 or 200,202,301";
+  if (value.empty()) return "matcher must not be empty" + expected;
+  size_t start = 0;
+  while (start <= value.size()) {
+    size_t comma = value.find(',', start);
+    if (comma == std::string_view::npos) comma = value.size();
+    std::string_view token = value.substr(start, comma - start);
+    size_t dash = token.find('-');
+    int low = ParseCode(token.substr(0, dash));
+    int high = dash == std::string_view::npos ? low : ParseCode(token.substr(dash + 1));
+    if (low < 0 || high < 0) {
+      return prefix + "'" + std::string(token) + "' is not a code or range" + expected;
+    }
+    for (int code : {low, high}) {
+      if (code < kMinMatcherCode || code > kMaxMatcherCode) {
+        return prefix + "code " + std::to_string(code) + " is out of range " +
+               std::to_string(kMinMatcherCode) + ".." + std::to_string(kMaxMatcherCode);
+      }
+    }
+    if (low > high) return prefix + "range " + std::string(token) + " ends before it starts";
+    start = comma + 1;
+  }
+  return "";
+}
+
+std::string CheckHealthCheckPath(std::string_view value) {
+  if (value.empty() || value.front() != '/') {
+    return "health check path '" + std::string(value) + "' must start with '/'";
+  }
+  if (value.size() > kMaxHealthCheckPath) {
+    return "health check path is " + std::to_string(value.size()) +
+           " characters long; the limit is " + std::to_string(kMaxHealthCheckPath);
+  }
+  for (char c : value) {
+    if (c <= 0x20 || c >= 0x7f) {
+      return "health check path '" + std::string(value) + "' contains a space or control character";
+    }
+  }
+  return "";
+}
+
+std::string CheckAppCookieName(std::string_view value) {
+  if (value.empty()) return "cookie name must not be empty";
+  for (char c : value) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    ok = ok || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    if (!ok) {
+      return "cookie name '" + std::string(value) +
+             "' may contain only letters, digits and ! # $ % & ' * + - . ^ _ ` | ~";
+    }
+  }
+  if (value.substr(0, 6) == "AWSALB") {
+    return "cookie name '" + std::string(value) +
+           "' is reserved; names starting with AWSALB belong to the load balancer";
+  }
+  return "";
+}
+
+}  // namespace sluice::config::internal
