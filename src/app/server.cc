@@ -1,6 +1,7 @@
 #include "app/server.h"
 
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -12,6 +13,8 @@
 #include <vector>
 
 #include "config/loader.h"
+#include "control/admin_server.h"
+#include "health/checker.h"
 #include "net/event_loop.h"
 #include "proxy/snapshot.h"
 #include "proxy/worker.h"
@@ -56,6 +59,42 @@ void DescribeListeners(const proxy::Snapshot& snap) {
   }
 }
 
+// Everything the health checker should watch: registered targets of every group, and the
+// deregistered ones while they drain.
+std::vector<health::MonitoredTarget> MonitoredTargets(const proxy::Snapshot& snap) {
+  std::vector<health::MonitoredTarget> out;
+  for (const proxy::TargetGroupRuntime& tg : snap.target_groups) {
+    for (size_t i = 0; i < tg.targets.size(); ++i) {
+      const proxy::TargetRuntime& t = tg.targets[i];
+      health::MonitoredTarget m;
+      m.group = tg.config->name;
+      m.id = tg.config->targets[i].id;
+      m.address = t.address;
+      m.check = tg.config->health_check;
+      m.check_port = m.check.port == "traffic-port"
+                         ? t.address.port
+                         : static_cast<uint16_t>(std::stoi(m.check.port));
+      m.slow_start_seconds = tg.config->attributes.slow_start_seconds;
+      m.stats = t.stats;
+      out.push_back(std::move(m));
+    }
+  }
+  for (const proxy::DrainingTarget& d : snap.draining) {
+    health::MonitoredTarget m;
+    m.group = d.group;
+    m.id = d.id;
+    m.address = d.address;
+    m.check = d.check;
+    m.check_port = m.check.port == "traffic-port" ? d.address.port
+                                                 : static_cast<uint16_t>(std::stoi(m.check.port));
+    m.stats = d.stats;
+    m.draining = true;
+    m.drain_deadline_ms = d.deadline_ms;
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
 }  // namespace
 
 int RunServer(const ServerOptions& options) {
@@ -76,6 +115,36 @@ int RunServer(const ServerOptions& options) {
   std::shared_ptr<const proxy::Snapshot> current = LoadSnapshot(options.config_path, &builder);
   if (!current) return 1;
 
+  health::HealthChecker checker;
+  checker.Update(MonitoredTargets(*current));
+  checker.Start();
+  // Serve once the first round of checks is in (bounded), so that traffic starts on healthy
+  // targets instead of failing open to all of them and then narrowing.
+  if (!checker.WaitForInitialChecks(2000)) {
+    Log("some targets are still in their first health check; serving anyway%s%s");
+  }
+
+  control::AdminServer admin([&checker] { return checker.Report(); });
+  {
+    std::string addr = current->config.admin.address;
+    int port = current->config.admin.port;
+    if (!options.admin_override.empty()) {
+      size_t colon = options.admin_override.rfind(':');
+      addr = options.admin_override.substr(0, colon);
+      port = std::stoi(options.admin_override.substr(colon + 1));
+    }
+    if (port > 0 || !options.admin_override.empty()) {
+      auto sa = SocketAddress::Parse(addr, static_cast<uint16_t>(port));
+      auto started = sa ? admin.Start(*sa)
+                        : Result<bool>(Error{ErrorSource::kConfig, "admin: bad address " + addr});
+      if (!started.ok()) {
+        Log("%s%s", started.error().message);
+        return 1;
+      }
+      Log("admin endpoint on http://%s%s", addr + ":" + std::to_string(admin.port()));
+    }
+  }
+
   std::vector<std::unique_ptr<proxy::Worker>> pool;
   for (int i = 0; i < workers; ++i) {
     pool.push_back(std::make_unique<proxy::Worker>(i));
@@ -88,6 +157,21 @@ int RunServer(const ServerOptions& options) {
   while (true) {
     timespec timeout{1, 0};
     int sig = sigtimedwait(&signals, nullptr, &timeout);
+    if (sig < 0 && !current->draining.empty()) {
+      // Draining targets leave the health report when their delay ends.
+      bool expired = false;
+      for (const auto& d : current->draining) {
+        if (net::MonotonicMillis() >= d.deadline_ms) expired = true;
+      }
+      if (expired) {
+        std::vector<health::MonitoredTarget> targets = MonitoredTargets(*current);
+        int64_t now = net::MonotonicMillis();
+        std::erase_if(targets, [now](const health::MonitoredTarget& t) {
+          return t.draining && now >= t.drain_deadline_ms;
+        });
+        checker.Update(std::move(targets));
+      }
+    }
     if (sig == SIGHUP) {
       Log("SIGHUP: reloading %s%s", options.config_path);
       auto next = LoadSnapshot(options.config_path, &builder);
@@ -98,6 +182,7 @@ int RunServer(const ServerOptions& options) {
       }
       current = next;
       for (auto& w : pool) w->Publish(current);
+      checker.Update(MonitoredTargets(*current));
       DescribeListeners(*current);
       Log("reload applied: generation %s%s", std::to_string(current->generation));
     } else if (sig == SIGTERM || sig == SIGINT) {
@@ -106,6 +191,11 @@ int RunServer(const ServerOptions& options) {
       int64_t deadline =
           net::MonotonicMillis() + static_cast<int64_t>(options.shutdown_timeout_seconds) * 1000;
       for (auto& w : pool) w->BeginShutdown(deadline);
+      // Stop listening now, so that new connections are refused rather than left to wait
+      // in an accept queue nobody serves (and reset at exit).
+      for (const proxy::ListenerRuntime& l : current->listeners) {
+        for (int fd : l.sockets->fds) shutdown(fd, SHUT_RDWR);
+      }
       for (auto& w : pool) w->Join();
       pool.clear();
       Log("stopped%s%s");

@@ -19,6 +19,11 @@ namespace sluice::balancer {
 // snapshots for as long as the target stays registered.
 struct TargetStats {
   std::atomic<int32_t> outstanding{0};  // requests in flight to this target, all workers
+  // Written by the health checker, read by workers: true when the target is healthy (or its
+  // checks are disabled). Workers fail open to all targets when none is routable.
+  std::atomic<bool> routable{false};
+  // Monotonic ms at which the target entered slow start; 0 when not in slow start.
+  std::atomic<int64_t> slow_start_since_ms{0};
 };
 
 // Randomness source, injected so tests are deterministic.

@@ -167,6 +167,14 @@ bool CheckPartialRequestHead(std::string_view buf, ParseError* error) {
     return false;
   }
   if (nl == nullptr) return true;
+  // A complete request line without a version is HTTP/0.9, which is not served: answer now
+  // rather than wait for an empty line that an HTTP/0.9 client never sends.
+  std::string_view line = buf.substr(0, content_len);
+  size_t sp1 = line.find(' ');
+  if (sp1 != std::string_view::npos && line.find(' ', sp1 + 1) == std::string_view::npos) {
+    *error = {400, "HTTP/0.9 requests are not supported"};
+    return false;
+  }
   size_t rest = buf.size() - line_len - 1;
   if (rest > kMaxRequestHeaders + 2) {
     *error = {400, "headers too large"};

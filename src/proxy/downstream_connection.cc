@@ -405,7 +405,7 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
 
   switch (terminal->type) {
     case config::ActionType::kForward:
-      ForwardRequest(head, *terminal);
+      ForwardRequest(head, *terminal, match.priority);
       return;
     case config::ActionType::kFixedResponse: {
       in_.Consume(head.head_length);
@@ -419,7 +419,11 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
     case config::ActionType::kRedirect: {
       routing::RedirectInputs in;
       in.protocol = listener_->listener->protocol == "HTTPS" ? "https" : "http";
-      in.host = HostWithoutPort(facts.host);
+      char fallback[64];
+      size_t fallback_len = listener_address_.ip.Format(fallback, sizeof(fallback));
+      // An HTTP/1.0 request without Host: the listener's address stands in (as for forwards).
+      in.host = facts.host.empty() ? std::string_view(fallback, fallback_len)
+                                   : HostWithoutPort(facts.host);
       in.port = listener_->port_text;
       in.path = target.path;
       in.query = target.query;
@@ -475,7 +479,13 @@ void DownstreamConnection::CheckTimers(int64_t now_ms) {
       break;
     }
     case Phase::kForwarding:
-      if (upstream_ != nullptr && !upstream_->connected &&
+      if (counted_target_ != nullptr && worker_->snapshot() &&
+          worker_->snapshot()->DrainExpired(counted_target_, now_ms)) {
+        // Deregistration delay over with the request still open: ALB answers 502 (or cuts
+        // the response if it had started).
+        FailUpstream(502);
+        Pump();
+      } else if (upstream_ != nullptr && !upstream_->connected &&
           now_ms - connect_started_ms_ >= kConnectTimeoutMs) {
         FailUpstream(504);
         Pump();
@@ -496,6 +506,7 @@ void DownstreamConnection::CheckTimers(int64_t now_ms) {
 
 void DownstreamConnection::BeginShutdown() {
   shutting_down_ = true;
+  keep_alive_ = false;  // the response in progress says "Connection: close"
   if (phase_ == Phase::kIdle) Close();
 }
 

@@ -60,7 +60,15 @@ class DownstreamConnection final : public net::EventHandler {
   bool FlushDownstream();
   bool TryStartRequest();
   void HandleRequest(http::RequestHead& head);
-  void ForwardRequest(http::RequestHead& head, const config::Action& action);
+  void ForwardRequest(http::RequestHead& head, const config::Action& action, int priority);
+  // Target group of a forward action: group stickiness (AWSALBTG), else the weights. -1: none.
+  int ChooseTargetGroup(const http::RequestHead& head, const config::Action& action,
+                        int priority);
+  // Target inside the group: stickiness cookie, else the picker over healthy targets
+  // (fail-open to all when none is healthy), with slow start.
+  const TargetRuntime* ChooseTarget(const http::RequestHead& head, size_t tg_index);
+  void AppendStickyCookie(std::string_view name, const balancer::StickyValue& value,
+                          bool cors);
   void StartLocalResponse(bool close_after);
   void RespondError(int status, bool close_after);
   bool DrainLocalRequestBody();
@@ -136,6 +144,13 @@ class DownstreamConnection final : public net::EventHandler {
   bool upstream_reusable_ = true;
   bool response_started_ = false;  // some response byte was sent downstream
   int64_t idle_timeout_ms_ = 60000;
+  // Set-Cookie lines to add to the response (stickiness); capacity reused.
+  std::string set_cookie_headers_;
+  // app_cookie stickiness: the AWSALBAPP-0 value to set if the target sets its cookie
+  // (or the request was already stuck by one).
+  std::string app_cookie_value_;
+  const std::string* app_cookie_name_ = nullptr;
+  bool app_cookie_refresh_ = false;
 };
 
 }  // namespace sluice::proxy

@@ -7,7 +7,9 @@
 #include <cerrno>
 #include <ctime>
 
+#include "health/target_health.h"
 #include "net/socket.h"
+#include "proxy/local_response.h"
 #include "proxy/downstream_connection.h"
 #include "proxy/request_rewrite.h"
 #include "proxy/upstream_connection.h"
@@ -25,25 +27,185 @@ bool IsIdempotent(std::string_view m) {
 
 }  // namespace
 
-void DownstreamConnection::ForwardRequest(http::RequestHead& head, const config::Action& action) {
-  const auto& groups = action.forward.target_groups;
-  int tg_index = groups.empty() ? -1 : groups[0].index;
-  if (groups.size() > 1) {
-    int weights[8];
-    size_t n = groups.size() < 8 ? groups.size() : 8;
-    for (size_t i = 0; i < n; ++i) weights[i] = groups[i].weight;
-    int pick = balancer::PickWeighted(std::span<const int>(weights, n), worker_->rng());
-    tg_index = pick < 0 ? -1 : groups[static_cast<size_t>(pick)].index;
+namespace {
+
+constexpr int64_t kStickyCookieLifetime = 7 * 86400;  // cookie Expires: always 7 days (ALB)
+
+// Finds cookie `name` in any Cookie header of the request.
+bool FindRequestCookie(const http::RequestHead& head, std::string_view name,
+                       std::string_view* value) {
+  for (const http::HeaderField& h : head.header_span()) {
+    if (EqualsIgnoreCase(h.name, "cookie") && balancer::FindCookie(h.value, name, value)) {
+      return true;
+    }
   }
+  return false;
+}
+
+// Decodes the first valid cookie among `names` (in order of precedence) for `scope`.
+bool DecodeSticky(const http::RequestHead& head, const balancer::StickyCookieCodec& codec,
+                  std::initializer_list<std::string_view> names, uint64_t scope, int64_t now,
+                  balancer::StickyValue* out) {
+  for (std::string_view name : names) {
+    std::string_view raw;
+    if (!FindRequestCookie(head, name, &raw)) continue;
+    auto v = codec.Decode(raw);
+    if (v && v->scope == scope && !balancer::StickyCookieCodec::IsExpired(*v, now)) {
+      *out = *v;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+void DownstreamConnection::AppendStickyCookie(std::string_view name,
+                                              const balancer::StickyValue& value, bool cors) {
+  char date[40];
+  size_t date_len =
+      FormatHttpDate(static_cast<int64_t>(time(nullptr)) + kStickyCookieLifetime, date);
+  for (int pass = 0; pass < (cors ? 2 : 1); ++pass) {
+    set_cookie_headers_.append("Set-Cookie: ");
+    set_cookie_headers_.append(name);
+    if (pass == 1) set_cookie_headers_.append("CORS");
+    set_cookie_headers_.push_back('=');
+    snapshot_->sticky_codec->Encode(value, &set_cookie_headers_);
+    set_cookie_headers_.append("; Expires=");
+    set_cookie_headers_.append(date, date_len);
+    set_cookie_headers_.append("; Path=/");
+    if (pass == 1) set_cookie_headers_.append("; SameSite=None; Secure");
+    set_cookie_headers_.append("\r\n");
+  }
+}
+
+int DownstreamConnection::ChooseTargetGroup(const http::RequestHead& head,
+                                            const config::Action& action, int priority) {
+  const auto& groups = action.forward.target_groups;
+  if (groups.empty()) return -1;
+  if (groups.size() == 1) return groups[0].index;
+  int64_t now = static_cast<int64_t>(time(nullptr));
+  uint64_t scope = 0;
+  if (action.forward.stickiness_enabled) {
+    // Group stickiness is scoped to the rule: the listener and the rule's priority.
+    scope = listener_->sticky_scope ^ (static_cast<uint64_t>(priority) * 0x9e3779b97f4a7c15ULL);
+    balancer::StickyValue v;
+    if (DecodeSticky(head, *snapshot_->sticky_codec, {"AWSALBTGCORS", "AWSALBTG"}, scope, now,
+                     &v)) {
+      for (const config::TargetGroupTuple& t : groups) {
+        // A group still named by the action keeps its sticky clients, even at weight 0.
+        if (snapshot_->target_groups[static_cast<size_t>(t.index)].sticky_id == v.target) {
+          AppendStickyCookie("AWSALBTG",
+                             {scope, v.target, now + action.forward.stickiness_duration_seconds},
+                             true);
+          return t.index;
+        }
+      }
+    }
+  }
+  int weights[8];
+  size_t n = groups.size() < 8 ? groups.size() : 8;
+  for (size_t i = 0; i < n; ++i) weights[i] = groups[i].weight;
+  int pick = balancer::PickWeighted(std::span<const int>(weights, n), worker_->rng());
+  if (pick < 0) return -1;
+  int index = groups[static_cast<size_t>(pick)].index;
+  if (action.forward.stickiness_enabled) {
+    AppendStickyCookie("AWSALBTG",
+                       {scope, snapshot_->target_groups[static_cast<size_t>(index)].sticky_id,
+                        now + action.forward.stickiness_duration_seconds},
+                       true);
+  }
+  return index;
+}
+
+const TargetRuntime* DownstreamConnection::ChooseTarget(const http::RequestHead& head,
+                                                        size_t tg_index) {
+  const TargetGroupRuntime& tg = snapshot_->target_groups[tg_index];
+  const config::TargetGroupAttributes& attrs = tg.config->attributes;
+  // Healthy targets; when none is healthy the group fails open to all of them (ALB).
+  auto& cands = worker_->candidate_scratch();
+  auto& index = worker_->candidate_index_scratch();
+  cands.clear();
+  index.clear();
+  for (size_t i = 0; i < tg.targets.size(); ++i) {
+    if (tg.candidates[i]->routable.load(std::memory_order_relaxed)) {
+      cands.push_back(tg.candidates[i]);
+      index.push_back(static_cast<uint32_t>(i));
+    }
+  }
+  if (cands.empty()) {
+    for (size_t i = 0; i < tg.targets.size(); ++i) {
+      cands.push_back(tg.candidates[i]);
+      index.push_back(static_cast<uint32_t>(i));
+    }
+  }
+  int64_t now = static_cast<int64_t>(time(nullptr));
+  bool lb_cookie = attrs.stickiness_enabled && attrs.stickiness_type == "lb_cookie";
+  bool app_cookie = attrs.stickiness_enabled && attrs.stickiness_type == "app_cookie";
+  app_cookie_name_ = nullptr;
+  app_cookie_refresh_ = false;
+  const TargetRuntime* chosen = nullptr;
+  if (lb_cookie || app_cookie) {
+    balancer::StickyValue v;
+    bool found = lb_cookie ? DecodeSticky(head, *snapshot_->sticky_codec,
+                                          {"AWSALBCORS", "AWSALB"}, tg.lb_cookie_scope, now, &v)
+                           : DecodeSticky(head, *snapshot_->sticky_codec, {"AWSALBAPP-0"},
+                                          tg.app_cookie_scope, now, &v);
+    if (found) {
+      // Only a target that is still a candidate (registered, and healthy unless the group
+      // failed open) keeps its sessions; otherwise a new one is chosen and stuck to.
+      for (uint32_t i : index) {
+        if (tg.targets[i].sticky_id == v.target) {
+          chosen = &tg.targets[i];
+          app_cookie_refresh_ = app_cookie;
+          break;
+        }
+      }
+    }
+  }
+  if (chosen == nullptr) {
+    balancer::Picker* picker = worker_->picker(tg_index);
+    size_t pick = picker != nullptr ? picker->Pick(cands, worker_->rng()) : 0;
+    if (attrs.slow_start_seconds > 0) {
+      // Slow start: a target in its ramp is accepted with probability equal to its share
+      // factor, so its share of new requests grows linearly (reference §2.6).
+      int64_t mono = worker_->now_ms();
+      for (int attempt = 0; attempt < 4; ++attempt) {
+        int64_t since = cands[pick]->slow_start_since_ms.load(std::memory_order_relaxed);
+        if (since == 0) break;
+        double f = health::SlowStartFactor(since, mono,
+                                           static_cast<int64_t>(attrs.slow_start_seconds) * 1000);
+        if (static_cast<double>(worker_->rng().Below(1 << 20)) < f * (1 << 20)) break;
+        pick = picker != nullptr ? picker->Pick(cands, worker_->rng()) : 0;
+      }
+    }
+    chosen = &tg.targets[index[pick]];
+  }
+  if (lb_cookie) {
+    AppendStickyCookie(
+        "AWSALB", {tg.lb_cookie_scope, chosen->sticky_id, now + attrs.stickiness_lb_cookie_duration_seconds},
+        true);
+  } else if (app_cookie) {
+    app_cookie_name_ = &attrs.stickiness_app_cookie_name;
+    app_cookie_value_.clear();
+    snapshot_->sticky_codec->Encode(
+        {tg.app_cookie_scope, chosen->sticky_id, now + attrs.stickiness_app_cookie_duration_seconds},
+        &app_cookie_value_);
+  }
+  return chosen;
+}
+
+void DownstreamConnection::ForwardRequest(http::RequestHead& head, const config::Action& action,
+                                          int priority) {
+  set_cookie_headers_.clear();
+  app_cookie_name_ = nullptr;
+  int tg_index = ChooseTargetGroup(head, action, priority);
   if (tg_index < 0 || snapshot_->target_groups[static_cast<size_t>(tg_index)].targets.empty()) {
     in_.Consume(head.head_length);
     RespondError(503, !req_body_done_);
     return;
   }
-  const TargetGroupRuntime& tg = snapshot_->target_groups[static_cast<size_t>(tg_index)];
-  balancer::Picker* picker = worker_->picker(static_cast<size_t>(tg_index));
-  size_t pick = picker != nullptr ? picker->Pick(tg.candidates, worker_->rng()) : 0;
-  const TargetRuntime& target = tg.targets[pick];
+  const TargetRuntime& target = *ChooseTarget(head, static_cast<size_t>(tg_index));
 
   RequestTarget split;
   SplitRequestTarget(head.target, &split);
@@ -292,13 +454,38 @@ bool DownstreamConnection::ProcessResponseHead() {
     for (const http::HeaderField& h : rh.header_span()) {
       if (EqualsIgnoreCase(h.name, "connection") || EqualsIgnoreCase(h.name, "keep-alive") ||
           EqualsIgnoreCase(h.name, "proxy-connection") || EqualsIgnoreCase(h.name, "upgrade") ||
-          (dechunk_ && EqualsIgnoreCase(h.name, "transfer-encoding"))) {
+          (dechunk_ && EqualsIgnoreCase(h.name, "transfer-encoding")) ||
+          // Chunked wins over Content-Length; the stale length must not reach the client
+          // (RFC 9112 §6.3).
+          (resp_framing_.kind == http::BodyKind::kChunked &&
+           EqualsIgnoreCase(h.name, "content-length"))) {
         continue;
       }
       out_.append(h.name);
       out_.append(": ");
       out_.append(h.value);
       out_.append("\r\n");
+    }
+    out_.append(set_cookie_headers_);
+    if (app_cookie_name_ != nullptr) {
+      bool sets_app_cookie = app_cookie_refresh_;
+      for (const http::HeaderField& h : rh.header_span()) {
+        if (EqualsIgnoreCase(h.name, "set-cookie") && h.value.size() > app_cookie_name_->size() &&
+            h.value.compare(0, app_cookie_name_->size(), *app_cookie_name_) == 0 &&
+            h.value[app_cookie_name_->size()] == '=') {
+          sets_app_cookie = true;
+        }
+      }
+      if (sets_app_cookie) {
+        char date[40];
+        size_t date_len =
+            FormatHttpDate(static_cast<int64_t>(time(nullptr)) + 7 * 86400, date);
+        out_.append("Set-Cookie: AWSALBAPP-0=");
+        out_.append(app_cookie_value_);
+        out_.append("; Expires=");
+        out_.append(date, date_len);
+        out_.append("; Path=/\r\n");
+      }
     }
     if (!keep_alive_) {
       out_.append("Connection: close\r\n");

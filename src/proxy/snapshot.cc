@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "net/event_loop.h"
 #include "net/socket.h"
 
 namespace sluice::proxy {
@@ -16,6 +17,7 @@ Result<std::shared_ptr<const Snapshot>> SnapshotBuilder::Build(config::Config co
   auto snap = std::make_shared<Snapshot>();
   snap->config = std::move(config);
   snap->generation = ++generation_;
+  snap->sticky_codec = sticky_codec_;
   config::Config& cfg = snap->config;
 
   std::map<std::string, int> group_index;
@@ -24,23 +26,38 @@ Result<std::shared_ptr<const Snapshot>> SnapshotBuilder::Build(config::Config co
   }
 
   // Target groups and their live counters.
+  int64_t now = now_ms_ != nullptr ? now_ms_() : net::MonotonicMillis();
   std::map<std::string, std::shared_ptr<balancer::TargetStats>> next_stats;
+  std::map<std::string, KnownTarget> next_known;
   snap->target_groups.resize(cfg.target_groups.size());
   for (size_t i = 0; i < cfg.target_groups.size(); ++i) {
     const config::TargetGroup& tg = cfg.target_groups[i];
     TargetGroupRuntime& rt = snap->target_groups[i];
     rt.config = &tg;
+    rt.sticky_id = balancer::StickyHash(tg.name);
+    rt.lb_cookie_scope = balancer::StickyHash("lb:" + tg.name);
+    rt.app_cookie_scope = balancer::StickyHash("app:" + tg.name);
     for (const config::Target& t : tg.targets) {
       auto addr = SocketAddress::Parse(t.id, static_cast<uint16_t>(t.port ? t.port : tg.port));
       if (!addr) {
         return Error{ErrorSource::kConfig, "target group " + tg.name + ": bad target " + t.id};
       }
       std::string key = tg.name + "/" + addr->ToString();
-      auto it = target_stats_.find(key);
-      auto stats = it != target_stats_.end() ? it->second
-                                             : std::make_shared<balancer::TargetStats>();
+      std::shared_ptr<balancer::TargetStats> stats;
+      if (auto it = target_stats_.find(key); it != target_stats_.end()) {
+        stats = it->second;
+      } else if (auto d = draining_.find(key); d != draining_.end()) {
+        stats = d->second.stats;  // re-registered while draining: it keeps its counters
+      } else {
+        stats = std::make_shared<balancer::TargetStats>();
+        // Health checks off: in service at once (state "unavailable"); otherwise routable
+        // only after its first passing check (the group fails open meanwhile).
+        stats->routable.store(!tg.health_check.enabled);
+      }
+      next_known[key] = {tg.name, t.id, *addr, tg.health_check,
+                         tg.attributes.deregistration_delay_seconds};
       next_stats[key] = stats;
-      rt.targets.push_back({*addr, stats});
+      rt.targets.push_back({*addr, stats, balancer::StickyHash(addr->ToString())});
       rt.candidates.push_back(stats.get());
     }
   }
@@ -74,6 +91,7 @@ Result<std::shared_ptr<const Snapshot>> SnapshotBuilder::Build(config::Config co
       rt.load_balancer = &lb;
       rt.listener = &l;
       rt.port_text = std::to_string(l.port);
+      rt.sticky_scope = balancer::StickyHash(lb.name + ":" + l.bind_address + ":" + rt.port_text);
       auto table = routing::RuleTable::Compile(l);
       if (!table.ok()) return table.error();
       rt.rules = std::move(table.value());
@@ -102,6 +120,28 @@ Result<std::shared_ptr<const Snapshot>> SnapshotBuilder::Build(config::Config co
   // Commit: only now forget sockets and counters that are no longer referenced.
   sockets_.clear();
   for (auto& [key, set] : opened) sockets_[key] = set;
+  // Deregistered targets drain; re-registered ones stop draining; expired drains end.
+  for (auto& [key, known] : known_) {
+    if (next_known.count(key) != 0 || draining_.count(key) != 0) continue;
+    DrainingTarget d;
+    d.group = known.group;
+    d.id = known.id;
+    d.address = known.address;
+    d.check = known.check;
+    d.stats = target_stats_[key];
+    d.deadline_ms = now + static_cast<int64_t>(known.deregistration_delay_seconds) * 1000;
+    d.stats->routable.store(false);
+    draining_[key] = std::move(d);
+  }
+  for (auto it = draining_.begin(); it != draining_.end();) {
+    if (next_known.count(it->first) != 0 || now >= it->second.deadline_ms) {
+      it = draining_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& [key, d] : draining_) snap->draining.push_back(d);
+  known_ = std::move(next_known);
   target_stats_ = std::move(next_stats);
   return std::shared_ptr<const Snapshot>(std::move(snap));
 }

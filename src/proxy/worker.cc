@@ -85,8 +85,9 @@ void Worker::OnWake() {
   if (shutdown_deadline >= 0 && !shutting_down_) {
     shutting_down_ = true;
     shutdown_deadline_ms_ = shutdown_deadline;
-    if (accept_paused_until_ms_ == 0) {
-      for (auto& [fd, acceptor] : acceptors_) loop_.Remove(fd);
+    for (auto& [fd, acceptor] : acceptors_) {
+      if (accept_paused_until_ms_ == 0) loop_.Remove(fd);
+      loop_.DeferDelete(acceptor.release());  // an event for it may still be in this batch
     }
     acceptors_.clear();
     for (DownstreamConnection* c = connections_; c != nullptr;) {
@@ -109,6 +110,7 @@ void Worker::Adopt(std::shared_ptr<const Snapshot> next) {
   for (auto it = acceptors_.begin(); it != acceptors_.end();) {
     if (wanted.count(it->first) == 0) {
       if (accept_paused_until_ms_ == 0) loop_.Remove(it->first);
+      loop_.DeferDelete(it->second.release());  // an event for it may still be in this batch
       it = acceptors_.erase(it);
     } else {
       ++it;

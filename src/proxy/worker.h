@@ -52,6 +52,9 @@ class Worker {
     return target_group_index < pickers_.size() ? pickers_[target_group_index].get() : nullptr;
   }
   std::string_view http_date() const { return {date_, date_len_}; }
+  // Per-worker scratch for target selection (capacity reused; never shrinks).
+  std::vector<balancer::TargetStats*>& candidate_scratch() { return candidate_scratch_; }
+  std::vector<uint32_t>& candidate_index_scratch() { return candidate_index_scratch_; }
   int64_t now_ms() const { return loop_.now_ms(); }
   bool shutting_down() const { return shutting_down_; }
   int index() const { return index_; }
@@ -76,6 +79,8 @@ class Worker {
   routing::MatchScratch match_scratch_;
   std::unique_ptr<http::RequestHead> head_scratch_;
   std::unique_ptr<http::ResponseHead> response_scratch_;
+  std::vector<balancer::TargetStats*> candidate_scratch_;
+  std::vector<uint32_t> candidate_index_scratch_;
   std::shared_ptr<const Snapshot> current_;
   std::vector<std::unique_ptr<balancer::Picker>> pickers_;
   std::map<int, std::unique_ptr<Acceptor>> acceptors_;  // by listening fd

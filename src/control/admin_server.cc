@@ -1,0 +1,146 @@
+#include "control/admin_server.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+namespace sluice::control {
+namespace {
+
+nlohmann::ordered_json GroupDescriptions(const health::TargetGroupHealth& group) {
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const health::TargetHealthRow& row : group.targets) {
+    nlohmann::ordered_json th;
+    th["State"] = health::ToString(row.state);
+    if (row.reason != health::Reason::kNone) {
+      th["Reason"] = health::ToString(row.reason);
+      th["Description"] = row.description;
+    }
+    nlohmann::ordered_json d;
+    d["Target"] = {{"Id", row.id}, {"Port", row.port}};
+    d["HealthCheckPort"] = row.health_check_port;
+    d["TargetHealth"] = th;
+    list.push_back(d);
+  }
+  return list;
+}
+
+std::string HttpResponse(int status, const char* reason, const std::string& content_type,
+                         const std::string& body) {
+  return "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\nContent-Type: " +
+         content_type + "\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\nConnection: close\r\n\r\n" + body;
+}
+
+}  // namespace
+
+std::string TargetHealthJson(const health::TargetGroupHealth& group) {
+  nlohmann::ordered_json out;
+  out["TargetHealthDescriptions"] = GroupDescriptions(group);
+  return out.dump(2) + "\n";
+}
+
+std::string AllTargetHealthJson(const std::vector<health::TargetGroupHealth>& groups) {
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const health::TargetGroupHealth& g : groups) {
+    nlohmann::ordered_json item;
+    item["TargetGroupName"] = g.group;
+    item["TargetHealthDescriptions"] = GroupDescriptions(g);
+    list.push_back(item);
+  }
+  nlohmann::ordered_json out;
+  out["TargetGroups"] = list;
+  return out.dump(2) + "\n";
+}
+
+std::string AdminServer::Respond(std::string_view method, std::string_view path) const {
+  if (method != "GET") {
+    return HttpResponse(405, "Method Not Allowed", "text/plain", "only GET is served\n");
+  }
+  if (size_t q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
+  if (path == "/ping") return HttpResponse(200, "OK", "text/plain", "ok\n");
+  if (path == "/targets" || path == "/targets/") {
+    return HttpResponse(200, "OK", "application/json", AllTargetHealthJson(report_()));
+  }
+  if (path.substr(0, 9) == "/targets/") {
+    std::string_view name = path.substr(9);
+    for (const health::TargetGroupHealth& g : report_()) {
+      if (g.group == name) {
+        return HttpResponse(200, "OK", "application/json", TargetHealthJson(g));
+      }
+    }
+    return HttpResponse(404, "Not Found", "application/json",
+                        "{\"Error\":{\"Code\":\"TargetGroupNotFound\",\"Message\":\"One or more "
+                        "target groups not found\"}}\n");
+  }
+  return HttpResponse(404, "Not Found", "text/plain",
+                      "unknown path; try /targets, /targets/<group>, /ping\n");
+}
+
+Result<bool> AdminServer::Start(const SocketAddress& address) {
+  sockaddr_storage ss;
+  socklen_t len = address.ToSockaddr(&ss);
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || listen(fd, 64) != 0) {
+    Error e{ErrorSource::kConfig,
+            "admin endpoint " + address.ToString() + ": " + std::strerror(errno), false};
+    if (fd >= 0) close(fd);
+    return e;
+  }
+  sockaddr_storage bound;
+  socklen_t blen = sizeof(bound);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &blen);
+  port_ = SocketAddress::FromSockaddr(bound).port;
+  listen_fd_ = fd;
+  thread_ = std::thread([this] { Serve(); });
+  return true;
+}
+
+void AdminServer::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+  if (listen_fd_ >= 0) close(listen_fd_);
+  listen_fd_ = -1;
+}
+
+void AdminServer::Serve() {
+  while (!stop_) {
+    pollfd p{listen_fd_, POLLIN, 0};
+    if (poll(&p, 1, 200) <= 0) continue;
+    int c = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) continue;
+    timeval tv{2, 0};  // a slow or silent client cannot hold the endpoint
+    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    char buf[8192];
+    size_t len = 0;
+    while (len < sizeof(buf)) {
+      ssize_t n = recv(c, buf + len, sizeof(buf) - len, 0);
+      if (n <= 0) break;
+      len += static_cast<size_t>(n);
+      if (std::string_view(buf, len).find("\r\n\r\n") != std::string_view::npos) break;
+    }
+    std::string_view req(buf, len);
+    size_t sp1 = req.find(' ');
+    size_t sp2 = sp1 == std::string_view::npos ? sp1 : req.find(' ', sp1 + 1);
+    std::string out =
+        sp2 == std::string_view::npos
+            ? HttpResponse(400, "Bad Request", "text/plain", "bad request\n")
+            : Respond(req.substr(0, sp1), req.substr(sp1 + 1, sp2 - sp1 - 1));
+    size_t sent = 0;
+    while (sent < out.size()) {
+      ssize_t n = send(c, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) break;
+      sent += static_cast<size_t>(n);
+    }
+    close(c);
+  }
+}
+
+}  // namespace sluice::control

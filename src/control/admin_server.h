@@ -1,0 +1,52 @@
+// The read-only admin HTTP endpoint (loopback by default). Control plane: its own thread,
+// blocking sockets, one short request per connection; never touches the request path.
+//
+//   GET /targets                 every target group's target health
+//   GET /targets/<group>         one group, shaped like DescribeTargetHealth's output
+//   GET /ping                    "ok" (liveness of the process)
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/ip_address.h"
+#include "base/result.h"
+#include "health/checker.h"
+
+namespace sluice::control {
+
+// JSON for one group, shaped like the DescribeTargetHealth response:
+// {"TargetHealthDescriptions":[{"Target":{"Id":..,"Port":..},"HealthCheckPort":"..",
+//   "TargetHealth":{"State":"unhealthy","Reason":"Target.Timeout","Description":".."}}]}
+std::string TargetHealthJson(const health::TargetGroupHealth& group);
+// {"TargetGroups":[{"TargetGroupName":"..", "TargetHealthDescriptions":[...]}]}
+std::string AllTargetHealthJson(const std::vector<health::TargetGroupHealth>& groups);
+
+class AdminServer {
+ public:
+  using ReportFn = std::function<std::vector<health::TargetGroupHealth>()>;
+
+  explicit AdminServer(ReportFn report) : report_(std::move(report)) {}
+  ~AdminServer() { Stop(); }
+
+  // Binds and starts serving; the error names the address.
+  Result<bool> Start(const SocketAddress& address);
+  void Stop();
+  uint16_t port() const { return port_; }
+
+  // Answers one request (method and path); exposed for tests.
+  std::string Respond(std::string_view method, std::string_view path) const;
+
+ private:
+  void Serve();
+  ReportFn report_;
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace sluice::control
