@@ -4,6 +4,7 @@
 //   sluice validate FILE                       check a config; errors name file:line:column
 //   sluice demo [--config FILE]                start demo targets for the config, then serve it
 //   sluice demo-target --listen ADDR:PORT      a small echo backend (like `whoami`)
+//   sluice targets [--admin ADDR:PORT] [--json] target health, from the admin endpoint
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -17,6 +18,7 @@
 #include "app/demo_target.h"
 #include "app/server.h"
 #include "config/loader.h"
+#include "control/admin_server.h"
 
 namespace {
 
@@ -129,7 +131,40 @@ int main(int argc, char** argv) {
   demo_target->add_option("-n,--name", target.name, "Name shown in responses");
   demo_target->add_option("--health-path", target.health_path, "Path answered with 200 ok");
 
+  std::string admin_address = "127.0.0.1:9901";
+  bool targets_json = false;
+  auto* targets = app.add_subcommand("targets", "Show target health (from the admin endpoint)");
+  targets->add_option("-a,--admin", admin_address, "Admin endpoint ADDRESS:PORT");
+  targets->add_flag("--json", targets_json, "Print the JSON (DescribeTargetHealth shape)");
+  run->add_option("--admin", server.admin_override,
+                  "Serve the admin endpoint on ADDRESS:PORT (overrides Admin: in the config)");
+  demo->add_option("--admin", demo_options.admin_override, "Admin endpoint ADDRESS:PORT");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (*targets) {
+    std::string host;
+    int port = 0;
+    auto addr = SplitListen(admin_address, &host, &port)
+                    ? sluice::SocketAddress::Parse(host, static_cast<uint16_t>(port))
+                    : std::nullopt;
+    if (!addr) {
+      std::fprintf(stderr, "targets: --admin %s: expected ADDRESS:PORT\n", admin_address.c_str());
+      return 2;
+    }
+    auto body = sluice::control::FetchAdmin(*addr, "/targets");
+    if (!body.ok()) {
+      std::fprintf(stderr, "targets: %s\n", body.error().message.c_str());
+      return 1;
+    }
+    std::string table;
+    if (targets_json || !sluice::control::FormatTargetHealthTable(body.value(), &table)) {
+      std::fputs(body.value().c_str(), stdout);
+    } else {
+      std::fputs(table.c_str(), stdout);
+    }
+    return 0;
+  }
 
   if (*run) return sluice::app::RunServer(server);
   if (*validate) return Validate(validate_path);

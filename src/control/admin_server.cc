@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -141,6 +143,69 @@ void AdminServer::Serve() {
     }
     close(c);
   }
+}
+
+bool FormatTargetHealthTable(std::string_view json, std::string* out) {
+  auto doc = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.contains("TargetGroups") || !doc["TargetGroups"].is_array()) {
+    return false;
+  }
+  std::vector<std::array<std::string, 6>> rows = {
+      {"GROUP", "TARGET", "PORT", "STATE", "REASON", "DESCRIPTION"}};
+  for (const auto& g : doc["TargetGroups"]) {
+    for (const auto& d : g.value("TargetHealthDescriptions", nlohmann::json::array())) {
+      const auto& th = d.value("TargetHealth", nlohmann::json::object());
+      const auto& t = d.value("Target", nlohmann::json::object());
+      rows.push_back({g.value("TargetGroupName", ""), t.value("Id", ""),
+                      std::to_string(t.value("Port", 0)), th.value("State", ""),
+                      th.value("Reason", "-"), th.value("Description", "-")});
+    }
+  }
+  std::array<size_t, 6> width{};
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < 6; ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < 6; ++i) {
+      out->append(r[i]);
+      if (i + 1 < 6) out->append(width[i] - r[i].size() + 2, ' ');
+    }
+    out->push_back('\n');
+  }
+  return true;
+}
+
+Result<std::string> FetchAdmin(const SocketAddress& address, std::string_view path) {
+  sockaddr_storage ss;
+  socklen_t len = address.ToSockaddr(&ss);
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Error{ErrorSource::kInternal, std::strerror(errno)};
+  timeval tv{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    Error e{ErrorSource::kInternal,
+            "cannot reach the admin endpoint " + address.ToString() + ": " + std::strerror(errno)};
+    close(fd);
+    return e;
+  }
+  std::string req = "GET " + std::string(path) + " HTTP/1.1\r\nHost: " + address.ToString() +
+                    "\r\nConnection: close\r\n\r\n";
+  send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+  std::string resp;
+  char buf[8192];
+  while (true) {
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    resp.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  size_t body = resp.find("\r\n\r\n");
+  if (resp.compare(0, 12, "HTTP/1.1 200") != 0 || body == std::string::npos) {
+    return Error{ErrorSource::kInternal,
+                 "admin endpoint answered: " + resp.substr(0, resp.find("\r\n"))};
+  }
+  return resp.substr(body + 4);
 }
 
 }  // namespace sluice::control

@@ -25,6 +25,13 @@ std::string TargetHealthJson(const health::TargetGroupHealth& group);
 // {"TargetGroups":[{"TargetGroupName":"..", "TargetHealthDescriptions":[...]}]}
 std::string AllTargetHealthJson(const std::vector<health::TargetGroupHealth>& groups);
 
+// Renders /targets JSON (AllTargetHealthJson's shape) as a table:
+// GROUP  TARGET  PORT  STATE  REASON  DESCRIPTION. Returns false if the JSON is not of that shape.
+bool FormatTargetHealthTable(std::string_view json, std::string* out);
+
+// GETs `path` from the admin endpoint at `address` (2 s timeout); the body, or an error.
+Result<std::string> FetchAdmin(const SocketAddress& address, std::string_view path);
+
 class AdminServer {
  public:
   using ReportFn = std::function<std::vector<health::TargetGroupHealth>()>;
