@@ -54,9 +54,9 @@ int Validate(const std::string& path) {
     for (const auto& l : lb.listeners) rules += l.rules.size();
   }
   for (const auto& tg : cfg.target_groups) targets += tg.targets.size();
-  std::printf("%s: ok (%zu load balancers, %zu listeners, %zu rules, %zu target groups, %zu targets)\n",
-              path.c_str(), cfg.load_balancers.size(), listeners, rules, cfg.target_groups.size(),
-              targets);
+  std::printf(
+      "%s: ok (%zu load balancers, %zu listeners, %zu rules, %zu target groups, %zu targets)\n",
+      path.c_str(), cfg.load_balancers.size(), listeners, rules, cfg.target_groups.size(), targets);
   return 0;
 }
 

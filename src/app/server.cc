@@ -54,8 +54,8 @@ std::shared_ptr<const proxy::Snapshot> LoadSnapshot(const std::string& path,
 void DescribeListeners(const proxy::Snapshot& snap) {
   for (const proxy::ListenerRuntime& l : snap.listeners) {
     Log("load balancer %s listening on %s", l.load_balancer->name,
-        "http://" + l.sockets->address.ToString() + " (" +
-            std::to_string(l.rules->rule_count()) + " rules)");
+        "http://" + l.sockets->address.ToString() + " (" + std::to_string(l.rules->rule_count()) +
+            " rules)");
   }
 }
 
@@ -86,7 +86,7 @@ std::vector<health::MonitoredTarget> MonitoredTargets(const proxy::Snapshot& sna
     m.address = d.address;
     m.check = d.check;
     m.check_port = m.check.port == "traffic-port" ? d.address.port
-                                                 : static_cast<uint16_t>(std::stoi(m.check.port));
+                                                  : static_cast<uint16_t>(std::stoi(m.check.port));
     m.stats = d.stats;
     m.draining = true;
     m.drain_deadline_ms = d.deadline_ms;
@@ -98,8 +98,8 @@ std::vector<health::MonitoredTarget> MonitoredTargets(const proxy::Snapshot& sna
 }  // namespace
 
 int RunServer(const ServerOptions& options) {
-  int workers = options.workers > 0 ? options.workers
-                                    : static_cast<int>(std::thread::hardware_concurrency());
+  int workers =
+      options.workers > 0 ? options.workers : static_cast<int>(std::thread::hardware_concurrency());
   if (workers <= 0) workers = 1;
 
   // Signals are taken synchronously by this thread; workers inherit the blocked mask.
@@ -176,8 +176,7 @@ int RunServer(const ServerOptions& options) {
       Log("SIGHUP: reloading %s%s", options.config_path);
       auto next = LoadSnapshot(options.config_path, &builder);
       if (!next) {
-        Log("reload refused; still serving generation %s%s",
-            std::to_string(current->generation));
+        Log("reload refused; still serving generation %s%s", std::to_string(current->generation));
         continue;
       }
       current = next;
@@ -186,8 +185,8 @@ int RunServer(const ServerOptions& options) {
       DescribeListeners(*current);
       Log("reload applied: generation %s%s", std::to_string(current->generation));
     } else if (sig == SIGTERM || sig == SIGINT) {
-      Log("%s: stopping; in-flight requests have %s seconds",
-          sig == SIGTERM ? "SIGTERM" : "SIGINT", std::to_string(options.shutdown_timeout_seconds));
+      Log("%s: stopping; in-flight requests have %s seconds", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+          std::to_string(options.shutdown_timeout_seconds));
       int64_t deadline =
           net::MonotonicMillis() + static_cast<int64_t>(options.shutdown_timeout_seconds) * 1000;
       for (auto& w : pool) w->BeginShutdown(deadline);

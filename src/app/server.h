@@ -8,7 +8,7 @@ namespace sluice::app {
 
 struct ServerOptions {
   std::string config_path;
-  int workers = 0;                  // 0 = number of online CPUs
+  int workers = 0;                    // 0 = number of online CPUs
   int shutdown_timeout_seconds = 30;  // in-flight requests get this long after SIGTERM
   std::string admin_override;         // "ADDR:PORT" for the admin endpoint; overrides Admin:
 };

@@ -32,7 +32,9 @@ class Rng {
   virtual ~Rng() = default;
   virtual uint64_t Next() = 0;
   // Uniform in [0, n); n > 0.
-  uint64_t Below(uint64_t n) { return static_cast<uint64_t>((static_cast<unsigned __int128>(Next()) * n) >> 64); }
+  uint64_t Below(uint64_t n) {
+    return static_cast<uint64_t>((static_cast<unsigned __int128>(Next()) * n) >> 64);
+  }
 };
 
 // xoshiro-style fast generator for the data plane (not for secrets).

@@ -34,7 +34,9 @@ class StickyCookieCodec {
   // Expiry is NOT checked here (see IsExpired).
   std::optional<StickyValue> Decode(std::string_view cookie_value) const;
 
-  static bool IsExpired(const StickyValue& v, int64_t now_unix) { return now_unix >= v.expires_unix; }
+  static bool IsExpired(const StickyValue& v, int64_t now_unix) {
+    return now_unix >= v.expires_unix;
+  }
 
  private:
   std::array<uint8_t, 32> key_;

@@ -33,9 +33,9 @@ nlohmann::ordered_json GroupDescriptions(const health::TargetGroupHealth& group)
 
 std::string HttpResponse(int status, const char* reason, const std::string& content_type,
                          const std::string& body) {
-  return "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\nContent-Type: " +
-         content_type + "\r\nContent-Length: " + std::to_string(body.size()) +
-         "\r\nConnection: close\r\n\r\n" + body;
+  return "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\nContent-Type: " + content_type +
+         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" +
+         body;
 }
 
 }  // namespace
@@ -131,10 +131,9 @@ void AdminServer::Serve() {
     std::string_view req(buf, len);
     size_t sp1 = req.find(' ');
     size_t sp2 = sp1 == std::string_view::npos ? sp1 : req.find(' ', sp1 + 1);
-    std::string out =
-        sp2 == std::string_view::npos
-            ? HttpResponse(400, "Bad Request", "text/plain", "bad request\n")
-            : Respond(req.substr(0, sp1), req.substr(sp1 + 1, sp2 - sp1 - 1));
+    std::string out = sp2 == std::string_view::npos
+                          ? HttpResponse(400, "Bad Request", "text/plain", "bad request\n")
+                          : Respond(req.substr(0, sp1), req.substr(sp1 + 1, sp2 - sp1 - 1));
     size_t sent = 0;
     while (sent < out.size()) {
       ssize_t n = send(c, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);

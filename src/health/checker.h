@@ -21,14 +21,14 @@ namespace sluice::health {
 
 // A target as the checker sees it: what to probe and where to publish the verdict.
 struct MonitoredTarget {
-  std::string group;       // target group name
-  std::string id;          // Target.Id as configured
-  SocketAddress address;   // traffic address
-  uint16_t check_port = 0; // HealthCheckPort resolved (traffic-port → address.port)
+  std::string group;        // target group name
+  std::string id;           // Target.Id as configured
+  SocketAddress address;    // traffic address
+  uint16_t check_port = 0;  // HealthCheckPort resolved (traffic-port → address.port)
   config::HealthCheck check;
   int slow_start_seconds = 0;
   std::shared_ptr<balancer::TargetStats> stats;
-  bool draining = false;      // deregistered: reported as draining until drain_deadline_ms
+  bool draining = false;  // deregistered: reported as draining until drain_deadline_ms
   int64_t drain_deadline_ms = 0;
 };
 

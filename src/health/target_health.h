@@ -21,17 +21,17 @@ enum class TargetState : uint8_t {
 };
 
 enum class Reason : uint8_t {
-  kNone,                             // healthy: no reason
-  kElbRegistrationInProgress,        // "Elb.RegistrationInProgress"
-  kElbInitialHealthChecking,         // "Elb.InitialHealthChecking"
-  kTargetResponseCodeMismatch,       // "Target.ResponseCodeMismatch"
-  kTargetTimeout,                    // "Target.Timeout"
-  kTargetFailedHealthChecks,         // "Target.FailedHealthChecks"
-  kElbInternalError,                 // "Elb.InternalError"
-  kTargetNotRegistered,              // "Target.NotRegistered"
-  kTargetNotInUse,                   // "Target.NotInUse"
-  kTargetDeregistrationInProgress,   // "Target.DeregistrationInProgress"
-  kTargetHealthCheckDisabled,        // "Target.HealthCheckDisabled"
+  kNone,                            // healthy: no reason
+  kElbRegistrationInProgress,       // "Elb.RegistrationInProgress"
+  kElbInitialHealthChecking,        // "Elb.InitialHealthChecking"
+  kTargetResponseCodeMismatch,      // "Target.ResponseCodeMismatch"
+  kTargetTimeout,                   // "Target.Timeout"
+  kTargetFailedHealthChecks,        // "Target.FailedHealthChecks"
+  kElbInternalError,                // "Elb.InternalError"
+  kTargetNotRegistered,             // "Target.NotRegistered"
+  kTargetNotInUse,                  // "Target.NotInUse"
+  kTargetDeregistrationInProgress,  // "Target.DeregistrationInProgress"
+  kTargetHealthCheckDisabled,       // "Target.HealthCheckDisabled"
 };
 
 const char* ToString(TargetState state);  // "initial", "healthy", ...

@@ -79,8 +79,7 @@ bool DetermineRequestFraming(const RequestHead& head, Framing* framing, ParseErr
 
 bool DetermineResponseFraming(const ResponseHead& head, std::string_view request_method,
                               Framing* framing, ParseError* error) {
-  if (head.status < 200 || head.status == 204 || head.status == 304 ||
-      request_method == "HEAD") {
+  if (head.status < 200 || head.status == 204 || head.status == 304 || request_method == "HEAD") {
     *framing = {BodyKind::kNone, 0};
     return true;
   }
@@ -110,28 +109,56 @@ size_t ChunkedDecoder::Feed(std::string_view in, std::string_view* data) {
     switch (state_) {
       case State::kSize: {
         int v = -1;
-        if (c >= '0' && c <= '9') v = c - '0';
-        else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
+        if (c >= '0' && c <= '9')
+          v = c - '0';
+        else if (c >= 'a' && c <= 'f')
+          v = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+          v = c - 'A' + 10;
         if (v >= 0) {
-          if (++size_digits_ > 15) { state_ = State::kError; return i; }
+          if (++size_digits_ > 15) {
+            state_ = State::kError;
+            return i;
+          }
           remaining_ = remaining_ * 16 + static_cast<uint64_t>(v);
           ++i;
           break;
         }
-        if (size_digits_ == 0) { state_ = State::kError; return i; }
-        if (c == '\r') { state_ = State::kSizeLf; ++i; break; }
-        if (c == ';' || c == ' ' || c == '\t') { state_ = State::kSizeExt; line_bytes_ = 0; ++i; break; }
+        if (size_digits_ == 0) {
+          state_ = State::kError;
+          return i;
+        }
+        if (c == '\r') {
+          state_ = State::kSizeLf;
+          ++i;
+          break;
+        }
+        if (c == ';' || c == ' ' || c == '\t') {
+          state_ = State::kSizeExt;
+          line_bytes_ = 0;
+          ++i;
+          break;
+        }
         state_ = State::kError;
         return i;
       }
       case State::kSizeExt:
-        if (c == '\r') { state_ = State::kSizeLf; ++i; break; }
-        if (c == '\n' || c == '\0' || ++line_bytes_ > kMaxExtLine) { state_ = State::kError; return i; }
+        if (c == '\r') {
+          state_ = State::kSizeLf;
+          ++i;
+          break;
+        }
+        if (c == '\n' || c == '\0' || ++line_bytes_ > kMaxExtLine) {
+          state_ = State::kError;
+          return i;
+        }
         ++i;
         break;
       case State::kSizeLf:
-        if (c != '\n') { state_ = State::kError; return i; }
+        if (c != '\n') {
+          state_ = State::kError;
+          return i;
+        }
         ++i;
         size_digits_ = 0;
         if (remaining_ == 0) {
@@ -150,32 +177,55 @@ size_t ChunkedDecoder::Feed(std::string_view in, std::string_view* data) {
         return i;  // stop at the data boundary so the caller can handle it
       }
       case State::kDataCr:
-        if (c != '\r') { state_ = State::kError; return i; }
+        if (c != '\r') {
+          state_ = State::kError;
+          return i;
+        }
         state_ = State::kDataLf;
         ++i;
         break;
       case State::kDataLf:
-        if (c != '\n') { state_ = State::kError; return i; }
+        if (c != '\n') {
+          state_ = State::kError;
+          return i;
+        }
         state_ = State::kSize;
         ++i;
         break;
       case State::kTrailerStart:
-        if (c == '\r') { state_ = State::kFinalLf; ++i; break; }
+        if (c == '\r') {
+          state_ = State::kFinalLf;
+          ++i;
+          break;
+        }
         state_ = State::kTrailerLine;
         line_bytes_ = 0;
         break;
       case State::kTrailerLine:
-        if (c == '\r') { state_ = State::kTrailerLf; ++i; break; }
-        if (c == '\n' || c == '\0' || ++trailer_bytes_ > kMaxTrailers) { state_ = State::kError; return i; }
+        if (c == '\r') {
+          state_ = State::kTrailerLf;
+          ++i;
+          break;
+        }
+        if (c == '\n' || c == '\0' || ++trailer_bytes_ > kMaxTrailers) {
+          state_ = State::kError;
+          return i;
+        }
         ++i;
         break;
       case State::kTrailerLf:
-        if (c != '\n') { state_ = State::kError; return i; }
+        if (c != '\n') {
+          state_ = State::kError;
+          return i;
+        }
         state_ = State::kTrailerStart;
         ++i;
         break;
       case State::kFinalLf:
-        if (c != '\n') { state_ = State::kError; return i; }
+        if (c != '\n') {
+          state_ = State::kError;
+          return i;
+        }
         state_ = State::kDone;
         return i + 1;
       case State::kDone:

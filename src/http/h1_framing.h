@@ -36,8 +36,20 @@ bool DetermineResponseFraming(const ResponseHead& head, std::string_view request
 // Limits: chunk sizes up to 2^60, chunk-extension lines up to 4 KiB, trailers up to 16 KiB.
 class ChunkedDecoder {
  public:
-  enum class State { kSize, kSizeExt, kSizeLf, kData, kDataCr, kDataLf, kTrailerStart,
-                     kTrailerLine, kTrailerLf, kFinalLf, kDone, kError };
+  enum class State {
+    kSize,
+    kSizeExt,
+    kSizeLf,
+    kData,
+    kDataCr,
+    kDataLf,
+    kTrailerStart,
+    kTrailerLine,
+    kTrailerLf,
+    kFinalLf,
+    kDone,
+    kError
+  };
 
   // Consumes from `in`, stopping after the end of the message or at the boundary of a data
   // segment. Returns the number of bytes consumed; *data is set to the chunk data inside

@@ -9,8 +9,21 @@ bool IsTokenChar(unsigned char c) {
   if (c >= '0' && c <= '9') return true;
   if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
       return true;
     default:
       return false;
@@ -68,7 +81,8 @@ bool ParseHeaderLines(std::string_view rest, bool strict, HeaderLimits limits, H
       if (strict) {
         // Responses: a bare LF is tolerated by every client we know; accept it.
       } else {
-        *verdict = Worse(*verdict, {DesyncTier::kAcceptable, DesyncReason::kNonCrLfLineTermination});
+        *verdict =
+            Worse(*verdict, {DesyncTier::kAcceptable, DesyncReason::kNonCrLfLineTermination});
       }
     }
     if (line.empty()) return true;
@@ -140,8 +154,7 @@ bool ParseHeaderLines(std::string_view rest, bool strict, HeaderLimits limits, H
 size_t FindHeadEnd(std::string_view buf, size_t* scan_pos) {
   size_t pos = *scan_pos;
   while (pos < buf.size()) {
-    const char* p =
-        static_cast<const char*>(std::memchr(buf.data() + pos, '\n', buf.size() - pos));
+    const char* p = static_cast<const char*>(std::memchr(buf.data() + pos, '\n', buf.size() - pos));
     if (p == nullptr) break;
     size_t i = static_cast<size_t>(p - buf.data());
     if (i + 1 < buf.size() && buf[i + 1] == '\n') return i + 2;
@@ -288,8 +301,8 @@ ParseStatus ParseResponseHead(std::string_view buf, size_t head_len, ResponseHea
   out->status = status;
   out->reason = line.size() > 13 ? line.substr(13) : std::string_view();
   DesyncVerdict ignored;
-  if (!ParseHeaderLines(rest, /*strict=*/true, {kMaxResponseHead, kMaxResponseHead},
-                        out->headers, &out->header_count, &ignored, error)) {
+  if (!ParseHeaderLines(rest, /*strict=*/true, {kMaxResponseHead, kMaxResponseHead}, out->headers,
+                        &out->header_count, &ignored, error)) {
     return ParseStatus::kError;
   }
   return ParseStatus::kComplete;

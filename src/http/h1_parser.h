@@ -38,7 +38,7 @@ struct RequestHead {
   int version_minor = 1;     // 0 or 1 (HTTP/1.2..1.9 are treated as 1.1)
   HeaderField headers[kMaxHeaderCount];
   size_t header_count = 0;
-  size_t head_length = 0;    // bytes of the head including the empty line
+  size_t head_length = 0;  // bytes of the head including the empty line
   // Anomalies only the wire shows (bare LF, obs-fold, a line without colon).
   DesyncVerdict wire_verdict;
 

@@ -325,15 +325,15 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
     }
   }
   keep_alive_ = head.version_minor >= 1 ? !conn_close : (conn_keep_alive && !conn_close);
-  if (shutting_down_ ||
-      worker_->now_ms() - created_ms_ >= static_cast<int64_t>(attrs.client_keep_alive_seconds) * 1000) {
+  if (shutting_down_ || worker_->now_ms() - created_ms_ >=
+                            static_cast<int64_t>(attrs.client_keep_alive_seconds) * 1000) {
     keep_alive_ = false;  // client_keep_alive.seconds reached: close after this response
   }
 
   // Desync classification, then the listener's mitigation mode.
-  verdict_ = http::Worse(head.wire_verdict,
-                         http::ClassifyRequest(head.method, head.target, head.version,
-                                               head.header_span()));
+  verdict_ = http::Worse(
+      head.wire_verdict,
+      http::ClassifyRequest(head.method, head.target, head.version, head.header_span()));
   using http::DesyncTier;
   switch (attrs.desync_mitigation_mode) {
     case config::DesyncMitigationMode::kMonitor:
@@ -468,8 +468,8 @@ void DownstreamConnection::CheckTimers(int64_t now_ms) {
       if (idle_for >= idle_timeout_ms_) Close();
       break;
     case Phase::kHead: {
-      int64_t header_timeout = idle_timeout_ms_ < kHeaderTimeoutMs ? idle_timeout_ms_
-                                                                   : kHeaderTimeoutMs;
+      int64_t header_timeout =
+          idle_timeout_ms_ < kHeaderTimeoutMs ? idle_timeout_ms_ : kHeaderTimeoutMs;
       if (idle_for >= idle_timeout_ms_ || now_ms - head_started_ms_ >= header_timeout) {
         in_.Clear();
         keep_alive_ = false;
@@ -486,7 +486,7 @@ void DownstreamConnection::CheckTimers(int64_t now_ms) {
         FailUpstream(502);
         Pump();
       } else if (upstream_ != nullptr && !upstream_->connected &&
-          now_ms - connect_started_ms_ >= kConnectTimeoutMs) {
+                 now_ms - connect_started_ms_ >= kConnectTimeoutMs) {
         FailUpstream(504);
         Pump();
       } else if (idle_for >= idle_timeout_ms_) {

@@ -62,13 +62,11 @@ class DownstreamConnection final : public net::EventHandler {
   void HandleRequest(http::RequestHead& head);
   void ForwardRequest(http::RequestHead& head, const config::Action& action, int priority);
   // Target group of a forward action: group stickiness (AWSALBTG), else the weights. -1: none.
-  int ChooseTargetGroup(const http::RequestHead& head, const config::Action& action,
-                        int priority);
+  int ChooseTargetGroup(const http::RequestHead& head, const config::Action& action, int priority);
   // Target inside the group: stickiness cookie, else the picker over healthy targets
   // (fail-open to all when none is healthy), with slow start.
   const TargetRuntime* ChooseTarget(const http::RequestHead& head, size_t tg_index);
-  void AppendStickyCookie(std::string_view name, const balancer::StickyValue& value,
-                          bool cors);
+  void AppendStickyCookie(std::string_view name, const balancer::StickyValue& value, bool cors);
   void StartLocalResponse(bool close_after);
   void RespondError(int status, bool close_after);
   bool DrainLocalRequestBody();
@@ -97,7 +95,7 @@ class DownstreamConnection final : public net::EventHandler {
   const ListenerRuntime* listener_;
   SocketAddress listener_address_;
   net::Buffer in_;
-  std::string out_;           // bytes we generate (local responses, response heads)
+  std::string out_;  // bytes we generate (local responses, response heads)
   size_t out_sent_ = 0;
   bool readable_ = true;
   bool writable_ = true;
@@ -112,14 +110,14 @@ class DownstreamConnection final : public net::EventHandler {
   bool shutting_down_ = false;
 
   // Current request.
-  std::string method_;          // copied (HEAD matters for response framing)
+  std::string method_;  // copied (HEAD matters for response framing)
   int version_minor_ = 1;
-  bool keep_alive_ = true;      // after this exchange
+  bool keep_alive_ = true;  // after this exchange
   bool expect_continue_ = false;
   http::Framing req_framing_;
   uint64_t req_remaining_ = 0;  // body bytes not yet scanned (Content-Length)
   http::ChunkedDecoder req_chunks_;
-  size_t req_ready_ = 0;        // scanned body bytes at the front of in_, not yet sent
+  size_t req_ready_ = 0;  // scanned body bytes at the front of in_, not yet sent
   bool req_body_done_ = true;
   http::DesyncVerdict verdict_;
   bool close_after_ambiguous_ = false;
@@ -129,18 +127,18 @@ class DownstreamConnection final : public net::EventHandler {
   balancer::TargetStats* counted_target_ = nullptr;
   SocketAddress target_address_;
   int64_t connect_started_ms_ = 0;
-  std::string upstream_out_;     // rewritten request head
+  std::string upstream_out_;  // rewritten request head
   size_t upstream_out_sent_ = 0;
-  bool retryable_ = false;       // no body: may be resent on a fresh connection once
+  bool retryable_ = false;  // no body: may be resent on a fresh connection once
   bool retried_ = false;
   ResponseState resp_state_ = ResponseState::kHead;
   size_t resp_scan_pos_ = 0;
   http::Framing resp_framing_;
   uint64_t resp_remaining_ = 0;
   http::ChunkedDecoder resp_chunks_;
-  size_t resp_ready_ = 0;       // scanned response bytes at the front of upstream in
-  bool dechunk_ = false;        // HTTP/1.0 client: strip chunked framing
-  bool resp_eof_ = false;       // the target closed its side
+  size_t resp_ready_ = 0;  // scanned response bytes at the front of upstream in
+  bool dechunk_ = false;   // HTTP/1.0 client: strip chunked framing
+  bool resp_eof_ = false;  // the target closed its side
   bool upstream_reusable_ = true;
   bool response_started_ = false;  // some response byte was sent downstream
   int64_t idle_timeout_ms_ = 60000;

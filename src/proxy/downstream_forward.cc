@@ -9,8 +9,8 @@
 
 #include "health/target_health.h"
 #include "net/socket.h"
-#include "proxy/local_response.h"
 #include "proxy/downstream_connection.h"
+#include "proxy/local_response.h"
 #include "proxy/request_rewrite.h"
 #include "proxy/upstream_connection.h"
 #include "proxy/worker.h"
@@ -147,8 +147,8 @@ const TargetRuntime* DownstreamConnection::ChooseTarget(const http::RequestHead&
   const TargetRuntime* chosen = nullptr;
   if (lb_cookie || app_cookie) {
     balancer::StickyValue v;
-    bool found = lb_cookie ? DecodeSticky(head, *snapshot_->sticky_codec,
-                                          {"AWSALBCORS", "AWSALB"}, tg.lb_cookie_scope, now, &v)
+    bool found = lb_cookie ? DecodeSticky(head, *snapshot_->sticky_codec, {"AWSALBCORS", "AWSALB"},
+                                          tg.lb_cookie_scope, now, &v)
                            : DecodeSticky(head, *snapshot_->sticky_codec, {"AWSALBAPP-0"},
                                           tg.app_cookie_scope, now, &v);
     if (found) {
@@ -183,14 +183,15 @@ const TargetRuntime* DownstreamConnection::ChooseTarget(const http::RequestHead&
   }
   if (lb_cookie) {
     AppendStickyCookie(
-        "AWSALB", {tg.lb_cookie_scope, chosen->sticky_id, now + attrs.stickiness_lb_cookie_duration_seconds},
+        "AWSALB",
+        {tg.lb_cookie_scope, chosen->sticky_id, now + attrs.stickiness_lb_cookie_duration_seconds},
         true);
   } else if (app_cookie) {
     app_cookie_name_ = &attrs.stickiness_app_cookie_name;
     app_cookie_value_.clear();
-    snapshot_->sticky_codec->Encode(
-        {tg.app_cookie_scope, chosen->sticky_id, now + attrs.stickiness_app_cookie_duration_seconds},
-        &app_cookie_value_);
+    snapshot_->sticky_codec->Encode({tg.app_cookie_scope, chosen->sticky_id,
+                                     now + attrs.stickiness_app_cookie_duration_seconds},
+                                    &app_cookie_value_);
   }
   return chosen;
 }
@@ -478,8 +479,7 @@ bool DownstreamConnection::ProcessResponseHead() {
       }
       if (sets_app_cookie) {
         char date[40];
-        size_t date_len =
-            FormatHttpDate(static_cast<int64_t>(time(nullptr)) + 7 * 86400, date);
+        size_t date_len = FormatHttpDate(static_cast<int64_t>(time(nullptr)) + 7 * 86400, date);
         out_.append("Set-Cookie: AWSALBAPP-0=");
         out_.append(app_cookie_value_);
         out_.append("; Expires=");

@@ -20,8 +20,8 @@ void AppendCommon(int status, const LocalResponseOptions& o, std::string* out) {
   }
 }
 
-void AppendBody(std::string_view content_type, std::string_view body,
-                const LocalResponseOptions& o, std::string* out) {
+void AppendBody(std::string_view content_type, std::string_view body, const LocalResponseOptions& o,
+                std::string* out) {
   if (!content_type.empty()) {
     out->append("Content-Type: ");
     out->append(content_type);
@@ -46,34 +46,62 @@ void AppendStatusPage(int status, std::string* body) {
 
 const char* ReasonPhrase(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 413: return "Payload Too Large";
-    case 414: return "Request-URI Too Large";
-    case 429: return "Too Many Requests";
-    case 460: return "Client Closed";
-    case 463: return "X-Forwarded-For Too Long";
-    case 464: return "Incompatible Protocol";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Temporarily Unavailable";
-    case 504: return "Gateway Time-out";
-    case 505: return "HTTP Version Not Supported";
-    default: break;
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 413:
+      return "Payload Too Large";
+    case 414:
+      return "Request-URI Too Large";
+    case 429:
+      return "Too Many Requests";
+    case 460:
+      return "Client Closed";
+    case 463:
+      return "X-Forwarded-For Too Long";
+    case 464:
+      return "Incompatible Protocol";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Temporarily Unavailable";
+    case 504:
+      return "Gateway Time-out";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      break;
   }
   if (status >= 200 && status < 300) return "OK";
   if (status >= 400 && status < 500) return "Client Error";

@@ -17,10 +17,10 @@ const char* ReasonPhrase(int status);
 size_t FormatHttpDate(int64_t seconds, char* out);
 
 struct LocalResponseOptions {
-  bool head_request = false;  // HEAD: headers only
-  bool close = false;         // add "Connection: close"
+  bool head_request = false;       // HEAD: headers only
+  bool close = false;              // add "Connection: close"
   bool http10_keep_alive = false;  // HTTP/1.0 client that asked for keep-alive
-  std::string_view date;      // preformatted Date header value
+  std::string_view date;           // preformatted Date header value
 };
 
 // ALB's own error page for `status` (400, 405, 408, 414, 460, 463, 500, 501, 502, 503, 504,

@@ -28,8 +28,8 @@ std::string_view Trim(std::string_view v) {
 bool IsValidHeaderName(std::string_view name) {
   if (name.empty()) return false;
   for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
     if (!ok) return false;
   }
   return true;
@@ -47,9 +47,9 @@ bool NamedByConnection(const http::RequestHead& head, std::string_view name) {
 
 bool IsHopByHopOrManaged(std::string_view name) {
   static constexpr std::string_view kNames[] = {
-      "connection", "keep-alive", "proxy-connection", "te", "upgrade", "trailer",
-      "transfer-encoding", "content-length", "host", "x-forwarded-for", "x-forwarded-proto",
-      "x-forwarded-port", "x-amzn-trace-id"};
+      "connection",        "keep-alive",        "proxy-connection", "te",   "upgrade",
+      "trailer",           "transfer-encoding", "content-length",   "host", "x-forwarded-for",
+      "x-forwarded-proto", "x-forwarded-port",  "x-amzn-trace-id"};
   for (std::string_view n : kNames) {
     if (EqualsIgnoreCase(name, n)) return true;
   }
@@ -195,8 +195,8 @@ int AppendUpstreamRequestHead(const http::RequestHead& head, const RequestTarget
     }
   } else {
     host = !target.authority.empty() ? target.authority
-           : host_header            ? host_header->value
-                                    : ctx.fallback_host;
+           : host_header             ? host_header->value
+                                     : ctx.fallback_host;
     std::string_view default_port = ctx.listener_https ? "443" : "80";
     std::string_view bare = HostWithoutPort(host);
     bool has_port = bare.size() < host.size();

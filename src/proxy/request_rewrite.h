@@ -17,9 +17,9 @@ namespace sluice::proxy {
 
 // The request target split into its parts (origin-form or absolute-form).
 struct RequestTarget {
-  std::string_view authority;  // absolute-form only
-  std::string_view path;       // begins with '/', or "*" for OPTIONS *
-  std::string_view query;      // without '?'
+  std::string_view authority;       // absolute-form only
+  std::string_view path;            // begins with '/', or "*" for OPTIONS *
+  std::string_view query;           // without '?'
   std::string_view path_and_query;  // what is sent upstream
 };
 
@@ -31,13 +31,13 @@ std::string_view HostWithoutPort(std::string_view host);
 
 struct ForwardContext {
   const config::LoadBalancerAttributes* attributes = nullptr;
-  std::string_view listener_port;   // decimal
+  std::string_view listener_port;  // decimal
   bool listener_https = false;
   IpAddress client_ip;
   uint16_t client_port = 0;
-  std::string_view fallback_host;   // used when an HTTP/1.0 request has no Host
-  int64_t unix_seconds = 0;         // for X-Amzn-Trace-Id
-  balancer::Rng* rng = nullptr;     // for X-Amzn-Trace-Id
+  std::string_view fallback_host;  // used when an HTTP/1.0 request has no Host
+  int64_t unix_seconds = 0;        // for X-Amzn-Trace-Id
+  balancer::Rng* rng = nullptr;    // for X-Amzn-Trace-Id
 };
 
 // Counts the addresses in all X-Forwarded-For headers of `head`.

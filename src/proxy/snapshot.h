@@ -35,7 +35,7 @@ struct TargetGroupRuntime {
   const config::TargetGroup* config = nullptr;
   std::vector<TargetRuntime> targets;
   std::vector<balancer::TargetStats*> candidates;  // parallel to targets, for the pickers
-  uint64_t sticky_id = 0;   // StickyHash(name): names the group in AWSALBTG cookies
+  uint64_t sticky_id = 0;         // StickyHash(name): names the group in AWSALBTG cookies
   uint64_t lb_cookie_scope = 0;   // scope of its AWSALB cookies
   uint64_t app_cookie_scope = 0;  // scope of its AWSALBAPP cookies
 };
@@ -44,7 +44,7 @@ struct ListenerRuntime {
   const config::LoadBalancer* load_balancer = nullptr;
   const config::Listener* listener = nullptr;
   std::unique_ptr<routing::RuleTable> rules;
-  std::string port_text;  // listener port in decimal, for headers and redirects
+  std::string port_text;      // listener port in decimal, for headers and redirects
   uint64_t sticky_scope = 0;  // StickyHash("<lb>:<address>"): scopes AWSALBTG cookies
   std::shared_ptr<ListenSocketSet> sockets;
 };
@@ -102,11 +102,11 @@ class SnapshotBuilder {
   int worker_count_;
   int64_t (*now_ms_)();
   uint64_t generation_ = 0;
-  std::map<std::string, KnownTarget> known_;             // registered targets of the last build
-  std::map<std::string, DrainingTarget> draining_;       // by group/ip:port
+  std::map<std::string, KnownTarget> known_;        // registered targets of the last build
+  std::map<std::string, DrainingTarget> draining_;  // by group/ip:port
   std::shared_ptr<const balancer::StickyCookieCodec> sticky_codec_ =
       std::make_shared<balancer::StickyCookieCodec>();
-  std::map<std::string, std::weak_ptr<ListenSocketSet>> sockets_;             // by address
+  std::map<std::string, std::weak_ptr<ListenSocketSet>> sockets_;               // by address
   std::map<std::string, std::shared_ptr<balancer::TargetStats>> target_stats_;  // by group/ip:port
 };
 

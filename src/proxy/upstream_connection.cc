@@ -9,8 +9,7 @@
 
 namespace sluice::proxy {
 
-UpstreamConnection::UpstreamConnection(int fd, const SocketAddress& address,
-                                       UpstreamPools* pools)
+UpstreamConnection::UpstreamConnection(int fd, const SocketAddress& address, UpstreamPools* pools)
     : fd_(fd), address_(address), pools_(pools), in_(kUpstreamBufferSize) {}
 
 UpstreamConnection::~UpstreamConnection() {

@@ -30,8 +30,8 @@ class UpstreamConnection final : public net::EventHandler {
   net::Buffer& in() { return in_; }
 
   bool connected = false;
-  bool reused = false;            // came from the idle pool (a failure may be retried)
-  bool readable = true;           // edge-triggered readiness, cleared on EAGAIN
+  bool reused = false;   // came from the idle pool (a failure may be retried)
+  bool readable = true;  // edge-triggered readiness, cleared on EAGAIN
   bool writable = false;
   int64_t idle_since_ms = 0;
   int64_t idle_timeout_ms = 60000;

@@ -151,8 +151,8 @@ void Worker::Accept(int listen_fd, const ListenerRuntime* listener) {
   for (int i = 0; i < 64; ++i) {
     sockaddr_storage ss;
     socklen_t len = sizeof(ss);
-    int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len,
-                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd =
+        accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         PauseAccepting();  // a level-triggered listener would otherwise spin
