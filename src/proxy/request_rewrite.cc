@@ -229,6 +229,10 @@ int AppendUpstreamRequestHead(const http::RequestHead& head, const RequestTarget
 
   std::string_view trace_in;
   bool xff_written = false;
+  bool has_connection_header = false;  // only then can a header be hop-by-hop by name
+  for (const http::HeaderField& h : head.header_span()) {
+    if (EqualsIgnoreCase(h.name, "connection")) has_connection_header = true;
+  }
   for (const http::HeaderField& h : head.header_span()) {
     if (EqualsIgnoreCase(h.name, "x-amzn-trace-id") && trace_in.empty()) trace_in = h.value;
     if (EqualsIgnoreCase(h.name, "x-forwarded-for")) {
@@ -252,7 +256,7 @@ int AppendUpstreamRequestHead(const http::RequestHead& head, const RequestTarget
     }
     if (IsHopByHopOrManaged(h.name)) continue;
     if (attrs.drop_invalid_header_fields && !IsValidHeaderName(h.name)) continue;
-    if (NamedByConnection(head, h.name)) continue;
+    if (has_connection_header && NamedByConnection(head, h.name)) continue;
     out->append(h.name);
     out->append(": ");
     AppendValue(h.value, out);
