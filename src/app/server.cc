@@ -79,7 +79,9 @@ std::vector<health::MonitoredTarget> MonitoredTargets(const proxy::Snapshot& sna
       out.push_back(std::move(m));
     }
   }
+  int64_t now = net::MonotonicMillis();
   for (const proxy::DrainingTarget& d : snap.draining) {
+    if (now >= d.deadline_ms) continue;  // drained: no longer registered anywhere
     health::MonitoredTarget m;
     m.group = d.group;
     m.id = d.id;
@@ -163,14 +165,7 @@ int RunServer(const ServerOptions& options) {
       for (const auto& d : current->draining) {
         if (net::MonotonicMillis() >= d.deadline_ms) expired = true;
       }
-      if (expired) {
-        std::vector<health::MonitoredTarget> targets = MonitoredTargets(*current);
-        int64_t now = net::MonotonicMillis();
-        std::erase_if(targets, [now](const health::MonitoredTarget& t) {
-          return t.draining && now >= t.drain_deadline_ms;
-        });
-        checker.Update(std::move(targets));
-      }
+      if (expired) checker.Update(MonitoredTargets(*current));
     }
     if (sig == SIGHUP) {
       Log("SIGHUP: reloading %s%s", options.config_path);

@@ -183,6 +183,12 @@ void HealthChecker::Impl::ApplyUpdate() {
       // interval (see StartProbe), which spreads them.
       e->next_check_ms = now;
     }
+    if (!t.draining && e->machine.state() == TargetState::kDraining) {
+      // Registered again while draining: it starts over as a new registration.
+      e->machine = HealthStateMachine(t.check.healthy_threshold, t.check.unhealthy_threshold,
+                                      t.check.enabled);
+      e->next_check_ms = now;
+    }
     e->machine.SetThresholds(t.check.healthy_threshold, t.check.unhealthy_threshold);
     e->matcher = StatusMatcher::Parse(t.check.matcher);
     if (t.draining && e->machine.state() != TargetState::kDraining) e->machine.OnDeregistered();

@@ -65,12 +65,19 @@ void DownstreamConnection::AppendStickyCookie(std::string_view name,
   char date[40];
   size_t date_len =
       FormatHttpDate(static_cast<int64_t>(time(nullptr)) + kStickyCookieLifetime, date);
+  size_t value_start = 0, value_len = 0;  // the CORS twin carries the identical value
   for (int pass = 0; pass < (cors ? 2 : 1); ++pass) {
     set_cookie_headers_.append("Set-Cookie: ");
     set_cookie_headers_.append(name);
     if (pass == 1) set_cookie_headers_.append("CORS");
     set_cookie_headers_.push_back('=');
-    snapshot_->sticky_codec->Encode(value, &set_cookie_headers_);
+    if (pass == 0) {
+      value_start = set_cookie_headers_.size();
+      snapshot_->sticky_codec->Encode(value, &set_cookie_headers_);
+      value_len = set_cookie_headers_.size() - value_start;
+    } else {
+      set_cookie_headers_.append(set_cookie_headers_, value_start, value_len);
+    }
     set_cookie_headers_.append("; Expires=");
     set_cookie_headers_.append(date, date_len);
     set_cookie_headers_.append("; Path=/");
@@ -145,6 +152,15 @@ const TargetRuntime* DownstreamConnection::ChooseTarget(const http::RequestHead&
   app_cookie_name_ = nullptr;
   app_cookie_refresh_ = false;
   const TargetRuntime* chosen = nullptr;
+  if (app_cookie) {
+    // A client in an application session (its cookie, or an AWSALBAPP-0 of ours, even a stale
+    // one) is (re)stuck to whatever target serves it now: after a failover the session stays
+    // on the new target even when the old one recovers.
+    std::string_view ignored;
+    app_cookie_refresh_ = FindRequestCookie(head, "AWSALBAPP-0", &ignored) ||
+                          (!attrs.stickiness_app_cookie_name.empty() &&
+                           FindRequestCookie(head, attrs.stickiness_app_cookie_name, &ignored));
+  }
   if (lb_cookie || app_cookie) {
     balancer::StickyValue v;
     bool found = lb_cookie ? DecodeSticky(head, *snapshot_->sticky_codec, {"AWSALBCORS", "AWSALB"},
@@ -157,7 +173,6 @@ const TargetRuntime* DownstreamConnection::ChooseTarget(const http::RequestHead&
       for (uint32_t i : index) {
         if (tg.targets[i].sticky_id == v.target) {
           chosen = &tg.targets[i];
-          app_cookie_refresh_ = app_cookie;
           break;
         }
       }

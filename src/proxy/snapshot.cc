@@ -133,8 +133,11 @@ Result<std::shared_ptr<const Snapshot>> SnapshotBuilder::Build(config::Config co
     d.stats->routable.store(false);
     draining_[key] = std::move(d);
   }
+  // An expired drain stays listed for a grace period, so that a reload landing just after
+  // the deadline (before a worker's next tick) still ends the requests left on it.
+  constexpr int64_t kExpiredDrainGraceMs = 60 * 1000;
   for (auto it = draining_.begin(); it != draining_.end();) {
-    if (next_known.count(it->first) != 0 || now >= it->second.deadline_ms) {
+    if (next_known.count(it->first) != 0 || now >= it->second.deadline_ms + kExpiredDrainGraceMs) {
       it = draining_.erase(it);
     } else {
       ++it;

@@ -775,3 +775,393 @@ def http():
     s.trust_env = False
     yield s
     s.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Controllable HTTP back ends, the admin endpoint, and a sluice launcher for module fixtures
+# (target health, draining, stickiness and blue/green tests)
+# ---------------------------------------------------------------------------------------------
+
+import http.client as _httpclient  # noqa: E402  (not `import http`: the fixture is `http`)
+import http.server as _httpserver  # noqa: E402
+import json  # noqa: E402
+import socketserver  # noqa: E402
+import urllib.parse  # noqa: E402
+
+
+class RecordedRequest:
+    def __init__(self, t: float, method: str, path: str, headers: list, peer):
+        self.t = t              # time.monotonic() when the request head had been read
+        self.method = method
+        self.path = path        # request target as received (path and query)
+        self.headers = headers  # [(name, value)] as received
+        self.peer = peer
+        self.status = None      # the status this back end answered (None: never answered)
+
+    def header(self, name: str, default=None):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return default
+
+
+class _ControlledServer(socketserver.ThreadingMixIn, _httpserver.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, addr, backend):
+        self.backend = backend
+        super().__init__(addr, _ControlledHandler)
+
+    def process_request(self, request, client_address):
+        with self.backend._lock:
+            self.backend._conns.append(request)
+            self.backend.connections += 1
+        super().process_request(request, client_address)
+
+
+class _ControlledHandler(_httpserver.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "controlled"
+    sys_version = ""
+
+    def log_message(self, *args):  # quiet
+        pass
+
+    def do_GET(self):  # noqa: N802
+        b: ControlledBackend = self.server.backend
+        rec = RecordedRequest(time.monotonic(), self.command, self.path,
+                              list(self.headers.items()), self.client_address)
+        split = urllib.parse.urlsplit(self.path)
+        if split.path == b.health_path:
+            with b._lock:
+                b.health_log.append(rec)
+            b._answer_health(self, rec)
+        else:
+            with b._lock:
+                b.requests.append(rec)
+            b._answer_traffic(self, rec, urllib.parse.parse_qs(split.query))
+
+    do_HEAD = do_GET  # noqa: N815
+
+
+class ControlledBackend:
+    """A threaded HTTP/1.1 back end on 127.0.0.1 whose health endpoint can be switched at run
+    time, and which records every request with its arrival time (time.monotonic()).
+
+    Health (`health_path`, default /health), by `health_mode`:
+      ok         answer `health_status` (200 unless changed)
+      status     same as ok (set health_status = 503 etc.)
+      hang       read the request, never answer (until the back end stops or the mode changes)
+      delay      answer 200 after `health_delay` seconds
+      alternate  answer 200 and 503 in turn (the next one is `alternate_next`)
+    Other paths answer 200 "target: <name>\\n" with header X-Sluice-Target: <name>; query
+    parameters: delay_ms=N (wait first), hang=1 (never answer), set_cookie=NAME=VALUE (adds a
+    Set-Cookie header), pieces=N&piece=BYTES&interval_ms=M (Content-Length body sent in N
+    pieces, M ms apart; piece i is BYTES copies of chr(65 + i % 26)).
+
+    kill() closes the listener and every connection (the port then refuses); restart() binds
+    the same port again."""
+
+    def __init__(self, name: str, port: int = 0, health_path: str = "/health"):
+        self.name = name
+        self.health_path = health_path
+        self.health_mode = "ok"
+        self.health_status = 200
+        self.health_delay = 0.0
+        self.alternate_next = 200
+        self.requests: list[RecordedRequest] = []
+        self.health_log: list[RecordedRequest] = []
+        self.connections = 0
+        self._lock = threading.Lock()
+        self._conns: list = []
+        self._release = threading.Event()  # set: hanging handlers give up
+        self.server = None
+        self.port = port
+        self._thread = None
+        self.start()
+
+    # -- lifecycle --
+    def start(self):
+        self._release = threading.Event()
+        self.server = _ControlledServer((LOCAL, self.port), self)
+        self.port = self.server.server_address[1]
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={
+            "poll_interval": 0.05}, daemon=True, name=f"controlled-{self.name}")
+        self._thread.start()
+
+    def kill(self):
+        """Stops listening and closes every open connection (clients see FIN/RST)."""
+        if self.server is None:
+            return
+        self._release.set()
+        self.server.shutdown()
+        self.server.server_close()
+        with self._lock:
+            conns, self._conns = list(self._conns), []
+        for c in conns:
+            with contextlib.suppress(OSError):
+                c.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                c.close()
+        self._thread.join(timeout=5)
+        self.server = None
+
+    def restart(self):
+        self.start()
+
+    stop = kill
+
+    # -- views --
+    def traffic(self, since: float = 0.0) -> list[RecordedRequest]:
+        with self._lock:
+            return [r for r in self.requests if r.t >= since]
+
+    def checks(self, since: float = 0.0) -> list[RecordedRequest]:
+        with self._lock:
+            return [r for r in self.health_log if r.t >= since]
+
+    def set_health(self, mode: str, status: int = 200, delay: float = 0.0, first: int = 200):
+        with self._lock:
+            self.health_mode = mode
+            self.health_status = status
+            self.health_delay = delay
+            self.alternate_next = first
+
+    # -- handlers --
+    def _send(self, h, status: int, body: bytes, extra=()):
+        h.send_response(status)
+        h.send_header("Content-Type", "text/plain")
+        h.send_header("Content-Length", str(len(body)))
+        h.send_header("X-Sluice-Target", self.name)
+        for k, v in extra:
+            h.send_header(k, v)
+        h.end_headers()
+        if h.command != "HEAD":
+            h.wfile.write(body)
+        h.wfile.flush()
+
+    def _answer_health(self, h, rec: RecordedRequest):
+        with self._lock:
+            mode = self.health_mode
+            status = self.health_status
+            delay = self.health_delay
+            if mode == "alternate":
+                status = self.alternate_next
+                self.alternate_next = 503 if status == 200 else 200
+        if mode == "hang":
+            self._release.wait(60)
+            h.close_connection = True
+            return
+        if mode == "delay" and self._release.wait(delay):
+            h.close_connection = True
+            return
+        rec.status = status
+        self._send(h, status, b"ok\n" if status == 200 else b"unhealthy\n")
+
+    def _answer_traffic(self, h, rec: RecordedRequest, q: dict):
+        def one(key, default=None):
+            v = q.get(key)
+            return v[0] if v else default
+
+        if one("hang"):
+            self._release.wait(60)
+            h.close_connection = True
+            return
+        if one("delay_ms") and self._release.wait(int(one("delay_ms")) / 1000.0):
+            h.close_connection = True
+            return
+        extra = []
+        if one("set_cookie"):
+            extra.append(("Set-Cookie", one("set_cookie")))
+        pieces = int(one("pieces", "0"))
+        if pieces:
+            size = int(one("piece", "1024"))
+            interval = int(one("interval_ms", "100")) / 1000.0
+            h.send_response(200)
+            h.send_header("Content-Type", "application/octet-stream")
+            h.send_header("Content-Length", str(size * pieces))
+            h.send_header("X-Sluice-Target", self.name)
+            h.end_headers()
+            h.wfile.flush()
+            rec.status = 200
+            for i in range(pieces):
+                if i and self._release.wait(interval):
+                    h.close_connection = True
+                    return
+                try:
+                    h.wfile.write(bytes([65 + i % 26]) * size)
+                    h.wfile.flush()
+                except OSError:
+                    h.close_connection = True
+                    return
+            return
+        rec.status = 200
+        self._send(h, 200, f"target: {self.name}\n".encode(), extra)
+
+
+def stream_body(pieces: int, piece: int) -> bytes:
+    """The body ControlledBackend sends for pieces=N&piece=BYTES."""
+    return b"".join(bytes([65 + i % 26]) * piece for i in range(pieces))
+
+
+@pytest.fixture
+def controlled():
+    """Factory: controlled(name, port=0) -> ControlledBackend; all are killed afterwards."""
+    started: list[ControlledBackend] = []
+
+    def start(name: str, port: int = 0, health_path: str = "/health") -> ControlledBackend:
+        b = ControlledBackend(name, port, health_path)
+        started.append(b)
+        return b
+
+    yield start
+    for b in started:
+        b.kill()
+
+
+def fast_health(**overrides) -> dict:
+    """Target group fields for the fastest checks the config allows: every 5 s, 2 s timeout,
+    two results either way. Pass to target_group(..., health=True, **fast_health())."""
+    fields = {"HealthCheckIntervalSeconds": 5, "HealthCheckTimeoutSeconds": 2,
+              "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 2}
+    fields.update(overrides)
+    return fields
+
+
+def admin_get(port: int, path: str = "/targets", method: str = "GET", timeout: float = 3.0):
+    """(status, body text, parsed JSON or None) from the admin endpoint."""
+    c = _httpclient.HTTPConnection(LOCAL, port, timeout=timeout)
+    try:
+        c.request(method, path)
+        r = c.getresponse()
+        body = r.read().decode("utf-8", "replace")
+        status, ctype = r.status, r.getheader("Content-Type", "")
+    finally:
+        c.close()
+    doc = None
+    if "json" in ctype:
+        with contextlib.suppress(ValueError):
+            doc = json.loads(body)
+    return status, body, doc
+
+
+def health_rows(doc: dict) -> dict:
+    """{(group, id, port): TargetHealth dict} from a /targets document."""
+    out = {}
+    for g in doc.get("TargetGroups", []):
+        for d in g.get("TargetHealthDescriptions", []):
+            out[(g["TargetGroupName"], d["Target"]["Id"], d["Target"]["Port"])] = d["TargetHealth"]
+    return out
+
+
+def target_health(admin_port: int, group: str, port: int):
+    """The TargetHealth dict of target 127.0.0.1:port in `group`, or None if not listed."""
+    _, _, doc = admin_get(admin_port)
+    return health_rows(doc or {}).get((group, LOCAL, port))
+
+
+def wait_health(admin_port: int, group: str, port: int, state: str, timeout: float,
+                reason: str | None = None) -> dict:
+    """Waits until the target shows `state` (and `reason`, if given); returns TargetHealth."""
+    def ok():
+        th = target_health(admin_port, group, port)
+        if th and th.get("State") == state and (reason is None or th.get("Reason") == reason):
+            return th
+        return None
+
+    return wait_until(ok, timeout, interval=0.05,
+                      what=f"{group}/{port} to be {state}{'/' + reason if reason else ''}")
+
+
+class HealthWatcher:
+    """Polls /targets every `interval` seconds on a thread and keeps every answer as
+    (time.monotonic() after the answer arrived, {(group, id, port): TargetHealth})."""
+
+    def __init__(self, admin_port: int, interval: float = 0.05):
+        self.admin_port = admin_port
+        self.interval = interval
+        self.history: list[tuple[float, dict]] = []
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="health-watcher")
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                _, _, doc = admin_get(self.admin_port)
+                rows = health_rows(doc or {})
+                with self._lock:
+                    self.history.append((time.monotonic(), rows))
+            except Exception as e:  # noqa: BLE001
+                self.errors.append(repr(e))
+            self._stop.wait(self.interval)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def snapshots(self):
+        with self._lock:
+            return list(self.history)
+
+    def latest(self, group: str, port: int):
+        snaps = self.snapshots()
+        return snaps[-1][1].get((group, LOCAL, port)) if snaps else None
+
+    def timeline(self, group: str, port: int) -> list[tuple[float, str, str | None, str | None]]:
+        """Distinct consecutive (t_first_seen, State, Reason, Description) of one target."""
+        out = []
+        for t, rows in self.snapshots():
+            th = rows.get((group, LOCAL, port))
+            key = (th.get("State"), th.get("Reason"), th.get("Description")) if th else (
+                None, None, None)
+            if not out or out[-1][1:] != key:
+                out.append((t, *key))
+        return out
+
+    def first_seen(self, group: str, port: int, state: str, after: float = 0.0):
+        for t, rows in self.snapshots():
+            th = rows.get((group, LOCAL, port))
+            if t >= after and th and th.get("State") == state:
+                return t
+        return None
+
+
+def launch_sluice(workdir: pathlib.Path, config, tag: str = "sluice", workers: int = 2,
+                  args=()) -> Sluice:
+    """Starts sluice like the `sluice` fixture does, for module-scoped fixtures; the caller
+    stops it (s.proc.stop())."""
+    path = workdir / f"{tag}.yaml"
+    path.write_text(config if isinstance(config, str) else dump_config(config))
+    proc = Proc([SLUICE_BIN, "run", "--config", path, "--workers", str(workers), *args],
+                workdir, tag)
+    ports = [l["Port"] for lb in config["LoadBalancers"] for l in lb["Listeners"]]
+    s = Sluice(proc, path, ports[0])
+
+    def ready():
+        if not proc.alive():
+            raise AssertionError(f"sluice exited early (rc={proc.popen.returncode}):\n"
+                                 f"{proc.stderr()}")
+        return "ready:" in proc.stderr()
+
+    try:
+        wait_until(ready, 15, what="sluice ready")
+        for p in ports:
+            wait_until(lambda: port_accepts(p), 10, what=f"port {p} to accept")
+    except BaseException:
+        proc.stop()
+        raise
+    return s
+
+
+def admin_port_of(s: Sluice, timeout: float = 5.0) -> int:
+    """The admin port sluice logged ("admin endpoint on http://127.0.0.1:N")."""
+    def found():
+        m = re.search(r"admin endpoint on http://127\.0\.0\.1:(\d+)", s.log())
+        return int(m.group(1)) if m else None
+
+    return wait_until(found, timeout, what="admin endpoint log line")
