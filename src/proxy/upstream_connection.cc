@@ -17,6 +17,7 @@ UpstreamConnection::~UpstreamConnection() {
 }
 
 void UpstreamConnection::OnEvents(uint32_t events) {
+  if (destroyed) return;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readable = true;
   if (events & EPOLLOUT) writable = true;
   if (owner != nullptr) {
@@ -44,6 +45,8 @@ void UpstreamPools::PutIdle(UpstreamConnection* conn, int64_t now_ms) {
 }
 
 void UpstreamPools::Destroy(UpstreamConnection* conn) {
+  if (conn->destroyed) return;  // already scheduled for deletion
+  conn->destroyed = true;
   loop_->Remove(conn->fd());
   conn->owner = nullptr;
   loop_->DeferDelete(conn);

@@ -36,6 +36,9 @@ class UpstreamConnection final : public net::EventHandler {
   int64_t idle_since_ms = 0;
   int64_t idle_timeout_ms = 60000;
   DownstreamConnection* owner = nullptr;  // null while idle in the pool
+  // Set by UpstreamPools::Destroy; deletion is deferred to the end of the event batch, and an
+  // event for this connection may still be in that batch: it must then be ignored.
+  bool destroyed = false;
 
  private:
   int fd_;
