@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -24,19 +23,21 @@
 #include <utility>
 #include <vector>
 
+#include "app/demo_target_http.h"
+
 namespace sluice::app {
 namespace {
 
-constexpr size_t kMaxHeadBytes = 64 * 1024;  // request head and trailer section cap
-constexpr size_t kMaxChunkLine = 4096;       // chunk-size line incl. extensions
+using demo::kMaxChunkLine;
+using demo::kMaxHeadBytes;
+using demo::Request;
+
 constexpr size_t kReadSize = 16 * 1024;
-constexpr size_t kStreamPiece = 64 * 1024;    // bytes= responses are produced in these pieces
 constexpr size_t kWriteBudget = 1024 * 1024;  // per wake-up, so one client cannot starve others
 constexpr size_t kKeepCapacity = 8 * 1024;    // idle buffers larger than this are released
 constexpr int64_t kIdleTimeoutMs = 300'000;   // no progress for this long closes a connection
 constexpr int64_t kLingerMs = 2'000;          // drain time after a closing response
-constexpr int64_t kMaxDelayMs = 3'600'000;
-constexpr int64_t kPollMs = 100;  // stop flags are checked at least this often
+constexpr int64_t kPollMs = 100;              // stop flags are checked at least this often
 constexpr int kMaxEvents = 256;
 
 volatile sig_atomic_t g_signalled = 0;
@@ -48,71 +49,6 @@ int64_t NowMs() {
       .count();
 }
 
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  }
-  return true;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool IsTchar(char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
-}
-
-bool IsToken(std::string_view s) { return !s.empty() && std::all_of(s.begin(), s.end(), IsTchar); }
-
-// Decimal digits only, no sign, at most `max`.
-bool ParseU64(std::string_view s, uint64_t max, uint64_t* out) {
-  if (s.empty() || s.size() > 19) return false;
-  uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  if (v > max) return false;
-  *out = v;
-  return true;
-}
-
-// Calls fn(token) for each comma-separated, trimmed, non-empty element.
-template <class Fn>
-void ForEachListItem(std::string_view s, Fn fn) {
-  while (!s.empty()) {
-    size_t comma = s.find(',');
-    std::string_view item = Trim(s.substr(0, comma));
-    if (!item.empty()) fn(item);
-    if (comma == std::string_view::npos) break;
-    s.remove_prefix(comma + 1);
-  }
-}
-
-const char* Reason(int status) {
-  // clang-format off
-  static constexpr std::pair<int, const char*> kReasons[] = {
-      {200, "OK"}, {201, "Created"}, {202, "Accepted"}, {204, "No Content"},
-      {301, "Moved Permanently"}, {302, "Found"}, {304, "Not Modified"},
-      {307, "Temporary Redirect"}, {308, "Permanent Redirect"}, {400, "Bad Request"},
-      {401, "Unauthorized"}, {403, "Forbidden"}, {404, "Not Found"}, {405, "Method Not Allowed"},
-      {408, "Request Timeout"}, {409, "Conflict"}, {413, "Content Too Large"},
-      {429, "Too Many Requests"}, {500, "Internal Server Error"}, {501, "Not Implemented"},
-      {502, "Bad Gateway"}, {503, "Service Unavailable"}, {504, "Gateway Timeout"}};
-  // clang-format on
-  for (const auto& [code, text] : kReasons) {
-    if (code == status) return text;
-  }
-  return "Status";
-}
-
 // Empties a buffer, giving back its memory if it grew large.
 void Release(std::string& s) {
   if (s.capacity() > kKeepCapacity) {
@@ -120,12 +56,6 @@ void Release(std::string& s) {
   } else {
     s.clear();
   }
-}
-
-std::string Hex(uint64_t v) {
-  char buf[20];
-  std::snprintf(buf, sizeof(buf), "%llx", static_cast<unsigned long long>(v));
-  return buf;
 }
 
 // "ip:port" or "[ip6]:port".
@@ -170,22 +100,6 @@ enum class Phase {
 
 bool IsReadPhase(Phase p) { return p <= Phase::kTrailer; }
 
-struct Request {
-  std::string request_line;
-  std::vector<std::string> header_lines;  // as received, without line endings
-  std::string method;
-  std::string target;
-  bool http10 = false;
-  bool keep_alive = true;
-  uint64_t body_bytes = 0;
-  // Query parameters, parsed once the request is complete.
-  int status = 200;
-  uint64_t delay_ms = 0;
-  uint64_t bytes = 0;
-  bool have_bytes = false;
-  bool chunked = false;
-};
-
 struct Conn {
   uint64_t id = 0;
   int fd = -1;
@@ -200,8 +114,7 @@ struct Conn {
   size_t trailer_bytes = 0;
   std::string out;
   size_t out_pos = 0;
-  uint64_t stream_left = 0;  // 'x' bytes still to produce for bytes=
-  bool stream_chunked = false;
+  demo::StreamState stream;  // the rest of a bytes= body
   bool close_after = false;
   int64_t deadline = 0;  // 0 = none
   uint32_t interest = EPOLLIN;
@@ -228,7 +141,7 @@ class Server {
   void RequestComplete(Conn& c);
   void StartResponse(Conn& c);
   void BadRequest(Conn& c, std::string_view why, bool close);
-  void Reply(Conn& c, int status, std::string body, uint64_t stream_bytes, bool chunked);
+  void Reply(Conn& c, int status, std::string_view body, uint64_t stream_bytes, bool chunked);
   Flushed Flush(Conn& c);
   void ResetForNextRequest(Conn& c);
   void StartLinger(Conn& c);
@@ -555,16 +468,8 @@ bool Server::ParseStep(Conn& c) {
         c.phase = Phase::kChunkSize;
         return true;
       }
-      size_t digits = 0;
       uint64_t size = 0;
-      for (; digits < line.size() && digits < 16 &&
-             std::isxdigit(static_cast<unsigned char>(line[digits]));
-           ++digits) {
-        char h = Lower(line[digits]);
-        size = size * 16 + static_cast<uint64_t>(h <= '9' ? h - '0' : h - 'a' + 10);
-      }
-      std::string_view rest = Trim(line.substr(digits));
-      if (digits == 0 || digits > 15 || (!rest.empty() && rest.front() != ';')) {
+      if (!demo::ParseChunkSize(line, &size)) {
         BadRequest(c, "invalid chunk size", true);
         return false;
       }
@@ -579,99 +484,17 @@ bool Server::ParseStep(Conn& c) {
 bool Server::ParseHead(Conn& c, size_t end) {
   std::string_view head(c.in.data() + c.in_pos, end - c.in_pos);
   c.in_pos = end;
-  Request& r = c.req;
-  std::vector<std::string_view> lines;
-  while (!head.empty()) {
-    size_t nl = head.find('\n');
-    std::string_view line = head.substr(0, nl);
-    head.remove_prefix(nl + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) break;
-    for (char ch : line) {
-      auto u = static_cast<unsigned char>(ch);
-      if ((u < 0x20 && ch != '\t') || u == 0x7f) {
-        BadRequest(c, "control character in request head", true);
-        return false;
-      }
-    }
-    lines.push_back(line);
-  }
-  // Request line: method SP request-target SP HTTP-version.
-  std::string_view rl = lines.front();
-  size_t sp1 = rl.find(' ');
-  size_t sp2 = sp1 == std::string_view::npos ? sp1 : rl.find(' ', sp1 + 1);
-  if (sp2 == std::string_view::npos || rl.find(' ', sp2 + 1) != std::string_view::npos) {
-    BadRequest(c, "malformed request line", true);
+  demo::HeadResult head_result;
+  if (const char* error = demo::ParseRequestHead(head, &c.req, &head_result)) {
+    BadRequest(c, error, true);
     return false;
   }
-  std::string_view method = rl.substr(0, sp1);
-  std::string_view target = rl.substr(sp1 + 1, sp2 - sp1 - 1);
-  std::string_view version = rl.substr(sp2 + 1);
-  bool bad_target = target.empty() || std::any_of(target.begin(), target.end(), [](char ch) {
-                      return ch == '\t' || static_cast<unsigned char>(ch) > 0x7e;
-                    });
-  if (!IsToken(method) || bad_target || (version != "HTTP/1.1" && version != "HTTP/1.0")) {
-    BadRequest(c, "malformed request line", true);
-    return false;
-  }
-  r.request_line.assign(rl);
-  r.method.assign(method);
-  r.target.assign(target);
-  r.http10 = version == "HTTP/1.0";
-  r.keep_alive = !r.http10;
-
-  bool have_length = false, have_te = false, last_chunked = false, expect_continue = false;
-  int chunked_count = 0;
-  uint64_t length = 0;
-  int hosts = 0;
-  for (size_t i = 1; i < lines.size(); ++i) {
-    std::string_view line = lines[i];
-    size_t colon = line.find(':');
-    if (colon == std::string_view::npos || !IsToken(line.substr(0, colon))) {
-      BadRequest(c, "malformed header line", true);  // includes obs-fold and "Name :"
-      return false;
-    }
-    std::string_view name = line.substr(0, colon);
-    std::string_view value = Trim(line.substr(colon + 1));
-    r.header_lines.emplace_back(line);
-    if (EqualsIgnoreCase(name, "host")) {
-      ++hosts;
-    } else if (EqualsIgnoreCase(name, "content-length")) {
-      uint64_t v = 0;
-      if (!ParseU64(value, uint64_t{1} << 53, &v) || (have_length && v != length)) {
-        BadRequest(c, "invalid Content-Length", true);
-        return false;
-      }
-      have_length = true;
-      length = v;
-    } else if (EqualsIgnoreCase(name, "transfer-encoding")) {
-      have_te = true;
-      ForEachListItem(value, [&](std::string_view coding) {
-        last_chunked = EqualsIgnoreCase(coding, "chunked");
-        if (last_chunked) ++chunked_count;
-      });
-    } else if (EqualsIgnoreCase(name, "connection")) {
-      ForEachListItem(value, [&](std::string_view opt) {
-        if (EqualsIgnoreCase(opt, "close")) r.keep_alive = false;
-        if (EqualsIgnoreCase(opt, "keep-alive") && r.http10) r.keep_alive = true;
-      });
-    } else if (EqualsIgnoreCase(name, "expect")) {
-      expect_continue = EqualsIgnoreCase(value, "100-continue");
-    }
-  }
-  if (!r.http10 && hosts != 1) {
-    BadRequest(c, hosts == 0 ? "missing Host header" : "multiple Host headers", true);
-    return false;
-  }
-  // Only "...,chunked" with chunked once is accepted; TE with Content-Length is a desync risk.
-  bool chunked = have_te && last_chunked && chunked_count == 1;
-  if (have_te && (!chunked || have_length || r.http10)) {
-    BadRequest(c, "unsupported Transfer-Encoding", true);
-    return false;
-  }
+  const bool chunked = head_result.chunked;
+  const uint64_t length = head_result.content_length;
   // Send 100 Continue when the client waits for it; the previous response is fully flushed,
   // so this tiny write does not block. If it does not go out, the client times out and sends.
-  if (expect_continue && !r.http10 && (chunked || length > 0) && c.in_pos == c.in.size()) {
+  if (head_result.expect_continue && !c.req.http10 && (chunked || length > 0) &&
+      c.in_pos == c.in.size()) {
     static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
     [[maybe_unused]] ssize_t n = ::send(c.fd, k100.data(), k100.size(), MSG_NOSIGNAL);
   }
@@ -689,36 +512,9 @@ bool Server::ParseHead(Conn& c, size_t end) {
 void Server::RequestComplete(Conn& c) {
   Request& r = c.req;
   c.close_after = !r.keep_alive;
-  std::string_view target = r.target;
-  size_t q = target.find('?');
-  std::string_view query = q == std::string_view::npos ? "" : target.substr(q + 1);
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view kv = query.substr(0, amp);
-    query = amp == std::string_view::npos ? "" : query.substr(amp + 1);
-    size_t eq = kv.find('=');
-    std::string_view key = kv.substr(0, eq);
-    std::string_view value = eq == std::string_view::npos ? "" : kv.substr(eq + 1);
-    bool flag = value == "1" || value == "true";
-    uint64_t v = 0;
-    const char* error = nullptr;
-    if (key == "status") {
-      if (!ParseU64(value, 599, &v) || v < 200) error = "invalid status parameter (200..599)";
-      r.status = static_cast<int>(v);
-    } else if (key == "delay_ms") {
-      if (!ParseU64(value, kMaxDelayMs, &r.delay_ms)) error = "invalid delay_ms parameter";
-    } else if (key == "bytes") {
-      if (!ParseU64(value, uint64_t{1} << 50, &r.bytes)) error = "invalid bytes parameter";
-      r.have_bytes = true;
-    } else if (key == "chunked") {
-      r.chunked = flag;
-    } else if (key == "close") {
-      c.close_after = c.close_after || flag;
-    }
-    if (error != nullptr) {
-      BadRequest(c, error, c.close_after);
-      return;
-    }
+  if (const char* error = demo::ApplyQueryParameters(&r, &c.close_after)) {
+    BadRequest(c, error, c.close_after);
+    return;
   }
   if (r.delay_ms == 0) {
     StartResponse(c);
@@ -731,27 +527,12 @@ void Server::RequestComplete(Conn& c) {
 
 void Server::StartResponse(Conn& c) {
   const Request& r = c.req;
-  std::string_view path = std::string_view(r.target).substr(0, r.target.find('?'));
-  if (size_t scheme = path.find("://"); scheme != std::string_view::npos && path[0] != '/') {
-    size_t slash = path.find('/', scheme + 3);  // absolute-form: drop scheme and authority
-    path = slash == std::string_view::npos ? "/" : path.substr(slash);
-  }
-  int status = r.status;
-  bool chunked = r.chunked;
   if (r.have_bytes) {
-    Reply(c, status, "", r.bytes, chunked);
-  } else if (path == options_.health_path) {
-    Reply(c, status, "ok\n", 0, chunked);
+    Reply(c, r.status, "", r.bytes, r.chunked);
+  } else if (demo::RequestPath(r.target) == options_.health_path) {
+    Reply(c, r.status, "ok\n", 0, r.chunked);
   } else {
-    std::string body = "target: " + name_ + "\naddr: " + addr_ + "\nclient: " + c.peer + "\n\n";
-    body += r.request_line;
-    body += '\n';
-    for (const std::string& line : r.header_lines) {
-      body += line;
-      body += '\n';
-    }
-    body += "body-bytes: " + std::to_string(r.body_bytes) + "\n";
-    Reply(c, status, std::move(body), 0, chunked);
+    Reply(c, r.status, demo::EchoBody(name_, addr_, c.peer, r), 0, r.chunked);
   }
 }
 
@@ -760,43 +541,21 @@ void Server::BadRequest(Conn& c, std::string_view why, bool close) {
   std::string body = "bad request: ";
   body.append(why);
   body += '\n';
-  Reply(c, 400, std::move(body), 0, false);
+  Reply(c, 400, body, 0, false);
 }
 
 // Queues a response: either `body`, or `stream_bytes` 'x' characters produced while sending.
-void Server::Reply(Conn& c, int status, std::string body, uint64_t stream_bytes, bool chunked) {
-  bool head_only = c.req.method == "HEAD";
-  bool no_body = status == 204 || status == 304;
-  chunked = chunked && !c.req.http10 && !no_body;
-  uint64_t length = stream_bytes > 0 ? stream_bytes : body.size();
-  std::string& out = c.out;
-  out.clear();
+void Server::Reply(Conn& c, int status, std::string_view body, uint64_t stream_bytes,
+                   bool chunked) {
+  demo::ResponseSpec spec;
+  spec.status = status;
+  spec.chunked = chunked;
+  spec.head_request = c.req.method == "HEAD";
+  spec.http10 = c.req.http10;
+  spec.close = c.close_after;
+  spec.server_name = name_;
+  c.stream = demo::BuildResponse(spec, body, stream_bytes, &c.out);
   c.out_pos = 0;
-  out += "HTTP/1.1 " + std::to_string(status) + " " + Reason(status) + "\r\n";
-  out += "Content-Type: text/plain\r\nX-Sluice-Target: " + name_ + "\r\n";
-  if (chunked) {
-    out += "Transfer-Encoding: chunked\r\n";
-  } else if (status != 204 && status != 304) {
-    out += "Content-Length: " + std::to_string(length) + "\r\n";
-  }
-  if (c.close_after) {
-    out += "Connection: close\r\n";
-  } else if (c.req.http10) {
-    out += "Connection: keep-alive\r\n";
-  }
-  out += "\r\n";
-  c.stream_left = 0;
-  c.stream_chunked = chunked;
-  if (!head_only && !no_body) {
-    if (stream_bytes > 0) {
-      c.stream_left = stream_bytes;
-    } else if (chunked) {
-      if (!body.empty()) out += Hex(body.size()) + "\r\n" + body + "\r\n";
-      out += "0\r\n\r\n";
-    } else {
-      out += body;
-    }
-  }
   c.phase = Phase::kWriting;
   Touch(c);
 }
@@ -806,16 +565,11 @@ Flushed Server::Flush(Conn& c) {
   Flushed result = Flushed::kDone;
   for (;;) {
     if (c.out_pos == c.out.size()) {
-      if (c.stream_left == 0) break;
-      // Next piece of a bytes= body; the final chunked piece carries the terminator.
-      size_t n = static_cast<size_t>(std::min<uint64_t>(c.stream_left, kStreamPiece));
+      if (c.stream.left == 0) break;
+      // Next piece of a bytes= body.
       c.out.clear();
       c.out_pos = 0;
-      if (c.stream_chunked) c.out += Hex(n) + "\r\n";
-      c.out.append(n, 'x');
-      if (c.stream_chunked) c.out += "\r\n";
-      c.stream_left -= n;
-      if (c.stream_left == 0 && c.stream_chunked) c.out += "0\r\n\r\n";
+      demo::AppendStreamPiece(&c.stream, &c.out);
     }
     if (sent_total >= kWriteBudget) {
       result = Flushed::kBlocked;  // still writable; level-triggered epoll calls us again

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <memory>
 #include <string_view>
+#include <utility>
 
 namespace sluice::net {
 
@@ -44,6 +45,13 @@ class Buffer {
     begin_ = 0;
     data_ = std::move(next);
     capacity_ = capacity;
+  }
+  // Exchanges contents and memory with `other` (buffer pools hand memory around this way).
+  void Swap(Buffer& other) {
+    std::swap(data_, other.data_);
+    std::swap(capacity_, other.capacity_);
+    std::swap(begin_, other.begin_);
+    std::swap(end_, other.end_);
   }
   // Releases the memory when nothing is buffered (for idle connections).
   void Release() {

@@ -112,7 +112,7 @@ bool DownstreamConnection::ReadDownstream() {
   }
   // Read while a head is pending, or to collect body bytes / pipelined requests, but only
   // into the bounded buffer.
-  if (in_.capacity() == 0) in_.Reserve(kDownstreamBufferSize);
+  if (in_.capacity() == 0) worker_->TakeBuffer(in_);
   size_t space = in_.write_space();
   if (space == 0) return false;
   ssize_t n = recv(fd_, in_.write_ptr(), space, 0);
@@ -204,7 +204,7 @@ bool DownstreamConnection::TryStartRequest() {
     in_.Consume(1);
   }
   if (in_.empty()) {
-    if (phase_ == Phase::kIdle && in_.capacity() > kDownstreamBufferSize) in_.Release();
+    if (phase_ == Phase::kIdle) GiveBackIdleMemory();
     return false;
   }
   if (phase_ == Phase::kIdle) {
@@ -302,6 +302,7 @@ bool DownstreamConnection::DrainLocalRequestBody() {
 
 void DownstreamConnection::HandleRequest(http::RequestHead& head) {
   const config::LoadBalancerAttributes& attrs = listener_->load_balancer->attributes;
+  TakeScratch();
   method_.assign(head.method);
   version_minor_ = head.version_minor;
   expect_continue_ = false;
@@ -457,7 +458,24 @@ void DownstreamConnection::FinishRequest() {
   phase_ = Phase::kIdle;
   method_.clear();
   last_activity_ms_ = worker_->now_ms();
-  if (in_.empty() && in_.capacity() > kDownstreamBufferSize) in_.Release();
+  if (in_.empty()) GiveBackIdleMemory();
+}
+
+void DownstreamConnection::TakeScratch() {
+  worker_->TakeString(out_);
+  worker_->TakeString(upstream_out_);
+  worker_->TakeString(set_cookie_headers_);
+}
+
+void DownstreamConnection::GiveBackIdleMemory() {
+  worker_->GiveBuffer(in_);
+  if (out_sent_ == out_.size()) {
+    out_sent_ = 0;
+    worker_->GiveString(out_);
+  }
+  worker_->GiveString(upstream_out_);
+  worker_->GiveString(set_cookie_headers_);
+  worker_->GiveString(app_cookie_value_);
 }
 
 void DownstreamConnection::CheckTimers(int64_t now_ms) {
@@ -521,7 +539,7 @@ void DownstreamConnection::LingeringClose() {
   phase_ = Phase::kLingering;
   linger_started_ms_ = worker_->now_ms();
   in_.Clear();
-  in_.Release();
+  worker_->GiveBuffer(in_);
   readable_ = true;  // drain whatever is already queued
   ReadDownstream();
   while (!closed_ && readable_) ReadDownstream();
@@ -538,6 +556,10 @@ void DownstreamConnection::Close() {
   worker_->loop().Remove(fd_);
   close(fd_);
   fd_ = -1;
+  in_.Clear();
+  out_.clear();
+  out_sent_ = 0;
+  GiveBackIdleMemory();
   worker_->Unregister(this);
   worker_->loop().DeferDelete(this);
 }

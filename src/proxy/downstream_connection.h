@@ -83,6 +83,10 @@ class DownstreamConnection final : public net::EventHandler {
   void ReleaseUpstream(bool reusable);
   void FinishRequest();
   void ResolveListener();
+  // Borrow the worker's pooled strings for a request / give everything back when idle, so an
+  // idle keep-alive connection holds no buffer at all.
+  void TakeScratch();
+  void GiveBackIdleMemory();
   void Close();
   // Flushed and done: half-close and drain the client's unread input before closing, so
   // that closing with unread bytes does not reset the connection and destroy the response.

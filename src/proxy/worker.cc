@@ -178,6 +178,50 @@ void Worker::ResumeAccepting() {
   for (auto& [fd, acceptor] : acceptors_) loop_.AddLevelInput(fd, acceptor.get());
 }
 
+namespace {
+constexpr size_t kMaxSpareBuffers = 1024;   // at most 16 MiB kept for reuse
+constexpr size_t kMaxSpareStrings = 4096;
+constexpr size_t kMaxPooledStringCapacity = 64 * 1024;
+}  // namespace
+
+void Worker::TakeBuffer(net::Buffer& b) {
+  if (b.capacity() != 0) return;
+  if (spare_buffers_.empty()) {
+    b.Reserve(kDownstreamBufferSize);
+    return;
+  }
+  b.Swap(spare_buffers_.back());
+  spare_buffers_.pop_back();
+}
+
+void Worker::GiveBuffer(net::Buffer& b) {
+  if (b.capacity() == 0 || !b.empty()) return;
+  if (b.capacity() != kDownstreamBufferSize || spare_buffers_.size() >= kMaxSpareBuffers) {
+    b.Release();
+    return;
+  }
+  b.Clear();
+  spare_buffers_.emplace_back();
+  spare_buffers_.back().Swap(b);
+}
+
+void Worker::TakeString(std::string& s) {
+  if (s.capacity() > 15 || spare_strings_.empty()) return;
+  s.swap(spare_strings_.back());
+  spare_strings_.pop_back();
+}
+
+void Worker::GiveString(std::string& s) {
+  s.clear();
+  if (s.capacity() <= 15) return;  // small-string storage: nothing to give
+  if (s.capacity() > kMaxPooledStringCapacity || spare_strings_.size() >= kMaxSpareStrings) {
+    std::string().swap(s);
+    return;
+  }
+  spare_strings_.emplace_back();
+  spare_strings_.back().swap(s);
+}
+
 void Worker::Register(DownstreamConnection* conn) {
   conn->next = connections_;
   conn->prev = nullptr;

@@ -14,6 +14,7 @@
 
 #include "balancer/picker.h"
 #include "http/h1_parser.h"
+#include "net/buffer.h"
 #include "net/event_loop.h"
 #include "proxy/snapshot.h"
 #include "proxy/upstream_connection.h"
@@ -59,6 +60,15 @@ class Worker {
   bool shutting_down() const { return shutting_down_; }
   int index() const { return index_; }
 
+  // Per-worker pools so that idle connections hold no buffers and busy ones do not allocate:
+  // TakeBuffer gives `b` a kDownstreamBufferSize buffer if it has none; GiveBuffer takes an
+  // empty buffer's memory back (odd sizes are freed). TakeString/GiveString do the same for
+  // the strings a request builds heads in. Loop thread only.
+  void TakeBuffer(net::Buffer& b);
+  void GiveBuffer(net::Buffer& b);
+  void TakeString(std::string& s);
+  void GiveString(std::string& s);
+
   void Register(DownstreamConnection* conn);
   void Unregister(DownstreamConnection* conn);
   void Accept(int listen_fd, const ListenerRuntime* listener);
@@ -79,6 +89,8 @@ class Worker {
   routing::MatchScratch match_scratch_;
   std::unique_ptr<http::RequestHead> head_scratch_;
   std::unique_ptr<http::ResponseHead> response_scratch_;
+  std::vector<net::Buffer> spare_buffers_;
+  std::vector<std::string> spare_strings_;
   std::vector<balancer::TargetStats*> candidate_scratch_;
   std::vector<uint32_t> candidate_index_scratch_;
   std::shared_ptr<const Snapshot> current_;

@@ -74,8 +74,6 @@ bool BuildRedirectLocation(const config::RedirectConfig& config, const RedirectI
   for (char& c : *out) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
   }
-  const bool https = *out == "https";
-  const bool http = *out == "http";
   if (!w.Append("://")) return false;
   if (!Expand(config.host, in, w)) return false;
 
