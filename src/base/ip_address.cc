@@ -47,6 +47,19 @@ IpAddress IpAddress::FromSockaddr(const sockaddr_storage& sa) {
 }
 
 size_t IpAddress::Format(char* out, size_t cap) const {
+  if (is_v4 && cap >= 15) {
+    // Hand-rolled for IPv4: this runs for every forwarded request (X-Forwarded-For), and
+    // inet_ntop costs several times more.
+    size_t n = 0;
+    for (int i = 12; i < 16; ++i) {
+      unsigned v = bytes[static_cast<size_t>(i)];
+      if (v >= 100) out[n++] = static_cast<char>('0' + v / 100);
+      if (v >= 10) out[n++] = static_cast<char>('0' + (v / 10) % 10);
+      out[n++] = static_cast<char>('0' + v % 10);
+      if (i < 15) out[n++] = '.';
+    }
+    return n;
+  }
   char buf[INET6_ADDRSTRLEN];
   const char* r = is_v4 ? inet_ntop(AF_INET, &bytes[12], buf, sizeof(buf))
                         : inet_ntop(AF_INET6, bytes.data(), buf, sizeof(buf));

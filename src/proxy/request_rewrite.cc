@@ -1,5 +1,7 @@
 #include "proxy/request_rewrite.h"
 
+#include <cstring>
+
 namespace sluice::proxy {
 namespace {
 
@@ -58,6 +60,11 @@ bool IsHopByHopOrManaged(std::string_view name) {
 
 // Appends a value, turning the line breaks of an unfolded obs-fold into spaces.
 void AppendValue(std::string_view v, std::string* out) {
+  if (std::memchr(v.data(), '\r', v.size()) == nullptr &&
+      std::memchr(v.data(), '\n', v.size()) == nullptr) {  // the common case: one copy
+    out->append(v);
+    return;
+  }
   for (char c : v) out->push_back(c == '\r' || c == '\n' ? ' ' : c);
 }
 
