@@ -11,8 +11,8 @@ namespace sluice::config {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::IsEmpty;
 using testing::Errors;
+using ::testing::IsEmpty;
 using testing::WithDefaultActions;
 using testing::WithRules;
 
@@ -96,7 +96,8 @@ TEST(ActionErrorsTest, RedirectFields) {
           E(8, 25, rc + ".Protocol",
             "redirect Protocol 'ftp' is invalid; allowed: HTTP, HTTPS, #{protocol}"),
           E(9, 21, rc + ".Port", "redirect Port '0' is invalid; allowed: 1..65535 or #{port}"),
-          E(10, 21, rc + ".Host", "keyword #{path} is not allowed in redirect Host; allowed: #{host}"),
+          E(10, 21, rc + ".Host",
+            "keyword #{path} is not allowed in redirect Host; allowed: #{host}"),
           E(11, 21, rc + ".Path", "redirect Path 'x/#{path}' must start with '/'"),
           E(12, 22, rc + ".Query",
             "redirect Query must not start with '?'; it is added automatically"),
@@ -149,13 +150,13 @@ TEST(ActionErrorsTest, ForwardLimits) {
                 - {TargetGroupName: e}
               TargetGroupStickinessConfig: {Enabled: true}
 )")),
-      ElementsAre(
-          E(16, 17, fc + ".TargetGroups", "a forward action can have at most 5 target groups; found 6"),
-          E(16, 48, fc + ".TargetGroups[0].Weight", "weight 1000 is out of range 0..999"),
-          E(18, 37, fc + ".TargetGroups[2].TargetGroupName",
-            "target group 'a' is listed twice in this forward action (first at line 16)"),
-          E(22, 44, fc + ".TargetGroupStickinessConfig.DurationSeconds",
-            "missing required field 'DurationSeconds' (required when Enabled is true)")));
+      ElementsAre(E(16, 17, fc + ".TargetGroups",
+                    "a forward action can have at most 5 target groups; found 6"),
+                  E(16, 48, fc + ".TargetGroups[0].Weight", "weight 1000 is out of range 0..999"),
+                  E(18, 37, fc + ".TargetGroups[2].TargetGroupName",
+                    "target group 'a' is listed twice in this forward action (first at line 16)"),
+                  E(22, 44, fc + ".TargetGroupStickinessConfig.DurationSeconds",
+                    "missing required field 'DurationSeconds' (required when Enabled is true)")));
 }
 
 TEST(ActionErrorsTest, ForwardWeightsAndStickinessRange) {
@@ -175,12 +176,11 @@ TEST(ActionErrorsTest, ForwardWeightsAndStickinessRange) {
 }
 
 TEST(ActionErrorsTest, ForwardForms) {
-  EXPECT_THAT(
-      Errors(std::string(kGroups) + WithDefaultActions(R"(
+  EXPECT_THAT(Errors(std::string(kGroups) + WithDefaultActions(R"(
           - Type: forward
 )")),
-      ElementsAre(E(13, 13, A(0) + ".TargetGroupName",
-                    "a forward action needs TargetGroupName or ForwardConfig")));
+              ElementsAre(E(13, 13, A(0) + ".TargetGroupName",
+                            "a forward action needs TargetGroupName or ForwardConfig")));
   EXPECT_THAT(
       Errors(std::string(kGroups) + WithDefaultActions(R"(
           - Type: forward
@@ -236,11 +236,11 @@ TEST(ActionErrorsTest, OrderRangeAndUniqueness) {
           - {Type: fixed-response, Order: 2, FixedResponseConfig: {StatusCode: "201"}}
           - {Type: fixed-response, Order: 50001, FixedResponseConfig: {StatusCode: "202"}}
 )")),
-      ElementsAre(E(6, 11, "LoadBalancers[0].Listeners[0].DefaultActions",
-                    "exactly one forward, redirect or fixed-response action is allowed; found 3"),
-                  E(7, 43, A(1) + ".Order", "order 2 is already used by " + A(0) +
-                                                ".Order (line 6)"),
-                  E(8, 43, A(2) + ".Order", "order 50001 is out of range 1..50000")));
+      ElementsAre(
+          E(6, 11, "LoadBalancers[0].Listeners[0].DefaultActions",
+            "exactly one forward, redirect or fixed-response action is allowed; found 3"),
+          E(7, 43, A(1) + ".Order", "order 2 is already used by " + A(0) + ".Order (line 6)"),
+          E(8, 43, A(2) + ".Order", "order 50001 is out of range 1..50000")));
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // ConfigError), the top-level sections, and the checks that span resources.
 #include "config/loader.h"
 
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <array>
@@ -11,8 +13,11 @@
 #include <exception>
 #include <map>
 #include <new>
+#include <optional>
 #include <set>
+#include <sstream>
 #include <string>
+#include <utility>
 
 #include "config/parse.h"
 
@@ -71,6 +76,44 @@ int FindExcessiveNesting(std::string_view text) {
     }
   }
   return -1;
+}
+
+// Sees the parser's events for one document; only where it starts matters here.
+class DocumentProbe : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override { start = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+  YAML::Mark start;
+};
+
+// Checks that `text` holds at most one YAML document. yaml-cpp 0.7 does not consume a stray
+// ',' at document level: each call "parses" another empty document at the same place, so
+// YAML::LoadAll never ends (and YAML::Load silently returns null). This probe asks the parser
+// for at most two documents, so it always ends. Returns the mark and message of a problem.
+// Throws YAML::Exception on syntax errors.
+std::optional<std::pair<YAML::Mark, std::string>> CheckDocuments(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentProbe first;
+  if (!parser.HandleNextDocument(first)) return std::nullopt;
+  DocumentProbe second;
+  if (!parser.HandleNextDocument(second)) return std::nullopt;
+  const int pos = second.start.pos;
+  if (pos >= 0 && static_cast<size_t>(pos) < text.size() && text[pos] == ',') {
+    return std::make_pair(second.start, std::string("YAML syntax error: unexpected ','"));
+  }
+  return std::make_pair(second.start, std::string("only one YAML document is allowed per file"));
 }
 
 // Reports forward actions that name target groups which do not exist.
@@ -144,21 +187,26 @@ LoadResult Load(std::string_view yaml_text, std::string_view file_name) {
                     "YAML nesting is deeper than " + std::to_string(kMaxNesting) + " levels");
     return reader.TakeErrors();
   }
-  std::vector<YAML::Node> documents;
+  const std::string text(yaml_text);
+  YAML::Node document;
   try {
-    documents = YAML::LoadAll(std::string(yaml_text));
+    if (auto problem = CheckDocuments(text)) {
+      reader.AddError(problem->first, "", problem->second);
+      return reader.TakeErrors();
+    }
+    document = YAML::Load(text);
+  } catch (const YAML::DeepRecursion& e) {
+    reader.AddError(e.mark, "", "YAML nesting is too deep");
+    return reader.TakeErrors();
   } catch (const YAML::Exception& e) {
     reader.AddError(e.mark, "", "YAML syntax error: " + e.msg);
     return reader.TakeErrors();
   }
-  if (documents.size() > 1) {
-    reader.AddError(documents[1].Mark(), "", "only one YAML document is allowed per file");
-  }
   Config config;
   config.source_file = std::string(file_name);
   LoadContext ctx(reader);
-  if (!documents.empty()) {
-    Field root{documents[0], documents[0].Mark(), "", true};
+  if (document.IsDefined() && !document.IsNull()) {
+    Field root{document, document.Mark(), "", true};
     MapReader top(reader, root, {"LoadBalancers", "TargetGroups", "Admin"});
     if (top.ok()) {
       ParseTargetGroups(ctx, top.Get("TargetGroups"), &config.target_groups);

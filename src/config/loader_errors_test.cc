@@ -32,7 +32,14 @@ TEST(LoaderErrorsTest, YamlSyntaxErrorBadIndentation) {
 
 TEST(LoaderErrorsTest, OnlyOneDocument) {
   EXPECT_THAT(Errors("Admin: {Port: 1}\n---\nAdmin: {Port: 2}\n"),
-              ElementsAre("t.yaml:3:1: only one YAML document is allowed per file"));
+              ElementsAre("t.yaml:2:1: only one YAML document is allowed per file"));
+}
+
+TEST(LoaderErrorsTest, StrayCommaIsASyntaxError) {
+  // yaml-cpp 0.7 would loop forever in LoadAll (and return null from Load) on these.
+  EXPECT_THAT(Errors(",a"), ElementsAre("t.yaml:1:1: YAML syntax error: unexpected ','"));
+  EXPECT_THAT(Errors("{Admin: {Port: 1}}\n, x\n"),
+              ElementsAre("t.yaml:2:1: YAML syntax error: unexpected ','"));
 }
 
 TEST(LoaderErrorsTest, TopLevelMustBeAMapping) {
@@ -42,6 +49,10 @@ TEST(LoaderErrorsTest, TopLevelMustBeAMapping) {
 TEST(LoaderErrorsTest, DeepNestingIsRejectedBeforeParsing) {
   std::string deep = "Admin: " + std::string(100, '[') + std::string(100, ']') + "\n";
   EXPECT_THAT(Errors(deep), ElementsAre("t.yaml:1:1: YAML nesting is deeper than 64 levels"));
+  // Block nesting is left to yaml-cpp's own guard.
+  std::string block;
+  for (int i = 0; i < 3000; ++i) block += "- ";
+  EXPECT_THAT(Errors(block + "x\n"), ElementsAre("t.yaml:1:1000: YAML nesting is too deep"));
   // Brackets inside quotes and comments do not count.
   std::string quoted =
       "Admin: {Address: \"" + std::string(100, '[') + "\"} # " + std::string(100, '{') + "\n";
@@ -262,11 +273,12 @@ LoadBalancers:
 }
 
 TEST(LoaderErrorsTest, AdminSettings) {
-  EXPECT_THAT(Errors("Admin: {Address: admin.local, Port: 65536, Extra: 1}\n"),
-              ElementsAre("t.yaml:1:18: Admin.Address: admin address 'admin.local' is not an IP "
-                          "address",
-                          "t.yaml:1:37: Admin.Port: port 65536 is out of range 0..65535",
-                          "t.yaml:1:44: Admin.Extra: unknown field 'Extra'; allowed: Address, Port"));
+  EXPECT_THAT(
+      Errors("Admin: {Address: admin.local, Port: 65536, Extra: 1}\n"),
+      ElementsAre("t.yaml:1:18: Admin.Address: admin address 'admin.local' is not an IP "
+                  "address",
+                  "t.yaml:1:37: Admin.Port: port 65536 is out of range 0..65535",
+                  "t.yaml:1:44: Admin.Extra: unknown field 'Extra'; allowed: Address, Port"));
 }
 
 TEST(LoaderErrorsTest, HugeIntegerIsOutOfRangeNotOverflow) {

@@ -11,8 +11,8 @@ namespace sluice::config {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::IsEmpty;
 using testing::Errors;
+using ::testing::IsEmpty;
 using testing::WithRules;
 
 // Field path of rule N of the test listener.
@@ -43,8 +43,7 @@ TEST(RuleErrorsTest, PriorityWrongType) {
 }
 
 TEST(RuleErrorsTest, DuplicatePriority) {
-  EXPECT_THAT(
-      Errors(WithRules(R"(
+  EXPECT_THAT(Errors(WithRules(R"(
           - Priority: 5
             Conditions: [{Field: path-pattern, Values: ["/a"]}]
             Actions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "200"}}]
@@ -52,8 +51,8 @@ TEST(RuleErrorsTest, DuplicatePriority) {
             Conditions: [{Field: path-pattern, Values: ["/b"]}]
             Actions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "200"}}]
 )")),
-      ElementsAre(E(12, 23, R(1) + ".Priority",
-                    "priority 5 is already used by " + R(0) + " (line 9)")));
+              ElementsAre(E(12, 23, R(1) + ".Priority",
+                            "priority 5 is already used by " + R(0) + " (line 9)")));
 }
 
 TEST(RuleErrorsTest, ConditionsAndActionsAreRequired) {
@@ -135,8 +134,7 @@ TEST(RuleErrorsTest, TooManyConditionValuesPerRule) {
 
 TEST(RuleErrorsTest, TooManyValuesPerCondition) {
   const std::string c = R(0) + ".Conditions";
-  EXPECT_THAT(
-      Errors(WithRules(R"(
+  EXPECT_THAT(Errors(WithRules(R"(
           - Priority: 1
             Conditions:
               - {Field: path-pattern, PathPatternConfig: {Values: ["/a", "/b"], RegexValues: ["^/c", "^/d"]}}
@@ -146,11 +144,10 @@ TEST(RuleErrorsTest, TooManyValuesPerCondition) {
               - {Field: http-request-method, HttpRequestMethodConfig: {Values: [GET, HEAD, PUT, POST]}}
             Actions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "200"}}]
 )")),
-      ElementsAre(
-          E(11, 58, c + "[0].PathPatternConfig",
-            "a condition can have at most 3 values and regexes together; found 4"),
-          E(15, 80, R(1) + ".Conditions[0].HttpRequestMethodConfig.Values",
-            "a condition can have at most 3 values; found 4")));
+              ElementsAre(E(11, 58, c + "[0].PathPatternConfig",
+                            "a condition can have at most 3 values and regexes together; found 4"),
+                          E(15, 80, R(1) + ".Conditions[0].HttpRequestMethodConfig.Values",
+                            "a condition can have at most 3 values; found 4")));
 }
 
 TEST(RuleErrorsTest, TooManyWildcards) {
@@ -215,7 +212,8 @@ TEST(RuleErrorsTest, HeaderAndMethod) {
 
 TEST(RuleErrorsTest, QueryString) {
   const std::string c = R(0) + ".Conditions[0].QueryStringConfig.Values";
-  EXPECT_THAT(Errors(WithRules(R"(
+  EXPECT_THAT(
+      Errors(WithRules(R"(
           - Priority: 1
             Conditions:
               - Field: query-string
@@ -226,9 +224,9 @@ TEST(RuleErrorsTest, QueryString) {
                     - {Value: v, Other: 1}
             Actions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "200"}}]
 )")),
-              ElementsAre(E(14, 23, c + "[0].Value", "missing required field 'Value'"),
-                          E(15, 29, c + "[1].Key", "query key must not be empty"),
-                          E(16, 34, c + "[2].Other", "unknown field 'Other'; allowed: Key, Value")));
+      ElementsAre(E(14, 23, c + "[0].Value", "missing required field 'Value'"),
+                  E(15, 29, c + "[1].Key", "query key must not be empty"),
+                  E(16, 34, c + "[2].Other", "unknown field 'Other'; allowed: Key, Value")));
 }
 
 TEST(RuleErrorsTest, SourceIp) {
@@ -242,18 +240,19 @@ TEST(RuleErrorsTest, SourceIp) {
                   Values: [10.0.0.0/33, 10.0.0.1/8, 255.255.255.255/32, "2001:db8::1/32", 1.2.3.4, 1.0.0.0/8]
             Actions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "200"}}]
 )")),
-      ElementsAre(E(11, 15, R(0) + ".Conditions",
-                    "a rule can have at most 5 condition values (each value, regex, query "
-                    "key/value pair and CIDR counts); found 6"),
-                  E(13, 27, v, "a condition can have at most 5 CIDRs; found 6"),
-                  E(13, 28, v + "[0]",
-                    "'10.0.0.0/33' is not a CIDR block; expected e.g. 10.0.0.0/8 or 2001:db8::/32"),
-                  E(13, 41, v + "[1]", "CIDR '10.0.0.1/8' has host bits set; did you mean 10.0.0.0/8?"),
-                  E(13, 53, v + "[2]", "CIDR 255.255.255.255/32 is not allowed"),
-                  E(13, 73, v + "[3]",
-                    "CIDR '2001:db8::1/32' has host bits set; did you mean 2001:db8::/32?"),
-                  E(13, 91, v + "[4]",
-                    "'1.2.3.4' is not a CIDR block; expected e.g. 10.0.0.0/8 or 2001:db8::/32")));
+      ElementsAre(
+          E(11, 15, R(0) + ".Conditions",
+            "a rule can have at most 5 condition values (each value, regex, query "
+            "key/value pair and CIDR counts); found 6"),
+          E(13, 27, v, "a condition can have at most 5 CIDRs; found 6"),
+          E(13, 28, v + "[0]",
+            "'10.0.0.0/33' is not a CIDR block; expected e.g. 10.0.0.0/8 or 2001:db8::/32"),
+          E(13, 41, v + "[1]", "CIDR '10.0.0.1/8' has host bits set; did you mean 10.0.0.0/8?"),
+          E(13, 53, v + "[2]", "CIDR 255.255.255.255/32 is not allowed"),
+          E(13, 73, v + "[3]",
+            "CIDR '2001:db8::1/32' has host bits set; did you mean 2001:db8::/32?"),
+          E(13, 91, v + "[4]",
+            "'1.2.3.4' is not a CIDR block; expected e.g. 10.0.0.0/8 or 2001:db8::/32")));
 }
 
 TEST(RuleErrorsTest, Regex) {
@@ -267,14 +266,14 @@ TEST(RuleErrorsTest, Regex) {
                   RegexValues: ["^/(?=admin)", "(a)\\1", "[unclosed"]
             Actions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "200"}}]
 )Y")),
-      ElementsAre(E(13, 33, v + "[0]",
-                    "regex '^/(?=admin)' does not compile: invalid perl operator: (?= "
-                    "(lookaround and backreferences are not supported)"),
-                  E(13, 48, v + "[1]",
-                    "regex '(a)\\1' does not compile: invalid escape sequence: \\1 (lookaround "
-                    "and backreferences are not supported)"),
-                  E(13, 58, v + "[2]",
-                    "regex '[unclosed' does not compile: missing ]: [unclosed")));
+      ElementsAre(
+          E(13, 33, v + "[0]",
+            "regex '^/(?=admin)' does not compile: invalid perl operator: (?= "
+            "(lookaround and backreferences are not supported)"),
+          E(13, 48, v + "[1]",
+            "regex '(a)\\1' does not compile: invalid escape sequence: \\1 (lookaround "
+            "and backreferences are not supported)"),
+          E(13, 58, v + "[2]", "regex '[unclosed' does not compile: missing ]: [unclosed")));
 }
 
 TEST(RuleErrorsTest, RegexTooLong) {

@@ -12,9 +12,9 @@ namespace sluice::config {
 namespace {
 
 using ::testing::ElementsAre;
+using testing::Errors;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
-using testing::Errors;
 using testing::WithTargetGroups;
 
 std::string E(int line, int column, const std::string& field, const std::string& message) {
@@ -50,8 +50,7 @@ TEST(TargetGroupErrorsTest, NotYetSupportedSettings) {
 }
 
 TEST(TargetGroupErrorsTest, HealthCheckRanges) {
-  EXPECT_THAT(
-      Errors(WithTargetGroups(R"(
+  EXPECT_THAT(Errors(WithTargetGroups(R"(
   - Name: tg
     Port: 80
     HealthCheckPort: 0
@@ -61,18 +60,18 @@ TEST(TargetGroupErrorsTest, HealthCheckRanges) {
     HealthyThresholdCount: 11
     UnhealthyThresholdCount: 1
 )")),
-      ElementsAre(E(4, 22, "TargetGroups[0].HealthCheckPort",
-                    "health check port '0' is invalid; allowed: traffic-port or 1..65535"),
-                  E(5, 22, "TargetGroups[0].HealthCheckPath",
-                    "health check path 'health' must start with '/'"),
-                  E(6, 33, "TargetGroups[0].HealthCheckIntervalSeconds",
-                    "health check interval 301 is out of range 5..300"),
-                  E(7, 32, "TargetGroups[0].HealthCheckTimeoutSeconds",
-                    "health check timeout 1 is out of range 2..120"),
-                  E(8, 28, "TargetGroups[0].HealthyThresholdCount",
-                    "healthy threshold 11 is out of range 2..10"),
-                  E(9, 30, "TargetGroups[0].UnhealthyThresholdCount",
-                    "unhealthy threshold 1 is out of range 2..10")));
+              ElementsAre(E(4, 22, "TargetGroups[0].HealthCheckPort",
+                            "health check port '0' is invalid; allowed: traffic-port or 1..65535"),
+                          E(5, 22, "TargetGroups[0].HealthCheckPath",
+                            "health check path 'health' must start with '/'"),
+                          E(6, 33, "TargetGroups[0].HealthCheckIntervalSeconds",
+                            "health check interval 301 is out of range 5..300"),
+                          E(7, 32, "TargetGroups[0].HealthCheckTimeoutSeconds",
+                            "health check timeout 1 is out of range 2..120"),
+                          E(8, 28, "TargetGroups[0].HealthyThresholdCount",
+                            "healthy threshold 11 is out of range 2..10"),
+                          E(9, 30, "TargetGroups[0].UnhealthyThresholdCount",
+                            "unhealthy threshold 1 is out of range 2..10")));
 }
 
 TEST(TargetGroupErrorsTest, TimeoutMustBeBelowInterval) {
@@ -114,8 +113,7 @@ TEST(TargetGroupErrorsTest, Matcher) {
 }
 
 TEST(TargetGroupErrorsTest, TcpHealthChecksTakeNoPathOrMatcher) {
-  EXPECT_THAT(
-      Errors(WithTargetGroups(R"(
+  EXPECT_THAT(Errors(WithTargetGroups(R"(
   - Name: a
     Port: 80
     HealthCheckProtocol: TCP
@@ -123,12 +121,12 @@ TEST(TargetGroupErrorsTest, TcpHealthChecksTakeNoPathOrMatcher) {
     Matcher: {HttpCode: "200"}
   - {Name: b, Port: 80, HealthCheckProtocol: UDP}
 )")),
-      ElementsAre(E(5, 22, "TargetGroups[0].HealthCheckPath",
-                    "HealthCheckPath is not used by TCP health checks; remove it"),
-                  E(6, 14, "TargetGroups[0].Matcher",
-                    "Matcher is not used by TCP health checks; remove it"),
-                  E(7, 46, "TargetGroups[1].HealthCheckProtocol",
-                    "health check protocol 'UDP' is invalid; allowed: HTTP, TCP")));
+              ElementsAre(E(5, 22, "TargetGroups[0].HealthCheckPath",
+                            "HealthCheckPath is not used by TCP health checks; remove it"),
+                          E(6, 14, "TargetGroups[0].Matcher",
+                            "Matcher is not used by TCP health checks; remove it"),
+                          E(7, 46, "TargetGroups[1].HealthCheckProtocol",
+                            "health check protocol 'UDP' is invalid; allowed: HTTP, TCP")));
 }
 
 TEST(TargetGroupErrorsTest, AttributeKeysAndValues) {
@@ -192,8 +190,7 @@ TEST(TargetGroupErrorsTest, AttributeCombinations) {
 }
 
 TEST(TargetGroupErrorsTest, Targets) {
-  EXPECT_THAT(
-      Errors(WithTargetGroups(R"(
+  EXPECT_THAT(Errors(WithTargetGroups(R"(
   - Name: tg
     Port: 80
     Targets:
@@ -204,14 +201,15 @@ TEST(TargetGroupErrorsTest, Targets) {
       - {Port: 81}
       - {Id: 10.0.0.1, Port: 81, AvailabilityZone: all}
 )")),
-      ElementsAre(E(6, 9, "TargetGroups[0].Targets[1]",
-                    "target 10.0.0.1 port 80 is listed twice (first at line 5)"),
-                  E(7, 14, "TargetGroups[0].Targets[2].Id",
-                    "target Id 'web-1' is not an IP address (TargetType ip)"),
-                  E(8, 27, "TargetGroups[0].Targets[3].Port", "port 65536 is out of range 1..65535"),
-                  E(9, 9, "TargetGroups[0].Targets[4].Id", "missing required field 'Id'"),
-                  E(10, 34, "TargetGroups[0].Targets[5].AvailabilityZone",
-                    "unknown field 'AvailabilityZone'; allowed: Id, Port")));
+              ElementsAre(E(6, 9, "TargetGroups[0].Targets[1]",
+                            "target 10.0.0.1 port 80 is listed twice (first at line 5)"),
+                          E(7, 14, "TargetGroups[0].Targets[2].Id",
+                            "target Id 'web-1' is not an IP address (TargetType ip)"),
+                          E(8, 27, "TargetGroups[0].Targets[3].Port",
+                            "port 65536 is out of range 1..65535"),
+                          E(9, 9, "TargetGroups[0].Targets[4].Id", "missing required field 'Id'"),
+                          E(10, 34, "TargetGroups[0].Targets[5].AvailabilityZone",
+                            "unknown field 'AvailabilityZone'; allowed: Id, Port")));
 }
 
 TEST(TargetGroupErrorsTest, TooManyTargets) {

@@ -51,7 +51,8 @@ TEST(ValidateTest, HeaderNamesAndValues) {
   EXPECT_EQ(CheckHeaderName(std::string(40, 'h')), "");
   EXPECT_EQ(CheckHeaderName(std::string(41, 'h')),
             "header name is 41 characters long; the limit is 40");
-  EXPECT_EQ(CheckHeaderName("HOST"), "header name 'HOST' is not allowed; use a host-header condition");
+  EXPECT_EQ(CheckHeaderName("HOST"),
+            "header name 'HOST' is not allowed; use a host-header condition");
   EXPECT_EQ(CheckHeaderName("Hosts"), "");
   EXPECT_NE(CheckHeaderName("X:Y"), "");
   EXPECT_NE(CheckHeaderName(""), "");
@@ -141,8 +142,8 @@ TEST(ValidateTest, FixedResponse) {
   EXPECT_EQ(ParseFixedResponseStatus("20"), 0);
   EXPECT_EQ(ParseFixedResponseStatus("2000"), 0);
   EXPECT_EQ(ParseFixedResponseStatus("2x0"), 0);
-  for (const char* ok : {"text/plain", "text/css", "text/html", "application/javascript",
-                         "application/json"}) {
+  for (const char* ok :
+       {"text/plain", "text/css", "text/html", "application/javascript", "application/json"}) {
     EXPECT_EQ(CheckContentType(ok), "") << ok;
   }
   EXPECT_NE(CheckContentType("text/plain; charset=utf-8"), "");
@@ -158,8 +159,8 @@ TEST(ValidateTest, Matchers) {
   for (const char* ok : {"200", "200-299", "200,202,301", "200,301-302", "499", "200-200"}) {
     EXPECT_EQ(CheckMatcher(ok), "") << ok;
   }
-  for (const char* bad : {"", "199", "500", "200,", ",200", "200--300", "2OO", "200-500", "0200",
-                          "200 "}) {
+  for (const char* bad :
+       {"", "199", "500", "200,", ",200", "200--300", "2OO", "200-500", "0200", "200 "}) {
     EXPECT_NE(CheckMatcher(bad), "") << bad;
   }
 }
