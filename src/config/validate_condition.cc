@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/ascii.h"
 #include "base/ip_address.h"
 #include "config/validate.h"
 
@@ -16,31 +17,6 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsAlnum(char c) { return IsAlpha(c) || IsDigit(c); }
 bool IsWildcard(char c) { return c == '*' || c == '?'; }
 bool IsVisibleOrSpace(char c) { return c >= 0x20 && c <= 0x7e; }
-
-// RFC 7230 tchar.
-bool IsTokenChar(char c) {
-  if (IsAlnum(c)) return true;
-  switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-      return true;
-    default:
-      return false;
-  }
-}
 
 // A character for a message: 'x', or \xNN when it is not printable.
 std::string ShowChar(char c) {

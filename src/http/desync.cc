@@ -19,7 +19,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include <cstdint>
+#include "base/ascii.h"
 
 namespace sluice::http {
 namespace {
@@ -37,10 +37,7 @@ constexpr bool IsAlnum(unsigned char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-constexpr bool IsTchar(unsigned char c) {
-  constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
-  return IsAlnum(c) || (c != 0 && kSymbols.find(static_cast<char>(c)) != std::string_view::npos);
-}
+constexpr bool IsTchar(unsigned char c) { return IsTokenChar(c); }
 
 // OWS: SP / HTAB.
 constexpr bool IsWhitespace(unsigned char c) { return c == ' ' || c == '\t'; }
@@ -89,15 +86,6 @@ class Verdict {
 // Per-header character grade. Ordered by severity.
 enum class CharGrade { kCompliant = 0, kNonCompliant = 1, kBad = 2 };
 
-// tchar membership as a table: the grading loops run over every header byte of every request.
-struct TcharTable {
-  bool tchar[256] = {};
-  constexpr TcharTable() {
-    for (int c = 0; c < 256; ++c) tchar[c] = IsTchar(static_cast<unsigned char>(c));
-  }
-};
-constexpr TcharTable kTchar;
-
 // True when no byte of `s` is a CTL other than HTAB, or DEL (8 bytes at a time); the common
 // case of a clean value then costs a few instructions per 8 bytes.
 bool AllValueChars(std::string_view s) {
@@ -123,7 +111,7 @@ bool AllValueChars(std::string_view s) {
 CharGrade GradeName(std::string_view name) {
   CharGrade grade = CharGrade::kCompliant;
   for (unsigned char c : name) {
-    if (kTchar.tchar[c]) continue;
+    if (IsTchar(c)) continue;
     if (IsBadChar(c)) return CharGrade::kBad;
     grade = CharGrade::kNonCompliant;
   }
