@@ -138,8 +138,12 @@ class Procs:
         log = open(self.log_dir / f"{name}.log", "ab")
         log.write(f"--- {datetime.datetime.now().isoformat()} {' '.join(map(str, argv))}\n".encode())
         log.flush()
+        # restore_signals=False keeps Python's SIG_IGN for SIGPIPE in the child: the shared
+        # floor forwarder does not ignore it itself, and a client closing while it writes a
+        # 64 KiB body would kill it (seen in CI), which is an instrument fault, not a finding.
         p = subprocess.Popen([str(a) for a in argv], stdout=log, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+                             stdin=subprocess.DEVNULL, start_new_session=True, env=env,
+                             restore_signals=False)
         self.live[p.pid] = (name, p, log)
         return p
 
