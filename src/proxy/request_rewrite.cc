@@ -9,16 +9,25 @@ using http::EqualsIgnoreCase;
 
 constexpr char kHex[] = "0123456789abcdef";
 
-void AppendHex(uint64_t v, int digits, std::string* out) {
-  for (int i = digits - 1; i >= 0; --i) out->push_back(kHex[(v >> (i * 4)) & 0xf]);
+// Writes `digits` lower-case hex digits of v at p.
+void WriteHex(uint64_t v, int digits, char* p) {
+  for (int i = digits - 1; i >= 0; --i) {
+    p[i] = kHex[v & 0xf];
+    v >>= 4;
+  }
 }
 
+// "1-<8 hex epoch seconds>-<24 hex random>", built in place and appended once (this runs for
+// every forwarded request).
 void AppendTraceValue(int64_t unix_seconds, balancer::Rng& rng, std::string* out) {
-  out->append("1-");
-  AppendHex(static_cast<uint64_t>(unix_seconds) & 0xffffffffULL, 8, out);
-  out->push_back('-');
-  AppendHex(rng.Next() & 0xffffffffULL, 8, out);
-  AppendHex(rng.Next(), 16, out);
+  char buf[35];
+  buf[0] = '1';
+  buf[1] = '-';
+  WriteHex(static_cast<uint64_t>(unix_seconds) & 0xffffffffULL, 8, buf + 2);
+  buf[10] = '-';
+  WriteHex(rng.Next() & 0xffffffffULL, 8, buf + 11);
+  WriteHex(rng.Next(), 16, buf + 19);
+  out->append(buf, 35);
 }
 
 std::string_view Trim(std::string_view v) {
