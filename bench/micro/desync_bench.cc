@@ -5,9 +5,9 @@
 #include <memory>
 #include <string>
 
-#include "requests.h"
 #include "http/desync.h"
 #include "http/h1_parser.h"
+#include "requests.h"
 
 namespace sluice::bench {
 namespace {

@@ -8,9 +8,9 @@
 #include <memory>
 #include <string>
 
-#include "requests.h"
 #include "http/h1_framing.h"
 #include "http/h1_parser.h"
+#include "requests.h"
 
 #ifdef SLUICE_BENCH_LLHTTP
 extern "C" {

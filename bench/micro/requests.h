@@ -53,16 +53,22 @@ inline constexpr std::string_view kMinimalRequest =
 
 inline std::string_view RequestByIndex(int i) {
   switch (i) {
-    case 0: return kBrowserRequest;
-    case 1: return kPicoRequest;
-    default: return kMinimalRequest;
+    case 0:
+      return kBrowserRequest;
+    case 1:
+      return kPicoRequest;
+    default:
+      return kMinimalRequest;
   }
 }
 inline const char* RequestName(int i) {
   switch (i) {
-    case 0: return "browser";
-    case 1: return "pico";
-    default: return "minimal";
+    case 0:
+      return "browser";
+    case 1:
+      return "pico";
+    default:
+      return "minimal";
   }
 }
 

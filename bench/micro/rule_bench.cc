@@ -78,9 +78,7 @@ void BM_RuleMatch_LastRule(benchmark::State& state) {
 }
 BENCHMARK(BM_RuleMatch_LastRule)->Arg(1)->Arg(100)->Arg(1000);
 
-void BM_RuleMatch_NoRuleDefault(benchmark::State& state) {
-  Match(state, "/static/app.js", 0);
-}
+void BM_RuleMatch_NoRuleDefault(benchmark::State& state) { Match(state, "/static/app.js", 0); }
 BENCHMARK(BM_RuleMatch_NoRuleDefault)->Arg(1)->Arg(100)->Arg(1000);
 
 void BM_RuleTableCompile(benchmark::State& state) {

@@ -35,9 +35,9 @@ struct QueryStringKeyValue {
 // RuleCondition. Exactly the fields that belong to `field` are filled.
 struct Condition {
   ConditionField field = ConditionField::kPathPattern;
-  std::string http_header_name;               // http-header: HttpHeaderConfig.HttpHeaderName
-  std::vector<std::string> values;            // host/path/header/method values; source-ip CIDRs
-  std::vector<std::string> regex_values;      // host/path/header RegexValues (RE2 syntax)
+  std::string http_header_name;                   // http-header: HttpHeaderConfig.HttpHeaderName
+  std::vector<std::string> values;                // host/path/header/method values; source-ip CIDRs
+  std::vector<std::string> regex_values;          // host/path/header RegexValues (RE2 syntax)
   std::vector<QueryStringKeyValue> query_values;  // query-string pairs
   Location location;
 };
@@ -95,25 +95,25 @@ enum class XffProcessingMode { kAppend, kPreserve, kRemove };
 // Load balancer attributes (elbv2 keys in comments). Only the keys Sluice implements are
 // accepted; the rest are rejected by the loader with a message naming the key.
 struct LoadBalancerAttributes {
-  int idle_timeout_seconds = 60;           // idle_timeout.timeout_seconds 1..4000
-  int client_keep_alive_seconds = 3600;    // client_keep_alive.seconds 60..604800
+  int idle_timeout_seconds = 60;         // idle_timeout.timeout_seconds 1..4000
+  int client_keep_alive_seconds = 3600;  // client_keep_alive.seconds 60..604800
   DesyncMitigationMode desync_mitigation_mode =
-      DesyncMitigationMode::kDefensive;    // routing.http.desync_mitigation_mode
+      DesyncMitigationMode::kDefensive;     // routing.http.desync_mitigation_mode
   bool drop_invalid_header_fields = false;  // routing.http.drop_invalid_header_fields.enabled
-  bool preserve_host_header = false;       // routing.http.preserve_host_header.enabled
-  bool xff_client_port = false;            // routing.http.xff_client_port.enabled
+  bool preserve_host_header = false;        // routing.http.preserve_host_header.enabled
+  bool xff_client_port = false;             // routing.http.xff_client_port.enabled
   XffProcessingMode xff_header_processing_mode =
-      XffProcessingMode::kAppend;          // routing.http.xff_header_processing.mode
-  bool deletion_protection = false;        // deletion_protection.enabled (accepted, no effect)
-  bool http2_enabled = true;               // routing.http2.enabled (accepted; HTTP/2 later)
+      XffProcessingMode::kAppend;    // routing.http.xff_header_processing.mode
+  bool deletion_protection = false;  // deletion_protection.enabled (accepted, no effect)
+  bool http2_enabled = true;         // routing.http2.enabled (accepted; HTTP/2 later)
 };
 
 struct Listener {
-  std::string protocol = "HTTP";   // HTTP only for now (HTTPS arrives with TLS)
+  std::string protocol = "HTTP";         // HTTP only for now (HTTPS arrives with TLS)
   std::string bind_address = "0.0.0.0";  // Sluice extension: address to listen on
-  int port = 0;                    // 1..65535
+  int port = 0;                          // 1..65535
   std::vector<Action> default_actions;
-  std::vector<Rule> rules;         // kept sorted by priority after validation
+  std::vector<Rule> rules;  // kept sorted by priority after validation
   Location location;
 };
 
@@ -129,15 +129,15 @@ struct LoadBalancer {
 enum class LoadBalancingAlgorithm { kRoundRobin, kLeastOutstandingRequests, kWeightedRandom };
 
 struct HealthCheck {
-  bool enabled = true;                 // HealthCheckEnabled
-  std::string protocol = "HTTP";       // HealthCheckProtocol: HTTP | TCP (HTTPS later)
-  std::string port = "traffic-port";   // HealthCheckPort
-  std::string path = "/";              // HealthCheckPath
-  int interval_seconds = 30;           // HealthCheckIntervalSeconds 5..300
-  int timeout_seconds = 5;             // HealthCheckTimeoutSeconds 2..120
-  int healthy_threshold = 5;           // HealthyThresholdCount 2..10
-  int unhealthy_threshold = 2;         // UnhealthyThresholdCount 2..10
-  std::string matcher = "200";         // Matcher.HttpCode: "200", "200-299", "200,202"
+  bool enabled = true;                // HealthCheckEnabled
+  std::string protocol = "HTTP";      // HealthCheckProtocol: HTTP | TCP (HTTPS later)
+  std::string port = "traffic-port";  // HealthCheckPort
+  std::string path = "/";             // HealthCheckPath
+  int interval_seconds = 30;          // HealthCheckIntervalSeconds 5..300
+  int timeout_seconds = 5;            // HealthCheckTimeoutSeconds 2..120
+  int healthy_threshold = 5;          // HealthyThresholdCount 2..10
+  int unhealthy_threshold = 2;        // UnhealthyThresholdCount 2..10
+  std::string matcher = "200";        // Matcher.HttpCode: "200", "200-299", "200,202"
 };
 
 struct TargetGroupAttributes {
@@ -145,8 +145,8 @@ struct TargetGroupAttributes {
   LoadBalancingAlgorithm algorithm = LoadBalancingAlgorithm::kRoundRobin;  // ...algorithm.type
   bool anomaly_mitigation = false;  // load_balancing.algorithm.anomaly_mitigation (on/off);
                                     // only with kWeightedRandom
-  int slow_start_seconds = 0;              // slow_start.duration_seconds 0 | 30..900
-  bool stickiness_enabled = false;         // stickiness.enabled
+  int slow_start_seconds = 0;       // slow_start.duration_seconds 0 | 30..900
+  bool stickiness_enabled = false;  // stickiness.enabled
   std::string stickiness_type = "lb_cookie";  // stickiness.type
   int stickiness_lb_cookie_duration_seconds = 86400;
   std::string stickiness_app_cookie_name;
@@ -163,7 +163,7 @@ struct TargetGroup {
   std::string name;               // 1..32 chars, like load balancer names
   std::string protocol = "HTTP";  // HTTP (HTTPS later)
   std::string protocol_version = "HTTP1";
-  int port = 0;                   // default port for targets, 1..65535
+  int port = 0;  // default port for targets, 1..65535
   std::string target_type = "ip";
   HealthCheck health_check;
   TargetGroupAttributes attributes;

@@ -225,7 +225,7 @@ TEST_F(SnapshotBuilderTest, ReaddingAfterExpiryIsANewTarget) {
   auto a = MustBuild(builder_, MakeConfig(port_, {9001, 9002}, 30));
   auto original = StatsOf(*a, 9002);
   MustBuild(builder_, MakeConfig(port_, {9001}, 30));
-  g_now_ms += 31'000 + 60'000;  // past the delay and the grace period
+  g_now_ms += 31'000 + 60'000;                         // past the delay and the grace period
   MustBuild(builder_, MakeConfig(port_, {9001}, 30));  // drain over
   auto c = MustBuild(builder_, MakeConfig(port_, {9001, 9002}, 30));
   EXPECT_NE(StatsOf(*c, 9002), original);

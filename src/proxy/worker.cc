@@ -179,7 +179,7 @@ void Worker::ResumeAccepting() {
 }
 
 namespace {
-constexpr size_t kMaxSpareBuffers = 1024;   // at most 16 MiB kept for reuse
+constexpr size_t kMaxSpareBuffers = 1024;  // at most 16 MiB kept for reuse
 constexpr size_t kMaxSpareStrings = 4096;
 constexpr size_t kMaxPooledStringCapacity = 64 * 1024;
 }  // namespace
