@@ -239,9 +239,12 @@ void HealthChecker::Impl::StartProbe(Entry& e) {
   // A fixed schedule: the next check is due at this target's own phase of the interval,
   // whatever this one takes (ALB: response time does not shift the schedule), so that the
   // checks of many targets stay spread over the whole interval instead of bunching up.
+  // At least half an interval after this one: the check made at registration is not followed
+  // at once by the first phase-aligned one; from then on checks are exactly one interval apart.
   int64_t phase = InitialCheckOffsetMs(KeyOf(e.target), interval);
-  int64_t next = now - (now % interval) + phase;
-  while (next <= now) next += interval;
+  int64_t earliest = now + interval / 2;
+  int64_t next = earliest - (earliest % interval) + phase;
+  while (next < earliest) next += interval;
   e.next_check_ms = next;
   e.probe_deadline_ms = now + static_cast<int64_t>(e.target.check.timeout_seconds) * 1000;
   e.machine.OnCheckStarted();
