@@ -59,6 +59,11 @@ void DescribeListeners(const proxy::Snapshot& snap) {
   }
 }
 
+// HealthCheckPort resolved: "traffic-port" means the target's own port.
+uint16_t CheckPort(const config::HealthCheck& check, const SocketAddress& target) {
+  return check.port == "traffic-port" ? target.port : static_cast<uint16_t>(std::stoi(check.port));
+}
+
 // Everything the health checker should watch: registered targets of every group, and the
 // deregistered ones while they drain.
 std::vector<health::MonitoredTarget> MonitoredTargets(const proxy::Snapshot& snap) {
@@ -71,9 +76,7 @@ std::vector<health::MonitoredTarget> MonitoredTargets(const proxy::Snapshot& sna
       m.id = tg.config->targets[i].id;
       m.address = t.address;
       m.check = tg.config->health_check;
-      m.check_port = m.check.port == "traffic-port"
-                         ? t.address.port
-                         : static_cast<uint16_t>(std::stoi(m.check.port));
+      m.check_port = CheckPort(m.check, t.address);
       m.slow_start_seconds = tg.config->attributes.slow_start_seconds;
       m.stats = t.stats;
       out.push_back(std::move(m));
@@ -87,8 +90,7 @@ std::vector<health::MonitoredTarget> MonitoredTargets(const proxy::Snapshot& sna
     m.id = d.id;
     m.address = d.address;
     m.check = d.check;
-    m.check_port = m.check.port == "traffic-port" ? d.address.port
-                                                  : static_cast<uint16_t>(std::stoi(m.check.port));
+    m.check_port = CheckPort(m.check, d.address);
     m.stats = d.stats;
     m.draining = true;
     m.drain_deadline_ms = d.deadline_ms;

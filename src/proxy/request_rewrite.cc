@@ -115,15 +115,6 @@ bool SplitRequestTarget(std::string_view target, RequestTarget* out) {
   return true;
 }
 
-std::string_view HostWithoutPort(std::string_view host) {
-  if (!host.empty() && host[0] == '[') {
-    size_t close = host.find(']');
-    return close == std::string_view::npos ? host : host.substr(0, close + 1);
-  }
-  size_t colon = host.rfind(':');
-  return colon == std::string_view::npos ? host : host.substr(0, colon);
-}
-
 int CountForwardedFor(const http::RequestHead& head) {
   int count = 0;
   for (const http::HeaderField& h : head.header_span()) {

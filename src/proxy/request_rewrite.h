@@ -12,6 +12,7 @@
 #include "config/model.h"
 #include "http/h1_framing.h"
 #include "http/h1_parser.h"
+#include "routing/rule_table.h"
 
 namespace sluice::proxy {
 
@@ -26,8 +27,9 @@ struct RequestTarget {
 // Splits the target; false when it is neither origin-form, absolute-form http(s), nor "*".
 bool SplitRequestTarget(std::string_view target, RequestTarget* out);
 
-// Strips ":port" from a Host value (IPv6 literals keep their brackets).
-std::string_view HostWithoutPort(std::string_view host);
+// Strips ":port" from a Host value (IPv6 literals keep their brackets): the rule matcher's
+// function, so that matching, redirects and the Host sent upstream agree.
+using routing::HostWithoutPort;
 
 struct ForwardContext {
   const config::LoadBalancerAttributes* attributes = nullptr;
