@@ -78,6 +78,9 @@ class DownstreamConnection final : public net::EventHandler {
   bool FinishExchangeIfDone();
   bool FlushResponse();
   bool ResponseBodyScanned() const;
+  // True when the response head at the front of the upstream buffer can go to the client
+  // unchanged (see the definition for the conditions).
+  bool CanRelayHeadUnchanged(const http::ResponseHead& rh, size_t head_len) const;
   void FailUpstream(int status);
   bool ConnectUpstream();
   void ReleaseUpstream(bool reusable);

@@ -341,7 +341,10 @@ bool DownstreamConnection::SendToUpstream() {
   if (req_ready_ > 0) {
     iov[iovcnt++] = {const_cast<char*>(in_.readable().data()), req_ready_};
   }
-  ssize_t n = writev(upstream_->fd(), iov, iovcnt);
+  // One contiguous piece (the usual bodiless request) goes out with send(): cheaper in the
+  // kernel than an iovec.
+  ssize_t n = iovcnt == 1 ? send(upstream_->fd(), iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL)
+                          : writev(upstream_->fd(), iov, iovcnt);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
       upstream_->writable = false;
@@ -462,6 +465,16 @@ bool DownstreamConnection::ProcessResponseHead() {
     }
     if (rh.version_minor == 0) upstream_reusable_ = false;
 
+    if (CanRelayHeadUnchanged(rh, head_len)) {
+      // The head the client would get is byte for byte the one the target sent: send it
+      // from the upstream buffer with the body instead of copying it (decision 0004).
+      resp_ready_ = head_len;
+      response_started_ = true;
+      resp_state_ = ResponseState::kBody;
+      progress = true;
+      continue;
+    }
+
     out_.append("HTTP/1.1 ");
     out_.append(std::to_string(rh.status));
     out_.push_back(' ');
@@ -514,6 +527,50 @@ bool DownstreamConnection::ProcessResponseHead() {
     progress = true;
   }
   return progress;
+}
+
+bool DownstreamConnection::CanRelayHeadUnchanged(const http::ResponseHead& rh,
+                                                 size_t head_len) const {
+  // Nothing to add or remove: the rebuild below would add Connection or cookies, strip
+  // hop-by-hop fields or a Content-Length beside chunked, or rewrite an HTTP/1.0 status line.
+  if (rh.version_minor != 1 || version_minor_ != 1 || !keep_alive_ || rh.reason.empty() ||
+      !set_cookie_headers_.empty() || app_cookie_name_ != nullptr) {
+    return false;
+  }
+  for (const http::HeaderField& h : rh.header_span()) {
+    if (EqualsIgnoreCase(h.name, "connection") || EqualsIgnoreCase(h.name, "keep-alive") ||
+        EqualsIgnoreCase(h.name, "proxy-connection") || EqualsIgnoreCase(h.name, "upgrade") ||
+        (resp_framing_.kind == http::BodyKind::kChunked &&
+         EqualsIgnoreCase(h.name, "content-length"))) {
+      return false;
+    }
+  }
+  // Canonical form only: "HTTP/1.1 SSS reason" CRLF, then "name: value" CRLF per field, then
+  // CRLF. Any other spacing, bare LF or folded line is normalised by the rebuild instead, so
+  // the client never frames a response differently from us.
+  std::string_view raw = upstream_->in().readable().substr(0, head_len);
+  constexpr std::string_view kVersion = "HTTP/1.1 ";
+  if (raw.substr(0, kVersion.size()) != kVersion) return false;
+  size_t pos = kVersion.size() + 3;
+  if (raw.size() < pos + 1 || raw[pos] != ' ' || rh.reason.data() != raw.data() + pos + 1) {
+    return false;
+  }
+  pos += 1 + rh.reason.size();
+  auto crlf_at = [&](size_t at) {
+    return at + 1 < raw.size() && raw[at] == '\r' && raw[at + 1] == '\n';
+  };
+  if (!crlf_at(pos)) return false;
+  pos += 2;
+  for (const http::HeaderField& h : rh.header_span()) {
+    size_t value_at = pos + h.name.size() + 2;
+    if (h.name.data() != raw.data() + pos || value_at > raw.size() || raw[value_at - 2] != ':' ||
+        raw[value_at - 1] != ' ' || (!h.value.empty() && h.value.data() != raw.data() + value_at) ||
+        !crlf_at(value_at + h.value.size())) {
+      return false;
+    }
+    pos = value_at + h.value.size() + 2;
+  }
+  return crlf_at(pos) && pos + 2 == head_len;
 }
 
 bool DownstreamConnection::ResponseBodyScanned() const {
@@ -589,10 +646,15 @@ bool DownstreamConnection::FlushResponse() {
   if (body > 0) {
     iov[iovcnt++] = {const_cast<char*>(upstream_->in().readable().data()), body};
   }
-  msghdr msg{};
-  msg.msg_iov = iov;
-  msg.msg_iovlen = static_cast<size_t>(iovcnt);
-  ssize_t n = sendmsg(fd_, &msg, MSG_NOSIGNAL);
+  ssize_t n;
+  if (iovcnt == 1) {
+    n = send(fd_, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+  } else {
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<size_t>(iovcnt);
+    n = sendmsg(fd_, &msg, MSG_NOSIGNAL);
+  }
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
       writable_ = false;

@@ -271,3 +271,34 @@ def test_response_with_both_cl_and_te(sluice, faulty):
     assert r.status == 200
     assert r.header("Content-Length") is None, r.header_list
     assert r.body == b"abc"
+
+
+# A response head in canonical form that needs no change is relayed from the upstream buffer
+# without being rebuilt (decision 0004); anything else is rebuilt. Either way the client must
+# see the same normalised bytes it would get from the rebuild.
+KEEP_ALIVE_GET = b"GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n"
+
+
+@pytest.mark.parametrize("name,sent,relayed", [
+    ("canonical head, unchanged",
+     b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Odd-Case: a  b\r\n\r\nhi",
+     b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Odd-Case: a  b\r\n\r\nhi"),
+    ("no space after colon",
+     b"HTTP/1.1 200 OK\r\nContent-Length:2\r\nX-A:b\r\n\r\nhi",
+     b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: b\r\n\r\nhi"),
+    ("trailing whitespace in a value",
+     b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: b \t\r\n\r\nhi",
+     b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: b\r\n\r\nhi"),
+    ("bare LF line ends",
+     b"HTTP/1.1 200 OK\nContent-Length: 2\nX-A: b\n\nhi",
+     b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: b\r\n\r\nhi"),
+    ("hop-by-hop field removed",
+     b"HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5\r\nContent-Length: 2\r\n\r\nhi",
+     b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"),
+    ("HTTP/1.0 status line rewritten",
+     b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi",
+     b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"),
+])
+def test_response_head_relayed_in_canonical_form(sluice, faulty, name, sent, relayed):
+    s = canned_proxy(sluice, faulty, sent)
+    assert raw_exchange(s.port, KEEP_ALIVE_GET, timeout=1.0) == relayed
