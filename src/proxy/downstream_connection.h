@@ -81,6 +81,9 @@ class DownstreamConnection final : public net::EventHandler {
   // True when the response head at the front of the upstream buffer can go to the client
   // unchanged (see the definition for the conditions).
   bool CanRelayHeadUnchanged(const http::ResponseHead& rh, size_t head_len) const;
+  // True for a response field the client must not get: hop-by-hop fields, Transfer-Encoding
+  // when dechunking for an HTTP/1.0 client, Content-Length beside chunked.
+  bool DropsResponseField(std::string_view name) const;
   void FailUpstream(int status);
   bool ConnectUpstream();
   void ReleaseUpstream(bool reusable);

@@ -481,15 +481,7 @@ bool DownstreamConnection::ProcessResponseHead() {
     out_.append(rh.reason);
     out_.append("\r\n");
     for (const http::HeaderField& h : rh.header_span()) {
-      if (EqualsIgnoreCase(h.name, "connection") || EqualsIgnoreCase(h.name, "keep-alive") ||
-          EqualsIgnoreCase(h.name, "proxy-connection") || EqualsIgnoreCase(h.name, "upgrade") ||
-          (dechunk_ && EqualsIgnoreCase(h.name, "transfer-encoding")) ||
-          // Chunked wins over Content-Length; the stale length must not reach the client
-          // (RFC 9112 §6.3).
-          (resp_framing_.kind == http::BodyKind::kChunked &&
-           EqualsIgnoreCase(h.name, "content-length"))) {
-        continue;
-      }
+      if (DropsResponseField(h.name)) continue;
       out_.append(h.name);
       out_.append(": ");
       out_.append(h.value);
@@ -529,21 +521,26 @@ bool DownstreamConnection::ProcessResponseHead() {
   return progress;
 }
 
+bool DownstreamConnection::DropsResponseField(std::string_view name) const {
+  return EqualsIgnoreCase(name, "connection") || EqualsIgnoreCase(name, "keep-alive") ||
+         EqualsIgnoreCase(name, "proxy-connection") || EqualsIgnoreCase(name, "upgrade") ||
+         (dechunk_ && EqualsIgnoreCase(name, "transfer-encoding")) ||
+         // Chunked wins over Content-Length; the stale length must not reach the client
+         // (RFC 9112 §6.3).
+         (resp_framing_.kind == http::BodyKind::kChunked &&
+          EqualsIgnoreCase(name, "content-length"));
+}
+
 bool DownstreamConnection::CanRelayHeadUnchanged(const http::ResponseHead& rh,
                                                  size_t head_len) const {
-  // Nothing to add or remove: the rebuild below would add Connection or cookies, strip
-  // hop-by-hop fields or a Content-Length beside chunked, or rewrite an HTTP/1.0 status line.
+  // Nothing to add or remove: otherwise the rebuild adds Connection or cookies, drops fields
+  // (DropsResponseField) or rewrites an HTTP/1.0 status line.
   if (rh.version_minor != 1 || version_minor_ != 1 || !keep_alive_ || rh.reason.empty() ||
       !set_cookie_headers_.empty() || app_cookie_name_ != nullptr) {
     return false;
   }
   for (const http::HeaderField& h : rh.header_span()) {
-    if (EqualsIgnoreCase(h.name, "connection") || EqualsIgnoreCase(h.name, "keep-alive") ||
-        EqualsIgnoreCase(h.name, "proxy-connection") || EqualsIgnoreCase(h.name, "upgrade") ||
-        (resp_framing_.kind == http::BodyKind::kChunked &&
-         EqualsIgnoreCase(h.name, "content-length"))) {
-      return false;
-    }
+    if (DropsResponseField(h.name)) return false;
   }
   // Canonical form only: "HTTP/1.1 SSS reason" CRLF, then "name: value" CRLF per field, then
   // CRLF. Any other spacing, bare LF or folded line is normalised by the rebuild instead, so
