@@ -66,4 +66,12 @@ void SetNoDelay(int fd) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+ssize_t SendPieces(int fd, const iovec* pieces, int count) {
+  if (count == 1) return send(fd, pieces[0].iov_base, pieces[0].iov_len, MSG_NOSIGNAL);
+  msghdr msg{};
+  msg.msg_iov = const_cast<iovec*>(pieces);
+  msg.msg_iovlen = static_cast<size_t>(count);
+  return sendmsg(fd, &msg, MSG_NOSIGNAL);
+}
+
 }  // namespace sluice::net

@@ -2,6 +2,9 @@
 // Errors are returned as values (errno captured in the message).
 #pragma once
 
+#include <sys/types.h>
+#include <sys/uio.h>
+
 #include <string>
 
 #include "base/ip_address.h"
@@ -20,5 +23,10 @@ Result<int> ConnectNonBlocking(const SocketAddress& address);
 int SocketError(int fd);
 
 void SetNoDelay(int fd);
+
+// Sends `count` (1 or more) pieces in one call, never raising SIGPIPE. A single piece goes out
+// with send(), which is cheaper in the kernel than an iovec. Returns what send/sendmsg return
+// (errno set on -1).
+ssize_t SendPieces(int fd, const iovec* pieces, int count);
 
 }  // namespace sluice::net

@@ -341,10 +341,7 @@ bool DownstreamConnection::SendToUpstream() {
   if (req_ready_ > 0) {
     iov[iovcnt++] = {const_cast<char*>(in_.readable().data()), req_ready_};
   }
-  // One contiguous piece (the usual bodiless request) goes out with send(): cheaper in the
-  // kernel than an iovec.
-  ssize_t n = iovcnt == 1 ? send(upstream_->fd(), iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL)
-                          : writev(upstream_->fd(), iov, iovcnt);
+  ssize_t n = net::SendPieces(upstream_->fd(), iov, iovcnt);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
       upstream_->writable = false;
@@ -643,15 +640,7 @@ bool DownstreamConnection::FlushResponse() {
   if (body > 0) {
     iov[iovcnt++] = {const_cast<char*>(upstream_->in().readable().data()), body};
   }
-  ssize_t n;
-  if (iovcnt == 1) {
-    n = send(fd_, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
-  } else {
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = static_cast<size_t>(iovcnt);
-    n = sendmsg(fd_, &msg, MSG_NOSIGNAL);
-  }
+  ssize_t n = net::SendPieces(fd_, iov, iovcnt);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
       writable_ = false;
