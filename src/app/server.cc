@@ -178,7 +178,13 @@ int RunServer(const ServerOptions& options) {
       }
       current = next;
       for (auto& w : pool) w->Publish(current);
-      checker.Update(MonitoredTargets(*current));
+      uint64_t update = checker.Update(MonitoredTargets(*current));
+      // "reload applied" promises that the admin endpoint shows the new target set (draining
+      // targets included), so wait for the checker thread to take it; it only runs probes
+      // between updates, so this takes milliseconds.
+      if (!checker.WaitForUpdate(update, 2000)) {
+        Log("reload: health checker slow to take the new targets%s%s");
+      }
       DescribeListeners(*current);
       Log("reload applied: generation %s%s", std::to_string(current->generation));
     } else if (sig == SIGTERM || sig == SIGINT) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <map>
 
 #include "http/h1_parser.h"
@@ -75,8 +76,11 @@ class HealthChecker::Impl {
   net::EventLoop loop;
   std::map<std::string, std::unique_ptr<Entry>> entries;  // by group/address
 
-  mutable std::mutex mu;  // guards pending and report
+  mutable std::mutex mu;               // guards pending, the sequence numbers and report
+  std::condition_variable applied_cv;  // signalled when applied_seq moves
   std::optional<std::vector<MonitoredTarget>> pending;
+  uint64_t pending_seq = 0;  // sequence number of the last Update()
+  uint64_t applied_seq = 0;  // of the last update whose targets are in `report`
   std::vector<TargetGroupHealth> report;
   bool stopping = false;
   std::thread thread;
@@ -156,6 +160,7 @@ void HealthChecker::Impl::Probe::Finish(const CheckResult& r) {
 
 void HealthChecker::Impl::ApplyUpdate() {
   std::optional<std::vector<MonitoredTarget>> next;
+  uint64_t seq = 0;
   {
     std::lock_guard<std::mutex> lock(mu);
     if (stopping) {
@@ -163,6 +168,7 @@ void HealthChecker::Impl::ApplyUpdate() {
       return;
     }
     next.swap(pending);
+    seq = pending_seq;
   }
   if (!next) return;
   std::map<std::string, std::unique_ptr<Entry>> kept;
@@ -206,6 +212,11 @@ void HealthChecker::Impl::ApplyUpdate() {
   }
   entries = std::move(kept);
   PublishReport();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    applied_seq = seq;
+  }
+  applied_cv.notify_all();
   Tick();  // start the first checks of new targets now, not at the next tick
 }
 
@@ -341,12 +352,21 @@ void HealthChecker::Stop() {
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
-void HealthChecker::Update(std::vector<MonitoredTarget> targets) {
+uint64_t HealthChecker::Update(std::vector<MonitoredTarget> targets) {
+  uint64_t seq = 0;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->pending = std::move(targets);
+    seq = ++impl_->pending_seq;
   }
   impl_->loop.Wake();
+  return seq;
+}
+
+bool HealthChecker::WaitForUpdate(uint64_t seq, int timeout_ms) const {
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  return impl_->applied_cv.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                                    [&] { return impl_->applied_seq >= seq; });
 }
 
 bool HealthChecker::WaitForInitialChecks(int timeout_ms) const {

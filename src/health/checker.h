@@ -58,7 +58,13 @@ class HealthChecker {
   // Thread-safe. Replaces the monitored set: targets already known (same group and address)
   // keep their state; new ones start in `initial`; ones that disappear are dropped (the
   // caller passes deregistered targets with draining = true for as long as they drain).
-  void Update(std::vector<MonitoredTarget> targets);
+  // Applied asynchronously on the checker thread; returns the update's sequence number for
+  // WaitForUpdate.
+  uint64_t Update(std::vector<MonitoredTarget> targets);
+
+  // Blocks until the update numbered seq (or a later one) is reflected in Report(), or until
+  // timeout_ms. Returns false on timeout. Thread-safe. Needs Start() to have been called.
+  bool WaitForUpdate(uint64_t seq, int timeout_ms) const;
 
   // Blocks until every monitored target has had its first check (none is `initial`), or
   // until timeout_ms. Returns false on timeout. Thread-safe.
