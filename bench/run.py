@@ -565,7 +565,9 @@ class Bench:
         if hard < need:
             print(f"warning: fd limit {hard} < {need}; idle test reduced", flush=True)
             self.args.idle_conns = max(100, hard - 1000)
-        for ip, port in [(PROXY_ADDR, self.args.port), (DIRECT_ADDR, self.args.backend_port)] + \
+        # The interleaved open-loop phase runs every chain at once on --port, --port + 1, ...
+        proxy_ports = [(PROXY_ADDR, self.args.port + i) for i in range(len(chains))]
+        for ip, port in proxy_ports + [(DIRECT_ADDR, self.args.backend_port)] + \
                 [(a, self.args.backend_port) for a in BACKEND_ADDRS]:
             if listening(ip, port):
                 raise HarnessError(f"{ip}:{port} is already in use; choose other ports with "
@@ -629,10 +631,10 @@ class Bench:
     def backend_pids(self):
         return [p.pid for p in self.backends]
 
-    def start_chain(self, chain, layout, workload):
-        """Starts the chain's proxy; returns (Popen, ip, port)."""
+    def start_chain(self, chain, layout, workload, port=None):
+        """Starts the chain's proxy on `port` (default --port); returns (Popen, ip, port)."""
         a = self.args
-        port = a.port
+        port = a.port if port is None else port
         if listening(PROXY_ADDR, port):
             raise HarnessError(f"{PROXY_ADDR}:{port} is in use before starting {chain}")
         tag = f"{chain}-{layout.name}"
@@ -733,19 +735,25 @@ class Bench:
         r["loadgen_cpu_s"] = cpu
         return r
 
-    def openloop(self, layout, ip, port, workload, rate, seconds, warmup, label):
-        argv = [self.tools["openloop"], "-a", ip, "-p", port, "-u", workload.path,
-                "-r", f"{rate:.1f}", "-c", layout.conns, "-d", seconds, "-w", warmup, "-t", "2"]
+    def openloop(self, layout, targets, workload, rate, seconds, warmup, label):
+        """Runs the open-loop generator against [(ip, port), ...]; with several targets they are
+        measured interleaved in --slice-ms slices, each for `seconds`. Returns one result per
+        target, in order."""
+        argv = [self.tools["openloop"]]
+        for ip, port in targets:
+            argv += ["-a", ip, "-p", port]
+        argv += ["-s", self.args.slice_ms, "-u", workload.path, "-r", f"{rate:.1f}",
+                 "-c", layout.conns, "-d", seconds, "-w", warmup, "-t", "2"]
         if workload.close:
             argv.append("-k")
-        rc, out, cpu = self.procs.run(label, argv, cpus=layout.load_cpus,
-                                      timeout=seconds + warmup + 30)
-        line = next((l for l in out.splitlines() if l.startswith("{")), None)
-        if rc != 0 or line is None:
+        total = (seconds + warmup) * len(targets)
+        rc, out, cpu = self.procs.run(label, argv, cpus=layout.load_cpus, timeout=total + 30)
+        results = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+        if rc != 0 or len(results) != len(targets):
             raise HarnessError(f"openloop failed (status {rc}): {out[-500:]}")
-        r = json.loads(line)
-        r["loadgen_cpu_s"] = cpu
-        return r
+        for r in results:
+            r["loadgen_cpu_s"] = cpu
+        return results
 
     # ---- measurements ----------------------------------------------------------------------
 
@@ -831,14 +839,18 @@ class Bench:
             # CPU is sampled over the whole run and divided by every request sent.
             before = self.snapshot(pids)
             r = self.guarded(p, chain, lambda: self.openloop(
-                layout, ip, port, workload, rate, a.latency_duration, a.latency_warmup,
-                f"openloop-{layout.name}"))
+                layout, [(ip, port)], workload, rate, a.latency_duration, a.latency_warmup,
+                f"openloop-{layout.name}"))[0]
             after = self.snapshot(pids)
             died = self.exited(p, chain)
             if died:
                 raise died
         finally:
             self.procs.stop(p)
+        self.fill_latency(m, r, before, after)
+        return m
+
+    def fill_latency(self, m, r, before, after):
         m.update({k: r[k] for k in ("completed", "achieved_rps", "errors", "p50_us", "p90_us",
                                     "p99_us", "p999_us", "max_us", "lat_mean_us",
                                     "late_sends_over_1ms", "reconnects")})
@@ -847,7 +859,51 @@ class Bench:
         self.fill_deltas(m, before, after, r["sent_total"])
         if r["completed"] == 0:
             self.problem(m, "no request completed")
-        return m
+
+    def measure_latency_interleaved(self, layout, workload, order, rnd, rate):
+        """One round of the open-loop phase with every chain running at once, each on its own
+        port, and the generator rotating between them in short slices (see openloop.c): a
+        hiccup of the machine lands on all of them alike. Returns one measurement per chain.
+        A chain that dies gets a `died` measurement; the others keep theirs."""
+        a = self.args
+        started = []  # (chain, Popen, ip, port)
+        ms = {}
+        try:
+            for i, chain in enumerate(order):
+                p, ip, port = self.start_chain(chain, layout, workload, port=a.port + i)
+                started.append((chain, p, ip, port))
+            for i, (chain, p, ip, port) in enumerate(started):
+                m = {"layout": layout.name, "workload": workload.name, "phase": "latency",
+                     "round": rnd, "order": i, "chain": chain, "rate": round(rate, 1),
+                     "interleaved": len(order), "slice_ms": a.slice_ms}
+                self.check_chain(p, chain, ip, port, workload, m)
+                ms[chain] = m
+            busy = self.quiet_sample(a.quiet)
+            pids = {chain: descendants(p.pid) for chain, p, _, _ in started}
+            before = self.snapshot([])
+            before_cpu = {chain: cpu_ticks(v) for chain, v in pids.items()}
+            results = self.openloop(layout, [(ip, port) for _, _, ip, port in started], workload,
+                                    rate, a.latency_duration, a.latency_warmup,
+                                    f"openloop-{layout.name}")
+            after = self.snapshot([])
+            after_cpu = {chain: cpu_ticks(v) for chain, v in pids.items()}
+            out = []
+            for (chain, p, _, _), r in zip(started, results):
+                m = ms[chain]
+                died = self.exited(p, chain)
+                if died:
+                    m.update({"errors": 1, "died": True})
+                    self.problem(m, str(died))
+                    out.append(m)
+                    continue
+                m["neighbour_busy_pct"] = busy
+                self.fill_latency(m, r, dict(before, cpu=before_cpu[chain]),
+                                  dict(after, cpu=after_cpu[chain]))
+                out.append(m)
+            return out
+        finally:
+            for _, p, _, _ in started:
+                self.procs.stop(p)
 
     def measure_idle(self, layout, workload, chain, rnd, order):
         a = self.args
@@ -923,6 +979,28 @@ class Bench:
                 self.say(f"  [{layout.name} {workload.name} {phase} {rnd}/{self.args.rounds}] "
                          f"{chain:17s} {self.describe(m)}")
 
+    def latency_rounds(self, layout, workload, chains, rate):
+        if self.args.latency_sequential or len(chains) == 1:
+            self.rounds(layout, workload, chains, "latency",
+                        lambda l, w, c, r, o: self.measure_latency(l, w, c, r, o, rate))
+            return
+        for rnd in range(1, self.args.rounds + 1):
+            order = chains[:]
+            self.rng.shuffle(order)
+            try:
+                ms = self.measure_latency_interleaved(layout, workload, order, rnd, rate)
+            except ProxyDied as e:  # died before the generator ran: the round is lost
+                ms = []
+                for i, chain in enumerate(order):
+                    m = {"layout": layout.name, "workload": workload.name, "phase": "latency",
+                         "round": rnd, "order": i, "chain": chain, "errors": 1, "died": True}
+                    self.problem(m, str(e))
+                    ms.append(m)
+            for m in ms:
+                self.record(m)
+                self.say(f"  [{layout.name} {workload.name} latency {rnd}/{self.args.rounds}] "
+                         f"{m['chain']:17s} {self.describe(m)}")
+
     def run(self, layouts, workloads, chains):
         for layout in layouts:
             self.say(f"== {layout.describe()}")
@@ -953,8 +1031,7 @@ class Bench:
                     self.rates[f"{layout.name}/{wl.name}"] = round(rate, 1)
                     self.say(f"  open-loop rate: {rate:,.0f} req/s = {self.args.load_fraction:.0%} "
                              f"of the slowest peer's median capacity ({slowest:,.0f} req/s)")
-                    self.rounds(layout, wl, wchains, "latency",
-                                lambda l, w, c, r, o: self.measure_latency(l, w, c, r, o, rate))
+                    self.latency_rounds(layout, wl, wchains, rate)
                 finally:
                     self.stop_backends()
 
@@ -1056,7 +1133,9 @@ def markdown(meta, summary, problems):
     L.append(f"- {a['rounds']} round(s), shuffled order; closed loop: {a['warmup']} s warm-up + "
              f"{a['duration']} s measured; open loop: {a['latency_warmup']} s + "
              f"{a['latency_duration']} s at {a['load_fraction']:.0%} of the slowest peer's "
-             f"capacity; idle: {a['idle_conns']} connections")
+             f"capacity, " + ("one chain at a time" if a.get("latency_sequential") else
+                              f"every chain at once, rotated in {a.get('slice_ms', 100):g} ms "
+                              f"slices") + f"; idle: {a['idle_conns']} connections")
     L.append(f"- Duration {meta['elapsed_s']:.0f} s. Errors: {meta['errors']}. "
              f"Problems: {len(problems)}.")
     for d in meta["layouts"]:
@@ -1216,6 +1295,11 @@ def parse_args(argv):
     p.add_argument("--proxies", help="comma list of " + ",".join(ALL_CHAINS) +
                    " (default all; smoke without direct)")
     p.add_argument("--no-latency", action="store_true", help="skip the open-loop phase")
+    p.add_argument("--slice-ms", type=float, default=100.0,
+                   help="open-loop phase: every chain runs at once and the generator rotates "
+                        "between them in slices of this length (default 100 ms)")
+    p.add_argument("--latency-sequential", action="store_true",
+                   help="open-loop phase: one chain at a time instead of interleaved slices")
     p.add_argument("--port", type=int, default=18080, help="proxy listen port on 127.0.0.1")
     p.add_argument("--backend-port", type=int, default=19000,
                    help="backend port on 127.0.0.11-14 (and 127.0.0.15 for direct)")

@@ -6,12 +6,21 @@
 // the next request's latency, exactly as a real client's queueing would be.
 //
 // One thread, epoll, non-blocking sockets, no pipelining (one request in flight per
-// connection). Prints one JSON object on stdout. Errors: connect/read/write failures, responses
-// that are not 2xx, responses that do not arrive within the timeout, requests of the measured
-// window still unfinished after the drain period.
+// connection). Prints one JSON object per target on stdout. Errors: connect/read/write
+// failures, responses that are not 2xx, responses that do not arrive within the timeout,
+// requests of the measured window still unfinished after the drain period.
 //
-//   usage: openloop -a ADDR -p PORT [-u PATH] [-H HOST] -r RATE -c CONNS -d SECONDS
-//                   [-w WARMUP_SECONDS] [-t TIMEOUT_SECONDS] [-k]   (-k: Connection: close)
+// Several targets (-p repeated; each takes the -a given before it) are measured interleaved:
+// time is cut into slices of -s milliseconds, owned by the targets in turn, and each target
+// gets only the requests intended inside its own slices, at the full rate. A noisy moment of
+// the machine (a descheduled vCPU, a neighbour's burst) then lands on every target alike
+// instead of on whichever one happened to be measured then. -d is each target's measured
+// time, so the run lasts (WARMUP + SECONDS) x targets. A request intended in its target's
+// slice but still queued when the slice ends is sent late and counts, as always.
+//
+//   usage: openloop -a ADDR -p PORT [-a ADDR -p PORT ...] [-s SLICE_MS] [-u PATH] [-H HOST]
+//                   -r RATE -c CONNS -d SECONDS [-w WARMUP_SECONDS] [-t TIMEOUT_SECONDS] [-k]
+//          (-k: Connection: close; -H applies to every target, default ADDR:PORT of each)
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,7 +38,10 @@
 
 enum { S_CONNECTING, S_IDLE, S_HEAD, S_BODY };
 
+struct target;
+
 struct conn {
+  struct target* t;
   int fd;
   int state;
   int64_t next_intended;  // intended send time of the next request (ns)
@@ -38,7 +50,7 @@ struct conn {
   char head[8192];
   size_t head_len;
   uint64_t body_left;
-  int close_after;        // response said Connection: close (or we asked for it)
+  int close_after;  // response said Connection: close (or we asked for it)
   int status;
 };
 
@@ -48,18 +60,33 @@ static int64_t now_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static struct sockaddr_in target;
 static int ep;
-static char request[1024];
-static size_t request_len;
 static int close_mode;
 
-// statistics
-static int64_t* lat;  // ns, measured window only
-static size_t lat_n, lat_cap;
-static uint64_t errors_connect, errors_read, errors_write, errors_status, errors_timeout,
-    errors_unfinished, reconnects, late_sends, sent_total, bytes_total;
-static int64_t window_start, window_end;
+// One measured endpoint: its address, request, connections and statistics.
+struct target {
+  struct sockaddr_in addr;
+  char label[64];  // ADDR:PORT
+  char request[1024];
+  size_t request_len;
+  struct conn* conns;
+  int64_t* lat;  // ns, measured window only
+  size_t lat_n, lat_cap;
+  uint64_t errors_connect, errors_read, errors_write, errors_status, errors_timeout,
+      errors_unfinished, reconnects, late_sends, sent_total, bytes_total;
+};
+
+enum { kMaxTargets = 16 };
+static struct target targets[kMaxTargets];
+static int targets_n;
+static int64_t window_start, window_end;  // of the whole run (every target's slices)
+static int64_t t0, slice_ns;              // slice k covers [t0 + k*slice_ns, ...)
+
+// The target whose slice contains time x (x >= t0).
+static int owner_of(int64_t x) {
+  if (targets_n == 1) return 0;
+  return (int)(((x - t0) / slice_ns) % targets_n);
+}
 
 static int cmp64(const void* a, const void* b) {
   int64_t x = *(const int64_t*)a, y = *(const int64_t*)b;
@@ -71,7 +98,7 @@ static int open_conn(struct conn* c) {
   if (c->fd < 0) return -1;
   int one = 1;
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  int r = connect(c->fd, (struct sockaddr*)&target, sizeof target);
+  int r = connect(c->fd, (struct sockaddr*)&c->t->addr, sizeof c->t->addr);
   if (r < 0 && errno != EINPROGRESS) {
     close(c->fd);
     c->fd = -1;
@@ -100,23 +127,33 @@ static void set_events(struct conn* c, uint32_t ev) {
 
 static int in_window(int64_t t) { return t >= window_start && t < window_end; }
 
+// Skips the schedule slots of c that fall in other targets' slices: they belong to nobody.
+static void skip_foreign_slots(struct conn* c, int64_t stride) {
+  int self = (int)(c->t - targets);
+  while (c->next_intended < window_end && owner_of(c->next_intended) != self) {
+    c->next_intended += stride;
+  }
+}
+
 // The request in flight failed: count it (warm-up included), drop the connection; the main
 // loop reconnects. The request's schedule slot is consumed.
 static void fail_request(struct conn* c, uint64_t* counter, int64_t stride) {
   (*counter)++;
   close_conn(c);
-  reconnects++;
+  c->t->reconnects++;
   c->next_intended += stride;
+  skip_foreign_slots(c, stride);
 }
 
 static void send_request(struct conn* c, int64_t now, int64_t stride) {
+  struct target* t = c->t;
   c->cur_intended = c->next_intended;
   c->sent_at = now;
-  if (now - c->cur_intended > 1000000 && in_window(c->cur_intended)) late_sends++;
-  ssize_t w = write(c->fd, request, request_len);
-  sent_total++;
-  if (w != (ssize_t)request_len) {  // a small request always fits an empty socket buffer
-    fail_request(c, &errors_write, stride);
+  if (now - c->cur_intended > 1000000 && in_window(c->cur_intended)) t->late_sends++;
+  ssize_t w = write(c->fd, t->request, t->request_len);
+  t->sent_total++;
+  if (w != (ssize_t)t->request_len) {  // a small request always fits an empty socket buffer
+    fail_request(c, &t->errors_write, stride);
     return;
   }
   c->state = S_HEAD;
@@ -125,22 +162,24 @@ static void send_request(struct conn* c, int64_t now, int64_t stride) {
 }
 
 static void complete(struct conn* c, int64_t now, int64_t stride) {
+  struct target* t = c->t;
   if (in_window(c->cur_intended)) {
     if (c->status < 200 || c->status > 299) {
-      errors_status++;
+      t->errors_status++;
     } else {
-      if (lat_n == lat_cap) {
-        lat_cap = lat_cap ? lat_cap * 2 : 65536;
-        lat = realloc(lat, lat_cap * sizeof *lat);
-        if (!lat) abort();
+      if (t->lat_n == t->lat_cap) {
+        t->lat_cap = t->lat_cap ? t->lat_cap * 2 : 65536;
+        t->lat = realloc(t->lat, t->lat_cap * sizeof *t->lat);
+        if (!t->lat) abort();
       }
-      lat[lat_n++] = now - c->cur_intended;
+      t->lat[t->lat_n++] = now - c->cur_intended;
     }
   }
   c->next_intended += stride;
+  skip_foreign_slots(c, stride);
   if (c->close_after || close_mode) {
     close_conn(c);  // the main loop opens the next connection when the next request is due
-    if (!close_mode) reconnects++;
+    if (!close_mode) t->reconnects++;
     return;
   }
   c->state = S_IDLE;
@@ -175,31 +214,32 @@ static int parse_head(struct conn* c, size_t head_end) {
 
 static void on_readable(struct conn* c, int64_t now, int64_t stride) {
   static char scratch[65536];
+  struct target* t = c->t;
   for (;;) {
     if (c->state == S_HEAD) {
       ssize_t r = read(c->fd, c->head + c->head_len, sizeof c->head - 1 - c->head_len);
       if (r < 0 && errno == EAGAIN) return;
       if (r <= 0) {
-        fail_request(c, &errors_read, stride);
+        fail_request(c, &t->errors_read, stride);
         return;
       }
-      bytes_total += (uint64_t)r;
+      t->bytes_total += (uint64_t)r;
       size_t old = c->head_len;
       c->head_len += (size_t)r;
       size_t from = old > 3 ? old - 3 : 0;
       char* end = memmem(c->head + from, c->head_len - from, "\r\n\r\n", 4);
       if (!end) {
-        if (c->head_len >= sizeof c->head - 1) fail_request(c, &errors_read, stride);
+        if (c->head_len >= sizeof c->head - 1) fail_request(c, &t->errors_read, stride);
         continue;
       }
       size_t head_end = (size_t)(end - c->head) + 4;
       size_t extra = c->head_len - head_end;
       if (parse_head(c, head_end) < 0) {
-        fail_request(c, &errors_read, stride);
+        fail_request(c, &t->errors_read, stride);
         return;
       }
       if (extra > c->body_left) {  // bytes beyond the response: we never pipeline
-        fail_request(c, &errors_read, stride);
+        fail_request(c, &t->errors_read, stride);
         return;
       }
       c->body_left -= extra;
@@ -210,10 +250,10 @@ static void on_readable(struct conn* c, int64_t now, int64_t stride) {
         ssize_t r = read(c->fd, scratch, want);
         if (r < 0 && errno == EAGAIN) return;
         if (r <= 0) {
-          fail_request(c, &errors_read, stride);
+          fail_request(c, &t->errors_read, stride);
           return;
         }
-        bytes_total += (uint64_t)r;
+        t->bytes_total += (uint64_t)r;
         c->body_left -= (uint64_t)r;
         continue;
       }
@@ -222,8 +262,8 @@ static void on_readable(struct conn* c, int64_t now, int64_t stride) {
       ssize_t r = read(c->fd, scratch, sizeof scratch);
       if (r < 0 && errno == EAGAIN) return;
       close_conn(c);
-      reconnects++;
-      if (r > 0) errors_read++;
+      t->reconnects++;
+      if (r > 0) t->errors_read++;
       return;
     }
     if (c->state == S_BODY && c->body_left == 0) {
@@ -235,61 +275,120 @@ static void on_readable(struct conn* c, int64_t now, int64_t stride) {
 
 static void usage(const char* p) {
   fprintf(stderr,
-          "usage: %s -a ADDR -p PORT [-u PATH] [-H HOST] -r RATE -c CONNS -d SECONDS "
-          "[-w WARMUP] [-t TIMEOUT] [-k]\n",
+          "usage: %s -a ADDR -p PORT [-a ADDR -p PORT ...] [-s SLICE_MS] [-u PATH] [-H HOST] "
+          "-r RATE -c CONNS -d SECONDS [-w WARMUP] [-t TIMEOUT] [-k]\n",
           p);
   exit(2);
+}
+
+static void print_target(const struct target* t, double rate, int conns_n, double duration) {
+  int64_t* lat = t->lat;
+  size_t lat_n = t->lat_n;
+  qsort(lat, lat_n, sizeof *lat, cmp64);
+#define PCT(p) (lat_n ? (double)lat[(size_t)((double)(lat_n - 1) * (p))] / 1000.0 : 0.0)
+  uint64_t errors = t->errors_connect + t->errors_read + t->errors_write + t->errors_status +
+                    t->errors_timeout + t->errors_unfinished;
+  double mean = 0;
+  for (size_t i = 0; i < lat_n; i++) mean += (double)lat[i];
+  mean = lat_n ? mean / (double)lat_n / 1000.0 : 0;
+  printf(
+      "{\"target\": \"%s\", \"targets\": %d, \"slice_ms\": %.1f, "
+      "\"rate_target\": %.1f, \"conns\": %d, \"duration_s\": %.3f, \"completed\": %zu, "
+      "\"achieved_rps\": %.1f, \"errors\": %llu, \"errors_connect\": %llu, \"errors_read\": %llu, "
+      "\"errors_write\": %llu, \"errors_status\": %llu, \"errors_timeout\": %llu, "
+      "\"errors_unfinished\": %llu, \"reconnects\": %llu, \"late_sends_over_1ms\": %llu, "
+      "\"sent_total\": %llu, \"lat_mean_us\": %.1f, \"p50_us\": %.1f, \"p90_us\": %.1f, "
+      "\"p99_us\": %.1f, \"p999_us\": %.1f, \"max_us\": %.1f}\n",
+      t->label, targets_n, (double)slice_ns / 1e6, rate, conns_n, duration, lat_n,
+      (double)lat_n / duration, (unsigned long long)errors, (unsigned long long)t->errors_connect,
+      (unsigned long long)t->errors_read, (unsigned long long)t->errors_write,
+      (unsigned long long)t->errors_status, (unsigned long long)t->errors_timeout,
+      (unsigned long long)t->errors_unfinished, (unsigned long long)t->reconnects,
+      (unsigned long long)t->late_sends, (unsigned long long)t->sent_total, mean, PCT(0.50),
+      PCT(0.90), PCT(0.99), PCT(0.999), lat_n ? (double)lat[lat_n - 1] / 1000.0 : 0.0);
+#undef PCT
 }
 
 int main(int argc, char** argv) {
   const char* addr = "127.0.0.1";
   const char* path = "/";
   const char* host = 0;
-  int port = 0, conns_n = 16;
-  double rate = 0, duration = 0, warmup = 0, timeout = 2;
+  int conns_n = 16;
+  double rate = 0, duration = 0, warmup = 0, timeout = 2, slice_ms = 100;
   int opt;
-  while ((opt = getopt(argc, argv, "a:p:u:H:r:c:d:w:t:k")) != -1) {
+  while ((opt = getopt(argc, argv, "a:p:s:u:H:r:c:d:w:t:k")) != -1) {
     switch (opt) {
-      case 'a': addr = optarg; break;
-      case 'p': port = atoi(optarg); break;
-      case 'u': path = optarg; break;
-      case 'H': host = optarg; break;
-      case 'r': rate = atof(optarg); break;
-      case 'c': conns_n = atoi(optarg); break;
-      case 'd': duration = atof(optarg); break;
-      case 'w': warmup = atof(optarg); break;
-      case 't': timeout = atof(optarg); break;
-      case 'k': close_mode = 1; break;
-      default: usage(argv[0]);
+      case 'a':
+        addr = optarg;
+        break;
+      case 'p': {
+        if (targets_n == kMaxTargets) usage(argv[0]);
+        struct target* t = &targets[targets_n++];
+        int port = atoi(optarg);
+        if (port <= 0 || port > 65535) usage(argv[0]);
+        t->addr.sin_family = AF_INET;
+        t->addr.sin_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET, addr, &t->addr.sin_addr) != 1) usage(argv[0]);
+        snprintf(t->label, sizeof t->label, "%s:%d", addr, port);
+        break;
+      }
+      case 's':
+        slice_ms = atof(optarg);
+        break;
+      case 'u':
+        path = optarg;
+        break;
+      case 'H':
+        host = optarg;
+        break;
+      case 'r':
+        rate = atof(optarg);
+        break;
+      case 'c':
+        conns_n = atoi(optarg);
+        break;
+      case 'd':
+        duration = atof(optarg);
+        break;
+      case 'w':
+        warmup = atof(optarg);
+        break;
+      case 't':
+        timeout = atof(optarg);
+        break;
+      case 'k':
+        close_mode = 1;
+        break;
+      default:
+        usage(argv[0]);
     }
   }
-  if (!port || rate <= 0 || duration <= 0 || conns_n < 1 || conns_n > 4096) usage(argv[0]);
-  target.sin_family = AF_INET;
-  target.sin_port = htons(port);
-  if (inet_pton(AF_INET, addr, &target.sin_addr) != 1) usage(argv[0]);
-  char hostbuf[128];
-  if (!host) {
-    snprintf(hostbuf, sizeof hostbuf, "%s:%d", addr, port);
-    host = hostbuf;
-  }
-  request_len = (size_t)snprintf(
-      request, sizeof request,
-      "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: sluice-openloop\r\nAccept: */*\r\n%s\r\n", path,
-      host, close_mode ? "Connection: close\r\n" : "");
+  if (targets_n == 0 || rate <= 0 || duration <= 0 || conns_n < 1 || conns_n > 4096 || slice_ms < 1)
+    usage(argv[0]);
+  slice_ns = (int64_t)(slice_ms * 1e6);
 
   ep = epoll_create1(0);
-  struct conn* conns = calloc((size_t)conns_n, sizeof *conns);
-  for (int i = 0; i < conns_n; i++) {
-    conns[i].fd = -1;
-    if (open_conn(&conns[i]) < 0) {
-      fprintf(stderr, "connect: %s\n", strerror(errno));
-      return 1;
+  for (int k = 0; k < targets_n; k++) {
+    struct target* t = &targets[k];
+    t->request_len = (size_t)snprintf(
+        t->request, sizeof t->request,
+        "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: sluice-openloop\r\nAccept: */*\r\n%s\r\n", path,
+        host ? host : t->label, close_mode ? "Connection: close\r\n" : "");
+    t->conns = calloc((size_t)conns_n, sizeof *t->conns);
+    for (int i = 0; i < conns_n; i++) {
+      t->conns[i].t = t;
+      t->conns[i].fd = -1;
+      if (open_conn(&t->conns[i]) < 0) {
+        fprintf(stderr, "connect %s: %s\n", t->label, strerror(errno));
+        return 1;
+      }
     }
   }
   // Wait (at most 2 s) for the first connections before the schedule starts.
+  const int total = conns_n * targets_n;
   struct epoll_event evs[512];
   int64_t setup_deadline = now_ns() + 2000000000LL;
-  for (int connected = 0; connected < conns_n && now_ns() < setup_deadline;) {
+  for (int connected = 0; connected < total && now_ns() < setup_deadline;) {
     int n = epoll_wait(ep, evs, 512, 50);
     for (int i = 0; i < n; i++) {
       struct conn* c = evs[i].data.ptr;
@@ -298,7 +397,7 @@ int main(int argc, char** argv) {
       socklen_t len = sizeof err;
       getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
       if (err) {
-        fprintf(stderr, "connect: %s\n", strerror(err));
+        fprintf(stderr, "connect %s: %s\n", c->t->label, strerror(err));
         return 1;
       }
       c->state = S_IDLE;
@@ -307,12 +406,19 @@ int main(int argc, char** argv) {
     }
   }
 
+  // Every target gets `warmup` and `duration` seconds of its own slices.
   const int64_t stride = (int64_t)((double)conns_n * 1e9 / rate);  // per-connection period
-  const int64_t t0 = now_ns() + 5000000;
-  window_start = t0 + (int64_t)(warmup * 1e9);
-  window_end = window_start + (int64_t)(duration * 1e9);
+  t0 = now_ns() + 5000000;
+  window_start = t0 + (int64_t)(warmup * targets_n * 1e9);
+  window_end = window_start + (int64_t)(duration * targets_n * 1e9);
   const int64_t timeout_ns = (int64_t)(timeout * 1e9);
-  for (int i = 0; i < conns_n; i++) conns[i].next_intended = t0 + (int64_t)((double)i * 1e9 / rate);
+  for (int k = 0; k < targets_n; k++) {
+    for (int i = 0; i < conns_n; i++) {
+      struct conn* c = &targets[k].conns[i];
+      c->next_intended = t0 + (int64_t)((double)i * 1e9 / rate);
+      skip_foreign_slots(c, stride);
+    }
+  }
 
   int64_t drain_deadline = window_end + timeout_ns + 500000000LL;
   for (;;) {
@@ -320,8 +426,9 @@ int main(int argc, char** argv) {
     // Send what is due; find the next due time.
     int64_t next = INT64_MAX;
     int busy = 0;
-    for (int i = 0; i < conns_n; i++) {
-      struct conn* c = &conns[i];
+    for (int j = 0; j < total; j++) {
+      struct conn* c = &targets[j / conns_n].conns[j % conns_n];
+      struct target* t = c->t;
       if (c->fd < 0) {
         if (c->next_intended >= window_end) continue;
         // New connection per request: connect when the request is due, so that the
@@ -331,8 +438,9 @@ int main(int argc, char** argv) {
           continue;
         }
         if (open_conn(c) < 0) {
-          errors_connect++;
+          t->errors_connect++;
           c->next_intended += stride;
+          skip_foreign_slots(c, stride);
         } else {
           busy++;
         }
@@ -340,12 +448,12 @@ int main(int argc, char** argv) {
       }
       if (c->state == S_CONNECTING) {
         busy++;
-        if (now - c->sent_at > timeout_ns) fail_request(c, &errors_connect, stride);
+        if (now - c->sent_at > timeout_ns) fail_request(c, &t->errors_connect, stride);
         continue;
       }
       if (c->state == S_HEAD || c->state == S_BODY) {
         busy++;
-        if (now - c->sent_at > timeout_ns) fail_request(c, &errors_timeout, stride);
+        if (now - c->sent_at > timeout_ns) fail_request(c, &t->errors_timeout, stride);
         continue;
       }
       if (c->next_intended >= window_end) continue;
@@ -376,7 +484,7 @@ int main(int argc, char** argv) {
         socklen_t len = sizeof err;
         getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
         if (err) {
-          fail_request(c, &errors_connect, stride);
+          fail_request(c, &c->t->errors_connect, stride);
           continue;
         }
         c->state = S_IDLE;
@@ -390,31 +498,11 @@ int main(int argc, char** argv) {
         send_request(c, now, stride);
     }
   }
-  for (int i = 0; i < conns_n; i++) {
-    struct conn* c = &conns[i];
+  for (int j = 0; j < total; j++) {
+    struct conn* c = &targets[j / conns_n].conns[j % conns_n];
     if (c->fd >= 0 && (c->state == S_HEAD || c->state == S_BODY) && in_window(c->cur_intended))
-      errors_unfinished++;
+      c->t->errors_unfinished++;
   }
-  qsort(lat, lat_n, sizeof *lat, cmp64);
-#define PCT(p) (lat_n ? (double)lat[(size_t)((double)(lat_n - 1) * (p))] / 1000.0 : 0.0)
-  uint64_t errors = errors_connect + errors_read + errors_write + errors_status + errors_timeout +
-                    errors_unfinished;
-  double mean = 0;
-  for (size_t i = 0; i < lat_n; i++) mean += (double)lat[i];
-  mean = lat_n ? mean / (double)lat_n / 1000.0 : 0;
-  printf(
-      "{\"rate_target\": %.1f, \"conns\": %d, \"duration_s\": %.3f, \"completed\": %zu, "
-      "\"achieved_rps\": %.1f, \"errors\": %llu, \"errors_connect\": %llu, \"errors_read\": %llu, "
-      "\"errors_write\": %llu, \"errors_status\": %llu, \"errors_timeout\": %llu, "
-      "\"errors_unfinished\": %llu, \"reconnects\": %llu, \"late_sends_over_1ms\": %llu, "
-      "\"sent_total\": %llu, \"lat_mean_us\": %.1f, \"p50_us\": %.1f, \"p90_us\": %.1f, \"p99_us\": %.1f, "
-      "\"p999_us\": %.1f, \"max_us\": %.1f}\n",
-      rate, conns_n, duration, lat_n, (double)lat_n / duration, (unsigned long long)errors,
-      (unsigned long long)errors_connect, (unsigned long long)errors_read,
-      (unsigned long long)errors_write, (unsigned long long)errors_status,
-      (unsigned long long)errors_timeout, (unsigned long long)errors_unfinished,
-      (unsigned long long)reconnects, (unsigned long long)late_sends,
-      (unsigned long long)sent_total, mean, PCT(0.50), PCT(0.90),
-      PCT(0.99), PCT(0.999), lat_n ? (double)lat[lat_n - 1] / 1000.0 : 0.0);
+  for (int k = 0; k < targets_n; k++) print_target(&targets[k], rate, conns_n, duration);
   return 0;
 }
