@@ -1069,9 +1069,19 @@ def summarize(measurements, rates):
         summary["chains"].append(row)
 
     # Per-round ratios: Sluice / other, for each round in which both ran.
+    def per_round(layout, wl, phase, chain, field, higher_is_better):
+        if chain != "best peer":
+            return {m["round"]: m.get(field) for m in groups.get((layout, wl, phase, chain), [])}
+        # The better of HAProxy and NGINX in each round in which both have the figure.
+        each = [per_round(layout, wl, phase, c, field, higher_is_better)
+                for c in ("haproxy", "nginx")]
+        pick = max if higher_is_better else min
+        return {r: pick(each[0][r], each[1][r]) for r in each[0]
+                if r in each[1] and each[0][r] and each[1][r]}
+
     def ratios(layout, wl, phase, ours, other, field, higher_is_better):
-        a = {m["round"]: m.get(field) for m in groups.get((layout, wl, phase, ours), [])}
-        b = {m["round"]: m.get(field) for m in groups.get((layout, wl, phase, other), [])}
+        a = per_round(layout, wl, phase, ours, field, higher_is_better)
+        b = per_round(layout, wl, phase, other, field, higher_is_better)
         per = [a[r] / b[r] for r in sorted(a) if r in b and a[r] and b[r]]
         if not per:
             return None
@@ -1081,12 +1091,16 @@ def summarize(measurements, rates):
 
     keys = sorted({(m["layout"], m["workload"]) for m in measurements})
     for layout, wl in keys:
-        pairs = [("sluice", o) for o in ("haproxy", "nginx", "floor", "direct")]
+        pairs = [("sluice", o) for o in ("haproxy", "nginx", "best peer", "floor", "direct")]
         if wl == "rules":
             pairs = [("sluice-1000rules", "sluice-1rule")]
         for ours, other in pairs:
             if (layout, wl, "capacity", ours) not in groups and \
                     (layout, wl, "idle", ours) not in groups:
+                continue
+            if other == "best peer" and any((layout, wl, "capacity", c) not in groups and
+                                            (layout, wl, "idle", c) not in groups
+                                            for c in ("haproxy", "nginx")):
                 continue
             row = {"layout": layout, "workload": wl, "ours": ours, "other": other}
             row["rps"] = ratios(layout, wl, "capacity", ours, other, "rps", True)
@@ -1196,7 +1210,8 @@ def markdown(meta, summary, problems):
         if rat:
             L.append("### Comparisons: median of per-round ratios (worst round)\n")
             L.append("Ratio = first / second. req/s: higher is better for the first; CPU/req, "
-                     "p50, p99 and bytes/conn: lower is better.\n")
+                     "p50, p99 and bytes/conn: lower is better. \"best peer\" is, in each "
+                     "round and for each figure, the better of HAProxy and NGINX.\n")
             L.append("| workload | comparison | req/s | CPU µs/req | p50 | p99 | RSS B/conn |")
             L.append("|---|---|---:|---:|---:|---:|---:|")
             for r in rat:
@@ -1274,7 +1289,9 @@ def chart(path, summary, title):
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="See docs/performance.md.")
+                                epilog="run.py --resummarize DIR rewrites an earlier run's "
+                                       "results.md/json and chart from its measurements. "
+                                       "See docs/performance.md.")
     p.add_argument("--smoke", action="store_true",
                    help="one short round of every workload, layout A only (CI)")
     p.add_argument("--rounds", type=int, help="interleaved rounds (default 5; smoke 1)")
@@ -1340,7 +1357,30 @@ def parse_args(argv):
     return a
 
 
+def resummarize(directory):
+    """Rewrites results.json, results.md and chart.png of an earlier run from its own
+    measurements, with the current summary code (nothing is re-measured)."""
+    out = Path(directory)
+    data = json.loads((out / "results.json").read_text())
+    meta, measurements = data["meta"], data["measurements"]
+    summary = summarize(measurements, data["summary"].get("rates", {}))
+    (out / "results.json").write_text(json.dumps(
+        {"meta": meta, "summary": summary, "measurements": measurements}, indent=1))
+    md = markdown(meta, summary, meta.get("problems", []))
+    (out / "results.md").write_text(md + "\n")
+    smoke = meta["args"].get("smoke")
+    chart(out / "chart.png", summary,
+          f"Sluice vs peers, {meta['started']}" + (" (smoke)" if smoke else ""))
+    print(f"rewritten: {out}/results.md, results.json, chart.png", flush=True)
+    return 0
+
+
 def main(argv):
+    if argv[:1] == ["--resummarize"]:
+        if len(argv) != 2:
+            print("usage: run.py --resummarize RESULTS_DIR", file=sys.stderr)
+            return 2
+        return resummarize(argv[1])
     args = parse_args(argv)
     started = datetime.datetime.now()
     stamp = started.strftime("%Y%m%d-%H%M%S") + ("-smoke" if args.smoke else "")
