@@ -371,6 +371,14 @@ bool HealthChecker::WaitForUpdate(uint64_t seq, int timeout_ms) const {
 
 bool HealthChecker::WaitForInitialChecks(int timeout_ms) const {
   int64_t deadline = net::MonotonicMillis() + timeout_ms;
+  // Until the checker thread has taken the latest update the report is empty (or stale), and
+  // an empty report has no target in `initial`: wait for it first.
+  uint64_t latest = 0;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    latest = impl_->pending_seq;
+  }
+  if (!WaitForUpdate(latest, timeout_ms)) return false;
   while (true) {
     bool pending = false;
     for (const TargetGroupHealth& g : Report()) {

@@ -66,8 +66,8 @@ class HealthChecker {
   // timeout_ms. Returns false on timeout. Thread-safe. Needs Start() to have been called.
   bool WaitForUpdate(uint64_t seq, int timeout_ms) const;
 
-  // Blocks until every monitored target has had its first check (none is `initial`), or
-  // until timeout_ms. Returns false on timeout. Thread-safe.
+  // Blocks until the latest Update() is applied and every monitored target has had its first
+  // check (none is `initial`), or until timeout_ms. Returns false on timeout. Thread-safe.
   bool WaitForInitialChecks(int timeout_ms) const;
 
   // Thread-safe snapshot of every group's target health, in configuration order.

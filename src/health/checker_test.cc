@@ -55,6 +55,17 @@ TEST(HealthCheckerTest, WaitForUpdateMeansTheReportShowsIt) {
   c.Stop();
 }
 
+// Start-up serves only once the first checks are in: that must not be fooled by the report
+// being still empty because the checker thread has not taken the targets yet.
+TEST(HealthCheckerTest, WaitForInitialChecksWaitsForTheTargetsToBeTaken) {
+  HealthChecker c;
+  c.Update({Target(1, false), Target(2, false)});
+  c.Start();
+  ASSERT_TRUE(c.WaitForInitialChecks(5000));
+  EXPECT_EQ(States(c).size(), 2u);
+  c.Stop();
+}
+
 TEST(HealthCheckerTest, WaitForUpdateTimesOutWhenNothingAppliesIt) {
   HealthChecker c;  // not started: no thread takes the update
   uint64_t seq = c.Update({Target(1, false)});
