@@ -892,9 +892,8 @@ class Bench:
                 m = ms[chain]
                 died = self.exited(p, chain)
                 if died:
-                    m.update({"errors": 1, "died": True})
-                    self.problem(m, str(died))
-                    out.append(m)
+                    out.append(self.died(layout, workload, "latency", rnd, m["order"], chain,
+                                         died))
                     continue
                 m["neighbour_busy_pct"] = busy
                 self.fill_latency(m, r, dict(before, cpu=before_cpu[chain]),
@@ -964,6 +963,18 @@ class Bench:
                 f"{m.get('rss_bytes_per_conn', 0):.0f} B/conn RSS, "
                 f"{m.get('pss_bytes_per_conn', 0):.0f} B/conn PSS, errors {m['errors']}")
 
+    def died(self, layout, workload, phase, rnd, order, chain, error):
+        """The measurement of a chain whose proxy died: one error, and the reason as a problem."""
+        m = {"layout": layout.name, "workload": workload.name, "phase": phase,
+             "round": rnd, "order": order, "chain": chain, "errors": 1, "died": True}
+        self.problem(m, str(error))
+        return m
+
+    def report(self, m):
+        self.record(m)
+        self.say(f"  [{m['layout']} {m['workload']} {m['phase']} {m['round']}/{self.args.rounds}] "
+                 f"{m['chain']:17s} {self.describe(m)}")
+
     def rounds(self, layout, workload, chains, phase, fn):
         for rnd in range(1, self.args.rounds + 1):
             order = chains[:]
@@ -972,12 +983,8 @@ class Bench:
                 try:
                     m = fn(layout, workload, chain, rnd, i)
                 except ProxyDied as e:
-                    m = {"layout": layout.name, "workload": workload.name, "phase": phase,
-                         "round": rnd, "order": i, "chain": chain, "errors": 1, "died": True}
-                    self.problem(m, str(e))
-                self.record(m)
-                self.say(f"  [{layout.name} {workload.name} {phase} {rnd}/{self.args.rounds}] "
-                         f"{chain:17s} {self.describe(m)}")
+                    m = self.died(layout, workload, phase, rnd, i, chain, e)
+                self.report(m)
 
     def latency_rounds(self, layout, workload, chains, rate):
         if self.args.latency_sequential or len(chains) == 1:
@@ -990,16 +997,10 @@ class Bench:
             try:
                 ms = self.measure_latency_interleaved(layout, workload, order, rnd, rate)
             except ProxyDied as e:  # died before the generator ran: the round is lost
-                ms = []
-                for i, chain in enumerate(order):
-                    m = {"layout": layout.name, "workload": workload.name, "phase": "latency",
-                         "round": rnd, "order": i, "chain": chain, "errors": 1, "died": True}
-                    self.problem(m, str(e))
-                    ms.append(m)
+                ms = [self.died(layout, workload, "latency", rnd, i, chain, e)
+                      for i, chain in enumerate(order)]
             for m in ms:
-                self.record(m)
-                self.say(f"  [{layout.name} {workload.name} latency {rnd}/{self.args.rounds}] "
-                         f"{m['chain']:17s} {self.describe(m)}")
+                self.report(m)
 
     def run(self, layouts, workloads, chains):
         for layout in layouts:
@@ -1357,13 +1358,10 @@ def parse_args(argv):
     return a
 
 
-def resummarize(directory):
-    """Rewrites results.json, results.md and chart.png of an earlier run from its own
-    measurements, with the current summary code (nothing is re-measured)."""
-    out = Path(directory)
-    data = json.loads((out / "results.json").read_text())
-    meta, measurements = data["meta"], data["measurements"]
-    summary = summarize(measurements, data["summary"].get("rates", {}))
+def write_results(out, meta, measurements, rates):
+    """Summarizes the measurements and writes results.json, results.md and chart.png into
+    out. Returns the Markdown."""
+    summary = summarize(measurements, rates)
     (out / "results.json").write_text(json.dumps(
         {"meta": meta, "summary": summary, "measurements": measurements}, indent=1))
     md = markdown(meta, summary, meta.get("problems", []))
@@ -1371,6 +1369,15 @@ def resummarize(directory):
     smoke = meta["args"].get("smoke")
     chart(out / "chart.png", summary,
           f"Sluice vs peers, {meta['started']}" + (" (smoke)" if smoke else ""))
+    return md
+
+
+def resummarize(directory):
+    """Rewrites results.json, results.md and chart.png of an earlier run from its own
+    measurements, with the current summary code (nothing is re-measured)."""
+    out = Path(directory)
+    data = json.loads((out / "results.json").read_text())
+    write_results(out, data["meta"], data["measurements"], data["summary"].get("rates", {}))
     print(f"rewritten: {out}/results.md, results.json, chart.png", flush=True)
     return 0
 
@@ -1433,13 +1440,7 @@ def main(argv):
             "elapsed_s": time.monotonic() - t0, "args": vars(args),
             "versions": versions, "layouts": [l.describe() for l in layouts],
             "errors": errors, "problems": bench.problems, "status": status}
-    summary = summarize(bench.measurements, bench.rates)
-    (out / "results.json").write_text(json.dumps(
-        {"meta": meta, "summary": summary, "measurements": bench.measurements}, indent=1))
-    md = markdown(meta, summary, bench.problems)
-    (out / "results.md").write_text(md + "\n")
-    chart(out / "chart.png", summary,
-          f"Sluice vs peers, {meta['started']}" + (" (smoke)" if args.smoke else ""))
+    md = write_results(out, meta, bench.measurements, bench.rates)
     shutil.rmtree(bench.work, ignore_errors=True)
     print("\n" + md, flush=True)
     print(f"\nwritten: {out}/results.md, results.json, chart.png", flush=True)

@@ -125,6 +125,18 @@ static void set_events(struct conn* c, uint32_t ev) {
   epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
 }
 
+// A connecting socket became ready: returns its connect error, or 0 after making the
+// connection idle (waiting for readability only).
+static int finish_connect(struct conn* c) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  if (err) return err;
+  c->state = S_IDLE;
+  set_events(c, EPOLLIN);
+  return 0;
+}
+
 static int in_window(int64_t t) { return t >= window_start && t < window_end; }
 
 // Skips the schedule slots of c that fall in other targets' slices: they belong to nobody.
@@ -393,15 +405,11 @@ int main(int argc, char** argv) {
     for (int i = 0; i < n; i++) {
       struct conn* c = evs[i].data.ptr;
       if (c->state != S_CONNECTING) continue;
-      int err = 0;
-      socklen_t len = sizeof err;
-      getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      int err = finish_connect(c);
       if (err) {
         fprintf(stderr, "connect %s: %s\n", c->t->label, strerror(err));
         return 1;
       }
-      c->state = S_IDLE;
-      set_events(c, EPOLLIN);
       connected++;
     }
   }
@@ -480,15 +488,10 @@ int main(int argc, char** argv) {
       struct conn* c = evs[i].data.ptr;
       if (c->fd < 0) continue;
       if (c->state == S_CONNECTING) {
-        int err = 0;
-        socklen_t len = sizeof err;
-        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err) {
+        if (finish_connect(c)) {
           fail_request(c, &c->t->errors_connect, stride);
           continue;
         }
-        c->state = S_IDLE;
-        set_events(c, EPOLLIN);
         if (c->next_intended <= now && c->next_intended < window_end) send_request(c, now, stride);
         continue;
       }
