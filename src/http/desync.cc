@@ -217,7 +217,9 @@ HeaderAnalysis AnalyzeHeader(const HeaderField& header) {
   const CharGrade value_grade = GradeValue(header.value);
   a.grade = static_cast<int>(name_grade) > static_cast<int>(value_grade) ? name_grade : value_grade;
 
-  const std::string_view trimmed = TrimOws(header.name);
+  // A name of tchars only has no whitespace to trim (the common case: skip the scan).
+  const std::string_view trimmed =
+      name_grade == CharGrade::kCompliant ? header.name : TrimOws(header.name);
   if (trimmed.empty() || trimmed.front() == ':') {
     a.empty_name = true;
   } else if (!essential && a.grade != CharGrade::kBad) {

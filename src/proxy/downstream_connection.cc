@@ -252,6 +252,7 @@ void DownstreamConnection::RespondError(int status, bool close_after) {
   o.date = worker_->http_date();
   if (!o.close && version_minor_ == 0) o.http10_keep_alive = true;
   if (o.close) keep_alive_ = false;
+  worker_->TakeString(out_);
   AppendErrorResponse(status, o, &out_);
   StartLocalResponse(o.close);
 }
@@ -406,13 +407,14 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
 
   switch (terminal->type) {
     case config::ActionType::kForward:
-      ForwardRequest(head, *terminal, match.priority);
+      ForwardRequest(head, target, *terminal, match.priority);
       return;
     case config::ActionType::kFixedResponse: {
       in_.Consume(head.head_length);
       bool close = !keep_alive_ || (expect_continue_ && !req_body_done_);
       LocalResponseOptions o{method_ == "HEAD", close, !close && version_minor_ == 0,
                              worker_->http_date()};
+      worker_->TakeString(out_);
       AppendFixedResponse(terminal->fixed_response, o, &out_);
       StartLocalResponse(close);
       return;
@@ -438,6 +440,7 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
       bool close = !keep_alive_ || (expect_continue_ && !req_body_done_);
       LocalResponseOptions o{method_ == "HEAD", close, !close && version_minor_ == 0,
                              worker_->http_date()};
+      worker_->TakeString(out_);
       AppendRedirectResponse(terminal->redirect.status_code, location, o, &out_);
       StartLocalResponse(close);
       return;
@@ -462,9 +465,10 @@ void DownstreamConnection::FinishRequest() {
 }
 
 void DownstreamConnection::TakeScratch() {
-  worker_->TakeString(out_);
+  // Only the upstream head is written for every request; out_ and set_cookie_headers_ are
+  // taken where they are first written (a canonical response head is relayed from the
+  // upstream buffer and never touches them).
   worker_->TakeString(upstream_out_);
-  worker_->TakeString(set_cookie_headers_);
 }
 
 void DownstreamConnection::GiveBackIdleMemory() {

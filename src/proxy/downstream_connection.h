@@ -21,6 +21,7 @@ namespace sluice::proxy {
 
 class Worker;
 class UpstreamConnection;
+struct RequestTarget;
 
 inline constexpr size_t kDownstreamBufferSize = 16 * 1024;
 inline constexpr int64_t kHeaderTimeoutMs = 10000;   // whole head must arrive within this
@@ -60,7 +61,9 @@ class DownstreamConnection final : public net::EventHandler {
   bool FlushDownstream();
   bool TryStartRequest();
   void HandleRequest(http::RequestHead& head);
-  void ForwardRequest(http::RequestHead& head, const config::Action& action, int priority);
+  // `target` is head.target already split (SplitRequestTarget).
+  void ForwardRequest(http::RequestHead& head, const RequestTarget& target,
+                      const config::Action& action, int priority);
   // Target group of a forward action: group stickiness (AWSALBTG), else the weights. -1: none.
   int ChooseTargetGroup(const http::RequestHead& head, const config::Action& action, int priority);
   // Target inside the group: stickiness cookie, else the picker over healthy targets

@@ -66,6 +66,7 @@ void DownstreamConnection::AppendStickyCookie(std::string_view name,
   size_t date_len =
       FormatHttpDate(static_cast<int64_t>(time(nullptr)) + kStickyCookieLifetime, date);
   size_t value_start = 0, value_len = 0;  // the CORS twin carries the identical value
+  worker_->TakeString(set_cookie_headers_);
   for (int pass = 0; pass < (cors ? 2 : 1); ++pass) {
     set_cookie_headers_.append("Set-Cookie: ");
     set_cookie_headers_.append(name);
@@ -211,8 +212,8 @@ const TargetRuntime* DownstreamConnection::ChooseTarget(const http::RequestHead&
   return chosen;
 }
 
-void DownstreamConnection::ForwardRequest(http::RequestHead& head, const config::Action& action,
-                                          int priority) {
+void DownstreamConnection::ForwardRequest(http::RequestHead& head, const RequestTarget& split,
+                                          const config::Action& action, int priority) {
   set_cookie_headers_.clear();
   app_cookie_name_ = nullptr;
   int tg_index = ChooseTargetGroup(head, action, priority);
@@ -223,17 +224,14 @@ void DownstreamConnection::ForwardRequest(http::RequestHead& head, const config:
   }
   const TargetRuntime& target = *ChooseTarget(head, static_cast<size_t>(tg_index));
 
-  RequestTarget split;
-  SplitRequestTarget(head.target, &split);
   ForwardContext ctx;
   ctx.attributes = &listener_->load_balancer->attributes;
   ctx.listener_port = listener_->port_text;
   ctx.listener_https = listener_->listener->protocol == "HTTPS";
   ctx.client_ip = peer_.ip;
   ctx.client_port = peer_.port;
-  char fallback[64];
-  size_t fallback_len = listener_address_.ip.Format(fallback, sizeof(fallback));
-  ctx.fallback_host = std::string_view(fallback, fallback_len);
+  ctx.fallback_ip = &listener_address_.ip;
+  ctx.values_without_line_breaks = verdict_.tier != http::DesyncTier::kSevere;
   ctx.unix_seconds = static_cast<int64_t>(time(nullptr));
   ctx.rng = &worker_->rng();
   upstream_out_.clear();
@@ -435,6 +433,7 @@ bool DownstreamConnection::ProcessResponseHead() {
     }
     if (rh.status < 200) {
       if (version_minor_ >= 1) {
+        worker_->TakeString(out_);
         out_.append("HTTP/1.1 ");
         out_.append(std::to_string(rh.status));
         out_.push_back(' ');
@@ -472,6 +471,7 @@ bool DownstreamConnection::ProcessResponseHead() {
       continue;
     }
 
+    worker_->TakeString(out_);
     out_.append("HTTP/1.1 ");
     out_.append(std::to_string(rh.status));
     out_.push_back(' ');

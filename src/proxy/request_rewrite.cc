@@ -1,19 +1,32 @@
 #include "proxy/request_rewrite.h"
 
+#include <array>
 #include <cstring>
+#include <span>
 
 namespace sluice::proxy {
 namespace {
 
 using http::EqualsIgnoreCase;
+using namespace std::string_view_literals;
 
-constexpr char kHex[] = "0123456789abcdef";
+// Two lower-case hex digits per byte value: one lookup per byte instead of one per digit.
+constexpr std::array<char, 512> MakeHexPairs() {
+  constexpr char kHex[] = "0123456789abcdef";
+  std::array<char, 512> t{};
+  for (size_t i = 0; i < 256; ++i) {
+    t[2 * i] = kHex[i >> 4];
+    t[2 * i + 1] = kHex[i & 0xf];
+  }
+  return t;
+}
+constexpr std::array<char, 512> kHexPairs = MakeHexPairs();
 
-// Writes `digits` lower-case hex digits of v at p.
-void WriteHex(uint64_t v, int digits, char* p) {
-  for (int i = digits - 1; i >= 0; --i) {
-    p[i] = kHex[v & 0xf];
-    v >>= 4;
+// Writes the low `bytes` bytes of v as 2 * bytes lower-case hex digits at p.
+void WriteHex(uint64_t v, int bytes, char* p) {
+  for (int i = bytes - 1; i >= 0; --i) {
+    std::memcpy(p + 2 * i, &kHexPairs[(v & 0xff) * 2], 2);
+    v >>= 8;
   }
 }
 
@@ -23,10 +36,10 @@ void AppendTraceValue(int64_t unix_seconds, balancer::Rng& rng, std::string* out
   char buf[35];
   buf[0] = '1';
   buf[1] = '-';
-  WriteHex(static_cast<uint64_t>(unix_seconds) & 0xffffffffULL, 8, buf + 2);
+  WriteHex(static_cast<uint64_t>(unix_seconds), 4, buf + 2);
   buf[10] = '-';
-  WriteHex(rng.Next() & 0xffffffffULL, 8, buf + 11);
-  WriteHex(rng.Next(), 16, buf + 19);
+  WriteHex(rng.Next(), 4, buf + 11);
+  WriteHex(rng.Next(), 8, buf + 19);
   out->append(buf, 35);
 }
 
@@ -56,15 +69,62 @@ bool NamedByConnection(const http::RequestHead& head, std::string_view name) {
   return false;
 }
 
-bool IsHopByHopOrManaged(std::string_view name) {
-  static constexpr std::string_view kNames[] = {
-      "connection",        "keep-alive",        "proxy-connection", "te",   "upgrade",
-      "trailer",           "transfer-encoding", "content-length",   "host", "x-forwarded-for",
-      "x-forwarded-proto", "x-forwarded-port",  "x-amzn-trace-id"};
-  for (std::string_view n : kNames) {
-    if (EqualsIgnoreCase(name, n)) return true;
+// The fields the rewrite treats specially. Everything but kNone is dropped from the copied
+// fields (hop-by-hop, or regenerated); X-Forwarded-For is then written per the XFF mode.
+enum class ManagedField : uint8_t {
+  kNone,
+  kHopByHop,  // keep-alive, proxy-connection, te, upgrade, trailer, transfer-encoding
+  kConnection,
+  kContentLength,
+  kHost,
+  kForwardedFor,
+  kForwardedProtoOrPort,
+  kTraceId,
+};
+
+// Classifies a field name by its length first, so most names cost one switch.
+ManagedField ClassifyField(std::string_view name) {
+  switch (name.size()) {
+    case 2:
+      return EqualsIgnoreCase(name, "te"sv) ? ManagedField::kHopByHop : ManagedField::kNone;
+    case 4:
+      return EqualsIgnoreCase(name, "host"sv) ? ManagedField::kHost : ManagedField::kNone;
+    case 7:
+      return EqualsIgnoreCase(name, "upgrade"sv) || EqualsIgnoreCase(name, "trailer"sv)
+                 ? ManagedField::kHopByHop
+                 : ManagedField::kNone;
+    case 10:
+      if (EqualsIgnoreCase(name, "connection"sv)) return ManagedField::kConnection;
+      return EqualsIgnoreCase(name, "keep-alive"sv) ? ManagedField::kHopByHop : ManagedField::kNone;
+    case 14:
+      return EqualsIgnoreCase(name, "content-length"sv) ? ManagedField::kContentLength
+                                                        : ManagedField::kNone;
+    case 15:
+      if (EqualsIgnoreCase(name, "x-forwarded-for"sv)) return ManagedField::kForwardedFor;
+      return EqualsIgnoreCase(name, "x-amzn-trace-id"sv) ? ManagedField::kTraceId
+                                                         : ManagedField::kNone;
+    case 16:
+      if (EqualsIgnoreCase(name, "proxy-connection"sv)) return ManagedField::kHopByHop;
+      return EqualsIgnoreCase(name, "x-forwarded-port"sv) ? ManagedField::kForwardedProtoOrPort
+                                                          : ManagedField::kNone;
+    case 17:
+      if (EqualsIgnoreCase(name, "transfer-encoding"sv)) return ManagedField::kHopByHop;
+      return EqualsIgnoreCase(name, "x-forwarded-proto"sv) ? ManagedField::kForwardedProtoOrPort
+                                                           : ManagedField::kNone;
+    default:
+      return ManagedField::kNone;
   }
-  return false;
+}
+
+// Appends the decimal digits of v.
+void AppendDecimal(uint64_t v, std::string* out) {
+  char buf[20];
+  size_t n = sizeof(buf);
+  do {
+    buf[--n] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  out->append(buf + n, sizeof(buf) - n);
 }
 
 // Appends a value, turning the line breaks of an unfolded obs-fold into spaces.
@@ -163,11 +223,59 @@ void AppendTraceId(std::string_view incoming, int64_t unix_seconds, balancer::Rn
   }
 }
 
+namespace {
+std::string_view FallbackHost(const ForwardContext& ctx, char (&buf)[64]) {
+  if (!ctx.fallback_host.empty() || ctx.fallback_ip == nullptr) return ctx.fallback_host;
+  return std::string_view(buf, ctx.fallback_ip->Format(buf, sizeof(buf)));
+}
+}  // namespace
+
 int AppendUpstreamRequestHead(const http::RequestHead& head, const RequestTarget& target,
                               const http::Framing& framing, const ForwardContext& ctx,
                               std::string* out) {
   const config::LoadBalancerAttributes& attrs = *ctx.attributes;
-  if (attrs.xff_header_processing_mode != config::XffProcessingMode::kRemove &&
+  const std::span<const http::HeaderField> fields = head.header_span();
+  auto append_value = [&](std::string_view v, std::string* o) {
+    if (ctx.values_without_line_breaks) {
+      o->append(v);
+    } else {
+      AppendValue(v, o);
+    }
+  };
+
+  // One pass names every field; the passes below compare bytes, not strings.
+  ManagedField kinds[http::kMaxHeaderCount];
+  const http::HeaderField* host_header = nullptr;
+  std::string_view trace_in;
+  size_t total_header_bytes = 0;
+  bool had_content_length = false;
+  bool has_connection_header = false;  // only then can a header be hop-by-hop by name
+  bool has_forwarded_for = false;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    const http::HeaderField& h = fields[i];
+    total_header_bytes += h.name.size() + h.value.size() + 4;
+    kinds[i] = ClassifyField(h.name);
+    switch (kinds[i]) {
+      case ManagedField::kHost:
+        if (host_header == nullptr) host_header = &h;
+        break;
+      case ManagedField::kContentLength:
+        had_content_length = true;
+        break;
+      case ManagedField::kConnection:
+        has_connection_header = true;
+        break;
+      case ManagedField::kForwardedFor:
+        has_forwarded_for = true;
+        break;
+      case ManagedField::kTraceId:
+        if (trace_in.empty()) trace_in = h.value;
+        break;
+      default:
+        break;
+    }
+  }
+  if (has_forwarded_for && attrs.xff_header_processing_mode != config::XffProcessingMode::kRemove &&
       CountForwardedFor(head) > 30) {
     return 463;
   }
@@ -175,49 +283,43 @@ int AppendUpstreamRequestHead(const http::RequestHead& head, const RequestTarget
   out->push_back(' ');
   if (!target.path_and_query.empty() && target.path_and_query[0] == '?') out->push_back('/');
   out->append(target.path_and_query);
-  out->append(" HTTP/1.1\r\n");
+  out->append(" HTTP/1.1\r\n"sv);
 
   // Host (reference §3.1 table).
-  std::string_view host;
-  const http::HeaderField* host_header = nullptr;
-  size_t total_header_bytes = 0;
-  bool had_content_length = false;
-  for (const http::HeaderField& h : head.header_span()) {
-    total_header_bytes += h.name.size() + h.value.size() + 4;
-    if (host_header == nullptr && EqualsIgnoreCase(h.name, "host")) host_header = &h;
-    if (EqualsIgnoreCase(h.name, "content-length")) had_content_length = true;
-  }
   if (attrs.preserve_host_header) {
-    for (const http::HeaderField& h : head.header_span()) {
-      if (EqualsIgnoreCase(h.name, "host")) {
-        out->append("Host: ");
-        AppendValue(h.value, out);
-        out->append("\r\n");
-      }
+    for (size_t i = 0; i < fields.size(); ++i) {
+      if (kinds[i] != ManagedField::kHost) continue;
+      out->append("Host: "sv);
+      append_value(fields[i].value, out);
+      out->append("\r\n"sv);
     }
     if (host_header == nullptr) {
-      out->append("Host: ");
-      out->append(ctx.fallback_host);
-      out->append("\r\n");
+      char buf[64];
+      out->append("Host: "sv);
+      out->append(FallbackHost(ctx, buf));
+      out->append("\r\n"sv);
     }
   } else {
-    host = !target.authority.empty() ? target.authority
-           : host_header             ? host_header->value
-                                     : ctx.fallback_host;
-    std::string_view default_port = ctx.listener_https ? "443" : "80";
+    char buf[64];
+    std::string_view host = !target.authority.empty() ? target.authority
+                            : host_header             ? host_header->value
+                                                      : FallbackHost(ctx, buf);
+    std::string_view default_port = ctx.listener_https ? "443"sv : "80"sv;
     std::string_view bare = HostWithoutPort(host);
     bool has_port = bare.size() < host.size();
-    out->append("Host: ");
+    // The verdict covers header values only; an absolute-form authority is always checked.
+    const bool from_header = target.authority.empty() && host_header != nullptr;
+    out->append("Host: "sv);
     if (has_port && host.substr(bare.size() + 1) == default_port) {
-      AppendValue(bare, out);
+      from_header ? append_value(bare, out) : AppendValue(bare, out);
     } else {
-      AppendValue(host, out);
+      from_header ? append_value(host, out) : AppendValue(host, out);
       if (!has_port && ctx.listener_port != default_port) {
         out->push_back(':');
         out->append(ctx.listener_port);
       }
     }
-    out->append("\r\n");
+    out->append("\r\n"sv);
   }
 
   auto append_peer = [&] {
@@ -229,72 +331,69 @@ int AppendUpstreamRequestHead(const http::RequestHead& head, const RequestTarget
     if (bracket) out->push_back(']');
     if (attrs.xff_client_port) {
       out->push_back(':');
-      out->append(std::to_string(ctx.client_port));
+      AppendDecimal(ctx.client_port, out);
     }
-    out->append("\r\n");
+    out->append("\r\n"sv);
   };
 
-  std::string_view trace_in;
   bool xff_written = false;
-  bool has_connection_header = false;  // only then can a header be hop-by-hop by name
-  for (const http::HeaderField& h : head.header_span()) {
-    if (EqualsIgnoreCase(h.name, "connection")) has_connection_header = true;
-  }
-  for (const http::HeaderField& h : head.header_span()) {
-    if (EqualsIgnoreCase(h.name, "x-amzn-trace-id") && trace_in.empty()) trace_in = h.value;
-    if (EqualsIgnoreCase(h.name, "x-forwarded-for")) {
+  for (size_t i = 0; i < fields.size(); ++i) {
+    const http::HeaderField& h = fields[i];
+    if (kinds[i] == ManagedField::kForwardedFor) {
       if (attrs.xff_header_processing_mode == config::XffProcessingMode::kPreserve) {
-        out->append("X-Forwarded-For: ");
-        AppendValue(h.value, out);
-        out->append("\r\n");
+        out->append("X-Forwarded-For: "sv);
+        append_value(h.value, out);
+        out->append("\r\n"sv);
       } else if (attrs.xff_header_processing_mode == config::XffProcessingMode::kAppend &&
                  !xff_written) {
         // All incoming occurrences become one comma-joined list with the peer appended.
-        out->append("X-Forwarded-For: ");
-        for (const http::HeaderField& x : head.header_span()) {
-          if (!EqualsIgnoreCase(x.name, "x-forwarded-for") || Trim(x.value).empty()) continue;
-          AppendValue(Trim(x.value), out);
-          out->append(", ");
+        out->append("X-Forwarded-For: "sv);
+        for (size_t j = i; j < fields.size(); ++j) {
+          if (kinds[j] != ManagedField::kForwardedFor || Trim(fields[j].value).empty()) continue;
+          append_value(Trim(fields[j].value), out);
+          out->append(", "sv);
         }
         append_peer();
         xff_written = true;
       }
       continue;
     }
-    if (IsHopByHopOrManaged(h.name)) continue;
+    if (kinds[i] != ManagedField::kNone) continue;  // hop-by-hop, or regenerated below
     if (attrs.drop_invalid_header_fields && !IsValidHeaderName(h.name)) continue;
     if (has_connection_header && NamedByConnection(head, h.name)) continue;
     out->append(h.name);
-    out->append(": ");
-    AppendValue(h.value, out);
-    out->append("\r\n");
+    out->append(": "sv);
+    append_value(h.value, out);
+    out->append("\r\n"sv);
   }
   if (attrs.xff_header_processing_mode == config::XffProcessingMode::kAppend && !xff_written) {
-    out->append("X-Forwarded-For: ");
+    out->append("X-Forwarded-For: "sv);
     append_peer();
   }
-  out->append(ctx.listener_https ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n");
-  out->append("X-Forwarded-Port: ");
+  out->append(ctx.listener_https ? "X-Forwarded-Proto: https\r\nX-Forwarded-Port: "sv
+                                 : "X-Forwarded-Proto: http\r\nX-Forwarded-Port: "sv);
   out->append(ctx.listener_port);
-  out->append("\r\nX-Amzn-Trace-Id: ");
+  out->append("\r\nX-Amzn-Trace-Id: "sv);
   // Above 7 KB of request headers ALB replaces the header with a fresh Root.
+  if (total_header_bytes > 7 * 1024) trace_in = {};
   size_t trace_start = out->size();
-  AppendTraceId(total_header_bytes > 7 * 1024 ? std::string_view() : trace_in, ctx.unix_seconds,
-                *ctx.rng, out);
-  for (size_t i = trace_start; i < out->size(); ++i) {
-    if ((*out)[i] == '\r' || (*out)[i] == '\n') (*out)[i] = ' ';  // unfold an obs-fold
+  AppendTraceId(trace_in, ctx.unix_seconds, *ctx.rng, out);
+  if (!trace_in.empty() && !ctx.values_without_line_breaks) {  // unfold an obs-fold
+    for (size_t i = trace_start; i < out->size(); ++i) {
+      if ((*out)[i] == '\r' || (*out)[i] == '\n') (*out)[i] = ' ';
+    }
   }
-  out->append("\r\n");
+  out->append("\r\n"sv);
   if (framing.kind == http::BodyKind::kChunked) {
-    out->append("Transfer-Encoding: chunked\r\n");
+    out->append("Transfer-Encoding: chunked\r\n"sv);
   } else if (framing.kind == http::BodyKind::kContentLength) {
-    out->append("Content-Length: ");
-    out->append(std::to_string(framing.length));
-    out->append("\r\n");
+    out->append("Content-Length: "sv);
+    AppendDecimal(framing.length, out);
+    out->append("\r\n"sv);
   } else if (had_content_length) {
-    out->append("Content-Length: 0\r\n");
+    out->append("Content-Length: 0\r\n"sv);
   }
-  out->append("\r\n");
+  out->append("\r\n"sv);
   return 0;
 }
 

@@ -37,9 +37,16 @@ struct ForwardContext {
   bool listener_https = false;
   IpAddress client_ip;
   uint16_t client_port = 0;
-  std::string_view fallback_host;  // used when an HTTP/1.0 request has no Host
-  int64_t unix_seconds = 0;        // for X-Amzn-Trace-Id
-  balancer::Rng* rng = nullptr;    // for X-Amzn-Trace-Id
+  // Host for an HTTP/1.0 request without one: fallback_host, else fallback_ip formatted
+  // (only then: most requests carry a Host, and formatting costs).
+  std::string_view fallback_host;
+  const IpAddress* fallback_ip = nullptr;
+  // True only when no header value holds CR or LF: the caller's desync verdict is below
+  // kSevere (a CR, LF or NUL in any field grades the request kSevere). Values are then
+  // copied without looking for an obs-fold's line breaks.
+  bool values_without_line_breaks = false;
+  int64_t unix_seconds = 0;      // for X-Amzn-Trace-Id
+  balancer::Rng* rng = nullptr;  // for X-Amzn-Trace-Id
 };
 
 // Counts the addresses in all X-Forwarded-For headers of `head`.

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -118,7 +119,9 @@ class RewriteTest : public testing::Test {
     ctx.listener_https = https_;
     ctx.client_ip = *IpAddress::Parse(client_ip_);
     ctx.client_port = client_port_;
-    ctx.fallback_host = kLbName;
+    ctx.fallback_host = fallback_host_;
+    if (fallback_ip_) ctx.fallback_ip = &*fallback_ip_;
+    ctx.values_without_line_breaks = values_without_line_breaks_;
     ctx.unix_seconds = kNow;
     ctx.rng = &rng_;
     r.status = AppendUpstreamRequestHead(*head_, target, framing, ctx, &r.out);
@@ -142,6 +145,9 @@ class RewriteTest : public testing::Test {
   std::string listener_port_ = "80";
   bool https_ = false;
   std::string client_ip_ = "203.0.113.7";
+  std::string_view fallback_host_ = kLbName;
+  std::optional<IpAddress> fallback_ip_;
+  bool values_without_line_breaks_ = false;
   uint16_t client_port_ = 50000;
   ScriptedRng rng_{{0x12456789, 0xabcdef0123456789}};
   std::string request_;
@@ -364,6 +370,16 @@ TEST_F(RewriteTest, HostNonDefaultPortAppended) {
 
 TEST_F(RewriteTest, HostFallbackForHttp10) {
   EXPECT_EQ(HostSent("GET / HTTP/1.0\r\n\r\n"), kLbName);
+}
+
+TEST_F(RewriteTest, HostOfHttp10WithoutHostIsTheListenerAddressWhenNoNameIsGiven) {
+  // The proxy passes the accepting socket's address; it is formatted only for such requests.
+  fallback_host_ = {};
+  fallback_ip_ = IpAddress::Parse("10.0.12.255");
+  EXPECT_EQ(HostSent("GET / HTTP/1.0\r\n\r\n"), "10.0.12.255");
+  listener_port_ = "8080";
+  EXPECT_EQ(HostSent("GET / HTTP/1.0\r\n\r\n"), "10.0.12.255:8080");
+  EXPECT_EQ(HostSent("GET / HTTP/1.0\r\nHost: shop\r\n\r\n"), "shop:8080");
 }
 
 TEST_F(RewriteTest, HostFirstOfSeveralWithoutPreserve) {
@@ -653,6 +669,30 @@ TEST_F(RewriteTest, ObsFoldInTraceIdIsUnfolded) {
   EXPECT_TRUE(IsCleanHead(Forward(std::string("GET / HTTP/1.1\r\nHost: a\r\nX-Amzn-Trace-Id: ") +
                                   kIncomingRoot + ";\r\n Custom=x\r\n\r\n")
                               .out));
+}
+
+TEST_F(RewriteTest, CleanValuesGiveTheSameHeadWithoutTheLineBreakScan) {
+  // The proxy sets values_without_line_breaks when the desync verdict is below kSevere; the
+  // head must be byte for byte the one the scanning path produces.
+  const std::string request =
+      "GET /a?b=1 HTTP/1.1\r\nHost: shop.example:8080\r\nUser-Agent: t\r\n"
+      "X-Forwarded-For: 198.51.100.1, 198.51.100.2\r\n"
+      "X-Amzn-Trace-Id: Root=1-67891233-abcdef012345678912345678;Sampled=1\r\n"
+      "Content-Length: 3\r\n\r\nabc";
+  Result scanned = Forward(request);
+  values_without_line_breaks_ = true;
+  rng_ = ScriptedRng{{0x12456789, 0xabcdef0123456789}};
+  Result copied = Forward(request);
+  EXPECT_EQ(scanned.status, 0);
+  EXPECT_EQ(copied.status, 0);
+  EXPECT_EQ(copied.out, scanned.out);
+  EXPECT_NE(copied.out.find("Host: shop.example:8080\r\n"), std::string::npos);
+}
+
+TEST_F(RewriteTest, AbsoluteFormAuthorityIsScannedEvenWithCleanValues) {
+  // The flag speaks for header values; a request-target's authority is never trusted by it.
+  values_without_line_breaks_ = true;
+  EXPECT_EQ(HostSent("GET http://a\rb/ HTTP/1.1\r\nHost: x\r\n\r\n"), "a b");
 }
 
 }  // namespace

@@ -207,7 +207,7 @@ void Worker::GiveBuffer(net::Buffer& b) {
 
 void Worker::TakeString(std::string& s) {
   if (s.capacity() > 15 || spare_strings_.empty()) return;
-  s.swap(spare_strings_.back());
+  s = std::move(spare_strings_.back());  // s is empty and small: this takes the buffer
   spare_strings_.pop_back();
 }
 
@@ -218,8 +218,8 @@ void Worker::GiveString(std::string& s) {
     std::string().swap(s);
     return;
   }
-  spare_strings_.emplace_back();
-  spare_strings_.back().swap(s);
+  spare_strings_.push_back(std::move(s));
+  s = std::string();  // a moved-from string is valid but unspecified: make it small again
 }
 
 void Worker::Register(DownstreamConnection* conn) {
