@@ -127,10 +127,11 @@ void AppendDecimal(uint64_t v, std::string* out) {
   out->append(buf + n, sizeof(buf) - n);
 }
 
-// Appends a value, turning the line breaks of an unfolded obs-fold into spaces.
-void AppendValue(std::string_view v, std::string* out) {
-  if (std::memchr(v.data(), '\r', v.size()) == nullptr &&
-      std::memchr(v.data(), '\n', v.size()) == nullptr) {  // the common case: one copy
+// Appends a value, turning the line breaks of an unfolded obs-fold into spaces. With
+// `scan` false the caller vouches that `v` holds none, and it is copied as is.
+void AppendValue(std::string_view v, bool scan, std::string* out) {
+  if (!scan || (std::memchr(v.data(), '\r', v.size()) == nullptr &&
+                std::memchr(v.data(), '\n', v.size()) == nullptr)) {  // the common case
     out->append(v);
     return;
   }
@@ -235,13 +236,7 @@ int AppendUpstreamRequestHead(const http::RequestHead& head, const RequestTarget
                               std::string* out) {
   const config::LoadBalancerAttributes& attrs = *ctx.attributes;
   const std::span<const http::HeaderField> fields = head.header_span();
-  auto append_value = [&](std::string_view v, std::string* o) {
-    if (ctx.values_without_line_breaks) {
-      o->append(v);
-    } else {
-      AppendValue(v, o);
-    }
-  };
+  const bool scan = !ctx.values_without_line_breaks;
 
   // One pass names every field; the passes below compare bytes, not strings.
   ManagedField kinds[http::kMaxHeaderCount];
@@ -290,7 +285,7 @@ int AppendUpstreamRequestHead(const http::RequestHead& head, const RequestTarget
     for (size_t i = 0; i < fields.size(); ++i) {
       if (kinds[i] != ManagedField::kHost) continue;
       out->append("Host: "sv);
-      append_value(fields[i].value, out);
+      AppendValue(fields[i].value, scan, out);
       out->append("\r\n"sv);
     }
     if (host_header == nullptr) {
@@ -307,13 +302,13 @@ int AppendUpstreamRequestHead(const http::RequestHead& head, const RequestTarget
     std::string_view default_port = ctx.listener_https ? "443"sv : "80"sv;
     std::string_view bare = HostWithoutPort(host);
     bool has_port = bare.size() < host.size();
-    // The verdict covers header values only; an absolute-form authority is always checked.
-    const bool from_header = target.authority.empty() && host_header != nullptr;
+    // The verdict covers header values only; an absolute-form authority is always scanned.
+    const bool scan_host = scan || !target.authority.empty() || host_header == nullptr;
     out->append("Host: "sv);
     if (has_port && host.substr(bare.size() + 1) == default_port) {
-      from_header ? append_value(bare, out) : AppendValue(bare, out);
+      AppendValue(bare, scan_host, out);
     } else {
-      from_header ? append_value(host, out) : AppendValue(host, out);
+      AppendValue(host, scan_host, out);
       if (!has_port && ctx.listener_port != default_port) {
         out->push_back(':');
         out->append(ctx.listener_port);
@@ -342,7 +337,7 @@ int AppendUpstreamRequestHead(const http::RequestHead& head, const RequestTarget
     if (kinds[i] == ManagedField::kForwardedFor) {
       if (attrs.xff_header_processing_mode == config::XffProcessingMode::kPreserve) {
         out->append("X-Forwarded-For: "sv);
-        append_value(h.value, out);
+        AppendValue(h.value, scan, out);
         out->append("\r\n"sv);
       } else if (attrs.xff_header_processing_mode == config::XffProcessingMode::kAppend &&
                  !xff_written) {
@@ -350,7 +345,7 @@ int AppendUpstreamRequestHead(const http::RequestHead& head, const RequestTarget
         out->append("X-Forwarded-For: "sv);
         for (size_t j = i; j < fields.size(); ++j) {
           if (kinds[j] != ManagedField::kForwardedFor || Trim(fields[j].value).empty()) continue;
-          append_value(Trim(fields[j].value), out);
+          AppendValue(Trim(fields[j].value), scan, out);
           out->append(", "sv);
         }
         append_peer();
@@ -363,7 +358,7 @@ int AppendUpstreamRequestHead(const http::RequestHead& head, const RequestTarget
     if (has_connection_header && NamedByConnection(head, h.name)) continue;
     out->append(h.name);
     out->append(": "sv);
-    append_value(h.value, out);
+    AppendValue(h.value, scan, out);
     out->append("\r\n"sv);
   }
   if (attrs.xff_header_processing_mode == config::XffProcessingMode::kAppend && !xff_written) {
@@ -378,7 +373,7 @@ int AppendUpstreamRequestHead(const http::RequestHead& head, const RequestTarget
   if (total_header_bytes > 7 * 1024) trace_in = {};
   size_t trace_start = out->size();
   AppendTraceId(trace_in, ctx.unix_seconds, *ctx.rng, out);
-  if (!trace_in.empty() && !ctx.values_without_line_breaks) {  // unfold an obs-fold
+  if (!trace_in.empty() && scan) {  // unfold an obs-fold
     for (size_t i = trace_start; i < out->size(); ++i) {
       if ((*out)[i] == '\r' || (*out)[i] == '\n') (*out)[i] = ' ';
     }
