@@ -463,6 +463,11 @@ const char* ToString(DesyncReason reason) {
   return "Unknown";
 }
 
+bool IsFramingFieldName(std::string_view name) {
+  return CompareName(kTransferEncoding, name) != Similarity::kDistant ||
+         CompareName(kContentLength, name) != Similarity::kDistant;
+}
+
 DesyncVerdict ClassifyRequest(std::string_view method, std::string_view uri,
                               std::string_view version, std::span<const HeaderField> headers) {
   if (IsHttp2OrLater(version)) return {};

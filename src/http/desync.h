@@ -53,6 +53,12 @@ inline DesyncVerdict Worse(DesyncVerdict a, DesyncVerdict b) {
   return static_cast<int>(b.tier) > static_cast<int>(a.tier) ? b : a;
 }
 
+// True when a field name is Transfer-Encoding or Content-Length, or close enough to one that
+// some parser could read it as that field (the classifier's SuspiciousHeader test: other
+// delimiters, surrounding junk, look-alike letters). A proxy must never forward such a field
+// beside the framing it chose itself.
+bool IsFramingFieldName(std::string_view name);
+
 // Classifies one request. `version` is "" for HTTP/0.9 (no version on the request line).
 // Header names and values are as received (the value without surrounding OWS); they may
 // contain any byte, including CR, LF and NUL.

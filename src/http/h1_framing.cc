@@ -99,27 +99,40 @@ bool DetermineResponseFraming(const ResponseHead& head, std::string_view request
   return true;
 }
 
+namespace {
+
+constexpr int kMaxSizeDigits = 4096;   // leading zeros included
+constexpr size_t kMaxSizeLine = 4096;  // BWS and extension after the size
+constexpr size_t kMaxTrailers = 16 * 1024;
+constexpr uint64_t kMaxChunkSize = uint64_t{1} << 60;
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
 size_t ChunkedDecoder::Feed(std::string_view in, std::string_view* data) {
   *data = {};
+  // A call consumes either trailer field bytes only, or none (see fed_trailer()).
+  fed_trailer_ = state_ == State::kTrailerLine || state_ == State::kTrailerLf ||
+                 (state_ == State::kTrailerStart && !in.empty() && in[0] != '\r');
   size_t i = 0;
-  constexpr size_t kMaxExtLine = 4096;
-  constexpr size_t kMaxTrailers = 16 * 1024;
   while (i < in.size()) {
-    char c = in[i];
+    const char c = in[i];
     switch (state_) {
       case State::kSize: {
-        int v = -1;
-        if (c >= '0' && c <= '9')
-          v = c - '0';
-        else if (c >= 'a' && c <= 'f')
-          v = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-          v = c - 'A' + 10;
+        const int v = HexValue(c);
         if (v >= 0) {
-          if (++size_digits_ > 15) {
+          // Leading zeros are allowed (1*HEXDIG); the value and the line are bounded.
+          if (remaining_ >= kMaxChunkSize / 16 || size_digits_ >= kMaxSizeDigits) {
             state_ = State::kError;
             return i;
           }
+          ++size_digits_;
           remaining_ = remaining_ * 16 + static_cast<uint64_t>(v);
           ++i;
           break;
@@ -130,25 +143,34 @@ size_t ChunkedDecoder::Feed(std::string_view in, std::string_view* data) {
         }
         if (c == '\r') {
           state_ = State::kSizeLf;
-          ++i;
-          break;
-        }
-        if (c == ';' || c == ' ' || c == '\t') {
+        } else if (c == ';') {
           state_ = State::kSizeExt;
-          line_bytes_ = 0;
-          ++i;
-          break;
+        } else if (c == ' ' || c == '\t') {
+          state_ = State::kSizeBws;
+        } else {
+          state_ = State::kError;
+          return i;
         }
-        state_ = State::kError;
-        return i;
+        ++i;
+        break;
       }
+      case State::kSizeBws:
+        // RFC 9112 §7.1.1: BWS is allowed only before ';'. "5 \r\n" is an error.
+        if (c == ';') {
+          state_ = State::kSizeExt;
+        } else if ((c != ' ' && c != '\t') || ++line_bytes_ > kMaxSizeLine) {
+          state_ = State::kError;
+          return i;
+        }
+        ++i;
+        break;
       case State::kSizeExt:
         if (c == '\r') {
           state_ = State::kSizeLf;
           ++i;
           break;
         }
-        if (c == '\n' || c == '\0' || ++line_bytes_ > kMaxExtLine) {
+        if (c == '\n' || c == '\0' || ++line_bytes_ > kMaxSizeLine) {
           state_ = State::kError;
           return i;
         }
@@ -161,11 +183,8 @@ size_t ChunkedDecoder::Feed(std::string_view in, std::string_view* data) {
         }
         ++i;
         size_digits_ = 0;
-        if (remaining_ == 0) {
-          state_ = State::kTrailerStart;
-        } else {
-          state_ = State::kData;
-        }
+        line_bytes_ = 0;
+        state_ = remaining_ == 0 ? State::kTrailerStart : State::kData;
         break;
       case State::kData: {
         size_t take = in.size() - i;
@@ -177,29 +196,23 @@ size_t ChunkedDecoder::Feed(std::string_view in, std::string_view* data) {
         return i;  // stop at the data boundary so the caller can handle it
       }
       case State::kDataCr:
-        if (c != '\r') {
-          state_ = State::kError;
-          return i;
-        }
-        state_ = State::kDataLf;
-        ++i;
-        break;
       case State::kDataLf:
-        if (c != '\n') {
+        if (c != (state_ == State::kDataCr ? '\r' : '\n')) {
           state_ = State::kError;
           return i;
         }
-        state_ = State::kSize;
+        state_ = state_ == State::kDataCr ? State::kDataLf : State::kSize;
         ++i;
         break;
       case State::kTrailerStart:
         if (c == '\r') {
+          if (fed_trailer_) return i;  // the trailer run ends before the final CRLF
           state_ = State::kFinalLf;
           ++i;
           break;
         }
+        if (!fed_trailer_) return i;  // a trailer field starts: report it in its own call
         state_ = State::kTrailerLine;
-        line_bytes_ = 0;
         break;
       case State::kTrailerLine:
         if (c == '\r') {

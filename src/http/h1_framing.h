@@ -31,13 +31,19 @@ bool DetermineRequestFraming(const RequestHead& head, Framing* framing, ParseErr
 bool DetermineResponseFraming(const ResponseHead& head, std::string_view request_method,
                               Framing* framing, ParseError* error);
 
-// Streaming decoder for the chunked coding. Feed() consumes bytes and reports where chunk
-// data lies so a caller can either forward the bytes verbatim or strip the framing.
-// Limits: chunk sizes up to 2^60, chunk-extension lines up to 4 KiB, trailers up to 16 KiB.
+// Streaming decoder for the chunked coding (RFC 9112 §7.1). Feed() consumes bytes and reports
+// where chunk data lies so a caller can either forward the bytes verbatim or strip the framing.
+// Grammar: 1*HEXDIG (leading zeros allowed, value below 2^60), then optionally BWS ";" and an
+// extension, then CRLF; whitespace after the size that is not followed by ';' is an error.
+// Limits: 4 KiB of size digits, 4 KiB of BWS and extension per size line, trailer section up
+// to 16 KiB.
+// Trailer fields are reported separately (fed_trailer()) so that a proxy can drop them: a
+// field in the trailer section must never reach a target as framing or routing input.
 class ChunkedDecoder {
  public:
   enum class State {
     kSize,
+    kSizeBws,  // SP/HTAB after the size: only ';' (after more BWS) may follow
     kSizeExt,
     kSizeLf,
     kData,
@@ -51,11 +57,14 @@ class ChunkedDecoder {
     kError
   };
 
-  // Consumes from `in`, stopping after the end of the message or at the boundary of a data
-  // segment. Returns the number of bytes consumed; *data is set to the chunk data inside
-  // the consumed range (possibly empty).
+  // Consumes from `in`, stopping after the end of the message, at the boundary of a data
+  // segment, and before and after each trailer field line. Returns the number of bytes
+  // consumed; *data is set to the chunk data inside the consumed range (possibly empty).
   size_t Feed(std::string_view in, std::string_view* data);
 
+  // True when the bytes the last Feed() consumed were trailer field bytes (and nothing else):
+  // a forwarding caller drops them; the rest of the message stays well framed without them.
+  bool fed_trailer() const { return fed_trailer_; }
   bool done() const { return state_ == State::kDone; }
   bool failed() const { return state_ == State::kError; }
   void Reset() { *this = ChunkedDecoder(); }
@@ -64,7 +73,8 @@ class ChunkedDecoder {
   State state_ = State::kSize;
   uint64_t remaining_ = 0;  // data bytes left in the current chunk
   int size_digits_ = 0;
-  size_t line_bytes_ = 0;     // bytes in the current extension or trailer line
+  bool fed_trailer_ = false;
+  size_t line_bytes_ = 0;     // BWS and extension bytes of the current size line
   size_t trailer_bytes_ = 0;  // all trailer bytes so far
 };
 

@@ -253,7 +253,7 @@ const std::vector<std::string>& ValidMessages() {
       "a\r\n0123456789\r\nA\r\nabcdefghij\r\n0\r\n\r\n",
       "1F\r\n" + std::string(31, 'x') + "\r\n0\r\n\r\n",
       "5;name=value;flag\r\nhello\r\n0;last=\"q\"\r\n\r\n",
-      "5 ;x\r\nhello\r\n0\t\r\n\r\n",
+      "5 ;x\r\nhello\r\n0\t ;y\r\n\r\n",
       "3\r\nabc\r\n0\r\nX-Trailer: one\r\nY: two\r\n\r\n",
       "000000000000003\r\nabc\r\n0\r\n\r\n",
       "2\r\n\r\n\r\n0\r\n\r\n",  // data that looks like framing
@@ -376,18 +376,16 @@ TEST(ChunkedDecoderTest, BadHex) {
   ExpectFailsAt("5g\r\nhello", 1);
 }
 
-TEST(ChunkedDecoderTest, SizeDigitLimit) {
-  // 15 hex digits are accepted (sizes below 2^60), 16 are not, even with leading zeros.
-  Decoded ok = Decode(
-      "00000000000000"
-      "5\r\nhello\r\n0\r\n\r\n");
+TEST(ChunkedDecoderTest, SizeValueLimit) {
+  // Sizes below 2^60 are accepted; leading zeros are allowed (RFC 9112: 1*HEXDIG) and do not
+  // count towards the value.
+  Decoded ok = Decode(std::string(40, '0') + "5\r\nhello\r\n0\r\n\r\n");
   EXPECT_TRUE(ok.done);
   EXPECT_EQ(ok.data, "hello");
-  ExpectFailsAt(
-      "000000000000000"
-      "5\r\nhello\r\n0\r\n\r\n",
-      15);
   ExpectFailsAt("10000000000000000\r\n", 15);
+  ExpectFailsAt("0010000000000000000\r\n", 17);
+  // The digits of one size line are bounded even when they are all zeros.
+  ExpectFailsAt(std::string(5000, '0') + "5\r\n", 4096);
 
   ChunkedDecoder dec;
   std::string_view data;
@@ -395,6 +393,54 @@ TEST(ChunkedDecoderTest, SizeDigitLimit) {
   EXPECT_EQ(data, "abc");
   EXPECT_FALSE(dec.failed());
   EXPECT_FALSE(dec.done());
+}
+
+TEST(ChunkedDecoderTest, WhitespaceAfterSizeOnlyBeforeExtension) {
+  // RFC 9112 §7.1.1: BWS may precede ';'. Whitespace that ends the line is an error (a
+  // target that reads "5 " differently must never see it).
+  ExpectFailsAt("5 \r\nhello\r\n0\r\n\r\n", 2);
+  ExpectFailsAt("5\t\r\nhello\r\n0\r\n\r\n", 2);
+  ExpectFailsAt("5 6\r\nhello\r\n0\r\n\r\n", 2);
+  ExpectFailsAt("3\r\nabc\r\n0 \r\n\r\n", 10);
+  Decoded ok = Decode("5 \t ;e=1\r\nhello\r\n0\r\n\r\n");
+  EXPECT_TRUE(ok.done);
+  EXPECT_EQ(ok.data, "hello");
+}
+
+// Feeds `msg` (whole) and returns what a forwarding proxy keeps: every consumed byte except
+// those reported as trailer field bytes.
+std::string ForwardedBytes(std::string_view msg) {
+  ChunkedDecoder dec;
+  std::string kept;
+  size_t pos = 0;
+  while (!dec.done() && !dec.failed() && pos < msg.size()) {
+    std::string_view data;
+    size_t used = dec.Feed(msg.substr(pos), &data);
+    if (!dec.fed_trailer()) kept.append(msg.substr(pos, used));
+    pos += used;
+    if (used == 0) break;
+  }
+  EXPECT_TRUE(dec.done());
+  return kept;
+}
+
+TEST(ChunkedDecoderTest, TrailerFieldsAreReportedApart) {
+  EXPECT_EQ(ForwardedBytes("3\r\nabc\r\n0\r\n\r\n"), "3\r\nabc\r\n0\r\n\r\n");
+  EXPECT_EQ(ForwardedBytes("3\r\nabc\r\n0\r\nContent-Length: 40\r\nHost: evil\r\n\r\n"),
+            "3\r\nabc\r\n0\r\n\r\n");
+  EXPECT_EQ(ForwardedBytes("0;x\r\nTransfer-Encoding: chunked\r\n\r\n"), "0;x\r\n\r\n");
+  // Byte by byte, the trailer bytes are still reported apart from the framing around them.
+  std::string msg = "1\r\nz\r\n0\r\nX-A: 1\r\nX-B: 2\r\n\r\n";
+  ChunkedDecoder dec;
+  std::string kept;
+  for (char c : msg) {
+    std::string_view data;
+    size_t used = dec.Feed(std::string_view(&c, 1), &data);
+    ASSERT_EQ(used, 1u);
+    if (!dec.fed_trailer()) kept.push_back(c);
+  }
+  EXPECT_TRUE(dec.done());
+  EXPECT_EQ(kept, "1\r\nz\r\n0\r\n\r\n");
 }
 
 TEST(ChunkedDecoderTest, MissingCrLf) {

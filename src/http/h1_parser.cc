@@ -50,7 +50,8 @@ struct HeaderLimits {
 // Parses header lines from `rest` up to the empty line. Lenient tokenization for requests
 // (records anomalies in *verdict); strict for responses (strict == true).
 bool ParseHeaderLines(std::string_view rest, bool strict, HeaderLimits limits, HeaderField* out,
-                      size_t* count, DesyncVerdict* verdict, ParseError* error) {
+                      size_t* count, DesyncVerdict* verdict, bool* space_before_colon,
+                      ParseError* error) {
   size_t total = 0;
   *count = 0;
   std::string_view line;
@@ -97,6 +98,7 @@ bool ParseHeaderLines(std::string_view rest, bool strict, HeaderLimits limits, H
       continue;  // not a header: dropped
     }
     std::string_view name = line.substr(0, colon);
+    if (!name.empty() && (name.back() == ' ' || name.back() == '\t')) *space_before_colon = true;
     if (strict) {
       if (name.empty()) {
         *error = {502, "empty header name"};
@@ -125,6 +127,23 @@ bool ParseHeaderLines(std::string_view rest, bool strict, HeaderLimits limits, H
     out[(*count)++] = {name, value};
   }
   *error = {strict ? 502 : 400, "incomplete head"};
+  return false;
+}
+
+// True when a space-separated piece of `target` after its first one starts with "HTTP/"
+// followed by a digit: a second version on the request line. A target without SP (almost
+// every one) costs one memchr.
+bool TargetHoldsVersion(std::string_view target) {
+  const void* sp = std::memchr(target.data(), ' ', target.size());
+  if (sp == nullptr) return false;
+  size_t pos = static_cast<size_t>(static_cast<const char*>(sp) - target.data());
+  while (pos != std::string_view::npos) {
+    std::string_view piece = target.substr(pos + 1);
+    if (piece.size() > 5 && piece.starts_with("HTTP/") && piece[5] >= '0' && piece[5] <= '9') {
+      return true;
+    }
+    pos = target.find(' ', pos + 1);
+  }
   return false;
 }
 
@@ -236,8 +255,16 @@ ParseStatus ParseRequestHead(std::string_view buf, size_t head_len, RequestHead*
       return ParseStatus::kError;
     }
   }
+  if (TargetHoldsVersion(out->target)) {
+    // "GET /a HTTP/1.1 HTTP/1.1": a parser that splits at the first spaces reads a bad
+    // version (http-desync-guardian: Severe BadVersion), one that splits at the last reads
+    // "/a HTTP/1.1" as the target. The two disagree, so the request is Severe.
+    out->wire_verdict = Worse(out->wire_verdict, {DesyncTier::kSevere, DesyncReason::kBadVersion});
+  }
+  out->whitespace_before_colon = false;
   if (!ParseHeaderLines(rest, /*strict=*/false, {kMaxRequestHeaderLine, kMaxRequestHeaders},
-                        out->headers, &out->header_count, &out->wire_verdict, error)) {
+                        out->headers, &out->header_count, &out->wire_verdict,
+                        &out->whitespace_before_colon, error)) {
     return ParseStatus::kError;
   }
   return ParseStatus::kComplete;
@@ -280,8 +307,9 @@ ParseStatus ParseResponseHead(std::string_view buf, size_t head_len, ResponseHea
   out->status = status;
   out->reason = line.size() > 13 ? line.substr(13) : std::string_view();
   DesyncVerdict ignored;
+  bool ignored_space = false;
   if (!ParseHeaderLines(rest, /*strict=*/true, {kMaxResponseHead, kMaxResponseHead}, out->headers,
-                        &out->header_count, &ignored, error)) {
+                        &out->header_count, &ignored, &ignored_space, error)) {
     return ParseStatus::kError;
   }
   return ParseStatus::kComplete;

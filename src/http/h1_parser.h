@@ -39,8 +39,12 @@ struct RequestHead {
   HeaderField headers[kMaxHeaderCount];
   size_t header_count = 0;
   size_t head_length = 0;  // bytes of the head including the empty line
-  // Anomalies only the wire shows (bare LF, obs-fold, a line without colon).
+  // Anomalies only the wire shows (bare LF, obs-fold, a line without colon, a version token
+  // inside the request target).
   DesyncVerdict wire_verdict;
+  // Some field name ends in SP or HTAB ("Name : value"). RFC 9112 §5.1 requires a server to
+  // answer 400; the listener's desync mode decides (see DownstreamConnection::HandleRequest).
+  bool whitespace_before_colon = false;
 
   std::span<const HeaderField> header_span() const { return {headers, header_count}; }
 };

@@ -647,5 +647,36 @@ TEST(ParseResponseTest, HeadSizeLimit) {
   EXPECT_EQ(r.error.status, 502);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Issue 9: whitespace before a colon, a second version inside the request target.
+
+TEST(RequestParserTest, WhitespaceBeforeColonIsRecorded) {
+  for (const char* field : {"Transfer-Encoding : chunked", "Content-Length\t: 4", "Foo : bar"}) {
+    ParsedRequest r =
+        ParseRequest(std::string("POST / HTTP/1.1\r\nHost: a\r\n") + field + "\r\n\r\n");
+    ASSERT_EQ(r.status, ParseStatus::kComplete) << field;
+    EXPECT_TRUE(r.head->whitespace_before_colon) << field;
+  }
+  ParsedRequest clean = ParseRequest("POST / HTTP/1.1\r\nHost: a\r\nFoo:  bar \r\n\r\n");
+  ASSERT_EQ(clean.status, ParseStatus::kComplete);
+  EXPECT_FALSE(clean.head->whitespace_before_colon);
+}
+
+TEST(RequestParserTest, SecondVersionInTargetIsSevereBadVersion) {
+  ParsedRequest r = ParseRequest("GET /a HTTP/1.1 HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_EQ(r.status, ParseStatus::kComplete);
+  EXPECT_EQ(r.head->target, "/a HTTP/1.1");
+  EXPECT_EQ(r.head->wire_verdict.tier, DesyncTier::kSevere);
+  EXPECT_EQ(r.head->wire_verdict.reason, DesyncReason::kBadVersion);
+  ParsedRequest r2 = ParseRequest("GET /a x HTTP/1.0 HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(r2.head->wire_verdict.tier, DesyncTier::kSevere);
+  // A plain space in the target stays what the classifier makes of it (SpaceInUri).
+  ParsedRequest plain = ParseRequest("GET /a b HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_EQ(plain.status, ParseStatus::kComplete);
+  EXPECT_EQ(plain.head->wire_verdict.tier, DesyncTier::kCompliant);
+  ParsedRequest word = ParseRequest("GET /a HTTP/x HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(word.head->wire_verdict.tier, DesyncTier::kCompliant);
+}
+
 }  // namespace
 }  // namespace sluice::http

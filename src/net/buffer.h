@@ -30,6 +30,15 @@ class Buffer {
     if (begin_ == end_) begin_ = end_ = 0;
   }
   void Clear() { begin_ = end_ = 0; }
+  // Removes `n` readable bytes starting `offset` bytes into the readable region, moving the
+  // bytes after them down. Requires offset + n <= size().
+  void Erase(size_t offset, size_t n) {
+    if (n == 0) return;
+    char* at = data_.get() + begin_ + offset;
+    std::memmove(at, at + n, size() - offset - n);
+    end_ -= n;
+    if (begin_ == end_) begin_ = end_ = 0;
+  }
   void Compact() {
     if (begin_ == 0) return;
     std::memmove(data_.get(), data_.get() + begin_, end_ - begin_);

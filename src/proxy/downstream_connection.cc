@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "http/desync.h"
+#include "http/host.h"
 #include "proxy/local_response.h"
 #include "proxy/request_rewrite.h"
 #include "proxy/upstream_connection.h"
@@ -301,6 +302,22 @@ bool DownstreamConnection::DrainLocalRequestBody() {
   return progress;
 }
 
+namespace {
+
+// The absolute-form authority (never empty) and every Host field are valid uri-host[:port].
+bool HostsValid(const RequestTarget& target, const http::RequestHead& head,
+                const http::HeaderField* first_host, int host_count) {
+  if (!target.authority.empty() && !http::IsValidHost(target.authority)) return false;
+  if (first_host == nullptr) return true;
+  if (host_count == 1) return http::IsValidHost(first_host->value);
+  for (const http::HeaderField& h : head.header_span()) {
+    if (EqualsIgnoreCase(h.name, "host") && !http::IsValidHost(h.value)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 void DownstreamConnection::HandleRequest(http::RequestHead& head) {
   const config::LoadBalancerAttributes& attrs = listener_->load_balancer->attributes;
   TakeScratch();
@@ -341,7 +358,9 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
     case config::DesyncMitigationMode::kMonitor:
       break;
     case config::DesyncMitigationMode::kDefensive:
-      if (verdict_.tier == DesyncTier::kSevere) {
+      // Whitespace between a field name and its colon: RFC 9112 §5.1 requires 400 (stricter
+      // than ALB, which forwards it; docs/alb-compatibility.md).
+      if (verdict_.tier == DesyncTier::kSevere || head.whitespace_before_colon) {
         in_.Consume(head.head_length);
         RespondError(400, true);
         return;
@@ -349,7 +368,7 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
       if (verdict_.tier == DesyncTier::kAmbiguous) close_after_ambiguous_ = true;
       break;
     case config::DesyncMitigationMode::kStrictest:
-      if (verdict_.tier != DesyncTier::kCompliant) {
+      if (verdict_.tier != DesyncTier::kCompliant || head.whitespace_before_colon) {
         in_.Consume(head.head_length);
         RespondError(400, true);
         return;
@@ -375,6 +394,15 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
     RespondError(400, true);
     return;
   }
+  // RFC 9112 §3.2: 400 for an invalid Host (userinfo, spaces, a second port...), in the
+  // absolute-form authority too. Monitor mode forwards it as ALB does, but no host-header
+  // rule ever sees it.
+  const bool host_valid = HostsValid(target, head, host, host_count);
+  if (!host_valid && attrs.desync_mitigation_mode != config::DesyncMitigationMode::kMonitor) {
+    in_.Consume(head.head_length);
+    RespondError(400, true);
+    return;
+  }
   if (head.method == "TRACE") {
     bool body = !req_body_done_;
     in_.Consume(head.head_length);
@@ -389,9 +417,10 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
 
   routing::RequestFacts facts;
   facts.method = head.method;
-  facts.host = !target.authority.empty() ? target.authority
-               : host != nullptr         ? host->value
-                                         : std::string_view();
+  facts.host = !host_valid                 ? std::string_view()
+               : !target.authority.empty() ? target.authority
+               : host != nullptr           ? host->value
+                                           : std::string_view();
   facts.path = target.path;
   facts.query = target.query;
   facts.headers = head.header_span();
@@ -512,7 +541,12 @@ void DownstreamConnection::CheckTimers(int64_t now_ms) {
         FailUpstream(504);
         Pump();
       } else if (idle_for >= idle_timeout_ms_) {
-        FailUpstream(504);
+        // Waiting for the rest of the client's body (everything received so far has gone to
+        // the target): the client is late, 408 as ALB; otherwise the target is, 504. Either
+        // way the target connection is closed (FailUpstream releases it unreusable).
+        const bool waiting_for_client =
+            !req_body_done_ && req_ready_ == 0 && upstream_out_sent_ == upstream_out_.size();
+        FailUpstream(waiting_for_client ? 408 : 504);
         Pump();
       }
       break;

@@ -231,7 +231,7 @@ void DownstreamConnection::ForwardRequest(http::RequestHead& head, const Request
   ctx.client_ip = peer_.ip;
   ctx.client_port = peer_.port;
   ctx.fallback_ip = &listener_address_.ip;
-  ctx.values_without_line_breaks = verdict_.tier != http::DesyncTier::kSevere;
+  ApplyDesyncVerdict(verdict_, &ctx);
   ctx.unix_seconds = static_cast<int64_t>(time(nullptr));
   ctx.rng = &worker_->rng();
   upstream_out_.clear();
@@ -308,7 +308,11 @@ bool DownstreamConnection::ScanRequestBody() {
       FailUpstream(400);
       return true;
     }
-    req_ready_ += used;
+    if (req_chunks_.fed_trailer()) {
+      in_.Erase(req_ready_, used);  // trailer fields never reach the target
+    } else {
+      req_ready_ += used;
+    }
     progress = progress || used > 0;
     if (used == 0) break;
   }

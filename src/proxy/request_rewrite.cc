@@ -4,6 +4,8 @@
 #include <cstring>
 #include <span>
 
+#include "http/desync.h"
+
 namespace sluice::proxy {
 namespace {
 
@@ -129,6 +131,14 @@ void AppendDecimal(uint64_t v, std::string* out) {
 
 // Appends a value, turning the line breaks of an unfolded obs-fold into spaces. With
 // `scan` false the caller vouches that `v` holds none, and it is copied as is.
+// A CR, LF or NUL inside a field name (only a Severe request has one).
+bool HasLineBreak(std::string_view name) {
+  for (char c : name) {
+    if (c == '\r' || c == '\n' || c == '\0') return true;
+  }
+  return false;
+}
+
 void AppendValue(std::string_view v, bool scan, std::string* out) {
   if (!scan || (std::memchr(v.data(), '\r', v.size()) == nullptr &&
                 std::memchr(v.data(), '\n', v.size()) == nullptr)) {  // the common case
@@ -174,6 +184,12 @@ bool SplitRequestTarget(std::string_view target, RequestTarget* out) {
   out->path = target.substr(0, q);
   if (q != std::string_view::npos) out->query = target.substr(q + 1);
   return true;
+}
+
+void ApplyDesyncVerdict(http::DesyncVerdict verdict, ForwardContext* ctx) {
+  ctx->values_without_line_breaks = verdict.tier != http::DesyncTier::kSevere;
+  ctx->drop_framing_lookalikes = verdict.tier >= http::DesyncTier::kAmbiguous;
+  ctx->escape_target = verdict.tier != http::DesyncTier::kCompliant;
 }
 
 int CountForwardedFor(const http::RequestHead& head) {
@@ -225,6 +241,28 @@ void AppendTraceId(std::string_view incoming, int64_t unix_seconds, balancer::Rn
 }
 
 namespace {
+
+// The request target as sent upstream. When `escape` (the desync verdict is not Compliant),
+// control characters, SP and DEL inside it (SpaceInUri, AmbiguousUri, and BadUri in monitor
+// mode) go out percent-encoded, so that no target can split the request line elsewhere.
+void AppendRequestTarget(std::string_view target, bool escape, std::string* out) {
+  if (!escape) {
+    out->append(target);
+    return;
+  }
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (char c : target) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f) {
+      out->push_back('%');
+      out->push_back(kHex[u >> 4]);
+      out->push_back(kHex[u & 0xf]);
+    } else {
+      out->push_back(c);
+    }
+  }
+}
+
 std::string_view FallbackHost(const ForwardContext& ctx, char (&buf)[64]) {
   if (!ctx.fallback_host.empty() || ctx.fallback_ip == nullptr) return ctx.fallback_host;
   return std::string_view(buf, ctx.fallback_ip->Format(buf, sizeof(buf)));
@@ -277,7 +315,7 @@ int AppendUpstreamRequestHead(const http::RequestHead& head, const RequestTarget
   out->append(head.method);
   out->push_back(' ');
   if (!target.path_and_query.empty() && target.path_and_query[0] == '?') out->push_back('/');
-  out->append(target.path_and_query);
+  AppendRequestTarget(target.path_and_query, ctx.escape_target, out);
   out->append(" HTTP/1.1\r\n"sv);
 
   // Host (reference §3.1 table).
@@ -354,6 +392,9 @@ int AppendUpstreamRequestHead(const http::RequestHead& head, const RequestTarget
       continue;
     }
     if (kinds[i] != ManagedField::kNone) continue;  // hop-by-hop, or regenerated below
+    if (ctx.drop_framing_lookalikes && (http::IsFramingFieldName(h.name) || HasLineBreak(h.name))) {
+      continue;  // a target could read it as framing, or split the line at its CR
+    }
     if (attrs.drop_invalid_header_fields && !IsValidHeaderName(h.name)) continue;
     if (has_connection_header && NamedByConnection(head, h.name)) continue;
     out->append(h.name);

@@ -45,9 +45,22 @@ struct ForwardContext {
   // kSevere (a CR, LF or NUL in any field grades the request kSevere). Values are then
   // copied without looking for an obs-fold's line breaks.
   bool values_without_line_breaks = false;
+  // True when the desync verdict is Ambiguous or worse: only then can a field that is not
+  // exactly Transfer-Encoding / Content-Length look like one (SuspiciousHeader is Ambiguous),
+  // or a field name hold CR/LF/NUL (BadHeader is Severe). Such fields are dropped so that the
+  // target sees only the framing Sluice chose, whatever the desync mode.
+  bool drop_framing_lookalikes = false;
+  // True when the desync verdict is not Compliant: only then can the target hold SP or
+  // control characters, which are then percent-encoded.
+  bool escape_target = false;
   int64_t unix_seconds = 0;      // for X-Amzn-Trace-Id
   balancer::Rng* rng = nullptr;  // for X-Amzn-Trace-Id
 };
+
+// Sets the context's flags that follow from the request's desync verdict (wire anomalies and
+// ClassifyRequest combined): values_without_line_breaks, drop_framing_lookalikes,
+// escape_target.
+void ApplyDesyncVerdict(http::DesyncVerdict verdict, ForwardContext* context);
 
 // Counts the addresses in all X-Forwarded-For headers of `head`.
 int CountForwardedFor(const http::RequestHead& head);

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "http/desync.h"
+
 namespace sluice::proxy {
 namespace {
 
@@ -122,6 +124,13 @@ class RewriteTest : public testing::Test {
     ctx.fallback_host = fallback_host_;
     if (fallback_ip_) ctx.fallback_ip = &*fallback_ip_;
     ctx.values_without_line_breaks = values_without_line_breaks_;
+    if (classify_) {
+      // As the proxy does: the flags follow from the request's own desync verdict.
+      ApplyDesyncVerdict(http::Worse(head_->wire_verdict,
+                                     http::ClassifyRequest(head_->method, head_->target,
+                                                           head_->version, head_->header_span())),
+                         &ctx);
+    }
     ctx.unix_seconds = kNow;
     ctx.rng = &rng_;
     r.status = AppendUpstreamRequestHead(*head_, target, framing, ctx, &r.out);
@@ -148,6 +157,7 @@ class RewriteTest : public testing::Test {
   std::string_view fallback_host_ = kLbName;
   std::optional<IpAddress> fallback_ip_;
   bool values_without_line_breaks_ = false;
+  bool classify_ = false;  // set the verdict flags from ClassifyRequest, as the proxy does
   uint16_t client_port_ = 50000;
   ScriptedRng rng_{{0x12456789, 0xabcdef0123456789}};
   std::string request_;
@@ -693,6 +703,49 @@ TEST_F(RewriteTest, AbsoluteFormAuthorityIsScannedEvenWithCleanValues) {
   // The flag speaks for header values; a request-target's authority is never trusted by it.
   values_without_line_breaks_ = true;
   EXPECT_EQ(HostSent("GET http://a\rb/ HTTP/1.1\r\nHost: x\r\n\r\n"), "a b");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 9: nothing a target could read as framing, and no raw space in the request line.
+
+TEST_F(RewriteTest, FramingLookalikeFieldsAreNeverForwarded) {
+  classify_ = true;
+  for (const char* field :
+       {"Transfer-Encoding : chunked", "Content-Length : 40", "Transfer_Encoding: chunked",
+        "Content-Length\t: 5", "\x01Transfer-Encoding: chunked"}) {
+    std::string request = std::string("POST /p HTTP/1.1\r\nHost: a\r\n") + field +
+                          "\r\nContent-Length: 46\r\nX-Other: kept\r\n\r\n";
+    Result r = Forward(request);
+    ASSERT_EQ(r.status, 0) << field;
+    // Exactly one framing field: the one Sluice framed the body by.
+    EXPECT_EQ(r.out.find("ransfer"), std::string::npos) << field << "\n" << r.out;
+    EXPECT_EQ(Values(r.out, "Content-Length"), std::vector<std::string>{"46"}) << field;
+    EXPECT_EQ(r.out.find("Content-Length :"), std::string::npos) << field;
+    EXPECT_EQ(r.out.find("Content-Length\t"), std::string::npos) << field;
+    EXPECT_NE(r.out.find("X-Other: kept\r\n"), std::string::npos) << field;
+  }
+}
+
+TEST_F(RewriteTest, OrdinaryFieldsAreKeptBesideALookalike) {
+  classify_ = true;
+  Result r = Forward(
+      "GET / HTTP/1.1\r\nHost: a\r\nX-Content-Length: 1\r\nTransfer-Encodings: x\r\n"
+      "Content-Length : 3\r\n\r\n");
+  ASSERT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("X-Content-Length: 1\r\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Transfer-Encodings: x\r\n"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("Content-Length :"), std::string::npos) << r.out;
+}
+
+TEST_F(RewriteTest, SpacesAndControlsInTheTargetArePercentEncoded) {
+  classify_ = true;
+  Result r = Forward(
+      "GET /a b\x01"
+      "c HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_EQ(r.status, 0);
+  EXPECT_EQ(r.out.substr(0, r.out.find("\r\n")), "GET /a%20b%01c HTTP/1.1");
+  Result clean = Forward("GET /a%20b HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(clean.out.substr(0, clean.out.find("\r\n")), "GET /a%20b HTTP/1.1");
 }
 
 }  // namespace

@@ -122,6 +122,28 @@ def hand_requests():
                                              "Host: a", "")),
         "headers-64k": seed(crlf("GET / HTTP/1.1", *fill, ""), pieces=[255]),
         "257-headers": seed(crlf("GET / HTTP/1.1", *[f"H{i}: v" for i in range(257)], "")),
+        # Issue 9: what an attacker sent that reached a target before.
+        "te-space-before-colon": seed(crlf("POST /p HTTP/1.1", "Host: a",
+                                           "Transfer-Encoding : chunked", "Content-Length: 46",
+                                           "") + b"0\r\n\r\nGET /SMUGGLED-admin HTTP/1.1\r\n"
+                                                 b"Host: a\r\n\r\n"),
+        "cl-space-before-colon": seed(crlf("POST /p HTTP/1.1", "Host: a", "Content-Length : 40",
+                                           "") + b"x" * 40),
+        "host-userinfo": seed(crlf("GET / HTTP/1.1", "Host: good.example@evil.example", "")),
+        "host-two-names": seed(crlf("GET / HTTP/1.1", "Host: evil.example good.example", "")),
+        "absolute-form-userinfo": seed(crlf("GET http://good.example@evil.example/ HTTP/1.1",
+                                            "Host: good.example", "")),
+        "double-version": seed(crlf("GET /a HTTP/1.1 HTTP/1.1", "Host: a", "")),
+        "chunk-size-trailing-space": seed(crlf("POST / HTTP/1.1", "Host: a",
+                                               "Transfer-Encoding: chunked", "") +
+                                          b"5 \r\nhello\r\n0\r\n\r\n", pieces=[1]),
+        "chunk-size-leading-zeros": seed(crlf("POST / HTTP/1.1", "Host: a",
+                                              "Transfer-Encoding: chunked", "") +
+                                         b"0" * 40 + b"5\r\nhello\r\n0\r\n\r\n"),
+        "framing-trailers": seed(crlf("POST / HTTP/1.1", "Host: a", "Transfer-Encoding: chunked",
+                                      "") + chunked(b"hello", trailers=[
+                                          "Content-Length: 40", "Host: evil.example",
+                                          "Transfer-Encoding: chunked"]), pieces=[3, 1]),
     }
     return {"hand-" + k: v for k, v in s.items()}
 

@@ -19,6 +19,7 @@
 #include "http/desync.h"
 #include "http/h1_framing.h"
 #include "http/h1_parser.h"
+#include "http/host.h"
 #include "proxy/request_rewrite.h"
 
 namespace {
@@ -68,7 +69,33 @@ class CountingRng : public balancer::Rng {
   uint64_t state_ = 0;
 };
 
-void Rewrite(const http::RequestHead& head, const http::Framing& framing, uint8_t flags) {
+// The upstream head carries at most one framing field, and only under its exact name; its
+// request line has exactly two spaces (nothing a target could split elsewhere).
+void CheckUpstreamFraming(std::string_view out) {
+  for (size_t i = 0; i < out.size(); ++i) {  // CR and LF only as CRLF line ends
+    if (out[i] == '\r') CHECK(i + 1 < out.size() && out[i + 1] == '\n');
+    if (out[i] == '\n') CHECK(i > 0 && out[i - 1] == '\r');
+  }
+  size_t line_end = out.find("\r\n");
+  std::string_view request_line = out.substr(0, line_end);
+  CHECK(std::count(request_line.begin(), request_line.end(), ' ') == 2);
+  int framing_fields = 0;
+  for (size_t pos = line_end + 2; pos < out.size();) {
+    size_t end = out.find("\r\n", pos);
+    CHECK(end != std::string_view::npos);
+    std::string_view line = out.substr(pos, end - pos);
+    pos = end + 2;
+    if (line.empty()) break;
+    std::string_view name = line.substr(0, line.find(':'));
+    if (!http::IsFramingFieldName(name)) continue;
+    CHECK(name == "Transfer-Encoding" || name == "Content-Length");
+    ++framing_fields;
+  }
+  CHECK(framing_fields <= 1);
+}
+
+void Rewrite(const http::RequestHead& head, const http::Framing& framing,
+             http::DesyncVerdict verdict, uint8_t flags) {
   proxy::RequestTarget target;
   if (!proxy::SplitRequestTarget(head.target, &target)) return;
   CHECK(Within(target.authority, head.target));
@@ -100,11 +127,16 @@ void Rewrite(const http::RequestHead& head, const http::Framing& framing, uint8_
   ctx.fallback_host = "lb.example";
   ctx.unix_seconds = 1700000000;
   ctx.rng = &rng;
+  proxy::ApplyDesyncVerdict(verdict, &ctx);
+  (void)http::IsValidHost(target.authority);
   std::string out;
   int status = proxy::AppendUpstreamRequestHead(head, target, framing, ctx, &out);
   CHECK(status == 0 || status == 463);
   if (status == 0) {
     CHECK(out.size() >= 4 && out.compare(out.size() - 4, 4, "\r\n\r\n") == 0);
+    // Monitor mode forwards even a Severe request; its values may then hold line breaks that
+    // the rewrite unfolds, so the line check holds for every verdict.
+    CheckUpstreamFraming(out);
   } else {
     CHECK(out.empty());
   }
@@ -162,7 +194,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   CHECK(framing.kind != http::BodyKind::kUntilClose);
   if (framing.kind == http::BodyKind::kContentLength) CHECK(framing.length > 0);
-  Rewrite(head, framing, flags);
+  for (const http::HeaderField& h : head.header_span()) (void)http::IsValidHost(h.value);
+  Rewrite(head, framing, verdict, flags);
   if (framing.kind == http::BodyKind::kChunked) DecodeBothWays(msg.substr(head_len), pieces);
   return 0;
 }
