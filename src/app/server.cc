@@ -1,11 +1,15 @@
 #include "app/server.h"
 
+#include <dirent.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <memory>
 #include <thread>
@@ -99,6 +103,53 @@ std::vector<health::MonitoredTarget> MonitoredTargets(const proxy::Snapshot& sna
   return out;
 }
 
+// Descriptors a serving process must have free at start-up: a client and a target
+// connection per request in flight, plus room for a few connections per worker.
+constexpr long kMinFreeDescriptors = 64;
+
+// Fails when fewer than kMinFreeDescriptors are free under RLIMIT_NOFILE, counting the open
+// ones in /proc/self/fd: "ready" with no descriptor left would accept nothing.
+Result<bool> CheckDescriptorHeadroom() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    return Error{ErrorSource::kInternal, std::string("getrlimit: ") + std::strerror(errno)};
+  }
+  if (limit.rlim_cur == RLIM_INFINITY) return true;
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) {
+    if (errno != EMFILE && errno != ENFILE) return true;  // no /proc: nothing to count
+    return Error{ErrorSource::kInternal,
+                 "file-descriptor limit " + std::to_string(limit.rlim_cur) +
+                     " reached at start-up (ulimit -n): nothing could be served"};
+  }
+  long open_fds = -3;  // ".", ".." and the directory's own descriptor
+  while (readdir(dir) != nullptr) ++open_fds;
+  closedir(dir);
+  const long free_fds = static_cast<long>(limit.rlim_cur) - open_fds;
+  if (free_fds >= kMinFreeDescriptors) return true;
+  return Error{ErrorSource::kInternal,
+               "file-descriptor limit " + std::to_string(limit.rlim_cur) + " (ulimit -n) leaves " +
+                   std::to_string(free_fds) + " free after start-up (" + std::to_string(open_fds) +
+                   " open); at least " + std::to_string(kMinFreeDescriptors) +
+                   " are needed to serve"};
+}
+
+// Starts every worker on `snap`; "ready" may be said only when this returns true. On a
+// failure it logs the cause, stops the workers already running and returns false.
+bool StartWorkers(std::vector<std::unique_ptr<proxy::Worker>>& pool,
+                  const std::shared_ptr<const proxy::Snapshot>& snap) {
+  for (size_t i = 0; i < pool.size(); ++i) {
+    pool[i]->Publish(snap);
+    Result<bool> started = pool[i]->Start();
+    if (started.ok()) continue;
+    Log("cannot start: %s%s", started.error().message);
+    for (size_t k = 0; k < i; ++k) pool[k]->BeginShutdown(net::MonotonicMillis());
+    pool.clear();  // joins the ones that ran
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 int RunServer(const ServerOptions& options) {
@@ -118,6 +169,11 @@ int RunServer(const ServerOptions& options) {
   proxy::SnapshotBuilder builder(workers);
   std::shared_ptr<const proxy::Snapshot> current = LoadSnapshot(options.config_path, &builder);
   if (!current) return 1;
+
+  // The workers' event loops are created before the health checker opens its first probe
+  // socket, so that thousands of targets cannot take the descriptors serving needs.
+  std::vector<std::unique_ptr<proxy::Worker>> pool;
+  for (int i = 0; i < workers; ++i) pool.push_back(std::make_unique<proxy::Worker>(i));
 
   health::HealthChecker checker;
   checker.Update(MonitoredTargets(*current));
@@ -149,12 +205,11 @@ int RunServer(const ServerOptions& options) {
     }
   }
 
-  std::vector<std::unique_ptr<proxy::Worker>> pool;
-  for (int i = 0; i < workers; ++i) {
-    pool.push_back(std::make_unique<proxy::Worker>(i));
-    pool.back()->Publish(current);
-    pool.back()->Start();
+  if (Result<bool> headroom = CheckDescriptorHeadroom(); !headroom.ok()) {
+    Log("cannot start: %s%s", headroom.error().message);
+    return 1;
   }
+  if (!StartWorkers(pool, current)) return 1;
   DescribeListeners(*current);
   Log("ready: %s workers, config %s", std::to_string(workers), options.config_path);
 

@@ -5,6 +5,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
 namespace sluice::net {
 
 int64_t MonotonicMillis() {
@@ -28,12 +32,22 @@ class EventLoop::WakeHandler : public EventHandler {
 };
 
 EventLoop::EventLoop() {
-  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  wake_handler_ = new WakeHandler(this);
-  if (epoll_fd_ >= 0 && wake_fd_ >= 0) AddLevelInput(wake_fd_, wake_handler_);
   now_ms_ = MonotonicMillis();
+  wake_handler_ = new WakeHandler(this);
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) {
+    Fail("epoll_create1");
+    return;
+  }
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) {
+    Fail("eventfd");
+    return;
+  }
+  if (!AddLevelInput(wake_fd_, wake_handler_)) Fail("epoll_ctl(eventfd)");
 }
+
+void EventLoop::Fail(const char* call) { error_ = std::string(call) + ": " + std::strerror(errno); }
 
 EventLoop::~EventLoop() {
   for (EventHandler* h : graveyard_) delete h;
@@ -60,11 +74,15 @@ void EventLoop::Remove(int fd) { epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr
 
 void EventLoop::Wake() {
   uint64_t one = 1;
-  ssize_t r = write(wake_fd_, &one, sizeof(one));
-  (void)r;
+  // EAGAIN means the counter is already non-zero: the loop is being woken anyway. A loop
+  // that was never created has no thread to wake (its owner failed to start).
+  if (wake_fd_ >= 0 && write(wake_fd_, &one, sizeof(one)) < 0 && errno != EAGAIN) {
+    std::fprintf(stderr, "sluice: event loop wake-up failed: %s\n", std::strerror(errno));
+  }
 }
 
 void EventLoop::Run(int tick_ms, const std::function<void()>& tick) {
+  if (!ok()) return;
   running_ = true;
   constexpr int kMaxEvents = 256;
   epoll_event events[kMaxEvents];
@@ -74,6 +92,13 @@ void EventLoop::Run(int tick_ms, const std::function<void()>& tick) {
     if (wait < 0 || !yielded_.empty()) wait = 0;
     int n = epoll_wait(epoll_fd_, events, kMaxEvents, static_cast<int>(wait));
     now_ms_ = MonotonicMillis();
+    if (n < 0) {
+      if (errno != EINTR) {
+        Fail("epoll_wait");
+        break;
+      }
+      n = 0;
+    }
     for (int i = 0; i < n; ++i) {
       static_cast<EventHandler*>(events[i].data.ptr)->OnEvents(events[i].events);
     }

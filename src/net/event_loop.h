@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 namespace sluice::net {
@@ -30,7 +31,10 @@ class EventLoop {
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
 
-  bool ok() const { return epoll_fd_ >= 0; }
+  // False when the constructor could not create the epoll instance or the wake-up eventfd,
+  // or Run() stopped on an epoll_wait error; error() then names the call and errno's text.
+  bool ok() const { return error_.empty(); }
+  const std::string& error() const { return error_; }
 
   // Registers fd for EPOLLIN|EPOLLOUT|EPOLLRDHUP, edge-triggered. Returns false on error.
   bool Add(int fd, EventHandler* handler);
@@ -38,7 +42,9 @@ class EventLoop {
   bool AddLevelInput(int fd, EventHandler* handler);
   void Remove(int fd);
 
-  // Runs until Stop(). `tick` runs at least every tick_ms milliseconds.
+  // Runs until Stop(), or until epoll_wait fails with anything but EINTR (then ok() turns
+  // false). Returns at once when the loop was not created. `tick` runs at least every tick_ms
+  // milliseconds.
   void Run(int tick_ms, const std::function<void()>& tick);
   // Thread-safe: wakes the loop from another thread; `on_wake` runs on the loop thread.
   void Wake();
@@ -59,6 +65,8 @@ class EventLoop {
 
  private:
   class WakeHandler;
+  void Fail(const char* call);
+  std::string error_;
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   bool running_ = false;

@@ -24,8 +24,12 @@ Result<int> Listen(const SocketAddress& address, int backlog) {
   int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return SysError("socket", address);
   int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+    Error e = SysError("setsockopt(SO_REUSEADDR/SO_REUSEPORT)", address);
+    close(fd);
+    return e;
+  }
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
     Error e = SysError("bind", address);
     close(fd);
@@ -37,6 +41,32 @@ Result<int> Listen(const SocketAddress& address, int backlog) {
     return e;
   }
   return fd;
+}
+
+Result<bool> CheckNoOtherListener(const SocketAddress& address) {
+  sockaddr_storage ss;
+  socklen_t len = address.ToSockaddr(&ss);
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return SysError("socket", address);
+  int one = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
+    Error e = SysError("setsockopt(SO_REUSEADDR)", address);
+    close(fd);
+    return e;
+  }
+  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    Error e = errno == EADDRINUSE
+                  ? Error{ErrorSource::kConfig,
+                          "listen " + address.ToString() +
+                              ": address already in use by another process (or another "
+                              "listener on the same port)",
+                          false}
+                  : SysError("bind", address);
+    close(fd);
+    return e;
+  }
+  close(fd);
+  return true;
 }
 
 Result<int> ConnectNonBlocking(const SocketAddress& address) {

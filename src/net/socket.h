@@ -16,6 +16,13 @@ namespace sluice::net {
 // worker can have its own socket on the same address), bound and listening.
 Result<int> Listen(const SocketAddress& address, int backlog = 4096);
 
+// Fails when another socket already listens on `address` (or on a wildcard address of the
+// same port): binds a probe socket with SO_REUSEADDR but without SO_REUSEPORT, which Linux
+// refuses while any socket listens there, and closes it. Listen() alone cannot tell, since
+// SO_REUSEPORT lets a second process of the same user share the port and split its traffic.
+// Call it only for an address this process does not listen on itself.
+Result<bool> CheckNoOtherListener(const SocketAddress& address);
+
 // Starts a non-blocking connect. Returns the fd; completion is signalled by writability.
 Result<int> ConnectNonBlocking(const SocketAddress& address);
 

@@ -13,6 +13,14 @@ ListenSocketSet::~ListenSocketSet() {
   for (int fd : fds) close(fd);
 }
 
+bool SnapshotBuilder::ListensOnPort(uint16_t port) const {
+  for (const auto& [key, weak] : sockets_) {
+    std::shared_ptr<ListenSocketSet> set = weak.lock();
+    if (set && set->address.port == port) return true;
+  }
+  return false;
+}
+
 Result<std::shared_ptr<const Snapshot>> SnapshotBuilder::Build(config::Config config) {
   auto snap = std::make_shared<Snapshot>();
   snap->config = std::move(config);
@@ -103,6 +111,12 @@ Result<std::shared_ptr<const Snapshot>> SnapshotBuilder::Build(config::Config co
       std::shared_ptr<ListenSocketSet> set;
       if (auto it = sockets_.find(key); it != sockets_.end()) set = it->second.lock();
       if (!set) {
+        // A port none of our own sockets uses yet must not be listened on by anyone else:
+        // SO_REUSEPORT would let both processes bind and silently split the traffic.
+        if (!ListensOnPort(addr->port)) {
+          auto free = net::CheckNoOtherListener(*addr);
+          if (!free.ok()) return free.error();
+        }
         set = std::make_shared<ListenSocketSet>();
         set->address = *addr;
         for (int k = 0; k < worker_count_; ++k) {

@@ -92,6 +92,9 @@ class SnapshotBuilder {
   Result<std::shared_ptr<const Snapshot>> Build(config::Config config);
 
  private:
+  // True when a listening socket of an earlier build that is still in use is on `port`.
+  bool ListensOnPort(uint16_t port) const;
+
   struct KnownTarget {
     std::string group;
     std::string id;

@@ -4,8 +4,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <random>
+#include <system_error>
 
 #include "net/socket.h"
 #include "proxy/downstream_connection.h"
@@ -59,8 +62,26 @@ void Worker::BeginShutdown(int64_t deadline_ms) {
   loop_.Wake();
 }
 
-void Worker::Start() {
-  thread_ = std::thread([this] { Run(); });
+Result<bool> Worker::Start() {
+  const std::string who = "worker " + std::to_string(index_) + ": ";
+  if (!loop_.ok()) return Error{ErrorSource::kInternal, who + loop_.error()};
+  OnWake();  // adopt the first snapshot: its listening sockets are watched from here on
+  if (!adopt_error_.empty()) return Error{ErrorSource::kInternal, who + adopt_error_};
+  try {
+    thread_ = std::thread([this] { Run(); });
+  } catch (const std::system_error& e) {
+    return Error{ErrorSource::kInternal, who + "cannot start its thread: " + e.what()};
+  }
+  return true;
+}
+
+bool Worker::WatchListener(int fd, Acceptor* acceptor) {
+  if (loop_.AddLevelInput(fd, acceptor)) return true;
+  if (adopt_error_.empty()) {
+    adopt_error_ = "cannot watch listening socket " + std::to_string(fd) +
+                   " (epoll_ctl): " + std::strerror(errno);
+  }
+  return false;
 }
 
 void Worker::Join() {
@@ -68,8 +89,14 @@ void Worker::Join() {
 }
 
 void Worker::Run() {
-  OnWake();  // adopt the first snapshot before serving
+  OnWake();  // a snapshot published since Start()
   loop_.Run(250, [this] { Tick(); });
+  if (!loop_.ok()) {
+    // Cannot wait for events any more: say so, and close what it holds so that clients are
+    // refused rather than left waiting; the control thread's stop still joins this thread.
+    std::fprintf(stderr, "sluice: worker %d stopped: %s\n", index_, loop_.error().c_str());
+    while (connections_ != nullptr) connections_->ForceClose();
+  }
 }
 
 void Worker::OnWake() {
@@ -122,7 +149,7 @@ void Worker::Adopt(std::shared_ptr<const Snapshot> next) {
       it->second->set_listener(listener);
     } else {
       auto acceptor = std::make_unique<Acceptor>(this, fd, listener);
-      if (accept_paused_until_ms_ != 0 || loop_.AddLevelInput(fd, acceptor.get())) {
+      if (accept_paused_until_ms_ != 0 || WatchListener(fd, acceptor.get())) {
         acceptors_[fd] = std::move(acceptor);
       }
     }
@@ -175,7 +202,17 @@ void Worker::PauseAccepting() {
 
 void Worker::ResumeAccepting() {
   accept_paused_until_ms_ = 0;
-  for (auto& [fd, acceptor] : acceptors_) loop_.AddLevelInput(fd, acceptor.get());
+  for (auto& [fd, acceptor] : acceptors_) {
+    if (!loop_.AddLevelInput(fd, acceptor.get())) {
+      // Still short of memory for epoll: unwatch the ones added and try again later.
+      for (auto& [added, a] : acceptors_) {
+        if (added == fd) break;
+        loop_.Remove(added);
+      }
+      accept_paused_until_ms_ = loop_.now_ms() + 100;
+      return;
+    }
+  }
 }
 
 namespace {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "balancer/picker.h"
+#include "base/result.h"
 #include "http/h1_parser.h"
 #include "net/buffer.h"
 #include "net/event_loop.h"
@@ -36,7 +37,11 @@ class Worker {
   // Stops accepting, lets in-flight requests finish, exits when no connection is left or
   // at `deadline_ms` (monotonic), whichever comes first.
   void BeginShutdown(int64_t deadline_ms);
-  void Start();
+  // Adopts the published snapshot on the calling thread (the worker thread does not exist
+  // yet) and starts the thread. Fails, naming the resource and errno's text, when the event
+  // loop could not be created, a listening socket could not be watched, or the thread could
+  // not start; nothing then runs and the worker can be destroyed at once.
+  Result<bool> Start();
   void Join();
   // Snapshot generation the worker serves now (for reload acknowledgement).
   uint64_t adopted_generation() const { return adopted_generation_.load(); }
@@ -81,6 +86,8 @@ class Worker {
   void UpdateDate();
   void PauseAccepting();
   void ResumeAccepting();
+  // Watches `fd` (a listening socket) for accepts; false, with errno set, on failure.
+  bool WatchListener(int fd, Acceptor* acceptor);
 
   int index_;
   net::EventLoop loop_;
@@ -104,6 +111,7 @@ class Worker {
   bool shutting_down_ = false;
   int64_t shutdown_deadline_ms_ = 0;
   int64_t accept_paused_until_ms_ = 0;  // out of file descriptors: accepting resumes then
+  std::string adopt_error_;             // the first listening socket Adopt() could not watch
 
   std::mutex mailbox_mu_;  // guards the two fields below; taken only on reload/shutdown
   std::shared_ptr<const Snapshot> mailbox_;
