@@ -42,7 +42,8 @@ std::shared_ptr<const proxy::Snapshot> LoadSnapshot(const std::string& path,
   config::LoadResult loaded = config::LoadConfigFromFile(path);
   if (auto* errors = std::get_if<config::ConfigErrors>(&loaded)) {
     for (const config::ConfigError& e : *errors) Log("%s", e.ToString());
-    Log("%s: %s", path, std::to_string(errors->size()) + " error(s); config not applied");
+    Log("%s: %s", path,
+        std::to_string(config::CountErrors(*errors)) + " error(s); config not applied");
     return nullptr;
   }
   auto built = builder->Build(std::move(std::get<config::Config>(loaded)));
