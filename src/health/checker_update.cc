@@ -55,6 +55,10 @@ void HealthChecker::Impl::ApplyUpdate(MonitoredSet set, uint64_t seq, int64_t no
     index_.emplace(std::move(key), i);
   }
   for (Entry& gone : old_entries) ReleaseProbe(gone);
+  // What the update consumed is freed before the report goes out, not after.
+  set = MonitoredSet{};
+  old_entries = {};
+  old_index = {};
   RebuildDerivedState(now);
   ScheduleFirstChecks(fresh, now);
   RunDueTimers(now);  // first checks due now start before the report goes out
