@@ -131,10 +131,15 @@ def responder(n: int, port: int):
 # /proc readers
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU-seconds of the process, all its threads."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK  # utime, stime
+
+
+def cpu_seconds(pid: int) -> float:
+    return sum(cpu_split(pid))
 
 
 def rss_kib(pid: int) -> int:
@@ -230,13 +235,16 @@ def measure(args, workdir):
         while time.monotonic() < t_first:
             max_fds = max(max_fds, open_fds(pid))
             time.sleep(0.5)
-        c0, t0 = cpu_seconds(pid), time.monotonic()
+        (u0, s0), t0 = cpu_split(pid), time.monotonic()
+        c0 = u0 + s0
         r["first_round_cpu_s"] = round(c0 - c_ready, 2)
         while time.monotonic() < t0 + args.window:
             max_fds = max(max_fds, open_fds(pid))
             time.sleep(0.5)
-        c1, t1 = cpu_seconds(pid), time.monotonic()
-        r["steady_cpu_pct"] = round(100 * (c1 - c0) / (t1 - t0), 2)
+        (u1, s1), t1 = cpu_split(pid), time.monotonic()
+        r["steady_cpu_pct"] = round(100 * (u1 + s1 - c0) / (t1 - t0), 2)
+        r["steady_user_pct"] = round(100 * (u1 - u0) / (t1 - t0), 2)
+        r["steady_sys_pct"] = round(100 * (s1 - s0) / (t1 - t0), 2)
         r["window_s"] = round(t1 - t0, 1)
         r["rss_kib"] = rss_kib(pid)
         r["max_fds"] = max_fds

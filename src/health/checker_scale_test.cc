@@ -112,16 +112,17 @@ TEST(HealthCheckerScaleTest, OutOfDescriptorsIsRetriedNotCountedAsAFailure) {
   c.Stop();
 }
 
-// 2,000 new targets with a 2 s interval: their first checks spread over about the interval
-// (1 ms apart), not all at once. TCP checks to port 9 of 127.1.x.y are refused at once.
+// 2,000 new targets in 20 groups with a 2 s interval: their first checks spread over about
+// the interval (1 ms apart), not all at once nor one per group at a time. TCP checks to port
+// 9 of 127.1.x.y are refused at once.
 TEST(HealthCheckerScaleTest, FirstRoundIsSpreadOverTheInterval) {
   HealthChecker c;
   c.Start();
   MonitoredSet set;
-  set.groups = {Group("tg", "TCP", 2)};
   for (int i = 0; i < 2000; ++i) {
-    set.targets.push_back(
-        At(0, "127.1." + std::to_string(i / 250) + "." + std::to_string(1 + i % 250), 9));
+    if (i % 100 == 0) set.groups.push_back(Group("g" + std::to_string(i / 100), "TCP", 2));
+    std::string ip = "127.1." + std::to_string(i / 250) + "." + std::to_string(1 + i % 250);
+    set.targets.push_back(At(set.groups.size() - 1, ip, 9));
   }
   int64_t t0 = net::MonotonicMillis();
   ASSERT_TRUE(c.WaitForUpdate(c.Update(set), 5000));

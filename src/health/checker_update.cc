@@ -126,18 +126,17 @@ void HealthChecker::Impl::RebuildDerivedState(int64_t now) {
   }
 }
 
-// The first checks of new targets: the k-th new one of a group k spacings from now (see
-// FirstCheckSpacingUs), so that a large registration does not open every socket at once.
+// The first checks of new targets, paced by FirstCheckOffsetsMs, so that a large registration
+// does not open every socket at once.
 void HealthChecker::Impl::ScheduleFirstChecks(const std::vector<uint32_t>& fresh, int64_t now) {
-  std::vector<size_t> count(groups_.size(), 0);
-  for (uint32_t i : fresh) ++count[entries_[i].group];
-  std::vector<size_t> seen(groups_.size(), 0);
-  for (uint32_t i : fresh) {
-    Entry& e = entries_[i];
-    int64_t spacing_us = FirstCheckSpacingUs(groups_[e.group].interval_ms, count[e.group]);
-    int64_t k = static_cast<int64_t>(seen[e.group]++);
-    e.next_check_ms = now + k * spacing_us / 1000;
-    heap_.Set(i, e.next_check_ms);
+  std::vector<uint32_t> group_of(fresh.size());
+  for (size_t j = 0; j < fresh.size(); ++j) group_of[j] = entries_[fresh[j]].group;
+  std::vector<int64_t> interval_ms(groups_.size());
+  for (size_t g = 0; g < groups_.size(); ++g) interval_ms[g] = groups_[g].interval_ms;
+  std::vector<int64_t> offsets = FirstCheckOffsetsMs(group_of, interval_ms);
+  for (size_t j = 0; j < fresh.size(); ++j) {
+    entries_[fresh[j]].next_check_ms = now + offsets[j];
+    heap_.Set(fresh[j], now + offsets[j]);
   }
 }
 

@@ -87,11 +87,32 @@ int ProbeSocketBudgetFromRlimit() {
   return ProbeSocketBudget(static_cast<uint64_t>(lim.rlim_cur));
 }
 
-int64_t FirstCheckSpacingUs(int64_t interval_ms, size_t new_targets) {
-  constexpr int64_t kMaxSpacingUs = 1000;  // at least 1,000 first checks per second
-  if (new_targets == 0 || interval_ms <= 0) return 0;
-  int64_t spread = interval_ms * 1000 / static_cast<int64_t>(new_targets);
-  return std::min(spread, kMaxSpacingUs);
+std::vector<int64_t> FirstCheckOffsetsMs(const std::vector<uint32_t>& group_of,
+                                         const std::vector<int64_t>& interval_ms) {
+  std::vector<size_t> count(interval_ms.size(), 0);
+  for (uint32_t g : group_of) ++count[g];
+  double per_ms = 0;  // checks per millisecond once all are registered
+  for (size_t g = 0; g < count.size(); ++g) {
+    per_ms +=
+        static_cast<double>(count[g]) / static_cast<double>(std::max<int64_t>(1, interval_ms[g]));
+  }
+  per_ms = std::max(per_ms, 1.0);
+  // Each target's place if its group alone were spread over its interval; then all of them
+  // in that order, at per_ms.
+  std::vector<std::pair<double, size_t>> order(group_of.size());
+  std::vector<size_t> seen(interval_ms.size(), 0);
+  for (size_t j = 0; j < group_of.size(); ++j) {
+    uint32_t g = group_of[j];
+    double place = static_cast<double>(seen[g]++) * static_cast<double>(interval_ms[g]) /
+                   static_cast<double>(count[g]);
+    order[j] = {place, j};
+  }
+  std::sort(order.begin(), order.end());
+  std::vector<int64_t> offsets(group_of.size(), 0);
+  for (size_t k = 0; k < order.size(); ++k) {
+    offsets[order[k].second] = static_cast<int64_t>(static_cast<double>(k) / per_ms);
+  }
+  return offsets;
 }
 
 int64_t NextCheckMs(int64_t now_ms, int64_t interval_ms, int64_t phase_ms) {

@@ -49,10 +49,15 @@ int ProbeSocketBudget(uint64_t nofile_soft_limit);
 // The same from getrlimit(RLIMIT_NOFILE); kMinProbeSockets if getrlimit fails.
 int ProbeSocketBudgetFromRlimit();
 
-// First checks of targets newly registered in one group: the gap between two consecutive
-// ones, in microseconds. They spread over one interval but at least 1,000 start per second,
-// so a handful of new targets are checked at once and 100,000 take one interval.
-int64_t FirstCheckSpacingUs(int64_t interval_ms, size_t new_targets);
+// When the first checks of newly registered targets start, in ms from now. group_of[j] is the
+// group of new target j (indices into interval_ms, each group's check interval). They start
+// at the rate the checks will run at once all are registered (the sum over groups of
+// targets / interval), but at least one per millisecond: a handful of new targets are checked
+// at once, 100,000 at a 30 s interval take 30 s, not one burst. Groups are interleaved: a
+// group's new targets start no later (give or take one ms per group) than if they alone were
+// spread evenly over their own interval.
+std::vector<int64_t> FirstCheckOffsetsMs(const std::vector<uint32_t>& group_of,
+                                         const std::vector<int64_t>& interval_ms);
 
 // The next regular check of a target whose check starts at now_ms: at the target's own phase
 // of the interval (phase_ms in [0, interval_ms)), whatever the check takes, so that the checks

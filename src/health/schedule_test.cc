@@ -65,11 +65,39 @@ TEST(ScheduleTest, ProbeSocketBudgetIsAQuarterOfTheLimitWithinBounds) {
   EXPECT_EQ(ProbeSocketBudget(~uint64_t{0}), kMaxProbeSockets);  // RLIM_INFINITY
 }
 
-TEST(ScheduleTest, FirstChecksSpreadOverOneIntervalAtLeastOnePerMillisecond) {
-  EXPECT_EQ(FirstCheckSpacingUs(5000, 3), 1000);         // a few: 1 ms apart
-  EXPECT_EQ(FirstCheckSpacingUs(5000, 10'000), 500);     // 10,000 over 5 s
-  EXPECT_EQ(FirstCheckSpacingUs(30'000, 100'000), 300);  // 100,000 over 30 s
-  EXPECT_EQ(FirstCheckSpacingUs(5000, 0), 0);
+TEST(ScheduleTest, FirstChecksAFewAtOnceOnePerMillisecond) {
+  EXPECT_EQ(FirstCheckOffsetsMs({0, 0, 0}, {5000}), (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_TRUE(FirstCheckOffsetsMs({}, {5000}).empty());
+}
+
+// 100 groups of 1,000 at 30 s: 3,333 per second over the whole interval, not 100 at a time
+// (one per group) in the first second.
+TEST(ScheduleTest, FirstChecksOfManyGroupsSpreadOverTheInterval) {
+  std::vector<uint32_t> group_of;
+  for (uint32_t g = 0; g < 100; ++g) group_of.insert(group_of.end(), 1000, g);
+  std::vector<int64_t> offsets = FirstCheckOffsetsMs(group_of, std::vector<int64_t>(100, 30'000));
+  std::vector<int64_t> sorted = offsets;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(sorted.front(), 0);
+  EXPECT_GE(sorted.back(), 29'900);
+  EXPECT_LE(sorted.back(), 30'000);
+  // At most 4 in any millisecond (3.33 per ms).
+  for (size_t k = 4; k < sorted.size(); ++k) ASSERT_GT(sorted[k], sorted[k - 4]) << k;
+  // Each group's targets no later than its own even spread (+100 ms).
+  for (size_t j = 0; j < group_of.size(); ++j) {
+    ASSERT_LE(offsets[j], static_cast<int64_t>(j % 1000) * 30 + 100) << j;
+  }
+}
+
+// A short-interval group is not held back behind a big long-interval one.
+TEST(ScheduleTest, FirstChecksInterleaveGroupsByTheirIntervals) {
+  std::vector<uint32_t> group_of(10'000, 0);  // 10,000 at 300 s
+  group_of.insert(group_of.end(), 100, 1);    // 100 at 5 s
+  std::vector<int64_t> offsets = FirstCheckOffsetsMs(group_of, {300'000, 5000});
+  for (size_t j = 10'000; j < group_of.size(); ++j) {
+    ASSERT_LE(offsets[j], static_cast<int64_t>(j - 10'000) * 50 + 2) << j;
+  }
+  EXPECT_LE(*std::max_element(offsets.begin(), offsets.end()), 300'000);
 }
 
 TEST(ScheduleTest, NextCheckKeepsThePhaseAndAtLeastHalfAnInterval) {
