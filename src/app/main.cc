@@ -5,11 +5,16 @@
 //   sluice demo [--config FILE]                start demo targets for the config, then serve it
 //   sluice demo-target --listen ADDR:PORT      a small echo backend (like `whoami`)
 //   sluice targets [--admin ADDR:PORT] [--json] target health, from the admin endpoint
+//
+// Every flag is checked before anything starts: a bad value is one message naming the flag
+// and exit status 2. Exit status 1 is a config or runtime error; 70 an internal error (an
+// exception that should not happen, caught here as a last resort).
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cstdio>
+#include <exception>
 #include <set>
 #include <thread>
 #include <variant>
@@ -17,56 +22,108 @@
 
 #include "app/demo_target.h"
 #include "app/server.h"
+#include "config/host_port.h"
 #include "config/loader.h"
+#include "config/quote.h"
 #include "control/admin_server.h"
 
 namespace {
 
-// Splits "host:port" / "[v6]:port" / "port".
-bool SplitListen(const std::string& text, std::string* host, int* port) {
-  std::string h = "127.0.0.1";
-  std::string p = text;
-  size_t colon = text.rfind(':');
-  if (colon != std::string::npos) {
-    h = text.substr(0, colon);
-    p = text.substr(colon + 1);
-    if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
-  }
-  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos) {
-    return false;
-  }
-  *host = h;
-  *port = std::stoi(p);
-  return *port <= 65535;
+using sluice::config::HostPortRules;
+
+constexpr int kUsageError = 2;
+constexpr int kInternalError = 70;  // EX_SOFTWARE
+constexpr size_t kMaxNameBytes = 64;
+constexpr size_t kMaxPathBytes = 1024;
+
+// Where the admin endpoint of `run`/`demo` may listen: an IP address, port 0 = any free port
+// (the one chosen is logged). `targets` connects, so it needs a real port; a bare PORT means
+// 127.0.0.1. demo-target also takes host names.
+const HostPortRules kServeAdmin{.allow_host_name = false, .min_port = 0, .default_host = ""};
+const HostPortRules kFetchAdmin{
+    .allow_host_name = false, .min_port = 1, .default_host = "127.0.0.1"};
+const HostPortRules kDemoListen{
+    .allow_host_name = true, .min_port = 0, .default_host = "127.0.0.1"};
+
+sluice::config::HostPort MustParse(const std::string& text, const HostPortRules& rules) {
+  sluice::config::HostPort hp;
+  (void)sluice::config::ParseHostPort(text, rules, &hp);  // already checked by the CLI
+  return hp;
+}
+
+CLI::Validator HostPortCheck(const HostPortRules& rules) {
+  return CLI::Validator(
+      [rules](const std::string& value) {
+        sluice::config::HostPort hp;
+        return sluice::config::ParseHostPort(value, rules, &hp);
+      },
+      "ADDRESS:PORT");
+}
+
+// Text that goes into a response header (demo-target --name): printable ASCII, bounded.
+CLI::Validator NameCheck() {
+  return CLI::Validator(
+      [](const std::string& value) -> std::string {
+        if (value.size() > kMaxNameBytes) {
+          return sluice::config::QuoteValue(value) + " is longer than " +
+                 std::to_string(kMaxNameBytes) + " characters";
+        }
+        for (char c : value) {
+          if (c < 0x20 || c > 0x7e) {
+            return sluice::config::QuoteValue(value) + " must be printable ASCII";
+          }
+        }
+        return "";
+      },
+      "NAME");
+}
+
+// An HTTP path: starts with '/', visible ASCII, bounded.
+CLI::Validator PathCheck() {
+  return CLI::Validator(
+      [](const std::string& value) -> std::string {
+        bool ok = !value.empty() && value.front() == '/' && value.size() <= kMaxPathBytes;
+        for (char c : value) ok = ok && c > 0x20 && c < 0x7f;
+        if (ok) return "";
+        return sluice::config::QuoteValue(value) + ": expected a path such as /health (at most " +
+               std::to_string(kMaxPathBytes) + " visible ASCII characters)";
+      },
+      "PATH");
+}
+
+// Prints every error and the count; true when the config loaded.
+const sluice::config::Config* PrintErrors(const sluice::config::LoadResult& loaded,
+                                          const std::string& path) {
+  const auto* errors = std::get_if<sluice::config::ConfigErrors>(&loaded);
+  if (errors == nullptr) return &std::get<sluice::config::Config>(loaded);
+  for (const auto& e : *errors) std::fprintf(stderr, "%s\n", e.ToString().c_str());
+  std::fprintf(stderr, "%s: %zu error(s)\n", sluice::config::EscapeText(path).c_str(),
+               sluice::config::CountErrors(*errors));
+  return nullptr;
 }
 
 int Validate(const std::string& path) {
   auto loaded = sluice::config::LoadConfigFromFile(path);
-  if (auto* errors = std::get_if<sluice::config::ConfigErrors>(&loaded)) {
-    for (const auto& e : *errors) std::fprintf(stderr, "%s\n", e.ToString().c_str());
-    std::fprintf(stderr, "%s: %zu error(s)\n", path.c_str(), errors->size());
-    return 1;
-  }
-  const auto& cfg = std::get<sluice::config::Config>(loaded);
+  const sluice::config::Config* cfg = PrintErrors(loaded, path);
+  if (cfg == nullptr) return 1;
   size_t listeners = 0, rules = 0, targets = 0;
-  for (const auto& lb : cfg.load_balancers) {
+  for (const auto& lb : cfg->load_balancers) {
     listeners += lb.listeners.size();
     for (const auto& l : lb.listeners) rules += l.rules.size();
   }
-  for (const auto& tg : cfg.target_groups) targets += tg.targets.size();
+  for (const auto& tg : cfg->target_groups) targets += tg.targets.size();
   std::printf(
       "%s: ok (%zu load balancers, %zu listeners, %zu rules, %zu target groups, %zu targets)\n",
-      path.c_str(), cfg.load_balancers.size(), listeners, rules, cfg.target_groups.size(), targets);
+      sluice::config::EscapeText(path).c_str(), cfg->load_balancers.size(), listeners, rules,
+      cfg->target_groups.size(), targets);
   return 0;
 }
 
 // Starts an echo target for every loopback target of the config, then serves the config.
 int Demo(const sluice::app::ServerOptions& options) {
   auto loaded = sluice::config::LoadConfigFromFile(options.config_path);
-  if (auto* errors = std::get_if<sluice::config::ConfigErrors>(&loaded)) {
-    for (const auto& e : *errors) std::fprintf(stderr, "%s\n", e.ToString().c_str());
-    return 1;
-  }
+  const sluice::config::Config* cfg = PrintErrors(loaded, options.config_path);
+  if (cfg == nullptr) return 1;
   // Block the stop signals before any thread starts, so that only the server sees them.
   sigset_t signals;
   sigemptyset(&signals);
@@ -78,7 +135,7 @@ int Demo(const sluice::app::ServerOptions& options) {
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
   std::set<std::pair<std::string, int>> started;
-  for (const auto& tg : std::get<sluice::config::Config>(loaded).target_groups) {
+  for (const auto& tg : cfg->target_groups) {
     int n = 0;
     for (const auto& t : tg.targets) {
       int port = t.port ? t.port : tg.port;
@@ -99,83 +156,131 @@ int Demo(const sluice::app::ServerOptions& options) {
   return rc;
 }
 
+int Targets(const std::string& admin_address, bool json) {
+  const sluice::config::HostPort hp = MustParse(admin_address, kFetchAdmin);
+  auto addr = sluice::SocketAddress::Parse(hp.host, static_cast<uint16_t>(hp.port));
+  if (!addr) {  // unreachable: checked when parsing the command line
+    std::fprintf(stderr, "targets: --admin: bad address\n");
+    return kUsageError;
+  }
+  auto body = sluice::control::FetchAdmin(*addr, "/targets");
+  if (!body.ok()) {
+    std::fprintf(stderr, "targets: %s\n", body.error().message.c_str());
+    return 1;
+  }
+  std::string table;
+  if (json || !sluice::control::FormatTargetHealthTable(body.value(), &table)) {
+    std::fputs(body.value().c_str(), stdout);
+  } else {
+    std::fputs(table.c_str(), stdout);
+  }
+  return 0;
+}
+
+// RunServer splits the admin override at its last ':' and wants the address unbracketed.
+std::string ServerAdminOverride(const std::string& flag) {
+  if (flag.empty()) return flag;
+  const sluice::config::HostPort hp = MustParse(flag, kServeAdmin);
+  return hp.host + ":" + std::to_string(hp.port);
+}
+
+// Everything the command line can set.
+struct Cli {
+  sluice::app::ServerOptions server;
+  std::string validate_path;
+  sluice::app::ServerOptions demo;
+  std::string listen = "127.0.0.1:0";
+  sluice::app::DemoTargetOptions target;
+  std::string admin_address = "127.0.0.1:9901";
+  bool targets_json = false;
+};
+
+void AddServeOptions(CLI::App* sub, sluice::app::ServerOptions* options) {
+  sub->add_option("-w,--workers", options->workers, "Worker threads (default: online CPUs)")
+      ->check(CLI::Range(0, 256));
+  sub->add_option("--shutdown-timeout", options->shutdown_timeout_seconds,
+                  "Seconds in-flight requests get after SIGTERM")
+      ->check(CLI::Range(0, 3600));
+  sub->add_option("--admin", options->admin_override,
+                  "Serve the admin endpoint on ADDRESS:PORT, port 0 = any free port (overrides "
+                  "Admin: in the config)")
+      ->check(HostPortCheck(kServeAdmin));
+}
+
+void AddSubcommands(CLI::App& app, Cli& cli) {
+  auto* run = app.add_subcommand("run", "Serve a config file (SIGHUP reloads, SIGTERM stops)");
+  run->add_option("-c,--config", cli.server.config_path, "Config file (YAML)")->required();
+  AddServeOptions(run, &cli.server);
+
+  auto* validate = app.add_subcommand("validate", "Check a config file and report every error");
+  validate->add_option("file", cli.validate_path, "Config file (YAML)")->required();
+
+  cli.demo.config_path = "examples/demo.yaml";
+  auto* demo = app.add_subcommand("demo", "Start demo targets for a config, then serve it");
+  demo->add_option("-c,--config", cli.demo.config_path, "Config file (YAML)");
+  AddServeOptions(demo, &cli.demo);
+
+  auto* demo_target = app.add_subcommand("demo-target", "A small echo backend for demos and tests");
+  demo_target->add_option("-l,--listen", cli.listen, "[ADDRESS:]PORT to listen on, port 0 = any")
+      ->check(HostPortCheck(kDemoListen));
+  demo_target->add_option("-n,--name", cli.target.name, "Name shown in responses")
+      ->check(NameCheck());
+  demo_target->add_option("--health-path", cli.target.health_path, "Path answered with 200 ok")
+      ->check(PathCheck());
+
+  auto* targets = app.add_subcommand("targets", "Show target health (from the admin endpoint)");
+  targets->add_option("-a,--admin", cli.admin_address, "Admin endpoint [ADDRESS:]PORT")
+      ->check(HostPortCheck(kFetchAdmin));
+  targets->add_flag("--json", cli.targets_json, "Print the JSON (DescribeTargetHealth shape)");
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"sluice: a self-hosted Application Load Balancer"};
+  app.require_subcommand(1);
+  // CLI11's messages quote what was given; keep that bounded and free of control characters.
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return sluice::config::BoundText(e.what(), 1024) + "\nRun with --help for more information.\n";
+  });
+  Cli cli;
+  AddSubcommands(app, cli);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kUsageError;  // --help exits 0
+  }
+
+  if (app.got_subcommand("targets")) return Targets(cli.admin_address, cli.targets_json);
+  if (app.got_subcommand("run")) {
+    cli.server.admin_override = ServerAdminOverride(cli.server.admin_override);
+    return sluice::app::RunServer(cli.server);
+  }
+  if (app.got_subcommand("validate")) return Validate(cli.validate_path);
+  if (app.got_subcommand("demo")) {
+    cli.demo.admin_override = ServerAdminOverride(cli.demo.admin_override);
+    return Demo(cli.demo);
+  }
+  if (app.got_subcommand("demo-target")) {
+    const sluice::config::HostPort hp = MustParse(cli.listen, kDemoListen);
+    cli.target.listen_address = hp.host;
+    cli.target.port = hp.port;
+    if (cli.target.name.empty()) cli.target.name = cli.listen;
+    return sluice::app::RunDemoTarget(cli.target);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"sluice: a self-hosted Application Load Balancer"};
-  app.require_subcommand(1);
-
-  sluice::app::ServerOptions server;
-  auto* run = app.add_subcommand("run", "Serve a config file (SIGHUP reloads, SIGTERM stops)");
-  run->add_option("-c,--config", server.config_path, "Config file (YAML)")->required();
-  run->add_option("-w,--workers", server.workers, "Worker threads (default: online CPUs)")
-      ->check(CLI::Range(0, 256));
-  run->add_option("--shutdown-timeout", server.shutdown_timeout_seconds,
-                  "Seconds in-flight requests get after SIGTERM")
-      ->check(CLI::Range(0, 3600));
-
-  std::string validate_path;
-  auto* validate = app.add_subcommand("validate", "Check a config file and report every error");
-  validate->add_option("file", validate_path, "Config file (YAML)")->required();
-
-  sluice::app::ServerOptions demo_options;
-  demo_options.config_path = "examples/demo.yaml";
-  auto* demo = app.add_subcommand("demo", "Start demo targets for a config, then serve it");
-  demo->add_option("-c,--config", demo_options.config_path, "Config file (YAML)");
-  demo->add_option("-w,--workers", demo_options.workers, "Worker threads");
-
-  std::string listen = "127.0.0.1:0";
-  sluice::app::DemoTargetOptions target;
-  auto* demo_target = app.add_subcommand("demo-target", "A small echo backend for demos and tests");
-  demo_target->add_option("-l,--listen", listen, "ADDRESS:PORT to listen on");
-  demo_target->add_option("-n,--name", target.name, "Name shown in responses");
-  demo_target->add_option("--health-path", target.health_path, "Path answered with 200 ok");
-
-  std::string admin_address = "127.0.0.1:9901";
-  bool targets_json = false;
-  auto* targets = app.add_subcommand("targets", "Show target health (from the admin endpoint)");
-  targets->add_option("-a,--admin", admin_address, "Admin endpoint ADDRESS:PORT");
-  targets->add_flag("--json", targets_json, "Print the JSON (DescribeTargetHealth shape)");
-  run->add_option("--admin", server.admin_override,
-                  "Serve the admin endpoint on ADDRESS:PORT (overrides Admin: in the config)");
-  demo->add_option("--admin", demo_options.admin_override, "Admin endpoint ADDRESS:PORT");
-
-  CLI11_PARSE(app, argc, argv);
-
-  if (*targets) {
-    std::string host;
-    int port = 0;
-    auto addr = SplitListen(admin_address, &host, &port)
-                    ? sluice::SocketAddress::Parse(host, static_cast<uint16_t>(port))
-                    : std::nullopt;
-    if (!addr) {
-      std::fprintf(stderr, "targets: --admin %s: expected ADDRESS:PORT\n", admin_address.c_str());
-      return 2;
-    }
-    auto body = sluice::control::FetchAdmin(*addr, "/targets");
-    if (!body.ok()) {
-      std::fprintf(stderr, "targets: %s\n", body.error().message.c_str());
-      return 1;
-    }
-    std::string table;
-    if (targets_json || !sluice::control::FormatTargetHealthTable(body.value(), &table)) {
-      std::fputs(body.value().c_str(), stdout);
-    } else {
-      std::fputs(table.c_str(), stdout);
-    }
-    return 0;
+  // Bad input is caught by the checks above; an exception reaching here is a bug, reported
+  // rather than left to abort() with a core dump.
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sluice: internal error: %s\n",
+                 sluice::config::BoundText(e.what(), 1024).c_str());
+  } catch (...) {
+    std::fprintf(stderr, "sluice: internal error: unknown exception\n");
   }
-
-  if (*run) return sluice::app::RunServer(server);
-  if (*validate) return Validate(validate_path);
-  if (*demo) return Demo(demo_options);
-  if (*demo_target) {
-    if (!SplitListen(listen, &target.listen_address, &target.port)) {
-      std::fprintf(stderr, "demo-target: --listen %s: expected ADDRESS:PORT\n", listen.c_str());
-      return 2;
-    }
-    if (target.name.empty()) target.name = listen;
-    return sluice::app::RunDemoTarget(target);
-  }
-  return 0;
+  return kInternalError;
 }

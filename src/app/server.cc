@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <map>
 #include <memory>
 #include <thread>
 #include <variant>
@@ -44,7 +46,8 @@ std::shared_ptr<const proxy::Snapshot> LoadSnapshot(const std::string& path,
   config::LoadResult loaded = config::LoadConfigFromFile(path);
   if (auto* errors = std::get_if<config::ConfigErrors>(&loaded)) {
     for (const config::ConfigError& e : *errors) Log("%s", e.ToString());
-    Log("%s: %s", path, std::to_string(errors->size()) + " error(s); config not applied");
+    Log("%s: %s", path,
+        std::to_string(config::CountErrors(*errors)) + " error(s); config not applied");
     return nullptr;
   }
   auto built = builder->Build(std::move(std::get<config::Config>(loaded)));
@@ -63,42 +66,62 @@ void DescribeListeners(const proxy::Snapshot& snap) {
   }
 }
 
-// HealthCheckPort resolved: "traffic-port" means the target's own port.
+// HealthCheckPort resolved: "traffic-port" means the target's own port. The loader has
+// validated any other value as a port number.
 uint16_t CheckPort(const config::HealthCheck& check, const SocketAddress& target) {
-  return check.port == "traffic-port" ? target.port : static_cast<uint16_t>(std::stoi(check.port));
+  if (check.port == "traffic-port") return target.port;
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(check.port.data(), check.port.data() + check.port.size(), port);
+  return ec == std::errc() && port <= 65535 ? static_cast<uint16_t>(port) : target.port;
 }
 
-// Everything the health checker should watch: registered targets of every group, and the
-// deregistered ones while they drain.
-std::vector<health::MonitoredTarget> MonitoredTargets(const proxy::Snapshot& snap) {
-  std::vector<health::MonitoredTarget> out;
-  for (const proxy::TargetGroupRuntime& tg : snap.target_groups) {
+// used[i]: some listener's default actions or rules forward to target group i (ALB checks
+// only those; the others' targets are `unused`, Target.NotInUse).
+std::vector<bool> UsedGroups(const proxy::Snapshot& snap) {
+  std::vector<bool> used(snap.config.target_groups.size(), false);
+  auto mark = [&used](const std::vector<config::Action>& actions) {
+    for (const config::Action& a : actions) {
+      if (a.type != config::ActionType::kForward) continue;
+      for (const config::TargetGroupTuple& t : a.forward.target_groups) {
+        if (t.index >= 0 && static_cast<size_t>(t.index) < used.size()) used[t.index] = true;
+      }
+    }
+  };
+  for (const config::LoadBalancer& lb : snap.config.load_balancers) {
+    for (const config::Listener& l : lb.listeners) {
+      mark(l.default_actions);
+      for (const config::Rule& r : l.rules) mark(r.actions);
+    }
+  }
+  return used;
+}
+
+// Everything the health checker should watch: every target group (also those without
+// targets, so that the admin endpoint lists them) and whether a listener uses it, registered
+// targets, and the deregistered ones while they drain (under their group, or under a group of
+// their own name when the group itself was removed).
+health::MonitoredSet MonitoredTargets(const proxy::Snapshot& snap) {
+  health::MonitoredSet out;
+  std::vector<bool> used = UsedGroups(snap);
+  std::map<std::string, size_t> index;
+  for (size_t g = 0; g < snap.target_groups.size(); ++g) {
+    const proxy::TargetGroupRuntime& tg = snap.target_groups[g];
+    index[tg.config->name] = g;
+    out.groups.push_back({tg.config->name, tg.config->health_check,
+                          tg.config->attributes.slow_start_seconds, used[g]});
     for (size_t i = 0; i < tg.targets.size(); ++i) {
       const proxy::TargetRuntime& t = tg.targets[i];
-      health::MonitoredTarget m;
-      m.group = tg.config->name;
-      m.id = tg.config->targets[i].id;
-      m.address = t.address;
-      m.check = tg.config->health_check;
-      m.check_port = CheckPort(m.check, t.address);
-      m.slow_start_seconds = tg.config->attributes.slow_start_seconds;
-      m.stats = t.stats;
-      out.push_back(std::move(m));
+      out.targets.push_back({g, tg.config->targets[i].id, t.address,
+                             CheckPort(tg.config->health_check, t.address), t.stats, false});
     }
   }
   int64_t now = net::MonotonicMillis();
   for (const proxy::DrainingTarget& d : snap.draining) {
     if (now >= d.deadline_ms) continue;  // drained: no longer registered anywhere
-    health::MonitoredTarget m;
-    m.group = d.group;
-    m.id = d.id;
-    m.address = d.address;
-    m.check = d.check;
-    m.check_port = CheckPort(m.check, d.address);
-    m.stats = d.stats;
-    m.draining = true;
-    m.drain_deadline_ms = d.deadline_ms;
-    out.push_back(std::move(m));
+    auto [it, added] = index.emplace(d.group, out.groups.size());
+    if (added) out.groups.push_back({d.group, d.check, 0, false});
+    out.targets.push_back({it->second, d.id, d.address, CheckPort(d.check, d.address), d.stats,
+                           true});
   }
   return out;
 }

@@ -2,6 +2,9 @@
 // ConfigError), the top-level sections, and the checks that span resources.
 #include "config/loader.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
@@ -26,6 +29,9 @@ namespace internal {
 namespace {
 
 constexpr size_t kMaxFileBytes = 16 * 1024 * 1024;
+// yaml-cpp keeps roughly 600 bytes per node, so this bounds a parsed document to about
+// 120 MB however the file's bytes are spent (16 MiB of "- 1" lines would be 4 million nodes).
+constexpr size_t kMaxNodes = 200000;
 constexpr int kMaxNesting = 64;
 constexpr size_t kMaxNamesListed = 20;
 
@@ -78,23 +84,41 @@ int FindExcessiveNesting(std::string_view text) {
   return -1;
 }
 
-// Sees the parser's events for one document; only where it starts matters here.
+// Thrown by DocumentProbe when a document holds more than kMaxNodes nodes.
+struct TooManyNodes {
+  YAML::Mark mark;
+};
+
+// Sees the parser's events for one document: where it starts, and how many nodes it has
+// (counted before yaml-cpp builds them, since building them is what costs memory).
 class DocumentProbe : public YAML::EventHandler {
  public:
   void OnDocumentStart(const YAML::Mark& mark) override { start = mark; }
   void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Count(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Count(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    Count(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Count(mark);
+  }
   void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Count(mark);
+  }
   void OnMapEnd() override {}
 
   YAML::Mark start;
+
+ private:
+  void Count(const YAML::Mark& mark) {
+    if (++nodes_ > kMaxNodes) throw TooManyNodes{mark};
+  }
+  size_t nodes_ = 0;
 };
 
 // Checks that `text` holds at most one YAML document. yaml-cpp 0.7 does not consume a stray
@@ -130,7 +154,7 @@ void CheckReferences(LoadContext& ctx, const Config& config) {
     if (defined.count(ref.name) != 0) continue;
     ctx.reader.AddError(
         ref.mark, ref.path,
-        "target group '" + ref.name + "' is not defined" +
+        "target group " + QuoteValue(ref.name) + " is not defined" +
             (defined.empty() ? std::string("; TargetGroups is empty") : "; defined: " + listed));
   }
 }
@@ -177,6 +201,44 @@ void CheckEndpoints(LoadContext& ctx) {
   }
 }
 
+std::string FileKind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+// Why a file with this status cannot be a config file, or "".
+std::string CheckFileStatus(const struct stat& st) {
+  if (!S_ISREG(st.st_mode)) return "cannot read: it is " + FileKind(st.st_mode) + ", not a file";
+  if (static_cast<uint64_t>(st.st_size) > kMaxFileBytes) {
+    return "file is " + std::to_string(st.st_size) + " bytes; the limit is " +
+           std::to_string(kMaxFileBytes >> 20) + " MiB";
+  }
+  return "";
+}
+
+std::string ErrnoMessage(const char* what, int error) {
+  return std::string(what) + ": " + std::strerror(error);
+}
+
+// Reads the rest of fd into *text; returns "" or why not.
+std::string ReadAll(int fd, std::string* text) {
+  char buf[65536];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoMessage("cannot read", errno);
+    if (n == 0) return "";
+    text->append(buf, static_cast<size_t>(n));
+    if (text->size() > kMaxFileBytes) {  // it grew after fstat
+      return "file is larger than " + std::to_string(kMaxFileBytes >> 20) + " MiB";
+    }
+  }
+}
+
 LoadResult Load(std::string_view yaml_text, std::string_view file_name) {
   Reader reader{std::string(file_name)};
   int deep_line = FindExcessiveNesting(yaml_text);
@@ -195,6 +257,11 @@ LoadResult Load(std::string_view yaml_text, std::string_view file_name) {
       return reader.TakeErrors();
     }
     document = YAML::Load(text);
+  } catch (const TooManyNodes& e) {
+    reader.AddError(e.mark, "",
+                    "the document has more than " + std::to_string(kMaxNodes) +
+                        " YAML nodes (values, lists and mappings); this is the limit");
+    return reader.TakeErrors();
   } catch (const YAML::DeepRecursion& e) {
     reader.AddError(e.mark, "", "YAML nesting is too deep");
     return reader.TakeErrors();
@@ -222,6 +289,29 @@ LoadResult Load(std::string_view yaml_text, std::string_view file_name) {
   return config;
 }
 
+// Reads a config file of at most kMaxFileBytes into *text; returns "" or why not.
+std::string ReadConfigFile(const std::string& path, std::string* text) {
+  // stat first, so that a FIFO or device is never opened (opening can block or have effects);
+  // then open without blocking and check again on the descriptor, in case the path changed.
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return ErrnoMessage("cannot open", errno);
+  std::string problem = CheckFileStatus(st);
+  if (!problem.empty()) return problem;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return ErrnoMessage("cannot open", errno);
+  if (::fstat(fd, &st) != 0) {
+    problem = ErrnoMessage("cannot read", errno);
+  } else {
+    problem = CheckFileStatus(st);
+  }
+  if (problem.empty()) {
+    text->reserve(static_cast<size_t>(st.st_size));
+    problem = ReadAll(fd, text);
+  }
+  ::close(fd);
+  return problem;
+}
+
 }  // namespace
 }  // namespace internal
 
@@ -241,26 +331,9 @@ LoadResult LoadConfigFromString(std::string_view yaml_text, std::string_view fil
 }
 
 LoadResult LoadConfigFromFile(const std::string& path) {
-  auto file_error = [&](std::string message) {
-    return ConfigErrors{ConfigError{path, 0, 0, "", std::move(message)}};
-  };
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return file_error(std::string("cannot open: ") + std::strerror(errno));
   std::string text;
-  char buf[65536];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) {
-    text.append(buf, n);
-    if (text.size() > internal::kMaxFileBytes) {
-      std::fclose(f);
-      return file_error("file is larger than " + std::to_string(internal::kMaxFileBytes >> 20) +
-                        " MiB");
-    }
-  }
-  const bool failed = std::ferror(f) != 0;
-  const int saved_errno = errno;
-  std::fclose(f);
-  if (failed) return file_error(std::string("cannot read: ") + std::strerror(saved_errno));
+  std::string problem = internal::ReadConfigFile(path, &text);
+  if (!problem.empty()) return ConfigErrors{ConfigError{path, 0, 0, "", std::move(problem)}};
   return LoadConfigFromString(text, path);
 }
 

@@ -290,9 +290,16 @@ TEST(LoaderErrorsTest, HugeIntegerIsOutOfRangeNotOverflow) {
 TEST(LoaderErrorsTest, ErrorCountIsCapped) {
   std::string yaml = "TargetGroups:\n";
   for (int i = 0; i < 1200; ++i) yaml += "  - {Name: g" + std::to_string(i) + ", Port: 0}\n";
+  // The loader stops collecting after 1000 errors and returns the first 50 by position (the
+  // whole-file ones first), then one error that counts the rest.
   std::vector<std::string> errors = Errors(yaml);
-  ASSERT_THAT(errors, SizeIs(1001));
+  ASSERT_THAT(errors, SizeIs(kMaxReportedErrors + 1));
   EXPECT_EQ(errors[0], "t.yaml: too many errors; stopping after 1000");
+  EXPECT_EQ(errors.back(), "t.yaml: and 951 more error(s)");
+  LoadResult result = testing::Load(yaml);
+  auto* all = std::get_if<ConfigErrors>(&result);
+  ASSERT_NE(all, nullptr);
+  EXPECT_EQ(CountErrors(*all), 1001u);
 }
 
 TEST(LoaderErrorsTest, AliasExpansionIsBounded) {

@@ -37,12 +37,12 @@ std::optional<ActionType> ReadActionType(Reader& r, const Field& f) {
   if (*s == "redirect") return ActionType::kRedirect;
   if (*s == "fixed-response") return ActionType::kFixedResponse;
   if (*s == "authenticate-oidc" || *s == "authenticate-cognito" || *s == "jwt-validation") {
-    r.AddError(f, "action type '" + *s +
-                      "' is not supported yet (it needs HTTPS listeners); allowed: forward, "
+    r.AddError(f, "action type " + QuoteValue(*s) +
+                      " is not supported yet (it needs HTTPS listeners); allowed: forward, "
                       "redirect, fixed-response");
   } else {
-    r.AddError(f,
-               "action type '" + *s + "' is invalid; allowed: forward, redirect, fixed-response");
+    r.AddError(f, "action type " + QuoteValue(*s) +
+                      " is invalid; allowed: forward, redirect, fixed-response");
   }
   return std::nullopt;
 }
@@ -94,8 +94,8 @@ void ParseForwardConfig(LoadContext& ctx, const Field& f, ForwardConfig* out) {
       tuple.target_group = *name;
       auto [it, inserted] = seen.emplace(*name, LocationOf(name_field.mark).line);
       if (!inserted) {
-        r.AddError(name_field, "target group '" + *name +
-                                   "' is listed twice in this forward action (first at line " +
+        r.AddError(name_field, "target group " + QuoteValue(*name) +
+                                   " is listed twice in this forward action (first at line " +
                                    std::to_string(it->second) + ")");
       }
       ctx.refs.push_back(
@@ -135,8 +135,8 @@ void ParseForward(LoadContext& ctx, const MapReader& m, Action* out) {
   if (groups.size() != 1 || groups[0].target_group != *short_name) {
     r.AddError(short_field,
                "with both TargetGroupName and ForwardConfig, ForwardConfig must list "
-               "only target group '" +
-                   *short_name + "'");
+               "only target group " +
+                   QuoteValue(*short_name));
   }
 }
 
@@ -170,8 +170,8 @@ void ParseRedirect(Reader& r, const Field& f, RedirectConfig* out) {
   if (std::optional<std::string> status = ReadString(r, status_field)) {
     out->status_code = ParseRedirectStatus(*status);
     if (out->status_code == 0) {
-      r.AddError(status_field,
-                 "redirect status code '" + *status + "' is invalid; allowed: HTTP_301, HTTP_302");
+      r.AddError(status_field, "redirect status code " + QuoteValue(*status) +
+                                   " is invalid; allowed: HTTP_301, HTTP_302");
     }
   }
   const RedirectConfig defaults;
@@ -190,8 +190,8 @@ void ParseFixedResponse(Reader& r, const Field& f, FixedResponseConfig* out) {
   if (std::optional<std::string> status = ReadString(r, status_field)) {
     out->status_code = ParseFixedResponseStatus(*status);
     if (out->status_code == 0) {
-      r.AddError(status_field, "status code '" + *status +
-                                   "' is invalid; allowed: 2XX, 4XX or 5XX (three digits)");
+      r.AddError(status_field, "status code " + QuoteValue(*status) +
+                                   " is invalid; allowed: 2XX, 4XX or 5XX (three digits)");
     }
   }
   Field type_field = m.Get("ContentType");

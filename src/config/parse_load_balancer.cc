@@ -86,11 +86,12 @@ void ParseAttributes(Reader& r, const Field& field, LoadBalancerAttributes* out)
     } else if (std::find(std::begin(kUnsupportedAttributes), std::end(kUnsupportedAttributes),
                          key) != std::end(kUnsupportedAttributes)) {
       r.AddError(e.key_mark, f.path,
-                 "load balancer attribute '" + key +
-                     "' is not supported by Sluice; supported: " + SupportedList());
+                 "load balancer attribute " + QuoteValue(key) +
+                     " is not supported by Sluice; supported: " + SupportedList());
     } else {
-      r.AddError(e.key_mark, f.path,
-                 "unknown load balancer attribute '" + key + "'; supported: " + SupportedList());
+      r.AddError(
+          e.key_mark, f.path,
+          "unknown load balancer attribute " + QuoteValue(key) + "; supported: " + SupportedList());
     }
   }
 }
@@ -102,7 +103,7 @@ bool ReadAddress(Reader& r, const Field& f, std::string_view noun, std::string* 
   if (!s) return !f.present;
   std::optional<IpAddress> parsed = IpAddress::Parse(*s);
   if (!parsed) {
-    r.AddError(f, std::string(noun) + " '" + *s + "' is not an IP address");
+    r.AddError(f, std::string(noun) + " " + QuoteValue(*s) + " is not an IP address");
     return false;
   }
   *text = *s;
@@ -120,8 +121,8 @@ void ParseListener(LoadContext& ctx, const Field& item, Listener* out) {
     if (*p == "HTTPS") {
       r.AddError(protocol, "protocol HTTPS is not supported yet; use HTTP");
     } else if (*p != "HTTP") {
-      r.AddError(protocol, "protocol '" + *p +
-                               "' is invalid; allowed: HTTP (HTTPS is not "
+      r.AddError(protocol, "protocol " + QuoteValue(*p) +
+                               " is invalid; allowed: HTTP (HTTPS is not "
                                "supported yet)");
     }
   }
@@ -160,8 +161,8 @@ void ParseLoadBalancers(LoadContext& ctx, const Field& field, std::vector<LoadBa
         auto [it, inserted] =
             names.emplace(*name, std::make_pair(item.path, LocationOf(name_field.mark).line));
         if (!inserted) {
-          r.AddError(name_field, "duplicate load balancer name '" + *name + "'; first defined at " +
-                                     it->second.first + " (line " +
+          r.AddError(name_field, "duplicate load balancer name " + QuoteValue(*name) +
+                                     "; first defined at " + it->second.first + " (line " +
                                      std::to_string(it->second.second) + ")");
         }
       }

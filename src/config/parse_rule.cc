@@ -179,8 +179,8 @@ const FieldInfo* ParseConditionField(Reader& r, const Field& f) {
   for (const FieldInfo& info : kFields) {
     if (*s == info.name) return &info;
   }
-  r.AddError(f, "condition field '" + *s +
-                    "' is invalid; allowed: host-header, http-header, http-request-method, "
+  r.AddError(f, "condition field " + QuoteValue(*s) +
+                    " is invalid; allowed: host-header, http-header, http-request-method, "
                     "path-pattern, query-string, source-ip");
   return nullptr;
 }

@@ -119,11 +119,12 @@ void ParseAttributes(Reader& r, const Field& field, TargetGroupAttributes* out) 
     } else if (std::find(std::begin(kUnsupportedAttributes), std::end(kUnsupportedAttributes),
                          key) != std::end(kUnsupportedAttributes)) {
       r.AddError(e.key_mark, f.path,
-                 "target group attribute '" + key +
-                     "' is not supported by Sluice; supported: " + SupportedList());
+                 "target group attribute " + QuoteValue(key) +
+                     " is not supported by Sluice; supported: " + SupportedList());
     } else {
-      r.AddError(e.key_mark, f.path,
-                 "unknown target group attribute '" + key + "'; supported: " + SupportedList());
+      r.AddError(
+          e.key_mark, f.path,
+          "unknown target group attribute " + QuoteValue(key) + "; supported: " + SupportedList());
     }
   }
   // Combinations (§2.5).
@@ -158,7 +159,8 @@ void ParseHealthCheck(Reader& r, const MapReader& m, HealthCheck* out) {
     } else if (*p == "HTTPS") {
       r.AddError(protocol, "health check protocol HTTPS is not supported yet; use HTTP or TCP");
     } else {
-      r.AddError(protocol, "health check protocol '" + *p + "' is invalid; allowed: HTTP, TCP");
+      r.AddError(protocol,
+                 "health check protocol " + QuoteValue(*p) + " is invalid; allowed: HTTP, TCP");
     }
   }
   Field port = m.Get("HealthCheckPort");
@@ -167,8 +169,8 @@ void ParseHealthCheck(Reader& r, const MapReader& m, HealthCheck* out) {
     if (*p == "traffic-port" || (ParseInteger(*p, &n) && n >= 1 && n <= 65535)) {
       out->port = *p;
     } else {
-      r.AddError(port, "health check port '" + *p +
-                           "' is invalid; allowed: traffic-port or "
+      r.AddError(port, "health check port " + QuoteValue(*p) +
+                           " is invalid; allowed: traffic-port or "
                            "1..65535");
     }
   }
@@ -251,7 +253,7 @@ void ParseTargets(Reader& r, const Field& field, bool check_ids, TargetGroup* ou
       target.id = *text;
       ip = IpAddress::Parse(*text);
       if (!ip && check_ids) {
-        r.AddError(id, "target Id '" + *text + "' is not an IP address (TargetType ip)");
+        r.AddError(id, "target Id " + QuoteValue(*text) + " is not an IP address (TargetType ip)");
       }
     }
     Field port = m.Get("Port");
@@ -285,7 +287,7 @@ void ParseTargetGroup(Reader& r, const Field& item, TargetGroup* out,
     out->name = *n;
     auto [it, inserted] = names->emplace(*n, std::make_pair(item.path, LocationOf(name.mark).line));
     if (!inserted) {
-      r.AddError(name, "duplicate target group name '" + *n + "'; first defined at " +
+      r.AddError(name, "duplicate target group name " + QuoteValue(*n) + "; first defined at " +
                            it->second.first + " (line " + std::to_string(it->second.second) + ")");
     }
   }
@@ -294,8 +296,8 @@ void ParseTargetGroup(Reader& r, const Field& item, TargetGroup* out,
     if (*p == "HTTPS") {
       r.AddError(protocol, "protocol HTTPS is not supported yet; use HTTP");
     } else if (*p != "HTTP") {
-      r.AddError(protocol, "protocol '" + *p +
-                               "' is invalid; allowed: HTTP (HTTPS is not "
+      r.AddError(protocol, "protocol " + QuoteValue(*p) +
+                               " is invalid; allowed: HTTP (HTTPS is not "
                                "supported yet)");
     }
   }
@@ -305,7 +307,7 @@ void ParseTargetGroup(Reader& r, const Field& item, TargetGroup* out,
       r.AddError(version, "protocol version " + *v +
                               " is not supported yet (it needs HTTPS listeners); use HTTP1");
     } else if (*v != "HTTP1") {
-      r.AddError(version, "protocol version '" + *v + "' is invalid; allowed: HTTP1");
+      r.AddError(version, "protocol version " + QuoteValue(*v) + " is invalid; allowed: HTTP1");
     }
   }
   if (auto p = ReadInt(r, m.Require("Port"), 1, 65535, "port")) out->port = static_cast<int>(*p);
@@ -313,10 +315,10 @@ void ParseTargetGroup(Reader& r, const Field& item, TargetGroup* out,
   Field type = m.Get("TargetType");
   if (auto t = ReadString(r, type)) {
     if (*t == "instance" || *t == "lambda" || *t == "alb") {
-      r.AddError(type, "target type '" + *t + "' is not supported yet; use ip");
+      r.AddError(type, "target type " + QuoteValue(*t) + " is not supported yet; use ip");
       ip_targets = false;
     } else if (*t != "ip") {
-      r.AddError(type, "target type '" + *t + "' is invalid; allowed: ip");
+      r.AddError(type, "target type " + QuoteValue(*t) + " is invalid; allowed: ip");
       ip_targets = false;
     }
   }

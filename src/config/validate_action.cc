@@ -2,6 +2,7 @@
 #include <string>
 #include <string_view>
 
+#include "config/quote.h"
 #include "config/validate.h"
 
 namespace sluice::config::internal {
@@ -29,16 +30,16 @@ std::string CheckTemplate(std::string_view field, std::string_view value,
     if (value[i] == '#' && i + 1 < value.size() && value[i + 1] == '{') {
       size_t end = value.find('}', i);
       if (end == std::string_view::npos) {
-        return "redirect " + std::string(field) + " '" + std::string(value) +
-               "' has an unterminated keyword; keywords: #{protocol}, #{host}, #{port}, "
+        return "redirect " + std::string(field) + " " + QuoteValue(value) +
+               " has an unterminated keyword; keywords: #{protocol}, #{host}, #{port}, "
                "#{path}, #{query}";
       }
       std::string_view keyword = value.substr(i, end - i + 1);
       bool known = false;
       for (std::string_view k : kKeywords) known = known || k == keyword;
       if (!known) {
-        return "redirect " + std::string(field) + " has unknown keyword '" + std::string(keyword) +
-               "'; keywords: #{protocol}, #{host}, #{port}, #{path}, " + "#{query}";
+        return "redirect " + std::string(field) + " has unknown keyword " + QuoteValue(keyword) +
+               "; keywords: #{protocol}, #{host}, #{port}, #{path}, " + "#{query}";
       }
       bool ok = false;
       for (std::string_view a : allowed) ok = ok || a == keyword;
@@ -55,7 +56,7 @@ std::string CheckTemplate(std::string_view field, std::string_view value,
       char c = value[i];
       std::string shown = (c > 0x20 && c < 0x7f) ? std::string("'") + c + "'"
                                                  : std::string("a control character or space");
-      return "redirect " + std::string(field) + " '" + std::string(value) + "' contains " + shown;
+      return "redirect " + std::string(field) + " " + QuoteValue(value) + " contains " + shown;
     }
   }
   return "";
@@ -67,7 +68,7 @@ bool IsVisible(char c) { return c > 0x20 && c < 0x7f; }
 
 std::string CheckRedirectProtocol(std::string_view value) {
   if (value == "HTTP" || value == "HTTPS" || value == "#{protocol}") return "";
-  return "redirect Protocol '" + std::string(value) + "' is invalid; allowed: HTTP, HTTPS, " +
+  return "redirect Protocol " + QuoteValue(value) + " is invalid; allowed: HTTP, HTTPS, " +
          "#{protocol}";
 }
 
@@ -80,7 +81,7 @@ std::string CheckRedirectPort(std::string_view value) {
     if (digits) port = port * 10 + (c - '0');
   }
   if (digits && port >= 1 && port <= 65535) return "";
-  return "redirect Port '" + std::string(value) + "' is invalid; allowed: 1..65535 or #{port}";
+  return "redirect Port " + QuoteValue(value) + " is invalid; allowed: 1..65535 or #{port}";
 }
 
 std::string CheckRedirectHost(std::string_view value) {
@@ -101,7 +102,7 @@ std::string CheckRedirectPath(std::string_view value) {
     return TooLong("redirect Path", value.size(), kMaxRedirectComponent);
   }
   if (value.front() != '/') {
-    return "redirect Path '" + std::string(value) + "' must start with '/'";
+    return "redirect Path " + QuoteValue(value) + " must start with '/'";
   }
   auto ok = [](char c) { return IsVisible(c) && c != '?' && c != '#'; };
   return CheckTemplate("Path", value, {"#{path}", "#{host}", "#{port}"}, ok);
@@ -137,8 +138,8 @@ std::string CheckContentType(std::string_view value) {
       value == "application/javascript" || value == "application/json") {
     return "";
   }
-  return "content type '" + std::string(value) +
-         "' is invalid; allowed: text/plain, text/css, text/html, application/javascript, "
+  return "content type " + QuoteValue(value) +
+         " is invalid; allowed: text/plain, text/css, text/html, application/javascript, "
          "application/json";
 }
 

@@ -7,6 +7,7 @@
 
 #include "base/ascii.h"
 #include "base/ip_address.h"
+#include "config/quote.h"
 #include "config/validate.h"
 
 namespace sluice::config::internal {
@@ -38,7 +39,7 @@ std::string CheckChars(std::string_view what, std::string_view value, Pred ok,
                        std::string_view allowed) {
   for (char c : value) {
     if (!ok(c)) {
-      return std::string(what) + " '" + std::string(value) + "' contains " + ShowChar(c) +
+      return std::string(what) + " " + QuoteValue(value) + " contains " + ShowChar(c) +
              "; allowed characters: " + std::string(allowed);
     }
   }
@@ -51,8 +52,8 @@ std::string CheckResourceName(std::string_view name) {
   bool ok = !name.empty() && name.size() <= 32 && name.front() != '-' && name.back() != '-';
   for (char c : name) ok = ok && (IsAlnum(c) || c == '-');
   if (ok) return "";
-  return "name '" + std::string(name) +
-         "' is invalid; use 1..32 letters, digits and hyphens, not starting or ending with a "
+  return "name " + QuoteValue(name) +
+         " is invalid; use 1..32 letters, digits and hyphens, not starting or ending with a "
          "hyphen";
 }
 
@@ -75,8 +76,8 @@ std::string CheckHostPattern(std::string_view value) {
     for (char c : value.substr(dot + 1)) tld_ok = tld_ok && (IsAlpha(c) || IsWildcard(c));
   }
   if (tld_ok) return "";
-  return "host pattern '" + std::string(value) +
-         "' must contain a '.' followed by an alphabetic top-level domain, e.g. example.com";
+  return "host pattern " + QuoteValue(value) +
+         " must contain a '.' followed by an alphabetic top-level domain, e.g. example.com";
 }
 
 std::string CheckPathPattern(std::string_view value) {
@@ -118,7 +119,7 @@ std::string CheckHeaderName(std::string_view name) {
   if (!bad.empty()) return bad;
   if (name.size() == 4 && (name[0] | 0x20) == 'h' && (name[1] | 0x20) == 'o' &&
       (name[2] | 0x20) == 's' && (name[3] | 0x20) == 't') {
-    return "header name '" + std::string(name) + "' is not allowed; use a host-header condition";
+    return "header name " + QuoteValue(name) + " is not allowed; use a host-header condition";
   }
   return "";
 }
@@ -150,7 +151,7 @@ std::string CheckQueryPart(std::string_view value, std::string_view what) {
 std::string CheckSourceCidr(std::string_view value) {
   std::optional<Cidr> cidr = Cidr::Parse(value);
   if (!cidr) {
-    return "'" + std::string(value) + "' is not a CIDR block; expected e.g. 10.0.0.0/8 or " +
+    return QuoteValue(value) + " is not a CIDR block; expected e.g. 10.0.0.0/8 or " +
            "2001:db8::/32";
   }
   const int first_bit = cidr->base.is_v4 ? 96 : 0;
@@ -159,8 +160,8 @@ std::string CheckSourceCidr(std::string_view value) {
     masked.bytes[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
   }
   if (!(masked == cidr->base)) {
-    return "CIDR '" + std::string(value) + "' has host bits set; did you mean " +
-           masked.ToString() + "/" + std::to_string(cidr->prefix_len) + "?";
+    return "CIDR " + QuoteValue(value) + " has host bits set; did you mean " + masked.ToString() +
+           "/" + std::to_string(cidr->prefix_len) + "?";
   }
   if (cidr->base.is_v4 && cidr->prefix_len == 32 && cidr->base.bytes[12] == 0xff &&
       cidr->base.bytes[13] == 0xff && cidr->base.bytes[14] == 0xff &&
@@ -177,7 +178,7 @@ std::string CheckRegex(std::string_view value) {
   options.set_log_errors(false);
   RE2 re(re2::StringPiece(value.data(), value.size()), options);
   if (re.ok()) return "";
-  std::string message = "regex '" + std::string(value) + "' does not compile: " + re.error();
+  std::string message = "regex " + QuoteValue(value) + " does not compile: " + re.error();
   bool lookaround =
       value.find("(?=") != std::string_view::npos || value.find("(?!") != std::string_view::npos ||
       value.find("(?<=") != std::string_view::npos || value.find("(?<!") != std::string_view::npos;

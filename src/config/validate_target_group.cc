@@ -2,6 +2,7 @@
 #include <string>
 #include <string_view>
 
+#include "config/quote.h"
 #include "config/validate.h"
 
 namespace sluice::config::internal {
@@ -24,7 +25,7 @@ int ParseCode(std::string_view s) {
 }  // namespace
 
 std::string CheckMatcher(std::string_view value) {
-  const std::string prefix = "matcher '" + std::string(value) + "' is invalid: ";
+  const std::string prefix = "matcher " + QuoteValue(value) + " is invalid: ";
   const std::string expected = "; expected codes like 200, 200-299 or 200,202,301";
   if (value.empty()) return "matcher must not be empty" + expected;
   size_t start = 0;
@@ -36,7 +37,7 @@ std::string CheckMatcher(std::string_view value) {
     int low = ParseCode(token.substr(0, dash));
     int high = dash == std::string_view::npos ? low : ParseCode(token.substr(dash + 1));
     if (low < 0 || high < 0) {
-      return prefix + "'" + std::string(token) + "' is not a code or range" + expected;
+      return prefix + QuoteValue(token) + " is not a code or range" + expected;
     }
     for (int code : {low, high}) {
       if (code < kMinMatcherCode || code > kMaxMatcherCode) {
@@ -52,7 +53,7 @@ std::string CheckMatcher(std::string_view value) {
 
 std::string CheckHealthCheckPath(std::string_view value) {
   if (value.empty() || value.front() != '/') {
-    return "health check path '" + std::string(value) + "' must start with '/'";
+    return "health check path " + QuoteValue(value) + " must start with '/'";
   }
   if (value.size() > kMaxHealthCheckPath) {
     return "health check path is " + std::to_string(value.size()) +
@@ -60,7 +61,7 @@ std::string CheckHealthCheckPath(std::string_view value) {
   }
   for (char c : value) {
     if (c <= 0x20 || c >= 0x7f) {
-      return "health check path '" + std::string(value) + "' contains a space or control character";
+      return "health check path " + QuoteValue(value) + " contains a space or control character";
     }
   }
   return "";
@@ -72,13 +73,13 @@ std::string CheckAppCookieName(std::string_view value) {
     bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
     ok = ok || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
     if (!ok) {
-      return "cookie name '" + std::string(value) +
-             "' may contain only letters, digits and ! # $ % & ' * + - . ^ _ ` | ~";
+      return "cookie name " + QuoteValue(value) +
+             " may contain only letters, digits and ! # $ % & ' * + - . ^ _ ` | ~";
     }
   }
   if (value.substr(0, 6) == "AWSALB") {
-    return "cookie name '" + std::string(value) +
-           "' is reserved; names starting with AWSALB belong to the load balancer";
+    return "cookie name " + QuoteValue(value) +
+           " is reserved; names starting with AWSALB belong to the load balancer";
   }
   return "";
 }

@@ -40,9 +40,10 @@ TEST(ValidateTest, PathPatterns) {
   for (const char* bad : {"", "/a b", "/a%20b", "/a#b", "/a\\b", "/a,b", "/é"}) {
     EXPECT_NE(CheckPathPattern(bad), "") << bad;
   }
-  EXPECT_EQ(CheckPathPattern("/a\tb"),
-            "path pattern '/a\tb' contains \\x09; allowed characters: A-Z a-z 0-9 _ - . $ / ~ \" ' "
-            "@ : + & * ?");
+  EXPECT_EQ(
+      CheckPathPattern("/a\tb"),
+      "path pattern '/a\\tb' contains \\x09; allowed characters: A-Z a-z 0-9 _ - . $ / ~ \" ' "
+      "@ : + & * ?");
 }
 
 TEST(ValidateTest, HeaderNamesAndValues) {

@@ -25,9 +25,10 @@ std::string ToLower(std::string_view s) {
   return out;
 }
 
-// Records "expected <what>, got <kind>" and returns false unless the field is a scalar.
+// Records "expected <what>, got <kind>" and returns false unless the field is a scalar. Also
+// false once the reader's budget for value text is spent.
 bool ExpectScalar(Reader& r, const Field& f, std::string_view what) {
-  if (f.node.IsScalar()) return true;
+  if (f.node.IsScalar()) return r.ChargeValue(f.node.Scalar().size());
   r.AddError(f, "expected " + std::string(what) + ", got " + Describe(f.node));
   return false;
 }
@@ -35,10 +36,16 @@ bool ExpectScalar(Reader& r, const Field& f, std::string_view what) {
 }  // namespace
 
 std::string JoinPath(std::string_view parent, std::string_view key) {
-  if (parent.empty()) return std::string(key);
   std::string out(parent);
-  out += '.';
-  out += key;
+  if (!out.empty()) out += '.';
+  if (key.size() <= kShownValueBytes) {
+    out += key;
+  } else {
+    // Keys come from the document: a long one must not be copied into every path below it.
+    // The cut may split a UTF-8 sequence; the error's ToString escapes what remains.
+    out += key.substr(0, kShownValueBytes);
+    out += "\xE2\x80\xA6";
+  }
   return out;
 }
 
@@ -59,18 +66,25 @@ void Reader::AddError(const YAML::Mark& mark, std::string_view field, std::strin
     return;
   }
   Location loc = LocationOf(mark);
-  errors_.push_back(
-      ConfigError{file_, loc.line, loc.column, std::string(field), std::move(message)});
+  errors_.push_back(ConfigError{file_, loc.line, loc.column, BoundText(field, kMaxFieldBytes),
+                                BoundText(message, kMaxMessageBytes)});
 }
 
 void Reader::AddFileError(std::string message) {
-  errors_.push_back(ConfigError{file_, 0, 0, "", std::move(message)});
+  errors_.push_back(ConfigError{file_, 0, 0, "", BoundText(message, kMaxMessageBytes)});
 }
 
 ConfigErrors Reader::TakeErrors() {
   std::stable_sort(errors_.begin(), errors_.end(), [](const ConfigError& a, const ConfigError& b) {
     return a.line != b.line ? a.line < b.line : a.column < b.column;
   });
+  if (errors_.size() > kMaxReportedErrors) {
+    const size_t omitted = errors_.size() - kMaxReportedErrors;
+    errors_.resize(kMaxReportedErrors);
+    ConfigError more{file_, 0, 0, "", "and " + std::to_string(omitted) + " more error(s)"};
+    more.omitted = omitted;
+    errors_.push_back(std::move(more));
+  }
   return std::move(errors_);
 }
 
@@ -79,6 +93,20 @@ bool Reader::Step() {
   if (++steps_ > kMaxSteps) {
     AddFileError("document is too large after expanding aliases (more than " +
                  std::to_string(kMaxSteps) + " values)");
+    aborted_ = true;
+    return false;
+  }
+  return true;
+}
+
+bool Reader::ChargeValue(size_t bytes) {
+  if (aborted_) return false;
+  value_bytes_ += bytes;
+  if (value_bytes_ > kMaxValueBytes) {
+    AddFileError(
+        "document is too large after expanding aliases (its values add up to more "
+        "than " +
+        std::to_string(kMaxValueBytes >> 20) + " MiB)");
     aborted_ = true;
     return false;
   }
@@ -94,12 +122,8 @@ std::string Describe(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Null:
       return "null";
-    case YAML::NodeType::Scalar: {
-      constexpr size_t kMax = 40;
-      const std::string& s = node.Scalar();
-      if (s.size() <= kMax) return "'" + s + "'";
-      return "'" + s.substr(0, kMax) + "...'";
-    }
+    case YAML::NodeType::Scalar:
+      return QuoteValue(node.Scalar());
     case YAML::NodeType::Sequence:
       return "a list";
     case YAML::NodeType::Map:
@@ -137,18 +161,19 @@ MapReader::MapReader(Reader& reader, const Field& field,
       continue;
     }
     const std::string& name = key.Scalar();
+    if (!reader_.ChargeValue(name.size())) return;
     std::string path = JoinPath(path_, name);
     auto dup = std::find_if(entries_.begin(), entries_.end(),
                             [&](const Entry& e) { return e.key == name; });
     if (dup != entries_.end()) {
       reader_.AddError(key_mark, path,
-                       "duplicate field '" + name + "' (first given at line " +
+                       "duplicate field " + QuoteValue(name) + " (first given at line " +
                            std::to_string(LocationOf(dup->key_mark).line) + ")");
       continue;
     }
     if (check_keys && std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
       reader_.AddError(key_mark, path,
-                       "unknown field '" + name + "'; allowed: " + JoinNames(allowed));
+                       "unknown field " + QuoteValue(name) + "; allowed: " + JoinNames(allowed));
       continue;
     }
     Field value{value_node, ValueMark(value_node, key_mark), std::move(path), true};
@@ -202,8 +227,8 @@ std::optional<int64_t> ReadInt(Reader& r, const Field& f, int64_t min, int64_t m
     return std::nullopt;
   }
   if (value < min || value > max) {
-    r.AddError(f, std::string(noun) + " " + text + " is out of range " + std::to_string(min) +
-                      ".." + std::to_string(max));
+    r.AddError(f, std::string(noun) + " " + BoundText(text, kShownValueBytes) +
+                      " is out of range " + std::to_string(min) + ".." + std::to_string(max));
     return std::nullopt;
   }
   return value;
@@ -211,7 +236,13 @@ std::optional<int64_t> ReadInt(Reader& r, const Field& f, int64_t min, int64_t m
 
 std::optional<std::string> ReadString(Reader& r, const Field& f) {
   if (!f.present || !ExpectScalar(r, f, "a string")) return std::nullopt;
-  return f.node.Scalar();
+  const std::string& s = f.node.Scalar();
+  if (s.find('\0') != std::string::npos) {
+    // No field allows one, and C APIs behind the model would stop reading at it.
+    r.AddError(f, "value " + QuoteValue(s) + " contains a NUL character");
+    return std::nullopt;
+  }
+  return s;
 }
 
 std::optional<bool> ReadBool(Reader& r, const Field& f) {
@@ -228,7 +259,8 @@ std::optional<std::string> ReadEnum(Reader& r, const Field& f, std::string_view 
   std::optional<std::string> s = ReadString(r, f);
   if (!s) return std::nullopt;
   if (std::find(allowed.begin(), allowed.end(), *s) != allowed.end()) return s;
-  r.AddError(f, std::string(noun) + " '" + *s + "' is invalid; allowed: " + JoinNames(allowed));
+  r.AddError(
+      f, std::string(noun) + " " + QuoteValue(*s) + " is invalid; allowed: " + JoinNames(allowed));
   return std::nullopt;
 }
 

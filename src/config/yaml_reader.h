@@ -18,6 +18,7 @@
 
 #include "config/error.h"
 #include "config/model.h"
+#include "config/quote.h"
 
 namespace sluice::config::internal {
 
@@ -29,18 +30,23 @@ struct Field {
   bool present = false;
 };
 
-// "a.b" + "c" -> "a.b.c"; "" + "c" -> "c".
+// "a.b" + "c" -> "a.b.c"; "" + "c" -> "c". A key longer than kShownValueBytes is cut ("…").
 std::string JoinPath(std::string_view parent, std::string_view key);
 // "a.b" + 3 -> "a.b[3]".
 std::string IndexPath(std::string_view parent, size_t index);
 
-// Collects the errors of one load. Caps their number and the amount of walking (aliases can
-// make a small document expand exponentially), after which aborted() turns true and callers
-// stop early.
+// Collects the errors of one load. Caps their number, their length, and the amount of walking
+// and of value text read (aliases can make a small document expand exponentially), after
+// which aborted() turns true and callers stop early.
 class Reader {
  public:
   static constexpr size_t kMaxErrors = 1000;
   static constexpr size_t kMaxSteps = 1000000;
+  static constexpr size_t kMaxValueBytes = 32 * 1024 * 1024;
+  // Longest message and field path kept; longer ones are cut (values in messages are already
+  // cut by QuoteValue, so this only guards against a message that forgot to).
+  static constexpr size_t kMaxMessageBytes = 1024;
+  static constexpr size_t kMaxFieldBytes = 256;
 
   explicit Reader(std::string file) : file_(std::move(file)) {}
 
@@ -51,9 +57,13 @@ class Reader {
 
   // Consumes one unit of walking; false once the budget is spent (one error says so).
   bool Step();
+  // Accounts for reading `bytes` of scalar text; false once kMaxValueBytes is exceeded (one
+  // error says so).
+  bool ChargeValue(size_t bytes);
   bool aborted() const { return aborted_; }
   size_t error_count() const { return errors_.size(); }
-  // The errors sorted by position (whole-file errors first), ties in the order found.
+  // The errors sorted by position (whole-file errors first), ties in the order found; at most
+  // kMaxReportedErrors of them, then one that says how many more there were.
   ConfigErrors TakeErrors();
   const std::string& file() const { return file_; }
 
@@ -61,14 +71,15 @@ class Reader {
   std::string file_;
   ConfigErrors errors_;
   size_t steps_ = 0;
+  size_t value_bytes_ = 0;
   bool aborted_ = false;
 };
 
 // 1-based Location of a yaml-cpp mark; {0, 0} for the null mark.
 Location LocationOf(const YAML::Mark& mark);
 
-// Describes a node's kind for "expected X, got Y" messages: "'abc'", "a list", "a mapping",
-// "null".
+// Describes a node's kind for "expected X, got Y" messages: "'abc'" (see QuoteValue), "a list",
+// "a mapping", "null".
 std::string Describe(const YAML::Node& node);
 
 // A mapping whose keys were checked against an allow-list on construction: unknown, duplicate

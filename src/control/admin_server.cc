@@ -20,11 +20,11 @@ nlohmann::ordered_json GroupDescriptions(const health::TargetGroupHealth& group)
     th["State"] = health::ToString(row.state);
     if (row.reason != health::Reason::kNone) {
       th["Reason"] = health::ToString(row.reason);
-      th["Description"] = row.description;
+      th["Description"] = health::Describe(row.reason, row.status_code);
     }
     nlohmann::ordered_json d;
     d["Target"] = {{"Id", row.id}, {"Port", row.port}};
-    d["HealthCheckPort"] = row.health_check_port;
+    d["HealthCheckPort"] = std::to_string(row.health_check_port);
     d["TargetHealth"] = th;
     list.push_back(d);
   }

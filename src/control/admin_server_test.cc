@@ -23,10 +23,10 @@ TargetHealthRow Row(std::string id, int port, TargetState state, Reason reason =
   TargetHealthRow r;
   r.id = std::move(id);
   r.port = port;
-  r.health_check_port = std::to_string(port);
+  r.health_check_port = port;
   r.state = state;
   r.reason = reason;
-  r.description = health::Describe(reason, code);
+  r.status_code = code;
   return r;
 }
 
@@ -174,6 +174,19 @@ TEST(AdminRespondTest, EmptyReport) {
   EXPECT_EQ(Parse(server.Respond("GET", "/targets/web")).status, 404);
 }
 
+// An existing group without targets is found, with an empty list (DescribeTargetHealth of a
+// group with no registered targets), not TargetGroupNotFound.
+TEST(AdminRespondTest, GroupWithoutTargetsIsAnEmptyList) {
+  AdminServer server([] { return std::vector<TargetGroupHealth>{{"empty", {}}}; });
+  Parsed p = Parse(server.Respond("GET", "/targets/empty"));
+  EXPECT_EQ(p.status, 200);
+  EXPECT_EQ(ordered_json::parse(p.body),
+            (ordered_json{{"TargetHealthDescriptions", ordered_json::array()}}));
+  ordered_json all = ordered_json::parse(Parse(server.Respond("GET", "/targets")).body);
+  EXPECT_EQ(all["TargetGroups"][0]["TargetGroupName"], "empty");
+  EXPECT_EQ(all["TargetGroups"][0]["TargetHealthDescriptions"], ordered_json::array());
+}
+
 TEST(AdminRespondTest, EveryStateAndReasonRendersItsAlbName) {
   struct Case {
     TargetState state;
@@ -206,7 +219,7 @@ TEST(AdminRespondTest, EveryStateAndReasonRendersItsAlbName) {
 
 TEST(AdminRespondTest, HealthCheckPortIsAString) {
   TargetHealthRow r = Row("10.0.0.1", 80, TargetState::kHealthy);
-  r.health_check_port = "8081";
+  r.health_check_port = 8081;
   auto doc = ordered_json::parse(TargetHealthJson({"g", {r}}));
   EXPECT_EQ(doc["TargetHealthDescriptions"][0]["HealthCheckPort"], "8081");
   EXPECT_EQ(doc["TargetHealthDescriptions"][0]["Target"]["Port"], 80);

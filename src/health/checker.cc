@@ -1,345 +1,123 @@
 #include "health/checker.h"
 
 #include <sys/epoll.h>
-#include <sys/socket.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
-#include <map>
+#include <cstdio>
+#include <cstring>
 
-#include "http/h1_parser.h"
+#include "health/checker_impl.h"
 #include "net/event_loop.h"
-#include "net/socket.h"
 
 namespace sluice::health {
 namespace {
 
-constexpr size_t kProbeBufferSize = 4096;  // enough for a status line and some headers
-
-std::string KeyOf(const MonitoredTarget& t) { return t.group + "/" + t.address.ToString(); }
+constexpr int kMaxEvents = 256;
 
 }  // namespace
 
-class HealthChecker::Impl {
- public:
-  struct Entry;
+HealthChecker::Impl::Impl(const CheckerOptions& options)
+    : max_probes(options.max_probes > 0 ? options.max_probes : ProbeSocketBudgetFromRlimit()),
+      publish_interval_ms(std::max(0, options.publish_interval_ms)) {
+  probes_.resize(static_cast<size_t>(max_probes));
+  for (uint32_t s = static_cast<uint32_t>(max_probes); s > 0; --s) free_probes_.push_back(s - 1);
+  report = std::make_shared<const std::vector<TargetGroupHealth>>();
+}
 
-  // One probe in flight: a non-blocking connect, a request, and the status line back.
-  class Probe final : public net::EventHandler {
-   public:
-    Probe(Impl* impl, Entry* entry, int fd) : impl_(impl), entry_(entry), fd_(fd) {}
-    ~Probe() override {
-      if (fd_ >= 0) close(fd_);
-    }
-    void OnEvents(uint32_t events) override;
-    void Abandon() { entry_ = nullptr; }  // the target went away mid-probe
-    int fd() const { return fd_; }
-    std::string request;
-    size_t sent = 0;
-    bool connected = false;
-    char buf[kProbeBufferSize];
-    size_t len = 0;
-
-   private:
-    void Finish(const CheckResult& r);
-    Impl* impl_;
-    Entry* entry_;
-    int fd_;
-  };
-
-  struct Entry {
-    MonitoredTarget target;
-    HealthStateMachine machine{5, 2, true};
-    std::optional<StatusMatcher> matcher;
-    int64_t next_check_ms = 0;
-    int64_t probe_deadline_ms = 0;
-    Probe* probe = nullptr;
-    size_t order = 0;  // configuration order, for reports
-  };
-
-  void Run() {
-    loop.SetWakeHandler([this] { ApplyUpdate(); });
-    ApplyUpdate();
-    loop.Run(100, [this] { Tick(); });
+HealthChecker::Impl::~Impl() {
+  for (Probe& p : probes_) {
+    if (p.fd >= 0) CloseProbeSocket(p.fd);  // teardown: nothing left to tell
   }
+  if (wake_fd >= 0) close(wake_fd);
+  if (epoll_fd >= 0) close(epoll_fd);
+}
 
-  void ApplyUpdate();
-  void Tick();
-  void StartProbe(Entry& e);
-  void Finish(Entry& e, const CheckResult& r);
-  void Publish(Entry& e);
-  void PublishReport();
+void HealthChecker::Impl::CountError(const char* what, int err) {
+  // Rare and not fatal to the checker; counted for tests and reported once per kind of call.
+  if (system_call_errors.fetch_add(1) < 8) {
+    std::fprintf(stderr, "sluice: health checker: %s: %s\n", what, std::strerror(err));
+  }
+}
 
-  net::EventLoop loop;
-  std::map<std::string, std::unique_ptr<Entry>> entries;  // by group/address
-
-  mutable std::mutex mu;               // guards pending, the sequence numbers and report
-  std::condition_variable applied_cv;  // signalled when applied_seq moves
-  std::optional<std::vector<MonitoredTarget>> pending;
-  uint64_t pending_seq = 0;  // sequence number of the last Update()
-  uint64_t applied_seq = 0;  // of the last update whose targets are in `report`
-  std::vector<TargetGroupHealth> report;
-  bool stopping = false;
-  std::thread thread;
-};
-
-void HealthChecker::Impl::Probe::OnEvents(uint32_t events) {
-  if (entry_ == nullptr) return;
-  if (!connected) {
-    int err = net::SocketError(fd_);
-    if (err != 0) {
-      Finish({CheckOutcome::kFailed, 0});
-      return;
+// The thread's loop: epoll for probe sockets and the wake-up eventfd, the timer heap for due
+// checks and deadlines, and the publishing deadline.
+void HealthChecker::Impl::Run() {
+  epoll_event events[kMaxEvents];
+  bool running = true;
+  while (running) {
+    int64_t now = net::MonotonicMillis();
+    int n = epoll_wait(epoll_fd, events, kMaxEvents, WaitMs(now));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      CountError("epoll_wait", errno);
+      return;  // the epoll fd is unusable: nothing more can be checked
     }
-    if (!(events & EPOLLOUT)) return;
-    connected = true;
-    if (entry_->target.check.protocol == "TCP") {
-      Finish({CheckOutcome::kSuccess, 0});
-      return;
-    }
-  }
-  while (sent < request.size()) {
-    ssize_t n = send(fd_, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-    if (n > 0) {
-      sent += static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-    Finish({CheckOutcome::kFailed, 0});
-    return;
-  }
-  while (true) {
-    if (len == sizeof(buf)) break;
-    ssize_t n = recv(fd_, buf + len, sizeof(buf) - len, 0);
-    if (n > 0) {
-      len += static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-    break;  // EOF or error: judge what arrived
-  }
-  // The verdict needs only the status line.
-  std::string_view got(buf, len);
-  size_t eol = got.find('\n');
-  if (eol == std::string_view::npos) {
-    if (len == sizeof(buf) || (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
-      Finish({CheckOutcome::kFailed, 0});
-    }
-    return;
-  }
-  std::string_view line = got.substr(0, eol);
-  int status = 0;
-  if (line.size() >= 12 && line.substr(0, 7) == "HTTP/1." && line[8] == ' ') {
-    for (size_t i = 9; i < 12; ++i) {
-      if (line[i] < '0' || line[i] > '9') {
-        status = -1;
-        break;
+    now = net::MonotonicMillis();
+    for (int k = 0; k < n; ++k) {
+      if (events[k].data.u64 == kWakeData) {
+        running = HandleWake(now);
+      } else {
+        OnProbeEvents(events[k].data.u64, events[k].events, now);
       }
-      status = status * 10 + (line[i] - '0');
     }
-  } else {
-    status = -1;
-  }
-  if (status < 100) {
-    Finish({CheckOutcome::kFailed, 0});
-  } else if (entry_->matcher && entry_->matcher->Matches(status)) {
-    Finish({CheckOutcome::kSuccess, status});
-  } else {
-    Finish({CheckOutcome::kCodeMismatch, status});
+    RunDueTimers(now);
+    StartQueued(now);
+    MaybePublish(now);
   }
 }
 
-void HealthChecker::Impl::Probe::Finish(const CheckResult& r) {
-  Entry* e = entry_;
-  entry_ = nullptr;
-  impl_->Finish(*e, r);
-}
-
-void HealthChecker::Impl::ApplyUpdate() {
-  std::optional<std::vector<MonitoredTarget>> next;
+// Drains the eventfd, then stops (returns false) or applies the pending update.
+bool HealthChecker::Impl::HandleWake(int64_t now) {
+  uint64_t count = 0;
+  while (read(wake_fd, &count, sizeof(count)) < 0) {
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) CountError("read eventfd", errno);
+    break;
+  }
+  std::optional<MonitoredSet> next;
   uint64_t seq = 0;
   {
     std::lock_guard<std::mutex> lock(mu);
-    if (stopping) {
-      loop.Stop();
-      return;
-    }
+    if (stopping) return false;
     next.swap(pending);
     seq = pending_seq;
   }
-  if (!next) return;
-  std::map<std::string, std::unique_ptr<Entry>> kept;
-  int64_t now = net::MonotonicMillis();
-  size_t order = 0;
-  for (MonitoredTarget& t : *next) {
-    std::string key = KeyOf(t);
-    std::unique_ptr<Entry> e;
-    if (auto it = entries.find(key); it != entries.end()) {
-      e = std::move(it->second);
-      entries.erase(it);
-    } else {
-      e = std::make_unique<Entry>();
-      e->machine = HealthStateMachine(t.check.healthy_threshold, t.check.unhealthy_threshold,
-                                      t.check.enabled);
-      // The first check of a new target runs at once, so that it is in service (or known to
-      // be out) as early as possible; later ones keep a stable per-target phase inside the
-      // interval (see StartProbe), which spreads them.
-      e->next_check_ms = now;
-    }
-    if (!t.draining && e->machine.state() == TargetState::kDraining) {
-      // Registered again while draining: it starts over as a new registration.
-      e->machine = HealthStateMachine(t.check.healthy_threshold, t.check.unhealthy_threshold,
-                                      t.check.enabled);
-      e->next_check_ms = now;
-    }
-    e->machine.SetThresholds(t.check.healthy_threshold, t.check.unhealthy_threshold);
-    e->matcher = StatusMatcher::Parse(t.check.matcher);
-    if (t.draining && e->machine.state() != TargetState::kDraining) e->machine.OnDeregistered();
-    e->target = std::move(t);
-    e->order = order++;
-    Publish(*e);
-    kept[key] = std::move(e);
-  }
-  for (auto& [key, e] : entries) {
-    if (e->probe != nullptr) {
-      e->probe->Abandon();
-      loop.Remove(e->probe->fd());
-      loop.DeferDelete(e->probe);
-    }
-  }
-  entries = std::move(kept);
-  PublishReport();
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    applied_seq = seq;
-  }
-  applied_cv.notify_all();
-  Tick();  // start the first checks of new targets now, not at the next tick
+  if (next) ApplyUpdate(std::move(*next), seq, now);
+  return true;
 }
 
-void HealthChecker::Impl::Tick() {
-  int64_t now = loop.now_ms();
-  bool changed = false;
-  for (auto& [key, e] : entries) {
-    if (e->target.draining) continue;
-    if (e->probe != nullptr) {
-      if (now >= e->probe_deadline_ms) {
-        Probe* p = e->probe;
-        p->Abandon();
-        e->probe = nullptr;
-        loop.Remove(p->fd());
-        loop.DeferDelete(p);
-        Finish(*e, {CheckOutcome::kTimeout, 0});
-        changed = true;
-      }
-      continue;
+int HealthChecker::Impl::WaitMs(int64_t now) const {
+  int64_t next = now + 1000;
+  if (!heap_.empty()) next = std::min(next, heap_.top_due());
+  if (!queue_.empty() && in_flight_ < max_probes) next = std::min(next, paused_until_ms_);
+  if (dirty_) next = std::min(next, last_publish_ms_ + publish_interval_ms);
+  return static_cast<int>(std::clamp<int64_t>(next - now, 0, 1000));
+}
+
+HealthChecker::HealthChecker(CheckerOptions options) : impl_(std::make_unique<Impl>(options)) {
+  Impl& m = *impl_;
+  m.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+  if (m.epoll_fd < 0) m.CountError("epoll_create1", errno);
+  m.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (m.wake_fd < 0) m.CountError("eventfd", errno);
+  if (m.epoll_fd >= 0 && m.wake_fd >= 0) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kWakeData;
+    if (epoll_ctl(m.epoll_fd, EPOLL_CTL_ADD, m.wake_fd, &ev) != 0) {
+      m.CountError("epoll_ctl eventfd", errno);
     }
-    if (!e->target.check.enabled || now < e->next_check_ms) continue;
-    StartProbe(*e);
-    changed = true;
   }
-  if (changed) PublishReport();
 }
-
-void HealthChecker::Impl::StartProbe(Entry& e) {
-  int64_t now = loop.now_ms();
-  int64_t interval = static_cast<int64_t>(e.target.check.interval_seconds) * 1000;
-  // A fixed schedule: the next check is due at this target's own phase of the interval,
-  // whatever this one takes (ALB: response time does not shift the schedule), so that the
-  // checks of many targets stay spread over the whole interval instead of bunching up.
-  // At least half an interval after this one: the check made at registration is not followed
-  // at once by the first phase-aligned one; from then on checks are exactly one interval apart.
-  int64_t phase = InitialCheckOffsetMs(KeyOf(e.target), interval);
-  int64_t earliest = now + interval / 2;
-  int64_t next = earliest - (earliest % interval) + phase;
-  while (next < earliest) next += interval;
-  e.next_check_ms = next;
-  e.probe_deadline_ms = now + static_cast<int64_t>(e.target.check.timeout_seconds) * 1000;
-  e.machine.OnCheckStarted();
-  SocketAddress addr = e.target.address;
-  addr.port = e.target.check_port;
-  auto fd = net::ConnectNonBlocking(addr);
-  if (!fd.ok()) {
-    Finish(e, {CheckOutcome::kFailed, 0});
-    return;
-  }
-  auto* p = new Probe(this, &e, fd.value());
-  if (e.target.check.protocol != "TCP") {
-    std::string host = addr.ToString();
-    p->request = "GET " + e.target.check.path + " HTTP/1.1\r\nHost: " + host +
-                 "\r\nUser-Agent: ELB-HealthChecker/2.0\r\nAccept: */*\r\n"
-                 "Connection: close\r\n\r\n";
-  }
-  if (!loop.Add(fd.value(), p)) {
-    delete p;
-    Finish(e, {CheckOutcome::kFailed, 0});
-    return;
-  }
-  e.probe = p;
-}
-
-void HealthChecker::Impl::Finish(Entry& e, const CheckResult& r) {
-  if (e.probe != nullptr) {
-    Probe* p = e.probe;
-    e.probe = nullptr;
-    loop.Remove(p->fd());
-    loop.DeferDelete(p);
-  }
-  bool was_routable = e.machine.routable();
-  e.machine.OnResult(r);
-  if (!was_routable && e.machine.routable() && e.target.slow_start_seconds > 0) {
-    // Slow start only when some other target of the group is already in service.
-    bool others = false;
-    for (auto& [key, o] : entries) {
-      if (o.get() != &e && o->target.group == e.target.group && o->machine.routable()) {
-        others = true;
-        break;
-      }
-    }
-    e.target.stats->slow_start_since_ms.store(others ? net::MonotonicMillis() : 0);
-  }
-  Publish(e);
-  PublishReport();
-}
-
-void HealthChecker::Impl::Publish(Entry& e) {
-  bool routable = e.machine.routable() || (!e.target.check.enabled && !e.target.draining);
-  e.target.stats->routable.store(routable, std::memory_order_relaxed);
-  if (!e.machine.routable()) e.target.stats->slow_start_since_ms.store(0);
-}
-
-void HealthChecker::Impl::PublishReport() {
-  std::vector<const Entry*> ordered(entries.size());
-  size_t i = 0;
-  for (auto& [key, e] : entries) ordered[i++] = e.get();
-  std::sort(ordered.begin(), ordered.end(),
-            [](const Entry* a, const Entry* b) { return a->order < b->order; });
-  std::vector<TargetGroupHealth> out;
-  for (const Entry* e : ordered) {
-    if (out.empty() || out.back().group != e->target.group) {
-      out.push_back({e->target.group, {}});
-    }
-    TargetHealthRow row;
-    row.id = e->target.id;
-    row.port = e->target.address.port;
-    row.health_check_port = std::to_string(e->target.check_port);
-    row.state = e->machine.state();
-    row.reason = e->machine.reason();
-    row.description = Describe(row.reason, e->machine.last_status_code());
-    out.back().targets.push_back(std::move(row));
-  }
-  std::lock_guard<std::mutex> lock(mu);
-  report = std::move(out);
-}
-
-HealthChecker::HealthChecker() : impl_(std::make_unique<Impl>()) {}
 
 HealthChecker::~HealthChecker() { Stop(); }
 
 void HealthChecker::Start() {
+  if (impl_->epoll_fd < 0 || impl_->wake_fd < 0) return;  // reported; nothing can be checked
   impl_->thread = std::thread([this] { impl_->Run(); });
 }
 
@@ -348,53 +126,61 @@ void HealthChecker::Stop() {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->stopping = true;
   }
-  impl_->loop.Wake();
+  uint64_t one = 1;
+  if (impl_->wake_fd >= 0 && write(impl_->wake_fd, &one, sizeof(one)) < 0) {
+    impl_->CountError("write eventfd", errno);
+  }
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
-uint64_t HealthChecker::Update(std::vector<MonitoredTarget> targets) {
+uint64_t HealthChecker::Update(MonitoredSet set) {
   uint64_t seq = 0;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
-    impl_->pending = std::move(targets);
+    impl_->pending = std::move(set);
     seq = ++impl_->pending_seq;
   }
-  impl_->loop.Wake();
+  uint64_t one = 1;
+  if (impl_->wake_fd >= 0 && write(impl_->wake_fd, &one, sizeof(one)) < 0) {
+    impl_->CountError("write eventfd", errno);
+  }
   return seq;
 }
 
 bool HealthChecker::WaitForUpdate(uint64_t seq, int timeout_ms) const {
   std::unique_lock<std::mutex> lock(impl_->mu);
-  return impl_->applied_cv.wait_for(lock, std::chrono::milliseconds(timeout_ms),
-                                    [&] { return impl_->applied_seq >= seq; });
+  return impl_->published.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                                   [&] { return impl_->applied_seq >= seq; });
 }
 
 bool HealthChecker::WaitForInitialChecks(int timeout_ms) const {
-  int64_t deadline = net::MonotonicMillis() + timeout_ms;
+  std::unique_lock<std::mutex> lock(impl_->mu);
   // Until the checker thread has taken the latest update the report is empty (or stale), and
-  // an empty report has no target in `initial`: wait for it first.
-  uint64_t latest = 0;
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    latest = impl_->pending_seq;
-  }
-  if (!WaitForUpdate(latest, timeout_ms)) return false;
-  while (true) {
-    bool pending = false;
-    for (const TargetGroupHealth& g : Report()) {
-      for (const TargetHealthRow& r : g.targets) {
-        if (r.state == TargetState::kInitial) pending = true;
-      }
-    }
-    if (!pending) return true;
-    if (net::MonotonicMillis() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  // an empty report has no target in `initial`: wait for that update too.
+  uint64_t latest = impl_->pending_seq;
+  return impl_->published.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
+    return impl_->applied_seq >= latest && impl_->report_initial == 0;
+  });
 }
 
 std::vector<TargetGroupHealth> HealthChecker::Report() const {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  return impl_->report;
+  std::shared_ptr<const std::vector<TargetGroupHealth>> r;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    r = impl_->report;
+  }
+  return *r;  // copied outside the lock
+}
+
+CheckerStats HealthChecker::Stats() const {
+  CheckerStats s;
+  s.max_probes = impl_->max_probes;
+  s.probes_started = impl_->probes_started.load();
+  s.probes_deferred = impl_->probes_deferred.load();
+  s.max_probes_in_flight = impl_->max_in_flight.load();
+  s.reports_published = impl_->reports_published.load();
+  s.system_call_errors = impl_->system_call_errors.load();
+  return s;
 }
 
 }  // namespace sluice::health

@@ -1,15 +1,16 @@
-// The active health checker: one thread with its own event loop that probes every registered
-// target of every target group (HTTP GET or TCP connect), spreads the probes over the
-// interval, drives each target's HealthStateMachine and publishes the verdict to the workers
-// through TargetStats::routable. It never runs on a worker's request path.
+// The active health checker: one thread with its own epoll loop that probes every registered
+// target of every target group a listener uses (HTTP GET or TCP connect), spreads the probes
+// over the interval, drives each target's HealthStateMachine and publishes the verdict to the
+// workers through TargetStats::routable. It never runs on a worker's request path.
+//
+// Cost: O(log n) per probe (a timer heap orders the checks), at most max_probes sockets open
+// at once, and the DescribeTargetHealth report is kept up to date row by row and published as
+// a copy at most every publish_interval_ms, only when something in it changed.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "balancer/picker.h"
@@ -19,27 +20,42 @@
 
 namespace sluice::health {
 
+// A target group as the checker sees it.
+struct MonitoredGroup {
+  std::string name;
+  config::HealthCheck check;
+  int slow_start_seconds = 0;
+  // Some listener's default actions or rules forward to it. When false its targets are not
+  // checked and are reported unused (Target.NotInUse), as ALB does.
+  bool in_use = true;
+};
+
 // A target as the checker sees it: what to probe and where to publish the verdict.
 struct MonitoredTarget {
-  std::string group;        // target group name
+  size_t group = 0;         // index in MonitoredSet::groups
   std::string id;           // Target.Id as configured
   SocketAddress address;    // traffic address
   uint16_t check_port = 0;  // HealthCheckPort resolved (traffic-port → address.port)
-  config::HealthCheck check;
-  int slow_start_seconds = 0;
   std::shared_ptr<balancer::TargetStats> stats;
-  bool draining = false;  // deregistered: reported as draining until drain_deadline_ms
-  int64_t drain_deadline_ms = 0;
+  bool draining = false;  // deregistered: reported as draining, not checked
 };
 
-// One row of DescribeTargetHealth.
+// Everything to watch: every target group in configuration order (also those without
+// targets: they are reported with an empty list), then the targets, registered ones in
+// configuration order and draining ones after them.
+struct MonitoredSet {
+  std::vector<MonitoredGroup> groups;
+  std::vector<MonitoredTarget> targets;
+};
+
+// One row of DescribeTargetHealth. The description is Describe(reason, status_code).
 struct TargetHealthRow {
   std::string id;
   int port = 0;
-  std::string health_check_port;
+  int health_check_port = 0;
   TargetState state = TargetState::kInitial;
   Reason reason = Reason::kNone;
-  std::string description;
+  int status_code = 0;  // the status of a Target.ResponseCodeMismatch
 };
 
 struct TargetGroupHealth {
@@ -47,31 +63,55 @@ struct TargetGroupHealth {
   std::vector<TargetHealthRow> targets;
 };
 
+struct CheckerOptions {
+  // Most probe sockets open at once; 0: ProbeSocketBudgetFromRlimit() (see schedule.h).
+  int max_probes = 0;
+  // Least time between two published reports. A change after a quiet spell is published at
+  // once; later ones wait for the rest of this time (so at most 1000/x reports per second).
+  int publish_interval_ms = 100;
+};
+
+// Counters for tests and benchmarks. Thread-safe snapshot (each value read atomically).
+struct CheckerStats {
+  int max_probes = 0;                 // the probe socket budget in force
+  uint64_t probes_started = 0;        // checks started (sockets opened, or failed at once)
+  uint64_t probes_deferred = 0;       // checks put off because this host ran short of fds...
+  uint64_t max_probes_in_flight = 0;  // the most probe sockets ever open at once
+  uint64_t reports_published = 0;     // report copies made
+  uint64_t system_call_errors = 0;    // unexpected failures (epoll, eventfd, close)
+};
+
 class HealthChecker {
  public:
-  HealthChecker();
+  explicit HealthChecker(CheckerOptions options = {});
   ~HealthChecker();  // stops the thread
 
+  // Starts the checker thread. Call once.
   void Start();
+  // Stops and joins the thread; probes in flight are abandoned. Idempotent.
   void Stop();
 
-  // Thread-safe. Replaces the monitored set: targets already known (same group and address)
-  // keep their state; new ones start in `initial`; ones that disappear are dropped (the
-  // caller passes deregistered targets with draining = true for as long as they drain).
-  // Applied asynchronously on the checker thread; returns the update's sequence number for
-  // WaitForUpdate.
-  uint64_t Update(std::vector<MonitoredTarget> targets);
+  // Thread-safe. Replaces the monitored set: targets already known (same group name and
+  // address) keep their state; new ones start in `initial` and get their first check soon
+  // (spread over at most one interval when many arrive at once); ones that disappear are
+  // dropped. Targets of a group that becomes used start over in `initial`. Applied
+  // asynchronously on the checker thread; returns the update's sequence number.
+  uint64_t Update(MonitoredSet set);
 
   // Blocks until the update numbered seq (or a later one) is reflected in Report(), or until
   // timeout_ms. Returns false on timeout. Thread-safe. Needs Start() to have been called.
   bool WaitForUpdate(uint64_t seq, int timeout_ms) const;
 
-  // Blocks until the latest Update() is applied and every monitored target has had its first
-  // check (none is `initial`), or until timeout_ms. Returns false on timeout. Thread-safe.
+  // Blocks until the latest Update() is applied and Report() shows no target `initial`, or
+  // until timeout_ms. Returns false on timeout. Thread-safe.
   bool WaitForInitialChecks(int timeout_ms) const;
 
-  // Thread-safe snapshot of every group's target health, in configuration order.
+  // Thread-safe: the last published report, every group in configuration order. At most
+  // publish_interval_ms behind the checker's own state, except that an applied Update is
+  // always in it (WaitForUpdate).
   std::vector<TargetGroupHealth> Report() const;
+
+  CheckerStats Stats() const;
 
  private:
   class Impl;

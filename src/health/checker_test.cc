@@ -5,6 +5,8 @@
 #include <memory>
 #include <vector>
 
+#include "health/checker_test_util.h"
+
 namespace sluice::health {
 namespace {
 
@@ -12,15 +14,23 @@ namespace {
 // registration and deregistration alone.
 MonitoredTarget Target(uint16_t port, bool draining) {
   MonitoredTarget t;
-  t.group = "tg";
+  t.group = 0;
   t.id = "127.0.0.1";
   t.address = *SocketAddress::Parse("127.0.0.1", port);
   t.check_port = port;
-  t.check.enabled = false;
   t.stats = std::make_shared<balancer::TargetStats>();
   t.draining = draining;
-  t.drain_deadline_ms = draining ? 1'000'000'000 : 0;
   return t;
+}
+
+MonitoredSet Set(std::vector<MonitoredTarget> targets) {
+  MonitoredSet set;
+  MonitoredGroup g;
+  g.name = "tg";
+  g.check.enabled = false;
+  set.groups.push_back(g);
+  set.targets = std::move(targets);
+  return set;
 }
 
 std::vector<TargetState> States(const HealthChecker& c) {
@@ -36,12 +46,12 @@ std::vector<TargetState> States(const HealthChecker& c) {
 TEST(HealthCheckerTest, WaitForUpdateMeansTheReportShowsIt) {
   HealthChecker c;
   c.Start();
-  uint64_t first = c.Update({Target(1, false), Target(2, false)});
+  uint64_t first = c.Update(Set({Target(1, false), Target(2, false)}));
   ASSERT_TRUE(c.WaitForUpdate(first, 5000));
   EXPECT_EQ(States(c).size(), 2u);
   EXPECT_NE(States(c)[0], TargetState::kDraining);
 
-  uint64_t second = c.Update({Target(1, true), Target(2, false)});
+  uint64_t second = c.Update(Set({Target(1, true), Target(2, false)}));
   EXPECT_GT(second, first);
   ASSERT_TRUE(c.WaitForUpdate(second, 5000));
   std::vector<TargetState> states = States(c);
@@ -49,7 +59,7 @@ TEST(HealthCheckerTest, WaitForUpdateMeansTheReportShowsIt) {
   EXPECT_EQ(states[0], TargetState::kDraining);
   EXPECT_NE(states[1], TargetState::kDraining);
 
-  uint64_t third = c.Update({Target(2, false)});
+  uint64_t third = c.Update(Set({Target(2, false)}));
   ASSERT_TRUE(c.WaitForUpdate(third, 5000));
   EXPECT_EQ(States(c).size(), 1u);
   c.Stop();
@@ -59,7 +69,7 @@ TEST(HealthCheckerTest, WaitForUpdateMeansTheReportShowsIt) {
 // being still empty because the checker thread has not taken the targets yet.
 TEST(HealthCheckerTest, WaitForInitialChecksWaitsForTheTargetsToBeTaken) {
   HealthChecker c;
-  c.Update({Target(1, false), Target(2, false)});
+  c.Update(Set({Target(1, false), Target(2, false)}));
   c.Start();
   ASSERT_TRUE(c.WaitForInitialChecks(5000));
   EXPECT_EQ(States(c).size(), 2u);
@@ -68,9 +78,97 @@ TEST(HealthCheckerTest, WaitForInitialChecksWaitsForTheTargetsToBeTaken) {
 
 TEST(HealthCheckerTest, WaitForUpdateTimesOutWhenNothingAppliesIt) {
   HealthChecker c;  // not started: no thread takes the update
-  uint64_t seq = c.Update({Target(1, false)});
+  uint64_t seq = c.Update(Set({Target(1, false)}));
   EXPECT_FALSE(c.WaitForUpdate(seq, 50));
   EXPECT_TRUE(c.Report().empty());
+}
+
+using testing::At;
+using testing::Eventually;
+using testing::Group;
+using testing::Listener;
+using testing::RowOf;
+
+// Reference §2.4: the targets of a group no listener forwards to are `unused`
+// (Target.NotInUse) and not checked; once a reload makes the group used they start in
+// `initial` and are checked.
+TEST(HealthCheckerTest, UnusedGroupIsNotCheckedUntilItIsUsed) {
+  Listener target;  // a TCP check against it passes
+  ASSERT_NE(target.port(), 0);
+  HealthChecker c;
+  c.Start();
+  MonitoredSet set;
+  set.groups = {Group("used", "TCP"), Group("spare", "TCP", 5, /*in_use=*/false)};
+  set.targets = {At(0, "127.0.0.1", target.port()), At(1, "127.0.0.1", target.port())};
+  ASSERT_TRUE(c.WaitForUpdate(c.Update(set), 5000));
+  ASSERT_TRUE(Eventually(
+      [&] { return RowOf(c, "used", target.port())->state == TargetState::kHealthy; }, 5000));
+  std::unique_ptr<TargetHealthRow> spare = RowOf(c, "spare", target.port());
+  ASSERT_NE(spare, nullptr);
+  EXPECT_EQ(spare->state, TargetState::kUnused);
+  EXPECT_EQ(spare->reason, Reason::kTargetNotInUse);
+  EXPECT_EQ(Describe(spare->reason, spare->status_code),
+            "Target group is not configured to receive traffic from the load balancer");
+  EXPECT_EQ(c.Stats().probes_started, 1u);  // the used group's target only
+  EXPECT_FALSE(set.targets[1].stats->routable.load());
+
+  set.groups[1].in_use = true;
+  ASSERT_TRUE(c.WaitForUpdate(c.Update(set), 5000));
+  spare = RowOf(c, "spare", target.port());
+  EXPECT_EQ(spare->state, TargetState::kInitial);
+  EXPECT_TRUE(c.WaitForInitialChecks(5000));
+  EXPECT_EQ(RowOf(c, "spare", target.port())->state, TargetState::kHealthy);
+  EXPECT_TRUE(set.targets[1].stats->routable.load());
+  c.Stop();
+}
+
+// A group without targets is in the report, with an empty list (so /targets/<group> finds it).
+TEST(HealthCheckerTest, GroupsWithoutTargetsAreReported) {
+  HealthChecker c;
+  c.Start();
+  MonitoredSet set;
+  set.groups = {Group("empty", "HTTP"), Group("other", "HTTP", 5, false)};
+  ASSERT_TRUE(c.WaitForUpdate(c.Update(set), 5000));
+  std::vector<TargetGroupHealth> report = c.Report();
+  ASSERT_EQ(report.size(), 2u);
+  EXPECT_EQ(report[0].group, "empty");
+  EXPECT_TRUE(report[0].targets.empty());
+  EXPECT_EQ(report[1].group, "other");
+  c.Stop();
+}
+
+// Reports are published at a bounded rate, but an applied update is always in the report at
+// once: that is what lets a reload log 'applied' only when the admin endpoint shows it.
+TEST(HealthCheckerTest, AppliedUpdateIsPublishedAtOnceWhateverThePublishingRate) {
+  CheckerOptions options;
+  options.publish_interval_ms = 60'000;
+  HealthChecker c(options);
+  c.Start();
+  for (uint16_t n = 1; n <= 3; ++n) {
+    std::vector<MonitoredTarget> targets;
+    for (uint16_t p = 1; p <= n; ++p) targets.push_back(Target(p, false));
+    ASSERT_TRUE(c.WaitForUpdate(c.Update(Set(targets)), 5000));
+    EXPECT_EQ(States(c).size(), n);
+  }
+  c.Stop();
+}
+
+// WaitForInitialChecks returns once the published report has no target in `initial`, with
+// real checks (not only disabled ones) and the report rate-limited.
+TEST(HealthCheckerTest, WaitForInitialChecksSeesRealFirstChecks) {
+  Listener target;
+  ASSERT_NE(target.port(), 0);
+  HealthChecker c;
+  MonitoredSet set;
+  for (size_t g = 0; g < 20; ++g) {  // one target per group: the same listener
+    set.groups.push_back(Group("tg" + std::to_string(g), "TCP"));
+    set.targets.push_back(At(g, "127.0.0.1", target.port()));
+  }
+  c.Update(set);
+  c.Start();
+  ASSERT_TRUE(c.WaitForInitialChecks(5000));
+  EXPECT_EQ(States(c), std::vector<TargetState>(20, TargetState::kHealthy));
+  c.Stop();
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
-"""The command line: `sluice validate`, the shipped demo config, and `sluice demo`."""
+"""The command line: `sluice validate`, the shipped demo, `sluice demo`, and flag checks."""
 
 import re
 import subprocess
 
+import pytest
 import yaml
 
 from conftest import (REPO, SLUICE_BIN, Proc, dump_config, free_port, port_accepts, wait_until)
@@ -127,3 +128,64 @@ def test_sluice_demo_subcommand(tmp_path, http):
     finally:
         proc.stop(timeout=10)
     assert proc.popen.returncode == 0
+
+
+BAD_FLAGS = [
+    # (args after the binary, the flag the message must name)
+    (["run", "--config", "CFG", "--admin", "foo"], "--admin"),
+    (["run", "--config", "CFG", "--admin", "127.0.0.1:70000"], "--admin"),
+    (["run", "--config", "CFG", "--admin", "127.0.0.1:"], "--admin"),
+    (["run", "--config", "CFG", "--admin", "::1:9901"], "--admin"),
+    (["run", "--config", "CFG", "--admin", "example.com:9901"], "--admin"),
+    (["run", "--config", "CFG", "--workers", "abc"], "--workers"),
+    (["run", "--config", "CFG", "--workers", "99999999999999999999"], "--workers"),
+    (["run", "--config", "CFG", "--shutdown-timeout", "-1"], "--shutdown-timeout"),
+    (["demo", "--config", "CFG", "--workers", "-3"], "--workers"),
+    (["demo", "--config", "CFG", "--admin", "x:y"], "--admin"),
+    (["demo-target", "--listen", "1:2:3"], "--listen"),
+    (["demo-target", "--listen", "127.0.0.1:65536"], "--listen"),
+    (["demo-target", "--name", "a\x1b[2Jb"], "--name"),
+    (["demo-target", "--health-path", "health"], "--health-path"),
+    (["targets", "--admin", "127.0.0.1:0"], "--admin"),
+    (["targets", "--admin", "[::1"], "--admin"),
+    (["validate"], "file"),
+    (["run", "--config", "CFG", "--bogus"], "--bogus"),
+]
+
+
+@pytest.mark.parametrize("args,flag", BAD_FLAGS, ids=[" ".join(a) for a, _ in BAD_FLAGS])
+def test_bad_flag_values_exit_2_with_a_message(tmp_path, args, flag):
+    cfg = tmp_path / "ok.yaml"
+    cfg.write_text("Admin: {Port: 0}\n")
+    args = [str(cfg) if a == "CFG" else a for a in args]
+    res = subprocess.run([SLUICE_BIN, *args], capture_output=True, text=True, timeout=10)
+    # Before the fix `--admin foo` died in an uncaught std::stoi exception (SIGABRT).
+    assert res.returncode == 2, (res.returncode, res.stderr)
+    assert flag in res.stderr, res.stderr
+    assert "\x1b" not in res.stderr
+    assert "terminate" not in res.stderr and "internal error" not in res.stderr
+
+
+def test_admin_flag_port_0_picks_a_free_port(tmp_path):
+    port = free_port()
+    cfg = tmp_path / "lb.yaml"
+    cfg.write_text(dump_config({"LoadBalancers": [{"Name": "lb", "Listeners": [{
+        "Port": port, "BindAddress": "127.0.0.1",
+        "DefaultActions": [{"Type": "fixed-response",
+                            "FixedResponseConfig": {"StatusCode": "200"}}]}]}]}))
+    proc = Proc([SLUICE_BIN, "run", "--config", cfg, "--workers", "1", "--admin",
+                 "127.0.0.1:0"], tmp_path, "admin0")
+    try:
+        def admin_port():
+            assert proc.alive(), proc.stderr()
+            m = re.search(r"admin endpoint on http://127\.0\.0\.1:(\d+)", proc.stderr())
+            return int(m.group(1)) if m else None
+
+        admin = wait_until(admin_port, 15, what="admin endpoint")
+        assert admin != 0
+        res = subprocess.run([SLUICE_BIN, "targets", "--admin", f"127.0.0.1:{admin}", "--json"],
+                             capture_output=True, text=True, timeout=10)
+        assert res.returncode == 0, res.stderr
+        assert "TargetGroups" in res.stdout
+    finally:
+        proc.stop(timeout=10)

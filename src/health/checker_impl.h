@@ -1,0 +1,146 @@
+// The health checker's internals, shared by checker.cc (thread, loop, public API),
+// checker_update.cc (applying a new monitored set) and checker_probes.cc (starting and
+// finishing checks, the live report). Private to src/health.
+//
+// Threads: everything in Impl marked "checker thread" is touched only by the checker thread
+// (after Start; before it, only by the constructor). The members under `mu` are shared with
+// the control thread (Update, Wait*) and the admin thread (Report). Lifetime: Impl is owned by
+// HealthChecker and outlives its thread (Stop joins it).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "health/checker.h"
+#include "health/probe.h"
+#include "health/schedule.h"
+
+namespace sluice::health {
+
+// After a probe could not get a socket (EMFILE...), no probe starts for this long; the checks
+// that fall due meanwhile wait in the queue. Not a verdict on any target.
+inline constexpr int64_t kLocalShortageBackoffMs = 250;
+inline constexpr uint64_t kWakeData = ~uint64_t{0};  // epoll data of the wake-up eventfd
+
+class HealthChecker::Impl {
+ public:
+  // A target group, with what its checks need parsed once.
+  struct Group {
+    std::string name;
+    config::HealthCheck check;
+    std::optional<StatusMatcher> matcher;
+    int slow_start_seconds = 0;
+    bool in_use = true;
+    bool tcp = false;
+    int64_t interval_ms = 0;
+    int64_t timeout_ms = 0;
+    uint32_t routable = 0;  // its targets whose machine is routable (for slow start)
+  };
+
+  // A monitored target. Lives in entries_, indexed by position; an update renumbers them.
+  struct Entry {
+    std::string id;
+    SocketAddress address;
+    std::shared_ptr<balancer::TargetStats> stats;
+    HealthStateMachine machine{5, 2, true};
+    int64_t next_check_ms = 0;
+    int64_t phase_ms = 0;  // this target's phase of the interval
+    uint32_t group = 0;
+    uint32_t row = 0;    // index in report_[group].targets
+    int32_t probe = -1;  // slot in probes_ while a check is in flight
+    uint16_t check_port = 0;
+    bool draining = false;
+  };
+
+  // A check in flight. Slots are reused; `serial` tells a stale epoll event from a live one.
+  struct Probe {
+    int fd = -1;
+    uint32_t entry = 0;
+    uint32_t serial = 0;
+    int64_t deadline_ms = 0;
+    ProbeIo io;
+  };
+
+  explicit Impl(const CheckerOptions& options);
+  ~Impl();
+
+  // Checker thread: the loop (checker.cc).
+  void Run();
+  bool HandleWake(int64_t now);
+  int WaitMs(int64_t now) const;
+  // Any thread: counts an unexpected system call failure and reports the first few.
+  void CountError(const char* what, int err);
+
+  // Checker thread: applying a new monitored set (checker_update.cc).
+  void ApplyUpdate(MonitoredSet set, uint64_t seq, int64_t now);
+  void TakeGroups(std::vector<MonitoredGroup>& groups);
+  bool Adopt(MonitoredTarget& t, const std::string& key, bool was_active, Entry& e);
+  void RebuildDerivedState(int64_t now);
+  void ScheduleFirstChecks(const std::vector<uint32_t>& fresh, int64_t now);
+  bool Schedulable(const Entry& e) const;  // checked now: used group, checks on, not draining
+
+  // Checker thread: checks and the live report (checker_probes.cc).
+  void RunDueTimers(int64_t now);
+  void StartQueued(int64_t now);
+  bool StartProbe(uint32_t i, int64_t now);
+  bool AttachProbe(uint32_t i, int fd, int64_t now);
+  void OnProbeEvents(uint64_t data, uint32_t events, int64_t now);
+  void Finish(uint32_t i, const CheckResult& r);
+  void ReleaseProbe(Entry& e);
+  void PublishTarget(const Entry& e) const;
+  void VisibleState(const Entry& e, TargetState* state, Reason* reason, int* code) const;
+  void UpdateRow(const Entry& e);
+  void MaybePublish(int64_t now);
+  void Publish(int64_t now, uint64_t applied_seq);
+
+  // Set by the constructor, read-only afterwards.
+  const int max_probes;           // the probe socket budget
+  const int publish_interval_ms;  // see CheckerOptions
+  int epoll_fd = -1;
+  int wake_fd = -1;  // eventfd: Update and Stop wake the loop with it
+
+  // Checker thread only.
+  std::vector<Group> groups_;
+  std::vector<Entry> entries_;
+  std::unordered_map<std::string, uint32_t> index_;  // "group/ip:port" → entries_ index
+  std::vector<Probe> probes_;                        // max_probes slots
+  std::vector<uint32_t> free_probes_;
+  uint32_t next_serial_ = 0;
+  int in_flight_ = 0;
+  TimerHeap heap_;                         // next check, or the deadline of the check in flight
+  std::deque<uint32_t> queue_;             // due checks waiting for a probe slot
+  int64_t paused_until_ms_ = 0;            // local shortage back-off
+  std::vector<TargetGroupHealth> report_;  // the live report, updated row by row
+  size_t initial_rows_ = 0;                // rows of report_ in state initial
+  bool dirty_ = false;                     // report_ changed since the last publish
+  int64_t last_publish_ms_ = 0;
+
+  // Shared with other threads.
+  mutable std::mutex mu;              // guards everything down to `stopping`
+  std::condition_variable published;  // signalled at every publish
+  std::optional<MonitoredSet> pending;
+  uint64_t pending_seq = 0;  // sequence number of the last Update()
+  uint64_t applied_seq = 0;  // of the last update whose targets are in `report`
+  std::shared_ptr<const std::vector<TargetGroupHealth>> report;
+  size_t report_initial = 0;  // rows of `report` in state initial
+  bool stopping = false;
+  std::thread thread;
+
+  // Counters for Stats(): written by the checker thread, read by any.
+  std::atomic<uint64_t> probes_started{0};
+  std::atomic<uint64_t> probes_deferred{0};
+  std::atomic<uint64_t> max_in_flight{0};
+  std::atomic<uint64_t> reports_published{0};
+  std::atomic<uint64_t> system_call_errors{0};
+};
+
+}  // namespace sluice::health

@@ -1,0 +1,205 @@
+#include <sys/epoll.h>
+
+#include <cerrno>
+
+#include "health/checker_impl.h"
+#include "net/event_loop.h"
+
+namespace sluice::health {
+namespace {
+
+uint64_t ProbeData(uint32_t slot, uint32_t serial) {
+  return (static_cast<uint64_t>(serial) << 32) | slot;
+}
+
+}  // namespace
+
+// Due checks join the queue; checks in flight past their deadline time out.
+void HealthChecker::Impl::RunDueTimers(int64_t now) {
+  while (!heap_.empty() && heap_.top_due() <= now) {
+    uint32_t i = heap_.Pop();
+    if (entries_[i].probe >= 0) {
+      Finish(i, {CheckOutcome::kTimeout, 0});
+    } else {
+      queue_.push_back(i);
+    }
+  }
+}
+
+// Starts queued checks while the socket budget allows and no local shortage is being waited
+// out.
+void HealthChecker::Impl::StartQueued(int64_t now) {
+  while (!queue_.empty() && in_flight_ < max_probes && now >= paused_until_ms_) {
+    uint32_t i = queue_.front();
+    queue_.pop_front();
+    if (!StartProbe(i, now)) {
+      queue_.push_front(i);  // first in line once the back-off has passed
+      break;
+    }
+  }
+}
+
+// Returns false when this host is short of descriptors (or other socket resources): no
+// check started, no verdict, retried after kLocalShortageBackoffMs.
+bool HealthChecker::Impl::StartProbe(uint32_t i, int64_t now) {
+  Entry& e = entries_[i];
+  const Group& g = groups_[e.group];
+  SocketAddress to = e.address;
+  to.port = e.check_port;
+  OpenedSocket s = OpenProbeSocket(to);
+  if (s.status == OpenStatus::kLocalShortage ||
+      (s.status == OpenStatus::kOpened && !AttachProbe(i, s.fd, now))) {
+    probes_deferred.fetch_add(1, std::memory_order_relaxed);
+    paused_until_ms_ = now + kLocalShortageBackoffMs;
+    return false;
+  }
+  probes_started.fetch_add(1, std::memory_order_relaxed);
+  e.next_check_ms = NextCheckMs(now, g.interval_ms, e.phase_ms);
+  e.machine.OnCheckStarted();
+  UpdateRow(e);
+  if (s.status == OpenStatus::kFailed) Finish(i, {CheckOutcome::kFailed, 0});
+  return true;
+}
+
+// Registers a connecting socket with epoll in a free probe slot. False (socket closed) when
+// epoll cannot take it.
+bool HealthChecker::Impl::AttachProbe(uint32_t i, int fd, int64_t now) {
+  Entry& e = entries_[i];
+  const Group& g = groups_[e.group];
+  uint32_t slot = free_probes_.back();
+  uint32_t serial = ++next_serial_;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.u64 = ProbeData(slot, serial);
+  if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    int err = errno;
+    if (!IsLocalShortage(err) && err != ENOSPC) CountError("epoll_ctl", err);
+    if (int c = CloseProbeSocket(fd); c != 0) CountError("close", c);
+    return false;
+  }
+  free_probes_.pop_back();
+  Probe& p = probes_[slot];
+  p.fd = fd;
+  p.entry = i;
+  p.serial = serial;
+  p.deadline_ms = now + g.timeout_ms;
+  p.io.Reset(g.tcp, "");
+  if (!g.tcp) {
+    SocketAddress to = e.address;
+    to.port = e.check_port;
+    p.io.request()
+        .append("GET ")
+        .append(g.check.path)
+        .append(" HTTP/1.1\r\nHost: ")
+        .append(to.ToString())
+        .append(
+            "\r\nUser-Agent: ELB-HealthChecker/2.0\r\nAccept: */*\r\nConnection: close\r\n\r\n");
+  }
+  e.probe = static_cast<int32_t>(slot);
+  ++in_flight_;
+  if (static_cast<uint64_t>(in_flight_) > max_in_flight.load(std::memory_order_relaxed)) {
+    max_in_flight.store(static_cast<uint64_t>(in_flight_), std::memory_order_relaxed);
+  }
+  heap_.Set(i, p.deadline_ms);
+  return true;
+}
+
+void HealthChecker::Impl::OnProbeEvents(uint64_t data, uint32_t events, int64_t now) {
+  auto slot = static_cast<uint32_t>(data & 0xffffffffu);
+  auto serial = static_cast<uint32_t>(data >> 32);
+  if (slot >= probes_.size()) return;
+  Probe& p = probes_[slot];
+  if (p.fd < 0 || p.serial != serial) return;  // an event for a probe that is already over
+  const Group& g = groups_[entries_[p.entry].group];
+  auto accepts = [&g](int status) { return g.matcher && g.matcher->Matches(status); };
+  if (std::optional<CheckResult> r = p.io.OnEvents(p.fd, events, accepts)) Finish(p.entry, *r);
+}
+
+// Applies a check's result: state machine, routable flag, slow start, report row, next check.
+void HealthChecker::Impl::Finish(uint32_t i, const CheckResult& r) {
+  Entry& e = entries_[i];
+  Group& g = groups_[e.group];
+  ReleaseProbe(e);
+  heap_.Erase(i);
+  bool was_routable = e.machine.routable();
+  e.machine.OnResult(r);
+  bool routable = e.machine.routable();
+  if (was_routable != routable) routable ? ++g.routable : --g.routable;
+  if (!was_routable && routable && g.slow_start_seconds > 0) {
+    // Slow start only when some other target of the group is already in service.
+    e.stats->slow_start_since_ms.store(g.routable > 1 ? net::MonotonicMillis() : 0);
+  }
+  PublishTarget(e);
+  UpdateRow(e);
+  if (Schedulable(e)) heap_.Set(i, e.next_check_ms);
+}
+
+void HealthChecker::Impl::ReleaseProbe(Entry& e) {
+  if (e.probe < 0) return;
+  Probe& p = probes_[e.probe];
+  // close() also takes the socket out of the epoll set (it is never duplicated).
+  if (int c = CloseProbeSocket(p.fd); c != 0) CountError("close", c);
+  p.fd = -1;
+  free_probes_.push_back(static_cast<uint32_t>(e.probe));
+  --in_flight_;
+  e.probe = -1;
+}
+
+void HealthChecker::Impl::PublishTarget(const Entry& e) const {
+  const Group& g = groups_[e.group];
+  bool routable = !e.draining && g.in_use && (e.machine.routable() || !g.check.enabled);
+  e.stats->routable.store(routable, std::memory_order_relaxed);
+  if (!e.machine.routable()) e.stats->slow_start_since_ms.store(0);
+}
+
+void HealthChecker::Impl::VisibleState(const Entry& e, TargetState* state, Reason* reason,
+                                       int* code) const {
+  if (!e.draining && !groups_[e.group].in_use) {
+    *state = TargetState::kUnused;
+    *reason = Reason::kTargetNotInUse;
+    *code = 0;
+    return;
+  }
+  *state = e.machine.state();
+  *reason = e.machine.reason();
+  *code = e.machine.last_status_code();
+}
+
+// O(1): one row of the live report; marks the report for publishing if the row changed.
+void HealthChecker::Impl::UpdateRow(const Entry& e) {
+  TargetHealthRow& row = report_[e.group].targets[e.row];
+  TargetState state;
+  Reason reason;
+  int code;
+  VisibleState(e, &state, &reason, &code);
+  if (state == row.state && reason == row.reason && code == row.status_code) return;
+  if (row.state == TargetState::kInitial) --initial_rows_;
+  if (state == TargetState::kInitial) ++initial_rows_;
+  row.state = state;
+  row.reason = reason;
+  row.status_code = code;
+  dirty_ = true;
+}
+
+void HealthChecker::Impl::MaybePublish(int64_t now) {
+  if (dirty_ && now >= last_publish_ms_ + publish_interval_ms) Publish(now, 0);
+}
+
+// Copies the live report for readers (outside the lock). applied_seq: the update it carries,
+// or 0.
+void HealthChecker::Impl::Publish(int64_t now, uint64_t applied) {
+  auto copy = std::make_shared<const std::vector<TargetGroupHealth>>(report_);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    report.swap(copy);  // the old copy is freed below, outside the lock
+    report_initial = initial_rows_;
+    if (applied != 0) applied_seq = applied;
+  }
+  published.notify_all();
+  copy.reset();
+  dirty_ = false;
+  last_publish_ms_ = now;
+  reports_published.fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace sluice::health

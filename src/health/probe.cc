@@ -1,0 +1,123 @@
+#include "health/probe.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace sluice::health {
+
+bool IsLocalShortage(int err) {
+  return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM ||
+         err == EADDRNOTAVAIL || err == EAGAIN;
+}
+
+OpenedSocket OpenProbeSocket(const SocketAddress& to) {
+  sockaddr_storage ss;
+  socklen_t len = to.ToSockaddr(&ss);
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    int err = errno;
+    return {IsLocalShortage(err) ? OpenStatus::kLocalShortage : OpenStatus::kFailed, -1, err};
+  }
+  if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0 || errno == EINPROGRESS) {
+    return {OpenStatus::kOpened, fd, 0};
+  }
+  int err = errno;
+  CloseProbeSocket(fd);  // a failed close changes nothing here: the connect already failed
+  return {IsLocalShortage(err) ? OpenStatus::kLocalShortage : OpenStatus::kFailed, -1, err};
+}
+
+int CloseProbeSocket(int fd) {
+  // On Linux the descriptor is released even when close() reports an error; it must not be
+  // closed again (it may already be reused), so the error is only reported.
+  if (close(fd) == 0) return 0;
+  return errno;
+}
+
+int ParseStatusCode(std::string_view line) {
+  if (line.size() < 12 || line.substr(0, 7) != "HTTP/1." || line[8] != ' ') return -1;
+  int status = 0;
+  for (size_t i = 9; i < 12; ++i) {
+    if (line[i] < '0' || line[i] > '9') return -1;
+    status = status * 10 + (line[i] - '0');
+  }
+  return status;
+}
+
+void ProbeIo::Reset(bool tcp, std::string_view request) {
+  tcp_ = tcp;
+  connected_ = false;
+  request_.assign(request);
+  sent_ = 0;
+  received_ = 0;
+  line_ended_ = false;
+  line_length_ = 0;
+}
+
+std::optional<int> ProbeIo::Progress(int fd, uint32_t events) {
+  if (!connected_) {
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    if (err != 0) return -1;
+    if (!(events & EPOLLOUT)) return std::nullopt;
+    connected_ = true;
+    if (tcp_) return kConnectedStatus;
+  }
+  if (std::optional<int> failed = Send(fd)) return failed;
+  if (sent_ < request_.size()) return std::nullopt;
+  return Receive(fd, events);
+}
+
+std::optional<int> ProbeIo::Send(int fd) {
+  while (sent_ < request_.size()) {
+    ssize_t n = send(fd, request_.data() + sent_, request_.size() - sent_, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent_ += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return std::nullopt;
+    if (n < 0 && errno == EINTR) continue;
+    return -1;  // reset, broken pipe...
+  }
+  return std::nullopt;
+}
+
+std::optional<int> ProbeIo::Receive(int fd, uint32_t events) {
+  char buf[4096];
+  bool over = false;  // EOF or an error: judge what arrived
+  while (!line_ended_) {
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n <= 0) {
+      over = true;
+      break;
+    }
+    size_t got = static_cast<size_t>(n);
+    if (received_ < sizeof(line_)) {
+      size_t take = std::min(got, sizeof(line_) - received_);
+      std::memcpy(line_ + received_, buf, take);
+    }
+    if (const void* lf = std::memchr(buf, '\n', got)) {
+      line_ended_ = true;
+      line_length_ = received_ + static_cast<size_t>(static_cast<const char*>(lf) - buf);
+    }
+    received_ += got;
+    if (!line_ended_ && received_ > kMaxStatusLine) return -1;
+  }
+  if (!line_ended_) {
+    if (over || (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) return -1;
+    return std::nullopt;
+  }
+  if (line_length_ > kMaxStatusLine) return -1;
+  std::string_view line(line_, std::min(line_length_, sizeof(line_)));
+  // ParseStatusCode needs 12 bytes; a shorter line is not a status line.
+  return line_length_ < sizeof(line_) ? -1 : ParseStatusCode(line);
+}
+
+}  // namespace sluice::health
