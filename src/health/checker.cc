@@ -30,10 +30,11 @@ HealthChecker::Impl::Impl(const CheckerOptions& options)
 
 HealthChecker::Impl::~Impl() {
   for (Probe& p : probes_) {
-    if (p.fd >= 0) CloseProbeSocket(p.fd);  // teardown: nothing left to tell
+    if (p.fd < 0) continue;
+    if (int err = CloseProbeSocket(p.fd); err != 0) CountError("close", err);
   }
-  if (wake_fd >= 0) close(wake_fd);
-  if (epoll_fd >= 0) close(epoll_fd);
+  if (wake_fd >= 0 && close(wake_fd) != 0) CountError("close eventfd", errno);
+  if (epoll_fd >= 0 && close(epoll_fd) != 0) CountError("close epoll", errno);
 }
 
 void HealthChecker::Impl::CountError(const char* what, int err) {
