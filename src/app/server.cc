@@ -120,8 +120,8 @@ health::MonitoredSet MonitoredTargets(const proxy::Snapshot& snap) {
     if (now >= d.deadline_ms) continue;  // drained: no longer registered anywhere
     auto [it, added] = index.emplace(d.group, out.groups.size());
     if (added) out.groups.push_back({d.group, d.check, 0, false});
-    out.targets.push_back({it->second, d.id, d.address, CheckPort(d.check, d.address), d.stats,
-                           true});
+    out.targets.push_back(
+        {it->second, d.id, d.address, CheckPort(d.check, d.address), d.stats, true});
   }
   return out;
 }
@@ -200,7 +200,10 @@ int RunServer(const ServerOptions& options) {
 
   health::HealthChecker checker;
   checker.Update(MonitoredTargets(*current));
-  checker.Start();
+  if (!checker.Start()) {
+    Log("cannot start: the health checker could not start (see above)%s%s");
+    return 1;
+  }
   // Serve once the first round of checks is in (bounded), so that traffic starts on healthy
   // targets instead of failing open to all of them and then narrowing.
   if (!checker.WaitForInitialChecks(2000)) {

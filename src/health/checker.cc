@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <system_error>
 
 #include "health/checker_impl.h"
 #include "net/event_loop.h"
@@ -117,9 +118,15 @@ HealthChecker::HealthChecker(CheckerOptions options) : impl_(std::make_unique<Im
 
 HealthChecker::~HealthChecker() { Stop(); }
 
-void HealthChecker::Start() {
-  if (impl_->epoll_fd < 0 || impl_->wake_fd < 0) return;  // reported; nothing can be checked
-  impl_->thread = std::thread([this] { impl_->Run(); });
+bool HealthChecker::Start() {
+  if (impl_->epoll_fd < 0 || impl_->wake_fd < 0) return false;  // reported by the constructor
+  try {
+    impl_->thread = std::thread([this] { impl_->Run(); });
+  } catch (const std::system_error& e) {
+    std::fprintf(stderr, "sluice: health checker: cannot start its thread: %s\n", e.what());
+    return false;
+  }
+  return true;
 }
 
 void HealthChecker::Stop() {

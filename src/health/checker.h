@@ -86,8 +86,10 @@ class HealthChecker {
   explicit HealthChecker(CheckerOptions options = {});
   ~HealthChecker();  // stops the thread
 
-  // Starts the checker thread. Call once.
-  void Start();
+  // Starts the checker thread. Call once. False (the cause already reported on stderr) when
+  // its epoll instance or eventfd could not be created, or the thread could not start: then
+  // nothing is checked, and a caller at start-up should refuse to serve.
+  bool Start();
   // Stops and joins the thread; probes in flight are abandoned. Idempotent.
   void Stop();
 

@@ -30,7 +30,7 @@ TEST(HealthCheckerScaleTest, ProbeSocketsNeverExceedTheBudget) {
   CheckerOptions options;
   options.max_probes = 3;
   HealthChecker c(options);
-  c.Start();
+  ASSERT_TRUE(c.Start());
   MonitoredSet set;
   for (size_t g = 0; g < 9; ++g) {
     set.groups.push_back(Group("g" + std::to_string(g), "HTTP"));
@@ -89,7 +89,7 @@ TEST(HealthCheckerScaleTest, OutOfDescriptorsIsRetriedNotCountedAsAFailure) {
   Listener target;
   ASSERT_NE(target.port(), 0);
   HealthChecker c;
-  c.Start();
+  ASSERT_TRUE(c.Start());
   MonitoredSet set;
   set.groups = {Group("tg", "TCP", 5)};
   set.groups[0].check.unhealthy_threshold = 1;
@@ -117,7 +117,7 @@ TEST(HealthCheckerScaleTest, OutOfDescriptorsIsRetriedNotCountedAsAFailure) {
 // 9 of 127.1.x.y are refused at once.
 TEST(HealthCheckerScaleTest, FirstRoundIsSpreadOverTheInterval) {
   HealthChecker c;
-  c.Start();
+  ASSERT_TRUE(c.Start());
   MonitoredSet set;
   for (int i = 0; i < 2000; ++i) {
     if (i % 100 == 0) set.groups.push_back(Group("g" + std::to_string(i / 100), "TCP", 2));
@@ -141,7 +141,7 @@ TEST(HealthCheckerScaleTest, FirstRoundIsSpreadOverTheInterval) {
 // each update), however many probes finished.
 TEST(HealthCheckerScaleTest, ReportsArePublishedAtABoundedRate) {
   HealthChecker c;
-  c.Start();
+  ASSERT_TRUE(c.Start());
   MonitoredSet set;
   set.groups = {Group("tg", "TCP", 1)};
   for (int i = 0; i < 500; ++i) {

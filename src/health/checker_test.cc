@@ -45,7 +45,7 @@ std::vector<TargetState> States(const HealthChecker& c) {
 // admin endpoint shows a deregistered target as draining as soon as it says "applied".
 TEST(HealthCheckerTest, WaitForUpdateMeansTheReportShowsIt) {
   HealthChecker c;
-  c.Start();
+  ASSERT_TRUE(c.Start());
   uint64_t first = c.Update(Set({Target(1, false), Target(2, false)}));
   ASSERT_TRUE(c.WaitForUpdate(first, 5000));
   EXPECT_EQ(States(c).size(), 2u);
@@ -70,7 +70,7 @@ TEST(HealthCheckerTest, WaitForUpdateMeansTheReportShowsIt) {
 TEST(HealthCheckerTest, WaitForInitialChecksWaitsForTheTargetsToBeTaken) {
   HealthChecker c;
   c.Update(Set({Target(1, false), Target(2, false)}));
-  c.Start();
+  ASSERT_TRUE(c.Start());
   ASSERT_TRUE(c.WaitForInitialChecks(5000));
   EXPECT_EQ(States(c).size(), 2u);
   c.Stop();
@@ -96,7 +96,7 @@ TEST(HealthCheckerTest, UnusedGroupIsNotCheckedUntilItIsUsed) {
   Listener target;  // a TCP check against it passes
   ASSERT_NE(target.port(), 0);
   HealthChecker c;
-  c.Start();
+  ASSERT_TRUE(c.Start());
   MonitoredSet set;
   set.groups = {Group("used", "TCP"), Group("spare", "TCP", 5, /*in_use=*/false)};
   set.targets = {At(0, "127.0.0.1", target.port()), At(1, "127.0.0.1", target.port())};
@@ -125,7 +125,7 @@ TEST(HealthCheckerTest, UnusedGroupIsNotCheckedUntilItIsUsed) {
 // A group without targets is in the report, with an empty list (so /targets/<group> finds it).
 TEST(HealthCheckerTest, GroupsWithoutTargetsAreReported) {
   HealthChecker c;
-  c.Start();
+  ASSERT_TRUE(c.Start());
   MonitoredSet set;
   set.groups = {Group("empty", "HTTP"), Group("other", "HTTP", 5, false)};
   ASSERT_TRUE(c.WaitForUpdate(c.Update(set), 5000));
@@ -143,7 +143,7 @@ TEST(HealthCheckerTest, AppliedUpdateIsPublishedAtOnceWhateverThePublishingRate)
   CheckerOptions options;
   options.publish_interval_ms = 60'000;
   HealthChecker c(options);
-  c.Start();
+  ASSERT_TRUE(c.Start());
   for (uint16_t n = 1; n <= 3; ++n) {
     std::vector<MonitoredTarget> targets;
     for (uint16_t p = 1; p <= n; ++p) targets.push_back(Target(p, false));
@@ -165,7 +165,7 @@ TEST(HealthCheckerTest, WaitForInitialChecksSeesRealFirstChecks) {
     set.targets.push_back(At(g, "127.0.0.1", target.port()));
   }
   c.Update(set);
-  c.Start();
+  ASSERT_TRUE(c.Start());
   ASSERT_TRUE(c.WaitForInitialChecks(5000));
   EXPECT_EQ(States(c), std::vector<TargetState>(20, TargetState::kHealthy));
   c.Stop();
