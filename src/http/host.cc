@@ -67,4 +67,15 @@ bool IsValidHost(std::string_view value) {
   return true;
 }
 
+bool RequestHostsValid(std::string_view authority, std::span<const HeaderField> headers,
+                       const HeaderField* first_host, int host_count) {
+  if (!authority.empty() && !IsValidHost(authority)) return false;
+  if (first_host == nullptr) return true;
+  if (host_count == 1) return IsValidHost(first_host->value);
+  for (const HeaderField& h : headers) {
+    if (EqualsIgnoreCase(h.name, "host") && !IsValidHost(h.value)) return false;
+  }
+  return true;
+}
+
 }  // namespace sluice::http

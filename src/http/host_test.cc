@@ -42,5 +42,14 @@ TEST(HostTest, RejectsWhatATargetCouldReadAsAnotherHost) {
   EXPECT_FALSE(IsValidHost(std::string_view("a\0b", 3)));
 }
 
+TEST(HostTest, EveryHostFieldAndTheAuthorityAreChecked) {
+  HeaderField fields[] = {{"Host", "good.example"}, {"X", "y"}, {"host", "a b"}};
+  EXPECT_TRUE(RequestHostsValid("", std::span(fields, 2), &fields[0], 1));
+  EXPECT_FALSE(RequestHostsValid("", fields, &fields[0], 2));
+  EXPECT_FALSE(RequestHostsValid("good.example@evil.example", std::span(fields, 2), &fields[0], 1));
+  EXPECT_TRUE(RequestHostsValid("good.example:8080", {}, nullptr, 0));
+  EXPECT_TRUE(RequestHostsValid("", {}, nullptr, 0));  // HTTP/1.0 without Host
+}
+
 }  // namespace
 }  // namespace sluice::http

@@ -302,22 +302,6 @@ bool DownstreamConnection::DrainLocalRequestBody() {
   return progress;
 }
 
-namespace {
-
-// The absolute-form authority (never empty) and every Host field are valid uri-host[:port].
-bool HostsValid(const RequestTarget& target, const http::RequestHead& head,
-                const http::HeaderField* first_host, int host_count) {
-  if (!target.authority.empty() && !http::IsValidHost(target.authority)) return false;
-  if (first_host == nullptr) return true;
-  if (host_count == 1) return http::IsValidHost(first_host->value);
-  for (const http::HeaderField& h : head.header_span()) {
-    if (EqualsIgnoreCase(h.name, "host") && !http::IsValidHost(h.value)) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
 void DownstreamConnection::HandleRequest(http::RequestHead& head) {
   const config::LoadBalancerAttributes& attrs = listener_->load_balancer->attributes;
   TakeScratch();
@@ -397,7 +381,8 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
   // RFC 9112 §3.2: 400 for an invalid Host (userinfo, spaces, a second port...), in the
   // absolute-form authority too. Monitor mode forwards it as ALB does, but no host-header
   // rule ever sees it.
-  const bool host_valid = HostsValid(target, head, host, host_count);
+  const bool host_valid =
+      http::RequestHostsValid(target.authority, head.header_span(), host, host_count);
   if (!host_valid && attrs.desync_mitigation_mode != config::DesyncMitigationMode::kMonitor) {
     in_.Consume(head.head_length);
     RespondError(400, true);
