@@ -86,6 +86,11 @@ class DescriptorHog {
 // `initial` (with an unhealthy threshold of one, a single counted failure would make it
 // unhealthy). Once descriptors are free again the check runs and passes.
 TEST(HealthCheckerScaleTest, OutOfDescriptorsIsRetriedNotCountedAsAFailure) {
+#if defined(__SANITIZE_ADDRESS__)
+  // With every descriptor taken, the sanitizer runtime itself fails (UBSan's vptr check needs
+  // a pipe to probe memory and then reports a false "invalid vptr"); the plain build runs it.
+  GTEST_SKIP() << "needs all descriptors taken, which the sanitizer runtime cannot survive";
+#endif
   Listener target;
   ASSERT_NE(target.port(), 0);
   HealthChecker c;
@@ -158,7 +163,9 @@ TEST(HealthCheckerScaleTest, ReportsArePublishedAtABoundedRate) {
   // And every target did reach its verdict in the published report.
   EXPECT_TRUE(Eventually(
       [&] {
-        for (const TargetHealthRow& r : c.Report()[0].targets) {
+        // A named copy: a range-for over c.Report()[0].targets would outlive the temporary.
+        std::vector<TargetGroupHealth> report = c.Report();
+        for (const TargetHealthRow& r : report[0].targets) {
           if (r.state != TargetState::kUnhealthy) return false;
         }
         return true;
