@@ -301,6 +301,30 @@ def listening(ip, port):
     return any(st == "0A" and loc in targets for loc, _, st in tcp_sockets())
 
 
+def free_port_run(addrs_for_offset, count, start=18080, stop=60000, step=7):
+    """The first port p from `start` such that p + i is free on every address of
+    addrs_for_offset(i) for i < count (nothing listens there and a bind succeeds). Ports are
+    chosen at run time, so that a port some other process holds never fails a run."""
+    for base in range(start, stop - count, step):
+        if all(_can_bind(ip, base + i) for i in range(count) for ip in addrs_for_offset(i)):
+            return base
+    raise HarnessError(f"no {count} consecutive free ports between {start} and {stop}")
+
+
+def _can_bind(ip, port):
+    if listening(ip, port):
+        return False
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((ip, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def established_to(ip, port):
     local = _hex_addr(ip, port)
     return sum(1 for loc, _, st in tcp_sockets() if st == "01" and loc == local)
@@ -566,6 +590,12 @@ class Bench:
             print(f"warning: fd limit {hard} < {need}; idle test reduced", flush=True)
             self.args.idle_conns = max(100, hard - 1000)
         # The interleaved open-loop phase runs every chain at once on --port, --port + 1, ...
+        # Ports not given are chosen now among the free ones.
+        if self.args.port is None:
+            self.args.port = free_port_run(lambda i: [PROXY_ADDR], len(chains))
+        if self.args.backend_port is None:
+            self.args.backend_port = free_port_run(lambda i: BACKEND_ADDRS + [DIRECT_ADDR], 1,
+                                                   start=19000)
         proxy_ports = [(PROXY_ADDR, self.args.port + i) for i in range(len(chains))]
         for ip, port in proxy_ports + [(DIRECT_ADDR, self.args.backend_port)] + \
                 [(a, self.args.backend_port) for a in BACKEND_ADDRS]:
@@ -1318,9 +1348,12 @@ def parse_args(argv):
                         "between them in slices of this length (default 100 ms)")
     p.add_argument("--latency-sequential", action="store_true",
                    help="open-loop phase: one chain at a time instead of interleaved slices")
-    p.add_argument("--port", type=int, default=18080, help="proxy listen port on 127.0.0.1")
-    p.add_argument("--backend-port", type=int, default=19000,
-                   help="backend port on 127.0.0.11-14 (and 127.0.0.15 for direct)")
+    p.add_argument("--port", type=int, default=None,
+                   help="first proxy listen port on 127.0.0.1 (default: the first free run of "
+                        "ports from 18080)")
+    p.add_argument("--backend-port", type=int, default=None,
+                   help="backend port on 127.0.0.11-14 (and 127.0.0.15 for direct; default: "
+                        "the first free one from 19000)")
     p.add_argument("--sluice", help="sluice binary (default: build build-bench/sluice)")
     p.add_argument("--build-dir", default=str(ROOT / "build-bench"),
                    help="CMake build dir for sluice and the compiled instruments")
