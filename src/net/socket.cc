@@ -58,8 +58,8 @@ Result<bool> CheckNoOtherListener(const SocketAddress& address) {
     Error e = errno == EADDRINUSE
                   ? Error{ErrorSource::kConfig,
                           "listen " + address.ToString() +
-                              ": address already in use by another process (or another "
-                              "listener on the same port)",
+                              ": Address already in use (another process listens there, or "
+                              "a listener on the same port)",
                           false}
                   : SysError("bind", address);
     close(fd);
