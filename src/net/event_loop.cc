@@ -17,6 +17,12 @@ int64_t MonotonicMillis() {
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t RealtimeMillis() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
 class EventLoop::WakeHandler : public EventHandler {
  public:
   explicit WakeHandler(EventLoop* loop) : loop_(loop) {}
@@ -31,8 +37,9 @@ class EventLoop::WakeHandler : public EventHandler {
   EventLoop* loop_;
 };
 
-EventLoop::EventLoop() {
-  now_ms_ = MonotonicMillis();
+EventLoop::EventLoop(Clock monotonic, Clock realtime) : monotonic_(monotonic), realtime_(realtime) {
+  now_ms_ = monotonic_();
+  unix_offset_ms_ = realtime_() - now_ms_;
   wake_handler_ = new WakeHandler(this);
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) {
@@ -86,12 +93,15 @@ void EventLoop::Run(int tick_ms, const std::function<void()>& tick) {
   running_ = true;
   constexpr int kMaxEvents = 256;
   epoll_event events[kMaxEvents];
-  int64_t next_tick = MonotonicMillis() + tick_ms;
+  now_ms_ = monotonic_();
+  int64_t next_tick = now_ms_ + tick_ms;
   while (running_) {
-    int64_t wait = next_tick - MonotonicMillis();
+    // One clock read per iteration: the wait is reckoned from the time this batch started,
+    // so a tick may come late by the batch's own length (the tick is coarse anyway).
+    int64_t wait = next_tick - now_ms_;
     if (wait < 0 || !yielded_.empty()) wait = 0;
     int n = epoll_wait(epoll_fd_, events, kMaxEvents, static_cast<int>(wait));
-    now_ms_ = MonotonicMillis();
+    now_ms_ = monotonic_();
     if (n < 0) {
       if (errno != EINTR) {
         Fail("epoll_wait");
@@ -108,6 +118,7 @@ void EventLoop::Run(int tick_ms, const std::function<void()>& tick) {
       running_yielded_.clear();
     }
     if (now_ms_ >= next_tick) {
+      unix_offset_ms_ = realtime_() - now_ms_;  // follows wall-clock steps within a tick
       tick();
       next_tick = now_ms_ + tick_ms;
     }

@@ -23,10 +23,14 @@ class EventHandler {
 // Monotonic milliseconds (CLOCK_MONOTONIC_COARSE; a few ms of resolution is enough for
 // every timeout Sluice has).
 int64_t MonotonicMillis();
+// Wall-clock milliseconds since the Unix epoch (CLOCK_REALTIME_COARSE).
+int64_t RealtimeMillis();
 
 class EventLoop {
  public:
-  EventLoop();
+  using Clock = int64_t (*)();
+  // The clocks are injectable so that tests can drive time.
+  explicit EventLoop(Clock monotonic = MonotonicMillis, Clock realtime = RealtimeMillis);
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
@@ -51,8 +55,10 @@ class EventLoop {
   void SetWakeHandler(std::function<void()> on_wake) { on_wake_ = std::move(on_wake); }
   void Stop() { running_ = false; }
 
-  // The time cached at the start of this loop iteration.
+  // The monotonic time read once per loop iteration, after epoll_wait returns.
   int64_t now_ms() const { return now_ms_; }
+  // The wall clock at now_ms(): the offset between the clocks is read once per tick.
+  int64_t unix_ms() const { return now_ms_ + unix_offset_ms_; }
 
   // Defers destruction of an object to the end of the current iteration, so that a
   // handler may close itself while events for it are still in the batch.
@@ -70,7 +76,10 @@ class EventLoop {
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   bool running_ = false;
+  Clock monotonic_;
+  Clock realtime_;
   int64_t now_ms_ = 0;
+  int64_t unix_offset_ms_ = 0;
   std::function<void()> on_wake_;
   std::vector<EventHandler*> graveyard_;
   std::vector<EventHandler*> yielded_;

@@ -163,6 +163,7 @@ bool DownstreamConnection::FlushDownstream() {
   ssize_t n = send(fd_, out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
   if (n > 0) {
     out_sent_ += static_cast<size_t>(n);
+    sent_bytes_ += static_cast<uint64_t>(n);
     last_activity_ms_ = worker_->now_ms();
     if (out_sent_ == out_.size()) {
       out_.clear();
@@ -218,7 +219,7 @@ bool DownstreamConnection::TryStartRequest() {
   if (head_len == 0) {
     http::ParseError err;
     if (!http::CheckPartialRequestHead(buf, &err)) {
-      RespondError(err.status, true);
+      RespondError(CauseOfRequestError(err), true);
       return true;
     }
     if (in_.write_space() == 0) {
@@ -226,7 +227,7 @@ bool DownstreamConnection::TryStartRequest() {
         in_.Reserve(http::kMaxRequestHead);  // a large head: grow once, up to ALB's limits
         return true;
       }
-      RespondError(400, true);
+      RespondError(Cause::kRequestHeadTooLarge, true);
       return true;
     }
     return false;
@@ -239,14 +240,16 @@ bool DownstreamConnection::TryStartRequest() {
   http::RequestHead& head = worker_->head_scratch();
   http::ParseError err;
   if (http::ParseRequestHead(buf, head_len, &head, &err) != http::ParseStatus::kComplete) {
-    RespondError(err.status, true);
+    RespondError(CauseOfRequestError(err), true);
     return true;
   }
   HandleRequest(head);
   return true;
 }
 
-void DownstreamConnection::RespondError(int status, bool close_after) {
+void DownstreamConnection::RespondError(Cause cause, bool close_after) {
+  const int status = Describe(cause).status;
+  SetOutcome(cause, status);
   LocalResponseOptions o;
   o.head_request = method_ == "HEAD";
   o.close = close_after || !keep_alive_;
@@ -278,6 +281,7 @@ bool DownstreamConnection::DrainLocalRequestBody() {
     size_t take = in_.size() < req_remaining_ ? in_.size() : static_cast<size_t>(req_remaining_);
     if (take > 0) {
       in_.Consume(take);
+      received_bytes_ += take;
       req_remaining_ -= take;
       progress = true;
     }
@@ -292,6 +296,7 @@ bool DownstreamConnection::DrainLocalRequestBody() {
         return true;
       }
       in_.Consume(used);
+      received_bytes_ += used;
       progress = progress || used > 0;
       if (used == 0) break;
     }
@@ -305,6 +310,7 @@ bool DownstreamConnection::DrainLocalRequestBody() {
 void DownstreamConnection::HandleRequest(http::RequestHead& head) {
   const config::LoadBalancerAttributes& attrs = listener_->load_balancer->attributes;
   TakeScratch();
+  BeginExchange(head);
   method_.assign(head.method);
   version_minor_ = head.version_minor;
   expect_continue_ = false;
@@ -346,7 +352,7 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
       // than ALB, which forwards it; docs/alb-compatibility.md).
       if (verdict_.tier == DesyncTier::kSevere || head.whitespace_before_colon) {
         in_.Consume(head.head_length);
-        RespondError(400, true);
+        RespondError(Cause::kDesyncRefused, true);
         return;
       }
       if (verdict_.tier == DesyncTier::kAmbiguous) close_after_ambiguous_ = true;
@@ -354,7 +360,7 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
     case config::DesyncMitigationMode::kStrictest:
       if (verdict_.tier != DesyncTier::kCompliant || head.whitespace_before_colon) {
         in_.Consume(head.head_length);
-        RespondError(400, true);
+        RespondError(Cause::kDesyncRefused, true);
         return;
       }
       break;
@@ -365,17 +371,18 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
   http::ParseError err;
   if (!http::DetermineRequestFraming(head, &req_framing_, &err)) {
     in_.Consume(head.head_length);
-    RespondError(err.status, true);
+    RespondError(CauseOfRequestError(err), true);
     return;
   }
   req_remaining_ = req_framing_.kind == http::BodyKind::kContentLength ? req_framing_.length : 0;
   req_body_done_ = req_framing_.kind == http::BodyKind::kNone;
 
   RequestTarget target;
-  if (!SplitRequestTarget(head.target, &target) || (head.version_minor >= 1 && host == nullptr) ||
+  const bool target_ok = SplitRequestTarget(head.target, &target);
+  if (!target_ok || (head.version_minor >= 1 && host == nullptr) ||
       (host_count > 1 && !attrs.preserve_host_header)) {
     in_.Consume(head.head_length);
-    RespondError(400, true);
+    RespondError(target_ok ? Cause::kInvalidHost : Cause::kMalformedRequest, true);
     return;
   }
   // RFC 9112 §3.2: 400 for an invalid Host (userinfo, spaces, a second port...), in the
@@ -385,18 +392,18 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
       http::RequestHostsValid(target.authority, head.header_span(), host, host_count);
   if (!host_valid && attrs.desync_mitigation_mode != config::DesyncMitigationMode::kMonitor) {
     in_.Consume(head.head_length);
-    RespondError(400, true);
+    RespondError(Cause::kInvalidHost, true);
     return;
   }
   if (head.method == "TRACE") {
     bool body = !req_body_done_;
     in_.Consume(head.head_length);
-    RespondError(405, body);
+    RespondError(Cause::kMethodNotAllowed, body);
     return;
   }
   if (head.method == "CONNECT") {
     in_.Consume(head.head_length);
-    RespondError(405, true);
+    RespondError(Cause::kMethodNotAllowed, true);
     return;
   }
 
@@ -411,11 +418,12 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
   facts.headers = head.header_span();
   facts.source_ip = peer_.ip;
   routing::MatchResult match = listener_->rules->Match(facts, worker_->match_scratch());
+  rule_priority_ = match.priority;
   const config::Action* terminal = nullptr;
   for (const config::Action& a : *match.actions) terminal = &a;  // the last action terminates
   if (terminal == nullptr) {
     in_.Consume(head.head_length);
-    RespondError(500, !req_body_done_);
+    RespondError(Cause::kInternalError, !req_body_done_);
     return;
   }
 
@@ -425,6 +433,7 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
       return;
     case config::ActionType::kFixedResponse: {
       in_.Consume(head.head_length);
+      SetOutcome(Cause::kFixedResponse, terminal->fixed_response.status_code);
       bool close = !keep_alive_ || (expect_continue_ && !req_body_done_);
       LocalResponseOptions o{method_ == "HEAD", close, !close && version_minor_ == 0,
                              worker_->http_date()};
@@ -447,10 +456,11 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
       std::string location;
       if (!routing::BuildRedirectLocation(terminal->redirect, in, &location)) {
         in_.Consume(head.head_length);
-        RespondError(500, !req_body_done_);
+        RespondError(Cause::kInternalError, !req_body_done_);
         return;
       }
       in_.Consume(head.head_length);
+      SetOutcome(Cause::kRedirect, terminal->redirect.status_code);
       bool close = !keep_alive_ || (expect_continue_ && !req_body_done_);
       LocalResponseOptions o{method_ == "HEAD", close, !close && version_minor_ == 0,
                              worker_->http_date()};
@@ -463,6 +473,7 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
 }
 
 void DownstreamConnection::FinishRequest() {
+  EndExchange();
   if (counted_target_ != nullptr) {
     counted_target_->outstanding.fetch_sub(1, std::memory_order_relaxed);
     counted_target_ = nullptr;
@@ -492,6 +503,7 @@ void DownstreamConnection::GiveBackIdleMemory() {
     worker_->GiveString(out_);
   }
   worker_->GiveString(upstream_out_);
+  worker_->GiveString(record_text_);
   worker_->GiveString(set_cookie_headers_);
   worker_->GiveString(app_cookie_value_);
 }
@@ -509,7 +521,7 @@ void DownstreamConnection::CheckTimers(int64_t now_ms) {
       if (idle_for >= idle_timeout_ms_ || now_ms - head_started_ms_ >= header_timeout) {
         in_.Clear();
         keep_alive_ = false;
-        RespondError(408, true);
+        RespondError(Cause::kClientHeadTimeout, true);
         Pump();
       }
       break;
@@ -519,11 +531,11 @@ void DownstreamConnection::CheckTimers(int64_t now_ms) {
           worker_->snapshot()->DrainExpired(counted_target_, now_ms)) {
         // Deregistration delay over with the request still open: ALB answers 502 (or cuts
         // the response if it had started).
-        FailUpstream(502);
+        FailUpstream(Cause::kDrainDeadline);
         Pump();
       } else if (upstream_ != nullptr && !upstream_->connected &&
                  now_ms - connect_started_ms_ >= kConnectTimeoutMs) {
-        FailUpstream(504);
+        FailUpstream(Cause::kTargetConnectTimeout);
         Pump();
       } else if (idle_for >= idle_timeout_ms_) {
         // Waiting for the rest of the client's body (everything received so far has gone to
@@ -531,7 +543,7 @@ void DownstreamConnection::CheckTimers(int64_t now_ms) {
         // way the target connection is closed (FailUpstream releases it unreusable).
         const bool waiting_for_client =
             !req_body_done_ && req_ready_ == 0 && upstream_out_sent_ == upstream_out_.size();
-        FailUpstream(waiting_for_client ? 408 : 504);
+        FailUpstream(waiting_for_client ? Cause::kClientBodyTimeout : Cause::kTargetTimeout);
         Pump();
       }
       break;
@@ -553,6 +565,7 @@ void DownstreamConnection::BeginShutdown() {
 
 void DownstreamConnection::LingeringClose() {
   if (closed_) return;
+  EndExchange();
   if (upstream_ != nullptr) ReleaseUpstream(false);
   if (peer_eof_) {
     Close();
@@ -570,6 +583,7 @@ void DownstreamConnection::LingeringClose() {
 
 void DownstreamConnection::Close() {
   if (closed_) return;
+  EndExchange();
   closed_ = true;
   if (upstream_ != nullptr) ReleaseUpstream(false);
   if (counted_target_ != nullptr) {

@@ -15,6 +15,7 @@
 #include "http/h1_framing.h"
 #include "net/buffer.h"
 #include "net/event_loop.h"
+#include "proxy/outcome.h"
 #include "proxy/snapshot.h"
 
 namespace sluice::proxy {
@@ -71,7 +72,8 @@ class DownstreamConnection final : public net::EventHandler {
   const TargetRuntime* ChooseTarget(const http::RequestHead& head, size_t tg_index);
   void AppendStickyCookie(std::string_view name, const balancer::StickyValue& value, bool cors);
   void StartLocalResponse(bool close_after);
-  void RespondError(int status, bool close_after);
+  // Answers the request with the load balancer's error page for `cause` (outcome.h).
+  void RespondError(Cause cause, bool close_after);
   bool DrainLocalRequestBody();
   bool ScanRequestBody();
   bool SendToUpstream();
@@ -87,7 +89,18 @@ class DownstreamConnection final : public net::EventHandler {
   // True for a response field the client must not get: hop-by-hop fields, Transfer-Encoding
   // when dechunking for an HTTP/1.0 client, Content-Length beside chunked.
   bool DropsResponseField(std::string_view name) const;
-  void FailUpstream(int status);
+  // The exchange with the target failed for `cause`: an error response if none has started,
+  // else the client connection ends after what was sent.
+  void FailUpstream(Cause cause);
+  // Exchange record (downstream_record.cc): opened when a request head parses, ended once,
+  // when its response is complete or the connection closes; the worker's sink, if any, then
+  // gets the ExchangeRecord.
+  void BeginExchange(const http::RequestHead& head);
+  void SetOutcome(Cause cause, int elb_status);
+  void EndExchange();
+  // With a sink: keeps the X-Amzn-Trace-Id value just written into the upstream head.
+  void RecordTraceId();
+  ExchangeRecord BuildRecord() const;
   bool ConnectUpstream();
   void ReleaseUpstream(bool reusable);
   void FinishRequest();
@@ -162,6 +175,26 @@ class DownstreamConnection final : public net::EventHandler {
   std::string app_cookie_value_;
   const std::string* app_cookie_name_ = nullptr;
   bool app_cookie_refresh_ = false;
+
+  // The exchange in progress, compact (an idle connection must stay under 1 KiB); the
+  // ExchangeRecord is built from it only when the worker has a sink. Times are monotonic ms
+  // of the worker's clock; 0: not reached.
+  bool exchange_open_ = false;
+  Cause cause_ = Cause::kNone;
+  uint16_t elb_status_ = 0;
+  uint16_t target_status_ = 0;
+  int32_t rule_priority_ = -2;
+  int32_t target_group_ = -1;
+  int64_t routed_ms_ = 0;
+  int64_t sent_ms_ = 0;
+  int64_t first_byte_ms_ = 0;
+  uint64_t received_bytes_ = 0;
+  uint64_t sent_bytes_ = 0;
+  // With a sink only: request line, user agent and trace id, one after the other, in a
+  // string borrowed from the worker while the exchange runs.
+  std::string record_text_;
+  uint32_t request_line_len_ = 0;
+  uint32_t user_agent_len_ = 0;
 };
 
 }  // namespace sluice::proxy

@@ -63,8 +63,7 @@ bool DecodeSticky(const http::RequestHead& head, const balancer::StickyCookieCod
 void DownstreamConnection::AppendStickyCookie(std::string_view name,
                                               const balancer::StickyValue& value, bool cors) {
   char date[40];
-  size_t date_len =
-      FormatHttpDate(static_cast<int64_t>(time(nullptr)) + kStickyCookieLifetime, date);
+  size_t date_len = FormatHttpDate(worker_->unix_seconds() + kStickyCookieLifetime, date);
   size_t value_start = 0, value_len = 0;  // the CORS twin carries the identical value
   worker_->TakeString(set_cookie_headers_);
   for (int pass = 0; pass < (cors ? 2 : 1); ++pass) {
@@ -92,7 +91,7 @@ int DownstreamConnection::ChooseTargetGroup(const http::RequestHead& head,
   const auto& groups = action.forward.target_groups;
   if (groups.empty()) return -1;
   if (groups.size() == 1) return groups[0].index;
-  int64_t now = static_cast<int64_t>(time(nullptr));
+  int64_t now = worker_->unix_seconds();
   uint64_t scope = 0;
   if (action.forward.stickiness_enabled) {
     // Group stickiness is scoped to the rule: the listener and the rule's priority.
@@ -147,7 +146,7 @@ const TargetRuntime* DownstreamConnection::ChooseTarget(const http::RequestHead&
       index.push_back(static_cast<uint32_t>(i));
     }
   }
-  int64_t now = static_cast<int64_t>(time(nullptr));
+  int64_t now = worker_->unix_seconds();
   bool lb_cookie = attrs.stickiness_enabled && attrs.stickiness_type == "lb_cookie";
   bool app_cookie = attrs.stickiness_enabled && attrs.stickiness_type == "app_cookie";
   app_cookie_name_ = nullptr;
@@ -219,10 +218,12 @@ void DownstreamConnection::ForwardRequest(http::RequestHead& head, const Request
   int tg_index = ChooseTargetGroup(head, action, priority);
   if (tg_index < 0 || snapshot_->target_groups[static_cast<size_t>(tg_index)].targets.empty()) {
     in_.Consume(head.head_length);
-    RespondError(503, !req_body_done_);
+    RespondError(Cause::kNoTargets, !req_body_done_);
     return;
   }
   const TargetRuntime& target = *ChooseTarget(head, static_cast<size_t>(tg_index));
+  routed_ms_ = worker_->now_ms();
+  target_group_ = tg_index;
 
   ForwardContext ctx;
   ctx.attributes = &listener_->load_balancer->attributes;
@@ -232,14 +233,16 @@ void DownstreamConnection::ForwardRequest(http::RequestHead& head, const Request
   ctx.client_port = peer_.port;
   ctx.fallback_ip = &listener_address_.ip;
   ApplyDesyncVerdict(verdict_, &ctx);
-  ctx.unix_seconds = static_cast<int64_t>(time(nullptr));
+  ctx.unix_seconds = worker_->unix_seconds();
   ctx.rng = &worker_->rng();
   upstream_out_.clear();
   upstream_out_sent_ = 0;
   int status = AppendUpstreamRequestHead(head, split, req_framing_, ctx, &upstream_out_);
+  if (worker_->exchange_sink() != nullptr) RecordTraceId();
   in_.Consume(head.head_length);
   if (status != 0) {
-    RespondError(status, !req_body_done_);
+    RespondError(status == 463 ? Cause::kTooManyForwardedFor : Cause::kMalformedRequest,
+                 !req_body_done_);
     return;
   }
   counted_target_ = target.stats.get();
@@ -270,7 +273,7 @@ bool DownstreamConnection::ConnectUpstream() {
   }
   auto fd = net::ConnectNonBlocking(target_address_);
   if (!fd.ok()) {
-    FailUpstream(502);
+    FailUpstream(Cause::kTargetConnectFailed);
     return false;
   }
   c = new UpstreamConnection(fd.value(), target_address_, &pools);
@@ -280,7 +283,7 @@ bool DownstreamConnection::ConnectUpstream() {
   c->idle_timeout_ms = idle_timeout_ms_;
   if (!worker_->loop().Add(fd.value(), c)) {
     delete c;
-    FailUpstream(502);
+    FailUpstream(Cause::kTargetConnectFailed);
     return false;
   }
   connect_started_ms_ = worker_->now_ms();
@@ -294,6 +297,7 @@ bool DownstreamConnection::ScanRequestBody() {
   if (avail == 0) return false;
   if (req_framing_.kind == http::BodyKind::kContentLength) {
     size_t take = avail < req_remaining_ ? avail : static_cast<size_t>(req_remaining_);
+    received_bytes_ += take;
     req_ready_ += take;
     req_remaining_ -= take;
     if (req_remaining_ == 0) req_body_done_ = true;
@@ -305,9 +309,10 @@ bool DownstreamConnection::ScanRequestBody() {
     size_t used = req_chunks_.Feed(in_.readable().substr(req_ready_), &data);
     if (req_chunks_.failed()) {
       keep_alive_ = false;
-      FailUpstream(400);
+      FailUpstream(Cause::kMalformedRequestBody);
       return true;
     }
+    received_bytes_ += used;
     if (req_chunks_.fed_trailer()) {
       in_.Erase(req_ready_, used);  // trailer fields never reach the target
     } else {
@@ -326,7 +331,7 @@ bool DownstreamConnection::SendToUpstream() {
     if (!upstream_->writable && !upstream_->readable) return false;
     int err = net::SocketError(upstream_->fd());
     if (err != 0) {
-      FailUpstream(502);  // refused, unreachable, reset
+      FailUpstream(Cause::kTargetConnectFailed);  // refused, unreachable, reset
       return true;
     }
     if (!upstream_->writable) return false;
@@ -357,7 +362,7 @@ bool DownstreamConnection::SendToUpstream() {
       ConnectUpstream();
       return true;
     }
-    FailUpstream(502);
+    FailUpstream(Cause::kTargetClosed);
     return true;
   }
   size_t written = static_cast<size_t>(n);
@@ -366,6 +371,7 @@ bool DownstreamConnection::SendToUpstream() {
     size_t h = upstream_out_.size() - upstream_out_sent_;
     size_t take = written < h ? written : h;
     upstream_out_sent_ += take;
+    if (upstream_out_sent_ == upstream_out_.size()) sent_ms_ = worker_->now_ms();
     written -= take;
   }
   if (written > 0) {
@@ -405,12 +411,12 @@ bool DownstreamConnection::ReadUpstream() {
       ConnectUpstream();
       return true;
     }
-    FailUpstream(502);
+    FailUpstream(Cause::kTargetClosed);
     return true;
   }
   resp_eof_ = true;
   upstream_reusable_ = false;
-  if (resp_state_ == ResponseState::kHead) FailUpstream(502);
+  if (resp_state_ == ResponseState::kHead) FailUpstream(Cause::kMalformedResponse);
   return true;
 }
 
@@ -421,18 +427,20 @@ bool DownstreamConnection::ProcessResponseHead() {
   while (resp_state_ == ResponseState::kHead) {
     size_t head_len = http::FindHeadEnd(b.readable(), &resp_scan_pos_);
     if (head_len == 0) {
-      if (b.size() > http::kMaxResponseHead) FailUpstream(502);  // response headers > 32 KiB
+      if (b.size() > http::kMaxResponseHead) FailUpstream(Cause::kResponseHeadTooLarge);
       return progress;
     }
     http::ResponseHead& rh = worker_->response_scratch();
     http::ParseError err;
     if (http::ParseResponseHead(b.readable(), head_len, &rh, &err) !=
         http::ParseStatus::kComplete) {
-      FailUpstream(502);
+      FailUpstream(std::string_view(err.reason) == "response head too large"
+                       ? Cause::kResponseHeadTooLarge
+                       : Cause::kMalformedResponse);
       return true;
     }
     if (rh.status == 101) {  // protocol upgrades arrive with the WebSocket work
-      FailUpstream(502);
+      FailUpstream(Cause::kUpgradeNotSupported);
       return true;
     }
     if (rh.status < 200) {
@@ -451,9 +459,12 @@ bool DownstreamConnection::ProcessResponseHead() {
       continue;
     }
     if (!http::DetermineResponseFraming(rh, method_, &resp_framing_, &err)) {
-      FailUpstream(502);
+      FailUpstream(Cause::kMalformedResponse);
       return true;
     }
+    first_byte_ms_ = worker_->now_ms();
+    target_status_ = static_cast<uint16_t>(rh.status);
+    SetOutcome(Cause::kTargetResponse, rh.status);
     resp_remaining_ =
         resp_framing_.kind == http::BodyKind::kContentLength ? resp_framing_.length : 0;
     dechunk_ = version_minor_ == 0 && resp_framing_.kind == http::BodyKind::kChunked;
@@ -500,7 +511,7 @@ bool DownstreamConnection::ProcessResponseHead() {
       }
       if (sets_app_cookie) {
         char date[40];
-        size_t date_len = FormatHttpDate(static_cast<int64_t>(time(nullptr)) + 7 * 86400, date);
+        size_t date_len = FormatHttpDate(worker_->unix_seconds() + 7 * 86400, date);
         out_.append("Set-Cookie: AWSALBAPP-0=");
         out_.append(app_cookie_value_);
         out_.append("; Expires=");
@@ -655,6 +666,7 @@ bool DownstreamConnection::FlushResponse() {
     return false;
   }
   size_t written = static_cast<size_t>(n);
+  sent_bytes_ += written;
   last_activity_ms_ = worker_->now_ms();
   size_t take = written < head_left ? written : head_left;
   out_sent_ += take;
@@ -693,12 +705,14 @@ bool DownstreamConnection::FinishExchangeIfDone() {
   if (resp_eof_ && resp_state_ == ResponseState::kBody && resp_ready_ == 0 && out_.empty() &&
       !ResponseBodyScanned()) {
     // Truncated by the target: the client sees the connection close early.
+    cause_ = Cause::kResponseTruncated;
     keep_alive_ = false;
     ReleaseUpstream(false);
     Close();
     return false;
   }
   if (resp_eof_ && resp_chunks_.failed() && resp_ready_ == 0 && out_.empty()) {
+    cause_ = Cause::kMalformedResponse;
     ReleaseUpstream(false);
     Close();
     return false;
@@ -706,11 +720,12 @@ bool DownstreamConnection::FinishExchangeIfDone() {
   return false;
 }
 
-void DownstreamConnection::FailUpstream(int status) {
+void DownstreamConnection::FailUpstream(Cause cause) {
   ReleaseUpstream(false);
   if (!response_started_) {
-    RespondError(status, !req_body_done_ || !keep_alive_);
+    RespondError(cause, !req_body_done_ || !keep_alive_);
   } else {
+    cause_ = cause;  // the status line already sent stays the one logged
     keep_alive_ = false;
     phase_ = Phase::kClosing;
   }

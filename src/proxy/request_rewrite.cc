@@ -245,11 +245,9 @@ namespace {
 // The request target as sent upstream. When `escape` (the desync verdict is not Compliant),
 // control characters, SP and DEL inside it (SpaceInUri, AmbiguousUri, and BadUri in monitor
 // mode) go out percent-encoded, so that no target can split the request line elsewhere.
-void AppendRequestTarget(std::string_view target, bool escape, std::string* out) {
-  if (!escape) {
-    out->append(target);
-    return;
-  }
+// Out of line and cold: only a non-Compliant request takes it, and inlined it costs the
+// compliant path its inlined appends (callgrind: +135 instructions per request).
+[[gnu::noinline, gnu::cold]] void AppendEscapedTarget(std::string_view target, std::string* out) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   for (char c : target) {
     const auto u = static_cast<unsigned char>(c);
@@ -261,6 +259,20 @@ void AppendRequestTarget(std::string_view target, bool escape, std::string* out)
       out->push_back(c);
     }
   }
+}
+
+inline void AppendRequestTarget(std::string_view target, bool escape, std::string* out) {
+  if (escape) {
+    AppendEscapedTarget(target, out);
+  } else {
+    out->append(target);
+  }
+}
+
+// A field a target could read as framing, or split at a CR/LF/NUL in its name. Cold: only
+// asked for an Ambiguous or Severe request.
+[[gnu::noinline, gnu::cold]] bool IsFramingLookalike(std::string_view name) {
+  return http::IsFramingFieldName(name) || HasLineBreak(name);
 }
 
 std::string_view FallbackHost(const ForwardContext& ctx, char (&buf)[64]) {
@@ -392,7 +404,7 @@ int AppendUpstreamRequestHead(const http::RequestHead& head, const RequestTarget
       continue;
     }
     if (kinds[i] != ManagedField::kNone) continue;  // hop-by-hop, or regenerated below
-    if (ctx.drop_framing_lookalikes && (http::IsFramingFieldName(h.name) || HasLineBreak(h.name))) {
+    if (ctx.drop_framing_lookalikes && IsFramingLookalike(h.name)) {
       continue;  // a target could read it as framing, or split the line at its CR
     }
     if (attrs.drop_invalid_header_fields && !IsValidHeaderName(h.name)) continue;

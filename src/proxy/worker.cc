@@ -248,9 +248,7 @@ void Worker::TakeString(std::string& s) {
   spare_strings_.pop_back();
 }
 
-void Worker::GiveString(std::string& s) {
-  s.clear();
-  if (s.capacity() <= 15) return;  // small-string storage: nothing to give
+void Worker::PoolString(std::string& s) {
   if (s.capacity() > kMaxPooledStringCapacity || spare_strings_.size() >= kMaxSpareStrings) {
     std::string().swap(s);
     return;
@@ -277,7 +275,7 @@ void Worker::Unregister(DownstreamConnection* conn) {
 }
 
 void Worker::UpdateDate() {
-  int64_t now = static_cast<int64_t>(time(nullptr));
+  int64_t now = unix_seconds();
   if (now == date_second_) return;
   date_second_ = now;
   date_len_ = FormatHttpDate(now, date_);

@@ -17,6 +17,7 @@
 #include "http/h1_parser.h"
 #include "net/buffer.h"
 #include "net/event_loop.h"
+#include "proxy/outcome.h"
 #include "proxy/snapshot.h"
 #include "proxy/upstream_connection.h"
 #include "routing/rule_table.h"
@@ -62,6 +63,12 @@ class Worker {
   std::vector<balancer::TargetStats*>& candidate_scratch() { return candidate_scratch_; }
   std::vector<uint32_t>& candidate_index_scratch() { return candidate_index_scratch_; }
   int64_t now_ms() const { return loop_.now_ms(); }
+  // Wall-clock seconds, from the loop's once-per-iteration clock.
+  int64_t unix_seconds() const { return loop_.unix_ms() / 1000; }
+  // Where finished exchanges are reported (none by default: then no record is built). Set
+  // before Start(); the sink must outlive the worker's thread.
+  void set_exchange_sink(ExchangeSink* sink) { exchange_sink_ = sink; }
+  ExchangeSink* exchange_sink() const { return exchange_sink_; }
   bool shutting_down() const { return shutting_down_; }
   int index() const { return index_; }
 
@@ -72,13 +79,17 @@ class Worker {
   void TakeBuffer(net::Buffer& b);
   void GiveBuffer(net::Buffer& b);
   void TakeString(std::string& s);
-  void GiveString(std::string& s);
+  void GiveString(std::string& s) {
+    s.clear();
+    if (s.capacity() > 15) PoolString(s);  // else small-string storage: nothing to give
+  }
 
   void Register(DownstreamConnection* conn);
   void Unregister(DownstreamConnection* conn);
   void Accept(int listen_fd, const ListenerRuntime* listener);
 
  private:
+  void PoolString(std::string& s);
   void Run();
   void OnWake();
   void Adopt(std::shared_ptr<const Snapshot> next);
@@ -109,6 +120,7 @@ class Worker {
   size_t date_len_ = 0;
   int64_t date_second_ = -1;
   bool shutting_down_ = false;
+  ExchangeSink* exchange_sink_ = nullptr;
   int64_t shutdown_deadline_ms_ = 0;
   int64_t accept_paused_until_ms_ = 0;  // out of file descriptors: accepting resumes then
   std::string adopt_error_;             // the first listening socket Adopt() could not watch

@@ -1,0 +1,113 @@
+// The exchange record of a downstream connection: what access logs and metrics read about
+// each request (proxy/outcome.h). Loop thread only.
+#include "proxy/downstream_connection.h"
+#include "proxy/worker.h"
+
+namespace sluice::proxy {
+
+namespace {
+
+// ALB logs User-Agent truncated at 8 KB (reference §5.2, field 14).
+constexpr size_t kMaxUserAgent = 8 * 1024;
+
+}  // namespace
+
+void DownstreamConnection::BeginExchange(const http::RequestHead& head) {
+  exchange_open_ = true;
+  cause_ = Cause::kNone;
+  elb_status_ = 0;
+  target_status_ = 0;
+  rule_priority_ = -2;
+  target_group_ = -1;
+  routed_ms_ = sent_ms_ = first_byte_ms_ = 0;
+  received_bytes_ = head.head_length;
+  sent_bytes_ = 0;
+  request_line_len_ = user_agent_len_ = 0;
+  if (worker_->exchange_sink() == nullptr) return;  // nobody reads the text: do not copy it
+  worker_->TakeString(record_text_);
+  record_text_.clear();
+  if (head.method.empty()) return;  // the head did not parse: ALB logs "- - - "
+  record_text_.append(head.method);
+  record_text_.push_back(' ');
+  record_text_.append(head.target);
+  record_text_.push_back(' ');
+  record_text_.append(head.version);
+  request_line_len_ = static_cast<uint32_t>(record_text_.size());
+  for (const http::HeaderField& h : head.header_span()) {
+    if (http::EqualsIgnoreCase(h.name, "user-agent")) {
+      std::string_view ua = h.value.substr(0, kMaxUserAgent);
+      record_text_.append(ua);
+      user_agent_len_ = static_cast<uint32_t>(ua.size());
+      break;
+    }
+  }
+}
+
+void DownstreamConnection::SetOutcome(Cause cause, int elb_status) {
+  if (!exchange_open_) {
+    // The head did not parse or did not arrive whole: an exchange with no request.
+    http::RequestHead& none = worker_->head_scratch();
+    none.method = {};
+    none.head_length = in_.size();
+    BeginExchange(none);
+    verdict_ = {};
+  }
+  cause_ = cause;
+  elb_status_ = static_cast<uint16_t>(elb_status);
+}
+
+void DownstreamConnection::EndExchange() {
+  if (!exchange_open_) return;
+  exchange_open_ = false;
+  if (cause_ == Cause::kNone) {
+    // Ended without an answer: the client went away (ALB logs 460 when it was waiting for
+    // the target), or left in the middle of the response.
+    cause_ = Cause::kClientClosed;
+    if (elb_status_ == 0) elb_status_ = 460;
+  }
+  ExchangeSink* sink = worker_->exchange_sink();
+  if (sink == nullptr) return;
+  const ExchangeRecord record = BuildRecord();
+  sink->OnExchangeDone(record);
+}
+
+void DownstreamConnection::RecordTraceId() {
+  // The value sent to the target: the client's, or the one generated for it (trace_id).
+  constexpr std::string_view kField = "\r\nX-Amzn-Trace-Id: ";
+  const std::string_view head = upstream_out_;
+  size_t at = head.rfind(kField);
+  if (at == std::string_view::npos) return;
+  at += kField.size();
+  size_t end = head.find('\r', at);
+  if (end == std::string_view::npos) return;
+  record_text_.resize(request_line_len_ + user_agent_len_);
+  record_text_.append(head.substr(at, end - at));
+}
+
+ExchangeRecord DownstreamConnection::BuildRecord() const {
+  ExchangeRecord r;
+  r.received_ms = head_started_ms_;
+  r.received_unix_ms = head_started_ms_ + (worker_->loop().unix_ms() - worker_->now_ms());
+  r.routed_ms = routed_ms_;
+  r.sent_ms = sent_ms_;
+  r.first_byte_ms = first_byte_ms_;
+  r.done_ms = worker_->now_ms();
+  r.received_bytes = received_bytes_;
+  r.sent_bytes = sent_bytes_;
+  r.rule_priority = rule_priority_;
+  r.has_target = target_group_ >= 0 && routed_ms_ != 0;
+  if (r.has_target) r.target = target_address_;
+  r.target_group = target_group_;
+  r.elb_status = elb_status_;
+  r.target_status = target_status_;
+  r.cause = cause_;
+  r.verdict = verdict_;
+  r.retried = retried_;
+  const std::string_view text = record_text_;
+  r.request_line = text.substr(0, request_line_len_);
+  r.user_agent = text.substr(request_line_len_, user_agent_len_);
+  r.trace_id = text.substr(request_line_len_ + user_agent_len_);
+  return r;
+}
+
+}  // namespace sluice::proxy
