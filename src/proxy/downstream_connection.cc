@@ -247,66 +247,6 @@ bool DownstreamConnection::TryStartRequest() {
   return true;
 }
 
-void DownstreamConnection::RespondError(Cause cause, bool close_after) {
-  const int status = Describe(cause).status;
-  SetOutcome(cause, status);
-  LocalResponseOptions o;
-  o.head_request = method_ == "HEAD";
-  o.close = close_after || !keep_alive_;
-  o.date = worker_->http_date();
-  if (!o.close && version_minor_ == 0) o.http10_keep_alive = true;
-  if (o.close) keep_alive_ = false;
-  worker_->TakeString(out_);
-  AppendErrorResponse(status, o, &out_);
-  StartLocalResponse(o.close);
-}
-
-void DownstreamConnection::StartLocalResponse(bool close_after) {
-  if (close_after) {
-    keep_alive_ = false;
-    // The rest of the input cannot be trusted to be framed: do not read it.
-    req_body_done_ = true;
-    phase_ = Phase::kClosing;
-    in_.Clear();
-    return;
-  }
-  phase_ = Phase::kLocal;
-}
-
-bool DownstreamConnection::DrainLocalRequestBody() {
-  // A locally answered request's body is read and discarded so the next request can follow.
-  if (req_body_done_) return false;
-  bool progress = false;
-  if (req_framing_.kind == http::BodyKind::kContentLength) {
-    size_t take = in_.size() < req_remaining_ ? in_.size() : static_cast<size_t>(req_remaining_);
-    if (take > 0) {
-      in_.Consume(take);
-      received_bytes_ += take;
-      req_remaining_ -= take;
-      progress = true;
-    }
-    if (req_remaining_ == 0) req_body_done_ = true;
-  } else if (req_framing_.kind == http::BodyKind::kChunked) {
-    while (!in_.empty() && !req_chunks_.done()) {
-      std::string_view data;
-      size_t used = req_chunks_.Feed(in_.readable(), &data);
-      if (req_chunks_.failed()) {
-        keep_alive_ = false;
-        phase_ = Phase::kClosing;
-        return true;
-      }
-      in_.Consume(used);
-      received_bytes_ += used;
-      progress = progress || used > 0;
-      if (used == 0) break;
-    }
-    if (req_chunks_.done()) req_body_done_ = true;
-  } else {
-    req_body_done_ = true;
-  }
-  return progress;
-}
-
 void DownstreamConnection::HandleRequest(http::RequestHead& head) {
   const config::LoadBalancerAttributes& attrs = listener_->load_balancer->attributes;
   TakeScratch();

@@ -10,7 +10,7 @@
 namespace sluice::proxy {
 
 UpstreamConnection::UpstreamConnection(int fd, const SocketAddress& address, UpstreamPools* pools)
-    : fd_(fd), address_(address), pools_(pools), in_(kUpstreamBufferSize) {}
+    : fd_(fd), address_(address), pools_(pools) {}
 
 UpstreamConnection::~UpstreamConnection() {
   if (fd_ >= 0) close(fd_);
@@ -35,7 +35,36 @@ UpstreamConnection* UpstreamPools::TakeIdle(const SocketAddress& address) {
   UpstreamConnection* c = it->second.back();
   it->second.pop_back();
   c->reused = true;
+  if (c->in().capacity() == 0) Arm(c);
   return c;
+}
+
+void UpstreamPools::Arm(UpstreamConnection* conn) {
+  net::Buffer& in = conn->in();
+  if (in.capacity() != 0) return;
+  if (spare_buffers_.empty()) {
+    in.Reserve(kUpstreamBufferSize);
+    return;
+  }
+  in.Swap(spare_buffers_.back());
+  spare_buffers_.pop_back();
+}
+
+size_t UpstreamPools::idle_count() const {
+  size_t n = 0;
+  for (const auto& [addr, list] : idle_) n += list.size();
+  return n;
+}
+
+void UpstreamPools::StashBuffer(UpstreamConnection* conn) {
+  net::Buffer& in = conn->in();
+  if (in.empty() && in.capacity() == kUpstreamBufferSize &&
+      spare_buffers_.size() < kMaxSpareUpstreamBuffers) {
+    spare_buffers_.emplace_back();
+    spare_buffers_.back().Swap(in);
+  } else {
+    in.Release();
+  }
 }
 
 void UpstreamPools::PutIdle(UpstreamConnection* conn, int64_t now_ms) {
@@ -72,6 +101,7 @@ void UpstreamPools::Sweep(int64_t now_ms, bool all) {
       if (all || now_ms - c->idle_since_ms >= c->idle_timeout_ms) {
         Destroy(c);
       } else {
+        if (c->in().capacity() != 0) StashBuffer(c);
         *keep++ = c;
       }
     }

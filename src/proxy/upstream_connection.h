@@ -18,6 +18,8 @@ class DownstreamConnection;
 class UpstreamPools;
 
 inline constexpr size_t kUpstreamBufferSize = 40 * 1024;  // holds a 32 KiB response head
+// Spare receive buffers a worker's pools keep for reuse (at most 10 MiB).
+inline constexpr size_t kMaxSpareUpstreamBuffers = 256;
 
 class UpstreamConnection final : public net::EventHandler {
  public:
@@ -61,21 +63,28 @@ struct SocketAddressHash {
   }
 };
 
-// Idle connections per target address, most recently used first.
+// Idle connections per target address, most recently used first. An idle connection holds
+// no receive buffer once the worker's tick has swept the pool (Sweep moves it to a spare
+// list; TakeIdle and Arm hand one out): a connection reused within the tick keeps its buffer,
+// so busy keep-alive traffic pays nothing per request.
 class UpstreamPools {
  public:
   explicit UpstreamPools(net::EventLoop* loop) : loop_(loop) {}
   ~UpstreamPools();
 
-  // An idle connection to `address`, or nullptr. The caller becomes its owner.
+  // An idle connection to `address`, with its receive buffer, or nullptr. The caller becomes
+  // its owner.
   UpstreamConnection* TakeIdle(const SocketAddress& address);
+  // Gives a new connection its kUpstreamBufferSize receive buffer.
+  void Arm(UpstreamConnection* conn);
   // Returns a healthy connection (response complete, nothing buffered) to the pool.
   void PutIdle(UpstreamConnection* conn, int64_t now_ms);
   // Closes and frees a connection that is not in the pool.
   void Destroy(UpstreamConnection* conn);
   // Called by an idle connection whose target closed it or sent unexpected bytes.
   void OnIdleEvent(UpstreamConnection* conn);
-  // Closes idle connections past their idle timeout, or all when `all`.
+  // Closes idle connections past their idle timeout, or all when `all`; the others' receive
+  // buffers go to the spare list.
   void Sweep(int64_t now_ms, bool all);
   // Closes idle connections to addresses for which keep(address) is false.
   template <class Keep>
@@ -88,11 +97,15 @@ class UpstreamPools {
   }
 
   net::EventLoop* loop() { return loop_; }
+  size_t idle_count() const;
+  size_t spare_buffer_count() const { return spare_buffers_.size(); }
 
  private:
   void RemoveIdle(UpstreamConnection* conn);
+  void StashBuffer(UpstreamConnection* conn);
   net::EventLoop* loop_;
   std::unordered_map<SocketAddress, std::vector<UpstreamConnection*>, SocketAddressHash> idle_;
+  std::vector<net::Buffer> spare_buffers_;  // each kUpstreamBufferSize, empty
 };
 
 }  // namespace sluice::proxy

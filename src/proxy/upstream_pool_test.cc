@@ -1,0 +1,96 @@
+// UpstreamPools: an idle pooled connection holds no receive buffer after a sweep (the buffer
+// goes to the pool's spare list and comes back when the connection is taken), keyed by target
+// address, and a sweep closes idle connections past their timeout.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net/event_loop.h"
+#include "proxy/upstream_connection.h"
+
+namespace sluice::proxy {
+namespace {
+
+SocketAddress Target(uint16_t port) {
+  SocketAddress a;
+  a.ip = *IpAddress::Parse("127.0.0.1");
+  a.port = port;
+  return a;
+}
+
+class UpstreamPoolTest : public ::testing::Test {
+ protected:
+  // A connected socket pair; the pool's connection owns one end.
+  UpstreamConnection* NewConnection(uint16_t port) {
+    int fds[2];
+    EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
+    peers_.push_back(fds[1]);
+    auto* c = new UpstreamConnection(fds[0], Target(port), &pools_);
+    EXPECT_TRUE(loop_.Add(fds[0], c));
+    pools_.Arm(c);
+    c->connected = true;
+    return c;
+  }
+  void TearDown() override {
+    pools_.Sweep(0, true);
+    for (int fd : peers_) close(fd);
+  }
+  net::EventLoop loop_;
+  UpstreamPools pools_{&loop_};
+  std::vector<int> peers_;
+};
+
+TEST_F(UpstreamPoolTest, IdleConnectionHoldsNoBuffer) {
+  UpstreamConnection* c = NewConnection(80);
+  EXPECT_EQ(c->in().capacity(), kUpstreamBufferSize);
+  pools_.PutIdle(c, 1000);
+  EXPECT_EQ(c->in().capacity(), kUpstreamBufferSize);  // until the tick sweeps the pool
+  pools_.Sweep(1001, false);
+  EXPECT_EQ(c->in().capacity(), 0u);
+  EXPECT_EQ(pools_.spare_buffer_count(), 1u);
+  EXPECT_EQ(pools_.idle_count(), 1u);
+  // An idle connection's whole footprint in the process (the kernel's socket aside).
+  EXPECT_LE(sizeof(UpstreamConnection) + sizeof(void*), 4096u);
+
+  UpstreamConnection* again = pools_.TakeIdle(Target(80));
+  ASSERT_EQ(again, c);
+  EXPECT_TRUE(again->reused);
+  EXPECT_EQ(again->in().capacity(), kUpstreamBufferSize);
+  EXPECT_EQ(pools_.spare_buffer_count(), 0u);
+  pools_.PutIdle(again, 1000);
+}
+
+TEST_F(UpstreamPoolTest, NewConnectionsReuseSpareBuffers) {
+  UpstreamConnection* a = NewConnection(80);
+  pools_.PutIdle(a, 1000);
+  pools_.Sweep(1001, false);
+  ASSERT_EQ(pools_.spare_buffer_count(), 1u);
+  UpstreamConnection* b = NewConnection(81);  // Arm takes the spare buffer
+  EXPECT_EQ(pools_.spare_buffer_count(), 0u);
+  EXPECT_EQ(b->in().capacity(), kUpstreamBufferSize);
+  pools_.PutIdle(b, 1000);
+}
+
+TEST_F(UpstreamPoolTest, KeyedByTargetAddress) {
+  pools_.PutIdle(NewConnection(80), 1000);
+  EXPECT_EQ(pools_.TakeIdle(Target(81)), nullptr);
+  UpstreamConnection* c = pools_.TakeIdle(Target(80));
+  ASSERT_NE(c, nullptr);
+  pools_.PutIdle(c, 1000);
+}
+
+TEST_F(UpstreamPoolTest, SweepClosesConnectionsPastTheirIdleTimeout) {
+  UpstreamConnection* old_one = NewConnection(80);
+  old_one->idle_timeout_ms = 500;
+  pools_.PutIdle(old_one, 1000);
+  UpstreamConnection* fresh = NewConnection(80);
+  fresh->idle_timeout_ms = 500;
+  pools_.PutIdle(fresh, 1400);
+  pools_.Sweep(1500, false);
+  EXPECT_EQ(pools_.idle_count(), 1u);
+  EXPECT_EQ(pools_.TakeIdle(Target(80)), fresh);
+  pools_.PutIdle(fresh, 1400);
+}
+
+}  // namespace
+}  // namespace sluice::proxy
