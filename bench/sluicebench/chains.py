@@ -17,6 +17,38 @@ BACKEND_SOURCES = {"responder": "shared/bench/responder.c",
 SLUICE_RULES = {"sluice": 0, "sluice-1rule": 1, "sluice-1000rules": 1000}
 
 
+class HeaderProfile(NamedTuple):
+    """The request headers HAProxy and NGINX add (Sluice always adds ALB's four)."""
+    note: str  # for the layout's description; "" for the default
+    haproxy: str  # lines of the frontend section
+    nginx: str  # lines of the location block
+
+
+PEER_HEADERS = {
+    # The peers add what Sluice (like ALB) adds.
+    "alb": HeaderProfile(
+        "",
+        "    # ALB-equivalent header profile\n"
+        "    option forwardfor\n"
+        "    http-request set-header X-Forwarded-Proto http\n"
+        "    http-request set-header X-Forwarded-Port %[dst_port]\n"
+        "    http-request set-header X-Amzn-Trace-Id Root=1-%[date,hex,bytes(8,8)]-"
+        "%[rand,hex,bytes(8,8)]%[rand,hex,bytes(8,8)]%[rand,hex,bytes(8,8)]",
+        "            # ALB-equivalent header profile\n"
+        "            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+        "            proxy_set_header X-Forwarded-Proto $scheme;\n"
+        "            proxy_set_header X-Forwarded-Port $server_port;\n"
+        "            proxy_set_header X-Amzn-Trace-Id \"Root=1-$request_id\";"),
+    # The peers add X-Forwarded-For only.
+    "xff": HeaderProfile(
+        "HAProxy and NGINX add only X-Forwarded-For",
+        "    # header profile \"xff\": X-Forwarded-For only\n"
+        "    option forwardfor",
+        "            # header profile \"xff\": X-Forwarded-For only\n"
+        "            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;"),
+}
+
+
 class ChainEnv(NamedTuple):
     """What launching a chain needs from the run."""
     tools: dict  # name -> executable (bench-tools and sluice)
@@ -85,6 +117,7 @@ def _sluice(env, chain, layout, workload, port):
 def _haproxy(env, chain, layout, workload, port):
     text = render("haproxy.cfg.in", {
         "WORKERS": layout.workers, "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port,
+        "PEER_HEADERS": PEER_HEADERS[layout.peer_headers].haproxy,
         "SERVERS": "\n".join(f"    server b{i + 1} {b}:{env.backend_port}"
                              for i, b in enumerate(BACKEND_ADDRS))})
     cfg = env.cfg_dir / f"{chain}-{layout.name}.cfg"
@@ -97,7 +130,7 @@ def _nginx(env, chain, layout, workload, port):
     wd.mkdir(exist_ok=True)
     text = render("nginx.conf.in", {
         "WORKERS": layout.workers, "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port,
-        "WORKDIR": wd,
+        "WORKDIR": wd, "PEER_HEADERS": PEER_HEADERS[layout.peer_headers].nginx,
         "SERVERS": "\n".join(f"        server {b}:{env.backend_port};" for b in BACKEND_ADDRS)})
     cfg = env.cfg_dir / f"{chain}-{layout.name}.conf"
     cfg.write_text(text)

@@ -15,6 +15,7 @@ on names. What a workload entry decides:
 
 import os
 
+from .chains import PEER_HEADERS
 from .common import PEERS, RULES_CHAINS, BACKEND_ADDRS, HarnessError
 
 # Sluice against each peer, the better peer of each round, and the two references.
@@ -61,11 +62,13 @@ def comparisons_for(workload_name):
 
 class LayoutSpec:
     """Where processes run, before CPUs are known. pinned: the proxy gets a core of its own
-    (the second CPU available) and the load generator and backends share the first."""
+    (the second CPU available) and the load generator and backends share the first.
+    peer_headers: the request headers HAProxy and NGINX add (chains.PEER_HEADERS)."""
 
-    def __init__(self, name, workers, wrk_threads, conns, pinned):
+    def __init__(self, name, workers, wrk_threads, conns, pinned, peer_headers="alb"):
         self.name, self.workers, self.pinned = name, workers, pinned
         self.wrk_threads, self.conns = wrk_threads, conns
+        self.peer_headers = peer_headers
 
 
 LAYOUTS = {s.name: s for s in (
@@ -73,6 +76,9 @@ LAYOUTS = {s.name: s for s in (
     LayoutSpec("A", workers=1, wrk_threads=1, conns=64, pinned=True),
     # B: 2 workers, nothing pinned (what a user of the box gets).
     LayoutSpec("B", workers=2, wrk_threads=2, conns=128, pinned=False),
+    # A-xff: A with 32 connections, HAProxy and NGINX adding X-Forwarded-For only (Sluice adds
+    # ALB's four headers, as always).
+    LayoutSpec("A-xff", workers=1, wrk_threads=1, conns=32, pinned=True, peer_headers="xff"),
 )}
 
 
@@ -87,16 +93,20 @@ class Layout:
         self.spec, self.name, self.workers = spec, spec.name, spec.workers
         self.proxy_cpus, self.load_cpus = proxy_cpus, load_cpus
         self.wrk_threads, self.conns = spec.wrk_threads, spec.conns
+        self.peer_headers = spec.peer_headers
 
     def describe(self):
         if self.spec.pinned:
-            return (f"layout {self.name}: proxy with {_plural(self.workers, 'worker')} pinned to "
+            text = (f"layout {self.name}: proxy with {_plural(self.workers, 'worker')} pinned to "
                     f"CPU {self.proxy_cpus}; load generator ({_plural(self.wrk_threads, 'thread')}"
                     f", {self.conns} connections) and the {len(BACKEND_ADDRS)} backends on CPU "
                     f"{self.load_cpus}")
-        return (f"layout {self.name}: proxy with {_plural(self.workers, 'worker')}, nothing "
-                f"pinned; load generator with {_plural(self.wrk_threads, 'thread')} and "
-                f"{self.conns} connections")
+        else:
+            text = (f"layout {self.name}: proxy with {_plural(self.workers, 'worker')}, nothing "
+                    f"pinned; load generator with {_plural(self.wrk_threads, 'thread')} and "
+                    f"{self.conns} connections")
+        note = PEER_HEADERS[self.peer_headers].note
+        return f"{text}; {note}" if note else text
 
 
 def _names(keys):

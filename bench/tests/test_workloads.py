@@ -43,6 +43,14 @@ def test_layouts_pin_the_proxy_to_the_second_cpu():
                             "with 2 threads and 128 connections")
 
 
+def test_layout_a_xff_is_a_with_32_connections_and_xff_only_peers():
+    (x,) = workloads.make_layouts(["A-xff"], cpus=[0, 1])
+    assert (x.proxy_cpus, x.load_cpus, x.workers, x.wrk_threads, x.conns) == ("1", "0", 1, 1, 32)
+    assert x.describe() == ("layout A-xff: proxy with 1 worker pinned to CPU 1; load generator "
+                            "(1 thread, 32 connections) and the 4 backends on CPU 0; HAProxy and "
+                            "NGINX add only X-Forwarded-For")
+
+
 def test_layouts_with_one_cpu_run_unpinned(capsys):
     (a,) = workloads.make_layouts(["A"], cpus=[0])
     assert (a.proxy_cpus, a.load_cpus) == (None, None)
@@ -50,7 +58,7 @@ def test_layouts_with_one_cpu_run_unpinned(capsys):
 
 
 def test_unknown_layout():
-    with pytest.raises(HarnessError, match="unknown layout 'Z'"):
+    with pytest.raises(HarnessError, match=r"unknown layout 'Z' \(A, B or A-xff\)"):
         workloads.make_layouts(["Z"], cpus=[0, 1])
 
 
@@ -66,7 +74,7 @@ def test_sluice_rules():
 def test_render_refuses_an_unfilled_placeholder():
     with pytest.raises(HarnessError, match="placeholder @SERVERS@ not filled"):
         chains.render("haproxy.cfg.in", {"WORKERS": 1, "PROXY_ADDR": "127.0.0.1",
-                                         "PROXY_PORT": 1})
+                                         "PROXY_PORT": 1, "PEER_HEADERS": ""})
 
 
 def launch(tmp_path, chain, layout="A", body=13, sized=False):
@@ -103,3 +111,22 @@ def test_option_defaults():
     assert full.workloads == "ka-13b,ka-1k,ka-64k,close-13b,rules,idle"
     with pytest.raises(SystemExit):
         cli.parse_args(["--workloads", "ka-2k"])
+
+
+@pytest.mark.parametrize("layout, added", [
+    ("A", ["X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Port", "X-Amzn-Trace-Id"]),
+    ("A-xff", ["X-Forwarded-For"])])
+def test_peer_header_profiles(tmp_path, layout, added):
+    launch(tmp_path, "haproxy", layout=layout)
+    launch(tmp_path, "nginx", layout=layout)
+    hap = [l.strip() for l in (tmp_path / f"haproxy-{layout}.cfg").read_text().splitlines()
+           if not l.lstrip().startswith("#")]
+    ngx = [l.strip() for l in (tmp_path / f"nginx-{layout}.conf").read_text().splitlines()
+           if not l.lstrip().startswith("#")]
+    # HAProxy: "option forwardfor" is X-Forwarded-For; set-header lines add the others.
+    assert "option forwardfor" in hap
+    assert sorted(l.split()[2] for l in hap if l.startswith("http-request set-header")) == \
+        sorted(added[1:])
+    # NGINX: Host and Connection are always set (client's Host, upstream keep-alive).
+    assert sorted(l.split()[1] for l in ngx if l.startswith("proxy_set_header")) == \
+        sorted(["Connection", "Host"] + added)
