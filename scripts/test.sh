@@ -44,6 +44,10 @@ for dir in tests/fuzz/*/; do
   echo "fuzz_$name: $(ls "$dir/corpus" | wc -l) corpus files replayed, no findings"
 done
 
+step "benchmark harness unit tests"
+/usr/bin/python3 -m pytest bench/tests -q -p no:cacheprovider > build/bench-unit.log 2>&1 || { tail -n 40 build/bench-unit.log; exit 1; }
+tail -n 1 build/bench-unit.log
+
 step "benchmark harness smoke run (one short round; fails only on errors, never on figures)"
 /usr/bin/python3 bench/run.py --smoke > build/bench-smoke.log 2>&1 || { tail -n 40 build/bench-smoke.log; exit 1; }
 tail -n 3 build/bench-smoke.log

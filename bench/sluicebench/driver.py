@@ -1,0 +1,408 @@
+"""The run: Bench starts backends and chains, takes the measurements, and rotates the chains
+through interleaved rounds. What runs (layouts, workloads, phases, chains) is data from
+workloads.py and chains.py; the phases themselves are Bench.PHASES."""
+
+import json
+import random
+import signal
+import time
+
+from .chains import BACKEND_SOURCES, ChainEnv, backend_argv, backend_tool, launch
+from .common import BACKEND_ADDRS, PROXY_ADDR, HarnessError, ProxyDied
+from .httpcheck import http_check, open_idle_connections
+from . import loadgen
+from .procs import Procs, descendants, wait_listening
+from .stats import openloop_rate
+from .sysstats import (cpu_delta_seconds, cpu_ticks, cpu_times, established_to, listening,
+                       memory_kib, pct, tcp_counters, upstream_conns)
+from .workloads import WORKLOADS
+
+
+class Bench:
+    def __init__(self, args, out_dir):
+        self.args = args
+        self.out = out_dir
+        self.cfg_dir = out_dir / "configs"
+        self.log_dir = out_dir / "logs"
+        self.work = out_dir / "work"
+        for d in (self.cfg_dir, self.log_dir, self.work):
+            d.mkdir(parents=True, exist_ok=True)
+        self.procs = Procs(self.log_dir)
+        self.tools = {}
+        self.measurements = []
+        self.problems = []  # validation failures: wrong responses, unclosed connections, ...
+        self.rng = random.Random(args.seed)
+        self.backends = []
+        self.rates = {}  # (layout, workload) -> open-loop rate
+
+    # ---- backends and proxies ----------------------------------------------------------------
+
+    def start_backends(self, layout, workload):
+        self.stop_backends()
+        tool = backend_tool(workload.body, self.args.sized_backend_only)
+        for addr in BACKEND_ADDRS:
+            argv = backend_argv(self.tools, tool, self.args.backend_port, addr, workload.body)
+            p = self.procs.start(f"backend-{addr}", argv, cpus=layout.load_cpus)
+            self.backends.append(p)
+        for addr, p in zip(BACKEND_ADDRS, self.backends):
+            wait_listening(addr, self.args.backend_port, p, f"backend {addr}")
+        for addr in BACKEND_ADDRS:
+            err = http_check(addr, self.args.backend_port, "/", workload.body, False)
+            if err:
+                raise HarnessError(f"backend {addr}: {err}")
+        return BACKEND_SOURCES[tool]
+
+    def stop_backends(self):
+        for p in self.backends:
+            self.procs.stop(p)
+        self.backends = []
+
+    def backend_pids(self):
+        return [p.pid for p in self.backends]
+
+    def start_chain(self, chain, layout, workload, port=None):
+        """Starts the chain's proxy on `port` (default --port); returns (Popen, ip, port)."""
+        a = self.args
+        port = a.port if port is None else port
+        if listening(PROXY_ADDR, port):
+            raise HarnessError(f"{PROXY_ADDR}:{port} is in use before starting {chain}")
+        env = ChainEnv(self.tools, self.cfg_dir, self.work, a.backend_port,
+                       a.sized_backend_only)
+        run = launch(env, chain, layout, workload, port)
+        p = self.procs.start(f"{chain}-{layout.name}", run.argv, cpus=layout.proxy_cpus)
+        wait_listening(run.ip, run.port, p, run.what)
+        if run.settle:
+            time.sleep(0.1)  # let every worker reach its event loop
+        return p, run.ip, run.port
+
+    def guarded(self, p, chain, fn):
+        try:
+            return fn()
+        except HarnessError as e:
+            died = self.exited(p, chain)
+            raise (died or e) from None
+
+    def check_chain(self, p, chain, ip, port, workload, m):
+        err = http_check(ip, port, workload.path, workload.body, workload.close)
+        time.sleep(0.05)
+        died = self.exited(p, chain)
+        if died:
+            raise died
+        if err:
+            self.problem(m, f"check request: {err}")
+            return False
+        return True
+
+    def problem(self, m, text):
+        m.setdefault("problems", []).append(text)
+        self.problems.append(f"{m['layout']} {m['workload']} {m['phase']} round {m['round']} "
+                             f"{m['chain']}: {text}")
+        print(f"    PROBLEM: {text}", flush=True)
+
+    # ---- load generators ---------------------------------------------------------------------
+
+    def exited(self, p, chain):
+        """ProxyDied for a proxy that exited, naming the signal when there is one."""
+        rc = p.poll()
+        if rc is None:
+            return None
+        how = f"signal {signal.Signals(-rc).name}" if rc < 0 else f"status {rc}"
+        return ProxyDied(f"{chain} exited with {how} during the measurement "
+                         f"(log: {self.log_dir.relative_to(self.out)}/)")
+
+
+    def wrk(self, layout, ip, port, workload, seconds, label):
+        return loadgen.wrk(self.procs, layout, ip, port, workload, seconds, label)
+
+    def openloop(self, layout, targets, workload, rate, seconds, warmup, label):
+        return loadgen.openloop(self.procs, self.tools["openloop"], self.args.slice_ms, layout,
+                                targets, workload, rate, seconds, warmup, label)
+
+    # ---- measurements ----------------------------------------------------------------------
+
+    def snapshot(self, pids):
+        return {"cpu": cpu_ticks(pids), "backend": cpu_ticks(self.backend_pids()),
+                "tcp": tcp_counters(), "stat": cpu_times(), "t": time.monotonic(),
+                "upstream": upstream_conns(self.args.backend_port)}
+
+    def fill_deltas(self, m, before, after, requests):
+        m["proxy_cpu_s"] = round(cpu_delta_seconds(before["cpu"], after["cpu"]), 3)
+        m["backend_cpu_s"] = round(cpu_delta_seconds(before["backend"], after["backend"]), 3)
+        wall = after["t"] - before["t"]
+        m["wall_s"] = round(wall, 3)
+        m["proxy_cpu_pct"] = round(100 * m["proxy_cpu_s"] / wall, 1) if wall else None
+        m["backend_cpu_pct"] = round(100 * m["backend_cpu_s"] / wall, 1) if wall else None
+        m["cpu_us_per_req"] = round(1e6 * m["proxy_cpu_s"] / requests, 2) if requests else None
+        m["active_opens"] = after["tcp"]["active_opens"] - before["tcp"]["active_opens"]
+        m["retrans_segs"] = after["tcp"]["retrans_segs"] - before["tcp"]["retrans_segs"]
+        m["upstream_conns_before"] = len(before["upstream"])
+        m["upstream_conns_after"] = len(after["upstream"])
+        m["upstream_conns_new_kept"] = len(after["upstream"] - before["upstream"])
+        m["steal_pct"] = round(pct(before["stat"], after["stat"], 1), 2)
+        m["box_busy_pct"] = round(pct(before["stat"], after["stat"], 0), 1)
+
+    def quiet_sample(self, seconds):
+        """Busy % of the whole box while our proxy is idle: other tenants' load."""
+        a = cpu_times()
+        time.sleep(seconds)
+        return round(pct(a, cpu_times(), 0), 1)
+
+    def measure_capacity(self, layout, workload, chain, rnd, order):
+        a = self.args
+        m = {"layout": layout.name, "workload": workload.name, "phase": "capacity",
+             "round": rnd, "order": order, "chain": chain}
+        p, ip, port = self.start_chain(chain, layout, workload)
+        try:
+            pids = descendants(p.pid)
+            m["processes"] = len(pids)
+            self.check_chain(p, chain, ip, port, workload, m)
+            warm = {"errors": 0}
+            if a.warmup > 0:
+                warm = self.guarded(p, chain, lambda: self.wrk(
+                    layout, ip, port, workload, a.warmup, f"wrk-{layout.name}"))
+            m["warmup_errors"] = warm["errors"]
+            m["neighbour_busy_pct"] = self.quiet_sample(a.quiet)
+            pids = descendants(p.pid)
+            before = self.snapshot(pids)
+            r = self.guarded(p, chain, lambda: self.wrk(
+                layout, ip, port, workload, a.duration, f"wrk-{layout.name}"))
+            after = self.snapshot(pids)
+            died = self.exited(p, chain)
+            if died:
+                raise died
+        finally:
+            self.procs.stop(p)
+        requests = r["requests"]
+        m["requests"] = requests
+        m["rps"] = round(requests / (r["duration_us"] / 1e6), 1) if r["duration_us"] else 0
+        m["errors"] = r["errors"] + warm["errors"]
+        m["errors_detail"] = {k: r[k] for k in r if k.startswith("errors_")}
+        m["sat_lat_p50_us"], m["sat_lat_p99_us"] = r["lat_p50_us"], r["lat_p99_us"]
+        m["bytes_per_response"] = round(r["bytes"] / requests, 1) if requests else None
+        m["loadgen_cpu_pct"] = round(100 * r["loadgen_cpu_s"] / (r["duration_us"] / 1e6), 1) \
+            if r["duration_us"] else None
+        self.fill_deltas(m, before, after, requests)
+        bpr = m["bytes_per_response"] or 0
+        if requests and not (workload.body <= bpr <= workload.body + 1024):
+            self.problem(m, f"{bpr} bytes per response for a {workload.body}-byte body")
+        if requests == 0:
+            self.problem(m, "no request completed")
+        return m
+
+    def measure_latency(self, layout, workload, chain, rnd, order, rate):
+        a = self.args
+        m = {"layout": layout.name, "workload": workload.name, "phase": "latency",
+             "round": rnd, "order": order, "chain": chain, "rate": round(rate, 1)}
+        p, ip, port = self.start_chain(chain, layout, workload)
+        try:
+            self.check_chain(p, chain, ip, port, workload, m)
+            m["neighbour_busy_pct"] = self.quiet_sample(a.quiet)
+            pids = descendants(p.pid)
+            # The warm-up is the generator's own first seconds at the same rate (not recorded);
+            # CPU is sampled over the whole run and divided by every request sent.
+            before = self.snapshot(pids)
+            r = self.guarded(p, chain, lambda: self.openloop(
+                layout, [(ip, port)], workload, rate, a.latency_duration, a.latency_warmup,
+                f"openloop-{layout.name}"))[0]
+            after = self.snapshot(pids)
+            died = self.exited(p, chain)
+            if died:
+                raise died
+        finally:
+            self.procs.stop(p)
+        self.fill_latency(m, r, before, after)
+        return m
+
+    def fill_latency(self, m, r, before, after):
+        m.update({k: r[k] for k in ("completed", "achieved_rps", "errors", "p50_us", "p90_us",
+                                    "p99_us", "p999_us", "max_us", "lat_mean_us",
+                                    "late_sends_over_1ms", "reconnects")})
+        m["errors_detail"] = {k: r[k] for k in r if k.startswith("errors_")}
+        # CPU over the whole generator run (warm-up included) / every request it sent.
+        self.fill_deltas(m, before, after, r["sent_total"])
+        if r["completed"] == 0:
+            self.problem(m, "no request completed")
+
+    def measure_latency_interleaved(self, layout, workload, order, rnd, rate):
+        """One round of the open-loop phase with every chain running at once, each on its own
+        port, and the generator rotating between them in short slices (see openloop.c): a
+        hiccup of the machine lands on all of them alike. Returns one measurement per chain.
+        A chain that dies gets a `died` measurement; the others keep theirs."""
+        a = self.args
+        started = []  # (chain, Popen, ip, port)
+        ms = {}
+        try:
+            for i, chain in enumerate(order):
+                p, ip, port = self.start_chain(chain, layout, workload, port=a.port + i)
+                started.append((chain, p, ip, port))
+            for i, (chain, p, ip, port) in enumerate(started):
+                m = {"layout": layout.name, "workload": workload.name, "phase": "latency",
+                     "round": rnd, "order": i, "chain": chain, "rate": round(rate, 1),
+                     "interleaved": len(order), "slice_ms": a.slice_ms}
+                self.check_chain(p, chain, ip, port, workload, m)
+                ms[chain] = m
+            busy = self.quiet_sample(a.quiet)
+            pids = {chain: descendants(p.pid) for chain, p, _, _ in started}
+            before = self.snapshot([])
+            before_cpu = {chain: cpu_ticks(v) for chain, v in pids.items()}
+            results = self.openloop(layout, [(ip, port) for _, _, ip, port in started], workload,
+                                    rate, a.latency_duration, a.latency_warmup,
+                                    f"openloop-{layout.name}")
+            after = self.snapshot([])
+            after_cpu = {chain: cpu_ticks(v) for chain, v in pids.items()}
+            out = []
+            for (chain, p, _, _), r in zip(started, results):
+                m = ms[chain]
+                died = self.exited(p, chain)
+                if died:
+                    out.append(self.died(layout, workload, "latency", rnd, m["order"], chain,
+                                         died))
+                    continue
+                m["neighbour_busy_pct"] = busy
+                self.fill_latency(m, r, dict(before, cpu=before_cpu[chain]),
+                                  dict(after, cpu=after_cpu[chain]))
+                out.append(m)
+            return out
+        finally:
+            for _, p, _, _ in started:
+                self.procs.stop(p)
+
+    def measure_idle(self, layout, workload, chain, rnd, order):
+        a = self.args
+        m = {"layout": layout.name, "workload": workload.name, "phase": "idle",
+             "round": rnd, "order": order, "chain": chain, "connections": a.idle_conns}
+        p, ip, port = self.start_chain(chain, layout, workload)
+        socks = []
+        try:
+            pids = descendants(p.pid)
+            m["baseline_rss_kib"], m["baseline_pss_kib"] = memory_kib(pids)
+            self.check_chain(p, chain, ip, port, workload, m)
+            time.sleep(0.2)
+            pids = descendants(p.pid)
+            rss0, pss0 = memory_kib(pids)
+            socks, errors = open_idle_connections(ip, port, a.idle_conns, workload.path)
+            time.sleep(a.idle_settle)
+            pids = descendants(p.pid)
+            rss1, pss1 = memory_kib(pids)
+            held = established_to(ip, port)
+            m.update({"errors": errors, "opened": len(socks), "held_by_proxy": held,
+                      "rss_before_kib": rss0, "rss_after_kib": rss1,
+                      "pss_before_kib": pss0, "pss_after_kib": pss1})
+            n = max(1, len(socks))
+            m["rss_bytes_per_conn"] = round((rss1 - rss0) * 1024 / n, 1)
+            m["pss_bytes_per_conn"] = round((pss1 - pss0) * 1024 / n, 1)
+            died = self.exited(p, chain)
+            if died:
+                raise died
+            if held < len(socks):
+                self.problem(m, f"only {held} of {len(socks)} idle connections still open")
+        finally:
+            for s in socks:
+                s.close()
+            self.procs.stop(p)
+        return m
+
+    # ---- orchestration -------------------------------------------------------------------------
+
+    def record(self, m):
+        self.measurements.append(m)
+        with open(self.out / "measurements.jsonl", "a") as f:
+            f.write(json.dumps(m) + "\n")
+
+    def say(self, text):
+        print(text, flush=True)
+
+    def describe(self, m):
+        if m.get("died"):
+            return "DIED (counted as an error)"
+        if m["phase"] == "capacity":
+            return (f"{m['rps']:>10,.0f} req/s  {m['cpu_us_per_req'] or 0:7.2f} us/req  "
+                    f"cpu {m['proxy_cpu_pct']:5.1f}%  errors {m['errors']}")
+        if m["phase"] == "latency":
+            return (f"@{m['rate']:,.0f}/s p50 {m['p50_us']:8.0f} p99 {m['p99_us']:8.0f} "
+                    f"p99.9 {m['p999_us']:8.0f} us  {m['cpu_us_per_req'] or 0:6.2f} us/req  "
+                    f"errors {m['errors']}")
+        return (f"baseline RSS {m['baseline_rss_kib']} KiB, "
+                f"{m.get('rss_bytes_per_conn', 0):.0f} B/conn RSS, "
+                f"{m.get('pss_bytes_per_conn', 0):.0f} B/conn PSS, errors {m['errors']}")
+
+    def died(self, layout, workload, phase, rnd, order, chain, error):
+        """The measurement of a chain whose proxy died: one error, and the reason as a problem."""
+        m = {"layout": layout.name, "workload": workload.name, "phase": phase,
+             "round": rnd, "order": order, "chain": chain, "errors": 1, "died": True}
+        self.problem(m, str(error))
+        return m
+
+    def report(self, m):
+        self.record(m)
+        self.say(f"  [{m['layout']} {m['workload']} {m['phase']} {m['round']}/{self.args.rounds}] "
+                 f"{m['chain']:17s} {self.describe(m)}")
+
+    def rounds(self, layout, workload, chains, phase, fn):
+        for rnd in range(1, self.args.rounds + 1):
+            order = chains[:]
+            self.rng.shuffle(order)
+            for i, chain in enumerate(order):
+                try:
+                    m = fn(layout, workload, chain, rnd, i)
+                except ProxyDied as e:
+                    m = self.died(layout, workload, phase, rnd, i, chain, e)
+                self.report(m)
+
+    def latency_rounds(self, layout, workload, chains, rate):
+        if self.args.latency_sequential or len(chains) == 1:
+            self.rounds(layout, workload, chains, "latency",
+                        lambda l, w, c, r, o: self.measure_latency(l, w, c, r, o, rate))
+            return
+        for rnd in range(1, self.args.rounds + 1):
+            order = chains[:]
+            self.rng.shuffle(order)
+            try:
+                ms = self.measure_latency_interleaved(layout, workload, order, rnd, rate)
+            except ProxyDied as e:  # died before the generator ran: the round is lost
+                ms = [self.died(layout, workload, "latency", rnd, i, chain, e)
+                      for i, chain in enumerate(order)]
+            for m in ms:
+                self.report(m)
+
+    # ---- phases: what each name in Workload.phases runs ----------------------------------------
+
+    def capacity_phase(self, layout, workload, chains):
+        self.rounds(layout, workload, chains, "capacity", self.measure_capacity)
+
+    def latency_phase(self, layout, workload, chains):
+        """Open loop at --load-fraction of the slowest peer's median capacity in this layout
+        and workload (so it runs after the capacity phase)."""
+        if self.args.no_latency:
+            return
+        found = openloop_rate(self.measurements, layout.name, workload.name,
+                              self.args.load_fraction)
+        if found is None:
+            self.say("  no capacity figure for any proxy: open-loop phase skipped")
+            return
+        rate, slowest = found
+        self.rates[f"{layout.name}/{workload.name}"] = round(rate, 1)
+        self.say(f"  open-loop rate: {rate:,.0f} req/s = {self.args.load_fraction:.0%} "
+                 f"of the slowest peer's median capacity ({slowest:,.0f} req/s)")
+        self.latency_rounds(layout, workload, chains, rate)
+
+    def idle_phase(self, layout, workload, chains):
+        self.rounds(layout, workload, chains, "idle", self.measure_idle)
+
+    PHASES = {"capacity": capacity_phase, "latency": latency_phase, "idle": idle_phase}
+
+    def run(self, layouts, workloads, chains):
+        for layout in layouts:
+            self.say(f"== {layout.describe()}")
+            for wname in workloads:
+                wl = WORKLOADS[wname]
+                wchains = wl.chains_for(chains)
+                if not wchains:
+                    continue
+                backend = self.start_backends(layout, wl)
+                self.say(f"= {wl.name}: {wl.title} (backends: {backend})")
+                try:
+                    for phase in wl.phases:
+                        self.PHASES[phase](self, layout, wl, wchains)
+                finally:
+                    self.stop_backends()

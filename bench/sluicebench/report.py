@@ -1,0 +1,239 @@
+"""What a run leaves behind: results.md, results.json and chart.png, and --resummarize, which
+rewrites them from an earlier run's own measurements."""
+
+import json
+from pathlib import Path
+
+from .common import ALL_CHAINS, RULES_CHAINS
+from .stats import summarize
+from .workloads import WORKLOADS
+
+
+def fmt_num(x, digits=0):
+    if x is None:
+        return "–"
+    return f"{x:,.{digits}f}"
+
+
+def fmt_stat(s, digits=0):
+    if not s:
+        return "–"
+    return f"{fmt_num(s['median'], digits)} ({fmt_num(s['min'], digits)}–{fmt_num(s['max'], digits)})"
+
+
+def fmt_ratio(r):
+    if not r:
+        return "–"
+    return f"{r['median']:.2f} ({r['worst']:.2f})"
+
+
+def _median(row, field):
+    return (row.get(field) or {}).get("median")
+
+
+def _md_header(meta, problems):
+    a = meta["args"]
+    L = []
+    kind = "SMOKE RUN: one short round, indicative only" if a["smoke"] else "full run"
+    L.append(f"# Sluice side-by-side benchmark, {meta['started']} ({kind})\n")
+    v = meta["versions"]
+    L.append(f"- Sluice {v['sluice']}; {v['haproxy']} (deb {v['haproxy_deb']}); {v['nginx']} "
+             f"(deb {v['nginx_deb']}); {v['wrk']} (deb {v['wrk_deb']})")
+    L.append(f"- Kernel {v['kernel']}; CPU {v['cpu']}; CPUs available {v['cpus_available']}")
+    L.append(f"- {a['rounds']} round(s), shuffled order; closed loop: {a['warmup']} s warm-up + "
+             f"{a['duration']} s measured; open loop: {a['latency_warmup']} s + "
+             f"{a['latency_duration']} s at {a['load_fraction']:.0%} of the slowest peer's "
+             f"capacity, " + ("one chain at a time" if a.get("latency_sequential") else
+                              f"every chain at once, rotated in {a.get('slice_ms', 100):g} ms "
+                              f"slices") + f"; idle: {a['idle_conns']} connections")
+    L.append(f"- Duration {meta['elapsed_s']:.0f} s. Errors: {meta['errors']}. "
+             f"Problems: {len(problems)}.")
+    for d in meta["layouts"]:
+        L.append(f"- {d}")
+    L.append("")
+    return L
+
+
+def _md_capacity(cap):
+    L = ["### Capacity (closed loop, wrk) and proxy CPU per request\n",
+         "Median over rounds (min–max). CPU: utime+stime of all the proxy's processes "
+         "and threads over the measured interval, divided by requests completed.\n",
+         "| workload | proxy | req/s | proxy CPU µs/req | proxy CPU % | wrk CPU % "
+         "| backends CPU % | p99 at saturation µs | errors |",
+         "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in cap:
+        L.append(f"| {r['workload']} | {r['chain']} | {fmt_stat(r.get('rps'))} | "
+                 f"{fmt_stat(r.get('cpu_us_per_req'), 1)} | "
+                 f"{fmt_num(_median(r, 'proxy_cpu_pct'))} | "
+                 f"{fmt_num(_median(r, 'loadgen_cpu_pct'))} | "
+                 f"{fmt_num(_median(r, 'backend_cpu_pct'))} | "
+                 f"{fmt_num(_median(r, 'sat_lat_p99_us'))} | "
+                 f"{r['errors']} |")
+    L.append("")
+    return L
+
+
+def _md_latency(lat, layout, rates):
+    L = ["### Latency at a fixed open-loop rate\n",
+         "Median over rounds of each round's percentile; latency counted from each "
+         "request's scheduled send time (no coordinated omission).\n",
+         "| workload | rate req/s | proxy | p50 µs | p99 µs | p99.9 µs | max µs | "
+         "proxy CPU µs/req | errors |",
+         "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for r in lat:
+        rate = rates.get(f"{layout}/{r['workload']}")
+        L.append(f"| {r['workload']} | {fmt_num(rate)} | {r['chain']} | "
+                 f"{fmt_num(_median(r, 'p50_us'))} | "
+                 f"{fmt_num(_median(r, 'p99_us'))} | "
+                 f"{fmt_num(_median(r, 'p999_us'))} | "
+                 f"{fmt_num(_median(r, 'max_us'))} | "
+                 f"{fmt_num(_median(r, 'cpu_us_per_req'), 1)} | "
+                 f"{r['errors']} |")
+    L.append("")
+    return L
+
+
+def _md_idle(idle):
+    L = ["### Memory: baseline and per idle keep-alive connection\n",
+         "| proxy | baseline RSS KiB | RSS B/conn | PSS B/conn | connections held | "
+         "errors |",
+         "|---|---:|---:|---:|---:|---:|"]
+    for r in idle:
+        L.append(f"| {r['chain']} | {fmt_stat(r.get('baseline_rss_kib'))} | "
+                 f"{fmt_stat(r.get('rss_bytes_per_conn'))} | "
+                 f"{fmt_stat(r.get('pss_bytes_per_conn'))} | "
+                 f"{fmt_num(_median(r, 'held_by_proxy'))} | "
+                 f"{r['errors']} |")
+    L.append("")
+    return L
+
+
+def _md_ratios(rat):
+    L = ["### Comparisons: median of per-round ratios (worst round)\n",
+         "Ratio = first / second. req/s: higher is better for the first; CPU/req, "
+         "p50, p99 and bytes/conn: lower is better. \"best peer\" is, in each "
+         "round and for each figure, the better of HAProxy and NGINX.\n",
+         "| workload | comparison | req/s | CPU µs/req | p50 | p99 | RSS B/conn |",
+         "|---|---|---:|---:|---:|---:|---:|"]
+    for r in rat:
+        L.append(f"| {r['workload']} | {r['ours']} / {r['other']} | {fmt_ratio(r['rps'])} | "
+                 f"{fmt_ratio(r['cpu_us_per_req'])} | {fmt_ratio(r['p50_us'])} | "
+                 f"{fmt_ratio(r['p99_us'])} | {fmt_ratio(r['rss_bytes_per_conn'])} |")
+    L.append("")
+    return L
+
+
+def _md_layout(layout, summary):
+    rows = [r for r in summary["chains"] if r["layout"] == layout]
+    L = [f"## Layout {layout}\n"]
+    cap = [r for r in rows if r["phase"] == "capacity"]
+    if cap:
+        L += _md_capacity(cap)
+    lat = [r for r in rows if r["phase"] == "latency"]
+    if lat:
+        L += _md_latency(lat, layout, summary["rates"])
+    idle = [r for r in rows if r["phase"] == "idle"]
+    if idle:
+        L += _md_idle(idle)
+    rat = [r for r in summary["ratios"] if r["layout"] == layout]
+    if rat:
+        L += _md_ratios(rat)
+    return L
+
+
+def markdown(meta, summary, problems):
+    L = _md_header(meta, problems)
+    rows = summary["chains"]
+    for layout in sorted({r["layout"] for r in rows}):
+        L += _md_layout(layout, summary)
+    noise = [r for r in rows if r["phase"] in ("capacity", "latency")]
+    if noise:
+        busiest = max((r.get("neighbour_busy_pct") or {}).get("max", 0) for r in noise)
+        steal = max((r.get("steal_pct") or {}).get("max", 0) for r in noise)
+        L.append(f"Noise: other load on the box before a measurement was up to {busiest:.0f} % "
+                 f"(busy share of all CPUs while our proxy sat idle); steal up to {steal:.1f} %.\n")
+    if problems:
+        L.append("## Problems\n")
+        L.extend(f"- {p}" for p in problems)
+        L.append("")
+    return "\n".join(L)
+
+
+CHART_COLORS = {"sluice": "#1f77b4", "haproxy": "#ff7f0e", "nginx": "#2ca02c",
+                "floor": "#7f7f7f", "direct": "#bcbd22", "sluice-1rule": "#9ecae1",
+                "sluice-1000rules": "#08519c"}
+CHART_PANELS = [("capacity", "cpu_us_per_req", "proxy CPU µs per request (saturation)"),
+                ("latency", "p99_us", "p99 latency µs at fixed open-loop rate")]
+
+
+def _chart_panel(ax, rows, layout, phase, field, label):
+    sel = [r for r in rows if r["layout"] == layout and r["phase"] == phase and r.get(field)]
+    wls = [w for w in WORKLOADS if any(r["workload"] == w for r in sel)]
+    chains = [c for c in ALL_CHAINS + RULES_CHAINS if any(r["chain"] == c for r in sel)]
+    width = 0.8 / max(1, len(chains))
+    for k, c in enumerate(chains):
+        xs, ys, lo, hi = [], [], [], []
+        for x, w in enumerate(wls):
+            r = next((r for r in sel if r["workload"] == w and r["chain"] == c), None)
+            if r:
+                s = r[field]
+                xs.append(x + (k - (len(chains) - 1) / 2) * width)
+                ys.append(s["median"])
+                lo.append(s["median"] - s["min"])
+                hi.append(s["max"] - s["median"])
+        ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, label=c,
+               color=CHART_COLORS.get(c, None))
+    ax.set_xticks(range(len(wls)))
+    ax.set_xticklabels(wls)
+    ax.set_title(f"layout {layout}: {label}", fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    if sel:
+        ax.legend(fontsize=8)
+
+
+def chart(path, summary, title):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("note: python3-matplotlib not installed; no chart (apt-get install -y "
+              "python3-matplotlib)", flush=True)
+        return False
+    rows = summary["chains"]
+    layouts = sorted({r["layout"] for r in rows if r["phase"] in ("capacity", "latency")})
+    if not layouts:
+        return False
+    fig, axes = plt.subplots(len(layouts), 2, figsize=(13, 4.2 * len(layouts)), squeeze=False)
+    for i, layout in enumerate(layouts):
+        for j, (phase, field, label) in enumerate(CHART_PANELS):
+            _chart_panel(axes[i][j], rows, layout, phase, field, label)
+    fig.suptitle(title + " (bars: median; whiskers: min–max over rounds)", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def write_results(out, meta, measurements, rates):
+    """Summarizes the measurements and writes results.json, results.md and chart.png into
+    out. Returns the Markdown."""
+    summary = summarize(measurements, rates)
+    (out / "results.json").write_text(json.dumps(
+        {"meta": meta, "summary": summary, "measurements": measurements}, indent=1))
+    md = markdown(meta, summary, meta.get("problems", []))
+    (out / "results.md").write_text(md + "\n")
+    smoke = meta["args"].get("smoke")
+    chart(out / "chart.png", summary,
+          f"Sluice vs peers, {meta['started']}" + (" (smoke)" if smoke else ""))
+    return md
+
+
+def resummarize(directory):
+    """Rewrites results.json, results.md and chart.png of an earlier run from its own
+    measurements, with the current summary code (nothing is re-measured)."""
+    out = Path(directory)
+    data = json.loads((out / "results.json").read_text())
+    write_results(out, data["meta"], data["measurements"], data["summary"].get("rates", {}))
+    print(f"rewritten: {out}/results.md, results.json, chart.png", flush=True)
+    return 0

@@ -1,0 +1,138 @@
+"""Summaries of the measurements: the figures results.md, docs/performance.md and the decision
+records quote.
+
+- Per chain (layout, workload, phase, chain): the median, min and max over rounds of each
+  figure in SUMMARY_FIELDS; rounds, errors and problems are summed.
+- Comparisons: for each round in which both chains have the figure, ours / other; the median
+  of those per-round ratios and the worst round (the lowest for req/s, the highest for the
+  figures where lower is better). "best peer" is, per round and per figure, the better of
+  HAProxy and NGINX, in the rounds where both have it.
+
+A missing figure (None, or a measurement without the key: a proxy that died) is left out of
+its chain's summary; a round where either side's figure is missing or 0 is left out of a
+ratio. Errored measurements still count in "errors".
+"""
+
+import statistics
+
+from .common import PEERS
+from .workloads import comparisons_for
+
+SUMMARY_FIELDS = {
+    "capacity": ["rps", "cpu_us_per_req", "proxy_cpu_pct", "loadgen_cpu_pct", "backend_cpu_pct",
+                 "sat_lat_p50_us", "sat_lat_p99_us", "active_opens",
+                 "upstream_conns_new_kept", "neighbour_busy_pct", "steal_pct"],
+    "latency": ["p50_us", "p99_us", "p999_us", "max_us", "cpu_us_per_req", "achieved_rps",
+                "late_sends_over_1ms", "neighbour_busy_pct", "steal_pct"],
+    "idle": ["baseline_rss_kib", "rss_bytes_per_conn", "pss_bytes_per_conn", "held_by_proxy"],
+}
+
+BEST_PEER = "best peer"
+BEST_PEER_OF = ("haproxy", "nginx")
+
+# The figures compared, in results.json's order: (figure, phase, higher is better).
+RATIO_FIGURES = [("rps", "capacity", True), ("cpu_us_per_req", "capacity", False),
+                 ("p99_us", "latency", False), ("p50_us", "latency", False),
+                 ("rss_bytes_per_conn", "idle", False)]
+# A comparison row is kept when one of these has a ratio.
+RATIO_KEEP = ("rps", "cpu_us_per_req", "p99_us", "rss_bytes_per_conn")
+
+
+def med(values):
+    v = [x for x in values if x is not None]
+    return statistics.median(v) if v else None
+
+
+def group(measurements):
+    """(layout, workload, phase, chain) -> [measurement, ...], in measurement order."""
+    groups = {}
+    for m in measurements:
+        groups.setdefault((m["layout"], m["workload"], m["phase"], m["chain"]), []).append(m)
+    return groups
+
+
+def chain_row(key, ms):
+    layout, wl, phase, chain = key
+    row = {"layout": layout, "workload": wl, "phase": phase, "chain": chain,
+           "rounds": len(ms), "errors": sum(m.get("errors", 0) for m in ms),
+           "problems": sum(len(m.get("problems", [])) for m in ms)}
+    for f in SUMMARY_FIELDS[phase]:
+        vals = [m.get(f) for m in ms if m.get(f) is not None]
+        if vals:
+            row[f] = {"median": med(vals), "min": min(vals), "max": max(vals)}
+    return row
+
+
+def per_round(groups, layout, wl, phase, chain, field, higher_is_better):
+    """round -> the chain's figure (None when missing); for "best peer", the better of
+    HAProxy's and NGINX's in each round where both have it."""
+    if chain != BEST_PEER:
+        return {m["round"]: m.get(field) for m in groups.get((layout, wl, phase, chain), [])}
+    each = [per_round(groups, layout, wl, phase, c, field, higher_is_better)
+            for c in BEST_PEER_OF]
+    pick = max if higher_is_better else min
+    return {r: pick(each[0][r], each[1][r]) for r in each[0]
+            if r in each[1] and each[0][r] and each[1][r]}
+
+
+def ratio(ours, other, higher_is_better):
+    """Per-round ratios ours / other (round -> figure each) over the rounds where both are
+    non-zero, in round order: their median, the worst, and each. None without a round."""
+    per = [ours[r] / other[r] for r in sorted(ours) if r in other and ours[r] and other[r]]
+    if not per:
+        return None
+    worst = min(per) if higher_is_better else max(per)
+    return {"median": statistics.median(per), "worst": worst, "rounds": len(per),
+            "per_round": [round(x, 4) for x in per]}
+
+
+def _has(groups, layout, wl, chain):
+    return (layout, wl, "capacity", chain) in groups or (layout, wl, "idle", chain) in groups
+
+
+def comparison_row(groups, layout, wl, ours, other):
+    row = {"layout": layout, "workload": wl, "ours": ours, "other": other}
+    for field, phase, higher in RATIO_FIGURES:
+        # Against "direct" only req/s and latency mean something (proxied / direct); its CPU
+        # figure is the backend's.
+        if field == "cpu_us_per_req" and other == "direct":
+            row[field] = None
+            continue
+        row[field] = ratio(per_round(groups, layout, wl, phase, ours, field, higher),
+                           per_round(groups, layout, wl, phase, other, field, higher), higher)
+    return row
+
+
+def comparisons(groups, measurements):
+    out = []
+    for layout, wl in sorted({(m["layout"], m["workload"]) for m in measurements}):
+        for ours, other in comparisons_for(wl):
+            if not _has(groups, layout, wl, ours):
+                continue
+            if other == BEST_PEER and not all(_has(groups, layout, wl, c) for c in BEST_PEER_OF):
+                continue
+            row = comparison_row(groups, layout, wl, ours, other)
+            if any(row[k] for k in RATIO_KEEP):
+                out.append(row)
+    return out
+
+
+def summarize(measurements, rates):
+    groups = group(measurements)
+    return {"chains": [chain_row(k, ms) for k, ms in sorted(groups.items())],
+            "ratios": comparisons(groups, measurements), "rates": rates}
+
+
+def openloop_rate(measurements, layout, workload, fraction):
+    """The open-loop phase's rate: `fraction` of the median capacity (req/s) of the slowest
+    peer (sluice, haproxy, nginx) in this layout and workload, at least 10 req/s. Returns
+    (rate, that median), or None without any peer's capacity figure."""
+    per_chain = {}
+    for m in measurements:
+        if m["layout"] == layout and m["workload"] == workload and \
+                m["phase"] == "capacity" and m["chain"] in PEERS and m.get("rps"):
+            per_chain.setdefault(m["chain"], []).append(m["rps"])
+    if not per_chain:
+        return None
+    slowest = min(statistics.median(v) for v in per_chain.values())
+    return max(10.0, fraction * slowest), slowest

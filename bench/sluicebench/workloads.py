@@ -1,0 +1,131 @@
+"""Workloads and layouts, as data.
+
+A new workload or layout is one more entry in WORKLOADS or LAYOUTS; the driver does not branch
+on names. What a workload entry decides:
+
+    body, close, path   what the clients ask for and what the backends answer
+    phases              which measurements run, in order (driver.Bench.PHASES):
+                        "capacity" (wrk, closed loop), "latency" (open loop at a rate derived
+                        from the capacity phase), "idle" (idle keep-alive connections, memory)
+    chains              the chains able to serve it (None: every chain selected)
+    variants            chains run instead of a selected one (rules: sluice with 1 and with
+                        1,000 rules, when sluice is selected)
+    comparisons         the (ours, other) pairs of per-round ratios in results.md
+"""
+
+import os
+
+from .chains import PEER_HEADERS
+from .common import PEERS, RULES_CHAINS, BACKEND_ADDRS, HarnessError
+
+# Sluice against each peer, the better peer of each round, and the two references.
+PEER_COMPARISONS = tuple(("sluice", o) for o in ("haproxy", "nginx", "best peer", "floor",
+                                                 "direct"))
+
+
+class Workload:
+    def __init__(self, name, title, body=13, close=False, path="/",
+                 phases=("capacity", "latency"), chains=None, variants=None,
+                 comparisons=PEER_COMPARISONS):
+        self.name, self.title, self.body, self.close = name, title, body, close
+        self.path, self.phases, self.chains = path, tuple(phases), chains
+        self.variants, self.comparisons = variants or {}, tuple(comparisons)
+
+    def chains_for(self, selected):
+        """The chains this workload runs, given the chains selected (--proxies)."""
+        if self.variants:
+            return [v for c, vs in self.variants.items() if c in selected for v in vs]
+        return [c for c in selected if self.chains is None or c in self.chains]
+
+
+WORKLOADS = {w.name: w for w in (
+    Workload("ka-13b", "keep-alive, 13 B response", body=13),
+    Workload("ka-1k", "keep-alive, 1 KiB response", body=1024),
+    Workload("ka-64k", "keep-alive, 64 KiB response", body=65536),
+    # Neither instrument speaks HTTP: the floor forwards bytes and keeps the connection; the
+    # responder ignores "Connection: close". Neither can serve this workload.
+    Workload("close-13b", "new connection per request, 13 B", body=13, close=True,
+             chains=PEERS),
+    Workload("rules", "1,000 rules, request matches the last (vs 1 rule)", body=13,
+             path="/r999/x", phases=("capacity",), variants={"sluice": RULES_CHAINS},
+             comparisons=[("sluice-1000rules", "sluice-1rule")]),
+    Workload("idle", "idle keep-alive connections", body=13, phases=("idle",), chains=PEERS),
+)}
+
+
+def comparisons_for(workload_name):
+    """The comparison pairs of a workload; a workload no longer in the table (an old
+    results.json) gets Sluice against the peers."""
+    wl = WORKLOADS.get(workload_name)
+    return wl.comparisons if wl else PEER_COMPARISONS
+
+
+class LayoutSpec:
+    """Where processes run, before CPUs are known. pinned: the proxy gets a core of its own
+    (the second CPU available) and the load generator and backends share the first.
+    peer_headers: the request headers HAProxy and NGINX add (chains.PEER_HEADERS)."""
+
+    def __init__(self, name, workers, wrk_threads, conns, pinned, peer_headers="alb"):
+        self.name, self.workers, self.pinned = name, workers, pinned
+        self.wrk_threads, self.conns = wrk_threads, conns
+        self.peer_headers = peer_headers
+
+
+LAYOUTS = {s.name: s for s in (
+    # A: the proxy alone on one core with 1 worker; load generator and backends on the other.
+    LayoutSpec("A", workers=1, wrk_threads=1, conns=64, pinned=True),
+    # B: 2 workers, nothing pinned (what a user of the box gets).
+    LayoutSpec("B", workers=2, wrk_threads=2, conns=128, pinned=False),
+    # A-xff: A with 32 connections, HAProxy and NGINX adding X-Forwarded-For only (Sluice adds
+    # ALB's four headers, as always).
+    LayoutSpec("A-xff", workers=1, wrk_threads=1, conns=32, pinned=True, peer_headers="xff"),
+)}
+
+
+def _plural(n, word):
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+class Layout:
+    """A layout with its CPUs: proxy_cpus / load_cpus are taskset lists, or None (unpinned)."""
+
+    def __init__(self, spec, proxy_cpus, load_cpus):
+        self.spec, self.name, self.workers = spec, spec.name, spec.workers
+        self.proxy_cpus, self.load_cpus = proxy_cpus, load_cpus
+        self.wrk_threads, self.conns = spec.wrk_threads, spec.conns
+        self.peer_headers = spec.peer_headers
+
+    def describe(self):
+        if self.spec.pinned:
+            text = (f"layout {self.name}: proxy with {_plural(self.workers, 'worker')} pinned to "
+                    f"CPU {self.proxy_cpus}; load generator ({_plural(self.wrk_threads, 'thread')}"
+                    f", {self.conns} connections) and the {len(BACKEND_ADDRS)} backends on CPU "
+                    f"{self.load_cpus}")
+        else:
+            text = (f"layout {self.name}: proxy with {_plural(self.workers, 'worker')}, nothing "
+                    f"pinned; load generator with {_plural(self.wrk_threads, 'thread')} and "
+                    f"{self.conns} connections")
+        note = PEER_HEADERS[self.peer_headers].note
+        return f"{text}; {note}" if note else text
+
+
+def _names(keys):
+    keys = list(keys)
+    return keys[0] if len(keys) == 1 else ", ".join(keys[:-1]) + " or " + keys[-1]
+
+
+def make_layouts(names, cpus=None):
+    cpus = sorted(os.sched_getaffinity(0)) if cpus is None else sorted(cpus)
+    out = []
+    for n in names:
+        spec = LAYOUTS.get(n)
+        if spec is None:
+            raise HarnessError(f"unknown layout {n!r} ({_names(LAYOUTS)})")
+        if not spec.pinned:
+            out.append(Layout(spec, None, None))
+        elif len(cpus) < 2:
+            print(f"warning: fewer than 2 CPUs available; layout {n} runs unpinned", flush=True)
+            out.append(Layout(spec, None, None))
+        else:
+            out.append(Layout(spec, str(cpus[1]), str(cpus[0])))
+    return out
