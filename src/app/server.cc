@@ -22,7 +22,7 @@
 #include "control/admin_server.h"
 #include "health/checker.h"
 #include "net/event_loop.h"
-#include "proxy/snapshot.h"
+#include "proxy/listener_sockets.h"
 #include "proxy/worker.h"
 
 namespace sluice::app {
@@ -41,27 +41,44 @@ void Log(const char* fmt, const std::string& a = "", const std::string& b = "") 
 }
 
 // Loads and compiles the config; prints every error and returns null on failure.
-std::shared_ptr<const proxy::Snapshot> LoadSnapshot(const std::string& path,
-                                                    proxy::SnapshotBuilder* builder) {
+// A compiled snapshot and the listening sockets that serve it, published together.
+struct Loaded {
+  std::shared_ptr<const proxy::Snapshot> snapshot;
+  std::shared_ptr<const proxy::ListenerSocketTable> sockets;
+  explicit operator bool() const { return snapshot != nullptr; }
+};
+
+Loaded LoadSnapshot(const std::string& path, proxy::SnapshotCompiler* compiler,
+                    proxy::ListenerSockets* listener_sockets) {
   config::LoadResult loaded = config::LoadConfigFromFile(path);
   if (auto* errors = std::get_if<config::ConfigErrors>(&loaded)) {
     for (const config::ConfigError& e : *errors) Log("%s", e.ToString());
     Log("%s: %s", path,
         std::to_string(config::CountErrors(*errors)) + " error(s); config not applied");
-    return nullptr;
+    return {};
   }
-  auto built = builder->Build(std::move(std::get<config::Config>(loaded)));
+  Loaded out;
+  // The sockets are opened as the last step of compiling: a port that cannot be bound
+  // refuses the whole config, and the compiler's state stays as it was.
+  auto open_sockets = [&](const proxy::Snapshot& snap) -> Result<bool> {
+    auto table = listener_sockets->Open(snap);
+    if (!table.ok()) return table.error();
+    out.sockets = table.value();
+    return true;
+  };
+  auto built = compiler->Build(std::move(std::get<config::Config>(loaded)), open_sockets);
   if (!built.ok()) {
     Log("%s: %s; config not applied", path, built.error().message);
-    return nullptr;
+    return {};
   }
-  return built.value();
+  out.snapshot = built.value();
+  return out;
 }
 
 void DescribeListeners(const proxy::Snapshot& snap) {
   for (const proxy::ListenerRuntime& l : snap.listeners) {
     Log("load balancer %s listening on %s", l.load_balancer->name,
-        "http://" + l.sockets->address.ToString() + " (" + std::to_string(l.rules->rule_count()) +
+        "http://" + l.address.ToString() + " (" + std::to_string(l.rules->rule_count()) +
             " rules)");
   }
 }
@@ -159,10 +176,9 @@ Result<bool> CheckDescriptorHeadroom() {
 
 // Starts every worker on `snap`; "ready" may be said only when this returns true. On a
 // failure it logs the cause, stops the workers already running and returns false.
-bool StartWorkers(std::vector<std::unique_ptr<proxy::Worker>>& pool,
-                  const std::shared_ptr<const proxy::Snapshot>& snap) {
+bool StartWorkers(std::vector<std::unique_ptr<proxy::Worker>>& pool, const Loaded& loaded) {
   for (size_t i = 0; i < pool.size(); ++i) {
-    pool[i]->Publish(snap);
+    pool[i]->Publish(loaded.snapshot, loaded.sockets);
     Result<bool> started = pool[i]->Start();
     if (started.ok()) continue;
     Log("cannot start: %s%s", started.error().message);
@@ -189,9 +205,12 @@ int RunServer(const ServerOptions& options) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  proxy::SnapshotBuilder builder(workers);
-  std::shared_ptr<const proxy::Snapshot> current = LoadSnapshot(options.config_path, &builder);
-  if (!current) return 1;
+  proxy::SnapshotCompiler compiler;
+  proxy::ListenerSockets listener_sockets(workers);
+  Loaded loaded = LoadSnapshot(options.config_path, &compiler, &listener_sockets);
+  if (!loaded) return 1;
+  std::shared_ptr<const proxy::Snapshot> current = loaded.snapshot;
+  std::shared_ptr<const proxy::ListenerSocketTable> current_sockets = loaded.sockets;
 
   // The workers' event loops are created before the health checker opens its first probe
   // socket, so that thousands of targets cannot take the descriptors serving needs.
@@ -235,7 +254,8 @@ int RunServer(const ServerOptions& options) {
     Log("cannot start: %s%s", headroom.error().message);
     return 1;
   }
-  if (!StartWorkers(pool, current)) return 1;
+  if (!StartWorkers(pool, loaded)) return 1;
+  loaded = {};  // current/current_sockets hold them now; a reload must be able to drop them
   DescribeListeners(*current);
   Log("ready: %s workers, config %s", std::to_string(workers), options.config_path);
 
@@ -252,13 +272,14 @@ int RunServer(const ServerOptions& options) {
     }
     if (sig == SIGHUP) {
       Log("SIGHUP: reloading %s%s", options.config_path);
-      auto next = LoadSnapshot(options.config_path, &builder);
+      Loaded next = LoadSnapshot(options.config_path, &compiler, &listener_sockets);
       if (!next) {
         Log("reload refused; still serving generation %s%s", std::to_string(current->generation));
         continue;
       }
-      current = next;
-      for (auto& w : pool) w->Publish(current);
+      current = next.snapshot;
+      current_sockets = next.sockets;
+      for (auto& w : pool) w->Publish(current, current_sockets);
       uint64_t update = checker.Update(MonitoredTargets(*current));
       // "reload applied" promises that the admin endpoint shows the new target set (draining
       // targets included), so wait for the checker thread to take it; it only runs probes
@@ -276,9 +297,7 @@ int RunServer(const ServerOptions& options) {
       for (auto& w : pool) w->BeginShutdown(deadline);
       // Stop listening now, so that new connections are refused rather than left to wait
       // in an accept queue nobody serves (and reset at exit).
-      for (const proxy::ListenerRuntime& l : current->listeners) {
-        for (int fd : l.sockets->fds) shutdown(fd, SHUT_RDWR);
-      }
+      current_sockets->ShutdownAll();
       for (auto& w : pool) w->Join();
       pool.clear();
       Log("stopped%s%s");

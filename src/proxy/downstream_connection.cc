@@ -27,7 +27,7 @@ DownstreamConnection::DownstreamConnection(Worker* worker, int fd, const SocketA
       peer_(peer),
       snapshot_(worker->snapshot()),
       listener_(listener),
-      listener_address_(listener->sockets->address) {
+      listener_address_(listener->address) {
   created_ms_ = last_activity_ms_ = worker->now_ms();
   idle_timeout_ms_ =
       static_cast<int64_t>(listener_->load_balancer->attributes.idle_timeout_seconds) * 1000;
@@ -188,7 +188,7 @@ void DownstreamConnection::ResolveListener() {
   listener_ = nullptr;
   if (!snapshot_) return;
   for (const ListenerRuntime& l : snapshot_->listeners) {
-    if (l.sockets->address == listener_address_) {
+    if (l.address == listener_address_) {
       listener_ = &l;
       break;
     }
@@ -384,7 +384,7 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
     }
     case config::ActionType::kRedirect: {
       routing::RedirectInputs in;
-      in.protocol = listener_->listener->protocol == "HTTPS" ? "https" : "http";
+      in.protocol = snapshot::SchemeOf(listener_->protocol);
       char fallback[64];
       size_t fallback_len = listener_address_.ip.Format(fallback, sizeof(fallback));
       // An HTTP/1.0 request without Host: the listener's address stands in (as for forwards).

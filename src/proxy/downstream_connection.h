@@ -15,8 +15,8 @@
 #include "http/h1_framing.h"
 #include "net/buffer.h"
 #include "net/event_loop.h"
+#include "proxy/listener_sockets.h"
 #include "proxy/outcome.h"
-#include "proxy/snapshot.h"
 
 namespace sluice::proxy {
 

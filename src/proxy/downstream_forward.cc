@@ -44,7 +44,7 @@ void DownstreamConnection::ForwardRequest(http::RequestHead& head, const Request
   ForwardContext ctx;
   ctx.attributes = &listener_->load_balancer->attributes;
   ctx.listener_port = listener_->port_text;
-  ctx.listener_https = listener_->listener->protocol == "HTTPS";
+  ctx.listener_https = listener_->protocol == snapshot::ListenerProtocol::kHttps;
   ctx.client_ip = peer_.ip;
   ctx.client_port = peer_.port;
   ctx.fallback_ip = &listener_address_.ip;

@@ -131,8 +131,8 @@ const TargetRuntime* DownstreamConnection::ChooseTarget(const http::RequestHead&
     }
   }
   int64_t now = worker_->unix_seconds();
-  bool lb_cookie = attrs.stickiness_enabled && attrs.stickiness_type == "lb_cookie";
-  bool app_cookie = attrs.stickiness_enabled && attrs.stickiness_type == "app_cookie";
+  bool lb_cookie = tg.stickiness == snapshot::StickinessType::kLbCookie;
+  bool app_cookie = tg.stickiness == snapshot::StickinessType::kAppCookie;
   app_cookie_name_ = nullptr;
   app_cookie_refresh_ = false;
   const TargetRuntime* chosen = nullptr;

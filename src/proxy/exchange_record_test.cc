@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "config/loader.h"
+#include "proxy/listener_sockets.h"
 #include "proxy/outcome.h"
-#include "proxy/snapshot.h"
 #include "proxy/worker.h"
 
 namespace sluice::proxy {
@@ -221,10 +221,17 @@ TargetGroups:
 )";
     config::LoadResult loaded = config::LoadConfigFromString(yaml, "test.yaml");
     ASSERT_TRUE(std::holds_alternative<config::Config>(loaded));
-    auto built = builder_.Build(std::get<config::Config>(std::move(loaded)));
+    std::shared_ptr<const ListenerSocketTable> sockets;
+    auto open = [&](const Snapshot& s) -> Result<bool> {
+      auto table = listener_sockets_.Open(s);
+      if (!table.ok()) return table.error();
+      sockets = table.value();
+      return true;
+    };
+    auto built = compiler_.Build(std::get<config::Config>(std::move(loaded)), open);
     ASSERT_TRUE(built.ok()) << built.error().message;
     worker_.set_exchange_sink(&sink_);
-    worker_.Publish(built.value());
+    worker_.Publish(built.value(), sockets);
     Result<bool> started = worker_.Start();
     ASSERT_TRUE(started.ok()) << started.error().message;
   }
@@ -263,7 +270,8 @@ TargetGroups:
   int refused_port_ = 0;
   Backend backend_{false};
   Backend silent_{true};
-  SnapshotBuilder builder_{1};
+  SnapshotCompiler compiler_;
+  ListenerSockets listener_sockets_{1};
   Worker worker_{0};
   CollectingSink sink_;
 };

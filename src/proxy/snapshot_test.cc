@@ -1,9 +1,8 @@
-// Tests for SnapshotBuilder: target counters carried across builds, draining of deregistered
-// targets with an injected clock (deadline, persistence, re-registration, expiry,
-// Snapshot::DrainExpired), listening sockets reused across builds, and failed builds that
-// leave the previous state in force.
-#include "proxy/snapshot.h"
-
+// Tests for a (re)load as the server does it — snapshot::SnapshotCompiler with the data
+// plane's ListenerSockets opened as its last step: target counters carried across builds,
+// draining of deregistered targets with an injected clock (deadline, persistence,
+// re-registration, expiry, Snapshot::DrainExpired), compiled enums, listening sockets reused
+// across builds, and failed builds that leave the previous state in force.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -13,6 +12,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "proxy/listener_sockets.h"
 
 namespace sluice::proxy {
 namespace {
@@ -80,10 +81,49 @@ config::Config MakeConfig(int listen_port, const std::vector<int>& target_ports,
   return cfg;
 }
 
-std::shared_ptr<const Snapshot> MustBuild(SnapshotBuilder& b, config::Config cfg) {
+// A snapshot and its listening sockets, as published to the workers.
+struct Built {
+  std::shared_ptr<const Snapshot> snap;
+  std::shared_ptr<const ListenerSocketTable> sockets;
+  const Snapshot* operator->() const { return snap.get(); }
+  const Snapshot& operator*() const { return *snap; }
+  explicit operator bool() const { return snap != nullptr; }
+  void reset() {
+    snap.reset();
+    sockets.reset();
+  }
+  std::shared_ptr<ListenSocketSet> listener_sockets(size_t i) const {
+    return sockets->by_listener.at(i);
+  }
+};
+
+// What app/server.cc does on every (re)load.
+class SnapshotBuilder {
+ public:
+  SnapshotBuilder(int workers, int64_t (*now_ms)()) : compiler_(now_ms), sockets_(workers) {}
+  Result<Built> Build(config::Config cfg) {
+    Built out;
+    auto open = [&](const Snapshot& s) -> Result<bool> {
+      auto table = sockets_.Open(s);
+      if (!table.ok()) return table.error();
+      out.sockets = table.value();
+      return true;
+    };
+    auto r = compiler_.Build(std::move(cfg), open);
+    if (!r.ok()) return r.error();
+    out.snap = r.value();
+    return out;
+  }
+
+ private:
+  SnapshotCompiler compiler_;
+  ListenerSockets sockets_;
+};
+
+Built MustBuild(SnapshotBuilder& b, config::Config cfg) {
   auto r = b.Build(std::move(cfg));
   EXPECT_TRUE(r.ok()) << r.error().message;
-  return r.ok() ? r.value() : nullptr;
+  return r.ok() ? r.value() : Built{};
 }
 
 std::shared_ptr<balancer::TargetStats> StatsOf(const Snapshot& s, int port) {
@@ -105,7 +145,7 @@ class SnapshotBuilderTest : public ::testing::Test {
 
 TEST_F(SnapshotBuilderTest, CompilesGroupsListenersAndForwardIndices) {
   auto s = MustBuild(builder_, MakeConfig(port_, {9001, 9002}));
-  ASSERT_NE(s, nullptr);
+  ASSERT_TRUE(s);
   ASSERT_EQ(s->target_groups.size(), 1u);
   const TargetGroupRuntime& tg = s->target_groups[0];
   EXPECT_EQ(tg.config, &s->config.target_groups[0]);
@@ -120,9 +160,14 @@ TEST_F(SnapshotBuilderTest, CompilesGroupsListenersAndForwardIndices) {
   ASSERT_EQ(s->listeners.size(), 1u);
   const ListenerRuntime& l = s->listeners[0];
   EXPECT_EQ(l.port_text, std::to_string(port_));
-  ASSERT_NE(l.sockets, nullptr);
-  EXPECT_EQ(l.sockets->fds.size(), 2u);  // one per worker
-  for (int fd : l.sockets->fds) EXPECT_TRUE(FdOpen(fd));
+  EXPECT_EQ(l.address.ToString(), "127.0.0.1:" + std::to_string(port_));
+  EXPECT_EQ(l.protocol, snapshot::ListenerProtocol::kHttp);
+  EXPECT_EQ(tg.protocol, snapshot::TargetProtocol::kHttp);
+  EXPECT_EQ(tg.protocol_version, snapshot::ProtocolVersion::kHttp1);
+  EXPECT_EQ(tg.stickiness, snapshot::StickinessType::kNone);
+  ASSERT_NE(s.listener_sockets(0), nullptr);
+  EXPECT_EQ(s.listener_sockets(0)->fds.size(), 2u);  // one per worker
+  for (int fd : s.listener_sockets(0)->fds) EXPECT_TRUE(FdOpen(fd));
   EXPECT_EQ(
       s->config.load_balancers[0].listeners[0].default_actions[0].forward.target_groups[0].index,
       0);
@@ -268,26 +313,26 @@ TEST_F(SnapshotBuilderTest, ExpiredDrainStillEndsRequestsAfterALaterReload) {
 TEST_F(SnapshotBuilderTest, ListeningSocketsAreReusedForUnchangedListeners) {
   auto a = MustBuild(builder_, MakeConfig(port_, {9001}));
   auto b = MustBuild(builder_, MakeConfig(port_, {9002}));
-  EXPECT_EQ(a->listeners[0].sockets, b->listeners[0].sockets);
-  std::vector<int> fds = a->listeners[0].sockets->fds;
+  EXPECT_EQ(a.listener_sockets(0), b.listener_sockets(0));
+  std::vector<int> fds = a.listener_sockets(0)->fds;
   // A different port opens new sockets; the old ones close with the last snapshot using them.
   int port2 = FreePort();
   auto c = MustBuild(builder_, MakeConfig(port2, {9002}));
-  EXPECT_NE(c->listeners[0].sockets, a->listeners[0].sockets);
+  EXPECT_NE(c.listener_sockets(0), a.listener_sockets(0));
   for (int fd : fds) EXPECT_TRUE(FdOpen(fd));
   a.reset();
   b.reset();
   for (int fd : fds) EXPECT_FALSE(FdOpen(fd)) << fd;
   // Going back to the first port opens it afresh.
   auto d = MustBuild(builder_, MakeConfig(port_, {9002}));
-  EXPECT_EQ(d->listeners[0].sockets->address.port, port_);
-  EXPECT_EQ(d->listeners[0].sockets->fds.size(), 2u);
+  EXPECT_EQ(d.listener_sockets(0)->address.port, port_);
+  EXPECT_EQ(d.listener_sockets(0)->fds.size(), 2u);
 }
 
 TEST_F(SnapshotBuilderTest, BindFailureFailsTheBuildAndKeepsThePreviousState) {
   auto a = MustBuild(builder_, MakeConfig(port_, {9001, 9002}, 30));
   auto stats2 = StatsOf(*a, 9002);
-  auto sockets = a->listeners[0].sockets;
+  auto sockets = a.listener_sockets(0);
   std::vector<int> fds = sockets->fds;
   int busy = FreePort();
   int holder = Occupy(busy);
@@ -306,8 +351,8 @@ TEST_F(SnapshotBuilderTest, BindFailureFailsTheBuildAndKeepsThePreviousState) {
   auto b = MustBuild(builder_, MakeConfig(port_, {9001, 9002}, 30));
   EXPECT_TRUE(b->draining.empty());
   EXPECT_EQ(StatsOf(*b, 9002), stats2);
-  EXPECT_EQ(b->listeners[0].sockets, sockets);
-  EXPECT_EQ(b->listeners[0].sockets->fds, fds);
+  EXPECT_EQ(b.listener_sockets(0), sockets);
+  EXPECT_EQ(b.listener_sockets(0)->fds, fds);
 }
 
 TEST_F(SnapshotBuilderTest, FailedBuildDoesNotDrainOrForget) {
@@ -338,8 +383,34 @@ TEST_F(SnapshotBuilderTest, BadTargetAndUnknownGroupFailTheBuild) {
   EXPECT_NE(r2.error().message.find("unknown target group"), std::string::npos);
   // Still building fine, on the same sockets.
   auto next = MustBuild(builder_, MakeConfig(port_, {9001}));
-  EXPECT_EQ(next->listeners[0].sockets, good->listeners[0].sockets);
+  EXPECT_EQ(next.listener_sockets(0), good.listener_sockets(0));
   EXPECT_EQ(StatsOf(*next, 9001), StatsOf(*good, 9001));
+}
+
+TEST_F(SnapshotBuilderTest, EnumsAreCompiledFromTheConfigStrings) {
+  config::Config cfg = MakeConfig(port_, {9001});
+  cfg.target_groups[0].attributes.stickiness_enabled = true;
+  cfg.target_groups[0].attributes.stickiness_type = "app_cookie";
+  cfg.target_groups[0].health_check.protocol = "TCP";
+  cfg.target_groups[0].protocol_version = "HTTP2";
+  auto s = MustBuild(builder_, cfg);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->target_groups[0].stickiness, snapshot::StickinessType::kAppCookie);
+  EXPECT_EQ(s->target_groups[0].health_check_protocol, snapshot::HealthCheckProtocol::kTcp);
+  EXPECT_EQ(s->target_groups[0].protocol_version, snapshot::ProtocolVersion::kHttp2);
+  // A type set but stickiness off: no stickiness at all.
+  cfg.target_groups[0].attributes.stickiness_enabled = false;
+  EXPECT_EQ(MustBuild(builder_, cfg)->target_groups[0].stickiness, snapshot::StickinessType::kNone);
+}
+
+TEST_F(SnapshotBuilderTest, AnUnknownProtocolFailsTheBuild) {
+  auto good = MustBuild(builder_, MakeConfig(port_, {9001}));
+  config::Config bad = MakeConfig(port_, {9001});
+  bad.load_balancers[0].listeners[0].protocol = "FTP";
+  auto r = builder_.Build(bad);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("Protocol: unknown value FTP"), std::string::npos)
+      << r.error().message;
 }
 
 }  // namespace

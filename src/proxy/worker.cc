@@ -46,10 +46,12 @@ Worker::~Worker() {
   for (auto& [fd, acceptor] : acceptors_) loop_.Remove(fd);
 }
 
-void Worker::Publish(std::shared_ptr<const Snapshot> snapshot) {
+void Worker::Publish(std::shared_ptr<const Snapshot> snapshot,
+                     std::shared_ptr<const ListenerSocketTable> sockets) {
   {
     std::lock_guard<std::mutex> lock(mailbox_mu_);
     mailbox_ = std::move(snapshot);
+    mailbox_sockets_ = std::move(sockets);
   }
   loop_.Wake();
 }
@@ -101,14 +103,16 @@ void Worker::Run() {
 
 void Worker::OnWake() {
   std::shared_ptr<const Snapshot> next;
+  std::shared_ptr<const ListenerSocketTable> next_sockets;
   int64_t shutdown_deadline = -1;
   {
     std::lock_guard<std::mutex> lock(mailbox_mu_);
     next = std::move(mailbox_);
+    next_sockets = std::move(mailbox_sockets_);
     shutdown_deadline = mailbox_shutdown_deadline_;
     mailbox_shutdown_deadline_ = -1;
   }
-  if (next) Adopt(std::move(next));
+  if (next) Adopt(std::move(next), std::move(next_sockets));
   if (shutdown_deadline >= 0 && !shutting_down_) {
     shutting_down_ = true;
     shutdown_deadline_ms_ = shutdown_deadline;
@@ -126,12 +130,13 @@ void Worker::OnWake() {
   }
 }
 
-void Worker::Adopt(std::shared_ptr<const Snapshot> next) {
+void Worker::Adopt(std::shared_ptr<const Snapshot> next,
+                   std::shared_ptr<const ListenerSocketTable> sockets) {
   // Listening sockets: keep those still present, add new ones, drop removed ones.
   std::map<int, const ListenerRuntime*> wanted;
-  if (!shutting_down_) {
-    for (const ListenerRuntime& l : next->listeners) {
-      wanted[l.sockets->fds[static_cast<size_t>(index_)]] = &l;
+  if (!shutting_down_ && sockets != nullptr) {
+    for (size_t i = 0; i < next->listeners.size() && i < sockets->by_listener.size(); ++i) {
+      wanted[sockets->by_listener[i]->fds[static_cast<size_t>(index_)]] = &next->listeners[i];
     }
   }
   for (auto it = acceptors_.begin(); it != acceptors_.end();) {
@@ -160,6 +165,7 @@ void Worker::Adopt(std::shared_ptr<const Snapshot> next) {
     pickers_.push_back(balancer::MakePicker(tg.config->attributes.algorithm, rng_));
   }
   current_ = std::move(next);
+  current_sockets_ = std::move(sockets);
   // Idle upstream connections to targets that are gone are closed now.
   std::vector<SocketAddress> live;
   for (const TargetGroupRuntime& tg : current_->target_groups) {

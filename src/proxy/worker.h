@@ -17,8 +17,8 @@
 #include "http/h1_parser.h"
 #include "net/buffer.h"
 #include "net/event_loop.h"
+#include "proxy/listener_sockets.h"
 #include "proxy/outcome.h"
-#include "proxy/snapshot.h"
 #include "proxy/upstream_connection.h"
 #include "routing/rule_table.h"
 
@@ -34,7 +34,9 @@ class Worker {
 
   // ---- Control thread ----
   // Hands a new snapshot to the worker; it adopts it at its next loop iteration.
-  void Publish(std::shared_ptr<const Snapshot> snapshot);
+  // `sockets` are the listening sockets of `snapshot` (ListenerSockets::Open).
+  void Publish(std::shared_ptr<const Snapshot> snapshot,
+               std::shared_ptr<const ListenerSocketTable> sockets);
   // Stops accepting, lets in-flight requests finish, exits when no connection is left or
   // at `deadline_ms` (monotonic), whichever comes first.
   void BeginShutdown(int64_t deadline_ms);
@@ -92,7 +94,8 @@ class Worker {
   void PoolString(std::string& s);
   void Run();
   void OnWake();
-  void Adopt(std::shared_ptr<const Snapshot> next);
+  void Adopt(std::shared_ptr<const Snapshot> next,
+             std::shared_ptr<const ListenerSocketTable> sockets);
   void Tick();
   void UpdateDate();
   void PauseAccepting();
@@ -112,6 +115,7 @@ class Worker {
   std::vector<balancer::TargetStats*> candidate_scratch_;
   std::vector<uint32_t> candidate_index_scratch_;
   std::shared_ptr<const Snapshot> current_;
+  std::shared_ptr<const ListenerSocketTable> current_sockets_;
   std::vector<std::unique_ptr<balancer::Picker>> pickers_;
   std::map<int, std::unique_ptr<Acceptor>> acceptors_;  // by listening fd
   DownstreamConnection* connections_ = nullptr;         // intrusive list head
@@ -125,8 +129,9 @@ class Worker {
   int64_t accept_paused_until_ms_ = 0;  // out of file descriptors: accepting resumes then
   std::string adopt_error_;             // the first listening socket Adopt() could not watch
 
-  std::mutex mailbox_mu_;  // guards the two fields below; taken only on reload/shutdown
+  std::mutex mailbox_mu_;  // guards the three fields below; taken only on reload/shutdown
   std::shared_ptr<const Snapshot> mailbox_;
+  std::shared_ptr<const ListenerSocketTable> mailbox_sockets_;
   int64_t mailbox_shutdown_deadline_ = -1;
   std::atomic<uint64_t> adopted_generation_{0};
   std::thread thread_;

@@ -1,8 +1,12 @@
-// The immutable configuration snapshot that worker threads serve from, and the listening
-// sockets it owns. Built on the control thread; published to workers; never modified after.
+// The immutable configuration snapshot that worker threads serve from: the config compiled
+// into what the data plane decides on (rule tables, target-group runtimes with their live
+// counters, protocol and stickiness enums, draining targets). Compiled on the control
+// thread; published to workers; never modified after. This module opens no socket: the
+// data plane owns listening sockets (proxy/listener_sockets.h).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -14,16 +18,9 @@
 #include "base/result.h"
 #include "config/model.h"
 #include "routing/rule_table.h"
+#include "snapshot/protocols.h"
 
-namespace sluice::proxy {
-
-// One SO_REUSEPORT listening socket per worker for one listener address. Closed when the
-// last snapshot referring to it is gone.
-struct ListenSocketSet {
-  SocketAddress address;
-  std::vector<int> fds;  // fds[k] is served by worker k
-  ~ListenSocketSet();
-};
+namespace sluice::snapshot {
 
 struct TargetRuntime {
   SocketAddress address;
@@ -38,15 +35,20 @@ struct TargetGroupRuntime {
   uint64_t sticky_id = 0;         // StickyHash(name): names the group in AWSALBTG cookies
   uint64_t lb_cookie_scope = 0;   // scope of its AWSALB cookies
   uint64_t app_cookie_scope = 0;  // scope of its AWSALBAPP cookies
+  TargetProtocol protocol = TargetProtocol::kHttp;
+  ProtocolVersion protocol_version = ProtocolVersion::kHttp1;
+  StickinessType stickiness = StickinessType::kNone;
+  HealthCheckProtocol health_check_protocol = HealthCheckProtocol::kHttp;
 };
 
 struct ListenerRuntime {
   const config::LoadBalancer* load_balancer = nullptr;
   const config::Listener* listener = nullptr;
   std::unique_ptr<routing::RuleTable> rules;
+  SocketAddress address;  // BindAddress:Port
+  ListenerProtocol protocol = ListenerProtocol::kHttp;
   std::string port_text;      // listener port in decimal, for headers and redirects
   uint64_t sticky_scope = 0;  // StickyHash("<lb>:<address>"): scopes AWSALBTG cookies
-  std::shared_ptr<ListenSocketSet> sockets;
 };
 
 // A target removed from its group by a reload: it gets no new requests; requests in flight
@@ -78,23 +80,24 @@ struct Snapshot {
   }
 };
 
-// Carries what must survive from one snapshot to the next: listening sockets that stay
-// open, and the live counters of targets that stay registered. Control thread only.
-class SnapshotBuilder {
+// Compiles configs into snapshots and carries what must survive from one snapshot to the
+// next: the live counters of targets that stay registered, and deregistered targets while
+// they drain. Control thread only.
+class SnapshotCompiler {
  public:
-  // now_ms: the monotonic clock (injected so that draining deadlines are testable).
-  explicit SnapshotBuilder(int worker_count, int64_t (*now_ms)() = nullptr)
-      : worker_count_(worker_count), now_ms_(now_ms) {}
+  // Last step before a compiled snapshot is committed (e.g. opening its listening sockets);
+  // an error refuses the snapshot and changes nothing.
+  using Accept = std::function<Result<bool>(const Snapshot&)>;
 
-  // Compiles `config` into a snapshot, reusing sockets and target counters from the previous
-  // build. On error (a port that cannot be bound, a regex that does not compile) nothing
+  // now_ms: the monotonic clock (injected so that draining deadlines are testable).
+  explicit SnapshotCompiler(int64_t (*now_ms)() = nullptr) : now_ms_(now_ms) {}
+
+  // Compiles `config` into a snapshot, reusing target counters from the previous build. On
+  // error (a regex that does not compile, an unknown protocol, `accept` failing) nothing
   // changes and the previous snapshot stays in force.
-  Result<std::shared_ptr<const Snapshot>> Build(config::Config config);
+  Result<std::shared_ptr<const Snapshot>> Build(config::Config config, const Accept& accept = {});
 
  private:
-  // True when a listening socket of an earlier build that is still in use is on `port`.
-  bool ListensOnPort(uint16_t port) const;
-
   struct KnownTarget {
     std::string group;
     std::string id;
@@ -102,15 +105,13 @@ class SnapshotBuilder {
     config::HealthCheck check;
     int deregistration_delay_seconds = 300;
   };
-  int worker_count_;
   int64_t (*now_ms_)();
   uint64_t generation_ = 0;
   std::map<std::string, KnownTarget> known_;        // registered targets of the last build
   std::map<std::string, DrainingTarget> draining_;  // by group/ip:port
   std::shared_ptr<const balancer::StickyCookieCodec> sticky_codec_ =
       std::make_shared<balancer::StickyCookieCodec>();
-  std::map<std::string, std::weak_ptr<ListenSocketSet>> sockets_;               // by address
   std::map<std::string, std::shared_ptr<balancer::TargetStats>> target_stats_;  // by group/ip:port
 };
 
-}  // namespace sluice::proxy
+}  // namespace sluice::snapshot

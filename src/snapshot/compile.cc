@@ -1,27 +1,49 @@
-#include "proxy/snapshot.h"
-
-#include <unistd.h>
+#include <time.h>
 
 #include <map>
 
-#include "net/event_loop.h"
-#include "net/socket.h"
+#include "snapshot/snapshot.h"
 
-namespace sluice::proxy {
+namespace sluice::snapshot {
+namespace {
 
-ListenSocketSet::~ListenSocketSet() {
-  for (int fd : fds) close(fd);
+int64_t MonotonicMillis() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
-bool SnapshotBuilder::ListensOnPort(uint16_t port) const {
-  for (const auto& [key, weak] : sockets_) {
-    std::shared_ptr<ListenSocketSet> set = weak.lock();
-    if (set && set->address.port == port) return true;
+Error Unknown(const std::string& what, const std::string& value) {
+  return Error{ErrorSource::kConfig, what + ": unknown value " + value};
+}
+
+// The enums of a target group; false names the field that does not compile.
+Result<bool> CompileGroupEnums(const config::TargetGroup& tg, TargetGroupRuntime* rt) {
+  auto protocol = ParseListenerProtocol(tg.protocol);
+  if (!protocol) return Unknown("target group " + tg.name + ": Protocol", tg.protocol);
+  auto version = ParseProtocolVersion(tg.protocol_version);
+  if (!version)
+    return Unknown("target group " + tg.name + ": ProtocolVersion", tg.protocol_version);
+  auto sticky =
+      ParseStickinessType(tg.attributes.stickiness_enabled, tg.attributes.stickiness_type);
+  if (!sticky) {
+    return Unknown("target group " + tg.name + ": stickiness.type", tg.attributes.stickiness_type);
   }
-  return false;
+  auto check = ParseHealthCheckProtocol(tg.health_check.protocol);
+  if (!check) {
+    return Unknown("target group " + tg.name + ": HealthCheckProtocol", tg.health_check.protocol);
+  }
+  rt->protocol = *protocol;
+  rt->protocol_version = *version;
+  rt->stickiness = *sticky;
+  rt->health_check_protocol = *check;
+  return true;
 }
 
-Result<std::shared_ptr<const Snapshot>> SnapshotBuilder::Build(config::Config config) {
+}  // namespace
+
+Result<std::shared_ptr<const Snapshot>> SnapshotCompiler::Build(config::Config config,
+                                                                const Accept& accept) {
   auto snap = std::make_shared<Snapshot>();
   snap->config = std::move(config);
   snap->generation = ++generation_;
@@ -34,7 +56,7 @@ Result<std::shared_ptr<const Snapshot>> SnapshotBuilder::Build(config::Config co
   }
 
   // Target groups and their live counters.
-  int64_t now = now_ms_ != nullptr ? now_ms_() : net::MonotonicMillis();
+  int64_t now = now_ms_ != nullptr ? now_ms_() : MonotonicMillis();
   std::map<std::string, std::shared_ptr<balancer::TargetStats>> next_stats;
   std::map<std::string, KnownTarget> next_known;
   snap->target_groups.resize(cfg.target_groups.size());
@@ -45,6 +67,7 @@ Result<std::shared_ptr<const Snapshot>> SnapshotBuilder::Build(config::Config co
     rt.sticky_id = balancer::StickyHash(tg.name);
     rt.lb_cookie_scope = balancer::StickyHash("lb:" + tg.name);
     rt.app_cookie_scope = balancer::StickyHash("app:" + tg.name);
+    if (auto enums = CompileGroupEnums(tg, &rt); !enums.ok()) return enums.error();
     for (const config::Target& t : tg.targets) {
       auto addr = SocketAddress::Parse(t.id, static_cast<uint16_t>(t.port ? t.port : tg.port));
       if (!addr) {
@@ -83,8 +106,7 @@ Result<std::shared_ptr<const Snapshot>> SnapshotBuilder::Build(config::Config co
     return true;
   };
 
-  // Listeners: compile rules and reuse or open sockets.
-  std::map<std::string, std::shared_ptr<ListenSocketSet>> opened;
+  // Listeners: compile rules.
   for (config::LoadBalancer& lb : cfg.load_balancers) {
     for (config::Listener& l : lb.listeners) {
       if (!resolve(l.default_actions)) {
@@ -107,33 +129,18 @@ Result<std::shared_ptr<const Snapshot>> SnapshotBuilder::Build(config::Config co
       if (!addr) {
         return Error{ErrorSource::kConfig, "listener: bad BindAddress " + l.bind_address};
       }
-      std::string key = addr->ToString();
-      std::shared_ptr<ListenSocketSet> set;
-      if (auto it = sockets_.find(key); it != sockets_.end()) set = it->second.lock();
-      if (!set) {
-        // A port none of our own sockets uses yet must not be listened on by anyone else:
-        // SO_REUSEPORT would let both processes bind and silently split the traffic.
-        if (!ListensOnPort(addr->port)) {
-          auto free = net::CheckNoOtherListener(*addr);
-          if (!free.ok()) return free.error();
-        }
-        set = std::make_shared<ListenSocketSet>();
-        set->address = *addr;
-        for (int k = 0; k < worker_count_; ++k) {
-          auto fd = net::Listen(*addr);
-          if (!fd.ok()) return fd.error();  // `set` closes what it opened
-          set->fds.push_back(fd.value());
-        }
-      }
-      opened[key] = set;
-      rt.sockets = set;
+      rt.address = *addr;
+      auto protocol = ParseListenerProtocol(l.protocol);
+      if (!protocol) return Unknown("listener " + addr->ToString() + ": Protocol", l.protocol);
+      rt.protocol = *protocol;
       snap->listeners.push_back(std::move(rt));
     }
   }
 
-  // Commit: only now forget sockets and counters that are no longer referenced.
-  sockets_.clear();
-  for (auto& [key, set] : opened) sockets_[key] = set;
+  if (accept) {
+    if (auto accepted = accept(*snap); !accepted.ok()) return accepted.error();
+  }
+  // Commit: only now forget counters that are no longer referenced.
   // Deregistered targets drain; re-registered ones stop draining; expired drains end.
   for (auto& [key, known] : known_) {
     if (next_known.count(key) != 0 || draining_.count(key) != 0) continue;
@@ -163,4 +170,4 @@ Result<std::shared_ptr<const Snapshot>> SnapshotBuilder::Build(config::Config co
   return std::shared_ptr<const Snapshot>(std::move(snap));
 }
 
-}  // namespace sluice::proxy
+}  // namespace sluice::snapshot

@@ -1,0 +1,57 @@
+// The data plane's listening sockets: one SO_REUSEPORT socket per worker for each listener
+// address of a snapshot, reused across reloads while an address stays configured, and the
+// shutdown that stops accepting. Open/Shutdown: control thread. The table is immutable once
+// published; workers read it on their loop threads.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/ip_address.h"
+#include "base/result.h"
+#include "snapshot/snapshot.h"
+
+namespace sluice::proxy {
+
+// The snapshot's types, as the data plane names them.
+using snapshot::DrainingTarget;
+using snapshot::ListenerRuntime;
+using snapshot::Snapshot;
+using snapshot::SnapshotCompiler;
+using snapshot::TargetGroupRuntime;
+using snapshot::TargetRuntime;
+
+// The sockets of one listener address; closed when the last table referring to it is gone.
+struct ListenSocketSet {
+  SocketAddress address;
+  std::vector<int> fds;  // fds[k] is served by worker k
+  ~ListenSocketSet();
+};
+
+// Parallel to a snapshot's listeners: by_listener[i] serves snapshot.listeners[i].
+struct ListenerSocketTable {
+  std::vector<std::shared_ptr<ListenSocketSet>> by_listener;
+  // Stops every socket accepting (shutdown(2)); new connections are refused rather than
+  // left in an accept queue nobody serves.
+  void ShutdownAll() const;
+};
+
+class ListenerSockets {
+ public:
+  explicit ListenerSockets(int worker_count) : worker_count_(worker_count) {}
+
+  // The sockets for every listener of `snap`: those of an earlier table that are still
+  // open, else new ones. A port that none of our sockets holds yet must be free of every
+  // other listener (SO_REUSEPORT would let two processes split its traffic). On error
+  // nothing is remembered and what was opened is closed.
+  Result<std::shared_ptr<const ListenerSocketTable>> Open(const Snapshot& snap);
+
+ private:
+  bool ListensOnPort(uint16_t port) const;
+  int worker_count_;
+  std::map<std::string, std::weak_ptr<ListenSocketSet>> sockets_;  // by address
+};
+
+}  // namespace sluice::proxy
