@@ -12,6 +12,7 @@
 #include "http/host.h"
 #include "proxy/local_response.h"
 #include "proxy/request_rewrite.h"
+#include "proxy/rule_transform.h"
 #include "proxy/upstream_connection.h"
 #include "proxy/worker.h"
 #include "routing/redirect.h"
@@ -309,6 +310,7 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
   version_minor_ = head.version_minor;
   expect_continue_ = false;
   close_after_ambiguous_ = false;
+  transform_.Reset();
   req_chunks_.Reset();
   req_ready_ = 0;
 
@@ -420,9 +422,17 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
   }
 
   switch (terminal->type) {
-    case config::ActionType::kForward:
-      ForwardRequest(head, target, *terminal, match.priority);
+    case config::ActionType::kForward: {
+      // Transforms rewrite what is forwarded, after routing (reference §1.4).
+      RequestTarget routed = target;
+      if (!ApplyRuleTransforms(match.transforms, facts.host, &routed, &transform_)) {
+        in_.Consume(head.head_length);
+        RespondError(500, !req_body_done_);
+        return;
+      }
+      ForwardRequest(head, routed, *terminal, match.priority);
       return;
+    }
     case config::ActionType::kFixedResponse: {
       in_.Consume(head.head_length);
       bool close = !keep_alive_ || (expect_continue_ && !req_body_done_);
@@ -494,6 +504,7 @@ void DownstreamConnection::GiveBackIdleMemory() {
   worker_->GiveString(upstream_out_);
   worker_->GiveString(set_cookie_headers_);
   worker_->GiveString(app_cookie_value_);
+  transform_.Release();
 }
 
 void DownstreamConnection::CheckTimers(int64_t now_ms) {
