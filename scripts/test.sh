@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test: unit tests (GoogleTest via ctest), unit tests again
-# under ASan/UBSan, fuzz-corpus replay (libFuzzer, clang-14, ASan/UBSan), a smoke run of the
-# benchmark harness (so it cannot rot), and the integration tests (pytest, real binary, real
-# clients and backends). The pytest summary is the last line printed.
+# under ASan/UBSan and under TSan, fuzz-corpus replay (libFuzzer, clang-14, ASan/UBSan), the
+# benchmark harness's own unit tests and a smoke run of it (so it cannot rot), and the
+# integration tests (pytest, real binary, real clients and backends). The pytest summary is
+# the last line printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

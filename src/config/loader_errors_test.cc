@@ -74,7 +74,7 @@ TEST(LoaderErrorsTest, UnknownRuleKeyListsTheAllowedOnes) {
   EXPECT_THAT(
       Errors(yaml),
       ElementsAre("t.yaml:9:13: LoadBalancers[0].Listeners[0].Rules[0].Prioirty: unknown field "
-                  "'Prioirty'; allowed: Priority, Conditions, Actions",
+                  "'Prioirty'; allowed: Priority, Conditions, Actions, Transforms",
                   "t.yaml:9:13: LoadBalancers[0].Listeners[0].Rules[0].Priority: missing "
                   "required field 'Priority'"));
 }

@@ -80,10 +80,30 @@ struct Action {
   Location location;
 };
 
+enum class TransformType {
+  kHostHeaderRewrite,  // "host-header-rewrite": HostHeaderRewriteConfig
+  kUrlRewrite,         // "url-rewrite": UrlRewriteConfig
+};
+
+// RewriteConfig: an RE2 regex and its replacement ("$1".."$9" name capture groups, "$0" the
+// whole match, "$$" is a literal '$'; see config/rewrite_template.h).
+struct RewriteConfig {
+  std::string regex;    // 1..1024 characters
+  std::string replace;  // 0..1024 characters
+};
+
+// RuleTransform. The config's Rewrites list holds exactly one RewriteConfig.
+struct Transform {
+  TransformType type = TransformType::kUrlRewrite;
+  RewriteConfig rewrite;
+  Location location;
+};
+
 struct Rule {
   int priority = 0;  // 1..50000, unique per listener
   std::vector<Condition> conditions;
-  std::vector<Action> actions;  // validated: exactly one terminal action, last by order
+  std::vector<Action> actions;        // validated: exactly one terminal action, last by order
+  std::vector<Transform> transforms;  // at most one of each type
   Location location;
 };
 

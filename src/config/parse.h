@@ -45,8 +45,10 @@ void ParseLoadBalancers(LoadContext& ctx, const Field& field, std::vector<LoadBa
 void ParseTargetGroups(LoadContext& ctx, const Field& field, std::vector<TargetGroup>* out);
 void ParseAdmin(LoadContext& ctx, const Field& field, AdminSettings* out);
 
-// Listener pieces (parse_rule.cc, parse_action.cc).
+// Listener pieces (parse_rule.cc, parse_action.cc, parse_transform.cc).
 void ParseRules(LoadContext& ctx, const Field& field, std::vector<Rule>* out);
+// A rule's Transforms: at most one of each type, each with exactly one rewrite.
+void ParseTransforms(LoadContext& ctx, const Field& field, std::vector<Transform>* out);
 // An action list (Rules[i].Actions or DefaultActions): at least one action, exactly one
 // terminal action which is last by Order; sorted by Order on return.
 void ParseActions(LoadContext& ctx, const Field& field, std::vector<Action>* out);

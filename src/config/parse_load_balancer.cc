@@ -114,8 +114,15 @@ bool ReadAddress(Reader& r, const Field& f, std::string_view noun, std::string* 
 void ParseListener(LoadContext& ctx, const Field& item, Listener* out) {
   Reader& r = ctx.reader;
   out->location = LocationOf(item.mark);
-  MapReader m(r, item, {"Protocol", "Port", "BindAddress", "DefaultActions", "Rules"});
+  MapReader m(r, item,
+              {"Protocol", "Port", "BindAddress", "DefaultActions", "Rules", "Transforms"});
   if (!m.ok()) return;
+  if (Field t = m.Get("Transforms"); t.present) {
+    // Accepted as a key only to say why it is refused (reference §1.4).
+    r.AddError(t,
+               "transforms are not allowed on the default rule (DefaultActions); put them on "
+               "a rule in Rules");
+  }
   Field protocol = m.Get("Protocol");
   if (std::optional<std::string> p = ReadString(r, protocol)) {
     if (*p == "HTTPS") {

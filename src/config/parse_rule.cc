@@ -289,7 +289,7 @@ void ParseRules(LoadContext& ctx, const Field& field, std::vector<Rule>* out) {
   for (const Field& item : *items) {
     Rule rule;
     rule.location = LocationOf(item.mark);
-    MapReader m(r, item, {"Priority", "Conditions", "Actions"});
+    MapReader m(r, item, {"Priority", "Conditions", "Actions", "Transforms"});
     if (!m.ok()) continue;
     Field priority_field = m.Require("Priority");
     if (auto priority = ReadInt(r, priority_field, 1, kMaxPriority, "priority")) {
@@ -304,6 +304,7 @@ void ParseRules(LoadContext& ctx, const Field& field, std::vector<Rule>* out) {
     }
     ParseConditions(r, m.Require("Conditions"), &rule.conditions);
     ParseActions(ctx, m.Require("Actions"), &rule.actions);
+    ParseTransforms(ctx, m.Get("Transforms"), &rule.transforms);
     out->push_back(std::move(rule));
   }
   std::stable_sort(out->begin(), out->end(),

@@ -24,6 +24,8 @@ inline constexpr size_t kMaxMessageBody = 1024;
 inline constexpr size_t kMaxRedirectComponent = 128;
 inline constexpr size_t kMaxHealthCheckPath = 1024;
 inline constexpr size_t kMaxTargetsPerGroup = 1000;
+inline constexpr size_t kMaxTransformRegexLength = 1024;    // RewriteConfig.Regex
+inline constexpr size_t kMaxTransformReplaceLength = 1024;  // RewriteConfig.Replace
 
 // ---- Names (§9.5) -------------------------------------------------------------------------
 
@@ -49,10 +51,24 @@ std::string CheckQueryPart(std::string_view value, std::string_view what);
 std::string CheckSourceCidr(std::string_view value);
 // RegexValues entry: 1..128 characters that RE2 compiles.
 std::string CheckRegex(std::string_view value);
+// "" when RE2 compiles `value` (and *capture_groups, when given, is set to its number of
+// capturing groups); otherwise "regex '...' does not compile: <RE2's reason>", with a hint
+// when look-around or a back-reference is the likely cause.
+std::string RegexCompileMessage(std::string_view value, int* capture_groups);
 
 // Number of '*' and '?' in a condition value. With `escapes`, "\*" and "\?" (query-string
 // literals) are not wildcards.
 int CountWildcards(std::string_view value, bool escapes);
+
+// ---- Transforms (§1.4) ----------------------------------------------------------------------
+
+// RewriteConfig.Regex: 1..1024 characters that RE2 compiles; *capture_groups is set to its
+// number of capturing groups (-1 when it does not compile).
+std::string CheckTransformRegex(std::string_view value, int* capture_groups);
+// RewriteConfig.Replace: 0..1024 characters that could appear in the rewritten value (a
+// url-rewrite: visible ASCII except '#'; a host-header-rewrite: the characters of a host name
+// or IP literal), referring to no group above `capture_groups` (not checked when negative).
+std::string CheckTransformReplace(std::string_view value, bool host, int capture_groups);
 
 // ---- Actions (§1.5) -------------------------------------------------------------------------
 

@@ -174,9 +174,14 @@ std::string CheckSourceCidr(std::string_view value) {
 std::string CheckRegex(std::string_view value) {
   if (value.empty()) return "regex must not be empty";
   if (value.size() > kMaxRegexLength) return TooLong("regex", value.size(), kMaxRegexLength);
+  return RegexCompileMessage(value, nullptr);
+}
+
+std::string RegexCompileMessage(std::string_view value, int* capture_groups) {
   RE2::Options options;
   options.set_log_errors(false);
   RE2 re(re2::StringPiece(value.data(), value.size()), options);
+  if (capture_groups != nullptr) *capture_groups = re.ok() ? re.NumberOfCapturingGroups() : -1;
   if (re.ok()) return "";
   std::string message = "regex " + QuoteValue(value) + " does not compile: " + re.error();
   bool lookaround =

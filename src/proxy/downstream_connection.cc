@@ -12,6 +12,7 @@
 #include "http/host.h"
 #include "proxy/local_response.h"
 #include "proxy/request_rewrite.h"
+#include "proxy/rule_transform.h"
 #include "proxy/upstream_connection.h"
 #include "proxy/worker.h"
 #include "routing/redirect.h"
@@ -255,6 +256,7 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
   version_minor_ = head.version_minor;
   expect_continue_ = false;
   close_after_ambiguous_ = false;
+  transform_.Reset();
   req_chunks_.Reset();
   req_ready_ = 0;
 
@@ -368,9 +370,17 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
   }
 
   switch (terminal->type) {
-    case config::ActionType::kForward:
-      ForwardRequest(head, target, *terminal, match.priority);
+    case config::ActionType::kForward: {
+      // Transforms rewrite what is forwarded, after routing (reference §1.4).
+      RequestTarget routed = target;
+      if (!ApplyRuleTransforms(match.transforms, facts.host, &routed, &transform_)) {
+        in_.Consume(head.head_length);
+        RespondError(Cause::kTransformFailed, !req_body_done_);
+        return;
+      }
+      ForwardRequest(head, routed, *terminal, match.priority);
       return;
+    }
     case config::ActionType::kFixedResponse: {
       in_.Consume(head.head_length);
       SetOutcome(Cause::kFixedResponse, terminal->fixed_response.status_code);
@@ -446,6 +456,7 @@ void DownstreamConnection::GiveBackIdleMemory() {
   worker_->GiveString(record_text_);
   worker_->GiveString(set_cookie_headers_);
   worker_->GiveString(app_cookie_value_);
+  transform_.Release();
 }
 
 void DownstreamConnection::CheckTimers(int64_t now_ms) {

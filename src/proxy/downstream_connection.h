@@ -17,6 +17,7 @@
 #include "net/event_loop.h"
 #include "proxy/listener_sockets.h"
 #include "proxy/outcome.h"
+#include "routing/transform.h"
 
 namespace sluice::proxy {
 
@@ -147,6 +148,10 @@ class DownstreamConnection final : public net::EventHandler {
   bool req_body_done_ = true;
   http::DesyncVerdict verdict_;
   bool close_after_ambiguous_ = false;
+  // What the matched rule's transforms did (access-log fields transformed_host,
+  // transformed_uri, request_transform_status); kNone unless the request was forwarded by a
+  // rule with transforms. Reset per request; memory released when idle.
+  routing::TransformResult transform_;
 
   // Upstream side of the current request.
   UpstreamConnection* upstream_ = nullptr;

@@ -156,12 +156,14 @@ class CollectingSink : public ExchangeSink {
  public:
   struct Kept {
     ExchangeRecord record;
-    std::string request_line, user_agent, trace_id;
+    std::string request_line, user_agent, trace_id, transformed_uri, transform_status;
   };
   void OnExchangeDone(const ExchangeRecord& r) override {
     std::lock_guard<std::mutex> lock(mu_);
-    kept_.push_back(
-        {r, std::string(r.request_line), std::string(r.user_agent), std::string(r.trace_id)});
+    // The views in `r` are valid only during this call: keep copies.
+    kept_.push_back({r, std::string(r.request_line), std::string(r.user_agent),
+                     std::string(r.trace_id), std::string(r.transformed_uri),
+                     std::string(r.request_transform_status)});
     cv_.notify_all();
   }
   bool WaitFor(size_t n, Kept* out) {
@@ -202,6 +204,18 @@ class ExchangeRecordTest : public ::testing::Test {
           - Priority: 30
             Conditions: [{Field: path-pattern, PathPatternConfig: {Values: ["/slow/*"]}}]
             Actions: [{Type: forward, TargetGroupName: slow}]
+          - Priority: 40
+            Conditions: [{Field: path-pattern, PathPatternConfig: {Values: ["/old/*"]}}]
+            Actions: [{Type: forward, TargetGroupName: app}]
+            Transforms:
+              - Type: url-rewrite
+                UrlRewriteConfig: {Rewrites: [{Regex: "^/old/(.*)$", Replace: "/new/$1"}]}
+          - Priority: 50
+            Conditions: [{Field: path-pattern, PathPatternConfig: {Values: ["/bad/*"]}}]
+            Actions: [{Type: forward, TargetGroupName: app}]
+            Transforms:
+              - Type: url-rewrite
+                UrlRewriteConfig: {Rewrites: [{Regex: "^/bad/(.*)$", Replace: "$1"}]}
 TargetGroups:
   - Name: app
     Port: )" + std::to_string(backend_.port()) +
@@ -303,6 +317,23 @@ TEST_F(ExchangeRecordTest, ForwardedRequestRecordsTargetRuleBytesAndTimes) {
   EXPECT_LE(r.first_byte_ms, r.done_ms);
   EXPECT_GT(r.received_unix_ms, 1'600'000'000'000);
   EXPECT_EQ(r.verdict.tier, http::DesyncTier::kCompliant);
+}
+
+TEST_F(ExchangeRecordTest, TransformsAreRecorded) {
+  ASSERT_EQ(Exchange("GET /old/a?b HTTP/1.1\r\nHost: a\r\n\r\n", 1).rfind("HTTP/1.1 200", 0), 0u);
+  CollectingSink::Kept k;
+  ASSERT_TRUE(sink_.WaitFor(1, &k));
+  EXPECT_EQ(k.record.rule_priority, 40);
+  EXPECT_EQ(k.transform_status, "success");
+  EXPECT_EQ(k.transformed_uri, "/new/a?b");
+  EXPECT_EQ(k.request_line, "GET /old/a?b HTTP/1.1");  // logged as received
+  // A rewrite that yields no valid target: 500 from the load balancer, cause in the record.
+  ASSERT_EQ(Exchange("GET /bad/x HTTP/1.1\r\nHost: a\r\n\r\n", 1).rfind("HTTP/1.1 500", 0), 0u);
+  ASSERT_TRUE(sink_.WaitFor(2, &k));
+  EXPECT_EQ(k.record.cause, Cause::kTransformFailed);
+  EXPECT_EQ(k.record.elb_status, 500);
+  EXPECT_EQ(k.transform_status, "failed");
+  EXPECT_FALSE(k.record.has_target);
 }
 
 TEST_F(ExchangeRecordTest, FixedResponseIsTheRulesWithNoTarget) {

@@ -96,7 +96,8 @@ struct ExchangeRecord {
   std::string_view request_line;
   std::string_view user_agent;
   std::string_view trace_id;
-  // Rule transforms (issue 10 item 7): empty when none applied.
+  // Rule transforms (routing/transform.h): the rewritten Host and request target (empty:
+  // "-") and the status name ("-", "no-match", "success", "failed").
   std::string_view transformed_host;
   std::string_view transformed_uri;
   std::string_view request_transform_status;

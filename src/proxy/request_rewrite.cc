@@ -330,8 +330,15 @@ int AppendUpstreamRequestHead(const http::RequestHead& head, const RequestTarget
   AppendRequestTarget(target.path_and_query, ctx.escape_target, out);
   out->append(" HTTP/1.1\r\n"sv);
 
-  // Host (reference §3.1 table).
-  if (attrs.preserve_host_header) {
+  // Host (reference §3.1 table). A host-header-rewrite transform replaces the host part.
+  if (attrs.preserve_host_header && !ctx.transformed_host.empty() && host_header != nullptr) {
+    // One Host field with the rewritten host and the first field's port as received.
+    std::string_view value = host_header->value;
+    out->append("Host: "sv);
+    out->append(ctx.transformed_host);
+    AppendValue(value.substr(HostWithoutPort(value).size()), scan, out);
+    out->append("\r\n"sv);
+  } else if (attrs.preserve_host_header) {
     for (size_t i = 0; i < fields.size(); ++i) {
       if (kinds[i] != ManagedField::kHost) continue;
       out->append("Host: "sv);
@@ -351,14 +358,17 @@ int AppendUpstreamRequestHead(const http::RequestHead& head, const RequestTarget
                                                       : FallbackHost(ctx, buf);
     std::string_view default_port = ctx.listener_https ? "443"sv : "80"sv;
     std::string_view bare = HostWithoutPort(host);
-    bool has_port = bare.size() < host.size();
+    std::string_view port_part = host.substr(bare.size());  // ":8080", or empty
+    std::string_view name = ctx.transformed_host.empty() ? bare : ctx.transformed_host;
+    bool has_port = !port_part.empty();
     // The verdict covers header values only; an absolute-form authority is always scanned.
     const bool scan_host = scan || !target.authority.empty() || host_header == nullptr;
     out->append("Host: "sv);
-    if (has_port && host.substr(bare.size() + 1) == default_port) {
-      AppendValue(bare, scan_host, out);
+    if (has_port && port_part.substr(1) == default_port) {
+      AppendValue(name, scan_host, out);
     } else {
-      AppendValue(host, scan_host, out);
+      AppendValue(name, scan_host, out);
+      AppendValue(port_part, scan_host, out);
       if (!has_port && ctx.listener_port != default_port) {
         out->push_back(':');
         out->append(ctx.listener_port);

@@ -53,6 +53,9 @@ struct ForwardContext {
   // True when the desync verdict is not Compliant: only then can the target hold SP or
   // control characters, which are then percent-encoded.
   bool escape_target = false;
+  // The host of a host-header-rewrite transform (routing/transform.h; never with a port), or
+  // empty. It replaces the host part of the Host sent; the port part is chosen as usual.
+  std::string_view transformed_host;
   int64_t unix_seconds = 0;      // for X-Amzn-Trace-Id
   balancer::Rng* rng = nullptr;  // for X-Amzn-Trace-Id
 };

@@ -14,6 +14,7 @@
 #include "routing/condition.h"
 #include "routing/match_scratch_impl.h"
 #include "routing/rule_index.h"
+#include "routing/transform.h"
 
 namespace sluice::routing {
 namespace {
@@ -32,8 +33,9 @@ std::vector<config::Action> SortedActions(const std::vector<config::Action>& act
 
 struct CompiledRule {
   int priority = 0;
-  std::vector<CompiledCondition> conditions;  // cheapest first
-  std::vector<config::Action> actions;        // sorted by order
+  std::vector<CompiledCondition> conditions;             // cheapest first
+  std::vector<config::Action> actions;                   // sorted by order
+  std::unique_ptr<const CompiledTransforms> transforms;  // null when the rule has none
 };
 
 bool RuleMatches(const CompiledRule& rule, RequestContext& ctx) {
@@ -82,6 +84,14 @@ Result<std::unique_ptr<RuleTable>> RuleTable::Compile(const config::Listener& li
         rule.conditions.begin(), rule.conditions.end(),
         [](const CompiledCondition& a, const CompiledCondition& b) { return a.cost() < b.cost(); });
     rule.actions = SortedActions(r->actions);
+    Result<std::unique_ptr<const CompiledTransforms>> transforms =
+        CompiledTransforms::Compile(r->transforms);
+    if (!transforms.ok()) {
+      Error e = transforms.error();
+      e.message = "rule priority " + std::to_string(r->priority) + ": " + e.message;
+      return e;
+    }
+    rule.transforms = std::move(transforms.value());
     impl->rules.push_back(std::move(rule));
   }
   impl->default_actions = SortedActions(listener.default_actions);
@@ -113,7 +123,9 @@ MatchResult RuleTable::Match(const RequestFacts& facts, MatchScratch& scratch) c
     if (best == previous) continue;
     previous = best;
     const CompiledRule& rule = t.rules[best];
-    if (RuleMatches(rule, ctx)) return MatchResult{rule.priority, &rule.actions};
+    if (RuleMatches(rule, ctx)) {
+      return MatchResult{rule.priority, &rule.actions, rule.transforms.get()};
+    }
   }
   return MatchResult{0, &t.default_actions};
 }

@@ -46,15 +46,21 @@ class MatchScratch {
   std::unique_ptr<Impl> impl_;
 };
 
+class CompiledTransforms;
+
 struct MatchResult {
   int priority = 0;                                      // 0 = default rule
   const std::vector<config::Action>* actions = nullptr;  // sorted by Order; never null
+  // The rule's transforms (routing/transform.h); null when it has none (always for the
+  // default rule). Applied after the match: they never change which rule matches.
+  const CompiledTransforms* transforms = nullptr;
 };
 
 class RuleTable {
  public:
   // Compiles `listener`'s rules (already validated by the config loader). Fails only on
-  // a regex RE2 cannot compile (or, defensively, a source-ip value that is not a CIDR).
+  // a regex RE2 cannot compile (or, defensively, a source-ip value that is not a CIDR, or a
+  // transform replacement naming a group its regex lacks).
   // Rules are ordered by priority here, whatever their order in `listener`.
   static Result<std::unique_ptr<RuleTable>> Compile(const config::Listener& listener);
   ~RuleTable();
