@@ -90,12 +90,11 @@ void EventLoop::Wake() {
 
 void EventLoop::Run(int tick_ms, const std::function<void()>& tick) {
   if (!ok()) return;
-  running_ = true;
   constexpr int kMaxEvents = 256;
   epoll_event events[kMaxEvents];
   now_ms_ = monotonic_();
   int64_t next_tick = now_ms_ + tick_ms;
-  while (running_) {
+  while (!stopped_) {
     // One clock read per iteration: the wait is reckoned from the time this batch started,
     // so a tick may come late by the batch's own length (the tick is coarse anyway).
     int64_t wait = next_tick - now_ms_;

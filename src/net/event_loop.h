@@ -53,7 +53,10 @@ class EventLoop {
   // Thread-safe: wakes the loop from another thread; `on_wake` runs on the loop thread.
   void Wake();
   void SetWakeHandler(std::function<void()> on_wake) { on_wake_ = std::move(on_wake); }
-  void Stop() { running_ = false; }
+  // Makes Run() return after the current iteration, or at once if it has not started yet: a
+  // stop requested before Run() (a worker told to shut down before its thread first ran) is
+  // never lost. Loop thread, or before Run().
+  void Stop() { stopped_ = true; }
 
   // The monotonic time read once per loop iteration, after epoll_wait returns.
   int64_t now_ms() const { return now_ms_; }
@@ -75,7 +78,7 @@ class EventLoop {
   std::string error_;
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
-  bool running_ = false;
+  bool stopped_ = false;
   Clock monotonic_;
   Clock realtime_;
   int64_t now_ms_ = 0;
