@@ -148,7 +148,8 @@ void HealthChecker::Impl::ReleaseProbe(Entry& e) {
 void HealthChecker::Impl::PublishTarget(const Entry& e) const {
   const Group& g = groups_[e.group];
   bool routable = !e.draining && g.in_use && (e.machine.routable() || !g.check.enabled);
-  e.stats->routable.store(routable, std::memory_order_relaxed);
+  // Release: a worker that sees the target routable (acquire) also sees its slow-start start.
+  e.stats->routable.store(routable, std::memory_order_release);
   if (!e.machine.routable()) e.stats->slow_start_since_ms.store(0);
 }
 

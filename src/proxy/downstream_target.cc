@@ -119,7 +119,7 @@ const TargetRuntime* DownstreamConnection::ChooseTarget(const http::RequestHead&
   cands.clear();
   index.clear();
   for (size_t i = 0; i < tg.targets.size(); ++i) {
-    if (tg.candidates[i]->routable.load(std::memory_order_relaxed)) {
+    if (tg.candidates[i]->routable.load(std::memory_order_acquire)) {
       cands.push_back(tg.candidates[i]);
       index.push_back(static_cast<uint32_t>(i));
     }
