@@ -256,7 +256,7 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
   version_minor_ = head.version_minor;
   expect_continue_ = false;
   close_after_ambiguous_ = false;
-  transform_.Reset();
+  if (transform_ != nullptr) transform_->Reset();
   req_chunks_.Reset();
   req_ready_ = 0;
 
@@ -373,7 +373,9 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
     case config::ActionType::kForward: {
       // Transforms rewrite what is forwarded, after routing (reference §1.4).
       RequestTarget routed = target;
-      if (!ApplyRuleTransforms(match.transforms, facts.host, &routed, &transform_)) {
+      if (match.transforms != nullptr && transform_ == nullptr) worker_->TakeTransform(transform_);
+      if (match.transforms != nullptr &&
+          !ApplyRuleTransforms(match.transforms, facts.host, &routed, transform_.get())) {
         in_.Consume(head.head_length);
         RespondError(Cause::kTransformFailed, !req_body_done_);
         return;
@@ -456,7 +458,7 @@ void DownstreamConnection::GiveBackIdleMemory() {
   worker_->GiveString(record_text_);
   worker_->GiveString(set_cookie_headers_);
   worker_->GiveString(app_cookie_value_);
-  transform_.Release();
+  if (transform_ != nullptr) worker_->GiveTransform(transform_);
 }
 
 void DownstreamConnection::CheckTimers(int64_t now_ms) {

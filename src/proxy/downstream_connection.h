@@ -151,7 +151,9 @@ class DownstreamConnection final : public net::EventHandler {
   // What the matched rule's transforms did (access-log fields transformed_host,
   // transformed_uri, request_transform_status); kNone unless the request was forwarded by a
   // rule with transforms. Reset per request; memory released when idle.
-  routing::TransformResult transform_;
+  // Borrowed from the worker (Worker::TakeTransform) for the first request whose rule has
+  // transforms, given back when the connection goes idle: null on every other path.
+  std::unique_ptr<routing::TransformResult> transform_;
 
   // Upstream side of the current request.
   UpstreamConnection* upstream_ = nullptr;

@@ -48,7 +48,7 @@ void DownstreamConnection::ForwardRequest(http::RequestHead& head, const Request
   ctx.client_ip = peer_.ip;
   ctx.client_port = peer_.port;
   ctx.fallback_ip = &listener_address_.ip;
-  ctx.transformed_host = transform_.transformed_host;
+  if (transform_ != nullptr) ctx.transformed_host = transform_->transformed_host;
   ApplyDesyncVerdict(verdict_, &ctx);
   ctx.unix_seconds = worker_->unix_seconds();
   ctx.rng = &worker_->rng();

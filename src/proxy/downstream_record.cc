@@ -107,9 +107,12 @@ ExchangeRecord DownstreamConnection::BuildRecord() const {
   r.request_line = text.substr(0, request_line_len_);
   r.user_agent = text.substr(request_line_len_, user_agent_len_);
   r.trace_id = text.substr(request_line_len_ + user_agent_len_);
-  r.transformed_host = transform_.transformed_host;
-  r.transformed_uri = transform_.transformed_uri;
-  r.request_transform_status = routing::TransformStatusName(transform_.status);
+  r.request_transform_status = routing::TransformStatusName(routing::TransformStatus::kNone);
+  if (transform_ != nullptr) {
+    r.transformed_host = transform_->transformed_host;
+    r.transformed_uri = transform_->transformed_uri;
+    r.request_transform_status = routing::TransformStatusName(transform_->status);
+  }
   return r;
 }
 

@@ -263,6 +263,28 @@ void Worker::PoolString(std::string& s) {
   s = std::string();  // a moved-from string is valid but unspecified: make it small again
 }
 
+void Worker::TakeTransform(std::unique_ptr<routing::TransformResult>& t) {
+  if (t != nullptr) return;
+  if (spare_transforms_.empty()) {
+    t = std::make_unique<routing::TransformResult>();
+    return;
+  }
+  t = std::move(spare_transforms_.back());
+  spare_transforms_.pop_back();
+}
+
+void Worker::GiveTransform(std::unique_ptr<routing::TransformResult>& t) {
+  if (t == nullptr) return;
+  constexpr size_t kMaxSpareTransforms = 1024;
+  if (spare_transforms_.size() >= kMaxSpareTransforms ||
+      t->transformed_uri.capacity() > kMaxPooledStringCapacity) {
+    t.reset();
+    return;
+  }
+  t->Reset();
+  spare_transforms_.push_back(std::move(t));
+}
+
 void Worker::Register(DownstreamConnection* conn) {
   conn->next = connections_;
   conn->prev = nullptr;

@@ -21,6 +21,7 @@
 #include "proxy/outcome.h"
 #include "proxy/upstream_connection.h"
 #include "routing/rule_table.h"
+#include "routing/transform.h"
 
 namespace sluice::proxy {
 
@@ -86,6 +87,11 @@ class Worker {
     if (s.capacity() > 15) PoolString(s);  // else small-string storage: nothing to give
   }
 
+  // Rule-transform results, pooled like the strings: `t` gets one if it has none; Give
+  // resets it (keeping its strings' capacity) and keeps it for reuse.
+  void TakeTransform(std::unique_ptr<routing::TransformResult>& t);
+  void GiveTransform(std::unique_ptr<routing::TransformResult>& t);
+
   void Register(DownstreamConnection* conn);
   void Unregister(DownstreamConnection* conn);
   void Accept(int listen_fd, const ListenerRuntime* listener);
@@ -112,6 +118,7 @@ class Worker {
   std::unique_ptr<http::ResponseHead> response_scratch_;
   std::vector<net::Buffer> spare_buffers_;
   std::vector<std::string> spare_strings_;
+  std::vector<std::unique_ptr<routing::TransformResult>> spare_transforms_;
   std::vector<balancer::TargetStats*> candidate_scratch_;
   std::vector<uint32_t> candidate_index_scratch_;
   std::shared_ptr<const Snapshot> current_;
