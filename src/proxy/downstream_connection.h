@@ -73,6 +73,20 @@ class DownstreamConnection final : public net::EventHandler {
   const TargetRuntime* ChooseTarget(const http::RequestHead& head, size_t tg_index);
   void AppendStickyCookie(std::string_view name, const balancer::StickyValue& value, bool cors);
   void StartLocalResponse(bool close_after);
+  // Connection (keep_alive_), Expect (expect_continue_) and the Host fields.
+  void ReadConnectionFields(const http::RequestHead& head, const http::HeaderField** host,
+                            int* host_count);
+  // Body framing, request target, Host and method checks: false when the request was
+  // answered with an error. `host`: the first Host field (null if none).
+  bool CheckRequest(const http::RequestHead& head, const http::HeaderField* host, int host_count,
+                    RequestTarget* target, bool* host_valid);
+  // Classifies the request (verdict_) and applies the listener's desync mitigation mode:
+  // false when the request was refused (400 and close).
+  bool ApplyDesyncMode(const http::RequestHead& head, config::DesyncMitigationMode mode);
+  // Rule actions answered by the load balancer itself; the head is already consumed.
+  void AnswerFixedResponse(const config::Action& action);
+  void AnswerRedirect(const config::Action& action, const RequestTarget& target,
+                      std::string_view host);
   // Answers the request with the load balancer's error page for `cause` (outcome.h).
   void RespondError(Cause cause, bool close_after);
   bool DrainLocalRequestBody();

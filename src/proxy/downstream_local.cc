@@ -1,9 +1,11 @@
-// Local answers of DownstreamConnection: the load balancer's error responses, and the
-// request body of a locally answered request read and discarded so that the next request
-// on the connection can follow. Loop thread only.
+// Local answers of DownstreamConnection: fixed responses and redirects, the load balancer's error
+// responses, and the request body of a locally answered request read and discarded so that the next
+// request on the connection can follow. Loop thread only.
 #include "proxy/downstream_connection.h"
 #include "proxy/local_response.h"
+#include "proxy/request_rewrite.h"
 #include "proxy/worker.h"
+#include "routing/redirect.h"
 
 namespace sluice::proxy {
 
@@ -65,6 +67,41 @@ bool DownstreamConnection::DrainLocalRequestBody() {
     req_body_done_ = true;
   }
   return progress;
+}
+
+void DownstreamConnection::AnswerFixedResponse(const config::Action& action) {
+  SetOutcome(Cause::kFixedResponse, action.fixed_response.status_code);
+  bool close = !keep_alive_ || (expect_continue_ && !req_body_done_);
+  LocalResponseOptions o{method_ == "HEAD", close, !close && version_minor_ == 0,
+                         worker_->http_date()};
+  worker_->TakeString(out_);
+  AppendFixedResponse(action.fixed_response, o, &out_);
+  StartLocalResponse(close);
+}
+
+void DownstreamConnection::AnswerRedirect(const config::Action& action, const RequestTarget& target,
+                                          std::string_view host) {
+  routing::RedirectInputs in;
+  in.protocol = snapshot::SchemeOf(listener_->protocol);
+  char fallback[64];
+  size_t fallback_len = listener_address_.ip.Format(fallback, sizeof(fallback));
+  // An HTTP/1.0 request without Host: the listener's address stands in (as for forwards).
+  in.host = host.empty() ? std::string_view(fallback, fallback_len) : HostWithoutPort(host);
+  in.port = listener_->port_text;
+  in.path = target.path;
+  in.query = target.query;
+  std::string location;
+  if (!routing::BuildRedirectLocation(action.redirect, in, &location)) {
+    RespondError(Cause::kInternalError, !req_body_done_);
+    return;
+  }
+  SetOutcome(Cause::kRedirect, action.redirect.status_code);
+  bool close = !keep_alive_ || (expect_continue_ && !req_body_done_);
+  LocalResponseOptions o{method_ == "HEAD", close, !close && version_minor_ == 0,
+                         worker_->http_date()};
+  worker_->TakeString(out_);
+  AppendRedirectResponse(action.redirect.status_code, location, o, &out_);
+  StartLocalResponse(close);
 }
 
 }  // namespace sluice::proxy

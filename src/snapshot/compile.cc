@@ -40,6 +40,48 @@ Result<bool> CompileGroupEnums(const config::TargetGroup& tg, TargetGroupRuntime
   return true;
 }
 
+// Resolves the target-group names of forward actions to indices; false on an unknown name.
+bool ResolveForwards(std::vector<config::Action>& actions,
+                     const std::map<std::string, int>& group_index) {
+  for (config::Action& a : actions) {
+    if (a.type != config::ActionType::kForward) continue;
+    for (config::TargetGroupTuple& t : a.forward.target_groups) {
+      auto it = group_index.find(t.target_group);
+      if (it == group_index.end()) return false;
+      t.index = it->second;
+    }
+  }
+  return true;
+}
+
+// One listener: its actions resolved, its rules compiled, its address and protocol.
+Result<ListenerRuntime> CompileListener(config::LoadBalancer& lb, config::Listener& l,
+                                        const std::map<std::string, int>& group_index) {
+  if (!ResolveForwards(l.default_actions, group_index)) {
+    return Error{ErrorSource::kConfig, "unknown target group in default actions"};
+  }
+  for (config::Rule& r : l.rules) {
+    if (!ResolveForwards(r.actions, group_index)) {
+      return Error{ErrorSource::kConfig, "unknown target group in rule actions"};
+    }
+  }
+  ListenerRuntime rt;
+  rt.load_balancer = &lb;
+  rt.listener = &l;
+  rt.port_text = std::to_string(l.port);
+  rt.sticky_scope = balancer::StickyHash(lb.name + ":" + l.bind_address + ":" + rt.port_text);
+  auto table = routing::RuleTable::Compile(l);
+  if (!table.ok()) return table.error();
+  rt.rules = std::move(table.value());
+  auto addr = SocketAddress::Parse(l.bind_address, static_cast<uint16_t>(l.port));
+  if (!addr) return Error{ErrorSource::kConfig, "listener: bad BindAddress " + l.bind_address};
+  rt.address = *addr;
+  auto protocol = ParseListenerProtocol(l.protocol);
+  if (!protocol) return Unknown("listener " + addr->ToString() + ": Protocol", l.protocol);
+  rt.protocol = *protocol;
+  return rt;
+}
+
 }  // namespace
 
 Result<std::shared_ptr<const Snapshot>> SnapshotCompiler::Build(config::Config config,
@@ -48,17 +90,28 @@ Result<std::shared_ptr<const Snapshot>> SnapshotCompiler::Build(config::Config c
   snap->config = std::move(config);
   snap->generation = ++generation_;
   snap->sticky_codec = sticky_codec_;
-  config::Config& cfg = snap->config;
-
+  Pending next;
+  if (auto groups = CompileTargetGroups(snap.get(), &next); !groups.ok()) return groups.error();
   std::map<std::string, int> group_index;
-  for (size_t i = 0; i < cfg.target_groups.size(); ++i) {
-    group_index[cfg.target_groups[i].name] = static_cast<int>(i);
+  for (size_t i = 0; i < snap->config.target_groups.size(); ++i) {
+    group_index[snap->config.target_groups[i].name] = static_cast<int>(i);
   }
+  for (config::LoadBalancer& lb : snap->config.load_balancers) {
+    for (config::Listener& l : lb.listeners) {
+      auto listener = CompileListener(lb, l, group_index);
+      if (!listener.ok()) return listener.error();
+      snap->listeners.push_back(std::move(listener.value()));
+    }
+  }
+  if (accept) {
+    if (auto accepted = accept(*snap); !accepted.ok()) return accepted.error();
+  }
+  Commit(std::move(next), now_ms_ != nullptr ? now_ms_() : MonotonicMillis(), snap.get());
+  return std::shared_ptr<const Snapshot>(std::move(snap));
+}
 
-  // Target groups and their live counters.
-  int64_t now = now_ms_ != nullptr ? now_ms_() : MonotonicMillis();
-  std::map<std::string, std::shared_ptr<balancer::TargetStats>> next_stats;
-  std::map<std::string, KnownTarget> next_known;
+Result<bool> SnapshotCompiler::CompileTargetGroups(Snapshot* snap, Pending* next) const {
+  const config::Config& cfg = snap->config;
   snap->target_groups.resize(cfg.target_groups.size());
   for (size_t i = 0; i < cfg.target_groups.size(); ++i) {
     const config::TargetGroup& tg = cfg.target_groups[i];
@@ -74,76 +127,34 @@ Result<std::shared_ptr<const Snapshot>> SnapshotCompiler::Build(config::Config c
         return Error{ErrorSource::kConfig, "target group " + tg.name + ": bad target " + t.id};
       }
       std::string key = tg.name + "/" + addr->ToString();
-      std::shared_ptr<balancer::TargetStats> stats;
-      if (auto it = target_stats_.find(key); it != target_stats_.end()) {
-        stats = it->second;
-      } else if (auto d = draining_.find(key); d != draining_.end()) {
-        stats = d->second.stats;  // re-registered while draining: it keeps its counters
-      } else {
-        stats = std::make_shared<balancer::TargetStats>();
-        // Health checks off: in service at once (state "unavailable"); otherwise routable
-        // only after its first passing check (the group fails open meanwhile).
-        stats->routable.store(!tg.health_check.enabled);
-      }
-      next_known[key] = {tg.name, t.id, *addr, tg.health_check,
-                         tg.attributes.deregistration_delay_seconds};
-      next_stats[key] = stats;
+      std::shared_ptr<balancer::TargetStats> stats = StatsFor(key, tg);
+      next->known[key] = {tg.name, t.id, *addr, tg.health_check,
+                          tg.attributes.deregistration_delay_seconds};
+      next->stats[key] = stats;
       rt.targets.push_back({*addr, stats, balancer::StickyHash(addr->ToString())});
       rt.candidates.push_back(stats.get());
     }
   }
+  return true;
+}
 
-  // Resolve forward actions to target-group indices.
-  auto resolve = [&](std::vector<config::Action>& actions) -> bool {
-    for (config::Action& a : actions) {
-      if (a.type != config::ActionType::kForward) continue;
-      for (config::TargetGroupTuple& t : a.forward.target_groups) {
-        auto it = group_index.find(t.target_group);
-        if (it == group_index.end()) return false;
-        t.index = it->second;
-      }
-    }
-    return true;
-  };
-
-  // Listeners: compile rules.
-  for (config::LoadBalancer& lb : cfg.load_balancers) {
-    for (config::Listener& l : lb.listeners) {
-      if (!resolve(l.default_actions)) {
-        return Error{ErrorSource::kConfig, "unknown target group in default actions"};
-      }
-      for (config::Rule& r : l.rules) {
-        if (!resolve(r.actions)) {
-          return Error{ErrorSource::kConfig, "unknown target group in rule actions"};
-        }
-      }
-      ListenerRuntime rt;
-      rt.load_balancer = &lb;
-      rt.listener = &l;
-      rt.port_text = std::to_string(l.port);
-      rt.sticky_scope = balancer::StickyHash(lb.name + ":" + l.bind_address + ":" + rt.port_text);
-      auto table = routing::RuleTable::Compile(l);
-      if (!table.ok()) return table.error();
-      rt.rules = std::move(table.value());
-      auto addr = SocketAddress::Parse(l.bind_address, static_cast<uint16_t>(l.port));
-      if (!addr) {
-        return Error{ErrorSource::kConfig, "listener: bad BindAddress " + l.bind_address};
-      }
-      rt.address = *addr;
-      auto protocol = ParseListenerProtocol(l.protocol);
-      if (!protocol) return Unknown("listener " + addr->ToString() + ": Protocol", l.protocol);
-      rt.protocol = *protocol;
-      snap->listeners.push_back(std::move(rt));
-    }
+std::shared_ptr<balancer::TargetStats> SnapshotCompiler::StatsFor(
+    const std::string& key, const config::TargetGroup& tg) const {
+  if (auto it = target_stats_.find(key); it != target_stats_.end()) return it->second;
+  if (auto d = draining_.find(key); d != draining_.end()) {
+    return d->second.stats;  // re-registered while draining: it keeps its counters
   }
+  auto stats = std::make_shared<balancer::TargetStats>();
+  // Health checks off: in service at once (state "unavailable"); otherwise routable only
+  // after its first passing check (the group fails open meanwhile).
+  stats->routable.store(!tg.health_check.enabled);
+  return stats;
+}
 
-  if (accept) {
-    if (auto accepted = accept(*snap); !accepted.ok()) return accepted.error();
-  }
-  // Commit: only now forget counters that are no longer referenced.
+void SnapshotCompiler::Commit(Pending next, int64_t now, Snapshot* snap) {
   // Deregistered targets drain; re-registered ones stop draining; expired drains end.
   for (auto& [key, known] : known_) {
-    if (next_known.count(key) != 0 || draining_.count(key) != 0) continue;
+    if (next.known.count(key) != 0 || draining_.count(key) != 0) continue;
     DrainingTarget d;
     d.group = known.group;
     d.id = known.id;
@@ -158,16 +169,16 @@ Result<std::shared_ptr<const Snapshot>> SnapshotCompiler::Build(config::Config c
   // the deadline (before a worker's next tick) still ends the requests left on it.
   constexpr int64_t kExpiredDrainGraceMs = 60 * 1000;
   for (auto it = draining_.begin(); it != draining_.end();) {
-    if (next_known.count(it->first) != 0 || now >= it->second.deadline_ms + kExpiredDrainGraceMs) {
+    if (next.known.count(it->first) != 0 || now >= it->second.deadline_ms + kExpiredDrainGraceMs) {
       it = draining_.erase(it);
     } else {
       ++it;
     }
   }
   for (auto& [key, d] : draining_) snap->draining.push_back(d);
-  known_ = std::move(next_known);
-  target_stats_ = std::move(next_stats);
-  return std::shared_ptr<const Snapshot>(std::move(snap));
+  // Only now forget counters that are no longer referenced.
+  known_ = std::move(next.known);
+  target_stats_ = std::move(next.stats);
 }
 
 }  // namespace sluice::snapshot

@@ -105,6 +105,19 @@ class SnapshotCompiler {
     config::HealthCheck check;
     int deregistration_delay_seconds = 300;
   };
+  // What a build would commit: the counters and identities of its registered targets.
+  struct Pending {
+    std::map<std::string, std::shared_ptr<balancer::TargetStats>> stats;  // by group/ip:port
+    std::map<std::string, KnownTarget> known;
+  };
+  Result<bool> CompileTargetGroups(Snapshot* snap, Pending* next) const;
+  // The live counters of target `key` ("group/ip:port"): kept from the last build or from
+  // its drain, else new.
+  std::shared_ptr<balancer::TargetStats> StatsFor(const std::string& key,
+                                                  const config::TargetGroup& tg) const;
+  // Makes `next` the state, turns deregistered targets into drains, lists them in `snap`.
+  void Commit(Pending next, int64_t now, Snapshot* snap);
+
   int64_t (*now_ms_)();
   uint64_t generation_ = 0;
   std::map<std::string, KnownTarget> known_;        // registered targets of the last build
