@@ -67,12 +67,12 @@ bool ParseHeaderLines(std::string_view rest, bool strict, HeaderLimits limits, H
     }
     if (line.empty()) return true;
     if (line.size() > limits.max_line) {
-      *error = {strict ? 502 : 400, "header line too long"};
+      *error = {strict ? 502 : 400, "header line too long", true};
       return false;
     }
     total += line.size() + 2;
     if (total > limits.max_total) {
-      *error = {strict ? 502 : 400, "headers too large"};
+      *error = {strict ? 502 : 400, "headers too large", true};
       return false;
     }
     if (line[0] == ' ' || line[0] == '\t') {
@@ -174,7 +174,7 @@ bool CheckPartialRequestHead(std::string_view buf, ParseError* error) {
   // The CR of the line end is not part of the request line (it may be the last byte so far).
   size_t content_len = line_len > 0 && buf[line_len - 1] == '\r' ? line_len - 1 : line_len;
   if (content_len > kMaxRequestLine) {
-    *error = {414, "request line too long"};
+    *error = {414, "request line too long", true};
     return false;
   }
   if (nl == nullptr) return true;
@@ -188,13 +188,13 @@ bool CheckPartialRequestHead(std::string_view buf, ParseError* error) {
   }
   size_t rest = buf.size() - line_len - 1;
   if (rest > kMaxRequestHeaders + 2) {
-    *error = {400, "headers too large"};
+    *error = {400, "headers too large", true};
     return false;
   }
   // One header line longer than the limit, still unterminated.
   const char* last_nl = static_cast<const char*>(memrchr(buf.data(), '\n', buf.size()));
   if (buf.size() - static_cast<size_t>(last_nl - buf.data()) - 1 > kMaxRequestHeaderLine + 1) {
-    *error = {400, "header line too long"};
+    *error = {400, "header line too long", true};
     return false;
   }
   return true;
@@ -216,7 +216,7 @@ ParseStatus ParseRequestHead(std::string_view buf, size_t head_len, RequestHead*
     out->wire_verdict = {DesyncTier::kAcceptable, DesyncReason::kNonCrLfLineTermination};
   }
   if (line.size() > kMaxRequestLine) {
-    *error = {414, "request line too long"};
+    *error = {414, "request line too long", true};
     return ParseStatus::kError;
   }
   size_t sp1 = line.find(' ');
@@ -273,7 +273,7 @@ ParseStatus ParseRequestHead(std::string_view buf, size_t head_len, RequestHead*
 ParseStatus ParseResponseHead(std::string_view buf, size_t head_len, ResponseHead* out,
                               ParseError* error) {
   if (head_len > kMaxResponseHead) {
-    *error = {502, "response head too large"};
+    *error = {502, "response head too large", true};
     return ParseStatus::kError;
   }
   std::string_view rest = buf.substr(0, head_len);

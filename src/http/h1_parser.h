@@ -29,6 +29,7 @@ enum class ParseStatus { kComplete, kIncomplete, kError };
 struct ParseError {
   int status = 400;
   const char* reason = "";
+  bool too_large = false;  // a size limit was passed (a line, all fields, the whole head)
 };
 
 struct RequestHead {

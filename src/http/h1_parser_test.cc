@@ -498,6 +498,7 @@ TEST(CheckPartialRequestHeadTest, UnterminatedHeaderLine) {
   EXPECT_TRUE(CheckPartialRequestHead(start + std::string(16384, 'h') + "\r", &e));
   EXPECT_FALSE(CheckPartialRequestHead(start + std::string(16386, 'h'), &e));
   EXPECT_EQ(e.status, 400);
+  EXPECT_TRUE(e.too_large);
 }
 
 TEST(CheckPartialRequestHeadTest, HeadersTooLarge) {
@@ -508,6 +509,7 @@ TEST(CheckPartialRequestHeadTest, HeadersTooLarge) {
   EXPECT_TRUE(CheckPartialRequestHead(line + block + "\r", &e));
   EXPECT_FALSE(CheckPartialRequestHead(line + block + "X: ", &e));
   EXPECT_EQ(e.status, 400);
+  EXPECT_TRUE(e.too_large);
 }
 
 // Every prefix of the largest acceptable head passes the partial check.
@@ -584,6 +586,7 @@ TEST(ParseResponseTest, BadStatusLinesAre502) {
     ParsedResponse r = ParseResponse(std::string(line) + "\r\n\r\n");
     EXPECT_EQ(r.status, ParseStatus::kError) << line;
     EXPECT_EQ(r.error.status, 502) << line;
+    EXPECT_FALSE(r.error.too_large) << line;
   }
 }
 

@@ -252,9 +252,7 @@ bool DownstreamConnection::ProcessResponseHead() {
     http::ParseError err;
     if (http::ParseResponseHead(b.readable(), head_len, &rh, &err) !=
         http::ParseStatus::kComplete) {
-      FailUpstream(std::string_view(err.reason) == "response head too large"
-                       ? Cause::kResponseHeadTooLarge
-                       : Cause::kMalformedResponse);
+      FailUpstream(err.too_large ? Cause::kResponseHeadTooLarge : Cause::kMalformedResponse);
       return true;
     }
     if (rh.status == 101) {  // protocol upgrades arrive with the WebSocket work

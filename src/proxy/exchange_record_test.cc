@@ -60,7 +60,7 @@ TEST(OutcomeTable, ParseErrorsMapToCauses) {
   EXPECT_EQ(CauseOfRequestError({505, "HTTP version not supported"}), Cause::kUnsupportedVersion);
   EXPECT_EQ(CauseOfRequestError({501, "unsupported transfer coding"}),
             Cause::kUnsupportedTransferCoding);
-  EXPECT_EQ(CauseOfRequestError({400, "headers too large"}), Cause::kRequestHeadTooLarge);
+  EXPECT_EQ(CauseOfRequestError({400, "headers too large", true}), Cause::kRequestHeadTooLarge);
   EXPECT_EQ(CauseOfRequestError({400, "malformed method"}), Cause::kMalformedRequest);
 }
 

@@ -1,7 +1,6 @@
 #include "proxy/outcome.h"
 
 #include <array>
-#include <cstring>
 
 namespace sluice::proxy {
 namespace {
@@ -72,12 +71,7 @@ Cause CauseOfRequestError(const http::ParseError& error) {
     default:
       break;
   }
-  // The parser names a head that outgrew ALB's limits by its reason text.
-  if (std::strcmp(error.reason, "headers too large") == 0 ||
-      std::strcmp(error.reason, "header line too long") == 0) {
-    return Cause::kRequestHeadTooLarge;
-  }
-  return Cause::kMalformedRequest;
+  return error.too_large ? Cause::kRequestHeadTooLarge : Cause::kMalformedRequest;
 }
 
 std::string_view SideName(Side side) {
