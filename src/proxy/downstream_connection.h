@@ -111,6 +111,9 @@ class DownstreamConnection final : public net::EventHandler {
   // when its response is complete or the connection closes; the worker's sink, if any, then
   // gets the ExchangeRecord.
   void BeginExchange(const http::RequestHead& head);
+  // Resets the record for a new exchange; true when a sink will read its text (record_text_
+  // is then borrowed and empty).
+  bool OpenExchange(uint64_t received_bytes);
   void SetOutcome(Cause cause, int elb_status);
   void EndExchange();
   // With a sink: keeps the X-Amzn-Trace-Id value just written into the upstream head.

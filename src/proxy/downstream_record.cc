@@ -12,7 +12,7 @@ constexpr size_t kMaxUserAgent = 8 * 1024;
 
 }  // namespace
 
-void DownstreamConnection::BeginExchange(const http::RequestHead& head) {
+bool DownstreamConnection::OpenExchange(uint64_t received_bytes) {
   exchange_open_ = true;
   cause_ = Cause::kNone;
   elb_status_ = 0;
@@ -20,13 +20,17 @@ void DownstreamConnection::BeginExchange(const http::RequestHead& head) {
   rule_priority_ = -2;
   target_group_ = -1;
   routed_ms_ = sent_ms_ = first_byte_ms_ = 0;
-  received_bytes_ = head.head_length;
+  received_bytes_ = received_bytes;
   sent_bytes_ = 0;
   request_line_len_ = user_agent_len_ = 0;
-  if (worker_->exchange_sink() == nullptr) return;  // nobody reads the text: do not copy it
+  if (worker_->exchange_sink() == nullptr) return false;  // nobody reads the text
   worker_->TakeString(record_text_);
   record_text_.clear();
-  if (head.method.empty()) return;  // the head did not parse: ALB logs "- - - "
+  return true;
+}
+
+void DownstreamConnection::BeginExchange(const http::RequestHead& head) {
+  if (!OpenExchange(head.head_length)) return;
   record_text_.append(head.method);
   record_text_.push_back(' ');
   record_text_.append(head.target);
@@ -45,11 +49,9 @@ void DownstreamConnection::BeginExchange(const http::RequestHead& head) {
 
 void DownstreamConnection::SetOutcome(Cause cause, int elb_status) {
   if (!exchange_open_) {
-    // The head did not parse or did not arrive whole: an exchange with no request.
-    http::RequestHead& none = worker_->head_scratch();
-    none.method = {};
-    none.head_length = in_.size();
-    BeginExchange(none);
+    // The head did not parse or did not arrive whole: an exchange with no request line
+    // (ALB logs "- - - ").
+    OpenExchange(in_.size());
     verdict_ = {};
   }
   cause_ = cause;
