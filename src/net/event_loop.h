@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
+
 namespace sluice::net {
 
 // Receives readiness events for one fd. Called on the loop's thread only.
@@ -20,11 +22,8 @@ class EventHandler {
   virtual void OnEvents(uint32_t epoll_events) = 0;
 };
 
-// Monotonic milliseconds (CLOCK_MONOTONIC_COARSE; a few ms of resolution is enough for
-// every timeout Sluice has).
-int64_t MonotonicMillis();
-// Wall-clock milliseconds since the Unix epoch (CLOCK_REALTIME_COARSE).
-int64_t RealtimeMillis();
+using sluice::MonotonicMillis;  // base/clock.h
+using sluice::RealtimeMillis;
 
 class EventLoop {
  public:

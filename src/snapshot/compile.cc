@@ -1,17 +1,10 @@
-#include <time.h>
-
 #include <map>
 
+#include "base/clock.h"
 #include "snapshot/snapshot.h"
 
 namespace sluice::snapshot {
 namespace {
-
-int64_t MonotonicMillis() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
 
 Error Unknown(const std::string& what, const std::string& value) {
   return Error{ErrorSource::kConfig, what + ": unknown value " + value};
