@@ -4,52 +4,22 @@
 # requests from one client, and prints (Ir(N2) - Ir(N1)) / (N2 - N1): start-up, config
 # loading and health checks cancel out. Steal and frequency scaling cannot touch the figure.
 #   usage: bench/tools/callgrind-per-request.sh [SLUICE_BINARY] [N1] [N2]
-# Keeps the callgrind files in $OUT (default /tmp/sluice-callgrind) for callgrind_annotate.
+# Keeps the callgrind files in $OUT (default /tmp/sluice-callgrind) for callgrind_annotate;
+# ports are chosen at run time (per-request-setup.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 bin=${1:-$root/build-bench/sluice}
 n1=${2:-2000}
 n2=${3:-6000}
-responder=$root/build-bench/bench-tools/responder
 out=${OUT:-/tmp/sluice-callgrind}
-mkdir -p "$out"
-cat > "$out/config.yaml" <<YAML
-LoadBalancers:
-  - Name: bench
-    Listeners:
-      - Protocol: HTTP
-        Port: 18090
-        BindAddress: 127.0.0.1
-        DefaultActions:
-          - Type: forward
-            TargetGroupName: be
-TargetGroups:
-  - Name: be
-    Protocol: HTTP
-    Port: 18181
-    Targets:
-      - Id: 127.0.0.11
-      - Id: 127.0.0.12
-      - Id: 127.0.0.13
-      - Id: 127.0.0.14
-YAML
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
-for a in 127.0.0.11 127.0.0.12 127.0.0.13 127.0.0.14; do
-  "$responder" 18181 "$a" >/dev/null 2>&1 &
-  pids+=($!)
-done
+# shellcheck source=per-request-setup.sh
+source "$here/per-request-setup.sh"
 total() {  # N -> total Ir of a run serving N requests
   valgrind --tool=callgrind --callgrind-out-file="$out/run-$1.out" \
     "$bin" run -c "$out/config.yaml" --workers 1 >"$out/sluice-$1.log" 2>&1 &
   local vp=$!
-  for _ in $(seq 150); do
-    (echo >/dev/tcp/127.0.0.1/18090) 2>/dev/null && break
-    sleep 0.2
-  done
-  sleep 3  # first health checks
-  /usr/bin/python3 "$here/keepalive-client.py" "$1" 18090 >/dev/null
+  wait_then_load "$1"
   kill -INT "$vp"
   wait "$vp" || true
   callgrind_annotate "$out/run-$1.out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}'

@@ -11,50 +11,14 @@ root=$(cd "$here/../.." && pwd)
 bin=${1:-$root/build-bench/sluice}
 n1=${2:-2000}
 n2=${3:-6000}
-responder=$root/build-bench/bench-tools/responder
 out=${OUT:-/tmp/sluice-syscalls}
-mkdir -p "$out"
-free_port() {
-  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-port=$(free_port)
-backend_port=$(free_port)
-cat > "$out/config.yaml" <<YAML
-LoadBalancers:
-  - Name: bench
-    Listeners:
-      - Protocol: HTTP
-        Port: $port
-        BindAddress: 127.0.0.1
-        DefaultActions:
-          - Type: forward
-            TargetGroupName: be
-TargetGroups:
-  - Name: be
-    Protocol: HTTP
-    Port: $backend_port
-    Targets:
-      - Id: 127.0.0.11
-      - Id: 127.0.0.12
-      - Id: 127.0.0.13
-      - Id: 127.0.0.14
-YAML
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
-for a in 127.0.0.11 127.0.0.12 127.0.0.13 127.0.0.14; do
-  "$responder" "$backend_port" "$a" >/dev/null 2>&1 &
-  pids+=($!)
-done
+# shellcheck source=per-request-setup.sh
+source "$here/per-request-setup.sh"
 run() {  # N -> strace summary of a run serving N requests
   strace -f -c -o "$out/strace-$1.txt" "$bin" run -c "$out/config.yaml" --workers 1 \
     >"$out/sluice-$1.log" 2>&1 &
   local sp=$!
-  for _ in $(seq 150); do
-    (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
-    sleep 0.2
-  done
-  sleep 3  # first health checks
-  /usr/bin/python3 "$here/keepalive-client.py" "$1" "$port" >/dev/null
+  wait_then_load "$1"
   pkill -INT -P "$sp" || true  # the traced Sluice, so that strace writes its summary
   wait "$sp" || true
 }
@@ -67,7 +31,6 @@ def calls(path):
     for line in open(path):
         f = line.split()
         if len(f) >= 5 and f[0][0].isdigit() and f[-1] != "total":
-            errors = f[4] if len(f) == 6 else "0"
             out[f[-1]] = int(f[3])
     return out
 a, b = calls(sys.argv[1]), calls(sys.argv[2])

@@ -1,0 +1,47 @@
+# Sourced by callgrind-per-request.sh and syscalls-per-request.sh: the shared set-up of a
+# per-request measurement. Expects $here, $root, $out; sets $port (the listener, chosen at
+# run time) and writes $out/config.yaml (one worker's listener forwarding to four bench
+# responders on 127.0.0.11-14, started here and stopped on exit). Provides
+# `wait_then_load N`: waits for the listener and the first health checks, then sends N
+# keep-alive requests from one client.
+responder=$root/build-bench/bench-tools/responder
+mkdir -p "$out"
+free_port() {
+  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+port=$(free_port)
+backend_port=$(free_port)
+cat > "$out/config.yaml" <<YAML
+LoadBalancers:
+  - Name: bench
+    Listeners:
+      - Protocol: HTTP
+        Port: $port
+        BindAddress: 127.0.0.1
+        DefaultActions:
+          - Type: forward
+            TargetGroupName: be
+TargetGroups:
+  - Name: be
+    Protocol: HTTP
+    Port: $backend_port
+    Targets:
+      - Id: 127.0.0.11
+      - Id: 127.0.0.12
+      - Id: 127.0.0.13
+      - Id: 127.0.0.14
+YAML
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+for a in 127.0.0.11 127.0.0.12 127.0.0.13 127.0.0.14; do
+  "$responder" "$backend_port" "$a" >/dev/null 2>&1 &
+  pids+=($!)
+done
+wait_then_load() {
+  for _ in $(seq 150); do
+    (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
+    sleep 0.2
+  done
+  sleep 3  # first health checks
+  /usr/bin/python3 "$here/keepalive-client.py" "$1" "$port" >/dev/null
+}
