@@ -30,10 +30,7 @@ HealthChecker::Impl::Impl(const CheckerOptions& options)
 }
 
 HealthChecker::Impl::~Impl() {
-  for (Probe& p : probes_) {
-    if (p.fd < 0) continue;
-    if (int err = CloseProbeSocket(p.fd); err != 0) CountError("close", err);
-  }
+  for (Probe& p : probes_) p.stream.reset();
   if (wake_fd >= 0 && close(wake_fd) != 0) CountError("close eventfd", errno);
   if (epoll_fd >= 0 && close(epoll_fd) != 0) CountError("close epoll", errno);
 }

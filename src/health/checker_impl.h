@@ -23,6 +23,7 @@
 #include "health/checker.h"
 #include "health/probe.h"
 #include "health/schedule.h"
+#include "net/tcp_transport.h"
 
 namespace sluice::health {
 
@@ -63,7 +64,7 @@ class HealthChecker::Impl {
 
   // A check in flight. Slots are reused; `serial` tells a stale epoll event from a live one.
   struct Probe {
-    int fd = -1;
+    std::unique_ptr<net::TcpTransport> stream;  // null while the slot is free
     uint32_t entry = 0;
     uint32_t serial = 0;
     int64_t deadline_ms = 0;

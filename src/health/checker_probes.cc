@@ -79,7 +79,7 @@ bool HealthChecker::Impl::AttachProbe(uint32_t i, int fd, int64_t now) {
   }
   free_probes_.pop_back();
   Probe& p = probes_[slot];
-  p.fd = fd;
+  p.stream = std::make_unique<net::TcpTransport>(fd);
   p.entry = i;
   p.serial = serial;
   p.deadline_ms = now + g.timeout_ms;
@@ -109,10 +109,10 @@ void HealthChecker::Impl::OnProbeEvents(uint64_t data, uint32_t events, int64_t 
   auto serial = static_cast<uint32_t>(data >> 32);
   if (slot >= probes_.size()) return;
   Probe& p = probes_[slot];
-  if (p.fd < 0 || p.serial != serial) return;  // an event for a probe that is already over
+  if (!p.stream || p.serial != serial) return;  // an event for a probe that is already over
   const Group& g = groups_[entries_[p.entry].group];
   auto accepts = [&g](int status) { return g.matcher && g.matcher->Matches(status); };
-  if (std::optional<CheckResult> r = p.io.OnEvents(p.fd, events, accepts)) Finish(p.entry, *r);
+  if (std::optional<CheckResult> r = p.io.OnEvents(*p.stream, events, accepts)) Finish(p.entry, *r);
 }
 
 // Applies a check's result: state machine, routable flag, slow start, report row, next check.
@@ -137,9 +137,9 @@ void HealthChecker::Impl::Finish(uint32_t i, const CheckResult& r) {
 void HealthChecker::Impl::ReleaseProbe(Entry& e) {
   if (e.probe < 0) return;
   Probe& p = probes_[e.probe];
-  // close() also takes the socket out of the epoll set (it is never duplicated).
-  if (int c = CloseProbeSocket(p.fd); c != 0) CountError("close", c);
-  p.fd = -1;
+  // Closing also takes the socket out of the epoll set (it is never duplicated). The
+  // transport was never watched: the checker's own epoll set holds it, keyed by slot.
+  p.stream.reset();
   free_probes_.push_back(static_cast<uint32_t>(e.probe));
   --in_flight_;
   e.probe = -1;

@@ -58,47 +58,41 @@ void ProbeIo::Reset(bool tcp, std::string_view request) {
   line_length_ = 0;
 }
 
-std::optional<int> ProbeIo::Progress(int fd, uint32_t events) {
+std::optional<int> ProbeIo::Progress(net::Transport& stream, uint32_t events) {
   if (!connected_) {
-    int err = 0;
-    socklen_t len = sizeof(err);
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-    if (err != 0) return -1;
+    if (stream.ConnectError() != 0) return -1;
     if (!(events & EPOLLOUT)) return std::nullopt;
     connected_ = true;
     if (tcp_) return kConnectedStatus;
   }
-  if (std::optional<int> failed = Send(fd)) return failed;
+  if (std::optional<int> failed = Send(stream)) return failed;
   if (sent_ < request_.size()) return std::nullopt;
-  return Receive(fd, events);
+  return Receive(stream, events);
 }
 
-std::optional<int> ProbeIo::Send(int fd) {
+std::optional<int> ProbeIo::Send(net::Transport& stream) {
   while (sent_ < request_.size()) {
-    ssize_t n = send(fd, request_.data() + sent_, request_.size() - sent_, MSG_NOSIGNAL);
-    if (n > 0) {
-      sent_ += static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return std::nullopt;
-    if (n < 0 && errno == EINTR) continue;
-    return -1;  // reset, broken pipe...
+    net::IoResult r = stream.Write(request_.data() + sent_, request_.size() - sent_);
+    if (r.status() == net::IoStatus::kInterrupted) continue;
+    if (r.status() == net::IoStatus::kWouldBlock) return std::nullopt;
+    if (!r.ok()) return -1;  // reset, broken pipe...
+    sent_ += r.bytes();
   }
   return std::nullopt;
 }
 
-std::optional<int> ProbeIo::Receive(int fd, uint32_t events) {
+std::optional<int> ProbeIo::Receive(net::Transport& stream, uint32_t events) {
   char buf[4096];
   bool over = false;  // EOF or an error: judge what arrived
   while (!line_ended_) {
-    ssize_t n = recv(fd, buf, sizeof(buf), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-    if (n <= 0) {
+    net::IoResult r = stream.Read(buf, sizeof(buf));
+    if (r.status() == net::IoStatus::kInterrupted) continue;
+    if (r.status() == net::IoStatus::kWouldBlock) break;
+    if (!r.ok()) {
       over = true;
       break;
     }
-    size_t got = static_cast<size_t>(n);
+    size_t got = r.bytes();
     if (received_ < sizeof(line_)) {
       size_t take = std::min(got, sizeof(line_) - received_);
       std::memcpy(line_ + received_, buf, take);

@@ -1,7 +1,8 @@
-// One health-check probe's socket I/O: open a non-blocking connection, send the check's
-// request (HTTP) and judge the status line, or judge the connect alone (TCP). Used by the
-// checker thread only; every system call's result is checked. A probe owns no descriptor:
-// the checker opens it with OpenProbeSocket and closes it with CloseProbeSocket.
+// One health-check probe's I/O: open a non-blocking connection, send the check's request
+// (HTTP) and judge the status line, or judge the connect alone (TCP). Used by the checker
+// thread only. A probe owns no stream: the checker opens the socket with OpenProbeSocket,
+// wraps it in a net::TcpTransport (every read and write goes through that seam) and closes
+// it by destroying the transport.
 #pragma once
 
 #include <cstddef>
@@ -12,6 +13,7 @@
 
 #include "base/ip_address.h"
 #include "health/target_health.h"
+#include "net/transport.h"
 
 namespace sluice::health {
 
@@ -49,12 +51,13 @@ class ProbeIo {
   void Reset(bool tcp, std::string_view request);
   std::string& request() { return request_; }
 
-  // Handles epoll readiness on fd (edge-triggered: reads and writes until EAGAIN). Returns the
-  // verdict when the probe is over, nullopt while it must wait for more events. `accepts`
-  // says whether an HTTP status passes the group's matcher.
+  // Handles epoll readiness of `stream` (edge-triggered: reads and writes until it would
+  // block). Returns the verdict when the probe is over, nullopt while it must wait for more
+  // events. `accepts` says whether an HTTP status passes the group's matcher.
   template <class Accepts>
-  std::optional<CheckResult> OnEvents(int fd, uint32_t events, const Accepts& accepts) {
-    std::optional<int> status = Progress(fd, events);
+  std::optional<CheckResult> OnEvents(net::Transport& stream, uint32_t events,
+                                      const Accepts& accepts) {
+    std::optional<int> status = Progress(stream, events);
     if (!status) return std::nullopt;
     if (*status == kConnectedStatus) return CheckResult{CheckOutcome::kSuccess, 0};
     if (*status < 100) return CheckResult{CheckOutcome::kFailed, 0};
@@ -67,9 +70,9 @@ class ProbeIo {
   // Longest status line accepted (bytes before its LF), like the former 4 KiB probe buffer.
   static constexpr size_t kMaxStatusLine = 4095;
   // nullopt: wait. Otherwise kConnectedStatus, a status code, or -1 (failed).
-  std::optional<int> Progress(int fd, uint32_t events);
-  std::optional<int> Send(int fd);
-  std::optional<int> Receive(int fd, uint32_t events);
+  std::optional<int> Progress(net::Transport& stream, uint32_t events);
+  std::optional<int> Send(net::Transport& stream);
+  std::optional<int> Receive(net::Transport& stream, uint32_t events);
 
   bool tcp_ = false;
   bool connected_ = false;

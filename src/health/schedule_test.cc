@@ -2,14 +2,14 @@
 
 #include <gtest/gtest.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "health/probe.h"
+#include "net/memory_transport.h"
 
 namespace sluice::health {
 namespace {
@@ -123,30 +123,28 @@ TEST(ProbeTest, LocalShortagesAreNotTargetFailures) {
   EXPECT_FALSE(IsLocalShortage(ENETUNREACH));
 }
 
-// A probe over a socketpair: the request goes out once "connected", and the verdict comes
-// from the status line, even when it arrives in pieces.
+// A probe over an in-memory stream: the request goes out once "connected", and the verdict
+// comes from the status line, even when it arrives in pieces.
 class ProbeIoTest : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds_), 0); }
-  void TearDown() override {
-    close(fds_[0]);
-    if (fds_[1] >= 0) close(fds_[1]);
-  }
+  void SetUp() override { std::tie(probe_, target_) = net::MemoryTransport::Pair(); }
   void Peer(const std::string& bytes) {
-    ASSERT_EQ(write(fds_[1], bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+    net::IoResult r = target_->Write(bytes.data(), bytes.size());
+    ASSERT_EQ(r.status(), net::IoStatus::kOk);
+    ASSERT_EQ(r.bytes(), bytes.size());
   }
   std::optional<CheckResult> Events(uint32_t events) {
-    return io_.OnEvents(fds_[0], events, [](int status) { return status == 200; });
+    return io_.OnEvents(*probe_, events, [](int status) { return status == 200; });
   }
-  int fds_[2] = {-1, -1};
+  std::unique_ptr<net::MemoryTransport> probe_;
+  std::unique_ptr<net::MemoryTransport> target_;  // the target's side
   ProbeIo io_;
 };
 
 TEST_F(ProbeIoTest, SendsTheRequestThenJudgesTheStatusLine) {
   io_.Reset(false, "GET /health HTTP/1.1\r\n\r\n");
   EXPECT_FALSE(Events(EPOLLOUT).has_value());
-  char got[64];
-  ASSERT_EQ(read(fds_[1], got, sizeof(got)), 24);
+  EXPECT_EQ(target_->ReadAll(), "GET /health HTTP/1.1\r\n\r\n");
   Peer("HTTP/1.");
   EXPECT_FALSE(Events(EPOLLIN).has_value());
   Peer("1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
@@ -167,8 +165,7 @@ TEST_F(ProbeIoTest, MatchingStatusPasses) {
 TEST_F(ProbeIoTest, ClosedBeforeAStatusLineFails) {
   io_.Reset(false, "GET / HTTP/1.1\r\n\r\n");
   Peer("HTTP/1.1 2");
-  close(fds_[1]);
-  fds_[1] = -1;
+  target_->Close();
   std::optional<CheckResult> r = Events(EPOLLOUT | EPOLLIN | EPOLLRDHUP);
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->outcome, CheckOutcome::kFailed);
@@ -180,6 +177,23 @@ TEST_F(ProbeIoTest, TcpCheckPassesOnConnect) {
   std::optional<CheckResult> r = Events(EPOLLOUT);
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->outcome, CheckOutcome::kSuccess);
+}
+
+TEST_F(ProbeIoTest, RefusedConnectFails) {
+  io_.Reset(true, "");
+  probe_->FailConnect(ECONNREFUSED);
+  std::optional<CheckResult> r = Events(EPOLLOUT | EPOLLERR | EPOLLHUP);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->outcome, CheckOutcome::kFailed);
+}
+
+TEST_F(ProbeIoTest, ResetAfterTheRequestFails) {
+  io_.Reset(false, "GET / HTTP/1.1\r\n\r\n");
+  EXPECT_FALSE(Events(EPOLLOUT).has_value());
+  target_->Reset();
+  std::optional<CheckResult> r = Events(EPOLLIN | EPOLLERR | EPOLLHUP);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->outcome, CheckOutcome::kFailed);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -75,44 +76,71 @@ void EventLoop::Wake() {
   }
 }
 
-void EventLoop::Run(int tick_ms, const std::function<void()>& tick) {
-  if (!ok()) return;
+// Inlined into Run(): it runs once or twice per proxied request.
+[[gnu::always_inline]] inline bool EventLoop::Iterate(int64_t max_wait_ms, int tick_ms,
+                                                      const std::function<void()>& tick) {
   constexpr int kMaxEvents = 256;
   epoll_event events[kMaxEvents];
+  int64_t wait = max_wait_ms;
+  if (wait < 0 || !yielded_.empty()) wait = 0;
+  int n = epoll_wait(epoll_fd_, events, kMaxEvents, static_cast<int>(wait));
   now_ms_ = monotonic_();
-  int64_t next_tick = now_ms_ + tick_ms;
+  if (n < 0) {
+    if (errno != EINTR) {
+      Fail("epoll_wait");
+      stopped_ = true;
+      return false;
+    }
+    n = 0;
+  }
+  bool ran = n > 0 || !yielded_.empty();
+  for (int i = 0; i < n; ++i) {
+    static_cast<EventHandler*>(events[i].data.ptr)->OnEvents(events[i].events);
+  }
+  if (!yielded_.empty()) {
+    running_yielded_.swap(yielded_);
+    for (const Pending& p : running_yielded_) p.handler->OnEvents(p.events);
+    running_yielded_.clear();
+  }
+  if (now_ms_ >= next_tick_ms_) {
+    unix_offset_ms_ = realtime_() - now_ms_;  // follows wall-clock steps within a tick
+    tick();
+    next_tick_ms_ = now_ms_ + tick_ms;
+    ran = true;
+  }
+  if (!graveyard_.empty()) BuryDead();
+  return ran;
+}
+
+void EventLoop::Run(int tick_ms, const std::function<void()>& tick) {
+  if (!ok()) return;
+  now_ms_ = monotonic_();
+  if (next_tick_ms_ < 0) next_tick_ms_ = now_ms_ + tick_ms;
   while (!stopped_) {
     // One clock read per iteration: the wait is reckoned from the time this batch started,
     // so a tick may come late by the batch's own length (the tick is coarse anyway).
-    int64_t wait = next_tick - now_ms_;
-    if (wait < 0 || !yielded_.empty()) wait = 0;
-    int n = epoll_wait(epoll_fd_, events, kMaxEvents, static_cast<int>(wait));
-    now_ms_ = monotonic_();
-    if (n < 0) {
-      if (errno != EINTR) {
-        Fail("epoll_wait");
-        break;
-      }
-      n = 0;
-    }
-    for (int i = 0; i < n; ++i) {
-      static_cast<EventHandler*>(events[i].data.ptr)->OnEvents(events[i].events);
-    }
-    if (!yielded_.empty()) {
-      running_yielded_.swap(yielded_);
-      for (EventHandler* h : running_yielded_) h->OnEvents(0);
-      running_yielded_.clear();
-    }
-    if (now_ms_ >= next_tick) {
-      unix_offset_ms_ = realtime_() - now_ms_;  // follows wall-clock steps within a tick
-      tick();
-      next_tick = now_ms_ + tick_ms;
-    }
-    if (!graveyard_.empty()) {
-      for (EventHandler* h : graveyard_) delete h;
-      graveyard_.clear();
-    }
+    Iterate(next_tick_ms_ - now_ms_, tick_ms, tick);
   }
+}
+
+int EventLoop::RunPending(int tick_ms, const std::function<void()>& tick) {
+  if (!ok()) return 0;
+  if (next_tick_ms_ < 0) next_tick_ms_ = now_ms_ + tick_ms;
+  int busy = 0;
+  while (!stopped_ && Iterate(0, tick_ms, tick)) ++busy;
+  return busy;
+}
+
+void EventLoop::BuryDead() {
+  // A handler yielded or posted to in this iteration may have closed since: its turn in the
+  // next iteration must not reach freed memory.
+  if (!yielded_.empty()) {
+    std::erase_if(yielded_, [this](const Pending& p) {
+      return std::find(graveyard_.begin(), graveyard_.end(), p.handler) != graveyard_.end();
+    });
+  }
+  for (EventHandler* h : graveyard_) delete h;
+  graveyard_.clear();
 }
 
 }  // namespace sluice::net

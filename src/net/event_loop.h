@@ -49,6 +49,10 @@ class EventLoop {
   // false). Returns at once when the loop was not created. `tick` runs at least every tick_ms
   // milliseconds.
   void Run(int tick_ms, const std::function<void()>& tick);
+  // For tests on the loop's own thread: runs iterations without blocking until one finds
+  // no epoll event, no posted event and no yielded handler; `tick` runs when the clock has
+  // reached the next tick (every tick_ms). Returns the number of iterations that did work.
+  int RunPending(int tick_ms, const std::function<void()>& tick);
   // Thread-safe: wakes the loop from another thread; `on_wake` runs on the loop thread.
   void Wake();
   void SetWakeHandler(std::function<void()> on_wake) { on_wake_ = std::move(on_wake); }
@@ -69,11 +73,21 @@ class EventLoop {
   // Calls handler->OnEvents(0) again after the current batch of events, so that a busy
   // handler can yield to others without losing its turn (edge-triggered events would not
   // fire again for data that is already buffered in the kernel).
-  void Yield(EventHandler* handler) { yielded_.push_back(handler); }
+  void Yield(EventHandler* handler) { yielded_.push_back({handler, 0}); }
+  // Calls handler->OnEvents(events) after the current batch, the way epoll would report
+  // them: readiness of a stream that has no fd (net::MemoryTransport) arrives this way.
+  void Post(EventHandler* handler, uint32_t events) { yielded_.push_back({handler, events}); }
 
  private:
   class WakeHandler;
+  struct Pending {
+    EventHandler* handler;
+    uint32_t events;
+  };
   void Fail(const char* call);
+  // One iteration: waits at most `max_wait_ms` (0: poll). Returns whether any handler ran.
+  bool Iterate(int64_t max_wait_ms, int tick_ms, const std::function<void()>& tick);
+  void BuryDead();
   std::string error_;
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
@@ -82,10 +96,11 @@ class EventLoop {
   Clock realtime_;
   int64_t now_ms_ = 0;
   int64_t unix_offset_ms_ = 0;
+  int64_t next_tick_ms_ = -1;  // -1: not scheduled yet
   std::function<void()> on_wake_;
   std::vector<EventHandler*> graveyard_;
-  std::vector<EventHandler*> yielded_;
-  std::vector<EventHandler*> running_yielded_;
+  std::vector<Pending> yielded_;  // yielded and posted, in order
+  std::vector<Pending> running_yielded_;
   WakeHandler* wake_handler_ = nullptr;
 };
 

@@ -1,11 +1,8 @@
 #include "proxy/downstream_connection.h"
 
 #include <sys/epoll.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <ctime>
 
 #include "http/desync.h"
@@ -21,10 +18,12 @@ namespace sluice::proxy {
 
 using http::EqualsIgnoreCase;
 
-DownstreamConnection::DownstreamConnection(Worker* worker, int fd, const SocketAddress& peer,
+DownstreamConnection::DownstreamConnection(Worker* worker,
+                                           std::unique_ptr<net::Transport> transport,
+                                           const SocketAddress& peer,
                                            const ListenerRuntime* listener)
     : worker_(worker),
-      fd_(fd),
+      transport_(std::move(transport)),
       peer_(peer),
       snapshot_(worker->snapshot()),
       listener_(listener),
@@ -35,8 +34,12 @@ DownstreamConnection::DownstreamConnection(Worker* worker, int fd, const SocketA
   worker_->Register(this);
 }
 
-DownstreamConnection::~DownstreamConnection() {
-  if (fd_ >= 0) close(fd_);
+DownstreamConnection::~DownstreamConnection() = default;
+
+bool DownstreamConnection::Start() {
+  if (transport_->Watch(worker_->loop(), this)) return true;
+  Close();
+  return false;
 }
 
 void DownstreamConnection::OnEvents(uint32_t events) {
@@ -100,13 +103,14 @@ bool DownstreamConnection::ReadDownstream() {
   if (!readable_ || peer_eof_) return false;
   if (phase_ == Phase::kLingering || phase_ == Phase::kClosing) {
     char sink[16 * 1024];
-    ssize_t n = recv(fd_, sink, sizeof(sink), 0);
-    if (n > 0) return true;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    net::IoResult r = transport_->Read(sink, sizeof(sink));
+    if (r.ok()) return true;
+    net::IoStatus status = r.status();
+    if (status == net::IoStatus::kInterrupted) return true;
+    if (status == net::IoStatus::kWouldBlock) {
       readable_ = false;
       return false;
     }
-    if (n < 0 && errno == EINTR) return true;
     peer_eof_ = true;
     readable_ = false;
     if (phase_ == Phase::kLingering) Close();
@@ -117,18 +121,19 @@ bool DownstreamConnection::ReadDownstream() {
   if (in_.capacity() == 0) worker_->TakeBuffer(in_);
   size_t space = in_.write_space();
   if (space == 0) return false;
-  ssize_t n = recv(fd_, in_.write_ptr(), space, 0);
-  if (n > 0) {
-    in_.Commit(static_cast<size_t>(n));
+  net::IoResult r = transport_->Read(in_.write_ptr(), space);
+  if (r.ok()) {
+    in_.Commit(r.bytes());
     last_activity_ms_ = worker_->now_ms();
-    if (static_cast<size_t>(n) < space) readable_ = false;
+    if (r.bytes() < space) readable_ = false;
     return true;
   }
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+  net::IoStatus status = r.status();
+  if (status == net::IoStatus::kInterrupted) return true;
+  if (status == net::IoStatus::kWouldBlock) {
     readable_ = false;
     return false;
   }
-  if (n < 0 && errno == EINTR) return true;
   // EOF or a reset.
   peer_eof_ = true;
   readable_ = false;
@@ -140,7 +145,7 @@ bool DownstreamConnection::ReadDownstream() {
       Close();
       break;
     case Phase::kLocal:
-      if (n < 0 || !req_body_done_) Close();
+      if (status == net::IoStatus::kError || !req_body_done_) Close();
       break;
     case Phase::kForwarding:
       // The client left before the response was complete (ALB logs 460) or before it sent
@@ -161,10 +166,10 @@ bool DownstreamConnection::FlushDownstream() {
     return false;
   }
   if (!writable_) return false;
-  ssize_t n = send(fd_, out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
-  if (n > 0) {
-    out_sent_ += static_cast<size_t>(n);
-    sent_bytes_ += static_cast<uint64_t>(n);
+  net::IoResult r = transport_->Write(out_.data() + out_sent_, out_.size() - out_sent_);
+  if (r.ok()) {
+    out_sent_ += r.bytes();
+    sent_bytes_ += r.bytes();
     last_activity_ms_ = worker_->now_ms();
     if (out_sent_ == out_.size()) {
       out_.clear();
@@ -172,11 +177,12 @@ bool DownstreamConnection::FlushDownstream() {
     }
     return true;
   }
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+  net::IoStatus status = r.status();
+  if (status == net::IoStatus::kInterrupted) return true;
+  if (status == net::IoStatus::kWouldBlock) {
     writable_ = false;
     return false;
   }
-  if (n < 0 && errno == EINTR) return true;
   if (upstream_ != nullptr) ReleaseUpstream(false);
   Close();
   return false;
@@ -515,7 +521,7 @@ void DownstreamConnection::LingeringClose() {
     Close();
     return;
   }
-  shutdown(fd_, SHUT_WR);
+  transport_->ShutdownWrite();
   phase_ = Phase::kLingering;
   linger_started_ms_ = worker_->now_ms();
   in_.Clear();
@@ -534,9 +540,7 @@ void DownstreamConnection::Close() {
     counted_target_->outstanding.fetch_sub(1, std::memory_order_relaxed);
     counted_target_ = nullptr;
   }
-  worker_->loop().Remove(fd_);
-  close(fd_);
-  fd_ = -1;
+  transport_->Close();
   in_.Clear();
   out_.clear();
   out_sent_ = 0;

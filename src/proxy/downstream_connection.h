@@ -15,6 +15,7 @@
 #include "http/h1_framing.h"
 #include "net/buffer.h"
 #include "net/event_loop.h"
+#include "net/transport.h"
 #include "proxy/listener_sockets.h"
 #include "proxy/outcome.h"
 #include "routing/transform.h"
@@ -31,9 +32,12 @@ inline constexpr int64_t kConnectTimeoutMs = 10000;  // ALB's connect budget to 
 
 class DownstreamConnection final : public net::EventHandler {
  public:
-  DownstreamConnection(Worker* worker, int fd, const SocketAddress& peer,
-                       const ListenerRuntime* listener);
+  // `transport` is the accepted stream, not yet watched (the worker watches it).
+  DownstreamConnection(Worker* worker, std::unique_ptr<net::Transport> transport,
+                       const SocketAddress& peer, const ListenerRuntime* listener);
   ~DownstreamConnection() override;
+  // Watches the transport; false (and the connection is closed) when it cannot.
+  bool Start();
 
   void OnEvents(uint32_t events) override;
   void OnUpstreamEvents(uint32_t events);
@@ -133,7 +137,7 @@ class DownstreamConnection final : public net::EventHandler {
   void LingeringClose();
 
   Worker* worker_;
-  int fd_;
+  std::unique_ptr<net::Transport> transport_;
   SocketAddress peer_;
   std::shared_ptr<const Snapshot> snapshot_;  // the snapshot the current request runs on
   const ListenerRuntime* listener_;

@@ -1,14 +1,10 @@
 // The forwarding half of DownstreamConnection: the upstream connection,
 // and streaming the request body up and the response down with bounded buffers.
-#include <sys/socket.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <ctime>
 
 #include "health/target_health.h"
-#include "net/socket.h"
 #include "proxy/downstream_connection.h"
 #include "proxy/local_response.h"
 #include "proxy/request_rewrite.h"
@@ -88,18 +84,18 @@ bool DownstreamConnection::ConnectUpstream() {
     upstream_ = c;
     return true;
   }
-  auto fd = net::ConnectNonBlocking(target_address_);
-  if (!fd.ok()) {
+  auto transport = worker_->connector().Connect(target_address_);
+  if (!transport.ok()) {
     FailUpstream(Cause::kTargetConnectFailed);
     return false;
   }
-  c = new UpstreamConnection(fd.value(), target_address_, &pools);
+  c = new UpstreamConnection(std::move(transport.value()), target_address_, &pools);
   pools.Arm(c);
   c->owner = this;
   c->readable = false;
   c->writable = false;
   c->idle_timeout_ms = idle_timeout_ms_;
-  if (!worker_->loop().Add(fd.value(), c)) {
+  if (!c->transport().Watch(worker_->loop(), c)) {
     delete c;
     FailUpstream(Cause::kTargetConnectFailed);
     return false;
@@ -147,7 +143,7 @@ bool DownstreamConnection::SendToUpstream() {
   if (upstream_ == nullptr) return false;
   if (!upstream_->connected) {
     if (!upstream_->writable && !upstream_->readable) return false;
-    int err = net::SocketError(upstream_->fd());
+    int err = upstream_->transport().ConnectError();
     if (err != 0) {
       FailUpstream(Cause::kTargetConnectFailed);  // refused, unreachable, reset
       return true;
@@ -166,13 +162,14 @@ bool DownstreamConnection::SendToUpstream() {
   if (req_ready_ > 0) {
     iov[iovcnt++] = {const_cast<char*>(in_.readable().data()), req_ready_};
   }
-  ssize_t n = net::SendPieces(upstream_->fd(), iov, iovcnt);
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+  net::IoResult r = upstream_->transport().Write(iov, iovcnt);
+  if (!r.ok()) {
+    net::IoStatus status = r.status();
+    if (status == net::IoStatus::kInterrupted) return true;
+    if (status == net::IoStatus::kWouldBlock) {
       upstream_->writable = false;
       return false;
     }
-    if (errno == EINTR) return true;
     if (upstream_->reused && retryable_ && !retried_ && !response_started_) {
       retried_ = true;
       ReleaseUpstream(false);
@@ -183,7 +180,7 @@ bool DownstreamConnection::SendToUpstream() {
     FailUpstream(Cause::kTargetClosed);
     return true;
   }
-  size_t written = static_cast<size_t>(n);
+  size_t written = r.bytes();
   last_activity_ms_ = worker_->now_ms();
   if (head_pending) {
     size_t h = upstream_out_.size() - upstream_out_sent_;
@@ -206,18 +203,19 @@ bool DownstreamConnection::ReadUpstream() {
   net::Buffer& b = upstream_->in();
   size_t space = b.write_space();
   if (space == 0) return false;
-  ssize_t n = recv(upstream_->fd(), b.write_ptr(), space, 0);
-  if (n > 0) {
-    b.Commit(static_cast<size_t>(n));
+  net::IoResult r = upstream_->transport().Read(b.write_ptr(), space);
+  if (r.ok()) {
+    b.Commit(r.bytes());
     last_activity_ms_ = worker_->now_ms();
-    if (static_cast<size_t>(n) < space) upstream_->readable = false;
+    if (r.bytes() < space) upstream_->readable = false;
     return true;
   }
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+  net::IoStatus status = r.status();
+  if (status == net::IoStatus::kInterrupted) return true;
+  if (status == net::IoStatus::kWouldBlock) {
     upstream_->readable = false;
     return false;
   }
-  if (n < 0 && errno == EINTR) return true;
   // The target closed or reset the connection.
   upstream_->readable = false;
   if (resp_state_ == ResponseState::kHead && b.empty()) {
@@ -471,17 +469,18 @@ bool DownstreamConnection::FlushResponse() {
   if (body > 0) {
     iov[iovcnt++] = {const_cast<char*>(upstream_->in().readable().data()), body};
   }
-  ssize_t n = net::SendPieces(fd_, iov, iovcnt);
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+  net::IoResult r = transport_->Write(iov, iovcnt);
+  if (!r.ok()) {
+    net::IoStatus status = r.status();
+    if (status == net::IoStatus::kInterrupted) return true;
+    if (status == net::IoStatus::kWouldBlock) {
       writable_ = false;
       return false;
     }
-    if (errno == EINTR) return true;
     Close();  // the client is gone
     return false;
   }
-  size_t written = static_cast<size_t>(n);
+  size_t written = r.bytes();
   sent_bytes_ += written;
   last_activity_ms_ = worker_->now_ms();
   size_t take = written < head_left ? written : head_left;

@@ -1,7 +1,6 @@
 #include "proxy/upstream_connection.h"
 
 #include <sys/epoll.h>
-#include <unistd.h>
 
 #include <algorithm>
 
@@ -9,12 +8,11 @@
 
 namespace sluice::proxy {
 
-UpstreamConnection::UpstreamConnection(int fd, const SocketAddress& address, UpstreamPools* pools)
-    : fd_(fd), address_(address), pools_(pools) {}
+UpstreamConnection::UpstreamConnection(std::unique_ptr<net::Transport> transport,
+                                       const SocketAddress& address, UpstreamPools* pools)
+    : transport_(std::move(transport)), address_(address), pools_(pools) {}
 
-UpstreamConnection::~UpstreamConnection() {
-  if (fd_ >= 0) close(fd_);
-}
+UpstreamConnection::~UpstreamConnection() = default;
 
 void UpstreamConnection::OnEvents(uint32_t events) {
   if (destroyed) return;
@@ -76,7 +74,7 @@ void UpstreamPools::PutIdle(UpstreamConnection* conn, int64_t now_ms) {
 void UpstreamPools::Destroy(UpstreamConnection* conn) {
   if (conn->destroyed) return;  // already scheduled for deletion
   conn->destroyed = true;
-  loop_->Remove(conn->fd());
+  conn->transport().Close();
   conn->owner = nullptr;
   loop_->DeferDelete(conn);
 }

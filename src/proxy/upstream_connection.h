@@ -11,6 +11,7 @@
 #include "base/ip_address.h"
 #include "net/buffer.h"
 #include "net/event_loop.h"
+#include "net/transport.h"
 
 namespace sluice::proxy {
 
@@ -23,12 +24,14 @@ inline constexpr size_t kMaxSpareUpstreamBuffers = 256;
 
 class UpstreamConnection final : public net::EventHandler {
  public:
-  UpstreamConnection(int fd, const SocketAddress& address, UpstreamPools* pools);
+  // `transport` is connecting (or connected) to `address`, not yet watched.
+  UpstreamConnection(std::unique_ptr<net::Transport> transport, const SocketAddress& address,
+                     UpstreamPools* pools);
   ~UpstreamConnection() override;
 
   void OnEvents(uint32_t events) override;
 
-  int fd() const { return fd_; }
+  net::Transport& transport() { return *transport_; }
   const SocketAddress& address() const { return address_; }
   net::Buffer& in() { return in_; }
 
@@ -44,7 +47,7 @@ class UpstreamConnection final : public net::EventHandler {
   bool destroyed = false;
 
  private:
-  int fd_;
+  std::unique_ptr<net::Transport> transport_;
   SocketAddress address_;
   UpstreamPools* pools_;
   net::Buffer in_;

@@ -2,10 +2,9 @@
 // goes to the pool's spare list and comes back when the connection is taken), keyed by target
 // address, and a sweep closes idle connections past their timeout.
 #include <gtest/gtest.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "net/event_loop.h"
+#include "net/memory_transport.h"
 #include "proxy/upstream_connection.h"
 
 namespace sluice::proxy {
@@ -20,24 +19,27 @@ SocketAddress Target(uint16_t port) {
 
 class UpstreamPoolTest : public ::testing::Test {
  protected:
-  // A connected socket pair; the pool's connection owns one end.
+  // A connected in-memory stream; the pool's connection owns one end, the test the other
+  // (the target's side).
   UpstreamConnection* NewConnection(uint16_t port) {
-    int fds[2];
-    EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
-    peers_.push_back(fds[1]);
-    auto* c = new UpstreamConnection(fds[0], Target(port), &pools_);
-    EXPECT_TRUE(loop_.Add(fds[0], c));
+    auto [ours, theirs] = net::MemoryTransport::Pair();
+    targets_.push_back(std::move(theirs));
+    auto* c = new UpstreamConnection(std::move(ours), Target(port), &pools_);
+    EXPECT_TRUE(c->transport().Watch(loop_, c));
     pools_.Arm(c);
     c->connected = true;
     return c;
   }
+  void RunLoop() {
+    loop_.RunPending(250, [] {});
+  }
   void TearDown() override {
     pools_.Sweep(0, true);
-    for (int fd : peers_) close(fd);
+    RunLoop();
   }
   net::EventLoop loop_;
   UpstreamPools pools_{&loop_};
-  std::vector<int> peers_;
+  std::vector<std::unique_ptr<net::MemoryTransport>> targets_;
 };
 
 TEST_F(UpstreamPoolTest, IdleConnectionHoldsNoBuffer) {
@@ -90,6 +92,27 @@ TEST_F(UpstreamPoolTest, SweepClosesConnectionsPastTheirIdleTimeout) {
   EXPECT_EQ(pools_.idle_count(), 1u);
   EXPECT_EQ(pools_.TakeIdle(Target(80)), fresh);
   pools_.PutIdle(fresh, 1400);
+}
+
+TEST_F(UpstreamPoolTest, IdleConnectionClosedByItsTargetLeavesThePool) {
+  UpstreamConnection* c = NewConnection(80);
+  pools_.PutIdle(c, 1000);
+  RunLoop();  // the registration's writability reaches an idle connection: nothing happens
+  EXPECT_EQ(pools_.idle_count(), 1u);
+  targets_[0]->Close();
+  RunLoop();
+  EXPECT_EQ(pools_.idle_count(), 0u);
+  EXPECT_EQ(pools_.TakeIdle(Target(80)), nullptr);
+}
+
+TEST_F(UpstreamPoolTest, IdleConnectionThatGetsUnexpectedBytesLeavesThePool) {
+  UpstreamConnection* c = NewConnection(80);
+  pools_.PutIdle(c, 1000);
+  EXPECT_EQ(targets_[0]->Write("HTTP/1.1 408 Request Timeout\r\n\r\n", 34).status(),
+            net::IoStatus::kOk);
+  RunLoop();
+  EXPECT_EQ(pools_.idle_count(), 0u);
+  EXPECT_TRUE(targets_[0]->at_eof());  // closed on our side: the target reads EOF
 }
 
 }  // namespace

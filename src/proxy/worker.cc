@@ -16,6 +16,10 @@
 
 namespace sluice::proxy {
 
+namespace {
+constexpr int kTickMs = 250;  // timeouts are checked this often
+}  // namespace
+
 // Accepts connections on one listening socket of this worker.
 class Acceptor final : public net::EventHandler {
  public:
@@ -30,8 +34,9 @@ class Acceptor final : public net::EventHandler {
   const ListenerRuntime* listener_;
 };
 
-Worker::Worker(int index)
+Worker::Worker(int index, net::EventLoop::Clock monotonic, net::EventLoop::Clock realtime)
     : index_(index),
+      loop_(monotonic, realtime),
       pools_(&loop_),
       rng_(std::random_device{}() ^ (static_cast<uint64_t>(index) << 32)),
       head_scratch_(std::make_unique<http::RequestHead>()),
@@ -64,11 +69,23 @@ void Worker::BeginShutdown(int64_t deadline_ms) {
   loop_.Wake();
 }
 
-Result<bool> Worker::Start() {
+Result<bool> Worker::StartInline() {
   const std::string who = "worker " + std::to_string(index_) + ": ";
   if (!loop_.ok()) return Error{ErrorSource::kInternal, who + loop_.error()};
   OnWake();  // adopt the first snapshot: its listening sockets are watched from here on
   if (!adopt_error_.empty()) return Error{ErrorSource::kInternal, who + adopt_error_};
+  return true;
+}
+
+int Worker::RunPending() {
+  OnWake();
+  return loop_.RunPending(kTickMs, [this] { Tick(); });
+}
+
+Result<bool> Worker::Start() {
+  auto ready = StartInline();
+  if (!ready.ok()) return ready;
+  const std::string who = "worker " + std::to_string(index_) + ": ";
   try {
     thread_ = std::thread([this] { Run(); });
   } catch (const std::system_error& e) {
@@ -92,7 +109,7 @@ void Worker::Join() {
 
 void Worker::Run() {
   OnWake();  // a snapshot published since Start()
-  loop_.Run(250, [this] { Tick(); });
+  loop_.Run(kTickMs, [this] { Tick(); });
   if (!loop_.ok()) {
     // Cannot wait for events any more: say so, and close what it holds so that clients are
     // refused rather than left waiting; the control thread's stop still joins this thread.
@@ -193,11 +210,15 @@ void Worker::Accept(int listen_fd, const ListenerRuntime* listener) {
       return;
     }
     net::SetNoDelay(fd);
-    auto* conn = new DownstreamConnection(this, fd, SocketAddress::FromSockaddr(ss), listener);
-    if (!loop_.Add(fd, conn)) {
-      conn->ForceClose();
-    }
+    ServeDownstream(std::make_unique<net::TcpTransport>(fd), SocketAddress::FromSockaddr(ss),
+                    listener);
   }
+}
+
+void Worker::ServeDownstream(std::unique_ptr<net::Transport> transport, const SocketAddress& peer,
+                             const ListenerRuntime* listener) {
+  auto* conn = new DownstreamConnection(this, std::move(transport), peer, listener);
+  conn->Start();  // on failure the connection has closed itself
 }
 
 void Worker::PauseAccepting() {

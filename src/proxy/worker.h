@@ -17,6 +17,8 @@
 #include "http/h1_parser.h"
 #include "net/buffer.h"
 #include "net/event_loop.h"
+#include "net/tcp_transport.h"
+#include "net/transport.h"
 #include "proxy/listener_sockets.h"
 #include "proxy/outcome.h"
 #include "proxy/upstream_connection.h"
@@ -30,7 +32,8 @@ class Acceptor;
 
 class Worker {
  public:
-  explicit Worker(int index);
+  explicit Worker(int index, net::EventLoop::Clock monotonic = MonotonicMillis,
+                  net::EventLoop::Clock realtime = RealtimeMillis);
   ~Worker();
 
   // ---- Control thread ----
@@ -46,6 +49,12 @@ class Worker {
   // loop could not be created, a listening socket could not be watched, or the thread could
   // not start; nothing then runs and the worker can be destroyed at once.
   Result<bool> Start();
+  // For tests and fuzz targets: adopts the published snapshot like Start() but runs no
+  // thread; the caller's thread becomes the loop thread and drives it with RunPending().
+  Result<bool> StartInline();
+  // Runs the loop until nothing is pending (EventLoop::RunPending), ticks included when the
+  // clock has reached them. Inline workers only.
+  int RunPending();
   void Join();
   // Snapshot generation the worker serves now (for reload acknowledgement).
   uint64_t adopted_generation() const { return adopted_generation_.load(); }
@@ -68,6 +77,10 @@ class Worker {
   int64_t now_ms() const { return loop_.now_ms(); }
   // Wall-clock seconds, from the loop's once-per-iteration clock.
   int64_t unix_seconds() const { return loop_.unix_ms() / 1000; }
+  // Opens upstream streams: TCP unless a test set another. Set before Start(); the
+  // connector must outlive the worker.
+  void set_connector(net::Connector* connector) { connector_ = connector; }
+  net::Connector& connector() { return *connector_; }
   // Where finished exchanges are reported (none by default: then no record is built). Set
   // before Start(); the sink must outlive the worker's thread.
   void set_exchange_sink(ExchangeSink* sink) { exchange_sink_ = sink; }
@@ -95,6 +108,9 @@ class Worker {
   void Register(DownstreamConnection* conn);
   void Unregister(DownstreamConnection* conn);
   void Accept(int listen_fd, const ListenerRuntime* listener);
+  // Serves a new downstream stream on `listener` (accepted here, or made by a test).
+  void ServeDownstream(std::unique_ptr<net::Transport> transport, const SocketAddress& peer,
+                       const ListenerRuntime* listener);
 
  private:
   void PoolString(std::string& s);
@@ -132,6 +148,8 @@ class Worker {
   int64_t date_second_ = -1;
   bool shutting_down_ = false;
   ExchangeSink* exchange_sink_ = nullptr;
+  net::TcpConnector tcp_connector_;
+  net::Connector* connector_ = &tcp_connector_;
   int64_t shutdown_deadline_ms_ = 0;
   int64_t accept_paused_until_ms_ = 0;  // out of file descriptors: accepting resumes then
   std::string adopt_error_;             // the first listening socket Adopt() could not watch

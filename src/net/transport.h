@@ -1,0 +1,111 @@
+// The byte-stream seam: every connection in the data plane (downstream, upstream, health
+// check) reads and writes through a Transport, never through a socket call of its own. Plain
+// TCP (tcp_transport.h) and an in-memory pipe for tests (memory_transport.h) implement it
+// today; TLS is a second implementation over TCP and needs no change above this seam.
+//
+// Contract: one owner, one thread (the owner's event loop). Non-blocking: every call returns
+// at once. Readiness is edge-triggered: after kWouldBlock the owner waits for the handler it
+// gave Watch() to be called with EPOLLIN / EPOLLOUT (as epoll reports them); a transport with
+// bytes of its own buffered (TLS records) reports that readiness itself.
+#pragma once
+
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "base/ip_address.h"
+#include "base/result.h"
+
+namespace sluice::net {
+
+class EventLoop;
+class EventHandler;
+
+enum class IoStatus : uint8_t {
+  kOk,           // bytes() moved (> 0)
+  kWouldBlock,   // nothing now: wait for readiness
+  kEof,          // read: the peer finished sending (orderly close)
+  kInterrupted,  // a signal interrupted the call before anything moved: call again
+  kError,        // reset, broken pipe, ...: error() holds errno's value; the stream is done
+};
+
+// The outcome of a read or a write in one register, as the kernel and io_uring report it:
+// bytes moved (> 0), 0 for end of stream, or minus an errno value. Reads and writes run
+// several times per proxied request, so the result is not a wider struct.
+class IoResult {
+ public:
+  static IoResult Moved(size_t n) { return IoResult(static_cast<int64_t>(n)); }
+  static IoResult WouldBlock() { return IoResult(-EAGAIN); }
+  static IoResult Eof() { return IoResult(0); }
+  static IoResult Failed(int err) { return IoResult(-static_cast<int64_t>(err)); }
+  // What a recv/send/sendmsg call returned (-1: errno says why).
+  static IoResult FromSyscall(ssize_t n) { return n >= 0 ? IoResult(n) : IoResult(-errno); }
+
+  bool ok() const { return value_ > 0; }
+  IoStatus status() const {
+    if (value_ > 0) return IoStatus::kOk;
+    if (value_ == 0) return IoStatus::kEof;
+    if (value_ == -EAGAIN || value_ == -EWOULDBLOCK) return IoStatus::kWouldBlock;
+    if (value_ == -EINTR) return IoStatus::kInterrupted;
+    return IoStatus::kError;
+  }
+  size_t bytes() const { return value_ > 0 ? static_cast<size_t>(value_) : 0; }
+  int error() const { return value_ < 0 ? static_cast<int>(-value_) : 0; }
+
+ private:
+  explicit IoResult(int64_t value) : value_(value) {}
+  int64_t value_;
+};
+
+// Where a handshake (TLS) stands; plain streams are kDone from the start.
+enum class HandshakeStatus : uint8_t { kDone, kWantRead, kWantWrite, kFailed };
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+
+  // Reports readiness of both directions to `handler` (edge-triggered) until Unwatch() or
+  // Close(). False when the loop refused (errno set for a socket).
+  virtual bool Watch(EventLoop& loop, EventHandler* handler) = 0;
+  virtual void Unwatch() = 0;
+
+  // For an outgoing stream: 0 once the connection is established (or still in progress),
+  // else the errno value of why it failed (refused, unreachable, reset).
+  virtual int ConnectError() = 0;
+  // Advances a handshake; kDone at once for plain TCP.
+  virtual HandshakeStatus Handshake() { return HandshakeStatus::kDone; }
+
+  // Reads at most `capacity` bytes into `dst`. A read that fills less than `capacity`
+  // drained what was available: the caller may treat the stream as not readable until the
+  // next readiness event.
+  virtual IoResult Read(char* dst, size_t capacity) = 0;
+  // Writes the pieces in order as one stream (a prefix of them may be accepted).
+  virtual IoResult Write(const iovec* pieces, int count) = 0;
+  IoResult Write(const char* data, size_t size) {
+    iovec one{const_cast<char*>(data), size};
+    return Write(&one, 1);
+  }
+  // Half-close: no more writes; the peer reads EOF after what was written.
+  virtual void ShutdownWrite() = 0;
+  // Stops watching and releases the stream; every later call fails. Idempotent.
+  virtual void Close() = 0;
+
+  virtual SocketAddress PeerAddress() const = 0;
+  virtual SocketAddress LocalAddress() const = 0;
+};
+
+// Opens outgoing streams (upstream connections, health checks): TCP in the process
+// (TcpConnector), memory pipes in tests. Called on the loop thread of the stream's owner.
+class Connector {
+ public:
+  virtual ~Connector() = default;
+  // Starts connecting; the stream reports writability when the connect completes, and
+  // ConnectError() then says whether it succeeded. An error here failed at once.
+  virtual Result<std::unique_ptr<Transport>> Connect(const SocketAddress& address) = 0;
+};
+
+}  // namespace sluice::net
