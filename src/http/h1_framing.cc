@@ -59,7 +59,16 @@ int ScanFraming(std::span<const HeaderField> headers, bool* chunked, bool* has_l
 
 }  // namespace
 
+namespace {
+constexpr uint32_t kFramingNameLengths =
+    NameLengthBit(sizeof("content-length") - 1) | NameLengthBit(sizeof("transfer-encoding") - 1);
+}  // namespace
+
 bool DetermineRequestFraming(const RequestHead& head, Framing* framing, ParseError* error) {
+  if ((head.name_lengths & kFramingNameLengths) == 0) {  // neither field: no body
+    *framing = {BodyKind::kNone, 0};
+    return true;
+  }
   bool chunked = false, has_length = false;
   uint64_t length = 0;
   int status = ScanFraming(head.header_span(), &chunked, &has_length, &length, 400);
@@ -81,6 +90,10 @@ bool DetermineResponseFraming(const ResponseHead& head, std::string_view request
                               Framing* framing, ParseError* error) {
   if (head.status < 200 || head.status == 204 || head.status == 304 || request_method == "HEAD") {
     *framing = {BodyKind::kNone, 0};
+    return true;
+  }
+  if ((head.name_lengths & kFramingNameLengths) == 0) {  // neither field: until close
+    *framing = {BodyKind::kUntilClose, 0};
     return true;
   }
   bool chunked = false, has_length = false;

@@ -498,3 +498,38 @@ TEST(ChunkedDecoderTest, TrailerLimit) {
 
 }  // namespace
 }  // namespace sluice::http
+
+namespace sluice::http {
+namespace {
+
+// The name summary the parser leaves (NameLengthBit per field) and the framing shortcut it
+// allows: a head parsed without any 14- or 17-byte name has no body; a head built by hand
+// (every bit set) is always scanned.
+TEST(NameLengthSummaryTest, ParserSetsOneBitPerNameLength) {
+  std::string msg =
+      "GET / HTTP/1.1\r\nHost: a\r\nAccept: */*\r\nX-A-Very-Long-Field-Name-Over-31-Bytes: "
+      "1\r\n\r\n";
+  auto head = std::make_unique<RequestHead>();
+  ParseError error;
+  size_t scan = 0;
+  ASSERT_EQ(ParseRequestHead(msg, FindHeadEnd(msg, &scan), head.get(), &error),
+            ParseStatus::kComplete);
+  EXPECT_EQ(head->name_lengths, NameLengthBit(4) | NameLengthBit(6) | NameLengthBit(31));
+  Framing framing;
+  ASSERT_TRUE(DetermineRequestFraming(*head, &framing, &error));
+  EXPECT_EQ(framing.kind, BodyKind::kNone);
+}
+
+TEST(NameLengthSummaryTest, HandBuiltHeadIsAlwaysScanned) {
+  auto head = std::make_unique<RequestHead>();
+  head->headers[0] = {"Content-Length", "5"};
+  head->header_count = 1;
+  Framing framing;
+  ParseError error;
+  ASSERT_TRUE(DetermineRequestFraming(*head, &framing, &error));
+  EXPECT_EQ(framing.kind, BodyKind::kContentLength);
+  EXPECT_EQ(framing.length, 5u);
+}
+
+}  // namespace
+}  // namespace sluice::http

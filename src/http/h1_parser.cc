@@ -50,10 +50,11 @@ struct HeaderLimits {
 // Parses header lines from `rest` up to the empty line. Lenient tokenization for requests
 // (records anomalies in *verdict); strict for responses (strict == true).
 bool ParseHeaderLines(std::string_view rest, bool strict, HeaderLimits limits, HeaderField* out,
-                      size_t* count, DesyncVerdict* verdict, bool* space_before_colon,
-                      ParseError* error) {
+                      size_t* count, uint32_t* name_lengths, DesyncVerdict* verdict,
+                      bool* space_before_colon, ParseError* error) {
   size_t total = 0;
   *count = 0;
+  *name_lengths = 0;
   std::string_view line;
   bool bare_lf = false;
   while (NextLine(&rest, &line, &bare_lf)) {
@@ -125,6 +126,7 @@ bool ParseHeaderLines(std::string_view rest, bool strict, HeaderLimits limits, H
       }
     }
     out[(*count)++] = {name, value};
+    *name_lengths |= NameLengthBit(name.size());
   }
   *error = {strict ? 502 : 400, "incomplete head"};
   return false;
@@ -263,7 +265,7 @@ ParseStatus ParseRequestHead(std::string_view buf, size_t head_len, RequestHead*
   }
   out->whitespace_before_colon = false;
   if (!ParseHeaderLines(rest, /*strict=*/false, {kMaxRequestHeaderLine, kMaxRequestHeaders},
-                        out->headers, &out->header_count, &out->wire_verdict,
+                        out->headers, &out->header_count, &out->name_lengths, &out->wire_verdict,
                         &out->whitespace_before_colon, error)) {
     return ParseStatus::kError;
   }
@@ -309,7 +311,7 @@ ParseStatus ParseResponseHead(std::string_view buf, size_t head_len, ResponseHea
   DesyncVerdict ignored;
   bool ignored_space = false;
   if (!ParseHeaderLines(rest, /*strict=*/true, {kMaxResponseHead, kMaxResponseHead}, out->headers,
-                        &out->header_count, &ignored, &ignored_space, error)) {
+                        &out->header_count, &out->name_lengths, &ignored, &ignored_space, error)) {
     return ParseStatus::kError;
   }
   return ParseStatus::kComplete;

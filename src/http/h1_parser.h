@@ -25,6 +25,15 @@ inline constexpr size_t kMaxHeaderCount = 256;
 
 enum class ParseStatus { kComplete, kIncomplete, kError };
 
+// The head's one scan leaves a summary of its field names: bit min(length, 31) is set for
+// every name present. A lookup of a name whose length bit is clear skips the fields (a GET
+// carries no 14- or 17-byte name, so its framing needs no pass over them). Heads built by
+// hand keep the default, every bit set: every lookup scans.
+inline constexpr uint32_t NameLengthBit(size_t length) {
+  return uint32_t{1} << (length < 31 ? length : 31);
+}
+inline constexpr uint32_t kAllNameLengths = ~uint32_t{0};
+
 // Why a head could not be parsed, and the status ALB answers with.
 struct ParseError {
   int status = 400;
@@ -39,7 +48,8 @@ struct RequestHead {
   int version_minor = 1;     // 0 or 1 (HTTP/1.2..1.9 are treated as 1.1)
   HeaderField headers[kMaxHeaderCount];
   size_t header_count = 0;
-  size_t head_length = 0;  // bytes of the head including the empty line
+  size_t head_length = 0;                   // bytes of the head including the empty line
+  uint32_t name_lengths = kAllNameLengths;  // NameLengthBit of every field name
   // Anomalies only the wire shows (bare LF, obs-fold, a line without colon, a version token
   // inside the request target).
   DesyncVerdict wire_verdict;
@@ -57,6 +67,7 @@ struct ResponseHead {
   HeaderField headers[kMaxHeaderCount];
   size_t header_count = 0;
   size_t head_length = 0;
+  uint32_t name_lengths = kAllNameLengths;  // NameLengthBit of every field name
 
   std::span<const HeaderField> header_span() const { return {headers, header_count}; }
 };

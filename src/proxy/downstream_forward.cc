@@ -365,8 +365,22 @@ bool DownstreamConnection::CanRelayHeadUnchanged(const http::ResponseHead& rh,
       !set_cookie_headers_.empty() || app_cookie_name_ != nullptr) {
     return false;
   }
-  for (const http::HeaderField& h : rh.header_span()) {
-    if (DropsResponseField(h.name)) return false;
+  // The head's name summary says when no field can be one DropsResponseField drops.
+  constexpr uint32_t kDroppable = http::NameLengthBit(sizeof("connection") - 1) |
+                                  http::NameLengthBit(sizeof("proxy-connection") - 1) |
+                                  http::NameLengthBit(sizeof("upgrade") - 1) |
+                                  http::NameLengthBit(sizeof("transfer-encoding") - 1) |
+                                  http::NameLengthBit(sizeof("content-length") - 1);
+  static_assert(sizeof("connection") == sizeof("keep-alive"));
+  uint32_t droppable = kDroppable;
+  if (!dechunk_) droppable &= ~http::NameLengthBit(sizeof("transfer-encoding") - 1);
+  if (resp_framing_.kind != http::BodyKind::kChunked) {
+    droppable &= ~http::NameLengthBit(sizeof("content-length") - 1);
+  }
+  if ((rh.name_lengths & droppable) != 0) {
+    for (const http::HeaderField& h : rh.header_span()) {
+      if (DropsResponseField(h.name)) return false;
+    }
   }
   // Canonical form only: "HTTP/1.1 SSS reason" CRLF, then "name: value" CRLF per field, then
   // CRLF. Any other spacing, bare LF or folded line is normalised by the rebuild instead, so
