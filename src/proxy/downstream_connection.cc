@@ -3,6 +3,7 @@
 #include <sys/epoll.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <ctime>
 
 #include "http/desync.h"
@@ -201,8 +202,12 @@ void DownstreamConnection::ResolveListener() {
     }
   }
   if (listener_ != nullptr) {
-    idle_timeout_ms_ =
+    int64_t idle_ms =
         static_cast<int64_t>(listener_->load_balancer->attributes.idle_timeout_seconds) * 1000;
+    if (idle_ms != idle_timeout_ms_) {  // a reload changed it: the check may come sooner
+      idle_timeout_ms_ = idle_ms;
+      worker_->CheckSooner(this, NextCheckMs());
+    }
   }
 }
 
@@ -502,9 +507,34 @@ void DownstreamConnection::CheckTimers(int64_t now_ms) {
       if (idle_for >= idle_timeout_ms_) Close();
       break;
     case Phase::kLingering:
-      if (now_ms - linger_started_ms_ >= 2000) Close();
+      if (now_ms - linger_started_ms_ >= kLingerMs) Close();
       break;
   }
+}
+
+int64_t DownstreamConnection::NextCheckMs() const {
+  const int64_t header_timeout =
+      idle_timeout_ms_ < kHeaderTimeoutMs ? idle_timeout_ms_ : kHeaderTimeoutMs;
+  int64_t at = last_activity_ms_ + header_timeout;  // covers idle, head and connect
+  switch (phase_) {
+    case Phase::kHead:
+      return std::min(at, head_started_ms_ + header_timeout);
+    case Phase::kForwarding:
+      if (upstream_ != nullptr && !upstream_->connected) {
+        at = std::min(at, connect_started_ms_ + kConnectTimeoutMs);
+      }
+      if (counted_target_ != nullptr && worker_->snapshot()) {
+        at = std::min(at, worker_->snapshot()->DrainDeadline(counted_target_));
+      }
+      return at;
+    case Phase::kLingering:
+      return linger_started_ms_ + kLingerMs;
+    case Phase::kIdle:
+    case Phase::kLocal:
+    case Phase::kClosing:
+      return at;
+  }
+  return at;
 }
 
 void DownstreamConnection::BeginShutdown() {
@@ -524,6 +554,7 @@ void DownstreamConnection::LingeringClose() {
   transport_->ShutdownWrite();
   phase_ = Phase::kLingering;
   linger_started_ms_ = worker_->now_ms();
+  worker_->CheckSooner(this, NextCheckMs());
   in_.Clear();
   worker_->GiveBuffer(in_);
   readable_ = true;  // drain whatever is already queued

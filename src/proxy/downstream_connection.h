@@ -16,6 +16,7 @@
 #include "net/buffer.h"
 #include "net/event_loop.h"
 #include "net/transport.h"
+#include "proxy/deadline_wheel.h"
 #include "proxy/listener_sockets.h"
 #include "proxy/outcome.h"
 #include "routing/transform.h"
@@ -29,6 +30,7 @@ struct RequestTarget;
 inline constexpr size_t kDownstreamBufferSize = 16 * 1024;
 inline constexpr int64_t kHeaderTimeoutMs = 10000;   // whole head must arrive within this
 inline constexpr int64_t kConnectTimeoutMs = 10000;  // ALB's connect budget to a target
+inline constexpr int64_t kLingerMs = 2000;           // draining a client's input after our close
 
 class DownstreamConnection final : public net::EventHandler {
  public:
@@ -41,15 +43,23 @@ class DownstreamConnection final : public net::EventHandler {
 
   void OnEvents(uint32_t events) override;
   void OnUpstreamEvents(uint32_t events);
-  // Called by the worker's periodic tick: enforces the timeouts.
+  // Called by the worker's tick when the connection's check time (NextCheckMs) has come:
+  // enforces the timeouts that have passed.
   void CheckTimers(int64_t now_ms);
+  // When the timeouts must next be checked: the earliest deadline of the current phase, and
+  // never later than the last activity plus min(idle timeout, header timeout), so that a head
+  // or a connect that starts later needs no re-arming (its deadline is later still). The
+  // request path thus never touches the worker's timer wheel.
+  int64_t NextCheckMs() const;
+  bool closed() const { return closed_; }
   // Graceful shutdown: close now if idle, else after the current response.
   void BeginShutdown();
   // Immediate close (shutdown deadline passed).
   void ForceClose() { Close(); }
 
-  DownstreamConnection* next = nullptr;  // worker's intrusive list
+  DownstreamConnection* next = nullptr;  // the worker's timer wheel (deadline_wheel.h)
   DownstreamConnection* prev = nullptr;
+  uint32_t wheel_slot = kNotArmed;
 
  private:
   enum class Phase {

@@ -47,7 +47,7 @@ Worker::Worker(int index, net::EventLoop::Clock monotonic, net::EventLoop::Clock
 
 Worker::~Worker() {
   Join();
-  while (connections_ != nullptr) connections_->ForceClose();
+  CloseAllConnections();
   for (auto& [fd, acceptor] : acceptors_) loop_.Remove(fd);
 }
 
@@ -114,7 +114,7 @@ void Worker::Run() {
     // Cannot wait for events any more: say so, and close what it holds so that clients are
     // refused rather than left waiting; the control thread's stop still joins this thread.
     std::fprintf(stderr, "sluice: worker %d stopped: %s\n", index_, loop_.error().c_str());
-    while (connections_ != nullptr) connections_->ForceClose();
+    CloseAllConnections();
   }
 }
 
@@ -138,12 +138,8 @@ void Worker::OnWake() {
       loop_.DeferDelete(acceptor.release());  // an event for it may still be in this batch
     }
     acceptors_.clear();
-    for (DownstreamConnection* c = connections_; c != nullptr;) {
-      DownstreamConnection* next_conn = c->next;
-      c->BeginShutdown();
-      c = next_conn;
-    }
-    if (connections_ == nullptr) loop_.Stop();
+    timers_.ForEach([](DownstreamConnection* c) { c->BeginShutdown(); });
+    if (timers_.size() == 0) loop_.Stop();
   }
 }
 
@@ -183,6 +179,8 @@ void Worker::Adopt(std::shared_ptr<const Snapshot> next,
   }
   current_ = std::move(next);
   current_sockets_ = std::move(sockets);
+  // A reload may start a target's deregistration delay: every check time is recomputed.
+  timers_.ForEach([this](DownstreamConnection* c) { timers_.Arm(c, c->NextCheckMs()); });
   // Idle upstream connections to targets that are gone are closed now.
   std::vector<SocketAddress> live;
   for (const TargetGroupRuntime& tg : current_->target_groups) {
@@ -306,21 +304,19 @@ void Worker::GiveTransform(std::unique_ptr<routing::TransformResult>& t) {
   spare_transforms_.push_back(std::move(t));
 }
 
-void Worker::Register(DownstreamConnection* conn) {
-  conn->next = connections_;
-  conn->prev = nullptr;
-  if (connections_ != nullptr) connections_->prev = conn;
-  connections_ = conn;
-  ++connection_count_;
-}
+void Worker::Register(DownstreamConnection* conn) { timers_.Arm(conn, conn->NextCheckMs()); }
 
 void Worker::Unregister(DownstreamConnection* conn) {
-  if (conn->prev != nullptr) conn->prev->next = conn->next;
-  if (conn->next != nullptr) conn->next->prev = conn->prev;
-  if (connections_ == conn) connections_ = conn->next;
-  conn->next = conn->prev = nullptr;
-  --connection_count_;
-  if (shutting_down_ && connections_ == nullptr) loop_.Stop();
+  timers_.Disarm(conn);
+  if (shutting_down_ && timers_.size() == 0) loop_.Stop();
+}
+
+void Worker::CheckSooner(DownstreamConnection* conn, int64_t at_ms) {
+  if (conn->wheel_slot != kNotArmed) timers_.ArmIfEarlier(conn, at_ms);  // not while due
+}
+
+void Worker::CloseAllConnections() {
+  while (DownstreamConnection* c = timers_.Any()) c->ForceClose();
 }
 
 void Worker::UpdateDate() {
@@ -333,17 +329,17 @@ void Worker::UpdateDate() {
 void Worker::Tick() {
   UpdateDate();
   int64_t now = loop_.now_ms();
-  for (DownstreamConnection* c = connections_; c != nullptr;) {
-    DownstreamConnection* next_conn = c->next;
+  // Only the connections whose check time has come; each is re-armed at its next one.
+  timers_.Expire(now, [this, now](DownstreamConnection* c) {
     c->CheckTimers(now);
-    c = next_conn;
-  }
+    if (!c->closed()) timers_.Arm(c, c->NextCheckMs());
+  });
   pools_.Sweep(now, false);
   if (accept_paused_until_ms_ != 0 && now >= accept_paused_until_ms_ && !shutting_down_) {
     ResumeAccepting();
   }
   if (shutting_down_ && now >= shutdown_deadline_ms_) {
-    while (connections_ != nullptr) connections_->ForceClose();
+    CloseAllConnections();
     loop_.Stop();
   }
 }

@@ -19,6 +19,7 @@
 #include "net/event_loop.h"
 #include "net/tcp_transport.h"
 #include "net/transport.h"
+#include "proxy/deadline_wheel.h"
 #include "proxy/listener_sockets.h"
 #include "proxy/outcome.h"
 #include "proxy/upstream_connection.h"
@@ -107,6 +108,9 @@ class Worker {
 
   void Register(DownstreamConnection* conn);
   void Unregister(DownstreamConnection* conn);
+  // A connection whose next check time moved closer (DownstreamConnection::NextCheckMs).
+  void CheckSooner(DownstreamConnection* conn, int64_t at_ms);
+  size_t connection_count() const { return timers_.size(); }
   void Accept(int listen_fd, const ListenerRuntime* listener);
   // Serves a new downstream stream on `listener` (accepted here, or made by a test).
   void ServeDownstream(std::unique_ptr<net::Transport> transport, const SocketAddress& peer,
@@ -114,6 +118,7 @@ class Worker {
 
  private:
   void PoolString(std::string& s);
+  void CloseAllConnections();
   void Run();
   void OnWake();
   void Adopt(std::shared_ptr<const Snapshot> next,
@@ -141,8 +146,8 @@ class Worker {
   std::shared_ptr<const ListenerSocketTable> current_sockets_;
   std::vector<std::unique_ptr<balancer::Picker>> pickers_;
   std::map<int, std::unique_ptr<Acceptor>> acceptors_;  // by listening fd
-  DownstreamConnection* connections_ = nullptr;         // intrusive list head
-  size_t connection_count_ = 0;
+  // Every downstream connection, in the slot of its next check time (intrusive).
+  DeadlineWheel<DownstreamConnection> timers_{loop_.now_ms()};
   char date_[40] = {};
   size_t date_len_ = 0;
   int64_t date_second_ = -1;

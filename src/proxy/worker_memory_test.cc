@@ -138,6 +138,32 @@ TEST_F(WorkerMemoryTest, SilentTargetTimesOutAtTheIdleTimeoutWithoutSleeping) {
   EXPECT_EQ(LastCause(), Cause::kTargetTimeout);
 }
 
+TEST_F(WorkerMemoryTest, IdleKeepAliveConnectionClosesAtTheIdleTimeout) {
+  net::MemoryTransport* client = h_->Connect();
+  Send(client, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  Target(0).ReadAll();
+  Send(&Target(0), kOk);
+  client->ReadAll();
+  h_->Advance(29500);  // checked every 10 s meanwhile (the header timeout), kept open
+  EXPECT_FALSE(client->at_eof());
+  EXPECT_EQ(h_->worker().connection_count(), 1u);
+  h_->Advance(1000);
+  EXPECT_TRUE(client->at_eof());
+  EXPECT_EQ(h_->worker().connection_count(), 0u);
+}
+
+TEST_F(WorkerMemoryTest, ActivityPostponesTheIdleTimeout) {
+  net::MemoryTransport* client = h_->Connect();
+  for (int i = 0; i < 4; ++i) {
+    h_->Advance(20000);
+    Send(client, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    Target(0).ReadAll();
+    Send(&Target(0), kOk);
+    EXPECT_EQ(client->ReadAll().rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << i;
+  }
+  EXPECT_FALSE(client->at_eof());  // 80 s old, but never idle for 30 s
+}
+
 TEST_F(WorkerMemoryTest, IncompleteHeadTimesOutWith408) {
   net::MemoryTransport* client = h_->Connect();
   Send(client, "GET / HTTP/1.1\r\nHo");

@@ -73,10 +73,14 @@ struct Snapshot {
   // True when requests to the target counted by `stats` must be ended now: it was
   // deregistered and its deregistration delay has passed.
   bool DrainExpired(const balancer::TargetStats* stats, int64_t now_ms) const {
+    return now_ms >= DrainDeadline(stats);
+  }
+  // When requests to the target counted by `stats` must be ended (INT64_MAX: not draining).
+  int64_t DrainDeadline(const balancer::TargetStats* stats) const {
     for (const DrainingTarget& d : draining) {
-      if (d.stats.get() == stats) return now_ms >= d.deadline_ms;
+      if (d.stats.get() == stats) return d.deadline_ms;
     }
-    return false;
+    return INT64_MAX;
   }
 };
 
