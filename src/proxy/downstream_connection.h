@@ -19,6 +19,7 @@
 #include "proxy/deadline_wheel.h"
 #include "proxy/listener_sockets.h"
 #include "proxy/outcome.h"
+#include "proxy/upstream_connection.h"
 #include "routing/transform.h"
 
 namespace sluice::proxy {
@@ -189,7 +190,7 @@ class DownstreamConnection final : public net::EventHandler {
   // Upstream side of the current request.
   UpstreamConnection* upstream_ = nullptr;
   balancer::TargetStats* counted_target_ = nullptr;
-  SocketAddress target_address_;
+  UpstreamKey upstream_key_;  // the chosen target and how its connections are reused
   int64_t connect_started_ms_ = 0;
   std::string upstream_out_;  // rewritten request head
   size_t upstream_out_sent_ = 0;

@@ -60,7 +60,8 @@ void DownstreamConnection::ForwardRequest(http::RequestHead& head, const Request
   }
   counted_target_ = target.stats.get();
   counted_target_->outstanding.fetch_add(1, std::memory_order_relaxed);
-  target_address_ = target.address;
+  const TargetGroupRuntime& group = snapshot_->target_groups[static_cast<size_t>(tg_index)];
+  upstream_key_ = {target.address, group.protocol, group.protocol_version};
   retryable_ = req_body_done_ && IsIdempotent(method_);
   retried_ = false;
   resp_state_ = ResponseState::kHead;
@@ -77,19 +78,19 @@ void DownstreamConnection::ForwardRequest(http::RequestHead& head, const Request
 
 bool DownstreamConnection::ConnectUpstream() {
   UpstreamPools& pools = worker_->pools();
-  UpstreamConnection* c = retried_ ? nullptr : pools.TakeIdle(target_address_);
+  UpstreamConnection* c = retried_ ? nullptr : pools.TakeIdle(upstream_key_);
   if (c != nullptr) {
     c->owner = this;
     c->writable = true;
     upstream_ = c;
     return true;
   }
-  auto transport = worker_->connector().Connect(target_address_);
+  auto transport = worker_->connector().Connect(upstream_key_.address);
   if (!transport.ok()) {
     FailUpstream(Cause::kTargetConnectFailed);
     return false;
   }
-  c = new UpstreamConnection(std::move(transport.value()), target_address_, &pools);
+  c = new UpstreamConnection(std::move(transport.value()), upstream_key_, &pools);
   pools.Arm(c);
   c->owner = this;
   c->readable = false;

@@ -98,7 +98,7 @@ ExchangeRecord DownstreamConnection::BuildRecord() const {
   r.sent_bytes = sent_bytes_;
   r.rule_priority = rule_priority_;
   r.has_target = target_group_ >= 0 && routed_ms_ != 0;
-  if (r.has_target) r.target = target_address_;
+  if (r.has_target) r.target = upstream_key_.address;
   r.target_group = target_group_;
   r.elb_status = elb_status_;
   r.target_status = target_status_;

@@ -9,8 +9,8 @@
 namespace sluice::proxy {
 
 UpstreamConnection::UpstreamConnection(std::unique_ptr<net::Transport> transport,
-                                       const SocketAddress& address, UpstreamPools* pools)
-    : transport_(std::move(transport)), address_(address), pools_(pools) {}
+                                       const UpstreamKey& key, UpstreamPools* pools)
+    : transport_(std::move(transport)), key_(key), pools_(pools) {}
 
 UpstreamConnection::~UpstreamConnection() = default;
 
@@ -27,8 +27,8 @@ void UpstreamConnection::OnEvents(uint32_t events) {
 
 UpstreamPools::~UpstreamPools() { Sweep(0, true); }
 
-UpstreamConnection* UpstreamPools::TakeIdle(const SocketAddress& address) {
-  auto it = idle_.find(address);
+UpstreamConnection* UpstreamPools::TakeIdle(const UpstreamKey& key) {
+  auto it = idle_.find(key);
   if (it == idle_.end() || it->second.empty()) return nullptr;
   UpstreamConnection* c = it->second.back();
   it->second.pop_back();
@@ -68,7 +68,7 @@ void UpstreamPools::StashBuffer(UpstreamConnection* conn) {
 void UpstreamPools::PutIdle(UpstreamConnection* conn, int64_t now_ms) {
   conn->owner = nullptr;
   conn->idle_since_ms = now_ms;
-  idle_[conn->address()].push_back(conn);
+  idle_[conn->key()].push_back(conn);
 }
 
 void UpstreamPools::Destroy(UpstreamConnection* conn) {
@@ -80,7 +80,7 @@ void UpstreamPools::Destroy(UpstreamConnection* conn) {
 }
 
 void UpstreamPools::RemoveIdle(UpstreamConnection* conn) {
-  auto it = idle_.find(conn->address());
+  auto it = idle_.find(conn->key());
   if (it == idle_.end()) return;
   auto& list = it->second;
   list.erase(std::remove(list.begin(), list.end(), conn), list.end());

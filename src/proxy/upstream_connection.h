@@ -12,11 +12,33 @@
 #include "net/buffer.h"
 #include "net/event_loop.h"
 #include "net/transport.h"
+#include "snapshot/protocols.h"
 
 namespace sluice::proxy {
 
 class DownstreamConnection;
 class UpstreamPools;
+
+// What makes an idle upstream connection reusable for a request: the target's address, the
+// target group's protocol (HTTP over TCP; HTTPS, once TLS arrives, adds the TLS client
+// profile — SNI, ALPN, verification — to the key) and protocol version (HTTP/1.1; HTTP/2 and
+// gRPC later, whose multiplexed connections stay in the pool while they have free streams
+// instead of leaving it for one exchange). Two groups that reach one address with different
+// protocols never share a connection.
+struct UpstreamKey {
+  SocketAddress address;
+  snapshot::TargetProtocol protocol = snapshot::TargetProtocol::kHttp;
+  snapshot::ProtocolVersion version = snapshot::ProtocolVersion::kHttp1;
+  // Two 8-byte loads for the address instead of an element-wise array compare: this runs
+  // on every pool lookup.
+  bool operator==(const UpstreamKey& o) const {
+    uint64_t a[2], b[2];
+    std::memcpy(a, address.ip.bytes.data(), 16);
+    std::memcpy(b, o.address.ip.bytes.data(), 16);
+    return ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0 && address.port == o.address.port &&
+           address.ip.is_v4 == o.address.ip.is_v4 && protocol == o.protocol && version == o.version;
+  }
+};
 
 inline constexpr size_t kUpstreamBufferSize = 40 * 1024;  // holds a 32 KiB response head
 // Spare receive buffers a worker's pools keep for reuse (at most 10 MiB).
@@ -25,14 +47,14 @@ inline constexpr size_t kMaxSpareUpstreamBuffers = 256;
 class UpstreamConnection final : public net::EventHandler {
  public:
   // `transport` is connecting (or connected) to `address`, not yet watched.
-  UpstreamConnection(std::unique_ptr<net::Transport> transport, const SocketAddress& address,
+  UpstreamConnection(std::unique_ptr<net::Transport> transport, const UpstreamKey& key,
                      UpstreamPools* pools);
   ~UpstreamConnection() override;
 
   void OnEvents(uint32_t events) override;
 
   net::Transport& transport() { return *transport_; }
-  const SocketAddress& address() const { return address_; }
+  const UpstreamKey& key() const { return key_; }
   net::Buffer& in() { return in_; }
 
   bool connected = false;
@@ -48,25 +70,28 @@ class UpstreamConnection final : public net::EventHandler {
 
  private:
   std::unique_ptr<net::Transport> transport_;
-  SocketAddress address_;
+  UpstreamKey key_;
   UpstreamPools* pools_;
   net::Buffer in_;
 };
 
 // Runs twice per proxied request (take from and return to the pool): two 8-byte words and
-// the port, each multiplied by an odd constant, folded.
-struct SocketAddressHash {
-  size_t operator()(const SocketAddress& a) const {
+// the port with the protocols, each multiplied by an odd constant, folded.
+struct UpstreamKeyHash {
+  size_t operator()(const UpstreamKey& k) const {
     uint64_t lo, hi;
-    std::memcpy(&lo, a.ip.bytes.data(), 8);
-    std::memcpy(&hi, a.ip.bytes.data() + 8, 8);
+    std::memcpy(&lo, k.address.ip.bytes.data(), 8);
+    std::memcpy(&hi, k.address.ip.bytes.data() + 8, 8);
+    uint64_t rest = static_cast<uint64_t>(k.address.port) |
+                    static_cast<uint64_t>(k.protocol) << 16 |
+                    static_cast<uint64_t>(k.version) << 24;
     uint64_t h = lo * 0x9e3779b97f4a7c15ULL ^ hi * 0xc2b2ae3d27d4eb4fULL ^
-                 (static_cast<uint64_t>(a.port) + 1) * 0x165667b19e3779f9ULL;
+                 (rest + 1) * 0x165667b19e3779f9ULL;
     return static_cast<size_t>(h ^ (h >> 29));
   }
 };
 
-// Idle connections per target address, most recently used first. An idle connection holds
+// Idle connections per UpstreamKey, most recently used first. An idle connection holds
 // no receive buffer once the worker's tick has swept the pool (Sweep moves it to a spare
 // list; TakeIdle and Arm hand one out): a connection reused within the tick keeps its buffer,
 // so busy keep-alive traffic pays nothing per request.
@@ -75,9 +100,9 @@ class UpstreamPools {
   explicit UpstreamPools(net::EventLoop* loop) : loop_(loop) {}
   ~UpstreamPools();
 
-  // An idle connection to `address`, with its receive buffer, or nullptr. The caller becomes
+  // An idle connection for `key`, with its receive buffer, or nullptr. The caller becomes
   // its owner.
-  UpstreamConnection* TakeIdle(const SocketAddress& address);
+  UpstreamConnection* TakeIdle(const UpstreamKey& key);
   // Gives a new connection its kUpstreamBufferSize receive buffer.
   void Arm(UpstreamConnection* conn);
   // Returns a healthy connection (response complete, nothing buffered) to the pool.
@@ -89,7 +114,7 @@ class UpstreamPools {
   // Closes idle connections past their idle timeout, or all when `all`; the others' receive
   // buffers go to the spare list.
   void Sweep(int64_t now_ms, bool all);
-  // Closes idle connections to addresses for which keep(address) is false.
+  // Closes idle connections whose key keep(key) refuses.
   template <class Keep>
   void Retain(Keep keep) {
     for (auto& [addr, list] : idle_) {
@@ -107,7 +132,7 @@ class UpstreamPools {
   void RemoveIdle(UpstreamConnection* conn);
   void StashBuffer(UpstreamConnection* conn);
   net::EventLoop* loop_;
-  std::unordered_map<SocketAddress, std::vector<UpstreamConnection*>, SocketAddressHash> idle_;
+  std::unordered_map<UpstreamKey, std::vector<UpstreamConnection*>, UpstreamKeyHash> idle_;
   std::vector<net::Buffer> spare_buffers_;  // each kUpstreamBufferSize, empty
 };
 

@@ -10,21 +10,24 @@
 namespace sluice::proxy {
 namespace {
 
-SocketAddress Target(uint16_t port) {
-  SocketAddress a;
-  a.ip = *IpAddress::Parse("127.0.0.1");
-  a.port = port;
-  return a;
+UpstreamKey Target(uint16_t port,
+                   snapshot::ProtocolVersion version = snapshot::ProtocolVersion::kHttp1) {
+  UpstreamKey k;
+  k.address.ip = *IpAddress::Parse("127.0.0.1");
+  k.address.port = port;
+  k.version = version;
+  return k;
 }
 
 class UpstreamPoolTest : public ::testing::Test {
  protected:
   // A connected in-memory stream; the pool's connection owns one end, the test the other
   // (the target's side).
-  UpstreamConnection* NewConnection(uint16_t port) {
+  UpstreamConnection* NewConnection(
+      uint16_t port, snapshot::ProtocolVersion version = snapshot::ProtocolVersion::kHttp1) {
     auto [ours, theirs] = net::MemoryTransport::Pair();
     targets_.push_back(std::move(theirs));
-    auto* c = new UpstreamConnection(std::move(ours), Target(port), &pools_);
+    auto* c = new UpstreamConnection(std::move(ours), Target(port, version), &pools_);
     EXPECT_TRUE(c->transport().Watch(loop_, c));
     pools_.Arm(c);
     c->connected = true;
@@ -76,6 +79,15 @@ TEST_F(UpstreamPoolTest, NewConnectionsReuseSpareBuffers) {
 TEST_F(UpstreamPoolTest, KeyedByTargetAddress) {
   pools_.PutIdle(NewConnection(80), 1000);
   EXPECT_EQ(pools_.TakeIdle(Target(81)), nullptr);
+  UpstreamConnection* c = pools_.TakeIdle(Target(80));
+  ASSERT_NE(c, nullptr);
+  pools_.PutIdle(c, 1000);
+}
+
+TEST_F(UpstreamPoolTest, KeyedByProtocolVersionToo) {
+  // A group that speaks HTTP/2 to the same address must not get an HTTP/1.1 connection.
+  pools_.PutIdle(NewConnection(80), 1000);
+  EXPECT_EQ(pools_.TakeIdle(Target(80, snapshot::ProtocolVersion::kHttp2)), nullptr);
   UpstreamConnection* c = pools_.TakeIdle(Target(80));
   ASSERT_NE(c, nullptr);
   pools_.PutIdle(c, 1000);

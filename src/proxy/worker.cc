@@ -181,14 +181,17 @@ void Worker::Adopt(std::shared_ptr<const Snapshot> next,
   current_sockets_ = std::move(sockets);
   // A reload may start a target's deregistration delay: every check time is recomputed.
   timers_.ForEach([this](DownstreamConnection* c) { timers_.Arm(c, c->NextCheckMs()); });
-  // Idle upstream connections to targets that are gone are closed now.
-  std::vector<SocketAddress> live;
+  // Idle upstream connections no group reaches any more (target gone, or its group's
+  // protocol changed) are closed now.
+  std::vector<UpstreamKey> live;
   for (const TargetGroupRuntime& tg : current_->target_groups) {
-    for (const TargetRuntime& t : tg.targets) live.push_back(t.address);
+    for (const TargetRuntime& t : tg.targets) {
+      live.push_back({t.address, tg.protocol, tg.protocol_version});
+    }
   }
-  pools_.Retain([&](const SocketAddress& a) {
-    for (const SocketAddress& l : live) {
-      if (l == a) return true;
+  pools_.Retain([&](const UpstreamKey& k) {
+    for (const UpstreamKey& l : live) {
+      if (l == k) return true;
     }
     return false;
   });
