@@ -8,7 +8,10 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <nlohmann/json.hpp>
+
+#include "http/h1_parser.h"
 
 namespace sluice::control {
 namespace {
@@ -57,6 +60,28 @@ std::string AllTargetHealthJson(const std::vector<health::TargetGroupHealth>& gr
   nlohmann::ordered_json out;
   out["TargetGroups"] = list;
   return out.dump(2) + "\n";
+}
+
+std::string AdminServer::Answer(std::string_view received) const {
+  size_t scan = 0;
+  size_t head_len = http::FindHeadEnd(received, &scan);
+  if (head_len == 0) {
+    return received.size() >= kMaxRequest
+               ? HttpResponse(431, "Request Header Fields Too Large", "text/plain",
+                              "request head over 8 KiB\n")
+               : HttpResponse(400, "Bad Request", "text/plain", "incomplete request head\n");
+  }
+  auto head = std::make_unique<http::RequestHead>();  // 256 fields: too large for the stack
+  http::ParseError error;
+  if (http::ParseRequestHead(received, head_len, head.get(), &error) !=
+      http::ParseStatus::kComplete) {
+    const char* reason = error.status == 414   ? "URI Too Long"
+                         : error.status == 505 ? "HTTP Version Not Supported"
+                         : error.status == 501 ? "Not Implemented"
+                                               : "Bad Request";
+    return HttpResponse(error.status, reason, "text/plain", std::string(error.reason) + "\n");
+  }
+  return Respond(head->method, head->target);
 }
 
 std::string AdminServer::Respond(std::string_view method, std::string_view path) const {
@@ -120,20 +145,16 @@ void AdminServer::Serve() {
     timeval tv{2, 0};  // a slow or silent client cannot hold the endpoint
     setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    char buf[8192];
+    char buf[kMaxRequest];
     size_t len = 0;
+    size_t scan = 0;
     while (len < sizeof(buf)) {
       ssize_t n = recv(c, buf + len, sizeof(buf) - len, 0);
-      if (n <= 0) break;
+      if (n <= 0) break;  // closed, reset, or the 2 s timeout: answer what arrived
       len += static_cast<size_t>(n);
-      if (std::string_view(buf, len).find("\r\n\r\n") != std::string_view::npos) break;
+      if (http::FindHeadEnd(std::string_view(buf, len), &scan) != 0) break;
     }
-    std::string_view req(buf, len);
-    size_t sp1 = req.find(' ');
-    size_t sp2 = sp1 == std::string_view::npos ? sp1 : req.find(' ', sp1 + 1);
-    std::string out = sp2 == std::string_view::npos
-                          ? HttpResponse(400, "Bad Request", "text/plain", "bad request\n")
-                          : Respond(req.substr(0, sp1), req.substr(sp1 + 1, sp2 - sp1 - 1));
+    std::string out = Answer(std::string_view(buf, len));
     size_t sent = 0;
     while (sent < out.size()) {
       ssize_t n = send(c, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
@@ -190,7 +211,12 @@ Result<std::string> FetchAdmin(const SocketAddress& address, std::string_view pa
   }
   std::string req = "GET " + std::string(path) + " HTTP/1.1\r\nHost: " + address.ToString() +
                     "\r\nConnection: close\r\n\r\n";
-  send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+  if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+    Error e{ErrorSource::kInternal, "cannot send to the admin endpoint " + address.ToString() +
+                                        ": " + std::strerror(errno)};
+    close(fd);
+    return e;
+  }
   std::string resp;
   char buf[8192];
   while (true) {
@@ -199,12 +225,25 @@ Result<std::string> FetchAdmin(const SocketAddress& address, std::string_view pa
     resp.append(buf, static_cast<size_t>(n));
   }
   close(fd);
-  size_t body = resp.find("\r\n\r\n");
-  if (resp.compare(0, 12, "HTTP/1.1 200") != 0 || body == std::string::npos) {
+  return AdminResponseBody(resp);
+}
+
+Result<std::string> AdminResponseBody(std::string_view response) {
+  size_t scan = 0;
+  size_t head_len = http::FindHeadEnd(response, &scan);
+  auto head = std::make_unique<http::ResponseHead>();
+  http::ParseError error;
+  if (head_len == 0 || http::ParseResponseHead(response, head_len, head.get(), &error) !=
+                           http::ParseStatus::kComplete) {
     return Error{ErrorSource::kInternal,
-                 "admin endpoint answered: " + resp.substr(0, resp.find("\r\n"))};
+                 "admin endpoint answered no HTTP response: " +
+                     std::string(response.substr(0, std::min<size_t>(response.find("\r\n"), 80)))};
   }
-  return resp.substr(body + 4);
+  if (head->status != 200) {
+    return Error{ErrorSource::kInternal, "admin endpoint answered " + std::to_string(head->status) +
+                                             " " + std::string(head->reason)};
+  }
+  return std::string(response.substr(head_len));  // the server closes after the body
 }
 
 }  // namespace sluice::control

@@ -31,6 +31,8 @@ bool FormatTargetHealthTable(std::string_view json, std::string* out);
 
 // GETs `path` from the admin endpoint at `address` (2 s timeout); the body, or an error.
 Result<std::string> FetchAdmin(const SocketAddress& address, std::string_view path);
+// The body of a complete admin response (parsed by http/), or an error naming its status.
+Result<std::string> AdminResponseBody(std::string_view response);
 
 class AdminServer {
  public:
@@ -46,6 +48,11 @@ class AdminServer {
 
   // Answers one request (method and path); exposed for tests.
   std::string Respond(std::string_view method, std::string_view path) const;
+  // Answers the bytes a client sent (what arrived before its head ended, it closed, or the
+  // 8 KiB request buffer filled), parsed by the data plane's HTTP/1 parser (http/): the
+  // same grammar and limits as the listeners, no parser of its own. Exposed for tests.
+  std::string Answer(std::string_view received) const;
+  static constexpr size_t kMaxRequest = 8192;
 
  private:
   void Serve();

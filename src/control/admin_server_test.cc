@@ -145,6 +145,29 @@ TEST(AdminRespondTest, TrailingSlashAndQueryAreIgnored) {
   EXPECT_EQ(one.body, Parse(server.Respond("GET", "/targets/web")).body);
 }
 
+// Requests are parsed by the listeners' HTTP/1 parser (http/h1_parser.h), not by hand.
+TEST(AdminAnswerTest, ParsesWithTheDataPlaneParser) {
+  AdminServer server(Report);
+  EXPECT_EQ(server.Answer("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 200 OK", 0), 0u);
+  EXPECT_EQ(server.Answer("GET /ping?x=1 HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 200 OK", 0), 0u);
+  EXPECT_EQ(server.Answer("POST /ping HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 405 ", 0), 0u);
+  EXPECT_EQ(server.Answer("GET /ping HTTP/3.0\r\n\r\n").rfind("HTTP/1.1 505 ", 0), 0u);
+  EXPECT_EQ(server.Answer("GET\x01 /ping HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 400 ", 0), 0u);
+  EXPECT_EQ(server.Answer("GET /ping HTTP/1.1\r\nHost").rfind("HTTP/1.1 400 ", 0), 0u);
+  std::string huge = "GET /ping HTTP/1.1\r\nX: " + std::string(AdminServer::kMaxRequest, 'a');
+  EXPECT_EQ(server.Answer(huge).rfind("HTTP/1.1 431 ", 0), 0u);
+}
+
+TEST(AdminAnswerTest, ClientReadsTheBodyOrNamesTheStatus) {
+  auto ok = AdminResponseBody("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok.value(), "ok\n");
+  auto missing = AdminResponseBody("HTTP/1.1 404 Not Found\r\n\r\n");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().message, "admin endpoint answered 404 Not Found");
+  EXPECT_FALSE(AdminResponseBody("SSH-2.0-OpenSSH\r\n").ok());
+}
+
 TEST(AdminRespondTest, PingAndUnknownPaths) {
   AdminServer server(Report);
   Parsed ping = Parse(server.Respond("GET", "/ping"));
