@@ -396,7 +396,10 @@ def test_health_check_request(scenario):
         assert c.method == "GET" and c.path == "/health", (c.method, c.path)
         assert c.header("User-Agent") == "ELB-HealthChecker/2.0", c.headers
         assert c.header("Host") == f"{LOCAL}:{hb.port}", c.headers
-    assert hb.connections == len(checks), (hb.connections, len(checks))
+    # One connection per check. Read after the checks were listed, the count may include the
+    # next probe, connected but not yet read by the backend (seen once under a loaded CI).
+    conns = hb.connections
+    assert len(checks) <= conns <= len(checks) + 1, (conns, len(checks))
     gaps = [b.t - a.t for a, b in zip(checks[1:], checks[2:])]  # after the immediate first
     assert all(INTERVAL - 1.0 <= g <= INTERVAL + 1.5 for g in gaps), gaps
 
