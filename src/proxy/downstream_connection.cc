@@ -355,6 +355,41 @@ bool DownstreamConnection::TryStartRequest() {
   return true;
 }
 
+[[gnu::always_inline]] inline void DownstreamConnection::RunAction(
+    http::RequestHead& head, const routing::MatchResult& match, const RequestTarget& target,
+    std::string_view host) {
+  const config::Action* terminal = nullptr;
+  for (const config::Action& a : *match.actions) terminal = &a;  // the last action terminates
+  if (terminal == nullptr) {
+    in_.Consume(head.head_length);
+    RespondError(Cause::kInternalError, !req_body_done_);
+    return;
+  }
+  switch (terminal->type) {
+    case config::ActionType::kForward: {
+      // Transforms rewrite what is forwarded, after routing (reference §1.4).
+      RequestTarget routed = target;
+      if (match.transforms != nullptr && transform_ == nullptr) worker_->TakeTransform(transform_);
+      if (match.transforms != nullptr &&
+          !ApplyRuleTransforms(match.transforms, host, &routed, transform_.get())) {
+        in_.Consume(head.head_length);
+        RespondError(Cause::kTransformFailed, !req_body_done_);
+        return;
+      }
+      ForwardRequest(head, routed, *terminal, match.priority);
+      return;
+    }
+    case config::ActionType::kFixedResponse:
+      in_.Consume(head.head_length);
+      AnswerFixedResponse(*terminal);
+      return;
+    case config::ActionType::kRedirect:
+      in_.Consume(head.head_length);
+      AnswerRedirect(*terminal, target, host);
+      return;
+  }
+}
+
 void DownstreamConnection::HandleRequest(http::RequestHead& head) {
   const config::LoadBalancerAttributes& attrs = listener_->load_balancer->attributes;
   TakeScratch();
@@ -393,37 +428,7 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
   facts.source_ip = peer_.ip;
   routing::MatchResult match = listener_->rules->Match(facts, worker_->match_scratch());
   rule_priority_ = match.priority;
-  const config::Action* terminal = nullptr;
-  for (const config::Action& a : *match.actions) terminal = &a;  // the last action terminates
-  if (terminal == nullptr) {
-    in_.Consume(head.head_length);
-    RespondError(Cause::kInternalError, !req_body_done_);
-    return;
-  }
-
-  switch (terminal->type) {
-    case config::ActionType::kForward: {
-      // Transforms rewrite what is forwarded, after routing (reference §1.4).
-      RequestTarget routed = target;
-      if (match.transforms != nullptr && transform_ == nullptr) worker_->TakeTransform(transform_);
-      if (match.transforms != nullptr &&
-          !ApplyRuleTransforms(match.transforms, facts.host, &routed, transform_.get())) {
-        in_.Consume(head.head_length);
-        RespondError(Cause::kTransformFailed, !req_body_done_);
-        return;
-      }
-      ForwardRequest(head, routed, *terminal, match.priority);
-      return;
-    }
-    case config::ActionType::kFixedResponse:
-      in_.Consume(head.head_length);
-      AnswerFixedResponse(*terminal);
-      return;
-    case config::ActionType::kRedirect:
-      in_.Consume(head.head_length);
-      AnswerRedirect(*terminal, target, facts.host);
-      return;
-  }
+  RunAction(head, match, target, facts.host);
 }
 
 void DownstreamConnection::FinishRequest() {

@@ -20,6 +20,7 @@
 #include "proxy/listener_sockets.h"
 #include "proxy/outcome.h"
 #include "proxy/upstream_connection.h"
+#include "routing/rule_table.h"
 #include "routing/transform.h"
 
 namespace sluice::proxy {
@@ -98,6 +99,10 @@ class DownstreamConnection final : public net::EventHandler {
   // Classifies the request (verdict_) and applies the listener's desync mitigation mode:
   // false when the request was refused (400 and close).
   bool ApplyDesyncMode(const http::RequestHead& head, config::DesyncMitigationMode mode);
+  // The matched rule's terminal action: forward (after its transforms), fixed response or
+  // redirect. `host` is the Host routing saw.
+  void RunAction(http::RequestHead& head, const routing::MatchResult& match,
+                 const RequestTarget& target, std::string_view host);
   // Rule actions answered by the load balancer itself; the head is already consumed.
   void AnswerFixedResponse(const config::Action& action);
   void AnswerRedirect(const config::Action& action, const RequestTarget& target,
