@@ -4,33 +4,20 @@
 #include <cctype>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <utility>
+
+#include "base/ascii.h"
+#include "http/h1_framing.h"
+#include "http/h1_parser.h"
+#include "http/header.h"
 
 namespace sluice::app::demo {
 namespace {
 
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  }
-  return true;
+bool IsToken(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return IsTokenChar(c); });
 }
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool IsTchar(char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
-}
-
-bool IsToken(std::string_view s) { return !s.empty() && std::all_of(s.begin(), s.end(), IsTchar); }
 
 // Decimal digits only, no sign, at most `max`.
 bool ParseU64(std::string_view s, uint64_t max, uint64_t* out) {
@@ -43,18 +30,6 @@ bool ParseU64(std::string_view s, uint64_t max, uint64_t* out) {
   if (v > max) return false;
   *out = v;
   return true;
-}
-
-// Calls fn(token) for each comma-separated, trimmed, non-empty element.
-template <class Fn>
-void ForEachListItem(std::string_view s, Fn fn) {
-  while (!s.empty()) {
-    size_t comma = s.find(',');
-    std::string_view item = Trim(s.substr(0, comma));
-    if (!item.empty()) fn(item);
-    if (comma == std::string_view::npos) break;
-    s.remove_prefix(comma + 1);
-  }
 }
 
 const char* Reason(int status) {
@@ -80,108 +55,101 @@ std::string Hex(uint64_t v) {
   return buf;
 }
 
-}  // namespace
+// What this strict target refuses beyond the parser's grammar: control characters, a
+// version other than 1.0 or 1.1, a target with a tab or a non-ASCII byte, a folded line, a
+// line without a colon, a field name that is not a token or ends in whitespace.
+const char* CheckStrictHead(std::string_view head, const http::RequestHead& h) {
+  for (char ch : head) {
+    auto u = static_cast<unsigned char>(ch);
+    if ((u < 0x20 && ch != '\t' && ch != '\r' && ch != '\n') || u == 0x7f) {
+      return "control character in request head";
+    }
+  }
+  bool bad_target = std::any_of(h.target.begin(), h.target.end(), [](char ch) {
+    return ch == '\t' || static_cast<unsigned char>(ch) > 0x7e;
+  });
+  if (bad_target || (h.version != "HTTP/1.1" && h.version != "HTTP/1.0")) {
+    return "malformed request line";
+  }
+  if (h.wire_verdict.reason == http::DesyncReason::kMultilineHeader ||
+      h.wire_verdict.reason == http::DesyncReason::kMissingHeaderColon ||
+      h.whitespace_before_colon) {
+    return "malformed header line";
+  }
+  for (const http::HeaderField& f : h.header_span()) {
+    if (!IsToken(f.name)) return "malformed header line";
+  }
+  return nullptr;
+}
 
-const char* ParseRequestHead(std::string_view head, Request* r, HeadResult* result) {
-  *result = HeadResult{};
-  std::vector<std::string_view> lines;
+// The header lines as received (for the echo), without their line endings.
+void AppendHeaderLines(std::string_view head, Request* r) {
+  size_t nl = head.find('\n');
+  head.remove_prefix(nl == std::string_view::npos ? head.size() : nl + 1);
   while (!head.empty()) {
-    size_t nl = head.find('\n');
+    nl = head.find('\n');
     std::string_view line = head.substr(0, nl);
     head.remove_prefix(nl == std::string_view::npos ? head.size() : nl + 1);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) break;
-    for (char ch : line) {
-      auto u = static_cast<unsigned char>(ch);
-      if ((u < 0x20 && ch != '\t') || u == 0x7f) return "control character in request head";
-    }
-    lines.push_back(line);
-  }
-  if (lines.empty()) return "malformed request line";
-  // Request line: method SP request-target SP HTTP-version.
-  std::string_view rl = lines.front();
-  size_t sp1 = rl.find(' ');
-  size_t sp2 = sp1 == std::string_view::npos ? sp1 : rl.find(' ', sp1 + 1);
-  if (sp2 == std::string_view::npos || rl.find(' ', sp2 + 1) != std::string_view::npos) {
-    return "malformed request line";
-  }
-  std::string_view method = rl.substr(0, sp1);
-  std::string_view target = rl.substr(sp1 + 1, sp2 - sp1 - 1);
-  std::string_view version = rl.substr(sp2 + 1);
-  bool bad_target = target.empty() || std::any_of(target.begin(), target.end(), [](char ch) {
-                      return ch == '\t' || static_cast<unsigned char>(ch) > 0x7e;
-                    });
-  if (!IsToken(method) || bad_target || (version != "HTTP/1.1" && version != "HTTP/1.0")) {
-    return "malformed request line";
-  }
-  r->request_line.assign(rl);
-  r->method.assign(method);
-  r->target.assign(target);
-  r->http10 = version == "HTTP/1.0";
-  r->keep_alive = !r->http10;
-
-  bool have_length = false, have_te = false, last_chunked = false, expect_continue = false;
-  int chunked_count = 0;
-  uint64_t length = 0;
-  int hosts = 0;
-  for (size_t i = 1; i < lines.size(); ++i) {
-    std::string_view line = lines[i];
-    size_t colon = line.find(':');
-    if (colon == std::string_view::npos || !IsToken(line.substr(0, colon))) {
-      return "malformed header line";  // includes obs-fold and "Name :"
-    }
-    std::string_view name = line.substr(0, colon);
-    std::string_view value = Trim(line.substr(colon + 1));
     r->header_lines.emplace_back(line);
-    if (EqualsIgnoreCase(name, "host")) {
+  }
+}
+
+// Body framing by the data plane's rules (http::DetermineRequestFraming), then this target's
+// stricter ones: Transfer-Encoding beside Content-Length, or in HTTP/1.0, is refused.
+const char* ReadFraming(const http::RequestHead& h, bool http10, HeadResult* result) {
+  bool has_te = false, has_cl = false;
+  for (const http::HeaderField& f : h.header_span()) {
+    has_te = has_te || http::EqualsIgnoreCase(f.name, "transfer-encoding");
+    has_cl = has_cl || http::EqualsIgnoreCase(f.name, "content-length");
+  }
+  http::Framing framing;
+  http::ParseError error;
+  if (!http::DetermineRequestFraming(h, &framing, &error)) {
+    return has_te ? "unsupported Transfer-Encoding" : "invalid Content-Length";
+  }
+  if (has_te && (framing.kind != http::BodyKind::kChunked || has_cl || http10)) {
+    return "unsupported Transfer-Encoding";
+  }
+  result->chunked = framing.kind == http::BodyKind::kChunked;
+  result->content_length = framing.kind == http::BodyKind::kContentLength ? framing.length : 0;
+  return nullptr;
+}
+
+}  // namespace
+
+const char* ParseRequestHead(std::string_view head, Request* r, HeadResult* result) {
+  *result = HeadResult{};
+  // The data plane's parser (http/), held per thread: 256 fields are too large for a stack.
+  thread_local std::unique_ptr<http::RequestHead> parsed = std::make_unique<http::RequestHead>();
+  http::RequestHead& h = *parsed;
+  http::ParseError error;
+  if (http::ParseRequestHead(head, head.size(), &h, &error) != http::ParseStatus::kComplete) {
+    return error.reason;
+  }
+  if (const char* strict = CheckStrictHead(head, h)) return strict;
+  r->request_line.assign(head.substr(0, head.find_first_of("\r\n")));
+  r->method.assign(h.method);
+  r->target.assign(h.target);
+  r->http10 = h.version == "HTTP/1.0";
+  r->keep_alive = !r->http10;
+  AppendHeaderLines(head, r);
+  int hosts = 0;
+  for (const http::HeaderField& f : h.header_span()) {
+    if (http::EqualsIgnoreCase(f.name, "host")) {
       ++hosts;
-    } else if (EqualsIgnoreCase(name, "content-length")) {
-      uint64_t v = 0;
-      if (!ParseU64(value, uint64_t{1} << 53, &v) || (have_length && v != length)) {
-        return "invalid Content-Length";
-      }
-      have_length = true;
-      length = v;
-    } else if (EqualsIgnoreCase(name, "transfer-encoding")) {
-      have_te = true;
-      ForEachListItem(value, [&](std::string_view coding) {
-        last_chunked = EqualsIgnoreCase(coding, "chunked");
-        if (last_chunked) ++chunked_count;
-      });
-    } else if (EqualsIgnoreCase(name, "connection")) {
-      ForEachListItem(value, [&](std::string_view opt) {
-        if (EqualsIgnoreCase(opt, "close")) r->keep_alive = false;
-        if (EqualsIgnoreCase(opt, "keep-alive") && r->http10) r->keep_alive = true;
-      });
-    } else if (EqualsIgnoreCase(name, "expect")) {
-      expect_continue = EqualsIgnoreCase(value, "100-continue");
+    } else if (http::EqualsIgnoreCase(f.name, "connection")) {
+      if (http::HeaderHasToken(f.value, "close")) r->keep_alive = false;
+      if (http::HeaderHasToken(f.value, "keep-alive") && r->http10) r->keep_alive = true;
+    } else if (http::EqualsIgnoreCase(f.name, "expect")) {
+      result->expect_continue = http::EqualsIgnoreCase(f.value, "100-continue");
     }
   }
   if (!r->http10 && hosts != 1) {
     return hosts == 0 ? "missing Host header" : "multiple Host headers";
   }
-  // Only "...,chunked" with chunked once is accepted; TE with Content-Length is a desync risk.
-  bool chunked = have_te && last_chunked && chunked_count == 1;
-  if (have_te && (!chunked || have_length || r->http10)) return "unsupported Transfer-Encoding";
-  result->chunked = chunked;
-  result->content_length = chunked ? 0 : length;
-  result->expect_continue = expect_continue;
-  return nullptr;
-}
-
-bool ParseChunkSize(std::string_view line, uint64_t* size) {
-  size_t digits = 0;
-  uint64_t v = 0;
-  for (; digits < line.size() && digits < 16 &&
-         std::isxdigit(static_cast<unsigned char>(line[digits]));
-       ++digits) {
-    char h = Lower(line[digits]);
-    v = v * 16 + static_cast<uint64_t>(h <= '9' ? h - '0' : h - 'a' + 10);
-  }
-  std::string_view rest = Trim(line.substr(digits));
-  if (digits == 0 || digits > 15 || (!rest.empty() && rest.front() != ';')) return false;
-  *size = v;
-  return true;
+  return ReadFraming(h, r->http10, result);
 }
 
 const char* ApplyQueryParameters(Request* r, bool* close_after) {

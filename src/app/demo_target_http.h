@@ -13,7 +13,6 @@
 namespace sluice::app::demo {
 
 constexpr size_t kMaxHeadBytes = 64 * 1024;  // request head and trailer section cap
-constexpr size_t kMaxChunkLine = 4096;       // chunk-size line incl. extensions
 constexpr size_t kStreamPiece = 64 * 1024;   // bytes= responses are produced in these pieces
 constexpr int64_t kMaxDelayMs = 3'600'000;
 
@@ -45,10 +44,6 @@ struct HeadResult {
 // *r is filled as far as parsing got, also on failure (the method decides whether a 400 has a
 // body).
 const char* ParseRequestHead(std::string_view head, Request* r, HeadResult* result);
-
-// Parses a chunk-size line (without its line ending): 1..15 hex digits, optional whitespace,
-// optional ";extensions". Returns false if malformed.
-bool ParseChunkSize(std::string_view line, uint64_t* size);
 
 // Applies the query parameters of r->target (status, delay_ms, bytes, chunked, close) to *r;
 // close=1 sets *close_after. Returns nullptr on success, or the reason for a 400 (parameters

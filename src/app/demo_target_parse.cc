@@ -1,6 +1,7 @@
 // Request parsing and responses of the demo target's server: the head, Content-Length and
 // chunked bodies, and the replies the demo's endpoints give.
 #include "app/demo_target_server.h"
+#include "http/h1_parser.h"
 
 namespace sluice::app::demo_server {
 
@@ -9,7 +10,6 @@ void Server::ResetForNextRequest(Conn& c) {
   c.req = Request{};
   c.head_scan = c.in_pos;
   c.remaining = 0;
-  c.trailer_bytes = 0;
   Release(c.out);
   c.out_pos = 0;
   if (c.in_pos == c.in.size()) {
@@ -34,72 +34,51 @@ bool Server::ParseStep(Conn& c) {
         c.head_scan += skip;
         avail.remove_prefix(skip);
       }
-      for (;;) {
-        size_t nl = c.in.find('\n', c.head_scan);
-        if (nl == std::string::npos) break;
-        size_t line_start = c.head_scan;
-        c.head_scan = nl + 1;
-        size_t line_len = nl - line_start;
-        if (line_len > 0 && c.in[nl - 1] == '\r') --line_len;
-        if (line_len == 0 && line_start != c.in_pos) {
-          if (c.head_scan - c.in_pos > kMaxHeadBytes) {
-            BadRequest(c, "request head too large", true);
-            return false;
-          }
-          return ParseHead(c, c.head_scan);
-        }
+      // The data plane's head scanner (http::FindHeadEnd), resumed where it stopped.
+      size_t scan = c.head_scan - c.in_pos;
+      size_t head_len = http::FindHeadEnd(avail, &scan);
+      c.head_scan = c.in_pos + scan;
+      if (head_len == 0) {
+        if (avail.size() > kMaxHeadBytes) BadRequest(c, "request head too large", true);
+        return false;
       }
-      if (c.in.size() - c.in_pos > kMaxHeadBytes) {
+      if (head_len > kMaxHeadBytes) {
         BadRequest(c, "request head too large", true);
+        return false;
       }
-      return false;
+      return ParseHead(c, c.in_pos + head_len);
     }
-    case Phase::kBody:
-    case Phase::kChunkData: {
+    case Phase::kBody: {
       uint64_t take = std::min<uint64_t>(c.remaining, avail.size());
       c.in_pos += take;
       c.remaining -= take;
       c.req.body_bytes += take;
       if (c.remaining > 0) return false;
-      if (c.phase == Phase::kBody) {
-        RequestComplete(c);
-      } else {
-        c.phase = Phase::kChunkEnd;
-      }
+      RequestComplete(c);
       return true;
     }
-    default: {  // a chunk-size line, the CRLF after chunk data, or a trailer line
-      size_t limit = c.phase == Phase::kTrailer ? kMaxHeadBytes - c.trailer_bytes : kMaxChunkLine;
-      size_t nl = avail.find('\n');
-      if (nl == std::string_view::npos || nl >= limit) {
-        if (std::min(nl, avail.size()) >= limit) BadRequest(c, "chunked body line too long", true);
-        return false;
-      }
-      std::string_view line = avail.substr(0, nl);
-      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      c.in_pos += nl + 1;
-      if (c.phase == Phase::kTrailer) {
-        c.trailer_bytes += nl + 1;
-        if (line.empty()) RequestComplete(c);
-        return true;
-      }
-      if (c.phase == Phase::kChunkEnd) {
-        if (!line.empty()) {
-          BadRequest(c, "missing CRLF after chunk data", true);
+    case Phase::kChunked: {
+      // The data plane's chunked decoder (http/): its grammar and limits, no second parser.
+      while (!avail.empty()) {
+        std::string_view data;
+        size_t used = c.chunks.Feed(avail, &data);
+        if (c.chunks.failed()) {
+          BadRequest(c, "invalid chunked body", true);
           return false;
         }
-        c.phase = Phase::kChunkSize;
-        return true;
+        c.req.body_bytes += data.size();
+        c.in_pos += used;
+        avail.remove_prefix(used);
+        if (c.chunks.done()) {
+          RequestComplete(c);
+          return true;
+        }
+        if (used == 0) break;
       }
-      uint64_t size = 0;
-      if (!demo::ParseChunkSize(line, &size)) {
-        BadRequest(c, "invalid chunk size", true);
-        return false;
-      }
-      c.remaining = size;
-      c.phase = size == 0 ? Phase::kTrailer : Phase::kChunkData;
-      return true;
+      return false;
     }
+    default:
+      return false;
   }
 }
 
@@ -122,7 +101,8 @@ bool Server::ParseHead(Conn& c, size_t end) {
     [[maybe_unused]] ssize_t n = ::send(c.fd, k100.data(), k100.size(), MSG_NOSIGNAL);
   }
   if (chunked) {
-    c.phase = Phase::kChunkSize;
+    c.phase = Phase::kChunked;
+    c.chunks.Reset();
   } else if (length > 0) {
     c.phase = Phase::kBody;
     c.remaining = length;

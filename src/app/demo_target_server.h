@@ -28,10 +28,10 @@
 
 #include "app/demo_target.h"
 #include "app/demo_target_http.h"
+#include "http/h1_framing.h"
 
 namespace sluice::app::demo_server {
 
-using demo::kMaxChunkLine;
 using demo::kMaxHeadBytes;
 using demo::Request;
 
@@ -90,18 +90,15 @@ inline std::string Sanitize(std::string_view s) {
 }
 
 enum class Phase {
-  kHead,       // reading the request head
-  kBody,       // Content-Length body
-  kChunkSize,  // chunked body: size line
-  kChunkData,  // chunked body: data
-  kChunkEnd,   // chunked body: CRLF after data
-  kTrailer,    // chunked body: trailer section
-  kDelay,      // request complete, waiting for delay_ms
-  kWriting,    // sending a response
-  kLinger,     // response sent with close: draining input before close()
+  kHead,     // reading the request head
+  kBody,     // Content-Length body
+  kChunked,  // chunked body (http::ChunkedDecoder)
+  kDelay,    // request complete, waiting for delay_ms
+  kWriting,  // sending a response
+  kLinger,   // response sent with close: draining input before close()
 };
 
-inline bool IsReadPhase(Phase p) { return p <= Phase::kTrailer; }
+inline bool IsReadPhase(Phase p) { return p <= Phase::kChunked; }
 
 struct Conn {
   uint64_t id = 0;
@@ -113,8 +110,8 @@ struct Conn {
   size_t head_scan = 0;  // start of the first head line not yet seen complete
   Phase phase = Phase::kHead;
   Request req;
-  uint64_t remaining = 0;  // Content-Length bytes, or bytes left in the current chunk
-  size_t trailer_bytes = 0;
+  uint64_t remaining = 0;       // Content-Length bytes left
+  http::ChunkedDecoder chunks;  // chunked bodies
   std::string out;
   size_t out_pos = 0;
   demo::StreamState stream;  // the rest of a bytes= body

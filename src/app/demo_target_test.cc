@@ -207,6 +207,29 @@ TEST_F(DemoTargetTest, CountsContentLengthAndChunkedBodies) {
   EXPECT_NE(r2->body.find("body-bytes: 21\n"), std::string::npos) << r2->body;
 }
 
+// Heads and chunked bodies go through the data plane's parser and decoder (http/), so the
+// demo target speaks the grammar the listeners do: whitespace after a chunk size is refused
+// (RFC 9112 §7.1; the target's own parser used to trim it), a folded header line too.
+TEST_F(DemoTargetTest, SharesTheDataPlaneGrammar) {
+  for (const char* bad :
+       {"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: t\r\nX-A: a\r\n b\r\n\r\n"}) {
+    SCOPED_TRACE(bad);
+    Client client(port_.load());
+    ASSERT_TRUE(client.connected());
+    client.Send(bad);
+    auto r = client.Read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400);
+  }
+  Client client(port_.load());
+  ASSERT_TRUE(client.connected());
+  client.Send("GET / HTTP/1.1\nHost: t\n\n");  // bare LF line ends are still accepted
+  auto r = client.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
 TEST_F(DemoTargetTest, StatusParameter) {
   auto r = Get("/x?status=503");
   ASSERT_TRUE(r);
