@@ -98,6 +98,11 @@ class DownstreamConnection final : public net::EventHandler {
   bool SendToUpstream();
   bool ReadUpstream();
   bool ProcessResponseHead();
+  // Stages of ProcessResponseHead (downstream_forward.cc).
+  void RelayInterimResponse(const http::ResponseHead& rh);
+  bool ApplyResponseHead(const http::ResponseHead& rh, http::ParseError* err);
+  void AppendAppCookie(const http::ResponseHead& rh);
+  void BuildDownstreamResponseHead(const http::ResponseHead& rh);
   bool ScanResponseBody();
   bool FinishExchangeIfDone();
   bool FlushResponse();
