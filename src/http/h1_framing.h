@@ -70,6 +70,16 @@ class ChunkedDecoder {
   void Reset() { *this = ChunkedDecoder(); }
 
  private:
+  // Stages of Feed (h1_framing.cc): what one byte does in the state of the name (false: a
+  // framing error), and the chunk data at the front of `rest` (returns its length).
+  bool FeedSize(char c);
+  bool FeedSizeBws(char c);
+  bool FeedSizeExt(char c);
+  bool FeedSizeLf(char c);
+  size_t FeedData(std::string_view rest, std::string_view* data);
+  bool FeedDataCrLf(char c);
+  bool FeedTrailerLine(char c);
+
   State state_ = State::kSize;
   uint64_t remaining_ = 0;  // data bytes left in the current chunk
   int size_digits_ = 0;

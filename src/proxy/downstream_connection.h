@@ -87,6 +87,13 @@ class DownstreamConnection final : public net::EventHandler {
   // Target inside the group: stickiness cookie, else the picker over healthy targets
   // (fail-open to all when none is healthy), with slow start.
   const TargetRuntime* ChooseTarget(const http::RequestHead& head, size_t tg_index);
+  // Stages of ChooseTarget (downstream_target.cc).
+  const TargetRuntime* FindStickyTarget(const http::RequestHead& head, const TargetGroupRuntime& tg,
+                                        const config::TargetGroupAttributes& attrs,
+                                        const std::vector<uint32_t>& index, bool lb_cookie,
+                                        int64_t now);
+  void StickToTarget(const TargetGroupRuntime& tg, const config::TargetGroupAttributes& attrs,
+                     const TargetRuntime& chosen, bool lb_cookie, bool app_cookie, int64_t now);
   void AppendStickyCookie(std::string_view name, const balancer::StickyValue& value, bool cors);
   void StartLocalResponse(bool close_after);
   // Connection (keep_alive_), Expect (expect_continue_) and the Host fields.
@@ -114,6 +121,11 @@ class DownstreamConnection final : public net::EventHandler {
   bool SendToUpstream();
   bool ReadUpstream();
   bool ProcessResponseHead();
+  // Stages of ProcessResponseHead (downstream_forward.cc).
+  void RelayInterimResponse(const http::ResponseHead& rh);
+  bool ApplyResponseHead(const http::ResponseHead& rh, http::ParseError* err);
+  void AppendAppCookie(const http::ResponseHead& rh);
+  void BuildDownstreamResponseHead(const http::ResponseHead& rh);
   bool ScanResponseBody();
   bool FinishExchangeIfDone();
   bool FlushResponse();

@@ -237,6 +237,104 @@ bool DownstreamConnection::ReadUpstream() {
   return true;
 }
 
+namespace {
+
+// The downstream status line without its CRLF: the target's status and reason, as HTTP/1.1.
+[[gnu::always_inline]] inline void AppendDownstreamStatusLine(const http::ResponseHead& rh,
+                                                              std::string* out) {
+  out->append("HTTP/1.1 ");
+  out->append(std::to_string(rh.status));
+  out->push_back(' ');
+  out->append(rh.reason);
+}
+
+}  // namespace
+
+// The stages of ProcessResponseHead. They run for every response head: forced inline so
+// that the split costs no instructions; only the rare interim response is out of line.
+
+// An interim (1xx) upstream response: relayed to an HTTP/1.1 client as a status line alone.
+[[gnu::noinline, gnu::cold]] void DownstreamConnection::RelayInterimResponse(
+    const http::ResponseHead& rh) {
+  if (version_minor_ >= 1) {
+    worker_->TakeString(out_);
+    AppendDownstreamStatusLine(rh, &out_);
+    out_.append("\r\n\r\n");
+    response_started_ = true;
+  }
+}
+
+// The final upstream response head: its body framing, the outcome, and whether the
+// downstream and upstream connections stay open after it. False when its framing is
+// invalid (the exchange has then failed).
+[[gnu::always_inline]] inline bool DownstreamConnection::ApplyResponseHead(
+    const http::ResponseHead& rh, http::ParseError* err) {
+  if (!http::DetermineResponseFraming(rh, method_, &resp_framing_, err)) {
+    FailUpstream(Cause::kMalformedResponse);
+    return false;
+  }
+  first_byte_ms_ = worker_->now_ms();
+  target_status_ = static_cast<uint16_t>(rh.status);
+  SetOutcome(Cause::kTargetResponse, rh.status);
+  resp_remaining_ = resp_framing_.kind == http::BodyKind::kContentLength ? resp_framing_.length : 0;
+  dechunk_ = version_minor_ == 0 && resp_framing_.kind == http::BodyKind::kChunked;
+  if (resp_framing_.kind == http::BodyKind::kUntilClose || dechunk_) keep_alive_ = false;
+  for (const http::HeaderField& h : rh.header_span()) {
+    if (EqualsIgnoreCase(h.name, "connection") && http::HeaderHasToken(h.value, "close")) {
+      upstream_reusable_ = false;
+    }
+  }
+  if (rh.version_minor == 0) upstream_reusable_ = false;
+  return true;
+}
+
+// Application-cookie stickiness: a fresh AWSALBAPP-0 when the target sets the application
+// cookie, or the client is in an application session (app_cookie_refresh_).
+[[gnu::always_inline]] inline void DownstreamConnection::AppendAppCookie(
+    const http::ResponseHead& rh) {
+  bool sets_app_cookie = app_cookie_refresh_;
+  for (const http::HeaderField& h : rh.header_span()) {
+    if (EqualsIgnoreCase(h.name, "set-cookie") && h.value.size() > app_cookie_name_->size() &&
+        h.value.compare(0, app_cookie_name_->size(), *app_cookie_name_) == 0 &&
+        h.value[app_cookie_name_->size()] == '=') {
+      sets_app_cookie = true;
+    }
+  }
+  if (sets_app_cookie) {
+    char date[40];
+    size_t date_len = FormatHttpDate(worker_->unix_seconds() + 7 * 86400, date);
+    out_.append("Set-Cookie: AWSALBAPP-0=");
+    out_.append(app_cookie_value_);
+    out_.append("; Expires=");
+    out_.append(date, date_len);
+    out_.append("; Path=/\r\n");
+  }
+}
+
+// The response head rebuilt for the downstream client in out_: HTTP/1.1 status line, the
+// target's fields less the dropped ones, the stickiness cookies, and Connection.
+[[gnu::always_inline]] inline void DownstreamConnection::BuildDownstreamResponseHead(
+    const http::ResponseHead& rh) {
+  worker_->TakeString(out_);
+  AppendDownstreamStatusLine(rh, &out_);
+  out_.append("\r\n");
+  for (const http::HeaderField& h : rh.header_span()) {
+    if (DropsResponseField(h.name)) continue;
+    out_.append(h.name);
+    out_.append(": ");
+    out_.append(h.value);
+    out_.append("\r\n");
+  }
+  out_.append(set_cookie_headers_);
+  if (app_cookie_name_ != nullptr) AppendAppCookie(rh);
+  if (!keep_alive_) {
+    out_.append("Connection: close\r\n");
+  } else if (version_minor_ == 0) {
+    out_.append("Connection: keep-alive\r\n");
+  }
+  out_.append("\r\n");
+}
+
 bool DownstreamConnection::ProcessResponseHead() {
   if (upstream_ == nullptr) return false;
   net::Buffer& b = upstream_->in();
@@ -259,37 +357,13 @@ bool DownstreamConnection::ProcessResponseHead() {
       return true;
     }
     if (rh.status < 200) {
-      if (version_minor_ >= 1) {
-        worker_->TakeString(out_);
-        out_.append("HTTP/1.1 ");
-        out_.append(std::to_string(rh.status));
-        out_.push_back(' ');
-        out_.append(rh.reason);
-        out_.append("\r\n\r\n");
-        response_started_ = true;
-      }
+      RelayInterimResponse(rh);
       b.Consume(head_len);
       resp_scan_pos_ = 0;
       progress = true;
       continue;
     }
-    if (!http::DetermineResponseFraming(rh, method_, &resp_framing_, &err)) {
-      FailUpstream(Cause::kMalformedResponse);
-      return true;
-    }
-    first_byte_ms_ = worker_->now_ms();
-    target_status_ = static_cast<uint16_t>(rh.status);
-    SetOutcome(Cause::kTargetResponse, rh.status);
-    resp_remaining_ =
-        resp_framing_.kind == http::BodyKind::kContentLength ? resp_framing_.length : 0;
-    dechunk_ = version_minor_ == 0 && resp_framing_.kind == http::BodyKind::kChunked;
-    if (resp_framing_.kind == http::BodyKind::kUntilClose || dechunk_) keep_alive_ = false;
-    for (const http::HeaderField& h : rh.header_span()) {
-      if (EqualsIgnoreCase(h.name, "connection") && http::HeaderHasToken(h.value, "close")) {
-        upstream_reusable_ = false;
-      }
-    }
-    if (rh.version_minor == 0) upstream_reusable_ = false;
+    if (!ApplyResponseHead(rh, &err)) return true;
 
     if (CanRelayHeadUnchanged(rh, head_len)) {
       // The head the client would get is byte for byte the one the target sent: send it
@@ -301,45 +375,7 @@ bool DownstreamConnection::ProcessResponseHead() {
       continue;
     }
 
-    worker_->TakeString(out_);
-    out_.append("HTTP/1.1 ");
-    out_.append(std::to_string(rh.status));
-    out_.push_back(' ');
-    out_.append(rh.reason);
-    out_.append("\r\n");
-    for (const http::HeaderField& h : rh.header_span()) {
-      if (DropsResponseField(h.name)) continue;
-      out_.append(h.name);
-      out_.append(": ");
-      out_.append(h.value);
-      out_.append("\r\n");
-    }
-    out_.append(set_cookie_headers_);
-    if (app_cookie_name_ != nullptr) {
-      bool sets_app_cookie = app_cookie_refresh_;
-      for (const http::HeaderField& h : rh.header_span()) {
-        if (EqualsIgnoreCase(h.name, "set-cookie") && h.value.size() > app_cookie_name_->size() &&
-            h.value.compare(0, app_cookie_name_->size(), *app_cookie_name_) == 0 &&
-            h.value[app_cookie_name_->size()] == '=') {
-          sets_app_cookie = true;
-        }
-      }
-      if (sets_app_cookie) {
-        char date[40];
-        size_t date_len = FormatHttpDate(worker_->unix_seconds() + 7 * 86400, date);
-        out_.append("Set-Cookie: AWSALBAPP-0=");
-        out_.append(app_cookie_value_);
-        out_.append("; Expires=");
-        out_.append(date, date_len);
-        out_.append("; Path=/\r\n");
-      }
-    }
-    if (!keep_alive_) {
-      out_.append("Connection: close\r\n");
-    } else if (version_minor_ == 0) {
-      out_.append("Connection: keep-alive\r\n");
-    }
-    out_.append("\r\n");
+    BuildDownstreamResponseHead(rh);
     b.Consume(head_len);
     response_started_ = true;
     resp_state_ = ResponseState::kBody;

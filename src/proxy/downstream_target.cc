@@ -109,34 +109,67 @@ int DownstreamConnection::ChooseTargetGroup(const http::RequestHead& head,
   return index;
 }
 
-const TargetRuntime* DownstreamConnection::ChooseTarget(const http::RequestHead& head,
-                                                        size_t tg_index) {
-  const TargetGroupRuntime& tg = snapshot_->target_groups[tg_index];
-  const config::TargetGroupAttributes& attrs = tg.config->attributes;
-  // Healthy targets; when none is healthy the group fails open to all of them (ALB).
-  auto& cands = worker_->candidate_scratch();
-  auto& index = worker_->candidate_index_scratch();
-  cands.clear();
-  index.clear();
+namespace {
+
+// The stages of ChooseTarget that need no connection state. They run for every forwarded
+// request: forced inline so that the split costs no instructions.
+
+// The group's healthy targets into *cands (*index: their positions in tg.targets); all of
+// them when none is healthy.
+[[gnu::always_inline]] inline void CollectCandidates(const TargetGroupRuntime& tg,
+                                                     std::vector<balancer::TargetStats*>* cands,
+                                                     std::vector<uint32_t>* index) {
+  cands->clear();
+  index->clear();
   for (size_t i = 0; i < tg.targets.size(); ++i) {
     if (tg.candidates[i]->routable.load(std::memory_order_acquire)) {
-      cands.push_back(tg.candidates[i]);
-      index.push_back(static_cast<uint32_t>(i));
+      cands->push_back(tg.candidates[i]);
+      index->push_back(static_cast<uint32_t>(i));
     }
   }
-  if (cands.empty()) {
+  if (cands->empty()) {
     for (size_t i = 0; i < tg.targets.size(); ++i) {
-      cands.push_back(tg.candidates[i]);
-      index.push_back(static_cast<uint32_t>(i));
+      cands->push_back(tg.candidates[i]);
+      index->push_back(static_cast<uint32_t>(i));
     }
   }
-  int64_t now = worker_->unix_seconds();
-  bool lb_cookie = tg.stickiness == snapshot::StickinessType::kLbCookie;
-  bool app_cookie = tg.stickiness == snapshot::StickinessType::kAppCookie;
-  app_cookie_name_ = nullptr;
-  app_cookie_refresh_ = false;
-  const TargetRuntime* chosen = nullptr;
-  if (app_cookie) {
+}
+
+// The group's picker over the candidates, with slow start; returns a position in cands.
+[[gnu::always_inline]] inline size_t PickCandidate(Worker& worker, size_t tg_index,
+                                                   const std::vector<balancer::TargetStats*>& cands,
+                                                   const config::TargetGroupAttributes& attrs) {
+  balancer::Picker* picker = worker.picker(tg_index);
+  size_t pick = picker != nullptr ? picker->Pick(cands, worker.rng()) : 0;
+  if (attrs.slow_start_seconds > 0) {
+    // Slow start: a target in its ramp is accepted with probability equal to its share
+    // factor, so its share of new requests grows linearly (reference §2.6).
+    int64_t mono = worker.now_ms();
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      int64_t since = cands[pick]->slow_start_since_ms.load(std::memory_order_relaxed);
+      if (since == 0) break;
+      double f = health::SlowStartFactor(since, mono,
+                                         static_cast<int64_t>(attrs.slow_start_seconds) * 1000);
+      if (static_cast<double>(worker.rng().Below(1 << 20)) < f * (1 << 20)) break;
+      pick = picker != nullptr ? picker->Pick(cands, worker.rng()) : 0;
+    }
+  }
+  return pick;
+}
+
+}  // namespace
+
+// The stages of ChooseTarget that read or set the connection's stickiness state, forced
+// inline for the same reason.
+
+// The candidate the client is stuck to by its AWSALB (lb_cookie) or AWSALBAPP-0 cookie, or
+// null. With application-cookie stickiness, also notes whether the client is in an
+// application session (app_cookie_refresh_).
+[[gnu::always_inline]] inline const TargetRuntime* DownstreamConnection::FindStickyTarget(
+    const http::RequestHead& head, const TargetGroupRuntime& tg,
+    const config::TargetGroupAttributes& attrs, const std::vector<uint32_t>& index, bool lb_cookie,
+    int64_t now) {
+  if (!lb_cookie) {
     // A client in an application session (its cookie, or an AWSALBAPP-0 of ours, even a stale
     // one) is (re)stuck to whatever target serves it now: after a failover the session stays
     // on the new target even when the old one recovers.
@@ -145,53 +178,59 @@ const TargetRuntime* DownstreamConnection::ChooseTarget(const http::RequestHead&
                           (!attrs.stickiness_app_cookie_name.empty() &&
                            FindRequestCookie(head, attrs.stickiness_app_cookie_name, &ignored));
   }
-  if (lb_cookie || app_cookie) {
-    balancer::StickyValue v;
-    bool found = lb_cookie ? DecodeSticky(head, *snapshot_->sticky_codec, {"AWSALBCORS", "AWSALB"},
-                                          tg.lb_cookie_scope, now, &v)
-                           : DecodeSticky(head, *snapshot_->sticky_codec, {"AWSALBAPP-0"},
-                                          tg.app_cookie_scope, now, &v);
-    if (found) {
-      // Only a target that is still a candidate (registered, and healthy unless the group
-      // failed open) keeps its sessions; otherwise a new one is chosen and stuck to.
-      for (uint32_t i : index) {
-        if (tg.targets[i].sticky_id == v.target) {
-          chosen = &tg.targets[i];
-          break;
-        }
-      }
+  balancer::StickyValue v;
+  bool found = lb_cookie ? DecodeSticky(head, *snapshot_->sticky_codec, {"AWSALBCORS", "AWSALB"},
+                                        tg.lb_cookie_scope, now, &v)
+                         : DecodeSticky(head, *snapshot_->sticky_codec, {"AWSALBAPP-0"},
+                                        tg.app_cookie_scope, now, &v);
+  if (found) {
+    // Only a target that is still a candidate (registered, and healthy unless the group
+    // failed open) keeps its sessions; otherwise a new one is chosen and stuck to.
+    for (uint32_t i : index) {
+      if (tg.targets[i].sticky_id == v.target) return &tg.targets[i];
     }
   }
-  if (chosen == nullptr) {
-    balancer::Picker* picker = worker_->picker(tg_index);
-    size_t pick = picker != nullptr ? picker->Pick(cands, worker_->rng()) : 0;
-    if (attrs.slow_start_seconds > 0) {
-      // Slow start: a target in its ramp is accepted with probability equal to its share
-      // factor, so its share of new requests grows linearly (reference §2.6).
-      int64_t mono = worker_->now_ms();
-      for (int attempt = 0; attempt < 4; ++attempt) {
-        int64_t since = cands[pick]->slow_start_since_ms.load(std::memory_order_relaxed);
-        if (since == 0) break;
-        double f = health::SlowStartFactor(since, mono,
-                                           static_cast<int64_t>(attrs.slow_start_seconds) * 1000);
-        if (static_cast<double>(worker_->rng().Below(1 << 20)) < f * (1 << 20)) break;
-        pick = picker != nullptr ? picker->Pick(cands, worker_->rng()) : 0;
-      }
-    }
-    chosen = &tg.targets[index[pick]];
-  }
+  return nullptr;
+}
+
+// Keeps the client on `chosen`: an AWSALB cookie (lb_cookie), or the AWSALBAPP-0 value the
+// response may carry (application-cookie stickiness).
+[[gnu::always_inline]] inline void DownstreamConnection::StickToTarget(
+    const TargetGroupRuntime& tg, const config::TargetGroupAttributes& attrs,
+    const TargetRuntime& chosen, bool lb_cookie, bool app_cookie, int64_t now) {
   if (lb_cookie) {
     AppendStickyCookie(
         "AWSALB",
-        {tg.lb_cookie_scope, chosen->sticky_id, now + attrs.stickiness_lb_cookie_duration_seconds},
+        {tg.lb_cookie_scope, chosen.sticky_id, now + attrs.stickiness_lb_cookie_duration_seconds},
         true);
   } else if (app_cookie) {
     app_cookie_name_ = &attrs.stickiness_app_cookie_name;
     app_cookie_value_.clear();
-    snapshot_->sticky_codec->Encode({tg.app_cookie_scope, chosen->sticky_id,
-                                     now + attrs.stickiness_app_cookie_duration_seconds},
-                                    &app_cookie_value_);
+    snapshot_->sticky_codec->Encode(
+        {tg.app_cookie_scope, chosen.sticky_id, now + attrs.stickiness_app_cookie_duration_seconds},
+        &app_cookie_value_);
   }
+}
+
+const TargetRuntime* DownstreamConnection::ChooseTarget(const http::RequestHead& head,
+                                                        size_t tg_index) {
+  const TargetGroupRuntime& tg = snapshot_->target_groups[tg_index];
+  const config::TargetGroupAttributes& attrs = tg.config->attributes;
+  // Healthy targets; when none is healthy the group fails open to all of them (ALB).
+  auto& cands = worker_->candidate_scratch();
+  auto& index = worker_->candidate_index_scratch();
+  CollectCandidates(tg, &cands, &index);
+  int64_t now = worker_->unix_seconds();
+  bool lb_cookie = tg.stickiness == snapshot::StickinessType::kLbCookie;
+  bool app_cookie = tg.stickiness == snapshot::StickinessType::kAppCookie;
+  app_cookie_name_ = nullptr;
+  app_cookie_refresh_ = false;
+  const TargetRuntime* chosen = nullptr;
+  if (lb_cookie || app_cookie) chosen = FindStickyTarget(head, tg, attrs, index, lb_cookie, now);
+  if (chosen == nullptr) {
+    chosen = &tg.targets[index[PickCandidate(*worker_, tg_index, cands, attrs)]];
+  }
+  StickToTarget(tg, attrs, *chosen, lb_cookie, app_cookie, now);
   return chosen;
 }
 

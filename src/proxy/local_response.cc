@@ -42,66 +42,46 @@ void AppendStatusPage(int status, std::string* body) {
   body->append("</h1></center>\r\n</body>\r\n</html>\r\n");
 }
 
+// Reason phrases by status code; ReasonPhrase falls back to one per class for other codes.
+struct Reason {
+  int status;
+  const char* phrase;
+};
+constexpr Reason kReasons[] = {
+    {100, "Continue"},
+    {200, "OK"},
+    {201, "Created"},
+    {202, "Accepted"},
+    {204, "No Content"},
+    {301, "Moved Permanently"},
+    {302, "Found"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {408, "Request Timeout"},
+    {409, "Conflict"},
+    {410, "Gone"},
+    {413, "Payload Too Large"},
+    {414, "Request-URI Too Large"},
+    {429, "Too Many Requests"},
+    {460, "Client Closed"},
+    {463, "X-Forwarded-For Too Long"},
+    {464, "Incompatible Protocol"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {502, "Bad Gateway"},
+    {503, "Service Temporarily Unavailable"},
+    {504, "Gateway Time-out"},
+    {505, "HTTP Version Not Supported"},
+};
+
 }  // namespace
 
 const char* ReasonPhrase(int status) {
-  switch (status) {
-    case 100:
-      return "Continue";
-    case 200:
-      return "OK";
-    case 201:
-      return "Created";
-    case 202:
-      return "Accepted";
-    case 204:
-      return "No Content";
-    case 301:
-      return "Moved Permanently";
-    case 302:
-      return "Found";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 408:
-      return "Request Timeout";
-    case 409:
-      return "Conflict";
-    case 410:
-      return "Gone";
-    case 413:
-      return "Payload Too Large";
-    case 414:
-      return "Request-URI Too Large";
-    case 429:
-      return "Too Many Requests";
-    case 460:
-      return "Client Closed";
-    case 463:
-      return "X-Forwarded-For Too Long";
-    case 464:
-      return "Incompatible Protocol";
-    case 500:
-      return "Internal Server Error";
-    case 501:
-      return "Not Implemented";
-    case 502:
-      return "Bad Gateway";
-    case 503:
-      return "Service Temporarily Unavailable";
-    case 504:
-      return "Gateway Time-out";
-    case 505:
-      return "HTTP Version Not Supported";
-    default:
-      break;
+  for (const Reason& r : kReasons) {
+    if (r.status == status) return r.phrase;
   }
   if (status >= 200 && status < 300) return "OK";
   if (status >= 400 && status < 500) return "Client Error";
