@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "http/h1_parser.h"
+
 namespace sluice::health {
 
 bool IsLocalShortage(int err) {
@@ -39,13 +41,10 @@ int CloseProbeSocket(int fd) {
 }
 
 int ParseStatusCode(std::string_view line) {
-  if (line.size() < 12 || line.substr(0, 7) != "HTTP/1." || line[8] != ' ') return -1;
-  int status = 0;
-  for (size_t i = 9; i < 12; ++i) {
-    if (line[i] < '0' || line[i] > '9') return -1;
-    status = status * 10 + (line[i] - '0');
-  }
-  return status;
+  int minor = 0;
+  std::string_view reason;
+  const char* why = nullptr;
+  return http::ParseStatusLine(line, &minor, &reason, &why);
 }
 
 void ProbeIo::Reset(bool tcp, std::string_view request) {
@@ -109,9 +108,11 @@ std::optional<int> ProbeIo::Receive(net::Transport& stream, uint32_t events) {
     return std::nullopt;
   }
   if (line_length_ > kMaxStatusLine) return -1;
-  std::string_view line(line_, std::min(line_length_, sizeof(line_)));
-  // ParseStatusCode needs 12 bytes; a shorter line is not a status line.
-  return line_length_ < sizeof(line_) ? -1 : ParseStatusCode(line);
+  // The first 13 bytes say all ParseStatusCode needs ("HTTP/1.1 200" and the byte after);
+  // the CR of a CRLF is not part of the line.
+  size_t length = line_length_;
+  if (length > 0 && length <= sizeof(line_) && line_[length - 1] == '\r') --length;
+  return ParseStatusCode(std::string_view(line_, std::min(length, sizeof(line_))));
 }
 
 }  // namespace sluice::health

@@ -40,6 +40,7 @@ bool IsLocalShortage(int err);
 int CloseProbeSocket(int fd);
 
 // "HTTP/1.x NNN..." → NNN; -1 when `line` (a status line without its line end) is not one.
+// The grammar is http::ParseStatusLine's, the one responses to proxied requests are read by.
 int ParseStatusCode(std::string_view line);
 
 // The I/O state of one probe in flight. Reused across probes (Reset), so that its request
@@ -78,7 +79,7 @@ class ProbeIo {
   bool connected_ = false;
   std::string request_;
   size_t sent_ = 0;
-  char line_[12] = {};       // the first 12 bytes of the answer: "HTTP/1.1 200"
+  char line_[13] = {};       // the first 13 bytes of the answer: "HTTP/1.1 200 "
   size_t received_ = 0;      // bytes of the answer seen so far
   bool line_ended_ = false;  // the status line's LF has arrived
   size_t line_length_ = 0;   // bytes before that LF

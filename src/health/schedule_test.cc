@@ -113,6 +113,9 @@ TEST(ProbeTest, StatusLines) {
   EXPECT_EQ(ParseStatusCode("HTTP/2 200 OK"), -1);
   EXPECT_EQ(ParseStatusCode("HTTP/1.1 2x0 OK"), -1);
   EXPECT_EQ(ParseStatusCode("SSH-2.0-OpenSSH"), -1);
+  // http::ParseStatusLine's grammar: three digits, then a space or the end.
+  EXPECT_EQ(ParseStatusCode("HTTP/1.1 2000 OK"), -1);
+  EXPECT_EQ(ParseStatusCode("HTTP/1.1 200"), 200);
 }
 
 TEST(ProbeTest, LocalShortagesAreNotTargetFailures) {
@@ -177,6 +180,15 @@ TEST_F(ProbeIoTest, TcpCheckPassesOnConnect) {
   std::optional<CheckResult> r = Events(EPOLLOUT);
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->outcome, CheckOutcome::kSuccess);
+}
+
+TEST_F(ProbeIoTest, StatusLineWithoutReasonPasses) {
+  io_.Reset(false, "GET / HTTP/1.1\r\n\r\n");
+  Peer("HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n");
+  std::optional<CheckResult> r = Events(EPOLLOUT | EPOLLIN);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->outcome, CheckOutcome::kSuccess);
+  EXPECT_EQ(r->status_code, 200);
 }
 
 TEST_F(ProbeIoTest, RefusedConnectFails) {

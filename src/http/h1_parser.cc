@@ -309,6 +309,31 @@ ParseStatus ParseRequestHead(std::string_view buf, size_t head_len, RequestHead*
   return ParseStatus::kComplete;
 }
 
+int ParseStatusLine(std::string_view line, int* version_minor, std::string_view* reason,
+                    const char** why) {
+  int minor = line.size() < 12 ? -1 : ParseVersion(line.substr(0, 8));
+  if (minor < 0 || line[8] != ' ') {
+    *why = "malformed status line";
+    return -1;
+  }
+  int status = 0;
+  for (size_t i = 9; i < 12; ++i) {
+    char c = line[i];
+    if (c < '0' || c > '9') {
+      *why = "malformed status code";
+      return -1;
+    }
+    status = status * 10 + (c - '0');
+  }
+  if (status < 100 || (line.size() > 12 && line[12] != ' ')) {
+    *why = "malformed status code";
+    return -1;
+  }
+  *version_minor = minor >= 1 ? 1 : 0;
+  *reason = line.size() > 13 ? line.substr(13) : std::string_view();
+  return status;
+}
+
 ParseStatus ParseResponseHead(std::string_view buf, size_t head_len, ResponseHead* out,
                               ParseError* error) {
   if (head_len > kMaxResponseHead) {
@@ -320,31 +345,15 @@ ParseStatus ParseResponseHead(std::string_view buf, size_t head_len, ResponseHea
   bool bare_lf = false;
   out->header_count = 0;
   out->head_length = head_len;
-  if (!NextLine(&rest, &line, &bare_lf) || line.size() < 12) {
-    *error = {502, "malformed status line"};
-    return ParseStatus::kError;
-  }
-  int minor = ParseVersion(line.substr(0, 8));
-  if (minor < 0 || line[8] != ' ') {
-    *error = {502, "malformed status line"};
-    return ParseStatus::kError;
-  }
-  out->version_minor = minor >= 1 ? 1 : 0;
-  int status = 0;
-  for (size_t i = 9; i < 12; ++i) {
-    char c = line[i];
-    if (c < '0' || c > '9') {
-      *error = {502, "malformed status code"};
-      return ParseStatus::kError;
-    }
-    status = status * 10 + (c - '0');
-  }
-  if (status < 100 || (line.size() > 12 && line[12] != ' ')) {
-    *error = {502, "malformed status code"};
+  const char* why = "malformed status line";
+  int status = NextLine(&rest, &line, &bare_lf)
+                   ? ParseStatusLine(line, &out->version_minor, &out->reason, &why)
+                   : -1;
+  if (status < 0) {
+    *error = {502, why};
     return ParseStatus::kError;
   }
   out->status = status;
-  out->reason = line.size() > 13 ? line.substr(13) : std::string_view();
   DesyncVerdict ignored;
   bool ignored_space = false;
   if (!ParseHeaderLines(rest, /*strict=*/true, {kMaxResponseHead, kMaxResponseHead}, out->headers,

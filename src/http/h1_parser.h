@@ -88,4 +88,10 @@ bool CheckPartialRequestHead(std::string_view buf, ParseError* error);
 ParseStatus ParseResponseHead(std::string_view buf, size_t head_len, ResponseHead* out,
                               ParseError* error);
 
+// A status line without its line end, "HTTP/1.x NNN[ reason]": the status (100..999), or -1
+// (*why says why). *version_minor and *reason are set on success. ParseResponseHead and the
+// health checker's probes both read status lines with it.
+int ParseStatusLine(std::string_view line, int* version_minor, std::string_view* reason,
+                    const char** why);
+
 }  // namespace sluice::http

@@ -33,7 +33,9 @@ TEST(OutcomeTable, EveryCauseHasAUniqueNameAndASide) {
     EXPECT_FALSE(info.name.empty()) << i;
     EXPECT_TRUE(names.insert(info.name).second) << info.name;
     EXPECT_EQ(info.error_reason, "-") << info.name;  // ALB logs none for proxy failures
-    if (info.status != 0) EXPECT_NE(info.side, Side::kNone) << info.name;
+    if (info.status != 0) {
+      EXPECT_NE(info.side, Side::kNone) << info.name;
+    }
   }
 }
 
