@@ -17,6 +17,15 @@
 
 namespace sluice::proxy {
 
+namespace {
+
+// Methods that may be resent on a fresh connection when a pooled one turned out stale.
+bool IsIdempotent(std::string_view m) {
+  return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "PUT" || m == "DELETE";
+}
+
+}  // namespace
+
 using http::EqualsIgnoreCase;
 
 DownstreamConnection::DownstreamConnection(Worker* worker,
@@ -394,7 +403,8 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
   const config::LoadBalancerAttributes& attrs = listener_->load_balancer->attributes;
   TakeScratch();
   BeginExchange(head);
-  method_.assign(head.method);
+  head_request_ = head.method == "HEAD";
+  idempotent_ = IsIdempotent(head.method);
   version_minor_ = head.version_minor;
   expect_continue_ = false;
   close_after_ambiguous_ = false;
@@ -443,7 +453,7 @@ void DownstreamConnection::FinishRequest() {
     return;
   }
   phase_ = Phase::kIdle;
-  method_.clear();
+  head_request_ = idempotent_ = false;
   last_activity_ms_ = worker_->now_ms();
   if (in_.empty()) GiveBackIdleMemory();
 }

@@ -186,7 +186,10 @@ class DownstreamConnection final : public net::EventHandler {
   bool shutting_down_ = false;
 
   // Current request.
-  std::string method_;  // copied (HEAD matters for response framing)
+  // What the method decides later: a HEAD response has no body; only idempotent requests are
+  // resent on a fresh connection. (The method itself is not kept: 32 bytes per connection.)
+  bool head_request_ = false;
+  bool idempotent_ = false;
   int version_minor_ = 1;
   bool keep_alive_ = true;  // after this exchange
   bool expect_continue_ = false;

@@ -15,14 +15,6 @@ namespace sluice::proxy {
 
 using http::EqualsIgnoreCase;
 
-namespace {
-
-bool IsIdempotent(std::string_view m) {
-  return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "PUT" || m == "DELETE";
-}
-
-}  // namespace
-
 void DownstreamConnection::ForwardRequest(http::RequestHead& head, const RequestTarget& split,
                                           const config::Action& action, int priority) {
   set_cookie_headers_.clear();
@@ -62,7 +54,7 @@ void DownstreamConnection::ForwardRequest(http::RequestHead& head, const Request
   counted_target_->outstanding.fetch_add(1, std::memory_order_relaxed);
   const TargetGroupRuntime& group = snapshot_->target_groups[static_cast<size_t>(tg_index)];
   upstream_key_ = {target.address, group.protocol, group.protocol_version};
-  retryable_ = req_body_done_ && IsIdempotent(method_);
+  retryable_ = req_body_done_ && idempotent_;
   retried_ = false;
   resp_state_ = ResponseState::kHead;
   resp_scan_pos_ = 0;

@@ -13,7 +13,7 @@ void DownstreamConnection::RespondError(Cause cause, bool close_after) {
   const int status = Describe(cause).status;
   SetOutcome(cause, status);
   LocalResponseOptions o;
-  o.head_request = method_ == "HEAD";
+  o.head_request = head_request_;
   o.close = close_after || !keep_alive_;
   o.date = worker_->http_date();
   if (!o.close && version_minor_ == 0) o.http10_keep_alive = true;
@@ -72,8 +72,7 @@ bool DownstreamConnection::DrainLocalRequestBody() {
 void DownstreamConnection::AnswerFixedResponse(const config::Action& action) {
   SetOutcome(Cause::kFixedResponse, action.fixed_response.status_code);
   bool close = !keep_alive_ || (expect_continue_ && !req_body_done_);
-  LocalResponseOptions o{method_ == "HEAD", close, !close && version_minor_ == 0,
-                         worker_->http_date()};
+  LocalResponseOptions o{head_request_, close, !close && version_minor_ == 0, worker_->http_date()};
   worker_->TakeString(out_);
   AppendFixedResponse(action.fixed_response, o, &out_);
   StartLocalResponse(close);
@@ -97,8 +96,7 @@ void DownstreamConnection::AnswerRedirect(const config::Action& action, const Re
   }
   SetOutcome(Cause::kRedirect, action.redirect.status_code);
   bool close = !keep_alive_ || (expect_continue_ && !req_body_done_);
-  LocalResponseOptions o{method_ == "HEAD", close, !close && version_minor_ == 0,
-                         worker_->http_date()};
+  LocalResponseOptions o{head_request_, close, !close && version_minor_ == 0, worker_->http_date()};
   worker_->TakeString(out_);
   AppendRedirectResponse(action.redirect.status_code, location, o, &out_);
   StartLocalResponse(close);

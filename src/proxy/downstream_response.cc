@@ -44,7 +44,7 @@ namespace {
 // invalid (the exchange has then failed).
 [[gnu::always_inline]] inline bool DownstreamConnection::ApplyResponseHead(
     const http::ResponseHead& rh, http::ParseError* err) {
-  if (!http::DetermineResponseFraming(rh, method_, &resp_framing_, err)) {
+  if (!http::DetermineResponseFraming(rh, head_request_ ? "HEAD" : "", &resp_framing_, err)) {
     FailUpstream(Cause::kMalformedResponse);
     return false;
   }
