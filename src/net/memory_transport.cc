@@ -48,6 +48,7 @@ bool MemoryTransport::Watch(EventLoop& loop, EventHandler* handler) {
   if (closed_) return false;
   loop_ = &loop;
   handler_ = handler;
+  if (held_) return true;  // still connecting: nothing to report
   // Like epoll on registration: writable at once, readable when something is there.
   uint32_t events = EPOLLOUT;
   if (readable_bytes() > 0 || at_eof()) events |= EPOLLIN;
@@ -62,6 +63,7 @@ void MemoryTransport::Unwatch() {
 
 IoResult MemoryTransport::Read(char* dst, size_t capacity) {
   if (closed_) return IoResult::Failed(EBADF);
+  if (held_) return IoResult::WouldBlock();
   if (connect_error_ != 0) return IoResult::Failed(connect_error_);
   Shared::Direction& d = shared_->from[1 - side_];
   if (d.error != 0) return IoResult::Failed(d.error);
@@ -83,6 +85,7 @@ IoResult MemoryTransport::Read(char* dst, size_t capacity) {
 
 IoResult MemoryTransport::Write(const iovec* pieces, int count) {
   if (closed_) return IoResult::Failed(EBADF);
+  if (held_) return IoResult::WouldBlock();
   if (connect_error_ != 0) return IoResult::Failed(connect_error_);
   Shared::Direction& d = shared_->from[side_];
   if (d.error != 0) return IoResult::Failed(d.error);

@@ -35,6 +35,9 @@ class MemoryTransport final : public Transport {
   void Reset();
   // A connect that failed: ConnectError() returns `err`, reads and writes fail with it.
   void FailConnect(int err);
+  // A connect that never completes (a silent network): no readiness, reads and writes would
+  // block.
+  void HoldConnect() { held_ = true; }
   void set_addresses(const SocketAddress& local, const SocketAddress& peer) {
     local_address_ = local;
     peer_address_ = peer;
@@ -60,6 +63,7 @@ class MemoryTransport final : public Transport {
   EventHandler* handler_ = nullptr;
   bool closed_ = false;
   int connect_error_ = 0;
+  bool held_ = false;
   SocketAddress local_address_;
   SocketAddress peer_address_;
 };

@@ -26,6 +26,9 @@ class MemoryHarness::Connector final : public net::Connector {
     for (const auto& [refused, err] : harness_->refused_) {
       if (refused == address) ours->FailConnect(err);
     }
+    for (const SocketAddress& held : harness_->held_) {
+      if (held == address) ours->HoldConnect();
+    }
     ours->set_addresses(SocketAddress{}, address);
     harness_->upstreams_.push_back({address, std::move(theirs)});
     return std::unique_ptr<net::Transport>(std::move(ours));

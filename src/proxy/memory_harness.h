@@ -47,6 +47,8 @@ class MemoryHarness {
   std::vector<Upstream>& upstreams() { return upstreams_; }
   // Connects to `address` fail from now on with `err` (ECONNREFUSED: nothing listens).
   void Refuse(const SocketAddress& address, int err);
+  // Connects to `address` never complete from now on (packets dropped).
+  void Hold(const SocketAddress& address) { held_.push_back(address); }
 
   struct Kept {
     ExchangeRecord record;
@@ -78,6 +80,7 @@ class MemoryHarness {
   std::vector<std::unique_ptr<net::MemoryTransport>> clients_;
   std::vector<Upstream> upstreams_;
   std::vector<std::pair<SocketAddress, int>> refused_;
+  std::vector<SocketAddress> held_;
 };
 
 }  // namespace sluice::proxy
