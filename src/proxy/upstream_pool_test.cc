@@ -3,6 +3,8 @@
 // address, and a sweep closes idle connections past their timeout.
 #include <gtest/gtest.h>
 
+#include <string_view>
+
 #include "net/event_loop.h"
 #include "net/memory_transport.h"
 #include "proxy/upstream_connection.h"
@@ -120,8 +122,8 @@ TEST_F(UpstreamPoolTest, IdleConnectionClosedByItsTargetLeavesThePool) {
 TEST_F(UpstreamPoolTest, IdleConnectionThatGetsUnexpectedBytesLeavesThePool) {
   UpstreamConnection* c = NewConnection(80);
   pools_.PutIdle(c, 1000);
-  EXPECT_EQ(targets_[0]->Write("HTTP/1.1 408 Request Timeout\r\n\r\n", 34).status(),
-            net::IoStatus::kOk);
+  constexpr std::string_view kUnasked = "HTTP/1.1 408 Request Timeout\r\n\r\n";
+  EXPECT_EQ(targets_[0]->Write(kUnasked.data(), kUnasked.size()).status(), net::IoStatus::kOk);
   RunLoop();
   EXPECT_EQ(pools_.idle_count(), 0u);
   EXPECT_TRUE(targets_[0]->at_eof());  // closed on our side: the target reads EOF
