@@ -486,9 +486,7 @@ void DownstreamConnection::CheckTimers(int64_t now_ms) {
       if (idle_for >= idle_timeout_ms_) Close();
       break;
     case Phase::kHead: {
-      int64_t header_timeout =
-          idle_timeout_ms_ < kHeaderTimeoutMs ? idle_timeout_ms_ : kHeaderTimeoutMs;
-      if (idle_for >= idle_timeout_ms_ || now_ms - head_started_ms_ >= header_timeout) {
+      if (idle_for >= idle_timeout_ms_ || now_ms - head_started_ms_ >= HeaderTimeoutMs()) {
         in_.Clear();
         keep_alive_ = false;
         RespondError(Cause::kClientHeadTimeout, true);
@@ -528,8 +526,7 @@ void DownstreamConnection::CheckTimers(int64_t now_ms) {
 }
 
 int64_t DownstreamConnection::NextCheckMs() const {
-  const int64_t header_timeout =
-      idle_timeout_ms_ < kHeaderTimeoutMs ? idle_timeout_ms_ : kHeaderTimeoutMs;
+  const int64_t header_timeout = HeaderTimeoutMs();
   int64_t at = last_activity_ms_ + header_timeout;  // covers idle, head and connect
   switch (phase_) {
     case Phase::kHead:

@@ -136,6 +136,11 @@ class DownstreamConnection final : public net::EventHandler {
   // True for a response field the client must not get: hop-by-hop fields, Transfer-Encoding
   // when dechunking for an HTTP/1.0 client, Content-Length beside chunked.
   bool DropsResponseField(std::string_view name) const;
+  uint32_t DroppedNameLengths() const;  // http::NameLengthBit of every name it drops now
+  // The whole head must arrive within this: min(idle timeout, kHeaderTimeoutMs).
+  int64_t HeaderTimeoutMs() const {
+    return idle_timeout_ms_ < kHeaderTimeoutMs ? idle_timeout_ms_ : kHeaderTimeoutMs;
+  }
   // The exchange with the target failed for `cause`: an error response if none has started,
   // else the client connection ends after what was sent.
   void FailUpstream(Cause cause);

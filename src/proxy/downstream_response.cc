@@ -169,6 +169,20 @@ bool DownstreamConnection::DropsResponseField(std::string_view name) const {
           EqualsIgnoreCase(name, "content-length"));
 }
 
+// The lengths of the names DropsResponseField drops now (kept in step with it): a head
+// whose name summary has none of them has nothing to drop.
+uint32_t DownstreamConnection::DroppedNameLengths() const {
+  static_assert(sizeof("connection") == sizeof("keep-alive"));
+  uint32_t lengths = http::NameLengthBit(sizeof("connection") - 1) |
+                     http::NameLengthBit(sizeof("proxy-connection") - 1) |
+                     http::NameLengthBit(sizeof("upgrade") - 1);
+  if (dechunk_) lengths |= http::NameLengthBit(sizeof("transfer-encoding") - 1);
+  if (resp_framing_.kind == http::BodyKind::kChunked) {
+    lengths |= http::NameLengthBit(sizeof("content-length") - 1);
+  }
+  return lengths;
+}
+
 bool DownstreamConnection::CanRelayHeadUnchanged(const http::ResponseHead& rh,
                                                  size_t head_len) const {
   // Nothing to add or remove: otherwise the rebuild adds Connection or cookies, drops fields
@@ -177,19 +191,7 @@ bool DownstreamConnection::CanRelayHeadUnchanged(const http::ResponseHead& rh,
       !set_cookie_headers_.empty() || app_cookie_name_ != nullptr) {
     return false;
   }
-  // The head's name summary says when no field can be one DropsResponseField drops.
-  constexpr uint32_t kDroppable = http::NameLengthBit(sizeof("connection") - 1) |
-                                  http::NameLengthBit(sizeof("proxy-connection") - 1) |
-                                  http::NameLengthBit(sizeof("upgrade") - 1) |
-                                  http::NameLengthBit(sizeof("transfer-encoding") - 1) |
-                                  http::NameLengthBit(sizeof("content-length") - 1);
-  static_assert(sizeof("connection") == sizeof("keep-alive"));
-  uint32_t droppable = kDroppable;
-  if (!dechunk_) droppable &= ~http::NameLengthBit(sizeof("transfer-encoding") - 1);
-  if (resp_framing_.kind != http::BodyKind::kChunked) {
-    droppable &= ~http::NameLengthBit(sizeof("content-length") - 1);
-  }
-  if ((rh.name_lengths & droppable) != 0) {
+  if ((rh.name_lengths & DroppedNameLengths()) != 0) {
     for (const http::HeaderField& h : rh.header_span()) {
       if (DropsResponseField(h.name)) return false;
     }
