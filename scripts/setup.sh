@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config clang-14 libclang-rt-14-dev clang-format
   libyaml-cpp-dev libre2-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev nlohmann-json3-dev
-  python3 python3-pytest python3-requests python3-yaml curl
+  python3 python3-pytest python3-requests python3-yaml curl openssl
   haproxy nginx wrk python3-matplotlib procps
 )
 missing=()

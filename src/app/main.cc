@@ -5,11 +5,13 @@
 //   sluice demo [--config FILE]                start demo targets for the config, then serve it
 //   sluice demo-target --listen ADDR:PORT      a small echo backend (like `whoami`)
 //   sluice targets [--admin ADDR:PORT] [--json] target health, from the admin endpoint
+//   sluice cert self-signed --name NAME ...    a self-signed certificate for local HTTPS
 //
 // Every flag is checked before anything starts: a bad value is one message naming the flag
 // and exit status 2. Exit status 1 is a config or runtime error; 70 an internal error (an
 // exception that should not happen, caught here as a last resort).
 #include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -20,12 +22,15 @@
 #include <variant>
 #include <vector>
 
+#include "app/cert_command.h"
 #include "app/demo_target.h"
 #include "app/server.h"
+#include "base/clock.h"
 #include "config/host_port.h"
 #include "config/loader.h"
 #include "config/quote.h"
 #include "control/admin_server.h"
+#include "tls/server_context.h"
 
 namespace {
 
@@ -102,10 +107,42 @@ const sluice::config::Config* PrintErrors(const sluice::config::LoadResult& load
   return nullptr;
 }
 
+// Reads and checks the certificate files of a loaded config; prints every problem.
+bool CheckCertificates(const sluice::config::Config& cfg, const std::string& path) {
+  auto store = sluice::tls::CertificateStore::Load(cfg, sluice::RealtimeMillis() / 1000);
+  const auto* errors = std::get_if<sluice::config::ConfigErrors>(&store);
+  if (errors == nullptr) return true;
+  for (const auto& e : *errors) std::fprintf(stderr, "%s\n", e.ToString().c_str());
+  std::fprintf(stderr, "%s: %zu error(s)\n", sluice::config::EscapeText(path).c_str(),
+               errors->size());
+  return false;
+}
+
+// The demo's certificate files, made (self-signed, for localhost) when they do not exist yet.
+bool MakeMissingDemoCertificates(const sluice::config::Config& cfg) {
+  for (const auto& def : cfg.certificates) {
+    if (access(def.certificate_file.c_str(), F_OK) == 0 ||
+        access(def.private_key_file.c_str(), F_OK) == 0) {
+      continue;
+    }
+    sluice::tls::SelfSignedRequest request;
+    request.names = {"localhost", "127.0.0.1"};
+    auto written =
+        sluice::app::WriteSelfSigned(request, def.certificate_file, def.private_key_file);
+    if (!written.ok()) {
+      std::fprintf(stderr, "demo: %s\n", written.error().message.c_str());
+      return false;
+    }
+    std::fprintf(stderr, "demo: made a self-signed certificate for localhost: %s (key %s)\n",
+                 def.certificate_file.c_str(), def.private_key_file.c_str());
+  }
+  return true;
+}
+
 int Validate(const std::string& path) {
   auto loaded = sluice::config::LoadConfigFromFile(path);
   const sluice::config::Config* cfg = PrintErrors(loaded, path);
-  if (cfg == nullptr) return 1;
+  if (cfg == nullptr || !CheckCertificates(*cfg, path)) return 1;
   size_t listeners = 0, rules = 0, targets = 0;
   for (const auto& lb : cfg->load_balancers) {
     listeners += lb.listeners.size();
@@ -123,7 +160,7 @@ int Validate(const std::string& path) {
 int Demo(const sluice::app::ServerOptions& options) {
   auto loaded = sluice::config::LoadConfigFromFile(options.config_path);
   const sluice::config::Config* cfg = PrintErrors(loaded, options.config_path);
-  if (cfg == nullptr) return 1;
+  if (cfg == nullptr || !MakeMissingDemoCertificates(*cfg)) return 1;
   // Block the stop signals before any thread starts, so that only the server sees them.
   sigset_t signals;
   sigemptyset(&signals);
@@ -193,7 +230,27 @@ struct Cli {
   sluice::app::DemoTargetOptions target;
   std::string admin_address = "127.0.0.1:9901";
   bool targets_json = false;
+  std::vector<std::string> cert_names;
+  std::string cert_key = "ecdsa";
+  int cert_days = 365;
+  std::string cert_out_dir = ".";
 };
+
+int CertSelfSigned(const Cli& cli) {
+  sluice::tls::SelfSignedRequest request;
+  request.names = cli.cert_names;
+  request.key_type =
+      cli.cert_key == "rsa" ? sluice::tls::KeyType::kRsa : sluice::tls::KeyType::kEcdsa;
+  request.days = cli.cert_days;
+  const std::string base = cli.cert_out_dir + "/" + request.names.front();
+  auto written = sluice::app::WriteSelfSigned(request, base + ".crt", base + ".key");
+  if (!written.ok()) {
+    std::fprintf(stderr, "cert: %s\n", written.error().message.c_str());
+    return 1;
+  }
+  std::printf("%s.crt\n%s.key\n", base.c_str(), base.c_str());
+  return 0;
+}
 
 void AddServeOptions(CLI::App* sub, sluice::app::ServerOptions* options) {
   sub->add_option("-w,--workers", options->workers, "Worker threads (default: online CPUs)")
@@ -232,6 +289,18 @@ void AddSubcommands(CLI::App& app, Cli& cli) {
   targets->add_option("-a,--admin", cli.admin_address, "Admin endpoint [ADDRESS:]PORT")
       ->check(HostPortCheck(kFetchAdmin));
   targets->add_flag("--json", cli.targets_json, "Print the JSON (DescribeTargetHealth shape)");
+
+  auto* cert = app.add_subcommand("cert", "Certificates for HTTPS listeners");
+  cert->require_subcommand(1);
+  auto* self_signed = cert->add_subcommand(
+      "self-signed", "Write NAME.crt and NAME.key: a self-signed certificate for local use");
+  self_signed->add_option("-n,--name", cli.cert_names, "DNS name or IP address (repeatable)")
+      ->required()
+      ->check(NameCheck());
+  self_signed->add_option("--key", cli.cert_key, "Key type")
+      ->check(CLI::IsMember({"ecdsa", "rsa"}));
+  self_signed->add_option("--days", cli.cert_days, "Validity in days")->check(CLI::Range(1, 3650));
+  self_signed->add_option("--out-dir", cli.cert_out_dir, "Directory for the two files");
 }
 
 int Main(int argc, char** argv) {
@@ -250,6 +319,7 @@ int Main(int argc, char** argv) {
   }
 
   if (app.got_subcommand("targets")) return Targets(cli.admin_address, cli.targets_json);
+  if (app.got_subcommand("cert")) return CertSelfSigned(cli);
   if (app.got_subcommand("run")) {
     cli.server.admin_override = ServerAdminOverride(cli.server.admin_override);
     return sluice::app::RunServer(cli.server);

@@ -68,7 +68,14 @@ Loaded LoadSnapshot(const std::string& path, proxy::SnapshotCompiler* compiler,
   };
   auto built = compiler->Build(std::move(std::get<config::Config>(loaded)), open_sockets);
   if (!built.ok()) {
-    Log("%s: %s; config not applied", path, built.error().message);
+    const std::string& message = built.error().message;
+    if (message.rfind(path + ":", 0) == 0) {
+      // Already located (file:line:column: field: ...), one problem per line.
+      Log("%s", message);
+      Log("%s: config not applied", path);
+    } else {
+      Log("%s: %s; config not applied", path, message);
+    }
     return {};
   }
   out.snapshot = built.value();
@@ -77,9 +84,14 @@ Loaded LoadSnapshot(const std::string& path, proxy::SnapshotCompiler* compiler,
 
 void DescribeListeners(const proxy::Snapshot& snap) {
   for (const proxy::ListenerRuntime& l : snap.listeners) {
+    std::string tls;
+    if (l.tls != nullptr) {
+      tls = ", " + std::string(l.tls->policy().name) + ", " +
+            std::to_string(l.tls->certificate_count()) + " certificate(s)";
+    }
     Log("load balancer %s listening on %s", l.load_balancer->name,
-        "http://" + l.address.ToString() + " (" + std::to_string(l.rules->rule_count()) +
-            " rules)");
+        std::string(snapshot::SchemeOf(l.protocol)) + "://" + l.address.ToString() + " (" +
+            std::to_string(l.rules->rule_count()) + " rules" + tls + ")");
   }
 }
 

@@ -62,7 +62,7 @@ TEST(LoaderErrorsTest, DeepNestingIsRejectedBeforeParsing) {
 TEST(LoaderErrorsTest, UnknownTopLevelKey) {
   EXPECT_THAT(Errors("LoadBalancer: []\n"),
               ElementsAre("t.yaml:1:1: LoadBalancer: unknown field 'LoadBalancer'; allowed: "
-                          "LoadBalancers, TargetGroups, Admin"));
+                          "LoadBalancers, TargetGroups, Certificates, Admin"));
 }
 
 TEST(LoaderErrorsTest, UnknownRuleKeyListsTheAllowedOnes) {
@@ -228,12 +228,13 @@ LoadBalancers:
         Port: 444
         DefaultActions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "200"}}]
 )"),
-      ElementsAre("t.yaml:4:19: LoadBalancers[0].Listeners[0].Protocol: protocol HTTPS is not "
-                  "supported yet; use HTTP",
+      ElementsAre("t.yaml:4:19: LoadBalancers[0].Listeners[0].Protocol: an HTTPS listener "
+                  "needs a certificate: add Certificates with the name of one from the "
+                  "top-level Certificates",
                   "t.yaml:6:22: LoadBalancers[0].Listeners[0].BindAddress: bind address "
                   "'localhost' is not an IP address",
                   "t.yaml:8:19: LoadBalancers[0].Listeners[1].Protocol: protocol 'TCP' is "
-                  "invalid; allowed: HTTP (HTTPS is not supported yet)"));
+                  "invalid; allowed: HTTP, HTTPS"));
 }
 
 TEST(LoaderErrorsTest, LoadBalancerAttributes) {

@@ -128,10 +128,21 @@ struct LoadBalancerAttributes {
   bool http2_enabled = true;         // routing.http2.enabled (accepted; HTTP/2 later)
 };
 
+// A listener's mention of a certificate of the store (Certificates[i].CertificateArn).
+struct ListenerCertificate {
+  std::string name;  // the store's Name (an ARN "...:certificate/<name>" is reduced to it)
+  Location location;
+  std::string path;  // "LoadBalancers[0].Listeners[1].Certificates[0]", for messages
+};
+
 struct Listener {
-  std::string protocol = "HTTP";         // HTTP only for now (HTTPS arrives with TLS)
+  std::string protocol = "HTTP";         // HTTP | HTTPS
   std::string bind_address = "0.0.0.0";  // Sluice extension: address to listen on
   int port = 0;                          // 1..65535
+  // HTTPS only: SslPolicy (default ELBSecurityPolicy-2016-08, the API's) and Certificates,
+  // the first being the default certificate, the others offered by SNI (at most 25).
+  std::string ssl_policy;
+  std::vector<ListenerCertificate> certificates;
   std::vector<Action> default_actions;
   std::vector<Rule> rules;  // kept sorted by priority after validation
   Location location;
@@ -191,6 +202,20 @@ struct TargetGroup {
   Location location;
 };
 
+// A certificate chain and its private key read from PEM files: the self-hosted stand-in for
+// an ACM certificate. Listeners name it. The files are read and checked (key matches, dates,
+// key type) by the TLS module when the config is compiled.
+struct CertificateDefinition {
+  std::string name;              // 1..128 of [A-Za-z0-9._-]
+  std::string certificate_file;  // PEM: the leaf first, then intermediates; path resolved
+                                 // against the config file's directory
+  std::string private_key_file;  // PEM private key (RSA or ECDSA), resolved the same way
+  Location location;             // of the entry
+  Location certificate_file_location;
+  Location private_key_file_location;
+  std::string path;  // "Certificates[0]"
+};
+
 // Sluice's own process settings (not part of the elbv2 model).
 struct AdminSettings {
   std::string address = "127.0.0.1";
@@ -201,6 +226,7 @@ struct Config {
   std::string source_file;  // path the config was read from, for messages
   std::vector<LoadBalancer> load_balancers;
   std::vector<TargetGroup> target_groups;
+  std::vector<CertificateDefinition> certificates;
   AdminSettings admin;
 };
 

@@ -37,6 +37,8 @@ struct LoadContext {
   int current_load_balancer = -1;
   std::vector<TargetGroupRef> refs;
   std::vector<Endpoint> endpoints;
+  // Names of the certificate store (parsed before the load balancers that name them).
+  std::vector<std::string> certificate_names;
 };
 
 // Top-level sections. Each appends what parsed (possibly partially, when there were errors;
@@ -44,6 +46,13 @@ struct LoadContext {
 void ParseLoadBalancers(LoadContext& ctx, const Field& field, std::vector<LoadBalancer>* out);
 void ParseTargetGroups(LoadContext& ctx, const Field& field, std::vector<TargetGroup>* out);
 void ParseAdmin(LoadContext& ctx, const Field& field, AdminSettings* out);
+// The certificate store (parse_certificate.cc): names unique, both files given; paths are
+// resolved against the directory of the config file.
+void ParseCertificates(LoadContext& ctx, const Field& field,
+                       std::vector<CertificateDefinition>* out);
+// A listener's Protocol with its TLS fields (SslPolicy, Certificates): HTTPS needs one
+// certificate at least and at most 26; an HTTP listener takes neither field.
+void ParseListenerProtocol(LoadContext& ctx, const MapReader& m, Listener* out);
 
 // Listener pieces (parse_rule.cc, parse_action.cc, parse_transform.cc).
 void ParseRules(LoadContext& ctx, const Field& field, std::vector<Rule>* out);

@@ -115,7 +115,8 @@ void ParseListener(LoadContext& ctx, const Field& item, Listener* out) {
   Reader& r = ctx.reader;
   out->location = LocationOf(item.mark);
   MapReader m(r, item,
-              {"Protocol", "Port", "BindAddress", "DefaultActions", "Rules", "Transforms"});
+              {"Protocol", "Port", "BindAddress", "DefaultActions", "Rules", "Transforms",
+               "SslPolicy", "Certificates"});
   if (!m.ok()) return;
   if (Field t = m.Get("Transforms"); t.present) {
     // Accepted as a key only to say why it is refused (reference §1.4).
@@ -123,16 +124,7 @@ void ParseListener(LoadContext& ctx, const Field& item, Listener* out) {
                "transforms are not allowed on the default rule (DefaultActions); put them on "
                "a rule in Rules");
   }
-  Field protocol = m.Get("Protocol");
-  if (std::optional<std::string> p = ReadString(r, protocol)) {
-    if (*p == "HTTPS") {
-      r.AddError(protocol, "protocol HTTPS is not supported yet; use HTTP");
-    } else if (*p != "HTTP") {
-      r.AddError(protocol, "protocol " + QuoteValue(*p) +
-                               " is invalid; allowed: HTTP (HTTPS is not "
-                               "supported yet)");
-    }
-  }
+  ParseListenerProtocol(ctx, m, out);
   IpAddress ip = *IpAddress::Parse(out->bind_address);  // the default, 0.0.0.0
   bool address_ok = ReadAddress(r, m.Get("BindAddress"), "bind address", &out->bind_address, &ip);
   Field port = m.Require("Port");

@@ -14,6 +14,7 @@
 #include "proxy/upstream_connection.h"
 #include "proxy/worker.h"
 #include "routing/redirect.h"
+#include "tls/server_context.h"
 
 namespace sluice::proxy {
 
@@ -39,6 +40,7 @@ DownstreamConnection::DownstreamConnection(Worker* worker,
       listener_(listener),
       listener_address_(listener->address) {
   created_ms_ = last_activity_ms_ = worker->now_ms();
+  handshaking_ = listener->tls != nullptr;
   idle_timeout_ms_ =
       static_cast<int64_t>(listener_->load_balancer->attributes.idle_timeout_seconds) * 1000;
   worker_->Register(this);
@@ -135,6 +137,7 @@ bool DownstreamConnection::ReadDownstream() {
   if (r.ok()) {
     in_.Commit(r.bytes());
     last_activity_ms_ = worker_->now_ms();
+    handshaking_ = false;
     if (r.bytes() < space) readable_ = false;
     return true;
   }
@@ -142,11 +145,13 @@ bool DownstreamConnection::ReadDownstream() {
   if (status == net::IoStatus::kInterrupted) return true;
   if (status == net::IoStatus::kWouldBlock) {
     readable_ = false;
+    if (handshaking_) HandshakeProgressed();
     return false;
   }
   // EOF or a reset.
   peer_eof_ = true;
   readable_ = false;
+  if (handshaking_ && status == net::IoStatus::kError) tls::HandshakeCounters::CountFailed();
   switch (phase_) {
     case Phase::kIdle:
     case Phase::kHead:
@@ -483,7 +488,12 @@ void DownstreamConnection::CheckTimers(int64_t now_ms) {
   int64_t idle_for = now_ms - last_activity_ms_;
   switch (phase_) {
     case Phase::kIdle:
-      if (idle_for >= idle_timeout_ms_) Close();
+      if (handshaking_ && now_ms - created_ms_ >= kHandshakeTimeoutMs) {
+        tls::HandshakeCounters::CountTimedOut();
+        Close();
+      } else if (idle_for >= idle_timeout_ms_) {
+        Close();
+      }
       break;
     case Phase::kHead: {
       if (idle_for >= idle_timeout_ms_ || now_ms - head_started_ms_ >= HeaderTimeoutMs()) {
@@ -528,6 +538,7 @@ void DownstreamConnection::CheckTimers(int64_t now_ms) {
 int64_t DownstreamConnection::NextCheckMs() const {
   const int64_t header_timeout = HeaderTimeoutMs();
   int64_t at = last_activity_ms_ + header_timeout;  // covers idle, head and connect
+  if (handshaking_) at = std::min(at, created_ms_ + kHandshakeTimeoutMs);
   switch (phase_) {
     case Phase::kHead:
       return std::min(at, head_started_ms_ + header_timeout);
@@ -547,6 +558,12 @@ int64_t DownstreamConnection::NextCheckMs() const {
       return at;
   }
   return at;
+}
+
+void DownstreamConnection::HandshakeProgressed() {
+  // The handshake may have finished without application data yet (an idle TLS client is
+  // then under the idle timeout, not the handshake timeout).
+  if (transport_->Handshake() == net::HandshakeStatus::kDone) handshaking_ = false;
 }
 
 void DownstreamConnection::BeginShutdown() {

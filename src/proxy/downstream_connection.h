@@ -30,9 +30,10 @@ class UpstreamConnection;
 struct RequestTarget;
 
 inline constexpr size_t kDownstreamBufferSize = 16 * 1024;
-inline constexpr int64_t kHeaderTimeoutMs = 10000;   // whole head must arrive within this
-inline constexpr int64_t kConnectTimeoutMs = 10000;  // ALB's connect budget to a target
-inline constexpr int64_t kLingerMs = 2000;           // draining a client's input after our close
+inline constexpr int64_t kHeaderTimeoutMs = 10000;     // whole head must arrive within this
+inline constexpr int64_t kConnectTimeoutMs = 10000;    // ALB's connect budget to a target
+inline constexpr int64_t kLingerMs = 2000;             // draining a client's input after our close
+inline constexpr int64_t kHandshakeTimeoutMs = 10000;  // a TLS handshake must finish within this
 
 class DownstreamConnection final : public net::EventHandler {
  public:
@@ -76,6 +77,8 @@ class DownstreamConnection final : public net::EventHandler {
 
   void Pump();
   bool ReadDownstream();
+  // Clears handshaking_ once the transport's handshake is done (cold: TLS only).
+  [[gnu::noinline]] void HandshakeProgressed();
   bool FlushDownstream();
   bool TryStartRequest();
   void HandleRequest(http::RequestHead& head);
@@ -189,6 +192,8 @@ class DownstreamConnection final : public net::EventHandler {
   int64_t last_activity_ms_ = 0;
   int64_t linger_started_ms_ = 0;
   bool shutting_down_ = false;
+  // A TLS handshake is in progress: the connection closes (silently) at kHandshakeTimeoutMs.
+  bool handshaking_ = false;
 
   // Current request.
   // What the method decides later: a HEAD response has no body; only idempotent requests are

@@ -211,9 +211,15 @@ void Worker::Accept(int listen_fd, const ListenerRuntime* listener) {
       return;
     }
     net::SetNoDelay(fd);
-    ServeDownstream(std::make_unique<net::TcpTransport>(fd), SocketAddress::FromSockaddr(ss),
-                    listener);
+    ServeDownstream(DownstreamTransport(fd, *listener), SocketAddress::FromSockaddr(ss), listener);
   }
+}
+
+std::unique_ptr<net::Transport> Worker::DownstreamTransport(int fd,
+                                                            const ListenerRuntime& listener) {
+  if (listener.tls == nullptr) return std::make_unique<net::TcpTransport>(fd);
+  // A session that cannot be allocated fails Watch(), which closes the connection.
+  return std::make_unique<net::TlsTransport>(fd, listener.tls->NewSession(), listener.tls);
 }
 
 void Worker::ServeDownstream(std::unique_ptr<net::Transport> transport, const SocketAddress& peer,

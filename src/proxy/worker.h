@@ -18,6 +18,7 @@
 #include "net/buffer.h"
 #include "net/event_loop.h"
 #include "net/tcp_transport.h"
+#include "net/tls_transport.h"
 #include "net/transport.h"
 #include "proxy/deadline_wheel.h"
 #include "proxy/listener_sockets.h"
@@ -112,6 +113,10 @@ class Worker {
   void CheckSooner(DownstreamConnection* conn, int64_t at_ms);
   size_t connection_count() const { return timers_.size(); }
   void Accept(int listen_fd, const ListenerRuntime* listener);
+  // The stream of an accepted socket: TLS (a session of the listener's context) for HTTPS
+  // listeners, plain TCP otherwise.
+  static std::unique_ptr<net::Transport> DownstreamTransport(int fd,
+                                                             const ListenerRuntime& listener);
   // Serves a new downstream stream on `listener` (accepted here, or made by a test).
   void ServeDownstream(std::unique_ptr<net::Transport> transport, const SocketAddress& peer,
                        const ListenerRuntime* listener);

@@ -49,7 +49,8 @@ bool ResolveForwards(std::vector<config::Action>& actions,
 
 // One listener: its actions resolved, its rules compiled, its address and protocol.
 Result<ListenerRuntime> CompileListener(config::LoadBalancer& lb, config::Listener& l,
-                                        const std::map<std::string, int>& group_index) {
+                                        const std::map<std::string, int>& group_index,
+                                        const std::shared_ptr<const tls::CertificateStore>& certs) {
   if (!ResolveForwards(l.default_actions, group_index)) {
     return Error{ErrorSource::kConfig, "unknown target group in default actions"};
   }
@@ -72,7 +73,28 @@ Result<ListenerRuntime> CompileListener(config::LoadBalancer& lb, config::Listen
   auto protocol = ParseListenerProtocol(l.protocol);
   if (!protocol) return Unknown("listener " + addr->ToString() + ": Protocol", l.protocol);
   rt.protocol = *protocol;
+  if (rt.protocol == ListenerProtocol::kHttps) {
+    auto tls = tls::ServerContext::Build(l, certs);
+    if (!tls.ok()) {
+      return Error{ErrorSource::kConfig,
+                   "listener " + addr->ToString() + ": " + tls.error().message};
+    }
+    rt.tls = std::move(tls.value());
+  }
   return rt;
+}
+
+// Reads and checks every certificate of the store.
+Result<std::shared_ptr<const tls::CertificateStore>> LoadCertificates(const config::Config& cfg) {
+  auto store = tls::CertificateStore::Load(cfg, RealtimeMillis() / 1000);
+  if (auto* errors = std::get_if<config::ConfigErrors>(&store)) {
+    std::string message;
+    for (const config::ConfigError& e : *errors) {
+      message += (message.empty() ? "" : "\n") + e.ToString();
+    }
+    return Error{ErrorSource::kConfig, message};
+  }
+  return std::get<std::shared_ptr<const tls::CertificateStore>>(std::move(store));
 }
 
 }  // namespace
@@ -89,9 +111,11 @@ Result<std::shared_ptr<const Snapshot>> SnapshotCompiler::Build(config::Config c
   for (size_t i = 0; i < snap->config.target_groups.size(); ++i) {
     group_index[snap->config.target_groups[i].name] = static_cast<int>(i);
   }
+  auto certs = LoadCertificates(snap->config);
+  if (!certs.ok()) return certs.error();
   for (config::LoadBalancer& lb : snap->config.load_balancers) {
     for (config::Listener& l : lb.listeners) {
-      auto listener = CompileListener(lb, l, group_index);
+      auto listener = CompileListener(lb, l, group_index, certs.value());
       if (!listener.ok()) return listener.error();
       snap->listeners.push_back(std::move(listener.value()));
     }

@@ -19,6 +19,7 @@
 #include "config/model.h"
 #include "routing/rule_table.h"
 #include "snapshot/protocols.h"
+#include "tls/server_context.h"
 
 namespace sluice::snapshot {
 
@@ -49,6 +50,8 @@ struct ListenerRuntime {
   ListenerProtocol protocol = ListenerProtocol::kHttp;
   std::string port_text;      // listener port in decimal, for headers and redirects
   uint64_t sticky_scope = 0;  // StickyHash("<lb>:<address>"): scopes AWSALBTG cookies
+  // HTTPS: the certificates and policy every accepted connection's session starts from.
+  std::shared_ptr<const tls::ServerContext> tls;
 };
 
 // A target removed from its group by a reload: it gets no new requests; requests in flight
@@ -95,6 +98,9 @@ class SnapshotCompiler {
 
   // now_ms: the monotonic clock (injected so that draining deadlines are testable).
   explicit SnapshotCompiler(int64_t (*now_ms)() = nullptr) : now_ms_(now_ms) {}
+
+  // Certificates are read from their files and checked at every build; the errors name the
+  // config file, line and field, one per line.
 
   // Compiles `config` into a snapshot, reusing target counters from the previous build. On
   // error (a regex that does not compile, an unknown protocol, `accept` failing) nothing

@@ -16,8 +16,18 @@ def validate(path):
                           timeout=30)
 
 
-def test_validate_demo_config_ok():
-    res = validate(DEMO)
+def test_validate_demo_config_ok(tmp_path):
+    # The demo's certificate is made on first use; until then validate says it is missing.
+    copy = tmp_path / "demo.yaml"
+    copy.write_text(DEMO.read_text())
+    res = validate(copy)
+    assert res.returncode == 1
+    assert "demo.yaml:9:22: Certificates[0].CertificateFile: cannot open " in res.stderr
+    made = subprocess.run([SLUICE_BIN, "cert", "self-signed", "--name", "localhost",
+                           "--out-dir", str(tmp_path / "certs")],
+                          capture_output=True, text=True, timeout=30)
+    assert made.returncode == 0, made.stderr
+    res = validate(copy)
     assert res.returncode == 0, res.stderr
     assert "ok" in res.stdout
 
@@ -73,10 +83,15 @@ def test_run_refuses_bad_config(tmp_path):
 
 
 def rewrite_demo(tmp_path):
-    """examples/demo.yaml with the listener and the four target ports moved to free ports."""
+    """examples/demo.yaml with the listeners and the four target ports moved to free ports.
+
+    The HTTPS listener's certificate paths stay relative (certs/localhost.*): they now point
+    into tmp_path, where `sluice demo` makes them (or the test does)."""
     cfg = yaml.safe_load(DEMO.read_text())
     listener = cfg["LoadBalancers"][0]["Listeners"][0]
     listener["Port"] = free_port()
+    for other in cfg["LoadBalancers"][0]["Listeners"][1:]:
+        other["Port"] = free_port()
     ports = {}
     for tg in cfg["TargetGroups"]:
         ports[tg["Name"]] = free_port()
@@ -104,6 +119,13 @@ def check_demo_routes(port, http, names):
 def test_demo_config_with_demo_targets(tmp_path, sluice, demo_targets, http):
     path, port, _ = rewrite_demo(tmp_path)
     cfg = yaml.safe_load(path.read_text())
+    made = subprocess.run([SLUICE_BIN, "cert", "self-signed", "--name", "localhost",
+                           "--out-dir", str(tmp_path / "certs")],
+                          capture_output=True, text=True, timeout=30)
+    assert made.returncode == 0, made.stderr
+    for c in cfg["Certificates"]:  # the fixture writes the config elsewhere: absolute paths
+        c["CertificateFile"] = str(tmp_path / c["CertificateFile"])
+        c["PrivateKeyFile"] = str(tmp_path / c["PrivateKeyFile"])
     names = {}
     for tg in cfg["TargetGroups"]:
         t = demo_targets(f"{tg['Name']}-svc")
@@ -125,6 +147,13 @@ def test_sluice_demo_subcommand(tmp_path, http):
         for p in [port, *ports.values()]:
             wait_until(lambda: port_accepts(p), 10, what=f"port {p}")
         check_demo_routes(port, http, {name: f"{name}-1" for name in ports})
+        # The HTTPS listener serves the same rules on the certificate the demo made.
+        https_port = yaml.safe_load(path.read_text())["LoadBalancers"][0]["Listeners"][1]["Port"]
+        cert = tmp_path / "certs" / "localhost.crt"
+        assert "made a self-signed certificate" in proc.stderr()
+        r = http.get(f"https://localhost:{https_port}/auth/login", verify=str(cert), timeout=10)
+        assert r.status_code == 200 and r.headers["X-Sluice-Target"] == "auth-1"
+        assert "X-Forwarded-Proto: https" in r.text
     finally:
         proc.stop(timeout=10)
     assert proc.popen.returncode == 0

@@ -1,0 +1,176 @@
+#include "net/tls_transport.h"
+
+#include <openssl/err.h>
+#include <sys/epoll.h>
+
+#include <cstring>
+
+namespace sluice::net {
+
+TlsTransport::TlsTransport(int fd, SSL* ssl, std::shared_ptr<const void> keep)
+    : tcp_(fd), ssl_(ssl), keep_(std::move(keep)) {
+  if (ssl_ != nullptr && SSL_set_fd(ssl_, fd) != 1) {
+    ERR_clear_error();
+    SSL_free(ssl_);
+    ssl_ = nullptr;
+  }
+}
+
+TlsTransport::~TlsTransport() { Close(); }
+
+bool TlsTransport::Watch(EventLoop& loop, EventHandler* handler) {
+  if (ssl_ == nullptr) return false;
+  handler_ = handler;
+  return tcp_.Watch(loop, this);
+}
+
+void TlsTransport::Unwatch() { tcp_.Unwatch(); }
+
+void TlsTransport::OnEvents(uint32_t events) {
+  if ((events & EPOLLOUT) && read_wants_write_) events |= EPOLLIN;
+  if ((events & (EPOLLIN | EPOLLRDHUP)) && write_wants_read_) events |= EPOLLOUT;
+  handler_->OnEvents(events);
+}
+
+IoResult TlsTransport::Failure(int ret, bool reading) {
+  int err = SSL_get_error(ssl_, ret);
+  int saved_errno = errno;
+  ERR_clear_error();
+  switch (err) {
+    case SSL_ERROR_WANT_READ:
+      (reading ? read_wants_write_ : write_wants_read_) = !reading;
+      return IoResult::WouldBlock();
+    case SSL_ERROR_WANT_WRITE:
+      (reading ? read_wants_write_ : write_wants_read_) = reading;
+      return IoResult::WouldBlock();
+    case SSL_ERROR_ZERO_RETURN:
+      return IoResult::Eof();
+    case SSL_ERROR_SYSCALL:
+      if (saved_errno == EINTR) return IoResult::Failed(EINTR);
+      return IoResult::Failed(saved_errno != 0 ? saved_errno : ECONNRESET);
+    default:
+      return IoResult::Failed(EPROTO);
+  }
+}
+
+HandshakeStatus TlsTransport::Handshake() {
+  if (handshake_done_) return HandshakeStatus::kDone;
+  if (ssl_ == nullptr || handshake_failed_) return HandshakeStatus::kFailed;
+  int ret = SSL_do_handshake(ssl_);
+  if (ret == 1) {
+    handshake_done_ = true;
+    read_wants_write_ = write_wants_read_ = false;
+    return HandshakeStatus::kDone;
+  }
+  int err = SSL_get_error(ssl_, ret);
+  ERR_clear_error();
+  if (err == SSL_ERROR_WANT_READ) {
+    read_wants_write_ = write_wants_read_ = false;
+    write_wants_read_ = true;  // a writer waits for the peer's next flight
+    return HandshakeStatus::kWantRead;
+  }
+  if (err == SSL_ERROR_WANT_WRITE) {
+    read_wants_write_ = true;  // a reader waits for the socket to take our flight
+    return HandshakeStatus::kWantWrite;
+  }
+  handshake_failed_ = true;
+  return HandshakeStatus::kFailed;
+}
+
+IoResult TlsTransport::Read(char* dst, size_t capacity) {
+  if (!handshake_done_) {
+    switch (Handshake()) {
+      case HandshakeStatus::kDone:
+        break;
+      case HandshakeStatus::kWantRead:
+      case HandshakeStatus::kWantWrite:
+        return IoResult::WouldBlock();
+      case HandshakeStatus::kFailed:
+        return IoResult::Failed(EPROTO);
+    }
+  }
+  size_t total = 0;
+  while (total < capacity) {
+    size_t n = 0;
+    int ret = SSL_read_ex(ssl_, dst + total, capacity - total, &n);
+    if (ret == 1) {
+      total += n;
+      continue;
+    }
+    if (total > 0) {
+      // Deliver what was decrypted; the condition (would-block, end, error) is met again by
+      // the next call.
+      IoResult r = Failure(ret, true);
+      if (r.status() != IoStatus::kWouldBlock) read_wants_write_ = false;
+      return IoResult::Moved(total);
+    }
+    return Failure(ret, true);
+  }
+  return IoResult::Moved(total);
+}
+
+IoResult TlsTransport::WriteRecord(const char* data, size_t size) {
+  size_t n = 0;
+  int ret = SSL_write_ex(ssl_, data, size, &n);
+  if (ret == 1) return IoResult::Moved(n);
+  return Failure(ret, false);
+}
+
+IoResult TlsTransport::Write(const iovec* pieces, int count) {
+  if (!handshake_done_) {
+    switch (Handshake()) {
+      case HandshakeStatus::kDone:
+        break;
+      case HandshakeStatus::kWantRead:
+      case HandshakeStatus::kWantWrite:
+        return IoResult::WouldBlock();
+      case HandshakeStatus::kFailed:
+        return IoResult::Failed(EPROTO);
+    }
+  }
+  // Small pieces (a head and a short body) go out as one record: copy them together.
+  constexpr size_t kCoalesce = 16 * 1024;
+  size_t total_size = 0;
+  for (int i = 0; i < count; ++i) total_size += pieces[i].iov_len;
+  if (count > 1 && total_size <= kCoalesce) {
+    char joined[kCoalesce];
+    size_t at = 0;
+    for (int i = 0; i < count; ++i) {
+      std::memcpy(joined + at, pieces[i].iov_base, pieces[i].iov_len);
+      at += pieces[i].iov_len;
+    }
+    return WriteRecord(joined, at);
+  }
+  size_t total = 0;
+  for (int i = 0; i < count; ++i) {
+    const char* base = static_cast<const char*>(pieces[i].iov_base);
+    size_t done = 0;
+    while (done < pieces[i].iov_len) {
+      IoResult r = WriteRecord(base + done, pieces[i].iov_len - done);
+      if (!r.ok()) return total > 0 ? IoResult::Moved(total) : r;
+      done += r.bytes();
+      total += r.bytes();
+    }
+  }
+  return total > 0 ? IoResult::Moved(total) : IoResult::WouldBlock();
+}
+
+void TlsTransport::ShutdownWrite() {
+  if (ssl_ != nullptr && handshake_done_) {
+    // Sends close_notify (best effort: a full socket drops it) before the TCP half-close.
+    (void)SSL_shutdown(ssl_);
+    ERR_clear_error();
+  }
+  tcp_.ShutdownWrite();
+}
+
+void TlsTransport::Close() {
+  if (ssl_ != nullptr) {
+    SSL_free(ssl_);
+    ssl_ = nullptr;
+  }
+  tcp_.Close();
+  keep_.reset();
+}
+
+}  // namespace sluice::net

@@ -1,0 +1,63 @@
+// TLS under the Transport seam: an OpenSSL session over a TcpTransport. The handshake runs
+// inside Read/Write (and Handshake()), so the connection above sees only plaintext and the
+// usual readiness: the transport is the loop's handler for its socket and passes readiness
+// on, turning "writable" into "readable" while a read waits for the socket to take a
+// handshake or alert record, and the reverse. Read drains whole TLS records: a read that
+// returns less than asked left nothing decrypted behind, as for TCP.
+//
+// Contract: as Transport (one owner, one thread). The SSL session and what its callbacks
+// need (`keep`, e.g. the listener's tls::ServerContext) live as long as the transport.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <memory>
+
+#include "net/event_loop.h"
+#include "net/tcp_transport.h"
+#include "net/transport.h"
+
+namespace sluice::net {
+
+class TlsTransport final : public Transport, public EventHandler {
+ public:
+  // Takes the socket and the session (already in accept or connect state).
+  TlsTransport(int fd, SSL* ssl, std::shared_ptr<const void> keep);
+  ~TlsTransport() override;
+  TlsTransport(const TlsTransport&) = delete;
+  TlsTransport& operator=(const TlsTransport&) = delete;
+
+  bool Watch(EventLoop& loop, EventHandler* handler) override;
+  void Unwatch() override;
+  int ConnectError() override { return tcp_.ConnectError(); }
+  HandshakeStatus Handshake() override;
+  IoResult Read(char* dst, size_t capacity) override;
+  IoResult Write(const iovec* pieces, int count) override;
+  using Transport::Write;
+  void ShutdownWrite() override;
+  void Close() override;
+  SocketAddress PeerAddress() const override { return tcp_.PeerAddress(); }
+  SocketAddress LocalAddress() const override { return tcp_.LocalAddress(); }
+
+  void OnEvents(uint32_t events) override;
+
+  bool handshake_done() const { return handshake_done_; }
+  SSL* ssl() const { return ssl_; }
+
+ private:
+  // Maps an SSL_read/SSL_write failure to an IoResult, remembering which readiness a
+  // retry waits for.
+  IoResult Failure(int ret, bool reading);
+  IoResult WriteRecord(const char* data, size_t size);
+
+  TcpTransport tcp_;
+  SSL* ssl_;
+  std::shared_ptr<const void> keep_;
+  EventHandler* handler_ = nullptr;
+  bool handshake_done_ = false;
+  bool read_wants_write_ = false;
+  bool write_wants_read_ = false;
+  bool handshake_failed_ = false;
+};
+
+}  // namespace sluice::net

@@ -1,0 +1,238 @@
+#include "tls/server_context.h"
+
+#include <openssl/err.h>
+#include <openssl/tls1.h>
+
+#include <atomic>
+#include <cstring>
+
+#include "tls/sni.h"
+
+namespace sluice::tls {
+namespace {
+
+std::atomic<uint64_t> g_failed{0};
+std::atomic<uint64_t> g_timed_out{0};
+
+constexpr unsigned char kSessionIdContext[] = "sluice";
+
+std::string OpenSslReason() {
+  unsigned long code = ERR_peek_last_error();
+  ERR_clear_error();
+  if (code == 0) return "unknown reason";
+  char text[256];
+  ERR_error_string_n(code, text, sizeof(text));
+  return text;
+}
+
+int MinVersion(uint8_t versions) {
+  if (versions & config::kTls10) return TLS1_VERSION;
+  if (versions & config::kTls11) return TLS1_1_VERSION;
+  if (versions & config::kTls12) return TLS1_2_VERSION;
+  return TLS1_3_VERSION;
+}
+
+int MaxVersion(uint8_t versions) {
+  if (versions & config::kTls13) return TLS1_3_VERSION;
+  if (versions & config::kTls12) return TLS1_2_VERSION;
+  if (versions & config::kTls11) return TLS1_1_VERSION;
+  return TLS1_VERSION;
+}
+
+// ALPN: http/1.1 when the client offers it; otherwise no protocol is acknowledged (the
+// HTTP/2 issue adds "h2" here).
+int SelectAlpn(SSL*, const unsigned char** out, unsigned char* out_len, const unsigned char* in,
+               unsigned int in_len, void*) {
+  static const unsigned char kHttp11[] = "http/1.1";
+  for (unsigned int i = 0; i < in_len;) {
+    unsigned int len = in[i];
+    if (i + 1 + len > in_len) break;
+    if (len == 8 && std::memcmp(in + i + 1, kHttp11, 8) == 0) {
+      *out = in + i + 1;
+      *out_len = 8;
+      return SSL_TLSEXT_ERR_OK;
+    }
+    i += 1 + len;
+  }
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
+// The host name of the server_name extension (RFC 6066 §3), or empty.
+std::string_view ServerNameOf(SSL* ssl) {
+  const unsigned char* p = nullptr;
+  size_t len = 0;
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) != 1 || len < 5) return {};
+  size_t list_len = (static_cast<size_t>(p[0]) << 8) | p[1];
+  if (list_len + 2 > len || p[2] != TLSEXT_NAMETYPE_host_name) return {};
+  size_t name_len = (static_cast<size_t>(p[3]) << 8) | p[4];
+  if (5 + name_len > len) return {};
+  return std::string_view(reinterpret_cast<const char*>(p + 5), name_len);
+}
+
+// Whether the client can take an ECDSA certificate: it offers a TLS 1.3 suite or an
+// ECDHE-ECDSA suite, and (when it sends signature_algorithms) an ECDSA signature scheme.
+bool ClientSupportsEcdsa(SSL* ssl) {
+  const unsigned char* ciphers = nullptr;
+  size_t n = SSL_client_hello_get0_ciphers(ssl, &ciphers);
+  bool suite = false;
+  for (size_t i = 0; i + 1 < n && !suite; i += 2) {
+    unsigned id = (static_cast<unsigned>(ciphers[i]) << 8) | ciphers[i + 1];
+    suite = (id >> 8) == 0x13 || id == 0xC02B || id == 0xC02C || id == 0xC023 || id == 0xC024 ||
+            id == 0xC009 || id == 0xC00A || id == 0xCCA9;
+  }
+  if (!suite) return false;
+  const unsigned char* p = nullptr;
+  size_t len = 0;
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_signature_algorithms, &p, &len) != 1) {
+    return true;  // TLS 1.2 without the extension: the cipher suite decides
+  }
+  for (size_t i = 2; i + 1 < len; i += 2) {
+    if (p[i + 1] == 0x03 && p[i] >= 0x02 && p[i] <= 0x06) return true;  // ecdsa_*
+  }
+  return false;
+}
+
+SSL_CTX* NewContext(const config::SslPolicy& policy, std::string* error) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) {
+    *error = "SSL_CTX_new: " + OpenSslReason();
+    return nullptr;
+  }
+  SSL_CTX_set_min_proto_version(ctx, MinVersion(policy.versions));
+  SSL_CTX_set_max_proto_version(ctx, MaxVersion(policy.versions));
+  SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION |
+                               SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  std::string tls12, tls13;
+  for (std::string_view c : policy.ciphers) {
+    std::string& list = c.rfind("TLS_", 0) == 0 ? tls13 : tls12;
+    if (!list.empty()) list += ':';
+    list += c;
+  }
+  // TLS 1.0 and 1.1 need security level 0 with OpenSSL 3 (SHA-1 in their handshakes).
+  if (policy.versions & (config::kTls10 | config::kTls11)) tls12 += ":@SECLEVEL=0";
+  bool ok = (tls12.empty() || SSL_CTX_set_cipher_list(ctx, tls12.c_str()) == 1) &&
+            (tls13.empty() ? SSL_CTX_set_ciphersuites(ctx, "") == 1
+                           : SSL_CTX_set_ciphersuites(ctx, tls13.c_str()) == 1) &&
+            SSL_CTX_set1_groups_list(ctx, "X25519:P-256:P-384:P-521") == 1;
+  if (ok && policy.post_quantum) {
+    ok = SSL_CTX_set1_groups_list(ctx, "X25519MLKEM768:X25519:P-256:P-384:P-521") == 1;
+    if (!ok) {
+      SSL_CTX_free(ctx);
+      ERR_clear_error();
+      *error = "SslPolicy " + std::string(policy.name) +
+               " needs the ML-KEM hybrid groups, which "
+               "the linked OpenSSL (" +
+               OpenSSL_version(OPENSSL_VERSION) +
+               ") does not offer; "
+               "use its classic namesake (without -PQ)";
+      return nullptr;
+    }
+  }
+  if (!ok) {
+    *error = "SslPolicy " + std::string(policy.name) + ": " + OpenSslReason();
+    SSL_CTX_free(ctx);
+    return nullptr;
+  }
+  // Resumption by stateless tickets only (no server-side cache to share or lock), one per
+  // handshake; the ticket keys are this context's, shared by every worker.
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_num_tickets(ctx, 1);
+  SSL_CTX_set_session_id_context(ctx, kSessionIdContext, sizeof(kSessionIdContext) - 1);
+  SSL_CTX_set_read_ahead(ctx, 1);
+  SSL_CTX_set_alpn_select_cb(ctx, SelectAlpn, nullptr);
+  return ctx;
+}
+
+bool UseCertificate(SSL_CTX* ctx, const LoadedCertificate& cert, std::string* error) {
+  bool ok = SSL_CTX_use_certificate(ctx, cert.leaf.get()) == 1;
+  for (const X509Ptr& c : cert.chain) ok = ok && SSL_CTX_add1_chain_cert(ctx, c.get()) == 1;
+  ok =
+      ok && SSL_CTX_use_PrivateKey(ctx, cert.key.get()) == 1 && SSL_CTX_check_private_key(ctx) == 1;
+  if (!ok) *error = "certificate " + cert.name + ": " + OpenSslReason();
+  return ok;
+}
+
+}  // namespace
+
+void HandshakeCounters::CountFailed() { g_failed.fetch_add(1, std::memory_order_relaxed); }
+void HandshakeCounters::CountTimedOut() { g_timed_out.fetch_add(1, std::memory_order_relaxed); }
+uint64_t HandshakeCounters::failed() { return g_failed.load(std::memory_order_relaxed); }
+uint64_t HandshakeCounters::timed_out() { return g_timed_out.load(std::memory_order_relaxed); }
+
+std::variant<std::shared_ptr<const CertificateStore>, config::ConfigErrors> CertificateStore::Load(
+    const config::Config& config, int64_t now) {
+  auto store = std::make_shared<CertificateStore>();
+  config::ConfigErrors errors;
+  for (const config::CertificateDefinition& def : config.certificates) {
+    auto loaded = LoadCertificate(def, config.source_file, now);
+    if (auto* e = std::get_if<config::ConfigError>(&loaded)) {
+      errors.push_back(std::move(*e));
+      continue;
+    }
+    store->certificates_.emplace(def.name, std::move(std::get<LoadedCertificate>(loaded)));
+  }
+  if (!errors.empty()) return errors;
+  return std::shared_ptr<const CertificateStore>(std::move(store));
+}
+
+const LoadedCertificate* CertificateStore::Find(const std::string& name) const {
+  auto it = certificates_.find(name);
+  return it == certificates_.end() ? nullptr : &it->second;
+}
+
+ServerContext::~ServerContext() {
+  for (SSL_CTX* ctx : contexts_) SSL_CTX_free(ctx);
+}
+
+Result<std::shared_ptr<const ServerContext>> ServerContext::Build(
+    const config::Listener& listener, std::shared_ptr<const CertificateStore> store) {
+  std::shared_ptr<ServerContext> self(new ServerContext());
+  self->store_ = std::move(store);
+  self->policy_ = config::FindSslPolicy(listener.ssl_policy.empty() ? config::kDefaultSslPolicy
+                                                                    : listener.ssl_policy);
+  if (self->policy_ == nullptr) {
+    return Error{ErrorSource::kConfig, "unknown SslPolicy " + listener.ssl_policy};
+  }
+  for (const config::ListenerCertificate& ref : listener.certificates) {
+    const LoadedCertificate* cert = self->store_->Find(ref.name);
+    if (cert == nullptr) return Error{ErrorSource::kConfig, "unknown certificate " + ref.name};
+    std::string error;
+    SSL_CTX* ctx = NewContext(*self->policy_, &error);
+    if (ctx == nullptr) return Error{ErrorSource::kConfig, error};
+    self->contexts_.push_back(ctx);
+    if (!UseCertificate(ctx, *cert, &error)) return Error{ErrorSource::kConfig, error};
+    self->facts_.push_back(&cert->facts);
+  }
+  if (self->contexts_.empty()) {
+    return Error{ErrorSource::kConfig, "an HTTPS listener needs a certificate"};
+  }
+  SSL_CTX_set_client_hello_cb(self->contexts_[0], OnClientHello, self.get());
+  return std::shared_ptr<const ServerContext>(std::move(self));
+}
+
+SSL* ServerContext::NewSession() const {
+  SSL* ssl = SSL_new(contexts_[0]);
+  if (ssl == nullptr) {
+    ERR_clear_error();
+    return nullptr;
+  }
+  SSL_set_accept_state(ssl);
+  return ssl;
+}
+
+int ServerContext::OnClientHello(SSL* ssl, int*, void* arg) {
+  const auto* self = static_cast<const ServerContext*>(arg);
+  if (self->contexts_.size() == 1) return SSL_CLIENT_HELLO_SUCCESS;
+  std::string_view name = ServerNameOf(ssl);
+  if (name.empty()) return SSL_CLIENT_HELLO_SUCCESS;
+  size_t chosen = SelectCertificate(self->facts_, name, ClientSupportsEcdsa(ssl));
+  if (chosen != 0 && SSL_set_SSL_CTX(ssl, self->contexts_[chosen]) == nullptr) {
+    ERR_clear_error();
+    return SSL_CLIENT_HELLO_ERROR;
+  }
+  return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+}  // namespace sluice::tls
