@@ -3,9 +3,16 @@
 A launcher renders the chain's config (templates in bench/configs/, kept with each run) and
 returns a Launch: the command line and the address the chain listens on. The driver starts it
 pinned like the layout says and waits until it accepts connections.
+
+A TLS workload (Workload.tls) gives every proxy the same certificate and key (TlsFiles, made
+once per run by make_certificate) and the same protocol versions, TLS 1.2 and 1.3: Sluice with
+ELBSecurityPolicy-TLS13-1-2-2021-06, HAProxy and NGINX with their defaults for session tickets
+(stateless, on) and NGINX without a session cache. The proxies speak HTTP to the backends.
 """
 
 import re
+import shutil
+import subprocess
 from typing import NamedTuple
 
 from .common import BACKEND_ADDRS, BENCH, DIRECT_ADDR, PROXY_ADDR, HarnessError
@@ -30,7 +37,7 @@ PEER_HEADERS = {
         "",
         "    # ALB-equivalent header profile\n"
         "    option forwardfor\n"
-        "    http-request set-header X-Forwarded-Proto http\n"
+        "    http-request set-header X-Forwarded-Proto @SCHEME@\n"
         "    http-request set-header X-Forwarded-Port %[dst_port]\n"
         "    http-request set-header X-Amzn-Trace-Id Root=1-%[date,hex,bytes(8,8)]-"
         "%[rand,hex,bytes(8,8)]%[rand,hex,bytes(8,8)]%[rand,hex,bytes(8,8)]",
@@ -49,6 +56,44 @@ PEER_HEADERS = {
 }
 
 
+def haproxy_headers(profile, scheme):
+    """The HAProxy lines of a header profile for clients speaking `scheme` (NGINX's lines use
+    $scheme)."""
+    return PEER_HEADERS[profile].haproxy.replace("@SCHEME@", scheme)
+
+
+# Sluice's listener policy for TLS workloads: TLS 1.2 and 1.3, like the peers' settings.
+SLUICE_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+
+class TlsFiles(NamedTuple):
+    """The one certificate of a run, in the forms the proxies read (absolute paths)."""
+    cert: object  # PEM certificate
+    key: object  # PEM private key
+    combined: object  # certificate then key (HAProxy's crt)
+
+
+def make_certificate(directory):
+    """Makes a self-signed ECDSA P-256 certificate for localhost and 127.0.0.1 in
+    `directory` (with openssl(1)); returns its TlsFiles."""
+    openssl = shutil.which("openssl")
+    if not openssl:
+        raise HarnessError("openssl not found (apt-get install -y openssl): TLS workloads "
+                           "need it to make their certificate")
+    d = directory.resolve()
+    d.mkdir(parents=True, exist_ok=True)
+    files = TlsFiles(d / "cert.pem", d / "key.pem", d / "combined.pem")
+    r = subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "30", "-subj",
+                        "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                        "-keyout", str(files.key), "-out", str(files.cert)],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise HarnessError(f"making the TLS certificate failed: {r.stderr[-500:]}")
+    files.combined.write_text(files.cert.read_text() + files.key.read_text())
+    return files
+
+
 class ChainEnv(NamedTuple):
     """What launching a chain needs from the run."""
     tools: dict  # name -> executable (bench-tools and sluice)
@@ -56,6 +101,7 @@ class ChainEnv(NamedTuple):
     work: object  # scratch directory (nginx's temp paths)
     backend_port: int
     sized_backend_only: bool
+    tls: object = None  # TlsFiles, for a TLS workload
 
 
 class Launch(NamedTuple):
@@ -102,11 +148,27 @@ def sluice_rules(n):
     return "\n".join(lines)
 
 
+def _tls_files(env, chain, workload):
+    """The certificate for a TLS workload; None for plain HTTP."""
+    if not workload.tls:
+        return None
+    if env.tls is None:
+        raise HarnessError(f"{chain}: TLS workload {workload.name} without a certificate")
+    return env.tls
+
+
 def _sluice(env, chain, layout, workload, port):
+    tls = _tls_files(env, chain, workload)
     text = render("sluice.yaml.in", {
         "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port, "BACKEND_PORT": env.backend_port,
+        "PROTOCOL": "HTTPS" if tls else "HTTP",
+        "LISTENER_TLS": f"\n        SslPolicy: {SLUICE_SSL_POLICY}"
+                        "\n        Certificates: [bench]" if tls else "",
         "RULES": sluice_rules(SLUICE_RULES[chain]),
-        "TARGETS": "\n".join(f"      - Id: {b}" for b in BACKEND_ADDRS)})
+        "TARGETS": "\n".join(f"      - Id: {b}" for b in BACKEND_ADDRS),
+        "CERTIFICATES": "\nCertificates:\n  - Name: bench"
+                        f"\n    CertificateFile: {tls.cert}"
+                        f"\n    PrivateKeyFile: {tls.key}" if tls else ""})
     cfg = env.cfg_dir / f"{chain}-{layout.name}.yaml"
     cfg.write_text(text)
     argv = [env.tools["sluice"], "run", "--config", cfg, "--workers", layout.workers,
@@ -115,9 +177,11 @@ def _sluice(env, chain, layout, workload, port):
 
 
 def _haproxy(env, chain, layout, workload, port):
+    tls = _tls_files(env, chain, workload)
     text = render("haproxy.cfg.in", {
         "WORKERS": layout.workers, "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port,
-        "PEER_HEADERS": PEER_HEADERS[layout.peer_headers].haproxy,
+        "BIND_TLS": f" ssl crt {tls.combined} alpn http/1.1 ssl-min-ver TLSv1.2" if tls else "",
+        "PEER_HEADERS": haproxy_headers(layout.peer_headers, workload.scheme),
         "SERVERS": "\n".join(f"    server b{i + 1} {b}:{env.backend_port}"
                              for i, b in enumerate(BACKEND_ADDRS))})
     cfg = env.cfg_dir / f"{chain}-{layout.name}.cfg"
@@ -128,8 +192,15 @@ def _haproxy(env, chain, layout, workload, port):
 def _nginx(env, chain, layout, workload, port):
     wd = env.work / f"nginx-{layout.name}"
     wd.mkdir(exist_ok=True)
+    tls = _tls_files(env, chain, workload)
     text = render("nginx.conf.in", {
         "WORKERS": layout.workers, "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port,
+        "LISTEN_TLS": " ssl" if tls else "",
+        "SERVER_TLS": f"\n        ssl_certificate {tls.cert};"
+                      f"\n        ssl_certificate_key {tls.key};"
+                      "\n        ssl_protocols TLSv1.2 TLSv1.3;"
+                      "\n        ssl_session_tickets on;"
+                      "\n        ssl_session_cache off;" if tls else "",
         "WORKDIR": wd, "PEER_HEADERS": PEER_HEADERS[layout.peer_headers].nginx,
         "SERVERS": "\n".join(f"        server {b}:{env.backend_port};" for b in BACKEND_ADDRS)})
     cfg = env.cfg_dir / f"{chain}-{layout.name}.conf"
@@ -138,7 +209,13 @@ def _nginx(env, chain, layout, workload, port):
     return Launch(argv, PROXY_ADDR, port, chain, True)
 
 
+def _no_tls(chain, workload):
+    if workload.tls:
+        raise HarnessError(f"{chain} cannot serve TLS workload {workload.name}")
+
+
 def _floor(env, chain, layout, workload, port):
+    _no_tls(chain, workload)
     argv = [env.tools["floor-forwarder"], port] + \
            [f"{b}:{env.backend_port}" for b in BACKEND_ADDRS]
     return Launch(argv, PROXY_ADDR, port, chain, True)
@@ -146,6 +223,7 @@ def _floor(env, chain, layout, workload, port):
 
 def _direct(env, chain, layout, workload, port):
     """No proxy: one backend where the proxy would run, on its own address."""
+    _no_tls(chain, workload)
     tool = backend_tool(workload.body, env.sized_backend_only)
     argv = backend_argv(env.tools, tool, env.backend_port, DIRECT_ADDR, workload.body)
     return Launch(argv, DIRECT_ADDR, env.backend_port, "direct responder", False)

@@ -7,7 +7,8 @@ import random
 import signal
 import time
 
-from .chains import BACKEND_SOURCES, ChainEnv, backend_argv, backend_tool, launch
+from .chains import (BACKEND_SOURCES, ChainEnv, backend_argv, backend_tool, launch,
+                     make_certificate)
 from .common import BACKEND_ADDRS, PROXY_ADDR, HarnessError, ProxyDied
 from .httpcheck import http_check, open_idle_connections
 from . import loadgen
@@ -34,6 +35,12 @@ class Bench:
         self.rng = random.Random(args.seed)
         self.backends = []
         self.rates = {}  # (layout, workload) -> open-loop rate
+        self.tls = None  # chains.TlsFiles: the run's one certificate, made when first needed
+
+    def tls_files(self):
+        if self.tls is None:
+            self.tls = make_certificate(self.work / "tls")
+        return self.tls
 
     # ---- backends and proxies ----------------------------------------------------------------
 
@@ -67,7 +74,7 @@ class Bench:
         if listening(PROXY_ADDR, port):
             raise HarnessError(f"{PROXY_ADDR}:{port} is in use before starting {chain}")
         env = ChainEnv(self.tools, self.cfg_dir, self.work, a.backend_port,
-                       a.sized_backend_only)
+                       a.sized_backend_only, self.tls_files() if workload.tls else None)
         run = launch(env, chain, layout, workload, port)
         p = self.procs.start(f"{chain}-{layout.name}", run.argv, cpus=layout.proxy_cpus)
         wait_listening(run.ip, run.port, p, run.what)
@@ -83,7 +90,8 @@ class Bench:
             raise (died or e) from None
 
     def check_chain(self, p, chain, ip, port, workload, m):
-        err = http_check(ip, port, workload.path, workload.body, workload.close)
+        err = http_check(ip, port, workload.path, workload.body, workload.close,
+                         tls=workload.tls)
         time.sleep(0.05)
         died = self.exited(p, chain)
         if died:

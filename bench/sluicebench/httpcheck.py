@@ -1,7 +1,9 @@
-"""A tiny HTTP client: one check request through a chain, and idle keep-alive connections."""
+"""A tiny HTTP client: one check request through a chain (over TLS for a TLS workload), and
+idle keep-alive connections."""
 
 import selectors
 import socket
+import ssl
 import time
 
 from .common import HarnessError
@@ -28,15 +30,34 @@ def parse_response(buf):
     return (status, length, end + 4, close)
 
 
-def http_check(ip, port, path, body, close, host=None, timeout=5.0):
-    """One request through the chain. Returns None when the response is what the backend
-    sends (status 200, `body` bytes) and, with `close`, the chain closes the connection
-    afterwards; else a description of what is wrong."""
+def client_tls_context():
+    """TLS for the check request: the run's self-signed certificate is not verified."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def _connect(ip, port, timeout, tls):
+    s = socket.create_connection((ip, port), timeout=timeout)
+    if not tls:
+        return s
+    try:
+        return client_tls_context().wrap_socket(s, server_hostname="localhost")
+    except BaseException:
+        s.close()
+        raise
+
+
+def http_check(ip, port, path, body, close, host=None, timeout=5.0, tls=False):
+    """One request through the chain (over TLS with `tls`). Returns None when the response is
+    what the backend sends (status 200, `body` bytes) and, with `close`, the chain closes the
+    connection afterwards; else a description of what is wrong."""
     host = host or f"{ip}:{port}"
     req = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: sluice-bench-check\r\n"
     req += "Connection: close\r\n\r\n" if close else "\r\n"
     try:
-        with socket.create_connection((ip, port), timeout=timeout) as s:
+        with _connect(ip, port, timeout, tls) as s:
             s.sendall(req.encode())
             buf = b""
             deadline = time.monotonic() + timeout
@@ -62,6 +83,8 @@ def http_check(ip, port, path, body, close, host=None, timeout=5.0):
                     rest = s.recv(1)
                 except socket.timeout:
                     return "connection not closed after a 'Connection: close' request"
+                except (ssl.SSLEOFError, ssl.SSLZeroReturnError):
+                    rest = b""  # TLS: closed without (or with) close_notify
                 if rest:
                     return "bytes after the response"
     except OSError as e:

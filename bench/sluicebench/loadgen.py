@@ -15,7 +15,7 @@ def wrk(procs, layout, ip, port, workload, seconds, label):
             "--timeout", "2s", "-s", BENCH / "tools" / "wrk-report.lua"]
     if workload.close:
         argv += ["-H", "Connection: close"]
-    argv.append(f"http://{ip}:{port}{workload.path}")
+    argv.append(f"{workload.scheme}://{ip}:{port}{workload.path}")
     rc, out, cpu = procs.run(label, argv, cpus=layout.load_cpus, timeout=seconds + 30)
     line = next((l for l in out.splitlines() if l.startswith("WRKJSON ")), None)
     if rc != 0 or line is None:

@@ -4,6 +4,9 @@ A new workload or layout is one more entry in WORKLOADS or LAYOUTS; the driver d
 on names. What a workload entry decides:
 
     body, close, path   what the clients ask for and what the backends answer
+    tls                 the clients speak HTTPS to the chain (chains.TLS: one certificate,
+                        made once per run, for every proxy); the chain speaks HTTP to the
+                        backends either way
     phases              which measurements run, in order (driver.Bench.PHASES):
                         "capacity" (wrk, closed loop), "latency" (open loop at a rate derived
                         from the capacity phase), "idle" (idle keep-alive connections, memory)
@@ -11,6 +14,9 @@ on names. What a workload entry decides:
     variants            chains run instead of a selected one (rules: sluice with 1 and with
                         1,000 rules, when sluice is selected)
     comparisons         the (ours, other) pairs of per-round ratios in results.md
+
+A TLS workload runs on the peers only (the floor forwarder and the responder speak no TLS) and
+measures capacity only: bench/tools/openloop.c and the idle phase's client speak plain HTTP.
 """
 
 import os
@@ -21,13 +27,16 @@ from .common import PEERS, RULES_CHAINS, BACKEND_ADDRS, HarnessError
 # Sluice against each peer, the better peer of each round, and the two references.
 PEER_COMPARISONS = tuple(("sluice", o) for o in ("haproxy", "nginx", "best peer", "floor",
                                                  "direct"))
+# Without the references (workloads they cannot serve).
+PEERS_ONLY_COMPARISONS = tuple(("sluice", o) for o in ("haproxy", "nginx", "best peer"))
 
 
 class Workload:
     def __init__(self, name, title, body=13, close=False, path="/",
                  phases=("capacity", "latency"), chains=None, variants=None,
-                 comparisons=PEER_COMPARISONS):
+                 comparisons=PEER_COMPARISONS, tls=False):
         self.name, self.title, self.body, self.close = name, title, body, close
+        self.tls = tls
         self.path, self.phases, self.chains = path, tuple(phases), chains
         self.variants, self.comparisons = variants or {}, tuple(comparisons)
 
@@ -36,6 +45,10 @@ class Workload:
         if self.variants:
             return [v for c, vs in self.variants.items() if c in selected for v in vs]
         return [c for c in selected if self.chains is None or c in self.chains]
+
+    @property
+    def scheme(self):
+        return "https" if self.tls else "http"
 
 
 WORKLOADS = {w.name: w for w in (
@@ -50,6 +63,14 @@ WORKLOADS = {w.name: w for w in (
              path="/r999/x", phases=("capacity",), variants={"sluice": RULES_CHAINS},
              comparisons=[("sluice-1000rules", "sluice-1rule")]),
     Workload("idle", "idle keep-alive connections", body=13, phases=("idle",), chains=PEERS),
+    # HTTPS (TLS 1.2/1.3, ECDSA P-256 certificate; wrk negotiates TLS 1.3). ka: one handshake
+    # per connection, then the record layer only. close: "Connection: close" on every request,
+    # so every request pays a full handshake (wrk never resumes a session) and the close.
+    Workload("tls-ka-13b", "HTTPS keep-alive, 13 B response", body=13, tls=True,
+             phases=("capacity",), chains=PEERS, comparisons=PEERS_ONLY_COMPARISONS),
+    Workload("tls-close-13b", "HTTPS, new connection and full TLS handshake per request, 13 B",
+             body=13, close=True, tls=True, phases=("capacity",), chains=PEERS,
+             comparisons=PEERS_ONLY_COMPARISONS),
 )}
 
 

@@ -74,15 +74,20 @@ def test_sluice_rules():
 def test_render_refuses_an_unfilled_placeholder():
     with pytest.raises(HarnessError, match="placeholder @SERVERS@ not filled"):
         chains.render("haproxy.cfg.in", {"WORKERS": 1, "PROXY_ADDR": "127.0.0.1",
-                                         "PROXY_PORT": 1, "PEER_HEADERS": ""})
+                                         "PROXY_PORT": 1, "BIND_TLS": "",
+                                         "PEER_HEADERS": ""})
 
 
-def launch(tmp_path, chain, layout="A", body=13, sized=False):
+TLS = chains.TlsFiles("/t/cert.pem", "/t/key.pem", "/t/combined.pem")
+
+
+def launch(tmp_path, chain, layout="A", body=13, sized=False, workload=None, tls=None):
     env = chains.ChainEnv({"sluice": "/x/sluice", "floor-forwarder": "/x/floor",
                            "responder": "/x/responder", "sized-responder": "/x/sized"},
-                          tmp_path, tmp_path, 19000, sized)
+                          tmp_path, tmp_path, 19000, sized, tls)
     (lay,) = workloads.make_layouts([layout], cpus=[0, 1])
-    return chains.launch(env, chain, lay, workloads.Workload("w", "w", body=body), 18080)
+    wl = workload or workloads.Workload("w", "w", body=body)
+    return chains.launch(env, chain, lay, wl, 18080)
 
 
 def test_launchers(tmp_path):
@@ -108,7 +113,7 @@ def test_option_defaults():
     assert smoke.proxies == "sluice,haproxy,nginx,floor"
     full = cli.parse_args(["--seed", "7"])
     assert (full.rounds, full.duration, full.layouts, full.seed) == (5, 10, "A,B", 7)
-    assert full.workloads == "ka-13b,ka-1k,ka-64k,close-13b,rules,idle"
+    assert full.workloads == "ka-13b,ka-1k,ka-64k,close-13b,rules,idle,tls-ka-13b,tls-close-13b"
     with pytest.raises(SystemExit):
         cli.parse_args(["--workloads", "ka-2k"])
 
@@ -130,3 +135,80 @@ def test_peer_header_profiles(tmp_path, layout, added):
     # NGINX: Host and Connection are always set (client's Host, upstream keep-alive).
     assert sorted(l.split()[1] for l in ngx if l.startswith("proxy_set_header")) == \
         sorted(["Connection", "Host"] + added)
+
+
+def test_tls_workloads_are_data():
+    ka, close = WORKLOADS["tls-ka-13b"], WORKLOADS["tls-close-13b"]
+    assert (ka.tls, ka.close, ka.body, ka.scheme) == (True, False, 13, "https")
+    assert (close.tls, close.close, close.body) == (True, True, 13)
+    # The floor and the responder speak no TLS; openloop.c and the idle client neither.
+    for wl in (ka, close):
+        assert wl.chains_for(list(ALL_CHAINS)) == ["sluice", "haproxy", "nginx"]
+        assert wl.chains_for(["floor", "direct"]) == []
+        assert wl.phases == ("capacity",)
+        assert [o for _, o in wl.comparisons] == ["haproxy", "nginx", "best peer"]
+    assert [w.name for w in WORKLOADS.values() if w.tls] == ["tls-ka-13b", "tls-close-13b"]
+    assert all(w.scheme == "http" for w in WORKLOADS.values() if not w.tls)
+
+
+def _code(path):
+    return [l.strip() for l in path.read_text().splitlines() if not l.lstrip().startswith("#")]
+
+
+@pytest.mark.parametrize("name", ["tls-ka-13b", "tls-close-13b"])
+def test_tls_workloads_render_tls_configs(tmp_path, name):
+    wl = WORKLOADS[name]
+    launch(tmp_path, "sluice", workload=wl, tls=TLS)
+    launch(tmp_path, "haproxy", workload=wl, tls=TLS)
+    launch(tmp_path, "nginx", workload=wl, tls=TLS)
+    import yaml
+    cfg = yaml.safe_load((tmp_path / "sluice-A.yaml").read_text())
+    (listener,) = cfg["LoadBalancers"][0]["Listeners"]
+    assert (listener["Protocol"], listener["SslPolicy"], listener["Certificates"]) == (
+        "HTTPS", "ELBSecurityPolicy-TLS13-1-2-2021-06", ["bench"])
+    assert (listener["Port"], listener["BindAddress"]) == (18080, "127.0.0.1")
+    assert cfg["Certificates"] == [{"Name": "bench", "CertificateFile": "/t/cert.pem",
+                                    "PrivateKeyFile": "/t/key.pem"}]
+    assert cfg["TargetGroups"][0]["Protocol"] == "HTTP"  # TLS ends at the proxy
+    hap = _code(tmp_path / "haproxy-A.cfg")
+    assert "bind 127.0.0.1:18080 ssl crt /t/combined.pem alpn http/1.1 ssl-min-ver TLSv1.2" \
+        in hap
+    assert "http-request set-header X-Forwarded-Proto https" in hap
+    ngx = _code(tmp_path / "nginx-A.conf")
+    assert "listen 127.0.0.1:18080 backlog=4096 ssl;" in ngx
+    for line in ("ssl_certificate /t/cert.pem;", "ssl_certificate_key /t/key.pem;",
+                 "ssl_protocols TLSv1.2 TLSv1.3;", "ssl_session_tickets on;",
+                 "ssl_session_cache off;"):
+        assert line in ngx
+    # The floor and the direct responder refuse rather than serve plain HTTP.
+    for chain in ("floor", "direct"):
+        with pytest.raises(HarnessError, match="cannot serve TLS"):
+            launch(tmp_path, chain, workload=wl, tls=TLS)
+    # No certificate: an error, not a plain-HTTP proxy.
+    with pytest.raises(HarnessError, match="without a certificate"):
+        launch(tmp_path, "sluice", workload=wl)
+
+
+def test_plain_workloads_render_no_tls(tmp_path):
+    launch(tmp_path, "sluice", tls=TLS)
+    launch(tmp_path, "haproxy", tls=TLS)
+    launch(tmp_path, "nginx", tls=TLS)
+    sl = "\n".join(_code(tmp_path / "sluice-A.yaml"))
+    assert "Protocol: HTTP" in sl and "HTTPS" not in sl and "Certificates" not in sl
+    assert "SslPolicy" not in sl
+    hap = _code(tmp_path / "haproxy-A.cfg")
+    assert "bind 127.0.0.1:18080" in hap and not any("ssl" in l for l in hap)
+    assert "http-request set-header X-Forwarded-Proto http" in hap
+    ngx = _code(tmp_path / "nginx-A.conf")
+    assert "listen 127.0.0.1:18080 backlog=4096;" in ngx and not any("ssl" in l for l in ngx)
+
+
+def test_make_certificate(tmp_path):
+    files = chains.make_certificate(tmp_path / "tls")
+    assert all(p.is_absolute() and p.exists() for p in files)
+    cert, key = files.cert.read_text(), files.key.read_text()
+    assert files.combined.read_text() == cert + key
+    import subprocess
+    text = subprocess.run(["openssl", "x509", "-noout", "-text", "-in", str(files.cert)],
+                          capture_output=True, text=True, check=True).stdout
+    assert "prime256v1" in text and "DNS:localhost" in text and "IP Address:127.0.0.1" in text

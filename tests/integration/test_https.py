@@ -597,3 +597,59 @@ def test_cert_self_signed(tmp_path, sluice, key_args, expect):
     res = run_curl(["--cacert", str(crt), "--resolve", f"localhost:{port}:{LOCAL}",
                     f"https://localhost:{port}/"], timeout=20)
     assert res.returncode == 0 and res.stdout == b"self", (res.returncode, res.stdout, res.stderr)
+
+
+# ---- certificate rotation -------------------------------------------------------------------
+
+def replace_files(d, crt, key):
+    """Puts a certificate and key at d/live.crt, d/live.key atomically (as a deploy would)."""
+    for src, name in ((crt, "live.crt"), (key, "live.key")):
+        tmp = d / (name + ".tmp")
+        tmp.write_bytes(src.read_bytes())
+        tmp.replace(d / name)
+
+
+def test_certificate_rotation_on_reload_under_load(tmp_path, sluice):
+    first = openssl_cert(tmp_path, "first", ["rotate.test"])
+    second = openssl_cert(tmp_path, "second", ["rotate.test"], key="rsa:2048")
+    other = openssl_cert(tmp_path, "other", ["other.test"])
+    replace_files(tmp_path, *first)
+    port = free_port()
+    cfg = {"Certificates": [cert_entry("live", tmp_path / "live.crt", tmp_path / "live.key")],
+           "LoadBalancers": [{"Name": "rot", "Listeners": [
+               https_listener(port, ["live"], fixed("200", "rotated"))]}]}
+    lb = sluice(cfg)
+    assert served_der(port, "rotate.test") == der_of(first[0])
+    established = handshake(port, "rotate.test")
+    failures, done = [], threading.Event()
+
+    def load():  # new connections all along: none may fail across the reloads
+        while not done.is_set():
+            try:
+                status, body, _, _ = https_get(port, "rotate.test")
+                if status != 200 or body != b"rotated":
+                    failures.append((status, body))
+            except OSError as e:
+                failures.append(repr(e))
+
+    worker = threading.Thread(target=load)
+    worker.start()
+    try:
+        replace_files(tmp_path, *second)
+        lb.reload(cfg)
+        assert served_der(port, "rotate.test") == der_of(second[0])
+        # A bad new file (a key of another certificate) is refused; the last good one serves.
+        (tmp_path / "live.key").write_bytes(other[1].read_bytes())
+        lb.reload(cfg, expect="refused")
+        assert "Certificates[0].PrivateKeyFile" in lb.log()
+        assert served_der(port, "rotate.test") == der_of(second[0])
+    finally:
+        done.set()
+        worker.join(timeout=30)
+    assert not failures, failures[:5]
+    # The connection made before the rotation still works on its certificate.
+    with established as s:
+        assert s.getpeercert(binary_form=True) == der_of(first[0])
+        s.sendall(b"GET / HTTP/1.1\r\nHost: rotate.test\r\n\r\n")
+        status, _, body = read_http(s)
+        assert (status, body) == (200, b"rotated")
