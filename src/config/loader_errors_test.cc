@@ -215,8 +215,7 @@ Admin: {Port: 8080}
 }
 
 TEST(LoaderErrorsTest, ListenerProtocolAndAddress) {
-  EXPECT_THAT(
-      Errors(R"(
+  EXPECT_THAT(Errors(R"(
 LoadBalancers:
   - Name: a
     Listeners:
@@ -228,13 +227,13 @@ LoadBalancers:
         Port: 444
         DefaultActions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "200"}}]
 )"),
-      ElementsAre("t.yaml:4:19: LoadBalancers[0].Listeners[0].Protocol: an HTTPS listener "
-                  "needs a certificate: add Certificates with the name of one from the "
-                  "top-level Certificates",
-                  "t.yaml:6:22: LoadBalancers[0].Listeners[0].BindAddress: bind address "
-                  "'localhost' is not an IP address",
-                  "t.yaml:8:19: LoadBalancers[0].Listeners[1].Protocol: protocol 'TCP' is "
-                  "invalid; allowed: HTTP, HTTPS"));
+              ElementsAre("t.yaml:4:19: LoadBalancers[0].Listeners[0].Protocol: an HTTPS listener "
+                          "needs a certificate: add Certificates with the name of one from the "
+                          "top-level Certificates",
+                          "t.yaml:6:22: LoadBalancers[0].Listeners[0].BindAddress: bind address "
+                          "'localhost' is not an IP address",
+                          "t.yaml:8:19: LoadBalancers[0].Listeners[1].Protocol: protocol 'TCP' is "
+                          "invalid; allowed: HTTP, HTTPS"));
 }
 
 TEST(LoaderErrorsTest, LoadBalancerAttributes) {
@@ -263,14 +262,14 @@ LoadBalancers:
           "routing.http.desync_mitigation_mode, routing.http.drop_invalid_header_fields.enabled, "
           "routing.http.preserve_host_header.enabled, routing.http.xff_client_port.enabled, "
           "routing.http.xff_header_processing.mode, deletion_protection.enabled, "
-          "routing.http2.enabled",
+          "routing.http2.enabled, routing.http.x_amzn_tls_version_and_cipher_suite.enabled",
           "t.yaml:8:7: LoadBalancers[0].Attributes.idle_timeout.seconds: unknown load balancer "
           "attribute 'idle_timeout.seconds'; supported: idle_timeout.timeout_seconds, "
           "client_keep_alive.seconds, routing.http.desync_mitigation_mode, "
           "routing.http.drop_invalid_header_fields.enabled, "
           "routing.http.preserve_host_header.enabled, routing.http.xff_client_port.enabled, "
           "routing.http.xff_header_processing.mode, deletion_protection.enabled, "
-          "routing.http2.enabled"));
+          "routing.http2.enabled, routing.http.x_amzn_tls_version_and_cipher_suite.enabled"));
 }
 
 TEST(LoaderErrorsTest, AdminSettings) {

@@ -126,6 +126,8 @@ struct LoadBalancerAttributes {
       XffProcessingMode::kAppend;    // routing.http.xff_header_processing.mode
   bool deletion_protection = false;  // deletion_protection.enabled (accepted, no effect)
   bool http2_enabled = true;         // routing.http2.enabled (accepted; HTTP/2 later)
+  bool tls_version_and_cipher_headers =
+      false;  // routing.http.x_amzn_tls_version_and_cipher_suite.enabled
 };
 
 // A listener's mention of a certificate of the store (Certificates[i].CertificateArn).

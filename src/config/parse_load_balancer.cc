@@ -19,6 +19,7 @@ constexpr std::string_view kSupportedAttributes[] = {
     "routing.http.xff_header_processing.mode",
     "deletion_protection.enabled",
     "routing.http2.enabled",
+    "routing.http.x_amzn_tls_version_and_cipher_suite.enabled",
 };
 
 // elbv2 load balancer attributes Sluice knows of but does not implement.
@@ -35,7 +36,6 @@ constexpr std::string_view kUnsupportedAttributes[] = {
     "health_check_logs.s3.enabled",
     "health_check_logs.s3.bucket",
     "health_check_logs.s3.prefix",
-    "routing.http.x_amzn_tls_version_and_cipher_suite.enabled",
     "waf.fail_open.enabled",
     "dns_record.client_routing_policy",
     "secondary_ips.auto_assigned.per_subnet",
@@ -83,6 +83,8 @@ void ParseAttributes(Reader& r, const Field& field, LoadBalancerAttributes* out)
       SetBool(r, f, &out->deletion_protection);
     } else if (key == "routing.http2.enabled") {
       SetBool(r, f, &out->http2_enabled);
+    } else if (key == "routing.http.x_amzn_tls_version_and_cipher_suite.enabled") {
+      SetBool(r, f, &out->tls_version_and_cipher_headers);
     } else if (std::find(std::begin(kUnsupportedAttributes), std::end(kUnsupportedAttributes),
                          key) != std::end(kUnsupportedAttributes)) {
       r.AddError(e.key_mark, f.path,

@@ -7,8 +7,9 @@
 
 namespace sluice::net {
 
-TlsTransport::TlsTransport(int fd, SSL* ssl, std::shared_ptr<const void> keep)
-    : tcp_(fd), ssl_(ssl), keep_(std::move(keep)) {
+TlsTransport::TlsTransport(int fd, SSL* ssl, std::shared_ptr<const void> keep,
+                           const std::string* plain_http_answer)
+    : tcp_(fd), ssl_(ssl), keep_(std::move(keep)), plain_http_answer_(plain_http_answer) {
   if (ssl_ != nullptr && SSL_set_fd(ssl_, fd) != 1) {
     ERR_clear_error();
     SSL_free(ssl_);
@@ -63,6 +64,7 @@ HandshakeStatus TlsTransport::Handshake() {
     return HandshakeStatus::kDone;
   }
   int err = SSL_get_error(ssl_, ret);
+  const unsigned long reason = ERR_GET_REASON(ERR_peek_error());
   ERR_clear_error();
   if (err == SSL_ERROR_WANT_READ) {
     read_wants_write_ = write_wants_read_ = false;
@@ -74,6 +76,11 @@ HandshakeStatus TlsTransport::Handshake() {
     return HandshakeStatus::kWantWrite;
   }
   handshake_failed_ = true;
+  if ((reason == SSL_R_HTTP_REQUEST || reason == SSL_R_HTTPS_PROXY_REQUEST) &&
+      plain_http_answer_ != nullptr && !plain_http_answer_->empty()) {
+    // Best effort, like any last word before a close: a full socket drops it.
+    (void)tcp_.Write(plain_http_answer_->data(), plain_http_answer_->size());
+  }
   return HandshakeStatus::kFailed;
 }
 
@@ -153,6 +160,16 @@ IoResult TlsTransport::Write(const iovec* pieces, int count) {
     }
   }
   return total > 0 ? IoResult::Moved(total) : IoResult::WouldBlock();
+}
+
+std::string_view TlsTransport::TlsVersion() const {
+  return ssl_ != nullptr && handshake_done_ ? SSL_get_version(ssl_) : std::string_view();
+}
+
+std::string_view TlsTransport::TlsCipher() const {
+  if (ssl_ == nullptr || !handshake_done_) return {};
+  const char* name = SSL_get_cipher_name(ssl_);
+  return name != nullptr ? std::string_view(name) : std::string_view();
 }
 
 void TlsTransport::ShutdownWrite() {

@@ -12,6 +12,7 @@
 #include <openssl/ssl.h>
 
 #include <memory>
+#include <string>
 
 #include "net/event_loop.h"
 #include "net/tcp_transport.h"
@@ -21,8 +22,11 @@ namespace sluice::net {
 
 class TlsTransport final : public Transport, public EventHandler {
  public:
-  // Takes the socket and the session (already in accept or connect state).
-  TlsTransport(int fd, SSL* ssl, std::shared_ptr<const void> keep);
+  // Takes the socket and the session (already in accept or connect state). A server that
+  // receives a plain HTTP request instead of a ClientHello writes `plain_http_answer` (when
+  // given; it must outlive the transport) unencrypted before failing the handshake.
+  TlsTransport(int fd, SSL* ssl, std::shared_ptr<const void> keep,
+               const std::string* plain_http_answer = nullptr);
   ~TlsTransport() override;
   TlsTransport(const TlsTransport&) = delete;
   TlsTransport& operator=(const TlsTransport&) = delete;
@@ -38,6 +42,8 @@ class TlsTransport final : public Transport, public EventHandler {
   void Close() override;
   SocketAddress PeerAddress() const override { return tcp_.PeerAddress(); }
   SocketAddress LocalAddress() const override { return tcp_.LocalAddress(); }
+  std::string_view TlsVersion() const override;
+  std::string_view TlsCipher() const override;
 
   void OnEvents(uint32_t events) override;
 
@@ -54,6 +60,7 @@ class TlsTransport final : public Transport, public EventHandler {
   SSL* ssl_;
   std::shared_ptr<const void> keep_;
   EventHandler* handler_ = nullptr;
+  const std::string* plain_http_answer_;
   bool handshake_done_ = false;
   bool read_wants_write_ = false;
   bool write_wants_read_ = false;

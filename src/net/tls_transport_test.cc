@@ -166,3 +166,28 @@ TEST_F(TlsTransportTest, GarbageFailsTheHandshake) {
 
 }  // namespace
 }  // namespace sluice::net
+
+namespace sluice::net {
+namespace {
+
+TEST_F(TlsTransportTest, PlainHttpRequestGetsThePlainAnswer) {
+  const std::string answer = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+  TlsTransport server(fds[0], server_ctx_->NewSession(), server_ctx_, &answer);
+  const char request[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(write(fds[1], request, sizeof(request) - 1), static_cast<ssize_t>(sizeof(request) - 1));
+  char buf[256];
+  EXPECT_EQ(server.Read(buf, sizeof(buf)).error(), EPROTO);
+  ssize_t n = read(fds[1], buf, sizeof(buf));
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)), answer);
+  // Not for bytes that are merely not TLS.
+  TlsTransport other(fds[1], server_ctx_->NewSession(), server_ctx_, &answer);
+  const char junk[] = "\x01\x02\x03\x04\x05\x06\x07\x08";
+  ASSERT_EQ(write(fds[0], junk, 8), 8);
+  EXPECT_EQ(other.Read(buf, sizeof(buf)).error(), EPROTO);
+}
+
+}  // namespace
+}  // namespace sluice::net

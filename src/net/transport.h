@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string_view>
 
 #include "base/ip_address.h"
 #include "base/result.h"
@@ -96,6 +97,11 @@ class Transport {
 
   virtual SocketAddress PeerAddress() const = 0;
   virtual SocketAddress LocalAddress() const = 0;
+
+  // For TLS streams after the handshake: the protocol ("TLSv1.3") and cipher suite
+  // ("TLS_AES_128_GCM_SHA256") in OpenSSL's names, static strings; empty otherwise.
+  virtual std::string_view TlsVersion() const { return {}; }
+  virtual std::string_view TlsCipher() const { return {}; }
 };
 
 // Opens outgoing streams (upstream connections, health checks): TCP in the process

@@ -82,6 +82,7 @@ enum class ManagedField : uint8_t {
   kForwardedFor,
   kForwardedProtoOrPort,
   kTraceId,
+  kTlsFact,  // X-Amzn-Tls-Version / -Cipher-Suite: replaced only when Sluice writes its own
 };
 
 // Classifies a field name by its length first, so most names cost one switch.
@@ -113,6 +114,12 @@ ManagedField ClassifyField(std::string_view name) {
       if (EqualsIgnoreCase(name, "transfer-encoding"sv)) return ManagedField::kHopByHop;
       return EqualsIgnoreCase(name, "x-forwarded-proto"sv) ? ManagedField::kForwardedProtoOrPort
                                                            : ManagedField::kNone;
+    case 18:
+      return EqualsIgnoreCase(name, "x-amzn-tls-version"sv) ? ManagedField::kTlsFact
+                                                            : ManagedField::kNone;
+    case 23:
+      return EqualsIgnoreCase(name, "x-amzn-tls-cipher-suite"sv) ? ManagedField::kTlsFact
+                                                                 : ManagedField::kNone;
     default:
       return ManagedField::kNone;
   }
@@ -468,7 +475,10 @@ struct FieldSummary {
       xff_written = AppendForwardedFor(fields, kinds, i, xff_written, ctx, scan, out);
       continue;
     }
-    if (kinds[i] != ManagedField::kNone) continue;  // hop-by-hop, or regenerated below
+    if (kinds[i] != ManagedField::kNone &&
+        (kinds[i] != ManagedField::kTlsFact || !ctx.tls_version.empty())) {
+      continue;  // hop-by-hop, or regenerated below
+    }
     if (ctx.drop_framing_lookalikes && IsFramingLookalike(h.name)) {
       continue;  // a target could read it as framing, or split the line at its CR
     }
@@ -493,6 +503,12 @@ struct FieldSummary {
   out->append(ctx.listener_https ? "X-Forwarded-Proto: https\r\nX-Forwarded-Port: "sv
                                  : "X-Forwarded-Proto: http\r\nX-Forwarded-Port: "sv);
   out->append(ctx.listener_port);
+  if (!ctx.tls_version.empty()) [[unlikely]] {
+    out->append("\r\nX-Amzn-Tls-Version: "sv);
+    out->append(ctx.tls_version);
+    out->append("\r\nX-Amzn-Tls-Cipher-Suite: "sv);
+    out->append(ctx.tls_cipher);
+  }
   out->append("\r\nX-Amzn-Trace-Id: "sv);
   // Above 7 KB of request headers ALB replaces the header with a fresh Root.
   std::string_view trace_in =

@@ -35,6 +35,11 @@ struct ForwardContext {
   const config::LoadBalancerAttributes* attributes = nullptr;
   std::string_view listener_port;  // decimal
   bool listener_https = false;
+  // With routing.http.x_amzn_tls_version_and_cipher_suite.enabled on an HTTPS listener: the
+  // connection's protocol and cipher ("TLSv1.3", "TLS_AES_128_GCM_SHA256"), sent as
+  // X-Amzn-Tls-Version / X-Amzn-Tls-Cipher-Suite in place of any the client sent; else empty.
+  std::string_view tls_version;
+  std::string_view tls_cipher;
   IpAddress client_ip;
   uint16_t client_port = 0;
   // Host for an HTTP/1.0 request without one: fallback_host, else fallback_ip formatted

@@ -119,6 +119,8 @@ class RewriteTest : public testing::Test {
     ctx.attributes = &attrs_;
     ctx.listener_port = listener_port_;
     ctx.listener_https = https_;
+    ctx.tls_version = tls_version_;
+    ctx.tls_cipher = tls_cipher_;
     ctx.client_ip = *IpAddress::Parse(client_ip_);
     ctx.client_port = client_port_;
     ctx.fallback_host = fallback_host_;
@@ -151,6 +153,8 @@ class RewriteTest : public testing::Test {
   }
 
   config::LoadBalancerAttributes attrs_;
+  std::string tls_version_;
+  std::string tls_cipher_;
   std::string listener_port_ = "80";
   bool https_ = false;
   std::string client_ip_ = "203.0.113.7";
@@ -746,6 +750,33 @@ TEST_F(RewriteTest, SpacesAndControlsInTheTargetArePercentEncoded) {
   EXPECT_EQ(r.out.substr(0, r.out.find("\r\n")), "GET /a%20b%01c HTTP/1.1");
   Result clean = Forward("GET /a%20b HTTP/1.1\r\nHost: a\r\n\r\n");
   EXPECT_EQ(clean.out.substr(0, clean.out.find("\r\n")), "GET /a%20b HTTP/1.1");
+}
+
+}  // namespace
+}  // namespace sluice::proxy
+
+namespace sluice::proxy {
+namespace {
+
+TEST_F(RewriteTest, TlsVersionAndCipherHeadersReplaceTheClients) {
+  const std::string request =
+      "GET / HTTP/1.1\r\nHost: a\r\nX-Amzn-Tls-Version: SSLv2\r\n"
+      "x-amzn-tls-cipher-suite: NULL\r\n\r\n";
+  https_ = true;
+  listener_port_ = "443";
+  // Attribute off (no TLS facts given): the client's fields pass as any other.
+  EXPECT_EQ(ForwardedValues(request, "X-Amzn-Tls-Version"), (std::vector<std::string>{"SSLv2"}));
+  EXPECT_EQ(ForwardedValues(request, "x-amzn-tls-cipher-suite"),
+            (std::vector<std::string>{"NULL"}));
+  // On: the connection's own values, once, in place of the client's.
+  tls_version_ = "TLSv1.3";
+  tls_cipher_ = "TLS_AES_128_GCM_SHA256";
+  EXPECT_EQ(ForwardedValues(request, "X-Amzn-Tls-Version"), (std::vector<std::string>{"TLSv1.3"}));
+  EXPECT_TRUE(ForwardedValues(request, "x-amzn-tls-cipher-suite").empty());
+  EXPECT_EQ(ForwardedValues(request, "X-Amzn-Tls-Cipher-Suite"),
+            (std::vector<std::string>{"TLS_AES_128_GCM_SHA256"}));
+  EXPECT_EQ(ForwardedValues(request, "X-Forwarded-Proto"), (std::vector<std::string>{"https"}));
+  EXPECT_EQ(ForwardedValues(request, "X-Forwarded-Port"), (std::vector<std::string>{"443"}));
 }
 
 }  // namespace

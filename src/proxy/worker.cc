@@ -219,7 +219,8 @@ std::unique_ptr<net::Transport> Worker::DownstreamTransport(int fd,
                                                             const ListenerRuntime& listener) {
   if (listener.tls == nullptr) return std::make_unique<net::TcpTransport>(fd);
   // A session that cannot be allocated fails Watch(), which closes the connection.
-  return std::make_unique<net::TlsTransport>(fd, listener.tls->NewSession(), listener.tls);
+  return std::make_unique<net::TlsTransport>(fd, listener.tls->NewSession(), listener.tls,
+                                             &plain_http_answer_);
 }
 
 void Worker::ServeDownstream(std::unique_ptr<net::Transport> transport, const SocketAddress& peer,
@@ -333,6 +334,12 @@ void Worker::UpdateDate() {
   if (now == date_second_) return;
   date_second_ = now;
   date_len_ = FormatHttpDate(now, date_);
+  // ALB answers a plain HTTP request on an HTTPS port with its 400 page (reference §4.6).
+  LocalResponseOptions options;
+  options.close = true;
+  options.date = http_date();
+  plain_http_answer_.clear();
+  AppendErrorResponse(400, options, &plain_http_answer_);
 }
 
 void Worker::Tick() {

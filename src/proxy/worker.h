@@ -115,8 +115,7 @@ class Worker {
   void Accept(int listen_fd, const ListenerRuntime* listener);
   // The stream of an accepted socket: TLS (a session of the listener's context) for HTTPS
   // listeners, plain TCP otherwise.
-  static std::unique_ptr<net::Transport> DownstreamTransport(int fd,
-                                                             const ListenerRuntime& listener);
+  std::unique_ptr<net::Transport> DownstreamTransport(int fd, const ListenerRuntime& listener);
   // Serves a new downstream stream on `listener` (accepted here, or made by a test).
   void ServeDownstream(std::unique_ptr<net::Transport> transport, const SocketAddress& peer,
                        const ListenerRuntime* listener);
@@ -156,6 +155,7 @@ class Worker {
   char date_[40] = {};
   size_t date_len_ = 0;
   int64_t date_second_ = -1;
+  std::string plain_http_answer_;  // the 400 page for HTTP on a TLS port, with today's Date
   bool shutting_down_ = false;
   ExchangeSink* exchange_sink_ = nullptr;
   net::TcpConnector tcp_connector_;

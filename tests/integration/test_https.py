@@ -480,8 +480,13 @@ def test_hostile_bytes_close_the_connection(site, payload):
         s.sendall(payload)
         closed, got = closed_within(s, 5.0)
     assert closed, f"still open after 5 s; received {got!r}"
-    # Nothing but (at most) a TLS alert record comes back: no plaintext HTTP answer.
-    assert got == b"" or got[:1] == b"\x15", got
+    if payload.startswith(b"GET "):
+        # ALB answers HTTP sent to an HTTPS port with its 400 page, in plain text (§4.6).
+        assert got.startswith(b"HTTP/1.1 400 Bad Request\r\n"), got
+        assert b"Server: awselb/2.0\r\n" in got and b"Connection: close\r\n" in got, got
+    else:
+        # Nothing but (at most) a TLS alert record comes back.
+        assert got == b"" or got[:1] == b"\x15", got
     assert https_get(port, "default.test")[0] == 200
     assert site.sluice.proc.alive()
 
@@ -653,3 +658,35 @@ def test_certificate_rotation_on_reload_under_load(tmp_path, sluice):
         s.sendall(b"GET / HTTP/1.1\r\nHost: rotate.test\r\n\r\n")
         status, _, body = read_http(s)
         assert (status, body) == (200, b"rotated")
+
+
+# ---- TLS facts for the target ---------------------------------------------------------------
+
+def test_tls_version_and_cipher_headers(tmp_path, sluice):
+    crt = openssl_cert(tmp_path, "facts", ["facts.test"])
+    backend = ControlledBackend("facts-target")
+    try:
+        on, off = distinct_ports(2)
+        cfg = {"Certificates": [cert_entry("facts", *crt)],
+               "LoadBalancers": [
+                   {"Name": "on", "Attributes": {
+                       "routing.http.x_amzn_tls_version_and_cipher_suite.enabled": True},
+                    "Listeners": [https_listener(on, ["facts"], forward("tg"), TLS13_POLICY)]},
+                   {"Name": "off", "Listeners": [https_listener(off, ["facts"], forward("tg"))]}],
+               "TargetGroups": [target_group("tg", [backend.port])]}
+        sluice(cfg, workers=1)
+        spoof = "X-Amzn-Tls-Version: SSLv3\r\nX-Amzn-Tls-Cipher-Suite: NULL-MD5\r\n"
+        for port, path in ((on, "/facts-on"), (off, "/facts-off")):
+            with handshake(port, "facts.test") as s:
+                s.sendall(f"GET {path} HTTP/1.1\r\nHost: facts.test\r\n{spoof}\r\n".encode())
+                assert read_http(s)[0] == 200
+                version, cipher = s.version(), s.cipher()[0]
+        seen = {r.path: r for r in backend.traffic()}
+        # On: the connection's own values replace what the client claimed (§4.5).
+        assert seen["/facts-on"].header("X-Amzn-Tls-Version") == "TLSv1.3"
+        assert seen["/facts-on"].header("X-Amzn-Tls-Cipher-Suite") == "TLS_AES_128_GCM_SHA256"
+        # Off (the default): Sluice adds nothing; the client's fields pass like any other.
+        assert seen["/facts-off"].header("X-Amzn-Tls-Version") == "SSLv3"
+        assert (version, cipher) == ("TLSv1.2", "ECDHE-ECDSA-AES128-GCM-SHA256")
+    finally:
+        backend.kill()
