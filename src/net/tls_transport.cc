@@ -172,6 +172,12 @@ std::string_view TlsTransport::TlsCipher() const {
   return name != nullptr ? std::string_view(name) : std::string_view();
 }
 
+std::string_view TlsTransport::TlsServerName() const {
+  if (ssl_ == nullptr) return {};
+  const char* name = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name);
+  return name != nullptr ? std::string_view(name) : std::string_view();
+}
+
 void TlsTransport::ShutdownWrite() {
   if (ssl_ != nullptr && handshake_done_) {
     // Sends close_notify (best effort: a full socket drops it) before the TCP half-close.

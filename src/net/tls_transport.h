@@ -44,6 +44,7 @@ class TlsTransport final : public Transport, public EventHandler {
   SocketAddress LocalAddress() const override { return tcp_.LocalAddress(); }
   std::string_view TlsVersion() const override;
   std::string_view TlsCipher() const override;
+  std::string_view TlsServerName() const override;
 
   void OnEvents(uint32_t events) override;
 

@@ -102,6 +102,8 @@ class Transport {
   // ("TLS_AES_128_GCM_SHA256") in OpenSSL's names, static strings; empty otherwise.
   virtual std::string_view TlsVersion() const { return {}; }
   virtual std::string_view TlsCipher() const { return {}; }
+  // The SNI host name the client sent (valid while the stream is open), or empty.
+  virtual std::string_view TlsServerName() const { return {}; }
 };
 
 // Opens outgoing streams (upstream connections, health checks): TCP in the process

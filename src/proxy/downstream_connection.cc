@@ -137,7 +137,8 @@ bool DownstreamConnection::ReadDownstream() {
   if (r.ok()) {
     in_.Commit(r.bytes());
     last_activity_ms_ = worker_->now_ms();
-    handshaking_ = false;
+    if (handshaking_) [[unlikely]]
+      HandshakeDone();
     if (r.bytes() < space) readable_ = false;
     return true;
   }
@@ -563,7 +564,13 @@ int64_t DownstreamConnection::NextCheckMs() const {
 void DownstreamConnection::HandshakeProgressed() {
   // The handshake may have finished without application data yet (an idle TLS client is
   // then under the idle timeout, not the handshake timeout).
-  if (transport_->Handshake() == net::HandshakeStatus::kDone) handshaking_ = false;
+  if (transport_->Handshake() == net::HandshakeStatus::kDone) HandshakeDone();
+}
+
+void DownstreamConnection::HandshakeDone() {
+  handshaking_ = false;
+  const int64_t took = worker_->now_ms() - created_ms_;
+  handshake_ms_ = took > INT32_MAX ? INT32_MAX : static_cast<int32_t>(took);
 }
 
 void DownstreamConnection::BeginShutdown() {

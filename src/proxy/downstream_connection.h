@@ -79,6 +79,7 @@ class DownstreamConnection final : public net::EventHandler {
   bool ReadDownstream();
   // Clears handshaking_ once the transport's handshake is done (cold: TLS only).
   [[gnu::noinline]] void HandshakeProgressed();
+  [[gnu::noinline]] void HandshakeDone();
   bool FlushDownstream();
   bool TryStartRequest();
   void HandleRequest(http::RequestHead& head);
@@ -194,6 +195,7 @@ class DownstreamConnection final : public net::EventHandler {
   bool shutting_down_ = false;
   // A TLS handshake is in progress: the connection closes (silently) at kHandshakeTimeoutMs.
   bool handshaking_ = false;
+  int32_t handshake_ms_ = -1;  // how long the TLS handshake took (accept to done); -1: none
 
   // Current request.
   // What the method decides later: a HEAD response has no body; only idempotent requests are

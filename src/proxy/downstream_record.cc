@@ -115,6 +115,12 @@ ExchangeRecord DownstreamConnection::BuildRecord() const {
     r.transformed_uri = transform_->transformed_uri;
     r.request_transform_status = routing::TransformStatusName(transform_->status);
   }
+  if (handshake_ms_ >= 0) {
+    r.tls_protocol = transport_->TlsVersion();
+    r.tls_cipher = transport_->TlsCipher();
+    r.tls_server_name = transport_->TlsServerName();
+    r.tls_handshake_ms = handshake_ms_;
+  }
   return r;
 }
 

@@ -319,6 +319,8 @@ TEST_F(ExchangeRecordTest, ForwardedRequestRecordsTargetRuleBytesAndTimes) {
   EXPECT_LE(r.first_byte_ms, r.done_ms);
   EXPECT_GT(r.received_unix_ms, 1'600'000'000'000);
   EXPECT_EQ(r.verdict.tier, http::DesyncTier::kCompliant);
+  EXPECT_TRUE(r.tls_protocol.empty() && r.tls_cipher.empty() && r.tls_server_name.empty());
+  EXPECT_EQ(r.tls_handshake_ms, -1);  // plain HTTP listener
 }
 
 TEST_F(ExchangeRecordTest, TransformsAreRecorded) {

@@ -53,6 +53,7 @@ class MemoryHarness {
   struct Kept {
     ExchangeRecord record;
     std::string request_line;
+    std::string tls_server_name;
   };
   const std::vector<Kept>& records() const { return sink_.kept; }
   Worker& worker() { return *worker_; }
@@ -62,7 +63,8 @@ class MemoryHarness {
   class Connector;
   struct Sink : ExchangeSink {
     void OnExchangeDone(const ExchangeRecord& r) override {
-      kept.push_back({r, std::string(r.request_line)});
+      kept.push_back({r, std::string(r.request_line), std::string(r.tls_server_name)});
+      kept.back().record.tls_server_name = {};
       kept.back().record.request_line = {};  // the view dies with the call
       kept.back().record.user_agent = kept.back().record.trace_id = {};
       kept.back().record.transformed_host = kept.back().record.transformed_uri = {};

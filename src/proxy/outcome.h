@@ -101,6 +101,14 @@ struct ExchangeRecord {
   std::string_view transformed_host;
   std::string_view transformed_uri;
   std::string_view request_transform_status;
+  // TLS (HTTPS listeners; empty / -1 otherwise): the connection's protocol and cipher in
+  // OpenSSL's names (access log ssl_protocol, ssl_cipher), the SNI host name the client sent
+  // (domain_name) and the handshake's duration from accept (connection log
+  // tls_handshake_latency).
+  std::string_view tls_protocol;
+  std::string_view tls_cipher;
+  std::string_view tls_server_name;
+  int tls_handshake_ms = -1;
 };
 
 // Receives every finished exchange of a worker. Called on that worker's loop thread; must
