@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "tls/sni.h"
+#include "tls/ticket_keys.h"
 
 namespace sluice::tls {
 namespace {
@@ -136,9 +137,10 @@ SSL_CTX* NewContext(const config::SslPolicy& policy, std::string* error) {
     return nullptr;
   }
   // Resumption by stateless tickets only (no server-side cache to share or lock), one per
-  // handshake; the ticket keys are this context's, shared by every worker.
+  // handshake, under the process's rotating keys: valid on every worker and across reloads.
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_num_tickets(ctx, 1);
+  UseProcessTicketKeys(ctx);
   SSL_CTX_set_session_id_context(ctx, kSessionIdContext, sizeof(kSessionIdContext) - 1);
   SSL_CTX_set_read_ahead(ctx, 1);
   SSL_CTX_set_alpn_select_cb(ctx, SelectAlpn, nullptr);

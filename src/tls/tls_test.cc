@@ -11,6 +11,7 @@
 #include "tls/self_signed.h"
 #include "tls/server_context.h"
 #include "tls/sni.h"
+#include "tls/ticket_keys.h"
 
 namespace sluice::tls {
 namespace {
@@ -228,6 +229,77 @@ TEST(ServerContextTest, PostQuantumPolicyNeedsTheGroups) {
   auto ctx = ServerContext::Build(l, std::get<std::shared_ptr<const CertificateStore>>(store));
   if (ctx.ok()) GTEST_SKIP() << "this OpenSSL offers ML-KEM";
   EXPECT_THAT(ctx.error().message, HasSubstr("needs the ML-KEM hybrid groups"));
+}
+
+}  // namespace
+}  // namespace sluice::tls
+
+namespace sluice::tls {
+namespace {
+
+int64_t g_test_now = kNow;
+int64_t TestNow() { return g_test_now; }
+
+// One client connection to `server` offering `resume` (may be null); returns whether the
+// session was resumed, and the client's session (with its ticket) in *out.
+bool Connect(const ServerContext& server, SSL_SESSION* resume, SSL_SESSION** out) {
+  SSL_CTX* cctx = SSL_CTX_new(TLS_client_method());
+  SSL* client = SSL_new(cctx);
+  SSL* srv = server.NewSession();
+  BIO *c_io, *s_io;
+  BIO_new_bio_pair(&c_io, 0, &s_io, 0);
+  SSL_set_bio(client, c_io, c_io);
+  SSL_set_bio(srv, s_io, s_io);
+  SSL_set_tlsext_host_name(client, "resume.test");
+  if (resume != nullptr) SSL_set_session(client, resume);
+  SSL_set_connect_state(client);
+  bool c_done = false, s_done = false;
+  for (int i = 0; i < 20 && !(c_done && s_done); ++i) {
+    if (!c_done) c_done = SSL_do_handshake(client) == 1;
+    if (!s_done) s_done = SSL_do_handshake(srv) == 1;
+  }
+  EXPECT_TRUE(c_done && s_done);
+  // TLS 1.3 tickets follow the handshake: let the client read them.
+  char byte = 'x';
+  size_t n = 0;
+  SSL_write_ex(srv, &byte, 1, &n);
+  SSL_read_ex(client, &byte, 1, &n);
+  bool reused = SSL_session_reused(client) == 1;
+  *out = SSL_get1_session(client);
+  // Freed without a close_notify, OpenSSL would mark the session not resumable.
+  SSL_set_shutdown(client, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  ERR_clear_error();
+  SSL_free(client);
+  SSL_free(srv);
+  SSL_CTX_free(cctx);
+  return reused;
+}
+
+TEST(TicketKeysTest, TicketsResumeAcrossContextsAndExpireAfterTwoPeriods) {
+  SetTicketClockForTest(TestNow);
+  g_test_now = kNow;
+  config::Config cfg = ConfigWith({{"r", Make({"resume.test"})}});
+  auto store = CertificateStore::Load(cfg, kNow);
+  config::Listener l;
+  l.ssl_policy = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+  l.certificates.push_back({"r"});
+  auto s = std::get<std::shared_ptr<const CertificateStore>>(store);
+  auto before = ServerContext::Build(l, s);
+  auto after = ServerContext::Build(l, s);  // as a reload would: new contexts
+  ASSERT_TRUE(before.ok() && after.ok());
+  SSL_SESSION* first = nullptr;
+  EXPECT_FALSE(Connect(*before.value(), nullptr, &first));
+  SSL_SESSION* second = nullptr;
+  EXPECT_TRUE(Connect(*after.value(), first, &second));  // another context, same keys
+  // One period later the ticket is still good (and re-issued); two periods later it is not.
+  g_test_now = kNow + kTicketKeyPeriodSeconds;
+  SSL_SESSION* third = nullptr;
+  EXPECT_TRUE(Connect(*after.value(), second, &third));
+  g_test_now = kNow + 3 * kTicketKeyPeriodSeconds;
+  SSL_SESSION* fourth = nullptr;
+  EXPECT_FALSE(Connect(*after.value(), second, &fourth));
+  for (SSL_SESSION* x : {first, second, third, fourth}) SSL_SESSION_free(x);
+  SetTicketClockForTest(nullptr);
 }
 
 }  // namespace

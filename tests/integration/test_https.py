@@ -690,3 +690,19 @@ def test_tls_version_and_cipher_headers(tmp_path, sluice):
         assert (version, cipher) == ("TLSv1.2", "ECDHE-ECDSA-AES128-GCM-SHA256")
     finally:
         backend.kill()
+
+
+@pytest.mark.parametrize("max_version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_resumption_survives_a_reload(tmp_path, sluice, max_version):
+    crt = openssl_cert(tmp_path, "keep", ["keep.test"])
+    port = free_port()
+    cfg = {"Certificates": [cert_entry("keep", *crt)],
+           "LoadBalancers": [{"Name": "keep", "Listeners": [
+               https_listener(port, ["keep"], fixed("200", "kept"), TLS13_POLICY)]}]}
+    lb = sluice(cfg, workers=2)
+    ctx = client_ctx(max_v=max_version)
+    status, _, session, reused = https_get(port, "keep.test", ctx)
+    assert status == 200 and not reused
+    lb.reload(cfg)  # new listener contexts; the ticket keys are the process's
+    status, _, _, reused = https_get(port, "keep.test", ctx, session)
+    assert status == 200 and reused

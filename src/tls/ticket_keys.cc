@@ -1,0 +1,100 @@
+#include "tls/ticket_keys.h"
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <cstring>
+#include <ctime>
+
+namespace sluice::tls {
+namespace {
+
+struct Keys {
+  unsigned char name[16];
+  unsigned char aes[32];
+  unsigned char hmac[32];
+};
+
+int64_t RealNow() { return static_cast<int64_t>(std::time(nullptr)); }
+int64_t (*g_now)() = RealNow;
+
+// The process secret, made once (thread-safe static initialisation). If the random source
+// failed, the secret stays zero-filled: tickets then still work but are predictable, so
+// resumption is refused instead (see Derive).
+struct Secret {
+  unsigned char bytes[32] = {};
+  bool ok = false;
+  Secret() { ok = RAND_bytes(bytes, sizeof(bytes)) == 1; }
+};
+
+const Secret& ProcessSecret() {
+  static const Secret secret;
+  return secret;
+}
+
+// SHA-256(secret || period || label) into `out` (at most 32 bytes).
+bool Hash(int64_t period, char label, unsigned char* out, size_t size) {
+  const Secret& s = ProcessSecret();
+  if (!s.ok) return false;
+  unsigned char input[32 + 8 + 1];
+  std::memcpy(input, s.bytes, 32);
+  for (int i = 0; i < 8; ++i) input[32 + i] = static_cast<unsigned char>(period >> (8 * i));
+  input[40] = static_cast<unsigned char>(label);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(input, sizeof(input), digest, &len, EVP_sha256(), nullptr) != 1) return false;
+  std::memcpy(out, digest, size);
+  return true;
+}
+
+bool Derive(int64_t period, Keys* keys) {
+  return Hash(period, 'n', keys->name, sizeof(keys->name)) &&
+         Hash(period, 'a', keys->aes, sizeof(keys->aes)) &&
+         Hash(period, 'h', keys->hmac, sizeof(keys->hmac));
+}
+
+bool SetUp(const Keys& keys, unsigned char* iv, EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac,
+           bool encrypt) {
+  OSSL_PARAM params[3];
+  params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
+                                                const_cast<unsigned char*>(keys.hmac), 32);
+  params[1] =
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA256"), 0);
+  params[2] = OSSL_PARAM_construct_end();
+  if (EVP_MAC_CTX_set_params(mac, params) != 1) return false;
+  return encrypt ? EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, keys.aes, iv) == 1
+                 : EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, keys.aes, iv) == 1;
+}
+
+// OpenSSL's ticket callback: encrypting, 1 (or -1 on failure); decrypting, 1 for a ticket
+// of the current period, 2 (accepted, re-issued) for the previous one, 0 (full handshake)
+// for any other.
+int OnTicket(SSL*, unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac,
+             int encrypt) {
+  const int64_t period = g_now() / kTicketKeyPeriodSeconds;
+  Keys keys;
+  if (encrypt) {
+    if (!Derive(period, &keys) ||
+        RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1) {
+      return -1;
+    }
+    std::memcpy(name, keys.name, sizeof(keys.name));
+    return SetUp(keys, iv, cipher, mac, true) ? 1 : -1;
+  }
+  for (int64_t age = 0; age <= 1; ++age) {
+    if (!Derive(period - age, &keys)) return 0;
+    if (std::memcmp(name, keys.name, sizeof(keys.name)) != 0) continue;
+    if (!SetUp(keys, iv, cipher, mac, false)) return -1;
+    return age == 0 ? 1 : 2;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void UseProcessTicketKeys(SSL_CTX* ctx) { SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, OnTicket); }
+
+void SetTicketClockForTest(int64_t (*now)()) { g_now = now != nullptr ? now : RealNow; }
+
+}  // namespace sluice::tls
