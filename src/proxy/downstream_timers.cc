@@ -1,0 +1,102 @@
+// The timeouts of a client connection (header, idle, connect, drain, linger, TLS handshake):
+// when they must next be checked, and what happens when one has passed. The worker's timer
+// wheel calls CheckTimers at NextCheckMs (deadline_wheel.h).
+#include <algorithm>
+
+#include "proxy/downstream_connection.h"
+#include "proxy/upstream_connection.h"
+#include "proxy/worker.h"
+#include "tls/server_context.h"
+
+namespace sluice::proxy {
+
+void DownstreamConnection::CheckTimers(int64_t now_ms) {
+  if (closed_) return;
+  int64_t idle_for = now_ms - last_activity_ms_;
+  switch (phase_) {
+    case Phase::kIdle:
+      if (handshaking_ && now_ms - created_ms_ >= kHandshakeTimeoutMs) {
+        tls::HandshakeCounters::CountTimedOut();
+        Close();
+      } else if (idle_for >= idle_timeout_ms_) {
+        Close();
+      }
+      break;
+    case Phase::kHead: {
+      if (idle_for >= idle_timeout_ms_ || now_ms - head_started_ms_ >= HeaderTimeoutMs()) {
+        in_.Clear();
+        keep_alive_ = false;
+        RespondError(Cause::kClientHeadTimeout, true);
+        Pump();
+      }
+      break;
+    }
+    case Phase::kForwarding:
+      if (counted_target_ != nullptr && worker_->snapshot() &&
+          worker_->snapshot()->DrainExpired(counted_target_, now_ms)) {
+        // Deregistration delay over with the request still open: ALB answers 502 (or cuts
+        // the response if it had started).
+        FailUpstream(Cause::kDrainDeadline);
+        Pump();
+      } else if (upstream_ != nullptr && !upstream_->connected &&
+                 now_ms - connect_started_ms_ >= kConnectTimeoutMs) {
+        FailUpstream(Cause::kTargetConnectTimeout);
+        Pump();
+      } else if (idle_for >= idle_timeout_ms_) {
+        // Waiting for the rest of the client's body (everything received so far has gone to
+        // the target): the client is late, 408 as ALB; otherwise the target is, 504. Either
+        // way the target connection is closed (FailUpstream releases it unreusable).
+        const bool waiting_for_client =
+            !req_body_done_ && req_ready_ == 0 && upstream_out_sent_ == upstream_out_.size();
+        FailUpstream(waiting_for_client ? Cause::kClientBodyTimeout : Cause::kTargetTimeout);
+        Pump();
+      }
+      break;
+    case Phase::kLocal:
+    case Phase::kClosing:
+      if (idle_for >= idle_timeout_ms_) Close();
+      break;
+    case Phase::kLingering:
+      if (now_ms - linger_started_ms_ >= kLingerMs) Close();
+      break;
+  }
+}
+
+int64_t DownstreamConnection::NextCheckMs() const {
+  const int64_t header_timeout = HeaderTimeoutMs();
+  int64_t at = last_activity_ms_ + header_timeout;  // covers idle, head and connect
+  if (handshaking_) at = std::min(at, created_ms_ + kHandshakeTimeoutMs);
+  switch (phase_) {
+    case Phase::kHead:
+      return std::min(at, head_started_ms_ + header_timeout);
+    case Phase::kForwarding:
+      if (upstream_ != nullptr && !upstream_->connected) {
+        at = std::min(at, connect_started_ms_ + kConnectTimeoutMs);
+      }
+      if (counted_target_ != nullptr && worker_->snapshot()) {
+        at = std::min(at, worker_->snapshot()->DrainDeadline(counted_target_));
+      }
+      return at;
+    case Phase::kLingering:
+      return linger_started_ms_ + kLingerMs;
+    case Phase::kIdle:
+    case Phase::kLocal:
+    case Phase::kClosing:
+      return at;
+  }
+  return at;
+}
+
+void DownstreamConnection::HandshakeProgressed() {
+  // The handshake may have finished without application data yet (an idle TLS client is
+  // then under the idle timeout, not the handshake timeout).
+  if (transport_->Handshake() == net::HandshakeStatus::kDone) HandshakeDone();
+}
+
+void DownstreamConnection::HandshakeDone() {
+  handshaking_ = false;
+  const int64_t took = worker_->now_ms() - created_ms_;
+  handshake_ms_ = took > INT32_MAX ? INT32_MAX : static_cast<int32_t>(took);
+}
+
+}  // namespace sluice::proxy
