@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http/h1_parser.h"
+#include "tls/server_context.h"
 
 namespace sluice::control {
 namespace {
@@ -90,6 +91,13 @@ std::string AdminServer::Respond(std::string_view method, std::string_view path)
   }
   if (size_t q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
   if (path == "/ping") return HttpResponse(200, "OK", "text/plain", "ok\n");
+  if (path == "/tls") {
+    // Handshakes on HTTPS listeners that did not complete, since start.
+    nlohmann::ordered_json tls;
+    tls["HandshakesFailed"] = tls::HandshakeCounters::failed();
+    tls["HandshakesTimedOut"] = tls::HandshakeCounters::timed_out();
+    return HttpResponse(200, "OK", "application/json", tls.dump(2) + "\n");
+  }
   if (path == "/targets" || path == "/targets/") {
     return HttpResponse(200, "OK", "application/json", AllTargetHealthJson(report_()));
   }
@@ -105,7 +113,7 @@ std::string AdminServer::Respond(std::string_view method, std::string_view path)
                         "target groups not found\"}}\n");
   }
   return HttpResponse(404, "Not Found", "text/plain",
-                      "unknown path; try /targets, /targets/<group>, /ping\n");
+                      "unknown path; try /targets, /targets/<group>, /tls, /ping\n");
 }
 
 Result<bool> AdminServer::Start(const SocketAddress& address) {

@@ -54,10 +54,17 @@ IoResult TlsTransport::Failure(int ret, bool reading) {
   }
 }
 
+IoResult TlsTransport::HandshakeFailure() const {
+  if (ssl_ == nullptr) return IoResult::Failed(ENOMEM);  // no session could be made
+  return handshake_error_ == 0 ? IoResult::Eof() : IoResult::Failed(handshake_error_);
+}
+
 HandshakeStatus TlsTransport::Handshake() {
   if (handshake_done_) return HandshakeStatus::kDone;
   if (ssl_ == nullptr || handshake_failed_) return HandshakeStatus::kFailed;
+  errno = 0;
   int ret = SSL_do_handshake(ssl_);
+  const int saved_errno = errno;
   if (ret == 1) {
     handshake_done_ = true;
     read_wants_write_ = write_wants_read_ = false;
@@ -76,6 +83,16 @@ HandshakeStatus TlsTransport::Handshake() {
     return HandshakeStatus::kWantWrite;
   }
   handshake_failed_ = true;
+  // Why, for Read/Write: the peer closed or reset before finishing (its end of stream or
+  // errno), or the TLS exchange itself failed (EPROTO).
+  if (err == SSL_ERROR_ZERO_RETURN || reason == SSL_R_UNEXPECTED_EOF_WHILE_READING ||
+      (err == SSL_ERROR_SYSCALL && saved_errno == 0)) {
+    handshake_error_ = 0;
+  } else if (err == SSL_ERROR_SYSCALL) {
+    handshake_error_ = saved_errno;
+  } else {
+    handshake_error_ = EPROTO;
+  }
   if ((reason == SSL_R_HTTP_REQUEST || reason == SSL_R_HTTPS_PROXY_REQUEST) &&
       plain_http_answer_ != nullptr && !plain_http_answer_->empty()) {
     // Best effort, like any last word before a close: a full socket drops it.
@@ -93,7 +110,7 @@ IoResult TlsTransport::Read(char* dst, size_t capacity) {
       case HandshakeStatus::kWantWrite:
         return IoResult::WouldBlock();
       case HandshakeStatus::kFailed:
-        return IoResult::Failed(EPROTO);
+        return HandshakeFailure();
     }
   }
   size_t total = 0;
@@ -132,7 +149,7 @@ IoResult TlsTransport::Write(const iovec* pieces, int count) {
       case HandshakeStatus::kWantWrite:
         return IoResult::WouldBlock();
       case HandshakeStatus::kFailed:
-        return IoResult::Failed(EPROTO);
+        return HandshakeFailure();
     }
   }
   // Small pieces (a head and a short body) go out as one record: copy them together.

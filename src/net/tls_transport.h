@@ -11,6 +11,7 @@
 
 #include <openssl/ssl.h>
 
+#include <cerrno>
 #include <memory>
 #include <string>
 
@@ -56,6 +57,9 @@ class TlsTransport final : public Transport, public EventHandler {
   // retry waits for.
   IoResult Failure(int ret, bool reading);
   IoResult WriteRecord(const char* data, size_t size);
+  // What Read/Write report after a failed handshake: end of stream when the peer closed
+  // before finishing, its errno when it reset, EPROTO when the TLS exchange failed.
+  IoResult HandshakeFailure() const;
 
   TcpTransport tcp_;
   SSL* ssl_;
@@ -66,6 +70,7 @@ class TlsTransport final : public Transport, public EventHandler {
   bool read_wants_write_ = false;
   bool write_wants_read_ = false;
   bool handshake_failed_ = false;
+  int handshake_error_ = EPROTO;  // after a failed handshake: 0 (peer closed), errno, EPROTO
 };
 
 }  // namespace sluice::net

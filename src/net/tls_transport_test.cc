@@ -191,3 +191,18 @@ TEST_F(TlsTransportTest, PlainHttpRequestGetsThePlainAnswer) {
 
 }  // namespace
 }  // namespace sluice::net
+
+namespace sluice::net {
+namespace {
+
+TEST_F(TlsTransportTest, PeerClosingBeforeTheHandshakeIsEndOfStreamNotAFailure) {
+  ASSERT_EQ(shutdown(client_fd_, SHUT_WR), 0);  // a port check: connect, then close
+  char buf[64];
+  IoResult r = server_->Read(buf, sizeof(buf));
+  EXPECT_EQ(r.status(), IoStatus::kEof);
+  EXPECT_EQ(server_->Handshake(), HandshakeStatus::kFailed);
+  EXPECT_EQ(server_->Read(buf, sizeof(buf)).status(), IoStatus::kEof);
+}
+
+}  // namespace
+}  // namespace sluice::net

@@ -152,7 +152,8 @@ bool DownstreamConnection::ReadDownstream() {
   // EOF or a reset.
   peer_eof_ = true;
   readable_ = false;
-  if (handshaking_ && status == net::IoStatus::kError) tls::HandshakeCounters::CountFailed();
+  // A TLS protocol failure (not a reset or a close before any TLS byte).
+  if (handshaking_ && r.error() == EPROTO) tls::HandshakeCounters::CountFailed();
   switch (phase_) {
     case Phase::kIdle:
     case Phase::kHead:

@@ -28,7 +28,7 @@ import warnings
 
 import pytest
 
-from conftest import (LOCAL, SLUICE_BIN, ControlledBackend, Proc, dump_config, fixed, forward,
+from conftest import (LOCAL, SLUICE_BIN, ControlledBackend, Proc, admin_get, dump_config, fixed, forward,
                       free_port, launch_sluice, port_accepts, run_curl, target_group, wait_until)
 
 TLS13_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -706,3 +706,22 @@ def test_resumption_survives_a_reload(tmp_path, sluice, max_version):
     lb.reload(cfg)  # new listener contexts; the ticket keys are the process's
     status, _, _, reused = https_get(port, "keep.test", ctx, session)
     assert status == 200 and reused
+
+
+def test_failed_handshakes_are_counted_on_the_admin_endpoint(tmp_path, sluice):
+    crt = openssl_cert(tmp_path, "count", ["count.test"])
+    port, admin = distinct_ports(2)
+    cfg = {"Certificates": [cert_entry("count", *crt)],
+           "LoadBalancers": [{"Name": "count", "Listeners": [
+               https_listener(port, ["count"], fixed("200", "ok"))]}],
+           "Admin": {"Address": LOCAL, "Port": admin}}
+    sluice(cfg, workers=2)
+    assert admin_get(admin, "/tls")[2] == {"HandshakesFailed": 0, "HandshakesTimedOut": 0}
+    for payload in (b"\x00garbage, not a TLS record\r\n" * 20, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"):
+        with socket.create_connection((LOCAL, port), timeout=5) as s:
+            s.sendall(payload)
+            assert closed_within(s, 5.0)[0]
+    assert https_get(port, "count.test")[0] == 200  # a good handshake is not counted
+    wait_until(lambda: admin_get(admin, "/tls")[2]["HandshakesFailed"] >= 2, 5,
+               what="two failed handshakes counted")
+    assert admin_get(admin, "/tls")[2] == {"HandshakesFailed": 2, "HandshakesTimedOut": 0}
