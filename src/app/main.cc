@@ -96,14 +96,19 @@ CLI::Validator PathCheck() {
       "PATH");
 }
 
-// Prints every error and the count; true when the config loaded.
+// Prints every error, then the count.
+void PrintErrorList(const sluice::config::ConfigErrors& errors, const std::string& path) {
+  for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.ToString().c_str());
+  std::fprintf(stderr, "%s: %zu error(s)\n", sluice::config::EscapeText(path).c_str(),
+               sluice::config::CountErrors(errors));
+}
+
+// Prints every error and the count; the config when it loaded, else null.
 const sluice::config::Config* PrintErrors(const sluice::config::LoadResult& loaded,
                                           const std::string& path) {
   const auto* errors = std::get_if<sluice::config::ConfigErrors>(&loaded);
   if (errors == nullptr) return &std::get<sluice::config::Config>(loaded);
-  for (const auto& e : *errors) std::fprintf(stderr, "%s\n", e.ToString().c_str());
-  std::fprintf(stderr, "%s: %zu error(s)\n", sluice::config::EscapeText(path).c_str(),
-               sluice::config::CountErrors(*errors));
+  PrintErrorList(*errors, path);
   return nullptr;
 }
 
@@ -112,9 +117,7 @@ bool CheckCertificates(const sluice::config::Config& cfg, const std::string& pat
   auto store = sluice::tls::CertificateStore::Load(cfg, sluice::RealtimeMillis() / 1000);
   const auto* errors = std::get_if<sluice::config::ConfigErrors>(&store);
   if (errors == nullptr) return true;
-  for (const auto& e : *errors) std::fprintf(stderr, "%s\n", e.ToString().c_str());
-  std::fprintf(stderr, "%s: %zu error(s)\n", sluice::config::EscapeText(path).c_str(),
-               errors->size());
+  PrintErrorList(*errors, path);
   return false;
 }
 

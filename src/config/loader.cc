@@ -2,15 +2,11 @@
 // ConfigError), the top-level sections, and the checks that span resources.
 #include "config/loader.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <array>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -22,6 +18,7 @@
 #include <string>
 #include <utility>
 
+#include "config/file.h"
 #include "config/parse.h"
 
 namespace sluice::config {
@@ -203,44 +200,6 @@ void CheckEndpoints(LoadContext& ctx) {
   }
 }
 
-std::string FileKind(mode_t mode) {
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISFIFO(mode)) return "a FIFO";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISSOCK(mode)) return "a socket";
-  return "not a regular file";
-}
-
-// Why a file with this status cannot be a config file, or "".
-std::string CheckFileStatus(const struct stat& st) {
-  if (!S_ISREG(st.st_mode)) return "cannot read: it is " + FileKind(st.st_mode) + ", not a file";
-  if (static_cast<uint64_t>(st.st_size) > kMaxFileBytes) {
-    return "file is " + std::to_string(st.st_size) + " bytes; the limit is " +
-           std::to_string(kMaxFileBytes >> 20) + " MiB";
-  }
-  return "";
-}
-
-std::string ErrnoMessage(const char* what, int error) {
-  return std::string(what) + ": " + std::strerror(error);
-}
-
-// Reads the rest of fd into *text; returns "" or why not.
-std::string ReadAll(int fd, std::string* text) {
-  char buf[65536];
-  while (true) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoMessage("cannot read", errno);
-    if (n == 0) return "";
-    text->append(buf, static_cast<size_t>(n));
-    if (text->size() > kMaxFileBytes) {  // it grew after fstat
-      return "file is larger than " + std::to_string(kMaxFileBytes >> 20) + " MiB";
-    }
-  }
-}
-
 LoadResult Load(std::string_view yaml_text, std::string_view file_name) {
   Reader reader{std::string(file_name)};
   int deep_line = FindExcessiveNesting(yaml_text);
@@ -292,29 +251,6 @@ LoadResult Load(std::string_view yaml_text, std::string_view file_name) {
   return config;
 }
 
-// Reads a config file of at most kMaxFileBytes into *text; returns "" or why not.
-std::string ReadConfigFile(const std::string& path, std::string* text) {
-  // stat first, so that a FIFO or device is never opened (opening can block or have effects);
-  // then open without blocking and check again on the descriptor, in case the path changed.
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return ErrnoMessage("cannot open", errno);
-  std::string problem = CheckFileStatus(st);
-  if (!problem.empty()) return problem;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-  if (fd < 0) return ErrnoMessage("cannot open", errno);
-  if (::fstat(fd, &st) != 0) {
-    problem = ErrnoMessage("cannot read", errno);
-  } else {
-    problem = CheckFileStatus(st);
-  }
-  if (problem.empty()) {
-    text->reserve(static_cast<size_t>(st.st_size));
-    problem = ReadAll(fd, text);
-  }
-  ::close(fd);
-  return problem;
-}
-
 }  // namespace
 }  // namespace internal
 
@@ -335,7 +271,7 @@ LoadResult LoadConfigFromString(std::string_view yaml_text, std::string_view fil
 
 LoadResult LoadConfigFromFile(const std::string& path) {
   std::string text;
-  std::string problem = internal::ReadConfigFile(path, &text);
+  std::string problem = ReadBoundedFile(path, internal::kMaxFileBytes, &text);
   if (!problem.empty()) return ConfigErrors{ConfigError{path, 0, 0, "", std::move(problem)}};
   return LoadConfigFromString(text, path);
 }

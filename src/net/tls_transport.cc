@@ -55,7 +55,8 @@ IoResult TlsTransport::Failure(int ret, bool reading) {
 }
 
 IoResult TlsTransport::HandshakeFailure() const {
-  if (ssl_ == nullptr) return IoResult::Failed(ENOMEM);  // no session could be made
+  if (ssl_ == nullptr) return IoResult::Failed(ENOMEM);   // no session could be made
+  if (!handshake_failed_) return IoResult::WouldBlock();  // still in progress
   return handshake_error_ == 0 ? IoResult::Eof() : IoResult::Failed(handshake_error_);
 }
 
@@ -102,17 +103,7 @@ HandshakeStatus TlsTransport::Handshake() {
 }
 
 IoResult TlsTransport::Read(char* dst, size_t capacity) {
-  if (!handshake_done_) {
-    switch (Handshake()) {
-      case HandshakeStatus::kDone:
-        break;
-      case HandshakeStatus::kWantRead:
-      case HandshakeStatus::kWantWrite:
-        return IoResult::WouldBlock();
-      case HandshakeStatus::kFailed:
-        return HandshakeFailure();
-    }
-  }
+  if (!handshake_done_ && Handshake() != HandshakeStatus::kDone) return HandshakeFailure();
   size_t total = 0;
   while (total < capacity) {
     size_t n = 0;
@@ -141,17 +132,7 @@ IoResult TlsTransport::WriteRecord(const char* data, size_t size) {
 }
 
 IoResult TlsTransport::Write(const iovec* pieces, int count) {
-  if (!handshake_done_) {
-    switch (Handshake()) {
-      case HandshakeStatus::kDone:
-        break;
-      case HandshakeStatus::kWantRead:
-      case HandshakeStatus::kWantWrite:
-        return IoResult::WouldBlock();
-      case HandshakeStatus::kFailed:
-        return HandshakeFailure();
-    }
-  }
+  if (!handshake_done_ && Handshake() != HandshakeStatus::kDone) return HandshakeFailure();
   // Small pieces (a head and a short body) go out as one record: copy them together.
   constexpr size_t kCoalesce = 16 * 1024;
   size_t total_size = 0;

@@ -57,8 +57,9 @@ class TlsTransport final : public Transport, public EventHandler {
   // retry waits for.
   IoResult Failure(int ret, bool reading);
   IoResult WriteRecord(const char* data, size_t size);
-  // What Read/Write report after a failed handshake: end of stream when the peer closed
-  // before finishing, its errno when it reset, EPROTO when the TLS exchange failed.
+  // What Read/Write report while the handshake is not done: would-block while it is in
+  // progress; after it failed, end of stream when the peer closed before finishing, its
+  // errno when it reset, EPROTO when the TLS exchange failed.
   IoResult HandshakeFailure() const;
 
   TcpTransport tcp_;

@@ -1,15 +1,13 @@
 #include "tls/certificate.h"
 
-#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <ctime>
+
+#include "config/file.h"
+#include "tls/openssl_error.h"
 
 namespace sluice::tls {
 namespace {
@@ -21,16 +19,6 @@ using BioPtr = std::unique_ptr<BIO, BioFree>;
 
 BioPtr MemoryBio(std::string_view text) {
   return BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
-}
-
-// OpenSSL's reason for the last failure, and the queue cleared.
-std::string TakeOpenSslError() {
-  unsigned long code = ERR_peek_last_error();
-  ERR_clear_error();
-  if (code == 0) return "";
-  char text[256];
-  ERR_error_string_n(code, text, sizeof(text));
-  return text;
 }
 
 // A password callback that never asks (OpenSSL's default would prompt on the terminal).
@@ -104,35 +92,6 @@ std::string CheckKey(EVP_PKEY* key, CertificateFacts* facts) {
   }
 }
 
-std::string ReadSmallFile(const std::string& path, std::string* out) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-  if (fd < 0) return std::string("cannot open ") + path + ": " + std::strerror(errno);
-  struct stat st;
-  std::string problem;
-  if (::fstat(fd, &st) != 0) {
-    problem = std::string("cannot read ") + path + ": " + std::strerror(errno);
-  } else if (!S_ISREG(st.st_mode)) {
-    problem = path + " is not a regular file";
-  } else if (static_cast<size_t>(st.st_size) > kMaxPemFileBytes) {
-    problem = path + " is larger than 1 MiB";
-  } else {
-    out->resize(static_cast<size_t>(st.st_size));
-    size_t done = 0;
-    while (done < out->size()) {
-      ssize_t n = ::read(fd, out->data() + done, out->size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        problem = std::string("cannot read ") + path + ": " +
-                  (n < 0 ? std::strerror(errno) : "file shrank while read");
-        break;
-      }
-      done += static_cast<size_t>(n);
-    }
-  }
-  ::close(fd);
-  return problem;
-}
-
 }  // namespace
 
 std::string FormatTime(int64_t seconds) {
@@ -204,11 +163,13 @@ std::variant<LoadedCertificate, config::ConfigError> LoadCertificate(
                                std::move(message)};
   };
   std::string chain_pem, key_pem;
-  if (std::string p = ReadSmallFile(def.certificate_file, &chain_pem); !p.empty()) {
-    return error(false, p);
+  if (std::string p = config::ReadBoundedFile(def.certificate_file, kMaxPemFileBytes, &chain_pem);
+      !p.empty()) {
+    return error(false, def.certificate_file + ": " + p);
   }
-  if (std::string p = ReadSmallFile(def.private_key_file, &key_pem); !p.empty()) {
-    return error(true, p);
+  if (std::string p = config::ReadBoundedFile(def.private_key_file, kMaxPemFileBytes, &key_pem);
+      !p.empty()) {
+    return error(true, def.private_key_file + ": " + p);
   }
   auto parsed = ParseCertificatePem(chain_pem, key_pem, now);
   OPENSSL_cleanse(key_pem.data(), key_pem.size());

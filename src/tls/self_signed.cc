@@ -6,15 +6,13 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "tls/openssl_error.h"
+
 namespace sluice::tls {
 namespace {
 
 Error Failed(const std::string& what) {
-  unsigned long code = ERR_peek_last_error();
-  ERR_clear_error();
-  char text[256] = "unknown reason";
-  if (code != 0) ERR_error_string_n(code, text, sizeof(text));
-  return Error{ErrorSource::kInternal, what + ": " + text};
+  return Error{ErrorSource::kInternal, what + ": " + TakeOpenSslError("unknown reason")};
 }
 
 bool IsIpAddress(const std::string& name) {

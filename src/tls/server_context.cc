@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstring>
 
+#include "tls/openssl_error.h"
 #include "tls/sni.h"
 #include "tls/ticket_keys.h"
 
@@ -16,15 +17,6 @@ std::atomic<uint64_t> g_failed{0};
 std::atomic<uint64_t> g_timed_out{0};
 
 constexpr unsigned char kSessionIdContext[] = "sluice";
-
-std::string OpenSslReason() {
-  unsigned long code = ERR_peek_last_error();
-  ERR_clear_error();
-  if (code == 0) return "unknown reason";
-  char text[256];
-  ERR_error_string_n(code, text, sizeof(text));
-  return text;
-}
 
 int MinVersion(uint8_t versions) {
   if (versions & config::kTls10) return TLS1_VERSION;
@@ -96,7 +88,7 @@ bool ClientSupportsEcdsa(SSL* ssl) {
 SSL_CTX* NewContext(const config::SslPolicy& policy, std::string* error) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (ctx == nullptr) {
-    *error = "SSL_CTX_new: " + OpenSslReason();
+    *error = "SSL_CTX_new: " + TakeOpenSslError("unknown reason");
     return nullptr;
   }
   SSL_CTX_set_min_proto_version(ctx, MinVersion(policy.versions));
@@ -132,7 +124,7 @@ SSL_CTX* NewContext(const config::SslPolicy& policy, std::string* error) {
     }
   }
   if (!ok) {
-    *error = "SslPolicy " + std::string(policy.name) + ": " + OpenSslReason();
+    *error = "SslPolicy " + std::string(policy.name) + ": " + TakeOpenSslError("unknown reason");
     SSL_CTX_free(ctx);
     return nullptr;
   }
@@ -152,7 +144,7 @@ bool UseCertificate(SSL_CTX* ctx, const LoadedCertificate& cert, std::string* er
   for (const X509Ptr& c : cert.chain) ok = ok && SSL_CTX_add1_chain_cert(ctx, c.get()) == 1;
   ok =
       ok && SSL_CTX_use_PrivateKey(ctx, cert.key.get()) == 1 && SSL_CTX_check_private_key(ctx) == 1;
-  if (!ok) *error = "certificate " + cert.name + ": " + OpenSslReason();
+  if (!ok) *error = "certificate " + cert.name + ": " + TakeOpenSslError("unknown reason");
   return ok;
 }
 

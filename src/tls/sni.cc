@@ -1,17 +1,11 @@
 #include "tls/sni.h"
 
+#include "http/header.h"
+
 namespace sluice::tls {
 namespace {
 
-char LowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool EqualsLower(std::string_view lower, std::string_view any) {
-  if (lower.size() != any.size()) return false;
-  for (size_t i = 0; i < lower.size(); ++i) {
-    if (lower[i] != LowerAscii(any[i])) return false;
-  }
-  return true;
-}
+using http::EqualsIgnoreCase;
 
 bool Matches(const CertificateFacts& facts, std::string_view host) {
   for (const std::string& name : facts.dns_names) {
@@ -35,9 +29,9 @@ bool NameMatches(std::string_view pattern, std::string_view host) {
   if (pattern.size() > 2 && pattern[0] == '*' && pattern[1] == '.') {
     size_t dot = host.find('.');
     if (dot == 0 || dot == std::string_view::npos) return false;
-    return EqualsLower(pattern.substr(1), host.substr(dot));
+    return EqualsIgnoreCase(pattern.substr(1), host.substr(dot));
   }
-  return EqualsLower(pattern, host);
+  return EqualsIgnoreCase(pattern, host);
 }
 
 size_t SelectCertificate(std::span<const CertificateFacts* const> certs,

@@ -89,7 +89,7 @@ TEST(CertificateTest, LoadNamesFileLineAndField) {
   auto loaded = LoadCertificate(def, "lb.yaml", kNow);
   ASSERT_TRUE(std::holds_alternative<config::ConfigError>(loaded));
   EXPECT_EQ(std::get<config::ConfigError>(loaded).ToString(),
-            "lb.yaml:7:22: Certificates[2].CertificateFile: cannot open /nonexistent/x.crt: No "
+            "lb.yaml:7:22: Certificates[2].CertificateFile: /nonexistent/x.crt: cannot open: No "
             "such file or directory");
 }
 
@@ -129,6 +129,42 @@ TEST(SniTest, SelectionOrder) {
 }
 
 // A client handshake against `server` over memory BIOs; returns the served leaf's CN.
+// A client of `cctx` and a session of `server` joined by memory BIOs, the handshake driven
+// on both sides (the client offers `sni` and `resume` when given). Frees what it made.
+class Joined {
+ public:
+  Joined(const ServerContext& server, SSL_CTX* cctx, const char* sni, SSL_SESSION* resume)
+      : client_(SSL_new(cctx)), server_(server.NewSession()) {
+    BIO *c_io, *s_io;
+    BIO_new_bio_pair(&c_io, 0, &s_io, 0);
+    SSL_set_bio(client_, c_io, c_io);
+    SSL_set_bio(server_, s_io, s_io);
+    if (sni != nullptr) SSL_set_tlsext_host_name(client_, sni);
+    if (resume != nullptr) SSL_set_session(client_, resume);
+    SSL_set_connect_state(client_);
+    bool c_done = false, s_done = false;
+    for (int i = 0; i < 20 && !(c_done && s_done); ++i) {
+      if (!c_done) c_done = SSL_do_handshake(client_) == 1;
+      if (!s_done) s_done = SSL_do_handshake(server_) == 1;
+    }
+    done_ = c_done && s_done;
+  }
+  ~Joined() {
+    ERR_clear_error();
+    SSL_free(client_);
+    SSL_free(server_);
+  }
+  bool done() const { return done_; }
+  SSL* client() const { return client_; }
+  SSL* server() const { return server_; }
+
+ private:
+  SSL* client_;
+  SSL* server_;
+  bool done_ = false;
+};
+
+// The served leaf's CN and key type ("api.test/ec"), empty when the handshake failed.
 std::string HandshakeCn(const ServerContext& server, const char* sni, const char* ciphers,
                         std::string* alpn = nullptr) {
   SSL_CTX* cctx = SSL_CTX_new(TLS_client_method());
@@ -138,37 +174,24 @@ std::string HandshakeCn(const ServerContext& server, const char* sni, const char
   }
   static const unsigned char kAlpn[] = "\x02h2\x08http/1.1";
   SSL_CTX_set_alpn_protos(cctx, kAlpn, sizeof(kAlpn) - 1);
-  SSL* client = SSL_new(cctx);
-  SSL* srv = server.NewSession();
-  BIO *c_io, *s_io;
-  BIO_new_bio_pair(&c_io, 0, &s_io, 0);
-  SSL_set_bio(client, c_io, c_io);
-  SSL_set_bio(srv, s_io, s_io);
-  if (sni != nullptr) SSL_set_tlsext_host_name(client, sni);
-  SSL_set_connect_state(client);
-  bool c_done = false, s_done = false;
-  for (int i = 0; i < 20 && !(c_done && s_done); ++i) {
-    if (!c_done) c_done = SSL_do_handshake(client) == 1;
-    if (!s_done) s_done = SSL_do_handshake(srv) == 1;
-  }
   std::string cn;
-  if (c_done && s_done) {
-    X509* peer = SSL_get1_peer_certificate(client);
-    char buf[256] = {0};
-    X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, buf, sizeof(buf));
-    cn = buf;
-    cn += EVP_PKEY_get_base_id(X509_get0_pubkey(peer)) == EVP_PKEY_EC ? "/ec" : "/rsa";
-    X509_free(peer);
-    if (alpn != nullptr) {
-      const unsigned char* p = nullptr;
-      unsigned int len = 0;
-      SSL_get0_alpn_selected(client, &p, &len);
-      alpn->assign(reinterpret_cast<const char*>(p), len);
+  {
+    Joined j(server, cctx, sni, nullptr);
+    if (j.done()) {
+      X509* peer = SSL_get1_peer_certificate(j.client());
+      char buf[256] = {0};
+      X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, buf, sizeof(buf));
+      cn = buf;
+      cn += EVP_PKEY_get_base_id(X509_get0_pubkey(peer)) == EVP_PKEY_EC ? "/ec" : "/rsa";
+      X509_free(peer);
+      if (alpn != nullptr) {
+        const unsigned char* p = nullptr;
+        unsigned int len = 0;
+        SSL_get0_alpn_selected(j.client(), &p, &len);
+        alpn->assign(reinterpret_cast<const char*>(p), len);
+      }
     }
   }
-  ERR_clear_error();
-  SSL_free(client);
-  SSL_free(srv);
   SSL_CTX_free(cctx);
   return cn;
 }
@@ -244,33 +267,20 @@ int64_t TestNow() { return g_test_now; }
 // session was resumed, and the client's session (with its ticket) in *out.
 bool Connect(const ServerContext& server, SSL_SESSION* resume, SSL_SESSION** out) {
   SSL_CTX* cctx = SSL_CTX_new(TLS_client_method());
-  SSL* client = SSL_new(cctx);
-  SSL* srv = server.NewSession();
-  BIO *c_io, *s_io;
-  BIO_new_bio_pair(&c_io, 0, &s_io, 0);
-  SSL_set_bio(client, c_io, c_io);
-  SSL_set_bio(srv, s_io, s_io);
-  SSL_set_tlsext_host_name(client, "resume.test");
-  if (resume != nullptr) SSL_set_session(client, resume);
-  SSL_set_connect_state(client);
-  bool c_done = false, s_done = false;
-  for (int i = 0; i < 20 && !(c_done && s_done); ++i) {
-    if (!c_done) c_done = SSL_do_handshake(client) == 1;
-    if (!s_done) s_done = SSL_do_handshake(srv) == 1;
+  bool reused = false;
+  {
+    Joined j(server, cctx, "resume.test", resume);
+    EXPECT_TRUE(j.done());
+    // TLS 1.3 tickets follow the handshake: let the client read them.
+    char byte = 'x';
+    size_t n = 0;
+    SSL_write_ex(j.server(), &byte, 1, &n);
+    SSL_read_ex(j.client(), &byte, 1, &n);
+    reused = SSL_session_reused(j.client()) == 1;
+    *out = SSL_get1_session(j.client());
+    // Freed without a close_notify, OpenSSL would mark the session not resumable.
+    SSL_set_shutdown(j.client(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
   }
-  EXPECT_TRUE(c_done && s_done);
-  // TLS 1.3 tickets follow the handshake: let the client read them.
-  char byte = 'x';
-  size_t n = 0;
-  SSL_write_ex(srv, &byte, 1, &n);
-  SSL_read_ex(client, &byte, 1, &n);
-  bool reused = SSL_session_reused(client) == 1;
-  *out = SSL_get1_session(client);
-  // Freed without a close_notify, OpenSSL would mark the session not resumable.
-  SSL_set_shutdown(client, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
-  ERR_clear_error();
-  SSL_free(client);
-  SSL_free(srv);
   SSL_CTX_free(cctx);
   return reused;
 }

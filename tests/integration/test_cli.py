@@ -22,7 +22,8 @@ def test_validate_demo_config_ok(tmp_path):
     copy.write_text(DEMO.read_text())
     res = validate(copy)
     assert res.returncode == 1
-    assert "demo.yaml:9:22: Certificates[0].CertificateFile: cannot open " in res.stderr
+    assert "demo.yaml:9:22: Certificates[0].CertificateFile: " in res.stderr
+    assert "certs/localhost.crt: cannot open: No such file or directory" in res.stderr
     made = subprocess.run([SLUICE_BIN, "cert", "self-signed", "--name", "localhost",
                            "--out-dir", str(tmp_path / "certs")],
                           capture_output=True, text=True, timeout=30)
