@@ -30,6 +30,7 @@
 #include "config/loader.h"
 #include "config/quote.h"
 #include "control/admin_server.h"
+#include "tls/client_context.h"
 #include "tls/server_context.h"
 
 namespace {
@@ -112,12 +113,14 @@ const sluice::config::Config* PrintErrors(const sluice::config::LoadResult& load
   return nullptr;
 }
 
-// Reads and checks the certificate files of a loaded config; prints every problem.
+// Reads and checks the certificate and CA files of a loaded config; prints every problem.
 bool CheckCertificates(const sluice::config::Config& cfg, const std::string& path) {
   auto store = sluice::tls::CertificateStore::Load(cfg, sluice::RealtimeMillis() / 1000);
-  const auto* errors = std::get_if<sluice::config::ConfigErrors>(&store);
-  if (errors == nullptr) return true;
-  PrintErrorList(*errors, path);
+  sluice::config::ConfigErrors errors;
+  if (const auto* e = std::get_if<sluice::config::ConfigErrors>(&store)) errors = *e;
+  for (auto& e : sluice::tls::CheckTargetTls(cfg)) errors.push_back(std::move(e));
+  if (errors.empty()) return true;
+  PrintErrorList(errors, path);
   return false;
 }
 

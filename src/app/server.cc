@@ -137,7 +137,7 @@ health::MonitoredSet MonitoredTargets(const proxy::Snapshot& snap) {
     const proxy::TargetGroupRuntime& tg = snap.target_groups[g];
     index[tg.config->name] = g;
     out.groups.push_back({tg.config->name, tg.config->health_check,
-                          tg.config->attributes.slow_start_seconds, used[g]});
+                          tg.config->attributes.slow_start_seconds, used[g], tg.tls});
     for (size_t i = 0; i < tg.targets.size(); ++i) {
       const proxy::TargetRuntime& t = tg.targets[i];
       out.targets.push_back({g, tg.config->targets[i].id, t.address,
@@ -218,6 +218,7 @@ int RunServer(const ServerOptions& options) {
   signal(SIGPIPE, SIG_IGN);
 
   proxy::SnapshotCompiler compiler;
+  compiler.set_worker_count(static_cast<size_t>(workers));
   proxy::ListenerSockets listener_sockets(workers);
   Loaded loaded = LoadSnapshot(options.config_path, &compiler, &listener_sockets);
   if (!loaded) return 1;

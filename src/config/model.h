@@ -163,7 +163,8 @@ enum class LoadBalancingAlgorithm { kRoundRobin, kLeastOutstandingRequests, kWei
 
 struct HealthCheck {
   bool enabled = true;                // HealthCheckEnabled
-  std::string protocol = "HTTP";      // HealthCheckProtocol: HTTP | TCP (HTTPS later)
+  std::string protocol = "HTTP";      // HealthCheckProtocol: HTTP | HTTPS | TCP; when not
+                                      // given, the group's Protocol (HTTP or HTTPS)
   std::string port = "traffic-port";  // HealthCheckPort
   std::string path = "/";             // HealthCheckPath
   int interval_seconds = 30;          // HealthCheckIntervalSeconds 5..300
@@ -184,6 +185,13 @@ struct TargetGroupAttributes {
   int stickiness_lb_cookie_duration_seconds = 86400;
   std::string stickiness_app_cookie_name;
   int stickiness_app_cookie_duration_seconds = 86400;
+  // Sluice's own attributes for TLS to the targets of HTTPS groups and HTTPS health checks
+  // (ALB sends no SNI and verifies nothing; these are opt-in).
+  std::string tls_server_name;     // sluice.tls.server_name: SNI sent, and the name verified
+  bool tls_verify = false;         // sluice.tls.verify.enabled
+  std::string tls_verify_ca_file;  // sluice.tls.verify.ca_file (resolved; empty: system store)
+  Location tls_verify_ca_file_location;
+  std::string tls_verify_ca_file_path;  // "TargetGroups[0].Attributes.sluice.tls.verify.ca_file"
 };
 
 struct Target {
@@ -194,7 +202,7 @@ struct Target {
 
 struct TargetGroup {
   std::string name;               // 1..32 chars, like load balancer names
-  std::string protocol = "HTTP";  // HTTP (HTTPS later)
+  std::string protocol = "HTTP";  // HTTP | HTTPS (TLS to the targets)
   std::string protocol_version = "HTTP1";
   int port = 0;  // default port for targets, 1..65535
   std::string target_type = "ip";

@@ -13,6 +13,10 @@
 
 namespace sluice::config::internal {
 
+// A file path field: as written when absolute, else joined to the config file's directory;
+// false (error added) when empty or not a string. `where` gets the field's position.
+bool ReadFilePath(Reader& r, const Field& f, std::string* out, Location* where);
+
 // A forward action's mention of a target group by name.
 struct TargetGroupRef {
   std::string name;

@@ -28,30 +28,6 @@ std::string CheckCertificateName(std::string_view name) {
   return "";
 }
 
-// `path` as written, or joined to the config file's directory when it is relative.
-std::string ResolvePath(const std::string& config_file, const std::string& path) {
-  if (path.empty() || path.front() == '/') return path;
-  size_t slash = config_file.rfind('/');
-  if (slash == std::string::npos) return path;
-  return config_file.substr(0, slash + 1) + path;
-}
-
-bool ReadFilePath(Reader& r, const Field& f, std::string* out, Location* where) {
-  std::optional<std::string> s = ReadString(r, f);
-  if (!s) return false;
-  if (s->empty()) {
-    r.AddError(f, "file path is empty");
-    return false;
-  }
-  if (s->find('\0') != std::string::npos) {
-    r.AddError(f, "file path contains a NUL character");
-    return false;
-  }
-  *out = ResolvePath(r.file(), *s);
-  *where = LocationOf(f.mark);
-  return true;
-}
-
 // "name", or an ACM-style ARN whose resource is "certificate/<name>".
 std::string CertificateNameOf(const std::string& reference) {
   if (reference.rfind("arn:", 0) != 0) return reference;
@@ -98,6 +74,30 @@ void ParseListenerCertificates(LoadContext& ctx, const Field& field, Listener* o
 }
 
 }  // namespace
+
+// `path` as written, or joined to the config file's directory when it is relative.
+std::string ResolvePath(const std::string& config_file, const std::string& path) {
+  if (path.empty() || path.front() == '/') return path;
+  size_t slash = config_file.rfind('/');
+  if (slash == std::string::npos) return path;
+  return config_file.substr(0, slash + 1) + path;
+}
+
+bool ReadFilePath(Reader& r, const Field& f, std::string* out, Location* where) {
+  std::optional<std::string> s = ReadString(r, f);
+  if (!s) return false;
+  if (s->empty()) {
+    r.AddError(f, "file path is empty");
+    return false;
+  }
+  if (s->find('\0') != std::string::npos) {
+    r.AddError(f, "file path contains a NUL character");
+    return false;
+  }
+  *out = ResolvePath(r.file(), *s);
+  *where = LocationOf(f.mark);
+  return true;
+}
 
 void ParseCertificates(LoadContext& ctx, const Field& field,
                        std::vector<CertificateDefinition>* out) {

@@ -19,6 +19,9 @@ constexpr std::string_view kSupportedAttributes[] = {
     "load_balancing.algorithm.type",
     "load_balancing.algorithm.anomaly_mitigation",
     "slow_start.duration_seconds",
+    "sluice.tls.server_name",
+    "sluice.tls.verify.enabled",
+    "sluice.tls.verify.ca_file",
 };
 
 // elbv2 target group attributes Sluice knows of but does not implement.
@@ -40,6 +43,24 @@ constexpr std::string_view kUnsupportedAttributes[] = {
 
 constexpr int kMaxStickinessSeconds = 604800;
 
+// A DNS host name as SNI carries it (RFC 6066 §3): dot-separated labels of letters, digits
+// and '-', each 1..63 bytes, 253 bytes in all; no trailing dot, no IP literal check needed.
+bool IsValidServerName(std::string_view name) {
+  if (name.empty() || name.size() > 253) return false;
+  size_t label = 0;
+  for (char c : name) {
+    if (c == '.') {
+      if (label == 0) return false;
+      label = 0;
+      continue;
+    }
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+    if (!ok || ++label > 63) return false;
+  }
+  return label > 0;
+}
+
 std::string SupportedList() {
   return JoinNames(std::vector<std::string_view>(std::begin(kSupportedAttributes),
                                                  std::end(kSupportedAttributes)));
@@ -55,6 +76,30 @@ const char* AlgorithmName(LoadBalancingAlgorithm a) {
       return "weighted_random";
   }
   return "?";
+}
+
+// Sluice's own sluice.tls.* attributes (TLS to targets); false when `key` is not one.
+bool ParseTargetTlsAttribute(Reader& r, const std::string& key, const Field& f,
+                             TargetGroupAttributes* out) {
+  if (key == "sluice.tls.server_name") {
+    if (auto v = ReadString(r, f)) {
+      if (!v->empty() && !IsValidServerName(*v)) {
+        r.AddError(f, "sluice.tls.server_name " + QuoteValue(*v) +
+                          " is not a host name (letters, digits, '-' and '.', 1..253 bytes)");
+      } else {
+        out->tls_server_name = *v;
+      }
+    }
+  } else if (key == "sluice.tls.verify.enabled") {
+    if (auto v = ReadBool(r, f)) out->tls_verify = *v;
+  } else if (key == "sluice.tls.verify.ca_file") {
+    if (ReadFilePath(r, f, &out->tls_verify_ca_file, &out->tls_verify_ca_file_location)) {
+      out->tls_verify_ca_file_path = f.path;
+    }
+  } else {
+    return false;
+  }
+  return true;
 }
 
 void ParseAttributes(Reader& r, const Field& field, TargetGroupAttributes* out) {
@@ -116,6 +161,7 @@ void ParseAttributes(Reader& r, const Field& field, TargetGroupAttributes* out) 
           slow_start = &e;
         }
       }
+    } else if (ParseTargetTlsAttribute(r, key, f, out)) {
     } else if (std::find(std::begin(kUnsupportedAttributes), std::end(kUnsupportedAttributes),
                          key) != std::end(kUnsupportedAttributes)) {
       r.AddError(e.key_mark, f.path,
@@ -154,13 +200,11 @@ void ParseHealthCheck(Reader& r, const MapReader& m, HealthCheck* out) {
   if (auto v = ReadBool(r, m.Get("HealthCheckEnabled"))) out->enabled = *v;
   Field protocol = m.Get("HealthCheckProtocol");
   if (auto p = ReadString(r, protocol)) {
-    if (*p == "HTTP" || *p == "TCP") {
+    if (*p == "HTTP" || *p == "HTTPS" || *p == "TCP") {
       out->protocol = *p;
-    } else if (*p == "HTTPS") {
-      r.AddError(protocol, "health check protocol HTTPS is not supported yet; use HTTP or TCP");
     } else {
-      r.AddError(protocol,
-                 "health check protocol " + QuoteValue(*p) + " is invalid; allowed: HTTP, TCP");
+      r.AddError(protocol, "health check protocol " + QuoteValue(*p) +
+                               " is invalid; allowed: HTTP, HTTPS, TCP");
     }
   }
   Field port = m.Get("HealthCheckPort");
@@ -293,12 +337,13 @@ void ParseTargetGroup(Reader& r, const Field& item, TargetGroup* out,
   }
   Field protocol = m.Get("Protocol");
   if (auto p = ReadString(r, protocol)) {
-    if (*p == "HTTPS") {
-      r.AddError(protocol, "protocol HTTPS is not supported yet; use HTTP");
-    } else if (*p != "HTTP") {
-      r.AddError(protocol, "protocol " + QuoteValue(*p) +
-                               " is invalid; allowed: HTTP (HTTPS is not "
-                               "supported yet)");
+    if (*p == "HTTP" || *p == "HTTPS") {
+      out->protocol = *p;
+      // ALB's default health-check protocol follows the group's ([infer], see
+      // docs/alb-compatibility.md): an HTTPS group is checked over HTTPS.
+      if (!m.Get("HealthCheckProtocol").present) out->health_check.protocol = *p;
+    } else {
+      r.AddError(protocol, "protocol " + QuoteValue(*p) + " is invalid; allowed: HTTP, HTTPS");
     }
   }
   Field version = m.Get("ProtocolVersion");
@@ -323,7 +368,14 @@ void ParseTargetGroup(Reader& r, const Field& item, TargetGroup* out,
     }
   }
   ParseHealthCheck(r, m, &out->health_check);
-  ParseAttributes(r, m.Get("Attributes"), &out->attributes);
+  Field attributes = m.Get("Attributes");
+  ParseAttributes(r, attributes, &out->attributes);
+  const TargetGroupAttributes& a = out->attributes;
+  bool tls_set = !a.tls_server_name.empty() || a.tls_verify || !a.tls_verify_ca_file.empty();
+  if (tls_set && out->protocol != "HTTPS" && out->health_check.protocol != "HTTPS") {
+    r.AddError(attributes,
+               "sluice.tls.* attributes need Protocol HTTPS or HealthCheckProtocol HTTPS");
+  }
   ParseTargets(r, m.Get("Targets"), ip_targets, out);
 }
 

@@ -26,7 +26,8 @@ constexpr char kSupported[] =
     "deregistration_delay.timeout_seconds, stickiness.enabled, stickiness.type, "
     "stickiness.lb_cookie.duration_seconds, stickiness.app_cookie.cookie_name, "
     "stickiness.app_cookie.duration_seconds, load_balancing.algorithm.type, "
-    "load_balancing.algorithm.anomaly_mitigation, slow_start.duration_seconds";
+    "load_balancing.algorithm.anomaly_mitigation, slow_start.duration_seconds, "
+    "sluice.tls.server_name, sluice.tls.verify.enabled, sluice.tls.verify.ca_file";
 
 TEST(TargetGroupErrorsTest, NotYetSupportedSettings) {
   EXPECT_THAT(
@@ -40,13 +41,59 @@ TEST(TargetGroupErrorsTest, NotYetSupportedSettings) {
     Targets: [{Id: i-0123456789abcdef0}]
 )")),
       ElementsAre(
-          E(3, 15, "TargetGroups[0].Protocol", "protocol HTTPS is not supported yet; use HTTP"),
           E(4, 22, "TargetGroups[0].ProtocolVersion",
             "protocol version GRPC is not supported yet (it needs HTTPS listeners); use HTTP1"),
           E(6, 17, "TargetGroups[0].TargetType",
-            "target type 'instance' is not supported yet; use ip"),
-          E(7, 26, "TargetGroups[0].HealthCheckProtocol",
-            "health check protocol HTTPS is not supported yet; use HTTP or TCP")));
+            "target type 'instance' is not supported yet; use ip")));
+}
+
+TEST(TargetGroupErrorsTest, HttpsGroupsAndTheirTlsAttributes) {
+  const std::string at = "TargetGroups[0].Attributes";
+  EXPECT_THAT(
+      Errors(WithTargetGroups(R"(
+  - Name: tg
+    Protocol: TLS
+    Port: 443
+    Attributes:
+      sluice.tls.server_name: "bad name"
+      sluice.tls.verify.enabled: maybe
+      sluice.tls.verify.ca_file: ""
+)")),
+      ElementsAre(
+          E(3, 15, "TargetGroups[0].Protocol", "protocol 'TLS' is invalid; allowed: HTTP, HTTPS"),
+          E(6, 31, at + ".sluice.tls.server_name",
+            "sluice.tls.server_name 'bad name' is not a host name (letters, "
+            "digits, '-' and '.', 1..253 bytes)"),
+          E(7, 34, at + ".sluice.tls.verify.enabled", "expected true or false, got 'maybe'"),
+          E(8, 34, at + ".sluice.tls.verify.ca_file", "file path is empty")));
+  // TLS settings on a group that makes no TLS connection are a mistake, not a no-op.
+  EXPECT_THAT(Errors(WithTargetGroups(R"(
+  - Name: tg
+    Port: 80
+    Attributes:
+      sluice.tls.verify.enabled: true
+)")),
+              ElementsAre(E(5, 7, at,
+                            "sluice.tls.* attributes need Protocol HTTPS or HealthCheckProtocol "
+                            "HTTPS")));
+  // An HTTPS group is checked over HTTPS unless told otherwise; HTTP checks of it stay HTTP.
+  const Config cfg = testing::MustLoad(WithTargetGroups(R"(
+  - Name: a
+    Protocol: HTTPS
+    Port: 443
+  - Name: b
+    Protocol: HTTPS
+    Port: 443
+    HealthCheckProtocol: HTTP
+  - Name: c
+    Port: 80
+    HealthCheckProtocol: HTTPS
+    Attributes: {sluice.tls.server_name: api.internal}
+)"));
+  EXPECT_EQ(cfg.target_groups[0].health_check.protocol, "HTTPS");
+  EXPECT_EQ(cfg.target_groups[1].health_check.protocol, "HTTP");
+  EXPECT_EQ(cfg.target_groups[2].protocol, "HTTP");
+  EXPECT_EQ(cfg.target_groups[2].attributes.tls_server_name, "api.internal");
 }
 
 TEST(TargetGroupErrorsTest, HealthCheckRanges) {
@@ -126,7 +173,7 @@ TEST(TargetGroupErrorsTest, TcpHealthChecksTakeNoPathOrMatcher) {
                           E(6, 14, "TargetGroups[0].Matcher",
                             "Matcher is not used by TCP health checks; remove it"),
                           E(7, 46, "TargetGroups[1].HealthCheckProtocol",
-                            "health check protocol 'UDP' is invalid; allowed: HTTP, TCP")));
+                            "health check protocol 'UDP' is invalid; allowed: HTTP, HTTPS, TCP")));
 }
 
 TEST(TargetGroupErrorsTest, AttributeKeysAndValues) {

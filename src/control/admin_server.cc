@@ -96,6 +96,7 @@ std::string AdminServer::Respond(std::string_view method, std::string_view path)
     nlohmann::ordered_json tls;
     tls["HandshakesFailed"] = tls::HandshakeCounters::failed();
     tls["HandshakesTimedOut"] = tls::HandshakeCounters::timed_out();
+    tls["TargetHandshakesFailed"] = tls::HandshakeCounters::target_failed();
     return HttpResponse(200, "OK", "application/json", tls.dump(2) + "\n");
   }
   if (path == "/targets" || path == "/targets/") {

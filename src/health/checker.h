@@ -17,6 +17,7 @@
 #include "base/ip_address.h"
 #include "config/model.h"
 #include "health/target_health.h"
+#include "tls/client_context.h"
 
 namespace sluice::health {
 
@@ -28,6 +29,8 @@ struct MonitoredGroup {
   // Some listener's default actions or rules forward to it. When false its targets are not
   // checked and are reported unused (Target.NotInUse), as ALB does.
   bool in_use = true;
+  // HTTPS checks: the group's TLS client side (SNI, verification); null for HTTP and TCP.
+  std::shared_ptr<const tls::ClientContext> tls;
 };
 
 // A target as the checker sees it: what to probe and where to publish the verdict.

@@ -24,6 +24,7 @@
 #include "health/probe.h"
 #include "health/schedule.h"
 #include "net/tcp_transport.h"
+#include "net/tls_transport.h"
 
 namespace sluice::health {
 
@@ -42,6 +43,7 @@ class HealthChecker::Impl {
     int slow_start_seconds = 0;
     bool in_use = true;
     bool tcp = false;
+    std::shared_ptr<const tls::ClientContext> tls;  // HTTPS checks only
     int64_t interval_ms = 0;
     int64_t timeout_ms = 0;
     uint32_t routable = 0;  // its targets whose machine is routable (for slow start)
@@ -64,7 +66,7 @@ class HealthChecker::Impl {
 
   // A check in flight. Slots are reused; `serial` tells a stale epoll event from a live one.
   struct Probe {
-    std::unique_ptr<net::TcpTransport> stream;  // null while the slot is free
+    std::unique_ptr<net::Transport> stream;  // TCP or TLS; null while the slot is free
     uint32_t entry = 0;
     uint32_t serial = 0;
     int64_t deadline_ms = 0;
@@ -94,6 +96,7 @@ class HealthChecker::Impl {
   void StartQueued(int64_t now);
   bool StartProbe(uint32_t i, int64_t now);
   bool AttachProbe(uint32_t i, int fd, int64_t now);
+  std::unique_ptr<net::Transport> OpenStream(const Entry& e, const Group& g, int fd);
   void OnProbeEvents(uint64_t data, uint32_t events, int64_t now);
   void Finish(uint32_t i, const CheckResult& r);
   void ReleaseProbe(Entry& e);

@@ -77,9 +77,11 @@ bool HealthChecker::Impl::AttachProbe(uint32_t i, int fd, int64_t now) {
     if (int c = CloseProbeSocket(fd); c != 0) CountError("close", c);
     return false;
   }
+  std::unique_ptr<net::Transport> stream = OpenStream(e, g, fd);
+  if (stream == nullptr) return false;  // fd closed
   free_probes_.pop_back();
   Probe& p = probes_[slot];
-  p.stream = std::make_unique<net::TcpTransport>(fd);
+  p.stream = std::move(stream);
   p.entry = i;
   p.serial = serial;
   p.deadline_ms = now + g.timeout_ms;
@@ -102,6 +104,22 @@ bool HealthChecker::Impl::AttachProbe(uint32_t i, int fd, int64_t now) {
   }
   heap_.Set(i, p.deadline_ms);
   return true;
+}
+
+// The probe's stream over `fd`: TLS for HTTPS checks (a fresh session each time, as ALB's
+// checks use a fresh connection), else TCP. Null (fd closed) when OpenSSL cannot make a
+// session, which is this host's shortage, not the target's fault.
+std::unique_ptr<net::Transport> HealthChecker::Impl::OpenStream(const Entry& e, const Group& g,
+                                                                int fd) {
+  if (g.tls == nullptr) return std::make_unique<net::TcpTransport>(fd);
+  SocketAddress to = e.address;
+  to.port = e.check_port;
+  SSL* ssl = g.tls->NewSession(to, tls::ClientContext::kNoSessionSlot);
+  if (ssl == nullptr) {
+    if (int c = CloseProbeSocket(fd); c != 0) CountError("close", c);
+    return nullptr;
+  }
+  return std::make_unique<net::TlsTransport>(fd, ssl, g.tls);
 }
 
 void HealthChecker::Impl::OnProbeEvents(uint64_t data, uint32_t events, int64_t now) {

@@ -44,6 +44,8 @@ class TcpConnector final : public Connector {
   Result<std::unique_ptr<Transport>> Connect(const SocketAddress& address) override {
     return TcpTransport::Connect(address);
   }
+  Result<std::unique_ptr<Transport>> ConnectTls(const SocketAddress& address, ssl_st* ssl,
+                                                std::shared_ptr<const void> keep) override;
 };
 
 }  // namespace sluice::net

@@ -1,11 +1,33 @@
 #include "net/tls_transport.h"
 
 #include <openssl/err.h>
+#include <openssl/x509.h>
 #include <sys/epoll.h>
 
 #include <cstring>
 
+#include "net/socket.h"
+#include "net/tcp_transport.h"
+
 namespace sluice::net {
+
+Result<std::unique_ptr<Transport>> Connector::ConnectTls(const SocketAddress&, SSL* ssl,
+                                                         std::shared_ptr<const void>) {
+  SSL_free(ssl);
+  return Error{ErrorSource::kInternal, "this connector does not make TLS connections"};
+}
+
+Result<std::unique_ptr<Transport>> TcpConnector::ConnectTls(const SocketAddress& address, SSL* ssl,
+                                                            std::shared_ptr<const void> keep) {
+  auto fd = ConnectNonBlocking(address);
+  if (!fd.ok()) {
+    SSL_free(ssl);
+    return fd.error();
+  }
+  auto stream = std::make_unique<TlsTransport>(fd.value(), ssl, std::move(keep));
+  if (stream->ssl() == nullptr) return Error{ErrorSource::kInternal, "SSL_set_fd failed"};
+  return std::unique_ptr<Transport>(std::move(stream));
+}
 
 TlsTransport::TlsTransport(int fd, SSL* ssl, std::shared_ptr<const void> keep,
                            const std::string* plain_http_answer)
@@ -50,6 +72,7 @@ IoResult TlsTransport::Failure(int ret, bool reading) {
       if (saved_errno == EINTR) return IoResult::Failed(EINTR);
       return IoResult::Failed(saved_errno != 0 ? saved_errno : ECONNRESET);
     default:
+      session_broken_ = true;
       return IoResult::Failed(EPROTO);
   }
 }
@@ -84,6 +107,7 @@ HandshakeStatus TlsTransport::Handshake() {
     return HandshakeStatus::kWantWrite;
   }
   handshake_failed_ = true;
+  handshake_reason_ = reason;
   // Why, for Read/Write: the peer closed or reset before finishing (its end of stream or
   // errno), or the TLS exchange itself failed (EPROTO).
   if (err == SSL_ERROR_ZERO_RETURN || reason == SSL_R_UNEXPECTED_EOF_WHILE_READING ||
@@ -176,6 +200,17 @@ std::string_view TlsTransport::TlsServerName() const {
   return name != nullptr ? std::string_view(name) : std::string_view();
 }
 
+const char* TlsTransport::TlsFailure() const {
+  if (!handshake_failed_) return nullptr;
+  if (ssl_ == nullptr) return "no TLS session could be made";
+  long verify = SSL_get_verify_result(ssl_);
+  if (verify != X509_V_OK) return X509_verify_cert_error_string(verify);
+  if (handshake_error_ == 0) return "the peer closed the connection during the handshake";
+  if (handshake_error_ != EPROTO) return "the connection was reset during the handshake";
+  const char* why = ERR_reason_error_string(ERR_PACK(ERR_LIB_SSL, 0, handshake_reason_));
+  return why != nullptr ? why : "the TLS handshake failed";
+}
+
 void TlsTransport::ShutdownWrite() {
   if (ssl_ != nullptr && handshake_done_) {
     // Sends close_notify (best effort: a full socket drops it) before the TCP half-close.
@@ -187,6 +222,12 @@ void TlsTransport::ShutdownWrite() {
 
 void TlsTransport::Close() {
   if (ssl_ != nullptr) {
+    // OpenSSL marks the session of a stream freed without a shutdown not resumable. A
+    // stream closed after a good handshake and no protocol error (a target's
+    // "Connection: close", an idle pool sweep) keeps its session resumable.
+    if (handshake_done_ && !session_broken_) {
+      SSL_set_shutdown(ssl_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    }
     SSL_free(ssl_);
     ssl_ = nullptr;
   }

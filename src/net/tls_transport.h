@@ -46,6 +46,7 @@ class TlsTransport final : public Transport, public EventHandler {
   std::string_view TlsVersion() const override;
   std::string_view TlsCipher() const override;
   std::string_view TlsServerName() const override;
+  const char* TlsFailure() const override;
 
   void OnEvents(uint32_t events) override;
 
@@ -71,7 +72,9 @@ class TlsTransport final : public Transport, public EventHandler {
   bool read_wants_write_ = false;
   bool write_wants_read_ = false;
   bool handshake_failed_ = false;
-  int handshake_error_ = EPROTO;  // after a failed handshake: 0 (peer closed), errno, EPROTO
+  bool session_broken_ = false;         // a TLS protocol error: its session must not be resumed
+  int handshake_error_ = EPROTO;        // after a failed handshake: 0 (peer closed), errno, EPROTO
+  unsigned long handshake_reason_ = 0;  // OpenSSL's reason code of that failure
 };
 
 }  // namespace sluice::net

@@ -21,6 +21,8 @@
 #include "base/ip_address.h"
 #include "base/result.h"
 
+struct ssl_st;  // OpenSSL's SSL
+
 namespace sluice::net {
 
 class EventLoop;
@@ -104,6 +106,9 @@ class Transport {
   virtual std::string_view TlsCipher() const { return {}; }
   // The SNI host name the client sent (valid while the stream is open), or empty.
   virtual std::string_view TlsServerName() const { return {}; }
+  // After a TLS handshake failed: why, in a few words (a static string: the certificate
+  // check's reason, OpenSSL's reason, or that the peer closed); null otherwise.
+  virtual const char* TlsFailure() const { return nullptr; }
 };
 
 // Opens outgoing streams (upstream connections, health checks): TCP in the process
@@ -114,6 +119,12 @@ class Connector {
   // Starts connecting; the stream reports writability when the connect completes, and
   // ConnectError() then says whether it succeeded. An error here failed at once.
   virtual Result<std::unique_ptr<Transport>> Connect(const SocketAddress& address) = 0;
+  // The same with TLS over it: `ssl` is a client session in connect state, owned from the
+  // call on (freed on every path); `keep` (what its callbacks need) lives as long as the
+  // stream. The handshake runs in the stream's first reads and writes. This default refuses
+  // (memory pipes carry no TLS); TcpConnector implements it.
+  virtual Result<std::unique_ptr<Transport>> ConnectTls(const SocketAddress& address, ssl_st* ssl,
+                                                        std::shared_ptr<const void> keep);
 };
 
 }  // namespace sluice::net

@@ -148,6 +148,9 @@ class DownstreamConnection final : public net::EventHandler {
   // The exchange with the target failed for `cause`: an error response if none has started,
   // else the client connection ends after what was sent.
   void FailUpstream(Cause cause);
+  // A read or write on the target connection failed: a TLS handshake that did not complete
+  // (logged with its reason, counted: 502) or else `otherwise`.
+  void FailUpstreamIo(Cause otherwise);
   // Exchange record (downstream_record.cc): opened when a request head parses, ended once,
   // when its response is complete or the connection closes; the worker's sink, if any, then
   // gets the ExchangeRecord.

@@ -57,7 +57,10 @@ void DownstreamConnection::ForwardRequest(http::RequestHead& head, const Request
   counted_target_ = target.stats.get();
   counted_target_->outstanding.fetch_add(1, std::memory_order_relaxed);
   const TargetGroupRuntime& group = snapshot_->target_groups[static_cast<size_t>(tg_index)];
-  upstream_key_ = {target.address, group.protocol, group.protocol_version};
+  upstream_key_ = {target.address, group.protocol, group.protocol_version,
+                   group.tls != nullptr && group.protocol == snapshot::TargetProtocol::kHttps
+                       ? group.tls->profile()
+                       : 0};
   retryable_ = req_body_done_ && idempotent_;
   retried_ = false;
   resp_state_ = ResponseState::kHead;
@@ -81,7 +84,10 @@ bool DownstreamConnection::ConnectUpstream() {
     upstream_ = c;
     return true;
   }
-  auto transport = worker_->connector().Connect(upstream_key_.address);
+  const bool tls = upstream_key_.tls_profile != 0;
+  auto transport =
+      tls ? worker_->ConnectTls(upstream_key_.address, snapshot_->target_groups[target_group_].tls)
+          : worker_->connector().Connect(upstream_key_.address);
   if (!transport.ok()) {
     FailUpstream(Cause::kTargetConnectFailed);
     return false;
@@ -91,6 +97,7 @@ bool DownstreamConnection::ConnectUpstream() {
   c->owner = this;
   c->readable = false;
   c->writable = false;
+  c->handshaking = tls;
   c->idle_timeout_ms = idle_timeout_ms_;
   if (!c->transport().Watch(worker_->loop(), c)) {
     delete c;
@@ -147,6 +154,7 @@ bool DownstreamConnection::SendToUpstream() {
     }
     if (!upstream_->writable) return false;
     upstream_->connected = true;
+    connect_started_ms_ = worker_->now_ms();  // a TLS handshake gets its own 10 s from here
   }
   bool head_pending = upstream_out_sent_ < upstream_out_.size();
   if (!upstream_->writable || (!head_pending && req_ready_ == 0)) return false;
@@ -174,9 +182,10 @@ bool DownstreamConnection::SendToUpstream() {
       ConnectUpstream();
       return true;
     }
-    FailUpstream(Cause::kTargetClosed);
+    FailUpstreamIo(Cause::kTargetClosed);
     return true;
   }
+  upstream_->handshaking = false;
   size_t written = r.bytes();
   last_activity_ms_ = worker_->now_ms();
   if (head_pending) {
@@ -203,6 +212,7 @@ bool DownstreamConnection::ReadUpstream() {
   net::IoResult r = upstream_->transport().Read(b.write_ptr(), space);
   if (r.ok()) {
     b.Commit(r.bytes());
+    upstream_->handshaking = false;
     last_activity_ms_ = worker_->now_ms();
     if (r.bytes() < space) upstream_->readable = false;
     return true;
@@ -224,7 +234,7 @@ bool DownstreamConnection::ReadUpstream() {
       ConnectUpstream();
       return true;
     }
-    FailUpstream(Cause::kTargetClosed);
+    FailUpstreamIo(Cause::kTargetClosed);
     return true;
   }
   resp_eof_ = true;
@@ -381,6 +391,14 @@ void DownstreamConnection::FailUpstream(Cause cause) {
     keep_alive_ = false;
     phase_ = Phase::kClosing;
   }
+}
+
+void DownstreamConnection::FailUpstreamIo(Cause otherwise) {
+  const char* tls_failure = upstream_ != nullptr ? upstream_->transport().TlsFailure() : nullptr;
+  if (tls_failure == nullptr) return FailUpstream(otherwise);
+  const TargetGroupRuntime& group = snapshot_->target_groups[static_cast<size_t>(target_group_)];
+  worker_->ReportTargetTlsFailure(upstream_key_.address, group.config->name, tls_failure);
+  FailUpstream(Cause::kTargetTlsFailed);
 }
 
 void DownstreamConnection::ReleaseUpstream(bool reusable) {

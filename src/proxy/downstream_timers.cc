@@ -38,9 +38,18 @@ void DownstreamConnection::CheckTimers(int64_t now_ms) {
         // the response if it had started).
         FailUpstream(Cause::kDrainDeadline);
         Pump();
-      } else if (upstream_ != nullptr && !upstream_->connected &&
+      } else if (upstream_ != nullptr && (!upstream_->connected || upstream_->handshaking) &&
                  now_ms - connect_started_ms_ >= kConnectTimeoutMs) {
-        FailUpstream(Cause::kTargetConnectTimeout);
+        // No connection within 10 s: 504; connected, but no TLS session within 10 more: 502
+        // (reference §2.2).
+        if (upstream_->connected) {
+          worker_->ReportTargetTlsFailure(
+              upstream_key_.address,
+              snapshot_->target_groups[static_cast<size_t>(target_group_)].config->name,
+              "the target did not complete the handshake within 10 s");
+        }
+        FailUpstream(upstream_->connected ? Cause::kTargetTlsTimeout
+                                          : Cause::kTargetConnectTimeout);
         Pump();
       } else if (idle_for >= idle_timeout_ms_) {
         // Waiting for the rest of the client's body (everything received so far has gone to
@@ -70,7 +79,7 @@ int64_t DownstreamConnection::NextCheckMs() const {
     case Phase::kHead:
       return std::min(at, head_started_ms_ + header_timeout);
     case Phase::kForwarding:
-      if (upstream_ != nullptr && !upstream_->connected) {
+      if (upstream_ != nullptr && (!upstream_->connected || upstream_->handshaking)) {
         at = std::min(at, connect_started_ms_ + kConnectTimeoutMs);
       }
       if (counted_target_ != nullptr && worker_->snapshot()) {

@@ -37,6 +37,8 @@ constexpr std::array<std::pair<Cause, CauseInfo>, kCauses> kTable{{
     {Cause::kResponseHeadTooLarge, {502, "ResponseHeadTooLarge", "-", Side::kTarget}},
     {Cause::kUpgradeNotSupported, {502, "UpgradeNotSupported", "-", Side::kTarget}},
     {Cause::kResponseTruncated, {0, "ResponseTruncated", "-", Side::kTarget}},
+    {Cause::kTargetTlsFailed, {502, "TargetTlsFailed", "-", Side::kTarget}},
+    {Cause::kTargetTlsTimeout, {502, "TargetTlsTimeout", "-", Side::kTarget}},
     {Cause::kNoTargets, {503, "NoTargets", "-", Side::kLoadBalancer}},
     {Cause::kDrainDeadline, {502, "DrainDeadline", "-", Side::kLoadBalancer}},
     {Cause::kTransformFailed, {500, "TransformFailed", "-", Side::kRule}},

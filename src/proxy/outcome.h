@@ -45,6 +45,8 @@ enum class Cause : uint8_t {
   kResponseHeadTooLarge,  // response headers over 32 KiB
   kUpgradeNotSupported,   // 101 from the target (WebSocket arrives later)
   kResponseTruncated,     // the target closed in the middle of the body
+  kTargetTlsFailed,       // HTTPS group: the TLS handshake with the target failed: 502
+  kTargetTlsTimeout,      // HTTPS group: the handshake did not finish within 10 s: 502
   // The load balancer and its configuration.
   kNoTargets,        // the action's target group(s) have no registered target: 503
   kDrainDeadline,    // the target's deregistration delay ended with the request open

@@ -20,8 +20,9 @@ class DownstreamConnection;
 class UpstreamPools;
 
 // What makes an idle upstream connection reusable for a request: the target's address, the
-// target group's protocol (HTTP over TCP; HTTPS, once TLS arrives, adds the TLS client
-// profile — SNI, ALPN, verification — to the key) and protocol version (HTTP/1.1; HTTP/2 and
+// target group's protocol (HTTP over TCP; HTTPS adds the TLS client profile — SNI,
+// verification — so that an unverified connection never serves a group that verifies) and
+// protocol version (HTTP/1.1; HTTP/2 and
 // gRPC later, whose multiplexed connections stay in the pool while they have free streams
 // instead of leaving it for one exchange). Two groups that reach one address with different
 // protocols never share a connection.
@@ -29,6 +30,7 @@ struct UpstreamKey {
   SocketAddress address;
   snapshot::TargetProtocol protocol = snapshot::TargetProtocol::kHttp;
   snapshot::ProtocolVersion version = snapshot::ProtocolVersion::kHttp1;
+  uint64_t tls_profile = 0;  // tls::ClientContext::profile(); 0 for plain HTTP
   // Two 8-byte loads for the address instead of an element-wise array compare: this runs
   // on every pool lookup.
   bool operator==(const UpstreamKey& o) const {
@@ -36,7 +38,8 @@ struct UpstreamKey {
     std::memcpy(a, address.ip.bytes.data(), 16);
     std::memcpy(b, o.address.ip.bytes.data(), 16);
     return ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0 && address.port == o.address.port &&
-           address.ip.is_v4 == o.address.ip.is_v4 && protocol == o.protocol && version == o.version;
+           address.ip.is_v4 == o.address.ip.is_v4 && protocol == o.protocol &&
+           version == o.version && tls_profile == o.tls_profile;
   }
 };
 
@@ -61,6 +64,7 @@ class UpstreamConnection final : public net::EventHandler {
   bool reused = false;   // came from the idle pool (a failure may be retried)
   bool readable = true;  // edge-triggered readiness, cleared on EAGAIN
   bool writable = false;
+  bool handshaking = false;  // TLS: the handshake has not completed yet
   int64_t idle_since_ms = 0;
   int64_t idle_timeout_ms = 60000;
   DownstreamConnection* owner = nullptr;  // null while idle in the pool
@@ -86,7 +90,7 @@ struct UpstreamKeyHash {
                     static_cast<uint64_t>(k.protocol) << 16 |
                     static_cast<uint64_t>(k.version) << 24;
     uint64_t h = lo * 0x9e3779b97f4a7c15ULL ^ hi * 0xc2b2ae3d27d4eb4fULL ^
-                 (rest + 1) * 0x165667b19e3779f9ULL;
+                 (rest + 1) * 0x165667b19e3779f9ULL ^ k.tls_profile;
     return static_cast<size_t>(h ^ (h >> 29));
   }
 };

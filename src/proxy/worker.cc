@@ -360,4 +360,38 @@ void Worker::Tick() {
   }
 }
 
+Result<std::unique_ptr<net::Transport>> Worker::ConnectTls(
+    const SocketAddress& address, const std::shared_ptr<const tls::ClientContext>& tls) {
+  SSL* ssl = tls->NewSession(address, static_cast<size_t>(index_));
+  if (ssl == nullptr) return Error{ErrorSource::kInternal, "no memory for a TLS session"};
+  return connector_->ConnectTls(address, ssl, tls);
+}
+
+void Worker::ReportTargetTlsFailure(const SocketAddress& target, const std::string& group,
+                                    const char* why) {
+  tls::HandshakeCounters::CountTargetFailed();
+  const int64_t now = now_ms();
+  if (now - tls_failure_logged_ms_ < 1000) {
+    ++tls_failures_unlogged_;
+    return;
+  }
+  // An error path, at most once a second: stdio's lock is acceptable here.
+  char more[64] = "";
+  if (tls_failures_unlogged_ > 0) {
+    std::snprintf(more, sizeof(more), " (and %llu more since the last line)",
+                  static_cast<unsigned long long>(tls_failures_unlogged_));
+  }
+  char stamp[32] = "";
+  const time_t seconds = static_cast<time_t>(unix_seconds());
+  struct tm utc {};
+  if (gmtime_r(&seconds, &utc) != nullptr)
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &utc);
+  std::fprintf(stderr,
+               "%s sluice: worker %d: TLS handshake with target %s of target group %s failed: "
+               "%s; answered 502%s\n",
+               stamp, index_, target.ToString().c_str(), group.c_str(), why, more);
+  tls_failure_logged_ms_ = now;
+  tls_failures_unlogged_ = 0;
+}
+
 }  // namespace sluice::proxy

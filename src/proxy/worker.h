@@ -26,6 +26,7 @@
 #include "proxy/upstream_connection.h"
 #include "routing/rule_table.h"
 #include "routing/transform.h"
+#include "tls/client_context.h"
 
 namespace sluice::proxy {
 
@@ -83,6 +84,15 @@ class Worker {
   // connector must outlive the worker.
   void set_connector(net::Connector* connector) { connector_ = connector; }
   net::Connector& connector() { return *connector_; }
+  // Starts a TLS connection to a target of an HTTPS group: a session from `tls` with this
+  // worker's resumption cache, over the connector.
+  Result<std::unique_ptr<net::Transport>> ConnectTls(
+      const SocketAddress& address, const std::shared_ptr<const tls::ClientContext>& tls);
+  // A TLS handshake with a target failed or timed out: counted, and logged to stderr with
+  // the target, its group and `why` (at most one line per second per worker; the lines
+  // left out are counted in the next one).
+  void ReportTargetTlsFailure(const SocketAddress& target, const std::string& group,
+                              const char* why);
   // Where finished exchanges are reported (none by default: then no record is built). Set
   // before Start(); the sink must outlive the worker's thread.
   void set_exchange_sink(ExchangeSink* sink) { exchange_sink_ = sink; }
@@ -161,6 +171,8 @@ class Worker {
   net::TcpConnector tcp_connector_;
   net::Connector* connector_ = &tcp_connector_;
   int64_t shutdown_deadline_ms_ = 0;
+  int64_t tls_failure_logged_ms_ = -1000000;  // last target TLS failure line
+  uint64_t tls_failures_unlogged_ = 0;
   int64_t accept_paused_until_ms_ = 0;  // out of file descriptors: accepting resumes then
   std::string adopt_error_;             // the first listening socket Adopt() could not watch
 

@@ -138,6 +138,12 @@ Result<bool> SnapshotCompiler::CompileTargetGroups(Snapshot* snap, Pending* next
     rt.lb_cookie_scope = balancer::StickyHash("lb:" + tg.name);
     rt.app_cookie_scope = balancer::StickyHash("app:" + tg.name);
     if (auto enums = CompileGroupEnums(tg, &rt); !enums.ok()) return enums.error();
+    if (rt.protocol == TargetProtocol::kHttps ||
+        rt.health_check_protocol == HealthCheckProtocol::kHttps) {
+      config::ConfigError error;
+      rt.tls = tls::ClientContext::Build(tg, cfg.source_file, worker_count_, &error);
+      if (rt.tls == nullptr) return Error{ErrorSource::kConfig, error.ToString()};
+    }
     for (const config::Target& t : tg.targets) {
       auto addr = SocketAddress::Parse(t.id, static_cast<uint16_t>(t.port ? t.port : tg.port));
       if (!addr) {

@@ -19,6 +19,7 @@
 #include "config/model.h"
 #include "routing/rule_table.h"
 #include "snapshot/protocols.h"
+#include "tls/client_context.h"
 #include "tls/server_context.h"
 
 namespace sluice::snapshot {
@@ -40,6 +41,8 @@ struct TargetGroupRuntime {
   ProtocolVersion protocol_version = ProtocolVersion::kHttp1;
   StickinessType stickiness = StickinessType::kNone;
   HealthCheckProtocol health_check_protocol = HealthCheckProtocol::kHttp;
+  // HTTPS traffic or HTTPS health checks: the client side of TLS to its targets.
+  std::shared_ptr<const tls::ClientContext> tls;
 };
 
 struct ListenerRuntime {
@@ -99,6 +102,10 @@ class SnapshotCompiler {
   // now_ms: the monotonic clock (injected so that draining deadlines are testable).
   explicit SnapshotCompiler(int64_t (*now_ms)() = nullptr) : now_ms_(now_ms) {}
 
+  // How many workers serve the snapshots: each gets its own TLS session cache per HTTPS
+  // target group (tls/client_context.h). Set before the first Build.
+  void set_worker_count(size_t workers) { worker_count_ = workers; }
+
   // Certificates are read from their files and checked at every build; the errors name the
   // config file, line and field, one per line.
 
@@ -129,6 +136,7 @@ class SnapshotCompiler {
   void Commit(Pending next, int64_t now, Snapshot* snap);
 
   int64_t (*now_ms_)();
+  size_t worker_count_ = 1;
   uint64_t generation_ = 0;
   std::map<std::string, KnownTarget> known_;        // registered targets of the last build
   std::map<std::string, DrainingTarget> draining_;  // by group/ip:port

@@ -39,8 +39,12 @@ class CertificateStore {
 struct HandshakeCounters {
   static void CountFailed();
   static void CountTimedOut();
+  // Handshakes with targets of HTTPS groups that failed or timed out
+  // (TargetTLSNegotiationErrorCount).
+  static void CountTargetFailed();
   static uint64_t failed();
   static uint64_t timed_out();
+  static uint64_t target_failed();
 };
 
 class ServerContext {

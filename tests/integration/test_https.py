@@ -716,7 +716,8 @@ def test_failed_handshakes_are_counted_on_the_admin_endpoint(tmp_path, sluice):
                https_listener(port, ["count"], fixed("200", "ok"))]}],
            "Admin": {"Address": LOCAL, "Port": admin}}
     sluice(cfg, workers=2)
-    assert admin_get(admin, "/tls")[2] == {"HandshakesFailed": 0, "HandshakesTimedOut": 0}
+    assert admin_get(admin, "/tls")[2] == {"HandshakesFailed": 0, "HandshakesTimedOut": 0,
+                                           "TargetHandshakesFailed": 0}
     for payload in (b"\x00garbage, not a TLS record\r\n" * 20, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"):
         with socket.create_connection((LOCAL, port), timeout=5) as s:
             s.sendall(payload)
@@ -724,4 +725,5 @@ def test_failed_handshakes_are_counted_on_the_admin_endpoint(tmp_path, sluice):
     assert https_get(port, "count.test")[0] == 200  # a good handshake is not counted
     wait_until(lambda: admin_get(admin, "/tls")[2]["HandshakesFailed"] >= 2, 5,
                what="two failed handshakes counted")
-    assert admin_get(admin, "/tls")[2] == {"HandshakesFailed": 2, "HandshakesTimedOut": 0}
+    assert admin_get(admin, "/tls")[2] == {"HandshakesFailed": 2, "HandshakesTimedOut": 0,
+                                           "TargetHandshakesFailed": 0}
