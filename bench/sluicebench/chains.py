@@ -7,7 +7,16 @@ pinned like the layout says and waits until it accepts connections.
 A TLS workload (Workload.tls) gives every proxy the same certificate and key (TlsFiles, made
 once per run by make_certificate) and the same protocol versions, TLS 1.2 and 1.3: Sluice with
 ELBSecurityPolicy-TLS13-1-2-2021-06, HAProxy and NGINX with their defaults for session tickets
-(stateless, on) and NGINX without a session cache. The proxies speak HTTP to the backends.
+(stateless, on) and NGINX without a session cache.
+
+A backend-TLS workload (Workload.backend_tls) has the proxies speak HTTPS to the backends: its
+backends are one NGINX process (tls_backend_argv, bench/configs/nginx-tls-backend.conf.in)
+serving TLS 1.3 with the same certificate on every backend address, and each proxy connects
+to them over TLS without checking the certificate and without SNI (ALB's behaviour), keeps the
+connections (keep-alive) and resumes sessions: Sluice with a `Protocol: HTTPS` target group,
+HAProxy with `ssl verify none alpn http/1.1` on its servers, NGINX with `proxy_pass https://`,
+`proxy_ssl_verify off` and `proxy_ssl_session_reuse on`. Otherwise the proxies speak HTTP to
+the backends.
 """
 
 import re
@@ -18,8 +27,14 @@ from typing import NamedTuple
 from .common import BACKEND_ADDRS, BENCH, DIRECT_ADDR, PROXY_ADDR, HarnessError
 
 # The backends: the shared responder serves 13 B; the sized one any body size.
+# A backend-TLS workload's backends are NGINX (TLS_BACKEND).
+TLS_BACKEND = "nginx-tls-backend"
 BACKEND_SOURCES = {"responder": "shared/bench/responder.c",
-                   "sized-responder": "bench/tools/sized-responder.c"}
+                   "sized-responder": "bench/tools/sized-responder.c",
+                   TLS_BACKEND: "nginx 13-byte HTTPS backend, "
+                                "bench/configs/nginx-tls-backend.conf.in"}
+# The body the TLS backend answers, like the responder's.
+TLS_BACKEND_BODY = "Hello, world!"
 
 SLUICE_RULES = {"sluice": 0, "sluice-1rule": 1, "sluice-1000rules": 1000}
 
@@ -112,12 +127,39 @@ class Launch(NamedTuple):
     settle: bool  # give every worker a moment to reach its event loop
 
 
-def backend_tool(body, sized_only):
+def backend_tool(body, sized_only, backend_tls=False):
+    if backend_tls:
+        return TLS_BACKEND
     return "responder" if body == 13 and not sized_only else "sized-responder"
 
 
 def backend_argv(tools, tool, port, addr, body):
     return [tools[tool], port, addr] + ([] if tool == "responder" else [body])
+
+
+def tls_backend_argv(env, workload, access_log=None):
+    """The backends of a backend-TLS workload: one NGINX process (master and one worker)
+    terminating TLS 1.3 with the run's certificate on every backend address, answering 13
+    bytes. access_log: a path to log every request with its connection number, the requests
+    on that connection and whether the TLS session was resumed (a check of the chains'
+    connection reuse; it costs the backend CPU, so measured runs leave it off)."""
+    if not workload.backend_tls:
+        raise HarnessError(f"workload {workload.name} has plain-HTTP backends")
+    if env.tls is None:
+        raise HarnessError(f"backend-TLS workload {workload.name} without a certificate")
+    if workload.body != len(TLS_BACKEND_BODY):
+        raise HarnessError(f"the TLS backend answers {len(TLS_BACKEND_BODY)} bytes, not "
+                           f"{workload.body}")
+    wd = env.work / "nginx-tls-backend"
+    wd.mkdir(exist_ok=True)
+    text = render("nginx-tls-backend.conf.in", {
+        "WORKDIR": wd, "CERT": env.tls.cert, "KEY": env.tls.key,
+        "ACCESS_LOG": f"{access_log} tlsreuse" if access_log else "off",
+        "LISTEN": "\n".join(f"        listen {b}:{env.backend_port} ssl backlog=4096;"
+                            for b in BACKEND_ADDRS)})
+    cfg = env.cfg_dir / "nginx-tls-backend.conf"
+    cfg.write_text(text)
+    return ["nginx", "-c", cfg, "-e", wd / "nginx-error.log"]
 
 
 def render(template, values):
@@ -162,6 +204,7 @@ def _sluice(env, chain, layout, workload, port):
     text = render("sluice.yaml.in", {
         "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port, "BACKEND_PORT": env.backend_port,
         "PROTOCOL": "HTTPS" if tls else "HTTP",
+        "TARGET_PROTOCOL": "HTTPS" if workload.backend_tls else "HTTP",
         "LISTENER_TLS": f"\n        SslPolicy: {SLUICE_SSL_POLICY}"
                         "\n        Certificates: [bench]" if tls else "",
         "RULES": sluice_rules(SLUICE_RULES[chain]),
@@ -176,13 +219,26 @@ def _sluice(env, chain, layout, workload, port):
     return Launch(argv, PROXY_ADDR, port, chain, True)
 
 
+# HAProxy's servers for a backend-TLS workload: TLS without a certificate check, no SNI (no
+# "sni" keyword), ALPN http/1.1 as Sluice offers; sessions are resumed by default.
+HAPROXY_SERVER_TLS = " ssl verify none alpn http/1.1"
+
+# NGINX's location lines for a backend-TLS workload (1.22 offers TLS 1.3 upstream only when
+# told to; no SNI and no verification are its defaults, stated for clarity).
+NGINX_UPSTREAM_TLS = ("\n            proxy_ssl_protocols TLSv1.2 TLSv1.3;"
+                      "\n            proxy_ssl_verify off;"
+                      "\n            proxy_ssl_server_name off;"
+                      "\n            proxy_ssl_session_reuse on;")
+
+
 def _haproxy(env, chain, layout, workload, port):
     tls = _tls_files(env, chain, workload)
+    server_tls = HAPROXY_SERVER_TLS if workload.backend_tls else ""
     text = render("haproxy.cfg.in", {
         "WORKERS": layout.workers, "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port,
         "BIND_TLS": f" ssl crt {tls.combined} alpn http/1.1 ssl-min-ver TLSv1.2" if tls else "",
         "PEER_HEADERS": haproxy_headers(layout.peer_headers, workload.scheme),
-        "SERVERS": "\n".join(f"    server b{i + 1} {b}:{env.backend_port}"
+        "SERVERS": "\n".join(f"    server b{i + 1} {b}:{env.backend_port}{server_tls}"
                              for i, b in enumerate(BACKEND_ADDRS))})
     cfg = env.cfg_dir / f"{chain}-{layout.name}.cfg"
     cfg.write_text(text)
@@ -201,6 +257,8 @@ def _nginx(env, chain, layout, workload, port):
                       "\n        ssl_protocols TLSv1.2 TLSv1.3;"
                       "\n        ssl_session_tickets on;"
                       "\n        ssl_session_cache off;" if tls else "",
+        "UPSTREAM_SCHEME": "https" if workload.backend_tls else "http",
+        "UPSTREAM_TLS": NGINX_UPSTREAM_TLS if workload.backend_tls else "",
         "WORKDIR": wd, "PEER_HEADERS": PEER_HEADERS[layout.peer_headers].nginx,
         "SERVERS": "\n".join(f"        server {b}:{env.backend_port};" for b in BACKEND_ADDRS)})
     cfg = env.cfg_dir / f"{chain}-{layout.name}.conf"
@@ -210,7 +268,7 @@ def _nginx(env, chain, layout, workload, port):
 
 
 def _no_tls(chain, workload):
-    if workload.tls:
+    if workload.tls or workload.backend_tls:
         raise HarnessError(f"{chain} cannot serve TLS workload {workload.name}")
 
 

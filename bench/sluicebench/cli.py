@@ -70,6 +70,11 @@ def _parser():
     p.add_argument("--no-build", action="store_true", help="do not run cmake/ninja")
     p.add_argument("--sized-backend-only", action="store_true",
                    help="use bench/tools/sized-responder.c for 13 B too")
+    p.add_argument("--tls-backend-log", action="store_true",
+                   help="backend-TLS workloads: the NGINX backends log every request to "
+                        "logs/tls-backend-access.log with its connection number, requests "
+                        "on that connection, TLS version and session reuse (a check of the "
+                        "chains' TLS and reuse; it costs backend CPU, so not for figures)")
     p.add_argument("--out", help="results directory (default bench/results/<timestamp>)")
     p.add_argument("--seed", type=int, default=None, help="shuffle seed (default: random)")
     p.add_argument("--quiet", type=float, default=0.3,

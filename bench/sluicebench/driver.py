@@ -3,12 +3,14 @@ through interleaved rounds. What runs (layouts, workloads, phases, chains) is da
 workloads.py and chains.py; the phases themselves are Bench.PHASES."""
 
 import json
+import os
 import random
+import shutil
 import signal
 import time
 
 from .chains import (BACKEND_SOURCES, ChainEnv, backend_argv, backend_tool, launch,
-                     make_certificate)
+                     make_certificate, tls_backend_argv)
 from .common import BACKEND_ADDRS, PROXY_ADDR, HarnessError, ProxyDied
 from .httpcheck import http_check, open_idle_connections
 from . import loadgen
@@ -17,6 +19,10 @@ from .stats import openloop_rate
 from .sysstats import (cpu_delta_seconds, cpu_ticks, cpu_times, established_to, listening,
                        memory_kib, pct, tcp_counters, upstream_conns)
 from .workloads import WORKLOADS
+
+
+def nginx_installed():
+    return bool(shutil.which("nginx")) or os.path.exists("/usr/sbin/nginx")
 
 
 class Bench:
@@ -46,17 +52,34 @@ class Bench:
 
     def start_backends(self, layout, workload):
         self.stop_backends()
-        tool = backend_tool(workload.body, self.args.sized_backend_only)
-        for addr in BACKEND_ADDRS:
-            argv = backend_argv(self.tools, tool, self.args.backend_port, addr, workload.body)
-            p = self.procs.start(f"backend-{addr}", argv, cpus=layout.load_cpus)
+        a = self.args
+        tool = backend_tool(workload.body, a.sized_backend_only, workload.backend_tls)
+        if workload.backend_tls:
+            # One NGINX process serves every backend address over TLS.
+            env = ChainEnv(self.tools, self.cfg_dir, self.work, a.backend_port,
+                           a.sized_backend_only, self.tls_files())
+            log = self.log_dir / "tls-backend-access.log" if a.tls_backend_log else None
+            argv = tls_backend_argv(env, workload, access_log=log)
+            p = self.procs.start(tool, argv, cpus=layout.load_cpus)
             self.backends.append(p)
-        for addr, p in zip(BACKEND_ADDRS, self.backends):
-            wait_listening(addr, self.args.backend_port, p, f"backend {addr}")
+            procs = [p] * len(BACKEND_ADDRS)
+        else:
+            for addr in BACKEND_ADDRS:
+                argv = backend_argv(self.tools, tool, a.backend_port, addr, workload.body)
+                p = self.procs.start(f"backend-{addr}", argv, cpus=layout.load_cpus)
+                self.backends.append(p)
+            procs = self.backends
+        for addr, p in zip(BACKEND_ADDRS, procs):
+            wait_listening(addr, a.backend_port, p, f"backend {addr}")
         for addr in BACKEND_ADDRS:
-            err = http_check(addr, self.args.backend_port, "/", workload.body, False)
+            err = http_check(addr, a.backend_port, "/", workload.body, False,
+                             tls=workload.backend_tls)
             if err:
                 raise HarnessError(f"backend {addr}: {err}")
+            # A TLS backend must not answer plain HTTP: the chains cannot fall back to it.
+            if workload.backend_tls and http_check(addr, a.backend_port, "/", workload.body,
+                                                   False) is None:
+                raise HarnessError(f"backend {addr} answers plain HTTP on its TLS port")
         return BACKEND_SOURCES[tool]
 
     def stop_backends(self):
@@ -65,7 +88,8 @@ class Bench:
         self.backends = []
 
     def backend_pids(self):
-        return [p.pid for p in self.backends]
+        """Every backend process (NGINX's master and worker included)."""
+        return [pid for p in self.backends for pid in descendants(p.pid)]
 
     def start_chain(self, chain, layout, workload, port=None):
         """Starts the chain's proxy on `port` (default --port); returns (Popen, ip, port)."""
@@ -406,6 +430,12 @@ class Bench:
                 wl = WORKLOADS[wname]
                 wchains = wl.chains_for(chains)
                 if not wchains:
+                    continue
+                if wl.backend_tls and not nginx_installed():
+                    if not self.args.smoke:
+                        raise HarnessError(f"{wl.name} needs nginx for its TLS backends "
+                                           "(apt-get install -y nginx)")
+                    self.say(f"warning: nginx not installed; {wl.name} skipped")
                     continue
                 backend = self.start_backends(layout, wl)
                 self.say(f"= {wl.name}: {wl.title} (backends: {backend})")

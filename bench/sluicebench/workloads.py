@@ -5,8 +5,12 @@ on names. What a workload entry decides:
 
     body, close, path   what the clients ask for and what the backends answer
     tls                 the clients speak HTTPS to the chain (chains.TLS: one certificate,
-                        made once per run, for every proxy); the chain speaks HTTP to the
-                        backends either way
+                        made once per run, for every proxy)
+    backend_tls         the chain speaks HTTPS to the backends (TLS 1.3, keep-alive, session
+                        resumption, no certificate check): the backends are then one NGINX
+                        process serving TLS with that same certificate on every backend
+                        address (chains.tls_backend_argv), the same processes for every chain;
+                        otherwise the chain speaks HTTP to the plain responders
     phases              which measurements run, in order (driver.Bench.PHASES):
                         "capacity" (wrk, closed loop), "latency" (open loop at a rate derived
                         from the capacity phase), "idle" (idle keep-alive connections, memory)
@@ -17,6 +21,8 @@ on names. What a workload entry decides:
 
 A TLS workload runs on the peers only (the floor forwarder and the responder speak no TLS) and
 measures capacity only: bench/tools/openloop.c and the idle phase's client speak plain HTTP.
+A backend-TLS workload runs on the peers only too (the floor would forward plain bytes to a
+TLS port; the direct chain's responder speaks no TLS) and measures capacity only.
 """
 
 import os
@@ -34,9 +40,9 @@ PEERS_ONLY_COMPARISONS = tuple(("sluice", o) for o in ("haproxy", "nginx", "best
 class Workload:
     def __init__(self, name, title, body=13, close=False, path="/",
                  phases=("capacity", "latency"), chains=None, variants=None,
-                 comparisons=PEER_COMPARISONS, tls=False):
+                 comparisons=PEER_COMPARISONS, tls=False, backend_tls=False):
         self.name, self.title, self.body, self.close = name, title, body, close
-        self.tls = tls
+        self.tls, self.backend_tls = tls, backend_tls
         self.path, self.phases, self.chains = path, tuple(phases), chains
         self.variants, self.comparisons = variants or {}, tuple(comparisons)
 
@@ -70,6 +76,14 @@ WORKLOADS = {w.name: w for w in (
              phases=("capacity",), chains=PEERS, comparisons=PEERS_ONLY_COMPARISONS),
     Workload("tls-close-13b", "HTTPS, new connection and full TLS handshake per request, 13 B",
              body=13, close=True, tls=True, phases=("capacity",), chains=PEERS,
+             comparisons=PEERS_ONLY_COMPARISONS),
+    # Plain HTTP keep-alive from the clients (as ka-13b); HTTPS keep-alive (TLS 1.3, the same
+    # ECDSA P-256 certificate) from the proxy to NGINX backends answering 13 B: the proxy pays
+    # the record layer both ways on the backend side, and a handshake (resumed when it can)
+    # only per new backend connection.
+    Workload("tls-upstream-ka-13b",
+             "keep-alive, HTTPS (TLS 1.3) keep-alive from the proxy to the backends, 13 B",
+             body=13, backend_tls=True, phases=("capacity",), chains=PEERS,
              comparisons=PEERS_ONLY_COMPARISONS),
 )}
 

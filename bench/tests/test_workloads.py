@@ -1,5 +1,8 @@
 """Workloads and layouts as data; chain configs; option defaults."""
 
+import os
+import shutil
+
 import pytest
 
 from sluicebench import chains, cli, workloads
@@ -113,7 +116,9 @@ def test_option_defaults():
     assert smoke.proxies == "sluice,haproxy,nginx,floor"
     full = cli.parse_args(["--seed", "7"])
     assert (full.rounds, full.duration, full.layouts, full.seed) == (5, 10, "A,B", 7)
-    assert full.workloads == "ka-13b,ka-1k,ka-64k,close-13b,rules,idle,tls-ka-13b,tls-close-13b"
+    assert full.workloads == ("ka-13b,ka-1k,ka-64k,close-13b,rules,idle,tls-ka-13b,"
+                              "tls-close-13b,tls-upstream-ka-13b")
+    assert not full.tls_backend_log and cli.parse_args(["--tls-backend-log"]).tls_backend_log
     with pytest.raises(SystemExit):
         cli.parse_args(["--workloads", "ka-2k"])
 
@@ -149,6 +154,7 @@ def test_tls_workloads_are_data():
         assert [o for _, o in wl.comparisons] == ["haproxy", "nginx", "best peer"]
     assert [w.name for w in WORKLOADS.values() if w.tls] == ["tls-ka-13b", "tls-close-13b"]
     assert all(w.scheme == "http" for w in WORKLOADS.values() if not w.tls)
+    assert not ka.backend_tls and not close.backend_tls
 
 
 def _code(path):
@@ -189,6 +195,124 @@ def test_tls_workloads_render_tls_configs(tmp_path, name):
         launch(tmp_path, "sluice", workload=wl)
 
 
+def test_tls_upstream_workload_is_data():
+    wl = WORKLOADS["tls-upstream-ka-13b"]
+    # Plain HTTP keep-alive from the clients (as ka-13b), HTTPS from the proxy to the backends.
+    assert (wl.tls, wl.backend_tls, wl.close, wl.body, wl.path, wl.scheme) == (
+        False, True, False, 13, "/", "http")
+    # Neither the floor (plain bytes to a TLS port) nor the direct responder can serve it.
+    assert wl.chains_for(list(ALL_CHAINS)) == ["sluice", "haproxy", "nginx"]
+    assert wl.chains_for(["floor", "direct"]) == []
+    assert wl.phases == ("capacity",)
+    assert wl.comparisons == workloads.PEERS_ONLY_COMPARISONS
+    assert [o for _, o in wl.comparisons] == ["haproxy", "nginx", "best peer"]
+    assert [w.name for w in WORKLOADS.values() if w.backend_tls] == ["tls-upstream-ka-13b"]
+    # Its backends are the NGINX TLS backend, whatever --sized-backend-only says.
+    assert chains.backend_tool(13, False, True) == chains.TLS_BACKEND
+    assert chains.backend_tool(13, True, True) == chains.TLS_BACKEND
+    assert chains.backend_tool(13, False) == "responder"
+    assert chains.TLS_BACKEND in chains.BACKEND_SOURCES
+
+
+def test_tls_upstream_workload_renders_tls_to_the_backends(tmp_path):
+    wl = WORKLOADS["tls-upstream-ka-13b"]
+    launch(tmp_path, "sluice", workload=wl, tls=TLS)
+    launch(tmp_path, "haproxy", workload=wl, tls=TLS)
+    launch(tmp_path, "nginx", workload=wl, tls=TLS)
+    import yaml
+    cfg = yaml.safe_load((tmp_path / "sluice-A.yaml").read_text())
+    (listener,) = cfg["LoadBalancers"][0]["Listeners"]
+    # The listener stays plain HTTP; the target group speaks HTTPS with Sluice's defaults
+    # (no SNI, no certificate check: no sluice.tls.* attributes).
+    assert listener["Protocol"] == "HTTP" and "SslPolicy" not in listener
+    assert "Certificates" not in cfg
+    (tg,) = cfg["TargetGroups"]
+    assert (tg["Protocol"], tg["Port"]) == ("HTTPS", 19000)
+    assert not any(k.startswith("sluice.tls") for k in tg.get("Attributes", {}) or {})
+    assert [t["Id"] for t in tg["Targets"]] == ["127.0.0.11", "127.0.0.12", "127.0.0.13",
+                                                "127.0.0.14"]
+    hap = _code(tmp_path / "haproxy-A.cfg")
+    assert "bind 127.0.0.1:18080" in hap
+    assert "http-request set-header X-Forwarded-Proto http" in hap
+    # Pooled TLS connections, as the plain ones.
+    assert "http-reuse safe" in _directives(tmp_path / "haproxy-A.cfg")
+    servers = [l for l in hap if l.startswith("server ")]
+    assert servers == [f"server b{i} 127.0.0.1{i}:19000 ssl verify none alpn http/1.1"
+                       for i in range(1, 5)]
+    assert not any(" sni " in l for l in hap)  # no SNI, like ALB and Sluice
+    ngx = _directives(tmp_path / "nginx-A.conf")
+    assert "listen 127.0.0.1:18080 backlog=4096;" in ngx
+    for line in ("proxy_pass https://be;", "proxy_ssl_protocols TLSv1.2 TLSv1.3;",
+                 "proxy_ssl_verify off;", "proxy_ssl_server_name off;",
+                 "proxy_ssl_session_reuse on;", "keepalive 256;", "proxy_http_version 1.1;",
+                 'proxy_set_header Connection "";', "keepalive_requests 1000000;"):
+        assert line in ngx
+    assert not any(l.startswith(("ssl_certificate", "ssl_protocols")) for l in ngx)
+    for chain in ("floor", "direct"):
+        with pytest.raises(HarnessError, match="cannot serve TLS"):
+            launch(tmp_path, chain, workload=wl, tls=TLS)
+
+
+def _directives(path):
+    """The config's lines without comments, trailing ones included."""
+    return [l.split("#")[0].strip() for l in _code(path)]
+
+
+def _tls_backend_env(tmp_path, tls=TLS):
+    return chains.ChainEnv({}, tmp_path, tmp_path, 19000, False, tls)
+
+
+def test_tls_backend_config(tmp_path):
+    wl = WORKLOADS["tls-upstream-ka-13b"]
+    argv = chains.tls_backend_argv(_tls_backend_env(tmp_path), wl)
+    cfg = tmp_path / "nginx-tls-backend.conf"
+    assert [str(a) for a in argv] == ["nginx", "-c", str(cfg), "-e",
+                                      str(tmp_path / "nginx-tls-backend" / "nginx-error.log")]
+    ngx = _directives(cfg)
+    # One process (one worker) serving TLS 1.3 only, one cipher suite, on every backend
+    # address, with the run's certificate, 13 bytes per answer, long keep-alive, no log.
+    assert "worker_processes 1;" in ngx and "daemon off;" in ngx
+    assert [l for l in ngx if l.startswith("listen ")] == [
+        f"listen 127.0.0.1{i}:19000 ssl backlog=4096;" for i in range(1, 5)]
+    for line in ("ssl_certificate /t/cert.pem;", "ssl_certificate_key /t/key.pem;",
+                 "ssl_protocols TLSv1.3;",
+                 "ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256;",
+                 "ssl_session_tickets on;", "keepalive_requests 1000000;",
+                 "keepalive_timeout 60s;", "access_log off;"):
+        assert line in ngx
+    (ret,) = [l for l in ngx if l.startswith("return ")]
+    assert ret.startswith('return 200 "Hello, world!";')
+    assert len(chains.TLS_BACKEND_BODY) == wl.body == 13
+    # --tls-backend-log: one line per request with its connection and TLS session.
+    chains.tls_backend_argv(_tls_backend_env(tmp_path), wl, access_log="/l/access.log")
+    assert "access_log /l/access.log tlsreuse;" in _directives(cfg)
+
+
+def test_tls_backend_refuses_what_it_cannot_serve(tmp_path):
+    wl = WORKLOADS["tls-upstream-ka-13b"]
+    with pytest.raises(HarnessError, match="without a certificate"):
+        chains.tls_backend_argv(_tls_backend_env(tmp_path, tls=None), wl)
+    with pytest.raises(HarnessError, match="plain-HTTP backends"):
+        chains.tls_backend_argv(_tls_backend_env(tmp_path), WORKLOADS["ka-13b"])
+    big = workloads.Workload("w", "w", body=1024, backend_tls=True)
+    with pytest.raises(HarnessError, match="answers 13 bytes, not 1024"):
+        chains.tls_backend_argv(_tls_backend_env(tmp_path), big)
+
+
+@pytest.mark.skipif(not (shutil.which("nginx") or os.path.exists("/usr/sbin/nginx")),
+                    reason="nginx not installed")
+def test_tls_backend_config_passes_nginx_t(tmp_path):
+    files = chains.make_certificate(tmp_path / "tls")
+    env = chains.ChainEnv({}, tmp_path, tmp_path, 19000, False, files)
+    argv = chains.tls_backend_argv(env, WORKLOADS["tls-upstream-ka-13b"],
+                                   access_log=tmp_path / "access.log")
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    import subprocess
+    r = subprocess.run([nginx, "-t", "-q"] + [str(a) for a in argv[1:]],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+
+
 def test_plain_workloads_render_no_tls(tmp_path):
     launch(tmp_path, "sluice", tls=TLS)
     launch(tmp_path, "haproxy", tls=TLS)
@@ -201,6 +325,8 @@ def test_plain_workloads_render_no_tls(tmp_path):
     assert "http-request set-header X-Forwarded-Proto http" in hap
     ngx = _code(tmp_path / "nginx-A.conf")
     assert "listen 127.0.0.1:18080 backlog=4096;" in ngx and not any("ssl" in l for l in ngx)
+    assert "proxy_pass http://be;" in ngx
+    assert "server b1 127.0.0.11:19000" in hap
 
 
 def test_make_certificate(tmp_path):

@@ -32,6 +32,7 @@
 #include "control/admin_server.h"
 #include "tls/client_context.h"
 #include "tls/server_context.h"
+#include "tls/trust_store.h"
 
 namespace {
 
@@ -119,6 +120,10 @@ bool CheckCertificates(const sluice::config::Config& cfg, const std::string& pat
   sluice::config::ConfigErrors errors;
   if (const auto* e = std::get_if<sluice::config::ConfigErrors>(&store)) errors = *e;
   for (auto& e : sluice::tls::CheckTargetTls(cfg)) errors.push_back(std::move(e));
+  auto trust = sluice::tls::LoadTrustStores(cfg);
+  if (auto* e = std::get_if<sluice::config::ConfigErrors>(&trust)) {
+    for (auto& one : *e) errors.push_back(std::move(one));
+  }
   if (errors.empty()) return true;
   PrintErrorList(errors, path);
   return false;

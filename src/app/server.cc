@@ -88,6 +88,11 @@ void DescribeListeners(const proxy::Snapshot& snap) {
     if (l.tls != nullptr) {
       tls = ", " + std::string(l.tls->policy().name) + ", " +
             std::to_string(l.tls->certificate_count()) + " certificate(s)";
+      const config::MutualAuthentication& ma = l.listener->mutual_authentication;
+      if (ma.mode == config::MutualTlsMode::kPassthrough) tls += ", mutual TLS passthrough";
+      if (ma.mode == config::MutualTlsMode::kVerify) {
+        tls += ", mutual TLS verify against trust store " + ma.trust_store;
+      }
     }
     Log("load balancer %s listening on %s", l.load_balancer->name,
         std::string(snapshot::SchemeOf(l.protocol)) + "://" + l.address.ToString() + " (" +

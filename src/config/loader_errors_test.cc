@@ -62,7 +62,7 @@ TEST(LoaderErrorsTest, DeepNestingIsRejectedBeforeParsing) {
 TEST(LoaderErrorsTest, UnknownTopLevelKey) {
   EXPECT_THAT(Errors("LoadBalancer: []\n"),
               ElementsAre("t.yaml:1:1: LoadBalancer: unknown field 'LoadBalancer'; allowed: "
-                          "LoadBalancers, TargetGroups, Certificates, Admin"));
+                          "LoadBalancers, TargetGroups, Certificates, TrustStores, Admin"));
 }
 
 TEST(LoaderErrorsTest, UnknownRuleKeyListsTheAllowedOnes) {

@@ -137,6 +137,27 @@ struct ListenerCertificate {
   std::string path;  // "LoadBalancers[0].Listeners[1].Certificates[0]", for messages
 };
 
+// Mutual TLS on an HTTPS listener (reference §7.4): MutualAuthentication.
+enum class MutualTlsMode { kOff, kPassthrough, kVerify };
+struct MutualAuthentication {
+  MutualTlsMode mode = MutualTlsMode::kOff;
+  std::string trust_store;  // verify: the TrustStores Name (an ARN ".../truststore/<name>/..."
+                            // is reduced to it)
+  bool ignore_client_certificate_expiry = false;  // IgnoreClientCertificateExpiry
+  bool advertise_trust_store_ca_names = false;    // AdvertiseTrustStoreCaNames on|off
+  Location location;
+};
+
+// Listener attributes (§3.3): the names of the headers mutual TLS adds.
+struct ListenerAttributes {
+  std::string mtls_clientcert = "X-Amzn-Mtls-Clientcert";
+  std::string mtls_serial_number = "X-Amzn-Mtls-Clientcert-Serial-Number";
+  std::string mtls_issuer = "X-Amzn-Mtls-Clientcert-Issuer";
+  std::string mtls_subject = "X-Amzn-Mtls-Clientcert-Subject";
+  std::string mtls_validity = "X-Amzn-Mtls-Clientcert-Validity";
+  std::string mtls_leaf = "X-Amzn-Mtls-Clientcert-Leaf";
+};
+
 struct Listener {
   std::string protocol = "HTTP";         // HTTP | HTTPS
   std::string bind_address = "0.0.0.0";  // Sluice extension: address to listen on
@@ -145,6 +166,8 @@ struct Listener {
   // the first being the default certificate, the others offered by SNI (at most 25).
   std::string ssl_policy;
   std::vector<ListenerCertificate> certificates;
+  MutualAuthentication mutual_authentication;  // HTTPS only
+  ListenerAttributes attributes;
   std::vector<Action> default_actions;
   std::vector<Rule> rules;  // kept sorted by priority after validation
   Location location;
@@ -226,6 +249,19 @@ struct CertificateDefinition {
   std::string path;  // "Certificates[0]"
 };
 
+// A trust store for mutual TLS (CreateTrustStore's stand-in): CA certificates and
+// certificate revocation lists read from files (S3 objects on AWS). Checked when the config
+// is compiled (tls/trust_store.h).
+struct TrustStoreDefinition {
+  std::string name;            // 1..32 of [A-Za-z0-9-], not starting or ending with '-'
+  std::string ca_bundle_file;  // CaCertificatesBundleFile: PEM, CA certificates only
+  Location ca_bundle_file_location;
+  std::vector<std::string> revocation_files;  // RevocationFiles: CRLs, PEM or DER
+  std::vector<Location> revocation_file_locations;
+  std::string path;  // "TrustStores[0]"
+  Location location;
+};
+
 // Sluice's own process settings (not part of the elbv2 model).
 struct AdminSettings {
   std::string address = "127.0.0.1";
@@ -237,6 +273,7 @@ struct Config {
   std::vector<LoadBalancer> load_balancers;
   std::vector<TargetGroup> target_groups;
   std::vector<CertificateDefinition> certificates;
+  std::vector<TrustStoreDefinition> trust_stores;
   AdminSettings admin;
 };
 

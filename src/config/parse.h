@@ -43,6 +43,7 @@ struct LoadContext {
   std::vector<Endpoint> endpoints;
   // Names of the certificate store (parsed before the load balancers that name them).
   std::vector<std::string> certificate_names;
+  std::vector<std::string> trust_store_names;
 };
 
 // Top-level sections. Each appends what parsed (possibly partially, when there were errors;
@@ -57,6 +58,10 @@ void ParseCertificates(LoadContext& ctx, const Field& field,
 // A listener's Protocol with its TLS fields (SslPolicy, Certificates): HTTPS needs one
 // certificate at least and at most 26; an HTTP listener takes neither field.
 void ParseListenerProtocol(LoadContext& ctx, const MapReader& m, Listener* out);
+// Trust stores (parse_mutual_tls.cc): names unique, a CA bundle file each, CRL files.
+void ParseTrustStores(LoadContext& ctx, const Field& field, std::vector<TrustStoreDefinition>* out);
+// A listener's MutualAuthentication (HTTPS only) and Attributes (the header names).
+void ParseMutualAuthentication(LoadContext& ctx, const MapReader& m, Listener* out);
 
 // Listener pieces (parse_rule.cc, parse_action.cc, parse_transform.cc).
 void ParseRules(LoadContext& ctx, const Field& field, std::vector<Rule>* out);

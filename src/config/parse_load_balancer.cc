@@ -118,7 +118,7 @@ void ParseListener(LoadContext& ctx, const Field& item, Listener* out) {
   out->location = LocationOf(item.mark);
   MapReader m(r, item,
               {"Protocol", "Port", "BindAddress", "DefaultActions", "Rules", "Transforms",
-               "SslPolicy", "Certificates"});
+               "SslPolicy", "Certificates", "MutualAuthentication", "Attributes"});
   if (!m.ok()) return;
   if (Field t = m.Get("Transforms"); t.present) {
     // Accepted as a key only to say why it is refused (reference §1.4).
@@ -127,6 +127,7 @@ void ParseListener(LoadContext& ctx, const Field& item, Listener* out) {
                "a rule in Rules");
   }
   ParseListenerProtocol(ctx, m, out);
+  ParseMutualAuthentication(ctx, m, out);
   IpAddress ip = *IpAddress::Parse(out->bind_address);  // the default, 0.0.0.0
   bool address_ok = ReadAddress(r, m.Get("BindAddress"), "bind address", &out->bind_address, &ip);
   Field port = m.Require("Port");

@@ -47,6 +47,7 @@ class TlsTransport final : public Transport, public EventHandler {
   std::string_view TlsCipher() const override;
   std::string_view TlsServerName() const override;
   const char* TlsFailure() const override;
+  SSL* TlsSession() const override { return ssl_; }
 
   void OnEvents(uint32_t events) override;
 

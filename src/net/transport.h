@@ -109,6 +109,8 @@ class Transport {
   // After a TLS handshake failed: why, in a few words (a static string: the certificate
   // check's reason, OpenSSL's reason, or that the peer closed); null otherwise.
   virtual const char* TlsFailure() const { return nullptr; }
+  // The OpenSSL session of a TLS stream (for what a peer certificate says), else null.
+  virtual ssl_st* TlsSession() const { return nullptr; }
 };
 
 // Opens outgoing streams (upstream connections, health checks): TCP in the process

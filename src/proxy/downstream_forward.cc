@@ -33,9 +33,16 @@ void DownstreamConnection::ForwardRequest(http::RequestHead& head, const Request
   ctx.attributes = &listener_->load_balancer->attributes;
   ctx.listener_port = listener_->port_text;
   ctx.listener_https = listener_->protocol == snapshot::ListenerProtocol::kHttps;
-  if (ctx.listener_https && ctx.attributes->tls_version_and_cipher_headers) {
-    ctx.tls_version = transport_->TlsVersion();
-    ctx.tls_cipher = transport_->TlsCipher();
+  if (ctx.listener_https) [[unlikely]] {
+    if (ctx.attributes->tls_version_and_cipher_headers) {
+      ctx.tls_version = transport_->TlsVersion();
+      ctx.tls_cipher = transport_->TlsCipher();
+    }
+    const config::Listener& l = *listener_->listener;
+    if (l.mutual_authentication.mode != config::MutualTlsMode::kOff) {
+      ctx.mtls_names = &l.attributes;
+      ctx.mtls_headers = mtls_headers_;
+    }
   }
   ctx.client_ip = peer_.ip;
   ctx.client_port = peer_.port;

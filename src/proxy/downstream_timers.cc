@@ -6,6 +6,7 @@
 #include "proxy/downstream_connection.h"
 #include "proxy/upstream_connection.h"
 #include "proxy/worker.h"
+#include "tls/mutual_tls.h"
 #include "tls/server_context.h"
 
 namespace sluice::proxy {
@@ -106,6 +107,14 @@ void DownstreamConnection::HandshakeDone() {
   handshaking_ = false;
   const int64_t took = worker_->now_ms() - created_ms_;
   handshake_ms_ = took > INT32_MAX ? INT32_MAX : static_cast<int32_t>(took);
+  // Mutual TLS: the client-certificate headers every request of this connection carries,
+  // made once (the certificate cannot change: no renegotiation, no resumption).
+  const config::Listener& l = *listener_->listener;
+  if (l.mutual_authentication.mode != config::MutualTlsMode::kOff) {
+    mtls_headers_.clear();
+    tls::AppendClientCertHeaders(transport_->TlsSession(), l.mutual_authentication.mode,
+                                 l.attributes, &mtls_headers_);
+  }
 }
 
 }  // namespace sluice::proxy

@@ -125,6 +125,15 @@ ManagedField ClassifyField(std::string_view name) {
   }
 }
 
+// Whether `name` is one of the mutual-TLS header names of the listener (any case).
+bool IsClientCertHeader(const config::ListenerAttributes& n, std::string_view name) {
+  for (const std::string* s : {&n.mtls_clientcert, &n.mtls_serial_number, &n.mtls_issuer,
+                               &n.mtls_subject, &n.mtls_validity, &n.mtls_leaf}) {
+    if (EqualsIgnoreCase(name, *s)) return true;
+  }
+  return false;
+}
+
 // Appends the decimal digits of v.
 void AppendDecimal(uint64_t v, std::string* out) {
   char buf[20];
@@ -479,6 +488,9 @@ struct FieldSummary {
         (kinds[i] != ManagedField::kTlsFact || !ctx.tls_version.empty())) {
       continue;  // hop-by-hop, or regenerated below
     }
+    if (ctx.mtls_names != nullptr && IsClientCertHeader(*ctx.mtls_names, h.name)) [[unlikely]] {
+      continue;  // only the load balancer speaks for the client's certificate
+    }
     if (ctx.drop_framing_lookalikes && IsFramingLookalike(h.name)) {
       continue;  // a target could read it as framing, or split the line at its CR
     }
@@ -508,6 +520,10 @@ struct FieldSummary {
     out->append(ctx.tls_version);
     out->append("\r\nX-Amzn-Tls-Cipher-Suite: "sv);
     out->append(ctx.tls_cipher);
+  }
+  if (!ctx.mtls_headers.empty()) [[unlikely]] {
+    out->append("\r\n"sv);
+    out->append(ctx.mtls_headers.substr(0, ctx.mtls_headers.size() - 2));  // without its CRLF
   }
   out->append("\r\nX-Amzn-Trace-Id: "sv);
   // Above 7 KB of request headers ALB replaces the header with a fresh Root.

@@ -40,6 +40,11 @@ struct ForwardContext {
   // X-Amzn-Tls-Version / X-Amzn-Tls-Cipher-Suite in place of any the client sent; else empty.
   std::string_view tls_version;
   std::string_view tls_cipher;
+  // On a listener with mutual TLS (passthrough or verify): the names of the client-
+  // certificate headers, whose copies from the client are dropped, and Sluice's own lines
+  // ("Name: value\r\n" each; empty when the client sent no certificate). Null otherwise.
+  const config::ListenerAttributes* mtls_names = nullptr;
+  std::string_view mtls_headers;
   IpAddress client_ip;
   uint16_t client_port = 0;
   // Host for an HTTP/1.0 request without one: fallback_host, else fallback_ip formatted

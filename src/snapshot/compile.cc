@@ -50,7 +50,8 @@ bool ResolveForwards(std::vector<config::Action>& actions,
 // One listener: its actions resolved, its rules compiled, its address and protocol.
 Result<ListenerRuntime> CompileListener(config::LoadBalancer& lb, config::Listener& l,
                                         const std::map<std::string, int>& group_index,
-                                        const std::shared_ptr<const tls::CertificateStore>& certs) {
+                                        const std::shared_ptr<const tls::CertificateStore>& certs,
+                                        const tls::TrustStores& trust) {
   if (!ResolveForwards(l.default_actions, group_index)) {
     return Error{ErrorSource::kConfig, "unknown target group in default actions"};
   }
@@ -74,7 +75,11 @@ Result<ListenerRuntime> CompileListener(config::LoadBalancer& lb, config::Listen
   if (!protocol) return Unknown("listener " + addr->ToString() + ": Protocol", l.protocol);
   rt.protocol = *protocol;
   if (rt.protocol == ListenerProtocol::kHttps) {
-    auto tls = tls::ServerContext::Build(l, certs);
+    std::shared_ptr<const tls::TrustStore> store;
+    if (auto it = trust.find(l.mutual_authentication.trust_store); it != trust.end()) {
+      store = it->second;
+    }
+    auto tls = tls::ServerContext::Build(l, certs, std::move(store));
     if (!tls.ok()) {
       return Error{ErrorSource::kConfig,
                    "listener " + addr->ToString() + ": " + tls.error().message};
@@ -97,6 +102,19 @@ Result<std::shared_ptr<const tls::CertificateStore>> LoadCertificates(const conf
   return std::get<std::shared_ptr<const tls::CertificateStore>>(std::move(store));
 }
 
+// Reads and checks every trust store.
+Result<tls::TrustStores> LoadTrust(const config::Config& cfg) {
+  auto stores = tls::LoadTrustStores(cfg);
+  if (auto* errors = std::get_if<config::ConfigErrors>(&stores)) {
+    std::string message;
+    for (const config::ConfigError& e : *errors) {
+      message += (message.empty() ? "" : "\n") + e.ToString();
+    }
+    return Error{ErrorSource::kConfig, message};
+  }
+  return std::get<tls::TrustStores>(std::move(stores));
+}
+
 }  // namespace
 
 Result<std::shared_ptr<const Snapshot>> SnapshotCompiler::Build(config::Config config,
@@ -113,9 +131,11 @@ Result<std::shared_ptr<const Snapshot>> SnapshotCompiler::Build(config::Config c
   }
   auto certs = LoadCertificates(snap->config);
   if (!certs.ok()) return certs.error();
+  auto trust = LoadTrust(snap->config);
+  if (!trust.ok()) return trust.error();
   for (config::LoadBalancer& lb : snap->config.load_balancers) {
     for (config::Listener& l : lb.listeners) {
-      auto listener = CompileListener(lb, l, group_index, certs.value());
+      auto listener = CompileListener(lb, l, group_index, certs.value(), trust.value());
       if (!listener.ok()) return listener.error();
       snap->listeners.push_back(std::move(listener.value()));
     }

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstring>
 
+#include "tls/mutual_tls.h"
 #include "tls/openssl_error.h"
 #include "tls/policy_context.h"
 #include "tls/sni.h"
@@ -136,9 +137,11 @@ ServerContext::~ServerContext() {
 }
 
 Result<std::shared_ptr<const ServerContext>> ServerContext::Build(
-    const config::Listener& listener, std::shared_ptr<const CertificateStore> store) {
+    const config::Listener& listener, std::shared_ptr<const CertificateStore> store,
+    std::shared_ptr<const TrustStore> trust) {
   std::shared_ptr<ServerContext> self(new ServerContext());
   self->store_ = std::move(store);
+  self->trust_ = std::move(trust);
   self->policy_ = config::FindSslPolicy(listener.ssl_policy.empty() ? config::kDefaultSslPolicy
                                                                     : listener.ssl_policy);
   if (self->policy_ == nullptr) {
@@ -151,7 +154,10 @@ Result<std::shared_ptr<const ServerContext>> ServerContext::Build(
     SSL_CTX* ctx = NewContext(*self->policy_, &error);
     if (ctx == nullptr) return Error{ErrorSource::kConfig, error};
     self->contexts_.push_back(ctx);
-    if (!UseCertificate(ctx, *cert, &error)) return Error{ErrorSource::kConfig, error};
+    if (!UseCertificate(ctx, *cert, &error) ||
+        !ApplyMutualTls(ctx, listener.mutual_authentication, self->trust_.get(), &error)) {
+      return Error{ErrorSource::kConfig, error};
+    }
     self->facts_.push_back(&cert->facts);
   }
   if (self->contexts_.empty()) {

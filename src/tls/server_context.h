@@ -19,6 +19,7 @@
 #include "config/model.h"
 #include "config/ssl_policies.h"
 #include "tls/certificate.h"
+#include "tls/trust_store.h"
 
 namespace sluice::tls {
 
@@ -55,8 +56,10 @@ class ServerContext {
 
   // The contexts of `listener` (HTTPS) from its policy and certificates; an error says why
   // OpenSSL refused (e.g. a PQ policy whose groups this OpenSSL lacks).
+  // `trust`: the listener's trust store when its mutual TLS mode is verify.
   static Result<std::shared_ptr<const ServerContext>> Build(
-      const config::Listener& listener, std::shared_ptr<const CertificateStore> store);
+      const config::Listener& listener, std::shared_ptr<const CertificateStore> store,
+      std::shared_ptr<const TrustStore> trust = nullptr);
 
   // A new server-side session for an accepted connection (owned by the caller), or null when
   // OpenSSL cannot allocate one.
@@ -73,6 +76,7 @@ class ServerContext {
   std::vector<SSL_CTX*> contexts_;                 // [0]: the default certificate's
   std::vector<const CertificateFacts*> facts_;     // parallel; owned by the store
   std::shared_ptr<const CertificateStore> store_;  // keeps facts_ alive
+  std::shared_ptr<const TrustStore> trust_;
 };
 
 }  // namespace sluice::tls

@@ -1,0 +1,172 @@
+// Walks TrustStores and a listener's MutualAuthentication and Attributes (reference §7.4,
+// §3.3).
+#include <set>
+#include <string>
+
+#include "config/parse.h"
+#include "config/quote.h"
+#include "config/validate.h"
+
+namespace sluice::config::internal {
+namespace {
+
+// "name", or a trust store ARN "arn:...:truststore/<name>/<id>".
+std::string TrustStoreNameOf(const std::string& reference) {
+  if (reference.rfind("arn:", 0) != 0) return reference;
+  size_t at = reference.rfind(":truststore/");
+  if (at == std::string::npos) return reference;
+  std::string rest = reference.substr(at + 12);
+  return rest.substr(0, rest.find('/'));
+}
+
+// RFC 9110 token characters: what a header field name may hold.
+bool IsHeaderName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+constexpr std::string_view kHeaderNameKeys[] = {
+    "routing.http.request.x_amzn_mtls_clientcert.header_name",
+    "routing.http.request.x_amzn_mtls_clientcert_serial_number.header_name",
+    "routing.http.request.x_amzn_mtls_clientcert_issuer.header_name",
+    "routing.http.request.x_amzn_mtls_clientcert_subject.header_name",
+    "routing.http.request.x_amzn_mtls_clientcert_validity.header_name",
+    "routing.http.request.x_amzn_mtls_clientcert_leaf.header_name",
+};
+
+std::string* HeaderNameSlot(ListenerAttributes* a, size_t i) {
+  std::string* slots[] = {&a->mtls_clientcert, &a->mtls_serial_number, &a->mtls_issuer,
+                          &a->mtls_subject,    &a->mtls_validity,      &a->mtls_leaf};
+  return slots[i];
+}
+
+void ParseListenerAttributes(Reader& r, const Field& field, ListenerAttributes* out) {
+  MapReader m = OpenFreeMap(r, field);
+  std::string supported;
+  for (std::string_view k : kHeaderNameKeys)
+    supported += (supported.empty() ? "" : ", ") + std::string(k);
+  for (const MapReader::Entry& e : m.entries()) {
+    size_t i = 0;
+    while (i < std::size(kHeaderNameKeys) && kHeaderNameKeys[i] != e.key) ++i;
+    if (i == std::size(kHeaderNameKeys)) {
+      r.AddError(e.key_mark, e.value.path,
+                 "unknown listener attribute " + QuoteValue(e.key) + "; supported: " + supported);
+      continue;
+    }
+    std::optional<std::string> v = ReadString(r, e.value);
+    if (!v) continue;
+    if (!IsHeaderName(*v)) {
+      r.AddError(e.value, "header name " + QuoteValue(*v) +
+                              " is invalid; use 1..64 token characters (letters, digits, "
+                              "!#$%&'*+-.^_`|~)");
+      continue;
+    }
+    *HeaderNameSlot(out, i) = *v;
+  }
+}
+
+}  // namespace
+
+void ParseTrustStores(LoadContext& ctx, const Field& field,
+                      std::vector<TrustStoreDefinition>* out) {
+  Reader& r = ctx.reader;
+  std::optional<std::vector<Field>> items = ReadList(r, field);
+  if (!items) return;
+  std::set<std::string> names;
+  for (const Field& item : *items) {
+    MapReader m(r, item, {"Name", "CaCertificatesBundleFile", "RevocationFiles"});
+    if (!m.ok()) continue;
+    TrustStoreDefinition def;
+    def.location = LocationOf(item.mark);
+    def.path = item.path;
+    Field name_field = m.Require("Name");
+    if (std::optional<std::string> name = ReadString(r, name_field)) {
+      std::string message = CheckResourceName(*name);
+      if (!message.empty()) {
+        r.AddError(name_field, "trust store " + message);
+      } else if (!names.insert(*name).second) {
+        r.AddError(name_field, "duplicate trust store name " + QuoteValue(*name));
+      } else {
+        def.name = *name;
+        ctx.trust_store_names.push_back(*name);
+      }
+    }
+    ReadFilePath(r, m.Require("CaCertificatesBundleFile"), &def.ca_bundle_file,
+                 &def.ca_bundle_file_location);
+    if (std::optional<std::vector<Field>> files = ReadList(r, m.Get("RevocationFiles"))) {
+      if (files->size() > 30) {
+        r.AddError(m.Get("RevocationFiles"), "at most 30 revocation files per trust store");
+      }
+      for (const Field& f : *files) {
+        std::string path;
+        Location where;
+        if (ReadFilePath(r, f, &path, &where)) {
+          def.revocation_files.push_back(std::move(path));
+          def.revocation_file_locations.push_back(where);
+        }
+      }
+    }
+    out->push_back(std::move(def));
+  }
+}
+
+void ParseMutualAuthentication(LoadContext& ctx, const MapReader& listener, Listener* out) {
+  Reader& r = ctx.reader;
+  ParseListenerAttributes(r, listener.Get("Attributes"), &out->attributes);
+  Field field = listener.Get("MutualAuthentication");
+  if (!field.present) return;
+  if (out->protocol != "HTTPS") {
+    r.AddError(field, "MutualAuthentication is only for HTTPS listeners");
+    return;
+  }
+  MutualAuthentication& ma = out->mutual_authentication;
+  ma.location = LocationOf(field.mark);
+  MapReader m(
+      r, field,
+      {"Mode", "TrustStoreArn", "IgnoreClientCertificateExpiry", "AdvertiseTrustStoreCaNames"});
+  if (!m.ok()) return;
+  if (auto mode = ReadEnum(r, m.Get("Mode"), "mode", {"off", "passthrough", "verify"})) {
+    ma.mode = *mode == "verify"        ? MutualTlsMode::kVerify
+              : *mode == "passthrough" ? MutualTlsMode::kPassthrough
+                                       : MutualTlsMode::kOff;
+  }
+  Field store = m.Get("TrustStoreArn");
+  Field ignore = m.Get("IgnoreClientCertificateExpiry");
+  Field advertise = m.Get("AdvertiseTrustStoreCaNames");
+  if (auto v = ReadBool(r, ignore)) ma.ignore_client_certificate_expiry = *v;
+  if (auto v = ReadEnum(r, advertise, "AdvertiseTrustStoreCaNames", {"on", "off"})) {
+    ma.advertise_trust_store_ca_names = *v == "on";
+  }
+  if (ma.mode != MutualTlsMode::kVerify) {
+    // As the API: a trust store and its options belong to verify mode.
+    for (const Field* f : {&store, &ignore, &advertise}) {
+      if (f->present) r.AddError(*f, "only mode verify takes a trust store and its options");
+    }
+    return;
+  }
+  if (!store.present) {
+    r.AddError(m.Get("Mode"), "mode verify needs TrustStoreArn (a TrustStores Name or ARN)");
+    return;
+  }
+  std::optional<std::string> text = ReadString(r, store);
+  if (!text) return;
+  std::string name = TrustStoreNameOf(*text);
+  bool known = false;
+  for (const std::string& n : ctx.trust_store_names) known |= n == name;
+  if (!known) {
+    std::string defined;
+    for (const std::string& n : ctx.trust_store_names) defined += (defined.empty() ? "" : ", ") + n;
+    r.AddError(store, "trust store " + QuoteValue(name) + " is not defined" +
+                          (defined.empty() ? std::string("; TrustStores is empty")
+                                           : "; defined: " + defined));
+    return;
+  }
+  ma.trust_store = name;
+}
+
+}  // namespace sluice::config::internal
