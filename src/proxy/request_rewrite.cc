@@ -125,8 +125,18 @@ ManagedField ClassifyField(std::string_view name) {
   }
 }
 
-// Whether `name` is one of the mutual-TLS header names of the listener (any case).
+// Whether `name` is one of the mutual-TLS header names of the listener, or one of ALB's
+// default names (any case): a target behind listeners with and without renames must never
+// see a client's copy under either.
 bool IsClientCertHeader(const config::ListenerAttributes& n, std::string_view name) {
+  if (name.size() >= 22 && EqualsIgnoreCase(name.substr(0, 22), "x-amzn-mtls-clientcert"sv)) {
+    static const config::ListenerAttributes kDefaults;
+    for (const std::string* s :
+         {&kDefaults.mtls_clientcert, &kDefaults.mtls_serial_number, &kDefaults.mtls_issuer,
+          &kDefaults.mtls_subject, &kDefaults.mtls_validity, &kDefaults.mtls_leaf}) {
+      if (EqualsIgnoreCase(name, *s)) return true;
+    }
+  }
   for (const std::string* s : {&n.mtls_clientcert, &n.mtls_serial_number, &n.mtls_issuer,
                                &n.mtls_subject, &n.mtls_validity, &n.mtls_leaf}) {
     if (EqualsIgnoreCase(name, *s)) return true;

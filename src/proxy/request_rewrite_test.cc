@@ -121,6 +121,8 @@ class RewriteTest : public testing::Test {
     ctx.listener_https = https_;
     ctx.tls_version = tls_version_;
     ctx.tls_cipher = tls_cipher_;
+    ctx.mtls_names = mtls_names_;
+    ctx.mtls_headers = mtls_headers_;
     ctx.client_ip = *IpAddress::Parse(client_ip_);
     ctx.client_port = client_port_;
     ctx.fallback_host = fallback_host_;
@@ -155,6 +157,8 @@ class RewriteTest : public testing::Test {
   config::LoadBalancerAttributes attrs_;
   std::string tls_version_;
   std::string tls_cipher_;
+  const config::ListenerAttributes* mtls_names_ = nullptr;
+  std::string mtls_headers_;
   std::string listener_port_ = "80";
   bool https_ = false;
   std::string client_ip_ = "203.0.113.7";
@@ -777,6 +781,36 @@ TEST_F(RewriteTest, TlsVersionAndCipherHeadersReplaceTheClients) {
             (std::vector<std::string>{"TLS_AES_128_GCM_SHA256"}));
   EXPECT_EQ(ForwardedValues(request, "X-Forwarded-Proto"), (std::vector<std::string>{"https"}));
   EXPECT_EQ(ForwardedValues(request, "X-Forwarded-Port"), (std::vector<std::string>{"443"}));
+}
+
+TEST_F(RewriteTest, MutualTlsHeadersReplaceTheClientsUnderEveryName) {
+  const std::string request =
+      "GET / HTTP/1.1\r\nHost: a\r\nX-Amzn-Mtls-Clientcert-Subject: CN=spoofed\r\n"
+      "x-client-subject: CN=spoofed too\r\nX-Amzn-Mtls-Clientcert: spoofed\r\n\r\n";
+  https_ = true;
+  // No mTLS on the listener: the client's fields pass as any other.
+  EXPECT_EQ(ForwardedValues(request, "X-Amzn-Mtls-Clientcert-Subject"),
+            (std::vector<std::string>{"CN=spoofed"}));
+  // Verify mode with the subject header renamed: Sluice's lines only, and the client's copies
+  // are dropped under the new name and under ALB's default names alike (a target may sit
+  // behind listeners with and without renames).
+  config::ListenerAttributes names;
+  names.mtls_subject = "X-Client-Subject";
+  mtls_names_ = &names;
+  mtls_headers_ = "X-Client-Subject: CN=client\r\nX-Amzn-Mtls-Clientcert-Serial-Number: 0A\r\n";
+  Result r = Forward(request);
+  ASSERT_EQ(r.status, 0);
+  EXPECT_EQ(Values(r.out, "X-Client-Subject"), (std::vector<std::string>{"CN=client"}));
+  EXPECT_TRUE(Values(r.out, "X-Amzn-Mtls-Clientcert-Subject").empty()) << r.out;
+  EXPECT_TRUE(Values(r.out, "X-Amzn-Mtls-Clientcert").empty()) << r.out;
+  EXPECT_EQ(Values(r.out, "X-Amzn-Mtls-Clientcert-Serial-Number"),
+            (std::vector<std::string>{"0A"}));
+  EXPECT_NE(r.out.find("\r\n\r\n"), std::string::npos);
+  // A client without a certificate (passthrough): no lines, the copies still dropped.
+  mtls_headers_.clear();
+  r = Forward(request);
+  EXPECT_TRUE(Values(r.out, "X-Client-Subject").empty()) << r.out;
+  EXPECT_TRUE(Values(r.out, "X-Amzn-Mtls-Clientcert").empty()) << r.out;
 }
 
 }  // namespace
