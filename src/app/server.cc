@@ -18,6 +18,7 @@
 #include <variant>
 #include <vector>
 
+#include "app/file_watch.h"
 #include "config/loader.h"
 #include "control/admin_server.h"
 #include "health/checker.h"
@@ -277,9 +278,35 @@ int RunServer(const ServerOptions& options) {
   DescribeListeners(*current);
   Log("ready: %s workers, config %s", std::to_string(workers), options.config_path);
 
+  // Certificate, key, CA and CRL files are watched: replacing one reloads as SIGHUP does.
+  FileWatch watch;
+  watch.Watch(WatchedFiles(current->config));
+  auto reload = [&](const char* why) {
+    Log("%s: reloading %s", why, options.config_path);
+    Loaded next = LoadSnapshot(options.config_path, &compiler, &listener_sockets);
+    if (!next) {
+      Log("reload refused; still serving generation %s%s", std::to_string(current->generation));
+      return;
+    }
+    current = next.snapshot;
+    current_sockets = next.sockets;
+    for (auto& w : pool) w->Publish(current, current_sockets);
+    uint64_t update = checker.Update(MonitoredTargets(*current));
+    // "reload applied" promises that the admin endpoint shows the new target set (draining
+    // targets included), so wait for the checker thread to take it; it only runs probes
+    // between updates, so this takes milliseconds.
+    if (!checker.WaitForUpdate(update, 2000)) {
+      Log("reload: health checker slow to take the new targets%s%s");
+    }
+    watch.Watch(WatchedFiles(current->config));
+    DescribeListeners(*current);
+    Log("reload applied: generation %s%s", std::to_string(current->generation));
+  };
+
   while (true) {
     timespec timeout{1, 0};
     int sig = sigtimedwait(&signals, nullptr, &timeout);
+    if (sig < 0 && watch.PollSettled()) reload("certificate files changed");
     if (sig < 0 && !current->draining.empty()) {
       // Draining targets leave the health report when their delay ends.
       bool expired = false;
@@ -289,24 +316,7 @@ int RunServer(const ServerOptions& options) {
       if (expired) checker.Update(MonitoredTargets(*current));
     }
     if (sig == SIGHUP) {
-      Log("SIGHUP: reloading %s%s", options.config_path);
-      Loaded next = LoadSnapshot(options.config_path, &compiler, &listener_sockets);
-      if (!next) {
-        Log("reload refused; still serving generation %s%s", std::to_string(current->generation));
-        continue;
-      }
-      current = next.snapshot;
-      current_sockets = next.sockets;
-      for (auto& w : pool) w->Publish(current, current_sockets);
-      uint64_t update = checker.Update(MonitoredTargets(*current));
-      // "reload applied" promises that the admin endpoint shows the new target set (draining
-      // targets included), so wait for the checker thread to take it; it only runs probes
-      // between updates, so this takes milliseconds.
-      if (!checker.WaitForUpdate(update, 2000)) {
-        Log("reload: health checker slow to take the new targets%s%s");
-      }
-      DescribeListeners(*current);
-      Log("reload applied: generation %s%s", std::to_string(current->generation));
+      reload("SIGHUP");
     } else if (sig == SIGTERM || sig == SIGINT) {
       Log("%s: stopping; in-flight requests have %s seconds", sig == SIGTERM ? "SIGTERM" : "SIGINT",
           std::to_string(options.shutdown_timeout_seconds));

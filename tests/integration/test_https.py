@@ -727,3 +727,26 @@ def test_failed_handshakes_are_counted_on_the_admin_endpoint(tmp_path, sluice):
                what="two failed handshakes counted")
     assert admin_get(admin, "/tls")[2] == {"HandshakesFailed": 2, "HandshakesTimedOut": 0,
                                            "TargetHandshakesFailed": 0}
+
+
+def test_certificate_files_replaced_in_place_are_used_without_sighup(tmp_path, sluice):
+    first = openssl_cert(tmp_path, "first", ["watch.test"])
+    second = openssl_cert(tmp_path, "second", ["watch.test"], key="rsa:2048")
+    other = openssl_cert(tmp_path, "other", ["other.test"])
+    replace_files(tmp_path, *first)
+    port = free_port()
+    cfg = {"Certificates": [cert_entry("live", tmp_path / "live.crt", tmp_path / "live.key")],
+           "LoadBalancers": [{"Name": "watch", "Listeners": [
+               https_listener(port, ["live"], fixed("200", "watched"))]}]}
+    lb = sluice(cfg)
+    assert served_der(port, "watch.test") == der_of(first[0])
+    replace_files(tmp_path, *second)  # no signal: the files are watched
+    wait_until(lambda: served_der(port, "watch.test") == der_of(second[0]), 10,
+               what="the replaced certificate served")
+    assert "certificate files changed: reloading" in lb.log()
+    # A key that does not match is refused with the error; the last good pair keeps serving.
+    refused = lb.log().count("reload refused")
+    (tmp_path / "live.key").write_bytes(other[1].read_bytes())
+    wait_until(lambda: lb.log().count("reload refused") > refused, 10, what="reload refused")
+    assert "Certificates[0].PrivateKeyFile" in lb.log()
+    assert served_der(port, "watch.test") == der_of(second[0])
