@@ -16,12 +16,18 @@ out=${OUT:-/tmp/sluice-callgrind}
 # shellcheck source=per-request-setup.sh
 source "$here/per-request-setup.sh"
 total() {  # N -> total Ir of a run serving N requests
+  # A stale file from an earlier run must never stand in for this one.
+  rm -f "$out/run-$1.out"
   valgrind --tool=callgrind --callgrind-out-file="$out/run-$1.out" \
     "$bin" run -c "$out/config.yaml" --workers 1 >"$out/sluice-$1.log" 2>&1 &
   local vp=$!
   wait_then_load "$1"
   kill -INT "$vp"
   wait "$vp" || true
+  if [ ! -s "$out/run-$1.out" ]; then
+    echo "callgrind wrote no profile for the $1-request run; see $out/sluice-$1.log" >&2
+    exit 1
+  fi
   callgrind_annotate "$out/run-$1.out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}'
 }
 t1=$(total "$n1")

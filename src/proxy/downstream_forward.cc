@@ -64,10 +64,7 @@ void DownstreamConnection::ForwardRequest(http::RequestHead& head, const Request
   counted_target_ = target.stats.get();
   counted_target_->outstanding.fetch_add(1, std::memory_order_relaxed);
   const TargetGroupRuntime& group = snapshot_->target_groups[static_cast<size_t>(tg_index)];
-  upstream_key_ = {target.address, group.protocol, group.protocol_version,
-                   group.tls != nullptr && group.protocol == snapshot::TargetProtocol::kHttps
-                       ? group.tls->profile()
-                       : 0};
+  upstream_key_ = {target.address, group.protocol, group.protocol_version, group.tls_profile};
   retryable_ = req_body_done_ && idempotent_;
   retried_ = false;
   resp_state_ = ResponseState::kHead;

@@ -125,10 +125,18 @@ ManagedField ClassifyField(std::string_view name) {
   }
 }
 
+// The mutual-TLS header lines after the current line (which has no line end yet); kept out of
+// line so that the plain path's appends stay inlined.
+[[gnu::noinline, gnu::cold]] void AppendClientCertLines(std::string_view lines, std::string* out) {
+  out->append("\r\n"sv);
+  out->append(lines.substr(0, lines.size() - 2));  // without its own final CRLF
+}
+
 // Whether `name` is one of the mutual-TLS header names of the listener, or one of ALB's
 // default names (any case): a target behind listeners with and without renames must never
 // see a client's copy under either.
-bool IsClientCertHeader(const config::ListenerAttributes& n, std::string_view name) {
+[[gnu::noinline, gnu::cold]] bool IsClientCertHeader(const config::ListenerAttributes& n,
+                                                     std::string_view name) {
   if (name.size() >= 22 && EqualsIgnoreCase(name.substr(0, 22), "x-amzn-mtls-clientcert"sv)) {
     static const config::ListenerAttributes kDefaults;
     for (const std::string* s :
@@ -486,6 +494,7 @@ struct FieldSummary {
                                                       const ForwardContext& ctx, bool scan,
                                                       std::string* out) {
   const config::LoadBalancerAttributes& attrs = *ctx.attributes;
+  const config::ListenerAttributes* const mtls_names = ctx.mtls_names;  // loaded once
   const std::span<const http::HeaderField> fields = head.header_span();
   bool xff_written = false;
   for (size_t i = 0; i < fields.size(); ++i) {
@@ -498,7 +507,7 @@ struct FieldSummary {
         (kinds[i] != ManagedField::kTlsFact || !ctx.tls_version.empty())) {
       continue;  // hop-by-hop, or regenerated below
     }
-    if (ctx.mtls_names != nullptr && IsClientCertHeader(*ctx.mtls_names, h.name)) [[unlikely]] {
+    if (mtls_names != nullptr && IsClientCertHeader(*mtls_names, h.name)) [[unlikely]] {
       continue;  // only the load balancer speaks for the client's certificate
     }
     if (ctx.drop_framing_lookalikes && IsFramingLookalike(h.name)) {
@@ -531,10 +540,8 @@ struct FieldSummary {
     out->append("\r\nX-Amzn-Tls-Cipher-Suite: "sv);
     out->append(ctx.tls_cipher);
   }
-  if (!ctx.mtls_headers.empty()) [[unlikely]] {
-    out->append("\r\n"sv);
-    out->append(ctx.mtls_headers.substr(0, ctx.mtls_headers.size() - 2));  // without its CRLF
-  }
+  if (!ctx.mtls_headers.empty()) [[unlikely]]
+    AppendClientCertLines(ctx.mtls_headers, out);
   out->append("\r\nX-Amzn-Trace-Id: "sv);
   // Above 7 KB of request headers ALB replaces the header with a fresh Root.
   std::string_view trace_in =

@@ -30,7 +30,7 @@ struct UpstreamKey {
   SocketAddress address;
   snapshot::TargetProtocol protocol = snapshot::TargetProtocol::kHttp;
   snapshot::ProtocolVersion version = snapshot::ProtocolVersion::kHttp1;
-  uint64_t tls_profile = 0;  // tls::ClientContext::profile(); 0 for plain HTTP
+  uint32_t tls_profile = 0;  // tls::ClientContext::profile(); 0 for plain HTTP
   // Two 8-byte loads for the address instead of an element-wise array compare: this runs
   // on every pool lookup.
   bool operator==(const UpstreamKey& o) const {
@@ -86,11 +86,11 @@ struct UpstreamKeyHash {
     uint64_t lo, hi;
     std::memcpy(&lo, k.address.ip.bytes.data(), 8);
     std::memcpy(&hi, k.address.ip.bytes.data() + 8, 8);
-    uint64_t rest = static_cast<uint64_t>(k.address.port) |
-                    static_cast<uint64_t>(k.protocol) << 16 |
-                    static_cast<uint64_t>(k.version) << 24;
+    uint64_t rest =
+        static_cast<uint64_t>(k.address.port) | static_cast<uint64_t>(k.protocol) << 16 |
+        static_cast<uint64_t>(k.version) << 24 | static_cast<uint64_t>(k.tls_profile) << 32;
     uint64_t h = lo * 0x9e3779b97f4a7c15ULL ^ hi * 0xc2b2ae3d27d4eb4fULL ^
-                 (rest + 1) * 0x165667b19e3779f9ULL ^ k.tls_profile;
+                 (rest + 1) * 0x165667b19e3779f9ULL;
     return static_cast<size_t>(h ^ (h >> 29));
   }
 };

@@ -163,6 +163,7 @@ Result<bool> SnapshotCompiler::CompileTargetGroups(Snapshot* snap, Pending* next
       config::ConfigError error;
       rt.tls = tls::ClientContext::Build(tg, cfg.source_file, worker_count_, &error);
       if (rt.tls == nullptr) return Error{ErrorSource::kConfig, error.ToString()};
+      if (rt.protocol == TargetProtocol::kHttps) rt.tls_profile = rt.tls->profile();
     }
     for (const config::Target& t : tg.targets) {
       auto addr = SocketAddress::Parse(t.id, static_cast<uint16_t>(t.port ? t.port : tg.port));

@@ -43,6 +43,7 @@ struct TargetGroupRuntime {
   HealthCheckProtocol health_check_protocol = HealthCheckProtocol::kHttp;
   // HTTPS traffic or HTTPS health checks: the client side of TLS to its targets.
   std::shared_ptr<const tls::ClientContext> tls;
+  uint32_t tls_profile = 0;  // tls->profile() for HTTPS traffic, 0 for HTTP: the pool key's
 };
 
 struct ListenerRuntime {

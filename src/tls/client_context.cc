@@ -6,7 +6,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <functional>
+#include <map>
+#include <mutex>
 
 #include "config/ssl_policies.h"
 #include "tls/openssl_error.h"
@@ -62,6 +63,16 @@ bool LoadTrust(SSL_CTX* ctx, const std::string& ca_file, std::string* why) {
   return true;
 }
 
+// The number of a settings text: 1, 2, ... in the order first seen in this process. Control
+// thread (compiles and `sluice validate`); the lock only guards against a second caller.
+uint32_t ProfileNumber(const std::string& settings) {
+  static std::mutex mu;
+  static std::map<std::string, uint32_t> numbers;
+  std::lock_guard<std::mutex> lock(mu);
+  auto [it, added] = numbers.emplace(settings, static_cast<uint32_t>(numbers.size() + 1));
+  return it->second;
+}
+
 }  // namespace
 
 ClientContext::~ClientContext() {
@@ -109,7 +120,7 @@ std::shared_ptr<const ClientContext> ClientContext::Build(const config::TargetGr
   self->slots_.resize(session_slots);
   std::string settings = std::string(a.tls_verify ? "verify" : "none") + '\n' +
                          a.tls_verify_ca_file + '\n' + a.tls_server_name;
-  self->profile_ = std::hash<std::string>{}(settings) | 1;
+  self->profile_ = ProfileNumber(settings);
   return self;
 }
 

@@ -47,9 +47,10 @@ class ClientContext {
   // allocate one.
   SSL* NewSession(const SocketAddress& target, size_t slot) const;
 
-  // Equal for two contexts with the same settings: part of the upstream pool key, so that a
-  // connection made without verification never serves a group that asks for it.
-  uint64_t profile() const { return profile_; }
+  // Equal for two contexts with the same settings, different otherwise, never 0 (settings
+  // are numbered in the order the process first meets them): part of the upstream pool key,
+  // so that a connection made without verification never serves a group that asks for it.
+  uint32_t profile() const { return profile_; }
   bool verify() const { return verify_; }
   const std::string& server_name() const { return server_name_; }
 
@@ -64,7 +65,7 @@ class ClientContext {
   SSL_CTX* ctx_ = nullptr;
   std::string server_name_;
   bool verify_ = false;
-  uint64_t profile_ = 0;
+  uint32_t profile_ = 0;
   mutable std::vector<SessionCache> slots_;
 };
 
