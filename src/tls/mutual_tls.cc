@@ -16,9 +16,17 @@ namespace {
 int AcceptAny(int, X509_STORE_CTX*) { return 1; }
 
 // Verify: OpenSSL's verdict, except that a CA without a CRL is not a failure (ALB checks
-// revocation only where a CRL was imported).
+// revocation only where a CRL was imported); and the client's certificate must be X.509 v3,
+// as ALB requires.
 int Verify(int ok, X509_STORE_CTX* ctx) {
   if (!ok && X509_STORE_CTX_get_error(ctx) == X509_V_ERR_UNABLE_TO_GET_CRL) return 1;
+  if (ok && X509_STORE_CTX_get_error_depth(ctx) == 0) {
+    X509* leaf = X509_STORE_CTX_get_current_cert(ctx);
+    if (leaf != nullptr && X509_get_version(leaf) != X509_VERSION_3) {
+      X509_STORE_CTX_set_error(ctx, X509_V_ERR_APPLICATION_VERIFICATION);
+      return 0;
+    }
+  }
   return ok;
 }
 

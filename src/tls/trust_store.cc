@@ -69,9 +69,23 @@ int ForgiveMissingCrl(int ok, X509_STORE_CTX* ctx) {
   return ok;
 }
 
+// Clears OpenSSL's error queue when a parser returns, whatever the path: a stale entry would
+// be misread by the next SSL_get_error on this thread.
+struct ClearErrorsOnReturn {
+  ~ClearErrorsOnReturn() { ERR_clear_error(); }
+};
+
+// A CA as ALB takes one: basicConstraints present with CA:TRUE (X509_check_ca would also
+// take an X.509 v1 self-signed certificate or keyUsage keyCertSign alone).
+bool HasCaTrue(X509* cert) {
+  const uint32_t flags = X509_get_extension_flags(cert);
+  return (flags & EXFLAG_BCONS) != 0 && (flags & EXFLAG_CA) != 0;
+}
+
 }  // namespace
 
 std::variant<std::vector<X509Ptr>, std::string> ParseCaBundle(std::string_view pem) {
+  ClearErrorsOnReturn clear;
   BioPtr bio = MemoryBio(pem);
   if (!bio) return std::string("out of memory");
   std::vector<X509Ptr> cas;
@@ -90,7 +104,7 @@ std::variant<std::vector<X509Ptr>, std::string> ParseCaBundle(std::string_view p
     if (der <= 0 || static_cast<size_t>(der) > kMaxCaCertificateBytes) {
       return which + " is " + std::to_string(der) + " bytes; at most 16 KiB";
     }
-    if (X509_check_ca(ca.get()) < 1) {
+    if (!HasCaTrue(ca.get())) {
       return which +
              " is not a CA certificate (basicConstraints CA:TRUE); the bundle holds "
              "CA certificates only";
@@ -105,6 +119,7 @@ std::variant<std::vector<X509Ptr>, std::string> ParseCaBundle(std::string_view p
 std::variant<std::vector<CrlPtr>, std::string> ParseRevocations(std::string_view bytes,
                                                                 const std::vector<X509Ptr>& cas,
                                                                 size_t* revoked) {
+  ClearErrorsOnReturn clear;
   std::vector<CrlPtr> crls;
   BioPtr bio = MemoryBio(bytes);
   if (!bio) return std::string("out of memory");
