@@ -4,6 +4,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
+
 #include "config/file.h"
 #include "tls/openssl_error.h"
 
@@ -89,6 +91,7 @@ std::variant<std::vector<X509Ptr>, std::string> ParseCaBundle(std::string_view p
   BioPtr bio = MemoryBio(pem);
   if (!bio) return std::string("out of memory");
   std::vector<X509Ptr> cas;
+  size_t names_bytes = 0;
   for (;;) {
     X509Ptr ca(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
     if (!ca) {
@@ -110,6 +113,11 @@ std::variant<std::vector<X509Ptr>, std::string> ParseCaBundle(std::string_view p
              "CA certificates only";
     }
     if (std::string why = CheckCaKey(ca.get()); !why.empty()) return which + " " + why;
+    names_bytes +=
+        static_cast<size_t>(std::max(0, i2d_X509_NAME(X509_get_subject_name(ca.get()), nullptr)));
+    if (names_bytes > kMaxCaNamesBytes) {
+      return "the CA subject names add up to more than 10,000 bytes (at " + which + ")";
+    }
     cas.push_back(std::move(ca));
   }
   if (cas.empty()) return std::string("holds no PEM certificate");

@@ -1,6 +1,7 @@
 // Trust stores for mutual TLS (reference §7.4): CA certificates and certificate revocation
 // lists read from the files of a TrustStores entry and checked as ALB checks an S3 bundle
-// (CA certificates only, at most 25, each at most 16 KiB, RSA 2048..8192 bits or ECDSA P-256,
+// (CA certificates only, at most 25, each at most 16 KiB, their subject names at most 10,000
+// bytes in all, RSA 2048..8192 bits or ECDSA P-256,
 // P-384, P-521 keys; CRLs in PEM or DER signed by one of the CAs, at most 500,000 revoked
 // entries in all). Control thread (loading); immutable afterwards and shared by the listener
 // contexts that verify against it.
@@ -28,6 +29,7 @@ using CrlPtr = std::unique_ptr<X509_CRL, CrlFree>;
 
 inline constexpr size_t kMaxTrustStoreCas = 25;
 inline constexpr size_t kMaxCaCertificateBytes = 16 * 1024;
+inline constexpr size_t kMaxCaNamesBytes = 10000;  // the CAs' subject names, DER, in all
 inline constexpr size_t kMaxRevokedEntries = 500000;
 inline constexpr size_t kMaxCrlFileBytes = 50u << 20;
 
