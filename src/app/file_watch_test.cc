@@ -20,7 +20,8 @@ void Write(const std::string& path, const std::string& text) {
 
 TEST(FileWatchTest, ReportsASettledChangeOnce) {
   const std::string dir = ::testing::TempDir();
-  const std::string crt = dir + "sluice-fw.crt", key = dir + "sluice-fw.key";
+  const std::string base = dir + "sluice-fw-" + std::to_string(getpid());
+  const std::string crt = base + ".crt", key = base + ".key";
   Write(crt, "one");
   Write(key, "one");
   FileWatch watch;

@@ -25,7 +25,7 @@ std::string WriteCertificate(const std::string& tag, const std::string& name) {
   r.names = {name};
   auto pem = tls::MakeSelfSigned(r, static_cast<int64_t>(time(nullptr)) - 60);
   EXPECT_TRUE(pem.ok());
-  std::string base = ::testing::TempDir() + "sluice-tc-" + tag;
+  std::string base = ::testing::TempDir() + "sluice-tc-" + std::to_string(getpid()) + "-" + tag;
   for (auto [path, text] : {std::pair{base + ".crt", pem.value().certificate},
                             std::pair{base + ".key", pem.value().private_key}}) {
     FILE* f = std::fopen(path.c_str(), "w");

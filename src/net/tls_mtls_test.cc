@@ -165,7 +165,8 @@ std::string CrlPem(const Cert& issuer, const std::vector<uint64_t>& serials) {
 }
 
 std::string WriteFile(const std::string& name, const std::string& text) {
-  std::string path = ::testing::TempDir() + "sluice-mtlsnet-" + name;
+  std::string path =
+      ::testing::TempDir() + "sluice-mtlsnet-" + std::to_string(getpid()) + "-" + name;
   FILE* f = std::fopen(path.c_str(), "wb");
   EXPECT_NE(f, nullptr) << path;
   std::fwrite(text.data(), 1, text.size(), f);

@@ -27,8 +27,8 @@ std::shared_ptr<const tls::ServerContext> MakeServer() {
   config::Config cfg;
   config::CertificateDefinition d;
   d.name = "c";
-  d.certificate_file = dir + "sluice-tt.crt";
-  d.private_key_file = dir + "sluice-tt.key";
+  d.certificate_file = dir + "sluice-tt-" + std::to_string(getpid()) + ".crt";
+  d.private_key_file = dir + "sluice-tt-" + std::to_string(getpid()) + ".key";
   for (auto [path, text] : {std::pair{d.certificate_file, pem.value().certificate},
                             std::pair{d.private_key_file, pem.value().private_key}}) {
     FILE* f = std::fopen(path.c_str(), "w");

@@ -16,7 +16,7 @@ namespace sluice::proxy {
 namespace {
 
 std::string WriteTemp(const std::string& name, const std::string& text) {
-  std::string path = ::testing::TempDir() + "sluice-rec-" + name;
+  std::string path = ::testing::TempDir() + "sluice-rec-" + std::to_string(getpid()) + "-" + name;
   FILE* f = std::fopen(path.c_str(), "w");
   std::fwrite(text.data(), 1, text.size(), f);
   std::fclose(f);

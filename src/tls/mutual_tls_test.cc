@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <ctime>
@@ -174,7 +175,7 @@ std::string CrlDer(X509_CRL* crl) {
 }
 
 std::string WriteFile(const std::string& name, const std::string& text) {
-  std::string path = ::testing::TempDir() + "sluice-mtls-" + name;
+  std::string path = ::testing::TempDir() + "sluice-mtls-" + std::to_string(getpid()) + "-" + name;
   FILE* f = std::fopen(path.c_str(), "wb");
   EXPECT_NE(f, nullptr) << path;
   std::fwrite(text.data(), 1, text.size(), f);

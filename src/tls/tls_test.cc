@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <unistd.h>
 
 #include <string>
 
@@ -197,7 +198,7 @@ std::string HandshakeCn(const ServerContext& server, const char* sni, const char
 }
 
 std::string WriteTemp(const std::string& name, const std::string& text) {
-  std::string path = ::testing::TempDir() + "sluice-tls-" + name;
+  std::string path = ::testing::TempDir() + "sluice-tls-" + std::to_string(getpid()) + "-" + name;
   FILE* f = std::fopen(path.c_str(), "w");
   std::fwrite(text.data(), 1, text.size(), f);
   std::fclose(f);
