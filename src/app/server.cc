@@ -154,7 +154,7 @@ health::MonitoredSet MonitoredTargets(const proxy::Snapshot& snap) {
   for (const proxy::DrainingTarget& d : snap.draining) {
     if (now >= d.deadline_ms) continue;  // drained: no longer registered anywhere
     auto [it, added] = index.emplace(d.group, out.groups.size());
-    if (added) out.groups.push_back({d.group, d.check, 0, false});
+    if (added) out.groups.push_back({d.group, d.check, 0, false, nullptr});
     out.targets.push_back(
         {it->second, d.id, d.address, CheckPort(d.check, d.address), d.stats, true});
   }

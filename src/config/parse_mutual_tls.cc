@@ -3,6 +3,7 @@
 #include <set>
 #include <string>
 
+#include "base/ascii.h"
 #include "config/parse.h"
 #include "config/quote.h"
 #include "config/validate.h"
@@ -19,13 +20,11 @@ std::string TrustStoreNameOf(const std::string& reference) {
   return rest.substr(0, rest.find('/'));
 }
 
-// RFC 9110 token characters: what a header field name may hold.
+// RFC 9110 token characters, 1..64 of them: what a header field name may hold.
 bool IsHeaderName(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
   for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-    if (!ok) return false;
+    if (!IsTokenChar(c)) return false;
   }
   return true;
 }

@@ -45,7 +45,7 @@ std::shared_ptr<const tls::ServerContext> MakeServer(const std::string& base) {
   auto store = tls::CertificateStore::Load(cfg, static_cast<int64_t>(time(nullptr)));
   config::Listener l;
   l.ssl_policy = "ELBSecurityPolicy-TLS13-1-2-2021-06";
-  l.certificates.push_back({"c"});
+  l.certificates.push_back({"c", {}, ""});
   auto ctx =
       tls::ServerContext::Build(l, std::get<std::shared_ptr<const tls::CertificateStore>>(store));
   EXPECT_TRUE(ctx.ok());

@@ -39,7 +39,7 @@ std::shared_ptr<const tls::ServerContext> MakeServer() {
   auto store = tls::CertificateStore::Load(cfg, kNow);
   config::Listener l;
   l.ssl_policy = "ELBSecurityPolicy-TLS13-1-2-2021-06";
-  l.certificates.push_back({"c"});
+  l.certificates.push_back({"c", {}, ""});
   auto ctx =
       tls::ServerContext::Build(l, std::get<std::shared_ptr<const tls::CertificateStore>>(store));
   EXPECT_TRUE(ctx.ok());

@@ -89,29 +89,26 @@ Result<ListenerRuntime> CompileListener(config::LoadBalancer& lb, config::Listen
   return rt;
 }
 
+// Every error of a file check, one per line, as one config error.
+Error JoinedErrors(const config::ConfigErrors& errors) {
+  std::string message;
+  for (const config::ConfigError& e : errors) {
+    message += (message.empty() ? "" : "\n") + e.ToString();
+  }
+  return Error{ErrorSource::kConfig, message};
+}
+
 // Reads and checks every certificate of the store.
 Result<std::shared_ptr<const tls::CertificateStore>> LoadCertificates(const config::Config& cfg) {
   auto store = tls::CertificateStore::Load(cfg, RealtimeMillis() / 1000);
-  if (auto* errors = std::get_if<config::ConfigErrors>(&store)) {
-    std::string message;
-    for (const config::ConfigError& e : *errors) {
-      message += (message.empty() ? "" : "\n") + e.ToString();
-    }
-    return Error{ErrorSource::kConfig, message};
-  }
+  if (auto* errors = std::get_if<config::ConfigErrors>(&store)) return JoinedErrors(*errors);
   return std::get<std::shared_ptr<const tls::CertificateStore>>(std::move(store));
 }
 
 // Reads and checks every trust store.
 Result<tls::TrustStores> LoadTrust(const config::Config& cfg) {
   auto stores = tls::LoadTrustStores(cfg);
-  if (auto* errors = std::get_if<config::ConfigErrors>(&stores)) {
-    std::string message;
-    for (const config::ConfigError& e : *errors) {
-      message += (message.empty() ? "" : "\n") + e.ToString();
-    }
-    return Error{ErrorSource::kConfig, message};
-  }
+  if (auto* errors = std::get_if<config::ConfigErrors>(&stores)) return JoinedErrors(*errors);
   return std::get<tls::TrustStores>(std::move(stores));
 }
 

@@ -12,23 +12,8 @@
 namespace sluice::tls {
 namespace {
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-
-BioPtr MemoryBio(std::string_view text) {
-  return BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
-}
-
 // A password callback that never asks (OpenSSL's default would prompt on the terminal).
 int NoPassword(char*, int, int, void*) { return -1; }
-
-int64_t AsnTimeSeconds(const ASN1_TIME* t) {
-  struct tm tm {};
-  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return 0;
-  return static_cast<int64_t>(timegm(&tm));
-}
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -93,6 +78,16 @@ std::string CheckKey(EVP_PKEY* key, CertificateFacts* facts) {
 }
 
 }  // namespace
+
+BioPtr MemoryBio(std::string_view bytes) {
+  return BioPtr(BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())));
+}
+
+int64_t AsnTimeSeconds(const ASN1_TIME* t) {
+  struct tm tm {};
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return 0;
+  return static_cast<int64_t>(timegm(&tm));
+}
 
 std::string FormatTime(int64_t seconds) {
   time_t t = static_cast<time_t>(seconds);

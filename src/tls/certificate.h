@@ -23,8 +23,15 @@ struct X509Free {
 struct PkeyFree {
   void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
 };
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
 using X509Ptr = std::unique_ptr<X509, X509Free>;
 using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+using BioPtr = std::unique_ptr<BIO, BioFree>;
+
+// A read-only memory BIO over `bytes` (which must outlive it).
+BioPtr MemoryBio(std::string_view bytes);
 
 enum class KeyType : uint8_t { kRsa, kEcdsa };
 
@@ -68,5 +75,7 @@ std::variant<LoadedCertificate, config::ConfigError> LoadCertificate(
 
 // "2026-12-04T13:05:00Z".
 std::string FormatTime(int64_t seconds);
+// An ASN.1 time as seconds since the epoch; 0 when it cannot be read.
+int64_t AsnTimeSeconds(const ASN1_TIME* t);
 
 }  // namespace sluice::tls

@@ -5,8 +5,6 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include <ctime>
-
 #include "tls/openssl_error.h"
 
 namespace sluice::tls {
@@ -40,27 +38,25 @@ int VerifyIgnoringExpiry(int ok, X509_STORE_CTX* ctx) {
   return Verify(ok, ctx);
 }
 
-std::string Pem(X509* cert) {
-  BIO* bio = BIO_new(BIO_s_mem());
-  if (bio == nullptr) return {};
+// What `write` puts into a memory BIO, as a string ("" when it fails).
+template <class Write>
+std::string WrittenText(Write write) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
   std::string out;
-  if (PEM_write_bio_X509(bio, cert) == 1) {
+  if (bio && write(bio.get())) {
     char* data = nullptr;
-    long n = BIO_get_mem_data(bio, &data);
+    long n = BIO_get_mem_data(bio.get(), &data);
     if (n > 0) out.assign(data, static_cast<size_t>(n));
   }
-  BIO_free(bio);
   ERR_clear_error();
   return out;
 }
 
-std::string Time(const ASN1_TIME* t) {
-  struct tm tm {};
-  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return "-";
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
+std::string Pem(X509* cert) {
+  return WrittenText([cert](BIO* b) { return PEM_write_bio_X509(b, cert) == 1; });
 }
+
+std::string Time(const ASN1_TIME* t) { return t == nullptr ? "-" : FormatTime(AsnTimeSeconds(t)); }
 
 // A header line. RFC 2253 output escapes control characters already; a value byte that
 // could still end the line or is not visible ASCII is replaced, so a certificate can never
@@ -132,16 +128,8 @@ std::string SerialHex(const X509* cert) {
 }
 
 std::string Rfc2253(const X509_NAME* name) {
-  BIO* bio = BIO_new(BIO_s_mem());
-  if (bio == nullptr) return {};
-  std::string out;
-  if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >= 0) {
-    char* data = nullptr;
-    long n = BIO_get_mem_data(bio, &data);
-    if (n > 0) out.assign(data, static_cast<size_t>(n));
-  }
-  BIO_free(bio);
-  return out;
+  return WrittenText(
+      [name](BIO* b) { return X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) >= 0; });
 }
 
 std::string Validity(const X509* cert) {

@@ -12,15 +12,6 @@
 namespace sluice::tls {
 namespace {
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-
-BioPtr MemoryBio(std::string_view bytes) {
-  return BioPtr(BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())));
-}
-
 // Why ALB would refuse this CA's key, or "".
 std::string CheckCaKey(X509* ca) {
   EVP_PKEY* key = X509_get0_pubkey(ca);
