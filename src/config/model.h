@@ -148,7 +148,8 @@ struct MutualAuthentication {
   Location location;
 };
 
-// Listener attributes (§3.3): the names of the headers mutual TLS adds.
+// Listener attributes (§3.3): the names of the headers mutual TLS and the TLS-facts load
+// balancer attribute add.
 struct ListenerAttributes {
   std::string mtls_clientcert = "X-Amzn-Mtls-Clientcert";
   std::string mtls_serial_number = "X-Amzn-Mtls-Clientcert-Serial-Number";
@@ -156,6 +157,8 @@ struct ListenerAttributes {
   std::string mtls_subject = "X-Amzn-Mtls-Clientcert-Subject";
   std::string mtls_validity = "X-Amzn-Mtls-Clientcert-Validity";
   std::string mtls_leaf = "X-Amzn-Mtls-Clientcert-Leaf";
+  std::string tls_version = "X-Amzn-Tls-Version";
+  std::string tls_cipher_suite = "X-Amzn-Tls-Cipher-Suite";
 };
 
 struct Listener {

@@ -36,11 +36,15 @@ constexpr std::string_view kHeaderNameKeys[] = {
     "routing.http.request.x_amzn_mtls_clientcert_subject.header_name",
     "routing.http.request.x_amzn_mtls_clientcert_validity.header_name",
     "routing.http.request.x_amzn_mtls_clientcert_leaf.header_name",
+    "routing.http.request.x_amzn_tls_version.header_name",
+    "routing.http.request.x_amzn_tls_cipher_suite.header_name",
 };
 
 std::string* HeaderNameSlot(ListenerAttributes* a, size_t i) {
   std::string* slots[] = {&a->mtls_clientcert, &a->mtls_serial_number, &a->mtls_issuer,
-                          &a->mtls_subject,    &a->mtls_validity,      &a->mtls_leaf};
+                          &a->mtls_subject,    &a->mtls_validity,      &a->mtls_leaf,
+                          &a->tls_version,     &a->tls_cipher_suite};
+  static_assert(std::size(slots) == std::size(kHeaderNameKeys));
   return slots[i];
 }
 

@@ -198,8 +198,8 @@ class DownstreamConnection final : public net::EventHandler {
   bool shutting_down_ = false;
   // A TLS handshake is in progress: the connection closes (silently) at kHandshakeTimeoutMs.
   bool handshaking_ = false;
-  int32_t handshake_ms_ = -1;  // how long the TLS handshake took (accept to done); -1: none
-  std::string mtls_headers_;   // mutual TLS: the client-certificate header lines, or empty
+  int32_t handshake_ms_ = -1;     // how long the TLS handshake took (accept to done); -1: none
+  std::string tls_header_lines_;  // HTTPS: ForwardContext::tls_header_lines, made at handshake
 
   // Current request.
   // What the method decides later: a HEAD response has no body; only idempotent requests are

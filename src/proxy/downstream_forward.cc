@@ -34,15 +34,10 @@ void DownstreamConnection::ForwardRequest(http::RequestHead& head, const Request
   ctx.listener_port = listener_->port_text;
   ctx.listener_https = listener_->protocol == snapshot::ListenerProtocol::kHttps;
   if (ctx.listener_https) [[unlikely]] {
-    if (ctx.attributes->tls_version_and_cipher_headers) {
-      ctx.tls_version = transport_->TlsVersion();
-      ctx.tls_cipher = transport_->TlsCipher();
-    }
     const config::Listener& l = *listener_->listener;
-    if (l.mutual_authentication.mode != config::MutualTlsMode::kOff) {
-      ctx.mtls_names = &l.attributes;
-      ctx.mtls_headers = mtls_headers_;
-    }
+    if (ctx.attributes->tls_version_and_cipher_headers) ctx.tls_names = &l.attributes;
+    if (l.mutual_authentication.mode != config::MutualTlsMode::kOff) ctx.mtls_names = &l.attributes;
+    ctx.tls_header_lines = tls_header_lines_;
   }
   ctx.client_ip = peer_.ip;
   ctx.client_port = peer_.port;

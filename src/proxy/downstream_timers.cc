@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "proxy/downstream_connection.h"
+#include "proxy/request_rewrite.h"
 #include "proxy/upstream_connection.h"
 #include "proxy/worker.h"
 #include "tls/mutual_tls.h"
@@ -107,13 +108,18 @@ void DownstreamConnection::HandshakeDone() {
   handshaking_ = false;
   const int64_t took = worker_->now_ms() - created_ms_;
   handshake_ms_ = took > INT32_MAX ? INT32_MAX : static_cast<int32_t>(took);
-  // Mutual TLS: the client-certificate headers every request of this connection carries,
-  // made once (the certificate cannot change: no renegotiation, no resumption).
+  // The TLS headers every request of this connection carries, made once: the protocol and
+  // cipher, and with mutual TLS the client-certificate headers (the certificate cannot
+  // change: no renegotiation, no resumption).
   const config::Listener& l = *listener_->listener;
+  tls_header_lines_.clear();
+  if (listener_->load_balancer->attributes.tls_version_and_cipher_headers) {
+    AppendTlsFactLines(l.attributes, transport_->TlsVersion(), transport_->TlsCipher(),
+                       &tls_header_lines_);
+  }
   if (l.mutual_authentication.mode != config::MutualTlsMode::kOff) {
-    mtls_headers_.clear();
     tls::AppendClientCertHeaders(transport_->TlsSession(), l.mutual_authentication.mode,
-                                 l.attributes, &mtls_headers_);
+                                 l.attributes, &tls_header_lines_);
   }
 }
 

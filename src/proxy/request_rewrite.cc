@@ -125,9 +125,9 @@ ManagedField ClassifyField(std::string_view name) {
   }
 }
 
-// The mutual-TLS header lines after the current line (which has no line end yet); kept out of
-// line so that the plain path's appends stay inlined.
-[[gnu::noinline, gnu::cold]] void AppendClientCertLines(std::string_view lines, std::string* out) {
+// The TLS header lines after the current line (which has no line end yet); kept out of line
+// so that the plain path's appends stay inlined.
+[[gnu::noinline, gnu::cold]] void AppendTlsHeaderLines(std::string_view lines, std::string* out) {
   out->append("\r\n"sv);
   out->append(lines.substr(0, lines.size() - 2));  // without its own final CRLF
 }
@@ -150,6 +150,16 @@ ManagedField ClassifyField(std::string_view name) {
     if (EqualsIgnoreCase(name, *s)) return true;
   }
   return false;
+}
+
+// A client field under a client-certificate header name (mTLS listeners), or under a renamed
+// X-Amzn-Tls-Version / -Cipher-Suite (the default names are ManagedField::kTlsFact).
+[[gnu::noinline, gnu::cold]] bool IsLoadBalancersTlsHeader(const ForwardContext& ctx,
+                                                           std::string_view name) {
+  if (ctx.mtls_names != nullptr && IsClientCertHeader(*ctx.mtls_names, name)) return true;
+  const config::ListenerAttributes* n = ctx.tls_names;
+  return n != nullptr &&
+         (EqualsIgnoreCase(name, n->tls_version) || EqualsIgnoreCase(name, n->tls_cipher_suite));
 }
 
 // Appends the decimal digits of v.
@@ -458,7 +468,8 @@ struct FieldSummary {
                                                       const ForwardContext& ctx, bool scan,
                                                       std::string* out) {
   const config::LoadBalancerAttributes& attrs = *ctx.attributes;
-  const config::ListenerAttributes* const mtls_names = ctx.mtls_names;  // loaded once
+  // One test per field for both kinds of TLS header only the load balancer may send.
+  const bool tls_headers_owned = ctx.mtls_names != nullptr || ctx.tls_names != nullptr;
   const std::span<const http::HeaderField> fields = head.header_span();
   bool xff_written = false;
   for (size_t i = 0; i < fields.size(); ++i) {
@@ -468,11 +479,11 @@ struct FieldSummary {
       continue;
     }
     if (kinds[i] != ManagedField::kNone &&
-        (kinds[i] != ManagedField::kTlsFact || !ctx.tls_version.empty())) {
+        (kinds[i] != ManagedField::kTlsFact || ctx.tls_names != nullptr)) {
       continue;  // hop-by-hop, or regenerated below
     }
-    if (mtls_names != nullptr && IsClientCertHeader(*mtls_names, h.name)) [[unlikely]] {
-      continue;  // only the load balancer speaks for the client's certificate
+    if (tls_headers_owned && IsLoadBalancersTlsHeader(ctx, h.name)) [[unlikely]] {
+      continue;  // only the load balancer speaks for the client's certificate and the cipher
     }
     if (ctx.drop_framing_lookalikes && IsFramingLookalike(h.name)) {
       continue;  // a target could read it as framing, or split the line at its CR
@@ -498,14 +509,8 @@ struct FieldSummary {
   out->append(ctx.listener_https ? "X-Forwarded-Proto: https\r\nX-Forwarded-Port: "sv
                                  : "X-Forwarded-Proto: http\r\nX-Forwarded-Port: "sv);
   out->append(ctx.listener_port);
-  if (!ctx.tls_version.empty()) [[unlikely]] {
-    out->append("\r\nX-Amzn-Tls-Version: "sv);
-    out->append(ctx.tls_version);
-    out->append("\r\nX-Amzn-Tls-Cipher-Suite: "sv);
-    out->append(ctx.tls_cipher);
-  }
-  if (!ctx.mtls_headers.empty()) [[unlikely]]
-    AppendClientCertLines(ctx.mtls_headers, out);
+  if (!ctx.tls_header_lines.empty()) [[unlikely]]
+    AppendTlsHeaderLines(ctx.tls_header_lines, out);
   out->append("\r\nX-Amzn-Trace-Id: "sv);
   // Above 7 KB of request headers ALB replaces the header with a fresh Root.
   std::string_view trace_in =
@@ -569,6 +574,18 @@ int AppendUpstreamRequestHead(const http::RequestHead& head, const RequestTarget
   AppendFramingField(framing, seen.had_content_length, out);
   out->append("\r\n"sv);
   return 0;
+}
+
+void AppendTlsFactLines(const config::ListenerAttributes& names, std::string_view version,
+                        std::string_view cipher, std::string* out) {
+  out->append(names.tls_version);
+  out->append(": "sv);
+  out->append(version);
+  out->append("\r\n"sv);
+  out->append(names.tls_cipher_suite);
+  out->append(": "sv);
+  out->append(cipher);
+  out->append("\r\n"sv);
 }
 
 }  // namespace sluice::proxy

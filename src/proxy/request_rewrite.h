@@ -31,20 +31,26 @@ bool SplitRequestTarget(std::string_view target, RequestTarget* out);
 // function, so that matching, redirects and the Host sent upstream agree.
 using routing::HostWithoutPort;
 
+// "<version name>: <version>\r\n<cipher name>: <cipher>\r\n" under the listener's names for
+// X-Amzn-Tls-Version / X-Amzn-Tls-Cipher-Suite (§4.5, §3.3).
+void AppendTlsFactLines(const config::ListenerAttributes& names, std::string_view version,
+                        std::string_view cipher, std::string* out);
+
 struct ForwardContext {
   const config::LoadBalancerAttributes* attributes = nullptr;
   std::string_view listener_port;  // decimal
   bool listener_https = false;
+  // The TLS header lines of the connection ("Name: value\r\n" each, made once per connection
+  // by AppendTlsFactLines and tls::AppendClientCertHeaders): X-Amzn-Tls-Version /
+  // -Cipher-Suite, then the mutual-TLS client-certificate headers; empty on plain HTTP.
+  std::string_view tls_header_lines;
   // With routing.http.x_amzn_tls_version_and_cipher_suite.enabled on an HTTPS listener: the
-  // connection's protocol and cipher ("TLSv1.3", "TLS_AES_128_GCM_SHA256"), sent as
-  // X-Amzn-Tls-Version / X-Amzn-Tls-Cipher-Suite in place of any the client sent; else empty.
-  std::string_view tls_version;
-  std::string_view tls_cipher;
+  // listener's names for those two headers (§3.3 renames); client copies are dropped under
+  // them and under the default names. Null otherwise (the client's fields pass).
+  const config::ListenerAttributes* tls_names = nullptr;
   // On a listener with mutual TLS (passthrough or verify): the names of the client-
-  // certificate headers, whose copies from the client are dropped, and Sluice's own lines
-  // ("Name: value\r\n" each; empty when the client sent no certificate). Null otherwise.
+  // certificate headers, whose copies from the client are dropped. Null otherwise.
   const config::ListenerAttributes* mtls_names = nullptr;
-  std::string_view mtls_headers;
   IpAddress client_ip;
   uint16_t client_port = 0;
   // Host for an HTTP/1.0 request without one: fallback_host, else fallback_ip formatted

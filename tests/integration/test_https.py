@@ -692,6 +692,38 @@ def test_tls_version_and_cipher_headers(tmp_path, sluice):
         backend.kill()
 
 
+def test_tls_fact_headers_renamed_by_listener_attributes(tmp_path, sluice):
+    # §3.3: routing.http.request.x_amzn_tls_version.header_name / ..._cipher_suite.header_name.
+    crt = openssl_cert(tmp_path, "rename", ["rename.test"])
+    backend = ControlledBackend("rename-target")
+    try:
+        port = free_port()
+        listener = https_listener(port, ["rename"], forward("tg"), TLS13_POLICY)
+        listener["Attributes"] = {
+            "routing.http.request.x_amzn_tls_version.header_name": "X-Tls-Proto",
+            "routing.http.request.x_amzn_tls_cipher_suite.header_name": "X-Tls-Cipher"}
+        cfg = {"Certificates": [cert_entry("rename", *crt)],
+               "LoadBalancers": [{"Name": "rename", "Attributes": {
+                   "routing.http.x_amzn_tls_version_and_cipher_suite.enabled": True},
+                   "Listeners": [listener]}],
+               "TargetGroups": [target_group("tg", [backend.port])]}
+        sluice(cfg, workers=1)
+        spoof = ("X-Amzn-Tls-Version: SSLv3\r\nx-tls-proto: SSLv2\r\n"
+                 "X-Tls-Cipher: NULL-MD5\r\n")
+        with handshake(port, "rename.test") as s:
+            s.sendall(f"GET /renamed HTTP/1.1\r\nHost: rename.test\r\n{spoof}\r\n".encode())
+            assert read_http(s)[0] == 200
+        seen = backend.traffic()[-1]
+        assert seen.header("X-Tls-Proto") == "TLSv1.3"
+        assert seen.header("X-Tls-Cipher") == "TLS_AES_128_GCM_SHA256"
+        # Neither the client's copies (under either name) nor ALB's default names remain.
+        assert seen.header("X-Amzn-Tls-Version") is None
+        assert seen.header("X-Amzn-Tls-Cipher-Suite") is None
+        assert [v for k, v in seen.headers if k.lower() == "x-tls-proto"] == ["TLSv1.3"]
+    finally:
+        backend.kill()
+
+
 @pytest.mark.parametrize("max_version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
 def test_resumption_survives_a_reload(tmp_path, sluice, max_version):
     crt = openssl_cert(tmp_path, "keep", ["keep.test"])
