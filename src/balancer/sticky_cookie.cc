@@ -2,7 +2,9 @@
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <sys/random.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -118,10 +120,18 @@ EVP_CIPHER_CTX* ThreadCtx(bool encrypt) {
 
 }  // namespace
 
+// The key comes from the kernel (getrandom), not OpenSSL: every process makes a codec at
+// start-up, and RAND_bytes there would initialise OpenSSL's random generator and providers
+// (~3 MiB of libcrypto pages resident) in a process that may never use TLS or stickiness.
 StickyCookieCodec::StickyCookieCodec() {
-  if (RAND_bytes(key_.data(), static_cast<int>(key_.size())) != 1) {
+  // 32 bytes: getrandom returns them whole once the pool is initialised (blocks until then).
+  ssize_t got;
+  do {
+    got = getrandom(key_.data(), key_.size(), 0);
+  } while (got < 0 && errno == EINTR);
+  if (got != static_cast<ssize_t>(key_.size())) {
     // No safe fallback: a predictable key would let clients forge cookies.
-    std::fputs("sluice: RAND_bytes failed generating the stickiness cookie key\n", stderr);
+    std::fputs("sluice: getrandom failed generating the stickiness cookie key\n", stderr);
     std::abort();
   }
 }
