@@ -93,11 +93,16 @@ bool SetUp(const Keys& keys, unsigned char* iv, EVP_CIPHER_CTX* cipher, EVP_MAC_
                  : EVP_DecryptInit_ex(cipher, aes, nullptr, keys.aes, iv) == 1;
 }
 
-// OpenSSL's ticket callback: encrypting, 1 (or -1 on failure); decrypting, 1 for a ticket
-// of the current period, 2 (accepted, re-issued) for the previous one, 0 (full handshake)
-// for any other.
-int OnTicket(SSL*, unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac,
-             int encrypt) {
+// OpenSSL's ticket callback: encrypting, 1 (or -1 on failure); decrypting, 2 (accepted,
+// re-issued) for a TLS 1.3 ticket of the current or the previous period and a TLS 1.2 ticket
+// of the previous one, 1 (accepted) for a TLS 1.2 ticket of the current period, 0 (full
+// handshake) for any other. TLS 1.3 tickets are single-use for the clients (RFC 8446 C.4;
+// OpenSSL's client cache marks a session not resumable once used, as browsers do): with 1,
+// OpenSSL would send no new ticket after a resumed TLS 1.3 handshake, and such a client's
+// next connection would be a full handshake. OpenSSL's own ticket keys and NGINX's
+// callback renew every TLS 1.3 ticket the same way.
+int OnTicket(SSL* ssl, unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
+             EVP_MAC_CTX* mac, int encrypt) {
   const int64_t period = g_now() / kTicketKeyPeriodSeconds;
   Keys keys;
   if (encrypt) {
@@ -111,7 +116,7 @@ int OnTicket(SSL*, unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* ciphe
     if (!Derive(period - age, &keys)) return 0;
     if (std::memcmp(name, keys.name, sizeof(keys.name)) != 0) continue;
     if (!SetUp(keys, iv, cipher, mac, false)) return -1;
-    return age == 0 ? 1 : 2;
+    return age == 0 && SSL_version(ssl) != TLS1_3_VERSION ? 1 : 2;
   }
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <openssl/pem.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <string>
 
 #include "tls/certificate.h"
@@ -311,6 +312,37 @@ TEST(TicketKeysTest, TicketsResumeAcrossContextsAndExpireAfterTwoPeriods) {
   EXPECT_FALSE(Connect(*after.value(), second, &fourth));
   for (SSL_SESSION* x : {first, second, third, fourth}) SSL_SESSION_free(x);
   SetTicketClockForTest(nullptr);
+}
+
+bool SameTicket(const SSL_SESSION* a, const SSL_SESSION* b) {
+  const unsigned char *ta = nullptr, *tb = nullptr;
+  size_t la = 0, lb = 0;
+  SSL_SESSION_get0_ticket(a, &ta, &la);
+  SSL_SESSION_get0_ticket(b, &tb, &lb);
+  return la == lb && la > 0 && std::memcmp(ta, tb, la) == 0;
+}
+
+// A resumed TLS 1.3 handshake gets a new ticket: clients use each TLS 1.3 ticket once (an
+// OpenSSL client with a session cache marks the session not resumable after it), so without
+// one every second connection of such a client would be a full handshake.
+TEST(TicketKeysTest, ResumedTls13HandshakesGetANewTicket) {
+  config::Config cfg = ConfigWith({{"r", Make({"resume.test"})}});
+  auto store = CertificateStore::Load(cfg, kNow);
+  config::Listener l;
+  l.ssl_policy = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+  l.certificates.push_back({"r"});
+  auto ctx = ServerContext::Build(l, std::get<std::shared_ptr<const CertificateStore>>(store));
+  ASSERT_TRUE(ctx.ok());
+  SSL_SESSION* first = nullptr;
+  EXPECT_FALSE(Connect(*ctx.value(), nullptr, &first));
+  EXPECT_EQ(SSL_SESSION_get_protocol_version(first), TLS1_3_VERSION);
+  SSL_SESSION* second = nullptr;
+  EXPECT_TRUE(Connect(*ctx.value(), first, &second));
+  EXPECT_FALSE(SameTicket(first, second));  // a fresh ticket, not the one offered
+  SSL_SESSION* third = nullptr;
+  EXPECT_TRUE(Connect(*ctx.value(), second, &third));
+  EXPECT_FALSE(SameTicket(second, third));
+  for (SSL_SESSION* x : {first, second, third}) SSL_SESSION_free(x);
 }
 
 }  // namespace
