@@ -7,7 +7,12 @@ pinned like the layout says and waits until it accepts connections.
 A TLS workload (Workload.tls) gives every proxy the same certificate and key (TlsFiles, made
 once per run by make_certificate) and the same protocol versions, TLS 1.2 and 1.3: Sluice with
 ELBSecurityPolicy-TLS13-1-2-2021-06, HAProxy and NGINX with their defaults for session tickets
-(stateless, on) and NGINX without a session cache.
+(stateless, on) and NGINX without a session cache. Every worker of a proxy accepts every other
+worker's tickets, which the resumed-handshake workload (tls-resume-13b) needs in layout B:
+Sluice's workers are threads sharing the process's ticket keys (src/tls/ticket_keys.h),
+HAProxy's are threads of one process, and NGINX's workers inherit the ticket keys OpenSSL made
+for the SSL_CTX in the master before it forked them. On TLS 1.3 each of the three sends a new
+ticket after a resumed handshake (clients use a TLS 1.3 ticket once).
 
 A backend-TLS workload (Workload.backend_tls) has the proxies speak HTTPS to the backends: its
 backends are one NGINX process (tls_backend_argv, bench/configs/nginx-tls-backend.conf.in)

@@ -18,7 +18,7 @@ from .procs import Procs, descendants, wait_listening
 from .stats import openloop_rate
 from .sysstats import (cpu_delta_seconds, cpu_ticks, cpu_times, established_to, listening,
                        memory_kib, pct, tcp_counters, upstream_conns)
-from .workloads import WORKLOADS
+from .workloads import RESUMED_MIN, WORKLOADS
 
 
 def nginx_installed():
@@ -143,8 +143,10 @@ class Bench:
                          f"(log: {self.log_dir.relative_to(self.out)}/)")
 
 
-    def wrk(self, layout, ip, port, workload, seconds, label):
-        return loadgen.wrk(self.procs, layout, ip, port, workload, seconds, label)
+    def closed_loop(self, layout, ip, port, workload, seconds, label):
+        """wrk, or tls-load for a handshake workload."""
+        return loadgen.closed_loop(self.procs, self.tools, layout, ip, port, workload, seconds,
+                                   label)
 
     def openloop(self, layout, targets, workload, rate, seconds, warmup, label):
         return loadgen.openloop(self.procs, self.tools["openloop"], self.args.slice_ms, layout,
@@ -190,14 +192,14 @@ class Bench:
             self.check_chain(p, chain, ip, port, workload, m)
             warm = {"errors": 0}
             if a.warmup > 0:
-                warm = self.guarded(p, chain, lambda: self.wrk(
-                    layout, ip, port, workload, a.warmup, f"wrk-{layout.name}"))
+                warm = self.guarded(p, chain, lambda: self.closed_loop(
+                    layout, ip, port, workload, a.warmup, f"{workload.client}-{layout.name}"))
             m["warmup_errors"] = warm["errors"]
             m["neighbour_busy_pct"] = self.quiet_sample(a.quiet)
             pids = descendants(p.pid)
             before = self.snapshot(pids)
-            r = self.guarded(p, chain, lambda: self.wrk(
-                layout, ip, port, workload, a.duration, f"wrk-{layout.name}"))
+            r = self.guarded(p, chain, lambda: self.closed_loop(
+                layout, ip, port, workload, a.duration, f"{workload.client}-{layout.name}"))
             after = self.snapshot(pids)
             died = self.exited(p, chain)
             if died:
@@ -214,12 +216,37 @@ class Bench:
         m["loadgen_cpu_pct"] = round(100 * r["loadgen_cpu_s"] / (r["duration_us"] / 1e6), 1) \
             if r["duration_us"] else None
         self.fill_deltas(m, before, after, requests)
+        if workload.handshake is not None:
+            self.fill_handshakes(m, r)
         bpr = m["bytes_per_response"] or 0
         if requests and not (workload.body <= bpr <= workload.body + 1024):
             self.problem(m, f"{bpr} bytes per response for a {workload.body}-byte body")
         if requests == 0:
             self.problem(m, "no request completed")
         return m
+
+    @staticmethod
+    def fill_handshakes(m, r):
+        """tls-load's handshake counts; the proxy's handshakes per second per CPU second (what
+        the issue's "handshakes per second per core" is) when it used any CPU."""
+        m["client"] = "tls-load"
+        for k in loadgen.TLS_LOAD_HANDSHAKES:
+            m[k] = r[k]
+        m["resumed_pct"] = round(100 * r["resumed"] / r["handshakes"], 2) \
+            if r["handshakes"] else None
+        m["handshakes_per_cpu_s"] = round(r["handshakes"] / m["proxy_cpu_s"], 1) \
+            if m.get("proxy_cpu_s") else None
+
+    def check_handshakes(self, workload, m):
+        """Fails the run when a handshake workload's measurement did not measure its kind of
+        handshake (a proxy that does not resume would otherwise be measured doing full
+        handshakes under the name of resumed ones)."""
+        if workload.handshake is None or m.get("died") or "handshakes" not in m:
+            return
+        why = loadgen.handshake_problem(workload, m, RESUMED_MIN)
+        if why:
+            raise HarnessError(f"{m['layout']} {workload.name} round {m['round']} "
+                               f"{m['chain']}: {why}")
 
     def measure_latency(self, layout, workload, chain, rnd, order, rate):
         a = self.args
@@ -380,6 +407,7 @@ class Bench:
                 except ProxyDied as e:
                     m = self.died(layout, workload, phase, rnd, i, chain, e)
                 self.report(m)
+                self.check_handshakes(workload, m)
 
     def latency_rounds(self, layout, workload, chains, rate):
         if self.args.latency_sequential or len(chains) == 1:

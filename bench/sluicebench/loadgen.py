@@ -1,4 +1,5 @@
-"""The load generators: wrk (closed loop, capacity) and bench/tools/openloop.c (open loop,
+"""The load generators: wrk (closed loop, capacity), bench/tools/tls-load.c (closed loop,
+capacity, a TLS handshake per request, full or resumed) and bench/tools/openloop.c (open loop,
 latency at a fixed rate)."""
 
 import json
@@ -6,6 +7,27 @@ import json
 from .common import BENCH, HarnessError
 
 WRK_ERRORS = ("errors_connect", "errors_read", "errors_write", "errors_status", "errors_timeout")
+# tls-load reports wrk's keys, a failed TLS handshake apart, and its handshakes.
+TLS_LOAD_ERRORS = WRK_ERRORS + ("errors_handshake",)
+TLS_LOAD_HANDSHAKES = ("handshakes", "resumed", "full", "offered")
+
+
+def parse_report(tool, rc, out, keys=WRK_ERRORS):
+    """The summary line (WRKJSON {...}) of wrk-report.lua or tls-load, plus "errors" (the sum
+    of `keys`)."""
+    line = next((l for l in out.splitlines() if l.startswith("WRKJSON ")), None)
+    if rc != 0 or line is None:
+        raise HarnessError(f"{tool} failed (status {rc}): {out[-500:]}")
+    r = json.loads(line[len("WRKJSON "):])
+    r["errors"] = sum(r[k] for k in keys)
+    return r
+
+
+def closed_loop(procs, tools, layout, ip, port, workload, seconds, label):
+    """The capacity phase's client for `workload` (Workload.client)."""
+    if workload.client == "tls-load":
+        return tls_load(procs, tools["tls-load"], layout, ip, port, workload, seconds, label)
+    return wrk(procs, layout, ip, port, workload, seconds, label)
 
 
 def wrk(procs, layout, ip, port, workload, seconds, label):
@@ -17,13 +39,48 @@ def wrk(procs, layout, ip, port, workload, seconds, label):
         argv += ["-H", "Connection: close"]
     argv.append(f"{workload.scheme}://{ip}:{port}{workload.path}")
     rc, out, cpu = procs.run(label, argv, cpus=layout.load_cpus, timeout=seconds + 30)
-    line = next((l for l in out.splitlines() if l.startswith("WRKJSON ")), None)
-    if rc != 0 or line is None:
-        raise HarnessError(f"wrk failed (status {rc}): {out[-500:]}")
-    r = json.loads(line[len("WRKJSON "):])
-    r["errors"] = sum(r[k] for k in WRK_ERRORS)
+    r = parse_report("wrk", rc, out)
     r["loadgen_cpu_s"] = cpu
     return r
+
+
+def tls_load_argv(exe, layout, ip, port, workload, seconds):
+    """tls-load's command line: as wrk's (threads, connections, seconds, 2 s timeout), every
+    request on a new connection, --resume for a "resumed" workload."""
+    if workload.client != "tls-load":
+        raise HarnessError(f"workload {workload.name} is not measured with tls-load")
+    argv = [exe, "-a", ip, "-p", port, "-u", workload.path, "-t", layout.wrk_threads,
+            "-c", layout.conns, "-d", seconds, "-T", "2"]
+    if workload.resume:
+        argv.append("--resume")
+    return argv
+
+
+def tls_load(procs, exe, layout, ip, port, workload, seconds, label):
+    """One tls-load run; returns its summary (wrk's keys plus errors_handshake, handshakes,
+    resumed, full, offered), "errors" and "loadgen_cpu_s"."""
+    argv = tls_load_argv(exe, layout, ip, port, workload, seconds)
+    rc, out, cpu = procs.run(label, argv, cpus=layout.load_cpus, timeout=seconds + 30)
+    r = parse_report("tls-load", rc, out, TLS_LOAD_ERRORS)
+    r["loadgen_cpu_s"] = cpu
+    return r
+
+
+def handshake_problem(workload, r, minimum):
+    """Why a tls-load measurement does not measure the workload's kind of handshake, or None:
+    a "resumed" workload with fewer than `minimum` (a fraction) of its handshakes resumed, a
+    "full" one with any."""
+    if workload.handshake is None:
+        return None
+    n, resumed = r.get("handshakes", 0), r.get("resumed", 0)
+    if n == 0:
+        return "no TLS handshake completed"
+    if workload.resume and resumed < minimum * n:
+        return (f"only {resumed} of {n} handshakes resumed ({resumed / n:.1%}; at least "
+                f"{minimum:.0%} needed): the proxy does not resume sessions")
+    if not workload.resume and resumed:
+        return f"{resumed} of {n} handshakes resumed in a full-handshake workload"
+    return None
 
 
 def openloop(procs, exe, slice_ms, layout, targets, workload, rate, seconds, warmup, label):

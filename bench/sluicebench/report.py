@@ -55,10 +55,11 @@ def _md_header(meta, problems):
 
 
 def _md_capacity(cap):
-    L = ["### Capacity (closed loop, wrk) and proxy CPU per request\n",
+    L = ["### Capacity (closed loop, wrk; tls-load for tls-full/tls-resume) and proxy CPU per "
+         "request\n",
          "Median over rounds (min–max). CPU: utime+stime of all the proxy's processes "
          "and threads over the measured interval, divided by requests completed.\n",
-         "| workload | proxy | req/s | proxy CPU µs/req | proxy CPU % | wrk CPU % "
+         "| workload | proxy | req/s | proxy CPU µs/req | proxy CPU % | client CPU % "
          "| backends CPU % | p99 at saturation µs | errors |",
          "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in cap:
@@ -69,6 +70,21 @@ def _md_capacity(cap):
                  f"{fmt_num(_median(r, 'backend_cpu_pct'))} | "
                  f"{fmt_num(_median(r, 'sat_lat_p99_us'))} | "
                  f"{r['errors']} |")
+    L.append("")
+    return L
+
+
+def _md_handshakes(rows):
+    L = ["### TLS handshakes (tls-load)\n",
+         "Every request on a new connection. Resumed: the share of the handshakes that resumed "
+         "the slot's previous session. Per CPU second: handshakes completed / the proxy's CPU "
+         "seconds (handshakes per second per core at full load).\n",
+         "| workload | proxy | handshakes/s | resumed % | handshakes per proxy CPU second |",
+         "|---|---|---:|---:|---:|"]
+    for r in rows:
+        L.append(f"| {r['workload']} | {r['chain']} | {fmt_stat(r.get('rps'))} | "
+                 f"{fmt_stat(r.get('resumed_pct'), 1)} | "
+                 f"{fmt_stat(r.get('handshakes_per_cpu_s'))} |")
     L.append("")
     return L
 
@@ -129,6 +145,9 @@ def _md_layout(layout, summary):
     cap = [r for r in rows if r["phase"] == "capacity"]
     if cap:
         L += _md_capacity(cap)
+    hs = [r for r in cap if r.get("resumed_pct")]
+    if hs:
+        L += _md_handshakes(hs)
     lat = [r for r in rows if r["phase"] == "latency"]
     if lat:
         L += _md_latency(lat, layout, summary["rates"])

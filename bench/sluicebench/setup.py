@@ -16,7 +16,14 @@ INSTRUMENTS = {
     "floor-forwarder": SHARED_BENCH / "floor-forwarder.c",
     "sized-responder": BENCH / "tools" / "sized-responder.c",
     "openloop": BENCH / "tools" / "openloop.c",
+    "tls-load": BENCH / "tools" / "tls-load.c",
 }
+# What an instrument links with besides libc (tls-load: OpenSSL 3, libssl-dev).
+INSTRUMENT_LIBS = {"tls-load": ["-lssl", "-lcrypto", "-lpthread"]}
+
+
+def compile_argv(cc, name, src, exe):
+    return [cc, "-O2", "-w", "-o", str(exe), str(src)] + INSTRUMENT_LIBS.get(name, [])
 
 
 def build_tools(build_dir):
@@ -33,10 +40,11 @@ def build_tools(build_dir):
             raise HarnessError(f"missing instrument source {src}")
         exe = tools_dir / name
         if not exe.exists() or exe.stat().st_mtime < src.stat().st_mtime:
-            r = subprocess.run([cc, "-O2", "-w", "-o", str(exe), str(src)],
+            r = subprocess.run(compile_argv(cc, name, src, exe),
                                capture_output=True, text=True, timeout=120)
             if r.returncode != 0:
-                raise HarnessError(f"compiling {src} failed:\n{r.stderr}")
+                hint = " (apt-get install -y libssl-dev)" if name in INSTRUMENT_LIBS else ""
+                raise HarnessError(f"compiling {src} failed{hint}:\n{r.stderr}")
         tools[name] = exe
     return tools
 

@@ -21,7 +21,8 @@ from .workloads import comparisons_for
 SUMMARY_FIELDS = {
     "capacity": ["rps", "cpu_us_per_req", "proxy_cpu_pct", "loadgen_cpu_pct", "backend_cpu_pct",
                  "sat_lat_p50_us", "sat_lat_p99_us", "active_opens",
-                 "upstream_conns_new_kept", "neighbour_busy_pct", "steal_pct"],
+                 "upstream_conns_new_kept", "neighbour_busy_pct", "steal_pct",
+                 "resumed_pct", "handshakes_per_cpu_s"],
     "latency": ["p50_us", "p99_us", "p999_us", "max_us", "cpu_us_per_req", "achieved_rps",
                 "late_sends_over_1ms", "neighbour_busy_pct", "steal_pct"],
     "idle": ["baseline_rss_kib", "rss_bytes_per_conn", "pss_bytes_per_conn", "held_by_proxy"],

@@ -11,6 +11,12 @@ on names. What a workload entry decides:
                         process serving TLS with that same certificate on every backend
                         address (chains.tls_backend_argv), the same processes for every chain;
                         otherwise the chain speaks HTTP to the plain responders
+    handshake           None: the capacity phase's client is wrk. "full" or "resumed": a TLS
+                        workload with a new connection per request (tls and close) whose
+                        client is bench/tools/tls-load.c, which offers each connection slot's
+                        previous session when "resumed" (--resume) and never when "full"; the
+                        driver fails the run when a chain resumed fewer than
+                        RESUMED_MIN of the handshakes ("resumed") or any ("full")
     phases              which measurements run, in order (driver.Bench.PHASES):
                         "capacity" (wrk, closed loop), "latency" (open loop at a rate derived
                         from the capacity phase), "idle" (idle keep-alive connections, memory)
@@ -21,6 +27,8 @@ on names. What a workload entry decides:
 
 A TLS workload runs on the peers only (the floor forwarder and the responder speak no TLS) and
 measures capacity only: bench/tools/openloop.c and the idle phase's client speak plain HTTP.
+The handshake workloads (tls-full-13b, tls-resume-13b) measure the two kinds of handshake
+with the same client, tls-load; tls-close-13b measures full handshakes with wrk.
 A backend-TLS workload runs on the peers only too (the floor would forward plain bytes to a
 TLS port; the direct chain's responder speaks no TLS) and measures capacity only.
 """
@@ -36,13 +44,23 @@ PEER_COMPARISONS = tuple(("sluice", o) for o in ("haproxy", "nginx", "best peer"
 # Without the references (workloads they cannot serve).
 PEERS_ONLY_COMPARISONS = tuple(("sluice", o) for o in ("haproxy", "nginx", "best peer"))
 
+# The kinds of handshake a tls-load workload measures, and the least share of a "resumed"
+# workload's handshakes that must have been resumed (the first connection of each slot is
+# always a full handshake: 64 or 128 of several thousand).
+HANDSHAKES = ("full", "resumed")
+RESUMED_MIN = 0.9
+
 
 class Workload:
     def __init__(self, name, title, body=13, close=False, path="/",
                  phases=("capacity", "latency"), chains=None, variants=None,
-                 comparisons=PEER_COMPARISONS, tls=False, backend_tls=False):
+                 comparisons=PEER_COMPARISONS, tls=False, backend_tls=False, handshake=None):
         self.name, self.title, self.body, self.close = name, title, body, close
         self.tls, self.backend_tls = tls, backend_tls
+        if handshake is not None and (handshake not in HANDSHAKES or not (tls and close)):
+            raise HarnessError(f"workload {name}: handshake={handshake!r} needs tls, close "
+                               f"and one of {', '.join(HANDSHAKES)}")
+        self.handshake = handshake
         self.path, self.phases, self.chains = path, tuple(phases), chains
         self.variants, self.comparisons = variants or {}, tuple(comparisons)
 
@@ -55,6 +73,16 @@ class Workload:
     @property
     def scheme(self):
         return "https" if self.tls else "http"
+
+    @property
+    def resume(self):
+        """The client offers each slot's previous session (tls-load --resume)."""
+        return self.handshake == "resumed"
+
+    @property
+    def client(self):
+        """The capacity phase's load generator: "wrk" or "tls-load"."""
+        return "wrk" if self.handshake is None else "tls-load"
 
 
 WORKLOADS = {w.name: w for w in (
@@ -77,6 +105,18 @@ WORKLOADS = {w.name: w for w in (
     Workload("tls-close-13b", "HTTPS, new connection and full TLS handshake per request, 13 B",
              body=13, close=True, tls=True, phases=("capacity",), chains=PEERS,
              comparisons=PEERS_ONLY_COMPARISONS),
+    # The same with bench/tools/tls-load.c as the client, which can resume: every request on a
+    # new connection whose TLS 1.3 handshake resumes the session (ticket) of that connection
+    # slot's previous connection (PSK with ECDHE: no certificate, no signature); and, as the
+    # same client's control, every handshake full.
+    Workload("tls-resume-13b",
+             "HTTPS, new connection per request, resumed TLS 1.3 handshake, 13 B",
+             body=13, close=True, tls=True, handshake="resumed", phases=("capacity",),
+             chains=PEERS, comparisons=PEERS_ONLY_COMPARISONS),
+    Workload("tls-full-13b",
+             "HTTPS, new connection per request, full TLS 1.3 handshake (tls-load), 13 B",
+             body=13, close=True, tls=True, handshake="full", phases=("capacity",),
+             chains=PEERS, comparisons=PEERS_ONLY_COMPARISONS),
     # Plain HTTP keep-alive from the clients (as ka-13b); HTTPS keep-alive (TLS 1.3, the same
     # ECDSA P-256 certificate) from the proxy to NGINX backends answering 13 B: the proxy pays
     # the record layer both ways on the backend side, and a handshake (resumed when it can)

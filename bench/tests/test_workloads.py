@@ -117,7 +117,7 @@ def test_option_defaults():
     full = cli.parse_args(["--seed", "7"])
     assert (full.rounds, full.duration, full.layouts, full.seed) == (5, 10, "A,B", 7)
     assert full.workloads == ("ka-13b,ka-1k,ka-64k,close-13b,rules,idle,tls-ka-13b,"
-                              "tls-close-13b,tls-upstream-ka-13b")
+                              "tls-close-13b,tls-resume-13b,tls-full-13b,tls-upstream-ka-13b")
     assert not full.tls_backend_log and cli.parse_args(["--tls-backend-log"]).tls_backend_log
     with pytest.raises(SystemExit):
         cli.parse_args(["--workloads", "ka-2k"])
@@ -152,16 +152,49 @@ def test_tls_workloads_are_data():
         assert wl.chains_for(["floor", "direct"]) == []
         assert wl.phases == ("capacity",)
         assert [o for _, o in wl.comparisons] == ["haproxy", "nginx", "best peer"]
-    assert [w.name for w in WORKLOADS.values() if w.tls] == ["tls-ka-13b", "tls-close-13b"]
+    assert [w.name for w in WORKLOADS.values() if w.tls] == [
+        "tls-ka-13b", "tls-close-13b", "tls-resume-13b", "tls-full-13b"]
     assert all(w.scheme == "http" for w in WORKLOADS.values() if not w.tls)
     assert not ka.backend_tls and not close.backend_tls
+
+
+def test_handshake_workloads_are_data():
+    resume, full, close = (WORKLOADS[n] for n in ("tls-resume-13b", "tls-full-13b",
+                                                  "tls-close-13b"))
+    assert (resume.tls, resume.close, resume.body, resume.path, resume.scheme) == (
+        True, True, 13, "/", "https")
+    assert (resume.handshake, resume.resume, resume.client) == ("resumed", True, "tls-load")
+    assert (full.tls, full.close, full.body) == (True, True, 13)
+    assert (full.handshake, full.resume, full.client) == ("full", False, "tls-load")
+    # tls-close-13b stays wrk's (full handshakes, wrk never resumes).
+    assert (close.handshake, close.resume, close.client) == (None, False, "wrk")
+    assert all(w.client == "wrk" for w in WORKLOADS.values() if w.handshake is None)
+    assert [w.name for w in WORKLOADS.values() if w.handshake] == ["tls-resume-13b",
+                                                                  "tls-full-13b"]
+    for wl in (resume, full):
+        assert wl.chains_for(list(ALL_CHAINS)) == ["sluice", "haproxy", "nginx"]
+        assert wl.phases == ("capacity",)
+        assert wl.comparisons == workloads.PEERS_ONLY_COMPARISONS
+        assert not wl.backend_tls
+    assert 0.85 <= workloads.RESUMED_MIN <= 0.95
+    assert "resumed TLS 1.3 handshake" in resume.title
+
+
+@pytest.mark.parametrize("kw", [dict(handshake="resumed"),  # neither tls nor close
+                                dict(handshake="resumed", tls=True),  # keep-alive
+                                dict(handshake="resumed", close=True),  # plain HTTP
+                                dict(handshake="psk", tls=True, close=True)])
+def test_handshake_workloads_need_tls_and_close(kw):
+    with pytest.raises(HarnessError, match="needs tls, close"):
+        workloads.Workload("w", "w", **kw)
 
 
 def _code(path):
     return [l.strip() for l in path.read_text().splitlines() if not l.lstrip().startswith("#")]
 
 
-@pytest.mark.parametrize("name", ["tls-ka-13b", "tls-close-13b"])
+@pytest.mark.parametrize("name", ["tls-ka-13b", "tls-close-13b", "tls-resume-13b",
+                                  "tls-full-13b"])
 def test_tls_workloads_render_tls_configs(tmp_path, name):
     wl = WORKLOADS[name]
     launch(tmp_path, "sluice", workload=wl, tls=TLS)
