@@ -77,8 +77,9 @@ class DownstreamConnection final : public net::EventHandler {
 
   void Pump();
   bool ReadDownstream();
-  // Clears handshaking_ once the transport's handshake is done (cold: TLS only).
-  [[gnu::noinline]] void HandshakeProgressed();
+  // Clears handshaking_ once the transport's handshake is done (cold: TLS only); true when
+  // it finished in this call.
+  [[gnu::noinline]] bool HandshakeProgressed();
   [[gnu::noinline]] void HandshakeDone();
   bool FlushDownstream();
   bool TryStartRequest();

@@ -98,10 +98,12 @@ int64_t DownstreamConnection::NextCheckMs() const {
   return at;
 }
 
-void DownstreamConnection::HandshakeProgressed() {
+bool DownstreamConnection::HandshakeProgressed() {
   // The handshake may have finished without application data yet (an idle TLS client is
   // then under the idle timeout, not the handshake timeout).
-  if (transport_->Handshake() == net::HandshakeStatus::kDone) HandshakeDone();
+  if (transport_->Handshake() != net::HandshakeStatus::kDone) return false;
+  HandshakeDone();
+  return true;
 }
 
 void DownstreamConnection::HandshakeDone() {
