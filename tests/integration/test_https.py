@@ -430,7 +430,8 @@ def test_relative_certificate_paths(single):
                                             ("single", "tls12"), ("single", "tls13")])
 def test_session_resumption(request, where, listener):
     """A first full handshake, then six connections each resuming the previous session (with
-    two workers, some of them land on the other worker)."""
+    two workers, some of them land on the other worker). On TLS 1.3 each resumed handshake
+    must bring a new ticket: clients use a TLS 1.3 ticket once (RFC 8446 C.4)."""
     port = request.getfixturevalue(where).ports[listener]
     expect = "TLSv1.3" if listener == "tls13" else "TLSv1.2"
     ctx = client_ctx()  # a session is tied to the context that made it
@@ -442,6 +443,8 @@ def test_session_resumption(request, where, listener):
             assert read_http(s)[0] == 200
             assert s.version() == expect
             assert s.session_reused, f"connection {i + 2} was not resumed ({s.version()})"
+            if listener == "tls13":  # the client's session id is a hash of its ticket
+                assert s.session.id != session.id, f"no new ticket on connection {i + 2}"
             session = s.session
 
 
