@@ -194,6 +194,10 @@ std::string_view TlsTransport::TlsCipher() const {
   return name != nullptr ? std::string_view(name) : std::string_view();
 }
 
+bool TlsTransport::HasBufferedInput() const {
+  return ssl_ != nullptr && SSL_has_pending(ssl_) == 1;
+}
+
 std::string_view TlsTransport::TlsServerName() const {
   if (ssl_ == nullptr) return {};
   const char* name = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name);

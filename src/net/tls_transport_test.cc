@@ -53,6 +53,7 @@ class TlsTransportTest : public ::testing::Test {
     int fds[2];
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
     server_ = std::make_unique<TlsTransport>(fds[0], server_ctx_->NewSession(), server_ctx_);
+    server_fd_ = fds[0];
     client_fd_ = fds[1];
     client_ctx_ = SSL_CTX_new(TLS_client_method());
     client_ = SSL_new(client_ctx_);
@@ -86,6 +87,7 @@ class TlsTransportTest : public ::testing::Test {
 
   std::shared_ptr<const tls::ServerContext> server_ctx_;
   std::unique_ptr<TlsTransport> server_;
+  int server_fd_ = -1;  // owned by server_
   int client_fd_ = -1;
   SSL_CTX* client_ctx_ = nullptr;
   SSL* client_ = nullptr;
@@ -202,6 +204,32 @@ TEST_F(TlsTransportTest, PeerClosingBeforeTheHandshakeIsEndOfStreamNotAFailure) 
   EXPECT_EQ(r.status(), IoStatus::kEof);
   EXPECT_EQ(server_->Handshake(), HandshakeStatus::kFailed);
   EXPECT_EQ(server_->Read(buf, sizeof(buf)).status(), IoStatus::kEof);
+}
+
+// The race behind a stalled request (fixed in DownstreamConnection::ReadDownstream): a read
+// gives up mid-handshake, then the client's Finished and its request arrive together, and the
+// next handshake step finishes the handshake. With read-ahead OpenSSL has then taken the
+// request's records off the socket too, so no readiness event will announce them:
+// HasBufferedInput() must say so, and a read must deliver them at once.
+TEST_F(TlsTransportTest, RecordsTakenWithTheClientsFinishedAreReportedAsBuffered) {
+  char buf[4096];
+  ASSERT_NE(SSL_do_handshake(client_), 1);  // ClientHello
+  EXPECT_EQ(server_->Read(buf, sizeof(buf)).status(), IoStatus::kWouldBlock);
+  EXPECT_FALSE(server_->handshake_done());
+  ASSERT_EQ(SSL_do_handshake(client_), 1);  // the server's flight in, the Finished out
+  const std::string request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(SSL_write(client_, request.data(), static_cast<int>(request.size())),
+            static_cast<int>(request.size()));
+  EXPECT_FALSE(server_->HasBufferedInput());
+  ASSERT_EQ(server_->Handshake(), HandshakeStatus::kDone);
+  ASSERT_TRUE(server_->HasBufferedInput());
+  char peek;
+  EXPECT_EQ(recv(server_fd_, &peek, 1, MSG_PEEK | MSG_DONTWAIT), -1)
+      << "the request should no longer be in the socket";
+  IoResult r = server_->Read(buf, sizeof(buf));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(std::string(buf, r.bytes()), request);
+  EXPECT_FALSE(server_->HasBufferedInput());
 }
 
 }  // namespace

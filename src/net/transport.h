@@ -111,6 +111,9 @@ class Transport {
   virtual const char* TlsFailure() const { return nullptr; }
   // The OpenSSL session of a TLS stream (for what a peer certificate says), else null.
   virtual ssl_st* TlsSession() const { return nullptr; }
+  // True when the stream holds received bytes that no readiness event will announce (a TLS
+  // library's read-ahead took records off the socket), so the owner must read again.
+  virtual bool HasBufferedInput() const { return false; }
 };
 
 // Opens outgoing streams (upstream connections, health checks): TCP in the process

@@ -146,10 +146,10 @@ bool DownstreamConnection::ReadDownstream() {
   if (status == net::IoStatus::kInterrupted) return true;
   if (status == net::IoStatus::kWouldBlock) {
     readable_ = false;
-    if (handshaking_ && HandshakeProgressed()) {
+    if (handshaking_ && HandshakeProgressed() && transport_->HasBufferedInput()) {
       // The client's Finished arrived after the read above gave up, and this call finished
-      // the handshake. With read-ahead OpenSSL may have taken the request's records from the
-      // socket with it: the socket is drained, so no readiness event will come for them
+      // the handshake. With read-ahead OpenSSL took the request's records from the socket
+      // with it: the socket is drained, so no readiness event will come for them
       // (edge-triggered). Read again instead of waiting for one.
       readable_ = true;
       return true;
