@@ -1,9 +1,5 @@
 #include "health/checker.h"
 
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -15,24 +11,19 @@
 #include "net/event_loop.h"
 
 namespace sluice::health {
-namespace {
-
-constexpr int kMaxEvents = 256;
-
-}  // namespace
 
 HealthChecker::Impl::Impl(const CheckerOptions& options)
     : max_probes(options.max_probes > 0 ? options.max_probes : ProbeSocketBudgetFromRlimit()),
       publish_interval_ms(std::max(0, options.publish_interval_ms)) {
-  probes_.resize(static_cast<size_t>(max_probes));
+  probes_.resize(static_cast<size_t>(max_probes));  // never resized: handlers stay put
+  for (uint32_t s = 0; s < probes_.size(); ++s) probes_[s].events.Bind(this, s);
   for (uint32_t s = static_cast<uint32_t>(max_probes); s > 0; --s) free_probes_.push_back(s - 1);
+  loop.SetWakeHandler([this] { wake_pending_ = true; });
   report = std::make_shared<const std::vector<TargetGroupHealth>>();
 }
 
 HealthChecker::Impl::~Impl() {
   for (Probe& p : probes_) p.stream.reset();
-  if (wake_fd >= 0 && close(wake_fd) != 0) CountError("close eventfd", errno);
-  if (epoll_fd >= 0 && close(epoll_fd) != 0) CountError("close epoll", errno);
 }
 
 void HealthChecker::Impl::CountError(const char* what, int err) {
@@ -42,41 +33,27 @@ void HealthChecker::Impl::CountError(const char* what, int err) {
   }
 }
 
-// The thread's loop: epoll for probe sockets and the wake-up eventfd, the timer heap for due
-// checks and deadlines, and the publishing deadline.
+// The thread's loop: probe streams' readiness and the wake-up from the event loop, the timer
+// heap for due checks and deadlines, and the publishing deadline.
 void HealthChecker::Impl::Run() {
-  epoll_event events[kMaxEvents];
-  bool running = true;
-  while (running) {
-    int64_t now = net::MonotonicMillis();
-    int n = epoll_wait(epoll_fd, events, kMaxEvents, WaitMs(now));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      CountError("epoll_wait", errno);
-      return;  // the epoll fd is unusable: nothing more can be checked
-    }
-    now = net::MonotonicMillis();
-    for (int k = 0; k < n; ++k) {
-      if (events[k].data.u64 == kWakeData) {
-        running = HandleWake(now);
-      } else {
-        OnProbeEvents(events[k].data.u64, events[k].events, now);
-      }
+  while (loop.RunOnce(WaitMs(net::MonotonicMillis()))) {
+    const int64_t now = loop.now_ms();
+    if (wake_pending_) {
+      wake_pending_ = false;
+      if (!HandleWake(now)) return;
     }
     RunDueTimers(now);
     StartQueued(now);
     MaybePublish(now);
   }
+  if (!loop.ok()) {  // epoll_wait failed: nothing more can be checked
+    system_call_errors.fetch_add(1);
+    std::fprintf(stderr, "sluice: health checker: %s\n", loop.error().c_str());
+  }
 }
 
-// Drains the eventfd, then stops (returns false) or applies the pending update.
+// Stops (returns false) or applies the pending update.
 bool HealthChecker::Impl::HandleWake(int64_t now) {
-  uint64_t count = 0;
-  while (read(wake_fd, &count, sizeof(count)) < 0) {
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN) CountError("read eventfd", errno);
-    break;
-  }
   std::optional<MonitoredSet> next;
   uint64_t seq = 0;
   {
@@ -98,25 +75,16 @@ int HealthChecker::Impl::WaitMs(int64_t now) const {
 }
 
 HealthChecker::HealthChecker(CheckerOptions options) : impl_(std::make_unique<Impl>(options)) {
-  Impl& m = *impl_;
-  m.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-  if (m.epoll_fd < 0) m.CountError("epoll_create1", errno);
-  m.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (m.wake_fd < 0) m.CountError("eventfd", errno);
-  if (m.epoll_fd >= 0 && m.wake_fd >= 0) {
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = kWakeData;
-    if (epoll_ctl(m.epoll_fd, EPOLL_CTL_ADD, m.wake_fd, &ev) != 0) {
-      m.CountError("epoll_ctl eventfd", errno);
-    }
+  if (!impl_->loop.ok()) {
+    impl_->system_call_errors.fetch_add(1);
+    std::fprintf(stderr, "sluice: health checker: %s\n", impl_->loop.error().c_str());
   }
 }
 
 HealthChecker::~HealthChecker() { Stop(); }
 
 bool HealthChecker::Start() {
-  if (impl_->epoll_fd < 0 || impl_->wake_fd < 0) return false;  // reported by the constructor
+  if (!impl_->loop.ok()) return false;  // reported by the constructor
   try {
     impl_->thread = std::thread([this] { impl_->Run(); });
   } catch (const std::system_error& e) {
@@ -131,10 +99,7 @@ void HealthChecker::Stop() {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->stopping = true;
   }
-  uint64_t one = 1;
-  if (impl_->wake_fd >= 0 && write(impl_->wake_fd, &one, sizeof(one)) < 0) {
-    impl_->CountError("write eventfd", errno);
-  }
+  impl_->loop.Wake();
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
@@ -145,10 +110,7 @@ uint64_t HealthChecker::Update(MonitoredSet set) {
     impl_->pending = std::move(set);
     seq = ++impl_->pending_seq;
   }
-  uint64_t one = 1;
-  if (impl_->wake_fd >= 0 && write(impl_->wake_fd, &one, sizeof(one)) < 0) {
-    impl_->CountError("write eventfd", errno);
-  }
+  impl_->loop.Wake();
   return seq;
 }
 

@@ -23,6 +23,7 @@
 #include "health/checker.h"
 #include "health/probe.h"
 #include "health/schedule.h"
+#include "net/event_loop.h"
 #include "net/tcp_transport.h"
 #include "net/tls_transport.h"
 
@@ -31,7 +32,6 @@ namespace sluice::health {
 // After a probe could not get a socket (EMFILE...), no probe starts for this long; the checks
 // that fall due meanwhile wait in the queue. Not a verdict on any target.
 inline constexpr int64_t kLocalShortageBackoffMs = 250;
-inline constexpr uint64_t kWakeData = ~uint64_t{0};  // epoll data of the wake-up eventfd
 
 class HealthChecker::Impl {
  public:
@@ -64,13 +64,28 @@ class HealthChecker::Impl {
     bool draining = false;
   };
 
-  // A check in flight. Slots are reused; `serial` tells a stale epoll event from a live one.
+  // Receives a probe slot's readiness from the loop (its stream is watched with it).
+  class ProbeEvents final : public net::EventHandler {
+   public:
+    void Bind(Impl* impl, uint32_t slot) {
+      impl_ = impl;
+      slot_ = slot;
+    }
+    void OnEvents(uint32_t events) override { impl_->OnProbeEvents(slot_, events); }
+
+   private:
+    Impl* impl_ = nullptr;
+    uint32_t slot_ = 0;
+  };
+
+  // A check in flight. Slots are reused, but never within one batch of events (checks start
+  // after the batch), so an event for a slot whose stream is gone is a stale one.
   struct Probe {
     std::unique_ptr<net::Transport> stream;  // TCP or TLS; null while the slot is free
     uint32_t entry = 0;
-    uint32_t serial = 0;
     int64_t deadline_ms = 0;
     ProbeIo io;
+    ProbeEvents events;
   };
 
   explicit Impl(const CheckerOptions& options);
@@ -97,7 +112,7 @@ class HealthChecker::Impl {
   bool StartProbe(uint32_t i, int64_t now);
   bool AttachProbe(uint32_t i, int fd, int64_t now);
   std::unique_ptr<net::Transport> OpenStream(const Entry& e, const Group& g, int fd);
-  void OnProbeEvents(uint64_t data, uint32_t events, int64_t now);
+  void OnProbeEvents(uint32_t slot, uint32_t events);
   void Finish(uint32_t i, const CheckResult& r);
   void ReleaseProbe(Entry& e);
   void PublishTarget(const Entry& e) const;
@@ -109,8 +124,9 @@ class HealthChecker::Impl {
   // Set by the constructor, read-only afterwards.
   const int max_probes;           // the probe socket budget
   const int publish_interval_ms;  // see CheckerOptions
-  int epoll_fd = -1;
-  int wake_fd = -1;  // eventfd: Update and Stop wake the loop with it
+  // The checker thread's loop: probe streams are watched in it; Update and Stop wake it
+  // (Wake is thread-safe). Declared before probes_: their streams leave it as they close.
+  net::EventLoop loop;
 
   // Checker thread only.
   std::vector<Group> groups_;
@@ -118,7 +134,7 @@ class HealthChecker::Impl {
   std::unordered_map<std::string, uint32_t> index_;  // "group/ip:port" → entries_ index
   std::vector<Probe> probes_;                        // max_probes slots
   std::vector<uint32_t> free_probes_;
-  uint32_t next_serial_ = 0;
+  bool wake_pending_ = false;  // the loop was woken: look at `pending` and `stopping`
   int in_flight_ = 0;
   TimerHeap heap_;                         // next check, or the deadline of the check in flight
   std::deque<uint32_t> queue_;             // due checks waiting for a probe slot

@@ -1,18 +1,9 @@
-#include <sys/epoll.h>
-
 #include <cerrno>
 
 #include "health/checker_impl.h"
 #include "net/event_loop.h"
 
 namespace sluice::health {
-namespace {
-
-uint64_t ProbeData(uint32_t slot, uint32_t serial) {
-  return (static_cast<uint64_t>(serial) << 32) | slot;
-}
-
-}  // namespace
 
 // Due checks join the queue; checks in flight past their deadline time out.
 void HealthChecker::Impl::RunDueTimers(int64_t now) {
@@ -61,29 +52,23 @@ bool HealthChecker::Impl::StartProbe(uint32_t i, int64_t now) {
   return true;
 }
 
-// Registers a connecting socket with epoll in a free probe slot. False (socket closed) when
-// epoll cannot take it.
+// Puts a connecting socket's stream in a free probe slot, watched by the loop. False (socket
+// closed) when no stream can be made or the loop cannot watch it.
 bool HealthChecker::Impl::AttachProbe(uint32_t i, int fd, int64_t now) {
   Entry& e = entries_[i];
   const Group& g = groups_[e.group];
   uint32_t slot = free_probes_.back();
-  uint32_t serial = ++next_serial_;
-  epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-  ev.data.u64 = ProbeData(slot, serial);
-  if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-    int err = errno;
-    if (!IsLocalShortage(err) && err != ENOSPC) CountError("epoll_ctl", err);
-    if (int c = CloseProbeSocket(fd); c != 0) CountError("close", c);
-    return false;
-  }
+  Probe& p = probes_[slot];
   std::unique_ptr<net::Transport> stream = OpenStream(e, g, fd);
   if (stream == nullptr) return false;  // fd closed
+  if (!stream->Watch(loop, &p.events)) {
+    int err = errno;  // epoll_ctl's
+    if (!IsLocalShortage(err) && err != ENOSPC) CountError("epoll_ctl", err);
+    return false;  // the stream closes its socket
+  }
   free_probes_.pop_back();
-  Probe& p = probes_[slot];
   p.stream = std::move(stream);
   p.entry = i;
-  p.serial = serial;
   p.deadline_ms = now + g.timeout_ms;
   p.io.Reset(g.tcp, "");
   if (!g.tcp) {
@@ -122,12 +107,9 @@ std::unique_ptr<net::Transport> HealthChecker::Impl::OpenStream(const Entry& e, 
   return std::make_unique<net::TlsTransport>(fd, ssl, g.tls);
 }
 
-void HealthChecker::Impl::OnProbeEvents(uint64_t data, uint32_t events, int64_t now) {
-  auto slot = static_cast<uint32_t>(data & 0xffffffffu);
-  auto serial = static_cast<uint32_t>(data >> 32);
-  if (slot >= probes_.size()) return;
+void HealthChecker::Impl::OnProbeEvents(uint32_t slot, uint32_t events) {
   Probe& p = probes_[slot];
-  if (!p.stream || p.serial != serial) return;  // an event for a probe that is already over
+  if (!p.stream) return;  // an event for a probe that is already over
   const Group& g = groups_[entries_[p.entry].group];
   auto accepts = [&g](int status) { return g.matcher && g.matcher->Matches(status); };
   if (std::optional<CheckResult> r = p.io.OnEvents(*p.stream, events, accepts)) Finish(p.entry, *r);
@@ -155,8 +137,7 @@ void HealthChecker::Impl::Finish(uint32_t i, const CheckResult& r) {
 void HealthChecker::Impl::ReleaseProbe(Entry& e) {
   if (e.probe < 0) return;
   Probe& p = probes_[e.probe];
-  // Closing also takes the socket out of the epoll set (it is never duplicated). The
-  // transport was never watched: the checker's own epoll set holds it, keyed by slot.
+  // Closing takes the stream out of the loop (Unwatch) and closes its socket.
   p.stream.reset();
   free_probes_.push_back(static_cast<uint32_t>(e.probe));
   --in_flight_;

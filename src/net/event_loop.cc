@@ -131,6 +131,14 @@ int EventLoop::RunPending(int tick_ms, const std::function<void()>& tick) {
   return busy;
 }
 
+bool EventLoop::RunOnce(int64_t max_wait_ms) {
+  if (!ok() || stopped_) return false;
+  static const std::function<void()> kNoTick = [] {};
+  next_tick_ms_ = INT64_MAX;  // no tick: the owner's timers are its own
+  Iterate(max_wait_ms, 0, kNoTick);
+  return ok() && !stopped_;
+}
+
 void EventLoop::BuryDead() {
   // A handler yielded or posted to in this iteration may have closed since: its turn in the
   // next iteration must not reach freed memory.

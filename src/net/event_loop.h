@@ -53,6 +53,10 @@ class EventLoop {
   // no epoll event, no posted event and no yielded handler; `tick` runs when the clock has
   // reached the next tick (every tick_ms). Returns the number of iterations that did work.
   int RunPending(int tick_ms, const std::function<void()>& tick);
+  // One iteration for an owner that keeps its own timers (the health checker): waits at
+  // most max_wait_ms for events, dispatches them, yielded and posted handlers and the wake
+  // handler; no tick. False when the loop is stopped or failed (see ok()).
+  bool RunOnce(int64_t max_wait_ms);
   // Thread-safe: wakes the loop from another thread; `on_wake` runs on the loop thread.
   void Wake();
   void SetWakeHandler(std::function<void()> on_wake) { on_wake_ = std::move(on_wake); }
