@@ -4,10 +4,12 @@ A launcher renders the chain's config (templates in bench/configs/, kept with ea
 returns a Launch: the command line and the address the chain listens on. The driver starts it
 pinned like the layout says and waits until it accepts connections.
 
-A TLS workload (Workload.tls) gives every proxy the same certificate and key (TlsFiles, made
-once per run by make_certificate) and the same protocol versions, TLS 1.2 and 1.3: Sluice with
-ELBSecurityPolicy-TLS13-1-2-2021-06, HAProxy and NGINX with their defaults for session tickets
-(stateless, on) and NGINX without a session cache. Every worker of a proxy accepts every other
+A TLS workload (Workload.tls) gives every proxy the same certificate and key (TlsFiles) and
+the same protocol versions, TLS 1.2 and 1.3: Sluice with ELBSecurityPolicy-TLS13-1-2-2021-06,
+HAProxy and NGINX with their defaults for session tickets (stateless, on) and NGINX without a
+session cache. The certificate's key is the workload's (Workload.tls_key, one of CERT_KEYS:
+ECDSA P-256 by default, or RSA-2048); make_certificate makes one certificate per kind of key,
+once per run, when a workload first needs it. Every worker of a proxy accepts every other
 worker's tickets, which the resumed-handshake workload (tls-resume-13b) needs in layout B:
 Sluice's workers are threads sharing the process's ticket keys (src/tls/ticket_keys.h),
 HAProxy's are threads of one process, and NGINX's workers inherit the ticket keys OpenSSL made
@@ -16,12 +18,12 @@ ticket after a resumed handshake (clients use a TLS 1.3 ticket once).
 
 A backend-TLS workload (Workload.backend_tls) has the proxies speak HTTPS to the backends: its
 backends are one NGINX process (tls_backend_argv, bench/configs/nginx-tls-backend.conf.in)
-serving TLS 1.3 with the same certificate on every backend address, and each proxy connects
-to them over TLS without checking the certificate and without SNI (ALB's behaviour), keeps the
-connections (keep-alive) and resumes sessions: Sluice with a `Protocol: HTTPS` target group,
-HAProxy with `ssl verify none alpn http/1.1` on its servers, NGINX with `proxy_pass https://`,
-`proxy_ssl_verify off` and `proxy_ssl_session_reuse on`. Otherwise the proxies speak HTTP to
-the backends.
+serving TLS 1.3 with the workload's certificate on every backend address, and each proxy
+connects to them over TLS without checking the certificate and without SNI (ALB's behaviour),
+keeps the connections (keep-alive) and resumes sessions: Sluice with a `Protocol: HTTPS` target
+group, HAProxy with `ssl verify none alpn http/1.1` on its servers, NGINX with
+`proxy_pass https://`, `proxy_ssl_verify off` and `proxy_ssl_session_reuse on`. Otherwise the
+proxies speak HTTP to the backends.
 """
 
 import re
@@ -86,25 +88,46 @@ def haproxy_headers(profile, scheme):
 SLUICE_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
+class CertKey(NamedTuple):
+    """A kind of certificate key: what it is called and openssl req's -newkey arguments."""
+    title: str
+    newkey: tuple
+
+
+# The kinds of key a TLS workload's certificate can have (Workload.tls_key). With ECDSA P-256
+# a TLS 1.3 handshake is dominated by the key exchange and protocol work; with RSA-2048 the
+# server's signature dominates.
+CERT_KEYS = {
+    "ecdsa": CertKey("ECDSA P-256", ("ec", "-pkeyopt", "ec_paramgen_curve:P-256")),
+    "rsa": CertKey("RSA-2048", ("rsa:2048",)),
+}
+DEFAULT_CERT_KEY = "ecdsa"
+
+
 class TlsFiles(NamedTuple):
-    """The one certificate of a run, in the forms the proxies read (absolute paths)."""
+    """A certificate of a run, in the forms the proxies read (absolute paths), and its kind of
+    key (a CERT_KEYS name)."""
     cert: object  # PEM certificate
     key: object  # PEM private key
     combined: object  # certificate then key (HAProxy's crt)
+    kind: str = DEFAULT_CERT_KEY
 
 
-def make_certificate(directory):
-    """Makes a self-signed ECDSA P-256 certificate for localhost and 127.0.0.1 in
-    `directory` (with openssl(1)); returns its TlsFiles."""
+def make_certificate(directory, kind=DEFAULT_CERT_KEY):
+    """Makes a self-signed certificate for localhost and 127.0.0.1 with a key of `kind`
+    (CERT_KEYS: ECDSA P-256 by default, or RSA-2048) in `directory` (with openssl(1));
+    returns its TlsFiles."""
+    if kind not in CERT_KEYS:
+        raise HarnessError(f"unknown certificate key {kind!r} ({', '.join(CERT_KEYS)})")
     openssl = shutil.which("openssl")
     if not openssl:
         raise HarnessError("openssl not found (apt-get install -y openssl): TLS workloads "
                            "need it to make their certificate")
     d = directory.resolve()
     d.mkdir(parents=True, exist_ok=True)
-    files = TlsFiles(d / "cert.pem", d / "key.pem", d / "combined.pem")
-    r = subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:P-256", "-nodes", "-days", "30", "-subj",
+    files = TlsFiles(d / "cert.pem", d / "key.pem", d / "combined.pem", kind)
+    r = subprocess.run([openssl, "req", "-x509", "-newkey", *CERT_KEYS[kind].newkey,
+                        "-nodes", "-days", "30", "-subj",
                         "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
                         "-keyout", str(files.key), "-out", str(files.cert)],
                        capture_output=True, text=True, timeout=60)
@@ -121,7 +144,7 @@ class ChainEnv(NamedTuple):
     work: object  # scratch directory (nginx's temp paths)
     backend_port: int
     sized_backend_only: bool
-    tls: object = None  # TlsFiles, for a TLS workload
+    tls: object = None  # TlsFiles of the workload's kind of key, for a TLS workload
 
 
 class Launch(NamedTuple):
@@ -152,6 +175,7 @@ def tls_backend_argv(env, workload, access_log=None):
         raise HarnessError(f"workload {workload.name} has plain-HTTP backends")
     if env.tls is None:
         raise HarnessError(f"backend-TLS workload {workload.name} without a certificate")
+    _check_kind(env.tls, workload)
     if workload.body != len(TLS_BACKEND_BODY):
         raise HarnessError(f"the TLS backend answers {len(TLS_BACKEND_BODY)} bytes, not "
                            f"{workload.body}")
@@ -201,7 +225,17 @@ def _tls_files(env, chain, workload):
         return None
     if env.tls is None:
         raise HarnessError(f"{chain}: TLS workload {workload.name} without a certificate")
+    _check_kind(env.tls, workload)
     return env.tls
+
+
+def _check_kind(tls, workload):
+    """A certificate with another kind of key than the workload names is a harness bug: the
+    figures would be another key's."""
+    if tls.kind != workload.tls_key:
+        raise HarnessError(f"workload {workload.name} needs a certificate whose key is "
+                           f"{CERT_KEYS[workload.tls_key].title}, given "
+                           f"{CERT_KEYS[tls.kind].title}")
 
 
 def _sluice(env, chain, layout, workload, port):

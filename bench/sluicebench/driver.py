@@ -41,12 +41,15 @@ class Bench:
         self.rng = random.Random(args.seed)
         self.backends = []
         self.rates = {}  # (layout, workload) -> open-loop rate
-        self.tls = None  # chains.TlsFiles: the run's one certificate, made when first needed
+        # chains.TlsFiles by kind of key: the run's one certificate of each kind, made when a
+        # workload first needs it and then the same for every proxy and round.
+        self.tls = {}
 
-    def tls_files(self):
-        if self.tls is None:
-            self.tls = make_certificate(self.work / "tls")
-        return self.tls
+    def tls_files(self, workload):
+        kind = workload.tls_key
+        if kind not in self.tls:
+            self.tls[kind] = make_certificate(self.work / "tls" / kind, kind)
+        return self.tls[kind]
 
     # ---- backends and proxies ----------------------------------------------------------------
 
@@ -57,7 +60,7 @@ class Bench:
         if workload.backend_tls:
             # One NGINX process serves every backend address over TLS.
             env = ChainEnv(self.tools, self.cfg_dir, self.work, a.backend_port,
-                           a.sized_backend_only, self.tls_files())
+                           a.sized_backend_only, self.tls_files(workload))
             log = self.log_dir / "tls-backend-access.log" if a.tls_backend_log else None
             argv = tls_backend_argv(env, workload, access_log=log)
             p = self.procs.start(tool, argv, cpus=layout.load_cpus)
@@ -98,7 +101,8 @@ class Bench:
         if listening(PROXY_ADDR, port):
             raise HarnessError(f"{PROXY_ADDR}:{port} is in use before starting {chain}")
         env = ChainEnv(self.tools, self.cfg_dir, self.work, a.backend_port,
-                       a.sized_backend_only, self.tls_files() if workload.tls else None)
+                       a.sized_backend_only,
+                       self.tls_files(workload) if workload.tls else None)
         run = launch(env, chain, layout, workload, port)
         p = self.procs.start(f"{chain}-{layout.name}", run.argv, cpus=layout.proxy_cpus)
         wait_listening(run.ip, run.port, p, run.what)

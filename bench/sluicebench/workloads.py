@@ -4,8 +4,10 @@ A new workload or layout is one more entry in WORKLOADS or LAYOUTS; the driver d
 on names. What a workload entry decides:
 
     body, close, path   what the clients ask for and what the backends answer
-    tls                 the clients speak HTTPS to the chain (chains.TLS: one certificate,
-                        made once per run, for every proxy)
+    tls                 the clients speak HTTPS to the chain (one certificate, made once per
+                        run, for every proxy)
+    tls_key             the kind of key of that certificate (and of the TLS backends'):
+                        "ecdsa" (ECDSA P-256, the default) or "rsa" (RSA-2048); chains.CERT_KEYS
     backend_tls         the chain speaks HTTPS to the backends (TLS 1.3, keep-alive, session
                         resumption, no certificate check): the backends are then one NGINX
                         process serving TLS with that same certificate on every backend
@@ -28,14 +30,18 @@ on names. What a workload entry decides:
 A TLS workload runs on the peers only (the floor forwarder and the responder speak no TLS) and
 measures capacity only: bench/tools/openloop.c and the idle phase's client speak plain HTTP.
 The handshake workloads (tls-full-13b, tls-resume-13b) measure the two kinds of handshake
-with the same client, tls-load; tls-close-13b measures full handshakes with wrk.
+with the same client, tls-load; tls-full-rsa-13b is tls-full-13b with an RSA-2048
+certificate, whose signature dominates a full handshake (with ECDSA P-256 the key exchange and
+protocol work do). tls-close-13b's client is wrk, which keeps each connection's SSL object
+across reconnects (SSL_clear) and so offers, and on TLS 1.3 gets, the previous connection's
+session: its handshakes are mostly resumed, not full, and it has no RSA twin.
 A backend-TLS workload runs on the peers only too (the floor would forward plain bytes to a
 TLS port; the direct chain's responder speaks no TLS) and measures capacity only.
 """
 
 import os
 
-from .chains import PEER_HEADERS
+from .chains import CERT_KEYS, DEFAULT_CERT_KEY, PEER_HEADERS
 from .common import PEERS, RULES_CHAINS, BACKEND_ADDRS, HarnessError
 
 # Sluice against each peer, the better peer of each round, and the two references.
@@ -54,9 +60,16 @@ RESUMED_MIN = 0.9
 class Workload:
     def __init__(self, name, title, body=13, close=False, path="/",
                  phases=("capacity", "latency"), chains=None, variants=None,
-                 comparisons=PEER_COMPARISONS, tls=False, backend_tls=False, handshake=None):
+                 comparisons=PEER_COMPARISONS, tls=False, backend_tls=False, handshake=None,
+                 tls_key=DEFAULT_CERT_KEY):
         self.name, self.title, self.body, self.close = name, title, body, close
         self.tls, self.backend_tls = tls, backend_tls
+        if tls_key not in CERT_KEYS:
+            raise HarnessError(f"workload {name}: tls_key={tls_key!r} is not one of "
+                               f"{', '.join(CERT_KEYS)}")
+        if tls_key != DEFAULT_CERT_KEY and not (tls or backend_tls):
+            raise HarnessError(f"workload {name}: tls_key={tls_key!r} without TLS")
+        self.tls_key = tls_key
         if handshake is not None and (handshake not in HANDSHAKES or not (tls and close)):
             raise HarnessError(f"workload {name}: handshake={handshake!r} needs tls, close "
                                f"and one of {', '.join(HANDSHAKES)}")
@@ -99,7 +112,10 @@ WORKLOADS = {w.name: w for w in (
     Workload("idle", "idle keep-alive connections", body=13, phases=("idle",), chains=PEERS),
     # HTTPS (TLS 1.2/1.3, ECDSA P-256 certificate; wrk negotiates TLS 1.3). ka: one handshake
     # per connection, then the record layer only. close: "Connection: close" on every request,
-    # so every request pays a full handshake (wrk never resumes a session) and the close.
+    # so every request pays a handshake and the close; wrk reuses each connection's SSL object
+    # (SSL_clear), so all but its first connection per slot offer the previous session, which
+    # a proxy with tickets resumes (NGINX: 878 of 882 handshakes in a 1 s check); the title's
+    # "full" is its historical name.
     Workload("tls-ka-13b", "HTTPS keep-alive, 13 B response", body=13, tls=True,
              phases=("capacity",), chains=PEERS, comparisons=PEERS_ONLY_COMPARISONS),
     Workload("tls-close-13b", "HTTPS, new connection and full TLS handshake per request, 13 B",
@@ -117,6 +133,14 @@ WORKLOADS = {w.name: w for w in (
              "HTTPS, new connection per request, full TLS 1.3 handshake (tls-load), 13 B",
              body=13, close=True, tls=True, handshake="full", phases=("capacity",),
              chains=PEERS, comparisons=PEERS_ONLY_COMPARISONS),
+    # tls-full-13b with an RSA-2048 certificate (the same one for every proxy): the server's
+    # RSA signature dominates a full handshake, so handshakes per proxy CPU second compare with
+    # `openssl speed rsa2048`'s signatures per second. (No wrk twin: wrk resumes.)
+    Workload("tls-full-rsa-13b",
+             "HTTPS, new connection and full TLS 1.3 handshake per request, RSA-2048 "
+             "certificate (tls-load), 13 B",
+             body=13, close=True, tls=True, tls_key="rsa", handshake="full",
+             phases=("capacity",), chains=PEERS, comparisons=PEERS_ONLY_COMPARISONS),
     # Plain HTTP keep-alive from the clients (as ka-13b); HTTPS keep-alive (TLS 1.3, the same
     # ECDSA P-256 certificate) from the proxy to NGINX backends answering 13 B: the proxy pays
     # the record layer both ways on the backend side, and a handshake (resumed when it can)

@@ -117,7 +117,8 @@ def test_option_defaults():
     full = cli.parse_args(["--seed", "7"])
     assert (full.rounds, full.duration, full.layouts, full.seed) == (5, 10, "A,B", 7)
     assert full.workloads == ("ka-13b,ka-1k,ka-64k,close-13b,rules,idle,tls-ka-13b,"
-                              "tls-close-13b,tls-resume-13b,tls-full-13b,tls-upstream-ka-13b")
+                              "tls-close-13b,tls-resume-13b,tls-full-13b,tls-full-rsa-13b,"
+                              "tls-upstream-ka-13b")
     assert not full.tls_backend_log and cli.parse_args(["--tls-backend-log"]).tls_backend_log
     with pytest.raises(SystemExit):
         cli.parse_args(["--workloads", "ka-2k"])
@@ -153,7 +154,7 @@ def test_tls_workloads_are_data():
         assert wl.phases == ("capacity",)
         assert [o for _, o in wl.comparisons] == ["haproxy", "nginx", "best peer"]
     assert [w.name for w in WORKLOADS.values() if w.tls] == [
-        "tls-ka-13b", "tls-close-13b", "tls-resume-13b", "tls-full-13b"]
+        "tls-ka-13b", "tls-close-13b", "tls-resume-13b", "tls-full-13b", "tls-full-rsa-13b"]
     assert all(w.scheme == "http" for w in WORKLOADS.values() if not w.tls)
     assert not ka.backend_tls and not close.backend_tls
 
@@ -166,11 +167,12 @@ def test_handshake_workloads_are_data():
     assert (resume.handshake, resume.resume, resume.client) == ("resumed", True, "tls-load")
     assert (full.tls, full.close, full.body) == (True, True, 13)
     assert (full.handshake, full.resume, full.client) == ("full", False, "tls-load")
-    # tls-close-13b stays wrk's (full handshakes, wrk never resumes).
+    # tls-close-13b stays wrk's (wrk resumes on reconnect: not a handshake workload).
     assert (close.handshake, close.resume, close.client) == (None, False, "wrk")
     assert all(w.client == "wrk" for w in WORKLOADS.values() if w.handshake is None)
     assert [w.name for w in WORKLOADS.values() if w.handshake] == ["tls-resume-13b",
-                                                                  "tls-full-13b"]
+                                                                  "tls-full-13b",
+                                                                  "tls-full-rsa-13b"]
     for wl in (resume, full):
         assert wl.chains_for(list(ALL_CHAINS)) == ["sluice", "haproxy", "nginx"]
         assert wl.phases == ("capacity",)
@@ -194,12 +196,14 @@ def _code(path):
 
 
 @pytest.mark.parametrize("name", ["tls-ka-13b", "tls-close-13b", "tls-resume-13b",
-                                  "tls-full-13b"])
+                                  "tls-full-13b", "tls-full-rsa-13b"])
 def test_tls_workloads_render_tls_configs(tmp_path, name):
     wl = WORKLOADS[name]
-    launch(tmp_path, "sluice", workload=wl, tls=TLS)
-    launch(tmp_path, "haproxy", workload=wl, tls=TLS)
-    launch(tmp_path, "nginx", workload=wl, tls=TLS)
+    # The files of the workload's kind of key, the same paths for every proxy.
+    tls = TLS._replace(kind=wl.tls_key)
+    launch(tmp_path, "sluice", workload=wl, tls=tls)
+    launch(tmp_path, "haproxy", workload=wl, tls=tls)
+    launch(tmp_path, "nginx", workload=wl, tls=tls)
     import yaml
     cfg = yaml.safe_load((tmp_path / "sluice-A.yaml").read_text())
     (listener,) = cfg["LoadBalancers"][0]["Listeners"]
@@ -222,10 +226,65 @@ def test_tls_workloads_render_tls_configs(tmp_path, name):
     # The floor and the direct responder refuse rather than serve plain HTTP.
     for chain in ("floor", "direct"):
         with pytest.raises(HarnessError, match="cannot serve TLS"):
-            launch(tmp_path, chain, workload=wl, tls=TLS)
+            launch(tmp_path, chain, workload=wl, tls=tls)
     # No certificate: an error, not a plain-HTTP proxy.
     with pytest.raises(HarnessError, match="without a certificate"):
         launch(tmp_path, "sluice", workload=wl)
+    # A certificate with another kind of key: an error, not another key's figures.
+    other = TLS._replace(kind="ecdsa" if wl.tls_key == "rsa" else "rsa")
+    for chain in ("sluice", "haproxy", "nginx"):
+        with pytest.raises(HarnessError, match="needs a certificate whose key is "
+                           f"{chains.CERT_KEYS[wl.tls_key].title}, given "
+                           f"{chains.CERT_KEYS[other.kind].title}"):
+            launch(tmp_path, chain, workload=wl, tls=other)
+
+
+def test_rsa_workload_is_data():
+    rsa, ecdsa = WORKLOADS["tls-full-rsa-13b"], WORKLOADS["tls-full-13b"]
+    # tls-full-13b's twin, but for the certificate's key.
+    assert rsa.tls_key == "rsa" and ecdsa.tls_key == "ecdsa"
+    for attr in ("tls", "close", "body", "path", "scheme", "handshake", "resume", "client",
+                 "phases", "chains", "comparisons", "backend_tls"):
+        assert getattr(rsa, attr) == getattr(ecdsa, attr), attr
+    assert rsa.chains_for(list(ALL_CHAINS)) == ["sluice", "haproxy", "nginx"]
+    assert (rsa.handshake, rsa.resume, rsa.client) == ("full", False, "tls-load")
+    assert rsa.title == ("HTTPS, new connection and full TLS 1.3 handshake per request, "
+                         "RSA-2048 certificate (tls-load), 13 B")
+    # Every other workload keeps the ECDSA P-256 certificate.
+    assert [w.name for w in WORKLOADS.values() if w.tls_key != "ecdsa"] == ["tls-full-rsa-13b"]
+    assert workloads.Workload("w", "w").tls_key == chains.DEFAULT_CERT_KEY == "ecdsa"
+    assert {k: v.title for k, v in chains.CERT_KEYS.items()} == {"ecdsa": "ECDSA P-256",
+                                                                 "rsa": "RSA-2048"}
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(tls=True, tls_key="ed25519"), "is not one of ecdsa, rsa"),
+    (dict(tls_key="rsa"), "without TLS")])
+def test_tls_key_must_be_known_and_used(kw, match):
+    with pytest.raises(HarnessError, match=match):
+        workloads.Workload("w", "w", **kw)
+    # A backend-TLS workload's certificate may be RSA too.
+    assert workloads.Workload("w", "w", backend_tls=True, tls_key="rsa").tls_key == "rsa"
+
+
+def test_bench_makes_one_certificate_per_kind_of_key(tmp_path, monkeypatch):
+    from sluicebench import driver
+    made = []
+
+    def fake(directory, kind):
+        made.append((directory, kind))
+        return chains.TlsFiles(directory / "c", directory / "k", directory / "ck", kind)
+
+    monkeypatch.setattr(driver, "make_certificate", fake)
+    bench = driver.Bench(cli.parse_args(["--smoke"]), tmp_path)
+    names = ["tls-ka-13b", "tls-full-rsa-13b", "tls-full-13b", "tls-full-rsa-13b",
+             "tls-upstream-ka-13b"]
+    files = [bench.tls_files(WORKLOADS[n]) for n in names]
+    # Made once per kind, when first needed; then the same files for every workload of it.
+    assert made == [(tmp_path / "work" / "tls" / "ecdsa", "ecdsa"),
+                    (tmp_path / "work" / "tls" / "rsa", "rsa")]
+    assert [f.kind for f in files] == ["ecdsa", "rsa", "ecdsa", "rsa", "ecdsa"]
+    assert files[0] is files[2] is files[4] and files[1] is files[3]
 
 
 def test_tls_upstream_workload_is_data():
@@ -327,6 +386,8 @@ def test_tls_backend_refuses_what_it_cannot_serve(tmp_path):
         chains.tls_backend_argv(_tls_backend_env(tmp_path, tls=None), wl)
     with pytest.raises(HarnessError, match="plain-HTTP backends"):
         chains.tls_backend_argv(_tls_backend_env(tmp_path), WORKLOADS["ka-13b"])
+    with pytest.raises(HarnessError, match="key is ECDSA P-256, given RSA-2048"):
+        chains.tls_backend_argv(_tls_backend_env(tmp_path, tls=TLS._replace(kind="rsa")), wl)
     big = workloads.Workload("w", "w", body=1024, backend_tls=True)
     with pytest.raises(HarnessError, match="answers 13 bytes, not 1024"):
         chains.tls_backend_argv(_tls_backend_env(tmp_path), big)
@@ -362,12 +423,30 @@ def test_plain_workloads_render_no_tls(tmp_path):
     assert "server b1 127.0.0.11:19000" in hap
 
 
-def test_make_certificate(tmp_path):
-    files = chains.make_certificate(tmp_path / "tls")
-    assert all(p.is_absolute() and p.exists() for p in files)
+@pytest.mark.parametrize("kind, key_text", [
+    ("ecdsa", ["id-ecPublicKey", "Public-Key: (256 bit)", "prime256v1"]),
+    ("rsa", ["rsaEncryption", "Public-Key: (2048 bit)"])])
+def test_make_certificate(tmp_path, kind, key_text):
+    files = chains.make_certificate(tmp_path / "tls", kind)
+    assert files.kind == kind
+    assert all(p.is_absolute() and p.exists() for p in (files.cert, files.key, files.combined))
     cert, key = files.cert.read_text(), files.key.read_text()
     assert files.combined.read_text() == cert + key
     import subprocess
     text = subprocess.run(["openssl", "x509", "-noout", "-text", "-in", str(files.cert)],
                           capture_output=True, text=True, check=True).stdout
-    assert "prime256v1" in text and "DNS:localhost" in text and "IP Address:127.0.0.1" in text
+    assert "DNS:localhost" in text and "IP Address:127.0.0.1" in text
+    for t in key_text:
+        assert t in text
+    # The key matches the certificate.
+    pub = [subprocess.run(["openssl", *argv], capture_output=True, text=True,
+                          check=True).stdout
+           for argv in (["x509", "-noout", "-pubkey", "-in", str(files.cert)],
+                        ["pkey", "-pubout", "-in", str(files.key)])]
+    assert pub[0] == pub[1]
+
+
+def test_make_certificate_default_is_ecdsa_and_unknown_kinds_fail(tmp_path):
+    assert chains.make_certificate(tmp_path / "tls").kind == "ecdsa"
+    with pytest.raises(HarnessError, match="unknown certificate key 'dsa'"):
+        chains.make_certificate(tmp_path / "x", "dsa")
