@@ -1,9 +1,10 @@
-// A single-threaded epoll event loop. One per worker thread; never shared.
+// A single-threaded epoll event loop. One per worker thread and one for the health checker;
+// never shared (only Wake() may be called from another thread).
 //
 // File descriptors are registered once, edge-triggered, for both directions; handlers read
 // and write until EAGAIN (or until their bounded buffers are full, in which case they must
-// resume on their own when space frees up). Coarse timers are handled by a periodic tick
-// that owners use to sweep their deadlines.
+// resume on their own when space frees up). Workers run it with a periodic tick that sweeps
+// their deadline wheel; the health checker steps it with RunOnce and keeps its own timers.
 #pragma once
 
 #include <cstdint>
