@@ -111,23 +111,28 @@ void DownstreamConnection::Pump() {
   }
 }
 
-bool DownstreamConnection::ReadDownstream() {
-  if (!readable_ || peer_eof_) return false;
-  if (phase_ == Phase::kLingering || phase_ == Phase::kClosing) {
-    char sink[16 * 1024];
-    net::IoResult r = transport_->Read(sink, sizeof(sink));
-    if (r.ok()) return true;
-    net::IoStatus status = r.status();
-    if (status == net::IoStatus::kInterrupted) return true;
-    if (status == net::IoStatus::kWouldBlock) {
-      readable_ = false;
-      return false;
-    }
-    peer_eof_ = true;
+// Lingering or closing: what the client still sends is read and discarded (so that a close
+// does not reset the response it has not read yet). True when bytes were read.
+bool DownstreamConnection::DiscardDownstream() {
+  char sink[16 * 1024];
+  net::IoResult r = transport_->Read(sink, sizeof(sink));
+  if (r.ok()) return true;
+  net::IoStatus status = r.status();
+  if (status == net::IoStatus::kInterrupted) return true;
+  if (status == net::IoStatus::kWouldBlock) {
     readable_ = false;
-    if (phase_ == Phase::kLingering) Close();
     return false;
   }
+  peer_eof_ = true;
+  readable_ = false;
+  if (phase_ == Phase::kLingering) Close();
+  return false;
+}
+
+bool DownstreamConnection::ReadDownstream() {
+  if (!readable_ || peer_eof_) return false;
+  if (phase_ == Phase::kLingering || phase_ == Phase::kClosing) [[unlikely]]
+    return DiscardDownstream();
   // Read while a head is pending, or to collect body bytes / pipelined requests, but only
   // into the bounded buffer.
   if (in_.capacity() == 0) worker_->TakeBuffer(in_);

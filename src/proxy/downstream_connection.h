@@ -77,6 +77,7 @@ class DownstreamConnection final : public net::EventHandler {
 
   void Pump();
   bool ReadDownstream();
+  [[gnu::noinline, gnu::cold]] bool DiscardDownstream();
   // Clears handshaking_ once the transport's handshake is done (cold: TLS only); true when
   // it finished in this call.
   [[gnu::noinline]] bool HandshakeProgressed();
