@@ -18,6 +18,7 @@
 #include <variant>
 #include <vector>
 
+#include "app/access_logs.h"
 #include "app/file_watch.h"
 #include "config/loader.h"
 #include "control/admin_server.h"
@@ -233,8 +234,12 @@ int RunServer(const ServerOptions& options) {
 
   // The workers' event loops are created before the health checker opens its first probe
   // socket, so that thousands of targets cannot take the descriptors serving needs.
+  // Declared first: the sinks must outlive the workers' threads.
+  AccessLogs access_logs(static_cast<size_t>(workers));
   std::vector<std::unique_ptr<proxy::Worker>> pool;
   for (int i = 0; i < workers; ++i) pool.push_back(std::make_unique<proxy::Worker>(i));
+  for (auto& w : pool) access_logs.Attach(*w);
+  access_logs.Apply(*current);
 
   health::HealthChecker checker;
   checker.Update(MonitoredTargets(*current));
@@ -249,6 +254,7 @@ int RunServer(const ServerOptions& options) {
   }
 
   control::AdminServer admin([&checker] { return checker.Report(); });
+  admin.set_access_log_stats([&access_logs] { return access_logs.stats(); });
   {
     std::string addr = current->config.admin.address;
     int port = current->config.admin.port;
@@ -291,6 +297,7 @@ int RunServer(const ServerOptions& options) {
     current = next.snapshot;
     current_sockets = next.sockets;
     for (auto& w : pool) w->Publish(current, current_sockets);
+    access_logs.Apply(*current);
     uint64_t update = checker.Update(MonitoredTargets(*current));
     // "reload applied" promises that the admin endpoint shows the new target set (draining
     // targets included), so wait for the checker thread to take it; it only runs probes
@@ -328,6 +335,7 @@ int RunServer(const ServerOptions& options) {
       current_sockets->ShutdownAll();
       for (auto& w : pool) w->Join();
       pool.clear();
+      access_logs.Stop();  // the workers are gone: their last entries are in the rings
       Log("stopped%s%s");
       return 0;
     }

@@ -235,14 +235,16 @@ LoadResult Load(std::string_view yaml_text, std::string_view file_name) {
   LoadContext ctx(reader);
   if (document.IsDefined() && !document.IsNull()) {
     Field root{document, document.Mark(), "", true};
-    MapReader top(reader, root,
-                  {"LoadBalancers", "TargetGroups", "Certificates", "TrustStores", "Admin"});
+    MapReader top(
+        reader, root,
+        {"LoadBalancers", "TargetGroups", "Certificates", "TrustStores", "Admin", "Account"});
     if (top.ok()) {
       ParseTargetGroups(ctx, top.Get("TargetGroups"), &config.target_groups);
       ParseCertificates(ctx, top.Get("Certificates"), &config.certificates);
       ParseTrustStores(ctx, top.Get("TrustStores"), &config.trust_stores);
       ParseLoadBalancers(ctx, top.Get("LoadBalancers"), &config.load_balancers);
       ParseAdmin(ctx, top.Get("Admin"), &config.admin);
+      ParseAccount(ctx, top.Get("Account"), &config.account);
     }
   }
   if (!reader.aborted()) {

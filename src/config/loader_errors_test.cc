@@ -60,9 +60,10 @@ TEST(LoaderErrorsTest, DeepNestingIsRejectedBeforeParsing) {
 }
 
 TEST(LoaderErrorsTest, UnknownTopLevelKey) {
-  EXPECT_THAT(Errors("LoadBalancer: []\n"),
-              ElementsAre("t.yaml:1:1: LoadBalancer: unknown field 'LoadBalancer'; allowed: "
-                          "LoadBalancers, TargetGroups, Certificates, TrustStores, Admin"));
+  EXPECT_THAT(
+      Errors("LoadBalancer: []\n"),
+      ElementsAre("t.yaml:1:1: LoadBalancer: unknown field 'LoadBalancer'; allowed: "
+                  "LoadBalancers, TargetGroups, Certificates, TrustStores, Admin, Account"));
 }
 
 TEST(LoaderErrorsTest, UnknownRuleKeyListsTheAllowedOnes) {
@@ -262,14 +263,18 @@ LoadBalancers:
           "routing.http.desync_mitigation_mode, routing.http.drop_invalid_header_fields.enabled, "
           "routing.http.preserve_host_header.enabled, routing.http.xff_client_port.enabled, "
           "routing.http.xff_header_processing.mode, deletion_protection.enabled, "
-          "routing.http2.enabled, routing.http.x_amzn_tls_version_and_cipher_suite.enabled",
+          "routing.http2.enabled, routing.http.x_amzn_tls_version_and_cipher_suite.enabled, "
+          "access_logs.s3.enabled, access_logs.s3.bucket, access_logs.s3.prefix, "
+          "sluice.access_logs.directory",
           "t.yaml:8:7: LoadBalancers[0].Attributes.idle_timeout.seconds: unknown load balancer "
           "attribute 'idle_timeout.seconds'; supported: idle_timeout.timeout_seconds, "
           "client_keep_alive.seconds, routing.http.desync_mitigation_mode, "
           "routing.http.drop_invalid_header_fields.enabled, "
           "routing.http.preserve_host_header.enabled, routing.http.xff_client_port.enabled, "
           "routing.http.xff_header_processing.mode, deletion_protection.enabled, "
-          "routing.http2.enabled, routing.http.x_amzn_tls_version_and_cipher_suite.enabled"));
+          "routing.http2.enabled, routing.http.x_amzn_tls_version_and_cipher_suite.enabled, "
+          "access_logs.s3.enabled, access_logs.s3.bucket, access_logs.s3.prefix, "
+          "sluice.access_logs.directory"));
 }
 
 TEST(LoaderErrorsTest, AdminSettings) {

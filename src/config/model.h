@@ -128,6 +128,13 @@ struct LoadBalancerAttributes {
   bool http2_enabled = true;         // routing.http2.enabled (accepted; HTTP/2 later)
   bool tls_version_and_cipher_headers =
       false;  // routing.http.x_amzn_tls_version_and_cipher_suite.enabled
+  // Access logs (reference §3.1, §5): ALB writes to S3; Sluice writes the same gzip files
+  // under a local directory (`sluice.access_logs.directory`, relative to the config file),
+  // laid out as the S3 keys would be. The bucket is kept for a later upload.
+  bool access_logs_enabled = false;   // access_logs.s3.enabled
+  std::string access_logs_bucket;     // access_logs.s3.bucket
+  std::string access_logs_prefix;     // access_logs.s3.prefix (never contains "AWSLogs")
+  std::string access_logs_directory;  // sluice.access_logs.directory (resolved)
 };
 
 // A listener's mention of a certificate of the store (Certificates[i].CertificateArn).
@@ -271,8 +278,16 @@ struct AdminSettings {
   int port = 0;  // 0 = admin endpoint off
 };
 
+// The account and region Sluice names its resources with (ARNs, log file names; reference
+// §9.5). Not an AWS account: any 12 digits.
+struct AccountSettings {
+  std::string id = "000000000000";   // Account.Id: 12 digits
+  std::string region = "us-east-1";  // Account.Region: e.g. eu-west-3
+};
+
 struct Config {
   std::string source_file;  // path the config was read from, for messages
+  AccountSettings account;
   std::vector<LoadBalancer> load_balancers;
   std::vector<TargetGroup> target_groups;
   std::vector<CertificateDefinition> certificates;

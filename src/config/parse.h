@@ -51,6 +51,9 @@ struct LoadContext {
 void ParseLoadBalancers(LoadContext& ctx, const Field& field, std::vector<LoadBalancer>* out);
 void ParseTargetGroups(LoadContext& ctx, const Field& field, std::vector<TargetGroup>* out);
 void ParseAdmin(LoadContext& ctx, const Field& field, AdminSettings* out);
+// Account (Id: 12 digits, Region: like "us-east-1"): what ARNs and log file names carry.
+void ParseAccount(LoadContext& ctx, const Field& field, AccountSettings* out);
+bool IsRegionName(std::string_view s);
 // The certificate store (parse_certificate.cc): names unique, both files given; paths are
 // resolved against the directory of the config file.
 void ParseCertificates(LoadContext& ctx, const Field& field,

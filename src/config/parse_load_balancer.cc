@@ -20,25 +20,20 @@ constexpr std::string_view kSupportedAttributes[] = {
     "deletion_protection.enabled",
     "routing.http2.enabled",
     "routing.http.x_amzn_tls_version_and_cipher_suite.enabled",
+    "access_logs.s3.enabled",
+    "access_logs.s3.bucket",
+    "access_logs.s3.prefix",
+    "sluice.access_logs.directory",
 };
 
 // elbv2 load balancer attributes Sluice knows of but does not implement.
 constexpr std::string_view kUnsupportedAttributes[] = {
-    "load_balancing.cross_zone.enabled",
-    "access_logs.s3.enabled",
-    "access_logs.s3.bucket",
-    "access_logs.s3.prefix",
-    "ipv6.deny_all_igw_traffic",
-    "zonal_shift.config.enabled",
-    "connection_logs.s3.enabled",
-    "connection_logs.s3.bucket",
-    "connection_logs.s3.prefix",
-    "health_check_logs.s3.enabled",
-    "health_check_logs.s3.bucket",
-    "health_check_logs.s3.prefix",
-    "waf.fail_open.enabled",
-    "dns_record.client_routing_policy",
-    "secondary_ips.auto_assigned.per_subnet",
+    "load_balancing.cross_zone.enabled", "ipv6.deny_all_igw_traffic",
+    "zonal_shift.config.enabled",        "connection_logs.s3.enabled",
+    "connection_logs.s3.bucket",         "connection_logs.s3.prefix",
+    "health_check_logs.s3.enabled",      "health_check_logs.s3.bucket",
+    "health_check_logs.s3.prefix",       "waf.fail_open.enabled",
+    "dns_record.client_routing_policy",  "secondary_ips.auto_assigned.per_subnet",
 };
 
 std::string SupportedList() {
@@ -48,6 +43,42 @@ std::string SupportedList() {
 
 void SetBool(Reader& r, const Field& f, bool* out) {
   if (auto b = ReadBool(r, f)) *out = *b;
+}
+
+// access_logs.s3.* and the local directory (reference §3.1, §5.1).
+void ParseAccessLogAttribute(Reader& r, const MapReader::Entry& e, LoadBalancerAttributes* out) {
+  const std::string& key = e.key;
+  const Field& f = e.value;
+  if (key == "access_logs.s3.enabled") {
+    SetBool(r, f, &out->access_logs_enabled);
+    return;
+  }
+  if (key == "sluice.access_logs.directory") {
+    Location where;
+    ReadFilePath(r, f, &out->access_logs_directory, &where);
+    return;
+  }
+  std::optional<std::string> s = ReadString(r, f);
+  if (!s) return;
+  if (key == "access_logs.s3.bucket") {
+    out->access_logs_bucket = *s;
+  } else if (s->find("AWSLogs") != std::string::npos) {
+    // AWS refuses it: the key part from AWSLogs on is the load balancer's (§5.1).
+    r.AddError(f, "access_logs.s3.prefix " + QuoteValue(*s) + " must not contain \"AWSLogs\"");
+  } else if (!s->empty() && (s->front() == '/' || s->back() == '/')) {
+    r.AddError(f, "access_logs.s3.prefix " + QuoteValue(*s) +
+                      " must not start or end with \"/\" (the key adds its own)");
+  } else {
+    out->access_logs_prefix = *s;
+  }
+}
+
+// Access logs need somewhere to go: without an S3 upload (not built), a local directory.
+void CheckAccessLogs(Reader& r, const Field& field, const LoadBalancerAttributes& a) {
+  if (!a.access_logs_enabled || !a.access_logs_directory.empty()) return;
+  r.AddError(field,
+             "access_logs.s3.enabled is true but sluice.access_logs.directory is not set: "
+             "Sluice writes access log files to a local directory (S3 upload is not built)");
 }
 
 void ParseAttributes(Reader& r, const Field& field, LoadBalancerAttributes* out) {
@@ -85,6 +116,9 @@ void ParseAttributes(Reader& r, const Field& field, LoadBalancerAttributes* out)
       SetBool(r, f, &out->http2_enabled);
     } else if (key == "routing.http.x_amzn_tls_version_and_cipher_suite.enabled") {
       SetBool(r, f, &out->tls_version_and_cipher_headers);
+    } else if (key == "access_logs.s3.enabled" || key == "access_logs.s3.bucket" ||
+               key == "access_logs.s3.prefix" || key == "sluice.access_logs.directory") {
+      ParseAccessLogAttribute(r, e, out);
     } else if (std::find(std::begin(kUnsupportedAttributes), std::end(kUnsupportedAttributes),
                          key) != std::end(kUnsupportedAttributes)) {
       r.AddError(e.key_mark, f.path,
@@ -96,6 +130,7 @@ void ParseAttributes(Reader& r, const Field& field, LoadBalancerAttributes* out)
           "unknown load balancer attribute " + QuoteValue(key) + "; supported: " + SupportedList());
     }
   }
+  CheckAccessLogs(r, field, *out);
 }
 
 // Reads an IP address field into *text / *ip; false after an error.
@@ -195,6 +230,54 @@ void ParseAdmin(LoadContext& ctx, const Field& field, AdminSettings* out) {
       ctx.endpoints.push_back(Endpoint{ip, out->address, out->port, port.mark, port.path, "Admin"});
     }
   }
+}
+
+}  // namespace sluice::config::internal
+
+namespace sluice::config::internal {
+
+void ParseAccount(LoadContext& ctx, const Field& field, AccountSettings* out) {
+  Reader& r = ctx.reader;
+  MapReader m(r, field, {"Id", "Region"});
+  if (!m.ok()) return;
+  if (Field f = m.Get("Id"); f.present) {
+    if (std::optional<std::string> s = ReadString(r, f)) {
+      bool digits = s->size() == 12 &&
+                    std::all_of(s->begin(), s->end(), [](char c) { return c >= '0' && c <= '9'; });
+      if (digits) {
+        out->id = *s;
+      } else {
+        r.AddError(f, "account id " + QuoteValue(*s) + " must be 12 digits");
+      }
+    }
+  }
+  if (Field f = m.Get("Region"); f.present) {
+    if (std::optional<std::string> s = ReadString(r, f)) {
+      if (IsRegionName(*s)) {
+        out->region = *s;
+      } else {
+        r.AddError(f, "region " + QuoteValue(*s) +
+                          " is not a region name (lower-case words and a number joined by "
+                          "'-', like us-east-1)");
+      }
+    }
+  }
+}
+
+// Like AWS's names: letters-and-dashes words, then a number: "us-east-1", "us-gov-west-1".
+bool IsRegionName(std::string_view s) {
+  if (s.empty() || s.size() > 32) return false;
+  size_t dash = s.rfind('-');
+  if (dash == std::string_view::npos || dash == 0 || dash + 1 == s.size()) return false;
+  for (size_t i = 0; i < dash; ++i) {
+    char c = s[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c == '-' && i > 0 && s[i - 1] != '-');
+    if (!ok) return false;
+  }
+  for (size_t i = dash + 1; i < s.size(); ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+  }
+  return true;
 }
 
 }  // namespace sluice::config::internal

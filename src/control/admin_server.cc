@@ -99,6 +99,17 @@ std::string AdminServer::Respond(std::string_view method, std::string_view path)
     tls["TargetHandshakesFailed"] = tls::HandshakeCounters::target_failed();
     return HttpResponse(200, "OK", "application/json", tls.dump(2) + "\n");
   }
+  if (path == "/access-logs") {
+    // Entries written, dropped (ring full / file error), files completed, since start.
+    observe::AccessLogStats s = access_log_stats_ ? access_log_stats_() : observe::AccessLogStats{};
+    nlohmann::ordered_json j;
+    j["EntriesWritten"] = s.written;
+    j["EntriesDroppedRingFull"] = s.dropped_full;
+    j["EntriesDroppedFileError"] = s.dropped_error;
+    j["FilesCompleted"] = s.files;
+    j["FileErrors"] = s.errors;
+    return HttpResponse(200, "OK", "application/json", j.dump(2) + "\n");
+  }
   if (path == "/targets" || path == "/targets/") {
     return HttpResponse(200, "OK", "application/json", AllTargetHealthJson(report_()));
   }
@@ -114,7 +125,7 @@ std::string AdminServer::Respond(std::string_view method, std::string_view path)
                         "target groups not found\"}}\n");
   }
   return HttpResponse(404, "Not Found", "text/plain",
-                      "unknown path; try /targets, /targets/<group>, /tls, /ping\n");
+                      "unknown path; try /targets, /targets/<group>, /tls, /access-logs, /ping\n");
 }
 
 Result<bool> AdminServer::Start(const SocketAddress& address) {

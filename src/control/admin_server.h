@@ -15,6 +15,7 @@
 #include "base/ip_address.h"
 #include "base/result.h"
 #include "health/checker.h"
+#include "observe/access_log_writer.h"
 
 namespace sluice::control {
 
@@ -39,6 +40,10 @@ class AdminServer {
   using ReportFn = std::function<std::vector<health::TargetGroupHealth>()>;
 
   explicit AdminServer(ReportFn report) : report_(std::move(report)) {}
+  // What GET /access-logs reports (set before Start).
+  void set_access_log_stats(std::function<observe::AccessLogStats()> fn) {
+    access_log_stats_ = std::move(fn);
+  }
   ~AdminServer() { Stop(); }
 
   // Binds and starts serving; the error names the address.
@@ -57,6 +62,7 @@ class AdminServer {
  private:
   void Serve();
   ReportFn report_;
+  std::function<observe::AccessLogStats()> access_log_stats_;
   int listen_fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stop_{false};

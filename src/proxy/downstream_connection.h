@@ -164,6 +164,8 @@ class DownstreamConnection final : public net::EventHandler {
   void EndExchange();
   // With a sink: keeps the X-Amzn-Trace-Id value just written into the upstream head.
   void RecordTraceId();
+  // With a sink: keeps a redirect's Location.
+  void RecordRedirect(std::string_view location);
   ExchangeRecord BuildRecord() const;
   bool ConnectUpstream();
   void ReleaseUpstream(bool reusable);
@@ -269,9 +271,14 @@ class DownstreamConnection final : public net::EventHandler {
   uint64_t sent_bytes_ = 0;
   // With a sink only: request line, user agent and trace id, one after the other, in a
   // string borrowed from the worker while the exchange runs.
+  // Then the Host (without its port), then the trace id, or the Location of a redirect.
   std::string record_text_;
   uint32_t request_line_len_ = 0;
   uint32_t user_agent_len_ = 0;
+  uint32_t host_len_ = 0;
+  bool record_redirect_ = false;  // the text's tail is a redirect's Location
+  // The connection's conn_trace_id (access log), drawn at its first recorded exchange.
+  uint64_t conn_trace_[2] = {0, 0};
 };
 
 }  // namespace sluice::proxy

@@ -49,7 +49,7 @@ void DownstreamConnection::ForwardRequest(http::RequestHead& head, const Request
   upstream_out_.clear();
   upstream_out_sent_ = 0;
   int status = AppendUpstreamRequestHead(head, split, req_framing_, ctx, &upstream_out_);
-  if (worker_->exchange_sink() != nullptr) RecordTraceId();
+  if (worker_->ExchangeSinkFor(listener_) != nullptr) RecordTraceId();
   in_.Consume(head.head_length);
   if (status != 0) {
     RespondError(status == 463 ? Cause::kTooManyForwardedFor : Cause::kMalformedRequest,

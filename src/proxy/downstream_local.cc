@@ -95,6 +95,7 @@ void DownstreamConnection::AnswerRedirect(const config::Action& action, const Re
     return;
   }
   SetOutcome(Cause::kRedirect, action.redirect.status_code);
+  RecordRedirect(location);
   bool close = !keep_alive_ || (expect_continue_ && !req_body_done_);
   LocalResponseOptions o{head_request_, close, !close && version_minor_ == 0, worker_->http_date()};
   worker_->TakeString(out_);

@@ -22,10 +22,15 @@ bool DownstreamConnection::OpenExchange(uint64_t received_bytes) {
   routed_ms_ = sent_ms_ = first_byte_ms_ = 0;
   received_bytes_ = received_bytes;
   sent_bytes_ = 0;
-  request_line_len_ = user_agent_len_ = 0;
-  if (worker_->exchange_sink() == nullptr) return false;  // nobody reads the text
+  request_line_len_ = user_agent_len_ = host_len_ = 0;
+  record_redirect_ = false;
+  if (worker_->ExchangeSinkFor(listener_) == nullptr) return false;  // nobody reads the text
   worker_->TakeString(record_text_);
   record_text_.clear();
+  if ((conn_trace_[0] | conn_trace_[1]) == 0) {
+    conn_trace_[0] = worker_->rng().Next();
+    conn_trace_[1] = worker_->rng().Next() | 1;
+  }
   return true;
 }
 
@@ -37,14 +42,25 @@ void DownstreamConnection::BeginExchange(const http::RequestHead& head) {
   record_text_.push_back(' ');
   record_text_.append(head.version);
   request_line_len_ = static_cast<uint32_t>(record_text_.size());
+  std::string_view host;
   for (const http::HeaderField& h : head.header_span()) {
-    if (http::EqualsIgnoreCase(h.name, "user-agent")) {
+    if (user_agent_len_ == 0 && http::EqualsIgnoreCase(h.name, "user-agent")) {
       std::string_view ua = h.value.substr(0, kMaxUserAgent);
       record_text_.append(ua);
       user_agent_len_ = static_cast<uint32_t>(ua.size());
-      break;
+    } else if (host.empty() && http::EqualsIgnoreCase(h.name, "host")) {
+      host = routing::HostWithoutPort(h.value);
     }
   }
+  record_text_.append(host);
+  host_len_ = static_cast<uint32_t>(host.size());
+}
+
+void DownstreamConnection::RecordRedirect(std::string_view location) {
+  if (!exchange_open_ || worker_->ExchangeSinkFor(listener_) == nullptr) return;
+  record_text_.resize(request_line_len_ + user_agent_len_ + host_len_);
+  record_text_.append(location);
+  record_redirect_ = true;
 }
 
 void DownstreamConnection::SetOutcome(Cause cause, int elb_status) {
@@ -67,7 +83,7 @@ void DownstreamConnection::EndExchange() {
     cause_ = Cause::kClientClosed;
     if (elb_status_ == 0) elb_status_ = 460;
   }
-  ExchangeSink* sink = worker_->exchange_sink();
+  ExchangeSink* sink = worker_->ExchangeSinkFor(listener_);
   if (sink == nullptr) return;
   const ExchangeRecord record = BuildRecord();
   sink->OnExchangeDone(record);
@@ -82,7 +98,7 @@ void DownstreamConnection::RecordTraceId() {
   at += kField.size();
   size_t end = head.find('\r', at);
   if (end == std::string_view::npos) return;
-  record_text_.resize(request_line_len_ + user_agent_len_);
+  record_text_.resize(request_line_len_ + user_agent_len_ + host_len_);
   record_text_.append(head.substr(at, end - at));
 }
 
@@ -100,6 +116,10 @@ ExchangeRecord DownstreamConnection::BuildRecord() const {
   r.has_target = target_group_ >= 0 && routed_ms_ != 0;
   if (r.has_target) r.target = upstream_key_.address;
   r.target_group = target_group_;
+  if (snapshot_ != nullptr && target_group_ >= 0 &&
+      static_cast<size_t>(target_group_) < snapshot_->target_groups.size()) {
+    r.target_group_arn = snapshot_->target_groups[static_cast<size_t>(target_group_)].arn;
+  }
   r.elb_status = elb_status_;
   r.target_status = target_status_;
   r.cause = cause_;
@@ -108,7 +128,13 @@ ExchangeRecord DownstreamConnection::BuildRecord() const {
   const std::string_view text = record_text_;
   r.request_line = text.substr(0, request_line_len_);
   r.user_agent = text.substr(request_line_len_, user_agent_len_);
-  r.trace_id = text.substr(request_line_len_ + user_agent_len_);
+  r.host = text.substr(request_line_len_ + user_agent_len_, host_len_);
+  const std::string_view tail = text.substr(request_line_len_ + user_agent_len_ + host_len_);
+  (record_redirect_ ? r.redirect_url : r.trace_id) = tail;
+  r.listener = listener_;
+  r.client = peer_;
+  r.conn_trace_id[0] = conn_trace_[0];
+  r.conn_trace_id[1] = conn_trace_[1];
   r.request_transform_status = routing::TransformStatusName(routing::TransformStatus::kNone);
   if (transform_ != nullptr) {
     r.transformed_host = transform_->transformed_host;

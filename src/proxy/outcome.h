@@ -14,6 +14,10 @@
 #include "http/desync.h"
 #include "http/h1_parser.h"
 
+namespace sluice::snapshot {
+struct ListenerRuntime;
+}
+
 namespace sluice::proxy {
 
 enum class Cause : uint8_t {
@@ -78,7 +82,10 @@ std::string_view SideName(Side side);
 // happen". Text fields (`request_line`, `user_agent`, `trace_id`) are filled only when the
 // worker has an exchange sink, and point into memory that lives until the sink returns.
 struct ExchangeRecord {
-  int64_t received_unix_ms = 0;  // the first byte of the request head (request_creation_time)
+  const snapshot::ListenerRuntime* listener = nullptr;  // valid during the sink's call
+  SocketAddress client;
+  uint64_t conn_trace_id[2] = {0, 0};  // the connection's (access log conn_trace_id)
+  int64_t received_unix_ms = 0;        // the first byte of the request head (request_creation_time)
   int64_t received_ms = 0;
   int64_t routed_ms = 0;      // rule matched, target chosen
   int64_t sent_ms = 0;        // request head fully written to the target
@@ -98,6 +105,9 @@ struct ExchangeRecord {
   std::string_view request_line;
   std::string_view user_agent;
   std::string_view trace_id;
+  std::string_view host;              // Host without its port; empty: none
+  std::string_view redirect_url;      // a redirect's Location
+  std::string_view target_group_arn;  // of target_group; empty when not routed to one
   // Rule transforms (routing/transform.h): the rewritten Host and request target (empty:
   // "-") and the status name ("-", "no-match", "success", "failed").
   std::string_view transformed_host;

@@ -95,8 +95,18 @@ class Worker {
                               const char* why);
   // Where finished exchanges are reported (none by default: then no record is built). Set
   // before Start(); the sink must outlive the worker's thread.
-  void set_exchange_sink(ExchangeSink* sink) { exchange_sink_ = sink; }
+  // `every_listener`: records for every listener (tests); else only for the listeners whose
+  // load balancer has access logs on (ListenerRuntime::access_log_key).
+  void set_exchange_sink(ExchangeSink* sink, bool every_listener = true) {
+    exchange_sink_ = sink;
+    sink_every_listener_ = every_listener;
+  }
   ExchangeSink* exchange_sink() const { return exchange_sink_; }
+  // The sink that wants the exchanges of `listener`, or null.
+  ExchangeSink* ExchangeSinkFor(const ListenerRuntime* listener) const {
+    if (exchange_sink_ == nullptr) return nullptr;
+    return sink_every_listener_ || listener->access_log_key != 0 ? exchange_sink_ : nullptr;
+  }
   bool shutting_down() const { return shutting_down_; }
   int index() const { return index_; }
 
@@ -168,6 +178,7 @@ class Worker {
   std::string plain_http_answer_;  // the 400 page for HTTP on a TLS port, with today's Date
   bool shutting_down_ = false;
   ExchangeSink* exchange_sink_ = nullptr;
+  bool sink_every_listener_ = true;
   net::TcpConnector tcp_connector_;
   net::Connector* connector_ = &tcp_connector_;
   int64_t shutdown_deadline_ms_ = 0;

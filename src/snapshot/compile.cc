@@ -1,6 +1,7 @@
 #include <map>
 
 #include "base/clock.h"
+#include "config/arn.h"
 #include "snapshot/snapshot.h"
 
 namespace sluice::snapshot {
@@ -65,6 +66,8 @@ Result<ListenerRuntime> CompileListener(config::LoadBalancer& lb, config::Listen
   rt.listener = &l;
   rt.port_text = std::to_string(l.port);
   rt.sticky_scope = balancer::StickyHash(lb.name + ":" + l.bind_address + ":" + rt.port_text);
+  rt.elb_log_name = config::LoadBalancerLogName(lb.name);
+  if (lb.attributes.access_logs_enabled) rt.access_log_key = AccessLogKey(lb.name);
   auto table = routing::RuleTable::Compile(l);
   if (!table.ok()) return table.error();
   rt.rules = std::move(table.value());
@@ -154,6 +157,7 @@ Result<bool> SnapshotCompiler::CompileTargetGroups(Snapshot* snap, Pending* next
     rt.sticky_id = balancer::StickyHash(tg.name);
     rt.lb_cookie_scope = balancer::StickyHash("lb:" + tg.name);
     rt.app_cookie_scope = balancer::StickyHash("app:" + tg.name);
+    rt.arn = config::TargetGroupArn(cfg.account, tg.name);
     if (auto enums = CompileGroupEnums(tg, &rt); !enums.ok()) return enums.error();
     if (rt.protocol == TargetProtocol::kHttps ||
         rt.health_check_protocol == HealthCheckProtocol::kHttps) {
@@ -220,6 +224,10 @@ void SnapshotCompiler::Commit(Pending next, int64_t now, Snapshot* snap) {
   // Only now forget counters that are no longer referenced.
   known_ = std::move(next.known);
   target_stats_ = std::move(next.stats);
+}
+
+uint64_t AccessLogKey(const std::string& load_balancer_name) {
+  return balancer::StickyHash("access-log:" + load_balancer_name) | 1;
 }
 
 }  // namespace sluice::snapshot

@@ -44,6 +44,7 @@ struct TargetGroupRuntime {
   // HTTPS traffic or HTTPS health checks: the client side of TLS to its targets.
   std::shared_ptr<const tls::ClientContext> tls;
   uint32_t tls_profile = 0;  // tls->profile() for HTTPS traffic, 0 for HTTP: the pool key's
+  std::string arn;           // config::TargetGroupArn (access logs)
 };
 
 struct ListenerRuntime {
@@ -56,7 +57,12 @@ struct ListenerRuntime {
   uint64_t sticky_scope = 0;  // StickyHash("<lb>:<address>"): scopes AWSALBTG cookies
   // HTTPS: the certificates and policy every accepted connection's session starts from.
   std::shared_ptr<const tls::ServerContext> tls;
+  std::string elb_log_name;     // "app/<name>/<id>" (access log elb)
+  uint64_t access_log_key = 0;  // the load balancer's access log stream; 0: logs off
 };
+
+// The access log stream key of a load balancer (non-zero).
+uint64_t AccessLogKey(const std::string& load_balancer_name);
 
 // A target removed from its group by a reload: it gets no new requests; requests in flight
 // may finish until deadline_ms (monotonic), then their connections are closed.

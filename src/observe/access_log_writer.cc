@@ -1,0 +1,301 @@
+#include "observe/access_log_writer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+#include "observe/access_log_format.h"
+
+namespace sluice::observe {
+
+namespace {
+
+constexpr size_t kOutChunk = 64 * 1024;
+
+int64_t RealTimeMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void AppendTwo(int v, std::string* out) {
+  out->push_back(static_cast<char>('0' + v / 10));
+  out->push_back(static_cast<char>('0' + v % 10));
+}
+
+// Creates every missing directory of `path`; false with errno set when one cannot be made.
+bool MakeDirs(const std::string& path) {
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i != path.size() && path[i] != '/') continue;
+    std::string part = path.substr(0, i);
+    if (mkdir(part.c_str(), 0755) != 0 && errno != EEXIST) return false;
+  }
+  return true;
+}
+
+bool WriteAll(int fd, const char* data, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, data, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string AccessLogPath(const LogDestination& d, int64_t end_unix_ms, int64_t delivered_unix_ms,
+                          std::string_view random) {
+  std::string path = d.directory;
+  if (!d.prefix.empty()) path += "/" + d.prefix;
+  path += "/AWSLogs/" + d.account + "/elasticloadbalancing/" + d.region + "/";
+  const CivilDate day = CivilFromDays(delivered_unix_ms / 86400000);
+  path += std::to_string(day.year) + "/";
+  AppendTwo(day.month, &path);
+  path += "/";
+  AppendTwo(day.day, &path);
+  path += "/" + d.account + "_elasticloadbalancing_" + d.region + "_app." + d.lb_name + "." +
+          d.lb_id + "_";
+  // End time like 20140215T2340Z.
+  const int64_t end_s = end_unix_ms / 1000;
+  const CivilDate end = CivilFromDays(end_s / 86400);
+  path += std::to_string(end.year);
+  AppendTwo(end.month, &path);
+  AppendTwo(end.day, &path);
+  path += "T";
+  AppendTwo(static_cast<int>(end_s % 86400 / 3600), &path);
+  AppendTwo(static_cast<int>(end_s % 3600 / 60), &path);
+  path += "Z_" + d.node_ip + "_";
+  path.append(random);
+  path += ".log.gz";
+  return path;
+}
+
+struct AccessLogWriter::OpenFile {
+  LogDestination destination;
+  int64_t interval_end_ms = 0;
+  std::string partial_path;
+  int fd = -1;
+  bool failed = false;
+  bool deflating = false;
+  z_stream z{};
+  std::unique_ptr<char[]> out;
+};
+
+AccessLogWriter::AccessLogWriter(std::vector<LogRing*> rings) : rings_(std::move(rings)) {
+  if (getrandom(&random_state_, sizeof(random_state_), 0) != sizeof(random_state_)) {
+    random_state_ = static_cast<uint64_t>(RealTimeMs()) ^ static_cast<uint64_t>(getpid());
+  }
+  random_state_ |= 1;
+}
+
+AccessLogWriter::~AccessLogWriter() {
+  Stop();
+  for (auto& [key, f] : files_) {  // not finished (RunOnce without Finish): abandon
+    if (f->deflating) deflateEnd(&f->z);
+    if (f->fd >= 0) close(f->fd);
+  }
+}
+
+void AccessLogWriter::SetDestinations(std::map<uint64_t, LogDestination> destinations) {
+  std::lock_guard<std::mutex> lock(mu_);
+  pending_ = std::move(destinations);
+  has_pending_ = true;
+}
+
+void AccessLogWriter::ApplyDestinations(int64_t now_unix_ms) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!has_pending_) return;
+    destinations_ = std::move(pending_);
+    pending_.clear();
+    has_pending_ = false;
+  }
+  // A log whose destination went away or changed ends its file now.
+  for (auto it = files_.begin(); it != files_.end();) {
+    auto d = destinations_.find(it->first);
+    if (d == destinations_.end() || !(d->second == it->second->destination)) {
+      Complete(it->first, *it->second, now_unix_ms);
+      it = files_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void AccessLogWriter::RunOnce(int64_t now_unix_ms) {
+  ApplyDestinations(now_unix_ms);
+  for (auto it = files_.begin(); it != files_.end();) {
+    if (it->second->interval_end_ms <= now_unix_ms) {
+      Complete(it->first, *it->second, now_unix_ms);
+      it = files_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (LogRing* ring : rings_) {
+    ring->Drain(&scratch_,
+                [&](uint64_t key, std::string_view entry) { Write(key, entry, now_unix_ms); });
+  }
+}
+
+void AccessLogWriter::Finish(int64_t now_unix_ms) {
+  RunOnce(now_unix_ms);
+  for (auto& [key, file] : files_) Complete(key, *file, now_unix_ms);
+  files_.clear();
+}
+
+AccessLogWriter::OpenFile* AccessLogWriter::FileFor(uint64_t key, int64_t now_unix_ms) {
+  auto it = files_.find(key);
+  if (it != files_.end()) return it->second.get();
+  auto d = destinations_.find(key);
+  if (d == destinations_.end()) return nullptr;
+  auto f = std::make_unique<OpenFile>();
+  f->destination = d->second;
+  f->interval_end_ms = (now_unix_ms / kLogIntervalMs + 1) * kLogIntervalMs;
+  const std::string partial_dir = f->destination.directory + "/.sluice-partial";
+  f->partial_path = partial_dir + "/" + f->destination.lb_name + "." +
+                    std::to_string(f->interval_end_ms) + ".log.gz.part";
+  OpenFile* raw = f.get();
+  files_.emplace(key, std::move(f));
+  if (!MakeDirs(partial_dir)) {
+    Fail(*raw, "cannot create " + partial_dir, errno);
+    return raw;
+  }
+  raw->fd = open(raw->partial_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (raw->fd < 0) {
+    Fail(*raw, "cannot open " + raw->partial_path, errno);
+    return raw;
+  }
+  // windowBits 15 + 16: a gzip wrapper. Level 1: the writer shares the cores with workers.
+  if (deflateInit2(&raw->z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    Fail(*raw, "zlib cannot start a stream for " + raw->partial_path, ENOMEM);
+    return raw;
+  }
+  raw->deflating = true;
+  raw->out = std::unique_ptr<char[]>(new char[kOutChunk]);
+  return raw;
+}
+
+void AccessLogWriter::Write(uint64_t key, std::string_view entry, int64_t now_unix_ms) {
+  OpenFile* f = FileFor(key, now_unix_ms);
+  if (f == nullptr || f->failed) {
+    dropped_error_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  f->z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(entry.data()));
+  f->z.avail_in = static_cast<uInt>(entry.size());
+  while (f->z.avail_in > 0) {
+    f->z.next_out = reinterpret_cast<Bytef*>(f->out.get());
+    f->z.avail_out = kOutChunk;
+    deflate(&f->z, Z_NO_FLUSH);
+    const size_t produced = kOutChunk - f->z.avail_out;
+    if (produced > 0 && !WriteAll(f->fd, f->out.get(), produced)) {
+      Fail(*f, "cannot write " + f->partial_path, errno);
+      dropped_error_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+  }
+  written_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void AccessLogWriter::Complete(uint64_t key, OpenFile& f, int64_t now_unix_ms) {
+  if (!f.failed && f.deflating) {
+    int rc = Z_OK;
+    while (rc != Z_STREAM_END) {
+      f.z.next_out = reinterpret_cast<Bytef*>(f.out.get());
+      f.z.avail_out = kOutChunk;
+      rc = deflate(&f.z, Z_FINISH);
+      const size_t produced = kOutChunk - f.z.avail_out;
+      if ((rc != Z_OK && rc != Z_STREAM_END) ||
+          (produced > 0 && !WriteAll(f.fd, f.out.get(), produced))) {
+        Fail(f, "cannot write " + f.partial_path, rc == Z_STREAM_ERROR ? EIO : errno);
+        break;
+      }
+    }
+  }
+  if (f.deflating) deflateEnd(&f.z);
+  f.deflating = false;
+  if (f.fd >= 0 && close(f.fd) != 0 && !f.failed) Fail(f, "cannot close " + f.partial_path, errno);
+  f.fd = -1;
+  if (f.failed) {
+    unlink(f.partial_path.c_str());
+    return;
+  }
+  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::string random;
+  for (int i = 0; i < 8; ++i) {
+    random_state_ ^= random_state_ << 13;
+    random_state_ ^= random_state_ >> 7;
+    random_state_ ^= random_state_ << 17;
+    random.push_back(kAlphabet[random_state_ % 36]);
+  }
+  const std::string final_path =
+      AccessLogPath(f.destination, f.interval_end_ms, now_unix_ms, random);
+  const std::string dir = final_path.substr(0, final_path.rfind('/'));
+  if (!MakeDirs(dir) || rename(f.partial_path.c_str(), final_path.c_str()) != 0) {
+    Fail(f, "cannot move the log into " + dir, errno);
+    unlink(f.partial_path.c_str());
+    return;
+  }
+  files_done_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void AccessLogWriter::Fail(OpenFile& f, const std::string& what, int err) {
+  errors_.fetch_add(1, std::memory_order_relaxed);
+  if (!f.failed) {
+    // Once per file, that is at most once per interval and load balancer.
+    std::fprintf(stderr,
+                 "sluice: access log of %s: %s: %s; entries dropped until the next interval\n",
+                 f.destination.lb_name.c_str(), what.c_str(), std::strerror(err));
+  }
+  f.failed = true;
+  if (f.fd >= 0) close(f.fd);
+  f.fd = -1;
+}
+
+void AccessLogWriter::Start(int period_ms) {
+  thread_ = std::thread([this, period_ms] {
+    std::unique_lock<std::mutex> lock(thread_mu_);
+    while (!stop_) {
+      lock.unlock();
+      RunOnce(RealTimeMs());
+      lock.lock();
+      wake_.wait_for(lock, std::chrono::milliseconds(period_ms), [this] { return stop_; });
+    }
+  });
+}
+
+void AccessLogWriter::Stop() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(thread_mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+  Finish(RealTimeMs());
+}
+
+AccessLogStats AccessLogWriter::stats() const {
+  AccessLogStats s;
+  s.written = written_.load(std::memory_order_relaxed);
+  s.dropped_error = dropped_error_.load(std::memory_order_relaxed);
+  s.files = files_done_.load(std::memory_order_relaxed);
+  s.errors = errors_.load(std::memory_order_relaxed);
+  for (const LogRing* ring : rings_) s.dropped_full += ring->dropped();
+  return s;
+}
+
+}  // namespace sluice::observe

@@ -1,0 +1,108 @@
+// Writes the access-log entries that workers push into their rings to gzip files, one per
+// load balancer per 5-minute interval, named and laid out as ALB's S3 objects (reference
+// §5.1) under a local directory:
+//   <dir>[/<prefix>]/AWSLogs/<account>/elasticloadbalancing/<region>/<yyyy>/<mm>/<dd>/
+//     <account>_elasticloadbalancing_<region>_app.<name>.<id>_<end>_<node-ip>_<random>.log.gz
+// A file is written under <dir>/.sluice-partial/ while its interval runs and renamed into
+// place when the interval ends (or the writer stops), so readers only ever see whole files.
+// Errors (unwritable directory, full disk) never reach the workers: the interval's entries
+// are dropped and counted, one line goes to stderr per interval, and the next interval tries
+// again.
+// Thread: its own thread (Start/Stop), or RunOnce from one thread in tests; SetDestinations
+// and stats from any thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "observe/log_ring.h"
+
+namespace sluice::observe {
+
+// Where one load balancer's access logs go.
+struct LogDestination {
+  std::string directory;  // absolute or relative to the working directory
+  std::string prefix;     // "" or "a/b" (no leading or trailing '/')
+  std::string account;
+  std::string region;
+  std::string lb_name;
+  std::string lb_id;
+  std::string node_ip;  // the address that names the "node" in file names
+  bool operator==(const LogDestination&) const = default;
+};
+
+inline constexpr int64_t kLogIntervalMs = 5 * 60 * 1000;
+
+// ".../AWSLogs/..." path of the file for the interval ending at `end_unix_ms`, delivered at
+// `delivered_unix_ms` (the date directories), with `random` as its last part.
+std::string AccessLogPath(const LogDestination& d, int64_t end_unix_ms, int64_t delivered_unix_ms,
+                          std::string_view random);
+
+struct AccessLogStats {
+  uint64_t written = 0;        // entries written to files
+  uint64_t dropped_full = 0;   // entries a worker could not push (ring full)
+  uint64_t dropped_error = 0;  // entries lost to a file error or a destination gone
+  uint64_t files = 0;          // files completed
+  uint64_t errors = 0;         // file errors
+};
+
+class AccessLogWriter {
+ public:
+  // The rings of the workers (owned by the caller, outliving the writer).
+  explicit AccessLogWriter(std::vector<LogRing*> rings);
+  ~AccessLogWriter();
+  AccessLogWriter(const AccessLogWriter&) = delete;
+  AccessLogWriter& operator=(const AccessLogWriter&) = delete;
+
+  // The logs by stream key (what workers push with); a key no longer present has its file
+  // completed, and entries still arriving for it are dropped.
+  void SetDestinations(std::map<uint64_t, LogDestination> destinations);
+
+  // Drains every ring, writes, and completes the files whose interval ended by now.
+  void RunOnce(int64_t now_unix_ms);
+  // Completes every open file (as at the end of its interval) after a last drain.
+  void Finish(int64_t now_unix_ms);
+
+  // A thread calling RunOnce every `period_ms` with the real-time clock; Stop drains,
+  // finishes and joins.
+  void Start(int period_ms = 100);
+  void Stop();
+
+  AccessLogStats stats() const;
+
+ private:
+  struct OpenFile;
+  void Write(uint64_t key, std::string_view entry, int64_t now_unix_ms);
+  OpenFile* FileFor(uint64_t key, int64_t now_unix_ms);
+  void Complete(uint64_t key, OpenFile& f, int64_t now_unix_ms);
+  void Fail(OpenFile& f, const std::string& what, int err);
+  void ApplyDestinations(int64_t now_unix_ms);
+
+  std::vector<LogRing*> rings_;
+  std::mutex mu_;  // guards pending_ and has_pending_ (control thread ↔ writer)
+  std::map<uint64_t, LogDestination> pending_;
+  bool has_pending_ = false;
+  std::map<uint64_t, LogDestination> destinations_;  // writer's own copy
+  std::map<uint64_t, std::unique_ptr<OpenFile>> files_;
+  std::string scratch_;
+  uint64_t random_state_;
+
+  std::atomic<uint64_t> written_{0};
+  std::atomic<uint64_t> dropped_error_{0};
+  std::atomic<uint64_t> files_done_{0};
+  std::atomic<uint64_t> errors_{0};
+
+  std::thread thread_;
+  std::mutex thread_mu_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+};
+
+}  // namespace sluice::observe

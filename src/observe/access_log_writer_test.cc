@@ -1,0 +1,194 @@
+#include "observe/access_log_writer.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+namespace sluice::observe {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/sluice-log-test-XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::permissions(path_, fs::perms::owner_all, ec);
+    fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+LogDestination Dest(const std::string& dir) {
+  return LogDestination{dir,   "pre/fix",          "123456789012", "eu-west-3",
+                        "web", "0123456789abcdef", "10.0.0.5"};
+}
+
+std::vector<fs::path> LogFiles(const std::string& dir) {
+  std::vector<fs::path> out;
+  if (!fs::exists(dir)) return out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file() && e.path().string().ends_with(".log.gz")) out.push_back(e.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string Gunzip(const fs::path& p) {
+  gzFile f = gzopen(p.c_str(), "rb");
+  std::string out;
+  char buf[4096];
+  int n;
+  while ((n = gzread(f, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  gzclose(f);
+  return out;
+}
+
+// 2026-12-04T10:02:30Z: the interval ends at 10:05.
+constexpr int64_t kNow = 1796378550000;
+
+TEST(AccessLogPath, NamedAsAlbNamesItsObjects) {
+  LogDestination d = Dest("/logs");
+  EXPECT_EQ(AccessLogPath(d, 1796378700000, 1796378701000, "abcd1234"),
+            "/logs/pre/fix/AWSLogs/123456789012/elasticloadbalancing/eu-west-3/2026/12/04/"
+            "123456789012_elasticloadbalancing_eu-west-3_app.web.0123456789abcdef_"
+            "20261204T1005Z_10.0.0.5_abcd1234.log.gz");
+  d.prefix.clear();
+  EXPECT_EQ(AccessLogPath(d, 1796378700000, 1796378701000, "x").substr(0, 20),
+            "/logs/AWSLogs/123456");
+}
+
+TEST(AccessLogWriter, WritesOneGzipFilePerIntervalOnlyWhenItEnds) {
+  TempDir tmp;
+  LogRing ring(1 << 16);
+  AccessLogWriter w({&ring});
+  w.SetDestinations({{7, Dest(tmp.path())}});
+  ASSERT_TRUE(ring.Push(7, "line one\n"));
+  ASSERT_TRUE(ring.Push(7, "line two\n"));
+  w.RunOnce(kNow);
+  EXPECT_TRUE(LogFiles(tmp.path()).empty());  // the interval is still running
+  ASSERT_TRUE(ring.Push(7, "line three\n"));
+  w.RunOnce(kNow + 149'000);  // 10:04:59
+  EXPECT_TRUE(LogFiles(tmp.path()).empty());
+  w.RunOnce(kNow + 150'000);  // 10:05:00: the interval ended
+  std::vector<fs::path> files = LogFiles(tmp.path());
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_NE(files[0].string().find("_20261204T1005Z_10.0.0.5_"), std::string::npos);
+  EXPECT_EQ(Gunzip(files[0]), "line one\nline two\nline three\n");
+  // Entries of the next interval go to the next file.
+  ASSERT_TRUE(ring.Push(7, "later\n"));
+  w.RunOnce(kNow + 200'000);
+  w.Finish(kNow + 210'000);
+  files = LogFiles(tmp.path());
+  ASSERT_EQ(files.size(), 2u);
+  AccessLogStats s = w.stats();
+  EXPECT_EQ(s.written, 4u);
+  EXPECT_EQ(s.files, 2u);
+  EXPECT_EQ(s.errors, 0u);
+}
+
+TEST(AccessLogWriter, EntriesOfAnUnknownLogAreDroppedAndCounted) {
+  TempDir tmp;
+  LogRing ring(1 << 16);
+  AccessLogWriter w({&ring});
+  w.SetDestinations({{7, Dest(tmp.path())}});
+  ring.Push(8, "nobody's\n");
+  w.Finish(kNow);
+  EXPECT_EQ(w.stats().dropped_error, 1u);
+  EXPECT_TRUE(LogFiles(tmp.path()).empty());
+}
+
+TEST(AccessLogWriter, AFullRingDropsAndCountsWithoutBlocking) {
+  LogRing ring(4096);
+  std::string entry(1000, 'x');
+  int pushed = 0;
+  while (ring.Push(1, entry)) ++pushed;
+  EXPECT_EQ(pushed, 4);  // 4 × (1000 + 12) fit in 4096
+  EXPECT_EQ(ring.dropped(), 1u);
+  std::string scratch;
+  size_t drained =
+      ring.Drain(&scratch, [](uint64_t, std::string_view e) { EXPECT_EQ(e.size(), 1000u); });
+  EXPECT_EQ(drained, 4u);
+  EXPECT_TRUE(ring.Push(1, entry));  // room again, across the wrap
+  EXPECT_TRUE(ring.Push(1, entry));
+  drained = ring.Drain(&scratch, [&](uint64_t, std::string_view e) { EXPECT_EQ(e, entry); });
+  EXPECT_EQ(drained, 2u);
+}
+
+TEST(AccessLogWriter, AnUnwritableDirectoryDropsTheIntervalThenRecovers) {
+  TempDir tmp;
+  // A file where the directory should be: refused even to root.
+  const std::string dir = tmp.path() + "/logs";
+  std::ofstream(dir) << "not a directory";
+  LogRing ring(1 << 16);
+  AccessLogWriter w({&ring});
+  w.SetDestinations({{7, Dest(dir)}});
+  ring.Push(7, "lost 1\n");
+  ring.Push(7, "lost 2\n");
+  w.RunOnce(kNow);
+  EXPECT_EQ(w.stats().dropped_error, 2u);
+  EXPECT_EQ(w.stats().errors, 1u);
+  // The operator fixes the directory; the next interval writes again.
+  fs::remove(dir);
+  fs::create_directories(dir);
+  ring.Push(7, "kept\n");
+  w.RunOnce(kNow + 150'000);
+  w.Finish(kNow + 160'000);
+  std::vector<fs::path> files = LogFiles(dir);
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(Gunzip(files[0]), "kept\n");
+}
+
+TEST(AccessLogWriter, ADestinationChangeCompletesTheOpenFile) {
+  TempDir tmp;
+  LogRing ring(1 << 16);
+  AccessLogWriter w({&ring});
+  w.SetDestinations({{7, Dest(tmp.path() + "/a")}});
+  ring.Push(7, "to a\n");
+  w.RunOnce(kNow);
+  w.SetDestinations({{7, Dest(tmp.path() + "/b")}});
+  ring.Push(7, "to b\n");
+  w.RunOnce(kNow + 1000);
+  ASSERT_EQ(LogFiles(tmp.path() + "/a").size(), 1u);
+  EXPECT_EQ(Gunzip(LogFiles(tmp.path() + "/a")[0]), "to a\n");
+  w.Finish(kNow + 2000);
+  ASSERT_EQ(LogFiles(tmp.path() + "/b").size(), 1u);
+  EXPECT_EQ(Gunzip(LogFiles(tmp.path() + "/b")[0]), "to b\n");
+}
+
+TEST(AccessLogWriter, ThreadDrainsWhileAProducerPushes) {
+  TempDir tmp;
+  LogRing ring(1 << 14);
+  AccessLogWriter w({&ring});
+  w.SetDestinations({{7, Dest(tmp.path())}});
+  w.Start(1);
+  uint64_t pushed = 0;
+  std::thread producer([&] {
+    for (int i = 0; i < 20000; ++i) {
+      if (ring.Push(7, "entry " + std::to_string(i) + "\n")) ++pushed;
+    }
+  });
+  producer.join();
+  w.Stop();
+  AccessLogStats s = w.stats();
+  EXPECT_EQ(s.written, pushed);
+  EXPECT_EQ(s.written + s.dropped_full, 20000u);
+  std::string all;
+  for (const fs::path& p : LogFiles(tmp.path())) all += Gunzip(p);
+  EXPECT_EQ(static_cast<uint64_t>(std::count(all.begin(), all.end(), '\n')), pushed);
+}
+
+}  // namespace
+}  // namespace sluice::observe
