@@ -8,7 +8,7 @@ PACKAGES=(
   libyaml-cpp-dev libre2-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev nlohmann-json3-dev zlib1g-dev
   python3 python3-pytest python3-requests python3-yaml curl openssl
-  haproxy nginx wrk python3-matplotlib procps goaccess
+  haproxy nginx wrk python3-matplotlib procps goaccess prometheus
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

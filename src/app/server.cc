@@ -20,6 +20,7 @@
 
 #include "app/access_logs.h"
 #include "app/file_watch.h"
+#include "config/arn.h"
 #include "config/loader.h"
 #include "control/admin_server.h"
 #include "health/checker.h"
@@ -193,6 +194,22 @@ Result<bool> CheckDescriptorHeadroom() {
                    " are needed to serve"};
 }
 
+// HealthyHostCount / UnHealthyHostCount per target group, from the checker's report.
+std::vector<observe::TargetGroupHealthCount> HealthCounts(
+    const std::vector<health::TargetGroupHealth>& report) {
+  std::vector<observe::TargetGroupHealthCount> out;
+  for (const health::TargetGroupHealth& g : report) {
+    observe::TargetGroupHealthCount c;
+    c.dimension = "targetgroup/" + g.group + "/" + config::ResourceId("targetgroup", g.group);
+    for (const health::TargetHealthRow& t : g.targets) {
+      if (t.state == health::TargetState::kHealthy) ++c.healthy;
+      if (t.state == health::TargetState::kUnhealthy) ++c.unhealthy;
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 // Starts every worker on `snap`; "ready" may be said only when this returns true. On a
 // failure it logs the cause, stops the workers already running and returns false.
 bool StartWorkers(std::vector<std::unique_ptr<proxy::Worker>>& pool, const Loaded& loaded) {
@@ -226,6 +243,8 @@ int RunServer(const ServerOptions& options) {
 
   proxy::SnapshotCompiler compiler;
   compiler.set_worker_count(static_cast<size_t>(workers));
+  observe::MetricSlots metric_slots;  // outlives the compiler and the admin endpoint
+  compiler.set_metric_slots(&metric_slots);
   proxy::ListenerSockets listener_sockets(workers);
   Loaded loaded = LoadSnapshot(options.config_path, &compiler, &listener_sockets);
   if (!loaded) return 1;
@@ -255,6 +274,11 @@ int RunServer(const ServerOptions& options) {
 
   control::AdminServer admin([&checker] { return checker.Report(); });
   admin.set_access_log_stats([&access_logs] { return access_logs.stats(); });
+  std::vector<const observe::WorkerMetrics*> worker_metrics;
+  for (auto& w : pool) worker_metrics.push_back(&w->metrics());
+  admin.set_metrics([&metric_slots, worker_metrics, &checker] {
+    return observe::RenderPrometheus(metric_slots, worker_metrics, HealthCounts(checker.Report()));
+  });
   {
     std::string addr = current->config.admin.address;
     int port = current->config.admin.port;

@@ -99,6 +99,10 @@ std::string AdminServer::Respond(std::string_view method, std::string_view path)
     tls["TargetHandshakesFailed"] = tls::HandshakeCounters::target_failed();
     return HttpResponse(200, "OK", "application/json", tls.dump(2) + "\n");
   }
+  if (path == "/metrics" && metrics_) {
+    // CloudWatch's AWS/ApplicationELB metrics in Prometheus' text format (observe/metrics.h).
+    return HttpResponse(200, "OK", "text/plain; version=0.0.4", metrics_());
+  }
   if (path == "/access-logs") {
     // Entries written, dropped (ring full / file error), files completed, since start.
     observe::AccessLogStats s = access_log_stats_ ? access_log_stats_() : observe::AccessLogStats{};
@@ -124,8 +128,9 @@ std::string AdminServer::Respond(std::string_view method, std::string_view path)
                         "{\"Error\":{\"Code\":\"TargetGroupNotFound\",\"Message\":\"One or more "
                         "target groups not found\"}}\n");
   }
-  return HttpResponse(404, "Not Found", "text/plain",
-                      "unknown path; try /targets, /targets/<group>, /tls, /access-logs, /ping\n");
+  return HttpResponse(
+      404, "Not Found", "text/plain",
+      "unknown path; try /targets, /targets/<group>, /metrics, /tls, /access-logs, /ping\n");
 }
 
 Result<bool> AdminServer::Start(const SocketAddress& address) {

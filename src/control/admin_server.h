@@ -40,6 +40,8 @@ class AdminServer {
   using ReportFn = std::function<std::vector<health::TargetGroupHealth>()>;
 
   explicit AdminServer(ReportFn report) : report_(std::move(report)) {}
+  // The Prometheus text GET /metrics serves (set before Start).
+  void set_metrics(std::function<std::string()> fn) { metrics_ = std::move(fn); }
   // What GET /access-logs reports (set before Start).
   void set_access_log_stats(std::function<observe::AccessLogStats()> fn) {
     access_log_stats_ = std::move(fn);
@@ -63,6 +65,7 @@ class AdminServer {
   void Serve();
   ReportFn report_;
   std::function<observe::AccessLogStats()> access_log_stats_;
+  std::function<std::string()> metrics_;
   int listen_fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stop_{false};

@@ -43,6 +43,9 @@ DownstreamConnection::DownstreamConnection(Worker* worker,
   handshaking_ = listener->tls != nullptr;
   idle_timeout_ms_ =
       static_cast<int64_t>(listener_->load_balancer->attributes.idle_timeout_seconds) * 1000;
+  lb_metrics_ = &worker_->metrics().Lb(listener->lb_metrics_slot);
+  observe::WorkerMetrics::Add(*lb_metrics_, observe::LbMetric::kNewConnectionCount);
+  observe::WorkerMetrics::Add(*lb_metrics_, observe::LbMetric::kActiveConnectionCount);
   worker_->Register(this);
 }
 
@@ -165,7 +168,10 @@ bool DownstreamConnection::ReadDownstream() {
   peer_eof_ = true;
   readable_ = false;
   // A TLS protocol failure (not a reset or a close before any TLS byte).
-  if (handshaking_ && r.error() == EPROTO) tls::HandshakeCounters::CountFailed();
+  if (handshaking_ && r.error() == EPROTO) {
+    tls::HandshakeCounters::CountFailed();
+    observe::WorkerMetrics::Add(*lb_metrics_, observe::LbMetric::kClientTlsNegotiationErrorCount);
+  }
   switch (phase_) {
     case Phase::kIdle:
     case Phase::kHead:
@@ -526,6 +532,9 @@ void DownstreamConnection::Close() {
   if (closed_) return;
   EndExchange();
   closed_ = true;
+  // The gauge goes down by one on the slot it went up on (a reload may rename the LB).
+  observe::WorkerMetrics::Add(*lb_metrics_, observe::LbMetric::kActiveConnectionCount,
+                              ~uint64_t{0});
   if (upstream_ != nullptr) ReleaseUpstream(false);
   if (counted_target_ != nullptr) {
     counted_target_->outstanding.fetch_sub(1, std::memory_order_relaxed);

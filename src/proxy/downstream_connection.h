@@ -162,6 +162,10 @@ class DownstreamConnection final : public net::EventHandler {
   bool OpenExchange(uint64_t received_bytes);
   void SetOutcome(Cause cause, int elb_status);
   void EndExchange();
+  // The CloudWatch counters of the exchange that ends (downstream_record.cc).
+  void CountExchange();
+  // Answers that did not come from a target: ELB status classes, rule answers, connect errors.
+  [[gnu::noinline]] void CountLoadBalancerAnswer(int tg_slot);
   // With a sink: keeps the X-Amzn-Trace-Id value just written into the upstream head.
   void RecordTraceId();
   // With a sink: keeps a redirect's Location.
@@ -279,6 +283,9 @@ class DownstreamConnection final : public net::EventHandler {
   bool record_redirect_ = false;  // the text's tail is a redirect's Location
   // The connection's conn_trace_id (access log), drawn at its first recorded exchange.
   uint64_t conn_trace_[2] = {0, 0};
+  // Its load balancer's counters (the slot of the accepting listener's load balancer).
+  observe::WorkerMetrics::LbRow* lb_metrics_ = nullptr;
+  int16_t tg_metrics_slot_ = -1;  // the exchange's target group's metric slot (-1: none)
 };
 
 }  // namespace sluice::proxy

@@ -28,6 +28,8 @@ void DownstreamConnection::ForwardRequest(http::RequestHead& head, const Request
   const TargetRuntime& target = *ChooseTarget(head, static_cast<size_t>(tg_index));
   routed_ms_ = worker_->now_ms();
   target_group_ = tg_index;
+  tg_metrics_slot_ =
+      static_cast<int16_t>(snapshot_->target_groups[static_cast<size_t>(tg_index)].metrics_slot);
 
   ForwardContext ctx;
   ctx.attributes = &listener_->load_balancer->attributes;

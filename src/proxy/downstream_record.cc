@@ -19,6 +19,7 @@ bool DownstreamConnection::OpenExchange(uint64_t received_bytes) {
   target_status_ = 0;
   rule_priority_ = -2;
   target_group_ = -1;
+  tg_metrics_slot_ = -1;
   routed_ms_ = sent_ms_ = first_byte_ms_ = 0;
   received_bytes_ = received_bytes;
   sent_bytes_ = 0;
@@ -83,10 +84,72 @@ void DownstreamConnection::EndExchange() {
     cause_ = Cause::kClientClosed;
     if (elb_status_ == 0) elb_status_ = 460;
   }
+  CountExchange();
   ExchangeSink* sink = worker_->ExchangeSinkFor(listener_);
   if (sink == nullptr) return;
   const ExchangeRecord record = BuildRecord();
   sink->OnExchangeDone(record);
+}
+
+void DownstreamConnection::CountExchange() {
+  using observe::LbMetric;
+  using observe::TgMetric;
+  using Metrics = observe::WorkerMetrics;
+  Metrics& m = worker_->metrics();
+  Metrics::LbRow& lb = *lb_metrics_;
+  const int tg_slot = tg_metrics_slot_;
+  Metrics::TgRow& tg = m.Tg(tg_slot);
+  Metrics::Add(lb, LbMetric::kProcessedBytes, received_bytes_ + sent_bytes_);
+  if (rule_priority_ >= 0) Metrics::Add(lb, LbMetric::kRequestCount);
+  if (verdict_.tier != http::DesyncTier::kCompliant) {
+    Metrics::Add(lb, LbMetric::kDesyncNonCompliantRequestCount);
+  }
+  // A response from a target: its class, per load balancer and per group, and how long the
+  // target took to start answering.
+  const unsigned cls = static_cast<unsigned>(target_status_ / 100) - 2u;
+  if (cls < 4u) {
+    Metrics::Add(lb,
+                 static_cast<LbMetric>(static_cast<unsigned>(LbMetric::kHttpCodeTarget2xx) + cls));
+    Metrics::Add(tg,
+                 static_cast<TgMetric>(static_cast<unsigned>(TgMetric::kHttpCodeTarget2xx) + cls));
+  }
+  Metrics::Add(tg, TgMetric::kRequestCount);  // the spare row when no group was chosen
+  // (A target may answer before the whole request is sent: no time then.)
+  if (first_byte_ms_ != 0 && sent_ms_ != 0) {
+    Metrics::ObserveResponseTime(tg, first_byte_ms_ - sent_ms_);
+  }
+  if (cause_ != Cause::kTargetResponse) CountLoadBalancerAnswer(tg_slot);
+}
+
+void DownstreamConnection::CountLoadBalancerAnswer(int tg_slot) {
+  using observe::LbMetric;
+  observe::WorkerMetrics& m = worker_->metrics();
+  observe::WorkerMetrics::LbRow& lb = *lb_metrics_;
+  if (cause_ == Cause::kTargetConnectFailed || cause_ == Cause::kTargetConnectTimeout) {
+    m.Add(lb, LbMetric::kTargetConnectionErrorCount);
+    m.Add(tg_slot, observe::TgMetric::kTargetConnectionErrorCount);
+  }
+  if (cause_ == Cause::kFixedResponse) m.Add(lb, LbMetric::kHttpFixedResponseCount);
+  if (cause_ == Cause::kRedirect) m.Add(lb, LbMetric::kHttpRedirectCount);
+  // Statuses the load balancer sent itself (460 is never sent: the client had gone).
+  const int status = cause_ == Cause::kClientClosed ? 0 : elb_status_;
+  switch (status / 100) {
+    case 3:
+      m.Add(lb, LbMetric::kHttpCodeElb3xx);
+      break;
+    case 4:
+      m.Add(lb, LbMetric::kHttpCodeElb4xx);
+      break;
+    case 5:
+      m.Add(lb, LbMetric::kHttpCodeElb5xx);
+      if (status == 500) m.Add(lb, LbMetric::kHttpCodeElb500);
+      if (status == 502) m.Add(lb, LbMetric::kHttpCodeElb502);
+      if (status == 503) m.Add(lb, LbMetric::kHttpCodeElb503);
+      if (status == 504) m.Add(lb, LbMetric::kHttpCodeElb504);
+      break;
+    default:
+      break;
+  }
 }
 
 void DownstreamConnection::RecordTraceId() {

@@ -54,6 +54,7 @@ Result<std::unique_ptr<MemoryHarness>> MemoryHarness::Create(std::string_view ya
   }
   fake_now_ms = kStartMs;
   std::unique_ptr<MemoryHarness> h(new MemoryHarness());
+  h->compiler_.set_metric_slots(&h->metric_slots_);
   auto built = h->compiler_.Build(std::get<config::Config>(std::move(loaded)));
   if (!built.ok()) return built.error();
   h->snapshot_ = built.value();

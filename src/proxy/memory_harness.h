@@ -57,6 +57,7 @@ class MemoryHarness {
   };
   const std::vector<Kept>& records() const { return sink_.kept; }
   Worker& worker() { return *worker_; }
+  const observe::MetricSlots& metric_slots() const { return metric_slots_; }
   const Snapshot& snapshot() const { return *snapshot_; }
 
  private:
@@ -74,6 +75,7 @@ class MemoryHarness {
   };
   MemoryHarness();
 
+  observe::MetricSlots metric_slots_;  // before the compiler that points to it
   SnapshotCompiler compiler_;
   std::shared_ptr<const Snapshot> snapshot_;
   std::unique_ptr<Connector> connector_;

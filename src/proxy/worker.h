@@ -20,6 +20,7 @@
 #include "net/tcp_transport.h"
 #include "net/tls_transport.h"
 #include "net/transport.h"
+#include "observe/metrics.h"
 #include "proxy/deadline_wheel.h"
 #include "proxy/listener_sockets.h"
 #include "proxy/outcome.h"
@@ -67,6 +68,9 @@ class Worker {
   const std::shared_ptr<const Snapshot>& snapshot() const { return current_; }
   UpstreamPools& pools() { return pools_; }
   balancer::Rng& rng() { return rng_; }
+  // This worker's CloudWatch counters: written on the loop thread, read by any thread.
+  observe::WorkerMetrics& metrics() { return *metrics_; }
+  const observe::WorkerMetrics& metrics() const { return *metrics_; }
   routing::MatchScratch& match_scratch() { return match_scratch_; }
   http::RequestHead& head_scratch() { return *head_scratch_; }
   http::ResponseHead& response_scratch() { return *response_scratch_; }
@@ -158,6 +162,7 @@ class Worker {
   net::EventLoop loop_;
   UpstreamPools pools_;
   balancer::FastRng rng_;
+  std::unique_ptr<observe::WorkerMetrics> metrics_ = std::make_unique<observe::WorkerMetrics>();
   routing::MatchScratch match_scratch_;
   std::unique_ptr<http::RequestHead> head_scratch_;
   std::unique_ptr<http::ResponseHead> response_scratch_;

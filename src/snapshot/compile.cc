@@ -137,6 +137,10 @@ Result<std::shared_ptr<const Snapshot>> SnapshotCompiler::Build(config::Config c
     for (config::Listener& l : lb.listeners) {
       auto listener = CompileListener(lb, l, group_index, certs.value(), trust.value());
       if (!listener.ok()) return listener.error();
+      if (metric_slots_ != nullptr) {
+        listener.value().lb_metrics_slot =
+            metric_slots_->LoadBalancer(lb.name, listener.value().elb_log_name);
+      }
       snap->listeners.push_back(std::move(listener.value()));
     }
   }
@@ -158,6 +162,10 @@ Result<bool> SnapshotCompiler::CompileTargetGroups(Snapshot* snap, Pending* next
     rt.lb_cookie_scope = balancer::StickyHash("lb:" + tg.name);
     rt.app_cookie_scope = balancer::StickyHash("app:" + tg.name);
     rt.arn = config::TargetGroupArn(cfg.account, tg.name);
+    if (metric_slots_ != nullptr) {
+      rt.metrics_slot = metric_slots_->TargetGroup(
+          tg.name, "targetgroup/" + tg.name + "/" + config::ResourceId("targetgroup", tg.name));
+    }
     if (auto enums = CompileGroupEnums(tg, &rt); !enums.ok()) return enums.error();
     if (rt.protocol == TargetProtocol::kHttps ||
         rt.health_check_protocol == HealthCheckProtocol::kHttps) {

@@ -17,6 +17,7 @@
 #include "base/ip_address.h"
 #include "base/result.h"
 #include "config/model.h"
+#include "observe/metrics.h"
 #include "routing/rule_table.h"
 #include "snapshot/protocols.h"
 #include "tls/client_context.h"
@@ -45,6 +46,7 @@ struct TargetGroupRuntime {
   std::shared_ptr<const tls::ClientContext> tls;
   uint32_t tls_profile = 0;  // tls->profile() for HTTPS traffic, 0 for HTTP: the pool key's
   std::string arn;           // config::TargetGroupArn (access logs)
+  int metrics_slot = -1;     // observe::MetricSlots slot; -1: no metrics (slots exhausted)
 };
 
 struct ListenerRuntime {
@@ -59,6 +61,7 @@ struct ListenerRuntime {
   std::shared_ptr<const tls::ServerContext> tls;
   std::string elb_log_name;     // "app/<name>/<id>" (access log elb)
   uint64_t access_log_key = 0;  // the load balancer's access log stream; 0: logs off
+  int lb_metrics_slot = -1;     // the load balancer's observe::MetricSlots slot; -1: none
 };
 
 // The access log stream key of a load balancer (non-zero).
@@ -112,6 +115,9 @@ class SnapshotCompiler {
   // How many workers serve the snapshots: each gets its own TLS session cache per HTTPS
   // target group (tls/client_context.h). Set before the first Build.
   void set_worker_count(size_t workers) { worker_count_ = workers; }
+  // Where load balancers and target groups get their metric slots (by name, for the life of
+  // the process); none: no metrics. Set before the first Build; must outlive the compiler.
+  void set_metric_slots(observe::MetricSlots* slots) { metric_slots_ = slots; }
 
   // Certificates are read from their files and checked at every build; the errors name the
   // config file, line and field, one per line.
@@ -144,6 +150,7 @@ class SnapshotCompiler {
 
   int64_t (*now_ms_)();
   size_t worker_count_ = 1;
+  observe::MetricSlots* metric_slots_ = nullptr;
   uint64_t generation_ = 0;
   std::map<std::string, KnownTarget> known_;        // registered targets of the last build
   std::map<std::string, DrainingTarget> draining_;  // by group/ip:port

@@ -1,0 +1,133 @@
+#include "observe/metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <thread>
+
+namespace sluice::observe {
+namespace {
+
+TEST(MetricSlots, StableByNameAndBounded) {
+  MetricSlots slots;
+  EXPECT_EQ(slots.LoadBalancer("a", "app/a/1"), 0);
+  EXPECT_EQ(slots.LoadBalancer("b", "app/b/2"), 1);
+  EXPECT_EQ(slots.LoadBalancer("a", "app/a/1"), 0);
+  EXPECT_EQ(slots.TargetGroup("a", "targetgroup/a/3"), 0);  // its own numbering
+  EXPECT_EQ(slots.LoadBalancerDimensions(), (std::vector<std::string>{"app/a/1", "app/b/2"}));
+  for (size_t i = 2; i < kMaxLoadBalancerSlots; ++i) {
+    EXPECT_EQ(slots.LoadBalancer("lb" + std::to_string(i), "x"), static_cast<int>(i));
+  }
+  EXPECT_EQ(slots.LoadBalancer("one too many", "x"), -1);
+}
+
+TEST(WorkerMetrics, NoSlotCountsIntoASpareRowNobodyReads) {
+  WorkerMetrics m;
+  m.Add(-1, LbMetric::kRequestCount, 5);
+  m.Add(-1, TgMetric::kRequestCount, 5);
+  for (size_t s = 0; s < kMaxLoadBalancerSlots; ++s)
+    EXPECT_EQ(m.Get(s, LbMetric::kRequestCount), 0u);
+  for (size_t s = 0; s < kMaxTargetGroupSlots; ++s)
+    EXPECT_EQ(m.Get(s, TgMetric::kRequestCount), 0u);
+}
+
+TEST(WorkerMetrics, ResponseTimeBucketsByBitWidth) {
+  WorkerMetrics m;
+  auto bucket = [](size_t b) {
+    return static_cast<TgMetric>(static_cast<size_t>(TgMetric::kResponseTimeBucket0) + b);
+  };
+  WorkerMetrics::ObserveResponseTime(m.Tg(0), 0);      // ≤ 0 ms
+  WorkerMetrics::ObserveResponseTime(m.Tg(0), 1);      // ≤ 1 ms
+  WorkerMetrics::ObserveResponseTime(m.Tg(0), 3);      // ≤ 3 ms
+  WorkerMetrics::ObserveResponseTime(m.Tg(0), 4);      // ≤ 7 ms
+  WorkerMetrics::ObserveResponseTime(m.Tg(0), 65535);  // ≤ 65.535 s
+  WorkerMetrics::ObserveResponseTime(m.Tg(0), 65536);  // +Inf
+  EXPECT_EQ(m.Get(0, bucket(0)), 1u);
+  EXPECT_EQ(m.Get(0, bucket(1)), 1u);
+  EXPECT_EQ(m.Get(0, bucket(2)), 1u);
+  EXPECT_EQ(m.Get(0, bucket(3)), 1u);
+  EXPECT_EQ(m.Get(0, bucket(16)), 1u);
+  EXPECT_EQ(m.Get(0, bucket(kResponseTimeFiniteBuckets)), 1u);
+  EXPECT_EQ(m.Get(0, TgMetric::kResponseTimeCount), 6u);
+  EXPECT_EQ(m.Get(0, TgMetric::kResponseTimeSumMs), 0u + 1 + 3 + 4 + 65535 + 65536);
+}
+
+TEST(RenderPrometheus, SumsWorkersWithCloudWatchNamesAndDimensions) {
+  MetricSlots slots;
+  const int lb = slots.LoadBalancer("web", "app/web/0123456789abcdef");
+  const int tg = slots.TargetGroup("api", "targetgroup/api/fedcba9876543210");
+  WorkerMetrics w1, w2;
+  w1.Add(lb, LbMetric::kRequestCount, 3);
+  w2.Add(lb, LbMetric::kRequestCount, 4);
+  w1.Add(lb, LbMetric::kActiveConnectionCount, 2);
+  w2.Add(lb, LbMetric::kActiveConnectionCount, 1);
+  w2.Add(lb, LbMetric::kActiveConnectionCount, ~uint64_t{0});  // a close
+  w1.Add(tg, TgMetric::kHttpCodeTarget5xx, 2);
+  WorkerMetrics::ObserveResponseTime(w1.Tg(tg), 2);
+  WorkerMetrics::ObserveResponseTime(w2.Tg(tg), 10);
+  const std::string text =
+      RenderPrometheus(slots, {&w1, &w2}, {{"targetgroup/api/fedcba9876543210", 2, 1}});
+  auto has = [&](const std::string& s) { return text.find(s) != std::string::npos; };
+  EXPECT_TRUE(
+      has("# TYPE AWS_ApplicationELB_RequestCount counter\n"
+          "AWS_ApplicationELB_RequestCount{LoadBalancer=\"app/web/0123456789abcdef\"} 7\n"))
+      << text;
+  EXPECT_TRUE(
+      has("# TYPE AWS_ApplicationELB_ActiveConnectionCount gauge\n"
+          "AWS_ApplicationELB_ActiveConnectionCount{LoadBalancer=\"app/web/0123456789abcdef\"}"
+          " 2\n"))
+      << text;
+  EXPECT_TRUE(
+      has("AWS_ApplicationELB_HTTPCode_Target_5XX_Count{TargetGroup=\"targetgroup/api/"
+          "fedcba9876543210\"} 2\n"))
+      << text;
+  EXPECT_TRUE(
+      has("AWS_ApplicationELB_TargetResponseTime_bucket{TargetGroup=\"targetgroup/api/"
+          "fedcba9876543210\",le=\"0.003\"} 1\n"))
+      << text;
+  EXPECT_TRUE(
+      has("AWS_ApplicationELB_TargetResponseTime_bucket{TargetGroup=\"targetgroup/api/"
+          "fedcba9876543210\",le=\"0.015\"} 2\n"))
+      << text;
+  EXPECT_TRUE(
+      has("AWS_ApplicationELB_TargetResponseTime_bucket{TargetGroup=\"targetgroup/api/"
+          "fedcba9876543210\",le=\"+Inf\"} 2\n"))
+      << text;
+  EXPECT_TRUE(
+      has("AWS_ApplicationELB_TargetResponseTime_sum{TargetGroup=\"targetgroup/api/"
+          "fedcba9876543210\"} 0.012\n"))
+      << text;
+  EXPECT_TRUE(
+      has("AWS_ApplicationELB_HealthyHostCount{TargetGroup=\"targetgroup/api/"
+          "fedcba9876543210\"} 2\n"))
+      << text;
+  EXPECT_TRUE(
+      has("AWS_ApplicationELB_UnHealthyHostCount{TargetGroup=\"targetgroup/api/"
+          "fedcba9876543210\"} 1\n"))
+      << text;
+  // Every TYPE line names a family once.
+  size_t types = 0;
+  for (size_t at = text.find("# TYPE "); at != std::string::npos;
+       at = text.find("# TYPE ", at + 1)) {
+    ++types;
+  }
+  EXPECT_EQ(types, static_cast<size_t>(LbMetric::kCount) + 3);
+}
+
+TEST(WorkerMetrics, ReadersSeeWhatOneWriterCounts) {
+  WorkerMetrics m;
+  std::thread writer([&] {
+    for (int i = 0; i < 100000; ++i) m.Add(0, LbMetric::kRequestCount);
+  });
+  uint64_t last = 0;
+  for (int i = 0; i < 1000; ++i) {
+    const uint64_t now = m.Get(0, LbMetric::kRequestCount);
+    EXPECT_GE(now, last);  // a reader never sees a counter go back
+    last = now;
+  }
+  writer.join();
+  EXPECT_EQ(m.Get(0, LbMetric::kRequestCount), 100000u);
+}
+
+}  // namespace
+}  // namespace sluice::observe
