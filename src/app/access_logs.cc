@@ -22,15 +22,16 @@ std::map<uint64_t, observe::LogDestination> AccessLogDestinations(const proxy::S
   const config::Config& cfg = snap.config;
   for (const config::LoadBalancer& lb : cfg.load_balancers) {
     const config::LoadBalancerAttributes& a = lb.attributes;
-    if (!a.access_logs_enabled) continue;
-    out[snapshot::AccessLogKey(lb.name)] =
-        observe::LogDestination{a.access_logs_directory,
-                                a.access_logs_prefix,
-                                cfg.account.id,
-                                cfg.account.region,
-                                lb.name,
-                                config::ResourceId("loadbalancer", lb.name),
-                                NodeAddress(lb)};
+    auto add = [&](uint64_t key, const config::LoadBalancerAttributes::LogSettings& s,
+                   const char* file_prefix) {
+      if (!s.enabled) return;
+      out[key] = observe::LogDestination{
+          s.directory,        s.prefix,   cfg.account.id,
+          cfg.account.region, lb.name,    config::ResourceId("loadbalancer", lb.name),
+          NodeAddress(lb),    file_prefix};
+    };
+    add(snapshot::AccessLogKey(lb.name), a.access_logs, "");
+    add(snapshot::ConnectionLogKey(lb.name), a.connection_logs, "conn_log_");
   }
   return out;
 }
@@ -48,6 +49,7 @@ AccessLogs::AccessLogs(size_t workers) {
 void AccessLogs::Attach(proxy::Worker& worker) {
   // Only the listeners of load balancers with access logs on build records.
   worker.set_exchange_sink(sinks_[static_cast<size_t>(worker.index())].get(), false);
+  worker.set_log_ring(rings_[static_cast<size_t>(worker.index())].get());
 }
 
 void AccessLogs::Apply(const proxy::Snapshot& snap) {

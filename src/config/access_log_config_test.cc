@@ -34,15 +34,15 @@ TEST(AccessLogConfig, EnabledWithALocalDirectoryResolvedAgainstTheConfigFile) {
                                       "/etc/sluice/sluice.yaml");
   ASSERT_TRUE(std::holds_alternative<Config>(r));
   const LoadBalancerAttributes& a = std::get<Config>(r).load_balancers[0].attributes;
-  EXPECT_TRUE(a.access_logs_enabled);
-  EXPECT_EQ(a.access_logs_bucket, "my-bucket");
-  EXPECT_EQ(a.access_logs_prefix, "a/b");
-  EXPECT_EQ(a.access_logs_directory, "/etc/sluice/logs");
+  EXPECT_TRUE(a.access_logs.enabled);
+  EXPECT_EQ(a.access_logs.bucket, "my-bucket");
+  EXPECT_EQ(a.access_logs.prefix, "a/b");
+  EXPECT_EQ(a.access_logs.directory, "/etc/sluice/logs");
 }
 
 TEST(AccessLogConfig, OffByDefault) {
   Config c = MustLoad(Lb("      idle_timeout.timeout_seconds: 60\n"));
-  EXPECT_FALSE(c.load_balancers[0].attributes.access_logs_enabled);
+  EXPECT_FALSE(c.load_balancers[0].attributes.access_logs.enabled);
 }
 
 TEST(AccessLogConfig, EnabledNeedsADirectory) {
@@ -65,9 +65,26 @@ TEST(AccessLogConfig, PrefixRules) {
                           "expected true or false, got 'sometimes'"));
 }
 
-TEST(AccessLogConfig, ConnectionLogsStayRefusedAsNotSupported) {
+TEST(AccessLogConfig, ConnectionLogsTheSameWay) {
+  LoadResult r = LoadConfigFromString(Lb(R"(      connection_logs.s3.enabled: true
+      connection_logs.s3.prefix: conn
+      sluice.connection_logs.directory: /var/log/sluice
+)"),
+                                      "t.yaml");
+  ASSERT_TRUE(std::holds_alternative<Config>(r));
+  const LoadBalancerAttributes& a = std::get<Config>(r).load_balancers[0].attributes;
+  EXPECT_TRUE(a.connection_logs.enabled);
+  EXPECT_FALSE(a.access_logs.enabled);
+  EXPECT_EQ(a.connection_logs.prefix, "conn");
+  EXPECT_EQ(a.connection_logs.directory, "/var/log/sluice");
   EXPECT_THAT(Errors(Lb("      connection_logs.s3.enabled: true\n")),
-              ElementsAre(::testing::HasSubstr("'connection_logs.s3.enabled' is not supported")));
+              ElementsAre("t.yaml:4:7: LoadBalancers[0].Attributes: connection_logs.s3.enabled is "
+                          "true but sluice.connection_logs.directory is not set: Sluice writes "
+                          "connection log files to a local directory (S3 upload is not built)"));
+  EXPECT_THAT(Errors(Lb("      connection_logs.s3.prefix: AWSLogs\n")),
+              ElementsAre(::testing::HasSubstr("connection_logs.s3.prefix 'AWSLogs' must not")));
+  EXPECT_THAT(Errors(Lb("      health_check_logs.s3.enabled: true\n")),
+              ElementsAre(::testing::HasSubstr("'health_check_logs.s3.enabled' is not supported")));
 }
 
 TEST(AccountConfig, DefaultsAndValues) {

@@ -128,13 +128,17 @@ struct LoadBalancerAttributes {
   bool http2_enabled = true;         // routing.http2.enabled (accepted; HTTP/2 later)
   bool tls_version_and_cipher_headers =
       false;  // routing.http.x_amzn_tls_version_and_cipher_suite.enabled
-  // Access logs (reference §3.1, §5): ALB writes to S3; Sluice writes the same gzip files
-  // under a local directory (`sluice.access_logs.directory`, relative to the config file),
-  // laid out as the S3 keys would be. The bucket is kept for a later upload.
-  bool access_logs_enabled = false;   // access_logs.s3.enabled
-  std::string access_logs_bucket;     // access_logs.s3.bucket
-  std::string access_logs_prefix;     // access_logs.s3.prefix (never contains "AWSLogs")
-  std::string access_logs_directory;  // sluice.access_logs.directory (resolved)
+  // Access and connection logs (reference §3.1, §5): ALB writes to S3; Sluice writes the
+  // same gzip files under a local directory (`sluice.<kind>.directory`, relative to the
+  // config file), laid out as the S3 keys would be. The bucket is kept for a later upload.
+  struct LogSettings {
+    bool enabled = false;   // <kind>.s3.enabled
+    std::string bucket;     // <kind>.s3.bucket
+    std::string prefix;     // <kind>.s3.prefix (never contains "AWSLogs")
+    std::string directory;  // sluice.<kind>.directory (resolved)
+  };
+  LogSettings access_logs;      // access_logs.*
+  LogSettings connection_logs;  // connection_logs.*
 };
 
 // A listener's mention of a certificate of the store (Certificates[i].CertificateArn).

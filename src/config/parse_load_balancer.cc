@@ -24,6 +24,10 @@ constexpr std::string_view kSupportedAttributes[] = {
     "access_logs.s3.bucket",
     "access_logs.s3.prefix",
     "sluice.access_logs.directory",
+    "connection_logs.s3.enabled",
+    "connection_logs.s3.bucket",
+    "connection_logs.s3.prefix",
+    "sluice.connection_logs.directory",
 };
 
 // elbv2 load balancer attributes Sluice knows of but does not implement.
@@ -45,44 +49,80 @@ void SetBool(Reader& r, const Field& f, bool* out) {
   if (auto b = ReadBool(r, f)) *out = *b;
 }
 
-// access_logs.s3.* and the local directory (reference §3.1, §5.1).
-void ParseAccessLogAttribute(Reader& r, const MapReader::Entry& e, LoadBalancerAttributes* out) {
+// <kind>.s3.* and sluice.<kind>.directory, kind "access_logs" or "connection_logs"
+// (reference §3.1, §5.1). `name` is the key without the kind ("s3.enabled", ...).
+void ParseLogAttribute(Reader& r, const MapReader::Entry& e, std::string_view name,
+                       LoadBalancerAttributes::LogSettings* out) {
   const std::string& key = e.key;
   const Field& f = e.value;
-  if (key == "access_logs.s3.enabled") {
-    SetBool(r, f, &out->access_logs_enabled);
+  if (name == "s3.enabled") {
+    SetBool(r, f, &out->enabled);
     return;
   }
-  if (key == "sluice.access_logs.directory") {
+  if (name == "directory") {
     Location where;
-    ReadFilePath(r, f, &out->access_logs_directory, &where);
+    ReadFilePath(r, f, &out->directory, &where);
     return;
   }
   std::optional<std::string> s = ReadString(r, f);
   if (!s) return;
-  if (key == "access_logs.s3.bucket") {
-    out->access_logs_bucket = *s;
+  if (name == "s3.bucket") {
+    out->bucket = *s;
   } else if (s->find("AWSLogs") != std::string::npos) {
     // AWS refuses it: the key part from AWSLogs on is the load balancer's (§5.1).
-    r.AddError(f, "access_logs.s3.prefix " + QuoteValue(*s) + " must not contain \"AWSLogs\"");
+    r.AddError(f, key + " " + QuoteValue(*s) + " must not contain \"AWSLogs\"");
   } else if (!s->empty() && (s->front() == '/' || s->back() == '/')) {
-    r.AddError(f, "access_logs.s3.prefix " + QuoteValue(*s) +
-                      " must not start or end with \"/\" (the key adds its own)");
+    r.AddError(
+        f, key + " " + QuoteValue(*s) + " must not start or end with \"/\" (the key adds its own)");
   } else {
-    out->access_logs_prefix = *s;
+    out->prefix = *s;
   }
 }
 
-// Access logs need somewhere to go: without an S3 upload (not built), a local directory.
-void CheckAccessLogs(Reader& r, const Field& field, const LoadBalancerAttributes& a) {
-  if (!a.access_logs_enabled || !a.access_logs_directory.empty()) return;
-  r.AddError(field,
-             "access_logs.s3.enabled is true but sluice.access_logs.directory is not set: "
-             "Sluice writes access log files to a local directory (S3 upload is not built)");
+// The log attribute `key` names: its kind's settings and the rest of the key; false when
+// `key` is not one.
+bool SplitLogAttribute(const std::string& key, LoadBalancerAttributes* a,
+                       LoadBalancerAttributes::LogSettings** settings, std::string_view* name) {
+  for (std::string_view kind : {"access_logs", "connection_logs"}) {
+    LoadBalancerAttributes::LogSettings* s =
+        kind == "access_logs" ? &a->access_logs : &a->connection_logs;
+    std::string_view k = key;
+    if (k.starts_with("sluice.") && k.substr(7).starts_with(kind) &&
+        k.substr(7 + kind.size()) == ".directory") {
+      *settings = s;
+      *name = "directory";
+      return true;
+    }
+    if (k.starts_with(kind) && k.size() > kind.size() && k[kind.size()] == '.') {
+      std::string_view rest = k.substr(kind.size() + 1);
+      if (rest == "s3.enabled" || rest == "s3.bucket" || rest == "s3.prefix") {
+        *settings = s;
+        *name = rest;
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+// Logs need somewhere to go: without an S3 upload (not built), a local directory.
+void CheckLogs(Reader& r, const Field& field, const LoadBalancerAttributes& a) {
+  for (std::string_view kind : {"access_logs", "connection_logs"}) {
+    const LoadBalancerAttributes::LogSettings& s =
+        kind == "access_logs" ? a.access_logs : a.connection_logs;
+    if (!s.enabled || !s.directory.empty()) continue;
+    const std::string k(kind);
+    r.AddError(field, k + ".s3.enabled is true but sluice." + k +
+                          ".directory is not set: Sluice writes " +
+                          (kind == "access_logs" ? "access" : "connection") +
+                          " log files to a local directory (S3 upload is not built)");
+  }
 }
 
 void ParseAttributes(Reader& r, const Field& field, LoadBalancerAttributes* out) {
   MapReader m = OpenFreeMap(r, field);
+  LoadBalancerAttributes::LogSettings* log_settings = nullptr;
+  std::string_view log_name;
   for (const MapReader::Entry& e : m.entries()) {
     const std::string& key = e.key;
     const Field& f = e.value;
@@ -116,9 +156,8 @@ void ParseAttributes(Reader& r, const Field& field, LoadBalancerAttributes* out)
       SetBool(r, f, &out->http2_enabled);
     } else if (key == "routing.http.x_amzn_tls_version_and_cipher_suite.enabled") {
       SetBool(r, f, &out->tls_version_and_cipher_headers);
-    } else if (key == "access_logs.s3.enabled" || key == "access_logs.s3.bucket" ||
-               key == "access_logs.s3.prefix" || key == "sluice.access_logs.directory") {
-      ParseAccessLogAttribute(r, e, out);
+    } else if (SplitLogAttribute(key, out, &log_settings, &log_name)) {
+      ParseLogAttribute(r, e, log_name, log_settings);
     } else if (std::find(std::begin(kUnsupportedAttributes), std::end(kUnsupportedAttributes),
                          key) != std::end(kUnsupportedAttributes)) {
       r.AddError(e.key_mark, f.path,
@@ -130,7 +169,7 @@ void ParseAttributes(Reader& r, const Field& field, LoadBalancerAttributes* out)
           "unknown load balancer attribute " + QuoteValue(key) + "; supported: " + SupportedList());
     }
   }
-  CheckAccessLogs(r, field, *out);
+  CheckLogs(r, field, *out);
 }
 
 // Reads an IP address field into *text / *ip; false after an error.

@@ -65,8 +65,8 @@ std::string AccessLogPath(const LogDestination& d, int64_t end_unix_ms, int64_t 
   AppendTwo(day.month, &path);
   path += "/";
   AppendTwo(day.day, &path);
-  path += "/" + d.account + "_elasticloadbalancing_" + d.region + "_app." + d.lb_name + "." +
-          d.lb_id + "_";
+  path += "/" + d.file_prefix + d.account + "_elasticloadbalancing_" + d.region + "_app." +
+          d.lb_name + "." + d.lb_id + "_";
   // End time like 20140215T2340Z.
   const int64_t end_s = end_unix_ms / 1000;
   const CivilDate end = CivilFromDays(end_s / 86400);
@@ -165,7 +165,7 @@ AccessLogWriter::OpenFile* AccessLogWriter::FileFor(uint64_t key, int64_t now_un
   f->destination = d->second;
   f->interval_end_ms = (now_unix_ms / kLogIntervalMs + 1) * kLogIntervalMs;
   const std::string partial_dir = f->destination.directory + "/.sluice-partial";
-  f->partial_path = partial_dir + "/" + f->destination.lb_name + "." +
+  f->partial_path = partial_dir + "/" + f->destination.file_prefix + f->destination.lb_name + "." +
                     std::to_string(f->interval_end_ms) + ".log.gz.part";
   OpenFile* raw = f.get();
   files_.emplace(key, std::move(f));

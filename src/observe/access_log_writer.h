@@ -34,7 +34,8 @@ struct LogDestination {
   std::string region;
   std::string lb_name;
   std::string lb_id;
-  std::string node_ip;  // the address that names the "node" in file names
+  std::string node_ip;      // the address that names the "node" in file names
+  std::string file_prefix;  // "" (access logs), "conn_log_" (connection logs)
   bool operator==(const LogDestination&) const = default;
 };
 

@@ -52,6 +52,7 @@ DownstreamConnection::DownstreamConnection(Worker* worker,
 DownstreamConnection::~DownstreamConnection() = default;
 
 bool DownstreamConnection::Start() {
+  if (listener_->connection_log_key != 0 && !handshaking_) LogConnection(false);
   if (transport_->Watch(worker_->loop(), this)) return true;
   Close();
   return false;
@@ -171,6 +172,7 @@ bool DownstreamConnection::ReadDownstream() {
   if (handshaking_ && r.error() == EPROTO) {
     tls::HandshakeCounters::CountFailed();
     observe::WorkerMetrics::Add(*lb_metrics_, observe::LbMetric::kClientTlsNegotiationErrorCount);
+    if (listener_->connection_log_key != 0) LogConnection(false);
   }
   switch (phase_) {
     case Phase::kIdle:

@@ -162,6 +162,10 @@ class DownstreamConnection final : public net::EventHandler {
   bool OpenExchange(uint64_t received_bytes);
   void SetOutcome(Cause cause, int elb_status);
   void EndExchange();
+  // One connection-log entry (reference §5.5) when the listener's load balancer has
+  // connection logs on: at accept (plain), or when the TLS handshake finished or failed.
+  [[gnu::noinline, gnu::cold]] void LogConnection(bool handshake_done);
+  void DrawConnTraceId();
   // The CloudWatch counters of the exchange that ends (downstream_record.cc).
   void CountExchange();
   // Answers that did not come from a target: ELB status classes, rule answers, connect errors.

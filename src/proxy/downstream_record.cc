@@ -1,7 +1,9 @@
 // The exchange record of a downstream connection: what access logs and metrics read about
 // each request (proxy/outcome.h). Loop thread only.
+#include "observe/connection_log_format.h"
 #include "proxy/downstream_connection.h"
 #include "proxy/worker.h"
+#include "tls/connection_facts.h"
 
 namespace sluice::proxy {
 
@@ -28,10 +30,7 @@ bool DownstreamConnection::OpenExchange(uint64_t received_bytes) {
   if (worker_->ExchangeSinkFor(listener_) == nullptr) return false;  // nobody reads the text
   worker_->TakeString(record_text_);
   record_text_.clear();
-  if ((conn_trace_[0] | conn_trace_[1]) == 0) {
-    conn_trace_[0] = worker_->rng().Next();
-    conn_trace_[1] = worker_->rng().Next() | 1;
-  }
+  DrawConnTraceId();
   return true;
 }
 
@@ -55,6 +54,43 @@ void DownstreamConnection::BeginExchange(const http::RequestHead& head) {
   }
   record_text_.append(host);
   host_len_ = static_cast<uint32_t>(host.size());
+}
+
+void DownstreamConnection::DrawConnTraceId() {
+  if ((conn_trace_[0] | conn_trace_[1]) != 0) return;
+  conn_trace_[0] = worker_->rng().Next();
+  conn_trace_[1] = worker_->rng().Next() | 1;
+}
+
+void DownstreamConnection::LogConnection(bool handshake_done) {
+  observe::LogRing* ring = worker_->log_ring();
+  const uint64_t key = listener_->connection_log_key;
+  if (key == 0 || ring == nullptr) return;
+  DrawConnTraceId();
+  observe::ConnectionLogEntry e;
+  e.unix_us = worker_->loop().unix_ms() * 1000;
+  e.client = peer_;
+  e.listener_port = listener_address_.port;
+  e.conn_trace_id[0] = conn_trace_[0];
+  e.conn_trace_id[1] = conn_trace_[1];
+  tls::ConnectionFacts facts;
+  if (listener_->tls != nullptr) {
+    facts = tls::DescribeConnection(transport_->TlsSession(), handshake_done);
+    if (handshake_done) {
+      e.tls_protocol = transport_->TlsVersion();
+      e.tls_cipher = transport_->TlsCipher();
+      e.handshake_ms = handshake_ms_;
+    }
+    e.cert_subject = facts.cert_subject;
+    e.cert_validity = facts.cert_validity;
+    e.cert_serial = facts.cert_serial;
+    e.tls_verify_status = facts.verify_status;
+    e.tls_keyexchange = facts.key_exchange;
+  }
+  std::string& line = worker_->log_line();
+  line.clear();
+  observe::AppendConnectionLogLine(e, &line);
+  ring->Push(key, line);
 }
 
 void DownstreamConnection::RecordRedirect(std::string_view location) {

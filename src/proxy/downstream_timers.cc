@@ -19,6 +19,7 @@ void DownstreamConnection::CheckTimers(int64_t now_ms) {
     case Phase::kIdle:
       if (handshaking_ && now_ms - created_ms_ >= kHandshakeTimeoutMs) {
         tls::HandshakeCounters::CountTimedOut();
+        if (listener_->connection_log_key != 0) LogConnection(false);
         Close();
       } else if (idle_for >= idle_timeout_ms_) {
         Close();
@@ -123,6 +124,7 @@ void DownstreamConnection::HandshakeDone() {
     tls::AppendClientCertHeaders(transport_->TlsSession(), l.mutual_authentication.mode,
                                  l.attributes, &tls_header_lines_);
   }
+  if (listener_->connection_log_key != 0) LogConnection(true);
 }
 
 }  // namespace sluice::proxy

@@ -20,6 +20,7 @@
 #include "net/tcp_transport.h"
 #include "net/tls_transport.h"
 #include "net/transport.h"
+#include "observe/log_ring.h"
 #include "observe/metrics.h"
 #include "proxy/deadline_wheel.h"
 #include "proxy/listener_sockets.h"
@@ -106,6 +107,11 @@ class Worker {
     sink_every_listener_ = every_listener;
   }
   ExchangeSink* exchange_sink() const { return exchange_sink_; }
+  // The ring connection-log entries go to (none: no connection logs). Set before Start();
+  // it must outlive the worker's thread. `log_line()` is a scratch string to format them in.
+  void set_log_ring(observe::LogRing* ring) { log_ring_ = ring; }
+  observe::LogRing* log_ring() const { return log_ring_; }
+  std::string& log_line() { return log_line_; }
   // The sink that wants the exchanges of `listener`, or null.
   ExchangeSink* ExchangeSinkFor(const ListenerRuntime* listener) const {
     if (exchange_sink_ == nullptr) return nullptr;
@@ -184,6 +190,8 @@ class Worker {
   bool shutting_down_ = false;
   ExchangeSink* exchange_sink_ = nullptr;
   bool sink_every_listener_ = true;
+  observe::LogRing* log_ring_ = nullptr;
+  std::string log_line_;
   net::TcpConnector tcp_connector_;
   net::Connector* connector_ = &tcp_connector_;
   int64_t shutdown_deadline_ms_ = 0;

@@ -67,7 +67,8 @@ Result<ListenerRuntime> CompileListener(config::LoadBalancer& lb, config::Listen
   rt.port_text = std::to_string(l.port);
   rt.sticky_scope = balancer::StickyHash(lb.name + ":" + l.bind_address + ":" + rt.port_text);
   rt.elb_log_name = config::LoadBalancerLogName(lb.name);
-  if (lb.attributes.access_logs_enabled) rt.access_log_key = AccessLogKey(lb.name);
+  if (lb.attributes.access_logs.enabled) rt.access_log_key = AccessLogKey(lb.name);
+  if (lb.attributes.connection_logs.enabled) rt.connection_log_key = ConnectionLogKey(lb.name);
   auto table = routing::RuleTable::Compile(l);
   if (!table.ok()) return table.error();
   rt.rules = std::move(table.value());
@@ -236,6 +237,10 @@ void SnapshotCompiler::Commit(Pending next, int64_t now, Snapshot* snap) {
 
 uint64_t AccessLogKey(const std::string& load_balancer_name) {
   return balancer::StickyHash("access-log:" + load_balancer_name) | 1;
+}
+
+uint64_t ConnectionLogKey(const std::string& load_balancer_name) {
+  return balancer::StickyHash("connection-log:" + load_balancer_name) | 1;
 }
 
 }  // namespace sluice::snapshot

@@ -59,13 +59,15 @@ struct ListenerRuntime {
   uint64_t sticky_scope = 0;  // StickyHash("<lb>:<address>"): scopes AWSALBTG cookies
   // HTTPS: the certificates and policy every accepted connection's session starts from.
   std::shared_ptr<const tls::ServerContext> tls;
-  std::string elb_log_name;     // "app/<name>/<id>" (access log elb)
-  uint64_t access_log_key = 0;  // the load balancer's access log stream; 0: logs off
-  int lb_metrics_slot = -1;     // the load balancer's observe::MetricSlots slot; -1: none
+  std::string elb_log_name;         // "app/<name>/<id>" (access log elb)
+  uint64_t access_log_key = 0;      // the load balancer's access log stream; 0: logs off
+  uint64_t connection_log_key = 0;  // its connection log stream; 0: logs off
+  int lb_metrics_slot = -1;         // the load balancer's observe::MetricSlots slot; -1: none
 };
 
-// The access log stream key of a load balancer (non-zero).
+// The access / connection log stream keys of a load balancer (non-zero, distinct).
 uint64_t AccessLogKey(const std::string& load_balancer_name);
+uint64_t ConnectionLogKey(const std::string& load_balancer_name);
 
 // A target removed from its group by a reload: it gets no new requests; requests in flight
 // may finish until deadline_ms (monotonic), then their connections are closed.
