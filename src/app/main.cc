@@ -316,6 +316,7 @@ void AddSubcommands(CLI::App& app, Cli& cli) {
 
 int Main(int argc, char** argv) {
   CLI::App app{"sluice: a self-hosted Application Load Balancer"};
+  app.set_version_flag("--version", std::string("sluice ") + SLUICE_VERSION);
   app.require_subcommand(1);
   // CLI11's messages quote what was given; keep that bounded and free of control characters.
   app.failure_message([](const CLI::App*, const CLI::Error& e) {

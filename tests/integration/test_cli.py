@@ -219,3 +219,9 @@ def test_admin_flag_port_0_picks_a_free_port(tmp_path):
         assert "TargetGroups" in res.stdout
     finally:
         proc.stop(timeout=10)
+
+
+def test_version_flag():
+    run = subprocess.run([SLUICE_BIN, "--version"], capture_output=True, text=True, timeout=10)
+    assert run.returncode == 0, run.stderr
+    assert re.fullmatch(r"sluice \d+\.\d+\.\d+\n", run.stdout), run.stdout
