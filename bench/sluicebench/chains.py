@@ -24,6 +24,13 @@ keeps the connections (keep-alive) and resumes sessions: Sluice with a `Protocol
 group, HAProxy with `ssl verify none alpn http/1.1` on its servers, NGINX with
 `proxy_pass https://`, `proxy_ssl_verify off` and `proxy_ssl_session_reuse on`. Otherwise the
 proxies speak HTTP to the backends.
+
+An access-log workload (Workload.access_log) has every proxy log each request to a local file
+in the run's work directory (accesslog.py says where and how the driver checks it): Sluice
+with access_logs.s3.enabled and sluice.access_logs.directory (its ALB gzip files), NGINX with
+`access_log <file> combined buffer=64k flush=1s`, HAProxy with `log stdout format raw local0`
+and `option httplog`, its stdout going to the file (Launch.stdout). Otherwise logging is off
+(NGINX `access_log off`, no "log" line in HAProxy, no access-log attribute in Sluice).
 """
 
 import re
@@ -31,6 +38,7 @@ import shutil
 import subprocess
 from typing import NamedTuple
 
+from . import accesslog
 from .common import BACKEND_ADDRS, BENCH, DIRECT_ADDR, PROXY_ADDR, HarnessError
 
 # The backends: the shared responder serves 13 B; the sized one any body size.
@@ -153,6 +161,8 @@ class Launch(NamedTuple):
     port: int
     what: str  # for error messages
     settle: bool  # give every worker a moment to reach its event loop
+    stdout: object = None  # a file for the process's stdout (None: its log, with stderr)
+    access_log: object = None  # where its access log goes (accesslog.py), None without
 
 
 def backend_tool(body, sized_only, backend_tls=False):
@@ -238,9 +248,22 @@ def _check_kind(tls, workload):
                            f"{CERT_KEYS[tls.kind].title}")
 
 
+# HAProxy's lines (defaults section) for an access-log workload: ALB-like HTTP log lines, one
+# write() each to stdout (fd 1, a file of the run: Launch.stdout), without syslog framing.
+HAPROXY_ACCESS_LOG = ("\n    log stdout format raw local0"
+                      "\n    option httplog")
+
+# NGINX's access_log arguments for an access-log workload: the default format, buffered.
+NGINX_ACCESS_LOG = "combined buffer=64k flush=1s"
+
+
 def _sluice(env, chain, layout, workload, port):
     tls = _tls_files(env, chain, workload)
+    logs = accesslog.log_path(env.work, chain, layout.name, directory=True) \
+        if workload.access_log else None
     text = render("sluice.yaml.in", {
+        "ACCESS_LOG": "\n      access_logs.s3.enabled: true"
+                      f"\n      sluice.access_logs.directory: {logs}" if logs else "",
         "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port, "BACKEND_PORT": env.backend_port,
         "PROTOCOL": "HTTPS" if tls else "HTTP",
         "TARGET_PROTOCOL": "HTTPS" if workload.backend_tls else "HTTP",
@@ -255,7 +278,7 @@ def _sluice(env, chain, layout, workload, port):
     cfg.write_text(text)
     argv = [env.tools["sluice"], "run", "--config", cfg, "--workers", layout.workers,
             "--shutdown-timeout", "0"]
-    return Launch(argv, PROXY_ADDR, port, chain, True)
+    return Launch(argv, PROXY_ADDR, port, chain, True, access_log=logs)
 
 
 # HAProxy's servers for a backend-TLS workload: TLS without a certificate check, no SNI (no
@@ -273,7 +296,9 @@ NGINX_UPSTREAM_TLS = ("\n            proxy_ssl_protocols TLSv1.2 TLSv1.3;"
 def _haproxy(env, chain, layout, workload, port):
     tls = _tls_files(env, chain, workload)
     server_tls = HAPROXY_SERVER_TLS if workload.backend_tls else ""
+    log = accesslog.log_path(env.work, chain, layout.name) if workload.access_log else None
     text = render("haproxy.cfg.in", {
+        "ACCESS_LOG": HAPROXY_ACCESS_LOG if log else "",
         "WORKERS": layout.workers, "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port,
         "BIND_TLS": f" ssl crt {tls.combined} alpn http/1.1 ssl-min-ver TLSv1.2" if tls else "",
         "PEER_HEADERS": haproxy_headers(layout.peer_headers, workload.scheme),
@@ -281,14 +306,17 @@ def _haproxy(env, chain, layout, workload, port):
                              for i, b in enumerate(BACKEND_ADDRS))})
     cfg = env.cfg_dir / f"{chain}-{layout.name}.cfg"
     cfg.write_text(text)
-    return Launch(["haproxy", "-f", cfg, "-db"], PROXY_ADDR, port, chain, True)
+    return Launch(["haproxy", "-f", cfg, "-db"], PROXY_ADDR, port, chain, True, stdout=log,
+                  access_log=log)
 
 
 def _nginx(env, chain, layout, workload, port):
     wd = env.work / f"nginx-{layout.name}"
     wd.mkdir(exist_ok=True)
     tls = _tls_files(env, chain, workload)
+    log = accesslog.log_path(env.work, chain, layout.name) if workload.access_log else None
     text = render("nginx.conf.in", {
+        "ACCESS_LOG": f"{log} {NGINX_ACCESS_LOG}" if log else "off",
         "WORKERS": layout.workers, "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port,
         "LISTEN_TLS": " ssl" if tls else "",
         "SERVER_TLS": f"\n        ssl_certificate {tls.cert};"
@@ -303,12 +331,15 @@ def _nginx(env, chain, layout, workload, port):
     cfg = env.cfg_dir / f"{chain}-{layout.name}.conf"
     cfg.write_text(text)
     argv = ["nginx", "-c", cfg, "-e", wd / "nginx-error.log"]
-    return Launch(argv, PROXY_ADDR, port, chain, True)
+    return Launch(argv, PROXY_ADDR, port, chain, True, access_log=log)
 
 
 def _no_tls(chain, workload):
+    """The references speak no TLS and write no access log."""
     if workload.tls or workload.backend_tls:
         raise HarnessError(f"{chain} cannot serve TLS workload {workload.name}")
+    if workload.access_log:
+        raise HarnessError(f"{chain} cannot write the access log of workload {workload.name}")
 
 
 def _floor(env, chain, layout, workload, port):

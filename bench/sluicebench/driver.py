@@ -13,7 +13,7 @@ from .chains import (BACKEND_SOURCES, ChainEnv, backend_argv, backend_tool, laun
                      make_certificate, tls_backend_argv)
 from .common import BACKEND_ADDRS, PROXY_ADDR, HarnessError, ProxyDied
 from .httpcheck import http_check, open_idle_connections
-from . import loadgen
+from . import accesslog, loadgen
 from .procs import Procs, descendants, wait_listening
 from .stats import openloop_rate
 from .sysstats import (cpu_delta_seconds, cpu_ticks, cpu_times, established_to, listening,
@@ -44,6 +44,8 @@ class Bench:
         # chains.TlsFiles by kind of key: the run's one certificate of each kind, made when a
         # workload first needs it and then the same for every proxy and round.
         self.tls = {}
+        # pid of a running proxy -> where its access log goes (an access-log workload).
+        self.access_logs = {}
 
     def tls_files(self, workload):
         kind = workload.tls_key
@@ -104,11 +106,30 @@ class Bench:
                        a.sized_backend_only,
                        self.tls_files(workload) if workload.tls else None)
         run = launch(env, chain, layout, workload, port)
-        p = self.procs.start(f"{chain}-{layout.name}", run.argv, cpus=layout.proxy_cpus)
+        p = self.procs.start(f"{chain}-{layout.name}", run.argv, cpus=layout.proxy_cpus,
+                             stdout=run.stdout)
+        if run.access_log is not None:
+            self.access_logs[p.pid] = run.access_log
         wait_listening(run.ip, run.port, p, run.what)
         if run.settle:
             time.sleep(0.1)  # let every worker reach its event loop
         return p, run.ip, run.port
+
+    def check_access_log(self, p, m, served):
+        """After proxy `p` stopped, for an access-log workload: the entries its log holds
+        (access_log_lines) against the requests it served (access_log_served: check request,
+        warm-up, measured); fewer than accesslog.ACCESS_LOG_MIN of them is a problem. The log
+        is removed. Nothing for a proxy without an access log."""
+        path = self.access_logs.pop(p.pid, None)
+        if path is None:
+            return
+        lines, leftover = accesslog.count_entries(path)
+        accesslog.remove(path)
+        m["access_log_lines"], m["access_log_served"] = lines, served
+        m["access_log_pct"] = round(100 * lines / served, 2) if served else None
+        why = accesslog.shortfall(lines, served, leftover)
+        if why:
+            self.problem(m, why)
 
     def guarded(self, p, chain, fn):
         try:
@@ -212,6 +233,7 @@ class Bench:
             self.procs.stop(p)
         requests = r["requests"]
         m["requests"] = requests
+        self.check_access_log(p, m, 1 + warm.get("requests", 0) + requests)
         m["rps"] = round(requests / (r["duration_us"] / 1e6), 1) if r["duration_us"] else 0
         m["errors"] = r["errors"] + warm["errors"]
         m["errors_detail"] = {k: r[k] for k in r if k.startswith("errors_")}
@@ -274,6 +296,7 @@ class Bench:
         finally:
             self.procs.stop(p)
         self.fill_latency(m, r, before, after)
+        self.check_access_log(p, m, 1 + r["sent_total"])
         return m
 
     def fill_latency(self, m, r, before, after):
@@ -294,6 +317,8 @@ class Bench:
         a = self.args
         started = []  # (chain, Popen, ip, port)
         ms = {}
+        out = []
+        served = []  # (Popen, measurement, requests it served)
         try:
             for i, chain in enumerate(order):
                 p, ip, port = self.start_chain(chain, layout, workload, port=a.port + i)
@@ -313,7 +338,6 @@ class Bench:
                                     f"openloop-{layout.name}")
             after = self.snapshot([])
             after_cpu = {chain: cpu_ticks(v) for chain, v in pids.items()}
-            out = []
             for (chain, p, _, _), r in zip(started, results):
                 m = ms[chain]
                 died = self.exited(p, chain)
@@ -325,10 +349,13 @@ class Bench:
                 self.fill_latency(m, r, dict(before, cpu=before_cpu[chain]),
                                   dict(after, cpu=after_cpu[chain]))
                 out.append(m)
-            return out
+                served.append((p, m, 1 + r["sent_total"]))
         finally:
             for _, p, _, _ in started:
                 self.procs.stop(p)
+        for p, m, n in served:  # once stopped: every buffer flushed, every file complete
+            self.check_access_log(p, m, n)
+        return out
 
     def measure_idle(self, layout, workload, chain, rnd, order):
         a = self.args
@@ -363,6 +390,7 @@ class Bench:
             for s in socks:
                 s.close()
             self.procs.stop(p)
+        self.check_access_log(p, m, 0)  # an idle connection asks nothing: only removed
         return m
 
     # ---- orchestration -------------------------------------------------------------------------
@@ -379,8 +407,10 @@ class Bench:
         if m.get("died"):
             return "DIED (counted as an error)"
         if m["phase"] == "capacity":
+            logged = f"  logged {m['access_log_pct']:.1f}%" \
+                if m.get("access_log_pct") is not None else ""
             return (f"{m['rps']:>10,.0f} req/s  {m['cpu_us_per_req'] or 0:7.2f} us/req  "
-                    f"cpu {m['proxy_cpu_pct']:5.1f}%  errors {m['errors']}")
+                    f"cpu {m['proxy_cpu_pct']:5.1f}%  errors {m['errors']}{logged}")
         if m["phase"] == "latency":
             return (f"@{m['rate']:,.0f}/s p50 {m['p50_us']:8.0f} p99 {m['p99_us']:8.0f} "
                     f"p99.9 {m['p999_us']:8.0f} us  {m['cpu_us_per_req'] or 0:6.2f} us/req  "

@@ -16,16 +16,24 @@ class Procs:
         self.log_dir = log_dir
         self.live = {}  # pid -> (name, Popen, log file)
 
-    def start(self, name, argv, cpus=None, env=None):
+    def start(self, name, argv, cpus=None, env=None, stdout=None):
+        """Starts a process, its stdout and stderr appended to logs/<name>.log; with `stdout`
+        (a path), its stdout is appended to that file instead (HAProxy's access log)."""
         if cpus is not None:
             argv = ["taskset", "-c", cpus] + list(argv)
         log = open(self.log_dir / f"{name}.log", "ab")
         log.write(f"--- {datetime.datetime.now().isoformat()} {' '.join(map(str, argv))}\n".encode())
         log.flush()
+        if stdout is None:
+            return self._spawn(name, argv, log, env, log, subprocess.STDOUT)
+        with open(stdout, "ab") as f:  # the child keeps its own descriptor
+            return self._spawn(name, argv, log, env, f, log)
+
+    def _spawn(self, name, argv, log, env, out, err):
         # restore_signals=False keeps Python's SIG_IGN for SIGPIPE in the child: the shared
         # floor forwarder does not ignore it itself, and a client closing while it writes a
         # 64 KiB body would kill it (seen in CI), which is an instrument fault, not a finding.
-        p = subprocess.Popen([str(a) for a in argv], stdout=log, stderr=subprocess.STDOUT,
+        p = subprocess.Popen([str(a) for a in argv], stdout=out, stderr=err,
                              stdin=subprocess.DEVNULL, start_new_session=True, env=env,
                              restore_signals=False)
         self.live[p.pid] = (name, p, log)

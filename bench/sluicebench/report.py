@@ -89,6 +89,19 @@ def _md_handshakes(rows):
     return L
 
 
+def _md_access_logs(rows):
+    L = ["### Access logs\n",
+         "Entries in each proxy's access log after it stopped, per request it served (check "
+         "request, warm-up and measured; a connection closed without a request may add one).\n",
+         "| workload | phase | proxy | entries per request served % |",
+         "|---|---|---|---:|"]
+    for r in rows:
+        L.append(f"| {r['workload']} | {r['phase']} | {r['chain']} | "
+                 f"{fmt_stat(r.get('access_log_pct'), 1)} |")
+    L.append("")
+    return L
+
+
 def _md_latency(lat, layout, rates):
     L = ["### Latency at a fixed open-loop rate\n",
          "Median over rounds of each round's percentile; latency counted from each "
@@ -151,6 +164,9 @@ def _md_layout(layout, summary):
     lat = [r for r in rows if r["phase"] == "latency"]
     if lat:
         L += _md_latency(lat, layout, summary["rates"])
+    logs = [r for r in rows if r.get("access_log_pct")]
+    if logs:
+        L += _md_access_logs(logs)
     idle = [r for r in rows if r["phase"] == "idle"]
     if idle:
         L += _md_idle(idle)

@@ -6,7 +6,10 @@ records quote.
 - Comparisons: for each round in which both chains have the figure, ours / other; the median
   of those per-round ratios and the worst round (the lowest for req/s, the highest for the
   figures where lower is better). "best peer" is, per round and per figure, the better of
-  HAProxy and NGINX, in the rounds where both have it.
+  HAProxy and NGINX, in the rounds where both have it. "chain@workload" is that chain's
+  figure in another workload of the same layout and run, round by round (ka-13b-log's
+  "sluice / sluice@ka-13b": the cost of the access log); those rounds ran minutes apart, not
+  interleaved.
 
 A missing figure (None, or a measurement without the key: a proxy that died) is left out of
 its chain's summary; a round where either side's figure is missing or 0 is left out of a
@@ -22,9 +25,9 @@ SUMMARY_FIELDS = {
     "capacity": ["rps", "cpu_us_per_req", "proxy_cpu_pct", "loadgen_cpu_pct", "backend_cpu_pct",
                  "sat_lat_p50_us", "sat_lat_p99_us", "active_opens",
                  "upstream_conns_new_kept", "neighbour_busy_pct", "steal_pct",
-                 "resumed_pct", "handshakes_per_cpu_s"],
+                 "resumed_pct", "handshakes_per_cpu_s", "access_log_pct"],
     "latency": ["p50_us", "p99_us", "p999_us", "max_us", "cpu_us_per_req", "achieved_rps",
-                "late_sends_over_1ms", "neighbour_busy_pct", "steal_pct"],
+                "late_sends_over_1ms", "neighbour_busy_pct", "steal_pct", "access_log_pct"],
     "idle": ["baseline_rss_kib", "rss_bytes_per_conn", "pss_bytes_per_conn", "held_by_proxy"],
 }
 
@@ -64,9 +67,17 @@ def chain_row(key, ms):
     return row
 
 
+def in_workload(chain, wl):
+    """(chain, workload) of a comparison's side: "chain@other" names another workload."""
+    name, _, other = chain.partition("@")
+    return name, other or wl
+
+
 def per_round(groups, layout, wl, phase, chain, field, higher_is_better):
     """round -> the chain's figure (None when missing); for "best peer", the better of
-    HAProxy's and NGINX's in each round where both have it."""
+    HAProxy's and NGINX's in each round where both have it; for "chain@workload", the chain's
+    in that workload."""
+    chain, wl = in_workload(chain, wl)
     if chain != BEST_PEER:
         return {m["round"]: m.get(field) for m in groups.get((layout, wl, phase, chain), [])}
     each = [per_round(groups, layout, wl, phase, c, field, higher_is_better)
@@ -88,6 +99,7 @@ def ratio(ours, other, higher_is_better):
 
 
 def _has(groups, layout, wl, chain):
+    chain, wl = in_workload(chain, wl)
     return (layout, wl, "capacity", chain) in groups or (layout, wl, "idle", chain) in groups
 
 

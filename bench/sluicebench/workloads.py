@@ -13,6 +13,13 @@ on names. What a workload entry decides:
                         process serving TLS with that same certificate on every backend
                         address (chains.tls_backend_argv), the same processes for every chain;
                         otherwise the chain speaks HTTP to the plain responders
+    access_log          every proxy writes one access-log entry per request to a local file in
+                        the run's work directory (chains.access_log_path): Sluice its ALB gzip
+                        files (access_logs.s3.enabled), NGINX `combined` with a 64 KiB buffer,
+                        HAProxy `option httplog` lines on its stdout, which goes to a file; after
+                        each capacity and latency measurement the driver counts the lines and
+                        records a problem when fewer than 90 % of the requests the proxy
+                        served were logged (accesslog.py, ACCESS_LOG_MIN)
     handshake           None: the capacity phase's client is wrk. "full" or "resumed": a TLS
                         workload with a new connection per request (tls and close) whose
                         client is bench/tools/tls-load.c, which offers each connection slot's
@@ -35,6 +42,7 @@ certificate, whose signature dominates a full handshake (with ECDSA P-256 the ke
 protocol work do). tls-close-13b's client is wrk, which keeps each connection's SSL object
 across reconnects (SSL_clear) and so offers, and on TLS 1.3 gets, the previous connection's
 session: its handshakes are mostly resumed, not full, and it has no RSA twin.
+An access-log workload runs on the peers only (the floor and the responder write no logs).
 A backend-TLS workload runs on the peers only too (the floor would forward plain bytes to a
 TLS port; the direct chain's responder speaks no TLS) and measures capacity only.
 """
@@ -61,9 +69,9 @@ class Workload:
     def __init__(self, name, title, body=13, close=False, path="/",
                  phases=("capacity", "latency"), chains=None, variants=None,
                  comparisons=PEER_COMPARISONS, tls=False, backend_tls=False, handshake=None,
-                 tls_key=DEFAULT_CERT_KEY):
+                 tls_key=DEFAULT_CERT_KEY, access_log=False):
         self.name, self.title, self.body, self.close = name, title, body, close
-        self.tls, self.backend_tls = tls, backend_tls
+        self.tls, self.backend_tls, self.access_log = tls, backend_tls, access_log
         if tls_key not in CERT_KEYS:
             raise HarnessError(f"workload {name}: tls_key={tls_key!r} is not one of "
                                f"{', '.join(CERT_KEYS)}")
@@ -100,6 +108,12 @@ class Workload:
 
 WORKLOADS = {w.name: w for w in (
     Workload("ka-13b", "keep-alive, 13 B response", body=13),
+    # ka-13b with every proxy writing an access-log entry per request to a local file: the
+    # cost of logging is this workload's CPU per request against ka-13b's, proxy by proxy
+    # ("sluice / sluice@ka-13b": the same rounds' figures of the other workload).
+    Workload("ka-13b-log", "keep-alive, 13 B response, access log on", body=13,
+             access_log=True, chains=PEERS,
+             comparisons=PEERS_ONLY_COMPARISONS + tuple((c, f"{c}@ka-13b") for c in PEERS)),
     Workload("ka-1k", "keep-alive, 1 KiB response", body=1024),
     Workload("ka-64k", "keep-alive, 64 KiB response", body=65536),
     # Neither instrument speaks HTTP: the floor forwards bytes and keeps the connection; the

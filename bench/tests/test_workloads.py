@@ -78,7 +78,7 @@ def test_render_refuses_an_unfilled_placeholder():
     with pytest.raises(HarnessError, match="placeholder @SERVERS@ not filled"):
         chains.render("haproxy.cfg.in", {"WORKERS": 1, "PROXY_ADDR": "127.0.0.1",
                                          "PROXY_PORT": 1, "BIND_TLS": "",
-                                         "PEER_HEADERS": ""})
+                                         "PEER_HEADERS": "", "ACCESS_LOG": ""})
 
 
 TLS = chains.TlsFiles("/t/cert.pem", "/t/key.pem", "/t/combined.pem")
@@ -116,7 +116,7 @@ def test_option_defaults():
     assert smoke.proxies == "sluice,haproxy,nginx,floor"
     full = cli.parse_args(["--seed", "7"])
     assert (full.rounds, full.duration, full.layouts, full.seed) == (5, 10, "A,B", 7)
-    assert full.workloads == ("ka-13b,ka-1k,ka-64k,close-13b,rules,idle,tls-ka-13b,"
+    assert full.workloads == ("ka-13b,ka-13b-log,ka-1k,ka-64k,close-13b,rules,idle,tls-ka-13b,"
                               "tls-close-13b,tls-resume-13b,tls-full-13b,tls-full-rsa-13b,"
                               "tls-upstream-ka-13b")
     assert not full.tls_backend_log and cli.parse_args(["--tls-backend-log"]).tls_backend_log
