@@ -115,7 +115,8 @@ class Worker {
   // The sink that wants the exchanges of `listener`, or null.
   ExchangeSink* ExchangeSinkFor(const ListenerRuntime* listener) const {
     if (exchange_sink_ == nullptr) return nullptr;
-    return sink_every_listener_ || listener->access_log_key != 0 ? exchange_sink_ : nullptr;
+    if (sink_every_listener_) return exchange_sink_;
+    return listener != nullptr && listener->access_log_key != 0 ? exchange_sink_ : nullptr;
   }
   bool shutting_down() const { return shutting_down_; }
   int index() const { return index_; }
