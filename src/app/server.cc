@@ -200,7 +200,7 @@ std::vector<observe::TargetGroupHealthCount> HealthCounts(
   std::vector<observe::TargetGroupHealthCount> out;
   for (const health::TargetGroupHealth& g : report) {
     observe::TargetGroupHealthCount c;
-    c.dimension = "targetgroup/" + g.group + "/" + config::ResourceId("targetgroup", g.group);
+    c.dimension = config::TargetGroupDimension(g.group);
     for (const health::TargetHealthRow& t : g.targets) {
       if (t.state == health::TargetState::kHealthy) ++c.healthy;
       if (t.state == health::TargetState::kUnhealthy) ++c.unhealthy;

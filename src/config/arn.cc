@@ -52,9 +52,12 @@ std::string LoadBalancerArn(const AccountSettings& account, std::string_view nam
   return ArnPrefix("elasticloadbalancing", account) + "loadbalancer/" + LoadBalancerLogName(name);
 }
 
+std::string TargetGroupDimension(std::string_view name) {
+  return "targetgroup/" + std::string(name) + "/" + ResourceId("targetgroup", name);
+}
+
 std::string TargetGroupArn(const AccountSettings& account, std::string_view name) {
-  return ArnPrefix("elasticloadbalancing", account) + "targetgroup/" + std::string(name) + "/" +
-         ResourceId("targetgroup", name);
+  return ArnPrefix("elasticloadbalancing", account) + TargetGroupDimension(name);
 }
 
 std::string CertificateArn(const AccountSettings& account, std::string_view name) {

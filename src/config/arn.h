@@ -18,6 +18,8 @@ std::string ResourceId(std::string_view kind, std::string_view name);
 std::string LoadBalancerLogName(std::string_view name);
 // arn:aws:elasticloadbalancing:<region>:<account>:loadbalancer/app/<name>/<id>
 std::string LoadBalancerArn(const AccountSettings& account, std::string_view name);
+// "targetgroup/<name>/<id>": CloudWatch's TargetGroup dimension and the tail of the ARN.
+std::string TargetGroupDimension(std::string_view name);
 // arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>
 std::string TargetGroupArn(const AccountSettings& account, std::string_view name);
 // arn:aws:acm:<region>:<account>:certificate/<name> (the store's certificates by name)

@@ -4,15 +4,12 @@
 
 namespace sluice::observe {
 
-namespace {
-
 void AppendInt(int64_t v, std::string* out) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
   out->append(buf, static_cast<size_t>(end - buf));
 }
 
-// `width` digits, zero-padded.
 void AppendPadded(int64_t v, int width, std::string* out) {
   char buf[24];
   int n = 0;
@@ -23,7 +20,6 @@ void AppendPadded(int64_t v, int width, std::string* out) {
   out->append(buf, static_cast<size_t>(width));
 }
 
-// Seconds with 3 decimals from ms, or -1.
 void AppendSeconds(int64_t ms, std::string* out) {
   if (ms < 0) {
     out->append("-1");
@@ -34,6 +30,24 @@ void AppendSeconds(int64_t ms, std::string* out) {
   AppendPadded(ms % 1000, 3, out);
 }
 
+void AppendTokenOrDash(std::string_view v, std::string* out) {
+  if (v.empty()) {
+    out->push_back('-');
+    return;
+  }
+  AppendEscaped(v, Escaping::kToken, out);
+}
+
+void AppendTraceId(const uint64_t id[2], std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->append("TID_");
+  for (int w = 0; w < 2; ++w) {
+    for (int shift = 60; shift >= 0; shift -= 4) out->push_back(kHex[(id[w] >> shift) & 0xf]);
+  }
+}
+
+namespace {
+
 void AppendAddress(const SocketAddress& a, std::string* out) {
   char buf[64];
   size_t n = a.ip.Format(buf, sizeof(buf));
@@ -42,21 +56,12 @@ void AppendAddress(const SocketAddress& a, std::string* out) {
   AppendInt(a.port, out);
 }
 
-// A plain (unquoted) value Sluice produced itself, or "-".
-void AppendPlain(std::string_view v, std::string* out) {
-  if (v.empty()) {
-    out->push_back('-');
-    return;
-  }
-  AppendEscaped(v, true, out);
-}
-
 void AppendQuoted(std::string_view v, std::string* out) {
   out->push_back('"');
   if (v.empty() || v == "-") {
     out->push_back('-');
   } else {
-    AppendEscaped(v, false, out);
+    AppendEscaped(v, Escaping::kQuoted, out);
   }
   out->push_back('"');
 }
@@ -75,27 +80,19 @@ void AppendRequest(const AccessLogEntry& e, std::string* out) {
     out->append("- - - \"");
     return;
   }
-  AppendEscaped(e.method, true, out);
+  AppendEscaped(e.method, Escaping::kToken, out);
   out->push_back(' ');
   if (!e.request_target.empty() && e.request_target.front() == '/') {
-    AppendEscaped(e.scheme, true, out);
+    AppendEscaped(e.scheme, Escaping::kToken, out);
     out->append("://");
-    AppendEscaped(e.host, true, out);
+    AppendEscaped(e.host, Escaping::kToken, out);
     out->push_back(':');
     AppendInt(e.port, out);
   }
-  AppendEscaped(e.request_target, true, out);
+  AppendEscaped(e.request_target, Escaping::kToken, out);
   out->push_back(' ');
-  AppendEscaped(e.version, true, out);
+  AppendEscaped(e.version, Escaping::kToken, out);
   out->push_back('"');
-}
-
-void AppendTraceId(const uint64_t id[2], std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->append("TID_");
-  for (int w = 0; w < 2; ++w) {
-    for (int shift = 60; shift >= 0; shift -= 4) out->push_back(kHex[(id[w] >> shift) & 0xf]);
-  }
 }
 
 }  // namespace
@@ -137,12 +134,15 @@ void AppendIsoTime(int64_t unix_us, std::string* out) {
   out->push_back('Z');
 }
 
-void AppendEscaped(std::string_view value, bool space_too, std::string* out) {
+void AppendEscaped(std::string_view value, Escaping how, std::string* out) {
   static constexpr char kHex[] = "0123456789ABCDEF";
+  const bool keep_space = how != Escaping::kToken;
+  const bool keep_backslash = how == Escaping::kDistinguishedName;
   size_t start = 0;
   for (size_t i = 0; i < value.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(value[i]);
-    const bool plain = c > 0x20 ? (c < 0x7f && c != '"' && c != '\\') : (c == ' ' && !space_too);
+    const bool plain = c > 0x20 ? (c < 0x7f && c != '"' && (c != '\\' || keep_backslash))
+                                : (c == ' ' && keep_space);
     if (plain) continue;
     out->append(value.substr(start, i - start));
     const char esc[4] = {'\\', 'x', kHex[c >> 4], kHex[c & 0xf]};
@@ -191,11 +191,11 @@ void AppendRequestFields(const AccessLogEntry& e, std::string* out) {
   out->push_back(' ');
   AppendQuoted(e.user_agent, out);
   out->push_back(' ');
-  AppendPlain(e.ssl_cipher, out);
+  AppendTokenOrDash(e.ssl_cipher, out);
   out->push_back(' ');
-  AppendPlain(e.ssl_protocol, out);
+  AppendTokenOrDash(e.ssl_protocol, out);
   out->push_back(' ');
-  AppendPlain(e.target_group_arn, out);
+  AppendTokenOrDash(e.target_group_arn, out);
   out->push_back(' ');
   AppendQuoted(e.trace_id, out);
   out->push_back(' ');

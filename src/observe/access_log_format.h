@@ -61,12 +61,25 @@ struct AccessLogEntry {
 // Appends the entry and a newline.
 void AppendAccessLogLine(const AccessLogEntry& e, std::string* out);
 
+// ---- Pieces the access, connection and file-name formats share ----
+
 // "2018-07-02T22:23:00.186641Z" for a time in µs since the epoch (UTC; no time zone lookup,
 // no lock).
 void AppendIsoTime(int64_t unix_us, std::string* out);
-// The escaped form of a client-controlled value (see the file comment). `space_too` escapes
-// spaces as well (the request's parts).
-void AppendEscaped(std::string_view value, bool space_too, std::string* out);
+// How a client-controlled value is escaped (see the file comment): a byte outside printable
+// ASCII and a double quote always become \xHH; a backslash too, except in a distinguished
+// name (RFC 2253 escapes, kept as ALB writes them); a space only in an unquoted token.
+enum class Escaping { kQuoted, kToken, kDistinguishedName };
+void AppendEscaped(std::string_view value, Escaping how, std::string* out);
+// An unquoted field: the value as a token, or "-" when empty.
+void AppendTokenOrDash(std::string_view value, std::string* out);
+void AppendInt(int64_t v, std::string* out);
+// `width` digits, zero-padded.
+void AppendPadded(int64_t v, int width, std::string* out);
+// Seconds with 3 decimals from ms ("0.037"); "-1" for a negative value.
+void AppendSeconds(int64_t ms, std::string* out);
+// "TID_" and 32 lower-case hex digits.
+void AppendTraceId(const uint64_t id[2], std::string* out);
 
 // Civil date of a day count since 1970-01-01.
 struct CivilDate {

@@ -25,11 +25,6 @@ int64_t RealTimeMs() {
       .count();
 }
 
-void AppendTwo(int v, std::string* out) {
-  out->push_back(static_cast<char>('0' + v / 10));
-  out->push_back(static_cast<char>('0' + v % 10));
-}
-
 // Creates every missing directory of `path`; false with errno set when one cannot be made.
 bool MakeDirs(const std::string& path) {
   for (size_t i = 1; i <= path.size(); ++i) {
@@ -62,20 +57,20 @@ std::string AccessLogPath(const LogDestination& d, int64_t end_unix_ms, int64_t 
   path += "/AWSLogs/" + d.account + "/elasticloadbalancing/" + d.region + "/";
   const CivilDate day = CivilFromDays(delivered_unix_ms / 86400000);
   path += std::to_string(day.year) + "/";
-  AppendTwo(day.month, &path);
+  AppendPadded(day.month, 2, &path);
   path += "/";
-  AppendTwo(day.day, &path);
+  AppendPadded(day.day, 2, &path);
   path += "/" + d.file_prefix + d.account + "_elasticloadbalancing_" + d.region + "_app." +
           d.lb_name + "." + d.lb_id + "_";
   // End time like 20140215T2340Z.
   const int64_t end_s = end_unix_ms / 1000;
   const CivilDate end = CivilFromDays(end_s / 86400);
   path += std::to_string(end.year);
-  AppendTwo(end.month, &path);
-  AppendTwo(end.day, &path);
+  AppendPadded(end.month, 2, &path);
+  AppendPadded(end.day, 2, &path);
   path += "T";
-  AppendTwo(static_cast<int>(end_s % 86400 / 3600), &path);
-  AppendTwo(static_cast<int>(end_s % 3600 / 60), &path);
+  AppendPadded(end_s % 86400 / 3600, 2, &path);
+  AppendPadded(end_s % 3600 / 60, 2, &path);
   path += "Z_" + d.node_ip + "_";
   path.append(random);
   path += ".log.gz";

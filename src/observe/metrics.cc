@@ -83,25 +83,6 @@ const char* MetricName(LbMetric m) {
   return "?";
 }
 
-const char* MetricName(TgMetric m) {
-  switch (m) {
-    case TgMetric::kRequestCount:
-      return "RequestCount";
-    case TgMetric::kHttpCodeTarget2xx:
-      return "HTTPCode_Target_2XX_Count";
-    case TgMetric::kHttpCodeTarget3xx:
-      return "HTTPCode_Target_3XX_Count";
-    case TgMetric::kHttpCodeTarget4xx:
-      return "HTTPCode_Target_4XX_Count";
-    case TgMetric::kHttpCodeTarget5xx:
-      return "HTTPCode_Target_5XX_Count";
-    case TgMetric::kTargetConnectionErrorCount:
-      return "TargetConnectionErrorCount";
-    default:
-      return "TargetResponseTime";
-  }
-}
-
 namespace {
 
 constexpr const char* kPrefix = "AWS_ApplicationELB_";

@@ -137,6 +137,5 @@ std::string RenderPrometheus(const MetricSlots& slots,
 
 // CloudWatch's name of a metric.
 const char* MetricName(LbMetric m);
-const char* MetricName(TgMetric m);
 
 }  // namespace sluice::observe

@@ -164,8 +164,7 @@ Result<bool> SnapshotCompiler::CompileTargetGroups(Snapshot* snap, Pending* next
     rt.app_cookie_scope = balancer::StickyHash("app:" + tg.name);
     rt.arn = config::TargetGroupArn(cfg.account, tg.name);
     if (metric_slots_ != nullptr) {
-      rt.metrics_slot = metric_slots_->TargetGroup(
-          tg.name, "targetgroup/" + tg.name + "/" + config::ResourceId("targetgroup", tg.name));
+      rt.metrics_slot = metric_slots_->TargetGroup(tg.name, config::TargetGroupDimension(tg.name));
     }
     if (auto enums = CompileGroupEnums(tg, &rt); !enums.ok()) return enums.error();
     if (rt.protocol == TargetProtocol::kHttps ||
