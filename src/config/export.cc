@@ -284,6 +284,7 @@ void WriteRules(Out& o, int indent, const std::vector<Rule>& rules) {
   const int in = indent + 4;
   for (const Rule& r : rules) {
     o.Item();
+    if (!r.id.empty()) o.Str(in, "Id", r.id);
     o.Int(in, "Priority", r.priority);
     o.OpenList(in, "Conditions", r.conditions.empty());
     for (const Condition& c : r.conditions) WriteCondition(o, in + 4, c);
@@ -343,6 +344,7 @@ void WriteListenerAttributes(Out& o, int indent, const ListenerAttributes& a) {
 
 void WriteListener(Out& o, int indent, const Listener& l) {
   o.Item();
+  if (!l.id.empty()) o.Str(indent, "Id", l.id);
   o.Str(indent, "Protocol", l.protocol);
   o.Int(indent, "Port", l.port);
   o.Str(indent, "BindAddress", l.bind_address);
@@ -541,6 +543,11 @@ std::string ExportYaml(const Config& config) {
   o.Open(0, "Admin");
   o.Str(2, "Address", config.admin.address);
   o.Int(2, "Port", config.admin.port);
+  if (config.api.port != 0 || config.api.address != ApiSettings().address) {
+    o.Open(0, "Api");
+    o.Str(2, "Address", config.api.address);
+    o.Int(2, "Port", config.api.port);
+  }
   WriteCertificates(o, config.certificates);
   WriteTrustStores(o, config.trust_stores);
   WriteLoadBalancers(o, config.load_balancers);

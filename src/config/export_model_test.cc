@@ -102,6 +102,7 @@ std::vector<Mutation> StoreMutations() {
     M("account.id", c.account.id = "999999999999"),
         M("account.region", c.account.region = "us-west-2"),
         M("admin.address", c.admin.address = "::1"), M("admin.port", c.admin.port = 9902),
+        M("api.address", c.api.address = "::1"), M("api.port", c.api.port = 9903),
         M("certificates[1].name", c.certificates[1].name = "other2"),
         M("certificates[0].certificate_file", c.certificates[0].certificate_file = "/x.pem"),
         M("certificates[0].private_key_file", c.certificates[0].private_key_file = "/x.key"),
@@ -143,7 +144,7 @@ std::vector<Mutation> ListenerMutations() {
     M("listeners[0].protocol", L(c).protocol = "HTTP"; L(c).ssl_policy.clear();
       L(c).certificates.clear(); L(c).mutual_authentication = {}),
         M("listeners[0].bind_address", L(c).bind_address = "127.0.0.1"),
-        M("listeners[0].port", L(c).port = 444),
+        M("listeners[0].id", L(c).id = "0123456789abcdef"), M("listeners[0].port", L(c).port = 444),
         M("listeners[0].ssl_policy", L(c).ssl_policy = "ELBSecurityPolicy-TLS13-1-2-2021-06"),
         M("listeners[0].certificates: 1 vs 2", L(c).certificates.push_back({"other", {}, ""})),
         M("listeners[0].certificates[0].name", L(c).certificates[0].name = "other"),
@@ -179,7 +180,8 @@ std::vector<Mutation> ListenerMutations() {
 // Rules: conditions, actions, transforms.
 std::vector<Mutation> RuleMutations() {
   return {
-    M("rules[0].priority", R(c, 0).priority = 11), M("rules: 2 vs 1", L(c).rules.pop_back()),
+    M("rules[0].id", R(c, 0).id = "fedcba9876543210"),
+        M("rules[0].priority", R(c, 0).priority = 11), M("rules: 2 vs 1", L(c).rules.pop_back()),
         M("conditions[0].field", C(c, 0).field = ConditionField::kHostHeader;
           C(c, 0).http_header_name.clear(); C(c, 0).values = {"a.example.com"}),
         M("conditions[0].http_header_name", C(c, 0).http_header_name = "X-B"),

@@ -237,13 +237,15 @@ LoadResult Load(std::string_view yaml_text, std::string_view file_name) {
     Field root{document, document.Mark(), "", true};
     MapReader top(
         reader, root,
-        {"LoadBalancers", "TargetGroups", "Certificates", "TrustStores", "Admin", "Account"});
+        {"LoadBalancers", "TargetGroups", "Certificates", "TrustStores", "Admin", "Api",
+         "Account"});
     if (top.ok()) {
       ParseTargetGroups(ctx, top.Get("TargetGroups"), &config.target_groups);
       ParseCertificates(ctx, top.Get("Certificates"), &config.certificates);
       ParseTrustStores(ctx, top.Get("TrustStores"), &config.trust_stores);
       ParseLoadBalancers(ctx, top.Get("LoadBalancers"), &config.load_balancers);
       ParseAdmin(ctx, top.Get("Admin"), &config.admin);
+      ParseApi(ctx, top.Get("Api"), &config.api);
       ParseAccount(ctx, top.Get("Account"), &config.account);
     }
   }

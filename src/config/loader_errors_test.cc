@@ -63,7 +63,7 @@ TEST(LoaderErrorsTest, UnknownTopLevelKey) {
   EXPECT_THAT(
       Errors("LoadBalancer: []\n"),
       ElementsAre("t.yaml:1:1: LoadBalancer: unknown field 'LoadBalancer'; allowed: "
-                  "LoadBalancers, TargetGroups, Certificates, TrustStores, Admin, Account"));
+                  "LoadBalancers, TargetGroups, Certificates, TrustStores, Admin, Api, Account"));
 }
 
 TEST(LoaderErrorsTest, UnknownRuleKeyListsTheAllowedOnes) {
@@ -75,7 +75,7 @@ TEST(LoaderErrorsTest, UnknownRuleKeyListsTheAllowedOnes) {
   EXPECT_THAT(
       Errors(yaml),
       ElementsAre("t.yaml:9:13: LoadBalancers[0].Listeners[0].Rules[0].Prioirty: unknown field "
-                  "'Prioirty'; allowed: Priority, Conditions, Actions, Transforms",
+                  "'Prioirty'; allowed: Id, Priority, Conditions, Actions, Transforms",
                   "t.yaml:9:13: LoadBalancers[0].Listeners[0].Rules[0].Priority: missing "
                   "required field 'Priority'"));
 }
@@ -335,6 +335,43 @@ TEST(LoaderErrorsTest, AliasExpansionIsBounded) {
   ASSERT_FALSE(errors.empty());
   EXPECT_LE(errors.size(), 1001u);
   EXPECT_THAT(errors[0], ::testing::StartsWith("t.yaml: "));
+}
+
+}  // namespace
+}  // namespace sluice::config
+
+namespace sluice::config {
+namespace {
+
+TEST(LoaderErrorsTest, ListenerAndRuleIdsAre16HexDigits) {
+  const char* yaml = R"(
+TargetGroups: [{Name: a, Protocol: HTTP, Port: 80}]
+LoadBalancers:
+  - Name: lb
+    Listeners:
+      - Id: 0123456789ABCDEF
+        Protocol: HTTP
+        Port: 8080
+        DefaultActions: [{Type: forward, TargetGroupName: a}]
+        Rules:
+          - Id: "12"
+            Priority: 1
+            Conditions: [{Field: path-pattern, Values: ["/a"]}]
+            Actions: [{Type: forward, TargetGroupName: a}]
+)";
+  EXPECT_THAT(Errors(yaml),
+              ElementsAre(::testing::HasSubstr("Listeners[0].Id: id '0123456789ABCDEF' must be 16 "
+                                               "lower-case hex digits"),
+                          ::testing::HasSubstr("Rules[0].Id: id '12' must be 16 lower-case hex "
+                                               "digits")));
+}
+
+TEST(LoaderErrorsTest, ApiSettingsAreCheckedLikeAdmin) {
+  EXPECT_THAT(Errors("Api: {Address: api.local, Port: 70000}\n"),
+              ElementsAre("t.yaml:1:16: Api.Address: API address 'api.local' is not an IP address",
+                          "t.yaml:1:33: Api.Port: port 70000 is out of range 0..65535"));
+  EXPECT_THAT(Errors("Admin: {Port: 9901}\nApi: {Port: 9901}\n"),
+              ElementsAre(::testing::HasSubstr("9901")));
 }
 
 }  // namespace

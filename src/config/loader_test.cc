@@ -359,3 +359,47 @@ TEST(LoaderTest, LoadsTheShippedExampleWhenPresent) {
 
 }  // namespace
 }  // namespace sluice::config
+
+#include "config/arn.h"
+
+namespace sluice::config {
+namespace {
+
+TEST(ArnTest, ListenerAndRuleArnsParseBack) {
+  AccountSettings account{"123456789012", "eu-west-3"};
+  Listener l;
+  l.port = 8080;
+  std::string lid = ListenerId("web", l);
+  EXPECT_EQ(lid.size(), 16u);
+  std::string arn = ListenerArn(account, "web", lid);
+  auto parts = ParseArn(arn);
+  ASSERT_TRUE(parts.has_value()) << arn;
+  EXPECT_EQ(parts->kind, "listener");
+  EXPECT_EQ(parts->name, "web");
+  EXPECT_EQ(parts->region, "eu-west-3");
+  ASSERT_EQ(parts->ids.size(), 2u);
+  EXPECT_EQ(parts->ids[1], lid);
+  Rule r;
+  r.priority = 7;
+  auto rule = ParseArn(RuleArn(account, "web", lid, RuleId(lid, r)));
+  ASSERT_TRUE(rule.has_value());
+  EXPECT_EQ(rule->kind, "listener-rule");
+  EXPECT_EQ(rule->ids.size(), 3u);
+  // An explicit id wins over the derived one, so ARNs survive a change of port or priority.
+  l.id = "00000000000000aa";
+  EXPECT_EQ(ListenerId("web", l), "00000000000000aa");
+  EXPECT_NE(DefaultRuleId(lid), RuleId(lid, r));
+  auto tg = ParseArn(TargetGroupArn(account, "blue"));
+  ASSERT_TRUE(tg.has_value());
+  EXPECT_EQ(tg->kind, "targetgroup");
+  EXPECT_EQ(tg->name, "blue");
+  for (const char* bad :
+       {"", "arn:aws:s3:::bucket", "arn:aws:elasticloadbalancing:r:1:listener/app/x/1",
+        "arn:aws:elasticloadbalancing:r:1:loadbalancer/gwy/x/0123456789abcdef",
+        "arn:aws:elasticloadbalancing:r:1:targetgroup/x/0123456789abcdef/extra"}) {
+    EXPECT_FALSE(ParseArn(bad).has_value()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace sluice::config

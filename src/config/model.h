@@ -100,6 +100,9 @@ struct Transform {
 };
 
 struct Rule {
+  // The rule ARN's last part (16 hex digits; YAML `Id`). Empty: derived from the load
+  // balancer, listener and priority (config/arn.h); the API writes it out once it exists.
+  std::string id;
   int priority = 0;  // 1..50000, unique per listener
   std::vector<Condition> conditions;
   std::vector<Action> actions;        // validated: exactly one terminal action, last by order
@@ -173,6 +176,9 @@ struct ListenerAttributes {
 };
 
 struct Listener {
+  // The listener ARN's last part (16 hex digits; YAML `Id`). Empty: derived from the load
+  // balancer and port (config/arn.h).
+  std::string id;
   std::string protocol = "HTTP";         // HTTP | HTTPS
   std::string bind_address = "0.0.0.0";  // Sluice extension: address to listen on
   int port = 0;                          // 1..65535
@@ -282,6 +288,12 @@ struct AdminSettings {
   int port = 0;  // 0 = admin endpoint off
 };
 
+// The elbv2 API endpoint (Sluice's own; api/): off unless a port is given.
+struct ApiSettings {
+  std::string address = "127.0.0.1";
+  int port = 0;  // 0 = API off
+};
+
 // The account and region Sluice names its resources with (ARNs, log file names; reference
 // §9.5). Not an AWS account: any 12 digits.
 struct AccountSettings {
@@ -297,6 +309,7 @@ struct Config {
   std::vector<CertificateDefinition> certificates;
   std::vector<TrustStoreDefinition> trust_stores;
   AdminSettings admin;
+  ApiSettings api;
 };
 
 }  // namespace sluice::config

@@ -191,9 +191,10 @@ void ParseListener(LoadContext& ctx, const Field& item, Listener* out) {
   Reader& r = ctx.reader;
   out->location = LocationOf(item.mark);
   MapReader m(r, item,
-              {"Protocol", "Port", "BindAddress", "DefaultActions", "Rules", "Transforms",
+              {"Id", "Protocol", "Port", "BindAddress", "DefaultActions", "Rules", "Transforms",
                "SslPolicy", "Certificates", "MutualAuthentication", "Attributes"});
   if (!m.ok()) return;
+  ReadArnId(r, m.Get("Id"), &out->id);
   if (Field t = m.Get("Transforms"); t.present) {
     // Accepted as a key only to say why it is refused (reference §1.4).
     r.AddError(t,
@@ -256,19 +257,47 @@ void ParseLoadBalancers(LoadContext& ctx, const Field& field, std::vector<LoadBa
   ctx.current_load_balancer = -1;
 }
 
-void ParseAdmin(LoadContext& ctx, const Field& field, AdminSettings* out) {
+namespace {
+
+// Address and Port of a control endpoint (Admin, Api); port 0 = off.
+void ParseControlEndpoint(LoadContext& ctx, const Field& field, const char* what, const char* noun,
+                          std::string* address, int* port_out) {
   Reader& r = ctx.reader;
   MapReader m(r, field, {"Address", "Port"});
   if (!m.ok()) return;
-  IpAddress ip = *IpAddress::Parse(out->address);
-  bool address_ok = ReadAddress(r, m.Get("Address"), "admin address", &out->address, &ip);
+  IpAddress ip = *IpAddress::Parse(*address);
+  bool address_ok = ReadAddress(r, m.Get("Address"), std::string(noun) + " address", address, &ip);
   Field port = m.Get("Port");
   if (auto p = ReadInt(r, port, 0, 65535, "port")) {
-    out->port = static_cast<int>(*p);
-    if (address_ok && out->port != 0) {
-      ctx.endpoints.push_back(Endpoint{ip, out->address, out->port, port.mark, port.path, "Admin"});
+    *port_out = static_cast<int>(*p);
+    if (address_ok && *port_out != 0) {
+      ctx.endpoints.push_back(Endpoint{ip, *address, *port_out, port.mark, port.path, what});
     }
   }
+}
+
+}  // namespace
+
+void ParseAdmin(LoadContext& ctx, const Field& field, AdminSettings* out) {
+  ParseControlEndpoint(ctx, field, "Admin", "admin", &out->address, &out->port);
+}
+
+void ParseApi(LoadContext& ctx, const Field& field, ApiSettings* out) {
+  ParseControlEndpoint(ctx, field, "Api", "API", &out->address, &out->port);
+}
+
+void ReadArnId(Reader& r, const Field& field, std::string* out) {
+  if (!field.present) return;
+  std::optional<std::string> s = ReadString(r, field);
+  if (!s) return;
+  bool hex = s->size() == 16 && std::all_of(s->begin(), s->end(), [](char c) {
+               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+             });
+  if (!hex) {
+    r.AddError(field, "id " + QuoteValue(*s) + " must be 16 lower-case hex digits");
+    return;
+  }
+  *out = *s;
 }
 
 }  // namespace sluice::config::internal

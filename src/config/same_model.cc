@@ -145,7 +145,7 @@ bool SameTransform(Diff& d, S at, const Transform& a, const Transform& b) {
 }
 
 bool SameRule(Diff& d, S at, const Rule& a, const Rule& b) {
-  return d.Eq(at, "priority", a.priority, b.priority) &&
+  return d.Eq(at, "id", a.id, b.id) && d.Eq(at, "priority", a.priority, b.priority) &&
          d.List(at, "conditions", a.conditions, b.conditions, SameCondition) &&
          d.List(at, "actions", a.actions, b.actions, SameAction) &&
          d.List(at, "transforms", a.transforms, b.transforms, SameTransform);
@@ -206,7 +206,7 @@ bool SameListenerAttributes(Diff& d, S at, const ListenerAttributes& a,
 }
 
 bool SameListener(Diff& d, S at, const Listener& a, const Listener& b) {
-  return d.Eq(at, "protocol", a.protocol, b.protocol) &&
+  return d.Eq(at, "id", a.id, b.id) && d.Eq(at, "protocol", a.protocol, b.protocol) &&
          d.Eq(at, "bind_address", a.bind_address, b.bind_address) &&
          d.Eq(at, "port", a.port, b.port) && d.Eq(at, "ssl_policy", a.ssl_policy, b.ssl_policy) &&
          d.List(at, "certificates", a.certificates, b.certificates, SameListenerCertificate) &&
@@ -292,6 +292,8 @@ bool SameModel(const Config& a, const Config& b, std::string* first_difference) 
          d.Eq(top, "account.region", a.account.region, b.account.region) &&
          d.Eq(top, "admin.address", a.admin.address, b.admin.address) &&
          d.Eq(top, "admin.port", a.admin.port, b.admin.port) &&
+         d.Eq(top, "api.address", a.api.address, b.api.address) &&
+         d.Eq(top, "api.port", a.api.port, b.api.port) &&
          d.List(top, "certificates", a.certificates, b.certificates, SameCertificate) &&
          d.List(top, "trust_stores", a.trust_stores, b.trust_stores, SameTrustStore) &&
          d.List(top, "load_balancers", a.load_balancers, b.load_balancers, SameLoadBalancer) &&
