@@ -1,0 +1,92 @@
+// The elbv2 API endpoint: HTTP/1.1 on its own address (reference §9.1-§9.4). Control plane:
+// an accept thread and one short-lived thread per connection (at most kMaxConnections at
+// once, each with 10 s read and write timeouts), so that a slow or hostile caller holds
+// neither the data plane nor the other callers. One call per connection
+// (`Connection: close`); bodies are capped at kMaxBody.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "api/error.h"
+#include "api/service.h"
+#include "base/ip_address.h"
+#include "base/result.h"
+
+namespace sluice::api {
+
+// One request as it arrived: what authentication needs.
+struct HttpCall {
+  std::string_view method;
+  std::string_view path;   // before '?', as sent
+  std::string_view query;  // after '?', as sent
+  std::vector<std::pair<std::string_view, std::string_view>> headers;
+  std::string_view body;
+  std::string source_ip;
+};
+
+// What the audit log records of a call (CloudTrail's record, reference §13 of the issue).
+struct AuditRecord {
+  std::string event_time;  // ISO 8601 UTC
+  std::string event_name;  // the Action
+  std::string access_key_id;
+  std::string source_ip;
+  std::string user_agent;
+  std::string request_id;
+  const QueryParams* request_parameters = nullptr;
+  int http_status = 0;
+  std::string error_code;
+  std::string error_message;
+};
+
+class ApiServer {
+ public:
+  static constexpr size_t kMaxHead = 64 * 1024;
+  static constexpr size_t kMaxBody = 8 * 1024 * 1024;
+  static constexpr int kMaxConnections = 32;
+
+  // `authenticate` returns the caller's access key id, or the error to answer with.
+  using Authenticate = std::function<ApiResult<std::string>(const HttpCall&)>;
+  using Audit = std::function<void(const AuditRecord&)>;
+  // Whether the caller may make this call (its access policy); the error to answer if not.
+  using Authorize = std::function<ApiResult<bool>(const std::string& caller,
+                                                  const QueryParams& params, const HttpCall&)>;
+  ApiServer(Service* service, Authenticate authenticate, Authorize authorize, Audit audit)
+      : service_(service),
+        authenticate_(std::move(authenticate)),
+        authorize_(std::move(authorize)),
+        audit_(std::move(audit)) {}
+  ~ApiServer() { Stop(); }
+
+  Result<bool> Start(const SocketAddress& address);
+  void Stop();
+  uint16_t port() const { return port_; }
+
+  // The whole HTTP response to the bytes of one request (head and body); for tests.
+  std::string Answer(std::string_view request, std::string source_ip) const;
+
+ private:
+  void Serve();
+  void HandleConnection(int fd, std::string source_ip);
+
+  Service* service_;
+  Authenticate authenticate_;
+  Authorize authorize_;
+  Audit audit_;
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> connections_{0};
+  std::thread thread_;
+};
+
+// Renders an audit record as one JSON line (secrets never appear: parameters whose name
+// says secret, password or token are redacted).
+std::string AuditJson(const AuditRecord& record);
+
+}  // namespace sluice::api

@@ -1,0 +1,416 @@
+// The mutating operations: each returns the next model (and what to answer); the Service
+// applies it (validated like a config file, persisted, published) before answering.
+#include <algorithm>
+
+#include "api/decode.h"
+#include "api/render.h"
+#include "api/service.h"
+#include "base/ip_address.h"
+#include "config/arn.h"
+#include "config/validate.h"
+
+namespace sluice::api {
+
+Handler FindReadHandler(std::string_view action);
+
+namespace {
+
+ApiResult<OperationOutput> Mutation(config::Config next, std::string xml = "") {
+  return OperationOutput{std::move(xml), std::move(next)};
+}
+
+ApiResult<OperationOutput> RegisterTargets(const CallContext& c) {
+  auto arn = RequireString(c.params, "TargetGroupArn", "targetGroupArn");
+  if (!arn.ok()) return arn.error();
+  auto g = FindTargetGroup(c.config, arn.value());
+  if (!g.ok()) return g.error();
+  config::Config next = c.config;
+  config::TargetGroup& tg = next.target_groups[g.value()];
+  auto targets = DecodeTargets(c.params, tg.port);
+  if (!targets.ok()) return targets.error();
+  for (config::Target& t : targets.value()) {
+    if (!IpAddress::Parse(t.id)) {
+      return SenderError("InvalidTarget",
+                         "The following targets are not valid IP addresses: '" + t.id + "'");
+    }
+    bool present = std::any_of(tg.targets.begin(), tg.targets.end(), [&](const config::Target& x) {
+      return x.id == t.id && x.port == t.port;
+    });
+    if (!present) tg.targets.push_back(std::move(t));
+  }
+  return Mutation(std::move(next));
+}
+
+ApiResult<OperationOutput> DeregisterTargets(const CallContext& c) {
+  auto arn = RequireString(c.params, "TargetGroupArn", "targetGroupArn");
+  if (!arn.ok()) return arn.error();
+  auto g = FindTargetGroup(c.config, arn.value());
+  if (!g.ok()) return g.error();
+  config::Config next = c.config;
+  config::TargetGroup& tg = next.target_groups[g.value()];
+  auto targets = DecodeTargets(c.params, tg.port);
+  if (!targets.ok()) return targets.error();
+  for (const config::Target& t : targets.value()) {
+    // An unknown target is no error (AWS answers success).
+    std::erase_if(tg.targets,
+                  [&](const config::Target& x) { return x.id == t.id && x.port == t.port; });
+  }
+  return Mutation(std::move(next));
+}
+
+// Applies the health-check members of CreateTargetGroup / ModifyTargetGroup.
+ApiResult<bool> ReadHealthCheck(const QueryParams& p, config::HealthCheck* hc) {
+  if (const std::string* v = p.Get("HealthCheckProtocol")) hc->protocol = *v;
+  if (const std::string* v = p.Get("HealthCheckPort")) hc->port = *v;
+  if (const std::string* v = p.Get("HealthCheckPath")) hc->path = *v;
+  if (const std::string* v = p.Get("Matcher.HttpCode")) hc->matcher = *v;
+  auto enabled = ReadBoolean(p, "HealthCheckEnabled", "healthCheckEnabled");
+  if (!enabled.ok()) return enabled.error();
+  if (enabled.value()) hc->enabled = *enabled.value();
+  struct IntField {
+    const char* name;
+    const char* path;
+    long min, max;
+    int* field;
+  };
+  const IntField ints[] = {
+      {"HealthCheckIntervalSeconds", "healthCheckIntervalSeconds", 5, 300, &hc->interval_seconds},
+      {"HealthCheckTimeoutSeconds", "healthCheckTimeoutSeconds", 2, 120, &hc->timeout_seconds},
+      {"HealthyThresholdCount", "healthyThresholdCount", 2, 10, &hc->healthy_threshold},
+      {"UnhealthyThresholdCount", "unhealthyThresholdCount", 2, 10, &hc->unhealthy_threshold},
+  };
+  for (const IntField& f : ints) {
+    auto v = ReadInteger(p, f.name, f.path, f.min, f.max);
+    if (!v.ok()) return v.error();
+    if (v.value()) *f.field = *v.value();
+  }
+  return true;
+}
+
+ApiResult<OperationOutput> CreateTargetGroup(const CallContext& c) {
+  auto name = RequireString(c.params, "Name", "name");
+  if (!name.ok()) return name.error();
+  if (std::string m = config::internal::CheckResourceName(name.value()); !m.empty()) {
+    return SenderError("ValidationError", "Target group name '" + name.value() + "': " + m);
+  }
+  config::TargetGroup tg;
+  tg.name = name.value();
+  if (const std::string* v = c.params.Get("Protocol")) tg.protocol = *v;
+  if (const std::string* v = c.params.Get("ProtocolVersion")) tg.protocol_version = *v;
+  if (const std::string* v = c.params.Get("TargetType")) tg.target_type = *v;
+  auto port = ReadInteger(c.params, "Port", "port", 1, 65535);
+  if (!port.ok()) return port.error();
+  if (!port.value()) return SenderError("ValidationError", "A port must be specified");
+  tg.port = *port.value();
+  tg.health_check.protocol = tg.protocol;
+  auto hc = ReadHealthCheck(c.params, &tg.health_check);
+  if (!hc.ok()) return hc.error();
+  auto it = std::find_if(c.config.target_groups.begin(), c.config.target_groups.end(),
+                         [&](const config::TargetGroup& g) { return g.name == tg.name; });
+  XmlWriter w;
+  w.Open("TargetGroups");
+  if (it != c.config.target_groups.end()) {
+    // Idempotent for the same settings (targets and attributes aside).
+    config::TargetGroup same = *it;
+    same.targets.clear();
+    same.attributes = tg.attributes;
+    same.location = tg.location;
+    bool equal = same.protocol == tg.protocol && same.port == tg.port &&
+                 same.protocol_version == tg.protocol_version &&
+                 same.target_type == tg.target_type &&
+                 same.health_check.path == tg.health_check.path &&
+                 same.health_check.port == tg.health_check.port &&
+                 same.health_check.protocol == tg.health_check.protocol &&
+                 same.health_check.matcher == tg.health_check.matcher &&
+                 same.health_check.interval_seconds == tg.health_check.interval_seconds &&
+                 same.health_check.timeout_seconds == tg.health_check.timeout_seconds &&
+                 same.health_check.healthy_threshold == tg.health_check.healthy_threshold &&
+                 same.health_check.unhealthy_threshold == tg.health_check.unhealthy_threshold &&
+                 same.health_check.enabled == tg.health_check.enabled;
+    if (!equal) {
+      return SenderError("DuplicateTargetGroupName", "A target group with the same name '" +
+                                                         tg.name +
+                                                         "' exists, but with different settings");
+    }
+    WriteTargetGroup(c.config, *it, &w);
+    w.Close("TargetGroups");
+    return OperationOutput{std::move(w.str()), std::nullopt};
+  }
+  config::Config next = c.config;
+  next.target_groups.push_back(tg);
+  WriteTargetGroup(next, next.target_groups.back(), &w);
+  w.Close("TargetGroups");
+  return Mutation(std::move(next), std::move(w.str()));
+}
+
+ApiResult<OperationOutput> DeleteTargetGroup(const CallContext& c) {
+  auto arn = RequireString(c.params, "TargetGroupArn", "targetGroupArn");
+  if (!arn.ok()) return arn.error();
+  auto g = FindTargetGroup(c.config, arn.value());
+  if (!g.ok()) return OperationOutput{};  // already gone: success, as AWS
+  const std::string& name = c.config.target_groups[g.value()].name;
+  if (!LoadBalancersOf(c.config, name).empty()) {
+    return SenderError("ResourceInUse", "Target group '" + arn.value() +
+                                            "' is currently in use by a listener or a rule");
+  }
+  config::Config next = c.config;
+  next.target_groups.erase(next.target_groups.begin() + static_cast<long>(g.value()));
+  return Mutation(std::move(next));
+}
+
+ApiResult<OperationOutput> ModifyTargetGroup(const CallContext& c) {
+  auto arn = RequireString(c.params, "TargetGroupArn", "targetGroupArn");
+  if (!arn.ok()) return arn.error();
+  auto g = FindTargetGroup(c.config, arn.value());
+  if (!g.ok()) return g.error();
+  config::Config next = c.config;
+  auto hc = ReadHealthCheck(c.params, &next.target_groups[g.value()].health_check);
+  if (!hc.ok()) return hc.error();
+  XmlWriter w;
+  w.Open("TargetGroups");
+  WriteTargetGroup(next, next.target_groups[g.value()], &w);
+  w.Close("TargetGroups");
+  return Mutation(std::move(next), std::move(w.str()));
+}
+
+ApiResult<OperationOutput> ModifyListener(const CallContext& c) {
+  auto arn = RequireString(c.params, "ListenerArn", "listenerArn");
+  if (!arn.ok()) return arn.error();
+  auto ref = FindListener(c.config, arn.value());
+  if (!ref.ok()) return ref.error();
+  config::Config next = c.config;
+  FreezeIds(&next);  // the ARN survives a change of port
+  config::LoadBalancer& lb = next.load_balancers[ref.value().lb];
+  config::Listener& l = lb.listeners[ref.value().listener];
+  auto port = ReadInteger(c.params, "Port", "port", 1, 65535);
+  if (!port.ok()) return port.error();
+  if (port.value()) l.port = *port.value();
+  if (const std::string* p = c.params.Get("Protocol")) l.protocol = *p;
+  if (const std::string* p = c.params.Get("SslPolicy")) l.ssl_policy = *p;
+  if (c.params.HasAny("DefaultActions")) {
+    auto actions = DecodeActions(c.config, c.params, "DefaultActions", "defaultActions");
+    if (!actions.ok()) return actions.error();
+    l.default_actions = std::move(actions.value());
+  }
+  XmlWriter w;
+  w.Open("Listeners");
+  WriteListener(next, lb, l, &w);
+  w.Close("Listeners");
+  return Mutation(std::move(next), std::move(w.str()));
+}
+
+void WriteOneRule(const config::Config& config, const RuleRef& ref, XmlWriter* w) {
+  const config::LoadBalancer& lb = config.load_balancers[ref.lb];
+  const config::Listener& l = lb.listeners[ref.listener];
+  WriteRule(config, lb, l, ref.rule < 0 ? nullptr : &l.rules[static_cast<size_t>(ref.rule)], w);
+}
+
+// The rule with `priority` in `l`, as a RuleRef (after the rules were re-sorted).
+RuleRef RefOfPriority(const ListenerRef& lr, const config::Listener& l, int priority) {
+  for (size_t r = 0; r < l.rules.size(); ++r) {
+    if (l.rules[r].priority == priority) return {lr.lb, lr.listener, static_cast<int>(r)};
+  }
+  return {lr.lb, lr.listener, -1};
+}
+
+void SortRules(config::Listener* l) {
+  std::stable_sort(
+      l->rules.begin(), l->rules.end(),
+      [](const config::Rule& a, const config::Rule& b) { return a.priority < b.priority; });
+}
+
+ApiResult<OperationOutput> CreateRule(const CallContext& c) {
+  auto arn = RequireString(c.params, "ListenerArn", "listenerArn");
+  if (!arn.ok()) return arn.error();
+  auto ref = FindListener(c.config, arn.value());
+  if (!ref.ok()) return ref.error();
+  auto priority = ReadInteger(c.params, "Priority", "priority", 1, 50000);
+  if (!priority.ok()) return priority.error();
+  if (!priority.value()) return Validation("", "priority", "Member must not be null", true);
+  config::Rule rule;
+  rule.priority = *priority.value();
+  auto conditions = DecodeConditions(c.params, "Conditions");
+  if (!conditions.ok()) return conditions.error();
+  auto actions = DecodeActions(c.config, c.params, "Actions", "actions");
+  if (!actions.ok()) return actions.error();
+  auto transforms = DecodeTransforms(c.params, "Transforms");
+  if (!transforms.ok()) return transforms.error();
+  rule.conditions = std::move(conditions.value());
+  rule.actions = std::move(actions.value());
+  rule.transforms = std::move(transforms.value());
+  config::Config next = c.config;
+  FreezeIds(&next);
+  config::Listener& l = next.load_balancers[ref.value().lb].listeners[ref.value().listener];
+  for (const config::Rule& r : l.rules) {
+    if (r.priority == rule.priority) {
+      return SenderError("PriorityInUse",
+                         "Priority '" + std::to_string(rule.priority) + "' is currently in use");
+    }
+  }
+  rule.id = config::ResourceId("listener-rule",
+                               l.id + ":" + std::to_string(rule.priority) + ":" + NewRequestId());
+  l.rules.push_back(std::move(rule));
+  SortRules(&l);
+  XmlWriter w;
+  w.Open("Rules");
+  WriteOneRule(next, RefOfPriority(ref.value(), l, *priority.value()), &w);
+  w.Close("Rules");
+  return Mutation(std::move(next), std::move(w.str()));
+}
+
+ApiResult<OperationOutput> ModifyRule(const CallContext& c) {
+  auto arn = RequireString(c.params, "RuleArn", "ruleArn");
+  if (!arn.ok()) return arn.error();
+  auto ref = FindRule(c.config, arn.value());
+  if (!ref.ok()) return ref.error();
+  config::Config next = c.config;
+  FreezeIds(&next);
+  config::Listener& l = next.load_balancers[ref.value().lb].listeners[ref.value().listener];
+  bool is_default = ref.value().rule < 0;
+  if (is_default && (c.params.HasAny("Conditions") || c.params.HasAny("Transforms"))) {
+    return SenderError("OperationNotPermitted",
+                       "Conditions and transforms cannot be set on a default rule");
+  }
+  if (c.params.HasAny("Actions")) {
+    auto actions = DecodeActions(c.config, c.params, "Actions", "actions");
+    if (!actions.ok()) return actions.error();
+    (is_default ? l.default_actions : l.rules[ref.value().rule].actions) =
+        std::move(actions.value());
+  }
+  if (!is_default && c.params.HasAny("Conditions")) {
+    auto conditions = DecodeConditions(c.params, "Conditions");
+    if (!conditions.ok()) return conditions.error();
+    l.rules[ref.value().rule].conditions = std::move(conditions.value());
+  }
+  if (!is_default && c.params.HasAny("Transforms")) {
+    auto transforms = DecodeTransforms(c.params, "Transforms");
+    if (!transforms.ok()) return transforms.error();
+    l.rules[ref.value().rule].transforms = std::move(transforms.value());
+  }
+  auto reset = ReadBoolean(c.params, "ResetTransforms", "resetTransforms");
+  if (!reset.ok()) return reset.error();
+  if (!is_default && reset.value().value_or(false)) l.rules[ref.value().rule].transforms.clear();
+  XmlWriter w;
+  w.Open("Rules");
+  WriteOneRule(next, ref.value(), &w);
+  w.Close("Rules");
+  return Mutation(std::move(next), std::move(w.str()));
+}
+
+ApiResult<OperationOutput> DeleteRule(const CallContext& c) {
+  auto arn = RequireString(c.params, "RuleArn", "ruleArn");
+  if (!arn.ok()) return arn.error();
+  auto ref = FindRule(c.config, arn.value());
+  if (!ref.ok()) return ref.error();
+  if (ref.value().rule < 0) {
+    return SenderError("OperationNotPermitted",
+                       "Default rule '" + arn.value() + "' cannot be deleted");
+  }
+  config::Config next = c.config;
+  FreezeIds(&next);
+  auto& rules = next.load_balancers[ref.value().lb].listeners[ref.value().listener].rules;
+  rules.erase(rules.begin() + ref.value().rule);
+  return Mutation(std::move(next));
+}
+
+ApiResult<OperationOutput> SetRulePriorities(const CallContext& c) {
+  auto items = c.params.StructList("RulePriorities");
+  if (!items) return Validation("", "rulePriorities", "Member must not be null", true);
+  config::Config next = c.config;
+  FreezeIds(&next);
+  std::vector<std::pair<RuleRef, int>> changes;
+  for (size_t i = 0; i < items->size(); ++i) {
+    std::string path = "rulePriorities.member." + std::to_string(i + 1);
+    auto arn = RequireString((*items)[i], "RuleArn", path + ".ruleArn");
+    if (!arn.ok()) return arn.error();
+    auto ref = FindRule(c.config, arn.value());
+    if (!ref.ok()) return ref.error();
+    if (ref.value().rule < 0) {
+      return SenderError("OperationNotPermitted", "The default rule's priority cannot be changed");
+    }
+    auto priority = ReadInteger((*items)[i], "Priority", path + ".priority", 1, 50000);
+    if (!priority.ok()) return priority.error();
+    if (!priority.value())
+      return Validation("", path + ".priority", "Member must not be null", true);
+    for (const auto& [other, p] : changes) {
+      if (p == *priority.value()) {
+        return SenderError("ValidationError",
+                           "Priority '" + std::to_string(p) + "' was provided multiple times");
+      }
+    }
+    changes.push_back({ref.value(), *priority.value()});
+  }
+  for (const auto& [ref, p] : changes) {
+    next.load_balancers[ref.lb].listeners[ref.listener].rules[ref.rule].priority = p;
+  }
+  XmlWriter w;
+  w.Open("Rules");
+  std::vector<std::string> arns;
+  for (const auto& [ref, p] : changes) {
+    config::Listener& l = next.load_balancers[ref.lb].listeners[ref.listener];
+    const config::Rule& r = l.rules[ref.rule];
+    config::LoadBalancer& lb = next.load_balancers[ref.lb];
+    WriteRule(next, lb, l, &r, &w);
+  }
+  w.Close("Rules");
+  for (config::LoadBalancer& lb : next.load_balancers) {
+    for (config::Listener& l : lb.listeners) {
+      SortRules(&l);
+      for (size_t k = 1; k < l.rules.size(); ++k) {
+        if (l.rules[k].priority == l.rules[k - 1].priority) {
+          return SenderError("PriorityInUse", "Priority '" + std::to_string(l.rules[k].priority) +
+                                                  "' is currently in use");
+        }
+      }
+    }
+  }
+  return Mutation(std::move(next), std::move(w.str()));
+}
+
+}  // namespace
+
+Handler FindHandler(std::string_view action, bool* mutating) {
+  static const std::pair<std::string_view, Handler> kWrites[] = {
+      {"RegisterTargets", RegisterTargets},
+      {"DeregisterTargets", DeregisterTargets},
+      {"CreateTargetGroup", CreateTargetGroup},
+      {"DeleteTargetGroup", DeleteTargetGroup},
+      {"ModifyTargetGroup", ModifyTargetGroup},
+      {"ModifyListener", ModifyListener},
+      {"CreateRule", CreateRule},
+      {"ModifyRule", ModifyRule},
+      {"DeleteRule", DeleteRule},
+      {"SetRulePriorities", SetRulePriorities},
+  };
+  *mutating = false;
+  if (Handler h = FindReadHandler(action)) return h;
+  for (const auto& [name, h] : kWrites) {
+    if (name == action) {
+      *mutating = true;
+      return h;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<std::string> ImplementedOperations() {
+  return {"DescribeLoadBalancers",
+          "DescribeListeners",
+          "DescribeRules",
+          "DescribeTargetGroups",
+          "DescribeTargetHealth",
+          "DescribeAccountLimits",
+          "DescribeSSLPolicies",
+          "RegisterTargets",
+          "DeregisterTargets",
+          "CreateTargetGroup",
+          "DeleteTargetGroup",
+          "ModifyTargetGroup",
+          "ModifyListener",
+          "CreateRule",
+          "ModifyRule",
+          "DeleteRule",
+          "SetRulePriorities"};
+}
+
+}  // namespace sluice::api

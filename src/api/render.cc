@@ -1,0 +1,275 @@
+#include "api/render.h"
+
+#include "config/arn.h"
+
+namespace sluice::api {
+namespace {
+
+const char* FieldName(config::ConditionField f) {
+  switch (f) {
+    case config::ConditionField::kHostHeader:
+      return "host-header";
+    case config::ConditionField::kPathPattern:
+      return "path-pattern";
+    case config::ConditionField::kHttpHeader:
+      return "http-header";
+    case config::ConditionField::kHttpRequestMethod:
+      return "http-request-method";
+    case config::ConditionField::kQueryString:
+      return "query-string";
+    case config::ConditionField::kSourceIp:
+      return "source-ip";
+  }
+  return "";
+}
+
+const char* ConfigTag(config::ConditionField f) {
+  switch (f) {
+    case config::ConditionField::kHostHeader:
+      return "HostHeaderConfig";
+    case config::ConditionField::kPathPattern:
+      return "PathPatternConfig";
+    case config::ConditionField::kHttpHeader:
+      return "HttpHeaderConfig";
+    case config::ConditionField::kHttpRequestMethod:
+      return "HttpRequestMethodConfig";
+    case config::ConditionField::kQueryString:
+      return "QueryStringConfig";
+    case config::ConditionField::kSourceIp:
+      return "SourceIpConfig";
+  }
+  return "";
+}
+
+void WriteStrings(std::string_view tag, const std::vector<std::string>& values, XmlWriter* w) {
+  w->Open(tag);
+  for (const std::string& v : values) w->Leaf("member", v);
+  w->Close(tag);
+}
+
+void WriteCondition(const config::Condition& c, XmlWriter* w) {
+  w->Open("member").Leaf("Field", FieldName(c.field));
+  w->Open(ConfigTag(c.field));
+  if (c.field == config::ConditionField::kHttpHeader) {
+    w->Leaf("HttpHeaderName", c.http_header_name);
+  }
+  if (c.field == config::ConditionField::kQueryString) {
+    w->Open("Values");
+    for (const config::QueryStringKeyValue& kv : c.query_values) {
+      w->Open("member");
+      if (kv.key) w->Leaf("Key", *kv.key);
+      w->Leaf("Value", kv.value).Close("member");
+    }
+    w->Close("Values");
+  } else {
+    WriteStrings("Values", c.values, w);
+  }
+  if (!c.regex_values.empty()) WriteStrings("RegexValues", c.regex_values, w);
+  w->Close(ConfigTag(c.field)).Close("member");
+}
+
+void WriteForward(const config::Config& config, const config::ForwardConfig& f, XmlWriter* w) {
+  if (f.target_groups.size() == 1) {
+    w->Leaf("TargetGroupArn",
+            config::TargetGroupArn(config.account, f.target_groups[0].target_group));
+  }
+  w->Open("ForwardConfig").Open("TargetGroups");
+  for (const config::TargetGroupTuple& t : f.target_groups) {
+    w->Open("member")
+        .Leaf("TargetGroupArn", config::TargetGroupArn(config.account, t.target_group))
+        .Leaf("Weight", t.weight)
+        .Close("member");
+  }
+  w->Close("TargetGroups")
+      .Open("TargetGroupStickinessConfig")
+      .Bool("Enabled", f.stickiness_enabled);
+  if (f.stickiness_enabled) w->Leaf("DurationSeconds", f.stickiness_duration_seconds);
+  w->Close("TargetGroupStickinessConfig").Close("ForwardConfig");
+}
+
+void WriteAction(const config::Config& config, const config::Action& a, XmlWriter* w) {
+  w->Open("member");
+  switch (a.type) {
+    case config::ActionType::kForward:
+      w->Leaf("Type", "forward");
+      WriteForward(config, a.forward, w);
+      break;
+    case config::ActionType::kRedirect:
+      w->Leaf("Type", "redirect")
+          .Open("RedirectConfig")
+          .Leaf("Protocol", a.redirect.protocol)
+          .Leaf("Port", a.redirect.port)
+          .Leaf("Host", a.redirect.host)
+          .Leaf("Path", a.redirect.path)
+          .Leaf("Query", a.redirect.query)
+          .Leaf("StatusCode", "HTTP_" + std::to_string(a.redirect.status_code))
+          .Close("RedirectConfig");
+      break;
+    case config::ActionType::kFixedResponse:
+      w->Leaf("Type", "fixed-response").Open("FixedResponseConfig");
+      w->Leaf("MessageBody", a.fixed_response.message_body)
+          .Leaf("StatusCode", std::to_string(a.fixed_response.status_code));
+      if (!a.fixed_response.content_type.empty()) {
+        w->Leaf("ContentType", a.fixed_response.content_type);
+      }
+      w->Close("FixedResponseConfig");
+      break;
+  }
+  if (a.order > 0) w->Leaf("Order", a.order);
+  w->Close("member");
+}
+
+void WriteTransforms(const std::vector<config::Transform>& transforms, XmlWriter* w) {
+  w->Open("Transforms");
+  for (const config::Transform& t : transforms) {
+    bool host = t.type == config::TransformType::kHostHeaderRewrite;
+    const char* tag = host ? "HostHeaderRewriteConfig" : "UrlRewriteConfig";
+    w->Open("member").Leaf("Type", host ? "host-header-rewrite" : "url-rewrite").Open(tag);
+    w->Open("Rewrites")
+        .Open("member")
+        .Leaf("Regex", t.rewrite.regex)
+        .Leaf("Replace", t.rewrite.replace)
+        .Close("member")
+        .Close("Rewrites");
+    w->Close(tag).Close("member");
+  }
+  w->Close("Transforms");
+}
+
+}  // namespace
+
+std::string LoadBalancerDnsName(const config::AccountSettings& account, std::string_view name) {
+  std::string id = config::ResourceId("loadbalancer", name);
+  unsigned long long digits = std::stoull(id.substr(0, 8), nullptr, 16) % 1000000000ull;
+  return std::string(name) + "-" + std::to_string(digits) + "." + account.region + ".elb.localhost";
+}
+
+void WriteActions(const config::Config& config, std::string_view tag,
+                  const std::vector<config::Action>& actions, XmlWriter* w) {
+  w->Open(tag);
+  for (const config::Action& a : actions) WriteAction(config, a, w);
+  w->Close(tag);
+}
+
+std::vector<std::string> LoadBalancersOf(const config::Config& config, std::string_view group) {
+  std::vector<std::string> out;
+  auto uses = [group](const std::vector<config::Action>& actions) {
+    for (const config::Action& a : actions) {
+      if (a.type != config::ActionType::kForward) continue;
+      for (const config::TargetGroupTuple& t : a.forward.target_groups) {
+        if (t.target_group == group) return true;
+      }
+    }
+    return false;
+  };
+  for (const config::LoadBalancer& lb : config.load_balancers) {
+    bool used = false;
+    for (const config::Listener& l : lb.listeners) {
+      used = used || uses(l.default_actions);
+      for (const config::Rule& r : l.rules) used = used || uses(r.actions);
+    }
+    if (used) out.push_back(config::LoadBalancerArn(config.account, lb.name));
+  }
+  return out;
+}
+
+void WriteLoadBalancer(const config::Config& config, const config::LoadBalancer& lb,
+                       std::string_view created_time, XmlWriter* w) {
+  w->Open("member")
+      .Leaf("LoadBalancerArn", config::LoadBalancerArn(config.account, lb.name))
+      .Leaf("DNSName", LoadBalancerDnsName(config.account, lb.name))
+      .Leaf("CanonicalHostedZoneId", "ZSLUICE0LOCAL")
+      .Leaf("CreatedTime", created_time)
+      .Leaf("LoadBalancerName", lb.name)
+      .Leaf("Scheme", "internal")
+      .Leaf("VpcId", "vpc-sluice")
+      .Open("State")
+      .Leaf("Code", "active")
+      .Close("State")
+      .Leaf("Type", "application")
+      .Empty("AvailabilityZones")
+      .Empty("SecurityGroups")
+      .Leaf("IpAddressType", "ipv4")
+      .Close("member");
+}
+
+void WriteListener(const config::Config& config, const config::LoadBalancer& lb,
+                   const config::Listener& listener, XmlWriter* w) {
+  std::string id = config::ListenerId(lb.name, listener);
+  w->Open("member")
+      .Leaf("ListenerArn", config::ListenerArn(config.account, lb.name, id))
+      .Leaf("LoadBalancerArn", config::LoadBalancerArn(config.account, lb.name))
+      .Leaf("Port", listener.port)
+      .Leaf("Protocol", listener.protocol);
+  if (listener.protocol == "HTTPS") {
+    w->Open("Certificates");
+    for (const config::ListenerCertificate& c : listener.certificates) {
+      w->Open("member").Leaf("CertificateArn", config::CertificateArn(config.account, c.name));
+      w->Close("member");
+    }
+    w->Close("Certificates").Leaf("SslPolicy", listener.ssl_policy);
+  }
+  WriteActions(config, "DefaultActions", listener.default_actions, w);
+  w->Close("member");
+}
+
+void WriteRule(const config::Config& config, const config::LoadBalancer& lb,
+               const config::Listener& listener, const config::Rule* rule, XmlWriter* w) {
+  std::string listener_id = config::ListenerId(lb.name, listener);
+  std::string rule_id =
+      rule ? config::RuleId(listener_id, *rule) : config::DefaultRuleId(listener_id);
+  w->Open("member")
+      .Leaf("RuleArn", config::RuleArn(config.account, lb.name, listener_id, rule_id))
+      .Leaf("Priority", rule ? std::to_string(rule->priority) : std::string("default"));
+  w->Open("Conditions");
+  if (rule) {
+    for (const config::Condition& c : rule->conditions) WriteCondition(c, w);
+  }
+  w->Close("Conditions");
+  WriteActions(config, "Actions", rule ? rule->actions : listener.default_actions, w);
+  w->Bool("IsDefault", rule == nullptr);
+  if (rule && !rule->transforms.empty()) WriteTransforms(rule->transforms, w);
+  w->Close("member");
+}
+
+void WriteTargetGroup(const config::Config& config, const config::TargetGroup& tg, XmlWriter* w) {
+  const config::HealthCheck& hc = tg.health_check;
+  w->Open("member")
+      .Leaf("TargetGroupArn", config::TargetGroupArn(config.account, tg.name))
+      .Leaf("TargetGroupName", tg.name)
+      .Leaf("Protocol", tg.protocol)
+      .Leaf("Port", tg.port)
+      .Leaf("VpcId", "vpc-sluice")
+      .Leaf("HealthCheckProtocol", hc.protocol)
+      .Leaf("HealthCheckPort", hc.port)
+      .Bool("HealthCheckEnabled", hc.enabled)
+      .Leaf("HealthCheckIntervalSeconds", hc.interval_seconds)
+      .Leaf("HealthCheckTimeoutSeconds", hc.timeout_seconds)
+      .Leaf("HealthyThresholdCount", hc.healthy_threshold)
+      .Leaf("UnhealthyThresholdCount", hc.unhealthy_threshold);
+  if (hc.protocol != "TCP") w->Leaf("HealthCheckPath", hc.path);
+  w->Open("Matcher").Leaf("HttpCode", hc.matcher).Close("Matcher");
+  WriteStrings("LoadBalancerArns", LoadBalancersOf(config, tg.name), w);
+  w->Leaf("TargetType", tg.target_type)
+      .Leaf("ProtocolVersion", tg.protocol_version)
+      .Leaf("IpAddressType", "ipv4")
+      .Close("member");
+}
+
+void WriteTargetHealth(const health::TargetHealthRow& row, XmlWriter* w) {
+  w->Open("member")
+      .Open("Target")
+      .Leaf("Id", row.id)
+      .Leaf("Port", row.port)
+      .Close("Target")
+      .Leaf("HealthCheckPort", std::to_string(row.health_check_port))
+      .Open("TargetHealth")
+      .Leaf("State", health::ToString(row.state));
+  if (row.reason != health::Reason::kNone) {
+    w->Leaf("Reason", health::ToString(row.reason))
+        .Leaf("Description", health::Describe(row.reason, row.status_code));
+  }
+  w->Close("TargetHealth").Close("member");
+}
+
+}  // namespace sluice::api

@@ -1,0 +1,94 @@
+// The elbv2 operations (reference §9.6): dispatches an authenticated call by Action to its
+// handler, which reads the current model and, for a mutation, returns the next one. The
+// Service does not persist or publish: `Hooks::apply` does (app/), and only once it
+// succeeded is the call answered with success.
+//
+// Thread: Call() runs on the API thread; SetConfig() may run on the control thread (after
+// a reload of a file-managed config). The model is guarded by a mutex (control plane).
+#pragma once
+
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/error.h"
+#include "api/query.h"
+#include "config/model.h"
+#include "health/checker.h"
+
+namespace sluice::api {
+
+inline constexpr std::string_view kApiVersion = "2015-12-01";
+
+struct ServiceHooks {
+  std::function<std::vector<health::TargetGroupHealth>()> health;
+  // Validates, persists and publishes `next`; in force when it returns true.
+  std::function<ApiResult<bool>(const config::Config& next, const std::string& reason)> apply;
+  // Non-empty: the config file Sluice serves; mutating calls are refused.
+  std::string file_managed;
+  std::string created_time = "2026-01-01T00:00:00.000Z";  // CreatedTime of load balancers
+};
+
+// What a handler returns: the XML inside <OpResult>, and for a mutation the next model.
+struct OperationOutput {
+  std::string result_xml;
+  std::optional<config::Config> next;
+};
+
+struct CallContext {
+  const QueryParams& params;
+  const config::Config& config;
+  const ServiceHooks& hooks;
+};
+
+using Handler = ApiResult<OperationOutput> (*)(const CallContext&);
+
+class Service {
+ public:
+  Service(config::Config initial, ServiceHooks hooks);
+
+  struct Answer {
+    int status = 200;
+    std::string body;        // XML
+    std::string error_code;  // empty on success
+    std::string error_message;
+  };
+  // Answers a call (already authenticated): Action and Version are in `params`.
+  Answer Call(const QueryParams& params, std::string_view request_id, std::string_view caller);
+  // The model after a reload of the file (file-managed mode).
+  void SetConfig(config::Config config);
+  config::Config CurrentConfig() const;
+
+ private:
+  mutable std::mutex mu_;
+  config::Config config_;
+  ServiceHooks hooks_;
+};
+
+// The handlers, by operation name (ops_read.cc, ops_write.cc); null for an unknown one.
+Handler FindHandler(std::string_view action, bool* mutating);
+// Every operation of the elbv2 API this build answers, for docs and tests.
+std::vector<std::string> ImplementedOperations();
+
+// ---- shared by the handlers -------------------------------------------------------------
+
+struct ListenerRef {
+  size_t lb = 0;
+  size_t listener = 0;
+};
+struct RuleRef {
+  size_t lb = 0;
+  size_t listener = 0;
+  int rule = -1;  // -1: the default rule
+};
+ApiResult<size_t> FindLoadBalancer(const config::Config& config, std::string_view arn);
+ApiResult<size_t> FindTargetGroup(const config::Config& config, std::string_view arn);
+ApiResult<ListenerRef> FindListener(const config::Config& config, std::string_view arn);
+ApiResult<RuleRef> FindRule(const config::Config& config, std::string_view arn);
+// Writes every listener's and rule's id into the model, so that the ARNs stay what they are
+// when a port or a priority changes.
+void FreezeIds(config::Config* config);
+
+}  // namespace sluice::api

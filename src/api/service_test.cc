@@ -1,0 +1,268 @@
+// The operations over a model loaded from YAML, with a fake apply hook that records the
+// next model: what each call answers, and what a mutation changes.
+#include "api/service.h"
+
+#include <gtest/gtest.h>
+
+#include "config/arn.h"
+#include "config/loader.h"
+
+namespace sluice::api {
+namespace {
+
+constexpr const char* kYaml = R"(
+Account: {Id: "123456789012", Region: eu-west-3}
+TargetGroups:
+  - Name: blue
+    Protocol: HTTP
+    Port: 8001
+    Targets: [{Id: 127.0.0.1}, {Id: 127.0.0.2, Port: 8002}]
+  - Name: green
+    Protocol: HTTP
+    Port: 9001
+LoadBalancers:
+  - Name: web
+    Listeners:
+      - Protocol: HTTP
+        Port: 8080
+        DefaultActions: [{Type: forward, TargetGroupName: blue}]
+        Rules:
+          - Priority: 10
+            Conditions: [{Field: path-pattern, PathPatternConfig: {Values: ["/api/*"]}}]
+            Actions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "503"}}]
+)";
+
+config::Config Load() {
+  auto r = config::LoadConfigFromString(kYaml, "test.yaml");
+  if (auto* e = std::get_if<config::ConfigErrors>(&r)) {
+    ADD_FAILURE() << e->front().ToString();
+    return {};
+  }
+  return std::get<config::Config>(r);
+}
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  ServiceTest() : service_(Load(), Hooks()) {}
+
+  ServiceHooks Hooks() {
+    ServiceHooks h;
+    h.health = [] {
+      health::TargetGroupHealth g{"blue", {}};
+      g.targets.push_back(
+          {"127.0.0.1", 8001, 8001, health::TargetState::kHealthy, health::Reason::kNone, 0});
+      return std::vector<health::TargetGroupHealth>{g};
+    };
+    h.apply = [this](const config::Config& next, const std::string& reason) -> ApiResult<bool> {
+      if (refuse_) return SenderError("ValidationError", "refused by the test");
+      applied_.push_back(next);
+      reasons_.push_back(reason);
+      return true;
+    };
+    return h;
+  }
+
+  Service::Answer Call(const std::string& form) {
+    auto p = QueryParams::Parse("Version=2015-12-01&" + form);
+    EXPECT_TRUE(p.ok());
+    return service_.Call(p.value(), "rid", "AKIATEST");
+  }
+
+  std::string TgArn(const char* name) {
+    return config::TargetGroupArn(service_.CurrentConfig().account, name);
+  }
+  std::string LbArn() { return config::LoadBalancerArn(service_.CurrentConfig().account, "web"); }
+
+  Service service_;
+  std::vector<config::Config> applied_;
+  std::vector<std::string> reasons_;
+  bool refuse_ = false;
+};
+
+TEST_F(ServiceTest, UnknownActionAndVersion) {
+  auto a = Call("Action=DescribeNothing");
+  EXPECT_EQ(a.status, 400);
+  EXPECT_EQ(a.error_code, "InvalidAction");
+  auto p = QueryParams::Parse("Action=DescribeLoadBalancers&Version=2012-06-01");
+  auto b = service_.Call(p.value(), "rid", "k");
+  EXPECT_EQ(b.error_code, "InvalidAction");
+  auto m = QueryParams::Parse("Version=2015-12-01");
+  EXPECT_EQ(service_.Call(m.value(), "rid", "k").error_code, "MissingAction");
+}
+
+TEST_F(ServiceTest, DescribeLoadBalancersShapesAndNotFound) {
+  auto a = Call("Action=DescribeLoadBalancers");
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_NE(a.body.find("<LoadBalancerArn>arn:aws:elasticloadbalancing:eu-west-3:123456789012:"
+                        "loadbalancer/app/web/"),
+            std::string::npos)
+      << a.body;
+  EXPECT_NE(a.body.find("<State><Code>active</Code></State>"), std::string::npos);
+  auto b = Call("Action=DescribeLoadBalancers&Names.member.1=nope");
+  EXPECT_EQ(b.error_code, "LoadBalancerNotFound");
+  auto c = Call("Action=DescribeLoadBalancers&LoadBalancerArns.member.1=" + LbArn() + "x");
+  EXPECT_EQ(c.error_code, "LoadBalancerNotFound");
+}
+
+TEST_F(ServiceTest, DescribeRulesListsDefaultLast) {
+  auto l = Call("Action=DescribeListeners&LoadBalancerArn=" + LbArn());
+  ASSERT_EQ(l.status, 200) << l.body;
+  size_t at = l.body.find("<ListenerArn>") + 13;
+  std::string listener_arn = l.body.substr(at, l.body.find('<', at) - at);
+  auto r = Call("Action=DescribeRules&ListenerArn=" + listener_arn);
+  ASSERT_EQ(r.status, 200) << r.body;
+  size_t p10 = r.body.find("<Priority>10</Priority>");
+  size_t pd = r.body.find("<Priority>default</Priority>");
+  ASSERT_NE(p10, std::string::npos);
+  ASSERT_NE(pd, std::string::npos);
+  EXPECT_LT(p10, pd);
+  EXPECT_NE(r.body.find("<IsDefault>true</IsDefault>"), std::string::npos);
+}
+
+TEST_F(ServiceTest, DescribeTargetHealthNamedUnregisteredIsUnused) {
+  auto a = Call("Action=DescribeTargetHealth&TargetGroupArn=" + TgArn("blue") +
+                "&Targets.member.1.Id=10.9.9.9&Targets.member.1.Port=80");
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_NE(a.body.find("<State>unused</State><Reason>Target.NotRegistered</Reason>"),
+            std::string::npos)
+      << a.body;
+  auto b = Call("Action=DescribeTargetHealth&TargetGroupArn=" + TgArn("blue"));
+  EXPECT_NE(b.body.find("<State>healthy</State>"), std::string::npos) << b.body;
+  auto c = Call("Action=DescribeTargetHealth");
+  EXPECT_EQ(c.error_code, "ValidationError");
+  EXPECT_NE(c.body.find("Value null at &apos;targetGroupArn&apos;"), std::string::npos) << c.body;
+}
+
+TEST_F(ServiceTest, RegisterAndDeregisterChangeTheModel) {
+  auto a = Call("Action=RegisterTargets&TargetGroupArn=" + TgArn("green") +
+                "&Targets.member.1.Id=127.0.0.9&Targets.member.2.Id=127.0.0.9&"
+                "Targets.member.2.Port=9100");
+  ASSERT_EQ(a.status, 200) << a.body;
+  ASSERT_EQ(applied_.size(), 1u);
+  const auto& green = applied_[0].target_groups[1];
+  ASSERT_EQ(green.targets.size(), 2u);
+  EXPECT_EQ(green.targets[0].port, 9001);  // the group's port by default
+  EXPECT_EQ(green.targets[1].port, 9100);
+  EXPECT_EQ(reasons_[0], "RegisterTargets by AKIATEST");
+  // Registering again changes nothing but is still answered with success.
+  Call("Action=RegisterTargets&TargetGroupArn=" + TgArn("green") +
+       "&Targets.member.1.Id=127.0.0.9");
+  EXPECT_EQ(applied_.back().target_groups[1].targets.size(), 2u);
+  auto d = Call("Action=DeregisterTargets&TargetGroupArn=" + TgArn("green") +
+                "&Targets.member.1.Id=127.0.0.9&Targets.member.2.Id=10.1.1.1");
+  ASSERT_EQ(d.status, 200) << d.body;
+  ASSERT_EQ(applied_.back().target_groups[1].targets.size(), 1u);
+  EXPECT_EQ(applied_.back().target_groups[1].targets[0].port, 9100);
+  auto bad = Call("Action=RegisterTargets&TargetGroupArn=" + TgArn("green") +
+                  "&Targets.member.1.Id=i-0123456789");
+  EXPECT_EQ(bad.error_code, "InvalidTarget");
+}
+
+TEST_F(ServiceTest, ARefusedApplyLeavesTheModelUnchanged) {
+  refuse_ = true;
+  auto a = Call("Action=RegisterTargets&TargetGroupArn=" + TgArn("green") +
+                "&Targets.member.1.Id=127.0.0.9");
+  EXPECT_EQ(a.error_code, "ValidationError");
+  EXPECT_TRUE(service_.CurrentConfig().target_groups[1].targets.empty());
+}
+
+TEST_F(ServiceTest, ModifyListenerWeightsKeepsTheArn) {
+  auto l = Call("Action=DescribeListeners&LoadBalancerArn=" + LbArn());
+  size_t at = l.body.find("<ListenerArn>") + 13;
+  std::string arn = l.body.substr(at, l.body.find('<', at) - at);
+  std::string prefix = "&DefaultActions.member.1.ForwardConfig.TargetGroups.member.";
+  auto m = Call("Action=ModifyListener&ListenerArn=" + arn + "&Port=8081" +
+                "&DefaultActions.member.1.Type=forward" + prefix +
+                "1.TargetGroupArn=" + TgArn("blue") + prefix + "1.Weight=90" + prefix +
+                "2.TargetGroupArn=" + TgArn("green") + prefix + "2.Weight=10");
+  ASSERT_EQ(m.status, 200) << m.body;
+  const auto& listener = applied_.back().load_balancers[0].listeners[0];
+  EXPECT_EQ(listener.port, 8081);
+  ASSERT_EQ(listener.default_actions[0].forward.target_groups.size(), 2u);
+  EXPECT_EQ(listener.default_actions[0].forward.target_groups[1].weight, 10);
+  EXPECT_NE(m.body.find("<ListenerArn>" + arn + "</ListenerArn>"), std::string::npos);
+  // The ARN still finds the listener after its port changed.
+  auto again = Call("Action=DescribeListeners&ListenerArns.member.1=" + arn);
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_NE(again.body.find("<Port>8081</Port>"), std::string::npos);
+}
+
+TEST_F(ServiceTest, RulesCreateModifyPrioritiesDelete) {
+  auto l = Call("Action=DescribeListeners&LoadBalancerArn=" + LbArn());
+  size_t at = l.body.find("<ListenerArn>") + 13;
+  std::string listener = l.body.substr(at, l.body.find('<', at) - at);
+  std::string cond =
+      "&Conditions.member.1.Field=path-pattern"
+      "&Conditions.member.1.PathPatternConfig.Values.member.1=/v2/*";
+  std::string act =
+      "&Actions.member.1.Type=forward&Actions.member.1.TargetGroupArn=" + TgArn("green");
+  auto dup = Call("Action=CreateRule&ListenerArn=" + listener + "&Priority=10" + cond + act);
+  EXPECT_EQ(dup.error_code, "PriorityInUse");
+  auto c = Call("Action=CreateRule&ListenerArn=" + listener + "&Priority=5" + cond + act);
+  ASSERT_EQ(c.status, 200) << c.body;
+  at = c.body.find("<RuleArn>") + 9;
+  std::string rule = c.body.substr(at, c.body.find('<', at) - at);
+  EXPECT_EQ(applied_.back().load_balancers[0].listeners[0].rules[0].priority, 5);
+  auto s = Call("Action=SetRulePriorities&RulePriorities.member.1.RuleArn=" + rule +
+                "&RulePriorities.member.1.Priority=20");
+  ASSERT_EQ(s.status, 200) << s.body;
+  EXPECT_NE(s.body.find("<RuleArn>" + rule + "</RuleArn><Priority>20</Priority>"),
+            std::string::npos)
+      << s.body;
+  EXPECT_EQ(applied_.back().load_balancers[0].listeners[0].rules[1].priority, 20);
+  auto d = Call("Action=DeleteRule&RuleArn=" + rule);
+  ASSERT_EQ(d.status, 200) << d.body;
+  EXPECT_EQ(applied_.back().load_balancers[0].listeners[0].rules.size(), 1u);
+  EXPECT_EQ(Call("Action=DeleteRule&RuleArn=" + rule).error_code, "RuleNotFound");
+}
+
+TEST_F(ServiceTest, TargetGroupsCreateIdempotentDeleteInUse) {
+  auto a = Call(
+      "Action=CreateTargetGroup&Name=api&Protocol=HTTP&Port=7000&VpcId=vpc-1"
+      "&HealthCheckPath=/health&Matcher.HttpCode=200-299");
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_NE(a.body.find("<HealthCheckPath>/health</HealthCheckPath>"), std::string::npos);
+  EXPECT_NE(a.body.find("<LoadBalancerArns></LoadBalancerArns>"), std::string::npos) << a.body;
+  size_t n = applied_.size();
+  auto b = Call(
+      "Action=CreateTargetGroup&Name=api&Protocol=HTTP&Port=7000&VpcId=vpc-1"
+      "&HealthCheckPath=/health&Matcher.HttpCode=200-299");
+  EXPECT_EQ(b.status, 200);
+  EXPECT_EQ(applied_.size(), n);  // the same settings: nothing to apply
+  auto c = Call("Action=CreateTargetGroup&Name=api&Protocol=HTTP&Port=7001");
+  EXPECT_EQ(c.error_code, "DuplicateTargetGroupName");
+  EXPECT_EQ(Call("Action=DeleteTargetGroup&TargetGroupArn=" + TgArn("blue")).error_code,
+            "ResourceInUse");
+  EXPECT_EQ(Call("Action=DeleteTargetGroup&TargetGroupArn=" + TgArn("api")).status, 200);
+  EXPECT_EQ(Call("Action=DeleteTargetGroup&TargetGroupArn=" + TgArn("api")).status, 200);
+}
+
+TEST_F(ServiceTest, FileManagedRefusesMutations) {
+  ServiceHooks h = Hooks();
+  h.file_managed = "/etc/sluice/sluice.yaml";
+  Service s(Load(), h);
+  auto p = QueryParams::Parse("Version=2015-12-01&Action=RegisterTargets&TargetGroupArn=" +
+                              TgArn("blue") + "&Targets.member.1.Id=127.0.0.5");
+  auto a = s.Call(p.value(), "rid", "k");
+  EXPECT_EQ(a.error_code, "OperationNotPermitted");
+  EXPECT_NE(a.body.find("/etc/sluice/sluice.yaml"), std::string::npos);
+  auto q = QueryParams::Parse("Version=2015-12-01&Action=DescribeTargetGroups");
+  EXPECT_EQ(s.Call(q.value(), "rid", "k").status, 200);
+}
+
+TEST_F(ServiceTest, PaginationWithMarker) {
+  for (int i = 0; i < 5; ++i) {
+    Call("Action=CreateTargetGroup&Name=g" + std::to_string(i) + "&Protocol=HTTP&Port=80");
+  }
+  auto a = Call("Action=DescribeTargetGroups&PageSize=3");
+  ASSERT_EQ(a.status, 200);
+  EXPECT_NE(a.body.find("<NextMarker>3</NextMarker>"), std::string::npos) << a.body;
+  auto b = Call("Action=DescribeTargetGroups&PageSize=3&Marker=6");
+  EXPECT_EQ(b.body.find("<NextMarker>"), std::string::npos);
+  EXPECT_NE(b.body.find("<TargetGroupName>g4</TargetGroupName>"), std::string::npos);
+  EXPECT_EQ(Call("Action=DescribeTargetGroups&PageSize=0").error_code, "ValidationError");
+  EXPECT_EQ(Call("Action=DescribeTargetGroups&Marker=zz").error_code, "ValidationError");
+}
+
+}  // namespace
+}  // namespace sluice::api
