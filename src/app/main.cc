@@ -1,6 +1,10 @@
 // sluice: a self-hosted Application Load Balancer.
 //
 //   sluice run --config FILE [--workers N]     serve a config (SIGHUP reloads, SIGTERM stops)
+//   sluice run --state DB [--api ADDR:PORT]    serve the state store; the elbv2 API changes it
+//   sluice import FILE --state DB              load a YAML config into the state store
+//   sluice export --state DB                   print the store's config as YAML
+//   sluice api-keys create|list|revoke ...     access keys for the elbv2 API (SigV4)
 //   sluice validate FILE                       check a config; errors name file:line:column
 //   sluice demo [--config FILE]                start demo targets for the config, then serve it
 //   sluice demo-target --listen ADDR:PORT      a small echo backend (like `whoami`)
@@ -25,6 +29,7 @@
 #include "app/cert_command.h"
 #include "app/demo_target.h"
 #include "app/server.h"
+#include "app/state_command.h"
 #include "base/clock.h"
 #include "config/host_port.h"
 #include "config/loader.h"
@@ -245,6 +250,7 @@ struct Cli {
   std::string cert_key = "ecdsa";
   int cert_days = 365;
   std::string cert_out_dir = ".";
+  sluice::app::StateCommandOptions state;
 };
 
 int CertSelfSigned(const Cli& cli) {
@@ -275,10 +281,66 @@ void AddServeOptions(CLI::App* sub, sluice::app::ServerOptions* options) {
       ->check(HostPortCheck(kServeAdmin));
 }
 
+void AddStateOptions(CLI::App* sub, sluice::app::StateCommandOptions* o) {
+  sub->add_option("--state", o->state_path, "State store (SQLite file)")->required();
+  sub->add_option("--master-key", o->master_key_path, "Master key file (default: STATE.key)");
+}
+
+void AddStateSubcommands(CLI::App& app, Cli& cli) {
+  auto* import = app.add_subcommand("import", "Load a YAML config into the state store");
+  import->add_option("file", cli.state.file, "Config file (YAML)")->required();
+  AddStateOptions(import, &cli.state);
+  auto* exp = app.add_subcommand("export", "Print the state store's config as YAML");
+  AddStateOptions(exp, &cli.state);
+  auto* keys = app.add_subcommand("api-keys", "Access keys for the elbv2 API");
+  keys->require_subcommand(1);
+  auto* create = keys->add_subcommand("create", "Create a key; prints its secret once");
+  create->add_option("--user", cli.state.user, "Who the key is for")
+      ->required()
+      ->check(NameCheck());
+  create->add_option("--policy", cli.state.policy, "admin, read-only, or @FILE (a JSON policy)");
+  AddStateOptions(create, &cli.state);
+  auto* list = keys->add_subcommand("list", "List the keys (never their secrets)");
+  AddStateOptions(list, &cli.state);
+  auto* revoke = keys->add_subcommand("revoke", "Revoke a key");
+  revoke->add_option("access_key_id", cli.state.access_key_id, "AKIA...")->required();
+  AddStateOptions(revoke, &cli.state);
+}
+
+int RunStateCommand(CLI::App& app, const Cli& cli) {
+  using namespace sluice::app;
+  if (app.got_subcommand("import")) return ImportConfig(cli.state);
+  if (app.got_subcommand("export")) return ExportConfig(cli.state);
+  CLI::App* keys = app.get_subcommand("api-keys");
+  if (keys->got_subcommand("create")) return CreateApiKey(cli.state);
+  if (keys->got_subcommand("list")) return ListApiKeys(cli.state);
+  return RevokeApiKey(cli.state);
+}
+
 void AddSubcommands(CLI::App& app, Cli& cli) {
-  auto* run = app.add_subcommand("run", "Serve a config file (SIGHUP reloads, SIGTERM stops)");
-  run->add_option("-c,--config", cli.server.config_path, "Config file (YAML)")->required();
+  auto* run = app.add_subcommand(
+      "run", "Serve a config file or a state store (SIGHUP reloads, SIGTERM stops)");
+  auto* run_config = run->add_option("-c,--config", cli.server.config_path, "Config file (YAML)");
+  auto* run_state = run->add_option(
+      "--state", cli.server.state_path,
+      "State store (SQLite): serve its config, changed by the elbv2 API; with --config, only "
+      "the API's access keys come from it");
+  run->add_option("--master-key", cli.server.master_key_path,
+                  "The state store's master key file (default: STATE.key)");
+  run->add_option("--api", cli.server.api_override,
+                  "Serve the elbv2 API on ADDRESS:PORT, port 0 = any free port (overrides Api:)")
+      ->check(HostPortCheck(kServeAdmin));
+  run->add_option("--api-audit-log", cli.server.api_audit_log,
+                  "Append one JSON line per API call (CloudTrail's record shape) to this file");
+  run->add_flag("--api-allow-unsigned", cli.server.api_allow_unsigned,
+                "Accept API calls without a signature (loopback addresses only)");
+  run->callback([run_config, run_state] {
+    if (run_config->count() == 0 && run_state->count() == 0) {
+      throw CLI::RequiredError("--config or --state");
+    }
+  });
   AddServeOptions(run, &cli.server);
+  AddStateSubcommands(app, cli);
 
   auto* validate = app.add_subcommand("validate", "Check a config file and report every error");
   validate->add_option("file", cli.validate_path, "Config file (YAML)")->required();
@@ -332,8 +394,13 @@ int Main(int argc, char** argv) {
 
   if (app.got_subcommand("targets")) return Targets(cli.admin_address, cli.targets_json);
   if (app.got_subcommand("cert")) return CertSelfSigned(cli);
+  if (app.got_subcommand("import") || app.got_subcommand("export") ||
+      app.got_subcommand("api-keys")) {
+    return RunStateCommand(app, cli);
+  }
   if (app.got_subcommand("run")) {
     cli.server.admin_override = ServerAdminOverride(cli.server.admin_override);
+    cli.server.api_override = ServerAdminOverride(cli.server.api_override);
     return sluice::app::RunServer(cli.server);
   }
   if (app.got_subcommand("validate")) return Validate(cli.validate_path);

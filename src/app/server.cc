@@ -1,8 +1,10 @@
 #include "app/server.h"
 
 #include <dirent.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,8 +21,10 @@
 #include <vector>
 
 #include "app/access_logs.h"
+#include "app/api_runtime.h"
 #include "app/file_watch.h"
 #include "config/arn.h"
+#include "config/export.h"
 #include "config/loader.h"
 #include "control/admin_server.h"
 #include "health/checker.h"
@@ -51,11 +55,16 @@ struct Loaded {
   explicit operator bool() const { return snapshot != nullptr; }
 };
 
-Loaded LoadSnapshot(const std::string& path, proxy::SnapshotCompiler* compiler,
-                    proxy::ListenerSockets* listener_sockets) {
-  config::LoadResult loaded = config::LoadConfigFromFile(path);
+// `path` names the source in messages (the file, or the state store's document). On a
+// failure, *why (when given) gets the errors, one per line.
+Loaded LoadSnapshot(config::LoadResult loaded, const std::string& path,
+                    proxy::SnapshotCompiler* compiler, proxy::ListenerSockets* listener_sockets,
+                    std::string* why = nullptr) {
   if (auto* errors = std::get_if<config::ConfigErrors>(&loaded)) {
-    for (const config::ConfigError& e : *errors) Log("%s", e.ToString());
+    for (const config::ConfigError& e : *errors) {
+      Log("%s", e.ToString());
+      if (why != nullptr) *why += e.ToString() + "\n";
+    }
     Log("%s: %s", path,
         std::to_string(config::CountErrors(*errors)) + " error(s); config not applied");
     return {};
@@ -72,6 +81,7 @@ Loaded LoadSnapshot(const std::string& path, proxy::SnapshotCompiler* compiler,
   auto built = compiler->Build(std::move(std::get<config::Config>(loaded)), open_sockets);
   if (!built.ok()) {
     const std::string& message = built.error().message;
+    if (why != nullptr) *why = message;
     if (message.rfind(path + ":", 0) == 0) {
       // Already located (file:line:column: field: ...), one problem per line.
       Log("%s", message);
@@ -225,6 +235,129 @@ bool StartWorkers(std::vector<std::unique_ptr<proxy::Worker>>& pool, const Loade
   return true;
 }
 
+// Where the config comes from: a file (SIGHUP reloads it) or the state store's document
+// (the elbv2 API changes it). With both, the file is served and the store holds only the
+// API's access keys. Control thread only.
+struct ConfigSource {
+  std::string file;
+  std::unique_ptr<store::StateStore> db;
+  std::string db_path;
+  int64_t generation = 0;
+
+  bool from_store() const { return file.empty(); }
+  std::string Label() const {
+    return from_store() ? db_path + " (generation " + std::to_string(generation) + ")" : file;
+  }
+  // Reads the current config; errors as the loader reports them.
+  config::LoadResult Read() {
+    if (!from_store()) return config::LoadConfigFromFile(file);
+    auto doc = db->Load();
+    if (!doc.ok()) return StoreError(doc.error().message);
+    if (doc.value().generation == 0) {
+      return StoreError(
+          "the state store holds no config yet; load one with `sluice import FILE "
+          "--state " +
+          db_path + "`");
+    }
+    generation = doc.value().generation;
+    return config::LoadConfigFromString(doc.value().yaml, Label());
+  }
+  config::ConfigErrors StoreError(std::string message) const {
+    config::ConfigError e;
+    e.file = db_path;
+    e.message = std::move(message);
+    return {e};
+  }
+};
+
+std::string MasterKeyPath(const ServerOptions& options) {
+  return options.master_key_path.empty() ? options.state_path + ".key" : options.master_key_path;
+}
+
+Result<bool> OpenSource(const ServerOptions& options, ConfigSource* source) {
+  source->file = options.config_path;
+  if (options.state_path.empty()) return true;
+  auto opened = store::StateStore::Open(options.state_path, MasterKeyPath(options));
+  if (!opened.ok()) return opened.error();
+  source->db = std::move(opened.value());
+  source->db_path = options.state_path;
+  return true;
+}
+
+// Blocks SIGHUP, SIGTERM and SIGINT (the workers inherit the mask) and returns a signalfd
+// that reads them, or -1.
+int BlockServerSignals(sigset_t* signals) {
+  sigemptyset(signals);
+  sigaddset(signals, SIGHUP);
+  sigaddset(signals, SIGTERM);
+  sigaddset(signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return signalfd(-1, signals, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+// Waits up to 1 s for a signal or an API change; returns the signal number, or 0.
+int WaitForEvent(int signal_fd, ApiRuntime& api) {
+  pollfd fds[2] = {{signal_fd, POLLIN, 0}, {api.wakeup_fd(), POLLIN, 0}};
+  int n = poll(fds, api.wakeup_fd() >= 0 ? 2 : 1, 1000);
+  if (n <= 0) return 0;
+  if (fds[1].revents & POLLIN) api.RunPending();
+  if (fds[0].revents & POLLIN) {
+    signalfd_siginfo info{};
+    if (read(signal_fd, &info, sizeof(info)) == sizeof(info))
+      return static_cast<int>(info.ssi_signo);
+  }
+  return 0;
+}
+
+void StartAdmin(const ServerOptions& options, const proxy::Snapshot& snap,
+                control::AdminServer& admin, bool* failed) {
+  std::string addr = snap.config.admin.address;
+  int port = snap.config.admin.port;
+  if (!options.admin_override.empty()) {
+    size_t colon = options.admin_override.rfind(':');
+    addr = options.admin_override.substr(0, colon);
+    port = std::stoi(options.admin_override.substr(colon + 1));
+  }
+  if (port <= 0 && options.admin_override.empty()) return;
+  auto sa = SocketAddress::Parse(addr, static_cast<uint16_t>(port));
+  auto started = sa ? admin.Start(*sa)
+                    : Result<bool>(Error{ErrorSource::kConfig, "admin: bad address " + addr});
+  if (!started.ok()) {
+    Log("%s%s", started.error().message);
+    *failed = true;
+    return;
+  }
+  Log("admin endpoint on http://%s%s", addr + ":" + std::to_string(admin.port()));
+}
+
+// The loader's errors as one API message: "field: message; field: message".
+std::string ApiMessage(const config::ConfigErrors& errors) {
+  std::string out;
+  for (const config::ConfigError& e : errors) {
+    if (!out.empty()) out += "; ";
+    out += e.field.empty() ? e.message : e.field + ": " + e.message;
+  }
+  return out;
+}
+
+std::string IsoNow() {
+  time_t now = time(nullptr);
+  tm t;
+  gmtime_r(&now, &t);
+  char buf[32];
+  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S.000Z", &t);
+  return buf;
+}
+
+std::string ApiAddress(const ServerOptions& options, const config::Config& config, uint16_t port) {
+  std::string addr = config.api.address;
+  if (!options.api_override.empty()) {
+    addr = options.api_override.substr(0, options.api_override.rfind(':'));
+  }
+  return addr + ":" + std::to_string(port);
+}
+
 }  // namespace
 
 int RunServer(const ServerOptions& options) {
@@ -232,21 +365,25 @@ int RunServer(const ServerOptions& options) {
       options.workers > 0 ? options.workers : static_cast<int>(std::thread::hardware_concurrency());
   if (workers <= 0) workers = 1;
 
-  // Signals are taken synchronously by this thread; workers inherit the blocked mask.
+  // Signals are taken synchronously by this thread (a signalfd); workers inherit the mask.
   sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGHUP);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  int signal_fd = BlockServerSignals(&signals);
+  if (signal_fd < 0) {
+    Log("cannot start: signalfd: %s%s", std::strerror(errno));
+    return 1;
+  }
 
+  ConfigSource source;
+  if (Result<bool> opened = OpenSource(options, &source); !opened.ok()) {
+    Log("cannot start: %s%s", opened.error().message);
+    return 1;
+  }
   proxy::SnapshotCompiler compiler;
   compiler.set_worker_count(static_cast<size_t>(workers));
   observe::MetricSlots metric_slots;  // outlives the compiler and the admin endpoint
   compiler.set_metric_slots(&metric_slots);
   proxy::ListenerSockets listener_sockets(workers);
-  Loaded loaded = LoadSnapshot(options.config_path, &compiler, &listener_sockets);
+  Loaded loaded = LoadSnapshot(source.Read(), source.Label(), &compiler, &listener_sockets);
   if (!loaded) return 1;
   std::shared_ptr<const proxy::Snapshot> current = loaded.snapshot;
   std::shared_ptr<const proxy::ListenerSocketTable> current_sockets = loaded.sockets;
@@ -279,25 +416,9 @@ int RunServer(const ServerOptions& options) {
   admin.set_metrics([&metric_slots, worker_metrics, &checker] {
     return observe::RenderPrometheus(metric_slots, worker_metrics, HealthCounts(checker.Report()));
   });
-  {
-    std::string addr = current->config.admin.address;
-    int port = current->config.admin.port;
-    if (!options.admin_override.empty()) {
-      size_t colon = options.admin_override.rfind(':');
-      addr = options.admin_override.substr(0, colon);
-      port = std::stoi(options.admin_override.substr(colon + 1));
-    }
-    if (port > 0 || !options.admin_override.empty()) {
-      auto sa = SocketAddress::Parse(addr, static_cast<uint16_t>(port));
-      auto started = sa ? admin.Start(*sa)
-                        : Result<bool>(Error{ErrorSource::kConfig, "admin: bad address " + addr});
-      if (!started.ok()) {
-        Log("%s%s", started.error().message);
-        return 1;
-      }
-      Log("admin endpoint on http://%s%s", addr + ":" + std::to_string(admin.port()));
-    }
-  }
+  bool admin_failed = false;
+  StartAdmin(options, *current, admin, &admin_failed);
+  if (admin_failed) return 1;
 
   if (Result<bool> headroom = CheckDescriptorHeadroom(); !headroom.ok()) {
     Log("cannot start: %s%s", headroom.error().message);
@@ -306,39 +427,87 @@ int RunServer(const ServerOptions& options) {
   if (!StartWorkers(pool, loaded)) return 1;
   loaded = {};  // current/current_sockets hold them now; a reload must be able to drop them
   DescribeListeners(*current);
-  Log("ready: %s workers, config %s", std::to_string(workers), options.config_path);
+  Log("ready: %s workers, config %s", std::to_string(workers), source.Label());
 
-  // Certificate, key, CA and CRL files are watched: replacing one reloads as SIGHUP does.
+  // A new snapshot in force: workers, access logs, health checks, watched files.
   FileWatch watch;
   watch.Watch(WatchedFiles(current->config));
-  auto reload = [&](const char* why) {
-    Log("%s: reloading %s", why, options.config_path);
-    Loaded next = LoadSnapshot(options.config_path, &compiler, &listener_sockets);
-    if (!next) {
-      Log("reload refused; still serving generation %s%s", std::to_string(current->generation));
-      return;
-    }
+  auto publish = [&](Loaded next) {
     current = next.snapshot;
     current_sockets = next.sockets;
     for (auto& w : pool) w->Publish(current, current_sockets);
     access_logs.Apply(*current);
     uint64_t update = checker.Update(MonitoredTargets(*current));
-    // "reload applied" promises that the admin endpoint shows the new target set (draining
+    // "applied" promises that the admin endpoint shows the new target set (draining
     // targets included), so wait for the checker thread to take it; it only runs probes
     // between updates, so this takes milliseconds.
     if (!checker.WaitForUpdate(update, 2000)) {
-      Log("reload: health checker slow to take the new targets%s%s");
+      Log("health checker slow to take the new targets%s%s");
     }
     watch.Watch(WatchedFiles(current->config));
     DescribeListeners(*current);
-    Log("reload applied: generation %s%s", std::to_string(current->generation));
   };
 
+  std::unique_ptr<store::StateStore> api_keys;
+  if (source.db) {
+    // The API's threads read keys on a connection of their own (one thread per connection).
+    auto opened = store::StateStore::Open(options.state_path, MasterKeyPath(options));
+    if (!opened.ok()) {
+      Log("cannot start: %s%s", opened.error().message);
+      return 1;
+    }
+    api_keys = std::move(opened.value());
+  }
+  ApiRuntime api(
+      std::move(api_keys), source.from_store() ? "" : source.file,
+      ApiOptions{options.api_override, options.api_audit_log, options.api_allow_unsigned});
+  auto reload = [&](const char* why) {
+    Log("%s: reloading %s", why, source.Label());
+    Loaded next = LoadSnapshot(source.Read(), source.Label(), &compiler, &listener_sockets);
+    if (!next) {
+      Log("reload refused; still serving generation %s%s", std::to_string(current->generation));
+      return;
+    }
+    publish(std::move(next));
+    api.SetConfig(current->config);
+    Log("reload applied: generation %s%s", std::to_string(current->generation));
+  };
+  // An API change (control thread): validated as the file would be, compiled, committed,
+  // then published; refused as a whole at the first step that fails.
+  auto apply = [&](config::Config model, std::string, std::string reason) -> api::ApiResult<bool> {
+    std::string yaml = config::ExportYaml(model);
+    std::string label = source.db_path + " (API change)";
+    config::LoadResult checked = config::LoadConfigFromString(yaml, label);
+    if (auto* errors = std::get_if<config::ConfigErrors>(&checked)) {
+      return api::SenderError("ValidationError", ApiMessage(*errors));
+    }
+    std::string why;
+    Loaded next = LoadSnapshot(std::move(checked), label, &compiler, &listener_sockets, &why);
+    if (!next) return api::SenderError("InvalidConfigurationRequest", why);
+    auto committed = source.db->Commit(source.generation, yaml, reason);
+    if (!committed.ok()) {
+      Log("API change not applied: %s%s", committed.error().message);
+      return api::ReceiverError("InternalFailure", "the change could not be stored");
+    }
+    source.generation = committed.value();
+    publish(std::move(next));
+    Log("API change applied: %s, generation %s", reason, std::to_string(source.generation));
+    return true;
+  };
+  api::ServiceHooks hooks;
+  hooks.health = [&checker] { return checker.Report(); };
+  hooks.created_time = IsoNow();
+  if (Result<bool> started = api.Start(current->config, std::move(hooks), apply); !started.ok()) {
+    Log("cannot start: %s%s", started.error().message);
+    return 1;
+  } else if (started.value()) {
+    Log("elbv2 API on http://%s%s", ApiAddress(options, current->config, api.port()));
+  }
+
   while (true) {
-    timespec timeout{1, 0};
-    int sig = sigtimedwait(&signals, nullptr, &timeout);
-    if (sig < 0 && watch.PollSettled()) reload("certificate files changed");
-    if (sig < 0 && !current->draining.empty()) {
+    int sig = WaitForEvent(signal_fd, api);
+    if (sig == 0 && watch.PollSettled()) reload("certificate files changed");
+    if (sig == 0 && !current->draining.empty()) {
       // Draining targets leave the health report when their delay ends.
       bool expired = false;
       for (const auto& d : current->draining) {
@@ -351,6 +520,7 @@ int RunServer(const ServerOptions& options) {
     } else if (sig == SIGTERM || sig == SIGINT) {
       Log("%s: stopping; in-flight requests have %s seconds", sig == SIGTERM ? "SIGTERM" : "SIGINT",
           std::to_string(options.shutdown_timeout_seconds));
+      api.Stop();
       int64_t deadline =
           net::MonotonicMillis() + static_cast<int64_t>(options.shutdown_timeout_seconds) * 1000;
       for (auto& w : pool) w->BeginShutdown(deadline);
@@ -361,6 +531,7 @@ int RunServer(const ServerOptions& options) {
       pool.clear();
       access_logs.Stop();  // the workers are gone: their last entries are in the rings
       Log("stopped%s%s");
+      close(signal_fd);
       return 0;
     }
   }

@@ -1,0 +1,333 @@
+"""The elbv2 API driven by unchanged AWS clients: boto3 and the aws CLI, signed with keys made
+by `sluice api-keys create`, against a Sluice serving a state store (`sluice import`, then
+`sluice run --state`). Every mutation must be in force when the call returns."""
+import json
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from conftest import (LOCAL, SLUICE_BIN, Proc, dump_config, fixed, free_port, lb_config,
+                      port_accepts, target_group, wait_until)
+
+boto3 = pytest.importorskip("boto3")
+from botocore.config import Config as BotoConfig  # noqa: E402
+from botocore.exceptions import ClientError  # noqa: E402
+
+AWS_CLI = "/usr/bin/aws"
+
+
+class ApiSluice:
+    def __init__(self, tmp: pathlib.Path, config: dict, extra_args=()):
+        self.tmp = tmp
+        self.db = tmp / "state.db"
+        self.audit = tmp / "audit.jsonl"
+        self.api_port = free_port()
+        self.port = config["LoadBalancers"][0]["Listeners"][0]["Port"]
+        cfg = tmp / "initial.yaml"
+        cfg.write_text(dump_config(config))
+        out = self.cli("import", cfg, "--state", self.db)
+        assert "generation 1" in out, out
+        self.key_id, self.secret = self.new_key("ci", "admin")
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.starts = 0
+        self.start()
+
+    def cli(self, *args, check=True) -> str:
+        r = subprocess.run([SLUICE_BIN, *[str(a) for a in args]], capture_output=True, text=True,
+                           timeout=30)
+        if check:
+            assert r.returncode == 0, r.stderr
+        return r.stdout + r.stderr
+
+    def new_key(self, user, policy):
+        out = self.cli("api-keys", "create", "--user", user, "--policy", policy, "--state", self.db)
+        key = re.search(r"AccessKeyId:\s+(\S+)", out).group(1)
+        secret = re.search(r"SecretAccessKey:\s+(\S+)", out).group(1)
+        return key, secret
+
+    def start(self):
+        self.starts += 1
+        self.proc = Proc([SLUICE_BIN, "run", "--state", self.db, "--workers", "2", "--api",
+                          f"{LOCAL}:{self.api_port}", "--api-audit-log", self.audit,
+                          *self.extra_args], self.tmp, f"sluice-api-{self.starts}")
+
+        def ready():
+            if not self.proc.alive():
+                raise AssertionError(f"sluice exited: {self.proc.stderr()}")
+            return "elbv2 API on" in self.proc.stderr()
+
+        wait_until(ready, 15, what="API ready")
+        wait_until(lambda: port_accepts(self.port), 10, what="listener")
+
+    def client(self, key=None, secret=None, region="us-east-1"):
+        return boto3.client(
+            "elbv2", endpoint_url=f"http://{LOCAL}:{self.api_port}", region_name=region,
+            aws_access_key_id=key or self.key_id, aws_secret_access_key=secret or self.secret,
+            config=BotoConfig(retries={"max_attempts": 1}))
+
+    def get(self, path="/"):
+        with urllib.request.urlopen(f"http://{LOCAL}:{self.port}{path}", timeout=5) as r:
+            return r.status, r.read().decode()
+
+
+@pytest.fixture
+def api(tmp_path, demo_targets):
+    blue = demo_targets("blue")
+    green = demo_targets("green")
+    port = free_port()
+    cfg = lb_config(port, {"Type": "forward", "TargetGroupName": "blue"},
+                    target_groups=[target_group("blue", [blue.port], health=True),
+                                   target_group("green", [], health=True)])
+    for tg in cfg["TargetGroups"]:
+        tg["HealthCheckIntervalSeconds"] = 5
+        tg["HealthCheckTimeoutSeconds"] = 2
+        tg["HealthyThresholdCount"] = 2
+        tg["Attributes"] = {"deregistration_delay.timeout_seconds": 1}
+    s = ApiSluice(tmp_path, cfg)
+    s.blue, s.green = blue, green
+    yield s
+    if s.proc:
+        s.proc.stop(timeout=10)
+
+
+def arns(c):
+    groups = {g["TargetGroupName"]: g["TargetGroupArn"]
+              for g in c.describe_target_groups()["TargetGroups"]}
+    lb = c.describe_load_balancers()["LoadBalancers"][0]
+    listener = c.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"][0]
+    return groups, lb, listener
+
+
+def test_describe_shapes(api):
+    c = api.client()
+    groups, lb, listener = arns(c)
+    assert lb["LoadBalancerName"] == "it"
+    assert lb["State"]["Code"] == "active"
+    assert re.fullmatch(r"arn:aws:elasticloadbalancing:us-east-1:\d{12}:loadbalancer/app/it/"
+                        r"[0-9a-f]{16}", lb["LoadBalancerArn"])
+    assert set(groups) == {"blue", "green"}
+    assert listener["Port"] == api.port and listener["Protocol"] == "HTTP"
+    assert listener["DefaultActions"][0]["TargetGroupArn"] == groups["blue"]
+    rules = c.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
+    assert rules[-1]["IsDefault"] is True and rules[-1]["Priority"] == "default"
+    health = c.describe_target_health(TargetGroupArn=groups["blue"])
+    assert health["TargetHealthDescriptions"][0]["Target"]["Port"] == api.blue.port
+    blue_lbs = c.describe_target_groups(Names=["blue"])["TargetGroups"][0]["LoadBalancerArns"]
+    assert blue_lbs == [lb["LoadBalancerArn"]]
+    assert c.describe_target_groups(Names=["green"])["TargetGroups"][0]["LoadBalancerArns"] == []
+    limits = {l["Name"]: l["Max"] for l in c.describe_account_limits()["Limits"]}
+    assert "target-groups" in limits
+    with pytest.raises(ClientError) as e:
+        c.describe_load_balancers(Names=["nope"])
+    assert e.value.response["Error"]["Code"] == "LoadBalancerNotFound"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_register_waiter_traffic_and_deregister(api):
+    c = api.client()
+    groups, lb, listener = arns(c)
+    c.register_targets(TargetGroupArn=groups["green"],
+                       Targets=[{"Id": LOCAL, "Port": api.green.port}])
+    # No listener forwards to green yet: its target is not checked (as on ALB).
+    h = c.describe_target_health(TargetGroupArn=groups["green"])["TargetHealthDescriptions"]
+    assert [(d["TargetHealth"]["State"], d["TargetHealth"]["Reason"]) for d in h] == [
+        ("unused", "Target.NotInUse")]
+    # A rule created by API makes it used; it is checked, turns healthy, and takes traffic.
+    rule = c.create_rule(
+        ListenerArn=listener["ListenerArn"], Priority=5,
+        Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/g/*"]}}],
+        Actions=[{"Type": "forward", "TargetGroupArn": groups["green"]}])["Rules"][0]
+    assert rule["Priority"] == "5" and rule["IsDefault"] is False
+    h = c.describe_target_health(TargetGroupArn=groups["green"])["TargetHealthDescriptions"]
+    assert [d["TargetHealth"]["State"] for d in h] in (["initial"], ["healthy"])
+    c.get_waiter("target_in_service").wait(
+        TargetGroupArn=groups["green"], Targets=[{"Id": LOCAL, "Port": api.green.port}],
+        WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    status, body = api.get("/g/x")
+    assert status == 200 and "green" in body, body
+    c.deregister_targets(TargetGroupArn=groups["green"],
+                         Targets=[{"Id": LOCAL, "Port": api.green.port}])
+    c.get_waiter("target_deregistered").wait(
+        TargetGroupArn=groups["green"], Targets=[{"Id": LOCAL, "Port": api.green.port}],
+        WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+
+
+def test_blue_green_weights_under_load_lose_nothing(api):
+    c = api.client()
+    groups, lb, listener = arns(c)
+
+    def weights(blue_w, green_w):
+        c.modify_listener(ListenerArn=listener["ListenerArn"], DefaultActions=[{
+            "Type": "forward", "ForwardConfig": {"TargetGroups": [
+                {"TargetGroupArn": groups["blue"], "Weight": blue_w},
+                {"TargetGroupArn": groups["green"], "Weight": green_w}]}}])
+
+    weights(100, 0)  # green is now used (checked) but gets no traffic
+    c.register_targets(TargetGroupArn=groups["green"],
+                       Targets=[{"Id": LOCAL, "Port": api.green.port}])
+    c.get_waiter("target_in_service").wait(TargetGroupArn=groups["green"],
+                                           WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    failures, seen, stop = [], {"blue": 0, "green": 0}, threading.Event()
+
+    def load():
+        while not stop.is_set():
+            try:
+                status, body = api.get("/")
+                if status != 200:
+                    failures.append(status)
+                for name in seen:
+                    if f"{name}" in body:
+                        seen[name] += 1
+            except Exception as e:  # noqa: BLE001
+                failures.append(repr(e))
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for blue_w, green_w in ((90, 10), (50, 50), (0, 100)):
+            weights(blue_w, green_w)
+            time.sleep(0.3)
+        before = seen["blue"]
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert failures == []
+    assert seen["green"] > 0
+    assert seen["blue"] - before <= 4  # at weight 0 only requests already in flight
+
+
+def test_state_survives_restart_and_kill_9(api):
+    c = api.client()
+    groups, _, _ = arns(c)
+    c.register_targets(TargetGroupArn=groups["green"], Targets=[{"Id": "127.0.0.7", "Port": 9}])
+    api.proc.stop(timeout=10)
+    api.start()
+    c = api.client()
+    ids = [d["Target"]["Id"] for d in c.describe_target_health(
+        TargetGroupArn=groups["green"])["TargetHealthDescriptions"]]
+    assert ids == ["127.0.0.7"]
+    # A burst of mutations, killed in the middle: every acknowledged one is there afterwards.
+    acked = []
+
+    def burst():
+        for i in range(200):
+            try:
+                c.register_targets(TargetGroupArn=groups["green"],
+                                   Targets=[{"Id": f"127.0.1.{i % 250}", "Port": 1000 + i}])
+                acked.append(1000 + i)
+            except Exception:  # noqa: BLE001
+                return
+
+    t = threading.Thread(target=burst)
+    t.start()
+    wait_until(lambda: len(acked) >= 5, 20, what="some acknowledged mutations")
+    os.kill(api.proc.pid, signal.SIGKILL)
+    t.join(30)
+    api.proc.stop()
+    api.start()
+    c = api.client()
+    ports = {d["Target"]["Port"] for d in c.describe_target_health(
+        TargetGroupArn=groups["green"])["TargetHealthDescriptions"]}
+    assert set(acked) <= ports
+    exported = api.cli("export", "--state", api.db)
+    check = api.tmp / "exported.yaml"
+    check.write_text(exported)
+    assert ": ok (" in api.cli("validate", check)
+
+
+def test_bad_signatures_and_policies(api):
+    groups, _, _ = arns(api.client())
+    url = f"http://{LOCAL}:{api.api_port}/?Action=DescribeLoadBalancers&Version=2015-12-01"
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(url, timeout=5)
+    assert e.value.code == 403
+    body = e.value.read().decode()
+    assert "<Code>MissingAuthenticationToken</Code>" in body
+    assert e.value.headers["x-amzn-RequestId"]
+    for key, secret, code in ((api.key_id, "wrong" * 8, "SignatureDoesNotMatch"),
+                              ("AKIAAAAAAAAAAAAAAAAA", api.secret, "InvalidClientTokenId")):
+        with pytest.raises(ClientError) as err:
+            api.client(key, secret).describe_load_balancers()
+        assert err.value.response["Error"]["Code"] == code
+    ro_key, ro_secret = api.new_key("viewer", "read-only")
+    ro = api.client(ro_key, ro_secret)
+    assert ro.describe_target_groups()["TargetGroups"]
+    with pytest.raises(ClientError) as err:
+        ro.register_targets(TargetGroupArn=groups["green"], Targets=[{"Id": "127.0.0.8"}])
+    assert err.value.response["Error"]["Code"] == "AccessDenied"
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    api.cli("api-keys", "revoke", ro_key, "--state", api.db)
+    with pytest.raises(ClientError) as err:
+        ro.describe_target_groups()
+    assert err.value.response["Error"]["Code"] == "InvalidClientTokenId"
+    # The audit log has every call, the caller's key, and never a secret.
+    audit = api.audit.read_text()
+    records = [json.loads(line) for line in audit.splitlines()]
+    names = {(r["eventName"], r.get("errorCode")) for r in records}
+    assert ("RegisterTargets", "AccessDenied") in names
+    assert any(r["userIdentity"]["accessKeyId"] == ro_key for r in records)
+    assert api.secret not in audit and ro_secret not in audit
+
+
+def test_aws_cli_unchanged(api):
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=api.key_id, AWS_SECRET_ACCESS_KEY=api.secret,
+               AWS_DEFAULT_REGION="us-east-1", AWS_CONFIG_FILE="/dev/null",
+               AWS_SHARED_CREDENTIALS_FILE="/dev/null", AWS_PAGER="")
+    if not os.path.exists(AWS_CLI):
+        pytest.skip("awscli is not installed")
+    r = subprocess.run([AWS_CLI, "elbv2", "describe-target-groups", "--endpoint-url",
+                        f"http://{LOCAL}:{api.api_port}", "--output", "json"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    names = [g["TargetGroupName"] for g in json.loads(r.stdout)["TargetGroups"]]
+    assert sorted(names) == ["blue", "green"]
+    r = subprocess.run([AWS_CLI, "elbv2", "describe-load-balancers", "--names", "missing",
+                        "--endpoint-url", f"http://{LOCAL}:{api.api_port}"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode != 0 and "LoadBalancerNotFound" in r.stderr
+
+
+def test_file_managed_refuses_mutations(tmp_path, demo_targets, sluice):
+    t = demo_targets("a")
+    port = free_port()
+    api_port = free_port()
+    cfg = lb_config(port, {"Type": "forward", "TargetGroupName": "a"},
+                    target_groups=[target_group("a", [t.port])])
+    db = tmp_path / "keys.db"
+    out = subprocess.run([SLUICE_BIN, "api-keys", "create", "--user", "ops", "--state", db],
+                         capture_output=True, text=True, timeout=30).stdout
+    key = re.search(r"AccessKeyId:\s+(\S+)", out).group(1)
+    secret = re.search(r"SecretAccessKey:\s+(\S+)", out).group(1)
+    s = sluice(cfg, args=("--state", db, "--api", f"{LOCAL}:{api_port}"))
+    wait_until(lambda: "elbv2 API on" in s.log(), 10, what="API")
+    c = boto3.client("elbv2", endpoint_url=f"http://{LOCAL}:{api_port}", region_name="us-east-1",
+                     aws_access_key_id=key, aws_secret_access_key=secret)
+    arn = c.describe_target_groups()["TargetGroups"][0]["TargetGroupArn"]
+    with pytest.raises(ClientError) as err:
+        c.register_targets(TargetGroupArn=arn, Targets=[{"Id": "127.0.0.9"}])
+    assert err.value.response["Error"]["Code"] == "OperationNotPermitted"
+    assert str(s.config_path) in err.value.response["Error"]["Message"]
+
+
+def test_invalid_change_is_refused_whole(api):
+    c = api.client()
+    groups, _, listener = arns(c)
+    with pytest.raises(ClientError) as err:
+        c.create_rule(ListenerArn=listener["ListenerArn"], Priority=7,
+                      Conditions=[{"Field": "path-pattern",
+                                   "PathPatternConfig": {"Values": ["/" + "x" * 200]}}],
+                      Actions=[{"Type": "forward", "TargetGroupArn": groups["green"]}])
+    assert err.value.response["Error"]["Code"] == "ValidationError"
+    rules = c.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
+    assert [r["Priority"] for r in rules] == ["default"]
