@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Sluice needs to build, run and test on Debian 12 (idempotent).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PACKAGES=(
@@ -11,6 +12,13 @@ PACKAGES=(
   haproxy nginx wrk python3-matplotlib procps goaccess prometheus
   awscli python3-boto3
 )
+# node and npm, for the AWS SDK for JavaScript test (tests/js). Only when `node` is absent: the
+# machine image ships NodeSource's nodejs 20, which bundles npm and conflicts with Debian's npm
+# package (asking apt for `npm` there fails the whole install). Debian 12's own nodejs is 18,
+# below the SDK's engines (>= 20): tests/integration/test_js_sdk.py says so if it gets that.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  PACKAGES+=(nodejs npm)
+fi
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -19,5 +27,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# The JS SDK test's packages, exactly as tests/js/package-lock.json pins them; reinstalled only
+# when the lock file changes (npm ci starts from an empty node_modules each time it runs).
+lock_sum=$(sha256sum tests/js/package-lock.json | cut -d' ' -f1)
+stamp=tests/js/node_modules/.sluice-lock-sha256
+if [ "$(cat "$stamp" 2>/dev/null)" != "$lock_sum" ]; then
+  echo "setup: npm ci --prefix tests/js"
+  npm ci --prefix tests/js --no-audit --no-fund >/dev/null
+  echo "$lock_sum" >"$stamp"
 fi
 echo "setup: dependencies present"
