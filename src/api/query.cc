@@ -93,11 +93,11 @@ const std::string* QueryParams::Get(std::string_view name) const {
 }
 
 bool QueryParams::HasAny(std::string_view name) const {
-  auto it = values_.lower_bound(name);
-  if (it == values_.end()) return false;
-  std::string_view k = it->first;
-  if (k == name) return true;
-  return k.size() > name.size() && k.substr(0, name.size()) == name && k[name.size()] == '.';
+  if (Has(name)) return true;
+  // The first key at or after "name." (not after "name": "name-x" sorts before "name.y").
+  std::string prefix = std::string(name) + ".";
+  auto it = values_.lower_bound(prefix);
+  return it != values_.end() && it->first.compare(0, prefix.size(), prefix) == 0;
 }
 
 std::optional<std::vector<std::string>> QueryParams::List(std::string_view name) const {

@@ -65,6 +65,20 @@ TEST(QueryParams, StructListsAndStructs) {
   EXPECT_FALSE(p.value().HasAny("Action"));
 }
 
+// Found by tests/fuzz/api_query: a name that sorts between "Conditions" and "Conditions."
+// ('-' and the other bytes below '.') hid the members, so ModifyRule ignored the Conditions
+// (and Actions) it was sent and answered success, even on a default rule.
+TEST(QueryParams, HasAnyLooksPastNamesThatSortBeforeTheDot) {
+  auto p = QueryParams::Parse(
+      "Conditions-x=1&Conditions%21=2&Conditions.member.1.Field=path-pattern&Actions+=3");
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(p.value().HasAny("Conditions"));
+  EXPECT_TRUE(p.value().HasAny("Conditions-x"));
+  EXPECT_FALSE(p.value().HasAny("Actions"));
+  EXPECT_FALSE(p.value().HasAny("Condition"));
+  EXPECT_FALSE(p.value().HasAny("Conditions.member.1.Field.x"));
+}
+
 TEST(QueryParams, TooManyParametersIsRefused) {
   std::string form;
   for (size_t i = 0; i <= kMaxParameters; ++i) form += "p" + std::to_string(i) + "=1&";
@@ -85,6 +99,28 @@ TEST(Xml, EscapesTextAndForbiddenCharacters) {
   XmlWriter w;
   w.Leaf("M", std::string("a<b>&\"'\x01\n", 9));
   EXPECT_EQ(w.str(), "<M>a&lt;b&gt;&amp;&quot;&apos;\xEF\xBF\xBD\n</M>");
+}
+
+// Found by tests/fuzz/api_request: a caller's bytes that are not UTF-8 (an unknown Version,
+// a name in a NotFound message) went into the document as they were, and XML parsers
+// (botocore's) refuse such a document. Each byte that starts no well-formed sequence of an
+// XML character becomes U+FFFD; well-formed characters are kept.
+TEST(Xml, BytesThatAreNotUtf8BecomeReplacementCharacters) {
+  constexpr std::string_view kR = "\xEF\xBF\xBD";
+  XmlWriter w;
+  w.Leaf("M",
+         "a\xFF"
+         "b\xC3\xA9"          // é: kept
+         "\xE2\x82"           // cut short by the 'c'
+         "c\xF0\x9F\x98\x80"  // U+1F600: kept
+         "\xED\xA0\x80"       // a surrogate
+         "\xC0\xAF"           // an overlong '/'
+         "\xEF\xBF\xBE");     // U+FFFE, not an XML character
+  std::string r(kR);
+  EXPECT_EQ(w.str(), "<M>a" + r + "b\xC3\xA9" + r + r + "c\xF0\x9F\x98\x80" + r + r + r + r + r +
+                         r + r + r + "</M>");
+  std::string xml = ErrorXml(SenderError("InvalidAction", "version 2015-1\xCB-01"), "rid");
+  EXPECT_NE(xml.find("version 2015-1" + r + "-01"), std::string::npos) << xml;
 }
 
 TEST(Xml, ErrorResponseShape) {

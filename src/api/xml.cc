@@ -4,13 +4,47 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 
 namespace sluice::api {
+namespace {
+
+// The length of the well-formed UTF-8 sequence of a character XML 1.0 allows at text[i]
+// (whose byte is 0x80 or more): 2 to 4, or 0 for a byte that starts none (a stray continuation
+// byte, an overlong form, a surrogate, a value above U+10FFFF, a cut sequence, U+FFFE, U+FFFF).
+size_t Utf8Length(std::string_view text, size_t i) {
+  unsigned char c = static_cast<unsigned char>(text[i]);
+  size_t n = c >= 0xC2 && c <= 0xDF ? 2 : (c & 0xF0) == 0xE0 ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+  if (n == 0 || text.size() - i < n) return 0;
+  uint32_t cp = c & (0x7F >> n);
+  for (size_t k = 1; k < n; ++k) {
+    unsigned char d = static_cast<unsigned char>(text[i + k]);
+    if ((d & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (d & 0x3F);
+  }
+  if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return 0;
+  if ((cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE || cp == 0xFFFF) return 0;
+  return n;
+}
+
+}  // namespace
 
 void AppendXmlEscaped(std::string_view text, std::string* out) {
   for (size_t i = 0; i < text.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80) {
+      // The document says UTF-8: a byte that is not part of a character is written as U+FFFD
+      // (the caller's bytes reach messages, e.g. an unknown Version), or parsers refuse it.
+      size_t n = Utf8Length(text, i);
+      if (n == 0) {
+        out->append("\xEF\xBF\xBD");
+      } else {
+        out->append(text.substr(i, n));
+        i += n - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '&':
         out->append("&amp;");

@@ -28,7 +28,8 @@ class XmlWriter {
   std::string out_;
 };
 
-// Escapes &, <, >, " and ' (and writes characters XML 1.0 forbids as U+FFFD).
+// Escapes &, <, >, " and ' (and writes characters XML 1.0 forbids, and bytes that are not
+// well-formed UTF-8, as U+FFFD).
 void AppendXmlEscaped(std::string_view text, std::string* out);
 
 // <Op>Response xmlns=...><Op>Result>{result}</Op>Result><ResponseMetadata>...
