@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/xml.h"
+#include "http/desync.h"
 #include "http/h1_framing.h"
 #include "http/h1_parser.h"
 #include "http/header.h"
@@ -85,6 +86,17 @@ std::string ApiServer::Answer(std::string_view request, std::string source_ip) c
   if (head_len == 0 || http::ParseRequestHead(request, head_len, head.get(), &perr) !=
                            http::ParseStatus::kComplete) {
     return fail(SenderError("MalformedQueryString", "The request is not valid HTTP/1.1"));
+  }
+  // The API is strict where the data plane's desync modes may be lenient: anything past
+  // "acceptable" (a bare LF, obs-fold, a line without a colon, "Name :") is refused.
+  if (static_cast<int>(head->wire_verdict.tier) > static_cast<int>(http::DesyncTier::kAcceptable) ||
+      head->whitespace_before_colon) {
+    return fail(SenderError(
+        "MalformedQueryString",
+        std::string("The request head is ambiguous (") +
+            (head->whitespace_before_colon ? "a header name ends in whitespace"
+                                           : http::ToString(head->wire_verdict.reason)) +
+            ")"));
   }
   http::Framing framing;
   if (!http::DetermineRequestFraming(*head, &framing, &perr) ||

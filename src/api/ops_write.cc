@@ -12,6 +12,8 @@
 namespace sluice::api {
 
 Handler FindReadHandler(std::string_view action);
+Handler FindAttributeHandler(std::string_view action, bool* mutating);
+Handler FindCreateHandler(std::string_view action);
 
 namespace {
 
@@ -333,6 +335,11 @@ ApiResult<OperationOutput> SetRulePriorities(const CallContext& c) {
     if (!priority.value())
       return Validation("", path + ".priority", "Member must not be null", true);
     for (const auto& [other, p] : changes) {
+      if (other.lb == ref.value().lb && other.listener == ref.value().listener &&
+          other.rule == ref.value().rule) {
+        return SenderError("ValidationError",
+                           "Rule '" + arn.value() + "' was provided multiple times");
+      }
       if (p == *priority.value()) {
         return SenderError("ValidationError",
                            "Priority '" + std::to_string(p) + "' was provided multiple times");
@@ -384,6 +391,11 @@ Handler FindHandler(std::string_view action, bool* mutating) {
   };
   *mutating = false;
   if (Handler h = FindReadHandler(action)) return h;
+  if (Handler h = FindAttributeHandler(action, mutating)) return h;
+  if (Handler h = FindCreateHandler(action)) {
+    *mutating = true;
+    return h;
+  }
   for (const auto& [name, h] : kWrites) {
     if (name == action) {
       *mutating = true;
@@ -410,7 +422,17 @@ std::vector<std::string> ImplementedOperations() {
           "CreateRule",
           "ModifyRule",
           "DeleteRule",
-          "SetRulePriorities"};
+          "SetRulePriorities",
+          "DescribeLoadBalancerAttributes",
+          "ModifyLoadBalancerAttributes",
+          "DescribeTargetGroupAttributes",
+          "ModifyTargetGroupAttributes",
+          "DescribeListenerAttributes",
+          "ModifyListenerAttributes",
+          "CreateLoadBalancer",
+          "DeleteLoadBalancer",
+          "CreateListener",
+          "DeleteListener"};
 }
 
 }  // namespace sluice::api

@@ -29,6 +29,9 @@ struct ServiceHooks {
   // Non-empty: the config file Sluice serves; mutating calls are refused.
   std::string file_managed;
   std::string created_time = "2026-01-01T00:00:00.000Z";  // CreatedTime of load balancers
+  // Names the documents attribute changes are checked as; relative paths (log directories)
+  // resolve against its directory.
+  std::string document_label = "api";
 };
 
 // What a handler returns: the XML inside <OpResult>, and for a mutation the next model.

@@ -266,3 +266,155 @@ TEST_F(ServiceTest, PaginationWithMarker) {
 
 }  // namespace
 }  // namespace sluice::api
+
+namespace sluice::api {
+namespace {
+
+TEST_F(ServiceTest, AttributesDescribeAndModifyAllOrNothing) {
+  auto d = Call("Action=DescribeTargetGroupAttributes&TargetGroupArn=" + TgArn("blue"));
+  ASSERT_EQ(d.status, 200) << d.body;
+  EXPECT_NE(d.body.find("<Key>deregistration_delay.timeout_seconds</Key><Value>300</Value>"),
+            std::string::npos)
+      << d.body;
+  auto m = Call("Action=ModifyTargetGroupAttributes&TargetGroupArn=" + TgArn("blue") +
+                "&Attributes.member.1.Key=deregistration_delay.timeout_seconds"
+                "&Attributes.member.1.Value=5&Attributes.member.2.Key=stickiness.enabled"
+                "&Attributes.member.2.Value=true");
+  ASSERT_EQ(m.status, 200) << m.body;
+  EXPECT_EQ(applied_.back().target_groups[0].attributes.deregistration_delay_seconds, 5);
+  EXPECT_TRUE(applied_.back().target_groups[0].attributes.stickiness_enabled);
+  size_t n = applied_.size();
+  auto bad = Call("Action=ModifyLoadBalancerAttributes&LoadBalancerArn=" + LbArn() +
+                  "&Attributes.member.1.Key=idle_timeout.timeout_seconds"
+                  "&Attributes.member.1.Value=30&Attributes.member.2.Key=no.such.key"
+                  "&Attributes.member.2.Value=1");
+  EXPECT_EQ(bad.error_code, "ValidationError");
+  EXPECT_NE(bad.body.find("no.such.key"), std::string::npos) << bad.body;
+  EXPECT_EQ(applied_.size(), n);  // nothing applied, not even the valid one
+  auto range = Call("Action=ModifyLoadBalancerAttributes&LoadBalancerArn=" + LbArn() +
+                    "&Attributes.member.1.Key=idle_timeout.timeout_seconds"
+                    "&Attributes.member.1.Value=5000");
+  EXPECT_EQ(range.error_code, "ValidationError");
+  auto ok = Call("Action=ModifyLoadBalancerAttributes&LoadBalancerArn=" + LbArn() +
+                 "&Attributes.member.1.Key=idle_timeout.timeout_seconds"
+                 "&Attributes.member.1.Value=30");
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(applied_.back().load_balancers[0].attributes.idle_timeout_seconds, 30);
+  auto inj = Call("Action=ModifyLoadBalancerAttributes&LoadBalancerArn=" + LbArn() +
+                  "&Attributes.member.1.Key=a%0Ab: c&Attributes.member.1.Value=1");
+  EXPECT_EQ(inj.error_code, "ValidationError");
+  auto quote = Call("Action=ModifyLoadBalancerAttributes&LoadBalancerArn=" + LbArn() +
+                    "&Attributes.member.1.Key=access_logs.s3.prefix"
+                    "&Attributes.member.1.Value=x%22%0Ay");
+  ASSERT_EQ(quote.status, 200) << quote.body;
+  EXPECT_EQ(applied_.back().load_balancers[0].attributes.access_logs.prefix, "x\"\ny");
+}
+
+TEST_F(ServiceTest, ListenerAttributes) {
+  auto l = Call("Action=DescribeListeners&LoadBalancerArn=" + LbArn());
+  size_t at = l.body.find("<ListenerArn>") + 13;
+  std::string arn = l.body.substr(at, l.body.find('<', at) - at);
+  auto d = Call("Action=DescribeListenerAttributes&ListenerArn=" + arn);
+  ASSERT_EQ(d.status, 200) << d.body;
+  EXPECT_NE(d.body.find("<Attributes>"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice::api
+
+namespace sluice::api {
+namespace {
+
+TEST_F(ServiceTest, LoadBalancerAndListenerLifecycle) {
+  auto lb = Call(
+      "Action=CreateLoadBalancer&Name=edge&Type=application"
+      "&SubnetMappings.member.1.SubnetId=s&SubnetMappings.member.1.PrivateIPv4Address="
+      "127.0.0.5");
+  ASSERT_EQ(lb.status, 200) << lb.body;
+  EXPECT_EQ(applied_.back().load_balancers.back().bind_address, "127.0.0.5");
+  size_t at = lb.body.find("<LoadBalancerArn>") + 17;
+  std::string arn = lb.body.substr(at, lb.body.find('<', at) - at);
+  size_t n = applied_.size();
+  EXPECT_EQ(Call("Action=CreateLoadBalancer&Name=edge&SubnetMappings.member.1."
+                 "PrivateIPv4Address=127.0.0.5")
+                .status,
+            200);
+  EXPECT_EQ(applied_.size(), n);  // idempotent
+  EXPECT_EQ(Call("Action=CreateLoadBalancer&Name=edge").error_code, "DuplicateLoadBalancerName");
+  EXPECT_EQ(Call("Action=CreateLoadBalancer&Name=internal-x").error_code, "ValidationError");
+  EXPECT_EQ(Call("Action=CreateLoadBalancer&Name=n&Type=network").error_code, "ValidationError");
+  auto l = Call("Action=CreateListener&LoadBalancerArn=" + arn +
+                "&Protocol=HTTP&Port=9090&DefaultActions.member.1.Type=fixed-response"
+                "&DefaultActions.member.1.FixedResponseConfig.StatusCode=204");
+  ASSERT_EQ(l.status, 200) << l.body;
+  const config::Listener& made = applied_.back().load_balancers.back().listeners.at(0);
+  EXPECT_EQ(made.bind_address, "127.0.0.5");
+  EXPECT_EQ(made.id.size(), 16u);
+  EXPECT_EQ(Call("Action=CreateListener&LoadBalancerArn=" + arn +
+                 "&Protocol=TCP&Port=9091&DefaultActions.member.1.Type=fixed-response"
+                 "&DefaultActions.member.1.FixedResponseConfig.StatusCode=204")
+                .error_code,
+            "UnsupportedProtocol");
+  EXPECT_EQ(Call("Action=CreateListener&LoadBalancerArn=" + arn +
+                 "&Protocol=HTTPS&Port=9090&DefaultActions.member.1.Type=fixed-response"
+                 "&DefaultActions.member.1.FixedResponseConfig.StatusCode=204")
+                .error_code,
+            "DuplicateListener");
+  at = l.body.find("<ListenerArn>") + 13;
+  std::string larn = l.body.substr(at, l.body.find('<', at) - at);
+  ASSERT_EQ(Call("Action=DeleteListener&ListenerArn=" + larn).status, 200);
+  EXPECT_TRUE(applied_.back().load_balancers.back().listeners.empty());
+  EXPECT_EQ(Call("Action=DeleteListener&ListenerArn=" + larn).error_code, "ListenerNotFound");
+  ASSERT_EQ(Call("Action=ModifyLoadBalancerAttributes&LoadBalancerArn=" + arn +
+                 "&Attributes.member.1.Key=deletion_protection.enabled"
+                 "&Attributes.member.1.Value=true")
+                .status,
+            200);
+  EXPECT_EQ(Call("Action=DeleteLoadBalancer&LoadBalancerArn=" + arn).error_code,
+            "OperationNotPermitted");
+  Call("Action=ModifyLoadBalancerAttributes&LoadBalancerArn=" + arn +
+       "&Attributes.member.1.Key=deletion_protection.enabled&Attributes.member.1.Value=false");
+  ASSERT_EQ(Call("Action=DeleteLoadBalancer&LoadBalancerArn=" + arn).status, 200);
+  EXPECT_EQ(applied_.back().load_balancers.size(), 1u);
+  EXPECT_EQ(Call("Action=DeleteLoadBalancer&LoadBalancerArn=" + arn).status, 200);  // gone: ok
+  EXPECT_EQ(Call("Action=DescribeLoadBalancers&LoadBalancerArns.member.1=" + arn).error_code,
+            "LoadBalancerNotFound");  // the LoadBalancersDeleted waiter's success
+}
+
+}  // namespace
+}  // namespace sluice::api
+
+namespace sluice::api {
+namespace {
+
+TEST(ServiceOperations, EveryListedOperationHasAHandler) {
+  for (const std::string& op : ImplementedOperations()) {
+    bool mutating = false;
+    EXPECT_NE(FindHandler(op, &mutating), nullptr) << op;
+    EXPECT_EQ(mutating, op.rfind("Describe", 0) != 0) << op;
+  }
+  bool mutating = false;
+  EXPECT_EQ(FindHandler("AddTags", &mutating), nullptr);
+}
+
+}  // namespace
+}  // namespace sluice::api
+
+namespace sluice::api {
+namespace {
+
+TEST_F(ServiceTest, SetRulePrioritiesRefusesTheSameRuleTwice) {
+  auto l = Call("Action=DescribeListeners&LoadBalancerArn=" + LbArn());
+  size_t at = l.body.find("<ListenerArn>") + 13;
+  auto r = Call("Action=DescribeRules&ListenerArn=" + l.body.substr(at, l.body.find('<', at) - at));
+  at = r.body.find("<RuleArn>") + 9;
+  std::string rule = r.body.substr(at, r.body.find('<', at) - at);
+  auto s = Call("Action=SetRulePriorities&RulePriorities.member.1.RuleArn=" + rule +
+                "&RulePriorities.member.1.Priority=20&RulePriorities.member.2.RuleArn=" + rule +
+                "&RulePriorities.member.2.Priority=30");
+  EXPECT_EQ(s.error_code, "ValidationError");
+  EXPECT_NE(s.body.find("provided multiple times"), std::string::npos) << s.body;
+}
+
+}  // namespace
+}  // namespace sluice::api

@@ -497,6 +497,7 @@ int RunServer(const ServerOptions& options) {
   api::ServiceHooks hooks;
   hooks.health = [&checker] { return checker.Report(); };
   hooks.created_time = IsoNow();
+  hooks.document_label = source.db_path.empty() ? source.file : source.db_path;
   if (Result<bool> started = api.Start(current->config, std::move(hooks), apply); !started.ok()) {
     Log("cannot start: %s%s", started.error().message);
     return 1;

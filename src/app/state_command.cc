@@ -1,6 +1,7 @@
 #include "app/state_command.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <variant>
@@ -54,7 +55,12 @@ bool ReadPolicy(const std::string& spec, std::string* json) {
 }  // namespace
 
 int ImportConfig(const StateCommandOptions& o) {
-  config::LoadResult loaded = config::LoadConfigFromFile(o.file);
+  // By absolute path: the certificate and log paths the store keeps must not depend on the
+  // directory `sluice run` starts in.
+  std::error_code ec;
+  std::string path = std::filesystem::absolute(o.file, ec).string();
+  if (ec) path = o.file;
+  config::LoadResult loaded = config::LoadConfigFromFile(path);
   if (auto* errors = std::get_if<config::ConfigErrors>(&loaded)) {
     for (const config::ConfigError& e : *errors) std::fprintf(stderr, "%s\n", e.ToString().c_str());
     std::fprintf(stderr, "sluice: %s: %zu error(s); nothing imported\n", o.file.c_str(),

@@ -418,6 +418,7 @@ void WriteLoadBalancers(Out& o, const std::vector<LoadBalancer>& lbs) {
   for (const LoadBalancer& lb : lbs) {
     o.Item();
     o.Str(4, "Name", lb.name);
+    if (!lb.bind_address.empty()) o.Str(4, "BindAddress", lb.bind_address);
     WriteLoadBalancerAttributes(o, 4, lb.attributes);
     o.OpenList(4, "Listeners", lb.listeners.empty());
     for (const Listener& l : lb.listeners) WriteListener(o, 8, l);

@@ -114,6 +114,7 @@ std::vector<Mutation> StoreMutations() {
           c.trust_stores[0].revocation_files.push_back("/c/crl2.der")),
         M("trust_stores[0].revocation_files[0]", c.trust_stores[0].revocation_files[0] = "/r"),
         M("load_balancers[0].name", c.load_balancers[0].name = "edge2"),
+        M("load_balancers[0].bind_address", c.load_balancers[0].bind_address = "127.0.0.2"),
         M("load_balancers: 1 vs 0", c.load_balancers.clear()),
         M("attributes.idle_timeout_seconds", A(c).idle_timeout_seconds = 4000),
         M("attributes.client_keep_alive_seconds", A(c).client_keep_alive_seconds = 60),

@@ -235,10 +235,9 @@ LoadResult Load(std::string_view yaml_text, std::string_view file_name) {
   LoadContext ctx(reader);
   if (document.IsDefined() && !document.IsNull()) {
     Field root{document, document.Mark(), "", true};
-    MapReader top(
-        reader, root,
-        {"LoadBalancers", "TargetGroups", "Certificates", "TrustStores", "Admin", "Api",
-         "Account"});
+    MapReader top(reader, root,
+                  {"LoadBalancers", "TargetGroups", "Certificates", "TrustStores", "Admin", "Api",
+                   "Account"});
     if (top.ok()) {
       ParseTargetGroups(ctx, top.Get("TargetGroups"), &config.target_groups);
       ParseCertificates(ctx, top.Get("Certificates"), &config.certificates);

@@ -403,3 +403,30 @@ TEST(ArnTest, ListenerAndRuleArnsParseBack) {
 
 }  // namespace
 }  // namespace sluice::config
+
+namespace sluice::config {
+namespace {
+
+TEST(LoaderTest, LoadBalancerBindAddressIsTheListenersDefault) {
+  auto r = LoadConfigFromString(R"(
+LoadBalancers:
+  - Name: lb
+    BindAddress: 127.0.0.9
+    Listeners:
+      - {Protocol: HTTP, Port: 8080, DefaultActions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "200"}}]}
+      - {Protocol: HTTP, Port: 8081, BindAddress: 127.0.0.1, DefaultActions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "200"}}]}
+  - Name: other
+    Listeners:
+      - {Protocol: HTTP, Port: 8082, DefaultActions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "200"}}]}
+)",
+                                "t.yaml");
+  ASSERT_TRUE(std::holds_alternative<Config>(r));
+  const Config& c = std::get<Config>(r);
+  EXPECT_EQ(c.load_balancers[0].bind_address, "127.0.0.9");
+  EXPECT_EQ(c.load_balancers[0].listeners[0].bind_address, "127.0.0.9");
+  EXPECT_EQ(c.load_balancers[0].listeners[1].bind_address, "127.0.0.1");
+  EXPECT_EQ(c.load_balancers[1].listeners[0].bind_address, "0.0.0.0");
+}
+
+}  // namespace
+}  // namespace sluice::config

@@ -195,6 +195,9 @@ struct Listener {
 
 struct LoadBalancer {
   std::string name;  // 1..32 chars, alphanumerics and hyphens, not starting/ending with '-'
+  // Sluice extension (YAML `BindAddress`; the API's SubnetMappings[].PrivateIPv4Address):
+  // the address its listeners bind when they name none. Empty: 0.0.0.0.
+  std::string bind_address;
   LoadBalancerAttributes attributes;
   std::vector<Listener> listeners;
   Location location;

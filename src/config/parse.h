@@ -39,6 +39,7 @@ struct LoadContext {
   explicit LoadContext(Reader& r) : reader(r) {}
   Reader& reader;
   int current_load_balancer = -1;
+  std::string current_bind_address;  // the load balancer's BindAddress, "" when none
   std::vector<TargetGroupRef> refs;
   std::vector<Endpoint> endpoints;
   // Names of the certificate store (parsed before the load balancers that name them).

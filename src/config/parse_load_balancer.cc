@@ -203,7 +203,8 @@ void ParseListener(LoadContext& ctx, const Field& item, Listener* out) {
   }
   ParseListenerProtocol(ctx, m, out);
   ParseMutualAuthentication(ctx, m, out);
-  IpAddress ip = *IpAddress::Parse(out->bind_address);  // the default, 0.0.0.0
+  if (!ctx.current_bind_address.empty()) out->bind_address = ctx.current_bind_address;
+  IpAddress ip = *IpAddress::Parse(out->bind_address);  // the default: the LB's, or 0.0.0.0
   bool address_ok = ReadAddress(r, m.Get("BindAddress"), "bind address", &out->bind_address, &ip);
   Field port = m.Require("Port");
   if (auto p = ReadInt(r, port, 1, 65535, "port")) {
@@ -228,8 +229,17 @@ void ParseLoadBalancers(LoadContext& ctx, const Field& field, std::vector<LoadBa
     ctx.current_load_balancer = static_cast<int>(out->size());
     LoadBalancer lb;
     lb.location = LocationOf(item.mark);
-    MapReader m(r, item, {"Name", "Attributes", "Listeners"});
+    MapReader m(r, item, {"Name", "BindAddress", "Attributes", "Listeners"});
+    ctx.current_bind_address.clear();
     if (m.ok()) {
+      if (Field b = m.Get("BindAddress"); b.present) {
+        IpAddress ip = *IpAddress::Parse("0.0.0.0");
+        std::string address;
+        if (ReadAddress(r, b, "bind address", &address, &ip)) {
+          lb.bind_address = address;
+          ctx.current_bind_address = address;
+        }
+      }
       Field name_field = m.Require("Name");
       if (std::optional<std::string> name = ReadString(r, name_field)) {
         std::string message = CheckResourceName(*name);
@@ -255,6 +265,7 @@ void ParseLoadBalancers(LoadContext& ctx, const Field& field, std::vector<LoadBa
     out->push_back(std::move(lb));
   }
   ctx.current_load_balancer = -1;
+  ctx.current_bind_address.clear();
 }
 
 namespace {

@@ -219,6 +219,7 @@ bool SameListener(Diff& d, S at, const Listener& a, const Listener& b) {
 
 bool SameLoadBalancer(Diff& d, S at, const LoadBalancer& a, const LoadBalancer& b) {
   return d.Eq(at, "name", a.name, b.name) &&
+         d.Eq(at, "bind_address", a.bind_address, b.bind_address) &&
          SameLbAttributes(d, at + ".attributes", a.attributes, b.attributes) &&
          d.List(at, "listeners", a.listeners, b.listeners, SameListener);
 }

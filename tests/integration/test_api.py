@@ -24,12 +24,13 @@ AWS_CLI = "/usr/bin/aws"
 
 
 class ApiSluice:
-    def __init__(self, tmp: pathlib.Path, config: dict, extra_args=()):
+    def __init__(self, tmp: pathlib.Path, config: dict, extra_args=(), wait_listener=True):
         self.tmp = tmp
         self.db = tmp / "state.db"
         self.audit = tmp / "audit.jsonl"
         self.api_port = free_port()
-        self.port = config["LoadBalancers"][0]["Listeners"][0]["Port"]
+        self.wait_listener = wait_listener
+        self.port = config["LoadBalancers"][0]["Listeners"][0]["Port"] if wait_listener else 0
         cfg = tmp / "initial.yaml"
         cfg.write_text(dump_config(config))
         out = self.cli("import", cfg, "--state", self.db)
@@ -65,7 +66,8 @@ class ApiSluice:
             return "elbv2 API on" in self.proc.stderr()
 
         wait_until(ready, 15, what="API ready")
-        wait_until(lambda: port_accepts(self.port), 10, what="listener")
+        if self.wait_listener:
+            wait_until(lambda: port_accepts(self.port), 10, what="listener")
 
     def client(self, key=None, secret=None, region="us-east-1"):
         return boto3.client(
@@ -331,3 +333,68 @@ def test_invalid_change_is_refused_whole(api):
     assert err.value.response["Error"]["Code"] == "ValidationError"
     rules = c.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
     assert [r["Priority"] for r in rules] == ["default"]
+
+
+def test_four_services_set_up_entirely_by_api(tmp_path, demo_targets):
+    """The classic microservices case, from an empty store, with nothing but API calls."""
+    services = ["auth", "problems", "submissions", "evaluate"]
+    backends = {name: demo_targets(name) for name in services}
+    api = ApiSluice(tmp_path, {"Account": {"Id": "123456789012", "Region": "eu-west-3"}},
+                    wait_listener=False)
+    try:
+        c = api.client(region="eu-west-3")
+        lb = c.create_load_balancer(
+            Name="classic", Type="application", Scheme="internal",
+            SubnetMappings=[{"SubnetId": "subnet-local", "PrivateIPv4Address": LOCAL}],
+        )["LoadBalancers"][0]
+        assert lb["LoadBalancerArn"].startswith(
+            "arn:aws:elasticloadbalancing:eu-west-3:123456789012:loadbalancer/app/classic/")
+        c.get_waiter("load_balancer_available").wait(
+            Names=["classic"], WaiterConfig={"Delay": 1, "MaxAttempts": 5})
+        port = free_port()
+        listener = c.create_listener(
+            LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=port,
+            DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {
+                "StatusCode": "404", "ContentType": "text/plain", "MessageBody": "no route"}}],
+        )["Listeners"][0]
+        for priority, name in enumerate(services, start=1):
+            tg = c.create_target_group(
+                Name=name, Protocol="HTTP", Port=backends[name].port, VpcId="vpc-local",
+                HealthCheckPath="/health", HealthCheckIntervalSeconds=5,
+                HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2,
+            )["TargetGroups"][0]
+            c.create_rule(
+                ListenerArn=listener["ListenerArn"], Priority=priority * 10,
+                Conditions=[{"Field": "path-pattern",
+                             "PathPatternConfig": {"Values": [f"/{name}/*"]}}],
+                Actions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
+            c.register_targets(TargetGroupArn=tg["TargetGroupArn"],
+                               Targets=[{"Id": LOCAL, "Port": backends[name].port}])
+            c.modify_target_group_attributes(
+                TargetGroupArn=tg["TargetGroupArn"],
+                Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "5"}])
+        for name in services:
+            arn = c.describe_target_groups(Names=[name])["TargetGroups"][0]["TargetGroupArn"]
+            c.get_waiter("target_in_service").wait(
+                TargetGroupArn=arn, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+        wait_until(lambda: port_accepts(port), 10, what="listener made by API")
+        for name in services:
+            with urllib.request.urlopen(f"http://{LOCAL}:{port}/{name}/x", timeout=5) as r:
+                assert r.status == 200 and name in r.read().decode()
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(f"http://{LOCAL}:{port}/other", timeout=5)
+        assert e.value.code == 404 and e.value.read() == b"no route"
+        rules = c.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
+        assert [r["Priority"] for r in rules] == ["10", "20", "30", "40", "default"]
+        attrs = {a["Key"]: a["Value"] for a in c.describe_target_group_attributes(
+            TargetGroupArn=c.describe_target_groups(Names=["auth"])["TargetGroups"][0][
+                "TargetGroupArn"])["Attributes"]}
+        assert attrs["deregistration_delay.timeout_seconds"] == "5"
+        # Tear down: the listener's port stops accepting; the load balancer goes away.
+        c.delete_listener(ListenerArn=listener["ListenerArn"])
+        wait_until(lambda: not port_accepts(port), 10, what="deleted listener to close")
+        c.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+        c.get_waiter("load_balancers_deleted").wait(
+            LoadBalancerArns=[lb["LoadBalancerArn"]], WaiterConfig={"Delay": 1, "MaxAttempts": 5})
+    finally:
+        api.proc.stop(timeout=10)

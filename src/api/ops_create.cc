@@ -1,0 +1,195 @@
+// Load balancers and listeners: create (idempotent for the same settings) and delete.
+#include <algorithm>
+
+#include "api/decode.h"
+#include "api/render.h"
+#include "api/service.h"
+#include "base/ip_address.h"
+#include "config/arn.h"
+#include "config/ssl_policies.h"
+#include "config/validate.h"
+
+namespace sluice::api {
+namespace {
+
+// The local address from SubnetMappings.member.1.PrivateIPv4Address ("" when not given).
+ApiResult<std::string> BindAddressOf(const QueryParams& params) {
+  auto mappings = params.StructList("SubnetMappings");
+  if (!mappings || mappings->empty()) return std::string();
+  const std::string* ip = (*mappings)[0].Get("PrivateIPv4Address");
+  if (ip == nullptr) return std::string();
+  if (!IpAddress::Parse(*ip)) {
+    return SenderError("InvalidConfigurationRequest",
+                       "PrivateIPv4Address '" + *ip + "' is not an IP address");
+  }
+  return *ip;
+}
+
+ApiResult<OperationOutput> CreateLoadBalancer(const CallContext& c) {
+  auto name = RequireString(c.params, "Name", "name");
+  if (!name.ok()) return name.error();
+  if (std::string m = config::internal::CheckResourceName(name.value()); !m.empty()) {
+    return SenderError("ValidationError", "Load balancer name '" + name.value() + "': " + m);
+  }
+  if (name.value().rfind("internal-", 0) == 0) {
+    return SenderError("ValidationError", "Load balancer name cannot start with 'internal-'");
+  }
+  const std::string* type = c.params.Get("Type");
+  if (type != nullptr && *type != "application") {
+    return SenderError(
+        "ValidationError",
+        "Load balancer type '" + *type + "' is not served by Sluice yet; only 'application' is");
+  }
+  auto address = BindAddressOf(c.params);
+  if (!address.ok()) return address.error();
+  XmlWriter w;
+  w.Open("LoadBalancers");
+  for (const config::LoadBalancer& lb : c.config.load_balancers) {
+    if (lb.name != name.value()) continue;
+    if (lb.bind_address != address.value()) {
+      return SenderError("DuplicateLoadBalancerName",
+                         "A load balancer with the specified name already exists.");
+    }
+    WriteLoadBalancer(c.config, lb, c.hooks.created_time, &w);  // idempotent
+    w.Close("LoadBalancers");
+    return OperationOutput{std::move(w.str()), std::nullopt};
+  }
+  config::Config next = c.config;
+  config::LoadBalancer lb;
+  lb.name = name.value();
+  lb.bind_address = address.value();
+  next.load_balancers.push_back(lb);
+  WriteLoadBalancer(next, next.load_balancers.back(), c.hooks.created_time, &w);
+  w.Close("LoadBalancers");
+  return OperationOutput{std::move(w.str()), std::move(next)};
+}
+
+ApiResult<OperationOutput> DeleteLoadBalancer(const CallContext& c) {
+  auto arn = RequireString(c.params, "LoadBalancerArn", "loadBalancerArn");
+  if (!arn.ok()) return arn.error();
+  auto i = FindLoadBalancer(c.config, arn.value());
+  if (!i.ok()) return OperationOutput{};  // already gone: success, as AWS
+  if (c.config.load_balancers[i.value()].attributes.deletion_protection) {
+    return SenderError("OperationNotPermitted",
+                       "Load balancer '" + arn.value() +
+                           "' cannot be deleted because deletion protection is enabled");
+  }
+  config::Config next = c.config;
+  FreezeIds(&next);
+  next.load_balancers.erase(next.load_balancers.begin() + static_cast<long>(i.value()));
+  return OperationOutput{"", std::move(next)};
+}
+
+// The listener's certificates from Certificates.member.N.CertificateArn.
+ApiResult<std::vector<config::ListenerCertificate>> DecodeCertificates(const CallContext& c) {
+  std::vector<config::ListenerCertificate> out;
+  for (const QueryParams& p :
+       c.params.StructList("Certificates").value_or(std::vector<QueryParams>{})) {
+    const std::string* arn = p.Get("CertificateArn");
+    if (arn == nullptr) continue;
+    size_t at = arn->rfind("certificate/");
+    std::string cert = at == std::string::npos ? *arn : arn->substr(at + 12);
+    bool known =
+        std::any_of(c.config.certificates.begin(), c.config.certificates.end(),
+                    [&](const config::CertificateDefinition& d) { return d.name == cert; });
+    if (!known) {
+      return SenderError("CertificateNotFound", "Certificate '" + *arn + "' not found");
+    }
+    config::ListenerCertificate lc;
+    lc.name = cert;
+    out.push_back(std::move(lc));
+  }
+  return out;
+}
+
+ApiResult<config::Listener> DecodeListener(const CallContext& c, const config::LoadBalancer& lb) {
+  config::Listener l;
+  l.protocol = c.params.Get("Protocol") ? *c.params.Get("Protocol") : "HTTP";
+  if (l.protocol != "HTTP" && l.protocol != "HTTPS") {
+    return SenderError("UnsupportedProtocol",
+                       "Listener protocol '" + l.protocol + "' must be one of 'HTTP, HTTPS'");
+  }
+  auto port = ReadInteger(c.params, "Port", "port", 1, 65535);
+  if (!port.ok()) return port.error();
+  if (!port.value()) return SenderError("ValidationError", "A listener port must be specified");
+  l.port = *port.value();
+  l.bind_address = lb.bind_address.empty() ? "0.0.0.0" : lb.bind_address;
+  auto actions = DecodeActions(c.config, c.params, "DefaultActions", "defaultActions");
+  if (!actions.ok()) return actions.error();
+  l.default_actions = std::move(actions.value());
+  auto certs = DecodeCertificates(c);
+  if (!certs.ok()) return certs.error();
+  l.certificates = std::move(certs.value());
+  if (l.protocol == "HTTPS") {
+    const std::string* policy = c.params.Get("SslPolicy");
+    l.ssl_policy = policy ? *policy : std::string(config::kDefaultSslPolicy);
+    if (config::FindSslPolicy(l.ssl_policy) == nullptr) {
+      return SenderError("SSLPolicyNotFound", "SSL policy '" + l.ssl_policy + "' not found");
+    }
+  }
+  return l;
+}
+
+ApiResult<OperationOutput> CreateListener(const CallContext& c) {
+  auto arn = RequireString(c.params, "LoadBalancerArn", "loadBalancerArn");
+  if (!arn.ok()) return arn.error();
+  auto i = FindLoadBalancer(c.config, arn.value());
+  if (!i.ok()) return i.error();
+  const config::LoadBalancer& lb = c.config.load_balancers[i.value()];
+  auto listener = DecodeListener(c, lb);
+  if (!listener.ok()) return listener.error();
+  config::Listener& l = listener.value();
+  XmlWriter w;
+  w.Open("Listeners");
+  for (const config::Listener& existing : lb.listeners) {
+    if (existing.port != l.port) continue;
+    config::Listener same = l;
+    same.id = existing.id;
+    bool equal = existing.protocol == l.protocol && existing.ssl_policy == l.ssl_policy &&
+                 existing.default_actions.size() == l.default_actions.size();
+    if (!equal) {
+      return SenderError("DuplicateListener", "A listener with the specified port already exists.");
+    }
+    WriteListener(c.config, lb, existing, &w);
+    w.Close("Listeners");
+    return OperationOutput{std::move(w.str()), std::nullopt};
+  }
+  config::Config next = c.config;
+  FreezeIds(&next);
+  config::LoadBalancer& next_lb = next.load_balancers[i.value()];
+  l.id =
+      config::ResourceId("listener", lb.name + ":" + std::to_string(l.port) + ":" + NewRequestId());
+  next_lb.listeners.push_back(std::move(l));
+  WriteListener(next, next_lb, next_lb.listeners.back(), &w);
+  w.Close("Listeners");
+  return OperationOutput{std::move(w.str()), std::move(next)};
+}
+
+ApiResult<OperationOutput> DeleteListener(const CallContext& c) {
+  auto arn = RequireString(c.params, "ListenerArn", "listenerArn");
+  if (!arn.ok()) return arn.error();
+  auto ref = FindListener(c.config, arn.value());
+  if (!ref.ok()) return ref.error();
+  config::Config next = c.config;
+  FreezeIds(&next);
+  auto& listeners = next.load_balancers[ref.value().lb].listeners;
+  listeners.erase(listeners.begin() + static_cast<long>(ref.value().listener));
+  return OperationOutput{"", std::move(next)};
+}
+
+}  // namespace
+
+Handler FindCreateHandler(std::string_view action) {
+  static const std::pair<std::string_view, Handler> kHandlers[] = {
+      {"CreateLoadBalancer", CreateLoadBalancer},
+      {"DeleteLoadBalancer", DeleteLoadBalancer},
+      {"CreateListener", CreateListener},
+      {"DeleteListener", DeleteListener},
+  };
+  for (const auto& [name, h] : kHandlers) {
+    if (name == action) return h;
+  }
+  return nullptr;
+}
+
+}  // namespace sluice::api
