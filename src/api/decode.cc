@@ -267,6 +267,25 @@ ApiResult<std::vector<config::Transform>> DecodeTransforms(const QueryParams& pa
   return out;
 }
 
+ApiResult<std::vector<config::Tag>> DecodeTags(const QueryParams& params) {
+  std::vector<config::Tag> out;
+  auto items = params.StructList("Tags");
+  if (!items) return out;
+  for (size_t i = 0; i < items->size(); ++i) {
+    auto key = RequireString((*items)[i], "Key", Member("tags", i) + ".key");
+    if (!key.ok()) return key.error();
+    for (const config::Tag& t : out) {
+      if (t.key == key.value()) {
+        return SenderError("DuplicateTagKeys",
+                           "Tag key was specified more than once: " + key.value());
+      }
+    }
+    const std::string* value = (*items)[i].Get("Value");
+    out.push_back({key.value(), value ? *value : std::string()});
+  }
+  return out;
+}
+
 ApiResult<std::vector<config::Target>> DecodeTargets(const QueryParams& params, int default_port) {
   std::vector<config::Target> out;
   auto items = params.StructList("Targets");

@@ -27,6 +27,9 @@ ApiResult<std::vector<config::Transform>> DecodeTransforms(const QueryParams& pa
 // `Targets.member.N.{Id,Port}`; Port defaults to `default_port` when absent (0: keep 0).
 ApiResult<std::vector<config::Target>> DecodeTargets(const QueryParams& params, int default_port);
 
+// `Tags.member.N.{Key,Value}`: empty when absent; DuplicateTagKeys for a key given twice.
+ApiResult<std::vector<config::Tag>> DecodeTags(const QueryParams& params);
+
 // Scalar readers: nullopt when absent; an error when present and malformed.
 ApiResult<std::optional<int>> ReadInteger(const QueryParams& params, std::string_view name,
                                           std::string_view path, long min, long max);

@@ -58,6 +58,9 @@ ApiResult<OperationOutput> CreateLoadBalancer(const CallContext& c) {
   config::LoadBalancer lb;
   lb.name = name.value();
   lb.bind_address = address.value();
+  auto tags = DecodeTags(c.params);
+  if (!tags.ok()) return tags.error();
+  lb.tags = std::move(tags.value());
   next.load_balancers.push_back(lb);
   WriteLoadBalancer(next, next.load_balancers.back(), c.hooks.created_time, &w);
   w.Close("LoadBalancers");
@@ -120,6 +123,9 @@ ApiResult<config::Listener> DecodeListener(const CallContext& c, const config::L
   auto certs = DecodeCertificates(c);
   if (!certs.ok()) return certs.error();
   l.certificates = std::move(certs.value());
+  auto tags = DecodeTags(c.params);
+  if (!tags.ok()) return tags.error();
+  l.tags = std::move(tags.value());
   if (l.protocol == "HTTPS") {
     const std::string* policy = c.params.Get("SslPolicy");
     l.ssl_policy = policy ? *policy : std::string(config::kDefaultSslPolicy);

@@ -14,6 +14,7 @@ namespace sluice::api {
 Handler FindReadHandler(std::string_view action);
 Handler FindAttributeHandler(std::string_view action, bool* mutating);
 Handler FindCreateHandler(std::string_view action);
+Handler FindTagHandler(std::string_view action, bool* mutating);
 
 namespace {
 
@@ -138,6 +139,9 @@ ApiResult<OperationOutput> CreateTargetGroup(const CallContext& c) {
     w.Close("TargetGroups");
     return OperationOutput{std::move(w.str()), std::nullopt};
   }
+  auto tags = DecodeTags(c.params);
+  if (!tags.ok()) return tags.error();
+  tg.tags = std::move(tags.value());
   config::Config next = c.config;
   next.target_groups.push_back(tg);
   WriteTargetGroup(next, next.target_groups.back(), &w);
@@ -240,6 +244,9 @@ ApiResult<OperationOutput> CreateRule(const CallContext& c) {
   rule.conditions = std::move(conditions.value());
   rule.actions = std::move(actions.value());
   rule.transforms = std::move(transforms.value());
+  auto tags = DecodeTags(c.params);
+  if (!tags.ok()) return tags.error();
+  rule.tags = std::move(tags.value());
   config::Config next = c.config;
   FreezeIds(&next);
   config::Listener& l = next.load_balancers[ref.value().lb].listeners[ref.value().listener];
@@ -392,6 +399,7 @@ Handler FindHandler(std::string_view action, bool* mutating) {
   *mutating = false;
   if (Handler h = FindReadHandler(action)) return h;
   if (Handler h = FindAttributeHandler(action, mutating)) return h;
+  if (Handler h = FindTagHandler(action, mutating)) return h;
   if (Handler h = FindCreateHandler(action)) {
     *mutating = true;
     return h;

@@ -18,6 +18,16 @@ config::Config Service::CurrentConfig() const {
   return config_;
 }
 
+std::optional<std::string> Service::ResourceTag(std::string_view arn, std::string_view key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto tags = TagsOf(config_, arn);
+  if (!tags.ok()) return std::nullopt;
+  for (const config::Tag& t : *tags.value()) {
+    if (t.key == key) return t.value;
+  }
+  return std::nullopt;
+}
+
 Service::Answer Service::Call(const QueryParams& params, std::string_view request_id,
                               std::string_view caller) {
   auto fail = [&](const ApiError& e) {

@@ -63,6 +63,8 @@ class Service {
   // The model after a reload of the file (file-managed mode).
   void SetConfig(config::Config config);
   config::Config CurrentConfig() const;
+  // The value of tag `key` on the resource `arn` (for policy conditions); nullopt if none.
+  std::optional<std::string> ResourceTag(std::string_view arn, std::string_view key);
 
  private:
   mutable std::mutex mu_;
@@ -90,6 +92,8 @@ ApiResult<size_t> FindLoadBalancer(const config::Config& config, std::string_vie
 ApiResult<size_t> FindTargetGroup(const config::Config& config, std::string_view arn);
 ApiResult<ListenerRef> FindListener(const config::Config& config, std::string_view arn);
 ApiResult<RuleRef> FindRule(const config::Config& config, std::string_view arn);
+// The tags of the resource `arn` names in `config`, or the kind's NotFound error.
+ApiResult<std::vector<config::Tag>*> TagsOf(config::Config& config, std::string_view arn);
 // Writes every listener's and rule's id into the model, so that the ARNs stay what they are
 // when a port or a priority changes.
 void FreezeIds(config::Config* config);

@@ -391,10 +391,10 @@ TEST(ServiceOperations, EveryListedOperationHasAHandler) {
   for (const std::string& op : ImplementedOperations()) {
     bool mutating = false;
     EXPECT_NE(FindHandler(op, &mutating), nullptr) << op;
-    EXPECT_EQ(mutating, op.rfind("Describe", 0) != 0) << op;
+    EXPECT_EQ(mutating, op.rfind("Describe", 0) != 0) << op;  // Describe* only read
   }
   bool mutating = false;
-  EXPECT_EQ(FindHandler("AddTags", &mutating), nullptr);
+  EXPECT_EQ(FindHandler("AddTrustStoreRevocations", &mutating), nullptr);
 }
 
 }  // namespace
@@ -414,6 +414,45 @@ TEST_F(ServiceTest, SetRulePrioritiesRefusesTheSameRuleTwice) {
                 "&RulePriorities.member.2.Priority=30");
   EXPECT_EQ(s.error_code, "ValidationError");
   EXPECT_NE(s.body.find("provided multiple times"), std::string::npos) << s.body;
+}
+
+}  // namespace
+}  // namespace sluice::api
+
+namespace sluice::api {
+namespace {
+
+TEST_F(ServiceTest, TagsAddDescribeRemove) {
+  auto a = Call("Action=AddTags&ResourceArns.member.1=" + LbArn() +
+                "&ResourceArns.member.2=" + TgArn("blue") +
+                "&Tags.member.1.Key=env&Tags.member.1.Value=prod&Tags.member.2.Key=team");
+  ASSERT_EQ(a.status, 200) << a.body;
+  ASSERT_EQ(applied_.back().load_balancers[0].tags.size(), 2u);
+  EXPECT_EQ(applied_.back().target_groups[0].tags[0].value, "prod");
+  auto d = Call("Action=DescribeTags&ResourceArns.member.1=" + TgArn("blue"));
+  EXPECT_NE(d.body.find("<Tags><member><Key>env</Key><Value>prod</Value></member><member><Key>"
+                        "team</Key><Value></Value></member></Tags>"),
+            std::string::npos)
+      << d.body;
+  EXPECT_EQ(service_.ResourceTag(TgArn("blue"), "env"), "prod");
+  EXPECT_EQ(service_.ResourceTag(TgArn("blue"), "nope"), std::nullopt);
+  auto dup = Call("Action=AddTags&ResourceArns.member.1=" + LbArn() +
+                  "&Tags.member.1.Key=k&Tags.member.2.Key=k");
+  EXPECT_EQ(dup.error_code, "DuplicateTagKeys");
+  auto r =
+      Call("Action=RemoveTags&ResourceArns.member.1=" + TgArn("blue") + "&TagKeys.member.1=env");
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(applied_.back().target_groups[0].tags.size(), 1u);
+  EXPECT_EQ(Call("Action=DescribeTags&ResourceArns.member.1=" + TgArn("gone")).error_code,
+            "TargetGroupNotFound");
+  EXPECT_EQ(Call("Action=DescribeTags&ResourceArns.member.1=nonsense").error_code,
+            "ValidationError");
+  std::string many;
+  for (int i = 1; i <= 51; ++i) {
+    many += "&Tags.member." + std::to_string(i) + ".Key=k" + std::to_string(i);
+  }
+  EXPECT_EQ(Call("Action=AddTags&ResourceArns.member.1=" + LbArn() + many).error_code,
+            "TooManyTags");
 }
 
 }  // namespace

@@ -195,6 +195,9 @@ api::ApiResult<bool> ApiRuntime::Authorize(const std::string& caller,
   ctx.resources = ResourcesOf(params);
   ctx.source_ip = call.source_ip;
   ctx.now_unix = time(nullptr);
+  ctx.resource_tag = [this](std::string_view arn, std::string_view key) {
+    return service_->ResourceTag(arn, key);
+  };
   for (const std::string& arn : ctx.resources) {
     // Wildcard matching costs pattern × ARN length: bound the ARN (AWS's are well under 2 KiB).
     if (arn.size() > 2048)

@@ -122,6 +122,17 @@ class Out {
   bool item_ = false;
 };
 
+// "Tags:" with one {Key, Value} item per tag; nothing when there are none.
+void WriteTags(Out& o, int indent, const std::vector<Tag>& tags) {
+  if (tags.empty()) return;
+  o.Open(indent, "Tags");
+  for (const Tag& t : tags) {
+    o.Item();
+    o.Str(indent + 4, "Key", t.key);
+    o.Str(indent + 4, "Value", t.value);
+  }
+}
+
 // ---- Rules ----------------------------------------------------------------------------------
 
 const char* ConditionFieldName(ConditionField f) {
@@ -286,6 +297,7 @@ void WriteRules(Out& o, int indent, const std::vector<Rule>& rules) {
     o.Item();
     if (!r.id.empty()) o.Str(in, "Id", r.id);
     o.Int(in, "Priority", r.priority);
+    WriteTags(o, in, r.tags);
     o.OpenList(in, "Conditions", r.conditions.empty());
     for (const Condition& c : r.conditions) WriteCondition(o, in + 4, c);
     WriteActions(o, in, "Actions", r.actions);
@@ -346,6 +358,7 @@ void WriteListener(Out& o, int indent, const Listener& l) {
   o.Item();
   if (!l.id.empty()) o.Str(indent, "Id", l.id);
   o.Str(indent, "Protocol", l.protocol);
+  WriteTags(o, indent, l.tags);
   o.Int(indent, "Port", l.port);
   o.Str(indent, "BindAddress", l.bind_address);
   const bool https = l.protocol == "HTTPS";
@@ -419,6 +432,7 @@ void WriteLoadBalancers(Out& o, const std::vector<LoadBalancer>& lbs) {
     o.Item();
     o.Str(4, "Name", lb.name);
     if (!lb.bind_address.empty()) o.Str(4, "BindAddress", lb.bind_address);
+    WriteTags(o, 4, lb.tags);
     WriteLoadBalancerAttributes(o, 4, lb.attributes);
     o.OpenList(4, "Listeners", lb.listeners.empty());
     for (const Listener& l : lb.listeners) WriteListener(o, 8, l);
@@ -492,6 +506,7 @@ void WriteTargetGroups(Out& o, const std::vector<TargetGroup>& groups) {
   for (const TargetGroup& g : groups) {
     o.Item();
     o.Str(4, "Name", g.name);
+    WriteTags(o, 4, g.tags);
     o.Str(4, "Protocol", g.protocol);
     o.Str(4, "ProtocolVersion", g.protocol_version);
     o.Int(4, "Port", g.port);

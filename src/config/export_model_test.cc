@@ -115,6 +115,7 @@ std::vector<Mutation> StoreMutations() {
         M("trust_stores[0].revocation_files[0]", c.trust_stores[0].revocation_files[0] = "/r"),
         M("load_balancers[0].name", c.load_balancers[0].name = "edge2"),
         M("load_balancers[0].bind_address", c.load_balancers[0].bind_address = "127.0.0.2"),
+        M("load_balancers[0].tags", c.load_balancers[0].tags.push_back({"env", "prod: \"x\""})),
         M("load_balancers: 1 vs 0", c.load_balancers.clear()),
         M("attributes.idle_timeout_seconds", A(c).idle_timeout_seconds = 4000),
         M("attributes.client_keep_alive_seconds", A(c).client_keep_alive_seconds = 60),
@@ -145,7 +146,9 @@ std::vector<Mutation> ListenerMutations() {
     M("listeners[0].protocol", L(c).protocol = "HTTP"; L(c).ssl_policy.clear();
       L(c).certificates.clear(); L(c).mutual_authentication = {}),
         M("listeners[0].bind_address", L(c).bind_address = "127.0.0.1"),
-        M("listeners[0].id", L(c).id = "0123456789abcdef"), M("listeners[0].port", L(c).port = 444),
+        M("listeners[0].id", L(c).id = "0123456789abcdef"),
+        M("listeners[0].tags", L(c).tags.push_back({"team", ""})),
+        M("listeners[0].port", L(c).port = 444),
         M("listeners[0].ssl_policy", L(c).ssl_policy = "ELBSecurityPolicy-TLS13-1-2-2021-06"),
         M("listeners[0].certificates: 1 vs 2", L(c).certificates.push_back({"other", {}, ""})),
         M("listeners[0].certificates[0].name", L(c).certificates[0].name = "other"),
@@ -182,6 +185,7 @@ std::vector<Mutation> ListenerMutations() {
 std::vector<Mutation> RuleMutations() {
   return {
     M("rules[0].id", R(c, 0).id = "fedcba9876543210"),
+        M("rules[0].tags", R(c, 0).tags.push_back({"k", "v"})),
         M("rules[0].priority", R(c, 0).priority = 11), M("rules: 2 vs 1", L(c).rules.pop_back()),
         M("conditions[0].field", C(c, 0).field = ConditionField::kHostHeader;
           C(c, 0).http_header_name.clear(); C(c, 0).values = {"a.example.com"}),
@@ -222,6 +226,7 @@ std::vector<Mutation> RuleMutations() {
 std::vector<Mutation> TargetGroupMutations() {
   return {
     M("target_groups[2].name", G(c, 2).name = "u2"),
+        M("target_groups[1].tags", G(c, 1).tags.push_back({"a:b/c=d+e-f@g", "\xff\n"})),
         M("target_groups[2].protocol", G(c, 2).protocol = "HTTPS"),
         M("target_groups[0].port", G(c, 0).port = 444),
         M("target_groups: 3 vs 4", c.target_groups.push_back(TargetGroup());

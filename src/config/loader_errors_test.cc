@@ -75,7 +75,7 @@ TEST(LoaderErrorsTest, UnknownRuleKeyListsTheAllowedOnes) {
   EXPECT_THAT(
       Errors(yaml),
       ElementsAre("t.yaml:9:13: LoadBalancers[0].Listeners[0].Rules[0].Prioirty: unknown field "
-                  "'Prioirty'; allowed: Id, Priority, Conditions, Actions, Transforms",
+                  "'Prioirty'; allowed: Id, Tags, Priority, Conditions, Actions, Transforms",
                   "t.yaml:9:13: LoadBalancers[0].Listeners[0].Rules[0].Priority: missing "
                   "required field 'Priority'"));
 }
@@ -372,6 +372,25 @@ TEST(LoaderErrorsTest, ApiSettingsAreCheckedLikeAdmin) {
                           "t.yaml:1:33: Api.Port: port 70000 is out of range 0..65535"));
   EXPECT_THAT(Errors("Admin: {Port: 9901}\nApi: {Port: 9901}\n"),
               ElementsAre(::testing::HasSubstr("9901")));
+}
+
+}  // namespace
+}  // namespace sluice::config
+
+namespace sluice::config {
+namespace {
+
+TEST(LoaderErrorsTest, TagsAreChecked) {
+  std::string yaml =
+      "TargetGroups:\n  - Name: a\n    Protocol: HTTP\n    Port: 80\n    Tags:\n"
+      "      - {Key: aws:x, Value: 1}\n      - {Key: k, Value: 1}\n"
+      "      - {Key: k, Value: 2}\n      - {Key: \"\", Value: 2}\n"
+      "      - {Key: long, Value: " +
+      std::string(257, 'v') + "}\n";
+  EXPECT_THAT(Errors(yaml), ElementsAre(::testing::HasSubstr("the aws: prefix is reserved"),
+                                        ::testing::HasSubstr("'k' is given more than once"),
+                                        ::testing::HasSubstr("must have 1..128 characters"),
+                                        ::testing::HasSubstr("longer than 256 characters")));
 }
 
 }  // namespace

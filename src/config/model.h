@@ -16,6 +16,13 @@ struct Location {
   int column = 0;
 };
 
+// A resource's tag (AddTags; YAML `Tags: [{Key, Value}]`): key 1..128, value 0..256, at most
+// 50 per resource, no `aws:` prefix.
+struct Tag {
+  std::string key;
+  std::string value;
+};
+
 // ---- Rules -------------------------------------------------------------------------------
 
 enum class ConditionField {
@@ -103,6 +110,7 @@ struct Rule {
   // The rule ARN's last part (16 hex digits; YAML `Id`). Empty: derived from the load
   // balancer, listener and priority (config/arn.h); the API writes it out once it exists.
   std::string id;
+  std::vector<Tag> tags;
   int priority = 0;  // 1..50000, unique per listener
   std::vector<Condition> conditions;
   std::vector<Action> actions;        // validated: exactly one terminal action, last by order
@@ -179,6 +187,7 @@ struct Listener {
   // The listener ARN's last part (16 hex digits; YAML `Id`). Empty: derived from the load
   // balancer and port (config/arn.h).
   std::string id;
+  std::vector<Tag> tags;
   std::string protocol = "HTTP";         // HTTP | HTTPS
   std::string bind_address = "0.0.0.0";  // Sluice extension: address to listen on
   int port = 0;                          // 1..65535
@@ -198,6 +207,7 @@ struct LoadBalancer {
   // Sluice extension (YAML `BindAddress`; the API's SubnetMappings[].PrivateIPv4Address):
   // the address its listeners bind when they name none. Empty: 0.0.0.0.
   std::string bind_address;
+  std::vector<Tag> tags;
   LoadBalancerAttributes attributes;
   std::vector<Listener> listeners;
   Location location;
@@ -247,7 +257,8 @@ struct Target {
 };
 
 struct TargetGroup {
-  std::string name;               // 1..32 chars, like load balancer names
+  std::string name;  // 1..32 chars, like load balancer names
+  std::vector<Tag> tags;
   std::string protocol = "HTTP";  // HTTP | HTTPS (TLS to the targets)
   std::string protocol_version = "HTTP1";
   int port = 0;  // default port for targets, 1..65535

@@ -55,6 +55,8 @@ void ParseAdmin(LoadContext& ctx, const Field& field, AdminSettings* out);
 void ParseApi(LoadContext& ctx, const Field& field, ApiSettings* out);
 // An optional `Id`: the last part of a listener or rule ARN, 16 lower-case hex digits.
 void ReadArnId(Reader& r, const Field& field, std::string* out);
+// An optional `Tags` list of {Key, Value}.
+void ParseTags(Reader& r, const Field& field, std::vector<Tag>* out);
 // Account (Id: 12 digits, Region: like "us-east-1"): what ARNs and log file names carry.
 void ParseAccount(LoadContext& ctx, const Field& field, AccountSettings* out);
 bool IsRegionName(std::string_view s);

@@ -191,10 +191,11 @@ void ParseListener(LoadContext& ctx, const Field& item, Listener* out) {
   Reader& r = ctx.reader;
   out->location = LocationOf(item.mark);
   MapReader m(r, item,
-              {"Id", "Protocol", "Port", "BindAddress", "DefaultActions", "Rules", "Transforms",
-               "SslPolicy", "Certificates", "MutualAuthentication", "Attributes"});
+              {"Id", "Tags", "Protocol", "Port", "BindAddress", "DefaultActions", "Rules",
+               "Transforms", "SslPolicy", "Certificates", "MutualAuthentication", "Attributes"});
   if (!m.ok()) return;
   ReadArnId(r, m.Get("Id"), &out->id);
+  ParseTags(r, m.Get("Tags"), &out->tags);
   if (Field t = m.Get("Transforms"); t.present) {
     // Accepted as a key only to say why it is refused (reference §1.4).
     r.AddError(t,
@@ -229,9 +230,10 @@ void ParseLoadBalancers(LoadContext& ctx, const Field& field, std::vector<LoadBa
     ctx.current_load_balancer = static_cast<int>(out->size());
     LoadBalancer lb;
     lb.location = LocationOf(item.mark);
-    MapReader m(r, item, {"Name", "BindAddress", "Attributes", "Listeners"});
+    MapReader m(r, item, {"Name", "BindAddress", "Tags", "Attributes", "Listeners"});
     ctx.current_bind_address.clear();
     if (m.ok()) {
+      ParseTags(r, m.Get("Tags"), &lb.tags);
       if (Field b = m.Get("BindAddress"); b.present) {
         IpAddress ip = *IpAddress::Parse("0.0.0.0");
         std::string address;

@@ -289,9 +289,10 @@ void ParseRules(LoadContext& ctx, const Field& field, std::vector<Rule>* out) {
   for (const Field& item : *items) {
     Rule rule;
     rule.location = LocationOf(item.mark);
-    MapReader m(r, item, {"Id", "Priority", "Conditions", "Actions", "Transforms"});
+    MapReader m(r, item, {"Id", "Tags", "Priority", "Conditions", "Actions", "Transforms"});
     if (!m.ok()) continue;
     ReadArnId(r, m.Get("Id"), &rule.id);
+    ParseTags(r, m.Get("Tags"), &rule.tags);
     Field priority_field = m.Require("Priority");
     if (auto priority = ReadInt(r, priority_field, 1, kMaxPriority, "priority")) {
       rule.priority = static_cast<int>(*priority);

@@ -319,11 +319,12 @@ void ParseTargetGroup(Reader& r, const Field& item, TargetGroup* out,
                       std::map<std::string, std::pair<std::string, int>>* names) {
   out->location = LocationOf(item.mark);
   MapReader m(r, item,
-              {"Name", "Protocol", "ProtocolVersion", "Port", "TargetType", "HealthCheckEnabled",
-               "HealthCheckProtocol", "HealthCheckPort", "HealthCheckPath",
+              {"Name", "Tags", "Protocol", "ProtocolVersion", "Port", "TargetType",
+               "HealthCheckEnabled", "HealthCheckProtocol", "HealthCheckPort", "HealthCheckPath",
                "HealthCheckIntervalSeconds", "HealthCheckTimeoutSeconds", "HealthyThresholdCount",
                "UnhealthyThresholdCount", "Matcher", "Attributes", "Targets"});
   if (!m.ok()) return;
+  ParseTags(r, m.Get("Tags"), &out->tags);
   Field name = m.Require("Name");
   if (std::optional<std::string> n = ReadString(r, name)) {
     std::string message = CheckResourceName(*n);

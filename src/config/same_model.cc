@@ -144,8 +144,13 @@ bool SameTransform(Diff& d, S at, const Transform& a, const Transform& b) {
          d.Eq(at, "rewrite.replace", a.rewrite.replace, b.rewrite.replace);
 }
 
+bool SameTag(Diff& d, S at, const Tag& a, const Tag& b) {
+  return d.Eq(at, "key", a.key, b.key) && d.Eq(at, "value", a.value, b.value);
+}
+
 bool SameRule(Diff& d, S at, const Rule& a, const Rule& b) {
-  return d.Eq(at, "id", a.id, b.id) && d.Eq(at, "priority", a.priority, b.priority) &&
+  return d.Eq(at, "id", a.id, b.id) && d.List(at, "tags", a.tags, b.tags, SameTag) &&
+         d.Eq(at, "priority", a.priority, b.priority) &&
          d.List(at, "conditions", a.conditions, b.conditions, SameCondition) &&
          d.List(at, "actions", a.actions, b.actions, SameAction) &&
          d.List(at, "transforms", a.transforms, b.transforms, SameTransform);
@@ -206,7 +211,8 @@ bool SameListenerAttributes(Diff& d, S at, const ListenerAttributes& a,
 }
 
 bool SameListener(Diff& d, S at, const Listener& a, const Listener& b) {
-  return d.Eq(at, "id", a.id, b.id) && d.Eq(at, "protocol", a.protocol, b.protocol) &&
+  return d.Eq(at, "id", a.id, b.id) && d.List(at, "tags", a.tags, b.tags, SameTag) &&
+         d.Eq(at, "protocol", a.protocol, b.protocol) &&
          d.Eq(at, "bind_address", a.bind_address, b.bind_address) &&
          d.Eq(at, "port", a.port, b.port) && d.Eq(at, "ssl_policy", a.ssl_policy, b.ssl_policy) &&
          d.List(at, "certificates", a.certificates, b.certificates, SameListenerCertificate) &&
@@ -220,6 +226,7 @@ bool SameListener(Diff& d, S at, const Listener& a, const Listener& b) {
 bool SameLoadBalancer(Diff& d, S at, const LoadBalancer& a, const LoadBalancer& b) {
   return d.Eq(at, "name", a.name, b.name) &&
          d.Eq(at, "bind_address", a.bind_address, b.bind_address) &&
+         d.List(at, "tags", a.tags, b.tags, SameTag) &&
          SameLbAttributes(d, at + ".attributes", a.attributes, b.attributes) &&
          d.List(at, "listeners", a.listeners, b.listeners, SameListener);
 }
@@ -262,7 +269,8 @@ bool SameTarget(Diff& d, S at, const Target& a, const Target& b) {
 }
 
 bool SameTargetGroup(Diff& d, S at, const TargetGroup& a, const TargetGroup& b) {
-  return d.Eq(at, "name", a.name, b.name) && d.Eq(at, "protocol", a.protocol, b.protocol) &&
+  return d.Eq(at, "name", a.name, b.name) && d.List(at, "tags", a.tags, b.tags, SameTag) &&
+         d.Eq(at, "protocol", a.protocol, b.protocol) &&
          d.Eq(at, "protocol_version", a.protocol_version, b.protocol_version) &&
          d.Eq(at, "port", a.port, b.port) &&
          d.Eq(at, "target_type", a.target_type, b.target_type) &&

@@ -398,3 +398,30 @@ def test_four_services_set_up_entirely_by_api(tmp_path, demo_targets):
             LoadBalancerArns=[lb["LoadBalancerArn"]], WaiterConfig={"Delay": 1, "MaxAttempts": 5})
     finally:
         api.proc.stop(timeout=10)
+
+
+def test_tags_and_a_tag_conditioned_policy(api):
+    c = api.client()
+    groups, lb, _ = arns(c)
+    c.add_tags(ResourceArns=[groups["green"]], Tags=[{"Key": "env", "Value": "dev"}])
+    tags = c.describe_tags(ResourceArns=[groups["green"], groups["blue"]])["TagDescriptions"]
+    assert tags[0]["Tags"] == [{"Key": "env", "Value": "dev"}] and tags[1]["Tags"] == []
+    policy = api.tmp / "dev-only.json"
+    policy.write_text(json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "elasticloadbalancing:Describe*", "Resource": "*"},
+        {"Effect": "Allow", "Action": ["elasticloadbalancing:RegisterTargets",
+                                       "elasticloadbalancing:DeregisterTargets"],
+         "Resource": "*",
+         "Condition": {"StringEquals": {"elasticloadbalancing:ResourceTag/env": "dev"}}}]}))
+    key, secret = api.new_key("deployer", f"@{policy}")
+    dev = api.client(key, secret)
+    dev.register_targets(TargetGroupArn=groups["green"], Targets=[{"Id": "127.0.0.3"}])
+    with pytest.raises(ClientError) as err:
+        dev.register_targets(TargetGroupArn=groups["blue"], Targets=[{"Id": "127.0.0.3"}])
+    assert err.value.response["Error"]["Code"] == "AccessDenied"
+    assert groups["blue"] in err.value.response["Error"]["Message"]
+    # Tags live in the store: they survive a restart.
+    api.proc.stop(timeout=10)
+    api.start()
+    tags = api.client().describe_tags(ResourceArns=[groups["green"]])["TagDescriptions"]
+    assert tags[0]["Tags"] == [{"Key": "env", "Value": "dev"}]
