@@ -9,17 +9,27 @@ Service::Service(config::Config initial, ServiceHooks hooks)
     : config_(std::move(initial)), hooks_(std::move(hooks)) {}
 
 void Service::SetConfig(config::Config config) {
-  std::lock_guard<std::mutex> lock(mu_);
-  config_ = std::move(config);
+  std::lock_guard<std::mutex> lock(staged_mu_);
+  staged_ = std::move(config);
+}
+
+void Service::AdoptStaged() {
+  std::lock_guard<std::mutex> lock(staged_mu_);
+  if (staged_) {
+    config_ = std::move(*staged_);
+    staged_.reset();
+  }
 }
 
 config::Config Service::CurrentConfig() const {
   std::lock_guard<std::mutex> lock(mu_);
+  const_cast<Service*>(this)->AdoptStaged();
   return config_;
 }
 
 std::optional<std::string> Service::ResourceTag(std::string_view arn, std::string_view key) {
   std::lock_guard<std::mutex> lock(mu_);
+  AdoptStaged();
   auto tags = TagsOf(config_, arn);
   if (!tags.ok()) return std::nullopt;
   for (const config::Tag& t : *tags.value()) {
@@ -52,6 +62,7 @@ Service::Answer Service::Call(const QueryParams& params, std::string_view reques
   }
   // One call at a time: a mutation reads, changes and applies the model atomically.
   std::lock_guard<std::mutex> lock(mu_);
+  AdoptStaged();
   if (mutating && !hooks_.file_managed.empty()) {
     return fail(SenderError("OperationNotPermitted",
                             "This Sluice is managed by its config file " + hooks_.file_managed +

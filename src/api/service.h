@@ -3,8 +3,9 @@
 // Service does not persist or publish: `Hooks::apply` does (app/), and only once it
 // succeeded is the call answered with success.
 //
-// Thread: Call() runs on the API thread; SetConfig() may run on the control thread (after
-// a reload of a file-managed config). The model is guarded by a mutex (control plane).
+// Thread: Call() runs on the API's connection threads, one at a time (mu_); SetConfig() runs
+// on the control thread after a reload and never waits for mu_ (a call may hold it while it
+// waits for the control thread): the new model is staged and adopted by the next call.
 #pragma once
 
 #include <functional>
@@ -67,8 +68,12 @@ class Service {
   std::optional<std::string> ResourceTag(std::string_view arn, std::string_view key);
 
  private:
+  void AdoptStaged();  // with mu_ held
+
   mutable std::mutex mu_;
   config::Config config_;
+  std::mutex staged_mu_;  // guards staged_; never held while waiting
+  std::optional<config::Config> staged_;
   ServiceHooks hooks_;
 };
 

@@ -457,3 +457,35 @@ TEST_F(ServiceTest, TagsAddDescribeRemove) {
 
 }  // namespace
 }  // namespace sluice::api
+
+#include <thread>
+
+namespace sluice::api {
+namespace {
+
+// A reload's SetConfig (control thread) while a call holds the Service waiting for the
+// control thread must not wait for that call (it would wait for itself): it is staged and
+// the next call adopts it.
+TEST(ServiceStaging, SetConfigDuringACallDoesNotWaitAndIsAdoptedNext) {
+  Service* self = nullptr;
+  ServiceHooks h;
+  h.health = [] { return std::vector<health::TargetGroupHealth>{}; };
+  h.apply = [&self](const config::Config&, const std::string&) -> ApiResult<bool> {
+    config::Config reloaded;
+    reloaded.account.region = "ap-south-1";
+    std::thread control([&] { self->SetConfig(reloaded); });
+    control.join();  // deadlocks if SetConfig waited for the call's lock
+    return true;
+  };
+  auto loaded = config::LoadConfigFromString(
+      "TargetGroups: [{Name: a, Protocol: HTTP, Port: 80}]\n", "t.yaml");
+  Service s(std::get<config::Config>(loaded), h);
+  self = &s;
+  auto p = QueryParams::Parse(
+      "Version=2015-12-01&Action=CreateTargetGroup&Name=b&Protocol=HTTP&Port=81");
+  EXPECT_EQ(s.Call(p.value(), "rid", "k").status, 200);
+  EXPECT_EQ(s.CurrentConfig().account.region, "ap-south-1");  // the staged reload won
+}
+
+}  // namespace
+}  // namespace sluice::api
