@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "config/arn.h"
+#include "config/condition_fields.h"
 
 namespace sluice::api {
 namespace {
@@ -181,16 +182,6 @@ ApiResult<std::vector<config::Action>> DecodeActions(const config::Config& confi
 
 ApiResult<std::vector<config::Condition>> DecodeConditions(const QueryParams& params,
                                                            std::string_view name) {
-  static constexpr std::pair<const char*, config::ConditionField> kFields[] = {
-      {"host-header", config::ConditionField::kHostHeader},
-      {"path-pattern", config::ConditionField::kPathPattern},
-      {"http-header", config::ConditionField::kHttpHeader},
-      {"http-request-method", config::ConditionField::kHttpRequestMethod},
-      {"query-string", config::ConditionField::kQueryString},
-      {"source-ip", config::ConditionField::kSourceIp}};
-  static constexpr const char* kConfigs[] = {"HostHeaderConfig",  "PathPatternConfig",
-                                             "HttpHeaderConfig",  "HttpRequestMethodConfig",
-                                             "QueryStringConfig", "SourceIpConfig"};
   std::vector<config::Condition> out;
   auto items = params.StructList(name);
   if (!items) return Validation("", "conditions", "Member must not be null", true);
@@ -199,19 +190,16 @@ ApiResult<std::vector<config::Condition>> DecodeConditions(const QueryParams& pa
     std::string path = Member("conditions", i);
     auto field = RequireString(c, "Field", path + ".field");
     if (!field.ok()) return field.error();
-    int which = -1;
-    for (int k = 0; k < 6; ++k) {
-      if (field.value() == kFields[k].first) which = k;
-    }
-    if (which < 0) {
+    const config::ConditionFieldInfo* info = config::FindConditionField(field.value());
+    if (info == nullptr) {
       return SenderError("ValidationError",
                          "Condition field '" + field.value() +
                              "' must be one of '[path-pattern, host-header, http-header, "
                              "http-request-method, query-string, source-ip]'");
     }
     config::Condition cond;
-    cond.field = kFields[which].second;
-    QueryParams cfg = c.Struct(kConfigs[which]);
+    cond.field = info->field;
+    QueryParams cfg = c.Struct(info->config_key);
     // The legacy top-level Values (host-header, path-pattern) or the field's own config.
     if (auto v = c.List("Values")) cond.values = *v;
     if (auto v = cfg.List("Values"); v && cond.field != config::ConditionField::kQueryString) {

@@ -1,45 +1,10 @@
 #include "api/render.h"
 
 #include "config/arn.h"
+#include "config/condition_fields.h"
 
 namespace sluice::api {
 namespace {
-
-const char* FieldName(config::ConditionField f) {
-  switch (f) {
-    case config::ConditionField::kHostHeader:
-      return "host-header";
-    case config::ConditionField::kPathPattern:
-      return "path-pattern";
-    case config::ConditionField::kHttpHeader:
-      return "http-header";
-    case config::ConditionField::kHttpRequestMethod:
-      return "http-request-method";
-    case config::ConditionField::kQueryString:
-      return "query-string";
-    case config::ConditionField::kSourceIp:
-      return "source-ip";
-  }
-  return "";
-}
-
-const char* ConfigTag(config::ConditionField f) {
-  switch (f) {
-    case config::ConditionField::kHostHeader:
-      return "HostHeaderConfig";
-    case config::ConditionField::kPathPattern:
-      return "PathPatternConfig";
-    case config::ConditionField::kHttpHeader:
-      return "HttpHeaderConfig";
-    case config::ConditionField::kHttpRequestMethod:
-      return "HttpRequestMethodConfig";
-    case config::ConditionField::kQueryString:
-      return "QueryStringConfig";
-    case config::ConditionField::kSourceIp:
-      return "SourceIpConfig";
-  }
-  return "";
-}
 
 void WriteStrings(std::string_view tag, const std::vector<std::string>& values, XmlWriter* w) {
   w->Open(tag);
@@ -48,8 +13,9 @@ void WriteStrings(std::string_view tag, const std::vector<std::string>& values, 
 }
 
 void WriteCondition(const config::Condition& c, XmlWriter* w) {
-  w->Open("member").Leaf("Field", FieldName(c.field));
-  w->Open(ConfigTag(c.field));
+  w->Open("member").Leaf("Field", config::InfoOf(c.field).name);
+  const char* tag = config::InfoOf(c.field).config_key;
+  w->Open(tag);
   if (c.field == config::ConditionField::kHttpHeader) {
     w->Leaf("HttpHeaderName", c.http_header_name);
   }
@@ -65,7 +31,7 @@ void WriteCondition(const config::Condition& c, XmlWriter* w) {
     WriteStrings("Values", c.values, w);
   }
   if (!c.regex_values.empty()) WriteStrings("RegexValues", c.regex_values, w);
-  w->Close(ConfigTag(c.field)).Close("member");
+  w->Close(tag).Close("member");
 }
 
 void WriteForward(const config::Config& config, const config::ForwardConfig& f, XmlWriter* w) {

@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "config/condition_fields.h"
+
 namespace sluice::config {
 namespace {
 
@@ -135,24 +137,6 @@ void WriteTags(Out& o, int indent, const std::vector<Tag>& tags) {
 
 // ---- Rules ----------------------------------------------------------------------------------
 
-const char* ConditionFieldName(ConditionField f) {
-  switch (f) {
-    case ConditionField::kHostHeader:
-      return "host-header";
-    case ConditionField::kPathPattern:
-      return "path-pattern";
-    case ConditionField::kHttpHeader:
-      return "http-header";
-    case ConditionField::kHttpRequestMethod:
-      return "http-request-method";
-    case ConditionField::kQueryString:
-      return "query-string";
-    case ConditionField::kSourceIp:
-      return "source-ip";
-  }
-  return "?";
-}
-
 const char* ConditionConfigKey(ConditionField f) {
   switch (f) {
     case ConditionField::kHostHeader:
@@ -190,7 +174,7 @@ std::string FlowQueryValues(const std::vector<QueryStringKeyValue>& pairs) {
 
 void WriteCondition(Out& o, int indent, const Condition& c) {
   o.Item();
-  o.Str(indent, "Field", ConditionFieldName(c.field));
+  o.Str(indent, "Field", InfoOf(c.field).name);
   o.Open(indent, ConditionConfigKey(c.field));
   const int in = indent + 2;
   switch (c.field) {

@@ -3,6 +3,7 @@
 #include <map>
 #include <string>
 
+#include "config/condition_fields.h"
 #include "config/parse.h"
 #include "config/validate.h"
 
@@ -11,23 +12,7 @@ namespace {
 
 constexpr int kMaxPriority = 50000;
 
-struct FieldInfo {
-  ConditionField field;
-  const char* name;        // value of Field
-  const char* config_key;  // the typed *Config block
-  bool single;             // at most one per rule
-  bool legacy_values;      // `Values` directly under the condition is accepted
-};
-
-constexpr FieldInfo kFields[] = {
-    {ConditionField::kHostHeader, "host-header", "HostHeaderConfig", true, true},
-    {ConditionField::kHttpHeader, "http-header", "HttpHeaderConfig", false, false},
-    {ConditionField::kHttpRequestMethod, "http-request-method", "HttpRequestMethodConfig", true,
-     false},
-    {ConditionField::kPathPattern, "path-pattern", "PathPatternConfig", true, true},
-    {ConditionField::kQueryString, "query-string", "QueryStringConfig", false, false},
-    {ConditionField::kSourceIp, "source-ip", "SourceIpConfig", true, false},
-};
+using FieldInfo = ConditionFieldInfo;
 
 // What one condition contributes to the per-rule quotas.
 struct Counts {
@@ -176,7 +161,7 @@ Counts ParseQueryStringConfig(Reader& r, const Field& f, Condition* out) {
 const FieldInfo* ParseConditionField(Reader& r, const Field& f) {
   std::optional<std::string> s = ReadString(r, f);
   if (!s) return nullptr;
-  for (const FieldInfo& info : kFields) {
+  for (const FieldInfo& info : ConditionFields()) {
     if (*s == info.name) return &info;
   }
   r.AddError(f, "condition field " + QuoteValue(*s) +
@@ -195,7 +180,7 @@ const FieldInfo* ParseCondition(Reader& r, const Field& item, Condition* out, Co
   const FieldInfo* info = ParseConditionField(r, m.Require("Field"));
   if (info == nullptr) return nullptr;
   out->field = info->field;
-  for (const FieldInfo& other : kFields) {
+  for (const FieldInfo& other : ConditionFields()) {
     Field f = m.Get(other.config_key);
     if (f.present && &other != info) {
       r.AddError(f, std::string(other.config_key) + " does not belong to a " + info->name +

@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "config/condition_fields.h"
 #include "http/header.h"
 #include "routing/path_normalize.h"
 #include "routing/query.h"
@@ -15,24 +16,6 @@ using config::ConditionField;
 
 Error ConfigError(std::string message) {
   return Error{ErrorSource::kConfig, std::move(message), false};
-}
-
-const char* FieldName(ConditionField f) {
-  switch (f) {
-    case ConditionField::kHostHeader:
-      return "host-header";
-    case ConditionField::kPathPattern:
-      return "path-pattern";
-    case ConditionField::kHttpHeader:
-      return "http-header";
-    case ConditionField::kHttpRequestMethod:
-      return "http-request-method";
-    case ConditionField::kQueryString:
-      return "query-string";
-    case ConditionField::kSourceIp:
-      return "source-ip";
-  }
-  return "?";
 }
 
 // An IPv4-mapped IPv6 peer (::ffff:a.b.c.d from a dual-stack socket) is tested as IPv4.
@@ -117,7 +100,7 @@ Result<CompiledCondition> CompiledCondition::Compile(const config::Condition& co
       for (const std::string& r : condition.regex_values) {
         auto re = std::make_unique<re2::RE2>(r, options);
         if (!re->ok()) {
-          return ConfigError(std::string(FieldName(condition.field)) + " regex '" + r +
+          return ConfigError(std::string(config::InfoOf(condition.field).name) + " regex '" + r +
                              "' is not valid RE2 syntax: " + re->error());
         }
         c.regexes_.push_back(std::move(re));
