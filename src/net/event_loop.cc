@@ -139,6 +139,16 @@ bool EventLoop::RunOnce(int64_t max_wait_ms) {
   return ok() && !stopped_;
 }
 
+void EventLoop::Post(EventHandler* handler, uint32_t events) {
+  for (Pending& p : yielded_) {
+    if (p.handler == handler) {
+      p.events |= events;
+      return;
+    }
+  }
+  yielded_.push_back({handler, events});
+}
+
 void EventLoop::BuryDead() {
   // A handler yielded or posted to in this iteration may have closed since: its turn in the
   // next iteration must not reach freed memory.

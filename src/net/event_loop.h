@@ -80,8 +80,10 @@ class EventLoop {
   // fire again for data that is already buffered in the kernel).
   void Yield(EventHandler* handler) { yielded_.push_back({handler, 0}); }
   // Calls handler->OnEvents(events) after the current batch, the way epoll would report
-  // them: readiness of a stream that has no fd (net::MemoryTransport) arrives this way.
-  void Post(EventHandler* handler, uint32_t events) { yielded_.push_back({handler, events}); }
+  // them: readiness of a stream that has no fd (net::MemoryTransport) arrives this way. Like
+  // edge-triggered epoll, readiness that arrives before the handler's pending report was
+  // delivered joins that report (data and an end of stream can come in one event).
+  void Post(EventHandler* handler, uint32_t events);
 
  private:
   class WakeHandler;

@@ -15,7 +15,7 @@
 namespace sluice::observe {
 
 struct AccessLogEntry {
-  std::string_view type;         // "http", "https"
+  std::string_view type;         // "http", "https", "ws", "wss"
   int64_t response_unix_us = 0;  // time: the response ended (field 2)
   int64_t request_unix_us = 0;   // request_creation_time (field 22)
   std::string_view elb;          // "app/<name>/<id>"

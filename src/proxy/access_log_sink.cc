@@ -55,8 +55,8 @@ observe::AccessLogEntry ToAccessLogEntry(const ExchangeRecord& r) {
   observe::AccessLogEntry e;
   const snapshot::ListenerRuntime* l = r.listener;
   const bool https = l != nullptr && l->protocol == snapshot::ListenerProtocol::kHttps;
-  e.type = https ? "https" : "http";
-  e.scheme = e.type;
+  e.scheme = https ? "https" : "http";
+  e.type = !r.websocket ? e.scheme : https ? "wss" : "ws";  // reference §5.2 field 1
   e.response_unix_us = (r.received_unix_ms + (r.done_ms - r.received_ms)) * 1000;
   e.request_unix_us = r.received_unix_ms * 1000;
   if (l != nullptr) {

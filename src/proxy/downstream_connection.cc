@@ -60,6 +60,8 @@ bool DownstreamConnection::Start() {
 
 void DownstreamConnection::OnEvents(uint32_t events) {
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readable_ = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP)) [[unlikely]]
+    read_hup_ = true;
   if (events & EPOLLOUT) writable_ = true;
   Pump();
 }
@@ -103,6 +105,9 @@ void DownstreamConnection::Pump() {
         progress |= FlushResponse();
         if (closed_ || phase_ != Phase::kForwarding) break;
         progress |= FinishExchangeIfDone();
+        break;
+      case Phase::kTunnel:
+        progress |= PumpTunnel();
         break;
       case Phase::kClosing:
         FlushDownstream();
@@ -148,7 +153,10 @@ bool DownstreamConnection::ReadDownstream() {
     last_activity_ms_ = worker_->now_ms();
     if (handshaking_) [[unlikely]]
       HandshakeDone();
-    if (r.bytes() < space) readable_ = false;
+    // Edge-triggered: a short read drained the socket, unless its end was reported with the
+    // same edge (a tunnel must then still read the end; HTTP phases see it at the next edge
+    // or not at all, as before).
+    if (r.bytes() < space && !(read_hup_ && phase_ == Phase::kTunnel)) readable_ = false;
     return true;
   }
   net::IoStatus status = r.status();
@@ -189,6 +197,11 @@ bool DownstreamConnection::ReadDownstream() {
       // its whole body (ALB logs 400). Either way nothing more can be delivered.
       if (upstream_ != nullptr) ReleaseUpstream(false);
       Close();
+      break;
+    case Phase::kTunnel:
+      // The client's end of a WebSocket stream: passed on to the target as a half-close
+      // (PumpTunnel); a reset ends the tunnel at once.
+      if (status == net::IoStatus::kError) Close();
       break;
   }
   return false;
@@ -330,11 +343,12 @@ bool DownstreamConnection::TryStartRequest() {
 [[gnu::always_inline]] inline void DownstreamConnection::ReadConnectionFields(
     const http::RequestHead& head, const http::HeaderField** host, int* host_count) {
   // Keep-alive: HTTP/1.1 unless "close"; HTTP/1.0 only with "keep-alive".
-  bool conn_close = false, conn_keep_alive = false;
+  bool conn_close = false, conn_keep_alive = false, conn_upgrade = false;
   for (const http::HeaderField& h : head.header_span()) {
     if (EqualsIgnoreCase(h.name, "connection")) {
       if (http::HeaderHasToken(h.value, "close")) conn_close = true;
       if (http::HeaderHasToken(h.value, "keep-alive")) conn_keep_alive = true;
+      if (http::HeaderHasToken(h.value, "upgrade")) conn_upgrade = true;
     } else if (EqualsIgnoreCase(h.name, "host")) {
       if (*host == nullptr) *host = &h;
       ++*host_count;
@@ -343,6 +357,9 @@ bool DownstreamConnection::TryStartRequest() {
     }
   }
   keep_alive_ = head.version_minor >= 1 ? !conn_close : (conn_keep_alive && !conn_close);
+  upgrade_requested_ = false;
+  if (conn_upgrade) [[unlikely]]
+    ReadUpgradeRequest(head);
 }
 
 [[gnu::always_inline]] inline bool DownstreamConnection::CheckRequest(const http::RequestHead& head,

@@ -72,6 +72,7 @@ class DownstreamConnection final : public net::EventHandler {
     kForwarding,  // exchanging with a target
     kClosing,     // flushing the last bytes, then close
     kLingering,   // our side shut down; discarding input until the client closes (or 2 s)
+    kTunnel,      // a WebSocket after the target's 101: bytes both ways (downstream_tunnel.cc)
   };
   enum class ResponseState { kHead, kBody, kDone };
 
@@ -124,6 +125,17 @@ class DownstreamConnection final : public net::EventHandler {
   void RespondError(Cause cause, bool close_after);
   bool DrainLocalRequestBody();
   bool ScanRequestBody();
+  // WebSocket (downstream_tunnel.cc). An upgrade request: HTTP/1.1 GET without a body whose
+  // Connection names "upgrade" and whose Upgrade names "websocket" (then upgrade_requested_).
+  [[gnu::noinline, gnu::cold]] void ReadUpgradeRequest(const http::RequestHead& head);
+  // The target answered the upgrade with 101: relay its head, then relay bytes both ways.
+  [[gnu::noinline, gnu::cold]] void StartTunnel(const http::ResponseHead& rh, size_t head_len);
+  // One round of the tunnel: client bytes to the target, target bytes to the client, each
+  // direction's end of stream passed on as a half-close; closes when both have ended.
+  bool PumpTunnel();
+  bool TunnelToUpstream();
+  bool TunnelToDownstream();
+  void CheckTunnelTimers(int64_t now_ms);
   bool SendToUpstream();
   bool ReadUpstream();
   bool ProcessResponseHead();
@@ -200,6 +212,9 @@ class DownstreamConnection final : public net::EventHandler {
   bool readable_ = true;
   bool writable_ = true;
   bool peer_eof_ = false;
+  // The client's end of stream was reported (EPOLLRDHUP/HUP): a short read no longer means
+  // "nothing more to read" — the end itself is still to be read (tunnel only).
+  bool read_hup_ = false;
   bool closed_ = false;
   Phase phase_ = Phase::kIdle;
   size_t head_scan_pos_ = 0;
@@ -228,6 +243,9 @@ class DownstreamConnection final : public net::EventHandler {
   bool req_body_done_ = true;
   http::DesyncVerdict verdict_;
   bool close_after_ambiguous_ = false;
+  bool upgrade_requested_ = false;  // a WebSocket upgrade request (ReadUpgradeRequest)
+  bool upstream_shut_ = false;      // tunnel: the target was told the client's stream ended
+  bool downstream_shut_ = false;    // tunnel: the client was told the target's stream ended
   // What the matched rule's transforms did (access-log fields transformed_host,
   // transformed_uri, request_transform_status); kNone unless the request was forwarded by a
   // rule with transforms. Reset per request; memory released when idle.

@@ -45,6 +45,13 @@ void DownstreamConnection::ForwardRequest(http::RequestHead& head, const Request
   ctx.client_port = peer_.port;
   ctx.fallback_ip = &listener_address_.ip;
   if (transform_ != nullptr) ctx.transformed_host = transform_->transformed_host;
+  // Only a bodiless request that will not be closed for being ambiguous may switch protocols.
+  if (upgrade_requested_ &&
+      (req_framing_.kind != http::BodyKind::kNone || close_after_ambiguous_)) {
+    upgrade_requested_ = false;
+  }
+  if (upgrade_requested_) [[unlikely]]
+    ctx.upgrade = "websocket";
   ApplyDesyncVerdict(verdict_, &ctx);
   ctx.unix_seconds = worker_->unix_seconds();
   ctx.rng = &worker_->rng();
@@ -215,7 +222,9 @@ bool DownstreamConnection::ReadUpstream() {
     b.Commit(r.bytes());
     upstream_->handshaking = false;
     last_activity_ms_ = worker_->now_ms();
-    if (r.bytes() < space) upstream_->readable = false;
+    // Edge-triggered: a short read drained the socket, unless the target's end of stream
+    // came with the same edge; it must then still be read (or an until-close body never ends).
+    if (r.bytes() < space && !upstream_->hup) upstream_->readable = false;
     return true;
   }
   net::IoStatus status = r.status();
@@ -407,7 +416,7 @@ void DownstreamConnection::ReleaseUpstream(bool reusable) {
   UpstreamConnection* c = upstream_;
   upstream_ = nullptr;
   resp_ready_ = 0;
-  if (reusable && c->connected && c->in().empty()) {
+  if (reusable && c->connected && c->in().empty() && !c->hup) {
     c->reused = false;
     worker_->pools().PutIdle(c, worker_->now_ms());
   } else {

@@ -224,6 +224,7 @@ ExchangeRecord DownstreamConnection::BuildRecord() const {
   r.cause = cause_;
   r.verdict = verdict_;
   r.retried = retried_;
+  r.websocket = phase_ == Phase::kTunnel;
   const std::string_view text = record_text_;
   r.request_line = text.substr(0, request_line_len_);
   r.user_agent = text.substr(request_line_len_, user_agent_len_);

@@ -23,6 +23,14 @@ namespace {
   out->append(rh.reason);
 }
 
+// Response fields that are not relayed with a 101: the connection's own (we write
+// "Connection: Upgrade" ourselves) and body framing, which a 101 cannot have.
+bool DropsUpgradeResponseField(std::string_view name) {
+  return EqualsIgnoreCase(name, "connection") || EqualsIgnoreCase(name, "keep-alive") ||
+         EqualsIgnoreCase(name, "proxy-connection") || EqualsIgnoreCase(name, "content-length") ||
+         EqualsIgnoreCase(name, "transfer-encoding");
+}
+
 }  // namespace
 
 // The stages of ProcessResponseHead. They run for every response head: forced inline so
@@ -110,6 +118,36 @@ namespace {
   out_.append("\r\n");
 }
 
+// A WebSocket upgrade the target accepted: its 101 (with the stickiness cookies) for the
+// client, then the tunnel (downstream_tunnel.cc).
+void DownstreamConnection::StartTunnel(const http::ResponseHead& rh, size_t head_len) {
+  first_byte_ms_ = worker_->now_ms();
+  target_status_ = 101;
+  SetOutcome(Cause::kTargetResponse, 101);
+  worker_->TakeString(out_);
+  out_.append("HTTP/1.1 101 ");
+  out_.append(rh.reason.empty() ? std::string_view("Switching Protocols") : rh.reason);
+  out_.append("\r\n");
+  for (const http::HeaderField& h : rh.header_span()) {
+    if (DropsUpgradeResponseField(h.name)) continue;
+    out_.append(h.name);
+    out_.append(": ");
+    out_.append(h.value);
+    out_.append("\r\n");
+  }
+  out_.append(set_cookie_headers_);  // stickiness applies to the upgrade request
+  if (app_cookie_name_ != nullptr) AppendAppCookie(rh);
+  out_.append("Connection: Upgrade\r\n\r\n");
+  upstream_->in().Consume(head_len);  // what follows the head is the target's first frames
+  resp_state_ = ResponseState::kDone;
+  response_started_ = true;
+  resp_eof_ = false;
+  upstream_shut_ = downstream_shut_ = false;
+  phase_ = Phase::kTunnel;
+  // From here the idle timeout and the drain deadline are the only timers.
+  worker_->CheckSooner(this, NextCheckMs());
+}
+
 bool DownstreamConnection::ProcessResponseHead() {
   if (upstream_ == nullptr) return false;
   net::Buffer& b = upstream_->in();
@@ -127,8 +165,12 @@ bool DownstreamConnection::ProcessResponseHead() {
       FailUpstream(err.too_large ? Cause::kResponseHeadTooLarge : Cause::kMalformedResponse);
       return true;
     }
-    if (rh.status == 101) {  // protocol upgrades arrive with the WebSocket work
-      FailUpstream(Cause::kUpgradeNotSupported);
+    if (rh.status == 101) {
+      if (upgrade_requested_) {
+        StartTunnel(rh, head_len);
+        return true;
+      }
+      FailUpstream(Cause::kUpgradeNotSupported);  // a switch the client did not ask for
       return true;
     }
     if (rh.status < 200) {

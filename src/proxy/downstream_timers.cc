@@ -71,6 +71,9 @@ void DownstreamConnection::CheckTimers(int64_t now_ms) {
     case Phase::kLingering:
       if (now_ms - linger_started_ms_ >= kLingerMs) Close();
       break;
+    case Phase::kTunnel:
+      CheckTunnelTimers(now_ms);
+      break;
   }
 }
 
@@ -85,6 +88,8 @@ int64_t DownstreamConnection::NextCheckMs() const {
       if (upstream_ != nullptr && (!upstream_->connected || upstream_->handshaking)) {
         at = std::min(at, connect_started_ms_ + kConnectTimeoutMs);
       }
+      [[fallthrough]];
+    case Phase::kTunnel:
       if (counted_target_ != nullptr && worker_->snapshot()) {
         at = std::min(at, worker_->snapshot()->DrainDeadline(counted_target_));
       }

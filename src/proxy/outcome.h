@@ -47,7 +47,7 @@ enum class Cause : uint8_t {
   kTargetTimeout,         // connected, but silent for the idle timeout: 504
   kMalformedResponse,     // a response head that does not parse or frame
   kResponseHeadTooLarge,  // response headers over 32 KiB
-  kUpgradeNotSupported,   // 101 from the target (WebSocket arrives later)
+  kUpgradeNotSupported,   // 101 from the target to a request that asked for no WebSocket
   kResponseTruncated,     // the target closed in the middle of the body
   kTargetTlsFailed,       // HTTPS group: the TLS handshake with the target failed: 502
   kTargetTlsTimeout,      // HTTPS group: the handshake did not finish within 10 s: 502
@@ -102,6 +102,7 @@ struct ExchangeRecord {
   Cause cause = Cause::kNone;
   http::DesyncVerdict verdict;  // classification and classification_reason
   bool retried = false;         // resent once on a fresh connection (stale pooled one)
+  bool websocket = false;       // upgraded by a 101: one record for the whole WebSocket
   std::string_view request_line;
   std::string_view user_agent;
   std::string_view trace_id;

@@ -525,6 +525,13 @@ struct FieldSummary {
   out->append("\r\n"sv);
 }
 
+// A WebSocket upgrade: the two hop-by-hop fields the target needs to switch protocols.
+[[gnu::noinline, gnu::cold]] void AppendUpgradeFields(std::string_view upgrade, std::string* out) {
+  out->append("Connection: Upgrade\r\nUpgrade: "sv);
+  out->append(upgrade);
+  out->append("\r\n"sv);
+}
+
 // The upstream body framing: chunked, the decoded length, or a zero length when the
 // downstream request had a Content-Length but no body.
 [[gnu::always_inline]] inline void AppendFramingField(const http::Framing& framing,
@@ -570,6 +577,8 @@ int AppendUpstreamRequestHead(const http::RequestHead& head, const RequestTarget
   }
 
   AppendCopiedFields(head, kinds, seen.has_connection_header, ctx, scan, out);
+  if (!ctx.upgrade.empty()) [[unlikely]]
+    AppendUpgradeFields(ctx.upgrade, out);
   AppendForwardedProtoAndTrace(seen, ctx, scan, out);
   AppendFramingField(framing, seen.had_content_length, out);
   out->append("\r\n"sv);

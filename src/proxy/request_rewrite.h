@@ -72,6 +72,9 @@ struct ForwardContext {
   // The host of a host-header-rewrite transform (routing/transform.h; never with a port), or
   // empty. It replaces the host part of the Host sent; the port part is chosen as usual.
   std::string_view transformed_host;
+  // A WebSocket upgrade request's Upgrade value, or empty. When set the target gets
+  // "Connection: Upgrade" and this Upgrade field (both hop-by-hop, dropped otherwise).
+  std::string_view upgrade;
   int64_t unix_seconds = 0;      // for X-Amzn-Trace-Id
   balancer::Rng* rng = nullptr;  // for X-Amzn-Trace-Id
 };

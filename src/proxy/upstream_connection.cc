@@ -17,6 +17,7 @@ UpstreamConnection::~UpstreamConnection() = default;
 void UpstreamConnection::OnEvents(uint32_t events) {
   if (destroyed) return;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readable = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP)) hup = true;
   if (events & EPOLLOUT) writable = true;
   if (owner != nullptr) {
     owner->OnUpstreamEvents(events);

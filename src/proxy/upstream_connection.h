@@ -65,6 +65,7 @@ class UpstreamConnection final : public net::EventHandler {
   bool readable = true;  // edge-triggered readiness, cleared on EAGAIN
   bool writable = false;
   bool handshaking = false;  // TLS: the handshake has not completed yet
+  bool hup = false;          // its end of stream was reported: read on after a short read
   int64_t idle_since_ms = 0;
   int64_t idle_timeout_ms = 60000;
   DownstreamConnection* owner = nullptr;  // null while idle in the pool

@@ -1,0 +1,153 @@
+// WebSocket on a downstream connection: the upgrade request and, after the target's 101
+// (StartTunnel, downstream_response.cc), the tunnel that relays bytes both ways until both
+// directions have ended, the idle timeout passes, or the target's deregistration delay ends
+// (reference §4.1, §2.6, §5.2).
+// Loop thread only.
+//
+// Buffers: client bytes wait in the connection's 16 KiB receive buffer and target bytes in
+// the upstream connection's 40 KiB one; a side is read only while its buffer has room, so a
+// peer that stops reading stops the other peer by TCP flow control, never by our memory.
+#include <sys/uio.h>
+
+#include "proxy/downstream_connection.h"
+#include "proxy/upstream_connection.h"
+#include "proxy/worker.h"
+
+namespace sluice::proxy {
+
+using http::EqualsIgnoreCase;
+
+void DownstreamConnection::ReadUpgradeRequest(const http::RequestHead& head) {
+  // RFC 6455 §4.1: a GET, HTTP/1.1 or later. Other upgrades (h2c, TLS) are not ALB's: their
+  // Upgrade field is dropped and the request forwarded as a plain one.
+  if (head.version_minor < 1 || head.method != "GET") return;
+  for (const http::HeaderField& h : head.header_span()) {
+    if (EqualsIgnoreCase(h.name, "upgrade") && http::HeaderHasToken(h.value, "websocket")) {
+      upgrade_requested_ = true;
+      return;
+    }
+  }
+}
+
+bool DownstreamConnection::PumpTunnel() {
+  if (upstream_ == nullptr) {
+    Close();
+    return false;
+  }
+  bool progress = TunnelToUpstream();
+  if (closed_) return false;
+  progress |= TunnelToDownstream();
+  if (closed_) return false;
+  if (upstream_shut_ && downstream_shut_) {
+    Close();  // both directions ended and everything was delivered
+    return false;
+  }
+  return progress;
+}
+
+// Client bytes (and whatever of the upgrade request's head is still unsent) to the target;
+// the client's end of stream becomes a half-close towards the target once all is sent.
+bool DownstreamConnection::TunnelToUpstream() {
+  const size_t head_left = upstream_out_.size() - upstream_out_sent_;
+  bool progress = false;
+  if ((head_left > 0 || !in_.empty()) && upstream_->writable) {
+    iovec iov[2];
+    int iovcnt = 0;
+    if (head_left > 0) iov[iovcnt++] = {upstream_out_.data() + upstream_out_sent_, head_left};
+    if (!in_.empty()) iov[iovcnt++] = {const_cast<char*>(in_.readable().data()), in_.size()};
+    net::IoResult r = upstream_->transport().Write(iov, iovcnt);
+    if (r.ok()) {
+      size_t written = r.bytes();
+      const size_t from_head = written < head_left ? written : head_left;
+      upstream_out_sent_ += from_head;
+      written -= from_head;
+      in_.Consume(written);
+      received_bytes_ += written;
+      last_activity_ms_ = worker_->now_ms();
+      progress = true;
+    } else if (r.status() == net::IoStatus::kWouldBlock) {
+      upstream_->writable = false;
+    } else if (r.status() == net::IoStatus::kInterrupted) {
+      progress = true;
+    } else {
+      Close();  // the target reset the connection: the client's connection ends too
+      return false;
+    }
+  }
+  if (peer_eof_ && in_.empty() && upstream_out_sent_ == upstream_out_.size() && !upstream_shut_) {
+    upstream_->transport().ShutdownWrite();
+    upstream_shut_ = true;
+    progress = true;
+  }
+  return progress;
+}
+
+// Target bytes to the client, after the 101 head; the target's end of stream becomes a
+// half-close towards the client once all is delivered.
+bool DownstreamConnection::TunnelToDownstream() {
+  net::Buffer& b = upstream_->in();
+  bool progress = false;
+  const size_t space = resp_eof_ || !upstream_->readable ? 0 : b.write_space();
+  if (space > 0) {
+    net::IoResult r = upstream_->transport().Read(b.write_ptr(), space);
+    if (r.ok()) {
+      b.Commit(r.bytes());
+      last_activity_ms_ = worker_->now_ms();
+      if (r.bytes() < space && !upstream_->hup) upstream_->readable = false;
+      progress = true;
+    } else if (r.status() == net::IoStatus::kWouldBlock) {
+      upstream_->readable = false;
+    } else if (r.status() == net::IoStatus::kInterrupted) {
+      progress = true;
+    } else if (r.status() == net::IoStatus::kEof) {
+      resp_eof_ = true;
+      upstream_->readable = false;
+      progress = true;
+    } else {
+      Close();  // reset by the target
+      return false;
+    }
+  }
+  const size_t head_left = out_.size() - out_sent_;
+  if ((head_left > 0 || !b.empty()) && writable_) {
+    iovec iov[2];
+    int iovcnt = 0;
+    if (head_left > 0) iov[iovcnt++] = {out_.data() + out_sent_, head_left};
+    if (!b.empty()) iov[iovcnt++] = {const_cast<char*>(b.readable().data()), b.size()};
+    net::IoResult r = transport_->Write(iov, iovcnt);
+    if (r.ok()) {
+      size_t written = r.bytes();
+      sent_bytes_ += written;
+      const size_t from_head = written < head_left ? written : head_left;
+      out_sent_ += from_head;
+      b.Consume(written - from_head);
+      last_activity_ms_ = worker_->now_ms();
+      progress = true;
+    } else if (r.status() == net::IoStatus::kWouldBlock) {
+      writable_ = false;
+    } else if (r.status() == net::IoStatus::kInterrupted) {
+      progress = true;
+    } else {
+      Close();  // the client is gone
+      return false;
+    }
+  }
+  if (resp_eof_ && b.empty() && out_sent_ == out_.size() && !downstream_shut_) {
+    transport_->ShutdownWrite();
+    downstream_shut_ = true;
+    progress = true;
+  }
+  return progress;
+}
+
+void DownstreamConnection::CheckTunnelTimers(int64_t now_ms) {
+  // The target was deregistered and its delay is over: ALB closes its WebSockets then.
+  if (counted_target_ != nullptr && worker_->snapshot() &&
+      worker_->snapshot()->DrainExpired(counted_target_, now_ms)) {
+    Close();
+    return;
+  }
+  if (now_ms - last_activity_ms_ >= idle_timeout_ms_) Close();  // nothing either way
+}
+
+}  // namespace sluice::proxy
