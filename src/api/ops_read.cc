@@ -10,13 +10,7 @@
 #include "config/validate.h"
 
 namespace sluice::api {
-namespace {
 
-// A page of `total` items: [begin, end) from Marker (an index) and PageSize (1..400).
-struct Page {
-  size_t begin = 0;
-  size_t end = 0;
-};
 ApiResult<Page> PageOf(const QueryParams& p, size_t total) {
   auto size = ReadInteger(p, "PageSize", "pageSize", 1, 400);
   if (!size.ok()) return size.error();
@@ -34,6 +28,8 @@ ApiResult<Page> PageOf(const QueryParams& p, size_t total) {
 void NextMarker(const Page& page, size_t total, XmlWriter* w) {
   if (page.end < total) w->Leaf("NextMarker", std::to_string(page.end));
 }
+
+namespace {
 
 ApiResult<OperationOutput> DescribeLoadBalancers(const CallContext& c) {
   std::vector<size_t> picked;

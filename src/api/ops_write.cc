@@ -15,6 +15,8 @@ Handler FindReadHandler(std::string_view action);
 Handler FindAttributeHandler(std::string_view action, bool* mutating);
 Handler FindCreateHandler(std::string_view action);
 Handler FindTagHandler(std::string_view action, bool* mutating);
+Handler FindNetworkHandler(std::string_view action, bool* mutating);
+Handler FindTrustStoreHandler(std::string_view action, bool* mutating);
 
 namespace {
 
@@ -400,6 +402,8 @@ Handler FindHandler(std::string_view action, bool* mutating) {
   if (Handler h = FindReadHandler(action)) return h;
   if (Handler h = FindAttributeHandler(action, mutating)) return h;
   if (Handler h = FindTagHandler(action, mutating)) return h;
+  if (Handler h = FindNetworkHandler(action, mutating)) return h;
+  if (Handler h = FindTrustStoreHandler(action, mutating)) return h;
   if (Handler h = FindCreateHandler(action)) {
     *mutating = true;
     return h;
@@ -440,7 +444,18 @@ std::vector<std::string> ImplementedOperations() {
           "CreateLoadBalancer",
           "DeleteLoadBalancer",
           "CreateListener",
-          "DeleteListener"};
+          "DeleteListener",
+          "AddTags",
+          "RemoveTags",
+          "DescribeTags",
+          "SetIpAddressType",
+          "SetSubnets",
+          "SetSecurityGroups",
+          "ModifyIpPools",
+          "DescribeCapacityReservation",
+          "ModifyCapacityReservation",
+          "DescribeTrustStores",
+          "GetResourcePolicy"};
 }
 
 }  // namespace sluice::api

@@ -1,5 +1,6 @@
 #include "api/render.h"
 
+#include "base/ip_address.h"
 #include "config/arn.h"
 #include "config/condition_fields.h"
 
@@ -139,6 +140,18 @@ std::vector<std::string> LoadBalancersOf(const config::Config& config, std::stri
   return out;
 }
 
+std::string IpAddressTypeOf(const config::LoadBalancer& lb) {
+  auto v6 = [](const std::string& address) {
+    std::optional<IpAddress> ip = IpAddress::Parse(address);
+    return ip && !ip->is_v4;
+  };
+  if (v6(lb.bind_address)) return "dualstack";
+  for (const config::Listener& l : lb.listeners) {
+    if (v6(l.bind_address)) return "dualstack";
+  }
+  return "ipv4";
+}
+
 void WriteLoadBalancer(const config::Config& config, const config::LoadBalancer& lb,
                        std::string_view created_time, XmlWriter* w) {
   w->Open("member")
@@ -155,7 +168,7 @@ void WriteLoadBalancer(const config::Config& config, const config::LoadBalancer&
       .Leaf("Type", "application")
       .Empty("AvailabilityZones")
       .Empty("SecurityGroups")
-      .Leaf("IpAddressType", "ipv4")
+      .Leaf("IpAddressType", IpAddressTypeOf(lb))
       .Close("member");
 }
 

@@ -16,6 +16,10 @@ namespace sluice::api {
 // `.localhost` names resolve to loopback; see docs/alb-compatibility.md).
 std::string LoadBalancerDnsName(const config::AccountSettings& account, std::string_view name);
 
+// The load balancer's IpAddressType as Sluice serves it: "dualstack" when it or one of its
+// listeners binds an IPv6 address ("::" takes IPv4 too), otherwise "ipv4".
+std::string IpAddressTypeOf(const config::LoadBalancer& lb);
+
 // Each writes one `<member>...</member>`.
 void WriteLoadBalancer(const config::Config& config, const config::LoadBalancer& lb,
                        std::string_view created_time, XmlWriter* w);

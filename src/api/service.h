@@ -21,6 +21,8 @@
 
 namespace sluice::api {
 
+class XmlWriter;
+
 inline constexpr std::string_view kApiVersion = "2015-12-01";
 
 struct ServiceHooks {
@@ -77,7 +79,7 @@ class Service {
   ServiceHooks hooks_;
 };
 
-// The handlers, by operation name (ops_read.cc, ops_write.cc); null for an unknown one.
+// The handlers, by operation name (ops_*.cc); null for an unknown one.
 Handler FindHandler(std::string_view action, bool* mutating);
 // Every operation of the elbv2 API this build answers, for docs and tests.
 std::vector<std::string> ImplementedOperations();
@@ -102,5 +104,14 @@ ApiResult<std::vector<config::Tag>*> TagsOf(config::Config& config, std::string_
 // Writes every listener's and rule's id into the model, so that the ARNs stay what they are
 // when a port or a priority changes.
 void FreezeIds(config::Config* config);
+
+// A page of `total` items: [begin, end) from Marker (an index) and PageSize (1..400).
+struct Page {
+  size_t begin = 0;
+  size_t end = 0;
+};
+ApiResult<Page> PageOf(const QueryParams& p, size_t total);
+// <NextMarker> when items follow the page.
+void NextMarker(const Page& page, size_t total, XmlWriter* w);
 
 }  // namespace sluice::api

@@ -129,6 +129,11 @@ std::optional<ArnParts> ParseArn(std::string_view arn) {
   return out;
 }
 
+std::string TrustStoreArn(const AccountSettings& account, std::string_view name) {
+  return ArnPrefix("elasticloadbalancing", account) + "truststore/" + std::string(name) + "/" +
+         ResourceId("truststore", name);
+}
+
 std::string CertificateArn(const AccountSettings& account, std::string_view name) {
   return ArnPrefix("acm", account) + "certificate/" + std::string(name);
 }

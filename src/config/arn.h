@@ -50,6 +50,9 @@ struct ArnParts {
 // nullopt when it is not such an ARN.
 std::optional<ArnParts> ParseArn(std::string_view arn);
 
+// arn:aws:elasticloadbalancing:<region>:<account>:truststore/<name>/<id> (TrustStores)
+std::string TrustStoreArn(const AccountSettings& account, std::string_view name);
+
 // arn:aws:acm:<region>:<account>:certificate/<name> (the store's certificates by name)
 std::string CertificateArn(const AccountSettings& account, std::string_view name);
 

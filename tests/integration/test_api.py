@@ -300,6 +300,39 @@ def test_aws_cli_unchanged(api):
     assert r.returncode != 0 and "LoadBalancerNotFound" in r.stderr
 
 
+def test_network_settings_as_terraform_sets_them(api):
+    """SetSecurityGroups, SetIpAddressType and SetSubnets, which Terraform and CDK call after
+    CreateLoadBalancer: accepted for what a one-host load balancer has, refused with AWS's code
+    for what it cannot have, and nothing changes (the listener stays open)."""
+    if not os.path.exists(AWS_CLI):
+        pytest.skip("awscli is not installed")
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=api.key_id, AWS_SECRET_ACCESS_KEY=api.secret,
+               AWS_DEFAULT_REGION="us-east-1", AWS_CONFIG_FILE="/dev/null",
+               AWS_SHARED_CREDENTIALS_FILE="/dev/null", AWS_PAGER="")
+    c = api.client()
+    arn = c.describe_load_balancers()["LoadBalancers"][0]["LoadBalancerArn"]
+
+    def aws(*args):
+        return subprocess.run([AWS_CLI, "elbv2", *args, "--load-balancer-arn", arn,
+                               "--endpoint-url", f"http://{LOCAL}:{api.api_port}",
+                               "--output", "json"],
+                              capture_output=True, text=True, env=env, timeout=60)
+
+    r = aws("set-security-groups", "--security-groups", "sg-5943793c")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout).get("SecurityGroupIds", []) == []
+    r = aws("set-ip-address-type", "--ip-address-type", "ipv4")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["IpAddressType"] == "ipv4"
+    r = aws("set-ip-address-type", "--ip-address-type", "dualstack")
+    assert r.returncode != 0 and "InvalidConfigurationRequest" in r.stderr, r.stderr
+    out = c.set_subnets(LoadBalancerArn=arn, Subnets=["subnet-a", "subnet-b"])
+    assert out.get("AvailabilityZones", []) == [] and out["IpAddressType"] == "ipv4"
+    lb = c.describe_load_balancers()["LoadBalancers"][0]
+    assert lb["IpAddressType"] == "ipv4" and lb.get("SecurityGroups", []) == []
+    assert port_accepts(api.port)
+
+
 def test_file_managed_refuses_mutations(tmp_path, demo_targets, sluice):
     t = demo_targets("a")
     port = free_port()
