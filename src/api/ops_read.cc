@@ -1,4 +1,5 @@
-// The Describe* operations: read the model and the health checker's report.
+// The Describe* operations: read the model and the health checker's report; and the
+// pagination (Marker/PageSize) every paginated Describe* shares (service.h).
 #include <algorithm>
 #include <charconv>
 
