@@ -139,8 +139,8 @@ std::string ApiServer::Answer(std::string_view request, std::string source_ip) c
   ApiResult<std::string> caller = authenticate_(call);
   Service::Answer answer;
   if (!caller.ok()) {
-    answer = {caller.error().http_status, ErrorXml(caller.error(), request_id),
-              caller.error().code};
+    answer = {caller.error().http_status, ErrorXml(caller.error(), request_id), caller.error().code,
+              caller.error().message};
     audit.error_message = caller.error().message;
   } else {
     audit.access_key_id = caller.value();
@@ -148,7 +148,7 @@ std::string ApiServer::Answer(std::string_view request, std::string source_ip) c
         authorize_ ? authorize_(caller.value(), params.value(), call) : ApiResult<bool>(true);
     if (!allowed.ok()) {
       answer = {allowed.error().http_status, ErrorXml(allowed.error(), request_id),
-                allowed.error().code};
+                allowed.error().code, allowed.error().message};
       audit.error_message = allowed.error().message;
     } else {
       answer = service_->Call(params.value(), request_id, caller.value());
