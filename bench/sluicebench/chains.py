@@ -47,7 +47,8 @@ TLS_BACKEND = "nginx-tls-backend"
 BACKEND_SOURCES = {"responder": "shared/bench/responder.c",
                    "sized-responder": "bench/tools/sized-responder.c",
                    TLS_BACKEND: "nginx 13-byte HTTPS backend, "
-                                "bench/configs/nginx-tls-backend.conf.in"}
+                                "bench/configs/nginx-tls-backend.conf.in",
+                   "ws-echo": "bench/tools/ws-echo.c (WebSocket echo)"}
 # The body the TLS backend answers, like the responder's.
 TLS_BACKEND_BODY = "Hello, world!"
 
@@ -165,14 +166,16 @@ class Launch(NamedTuple):
     access_log: object = None  # where its access log goes (accesslog.py), None without
 
 
-def backend_tool(body, sized_only, backend_tls=False):
+def backend_tool(body, sized_only, backend_tls=False, websocket=False):
+    if websocket:
+        return "ws-echo"
     if backend_tls:
         return TLS_BACKEND
     return "responder" if body == 13 and not sized_only else "sized-responder"
 
 
 def backend_argv(tools, tool, port, addr, body):
-    return [tools[tool], port, addr] + ([] if tool == "responder" else [body])
+    return [tools[tool], port, addr] + ([] if tool in ("responder", "ws-echo") else [body])
 
 
 def tls_backend_argv(env, workload, access_log=None):
@@ -253,6 +256,15 @@ def _check_kind(tls, workload):
 HAPROXY_ACCESS_LOG = ("\n    log stdout format raw local0"
                       "\n    option httplog")
 
+# HAProxy's defaults line for a WebSocket workload: the idle timeout of an upgraded connection.
+HAPROXY_TUNNEL = "\n    timeout tunnel 60s"
+
+# NGINX's location lines about Connection: upstream keep-alive (the default), or a WebSocket
+# workload's upgrade (the Upgrade header passed on, "Connection: upgrade" sent).
+NGINX_KEEPALIVE = 'proxy_set_header Connection "";   # required: do not forward "Connection: close"'
+NGINX_WEBSOCKET = ('proxy_set_header Upgrade $http_upgrade;   # WebSocket: pass the upgrade on'
+                   '\n            proxy_set_header Connection "upgrade";')
+
 # NGINX's access_log arguments for an access-log workload: the default format, buffered.
 NGINX_ACCESS_LOG = "combined buffer=64k flush=1s"
 
@@ -299,6 +311,7 @@ def _haproxy(env, chain, layout, workload, port):
     log = accesslog.log_path(env.work, chain, layout.name) if workload.access_log else None
     text = render("haproxy.cfg.in", {
         "ACCESS_LOG": HAPROXY_ACCESS_LOG if log else "",
+        "TUNNEL": HAPROXY_TUNNEL if workload.websocket else "",
         "WORKERS": layout.workers, "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port,
         "BIND_TLS": f" ssl crt {tls.combined} alpn http/1.1 ssl-min-ver TLSv1.2" if tls else "",
         "PEER_HEADERS": haproxy_headers(layout.peer_headers, workload.scheme),
@@ -326,6 +339,7 @@ def _nginx(env, chain, layout, workload, port):
                       "\n        ssl_session_cache off;" if tls else "",
         "UPSTREAM_SCHEME": "https" if workload.backend_tls else "http",
         "UPSTREAM_TLS": NGINX_UPSTREAM_TLS if workload.backend_tls else "",
+        "UPSTREAM_CONNECTION": NGINX_WEBSOCKET if workload.websocket else NGINX_KEEPALIVE,
         "WORKDIR": wd, "PEER_HEADERS": PEER_HEADERS[layout.peer_headers].nginx,
         "SERVERS": "\n".join(f"        server {b}:{env.backend_port};" for b in BACKEND_ADDRS)})
     cfg = env.cfg_dir / f"{chain}-{layout.name}.conf"
@@ -352,7 +366,7 @@ def _floor(env, chain, layout, workload, port):
 def _direct(env, chain, layout, workload, port):
     """No proxy: one backend where the proxy would run, on its own address."""
     _no_tls(chain, workload)
-    tool = backend_tool(workload.body, env.sized_backend_only)
+    tool = backend_tool(workload.body, env.sized_backend_only, websocket=workload.websocket)
     argv = backend_argv(env.tools, tool, env.backend_port, DIRECT_ADDR, workload.body)
     return Launch(argv, DIRECT_ADDR, env.backend_port, "direct responder", False)
 

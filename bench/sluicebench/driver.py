@@ -12,7 +12,7 @@ import time
 from .chains import (BACKEND_SOURCES, ChainEnv, backend_argv, backend_tool, launch,
                      make_certificate, tls_backend_argv)
 from .common import BACKEND_ADDRS, PROXY_ADDR, HarnessError, ProxyDied
-from .httpcheck import http_check, open_idle_connections
+from .httpcheck import http_check, open_idle_connections, ws_check
 from . import accesslog, loadgen
 from .procs import Procs, descendants, wait_listening
 from .stats import openloop_rate
@@ -58,7 +58,8 @@ class Bench:
     def start_backends(self, layout, workload):
         self.stop_backends()
         a = self.args
-        tool = backend_tool(workload.body, a.sized_backend_only, workload.backend_tls)
+        tool = backend_tool(workload.body, a.sized_backend_only, workload.backend_tls,
+                            workload.websocket)
         if workload.backend_tls:
             # One NGINX process serves every backend address over TLS.
             env = ChainEnv(self.tools, self.cfg_dir, self.work, a.backend_port,
@@ -77,8 +78,8 @@ class Bench:
         for addr, p in zip(BACKEND_ADDRS, procs):
             wait_listening(addr, a.backend_port, p, f"backend {addr}")
         for addr in BACKEND_ADDRS:
-            err = http_check(addr, a.backend_port, "/", workload.body, False,
-                             tls=workload.backend_tls)
+            err = self.request_check(addr, a.backend_port, workload, "/",
+                                     tls=workload.backend_tls)
             if err:
                 raise HarnessError(f"backend {addr}: {err}")
             # A TLS backend must not answer plain HTTP: the chains cannot fall back to it.
@@ -138,9 +139,16 @@ class Bench:
             died = self.exited(p, chain)
             raise (died or e) from None
 
+    @staticmethod
+    def request_check(ip, port, workload, path, tls=False):
+        """One request (a WebSocket workload: one upgrade and one echo) to ip:port; None when
+        the answer is right, else what is wrong."""
+        if workload.websocket:
+            return ws_check(ip, port, path, workload.body)
+        return http_check(ip, port, path, workload.body, workload.close, tls=tls)
+
     def check_chain(self, p, chain, ip, port, workload, m):
-        err = http_check(ip, port, workload.path, workload.body, workload.close,
-                         tls=workload.tls)
+        err = self.request_check(ip, port, workload, workload.path, tls=workload.tls)
         time.sleep(0.05)
         died = self.exited(p, chain)
         if died:
@@ -244,6 +252,8 @@ class Bench:
         self.fill_deltas(m, before, after, requests)
         if workload.handshake is not None:
             self.fill_handshakes(m, r)
+        if workload.websocket:
+            self.fill_websocket(m, r)
         bpr = m["bytes_per_response"] or 0
         if requests and not (workload.body <= bpr <= workload.body + 1024):
             self.problem(m, f"{bpr} bytes per response for a {workload.body}-byte body")
@@ -261,6 +271,20 @@ class Bench:
         m["resumed_pct"] = round(100 * r["resumed"] / r["handshakes"], 2) \
             if r["handshakes"] else None
         m["handshakes_per_cpu_s"] = round(r["handshakes"] / m["proxy_cpu_s"], 1) \
+            if m.get("proxy_cpu_s") else None
+
+    @staticmethod
+    def fill_websocket(m, r):
+        """ws-load's counts; the payload bytes the proxy carried both ways (the client's sent
+        plus its received: every message goes up and its echo down), per second and per proxy
+        CPU second (the issue's "bytes per CPU-second")."""
+        m["client"] = "ws-load"
+        for k in loadgen.WS_LOAD_COUNTS:
+            m[k] = r[k]
+        m["ws_bytes"] = r["payload_bytes_sent"] + r["payload_bytes_received"]
+        m["ws_mb_per_s"] = round(m["ws_bytes"] / r["duration_us"], 2) \
+            if r["duration_us"] else None
+        m["bytes_per_cpu_s"] = round(m["ws_bytes"] / m["proxy_cpu_s"]) \
             if m.get("proxy_cpu_s") else None
 
     def check_handshakes(self, workload, m):

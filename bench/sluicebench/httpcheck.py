@@ -1,6 +1,9 @@
-"""A tiny HTTP client: one check request through a chain (over TLS for a TLS workload), and
-idle keep-alive connections."""
+"""A tiny HTTP client: one check request through a chain (over TLS for a TLS workload), one
+WebSocket echo through a chain (a WebSocket workload), and idle keep-alive connections."""
 
+import base64
+import hashlib
+import os
 import selectors
 import socket
 import ssl
@@ -91,6 +94,108 @@ def http_check(ip, port, path, body, close, host=None, timeout=5.0, tls=False):
         return f"{type(e).__name__}: {e}"
     return None
 
+# RFC 6455 4.2.2: Sec-WebSocket-Accept = base64(SHA-1(key + this GUID)).
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def ws_accept(key):
+    """The Sec-WebSocket-Accept a server answers to Sec-WebSocket-Key `key`."""
+    return base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+
+
+def ws_frame(payload, opcode=0x2, mask=None):
+    """A client frame (FIN, `opcode`, masked with `mask`, 4 random bytes by default): the
+    7-bit, 16-bit (126) or 64-bit (127) length form as the payload's size needs."""
+    n = len(payload)
+    mask = os.urandom(4) if mask is None else mask
+    head = bytes([0x80 | opcode])
+    if n < 126:
+        head += bytes([0x80 | n])
+    elif n < 65536:
+        head += bytes([0x80 | 126]) + n.to_bytes(2, "big")
+    else:
+        head += bytes([0x80 | 127]) + n.to_bytes(8, "big")
+    return head + mask + bytes(b ^ mask[i & 3] for i, b in enumerate(payload))
+
+
+def ws_parse_frame(buf):
+    """(fin_opcode, masked, payload, frame length) of the first frame in buf, once it is
+    whole; None before."""
+    if len(buf) < 2:
+        return None
+    n, off = buf[1] & 0x7F, 2
+    if n == 126:
+        if len(buf) < 4:
+            return None
+        n, off = int.from_bytes(buf[2:4], "big"), 4
+    elif n == 127:
+        if len(buf) < 10:
+            return None
+        n, off = int.from_bytes(buf[2:10], "big"), 10
+    masked = bool(buf[1] & 0x80)
+    mask = buf[off:off + 4] if masked else b""
+    off += len(mask)
+    if len(buf) < off + n:
+        return None
+    payload = buf[off:off + n]
+    if masked:
+        payload = bytes(b ^ mask[i & 3] for i, b in enumerate(payload))
+    return buf[0], masked, payload, off + n
+
+
+def ws_check(ip, port, path, size, host=None, timeout=5.0):
+    """One WebSocket echo through the chain: an upgrade request, which must get a 101 with
+    the key's Sec-WebSocket-Accept, then one masked binary message of `size` bytes, whose
+    echo must come back as one unmasked binary frame with the same payload. Returns None when
+    all is so, else a description of what is wrong."""
+    host = host or f"{ip}:{port}"
+    key = base64.b64encode(os.urandom(16)).decode()
+    req = (f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: sluice-bench-check\r\n"
+           f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+           f"Sec-WebSocket-Version: 13\r\n\r\n")
+    payload = bytes((i * 131 + 7) & 0xFF for i in range(size))
+    try:
+        with socket.create_connection((ip, port), timeout=timeout) as s:
+            s.sendall(req.encode())
+            buf = b""
+            deadline = time.monotonic() + timeout
+            while b"\r\n\r\n" not in buf and time.monotonic() < deadline:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return f"no complete response head ({len(buf)} bytes)"
+            head = buf[:end].decode("latin-1").split("\r\n")
+            status = head[0].split()[1] if len(head[0].split()) > 1 else "?"
+            if status != "101":
+                return f"status {status}, not 101"
+            headers = {k.strip().lower(): v.strip() for k, _, v in
+                       (line.partition(":") for line in head[1:])}
+            if headers.get("sec-websocket-accept") != ws_accept(key):
+                return (f"Sec-WebSocket-Accept {headers.get('sec-websocket-accept')!r}, "
+                        f"expected {ws_accept(key)!r}")
+            buf = buf[end + 4:]
+            s.sendall(ws_frame(payload))
+            frame = ws_parse_frame(buf)
+            while frame is None and time.monotonic() < deadline:
+                chunk = s.recv(1 << 20)
+                if not chunk:
+                    return f"connection closed after {len(buf)} bytes of the echo"
+                buf += chunk
+                frame = ws_parse_frame(buf)
+            if frame is None:
+                return f"no whole echo within {timeout} s ({len(buf)} bytes)"
+            fin_op, masked, echoed, length = frame
+            if fin_op != 0x82 or masked:
+                return f"echo frame: first byte {fin_op:#x}, masked {masked}"
+            if echoed != payload or length != len(buf):
+                return f"echo of {len(echoed)} bytes (frame and {len(buf) - length} more), " \
+                       f"expected {size} the same"
+    except OSError as e:
+        return f"{type(e).__name__}: {e}"
+    return None
 
 
 def open_idle_connections(ip, port, n, path, batch=250, timeout=20.0):

@@ -1,6 +1,7 @@
 """The load generators: wrk (closed loop, capacity), bench/tools/tls-load.c (closed loop,
-capacity, a TLS handshake per request, full or resumed) and bench/tools/openloop.c (open loop,
-latency at a fixed rate)."""
+capacity, a TLS handshake per request, full or resumed), bench/tools/ws-load.c (closed loop,
+capacity, WebSocket echo messages) and bench/tools/openloop.c (open loop, latency at a fixed
+rate)."""
 
 import json
 
@@ -10,6 +11,12 @@ WRK_ERRORS = ("errors_connect", "errors_read", "errors_write", "errors_status", 
 # tls-load reports wrk's keys, a failed TLS handshake apart, and its handshakes.
 TLS_LOAD_ERRORS = WRK_ERRORS + ("errors_handshake",)
 TLS_LOAD_HANDSHAKES = ("handshakes", "resumed", "full", "offered")
+# ws-load reports wrk's keys (requests = messages echoed), a failed upgrade (a 101 without the
+# key's Sec-WebSocket-Accept) and a bad echo frame apart, and its WebSocket counts.
+WS_LOAD_ERRORS = WRK_ERRORS + ("errors_handshake", "errors_frame")
+WS_LOAD_COUNTS = ("messages", "message_bytes", "depth", "connections", "upgrades",
+                  "payload_bytes_sent", "payload_bytes_received", "wire_bytes_sent",
+                  "wire_bytes_received")
 
 
 def parse_report(tool, rc, out, keys=WRK_ERRORS):
@@ -27,6 +34,8 @@ def closed_loop(procs, tools, layout, ip, port, workload, seconds, label):
     """The capacity phase's client for `workload` (Workload.client)."""
     if workload.client == "tls-load":
         return tls_load(procs, tools["tls-load"], layout, ip, port, workload, seconds, label)
+    if workload.client == "ws-load":
+        return ws_load(procs, tools["ws-load"], layout, ip, port, workload, seconds, label)
     return wrk(procs, layout, ip, port, workload, seconds, label)
 
 
@@ -62,6 +71,26 @@ def tls_load(procs, exe, layout, ip, port, workload, seconds, label):
     argv = tls_load_argv(exe, layout, ip, port, workload, seconds)
     rc, out, cpu = procs.run(label, argv, cpus=layout.load_cpus, timeout=seconds + 30)
     r = parse_report("tls-load", rc, out, TLS_LOAD_ERRORS)
+    r["loadgen_cpu_s"] = cpu
+    return r
+
+
+def ws_load_argv(exe, layout, ip, port, workload, seconds):
+    """ws-load's command line: as wrk's (threads, connections, seconds, 2 s timeout), messages
+    of the workload's body size, its depth outstanding per connection."""
+    if workload.client != "ws-load":
+        raise HarnessError(f"workload {workload.name} is not measured with ws-load")
+    return [exe, "-a", ip, "-p", port, "-u", workload.path, "-t", layout.wrk_threads,
+            "-c", layout.conns, "-d", seconds, "-s", workload.body, "-P", workload.depth,
+            "-T", "2"]
+
+
+def ws_load(procs, exe, layout, ip, port, workload, seconds, label):
+    """One ws-load run; returns its summary (wrk's keys plus errors_handshake, errors_frame
+    and WS_LOAD_COUNTS), "errors" and "loadgen_cpu_s"."""
+    argv = ws_load_argv(exe, layout, ip, port, workload, seconds)
+    rc, out, cpu = procs.run(label, argv, cpus=layout.load_cpus, timeout=seconds + 30)
+    r = parse_report("ws-load", rc, out, WS_LOAD_ERRORS)
     r["loadgen_cpu_s"] = cpu
     return r
 

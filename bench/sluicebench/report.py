@@ -39,6 +39,9 @@ def _md_header(meta, problems):
     v = meta["versions"]
     L.append(f"- Sluice {v['sluice']}; {v['haproxy']} (deb {v['haproxy_deb']}); {v['nginx']} "
              f"(deb {v['nginx_deb']}); {v['wrk']} (deb {v['wrk_deb']})")
+    if a.get("sluice"):
+        # --sluice: a binary built elsewhere, whose source the git line above may not be.
+        L.append(f"- Sluice binary: {a['sluice']} (--sluice)")
     L.append(f"- Kernel {v['kernel']}; CPU {v['cpu']}; CPUs available {v['cpus_available']}")
     L.append(f"- {a['rounds']} round(s), shuffled order; closed loop: {a['warmup']} s warm-up + "
              f"{a['duration']} s measured; open loop: {a['latency_warmup']} s + "
@@ -55,8 +58,8 @@ def _md_header(meta, problems):
 
 
 def _md_capacity(cap):
-    L = ["### Capacity (closed loop, wrk; tls-load for tls-full/tls-resume) and proxy CPU per "
-         "request\n",
+    L = ["### Capacity (closed loop, wrk; tls-load for tls-full/tls-resume; ws-load for ws-echo, "
+         "where a request is a message echoed) and proxy CPU per request\n",
          "Median over rounds (min–max). CPU: utime+stime of all the proxy's processes "
          "and threads over the measured interval, divided by requests completed.\n",
          "| workload | proxy | req/s | proxy CPU µs/req | proxy CPU % | client CPU % "
@@ -85,6 +88,23 @@ def _md_handshakes(rows):
         L.append(f"| {r['workload']} | {r['chain']} | {fmt_stat(r.get('rps'))} | "
                  f"{fmt_stat(r.get('resumed_pct'), 1)} | "
                  f"{fmt_stat(r.get('handshakes_per_cpu_s'))} |")
+    L.append("")
+    return L
+
+
+def _md_websocket(rows):
+    L = ["### WebSocket echo (ws-load)\n",
+         "Each connection upgrades once, then sends a masked binary message and reads its echo "
+         "before the next. Payload: bytes both ways (each message up, its echo down). Per proxy "
+         "CPU second: payload bytes / the proxy's CPU seconds over the measured interval.\n",
+         "| workload | proxy | messages/s | payload MB/s both ways | payload bytes per proxy "
+         "CPU second | proxy CPU % |",
+         "|---|---|---:|---:|---:|---:|"]
+    for r in rows:
+        L.append(f"| {r['workload']} | {r['chain']} | {fmt_stat(r.get('rps'))} | "
+                 f"{fmt_stat(r.get('ws_mb_per_s'), 1)} | "
+                 f"{fmt_stat(r.get('bytes_per_cpu_s'))} | "
+                 f"{fmt_num(_median(r, 'proxy_cpu_pct'))} |")
     L.append("")
     return L
 
@@ -138,15 +158,21 @@ def _md_idle(idle):
 
 
 def _md_ratios(rat):
+    # The bytes per CPU second column only when a WebSocket workload has the figure.
+    ws = any(r.get("bytes_per_cpu_s") for r in rat)
     L = ["### Comparisons: median of per-round ratios (worst round)\n",
-         "Ratio = first / second. req/s: higher is better for the first; CPU/req, "
+         "Ratio = first / second. req/s" + (" and bytes/CPU-s" if ws else "") +
+         ": higher is better for the first; CPU/req, "
          "p50, p99 and bytes/conn: lower is better. \"best peer\" is, in each "
          "round and for each figure, the better of HAProxy and NGINX.\n",
-         "| workload | comparison | req/s | CPU µs/req | p50 | p99 | RSS B/conn |",
-         "|---|---|---:|---:|---:|---:|---:|"]
+         "| workload | comparison | req/s | CPU µs/req | " + ("bytes/CPU-s | " if ws else "") +
+         "p50 | p99 | RSS B/conn |",
+         "|---|---|---:|---:|" + ("---:|" if ws else "") + "---:|---:|---:|"]
     for r in rat:
         L.append(f"| {r['workload']} | {r['ours']} / {r['other']} | {fmt_ratio(r['rps'])} | "
-                 f"{fmt_ratio(r['cpu_us_per_req'])} | {fmt_ratio(r['p50_us'])} | "
+                 f"{fmt_ratio(r['cpu_us_per_req'])} | " +
+                 (f"{fmt_ratio(r.get('bytes_per_cpu_s'))} | " if ws else "") +
+                 f"{fmt_ratio(r['p50_us'])} | "
                  f"{fmt_ratio(r['p99_us'])} | {fmt_ratio(r['rss_bytes_per_conn'])} |")
     L.append("")
     return L
@@ -161,6 +187,9 @@ def _md_layout(layout, summary):
     hs = [r for r in cap if r.get("resumed_pct")]
     if hs:
         L += _md_handshakes(hs)
+    ws = [r for r in cap if r.get("bytes_per_cpu_s")]
+    if ws:
+        L += _md_websocket(ws)
     lat = [r for r in rows if r["phase"] == "latency"]
     if lat:
         L += _md_latency(lat, layout, summary["rates"])

@@ -17,9 +17,14 @@ INSTRUMENTS = {
     "sized-responder": BENCH / "tools" / "sized-responder.c",
     "openloop": BENCH / "tools" / "openloop.c",
     "tls-load": BENCH / "tools" / "tls-load.c",
+    "ws-load": BENCH / "tools" / "ws-load.c",
+    "ws-echo": BENCH / "tools" / "ws-echo.c",
 }
-# What an instrument links with besides libc (tls-load: OpenSSL 3, libssl-dev).
-INSTRUMENT_LIBS = {"tls-load": ["-lssl", "-lcrypto", "-lpthread"]}
+# What an instrument links with besides libc (tls-load: OpenSSL 3, libssl-dev; the WebSocket
+# tools: libcrypto's SHA-1 and base64 for Sec-WebSocket-Accept).
+INSTRUMENT_LIBS = {"tls-load": ["-lssl", "-lcrypto", "-lpthread"],
+                   "ws-load": ["-lcrypto", "-lpthread"],
+                   "ws-echo": ["-lcrypto"]}
 
 
 def compile_argv(cc, name, src, exe):

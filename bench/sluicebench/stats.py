@@ -10,6 +10,8 @@ records quote.
   figure in another workload of the same layout and run, round by round (ka-13b-log's
   "sluice / sluice@ka-13b": the cost of the access log); those rounds ran minutes apart, not
   interleaved.
+- WebSocket workloads add bytes_per_cpu_s (payload bytes both ways per proxy CPU second;
+  higher is better) to the figures and the comparisons.
 
 A missing figure (None, or a measurement without the key: a proxy that died) is left out of
 its chain's summary; a round where either side's figure is missing or 0 is left out of a
@@ -25,7 +27,8 @@ SUMMARY_FIELDS = {
     "capacity": ["rps", "cpu_us_per_req", "proxy_cpu_pct", "loadgen_cpu_pct", "backend_cpu_pct",
                  "sat_lat_p50_us", "sat_lat_p99_us", "active_opens",
                  "upstream_conns_new_kept", "neighbour_busy_pct", "steal_pct",
-                 "resumed_pct", "handshakes_per_cpu_s", "access_log_pct"],
+                 "resumed_pct", "handshakes_per_cpu_s", "access_log_pct", "ws_mb_per_s",
+                 "bytes_per_cpu_s"],
     "latency": ["p50_us", "p99_us", "p999_us", "max_us", "cpu_us_per_req", "achieved_rps",
                 "late_sends_over_1ms", "neighbour_busy_pct", "steal_pct", "access_log_pct"],
     "idle": ["baseline_rss_kib", "rss_bytes_per_conn", "pss_bytes_per_conn", "held_by_proxy"],
@@ -36,6 +39,7 @@ BEST_PEER_OF = ("haproxy", "nginx")
 
 # The figures compared, in results.json's order: (figure, phase, higher is better).
 RATIO_FIGURES = [("rps", "capacity", True), ("cpu_us_per_req", "capacity", False),
+                 ("bytes_per_cpu_s", "capacity", True),
                  ("p99_us", "latency", False), ("p50_us", "latency", False),
                  ("rss_bytes_per_conn", "idle", False)]
 # A comparison row is kept when one of these has a ratio.
@@ -108,7 +112,7 @@ def comparison_row(groups, layout, wl, ours, other):
     for field, phase, higher in RATIO_FIGURES:
         # Against "direct" only req/s and latency mean something (proxied / direct); its CPU
         # figure is the backend's.
-        if field == "cpu_us_per_req" and other == "direct":
+        if field in ("cpu_us_per_req", "bytes_per_cpu_s") and other == "direct":
             row[field] = None
             continue
         row[field] = ratio(per_round(groups, layout, wl, phase, ours, field, higher),

@@ -69,8 +69,16 @@ class Workload:
     def __init__(self, name, title, body=13, close=False, path="/",
                  phases=("capacity", "latency"), chains=None, variants=None,
                  comparisons=PEER_COMPARISONS, tls=False, backend_tls=False, handshake=None,
-                 tls_key=DEFAULT_CERT_KEY, access_log=False):
+                 tls_key=DEFAULT_CERT_KEY, access_log=False, websocket=False, depth=1):
         self.name, self.title, self.body, self.close = name, title, body, close
+        # A WebSocket workload: ws-load upgrades every connection and echoes messages of
+        # `body` bytes through the chain to ws-echo backends, `depth` outstanding per
+        # connection; capacity phase only (no open-loop WebSocket generator).
+        self.websocket, self.depth = websocket, depth
+        if websocket and (tls or backend_tls or close or access_log or handshake or
+                          tuple(phases) != ("capacity",)):
+            raise HarnessError(f"workload {name}: a WebSocket workload is plain HTTP, keeps its "
+                               f"connections and has the capacity phase only")
         self.tls, self.backend_tls, self.access_log = tls, backend_tls, access_log
         if tls_key not in CERT_KEYS:
             raise HarnessError(f"workload {name}: tls_key={tls_key!r} is not one of "
@@ -102,7 +110,9 @@ class Workload:
 
     @property
     def client(self):
-        """The capacity phase's load generator: "wrk" or "tls-load"."""
+        """The capacity phase's load generator: "wrk", "tls-load" or "ws-load"."""
+        if self.websocket:
+            return "ws-load"
         return "wrk" if self.handshake is None else "tls-load"
 
 
@@ -163,6 +173,16 @@ WORKLOADS = {w.name: w for w in (
              "keep-alive, HTTPS (TLS 1.3) keep-alive from the proxy to the backends, 13 B",
              body=13, backend_tls=True, phases=("capacity",), chains=PEERS,
              comparisons=PEERS_ONLY_COMPARISONS),
+    # WebSocket echo (bench/tools/ws-load.c against bench/tools/ws-echo.c backends): each
+    # connection upgrades once (GET with Upgrade: websocket, 101), then sends masked binary
+    # messages and reads each echo back before sending the next; the proxy forwards the bytes
+    # both ways through its tunnel. Figure: payload bytes both ways per proxy CPU second
+    # (bytes_per_cpu_s). The floor forwards the handshake like any bytes, so it serves these;
+    # "direct" is ws-load against one echo backend.
+    Workload("ws-echo-1k", "WebSocket echo, 1 KiB messages, one outstanding per connection",
+             body=1024, websocket=True, phases=("capacity",)),
+    Workload("ws-echo-64k", "WebSocket echo, 64 KiB messages, one outstanding per connection",
+             body=65536, websocket=True, phases=("capacity",)),
 )}
 
 

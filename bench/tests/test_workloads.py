@@ -78,7 +78,7 @@ def test_render_refuses_an_unfilled_placeholder():
     with pytest.raises(HarnessError, match="placeholder @SERVERS@ not filled"):
         chains.render("haproxy.cfg.in", {"WORKERS": 1, "PROXY_ADDR": "127.0.0.1",
                                          "PROXY_PORT": 1, "BIND_TLS": "",
-                                         "PEER_HEADERS": "", "ACCESS_LOG": ""})
+                                         "PEER_HEADERS": "", "ACCESS_LOG": "", "TUNNEL": ""})
 
 
 TLS = chains.TlsFiles("/t/cert.pem", "/t/key.pem", "/t/combined.pem")
@@ -118,7 +118,7 @@ def test_option_defaults():
     assert (full.rounds, full.duration, full.layouts, full.seed) == (5, 10, "A,B", 7)
     assert full.workloads == ("ka-13b,ka-13b-log,ka-1k,ka-64k,close-13b,rules,idle,tls-ka-13b,"
                               "tls-close-13b,tls-resume-13b,tls-full-13b,tls-full-rsa-13b,"
-                              "tls-upstream-ka-13b")
+                              "tls-upstream-ka-13b,ws-echo-1k,ws-echo-64k")
     assert not full.tls_backend_log and cli.parse_args(["--tls-backend-log"]).tls_backend_log
     with pytest.raises(SystemExit):
         cli.parse_args(["--workloads", "ka-2k"])
@@ -169,7 +169,8 @@ def test_handshake_workloads_are_data():
     assert (full.handshake, full.resume, full.client) == ("full", False, "tls-load")
     # tls-close-13b stays wrk's (wrk resumes on reconnect: not a handshake workload).
     assert (close.handshake, close.resume, close.client) == (None, False, "wrk")
-    assert all(w.client == "wrk" for w in WORKLOADS.values() if w.handshake is None)
+    assert all(w.client == "wrk" for w in WORKLOADS.values()
+               if w.handshake is None and not w.websocket)
     assert [w.name for w in WORKLOADS.values() if w.handshake] == ["tls-resume-13b",
                                                                   "tls-full-13b",
                                                                   "tls-full-rsa-13b"]
