@@ -78,7 +78,8 @@ class Bench:
         for addr, p in zip(BACKEND_ADDRS, procs):
             wait_listening(addr, a.backend_port, p, f"backend {addr}")
         for addr in BACKEND_ADDRS:
-            err = self.request_check(addr, a.backend_port, workload, "/",
+            # The backends keep every connection ("Connection: close" is the chains' job).
+            err = self.request_check(addr, a.backend_port, workload, "/", close=False,
                                      tls=workload.backend_tls)
             if err:
                 raise HarnessError(f"backend {addr}: {err}")
@@ -140,15 +141,16 @@ class Bench:
             raise (died or e) from None
 
     @staticmethod
-    def request_check(ip, port, workload, path, tls=False):
+    def request_check(ip, port, workload, path, close, tls=False):
         """One request (a WebSocket workload: one upgrade and one echo) to ip:port; None when
         the answer is right, else what is wrong."""
         if workload.websocket:
             return ws_check(ip, port, path, workload.body)
-        return http_check(ip, port, path, workload.body, workload.close, tls=tls)
+        return http_check(ip, port, path, workload.body, close, tls=tls)
 
     def check_chain(self, p, chain, ip, port, workload, m):
-        err = self.request_check(ip, port, workload, workload.path, tls=workload.tls)
+        err = self.request_check(ip, port, workload, workload.path, workload.close,
+                                 tls=workload.tls)
         time.sleep(0.05)
         died = self.exited(p, chain)
         if died:

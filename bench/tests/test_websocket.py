@@ -288,3 +288,18 @@ def test_ws_load_counts_a_non_101_as_a_status_error(tmp_path):
         srv.close()
     r = loadgen.parse_report("ws-load", p.returncode, out, loadgen.WS_LOAD_ERRORS)
     assert r["errors_status"] >= 1 and r["messages"] == 0
+
+
+def test_request_check_picks_the_client(monkeypatch):
+    from sluicebench import driver
+    calls = []
+    monkeypatch.setattr(driver, "ws_check", lambda *a: calls.append(("ws",) + a))
+    monkeypatch.setattr(driver, "http_check", lambda *a, **kw: calls.append(("http",) + a))
+    Bench.request_check("127.0.0.11", 19000, WORKLOADS["ws-echo-64k"], "/", close=False)
+    # A backend is checked without "Connection: close" even in close-13b (it keeps the
+    # connection; closing is the chain's job), a chain with it.
+    Bench.request_check("127.0.0.11", 19000, WORKLOADS["close-13b"], "/", close=False)
+    Bench.request_check("127.0.0.1", 18080, WORKLOADS["close-13b"], "/", close=True)
+    assert calls == [("ws", "127.0.0.11", 19000, "/", 65536),
+                     ("http", "127.0.0.11", 19000, "/", 13, False),
+                     ("http", "127.0.0.1", 18080, "/", 13, True)]
