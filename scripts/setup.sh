@@ -10,7 +10,7 @@ PACKAGES=(
   libssl-dev nlohmann-json3-dev zlib1g-dev libsqlite3-dev
   python3 python3-pytest python3-requests python3-yaml curl openssl
   haproxy nginx wrk python3-matplotlib procps goaccess prometheus
-  awscli python3-boto3 python3-websockets
+  awscli python3-boto3 python3-websockets time
 )
 # node and npm, for the AWS SDK for JavaScript test (tests/js). Only when `node` is absent: the
 # machine image ships NodeSource's nodejs 20, which bundles npm and conflicts with Debian's npm
