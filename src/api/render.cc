@@ -165,7 +165,7 @@ void WriteLoadBalancer(const config::Config& config, const config::LoadBalancer&
       .Open("State")
       .Leaf("Code", "active")
       .Close("State")
-      .Leaf("Type", "application")
+      .Leaf("Type", lb.type)
       .Empty("AvailabilityZones")
       .Empty("SecurityGroups")
       .Leaf("IpAddressType", IpAddressTypeOf(lb))

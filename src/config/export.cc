@@ -320,9 +320,14 @@ void WriteMutualAuthentication(Out& o, int indent, const Listener& l) {
   o.Str(in, "AdvertiseTrustStoreCaNames", m.advertise_trust_store_ca_names ? "on" : "off");
 }
 
-void WriteListenerAttributes(Out& o, int indent, const ListenerAttributes& a) {
+void WriteListenerAttributes(Out& o, int indent, const std::string& protocol,
+                             const ListenerAttributes& a) {
   o.Open(indent, "Attributes");
   const int in = indent + 2;
+  if (protocol == "TCP") {
+    o.Int(in, "tcp.idle_timeout.seconds", a.tcp_idle_timeout_seconds);
+    return;
+  }
   const std::pair<const char*, const std::string*> keys[] = {
       {"x_amzn_mtls_clientcert", &a.mtls_clientcert},
       {"x_amzn_mtls_clientcert_serial_number", &a.mtls_serial_number},
@@ -354,7 +359,7 @@ void WriteListener(Out& o, int indent, const Listener& l) {
     o.Raw(indent, "Certificates", FlowStrings(names));
   }
   WriteMutualAuthentication(o, indent, l);
-  WriteListenerAttributes(o, indent, l.attributes);
+  WriteListenerAttributes(o, indent, l.protocol, l.attributes);
   WriteActions(o, indent, "DefaultActions", l.default_actions);
   WriteRules(o, indent, l.rules);
 }
@@ -415,6 +420,7 @@ void WriteLoadBalancers(Out& o, const std::vector<LoadBalancer>& lbs) {
   for (const LoadBalancer& lb : lbs) {
     o.Item();
     o.Str(4, "Name", lb.name);
+    if (lb.type != "application") o.Str(4, "Type", lb.type);
     if (!lb.bind_address.empty()) o.Str(4, "BindAddress", lb.bind_address);
     WriteTags(o, 4, lb.tags);
     WriteLoadBalancerAttributes(o, 4, lb.attributes);
@@ -492,7 +498,7 @@ void WriteTargetGroups(Out& o, const std::vector<TargetGroup>& groups) {
     o.Str(4, "Name", g.name);
     WriteTags(o, 4, g.tags);
     o.Str(4, "Protocol", g.protocol);
-    o.Str(4, "ProtocolVersion", g.protocol_version);
+    if (g.protocol != "TCP") o.Str(4, "ProtocolVersion", g.protocol_version);
     o.Int(4, "Port", g.port);
     o.Str(4, "TargetType", g.target_type);
     WriteHealthCheck(o, 4, g.health_check);

@@ -139,6 +139,22 @@ std::optional<std::pair<YAML::Mark, std::string>> CheckDocuments(const std::stri
   return std::make_pair(second.start, std::string("only one YAML document is allowed per file"));
 }
 
+// A listener forwards only to groups of a protocol it can carry: TCP listeners to TCP groups,
+// HTTP/HTTPS listeners to HTTP/HTTPS groups (AWS's IncompatibleProtocols, reference §8.1).
+void CheckProtocols(LoadContext& ctx, const Config& config, const TargetGroupRef& ref) {
+  for (const TargetGroup& g : config.target_groups) {
+    if (g.name != ref.name) continue;
+    const bool tcp_listener = ref.listener_protocol == "TCP";
+    if (tcp_listener == (g.protocol == "TCP")) return;
+    ctx.reader.AddError(ref.mark, ref.path,
+                        "IncompatibleProtocols: a " + ref.listener_protocol +
+                            " listener cannot forward to target group " + QuoteValue(g.name) +
+                            " of protocol " + g.protocol +
+                            (tcp_listener ? "; allowed: TCP" : "; allowed: HTTP, HTTPS"));
+    return;
+  }
+}
+
 // Reports forward actions that name target groups which do not exist.
 void CheckReferences(LoadContext& ctx, const Config& config) {
   std::set<std::string> defined;
@@ -150,7 +166,10 @@ void CheckReferences(LoadContext& ctx, const Config& config) {
   }
   if (count > kMaxNamesListed) listed += ", ...";
   for (const TargetGroupRef& ref : ctx.refs) {
-    if (defined.count(ref.name) != 0) continue;
+    if (defined.count(ref.name) != 0) {
+      if (!ref.listener_protocol.empty()) CheckProtocols(ctx, config, ref);
+      continue;
+    }
     ctx.reader.AddError(
         ref.mark, ref.path,
         "target group " + QuoteValue(ref.name) + " is not defined" +

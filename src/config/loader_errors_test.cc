@@ -233,8 +233,9 @@ LoadBalancers:
                           "top-level Certificates",
                           "t.yaml:6:22: LoadBalancers[0].Listeners[0].BindAddress: bind address "
                           "'localhost' is not an IP address",
-                          "t.yaml:8:19: LoadBalancers[0].Listeners[1].Protocol: protocol 'TCP' is "
-                          "invalid; allowed: HTTP, HTTPS"));
+                          "t.yaml:8:19: LoadBalancers[0].Listeners[1].Protocol: listener protocol "
+                          "TCP is for load balancers of Type network; this one is application "
+                          "(allowed: HTTP, HTTPS)"));
 }
 
 TEST(LoaderErrorsTest, LoadBalancerAttributes) {

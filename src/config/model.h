@@ -173,6 +173,8 @@ struct MutualAuthentication {
 // Listener attributes (§3.3): the names of the headers mutual TLS and the TLS-facts load
 // balancer attribute add.
 struct ListenerAttributes {
+  // TCP listeners (network load balancers): tcp.idle_timeout.seconds, 60..6000 (§8.5).
+  int tcp_idle_timeout_seconds = 350;
   std::string mtls_clientcert = "X-Amzn-Mtls-Clientcert";
   std::string mtls_serial_number = "X-Amzn-Mtls-Clientcert-Serial-Number";
   std::string mtls_issuer = "X-Amzn-Mtls-Clientcert-Issuer";
@@ -188,7 +190,7 @@ struct Listener {
   // balancer and port (config/arn.h).
   std::string id;
   std::vector<Tag> tags;
-  std::string protocol = "HTTP";         // HTTP | HTTPS
+  std::string protocol = "HTTP";         // HTTP | HTTPS (application); TCP (network)
   std::string bind_address = "0.0.0.0";  // Sluice extension: address to listen on
   int port = 0;                          // 1..65535
   // HTTPS only: SslPolicy (default ELBSecurityPolicy-2016-08, the API's) and Certificates,
@@ -204,6 +206,9 @@ struct Listener {
 
 struct LoadBalancer {
   std::string name;  // 1..32 chars, alphanumerics and hyphens, not starting/ending with '-'
+  // "application" (HTTP/HTTPS listeners, rules) or "network" (TCP listeners forwarding bytes
+  // to TCP target groups, reference §8).
+  std::string type = "application";
   // Sluice extension (YAML `BindAddress`; the API's SubnetMappings[].PrivateIPv4Address):
   // the address its listeners bind when they name none. Empty: 0.0.0.0.
   std::string bind_address;
@@ -259,7 +264,7 @@ struct Target {
 struct TargetGroup {
   std::string name;  // 1..32 chars, like load balancer names
   std::vector<Tag> tags;
-  std::string protocol = "HTTP";  // HTTP | HTTPS (TLS to the targets)
+  std::string protocol = "HTTP";  // HTTP | HTTPS (TLS to the targets) | TCP (network LBs)
   std::string protocol_version = "HTTP1";
   int port = 0;  // default port for targets, 1..65535
   std::string target_type = "ip";

@@ -22,7 +22,8 @@ struct TargetGroupRef {
   std::string name;
   YAML::Mark mark;
   std::string path;
-  int load_balancer = -1;  // index into Config::load_balancers
+  int load_balancer = -1;         // index into Config::load_balancers
+  std::string listener_protocol;  // of the listener whose action it is
 };
 
 // Something that listens on an address and port (a listener or the admin endpoint).
@@ -39,7 +40,9 @@ struct LoadContext {
   explicit LoadContext(Reader& r) : reader(r) {}
   Reader& reader;
   int current_load_balancer = -1;
-  std::string current_bind_address;  // the load balancer's BindAddress, "" when none
+  std::string current_bind_address;          // the load balancer's BindAddress, "" when none
+  std::string current_type = "application";  // the load balancer's Type
+  std::string current_listener_protocol;     // of the listener being parsed
   std::vector<TargetGroupRef> refs;
   std::vector<Endpoint> endpoints;
   // Names of the certificate store (parsed before the load balancers that name them).

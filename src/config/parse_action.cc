@@ -98,8 +98,8 @@ void ParseForwardConfig(LoadContext& ctx, const Field& f, ForwardConfig* out) {
                                    " is listed twice in this forward action (first at line " +
                                    std::to_string(it->second) + ")");
       }
-      ctx.refs.push_back(
-          TargetGroupRef{*name, name_field.mark, name_field.path, ctx.current_load_balancer});
+      ctx.refs.push_back(TargetGroupRef{*name, name_field.mark, name_field.path,
+                                        ctx.current_load_balancer, ctx.current_listener_protocol});
       out->target_groups.push_back(std::move(tuple));
     }
     if (!groups->empty() && !any_weight && all_weights_read) {
@@ -126,8 +126,8 @@ void ParseForward(LoadContext& ctx, const MapReader& m, Action* out) {
   if (!short_name) return;
   if (!long_field.present) {
     out->forward.target_groups.push_back(TargetGroupTuple{*short_name, 1});
-    ctx.refs.push_back(
-        TargetGroupRef{*short_name, short_field.mark, short_field.path, ctx.current_load_balancer});
+    ctx.refs.push_back(TargetGroupRef{*short_name, short_field.mark, short_field.path,
+                                      ctx.current_load_balancer, ctx.current_listener_protocol});
     return;
   }
   // Both forms: the API allows it only when ForwardConfig names just that one group.

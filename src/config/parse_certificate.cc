@@ -134,9 +134,25 @@ void ParseCertificates(LoadContext& ctx, const Field& field,
 void ParseListenerProtocol(LoadContext& ctx, const MapReader& m, Listener* out) {
   Reader& r = ctx.reader;
   Field protocol = m.Get("Protocol");
-  if (std::optional<std::string> p = ReadEnum(r, protocol, "protocol", {"HTTP", "HTTPS"})) {
+  const bool network = ctx.current_type == "network";
+  if (network) out->protocol = "TCP";
+  bool valid = protocol.present || !ctx.current_type.empty();  // an invalid Type: unknown
+  if (std::optional<std::string> p =
+          ReadEnum(r, protocol, "protocol", {"HTTP", "HTTPS", "TCP", "TLS", "UDP", "TCP_UDP"})) {
     out->protocol = *p;
+    if (*p == "TLS" || *p == "UDP" || *p == "TCP_UDP") {
+      r.AddError(protocol, "listener protocol " + *p + " is not supported yet; allowed: TCP");
+      valid = false;
+    } else if (!ctx.current_type.empty() && network != (*p == "TCP")) {
+      valid = false;
+      r.AddError(protocol,
+                 "listener protocol " + *p + " is for load balancers of Type " +
+                     (network ? "application" : "network") + "; this one is " +
+                     (network ? "network (allowed: TCP)" : "application (allowed: HTTP, HTTPS)"));
+    }
   }
+  // Only a protocol that fits its load balancer is checked against the groups it forwards to.
+  ctx.current_listener_protocol = valid ? out->protocol : "";
   Field policy = m.Get("SslPolicy");
   Field certificates = m.Get("Certificates");
   if (out->protocol != "HTTPS") {

@@ -216,6 +216,19 @@ void ParseListener(LoadContext& ctx, const Field& item, Listener* out) {
     }
   }
   ParseActions(ctx, m.Require("DefaultActions"), &out->default_actions);
+  if (ctx.current_listener_protocol == "TCP") {
+    // A network listener forwards connections: no rules, no other action (reference §8.1).
+    if (Field rules = m.Get("Rules"); rules.present) {
+      r.AddError(rules, "a TCP listener has no rules; its DefaultActions forward every connection");
+    }
+    for (const Action& a : out->default_actions) {
+      if (a.type != ActionType::kForward) {
+        r.AddError(m.Get("DefaultActions"), "a TCP listener's only action is forward");
+        break;
+      }
+    }
+    return;
+  }
   ParseRules(ctx, m.Get("Rules"), &out->rules);
 }
 
@@ -230,9 +243,17 @@ void ParseLoadBalancers(LoadContext& ctx, const Field& field, std::vector<LoadBa
     ctx.current_load_balancer = static_cast<int>(out->size());
     LoadBalancer lb;
     lb.location = LocationOf(item.mark);
-    MapReader m(r, item, {"Name", "BindAddress", "Tags", "Attributes", "Listeners"});
+    MapReader m(r, item, {"Name", "Type", "BindAddress", "Tags", "Attributes", "Listeners"});
     ctx.current_bind_address.clear();
+    ctx.current_type = "application";
     if (m.ok()) {
+      Field type = m.Get("Type");
+      if (auto t = ReadEnum(r, type, "load balancer type", {"application", "network"})) {
+        lb.type = *t;
+        ctx.current_type = *t;
+      } else if (type.present) {
+        ctx.current_type.clear();  // unknown: its listeners' protocols are not judged by it
+      }
       ParseTags(r, m.Get("Tags"), &lb.tags);
       if (Field b = m.Get("BindAddress"); b.present) {
         IpAddress ip = *IpAddress::Parse("0.0.0.0");
@@ -268,6 +289,8 @@ void ParseLoadBalancers(LoadContext& ctx, const Field& field, std::vector<LoadBa
   }
   ctx.current_load_balancer = -1;
   ctx.current_bind_address.clear();
+  ctx.current_type = "application";
+  ctx.current_listener_protocol.clear();
 }
 
 namespace {

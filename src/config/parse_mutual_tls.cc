@@ -48,7 +48,25 @@ std::string* HeaderNameSlot(ListenerAttributes* a, size_t i) {
   return slots[i];
 }
 
-void ParseListenerAttributes(Reader& r, const Field& field, ListenerAttributes* out) {
+// A TCP listener's attributes: tcp.idle_timeout.seconds only (reference §8.5).
+void ParseTcpListenerAttributes(Reader& r, const Field& field, ListenerAttributes* out) {
+  MapReader m = OpenFreeMap(r, field);
+  for (const MapReader::Entry& e : m.entries()) {
+    if (e.key != "tcp.idle_timeout.seconds") {
+      r.AddError(e.key_mark, e.value.path,
+                 "unknown TCP listener attribute " + QuoteValue(e.key) +
+                     "; supported: tcp.idle_timeout.seconds");
+      continue;
+    }
+    if (auto v = ReadInt(r, e.value, 60, 6000, "tcp.idle_timeout.seconds")) {
+      out->tcp_idle_timeout_seconds = static_cast<int>(*v);
+    }
+  }
+}
+
+void ParseListenerAttributes(Reader& r, const Field& field, const std::string& protocol,
+                             ListenerAttributes* out) {
+  if (protocol == "TCP") return ParseTcpListenerAttributes(r, field, out);
   MapReader m = OpenFreeMap(r, field);
   std::string supported;
   for (std::string_view k : kHeaderNameKeys)
@@ -120,7 +138,9 @@ void ParseTrustStores(LoadContext& ctx, const Field& field,
 
 void ParseMutualAuthentication(LoadContext& ctx, const MapReader& listener, Listener* out) {
   Reader& r = ctx.reader;
-  ParseListenerAttributes(r, listener.Get("Attributes"), &out->attributes);
+  const bool tcp = out->protocol == "TCP" || ctx.current_type == "network";
+  ParseListenerAttributes(r, listener.Get("Attributes"), tcp ? "TCP" : out->protocol,
+                          &out->attributes);
   Field field = listener.Get("MutualAuthentication");
   if (!field.present) return;
   if (out->protocol != "HTTPS") {

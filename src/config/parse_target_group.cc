@@ -338,17 +338,23 @@ void ParseTargetGroup(Reader& r, const Field& item, TargetGroup* out,
   }
   Field protocol = m.Get("Protocol");
   if (auto p = ReadString(r, protocol)) {
-    if (*p == "HTTP" || *p == "HTTPS") {
+    if (*p == "HTTP" || *p == "HTTPS" || *p == "TCP") {
       out->protocol = *p;
       // ALB's default health-check protocol follows the group's ([infer], see
-      // docs/alb-compatibility.md): an HTTPS group is checked over HTTPS.
+      // docs/alb-compatibility.md): an HTTPS group is checked over HTTPS. NLB's is TCP, with a
+      // 10 s timeout (reference §8.7).
       if (!m.Get("HealthCheckProtocol").present) out->health_check.protocol = *p;
+      if (*p == "TCP") out->health_check.timeout_seconds = 10;
+    } else if (*p == "TLS" || *p == "UDP" || *p == "TCP_UDP") {
+      r.AddError(protocol, "protocol " + *p + " is not supported yet; allowed: HTTP, HTTPS, TCP");
     } else {
-      r.AddError(protocol, "protocol " + QuoteValue(*p) + " is invalid; allowed: HTTP, HTTPS");
+      r.AddError(protocol, "protocol " + QuoteValue(*p) + " is invalid; allowed: HTTP, HTTPS, TCP");
     }
   }
   Field version = m.Get("ProtocolVersion");
-  if (auto v = ReadString(r, version)) {
+  if (version.present && out->protocol == "TCP") {
+    r.AddError(version, "ProtocolVersion is only for HTTP and HTTPS target groups");
+  } else if (auto v = ReadString(r, version)) {
     if (*v == "HTTP2" || *v == "GRPC") {
       r.AddError(version, "protocol version " + *v +
                               " is not supported yet (it needs HTTPS listeners); use HTTP1");

@@ -200,7 +200,9 @@ bool SameMutual(Diff& d, S at, const MutualAuthentication& a, const MutualAuthen
 
 bool SameListenerAttributes(Diff& d, S at, const ListenerAttributes& a,
                             const ListenerAttributes& b) {
-  return d.Eq(at, "mtls_clientcert", a.mtls_clientcert, b.mtls_clientcert) &&
+  return d.Eq(at, "tcp_idle_timeout_seconds", a.tcp_idle_timeout_seconds,
+              b.tcp_idle_timeout_seconds) &&
+         d.Eq(at, "mtls_clientcert", a.mtls_clientcert, b.mtls_clientcert) &&
          d.Eq(at, "mtls_serial_number", a.mtls_serial_number, b.mtls_serial_number) &&
          d.Eq(at, "mtls_issuer", a.mtls_issuer, b.mtls_issuer) &&
          d.Eq(at, "mtls_subject", a.mtls_subject, b.mtls_subject) &&
@@ -224,7 +226,7 @@ bool SameListener(Diff& d, S at, const Listener& a, const Listener& b) {
 }
 
 bool SameLoadBalancer(Diff& d, S at, const LoadBalancer& a, const LoadBalancer& b) {
-  return d.Eq(at, "name", a.name, b.name) &&
+  return d.Eq(at, "name", a.name, b.name) && d.Eq(at, "type", a.type, b.type) &&
          d.Eq(at, "bind_address", a.bind_address, b.bind_address) &&
          d.List(at, "tags", a.tags, b.tags, SameTag) &&
          SameLbAttributes(d, at + ".attributes", a.attributes, b.attributes) &&

@@ -53,9 +53,13 @@ DownstreamConnection::~DownstreamConnection() = default;
 
 bool DownstreamConnection::Start() {
   if (listener_->connection_log_key != 0 && !handshaking_) LogConnection(false);
-  if (transport_->Watch(worker_->loop(), this)) return true;
-  Close();
-  return false;
+  if (!transport_->Watch(worker_->loop(), this)) {
+    Close();
+    return false;
+  }
+  if (listener_->protocol == snapshot::ListenerProtocol::kTcp) [[unlikely]]
+    StartRawTunnel();
+  return !closed_;
 }
 
 void DownstreamConnection::OnEvents(uint32_t events) {

@@ -133,6 +133,14 @@ class DownstreamConnection final : public net::EventHandler {
   // One round of the tunnel: client bytes to the target, target bytes to the client, each
   // direction's end of stream passed on as a half-close; closes when both have ended.
   bool PumpTunnel();
+  // A connection of a TCP listener (network load balancer): no HTTP; a target of the default
+  // forward's group chosen by the flow hash, connected, and the tunnel from the first byte.
+  // Closes the connection when there is no target or the connect fails at once.
+  void StartRawTunnel();
+  int PickForwardGroup(const config::Action& action);
+  const TargetRuntime& ChooseFlowTarget(size_t tg_index);
+  // The tunnel's target connection completed (or failed: false, the connection closed).
+  bool UpstreamConnected();
   bool TunnelToUpstream();
   bool TunnelToDownstream();
   void CheckTunnelTimers(int64_t now_ms);

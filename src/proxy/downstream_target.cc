@@ -212,6 +212,29 @@ namespace {
   }
 }
 
+int DownstreamConnection::PickForwardGroup(const config::Action& action) {
+  const auto& groups = action.forward.target_groups;
+  if (groups.size() <= 1) return groups.empty() ? -1 : groups[0].index;
+  int weights[8];
+  const size_t n = groups.size() < 8 ? groups.size() : 8;
+  for (size_t i = 0; i < n; ++i) weights[i] = groups[i].weight;
+  const int pick = balancer::PickWeighted(std::span<const int>(weights, n), worker_->rng());
+  return pick < 0 ? -1 : groups[static_cast<size_t>(pick)].index;
+}
+
+// NLB (reference §8.2): a keyed hash of the connection's 5-tuple, salted per connection (the
+// SYN's sequence number is not visible after accept(), so a random salt stands in for it),
+// over the healthy targets, or all of them when none is healthy (fail-open, §8.6).
+const TargetRuntime& DownstreamConnection::ChooseFlowTarget(size_t tg_index) {
+  const TargetGroupRuntime& tg = snapshot_->target_groups[tg_index];
+  auto& cands = worker_->candidate_scratch();
+  auto& index = worker_->candidate_index_scratch();
+  CollectCandidates(tg, &cands, &index);
+  const nlb::FlowTuple tuple{nlb::kIpProtoTcp, peer_, listener_address_};
+  const uint64_t hash = nlb::FlowHash(worker_->flow_key(), tuple, worker_->rng().Next());
+  return tg.targets[index[nlb::PickIndex(hash, static_cast<uint32_t>(index.size()))]];
+}
+
 const TargetRuntime* DownstreamConnection::ChooseTarget(const http::RequestHead& head,
                                                         size_t tg_index) {
   const TargetGroupRuntime& tg = snapshot_->target_groups[tg_index];

@@ -29,11 +29,63 @@ void DownstreamConnection::ReadUpgradeRequest(const http::RequestHead& head) {
   }
 }
 
+void DownstreamConnection::StartRawTunnel() {
+  idle_timeout_ms_ =
+      static_cast<int64_t>(listener_->listener->attributes.tcp_idle_timeout_seconds) * 1000;
+  const auto& actions = listener_->listener->default_actions;
+  const int tg_index = actions.empty() ? -1 : PickForwardGroup(actions.back());
+  if (tg_index < 0 || snapshot_->target_groups[static_cast<size_t>(tg_index)].targets.empty()) {
+    Close();  // nothing to forward to: the client's connection ends at once
+    return;
+  }
+  const TargetGroupRuntime& group = snapshot_->target_groups[static_cast<size_t>(tg_index)];
+  const TargetRuntime& target = ChooseFlowTarget(static_cast<size_t>(tg_index));
+  target_group_ = tg_index;
+  counted_target_ = target.stats.get();
+  counted_target_->outstanding.fetch_add(1, std::memory_order_relaxed);
+  upstream_key_ = {target.address, group.protocol, group.protocol_version, 0};
+  auto transport = worker_->connector().Connect(target.address);
+  if (!transport.ok()) {
+    Close();
+    return;
+  }
+  auto* c = new UpstreamConnection(std::move(transport.value()), upstream_key_, &worker_->pools());
+  worker_->pools().Arm(c);
+  c->owner = this;
+  c->readable = false;
+  c->writable = false;
+  c->idle_timeout_ms = idle_timeout_ms_;
+  if (!c->transport().Watch(worker_->loop(), c)) {
+    delete c;
+    Close();
+    return;
+  }
+  upstream_ = c;
+  connect_started_ms_ = last_activity_ms_ = worker_->now_ms();
+  upstream_out_sent_ = upstream_out_.size();  // no head to send
+  resp_eof_ = false;
+  upstream_shut_ = downstream_shut_ = false;
+  phase_ = Phase::kTunnel;
+  worker_->CheckSooner(this, NextCheckMs());
+}
+
+bool DownstreamConnection::UpstreamConnected() {
+  if (!upstream_->writable && !upstream_->readable) return false;  // still connecting
+  if (upstream_->transport().ConnectError() != 0) {
+    Close();  // refused or unreachable: the client's connection ends
+    return false;
+  }
+  if (!upstream_->writable) return false;
+  upstream_->connected = true;
+  return true;
+}
+
 bool DownstreamConnection::PumpTunnel() {
   if (upstream_ == nullptr) {
     Close();
     return false;
   }
+  if (!upstream_->connected && !UpstreamConnected()) return false;
   bool progress = TunnelToUpstream();
   if (closed_) return false;
   progress |= TunnelToDownstream();
@@ -141,8 +193,16 @@ bool DownstreamConnection::TunnelToDownstream() {
 }
 
 void DownstreamConnection::CheckTunnelTimers(int64_t now_ms) {
-  // The target was deregistered and its delay is over: ALB closes its WebSockets then.
-  if (counted_target_ != nullptr && worker_->snapshot() &&
+  const bool raw = listener_->protocol == snapshot::ListenerProtocol::kTcp;
+  if (upstream_ != nullptr && !upstream_->connected &&
+      now_ms - connect_started_ms_ >= kConnectTimeoutMs) {
+    Close();  // no connection to the target within 10 s
+    return;
+  }
+  // The target was deregistered and its delay is over: ALB closes its WebSockets then. An NLB
+  // leaves TCP flows open (deregistration_delay.connection_termination.enabled is false by
+  // default, reference §8.6); the idle timeout still ends them.
+  if (!raw && counted_target_ != nullptr && worker_->snapshot() &&
       worker_->snapshot()->DrainExpired(counted_target_, now_ms)) {
     Close();
     return;

@@ -4,6 +4,8 @@
 // one record written when the tunnel ends.
 #include <gtest/gtest.h>
 
+#include <cerrno>
+#include <set>
 #include <string>
 
 #include "proxy/memory_harness.h"
@@ -203,6 +205,99 @@ TEST_F(TunnelTest, OtherUpgradesAreDroppedAndARefusalIsAResponse) {
   EXPECT_EQ(client->ReadAll().rfind("HTTP/1.1 426 Upgrade Required\r\n", 0), 0u);
   EXPECT_FALSE(h_->records().back().record.websocket);
   EXPECT_FALSE(client->at_eof());
+}
+
+}  // namespace
+}  // namespace sluice::proxy
+
+namespace sluice::proxy {
+namespace {
+
+// A network load balancer: a TCP listener forwarding to a TCP group of two targets.
+constexpr char kNetworkConfig[] = R"(LoadBalancers:
+  - Name: net
+    Type: network
+    Listeners:
+      - Protocol: TCP
+        Port: 5432
+        BindAddress: 127.0.0.1
+        Attributes: {tcp.idle_timeout.seconds: "60"}
+        DefaultActions:
+          - Type: forward
+            TargetGroupName: db
+TargetGroups:
+  - Name: db
+    Protocol: TCP
+    Port: 6432
+    HealthCheckEnabled: false
+    Targets: [{Id: 10.0.0.1}, {Id: 10.0.0.2}]
+)";
+
+class TcpListenerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto h = MemoryHarness::Create(kNetworkConfig);
+    ASSERT_TRUE(h.ok()) << h.error().message;
+    h_ = std::move(h.value());
+  }
+  void Send(net::MemoryTransport* stream, std::string_view bytes) {
+    ASSERT_EQ(stream->Write(bytes.data(), bytes.size()).bytes(), bytes.size());
+    h_->Run();
+  }
+  std::unique_ptr<MemoryHarness> h_;
+};
+
+TEST_F(TcpListenerTest, BytesAreRelayedUnchangedFromTheFirstOne) {
+  net::MemoryTransport* client = h_->Connect();
+  h_->Run();
+  ASSERT_EQ(h_->upstreams().size(), 1u);  // connected at accept, before any byte
+  net::MemoryTransport& target = *h_->upstreams()[0].target;
+  // Not HTTP: nothing is parsed, added or answered.
+  const std::string bytes("GET / HTTP/1.1\r\n\r\n\x00\x01garbage", 27);
+  Send(client, bytes);
+  EXPECT_EQ(target.ReadAll(), bytes);
+  Send(&target, "server first words");
+  EXPECT_EQ(client->ReadAll(), "server first words");
+  client->ShutdownWrite();
+  h_->Run();
+  EXPECT_TRUE(target.at_eof());
+  Send(&target, "after");
+  target.ShutdownWrite();
+  h_->Run();
+  EXPECT_EQ(client->ReadAll(), "after");
+  EXPECT_TRUE(client->at_eof());
+  EXPECT_TRUE(h_->records().empty());  // no HTTP exchange, no access-log record
+}
+
+TEST_F(TcpListenerTest, ConnectionsSpreadOverTheTargetsByFlowHash) {
+  std::set<std::string> seen;
+  for (uint16_t port = 40000; port < 40064; ++port) {
+    h_->Connect(0, port);
+    h_->Run();
+  }
+  for (const auto& u : h_->upstreams()) seen.insert(u.address.ToString());
+  EXPECT_EQ(seen, (std::set<std::string>{"10.0.0.1:6432", "10.0.0.2:6432"}));
+}
+
+TEST_F(TcpListenerTest, TheListenersIdleTimeoutEndsASilentFlow) {
+  net::MemoryTransport* client = h_->Connect();
+  h_->Run();
+  h_->Advance(59000);
+  EXPECT_FALSE(client->at_eof());
+  h_->Advance(2000);
+  EXPECT_TRUE(client->at_eof());
+  EXPECT_TRUE(h_->upstreams()[0].target->at_eof());
+}
+
+TEST_F(TcpListenerTest, ARefusedTargetClosesTheClient) {
+  SocketAddress a = *SocketAddress::Parse("10.0.0.1", 6432);
+  SocketAddress b = *SocketAddress::Parse("10.0.0.2", 6432);
+  h_->Refuse(a, ECONNREFUSED);
+  h_->Refuse(b, ECONNREFUSED);
+  net::MemoryTransport* client = h_->Connect();
+  h_->Run();
+  EXPECT_TRUE(client->at_eof());
+  EXPECT_EQ(client->ReadAll(), "");  // never an HTTP error page on a TCP listener
 }
 
 }  // namespace

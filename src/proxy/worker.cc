@@ -43,6 +43,8 @@ Worker::Worker(int index, net::EventLoop::Clock monotonic, net::EventLoop::Clock
       response_scratch_(std::make_unique<http::ResponseHead>()) {
   loop_.SetWakeHandler([this] { OnWake(); });
   UpdateDate();
+  flow_key_.k0 = rng_.Next();
+  flow_key_.k1 = rng_.Next();
 }
 
 Worker::~Worker() {

@@ -20,6 +20,7 @@
 #include "net/tcp_transport.h"
 #include "net/tls_transport.h"
 #include "net/transport.h"
+#include "nlb/flow_hash.h"
 #include "observe/log_ring.h"
 #include "observe/metrics.h"
 #include "proxy/deadline_wheel.h"
@@ -69,6 +70,8 @@ class Worker {
   const std::shared_ptr<const Snapshot>& snapshot() const { return current_; }
   UpstreamPools& pools() { return pools_; }
   balancer::Rng& rng() { return rng_; }
+  // The key of this worker's NLB flow hash (nlb/flow_hash.h), drawn at start.
+  const nlb::FlowHashKey& flow_key() const { return flow_key_; }
   // This worker's CloudWatch counters: written on the loop thread, read by any thread.
   observe::WorkerMetrics& metrics() { return *metrics_; }
   const observe::WorkerMetrics& metrics() const { return *metrics_; }
@@ -169,6 +172,7 @@ class Worker {
   net::EventLoop loop_;
   UpstreamPools pools_;
   balancer::FastRng rng_;
+  nlb::FlowHashKey flow_key_;
   std::unique_ptr<observe::WorkerMetrics> metrics_ = std::make_unique<observe::WorkerMetrics>();
   routing::MatchScratch match_scratch_;
   std::unique_ptr<http::RequestHead> head_scratch_;

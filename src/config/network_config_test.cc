@@ -1,0 +1,126 @@
+// Network load balancers in the config (reference §8.1, §8.5, §8.7): Type network, TCP
+// listeners with forward as their only action and no rules, TCP target groups with NLB's
+// health-check defaults, IncompatibleProtocols both ways, and the exporter's round trip.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "config/export_test_util.h"
+#include "config/test_util.h"
+
+namespace sluice::config {
+namespace {
+
+using ::testing::ElementsAre;
+using testing::Errors;
+using ::testing::HasSubstr;
+using testing::MustLoad;
+
+constexpr char kNetwork[] = R"(
+LoadBalancers:
+  - Name: net
+    Type: network
+    Listeners:
+      - Protocol: TCP
+        Port: 5432
+        Attributes: {tcp.idle_timeout.seconds: "600"}
+        DefaultActions:
+          - Type: forward
+            TargetGroupName: db
+TargetGroups:
+  - Name: db
+    Protocol: TCP
+    Port: 6432
+    Targets: [{Id: 10.0.0.1}]
+)";
+
+// kNetwork with `from` replaced by `to` (once).
+std::string With(std::string_view from, std::string_view to) {
+  std::string text = testing::Yaml(kNetwork);
+  const size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) text.replace(at, from.size(), to);
+  return text;
+}
+
+TEST(NetworkConfig, LoadsWithNlbDefaults) {
+  Config c = MustLoad(kNetwork);
+  ASSERT_EQ(c.load_balancers.size(), 1u);
+  EXPECT_EQ(c.load_balancers[0].type, "network");
+  const Listener& l = c.load_balancers[0].listeners[0];
+  EXPECT_EQ(l.protocol, "TCP");
+  EXPECT_EQ(l.attributes.tcp_idle_timeout_seconds, 600);
+  const TargetGroup& g = c.target_groups[0];
+  EXPECT_EQ(g.protocol, "TCP");
+  EXPECT_EQ(g.health_check.protocol, "TCP");
+  EXPECT_EQ(g.health_check.timeout_seconds, 10);
+}
+
+TEST(NetworkConfig, TheListenerProtocolDefaultsToTcpAndTheIdleTimeoutTo350) {
+  Config c =
+      MustLoad(With("      - Protocol: TCP\n        Port: 5432\n        Attributes: "
+                    "{tcp.idle_timeout.seconds: \"600\"}\n",
+                    "      - Port: 5432\n"));
+  ASSERT_EQ(c.load_balancers.size(), 1u);
+  EXPECT_EQ(c.load_balancers[0].listeners[0].protocol, "TCP");
+  EXPECT_EQ(c.load_balancers[0].listeners[0].attributes.tcp_idle_timeout_seconds, 350);
+}
+
+TEST(NetworkConfig, ListenerProtocolMustMatchTheLoadBalancerType) {
+  EXPECT_THAT(Errors(With("Protocol: TCP\n        Port", "Protocol: HTTP\n        Port")),
+              ElementsAre(HasSubstr("listener protocol HTTP is for load balancers of Type "
+                                    "application; this one is network (allowed: TCP)")));
+  EXPECT_THAT(Errors(With("    Type: network\n", "")),
+              ElementsAre(HasSubstr("listener protocol TCP is for load balancers of Type "
+                                    "network; this one is application (allowed: HTTP, HTTPS)")));
+  EXPECT_THAT(Errors(With("Protocol: TCP\n        Port", "Protocol: UDP\n        Port")),
+              ElementsAre(HasSubstr("listener protocol UDP is not supported yet")));
+  EXPECT_THAT(Errors(With("Type: network", "Type: gateway")), ElementsAre(HasSubstr("gateway")));
+}
+
+TEST(NetworkConfig, ATcpListenerOnlyForwardsAndHasNoRules) {
+  EXPECT_THAT(Errors(With("          - Type: forward\n            TargetGroupName: db\n",
+                          "          - Type: fixed-response\n"
+                          "            FixedResponseConfig: {StatusCode: \"200\"}\n")),
+              ElementsAre(HasSubstr("a TCP listener's only action is forward")));
+  EXPECT_THAT(Errors(With("        DefaultActions:", "        Rules: []\n        DefaultActions:")),
+              ElementsAre(HasSubstr("a TCP listener has no rules")));
+}
+
+TEST(NetworkConfig, ListenersAndGroupsMustHaveCompatibleProtocols) {
+  EXPECT_THAT(
+      Errors(With("    Protocol: TCP\n    Port: 6432", "    Protocol: HTTP\n    Port: 6432")),
+      ElementsAre(HasSubstr("IncompatibleProtocols: a TCP listener cannot forward to "
+                            "target group 'db' of protocol HTTP; allowed: TCP")));
+  constexpr char kHttpToTcp[] = R"(
+LoadBalancers:
+  - Name: app
+    Listeners:
+      - Port: 80
+        DefaultActions: [{Type: forward, TargetGroupName: db}]
+TargetGroups:
+  - {Name: db, Protocol: TCP, Port: 6432}
+)";
+  EXPECT_THAT(Errors(kHttpToTcp),
+              ElementsAre(HasSubstr("IncompatibleProtocols: a HTTP listener cannot forward to "
+                                    "target group 'db' of protocol TCP; allowed: HTTP, HTTPS")));
+}
+
+TEST(NetworkConfig, TcpAttributesAndGroupFieldsAreChecked) {
+  EXPECT_THAT(Errors(With("\"600\"", "\"59\"")),
+              ElementsAre(HasSubstr("tcp.idle_timeout.seconds")));
+  EXPECT_THAT(Errors(With("tcp.idle_timeout.seconds", "routing.http.response.server.enabled")),
+              ElementsAre(HasSubstr("unknown TCP listener attribute")));
+  EXPECT_THAT(Errors(With("    Port: 6432\n", "    Port: 6432\n    ProtocolVersion: HTTP1\n")),
+              ElementsAre(HasSubstr("ProtocolVersion is only for HTTP and HTTPS target groups")));
+}
+
+TEST(NetworkConfig, ExportRoundTrip) {
+  const std::string y = testing::ExpectRoundTrip(MustLoad(kNetwork));
+  EXPECT_THAT(y, HasSubstr("Type: \"network\""));
+  EXPECT_THAT(y, HasSubstr("tcp.idle_timeout.seconds"));
+}
+
+}  // namespace
+}  // namespace sluice::config

@@ -1,0 +1,209 @@
+"""Network load balancers with TCP listeners (reference §8): bytes relayed unchanged both ways
+to TCP target groups, real clients and servers over loopback.
+
+Covered:
+  - echo of arbitrary bytes (not HTTP), and a 64 MiB transfer each way checked by SHA-256
+  - half-close: the client's end reaches the target, whose answer still reaches the client
+  - connections spread over the healthy targets by the flow hash; TCP health checks take a
+    stopped target out (fail-open aside)
+  - a target that refuses: the client's connection is closed, no HTTP error page
+  - config errors name the field (IncompatibleProtocols)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import socketserver
+import threading
+import time
+from collections import Counter
+
+import pytest
+
+from conftest import LOCAL, admin_get, fast_health, free_port, health_rows, wait_until
+
+
+class _Echo(socketserver.BaseRequestHandler):
+    """Sends its name, then echoes until the client's end; then answers "bye" and closes."""
+
+    def handle(self):
+        sock = self.request
+        sock.sendall(self.server.name.encode() + b"\n")
+        while True:
+            data = sock.recv(1 << 16)
+            if not data:
+                break
+            if data == b"sha256?":
+                continue
+            sock.sendall(data)
+        sock.sendall(b"bye")
+
+
+class _Sink(socketserver.BaseRequestHandler):
+    """Reads to the client's end, then sends the SHA-256 of what it read and 64 MiB of its own
+    (seeded) bytes and that many bytes' SHA-256 first."""
+
+    def handle(self):
+        sock = self.request
+        h = hashlib.sha256()
+        while True:
+            data = sock.recv(1 << 16)
+            if not data:
+                break
+            h.update(data)
+        payload = _payload(64 << 20, seed=7)
+        sock.sendall(h.digest() + hashlib.sha256(payload).digest())
+        sock.sendall(payload)
+
+
+def _payload(n: int, seed: int) -> bytes:
+    block = hashlib.sha256(str(seed).encode()).digest() * 2048  # 64 KiB
+    return (block * (n // len(block) + 1))[:n]
+
+
+class Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, name: str, handler):
+        super().__init__((LOCAL, 0), handler)
+        self.name = name
+        self.port = self.server_address[1]
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.shutdown()
+        self.server_close()
+
+
+@pytest.fixture
+def servers():
+    started = []
+
+    def start(name, handler=_Echo):
+        s = Server(name, handler)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+def nlb_config(port, target_ports, health=False, admin=None):
+    group = {"Name": "tcp", "Protocol": "TCP", "Port": target_ports[0],
+             "HealthCheckEnabled": bool(health),
+             "Targets": [{"Id": LOCAL, "Port": p} for p in target_ports]}
+    if health:
+        group.update(fast_health())
+    cfg = {"LoadBalancers": [{"Name": "net", "Type": "network", "Listeners": [
+        {"Protocol": "TCP", "Port": port, "BindAddress": LOCAL,
+         "DefaultActions": [{"Type": "forward", "TargetGroupName": "tcp"}]}]}],
+        "TargetGroups": [group]}
+    if admin:
+        cfg["Admin"] = {"Address": LOCAL, "Port": admin}
+    return cfg
+
+
+def recv_exact(sock, n, limit=30.0) -> bytes:
+    sock.settimeout(limit)
+    out = bytearray()
+    while len(out) < n:
+        chunk = sock.recv(min(1 << 16, n - len(out)))
+        if not chunk:
+            raise AssertionError(f"closed after {len(out)} of {n} bytes")
+        out += chunk
+    return bytes(out)
+
+
+def recv_line(sock) -> bytes:
+    line = b""
+    while not line.endswith(b"\n"):
+        line += recv_exact(sock, 1)
+    return line
+
+
+def test_bytes_are_relayed_unchanged_and_half_close_passes(sluice, servers):
+    t = servers("a")
+    port = free_port()
+    sluice(nlb_config(port, [t.port]))
+    with socket.create_connection((LOCAL, port), timeout=10) as s:
+        assert recv_line(s) == b"a\n"  # the target speaks first: no HTTP on the way
+        junk = bytes(range(256)) * 4 + b"GET / HTTP/1.1\r\n\r\n"
+        s.sendall(junk)
+        assert recv_exact(s, len(junk)) == junk
+        s.shutdown(socket.SHUT_WR)
+        assert recv_exact(s, 3) == b"bye"  # after the client's end
+        s.settimeout(5)
+        assert s.recv(10) == b""
+
+
+def test_a_64_mib_transfer_each_way_arrives_intact(sluice, servers):
+    t = servers("sink", _Sink)
+    port = free_port()
+    sluice(nlb_config(port, [t.port]))
+    upload = _payload(64 << 20, seed=3)
+    with socket.create_connection((LOCAL, port), timeout=30) as s:
+        sender = threading.Thread(target=lambda: (s.sendall(upload), s.shutdown(socket.SHUT_WR)))
+        sender.start()
+        digests = recv_exact(s, 64, limit=60)
+        sender.join(60)
+        body = recv_exact(s, 64 << 20, limit=60)
+    assert digests[:32] == hashlib.sha256(upload).digest()
+    assert digests[32:] == hashlib.sha256(body).digest()
+
+
+def test_flows_spread_over_healthy_targets_and_avoid_a_stopped_one(sluice, servers):
+    a, b = servers("a"), servers("b")
+    port, admin = free_port(), free_port()
+    sluice(nlb_config(port, [a.port, b.port], health=True, admin=admin))
+
+    def healthy_count():
+        _, _, doc = admin_get(admin)
+        rows = health_rows(doc or {})
+        return sum(1 for r in rows.values() if r.get("State") == "healthy")
+
+    wait_until(lambda: healthy_count() == 2, 30, interval=0.2, what="both targets healthy")
+
+    def names(n):
+        seen = Counter()
+        for _ in range(n):
+            with socket.create_connection((LOCAL, port), timeout=10) as s:
+                seen[recv_line(s).strip().decode()] += 1
+        return seen
+
+    spread = names(60)
+    assert set(spread) == {"a", "b"} and min(spread.values()) >= 10, spread
+    b.stop()
+    wait_until(lambda: healthy_count() == 1, 30, interval=0.2, what="b unhealthy")
+    assert names(20) == Counter({"a": 20})
+
+
+def test_a_refusing_target_closes_the_client_without_an_http_answer(sluice):
+    dead = free_port()  # nothing listens there
+    port = free_port()
+    sluice(nlb_config(port, [dead]))
+    with socket.create_connection((LOCAL, port), timeout=10) as s:
+        s.settimeout(10)
+        try:
+            data = s.recv(100)
+        except ConnectionResetError:
+            data = b""
+    assert data == b""
+
+
+def test_incompatible_protocols_are_a_config_error(tmp_path):
+    import subprocess
+    from conftest import SLUICE_BIN, dump_config
+    cfg = nlb_config(free_port(), [free_port()])
+    cfg["TargetGroups"][0]["Protocol"] = "HTTP"
+    path = tmp_path / "bad.yaml"
+    path.write_text(dump_config(cfg))
+    res = subprocess.run([SLUICE_BIN, "validate", str(path)], capture_output=True,
+                         text=True, timeout=20)
+    assert res.returncode != 0
+    assert "IncompatibleProtocols: a TCP listener cannot forward to target group 'tcp' " \
+           "of protocol HTTP" in res.stderr + res.stdout
