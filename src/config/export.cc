@@ -471,6 +471,7 @@ void WriteTargetGroupAttributes(Out& o, int indent, const TargetGroupAttributes&
   o.Str(in, "load_balancing.algorithm.type", AlgorithmName(a.algorithm));
   o.Str(in, "load_balancing.algorithm.anomaly_mitigation", a.anomaly_mitigation ? "on" : "off");
   o.Int(in, "slow_start.duration_seconds", a.slow_start_seconds);
+  if (a.proxy_protocol_v2) o.Bool(in, "proxy_protocol_v2.enabled", true);  // TCP groups only
   o.Str(in, "sluice.tls.server_name", a.tls_server_name);
   o.Bool(in, "sluice.tls.verify.enabled", a.tls_verify);
   // The loader refuses an empty path; empty (the system store) is its default.

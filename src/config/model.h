@@ -246,6 +246,9 @@ struct TargetGroupAttributes {
   int stickiness_lb_cookie_duration_seconds = 86400;
   std::string stickiness_app_cookie_name;
   int stickiness_app_cookie_duration_seconds = 86400;
+  // proxy_protocol_v2.enabled (TCP groups, reference §8.4): each connection to a target starts
+  // with a PROXY protocol v2 header carrying the client's and the listener's addresses.
+  bool proxy_protocol_v2 = false;
   // Sluice's own attributes for TLS to the targets of HTTPS groups and HTTPS health checks
   // (ALB sends no SNI and verifies nothing; these are opt-in).
   std::string tls_server_name;     // sluice.tls.server_name: SNI sent, and the name verified

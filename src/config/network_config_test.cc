@@ -116,6 +116,20 @@ TEST(NetworkConfig, TcpAttributesAndGroupFieldsAreChecked) {
               ElementsAre(HasSubstr("ProtocolVersion is only for HTTP and HTTPS target groups")));
 }
 
+TEST(NetworkConfig, ProxyProtocolIsForTcpGroups) {
+  Config c = MustLoad(With("    Port: 6432\n",
+                           "    Port: 6432\n    Attributes: {proxy_protocol_v2.enabled: true}\n"));
+  ASSERT_EQ(c.target_groups.size(), 1u);
+  EXPECT_TRUE(c.target_groups[0].attributes.proxy_protocol_v2);
+  testing::ExpectRoundTrip(c);
+  constexpr char kHttpGroup[] = R"(
+TargetGroups:
+  - {Name: web, Port: 80, Attributes: {proxy_protocol_v2.enabled: true}}
+)";
+  EXPECT_THAT(Errors(kHttpGroup),
+              ElementsAre(HasSubstr("proxy_protocol_v2.enabled is for TCP target groups")));
+}
+
 TEST(NetworkConfig, ExportRoundTrip) {
   const std::string y = testing::ExpectRoundTrip(MustLoad(kNetwork));
   EXPECT_THAT(y, HasSubstr("Type: \"network\""));

@@ -19,6 +19,7 @@ constexpr std::string_view kSupportedAttributes[] = {
     "load_balancing.algorithm.type",
     "load_balancing.algorithm.anomaly_mitigation",
     "slow_start.duration_seconds",
+    "proxy_protocol_v2.enabled",
     "sluice.tls.server_name",
     "sluice.tls.verify.enabled",
     "sluice.tls.verify.ca_file",
@@ -34,7 +35,6 @@ constexpr std::string_view kUnsupportedAttributes[] = {
     "target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage",
     "lambda.multi_value_headers.enabled",
     "preserve_client_ip.enabled",
-    "proxy_protocol_v2.enabled",
     "target_health_state.unhealthy.connection_termination.enabled",
     "target_health_state.unhealthy.draining_interval_seconds",
     "target_failover.on_deregistration",
@@ -151,6 +151,8 @@ void ParseAttributes(Reader& r, const Field& field, TargetGroupAttributes* out) 
         out->anomaly_mitigation = *v == "on";
         anomaly = &e;
       }
+    } else if (key == "proxy_protocol_v2.enabled") {
+      if (auto b = ReadBool(r, f)) out->proxy_protocol_v2 = *b;
     } else if (key == "slow_start.duration_seconds") {
       if (auto v = ReadInt(r, f, 0, 900, key)) {
         if (*v > 0 && *v < 30) {
@@ -379,6 +381,12 @@ void ParseTargetGroup(Reader& r, const Field& item, TargetGroup* out,
   ParseAttributes(r, attributes, &out->attributes);
   const TargetGroupAttributes& a = out->attributes;
   bool tls_set = !a.tls_server_name.empty() || a.tls_verify || !a.tls_verify_ca_file.empty();
+  if (a.proxy_protocol_v2 && out->protocol != "TCP") {
+    r.AddError(attributes,
+               "proxy_protocol_v2.enabled is for TCP target groups (network load "
+               "balancers); this group's protocol is " +
+                   out->protocol);
+  }
   if (tls_set && out->protocol != "HTTPS" && out->health_check.protocol != "HTTPS") {
     r.AddError(attributes,
                "sluice.tls.* attributes need Protocol HTTPS or HealthCheckProtocol HTTPS");

@@ -139,6 +139,8 @@ class DownstreamConnection final : public net::EventHandler {
   void StartRawTunnel();
   int PickForwardGroup(const config::Action& action);
   const TargetRuntime& ChooseFlowTarget(size_t tg_index);
+  // The PROXY protocol v2 header for the target (proxy_protocol_v2.enabled) in upstream_out_.
+  void AppendProxyHeader();
   // The tunnel's target connection completed (or failed: false, the connection closed).
   bool UpstreamConnected();
   bool TunnelToUpstream();

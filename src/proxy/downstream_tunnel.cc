@@ -9,6 +9,7 @@
 // peer that stops reading stops the other peer by TCP flow control, never by our memory.
 #include <sys/uio.h>
 
+#include "nlb/proxy_protocol.h"
 #include "proxy/downstream_connection.h"
 #include "proxy/upstream_connection.h"
 #include "proxy/worker.h"
@@ -62,11 +63,24 @@ void DownstreamConnection::StartRawTunnel() {
   }
   upstream_ = c;
   connect_started_ms_ = last_activity_ms_ = worker_->now_ms();
-  upstream_out_sent_ = upstream_out_.size();  // no head to send
+  upstream_out_.clear();
+  upstream_out_sent_ = 0;
+  if (group.config->attributes.proxy_protocol_v2) AppendProxyHeader();  // sent before any byte
   resp_eof_ = false;
   upstream_shut_ = downstream_shut_ = false;
   phase_ = Phase::kTunnel;
   worker_->CheckSooner(this, NextCheckMs());
+}
+
+void DownstreamConnection::AppendProxyHeader() {
+  // The destination is the address the client reached: the listener's, or the local address
+  // of a wildcard listener (reference §8.4: no AWS TLV, Sluice has no PrivateLink).
+  SocketAddress local = transport_->LocalAddress();
+  if (local.port == 0) local = listener_address_;
+  uint8_t header[64];
+  const size_t n = nlb::EncodeProxyV2Proxy(nlb::ProxyV2Transport::kStream, peer_, local, header);
+  worker_->TakeString(upstream_out_);
+  upstream_out_.assign(reinterpret_cast<const char*>(header), n);
 }
 
 bool DownstreamConnection::UpstreamConnected() {

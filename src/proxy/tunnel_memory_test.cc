@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 
+#include "nlb/proxy_protocol.h"
 #include "proxy/memory_harness.h"
 
 namespace sluice::proxy {
@@ -287,6 +288,28 @@ TEST_F(TcpListenerTest, TheListenersIdleTimeoutEndsASilentFlow) {
   h_->Advance(2000);
   EXPECT_TRUE(client->at_eof());
   EXPECT_TRUE(h_->upstreams()[0].target->at_eof());
+}
+
+TEST(TcpListenerProxyProtocol, TheTargetGetsAProxyV2HeaderBeforeTheClientsBytes) {
+  std::string yaml = kNetworkConfig;
+  const std::string tail = "    HealthCheckEnabled: false\n";
+  yaml.replace(yaml.find(tail), tail.size(),
+               tail + "    Attributes: {proxy_protocol_v2.enabled: true}\n");
+  auto h = MemoryHarness::Create(yaml);
+  ASSERT_TRUE(h.ok()) << h.error().message;
+  net::MemoryTransport* client = h.value()->Connect(0, 41234);
+  ASSERT_EQ(client->Write("hello", 5).bytes(), 5u);
+  h.value()->Run();
+  ASSERT_EQ(h.value()->upstreams().size(), 1u);
+  const std::string got = h.value()->upstreams()[0].target->ReadAll();
+  ASSERT_EQ(got.size(), 28u + 5u) << got;
+  const auto* bytes = reinterpret_cast<const uint8_t*>(got.data());
+  nlb::ProxyV2Decoded d = nlb::DecodeProxyV2(std::span<const uint8_t>(bytes, got.size()));
+  ASSERT_EQ(d.status, nlb::ProxyV2Status::kComplete);
+  EXPECT_EQ(d.header.command, nlb::ProxyV2Command::kProxy);
+  EXPECT_EQ(d.header.source.ToString(), "192.0.2.10:41234");
+  EXPECT_EQ(d.header.destination.port, 5432);
+  EXPECT_EQ(got.substr(d.consumed), "hello");
 }
 
 TEST_F(TcpListenerTest, ARefusedTargetClosesTheClient) {

@@ -13,6 +13,7 @@ Covered:
 from __future__ import annotations
 
 import hashlib
+import subprocess
 import os
 import socket
 import socketserver
@@ -196,7 +197,6 @@ def test_a_refusing_target_closes_the_client_without_an_http_answer(sluice):
 
 
 def test_incompatible_protocols_are_a_config_error(tmp_path):
-    import subprocess
     from conftest import SLUICE_BIN, dump_config
     cfg = nlb_config(free_port(), [free_port()])
     cfg["TargetGroups"][0]["Protocol"] = "HTTP"
@@ -207,3 +207,69 @@ def test_incompatible_protocols_are_a_config_error(tmp_path):
     assert res.returncode != 0
     assert "IncompatibleProtocols: a TCP listener cannot forward to target group 'tcp' " \
            "of protocol HTTP" in res.stderr + res.stdout
+
+
+NGINX = "/usr/sbin/nginx"
+
+
+@pytest.fixture
+def nginx_proxy_protocol_target(tmp_path):
+    """NGINX on a free port that requires a PROXY protocol header (v1 or v2) and answers with
+    the client address it read from it."""
+    if not os.access(NGINX, os.X_OK):
+        pytest.skip("nginx is not installed (scripts/setup.sh installs it)")
+    port = free_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"""
+daemon off;
+master_process off;
+worker_processes 1;
+pid {tmp_path}/nginx.pid;
+error_log {tmp_path}/nginx-error.log;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp_path};
+  proxy_temp_path {tmp_path};
+  fastcgi_temp_path {tmp_path};
+  uwsgi_temp_path {tmp_path};
+  scgi_temp_path {tmp_path};
+  server {{
+    listen 127.0.0.1:{port} proxy_protocol;
+    location / {{ return 200 "client=$proxy_protocol_addr:$proxy_protocol_port server=$proxy_protocol_server_addr:$proxy_protocol_server_port\\n"; }}
+  }}
+}}
+""")
+    proc = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(conf)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def listening():
+        if proc.poll() is not None:
+            raise AssertionError(f"nginx exited: {proc.stderr.read().decode()}")
+        try:
+            socket.create_connection((LOCAL, port), timeout=0.2).close()
+            return True
+        except OSError:
+            return False
+
+    wait_until(listening, 10, what="nginx to listen")
+    yield port
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_nginx_reads_the_client_address_from_proxy_protocol_v2(sluice,
+                                                               nginx_proxy_protocol_target):
+    port = free_port()
+    cfg = nlb_config(port, [nginx_proxy_protocol_target])
+    cfg["TargetGroups"][0]["Attributes"] = {"proxy_protocol_v2.enabled": "true"}
+    sluice(cfg)
+    with socket.create_connection((LOCAL, port), timeout=10) as s:
+        client_port = s.getsockname()[1]
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        s.settimeout(10)
+        data = b""
+        while chunk := s.recv(4096):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200 "), data
+    assert f"client={LOCAL}:{client_port} server={LOCAL}:{port}".encode() in data, data
