@@ -155,7 +155,8 @@ health::MonitoredSet MonitoredTargets(const proxy::Snapshot& snap) {
     const proxy::TargetGroupRuntime& tg = snap.target_groups[g];
     index[tg.config->name] = g;
     out.groups.push_back({tg.config->name, tg.config->health_check,
-                          tg.config->attributes.slow_start_seconds, used[g], tg.tls});
+                          tg.config->attributes.slow_start_seconds, used[g], tg.tls,
+                          tg.config->attributes.proxy_protocol_v2});
     for (size_t i = 0; i < tg.targets.size(); ++i) {
       const proxy::TargetRuntime& t = tg.targets[i];
       out.targets.push_back({g, tg.config->targets[i].id, t.address,
@@ -166,7 +167,7 @@ health::MonitoredSet MonitoredTargets(const proxy::Snapshot& snap) {
   for (const proxy::DrainingTarget& d : snap.draining) {
     if (now >= d.deadline_ms) continue;  // drained: no longer registered anywhere
     auto [it, added] = index.emplace(d.group, out.groups.size());
-    if (added) out.groups.push_back({d.group, d.check, 0, false, nullptr});
+    if (added) out.groups.push_back({d.group, d.check, 0, false, nullptr, false});
     out.targets.push_back(
         {it->second, d.id, d.address, CheckPort(d.check, d.address), d.stats, true});
   }

@@ -31,6 +31,9 @@ struct MonitoredGroup {
   bool in_use = true;
   // HTTPS checks: the group's TLS client side (SNI, verification); null for HTTP and TCP.
   std::shared_ptr<const tls::ClientContext> tls;
+  // proxy_protocol_v2.enabled: TCP and HTTP checks start with PROXY v2's LOCAL header (NLB's
+  // checks do, reference §8.7), so that a target that requires the header accepts them.
+  bool proxy_protocol_v2 = false;
 };
 
 // A target as the checker sees it: what to probe and where to publish the verdict.

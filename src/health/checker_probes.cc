@@ -2,8 +2,24 @@
 
 #include "health/checker_impl.h"
 #include "net/event_loop.h"
+#include "nlb/proxy_protocol.h"
 
 namespace sluice::health {
+
+namespace {
+
+// PROXY protocol v2's LOCAL command (no addresses): what NLB's health checks send first to a
+// group with proxy_protocol_v2.enabled (reference §8.7).
+std::string_view LocalProxyHeader() {
+  static const std::string header = [] {
+    uint8_t bytes[16];
+    const size_t n = nlb::EncodeProxyV2Local(bytes);
+    return std::string(reinterpret_cast<const char*>(bytes), n);
+  }();
+  return header;
+}
+
+}  // namespace
 
 // Due checks join the queue; checks in flight past their deadline time out.
 void HealthChecker::Impl::RunDueTimers(int64_t now) {
@@ -70,7 +86,7 @@ bool HealthChecker::Impl::AttachProbe(uint32_t i, int fd, int64_t now) {
   p.stream = std::move(stream);
   p.entry = i;
   p.deadline_ms = now + g.timeout_ms;
-  p.io.Reset(g.tcp, "");
+  p.io.Reset(g.tcp, g.proxy_protocol_v2 ? LocalProxyHeader() : std::string_view());
   if (!g.tcp) {
     SocketAddress to = e.address;
     to.port = e.check_port;

@@ -12,6 +12,7 @@ void HealthChecker::Impl::TakeGroups(std::vector<MonitoredGroup>& groups) {
     g.name = std::move(mg.name);
     g.matcher = StatusMatcher::Parse(mg.check.matcher);
     g.tcp = mg.check.protocol == "TCP";
+    g.proxy_protocol_v2 = mg.proxy_protocol_v2 && mg.check.protocol != "HTTPS";
     if (mg.check.protocol == "HTTPS") g.tls = std::move(mg.tls);
     g.interval_ms = std::max<int64_t>(1, mg.check.interval_seconds) * 1000;
     g.timeout_ms = std::max<int64_t>(1, mg.check.timeout_seconds) * 1000;

@@ -62,7 +62,12 @@ std::optional<int> ProbeIo::Progress(net::Transport& stream, uint32_t events) {
     if (stream.ConnectError() != 0) return -1;
     if (!(events & EPOLLOUT)) return std::nullopt;
     connected_ = true;
-    if (tcp_) return kConnectedStatus;
+    if (tcp_) {
+      // A TCP check's only bytes: PROXY v2's LOCAL header when the group sends PROXY headers
+      // (best effort; the connect alone decides).
+      if (!request_.empty()) (void)stream.Write(request_.data(), request_.size());
+      return kConnectedStatus;
+    }
   }
   if (std::optional<int> failed = Send(stream)) return failed;
   if (sent_ < request_.size()) return std::nullopt;

@@ -273,3 +273,22 @@ def test_nginx_reads_the_client_address_from_proxy_protocol_v2(sluice,
             data += chunk
     assert data.startswith(b"HTTP/1.1 200 "), data
     assert f"client={LOCAL}:{client_port} server={LOCAL}:{port}".encode() in data, data
+
+
+def test_http_health_checks_send_the_local_header_first(sluice, nginx_proxy_protocol_target):
+    # NGINX refuses a connection whose first bytes are not a PROXY header: the check is healthy
+    # only if it starts with PROXY v2's LOCAL command (reference §8.7).
+    port, admin = free_port(), free_port()
+    cfg = nlb_config(port, [nginx_proxy_protocol_target], health=True, admin=admin)
+    group = cfg["TargetGroups"][0]
+    group["Attributes"] = {"proxy_protocol_v2.enabled": "true"}
+    group["HealthCheckProtocol"] = "HTTP"
+    group["HealthCheckPath"] = "/"
+    sluice(cfg)
+
+    def state():
+        _, _, doc = admin_get(admin)
+        rows = list(health_rows(doc or {}).values())
+        return rows[0].get("State") if rows else None
+
+    wait_until(lambda: state() == "healthy", 30, interval=0.2, what="the target healthy")
