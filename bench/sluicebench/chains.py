@@ -31,8 +31,18 @@ with access_logs.s3.enabled and sluice.access_logs.directory (its ALB gzip files
 `access_log <file> combined buffer=64k flush=1s`, HAProxy with `log stdout format raw local0`
 and `option httplog`, its stdout going to the file (Launch.stdout). Otherwise logging is off
 (NGINX `access_log off`, no "log" line in HAProxy, no access-log attribute in Sluice).
+
+A layer-4 workload (Workload.tcp, tcp-ka-13b) runs every proxy as a TCP forwarder: each
+client connection is forwarded, as bytes, over one backend connection chosen when it is
+accepted, for its life (connection-level balancing; no HTTP parsing, no added headers, no
+backend connection reuse). Sluice with a `Type: network` load balancer, a TCP listener and a
+TCP target group (sluice-tcp.yaml.in), HAProxy in `mode tcp` (haproxy-tcp.cfg.in), NGINX with
+its stream module (nginx-tcp.conf.in; Debian's is the dynamic module of libnginx-mod-stream,
+loaded by the config: nginx_stream_load). The floor and direct chains are as for HTTP.
 """
 
+import functools
+import os
 import re
 import shutil
 import subprocess
@@ -348,6 +358,88 @@ def _nginx(env, chain, layout, workload, port):
     return Launch(argv, PROXY_ADDR, port, chain, True, access_log=log)
 
 
+# Where Debian's libnginx-mod-stream puts the stream module (nginx -V: --with-stream=dynamic).
+NGINX_STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"
+
+
+@functools.lru_cache(maxsize=None)
+def _nginx_configure_args():
+    try:
+        r = subprocess.run(["nginx", "-V"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise HarnessError(f"nginx -V failed: {e}") from None
+    return r.stdout + r.stderr
+
+
+def nginx_stream_load(configure_args=None, module=NGINX_STREAM_MODULE):
+    """The line nginx-tcp.conf.in needs to have the stream module: "" when nginx has it built
+    in (--with-stream), a load_module line when it is a dynamic module (--with-stream=dynamic,
+    Debian's, packaged as libnginx-mod-stream). A HarnessError when nginx has no stream module
+    or the dynamic module's file is missing. configure_args: `nginx -V`'s output (default: run
+    it, once)."""
+    text = _nginx_configure_args() if configure_args is None else configure_args
+    flags = text.split()
+    if "--with-stream" in flags:
+        return ""
+    if "--with-stream=dynamic" in flags:
+        if not os.path.exists(module):
+            raise HarnessError(f"nginx's stream module is dynamic and {module} is missing "
+                               f"(apt-get install -y libnginx-mod-stream)")
+        return f"load_module {module};"
+    raise HarnessError("nginx was built without the stream module (--with-stream): the "
+                       "layer-4 workloads need it")
+
+
+def _check_tcp(chain, workload):
+    if not workload.tcp:
+        raise HarnessError(f"{chain}: workload {workload.name} is not a layer-4 workload")
+
+
+def _targets_yaml():
+    return "\n".join(f"      - Id: {b}" for b in BACKEND_ADDRS)
+
+
+def _sluice_tcp(env, chain, layout, workload, port):
+    """Sluice as an NLB: Type network, a TCP listener, a TCP target group."""
+    _check_tcp(chain, workload)
+    text = render("sluice-tcp.yaml.in", {
+        "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port, "BACKEND_PORT": env.backend_port,
+        "TARGETS": _targets_yaml()})
+    cfg = env.cfg_dir / f"{chain}-tcp-{layout.name}.yaml"
+    cfg.write_text(text)
+    argv = [env.tools["sluice"], "run", "--config", cfg, "--workers", layout.workers,
+            "--shutdown-timeout", "0"]
+    return Launch(argv, PROXY_ADDR, port, chain, True)
+
+
+def _haproxy_tcp(env, chain, layout, workload, port):
+    """HAProxy in mode tcp, balance roundrobin."""
+    _check_tcp(chain, workload)
+    text = render("haproxy-tcp.cfg.in", {
+        "WORKERS": layout.workers, "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port,
+        "SERVERS": "\n".join(f"    server b{i + 1} {b}:{env.backend_port}"
+                             for i, b in enumerate(BACKEND_ADDRS))})
+    cfg = env.cfg_dir / f"{chain}-tcp-{layout.name}.cfg"
+    cfg.write_text(text)
+    return Launch(["haproxy", "-f", cfg, "-db"], PROXY_ADDR, port, chain, True)
+
+
+def _nginx_tcp(env, chain, layout, workload, port):
+    """NGINX's stream module: upstream (round robin) and proxy_pass."""
+    _check_tcp(chain, workload)
+    wd = env.work / f"nginx-tcp-{layout.name}"
+    wd.mkdir(exist_ok=True)
+    text = render("nginx-tcp.conf.in", {
+        "LOAD_MODULE": nginx_stream_load(),
+        "WORKERS": layout.workers, "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port,
+        "WORKDIR": wd,
+        "SERVERS": "\n".join(f"        server {b}:{env.backend_port};" for b in BACKEND_ADDRS)})
+    cfg = env.cfg_dir / f"{chain}-tcp-{layout.name}.conf"
+    cfg.write_text(text)
+    argv = ["nginx", "-c", cfg, "-e", wd / "nginx-error.log"]
+    return Launch(argv, PROXY_ADDR, port, chain, True)
+
+
 def _no_tls(chain, workload):
     """The references speak no TLS and write no access log."""
     if workload.tls or workload.backend_tls:
@@ -373,10 +465,15 @@ def _direct(env, chain, layout, workload, port):
 
 CHAINS = {"sluice": _sluice, "sluice-1rule": _sluice, "sluice-1000rules": _sluice,
           "haproxy": _haproxy, "nginx": _nginx, "floor": _floor, "direct": _direct}
+# A layer-4 workload's launchers: the peers in TCP mode; the floor (a byte forwarder already)
+# and direct as for HTTP; no rules variants (a TCP listener has no rules).
+TCP_CHAINS = {"sluice": _sluice_tcp, "haproxy": _haproxy_tcp, "nginx": _nginx_tcp,
+              "floor": _floor, "direct": _direct}
 
 
 def launch(env, chain, layout, workload, port):
-    fn = CHAINS.get(chain)
+    fn = (TCP_CHAINS if workload.tcp else CHAINS).get(chain)
     if fn is None:
-        raise HarnessError(f"unknown chain {chain}")
+        raise HarnessError(f"unknown chain {chain}" + (f" for layer-4 workload {workload.name}"
+                                                       if chain in CHAINS else ""))
     return fn(env, chain, layout, workload, port)

@@ -10,7 +10,7 @@ import signal
 import time
 
 from .chains import (BACKEND_SOURCES, ChainEnv, backend_argv, backend_tool, launch,
-                     make_certificate, tls_backend_argv)
+                     make_certificate, nginx_stream_load, tls_backend_argv)
 from .common import BACKEND_ADDRS, PROXY_ADDR, HarnessError, ProxyDied
 from .httpcheck import http_check, open_idle_connections, ws_check
 from . import accesslog, loadgen
@@ -525,6 +525,14 @@ class Bench:
                                            "(apt-get install -y nginx)")
                     self.say(f"warning: nginx not installed; {wl.name} skipped")
                     continue
+                if wl.tcp and "nginx" in wchains:
+                    try:
+                        nginx_stream_load()
+                    except HarnessError as e:
+                        if not self.args.smoke:
+                            raise
+                        self.say(f"warning: {e}; nginx skipped in {wl.name}")
+                        wchains = [c for c in wchains if c != "nginx"]
                 backend = self.start_backends(layout, wl)
                 self.say(f"= {wl.name}: {wl.title} (backends: {backend})")
                 try:

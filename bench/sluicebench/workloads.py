@@ -33,6 +33,12 @@ on names. What a workload entry decides:
     variants            chains run instead of a selected one (rules: sluice with 1 and with
                         1,000 rules, when sluice is selected)
     comparisons         the (ours, other) pairs of per-round ratios in results.md
+    tcp                 a layer-4 workload: every proxy forwards the clients' connections as
+                        bytes (Sluice a `Type: network` load balancer with a TCP listener and
+                        a TCP target group, HAProxy `mode tcp`, NGINX `stream`; chains.py,
+                        TCP_CHAINS), so each client connection is pinned to one backend for
+                        its life; the client and backends are the HTTP workload's (plain HTTP,
+                        keep-alive)
 
 A TLS workload runs on the peers only (the floor forwarder and the responder speak no TLS) and
 measures capacity only: bench/tools/openloop.c and the idle phase's client speak plain HTTP.
@@ -69,8 +75,17 @@ class Workload:
     def __init__(self, name, title, body=13, close=False, path="/",
                  phases=("capacity", "latency"), chains=None, variants=None,
                  comparisons=PEER_COMPARISONS, tls=False, backend_tls=False, handshake=None,
-                 tls_key=DEFAULT_CERT_KEY, access_log=False, websocket=False, depth=1):
+                 tls_key=DEFAULT_CERT_KEY, access_log=False, websocket=False, depth=1,
+                 tcp=False):
         self.name, self.title, self.body, self.close = name, title, body, close
+        # A layer-4 workload: plain HTTP keep-alive through proxies in TCP mode. Keep-alive
+        # only: in TCP mode no proxy closes per request (the responder decides), and the
+        # peers would need their HTTP configs for TLS and access logs.
+        self.tcp = tcp
+        if tcp and (tls or backend_tls or close or access_log or handshake or websocket or
+                    variants):
+            raise HarnessError(f"workload {name}: a layer-4 workload is plain HTTP keep-alive "
+                               f"through TCP forwarders, without TLS, logs or variants")
         # A WebSocket workload: ws-load upgrades every connection and echoes messages of
         # `body` bytes through the chain to ws-echo backends, `depth` outstanding per
         # connection; capacity phase only (no open-loop WebSocket generator).
@@ -183,6 +198,16 @@ WORKLOADS = {w.name: w for w in (
              body=1024, websocket=True, phases=("capacity",)),
     Workload("ws-echo-64k", "WebSocket echo, 64 KiB messages, one outstanding per connection",
              body=65536, websocket=True, phases=("capacity",)),
+    # ka-13b with every proxy in layer-4 mode (issue 15: CPU per request against the floor,
+    # HAProxy `mode tcp` and NGINX `stream`): the same wrk keep-alive client and responders,
+    # each client connection forwarded as bytes to one responder for its life. Besides the
+    # usual comparisons, each proxy against itself in ka-13b (its L7 cost over L4; rounds
+    # minutes apart, not interleaved) and the floor against itself (the noise between the two
+    # workloads' rounds: the floor does the same work in both).
+    Workload("tcp-ka-13b", "keep-alive, 13 B response, every proxy in TCP (layer-4) mode",
+             body=13, tcp=True,
+             comparisons=PEER_COMPARISONS + tuple((c, f"{c}@ka-13b")
+                                                  for c in PEERS + ("floor",))),
 )}
 
 

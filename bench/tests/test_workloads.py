@@ -118,7 +118,7 @@ def test_option_defaults():
     assert (full.rounds, full.duration, full.layouts, full.seed) == (5, 10, "A,B", 7)
     assert full.workloads == ("ka-13b,ka-13b-log,ka-1k,ka-64k,close-13b,rules,idle,tls-ka-13b,"
                               "tls-close-13b,tls-resume-13b,tls-full-13b,tls-full-rsa-13b,"
-                              "tls-upstream-ka-13b,ws-echo-1k,ws-echo-64k")
+                              "tls-upstream-ka-13b,ws-echo-1k,ws-echo-64k,tcp-ka-13b")
     assert not full.tls_backend_log and cli.parse_args(["--tls-backend-log"]).tls_backend_log
     with pytest.raises(SystemExit):
         cli.parse_args(["--workloads", "ka-2k"])
