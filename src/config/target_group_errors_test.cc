@@ -27,7 +27,8 @@ constexpr char kSupported[] =
     "stickiness.lb_cookie.duration_seconds, stickiness.app_cookie.cookie_name, "
     "stickiness.app_cookie.duration_seconds, load_balancing.algorithm.type, "
     "load_balancing.algorithm.anomaly_mitigation, slow_start.duration_seconds, "
-    "sluice.tls.server_name, sluice.tls.verify.enabled, sluice.tls.verify.ca_file";
+    "proxy_protocol_v2.enabled, sluice.tls.server_name, sluice.tls.verify.enabled, "
+    "sluice.tls.verify.ca_file";
 
 TEST(TargetGroupErrorsTest, NotYetSupportedSettings) {
   EXPECT_THAT(
@@ -187,7 +188,7 @@ TEST(TargetGroupErrorsTest, AttributeKeysAndValues) {
       stickiness.type: source_ip
       stickiness.lb_cookie.duration_seconds: 0
       slow_start.duration_seconds: 10
-      proxy_protocol_v2.enabled: true
+      preserve_client_ip.enabled: true
       deregistration_delay: 5
 )")),
       ElementsAre(
@@ -199,8 +200,8 @@ TEST(TargetGroupErrorsTest, AttributeKeysAndValues) {
             "stickiness.lb_cookie.duration_seconds 0 is out of range 1..604800"),
           E(8, 36, at + "slow_start.duration_seconds",
             "slow_start.duration_seconds 10 is invalid; allowed: 0 (off) or 30..900"),
-          E(9, 7, at + "proxy_protocol_v2.enabled",
-            std::string("target group attribute 'proxy_protocol_v2.enabled' is not supported by "
+          E(9, 7, at + "preserve_client_ip.enabled",
+            std::string("target group attribute 'preserve_client_ip.enabled' is not supported by "
                         "Sluice; supported: ") +
                 kSupported),
           E(10, 7, at + "deregistration_delay",
