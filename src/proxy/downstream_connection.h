@@ -198,6 +198,9 @@ class DownstreamConnection final : public net::EventHandler {
   void RecordRedirect(std::string_view location);
   ExchangeRecord BuildRecord() const;
   bool ConnectUpstream();
+  // A new connection to upstream_key_'s target (TLS when the key has a TLS profile), watched,
+  // owned as upstream_; false (nothing opened) when the connect or the watch failed.
+  bool OpenUpstream();
   void ReleaseUpstream(bool reusable);
   void FinishRequest();
   void ResolveListener();

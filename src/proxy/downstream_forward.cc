@@ -45,13 +45,11 @@ void DownstreamConnection::ForwardRequest(http::RequestHead& head, const Request
   ctx.client_port = peer_.port;
   ctx.fallback_ip = &listener_address_.ip;
   if (transform_ != nullptr) ctx.transformed_host = transform_->transformed_host;
-  // Only a bodiless request that will not be closed for being ambiguous may switch protocols.
-  if (upgrade_requested_ &&
-      (req_framing_.kind != http::BodyKind::kNone || close_after_ambiguous_)) {
-    upgrade_requested_ = false;
+  if (upgrade_requested_) [[unlikely]] {
+    // Only a bodiless request that will not be closed for being ambiguous may switch.
+    upgrade_requested_ = req_framing_.kind == http::BodyKind::kNone && !close_after_ambiguous_;
+    if (upgrade_requested_) ctx.upgrade = "websocket";
   }
-  if (upgrade_requested_) [[unlikely]]
-    ctx.upgrade = "websocket";
   ApplyDesyncVerdict(verdict_, &ctx);
   ctx.unix_seconds = worker_->unix_seconds();
   ctx.rng = &worker_->rng();
@@ -92,15 +90,21 @@ bool DownstreamConnection::ConnectUpstream() {
     upstream_ = c;
     return true;
   }
+  if (!OpenUpstream()) {
+    FailUpstream(Cause::kTargetConnectFailed);
+    return false;
+  }
+  return true;
+}
+
+bool DownstreamConnection::OpenUpstream() {
+  UpstreamPools& pools = worker_->pools();
   const bool tls = upstream_key_.tls_profile != 0;
   auto transport =
       tls ? worker_->ConnectTls(upstream_key_.address, snapshot_->target_groups[target_group_].tls)
           : worker_->connector().Connect(upstream_key_.address);
-  if (!transport.ok()) {
-    FailUpstream(Cause::kTargetConnectFailed);
-    return false;
-  }
-  c = new UpstreamConnection(std::move(transport.value()), upstream_key_, &pools);
+  if (!transport.ok()) return false;
+  auto* c = new UpstreamConnection(std::move(transport.value()), upstream_key_, &pools);
   pools.Arm(c);
   c->owner = this;
   c->readable = false;
@@ -109,7 +113,6 @@ bool DownstreamConnection::ConnectUpstream() {
   c->idle_timeout_ms = idle_timeout_ms_;
   if (!c->transport().Watch(worker_->loop(), c)) {
     delete c;
-    FailUpstream(Cause::kTargetConnectFailed);
     return false;
   }
   connect_started_ms_ = worker_->now_ms();

@@ -125,8 +125,7 @@ void DownstreamConnection::StartTunnel(const http::ResponseHead& rh, size_t head
   target_status_ = 101;
   SetOutcome(Cause::kTargetResponse, 101);
   worker_->TakeString(out_);
-  out_.append("HTTP/1.1 101 ");
-  out_.append(rh.reason.empty() ? std::string_view("Switching Protocols") : rh.reason);
+  AppendDownstreamStatusLine(rh, &out_);
   out_.append("\r\n");
   for (const http::HeaderField& h : rh.header_span()) {
     if (DropsUpgradeResponseField(h.name)) continue;

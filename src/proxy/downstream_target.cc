@@ -94,12 +94,8 @@ int DownstreamConnection::ChooseTargetGroup(const http::RequestHead& head,
       }
     }
   }
-  int weights[8];
-  size_t n = groups.size() < 8 ? groups.size() : 8;
-  for (size_t i = 0; i < n; ++i) weights[i] = groups[i].weight;
-  int pick = balancer::PickWeighted(std::span<const int>(weights, n), worker_->rng());
-  if (pick < 0) return -1;
-  int index = groups[static_cast<size_t>(pick)].index;
+  const int index = PickForwardGroup(action);
+  if (index < 0) return -1;
   if (action.forward.stickiness_enabled) {
     AppendStickyCookie("AWSALBTG",
                        {scope, snapshot_->target_groups[static_cast<size_t>(index)].sticky_id,
@@ -212,6 +208,7 @@ namespace {
   }
 }
 
+// The forward's group by weight alone (no stickiness); -1 when every weight is 0.
 int DownstreamConnection::PickForwardGroup(const config::Action& action) {
   const auto& groups = action.forward.target_groups;
   if (groups.size() <= 1) return groups.empty() ? -1 : groups[0].index;

@@ -18,6 +18,28 @@ namespace sluice::proxy {
 
 using http::EqualsIgnoreCase;
 
+namespace {
+
+// Writes what is left of `head` (from *head_sent on) and then `body`'s bytes in one call,
+// advances *head_sent and consumes from `body` what went out. Returns the call's result.
+net::IoResult WriteHeadThenBuffer(net::Transport& transport, const std::string& head,
+                                  size_t* head_sent, net::Buffer& body) {
+  const size_t head_left = head.size() - *head_sent;
+  iovec iov[2];
+  int count = 0;
+  if (head_left > 0) iov[count++] = {const_cast<char*>(head.data()) + *head_sent, head_left};
+  if (!body.empty()) iov[count++] = {const_cast<char*>(body.readable().data()), body.size()};
+  net::IoResult r = transport.Write(iov, count);
+  if (r.ok()) {
+    const size_t from_head = r.bytes() < head_left ? r.bytes() : head_left;
+    *head_sent += from_head;
+    body.Consume(r.bytes() - from_head);
+  }
+  return r;
+}
+
+}  // namespace
+
 void DownstreamConnection::ReadUpgradeRequest(const http::RequestHead& head) {
   // RFC 6455 §4.1: a GET, HTTP/1.1 or later. Other upgrades (h2c, TLS) are not ALB's: their
   // Upgrade field is dropped and the request forwarded as a plain one.
@@ -45,24 +67,11 @@ void DownstreamConnection::StartRawTunnel() {
   counted_target_ = target.stats.get();
   counted_target_->outstanding.fetch_add(1, std::memory_order_relaxed);
   upstream_key_ = {target.address, group.protocol, group.protocol_version, 0};
-  auto transport = worker_->connector().Connect(target.address);
-  if (!transport.ok()) {
+  if (!OpenUpstream()) {
     Close();
     return;
   }
-  auto* c = new UpstreamConnection(std::move(transport.value()), upstream_key_, &worker_->pools());
-  worker_->pools().Arm(c);
-  c->owner = this;
-  c->readable = false;
-  c->writable = false;
-  c->idle_timeout_ms = idle_timeout_ms_;
-  if (!c->transport().Watch(worker_->loop(), c)) {
-    delete c;
-    Close();
-    return;
-  }
-  upstream_ = c;
-  connect_started_ms_ = last_activity_ms_ = worker_->now_ms();
+  last_activity_ms_ = connect_started_ms_;
   upstream_out_.clear();
   upstream_out_sent_ = 0;
   if (group.config->attributes.proxy_protocol_v2) AppendProxyHeader();  // sent before any byte
@@ -114,21 +123,13 @@ bool DownstreamConnection::PumpTunnel() {
 // Client bytes (and whatever of the upgrade request's head is still unsent) to the target;
 // the client's end of stream becomes a half-close towards the target once all is sent.
 bool DownstreamConnection::TunnelToUpstream() {
-  const size_t head_left = upstream_out_.size() - upstream_out_sent_;
   bool progress = false;
-  if ((head_left > 0 || !in_.empty()) && upstream_->writable) {
-    iovec iov[2];
-    int iovcnt = 0;
-    if (head_left > 0) iov[iovcnt++] = {upstream_out_.data() + upstream_out_sent_, head_left};
-    if (!in_.empty()) iov[iovcnt++] = {const_cast<char*>(in_.readable().data()), in_.size()};
-    net::IoResult r = upstream_->transport().Write(iov, iovcnt);
+  if ((upstream_out_sent_ < upstream_out_.size() || !in_.empty()) && upstream_->writable) {
+    const size_t buffered = in_.size();
+    net::IoResult r =
+        WriteHeadThenBuffer(upstream_->transport(), upstream_out_, &upstream_out_sent_, in_);
     if (r.ok()) {
-      size_t written = r.bytes();
-      const size_t from_head = written < head_left ? written : head_left;
-      upstream_out_sent_ += from_head;
-      written -= from_head;
-      in_.Consume(written);
-      received_bytes_ += written;
+      received_bytes_ += buffered - in_.size();
       last_activity_ms_ = worker_->now_ms();
       progress = true;
     } else if (r.status() == net::IoStatus::kWouldBlock) {
@@ -174,19 +175,10 @@ bool DownstreamConnection::TunnelToDownstream() {
       return false;
     }
   }
-  const size_t head_left = out_.size() - out_sent_;
-  if ((head_left > 0 || !b.empty()) && writable_) {
-    iovec iov[2];
-    int iovcnt = 0;
-    if (head_left > 0) iov[iovcnt++] = {out_.data() + out_sent_, head_left};
-    if (!b.empty()) iov[iovcnt++] = {const_cast<char*>(b.readable().data()), b.size()};
-    net::IoResult r = transport_->Write(iov, iovcnt);
+  if ((out_sent_ < out_.size() || !b.empty()) && writable_) {
+    net::IoResult r = WriteHeadThenBuffer(*transport_, out_, &out_sent_, b);
     if (r.ok()) {
-      size_t written = r.bytes();
-      sent_bytes_ += written;
-      const size_t from_head = written < head_left ? written : head_left;
-      out_sent_ += from_head;
-      b.Consume(written - from_head);
+      sent_bytes_ += r.bytes();
       last_activity_ms_ = worker_->now_ms();
       progress = true;
     } else if (r.status() == net::IoStatus::kWouldBlock) {
