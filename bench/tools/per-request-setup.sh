@@ -5,6 +5,10 @@
 # `wait_then_load N`: waits for the listener and the first health checks, then sends N
 # keep-alive requests from one client.
 responder=$root/build-bench/bench-tools/responder
+if [ ! -x "$responder" ]; then  # the harness builds it; a checkout that never ran it has none
+  mkdir -p "$(dirname "$responder")"
+  cc -O2 -w -o "$responder" "$root/../shared/bench/responder.c"
+fi
 mkdir -p "$out"
 free_port() {
   /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -43,5 +47,8 @@ wait_then_load() {
     sleep 0.2
   done
   sleep 3  # first health checks
-  /usr/bin/python3 "$here/keepalive-client.py" "$1" "$port" >/dev/null
+  # A failed load must stop the measurement (callers run this inside $(...), where set -e
+  # does not reach): a figure from error responses would be meaningless.
+  /usr/bin/python3 "$here/keepalive-client.py" "$1" "$port" >/dev/null ||
+    { echo "the load of $1 requests failed; see $out" >&2; exit 1; }
 }
