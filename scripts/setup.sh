@@ -13,6 +13,8 @@ PACKAGES=(
   # NGINX's stream module (a dynamic module on Debian), for the bench's tcp-ka-13b (NGINX stream)
   libnginx-mod-stream
   awscli python3-boto3 python3-websockets time
+  # HTTP/2: nghttp2 (the codec), and h2load/nghttp and Python's h2 as test clients
+  libnghttp2-dev nghttp2-client python3-h2
 )
 # node and npm, for the AWS SDK for JavaScript test (tests/js). Only when `node` is absent: the
 # machine image ships NodeSource's nodejs 20, which bundles npm and conflicts with Debian's npm

@@ -198,6 +198,15 @@ bool TlsTransport::HasBufferedInput() const {
   return ssl_ != nullptr && SSL_has_pending(ssl_) == 1;
 }
 
+std::string_view TlsTransport::ApplicationProtocol() const {
+  if (ssl_ == nullptr || !handshake_done_) return {};
+  const unsigned char* p = nullptr;
+  unsigned int len = 0;
+  SSL_get0_alpn_selected(ssl_, &p, &len);
+  return p != nullptr ? std::string_view(reinterpret_cast<const char*>(p), len)
+                      : std::string_view();
+}
+
 std::string_view TlsTransport::TlsServerName() const {
   if (ssl_ == nullptr) return {};
   const char* name = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name);

@@ -46,6 +46,7 @@ class TlsTransport final : public Transport, public EventHandler {
   std::string_view TlsVersion() const override;
   std::string_view TlsCipher() const override;
   std::string_view TlsServerName() const override;
+  std::string_view ApplicationProtocol() const override;
   bool HasBufferedInput() const override;
   const char* TlsFailure() const override;
   SSL* TlsSession() const override { return ssl_; }

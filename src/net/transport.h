@@ -106,6 +106,8 @@ class Transport {
   virtual std::string_view TlsCipher() const { return {}; }
   // The SNI host name the client sent (valid while the stream is open), or empty.
   virtual std::string_view TlsServerName() const { return {}; }
+  // The protocol ALPN selected ("h2", "http/1.1") after a TLS handshake, else empty.
+  virtual std::string_view ApplicationProtocol() const { return {}; }
   // After a TLS handshake failed: why, in a few words (a static string: the certificate
   // check's reason, OpenSSL's reason, or that the peer closed); null otherwise.
   virtual const char* TlsFailure() const { return nullptr; }

@@ -56,7 +56,8 @@ observe::AccessLogEntry ToAccessLogEntry(const ExchangeRecord& r) {
   const snapshot::ListenerRuntime* l = r.listener;
   const bool https = l != nullptr && l->protocol == snapshot::ListenerProtocol::kHttps;
   e.scheme = https ? "https" : "http";
-  e.type = !r.websocket ? e.scheme : https ? "wss" : "ws";  // reference §5.2 field 1
+  // Reference §5.2 field 1.
+  e.type = r.websocket ? (https ? "wss" : "ws") : r.http2 ? "h2" : e.scheme;
   e.response_unix_us = (r.received_unix_ms + (r.done_ms - r.received_ms)) * 1000;
   e.request_unix_us = r.received_unix_ms * 1000;
   if (l != nullptr) {

@@ -8,6 +8,7 @@
 
 #include "http/desync.h"
 #include "http/host.h"
+#include "proxy/h2_session.h"
 #include "proxy/local_response.h"
 #include "proxy/request_rewrite.h"
 #include "proxy/rule_transform.h"
@@ -32,7 +33,7 @@ using http::EqualsIgnoreCase;
 DownstreamConnection::DownstreamConnection(Worker* worker,
                                            std::unique_ptr<net::Transport> transport,
                                            const SocketAddress& peer,
-                                           const ListenerRuntime* listener)
+                                           const ListenerRuntime* listener, Kind kind)
     : worker_(worker),
       transport_(std::move(transport)),
       peer_(peer),
@@ -40,19 +41,22 @@ DownstreamConnection::DownstreamConnection(Worker* worker,
       listener_(listener),
       listener_address_(listener->address) {
   created_ms_ = last_activity_ms_ = worker->now_ms();
-  handshaking_ = listener->tls != nullptr;
+  h2_stream_ = kind == Kind::kH2Stream;
+  handshaking_ = listener->tls != nullptr && !h2_stream_;
   idle_timeout_ms_ =
       static_cast<int64_t>(listener_->load_balancer->attributes.idle_timeout_seconds) * 1000;
   lb_metrics_ = &worker_->metrics().Lb(listener->lb_metrics_slot);
-  observe::WorkerMetrics::Add(*lb_metrics_, observe::LbMetric::kNewConnectionCount);
-  observe::WorkerMetrics::Add(*lb_metrics_, observe::LbMetric::kActiveConnectionCount);
+  if (!h2_stream_) {
+    observe::WorkerMetrics::Add(*lb_metrics_, observe::LbMetric::kNewConnectionCount);
+    observe::WorkerMetrics::Add(*lb_metrics_, observe::LbMetric::kActiveConnectionCount);
+  }
   worker_->Register(this);
 }
 
 DownstreamConnection::~DownstreamConnection() = default;
 
 bool DownstreamConnection::Start() {
-  if (listener_->connection_log_key != 0 && !handshaking_) LogConnection(false);
+  if (listener_->connection_log_key != 0 && !handshaking_ && !h2_stream_) LogConnection(false);
   if (!transport_->Watch(worker_->loop(), this)) {
     Close();
     return false;
@@ -76,6 +80,10 @@ void DownstreamConnection::Pump() {
   for (int rounds = 0; !closed_; ++rounds) {
     if (rounds == 64) {  // a long transfer: let other connections run, then continue
       worker_->loop().Yield(this);
+      return;
+    }
+    if (phase_ == Phase::kH2) [[unlikely]] {
+      PumpH2();
       return;
     }
     bool progress = ReadDownstream();
@@ -113,6 +121,9 @@ void DownstreamConnection::Pump() {
       case Phase::kTunnel:
         progress |= PumpTunnel();
         break;
+      case Phase::kH2:  // the handshake just chose h2
+        PumpH2();
+        return;
       case Phase::kClosing:
         FlushDownstream();
         if (!closed_ && out_sent_ == out_.size()) LingeringClose();
@@ -530,6 +541,8 @@ void DownstreamConnection::BeginShutdown() {
   shutting_down_ = true;
   keep_alive_ = false;  // the response in progress says "Connection: close"
   if (phase_ == Phase::kIdle) Close();
+  if (phase_ == Phase::kH2) [[unlikely]]
+    h2_->BeginShutdown();  // GOAWAY: the open streams finish, then the connection closes
 }
 
 void DownstreamConnection::LingeringClose() {
@@ -556,8 +569,11 @@ void DownstreamConnection::Close() {
   EndExchange();
   closed_ = true;
   // The gauge goes down by one on the slot it went up on (a reload may rename the LB).
-  observe::WorkerMetrics::Add(*lb_metrics_, observe::LbMetric::kActiveConnectionCount,
-                              ~uint64_t{0});
+  if (!h2_stream_) {
+    observe::WorkerMetrics::Add(*lb_metrics_, observe::LbMetric::kActiveConnectionCount,
+                                ~uint64_t{0});
+  }
+  if (h2_ != nullptr) h2_->Detach();  // the streams' exchanges see a reset
   if (upstream_ != nullptr) ReleaseUpstream(false);
   if (counted_target_ != nullptr) {
     counted_target_->outstanding.fetch_sub(1, std::memory_order_relaxed);

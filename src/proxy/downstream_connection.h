@@ -35,11 +35,18 @@ inline constexpr int64_t kConnectTimeoutMs = 10000;    // ALB's connect budget t
 inline constexpr int64_t kLingerMs = 2000;             // draining a client's input after our close
 inline constexpr int64_t kHandshakeTimeoutMs = 10000;  // a TLS handshake must finish within this
 
+class H2Session;
+
 class DownstreamConnection final : public net::EventHandler {
  public:
+  // kConnection: an accepted client connection. kH2Stream: one HTTP/2 stream's exchange,
+  // over an H2StreamTransport (h2_session.h); it is not a connection of its own (no
+  // connection metrics or connection log) and serves exactly one request.
+  enum class Kind : uint8_t { kConnection, kH2Stream };
   // `transport` is the accepted stream, not yet watched (the worker watches it).
   DownstreamConnection(Worker* worker, std::unique_ptr<net::Transport> transport,
-                       const SocketAddress& peer, const ListenerRuntime* listener);
+                       const SocketAddress& peer, const ListenerRuntime* listener,
+                       Kind kind = Kind::kConnection);
   ~DownstreamConnection() override;
   // Watches the transport; false (and the connection is closed) when it cannot.
   bool Start();
@@ -59,6 +66,9 @@ class DownstreamConnection final : public net::EventHandler {
   void BeginShutdown();
   // Immediate close (shutdown deadline passed).
   void ForceClose() { Close(); }
+  // An HTTP/2 stream's exchange takes what its connection knows from the TLS handshake: the
+  // TLS header lines, the handshake time and the connection's trace id (access log).
+  void AdoptConnectionFacts(DownstreamConnection& connection);
 
   DownstreamConnection* next = nullptr;  // the worker's timer wheel (deadline_wheel.h)
   DownstreamConnection* prev = nullptr;
@@ -73,6 +83,7 @@ class DownstreamConnection final : public net::EventHandler {
     kClosing,     // flushing the last bytes, then close
     kLingering,   // our side shut down; discarding input until the client closes (or 2 s)
     kTunnel,      // a WebSocket after the target's 101: bytes both ways (downstream_tunnel.cc)
+    kH2,          // ALPN chose h2: the bytes go to h2_ (h2_session.h), each stream an exchange
   };
   enum class ResponseState { kHead, kBody, kDone };
 
@@ -84,6 +95,11 @@ class DownstreamConnection final : public net::EventHandler {
   [[gnu::noinline]] bool HandshakeProgressed();
   [[gnu::noinline]] void HandshakeDone();
   bool FlushDownstream();
+  // HTTP/2 (downstream_h2.cc): after a handshake that chose h2, the connection becomes an
+  // HTTP/2 session; PumpH2 runs it, CheckH2Timers closes it when idle.
+  [[gnu::noinline, gnu::cold]] void StartH2();
+  void PumpH2();
+  void CheckH2Timers(int64_t now_ms);
   bool TryStartRequest();
   void HandleRequest(http::RequestHead& head);
   // `target` is head.target already split (SplitRequestTarget).
@@ -316,6 +332,10 @@ class DownstreamConnection final : public net::EventHandler {
   uint32_t user_agent_len_ = 0;
   uint32_t host_len_ = 0;
   bool record_redirect_ = false;  // the text's tail is a redirect's Location
+  // HTTP/2: the session of this connection (Phase::kH2), or, for a stream's exchange,
+  // h2_stream_ (its record says h2 and HTTP/2.0).
+  std::unique_ptr<H2Session> h2_;
+  bool h2_stream_ = false;
   // The connection's conn_trace_id (access log), drawn at its first recorded exchange.
   uint64_t conn_trace_[2] = {0, 0};
   // Its load balancer's counters (the slot of the accepting listener's load balancer).

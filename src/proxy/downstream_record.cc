@@ -40,7 +40,8 @@ void DownstreamConnection::BeginExchange(const http::RequestHead& head) {
   record_text_.push_back(' ');
   record_text_.append(head.target);
   record_text_.push_back(' ');
-  record_text_.append(head.version);
+  // An HTTP/2 stream's request reached the request path as HTTP/1.1; ALB logs HTTP/2.0.
+  record_text_.append(h2_stream_ ? std::string_view("HTTP/2.0") : head.version);
   request_line_len_ = static_cast<uint32_t>(record_text_.size());
   std::string_view host;
   for (const http::HeaderField& h : head.header_span()) {
@@ -225,6 +226,7 @@ ExchangeRecord DownstreamConnection::BuildRecord() const {
   r.verdict = verdict_;
   r.retried = retried_;
   r.websocket = phase_ == Phase::kTunnel;
+  r.http2 = h2_stream_;
   const std::string_view text = record_text_;
   r.request_line = text.substr(0, request_line_len_);
   r.user_agent = text.substr(request_line_len_, user_agent_len_);

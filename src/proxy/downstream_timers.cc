@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "proxy/downstream_connection.h"
+#include "proxy/h2_session.h"
 #include "proxy/request_rewrite.h"
 #include "proxy/upstream_connection.h"
 #include "proxy/worker.h"
@@ -74,6 +75,9 @@ void DownstreamConnection::CheckTimers(int64_t now_ms) {
     case Phase::kTunnel:
       CheckTunnelTimers(now_ms);
       break;
+    case Phase::kH2:
+      CheckH2Timers(now_ms);
+      break;
   }
 }
 
@@ -96,6 +100,10 @@ int64_t DownstreamConnection::NextCheckMs() const {
       return at;
     case Phase::kLingering:
       return linger_started_ms_ + kLingerMs;
+    case Phase::kH2:
+      // Idle only without open streams (their exchanges keep their own timers).
+      return (h2_->open_streams() != 0 ? worker_->now_ms() : h2_->last_stream_activity_ms()) +
+             idle_timeout_ms_;
     case Phase::kIdle:
     case Phase::kLocal:
     case Phase::kClosing:
@@ -130,6 +138,7 @@ void DownstreamConnection::HandshakeDone() {
                                  l.attributes, &tls_header_lines_);
   }
   if (listener_->connection_log_key != 0) LogConnection(true);
+  if (transport_->ApplicationProtocol() == "h2") StartH2();
 }
 
 }  // namespace sluice::proxy

@@ -103,6 +103,7 @@ struct ExchangeRecord {
   http::DesyncVerdict verdict;  // classification and classification_reason
   bool retried = false;         // resent once on a fresh connection (stale pooled one)
   bool websocket = false;       // upgraded by a 101: one record for the whole WebSocket
+  bool http2 = false;           // a stream of an HTTP/2 connection
   std::string_view request_line;
   std::string_view user_agent;
   std::string_view trace_id;

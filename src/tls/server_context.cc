@@ -21,20 +21,33 @@ std::atomic<uint64_t> g_target_failed{0};
 
 constexpr unsigned char kSessionIdContext[] = "sluice";
 
-// ALPN: http/1.1 when the client offers it; otherwise no protocol is acknowledged (the
-// HTTP/2 issue adds "h2" here).
-int SelectAlpn(SSL*, const unsigned char** out, unsigned char* out_len, const unsigned char* in,
-               unsigned int in_len, void*) {
-  static const unsigned char kHttp11[] = "http/1.1";
+// The offered protocol `name` in the client's ALPN list, or null.
+const unsigned char* FindAlpn(const unsigned char* in, unsigned int in_len, std::string_view name) {
   for (unsigned int i = 0; i < in_len;) {
     unsigned int len = in[i];
     if (i + 1 + len > in_len) break;
-    if (len == 8 && std::memcmp(in + i + 1, kHttp11, 8) == 0) {
-      *out = in + i + 1;
-      *out_len = 8;
+    if (len == name.size() && std::memcmp(in + i + 1, name.data(), len) == 0) return in + i + 1;
+    i += 1 + len;
+  }
+  return nullptr;
+}
+
+// ALPN (reference §4.1): h2 when the load balancer has routing.http2.enabled (`arg` non-null)
+// and the client offers it, else http/1.1 when offered; otherwise no protocol is acknowledged
+// and the client speaks HTTP/1.x.
+int SelectAlpn(SSL*, const unsigned char** out, unsigned char* out_len, const unsigned char* in,
+               unsigned int in_len, void* arg) {
+  if (arg != nullptr) {
+    if (const unsigned char* h2 = FindAlpn(in, in_len, "h2")) {
+      *out = h2;
+      *out_len = 2;
       return SSL_TLSEXT_ERR_OK;
     }
-    i += 1 + len;
+  }
+  if (const unsigned char* h1 = FindAlpn(in, in_len, "http/1.1")) {
+    *out = h1;
+    *out_len = 8;
+    return SSL_TLSEXT_ERR_OK;
   }
   return SSL_TLSEXT_ERR_NOACK;
 }
@@ -74,7 +87,7 @@ bool ClientSupportsEcdsa(SSL* ssl) {
   return false;
 }
 
-SSL_CTX* NewContext(const config::SslPolicy& policy, std::string* error) {
+SSL_CTX* NewContext(const config::SslPolicy& policy, bool http2, std::string* error) {
   SSL_CTX* ctx = NewPolicyContext(TLS_server_method(), policy, error);
   if (ctx == nullptr) return nullptr;
   SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
@@ -85,7 +98,8 @@ SSL_CTX* NewContext(const config::SslPolicy& policy, std::string* error) {
   UseProcessTicketKeys(ctx);
   SSL_CTX_set_session_id_context(ctx, kSessionIdContext, sizeof(kSessionIdContext) - 1);
   SSL_CTX_set_read_ahead(ctx, 1);
-  SSL_CTX_set_alpn_select_cb(ctx, SelectAlpn, nullptr);
+  static int h2_marker = 0;
+  SSL_CTX_set_alpn_select_cb(ctx, SelectAlpn, http2 ? &h2_marker : nullptr);
   return ctx;
 }
 
@@ -138,7 +152,7 @@ ServerContext::~ServerContext() {
 
 Result<std::shared_ptr<const ServerContext>> ServerContext::Build(
     const config::Listener& listener, std::shared_ptr<const CertificateStore> store,
-    std::shared_ptr<const TrustStore> trust) {
+    std::shared_ptr<const TrustStore> trust, bool http2) {
   std::shared_ptr<ServerContext> self(new ServerContext());
   self->store_ = std::move(store);
   self->trust_ = std::move(trust);
@@ -151,7 +165,7 @@ Result<std::shared_ptr<const ServerContext>> ServerContext::Build(
     const LoadedCertificate* cert = self->store_->Find(ref.name);
     if (cert == nullptr) return Error{ErrorSource::kConfig, "unknown certificate " + ref.name};
     std::string error;
-    SSL_CTX* ctx = NewContext(*self->policy_, &error);
+    SSL_CTX* ctx = NewContext(*self->policy_, http2, &error);
     if (ctx == nullptr) return Error{ErrorSource::kConfig, error};
     self->contexts_.push_back(ctx);
     if (!UseCertificate(ctx, *cert, &error) ||

@@ -56,10 +56,11 @@ class ServerContext {
 
   // The contexts of `listener` (HTTPS) from its policy and certificates; an error says why
   // OpenSSL refused (e.g. a PQ policy whose groups this OpenSSL lacks).
-  // `trust`: the listener's trust store when its mutual TLS mode is verify.
+  // `trust`: the listener's trust store when its mutual TLS mode is verify. `http2`: ALPN
+  // selects h2 when the client offers it (routing.http2.enabled), else http/1.1.
   static Result<std::shared_ptr<const ServerContext>> Build(
       const config::Listener& listener, std::shared_ptr<const CertificateStore> store,
-      std::shared_ptr<const TrustStore> trust = nullptr);
+      std::shared_ptr<const TrustStore> trust = nullptr, bool http2 = false);
 
   // A new server-side session for an accepted connection (owned by the caller), or null when
   // OpenSSL cannot allocate one.

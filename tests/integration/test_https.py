@@ -9,7 +9,7 @@ Covered:
     client (RSA for one that is not), the larger key, the newest not-before; ARN references
   - security policies: TLS versions (1.1 refused / accepted, 1.3 offered or not), a cipher
     outside the policy refused, server cipher preference
-  - ALPN (http/1.1 only), session resumption by tickets with one and with two workers
+  - ALPN (h2 preferred, else http/1.1), session resumption by tickets with one and with two workers
   - hostile bytes on the TLS port (garbage, an SSLv2 hello, plain HTTP), the handshake timeout
   - certificate file errors at load (file:line:column and field), relative certificate paths
   - `sluice cert self-signed` (only when the subcommand exists)
@@ -381,8 +381,10 @@ def test_server_cipher_preference(site):
 
 # ---- ALPN -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("offer,chosen", [(["h2", "http/1.1"], "http/1.1"), (["h2"], None),
-                                          (["http/1.1"], "http/1.1")])
+# routing.http2.enabled is true by default: h2 first (test_http2.py covers it turned off).
+@pytest.mark.parametrize("offer,chosen", [(["h2", "http/1.1"], "h2"), (["http/1.1", "h2"], "h2"),
+                                          (["h2"], "h2"), (["http/1.1"], "http/1.1"),
+                                          (["spdy/3"], None)])
 def test_alpn(site, offer, chosen):
     with handshake(site.ports["sni"], "default.test", client_ctx(alpn=offer)) as s:
         assert s.selected_alpn_protocol() == chosen

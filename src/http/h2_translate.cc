@@ -1,0 +1,217 @@
+#include "http/h2_translate.h"
+
+#include <algorithm>
+#include <memory>
+
+#include "http/header.h"
+
+namespace sluice::http {
+namespace {
+
+// A response head the request path writes is bounded by ALB's 32 KiB response-head limit
+// plus the fields the load balancer adds (cookies); beyond this it is not one we wrote.
+constexpr size_t kMaxTranslatedHead = 96 * 1024;
+
+bool IsConnectionSpecific(std::string_view name) {
+  return EqualsIgnoreCase(name, "connection") || EqualsIgnoreCase(name, "keep-alive") ||
+         EqualsIgnoreCase(name, "proxy-connection") ||
+         EqualsIgnoreCase(name, "transfer-encoding") || EqualsIgnoreCase(name, "upgrade");
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  }
+  return out;
+}
+
+void AppendHex(uint64_t v, std::string* out) {
+  char buf[16];
+  int n = 0;
+  do {
+    buf[n++] = "0123456789abcdef"[v & 15];
+    v >>= 4;
+  } while (v != 0);
+  while (n > 0) out->push_back(buf[--n]);
+}
+
+}  // namespace
+
+H2FieldError H2RequestHead::Add(std::string_view name, std::string_view value) {
+  const size_t size = name.size() + value.size();
+  if (size > kH2MaxFieldBytes) return H2FieldError::kFieldTooLarge;
+  header_bytes_ += size + 32;  // RFC 9113 §6.5.2's accounting of a field's size
+  if (header_bytes_ > kH2MaxHeaderBytes) return H2FieldError::kHeaderTooLarge;
+  if (!name.empty() && name[0] == ':') {
+    std::string* slot = name == ":method"      ? &method_
+                        : name == ":scheme"    ? &scheme_
+                        : name == ":authority" ? &authority_
+                        : name == ":path"      ? &path_
+                                               : nullptr;
+    if (slot == nullptr) return H2FieldError::kNone;  // nghttp2 refuses unknown ones first
+    if (!slot->empty()) return H2FieldError::kDuplicatePseudo;
+    slot->assign(value);
+    return H2FieldError::kNone;
+  }
+  if (name == "cookie") {
+    if (!cookie_.empty()) cookie_.append("; ");
+    cookie_.append(value);
+    return H2FieldError::kNone;
+  }
+  if (name == "host") {
+    if (host_.empty()) host_.assign(value);
+    return H2FieldError::kNone;
+  }
+  if (fields_.size() + 4 >= kMaxHeaderCount) return H2FieldError::kTooManyFields;
+  if (name == "content-length") has_content_length_ = true;
+  fields_.emplace_back(std::string(name), std::string(value));
+  return H2FieldError::kNone;
+}
+
+void H2RequestHead::WriteHttp1(bool end_stream, std::string* out, bool* chunked) const {
+  *chunked = false;
+  out->append(method_);
+  out->push_back(' ');
+  // CONNECT has no :path; its target is the authority (the request path refuses it).
+  out->append(path_.empty() && method_ == "CONNECT" ? authority_ : path_);
+  out->append(" HTTP/1.1\r\n");
+  const std::string& host = authority_.empty() ? host_ : authority_;
+  if (!host.empty() || !authority_.empty()) {
+    out->append("Host: ");
+    out->append(host);
+    out->append("\r\n");
+  }
+  for (const auto& [name, value] : fields_) {
+    out->append(name);
+    out->append(": ");
+    out->append(value);
+    out->append("\r\n");
+  }
+  if (!cookie_.empty()) {
+    out->append("cookie: ");
+    out->append(cookie_);
+    out->append("\r\n");
+  }
+  if (!end_stream && !has_content_length_) {
+    out->append("Transfer-Encoding: chunked\r\n");
+    *chunked = true;
+  }
+  out->append("Connection: close\r\n\r\n");
+}
+
+void AppendChunk(std::string_view data, std::string* out) {
+  if (data.empty()) return;  // an empty chunk would end the body
+  AppendHex(data.size(), out);
+  out->append("\r\n");
+  out->append(data);
+  out->append("\r\n");
+}
+
+void AppendLastChunk(std::string* out) { out->append("0\r\n\r\n"); }
+
+size_t H1ResponseReader::Feed(std::string_view in, size_t body_room, std::string_view* body) {
+  *body = {};
+  switch (state_) {
+    case State::kHead:
+      return FeedHead(in);
+    case State::kBody:
+      break;
+    case State::kDone:
+    case State::kError:
+      return 0;
+  }
+  if (framing_.kind == BodyKind::kChunked) {
+    // Chunk data lies inside the bytes consumed: at most body_room of them.
+    size_t used = chunks_.Feed(in.substr(0, std::min(in.size(), body_room)), body);
+    if (chunks_.failed()) {
+      state_ = State::kError;
+      error_ = "bad chunked framing";
+      return 0;
+    }
+    if (chunks_.done()) state_ = State::kDone;
+    return used;
+  }
+  size_t n = std::min(in.size(), body_room);
+  if (framing_.kind == BodyKind::kContentLength) n = std::min<uint64_t>(n, remaining_);
+  *body = in.substr(0, n);
+  if (framing_.kind == BodyKind::kContentLength) {
+    remaining_ -= n;
+    if (remaining_ == 0) state_ = State::kDone;
+  }
+  return n;
+}
+
+size_t H1ResponseReader::FeedHead(std::string_view in) {
+  const size_t before = head_.size();
+  size_t take = std::min(in.size(), kMaxTranslatedHead - std::min(before, kMaxTranslatedHead));
+  head_.append(in.substr(0, take));
+  size_t end = FindHeadEnd(head_, &head_scan_);
+  if (end == 0) {
+    if (head_.size() >= kMaxTranslatedHead) {
+      state_ = State::kError;
+      error_ = "response head too large";
+    }
+    return take;
+  }
+  auto rh = std::make_unique<ResponseHead>();
+  ParseError err;
+  if (ParseResponseHead(head_, end, rh.get(), &err) != ParseStatus::kComplete) {
+    state_ = State::kError;
+    error_ = err.reason;
+    return take;
+  }
+  const size_t used = end - before;  // bytes of `in` that belong to this head
+  head_.clear();
+  head_scan_ = 0;
+  if (rh->status < 200) return used;  // interim: skipped
+  if (!ApplyHead(*rh)) return used;
+  return used;
+}
+
+bool H1ResponseReader::ApplyHead(const ResponseHead& rh) {
+  ParseError err;
+  if (!DetermineResponseFraming(rh, head_request_ ? "HEAD" : "GET", &framing_, &err)) {
+    state_ = State::kError;
+    error_ = err.reason;
+    return false;
+  }
+  status_ = rh.status;
+  fields_.clear();
+  std::string_view connection;
+  for (const HeaderField& f : rh.header_span()) {
+    if (EqualsIgnoreCase(f.name, "connection")) connection = f.value;
+  }
+  for (const HeaderField& f : rh.header_span()) {
+    if (IsConnectionSpecific(f.name)) continue;
+    if (!connection.empty() && HeaderHasToken(connection, f.name)) continue;
+    fields_.emplace_back(Lower(f.name), std::string(f.value));
+  }
+  head_ready_ = true;
+  remaining_ = framing_.length;
+  switch (framing_.kind) {
+    case BodyKind::kNone:
+      state_ = State::kDone;
+      break;
+    case BodyKind::kContentLength:
+      state_ = remaining_ == 0 ? State::kDone : State::kBody;
+      break;
+    default:
+      state_ = State::kBody;
+      break;
+  }
+  return true;
+}
+
+void H1ResponseReader::FinishStream() {
+  if (state_ == State::kDone || state_ == State::kError) return;
+  if (state_ == State::kBody && framing_.kind != BodyKind::kContentLength &&
+      framing_.kind != BodyKind::kChunked) {
+    state_ = State::kDone;
+    return;
+  }
+  error_ = state_ == State::kHead ? "no response" : "response ended early";
+  state_ = State::kError;
+}
+
+}  // namespace sluice::http

@@ -1,0 +1,113 @@
+// HTTP/2 ↔ HTTP/1.1 message translation, pure (no I/O, no nghttp2): an HTTP/2 request's
+// header block becomes an HTTP/1.1 request head (and its DATA the body, chunked when no
+// content-length was given), and an HTTP/1.1 response byte stream becomes a response head
+// for HTTP/2 (lower-case names, no connection-specific fields) followed by body pieces.
+//
+// The HTTP/2 downstream (proxy/h2_session.h) runs each stream's exchange through the same
+// HTTP/1.1 request path as any client connection (rules, actions, stickiness, X-Forwarded-*,
+// access log); these are the two conversions at the seam. Reference §4.1: header names
+// arrive lower-case and stay so, except the seven names ALB re-cases, all of which the
+// request path writes itself (Host, X-Forwarded-For/Proto/Port, X-Amzn-Trace-Id, Connection;
+// Upgrade never comes over HTTP/2).
+//
+// Contract: single-threaded values; string_views passed in are copied before the call returns.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/h1_framing.h"
+#include "http/h1_parser.h"
+
+namespace sluice::http {
+
+// HTTP/2 header limits (reference §4.1: 8 KiB request line / single header, 64 KiB in all).
+inline constexpr size_t kH2MaxFieldBytes = 8 * 1024;
+inline constexpr size_t kH2MaxHeaderBytes = 64 * 1024;
+
+enum class H2FieldError : uint8_t {
+  kNone,
+  kFieldTooLarge,   // one field (name + value) over 8 KiB, or :path over 8 KiB
+  kHeaderTooLarge,  // the whole header block over 64 KiB
+  kDuplicatePseudo,
+  kTooManyFields,   // more fields than an HTTP/1.1 head may carry (kMaxHeaderCount)
+};
+
+// Collects one HTTP/2 request header block (after HPACK and nghttp2's checks of pseudo-header
+// order and field syntax) and writes it as an HTTP/1.1 request head.
+class H2RequestHead {
+ public:
+  // One decoded field, in the order received. Returns kNone or why the block is refused.
+  H2FieldError Add(std::string_view name, std::string_view value);
+  // Writes "METHOD path HTTP/1.1", Host (from :authority, else the host field), the other
+  // fields as received, the cookie fields joined by "; " into one (RFC 9113 §8.2.3), the body
+  // framing, and "Connection: close" (the HTTP/1.1 side serves this one request). A request
+  // whose header block ended the stream has no body; one with a content-length keeps it;
+  // any other gets "Transfer-Encoding: chunked" (*chunked true: wrap DATA with AppendChunk).
+  void WriteHttp1(bool end_stream, std::string* out, bool* chunked) const;
+
+  std::string_view method() const { return method_; }
+  bool has_content_length() const { return has_content_length_; }
+  size_t header_bytes() const { return header_bytes_; }
+  void Clear() { *this = H2RequestHead(); }
+
+ private:
+  std::string method_, scheme_, authority_, path_, host_;
+  std::vector<std::pair<std::string, std::string>> fields_;
+  std::string cookie_;
+  bool has_content_length_ = false;
+  size_t header_bytes_ = 0;
+};
+
+// Chunked framing for a request body whose length the client did not declare.
+void AppendChunk(std::string_view data, std::string* out);
+void AppendLastChunk(std::string* out);
+
+// Reads the HTTP/1.1 response the request path writes for one stream: its head (status and
+// fields for HTTP/2), then the body, de-framed (Content-Length, chunked, or until the end).
+// 1xx interim responses are skipped (HTTP/2 clients get the final response only).
+class H1ResponseReader {
+ public:
+  enum class State : uint8_t { kHead, kBody, kDone, kError };
+  // `head_request`: the request was HEAD (the response has no body whatever it says).
+  explicit H1ResponseReader(bool head_request = false) : head_request_(head_request) {}
+
+  // Consumes a prefix of `in` (returns its length). Stops after a complete final head (so
+  // the caller can take head_fields()), after each body piece (*body points into `in`), and
+  // at the end of the message. Never consumes more body than `body_room` bytes of data.
+  size_t Feed(std::string_view in, size_t body_room, std::string_view* body);
+  // The byte stream ended (the request path closed it): an until-close body is complete;
+  // anything else unfinished is an error.
+  void FinishStream();
+
+  State state() const { return state_; }
+  bool head_ready() const { return head_ready_; }
+  // After the final head: the status and the fields to send, names lower-case, without
+  // Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding, Upgrade and the fields the
+  // Connection field names. Valid until the next Feed.
+  int status() const { return status_; }
+  const std::vector<std::pair<std::string, std::string>>& head_fields() const { return fields_; }
+  // Clears head_ready() once the caller has sent the head.
+  void TakeHead() { head_ready_ = false; }
+  const char* error() const { return error_; }
+
+ private:
+  size_t FeedHead(std::string_view in);
+  bool ApplyHead(const ResponseHead& rh);
+  State state_ = State::kHead;
+  bool head_request_;
+  bool head_ready_ = false;
+  int status_ = 0;
+  std::string head_;  // a head in pieces (bounded by kMaxTranslatedHead)
+  size_t head_scan_ = 0;
+  std::vector<std::pair<std::string, std::string>> fields_;
+  Framing framing_;
+  uint64_t remaining_ = 0;
+  ChunkedDecoder chunks_;
+  const char* error_ = nullptr;
+};
+
+}  // namespace sluice::http
