@@ -409,6 +409,7 @@ void WriteLoadBalancerAttributes(Out& o, int indent, const LoadBalancerAttribute
   o.Str(in, "routing.http.xff_header_processing.mode", XffName(a.xff_header_processing_mode));
   o.Bool(in, "deletion_protection.enabled", a.deletion_protection);
   o.Bool(in, "routing.http2.enabled", a.http2_enabled);
+  if (a.http2_cleartext) o.Bool(in, "sluice.routing.http2.cleartext.enabled", true);
   o.Bool(in, "routing.http.x_amzn_tls_version_and_cipher_suite.enabled",
          a.tls_version_and_cipher_headers);
   WriteLogSettings(o, in, "access_logs", a.access_logs);

@@ -136,7 +136,10 @@ struct LoadBalancerAttributes {
   XffProcessingMode xff_header_processing_mode =
       XffProcessingMode::kAppend;    // routing.http.xff_header_processing.mode
   bool deletion_protection = false;  // deletion_protection.enabled (accepted, no effect)
-  bool http2_enabled = true;         // routing.http2.enabled (accepted; HTTP/2 later)
+  bool http2_enabled = true;         // routing.http2.enabled: ALPN h2 on HTTPS listeners
+  // sluice.routing.http2.cleartext.enabled (beyond ALB, off by default): HTTP listeners also
+  // take HTTP/2 by prior knowledge (a connection that starts with the client preface).
+  bool http2_cleartext = false;
   bool tls_version_and_cipher_headers =
       false;  // routing.http.x_amzn_tls_version_and_cipher_suite.enabled
   // Access and connection logs (reference §3.1, §5): ALB writes to S3; Sluice writes the

@@ -19,6 +19,7 @@ constexpr std::string_view kSupportedAttributes[] = {
     "routing.http.xff_header_processing.mode",
     "deletion_protection.enabled",
     "routing.http2.enabled",
+    "sluice.routing.http2.cleartext.enabled",
     "routing.http.x_amzn_tls_version_and_cipher_suite.enabled",
     "access_logs.s3.enabled",
     "access_logs.s3.bucket",
@@ -154,6 +155,8 @@ void ParseAttributes(Reader& r, const Field& field, LoadBalancerAttributes* out)
       SetBool(r, f, &out->deletion_protection);
     } else if (key == "routing.http2.enabled") {
       SetBool(r, f, &out->http2_enabled);
+    } else if (key == "sluice.routing.http2.cleartext.enabled") {
+      SetBool(r, f, &out->http2_cleartext);
     } else if (key == "routing.http.x_amzn_tls_version_and_cipher_suite.enabled") {
       SetBool(r, f, &out->tls_version_and_cipher_headers);
     } else if (SplitLogAttribute(key, out, &log_settings, &log_name)) {

@@ -178,6 +178,7 @@ bool SameLbAttributes(Diff& d, S at, const LoadBalancerAttributes& a,
               b.xff_header_processing_mode) &&
          d.Eq(at, "deletion_protection", a.deletion_protection, b.deletion_protection) &&
          d.Eq(at, "http2_enabled", a.http2_enabled, b.http2_enabled) &&
+         d.Eq(at, "http2_cleartext", a.http2_cleartext, b.http2_cleartext) &&
          d.Eq(at, "tls_version_and_cipher_headers", a.tls_version_and_cipher_headers,
               b.tls_version_and_cipher_headers) &&
          SameLogs(d, at + ".access_logs", a.access_logs, b.access_logs) &&

@@ -291,6 +291,11 @@ bool DownstreamConnection::TryStartRequest() {
     head_scan_pos_ = 0;
   }
   std::string_view buf = in_.readable();
+  if (!served_request_ && buf.starts_with("PRI * HTTP/2.0") && listener_->tls == nullptr &&
+      listener_->load_balancer->attributes.http2_cleartext) [[unlikely]] {
+    StartH2();  // HTTP/2 by prior knowledge (h2_session.h): the preface goes to the session
+    return true;
+  }
   size_t head_len = http::FindHeadEnd(buf, &head_scan_pos_);
   if (head_len == 0) {
     http::ParseError err;
@@ -319,6 +324,7 @@ bool DownstreamConnection::TryStartRequest() {
     RespondError(CauseOfRequestError(err), true);
     return true;
   }
+  served_request_ = true;
   HandleRequest(head);
   return true;
 }

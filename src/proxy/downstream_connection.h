@@ -336,6 +336,7 @@ class DownstreamConnection final : public net::EventHandler {
   // h2_stream_ (its record says h2 and HTTP/2.0).
   std::unique_ptr<H2Session> h2_;
   bool h2_stream_ = false;
+  bool served_request_ = false;  // an HTTP/1 request was read (no HTTP/2 preface after it)
   // The connection's conn_trace_id (access log), drawn at its first recorded exchange.
   uint64_t conn_trace_[2] = {0, 0};
   // Its load balancer's counters (the slot of the accepting listener's load balancer).

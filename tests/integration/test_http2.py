@@ -1,0 +1,1136 @@
+"""HTTP/2 from clients on HTTPS listeners (reference §4.1, §5.2), end to end: the real binary,
+real clients (curl --http2, nghttp, h2load, python-h2 over ssl sockets for frame-level cases)
+and real HTTP/1.1 targets (an in-module echo target that reports exactly what it received).
+
+Covered:
+  - ALPN: h2 chosen when offered and routing.http2.enabled (default); with it false the client
+    gets http/1.1 (or no ALPN when it offered only h2) and is served over HTTP/1.1
+  - the translation to HTTP/1.1: :authority → Host, cookie fields joined with "; ", names
+    lower-case as received, X-Forwarded-For/Proto/Port and X-Amzn-Trace-Id added, a body with
+    content-length keeps it, one without is sent chunked; the response comes back lower-case
+    without connection-specific fields
+  - rules (path, host, header), fixed-response, redirect, lb_cookie stickiness, 503 for a
+    group without targets, exactly as over HTTP/1.1
+  - SETTINGS (128 streams, 65535 window, 65536 header list), 100 concurrent streams, GOAWAY
+    after 10,000 requests, oversized header field / header block (RST + GOAWAY
+    ENHANCE_YOUR_CALM), the idle timeout despite PINGs, rapid reset, CONTINUATION flood,
+    PING and SETTINGS floods (each stopped while another client keeps being served)
+  - flow control: a large response to a client with a small, slowly opened window, a large
+    upload, a stream cancelled mid-response beside streams that complete
+  - SIGTERM: GOAWAY, and the in-flight response still completes
+  - access-log entries of type h2 with "HTTP/2.0"
+
+Run with Debian's /usr/bin/python3 (it has h2, hyperframe and hpack).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import http.client as httpclient
+import json
+import random
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import urllib.parse
+
+import pytest
+
+from conftest import (LOCAL, fixed, forward, free_port, header_is, host_is, launch_sluice, path_is,
+                      rule, run_curl, target_group, wait_until)
+
+h2 = pytest.importorskip("h2")
+import h2.config  # noqa: E402
+import h2.connection  # noqa: E402
+import h2.errors  # noqa: E402
+import h2.events  # noqa: E402
+import h2.settings  # noqa: E402
+import hpack  # noqa: E402
+import hyperframe.frame as hf  # noqa: E402
+
+ENHANCE_YOUR_CALM = 0xB
+SNI = "h2.test"
+
+
+# ---- certificates ---------------------------------------------------------------------------
+
+def make_cert(d, name: str, sans) -> tuple:
+    crt, key = d / f"{name}.crt", d / f"{name}.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key), "-out", str(crt),
+                    "-subj", f"/CN={sans[0]}", "-days", "30",
+                    "-addext", "subjectAltName=" + ",".join(f"DNS:{s}" for s in sans)],
+                   check=True, capture_output=True, timeout=60)
+    return crt, key
+
+
+def cert_entry(name, crt, key) -> dict:
+    return {"Name": name, "CertificateFile": str(crt), "PrivateKeyFile": str(key)}
+
+
+def https_listener(port: int, action: dict, rules=(), cert: str = "h2") -> dict:
+    listener = {"Protocol": "HTTPS", "Port": port, "BindAddress": LOCAL, "Certificates": [cert],
+                "DefaultActions": [action]}
+    if rules:
+        listener["Rules"] = list(rules)
+    return listener
+
+
+def distinct_ports(n: int) -> list[int]:
+    ports: list[int] = []
+    while len(ports) < n:
+        p = free_port()
+        if p not in ports:
+            ports.append(p)
+    return ports
+
+
+# ---- the target: an HTTP/1.1 echo server that reports what it received ----------------------
+
+_PATTERNS: dict = {}
+
+
+def pattern(size: int, seed: int) -> bytes:
+    """Deterministic pseudo-random bytes (a misplaced or repeated piece shows)."""
+    key = (size, seed)
+    if key not in _PATTERNS:
+        _PATTERNS[key] = random.Random(seed).randbytes(size)
+    return _PATTERNS[key]
+
+
+class EchoTarget:
+    """A threaded HTTP/1.1 target on 127.0.0.1 (keep-alive, Content-Length and chunked request
+    bodies). Every request is recorded as a dict: method, target, version, headers [(name,
+    value)] exactly as received, framing (content-length / chunked / none), body_len,
+    body_sha256. Responses, by path and query:
+      /health                     200 "ok"
+      ?size=N&seed=S              N pattern bytes (Content-Length; chunked=1: chunked)
+      ?delay_ms=N                 wait N ms first (then as below)
+      anything else               200 JSON of the record, plus X-Echo-Target, a mixed-case
+                                  field, Connection/Keep-Alive (chunked=1: chunked framing)
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+        self.records: list[dict] = []
+        self.connections = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._conns: list[socket.socket] = []
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind((LOCAL, 0))
+        self.listener.listen(256)
+        self.listener.settimeout(0.1)
+        self.port = self.listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._accept_loop, daemon=True,
+                                        name=f"echo-{name}")
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+        with contextlib.suppress(OSError):
+            self.listener.close()
+        with self._lock:
+            conns = list(self._conns)
+        for c in conns:
+            with contextlib.suppress(OSError):
+                c.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                c.close()
+        self._thread.join(5)
+
+    def find(self, path_prefix: str) -> list[dict]:
+        with self._lock:
+            return [r for r in self.records if r["target"].startswith(path_prefix)]
+
+    def _accept_loop(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self._lock:
+                self._conns.append(conn)
+                self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    class _Reader:
+        def __init__(self, conn):
+            self.conn, self.buf = conn, b""
+
+        def fill(self):
+            data = self.conn.recv(262144)
+            if not data:
+                raise EOFError
+            self.buf += data
+
+        def line(self) -> bytes:
+            while b"\r\n" not in self.buf:
+                self.fill()
+            i = self.buf.index(b"\r\n")
+            out, self.buf = self.buf[:i], self.buf[i + 2:]
+            return out
+
+        def exact(self, n: int) -> bytes:
+            while len(self.buf) < n:
+                self.fill()
+            out, self.buf = self.buf[:n], self.buf[n:]
+            return out
+
+    def _serve(self, conn):
+        r = self._Reader(conn)
+        conn.settimeout(60)
+        try:
+            while not self._stop.is_set():
+                first = r.line()
+                while first == b"":
+                    first = r.line()
+                method, target, version = first.decode("latin-1").split(" ", 2)
+                headers = []
+                while True:
+                    line = r.line()
+                    if line == b"":
+                        break
+                    name, _, value = line.decode("latin-1").partition(":")
+                    headers.append((name, value.strip()))
+                lower = {k.lower(): v for k, v in headers}
+                digest, body_len = hashlib.sha256(), 0
+                if "chunked" in lower.get("transfer-encoding", "").lower():
+                    framing = "chunked"
+                    while True:
+                        size = int(r.line().split(b";")[0], 16)
+                        if size == 0:
+                            while r.line() != b"":
+                                pass
+                            break
+                        piece = r.exact(size)
+                        digest.update(piece)
+                        body_len += size
+                        r.exact(2)
+                elif "content-length" in lower:
+                    framing = "content-length"
+                    need = int(lower["content-length"])
+                    while need:
+                        if not r.buf:
+                            r.fill()
+                        piece, r.buf = r.buf[:need], r.buf[need:]
+                        digest.update(piece)
+                        body_len += len(piece)
+                        need -= len(piece)
+                else:
+                    framing = "none"
+                rec = {"method": method, "target": target, "version": version,
+                       "headers": headers, "framing": framing, "body_len": body_len,
+                       "body_sha256": digest.hexdigest(), "target_name": self.name}
+                with self._lock:
+                    self.records.append(rec)
+                self._respond(conn, rec)
+                if lower.get("connection", "").lower() == "close":
+                    return
+        except (EOFError, OSError, ValueError):
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                conn.close()
+
+    def _respond(self, conn, rec):
+        split = urllib.parse.urlsplit(rec["target"])
+        q = {k: v[0] for k, v in urllib.parse.parse_qs(split.query).items()}
+        if "delay_ms" in q and self._stop.wait(int(q["delay_ms"]) / 1000.0):
+            return
+        chunked = q.get("chunked") == "1"
+        head = ["HTTP/1.1 200 OK", f"X-Echo-Target: {self.name}"]
+        if split.path == "/health":
+            body, ctype = b"ok\n", "text/plain"
+        elif "size" in q:
+            body, ctype = pattern(int(q["size"]), int(q.get("seed", "0"))), "application/octet-stream"
+        else:
+            body, ctype = json.dumps(rec).encode(), "application/json"
+            head += ["X-Mixed-Case-Field: Mixed Value", "Connection: keep-alive",
+                     "Keep-Alive: timeout=30"]
+        head.append(f"Content-Type: {ctype}")
+        if rec["method"] == "HEAD":
+            head.append(f"Content-Length: {len(body)}")
+            conn.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+            return
+        if chunked:
+            head.append("Transfer-Encoding: chunked")
+            out = ("\r\n".join(head) + "\r\n\r\n").encode()
+            step = 100_000
+            for i in range(0, len(body), step):
+                piece = body[i:i + step]
+                out += b"%x\r\n%s\r\n" % (len(piece), piece)
+            conn.sendall(out + b"0\r\n\r\n")
+        else:
+            head.append(f"Content-Length: {len(body)}")
+            conn.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+
+
+def header_values(rec: dict, name: str) -> list[str]:
+    return [v for k, v in rec["headers"] if k.lower() == name.lower()]
+
+
+# ---- an HTTP/2 client over an ssl socket (python-h2) ----------------------------------------
+
+def tls_ctx(alpn=("h2",)) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if alpn:
+        ctx.set_alpn_protocols(list(alpn))
+    return ctx
+
+
+class Stream:
+    def __init__(self):
+        self.headers: list = []
+        self.data = bytearray()
+        self.ended = False
+        self.reset = None  # error code of a RST_STREAM from the server
+
+    @property
+    def status(self):
+        for k, v in self.headers:
+            if k == ":status":
+                return int(v)
+        return None
+
+    def header(self, name):
+        vals = [v for k, v in self.headers if k == name]
+        return vals[0] if vals else None
+
+    def json(self):
+        return json.loads(bytes(self.data))
+
+    def __repr__(self):
+        return (f"<Stream status={self.status} ended={self.ended} reset={self.reset} "
+                f"data={bytes(self.data[:200])!r}>")
+
+
+class H2Client:
+    """One HTTP/2 connection. pump() reads what arrives and feeds python-h2; until() pumps until
+    a predicate holds (bounded). Flow-control credit is given back at once unless
+    auto_ack=False (then ack() gives it back)."""
+
+    def __init__(self, port: int, sni: str = SNI, settings: dict | None = None,
+                 auto_ack: bool = True, timeout: float = 5.0, validate: bool = True):
+        raw = socket.create_connection((LOCAL, port), timeout=timeout)
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = tls_ctx().wrap_socket(raw, server_hostname=sni)
+        assert self.sock.selected_alpn_protocol() == "h2", self.sock.selected_alpn_protocol()
+        cfg = h2.config.H2Configuration(client_side=True, header_encoding="utf-8",
+                                        validate_outbound_headers=validate,
+                                        normalize_outbound_headers=validate)
+        self.conn = h2.connection.H2Connection(cfg)
+        self.conn.initiate_connection()
+        if settings:
+            self.conn.update_settings(settings)
+        self.auto_ack = auto_ack
+        self.streams: dict[int, Stream] = {}
+        self.goaway = None          # (error_code, last_stream_id)
+        self.closed = False         # the server closed the connection
+        self.server_settings: dict = {}
+        self.settings_acked = 0
+        self.ping_acks = 0
+        self.unacked: dict[int, int] = {}
+        self.flush()
+
+    def close(self):
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def flush(self):
+        data = self.conn.data_to_send()
+        if data and not self.closed:
+            try:
+                self.sock.sendall(data)
+            except OSError:
+                self.closed = True
+
+    def send_raw(self, data: bytes):
+        self.sock.sendall(data)
+
+    def pump(self, wait: float = 0.05) -> bool:
+        """Reads once (waiting up to `wait`); False when nothing arrived."""
+        if self.closed:
+            return False
+        self.sock.settimeout(wait)
+        try:
+            data = self.sock.recv(1 << 20)
+        except (socket.timeout, ssl.SSLWantReadError):
+            return False
+        except (ConnectionResetError, BrokenPipeError, ssl.SSLError, OSError):
+            data = b""
+        if not data:
+            self.closed = True
+            return False
+        try:
+            events = self.conn.receive_data(data)
+        except h2.exceptions.ProtocolError:
+            self.closed = True
+            raise
+        for ev in events:
+            self._on(ev)
+        self.flush()
+        return True
+
+    def _on(self, ev):
+        if isinstance(ev, (h2.events.ResponseReceived, h2.events.InformationalResponseReceived,
+                           h2.events.TrailersReceived)):
+            self.streams.setdefault(ev.stream_id, Stream()).headers.extend(ev.headers)
+        elif isinstance(ev, h2.events.DataReceived):
+            self.streams.setdefault(ev.stream_id, Stream()).data += ev.data
+            if self.auto_ack:
+                self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+            else:
+                self.unacked[ev.stream_id] = (self.unacked.get(ev.stream_id, 0)
+                                              + ev.flow_controlled_length)
+        elif isinstance(ev, h2.events.StreamEnded):
+            self.streams.setdefault(ev.stream_id, Stream()).ended = True
+        elif isinstance(ev, h2.events.StreamReset):
+            self.streams.setdefault(ev.stream_id, Stream()).reset = ev.error_code
+        elif isinstance(ev, h2.events.ConnectionTerminated):
+            self.goaway = (ev.error_code, ev.last_stream_id)
+        elif isinstance(ev, h2.events.RemoteSettingsChanged):
+            for k, v in ev.changed_settings.items():
+                self.server_settings[int(k)] = v.new_value
+        elif isinstance(ev, h2.events.SettingsAcknowledged):
+            self.settings_acked += 1
+        elif isinstance(ev, h2.events.PingAckReceived):
+            self.ping_acks += 1
+
+    def ack(self, stream_id: int, limit: int | None = None):
+        """Gives back (up to `limit` bytes of) the credit held for `stream_id`."""
+        n = self.unacked.get(stream_id, 0)
+        if limit is not None:
+            n = min(n, limit)
+        if n:
+            self.unacked[stream_id] -= n
+            self.conn.acknowledge_received_data(n, stream_id)
+            self.flush()
+
+    def until(self, pred, timeout: float = 5.0, what: str = "condition"):
+        deadline = time.monotonic() + timeout
+        while True:
+            value = pred()
+            if value:
+                return value
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"timed out after {timeout}s waiting for {what}; "
+                                     f"goaway={self.goaway} closed={self.closed}")
+            if self.closed:
+                value = pred()
+                if value:
+                    return value
+                raise AssertionError(f"connection closed while waiting for {what}; "
+                                     f"goaway={self.goaway}")
+            self.pump(min(0.05, max(0.001, deadline - time.monotonic())))
+
+    def wait_closed(self, timeout: float = 5.0) -> float:
+        """Pumps until the server closes; returns when (time.monotonic())."""
+        deadline = time.monotonic() + timeout
+        while not self.closed:
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"connection still open after {timeout}s "
+                                     f"(goaway={self.goaway})")
+            try:
+                self.pump(0.05)
+            except h2.exceptions.ProtocolError:
+                self.closed = True
+        return time.monotonic()
+
+    def start(self, path: str = "/", method: str = "GET", headers=(), authority: str = SNI,
+              end_stream: bool = True) -> int:
+        sid = self.conn.get_next_available_stream_id()
+        hdrs = [(":method", method), (":scheme", "https"), (":authority", authority),
+                (":path", path), *headers]
+        self.conn.send_headers(sid, hdrs, end_stream=end_stream)
+        self.streams[sid] = Stream()
+        self.flush()
+        return sid
+
+    def send_body(self, sid: int, body: bytes, end_stream: bool = True, timeout: float = 10.0):
+        """Sends `body` as the server's flow control allows."""
+        view, off = memoryview(body), 0
+        deadline = time.monotonic() + timeout
+        while off < len(body):
+            window = min(self.conn.local_flow_control_window(sid),
+                         self.conn.max_outbound_frame_size, len(body) - off)
+            if window <= 0:
+                assert time.monotonic() < deadline, "the server's window never reopened"
+                self.pump(0.05)
+                assert not self.closed, f"closed during the upload (goaway={self.goaway})"
+                continue
+            self.conn.send_data(sid, bytes(view[off:off + window]))
+            off += window
+            self.flush()
+        if end_stream:
+            self.conn.end_stream(sid)
+            self.flush()
+
+    def done(self, sid: int) -> bool:
+        s = self.streams.get(sid)
+        return s is not None and (s.ended or s.reset is not None)
+
+    def wait(self, sid: int, timeout: float = 5.0) -> Stream:
+        self.until(lambda: self.done(sid), timeout, what=f"stream {sid}")
+        return self.streams[sid]
+
+    def get(self, path: str = "/", timeout: float = 5.0, **kw) -> Stream:
+        return self.wait(self.start(path, **kw), timeout)
+
+
+def h2_get(port: int, path: str = "/", **kw) -> Stream:
+    with H2Client(port) as c:
+        return c.get(path, **kw)
+
+
+def still_serving(port: int, n: int = 3):
+    """A fresh HTTP/2 connection on `port` gets n 200s from the echo target."""
+    with H2Client(port) as c:
+        for i in range(n):
+            s = c.get(f"/bystander/{i}")
+            assert s.status == 200 and s.ended, s
+            assert s.json()["target"] == f"/bystander/{i}"
+
+
+def curl_h2(url_path: str, port: int, *extra, host: str = SNI) -> subprocess.CompletedProcess:
+    return run_curl(["-k", "--http2", "--resolve", f"{host}:{port}:{LOCAL}", "-o", "-",
+                     "-w", "\n%{http_version} %{http_code}", *extra,
+                     f"https://{host}:{port}{url_path}"], timeout=20)
+
+
+# ---- one shared Sluice ----------------------------------------------------------------------
+
+class Site:
+    pass
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """main: HTTP/2 on (default), rules to targets a/b, fixed-response, redirect, stickiness, an
+    empty group; noh2: routing.http2.enabled false; idle: idle timeout 1 s."""
+    d = tmp_path_factory.mktemp("h2-site")
+    st = Site()
+    st.dir = d
+    st.cert = make_cert(d, "h2", [SNI, "api.h2.test", "*.h2.test"])
+    st.a, st.b = EchoTarget("a"), EchoTarget("b")
+    st.main, st.noh2, st.idle = distinct_ports(3)
+    rules = [
+        rule(1, [path_is("/fixed")], fixed("418", "short and stout")),
+        rule(2, [path_is("/redirect/*")], {"Type": "redirect", "RedirectConfig": {
+            "Host": "elsewhere.test", "Path": "/moved", "StatusCode": "HTTP_301"}}),
+        rule(3, [host_is("api.h2.test")], forward("b")),
+        rule(4, [header_is("x-route", "beta")], forward("b")),
+        rule(5, [path_is("/sticky/*")], forward("sticky")),
+        rule(6, [path_is("/empty/*")], forward("empty")),
+    ]
+    cfg = {
+        "Certificates": [cert_entry("h2", *st.cert)],
+        "LoadBalancers": [
+            {"Name": "main", "Listeners": [https_listener(st.main, forward("a"), rules)]},
+            {"Name": "noh2", "Attributes": {"routing.http2.enabled": False},
+             "Listeners": [https_listener(st.noh2, forward("a"))]},
+            {"Name": "idle", "Attributes": {"idle_timeout.timeout_seconds": 1},
+             "Listeners": [https_listener(st.idle, forward("a"))]},
+        ],
+        "TargetGroups": [
+            target_group("a", [st.a.port]),
+            target_group("b", [st.b.port]),
+            target_group("sticky", [st.a.port, st.b.port], algorithm="round_robin",
+                         attributes={"stickiness.enabled": "true",
+                                     "stickiness.type": "lb_cookie"}),
+            target_group("empty", []),
+        ],
+    }
+    try:
+        st.sluice = launch_sluice(d, cfg, workers=2)
+    except BaseException:
+        st.a.stop()
+        st.b.stop()
+        raise
+    yield st
+    st.sluice.proc.stop(timeout=10)
+    st.a.stop()
+    st.b.stop()
+
+
+
+def https11(port: int, path: str, headers: dict | None = None, method: str = "GET",
+            host: str = SNI) -> tuple[int, dict, bytes]:
+    """One HTTP/1.1 request over TLS (ALPN http/1.1): (status, {lower name: value}, body)."""
+    c = httpclient.HTTPSConnection(LOCAL, port, context=tls_ctx(("http/1.1",)), timeout=5)
+    try:
+        c.request(method, path, headers={"Host": host, **(headers or {})})
+        r = c.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        c.close()
+
+
+# ---- ALPN -----------------------------------------------------------------------------------
+
+def test_curl_negotiates_http2_and_is_served(site):
+    res = curl_h2("/curl/ok?q=1", site.main)
+    assert res.returncode == 0, res.stderr
+    body, _, tail = res.stdout.rpartition(b"\n")
+    assert tail == b"2 200", (tail, res.stderr)
+    doc = json.loads(body)
+    assert (doc["method"], doc["target"], doc["version"]) == ("GET", "/curl/ok?q=1", "HTTP/1.1")
+    assert doc["target_name"] == "a"
+
+
+@pytest.mark.parametrize("offer,chosen", [(["h2", "http/1.1"], "h2"), (["http/1.1", "h2"], "h2"),
+                                          (["h2"], "h2"), (["http/1.1"], "http/1.1")])
+def test_alpn_offers_h2_when_enabled(site, offer, chosen):
+    raw = socket.create_connection((LOCAL, site.main), timeout=5)
+    with tls_ctx(offer).wrap_socket(raw, server_hostname=SNI) as s:
+        assert s.selected_alpn_protocol() == chosen
+
+
+@pytest.mark.parametrize("offer,chosen", [(["h2", "http/1.1"], "http/1.1"), (["h2"], None)])
+def test_alpn_without_h2_when_http2_disabled(site, offer, chosen):
+    raw = socket.create_connection((LOCAL, site.noh2), timeout=5)
+    with tls_ctx(offer).wrap_socket(raw, server_hostname=SNI) as s:
+        assert s.selected_alpn_protocol() == chosen
+        # Whatever was (not) chosen, the connection speaks HTTP/1.1.
+        s.sendall(f"GET /noh2/raw HTTP/1.1\r\nHost: {SNI}\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+        assert data.startswith(b"HTTP/1.1 200 "), data[:200]
+
+
+def test_curl_falls_back_to_http11_when_http2_disabled(site):
+    res = curl_h2("/noh2/curl", site.noh2)
+    assert res.returncode == 0, res.stderr
+    body, _, tail = res.stdout.rpartition(b"\n")
+    assert tail == b"1.1 200", (tail, res.stderr)
+    assert json.loads(body)["target"] == "/noh2/curl"
+
+
+def test_server_settings(site):
+    with H2Client(site.main) as c:
+        c.until(lambda: c.server_settings and c.settings_acked, what="server SETTINGS and ack")
+        s = h2.settings.SettingCodes
+        assert c.server_settings.get(s.MAX_CONCURRENT_STREAMS) == 128, c.server_settings
+        assert c.server_settings.get(s.INITIAL_WINDOW_SIZE) == 65535, c.server_settings
+        assert c.server_settings.get(s.MAX_HEADER_LIST_SIZE) == 65536, c.server_settings
+        assert not c.server_settings.get(s.ENABLE_PUSH), c.server_settings  # servers never push
+
+
+# ---- the request as the target sees it ------------------------------------------------------
+
+def test_request_becomes_http11_with_forwarded_headers(site):
+    with H2Client(site.main) as c:
+        client_port = c.sock.getsockname()[1]
+        s = c.get("/xlate/one?a=1&b=two", headers=[
+            ("cookie", "a=1"), ("user-agent", "h2-test/1"), ("cookie", "b=2"),
+            ("x-custom-field", "Some Value"), ("cookie", "c=3"),
+            ("x-forwarded-for", "203.0.113.9")])
+    assert s.status == 200 and s.ended, s
+    doc = s.json()
+    assert (doc["method"], doc["target"], doc["version"]) == ("GET", "/xlate/one?a=1&b=two",
+                                                              "HTTP/1.1")
+    names = [k for k, _ in doc["headers"]]
+    hv = lambda n: header_values(doc, n)  # noqa: E731
+    # :authority is the Host (the listener port added, as for HTTP/1.1 on a non-443 port).
+    assert hv("host") == [f"{SNI}:{site.main}"] and "Host" in names, doc["headers"]
+    assert hv("cookie") == ["a=1; b=2; c=3"], doc["headers"]
+    # Other names stay lower-case as received; the load balancer's own fields are re-cased.
+    assert "x-custom-field" in names and "user-agent" in names, names
+    assert hv("x-custom-field") == ["Some Value"] and hv("user-agent") == ["h2-test/1"]
+    for name in ("X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Port", "X-Amzn-Trace-Id"):
+        assert name in names, (name, names)
+    assert hv("x-forwarded-for") == ["203.0.113.9, 127.0.0.1"], doc["headers"]
+    assert hv("x-forwarded-proto") == ["https"]
+    assert hv("x-forwarded-port") == [str(site.main)]
+    assert re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24}", hv("x-amzn-trace-id")[0])
+    # No pseudo-header leaks, no body framing on a GET, nothing that would end keep-alive.
+    assert not [n for n in names if n.startswith(":")], names
+    assert doc["framing"] == "none" and not hv("content-length") and not hv("transfer-encoding")
+    assert [v.lower() for v in hv("connection")] in ([], ["keep-alive"]), doc["headers"]
+    assert client_port  # (the client port is only used by the XFF client-port attribute)
+
+
+def test_trace_ids_differ_per_stream(site):
+    with H2Client(site.main) as c:
+        sids = [c.start(f"/trace/{i}") for i in range(5)]
+        docs = [c.wait(sid).json() for sid in sids]
+    ids = [header_values(d, "x-amzn-trace-id")[0] for d in docs]
+    assert len(set(ids)) == 5, ids
+
+
+@pytest.mark.parametrize("size", [5, 300_000])
+def test_body_with_content_length_keeps_it(site, size):
+    body = pattern(size, 7)
+    with H2Client(site.main) as c:
+        sid = c.start("/upload/cl", method="POST", end_stream=False,
+                      headers=[("content-length", str(size)), ("content-type", "application/x-test")])
+        c.send_body(sid, body)
+        s = c.wait(sid, 10)
+    assert s.status == 200, s
+    doc = s.json()
+    assert doc["framing"] == "content-length", doc
+    assert header_values(doc, "content-length") == [str(size)] and not header_values(
+        doc, "transfer-encoding"), doc["headers"]
+    assert (doc["body_len"], doc["body_sha256"]) == (size, hashlib.sha256(body).hexdigest())
+
+
+def test_body_without_content_length_is_sent_chunked(site):
+    body = pattern(200_000, 8)
+    with H2Client(site.main) as c:
+        sid = c.start("/upload/chunked", method="PUT", end_stream=False)
+        for i in range(0, len(body), 50_000):  # several DATA frames, the last without data
+            c.send_body(sid, body[i:i + 50_000], end_stream=False)
+        c.conn.end_stream(sid)
+        c.flush()
+        s = c.wait(sid, 10)
+    assert s.status == 200, s
+    doc = s.json()
+    assert doc["method"] == "PUT" and doc["framing"] == "chunked", doc
+    assert [v.lower() for v in header_values(doc, "transfer-encoding")] == ["chunked"]
+    assert not header_values(doc, "content-length"), doc["headers"]
+    assert (doc["body_len"], doc["body_sha256"]) == (len(body), hashlib.sha256(body).hexdigest())
+
+
+def test_empty_post_without_body(site):
+    """HEADERS with END_STREAM on a POST: no body, no chunked framing."""
+    with H2Client(site.main) as c:
+        s = c.get("/upload/empty", method="POST")
+    doc = s.json()
+    assert s.status == 200 and doc["method"] == "POST" and doc["body_len"] == 0, doc
+    assert not header_values(doc, "transfer-encoding"), doc["headers"]
+
+
+# ---- the response as the client sees it -----------------------------------------------------
+
+CONNECTION_SPECIFIC = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
+                       "upgrade"}
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_response_is_lower_case_without_connection_fields(site, chunked):
+    path = "/resp/fields" + ("?chunked=1" if chunked else "")
+    s = h2_get(site.main, path)
+    assert s.status == 200 and s.ended, s
+    names = [k for k, _ in s.headers]
+    assert all(n == n.lower() for n in names), names
+    assert not CONNECTION_SPECIFIC & set(names), names
+    assert s.header("x-mixed-case-field") == "Mixed Value"
+    assert s.header("x-echo-target") == "a"
+    assert s.json()["target"] == path
+    if chunked:
+        assert s.header("content-length") is None
+    else:
+        assert s.header("content-length") == str(len(s.data))
+
+
+def test_head_request_has_no_body(site):
+    with H2Client(site.main) as c:
+        s = c.get("/resp/head", method="HEAD")
+    assert s.status == 200 and s.ended and s.reset is None, s
+    assert bytes(s.data) == b""
+    assert int(s.header("content-length")) > 0  # the length a GET would have
+
+
+def test_large_chunked_response_arrives_whole(site):
+    size = 3 * 1024 * 1024 + 17
+    s = h2_get(site.main, f"/resp/big?size={size}&seed=3&chunked=1", timeout=15)
+    assert s.status == 200 and s.ended, s
+    assert len(s.data) == size and bytes(s.data) == pattern(size, 3)
+    assert s.header("transfer-encoding") is None
+
+
+# ---- rules and actions, as for HTTP/1.1 -----------------------------------------------------
+
+@pytest.mark.parametrize("authority,headers,target", [
+    (SNI, [], "a"),
+    ("api.h2.test", [], "b"),
+    ("API.H2.test", [], "b"),
+    (SNI, [("x-route", "beta")], "b"),
+    (SNI, [("x-route", "gamma")], "a"),
+])
+def test_rules_route_streams(site, authority, headers, target):
+    with H2Client(site.main) as c:
+        s = c.get("/route/x", authority=authority, headers=headers)
+    assert s.status == 200, s
+    assert s.json()["target_name"] == target and s.header("x-echo-target") == target
+
+
+@pytest.mark.parametrize("path", ["/fixed", "/redirect/a/b?q=1", "/empty/none"])
+def test_local_responses_match_http11(site, path):
+    """fixed-response, redirect and the 503 of a group without targets: the same status,
+    Location, type and body as an HTTP/1.1 client gets."""
+    with H2Client(site.main) as c:
+        s = c.get(path)
+    status, headers, body = https11(site.main, path)
+    assert s.status == status and bytes(s.data) == body, (s, status, body)
+    assert s.header("location") == headers.get("location")
+    assert s.header("content-type") == headers.get("content-type")
+    assert s.header("server") == headers.get("server")
+    expected = {"/fixed": 418, "/redirect/a/b?q=1": 301, "/empty/none": 503}[path]
+    assert s.status == expected
+    if expected == 301:
+        assert s.header("location") == f"https://elsewhere.test:{site.main}/moved?q=1"
+    if expected == 418:
+        assert bytes(s.data) == b"short and stout"
+    names = [k for k, _ in s.headers]
+    assert not CONNECTION_SPECIFIC & set(names), names
+
+
+def test_stickiness_cookie_pins_streams_to_a_target(site):
+    # Without the cookie round robin reaches both targets.
+    seen = set()
+    with H2Client(site.main) as c:
+        for i in range(4):
+            seen.add(c.get(f"/sticky/free/{i}").json()["target_name"])
+        first = c.get("/sticky/first")
+    assert seen == {"a", "b"}, seen
+    cookies = [v for k, v in first.headers if k == "set-cookie"]
+    jar = dict(v.split(";", 1)[0].split("=", 1) for v in cookies)
+    assert "AWSALB" in jar and "AWSALBCORS" in jar, cookies
+    pinned = first.json()["target_name"]
+    # The cookie sent back (as HTTP/2 clients often do: one field per cookie) keeps every
+    # stream, on this and on new connections, on the same target.
+    for _ in range(2):
+        with H2Client(site.main) as c:
+            sids = [c.start(f"/sticky/again/{i}", headers=[("cookie", "other=1"),
+                                                           ("cookie", f"AWSALB={jar['AWSALB']}")])
+                    for i in range(6)]
+            names = {c.wait(sid).json()["target_name"] for sid in sids}
+        assert names == {pinned}, names
+
+
+# ---- many streams, real clients -------------------------------------------------------------
+
+def test_hundred_concurrent_streams_each_answered(site):
+    with H2Client(site.main) as c:
+        c.until(lambda: c.server_settings, what="server SETTINGS")
+        sids = {}
+        for i in range(100):
+            # Some answers are delayed so that many streams are open at the target at once.
+            path = f"/many/{i}?delay_ms={(i % 5) * 40}"
+            sids[c.start(path, headers=[("x-stream-index", str(i))])] = (i, path)
+        c.until(lambda: all(c.done(sid) for sid in sids), 10, what="100 streams")
+        for sid, (i, path) in sids.items():
+            s = c.streams[sid]
+            assert s.status == 200 and s.ended and s.reset is None, (i, s)
+            doc = s.json()
+            assert doc["target"] == path and header_values(doc, "x-stream-index") == [str(i)]
+        # The connection goes on serving after the burst.
+        assert c.get("/many/after").json()["target"] == "/many/after"
+
+
+def test_h2load_volume(site):
+    res = subprocess.run(["h2load", "-n", "2000", "-c", "4", "-m", "20", "-t", "2",
+                          "-H", f":authority: {SNI}", f"https://{LOCAL}:{site.main}/load/h2"],
+                         capture_output=True, text=True, timeout=60)
+    out = res.stdout
+    assert res.returncode == 0, out + res.stderr
+    assert "Application protocol: h2" in out, out
+    assert re.search(r"requests: 2000 total, 2000 started, 2000 done, 2000 succeeded, 0 failed, "
+                     r"0 errored, 0 timeout", out), out
+    assert re.search(r"status codes: 2000 2xx, 0 3xx, 0 4xx, 0 5xx", out), out
+
+
+def nghttp(*args, timeout: float = 30) -> subprocess.CompletedProcess:
+    return subprocess.run(["nghttp", "-y", "-v", "-n", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_nghttp_several_streams_on_one_connection(site):
+    paths = [f"/nghttp/{i}?delay_ms={50 * (3 - i)}" for i in range(4)]
+    res = nghttp("-H", f":authority: {SNI}", *[f"https://{LOCAL}:{site.main}{p}" for p in paths])
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr
+    statuses = re.findall(r"recv \(stream_id=(\d+)\) :status: (\d+)", res.stdout)
+    # Four streams (nghttp numbers them after its priority anchors), all 200, one connection.
+    assert len(dict(statuses)) == 4 and len(statuses) == 4, statuses
+    assert {code for _, code in statuses} == {"200"}, statuses
+    assert res.stdout.count("Connected") == 1, res.stdout[:2000]
+    assert "negotiated protocol: h2" in res.stdout, res.stdout[:2000]
+    for p in paths:
+        assert len(site.a.find(p)) == 1, p
+
+
+def test_nghttp_upload(site, tmp_path):
+    data = pattern(1_500_000, 11)
+    f = tmp_path / "upload.bin"
+    f.write_bytes(data)
+    res = nghttp("-d", str(f), "-H", f":authority: {SNI}",
+                 f"https://{LOCAL}:{site.main}/nghttp/upload")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr
+    assert re.findall(r"recv \(stream_id=\d+\) :status: (\d+)", res.stdout) == ["200"], res.stdout[-3000:]
+    recs = site.a.find("/nghttp/upload")
+    assert len(recs) == 1, recs
+    assert recs[0]["method"] == "POST"
+    assert (recs[0]["body_len"], recs[0]["body_sha256"]) == (len(data),
+                                                             hashlib.sha256(data).hexdigest())
+
+
+def test_curl_post_and_multiple_requests_reuse_the_connection(site):
+    res = run_curl(["-k", "--http2", "--resolve", f"{SNI}:{site.main}:{LOCAL}",
+                    "-w", "%{http_version} %{http_code} %{num_connects}\n", "-o", "/dev/null",
+                    "--data-binary", "hello from curl",
+                    f"https://{SNI}:{site.main}/curl/post",
+                    "-o", "/dev/null", f"https://{SNI}:{site.main}/curl/second"], timeout=20)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.decode().split()
+    # Two transfers, both HTTP/2 and 200, the second on the first one's connection.
+    assert lines == ["2", "200", "1", "2", "200", "0"], lines
+    rec = site.a.find("/curl/post")[-1]
+    assert rec["method"] == "POST" and rec["body_len"] == len(b"hello from curl")
+    assert header_values(rec, "content-length") == ["15"]
+
+
+# ---- a raw frame client (hyperframe + hpack), for frames python-h2 would not send -----------
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+class RawH2:
+    """Sends frames as built; parses what arrives into hyperframe frames (HEADERS blocks
+    decoded into .headers). SETTINGS from the server are acknowledged; the client's windows
+    are opened to 1 GiB at the start (no WINDOW_UPDATE needed later). Unlike python-h2 it
+    keeps reading streams after a GOAWAY."""
+
+    def __init__(self, port: int, timeout: float = 5.0):
+        raw = socket.create_connection((LOCAL, port), timeout=timeout)
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = tls_ctx().wrap_socket(raw, server_hostname=SNI)
+        assert self.sock.selected_alpn_protocol() == "h2"
+        self.enc, self.dec = hpack.Encoder(), hpack.Decoder()
+        self.buf = b""
+        self.frames: list = []
+        self.eof = False
+        self.next_id = 1
+        self.status_of: dict[int, str] = {}
+        self.ended: set[int] = set()
+        self.resets: dict[int, int] = {}
+        self.data_of: dict[int, bytearray] = {}
+        self.send_bytes(PREFACE + hf.SettingsFrame(0, settings={
+            hf.SettingsFrame.INITIAL_WINDOW_SIZE: 1 << 30}).serialize()
+            + hf.WindowUpdateFrame(0, window_increment=(1 << 30) - 65535).serialize())
+
+    def close(self):
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send_bytes(self, data: bytes):
+        self.sock.sendall(data)
+
+    def send(self, *frames):
+        self.send_bytes(b"".join(f.serialize() for f in frames))
+
+    def block(self, path: str, extra=()) -> bytes:
+        return self.enc.encode([(":method", "GET"), (":scheme", "https"), (":authority", SNI),
+                                (":path", path), *extra])
+
+    def stream_id(self) -> int:
+        sid, self.next_id = self.next_id, self.next_id + 2
+        return sid
+
+    def pump(self, wait: float = 0.05) -> bool:
+        if self.eof:
+            return False
+        self.sock.settimeout(wait)
+        try:
+            data = self.sock.recv(1 << 20)
+        except (socket.timeout, ssl.SSLWantReadError):
+            return False
+        except (ConnectionResetError, BrokenPipeError, ssl.SSLError, OSError):
+            data = b""
+        if not data:
+            self.eof = True
+            return False
+        self.buf += data
+        while len(self.buf) >= 9:
+            frame, length = hf.Frame.parse_frame_header(memoryview(self.buf[:9]))
+            if len(self.buf) < 9 + length:
+                break
+            frame.parse_body(memoryview(self.buf[9:9 + length]))
+            self.buf = self.buf[9 + length:]
+            if isinstance(frame, (hf.HeadersFrame, hf.ContinuationFrame)):
+                frame.headers = None
+                if "END_HEADERS" in frame.flags:
+                    frame.headers = self.dec.decode(frame.data, raw=False)
+                    status = dict(frame.headers).get(":status")
+                    if status and frame.stream_id not in self.status_of:
+                        self.status_of[frame.stream_id] = status
+            if isinstance(frame, hf.DataFrame):
+                self.data_of.setdefault(frame.stream_id, bytearray()).extend(frame.data)
+            if isinstance(frame, (hf.HeadersFrame, hf.DataFrame)) and "END_STREAM" in frame.flags:
+                self.ended.add(frame.stream_id)
+            if isinstance(frame, hf.RstStreamFrame):
+                self.resets[frame.stream_id] = frame.error_code
+            if isinstance(frame, hf.SettingsFrame) and "ACK" not in frame.flags:
+                with contextlib.suppress(OSError):
+                    self.send(hf.SettingsFrame(0, flags=["ACK"]))
+            self.frames.append(frame)
+        return True
+
+    def until(self, pred, timeout: float = 5.0, what: str = "condition"):
+        deadline = time.monotonic() + timeout
+        while True:
+            value = pred()
+            if value:
+                return value
+            if self.eof or time.monotonic() >= deadline:
+                raise AssertionError(f"{'closed' if self.eof else 'timed out'} waiting for "
+                                     f"{what}; frames: {self.summary()}")
+            self.pump(0.05)
+
+    def wait_eof(self, timeout: float = 5.0):
+        deadline = time.monotonic() + timeout
+        while not self.eof:
+            assert time.monotonic() < deadline, (f"still open after {timeout}s; frames: "
+                                                 f"{self.summary()}")
+            self.pump(0.05)
+
+    def of(self, kind, stream_id=None) -> list:
+        return [f for f in self.frames if isinstance(f, kind)
+                and (stream_id is None or f.stream_id == stream_id)]
+
+    def goaways(self) -> list:
+        return [(f.error_code, f.last_stream_id) for f in self.of(hf.GoAwayFrame)]
+
+    def status(self, stream_id):
+        return self.status_of.get(stream_id)
+
+    def request(self, path: str, extra=()) -> int:
+        sid = self.stream_id()
+        self.send_bytes(headers_in_frames(self, sid, self.block(path, extra), 0))
+        return sid
+
+    def summary(self) -> str:
+        kinds = {}
+        for f in self.frames:
+            kinds[type(f).__name__] = kinds.get(type(f).__name__, 0) + 1
+        return f"{kinds} goaway={self.goaways()} eof={self.eof}"
+
+
+def split_block(block: bytes, n: int) -> list[bytes]:
+    """`block` in n non-empty pieces."""
+    assert len(block) >= n, (len(block), n)
+    cuts = [len(block) * i // n for i in range(n + 1)]
+    return [block[cuts[i]:cuts[i + 1]] for i in range(n)]
+
+
+def headers_in_frames(raw: RawH2, sid: int, block: bytes, continuations: int) -> bytes:
+    pieces = split_block(block, continuations + 1)
+    frames = [hf.HeadersFrame(sid, data=pieces[0],
+                              flags=["END_STREAM"] + ([] if continuations else ["END_HEADERS"]))]
+    for i, piece in enumerate(pieces[1:], 1):
+        frames.append(hf.ContinuationFrame(
+            sid, data=piece, flags=["END_HEADERS"] if i == continuations else []))
+    return b"".join(f.serialize() for f in frames)
+
+
+class BioH2:
+    """HTTP/2 bytes over TLS done in memory (ssl.MemoryBIO) on a non-blocking TCP socket: the
+    client can keep writing without ever reading, and no partial write corrupts a record."""
+
+    def __init__(self, port: int):
+        self.raw = socket.create_connection((LOCAL, port), timeout=5)
+        self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = tls_ctx().wrap_bio(self.inc, self.out, server_hostname=SNI)
+        while True:
+            try:
+                self.tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self.raw.sendall(self.out.read())
+                data = self.raw.recv(65536)
+                assert data, "closed during the handshake"
+                self.inc.write(data)
+        self.raw.sendall(self.out.read())
+        assert self.tls.selected_alpn_protocol() == "h2"
+        self.raw.setblocking(False)
+        self.pending = bytearray()
+        self.closed = False   # the server closed or reset the connection
+        self.plain = bytearray()
+        self.queue(PREFACE + hf.SettingsFrame(0).serialize())
+
+    def close(self):
+        with contextlib.suppress(OSError):
+            self.raw.close()
+
+    def queue(self, plaintext: bytes):
+        self.tls.write(plaintext)
+        self.pending += self.out.read()
+
+    def push(self) -> int:
+        """Writes what the socket takes now; returns the byte count."""
+        sent = 0
+        while self.pending and not self.closed:
+            try:
+                n = self.raw.send(self.pending[:262144])
+            except BlockingIOError:
+                break
+            except OSError:
+                self.closed = True
+                break
+            del self.pending[:n]
+            sent += n
+        return sent
+
+    def read(self, wait: float = 0.05) -> int:
+        """Reads and decrypts what arrived (waiting up to `wait`); returns plaintext bytes."""
+        import select
+        before = len(self.plain)
+        if not self.closed and select.select([self.raw], [], [], wait)[0]:
+            try:
+                data = self.raw.recv(1 << 20)
+            except BlockingIOError:
+                data = None
+            except OSError:
+                data = b""
+            if data == b"":
+                self.closed = True
+            elif data:
+                self.inc.write(data)
+        while True:
+            try:
+                chunk = self.tls.read(1 << 20)
+            except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+                break
+            except ssl.SSLError:
+                self.closed = True
+                break
+            if not chunk:
+                break
+            self.plain += chunk
+        return len(self.plain) - before
+
+    def frames(self) -> list:
+        out, buf, off = [], bytes(self.plain), 0
+        while len(buf) - off >= 9:
+            frame, length = hf.Frame.parse_frame_header(memoryview(buf[off:off + 9]))
+            if len(buf) - off < 9 + length:
+                break
+            frame.parse_body(memoryview(buf[off + 9:off + 9 + length]))
+            out.append(frame)
+            off += 9 + length
+        return out
