@@ -267,7 +267,8 @@ LoadBalancers:
           "routing.http2.enabled, routing.http.x_amzn_tls_version_and_cipher_suite.enabled, "
           "access_logs.s3.enabled, access_logs.s3.bucket, access_logs.s3.prefix, "
           "sluice.access_logs.directory, connection_logs.s3.enabled, connection_logs.s3.bucket, "
-          "connection_logs.s3.prefix, sluice.connection_logs.directory",
+          "connection_logs.s3.prefix, sluice.connection_logs.directory, "
+          "sluice.routing.http2.cleartext.enabled",
           "t.yaml:8:7: LoadBalancers[0].Attributes.idle_timeout.seconds: unknown load balancer "
           "attribute 'idle_timeout.seconds'; supported: idle_timeout.timeout_seconds, "
           "client_keep_alive.seconds, routing.http.desync_mitigation_mode, "
@@ -277,7 +278,8 @@ LoadBalancers:
           "routing.http2.enabled, routing.http.x_amzn_tls_version_and_cipher_suite.enabled, "
           "access_logs.s3.enabled, access_logs.s3.bucket, access_logs.s3.prefix, "
           "sluice.access_logs.directory, connection_logs.s3.enabled, connection_logs.s3.bucket, "
-          "connection_logs.s3.prefix, sluice.connection_logs.directory"));
+          "connection_logs.s3.prefix, sluice.connection_logs.directory, "
+          "sluice.routing.http2.cleartext.enabled"));
 }
 
 TEST(LoaderErrorsTest, AdminSettings) {

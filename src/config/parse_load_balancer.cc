@@ -19,7 +19,6 @@ constexpr std::string_view kSupportedAttributes[] = {
     "routing.http.xff_header_processing.mode",
     "deletion_protection.enabled",
     "routing.http2.enabled",
-    "sluice.routing.http2.cleartext.enabled",
     "routing.http.x_amzn_tls_version_and_cipher_suite.enabled",
     "access_logs.s3.enabled",
     "access_logs.s3.bucket",
@@ -29,6 +28,7 @@ constexpr std::string_view kSupportedAttributes[] = {
     "connection_logs.s3.bucket",
     "connection_logs.s3.prefix",
     "sluice.connection_logs.directory",
+    "sluice.routing.http2.cleartext.enabled",
 };
 
 // elbv2 load balancer attributes Sluice knows of but does not implement.
