@@ -359,7 +359,8 @@ void ParseTargetGroup(Reader& r, const Field& item, TargetGroup* out,
   } else if (auto v = ReadString(r, version)) {
     if (*v == "HTTP2" || *v == "GRPC") {
       r.AddError(version, "protocol version " + *v +
-                              " is not supported yet (it needs HTTPS listeners); use HTTP1");
+                              " is not supported yet (HTTP/2 to targets is not built; HTTP/2 "
+                              "clients are served by HTTP1 groups); use HTTP1");
     } else if (*v != "HTTP1") {
       r.AddError(version, "protocol version " + QuoteValue(*v) + " is invalid; allowed: HTTP1");
     }

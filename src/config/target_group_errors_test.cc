@@ -43,7 +43,8 @@ TEST(TargetGroupErrorsTest, NotYetSupportedSettings) {
 )")),
       ElementsAre(
           E(4, 22, "TargetGroups[0].ProtocolVersion",
-            "protocol version GRPC is not supported yet (it needs HTTPS listeners); use HTTP1"),
+            "protocol version GRPC is not supported yet (HTTP/2 to targets is not built; HTTP/2 "
+            "clients are served by HTTP1 groups); use HTTP1"),
           E(6, 17, "TargetGroups[0].TargetType",
             "target type 'instance' is not supported yet; use ip")));
 }

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import itertools
 import os
 import socket
 import ssl
@@ -182,6 +183,7 @@ class H2Conn:
             raw.close()
             raise
         assert self.sock.selected_alpn_protocol() == "h2", self.sock.selected_alpn_protocol()
+        self.port = port
         self.buf = b""
         self.closed = False
         self.received: list = []  # every frame, in order (for failure messages)
@@ -414,6 +416,10 @@ def _client_ctx() -> ssl.SSLContext:
 # The Sluice under test and its echo back end
 # ---------------------------------------------------------------------------------------------
 
+ECHO_SEEN: list = []  # request targets the echo back end received, in order
+_ids = itertools.count(1)
+
+
 class _EchoHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -431,6 +437,7 @@ class _EchoHandler(http.server.BaseHTTPRequestHandler):
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
     def _echo(self):
+        ECHO_SEEN.append(self.path)
         body = self._body()
         self.send_response(200)
         self.send_header("Content-Type", "application/octet-stream")
@@ -1214,10 +1221,33 @@ def test_6_10_continuation_without_headers(h2):
 # 8.1 HTTP Request/Response Exchange
 # =============================================================================================
 
+def assert_not_forwarded(port: int, path: str):
+    """A valid request on a fresh connection reaches the echo back end; the malformed request
+    (path `path`), refused before it, must not have reached it (RFC 9113 §8.1.1: an
+    intermediary MUST NOT forward a malformed request)."""
+    probe = f"/echo/sentinel-{next(_ids)}"
+    c = H2Conn(port)
+    try:
+        c.handshake()
+        c.send(c.request(1, "GET", probe))
+        assert c.read_response(1)[0] == 200
+    finally:
+        c.close()
+    assert probe in ECHO_SEEN, ECHO_SEEN[-5:]
+    assert path not in ECHO_SEEN, f"the malformed request {path} was forwarded"
+
+
 def _stream_error_for(h2, fields, end_stream: bool = True):
+    """Sends `fields` as one request (":path" "/" becomes a unique /echo/ path, so that a
+    forwarded request would show at the echo back end); expects a stream error
+    PROTOCOL_ERROR and nothing forwarded."""
+    tag = f"/echo/malformed-{next(_ids)}"
+    fields = [(n, tag if n == ":path" and v == "/" else v) for n, v in fields]
     h2.send(raw_frame(HEADERS, FLAG_END_HEADERS | (FLAG_END_STREAM if end_stream else 0), 1,
                       raw_block(fields)))
     h2.expect_stream_error(1, PROTOCOL_ERROR)
+    if (":path", tag) in fields:
+        assert_not_forwarded(h2.port, tag)
 
 
 def test_8_1_trailers_without_end_stream(h2):
@@ -1288,6 +1318,34 @@ def test_8_1_2_3_empty_path(h2):
     _stream_error_for(h2, request_fields(path=""))
 
 
+@pytest.mark.parametrize("path", ["echo/no-leading-slash", "*"])
+def test_8_1_2_3_path_not_origin_form(h2, path):
+    """RFC 9113 §8.3.1: :path is an absolute path (or "*" for OPTIONS only)."""
+    _stream_error_for(h2, request_fields(path=path))
+
+
+def test_8_1_2_3_options_asterisk_accepted(h2):
+    h2.send(h2.request(1, "OPTIONS", "*"))
+    assert h2.read_response(1)[0] == 200
+
+
+def test_8_1_2_3_host_instead_of_authority_accepted(h2):
+    h2.send(h2.headers(1, [(":method", "GET"), (":scheme", "https"), (":path", "/echo/host"),
+                           ("host", AUTHORITY)]))
+    status, head, _ = h2.read_response(1)
+    assert status == 200 and head.get("x-echo-path") == "/echo/host", head
+
+
+@pytest.mark.parametrize("fields", [
+    [(":method", "CONNECT"), (":scheme", "https"), (":path", "/"), (":authority", "h2.test:443")],
+    [(":method", "CONNECT"), (":authority", "h2.test:443"), (":path", "/")],
+    [(":method", "CONNECT")],
+], ids=["with-scheme-and-path", "with-path", "without-authority"])
+def test_8_5_malformed_connect(h2, fields):
+    """RFC 9113 §8.5: CONNECT carries :authority only (no :scheme, no :path)."""
+    _stream_error_for(h2, fields)
+
+
 @pytest.mark.parametrize("name", [b"x y", b"x:y", b"x\x00y", b"x\x7fy", b"x\xc3\xa9", b""],
                          ids=["space", "colon", "nul", "del", "non-ascii", "empty"])
 def test_8_2_1_invalid_field_name(h2, name):
@@ -1331,6 +1389,11 @@ def test_8_1_2_6_content_length_mismatch_multiple_data(h2):
     h2.send(h2.request(1, "POST", "/", [("content-length", "10")], end_stream=False),
             DataFrame(1, data=b"123"), DataFrame(1, data=b"456"),
             DataFrame(1, data=b"", flags=["END_STREAM"]))
+    h2.expect_stream_error(1, PROTOCOL_ERROR)
+
+
+def test_8_1_2_6_content_length_without_data(h2):
+    h2.send(h2.request(1, "POST", "/", [("content-length", "5")], end_stream=True))
     h2.expect_stream_error(1, PROTOCOL_ERROR)
 
 
