@@ -19,6 +19,12 @@ bool H2StreamTransport::Watch(net::EventLoop& loop, net::EventHandler* handler) 
 
 net::IoResult H2StreamTransport::Read(char* dst, size_t capacity) {
   if (stream_ == nullptr) return net::IoResult::Failed(ECONNRESET);
+  // A stream nghttp2 closed before the exchange ended its response was reset by the client
+  // (a normal close comes only after the response's last byte, which the exchange wrote and
+  // then shut down): what the client sent no longer needs an answer.
+  if (stream_->closed) {
+    return write_shut_ ? net::IoResult::Eof() : net::IoResult::Failed(ECONNRESET);
+  }
   const size_t left = stream_->request.size() - stream_->request_read;
   if (left != 0) {
     size_t n = left < capacity ? left : capacity;
@@ -30,7 +36,6 @@ net::IoResult H2StreamTransport::Read(char* dst, size_t capacity) {
   // The whole request was delivered: the exchange sees no end of stream (that would read as
   // a client that left) until it has ended its response itself.
   if (write_shut_) return net::IoResult::Eof();
-  if (stream_->closed) return net::IoResult::Failed(ECONNRESET);
   return net::IoResult::WouldBlock();
 }
 
