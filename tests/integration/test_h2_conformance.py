@@ -4,9 +4,12 @@ suite written with sockets, `ssl`, `hyperframe` (frame parsing and well-formed f
 
 Sections follow h2spec's numbering (RFC 7540, kept by RFC 9113) and RFC 7541 for HPACK:
   3.5 preface; 4.1/4.2 frame format and size; 4.3 header compression errors; 5.1 stream
-  states, 5.1.1 stream ids, 5.1.2 concurrency; 5.3.1 priority; 5.4.1 connection errors;
-  5.5 extensions; 6.1-6.10 each frame type; 8.1 message exchange (pseudo-headers, connection-
-  specific fields, te, content-length); 8.2 server push; HPACK index, table size, Huffman.
+  states, 5.1.1 stream ids, 5.1.2 concurrency; 5.3.1 priority; 5.4 error handling;
+  5.5 extensions; 6.1-6.10 each frame type (with flow control both ways); 8.1 message
+  exchange (pseudo-headers, connection-specific fields, te, content-length); 8.2 server push;
+  HPACK index, table size, Huffman. Beyond h2spec: RFC 9113 §8.2.1 field name/value
+  characters, §8.3.1 :path forms, §8.5 CONNECT form; for malformed request heads, a check
+  that nothing reached the target (an intermediary MUST NOT forward them).
 
 Error expectations:
   connection error X   a GOAWAY with code X (maybe followed by a close); a close without
@@ -837,6 +840,14 @@ def test_5_4_1_connection_error_goaway_then_close(h2):
     h2.expect_close()
 
 
+def test_5_4_2_stream_error_leaves_connection_usable(h2):
+    h2.send(h2.request(1, "GET", "/", [("X-Upper", "1")]))
+    f = h2.expect_stream_error(1, PROTOCOL_ERROR)
+    assert isinstance(f, RstStreamFrame), describe(f)
+    h2.send(h2.request(3, "GET", "/after-stream-error"))
+    assert h2.read_response(3)[0] == 200
+
+
 def test_5_5_unknown_extension_frame_on_stream_ignored(h2):
     h2.send(h2.request(1, "GET", "/ext", end_stream=True),
             raw_frame(0xFF, 0xFF, 1, b"extension payload"))
@@ -1356,7 +1367,8 @@ def test_8_2_1_invalid_field_name(h2, name):
 
 @pytest.mark.parametrize("value", [b"a\r\nx-injected: 1", b"a\nb", b"a\rb", b"a\x00b", b" lead",
                                    b"trail ", b"\ttab"],
-                         ids=["crlf", "lf", "cr", "nul", "leading-sp", "trailing-sp", "leading-tab"])
+                         ids=["crlf", "lf", "cr", "nul", "leading-sp", "trailing-sp",
+                              "leading-tab"])
 def test_8_2_1_invalid_field_value(h2, value):
     """RFC 9113 §8.2.1: no NUL, CR or LF anywhere in a field value, no leading or trailing
     SP/HTAB; malformed, so a stream error PROTOCOL_ERROR (an HTTP/1.1 target must never see
