@@ -335,8 +335,8 @@ int ParseStatusLine(std::string_view line, int* version_minor, std::string_view*
 }
 
 ParseStatus ParseResponseHead(std::string_view buf, size_t head_len, ResponseHead* out,
-                              ParseError* error) {
-  if (head_len > kMaxResponseHead) {
+                              ParseError* error, size_t max_head) {
+  if (head_len > max_head) {
     *error = {502, "response head too large", true};
     return ParseStatus::kError;
   }
@@ -356,7 +356,7 @@ ParseStatus ParseResponseHead(std::string_view buf, size_t head_len, ResponseHea
   out->status = status;
   DesyncVerdict ignored;
   bool ignored_space = false;
-  if (!ParseHeaderLines(rest, /*strict=*/true, {kMaxResponseHead, kMaxResponseHead}, out->headers,
+  if (!ParseHeaderLines(rest, /*strict=*/true, {max_head, max_head}, out->headers,
                         &out->header_count, &out->name_lengths, &ignored, &ignored_space, error)) {
     return ParseStatus::kError;
   }

@@ -85,8 +85,10 @@ ParseStatus ParseRequestHead(std::string_view buf, size_t head_len, RequestHead*
 // if what has arrived already exceeds a limit, so the caller can answer without waiting.
 bool CheckPartialRequestHead(std::string_view buf, ParseError* error);
 
+// `max_head`: ALB's limit on a target's head; a reader of heads the load balancer wrote
+// itself (the target's plus its own fields) passes a larger one.
 ParseStatus ParseResponseHead(std::string_view buf, size_t head_len, ResponseHead* out,
-                              ParseError* error);
+                              ParseError* error, size_t max_head = kMaxResponseHead);
 
 // A status line without its line end, "HTTP/1.x NNN[ reason]": the status (100..999), or -1
 // (*why says why). *version_minor and *reason are set on success. ParseResponseHead and the

@@ -1,7 +1,6 @@
 #include "http/h2_translate.h"
 
 #include <algorithm>
-#include <memory>
 
 #include "http/header.h"
 
@@ -18,12 +17,20 @@ bool IsConnectionSpecific(std::string_view name) {
          EqualsIgnoreCase(name, "transfer-encoding") || EqualsIgnoreCase(name, "upgrade");
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+// Lower-cases a field name in place: `s` views the reader's own copy of the head.
+std::string_view LowerInPlace(std::string_view s) {
+  char* p = const_cast<char*>(s.data());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (p[i] >= 'A' && p[i] <= 'Z') p[i] = static_cast<char>(p[i] + 32);
   }
-  return out;
+  return s;
+}
+
+// The parse target for response heads: 256 field slots (8 KiB) are too many to initialize
+// per response, so each thread reuses one (the reader uses it only inside FeedHead).
+ResponseHead& ScratchHead() {
+  thread_local ResponseHead head;
+  return head;
 }
 
 void AppendHex(uint64_t v, std::string* out) {
@@ -154,18 +161,22 @@ size_t H1ResponseReader::FeedHead(std::string_view in) {
     }
     return take;
   }
-  auto rh = std::make_unique<ResponseHead>();
+  ResponseHead& rh = ScratchHead();
+  rh.header_count = 0;
   ParseError err;
-  if (ParseResponseHead(head_, end, rh.get(), &err) != ParseStatus::kComplete) {
+  if (ParseResponseHead(head_, end, &rh, &err, kMaxTranslatedHead) != ParseStatus::kComplete) {
     state_ = State::kError;
     error_ = err.reason;
     return take;
   }
   const size_t used = end - before;  // bytes of `in` that belong to this head
-  head_.clear();
+  head_.resize(end);                 // body bytes read with it are fed again (no reallocation)
   head_scan_ = 0;
-  if (rh->status < 200) return used;  // interim: skipped
-  if (!ApplyHead(*rh)) return used;
+  if (rh.status < 200) {  // interim: skipped
+    head_.clear();
+    return used;
+  }
+  ApplyHead(rh);  // fields_ view head_, which is kept until a next head (there is none)
   return used;
 }
 
@@ -185,7 +196,7 @@ bool H1ResponseReader::ApplyHead(const ResponseHead& rh) {
   for (const HeaderField& f : rh.header_span()) {
     if (IsConnectionSpecific(f.name)) continue;
     if (!connection.empty() && HeaderHasToken(connection, f.name)) continue;
-    fields_.emplace_back(Lower(f.name), std::string(f.value));
+    fields_.emplace_back(LowerInPlace(f.name), f.value);
   }
   head_ready_ = true;
   remaining_ = framing_.length;

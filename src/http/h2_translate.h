@@ -87,9 +87,12 @@ class H1ResponseReader {
   bool head_ready() const { return head_ready_; }
   // After the final head: the status and the fields to send, names lower-case, without
   // Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding, Upgrade and the fields the
-  // Connection field names. Valid until the next Feed.
+  // Connection field names. Views into the reader's copy of the head: valid until the next
+  // head is fed (the final head is the last one) or the reader is destroyed.
   int status() const { return status_; }
-  const std::vector<std::pair<std::string, std::string>>& head_fields() const { return fields_; }
+  const std::vector<std::pair<std::string_view, std::string_view>>& head_fields() const {
+    return fields_;
+  }
   // Clears head_ready() once the caller has sent the head.
   void TakeHead() { head_ready_ = false; }
   const char* error() const { return error_; }
@@ -101,9 +104,9 @@ class H1ResponseReader {
   bool head_request_;
   bool head_ready_ = false;
   int status_ = 0;
-  std::string head_;  // a head in pieces (bounded by kMaxTranslatedHead)
+  std::string head_;  // the head being read (bounded by kMaxTranslatedHead); fields_ view it
   size_t head_scan_ = 0;
-  std::vector<std::pair<std::string, std::string>> fields_;
+  std::vector<std::pair<std::string_view, std::string_view>> fields_;
   Framing framing_;
   uint64_t remaining_ = 0;
   ChunkedDecoder chunks_;

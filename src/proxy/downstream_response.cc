@@ -95,14 +95,26 @@ bool DropsUpgradeResponseField(std::string_view name) {
 }
 
 // The response head rebuilt for the downstream client in out_: HTTP/1.1 status line, the
-// target's fields less the dropped ones, the stickiness cookies, and Connection.
+// target's fields less the dropped ones (also those its Connection field names: they are
+// hop-by-hop, RFC 9110 §7.6.1), the stickiness cookies, and Connection.
 [[gnu::always_inline]] inline void DownstreamConnection::BuildDownstreamResponseHead(
     const http::ResponseHead& rh) {
   worker_->TakeString(out_);
   AppendDownstreamStatusLine(rh, &out_);
   out_.append("\r\n");
+  std::string_view connection;
+  if (rh.name_lengths & http::NameLengthBit(sizeof("connection") - 1)) [[unlikely]] {
+    for (const http::HeaderField& h : rh.header_span()) {
+      if (EqualsIgnoreCase(h.name, "connection")) connection = h.value;
+    }
+  }
   for (const http::HeaderField& h : rh.header_span()) {
     if (DropsResponseField(h.name)) continue;
+    // Never a framing field: the client frames the body by the one we keep.
+    if (!connection.empty() && http::HeaderHasToken(connection, h.name) &&
+        !EqualsIgnoreCase(h.name, "content-length") &&
+        !EqualsIgnoreCase(h.name, "transfer-encoding")) [[unlikely]]
+      continue;
     out_.append(h.name);
     out_.append(": ");
     out_.append(h.value);

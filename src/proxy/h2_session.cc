@@ -51,6 +51,14 @@ int OnDataChunkCb(nghttp2_session*, uint8_t, int32_t stream_id, const uint8_t* d
   return Self(user_data)->OnData(stream_id, data, len);
 }
 
+int OnFrameSendCb(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+  if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
+      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {
+    Self(user_data)->OnResponseSent(frame->hd.stream_id);
+  }
+  return 0;
+}
+
 int OnStreamCloseCb(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user_data) {
   return Self(user_data)->OnStreamClose(stream_id, error_code);
 }
@@ -87,6 +95,7 @@ bool H2Session::Start(std::string_view received) {
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, OnFrameRecvCb);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, OnDataChunkCb);
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, OnStreamCloseCb);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, OnFrameSendCb);
   nghttp2_option* opt = nullptr;
   if (nghttp2_option_new(&opt) != 0) {
     nghttp2_session_callbacks_del(cbs);
@@ -119,22 +128,34 @@ bool H2Session::Start(std::string_view received) {
   if (!received.empty()) {
     ssize_t n = nghttp2_session_mem_recv(
         session_, reinterpret_cast<const uint8_t*>(received.data()), received.size());
-    if (n < 0) failed_ = true;
+    if (n < 0) Terminate(static_cast<int>(n));
   }
   return true;
+}
+
+void H2Session::Terminate(int codec_error) {
+  // nghttp2 stops reading after a fatal error but queues no GOAWAY itself: say why
+  // (a flood or a CONTINUATION storm is ENHANCE_YOUR_CALM), send it, then close.
+  reading_stopped_ = true;
+  const uint32_t code =
+      codec_error == NGHTTP2_ERR_FLOODED || codec_error == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS
+          ? NGHTTP2_ENHANCE_YOUR_CALM
+          : NGHTTP2_PROTOCOL_ERROR;
+  if (nghttp2_session_terminate_session(session_, code) != 0) failed_ = true;
 }
 
 H2Session::Step H2Session::Pump(bool* readable, bool* writable) {
   for (int round = 0; round < kPumpRounds; ++round) {
     bool moved = false;
-    if (*readable && !failed_ && out_.size() - out_sent_ < kMaxPendingOutput) {
+    if (*readable && !failed_ && !reading_stopped_ &&
+        out_.size() - out_sent_ < kMaxPendingOutput) {
       char buf[16 * 1024];
       net::IoResult r = transport_->Read(buf, sizeof(buf));
       if (r.ok()) {
         moved = true;
         ssize_t n = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(buf),
                                              r.bytes());
-        if (n < 0) failed_ = true;  // bad preface, flood, callback failure: GOAWAY queued
+        if (n < 0) Terminate(static_cast<int>(n));  // bad preface, flood, callback failure
         if (r.bytes() < sizeof(buf)) *readable = false;
       } else if (r.status() == net::IoStatus::kWouldBlock) {
         *readable = false;
@@ -144,7 +165,7 @@ H2Session::Step H2Session::Pump(bool* readable, bool* writable) {
     }
     moved |= Flush(writable);
     if (out_sent_ == out_.size() &&
-        (failed_ ||
+        (failed_ || (reading_stopped_ && nghttp2_session_want_write(session_) == 0) ||
          (nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0))) {
       return Step::kClose;
     }
@@ -312,6 +333,15 @@ int H2Session::OnStreamClose(int32_t stream_id, uint32_t) {
   WakeExchange(stream, EPOLLIN | EPOLLOUT | EPOLLHUP);
   Forget(stream);
   return 0;
+}
+
+void H2Session::OnResponseSent(int32_t stream_id) {
+  H2Stream* stream = Find(stream_id);
+  if (stream == nullptr || stream->request_ended) return;
+  // The response is complete but the client has not ended its request (an early answer: an
+  // error, a fixed response): the rest of the request is not wanted (RFC 9113 §8.1), and
+  // the stream must not stay half-open, holding a stream slot and the idle timer.
+  nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_NO_ERROR);
 }
 
 void H2Session::OnRequestRead(H2Stream* stream) {

@@ -112,10 +112,15 @@ class H2Session {
   int OnData(int32_t stream_id, const uint8_t* data, size_t len);
   int OnEndStream(int32_t stream_id);
   int OnStreamClose(int32_t stream_id, uint32_t error_code);
+  // The response's last frame (END_STREAM) went out.
+  void OnResponseSent(int32_t stream_id);
   long ReadBody(int32_t stream_id, uint8_t* buf, size_t length, uint32_t* data_flags);
 
  private:
   H2Stream* Find(int32_t stream_id);
+  // After a fatal codec error (nghttp2_session_mem_recv < 0): GOAWAY with a code for it,
+  // no more reading; the connection closes once the GOAWAY is written.
+  void Terminate(int codec_error);
   void StartExchange(H2Stream* stream);
   void SubmitHead(H2Stream* stream);
   void Forget(H2Stream* stream);
@@ -133,7 +138,8 @@ class H2Session {
   size_t out_sent_ = 0;
   uint32_t requests_ = 0;
   bool going_away_ = false;
-  bool failed_ = false;  // a fatal codec error: flush, then close
+  bool reading_stopped_ = false;  // Terminate: only the GOAWAY is left to write
+  bool failed_ = false;           // the codec or the transport failed: close now
   int64_t last_stream_activity_ms_ = 0;
 };
 

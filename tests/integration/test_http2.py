@@ -23,7 +23,7 @@ Covered:
   - SIGTERM: GOAWAY, and the in-flight response still completes
   - access-log entries of type h2 with "HTTP/2.0"
 
-Known gaps are marked xfail(strict=True) with the reason.
+Each test here once failed against a real bug or guards a behaviour; none is expected to fail.
 
 Run with Debian's /usr/bin/python3 (it has h2, hyperframe and hpack).
 """
@@ -37,6 +37,7 @@ import http.client as httpclient
 import json
 import random
 import re
+import select
 import signal
 import socket
 import ssl
@@ -334,14 +335,12 @@ class H2Client:
     auto_ack=False (then ack() gives it back)."""
 
     def __init__(self, port: int, sni: str = SNI, settings: dict | None = None,
-                 auto_ack: bool = True, timeout: float = 5.0, validate: bool = True):
+                 auto_ack: bool = True, timeout: float = 5.0):
         raw = socket.create_connection((LOCAL, port), timeout=timeout)
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = tls_ctx().wrap_socket(raw, server_hostname=sni)
         assert self.sock.selected_alpn_protocol() == "h2", self.sock.selected_alpn_protocol()
-        cfg = h2.config.H2Configuration(client_side=True, header_encoding="utf-8",
-                                        validate_outbound_headers=validate,
-                                        normalize_outbound_headers=validate)
+        cfg = h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
         self.conn = h2.connection.H2Connection(cfg)
         self.conn.initiate_connection()
         if settings:
@@ -373,9 +372,6 @@ class H2Client:
                 self.sock.sendall(data)
             except OSError:
                 self.closed = True
-
-    def send_raw(self, data: bytes):
-        self.sock.sendall(data)
 
     def pump(self, wait: float = 0.05) -> bool:
         """Reads once (waiting up to `wait`); False when nothing arrived."""
@@ -452,19 +448,6 @@ class H2Client:
                 raise AssertionError(f"connection closed while waiting for {what}; "
                                      f"goaway={self.goaway}")
             self.pump(min(0.05, max(0.001, deadline - time.monotonic())))
-
-    def wait_closed(self, timeout: float = 5.0) -> float:
-        """Pumps until the server closes; returns when (time.monotonic())."""
-        deadline = time.monotonic() + timeout
-        while not self.closed:
-            if time.monotonic() >= deadline:
-                raise AssertionError(f"connection still open after {timeout}s "
-                                     f"(goaway={self.goaway})")
-            try:
-                self.pump(0.05)
-            except h2.exceptions.ProtocolError:
-                self.closed = True
-        return time.monotonic()
 
     def start(self, path: str = "/", method: str = "GET", headers=(), authority: str = SNI,
               end_stream: bool = True) -> int:
@@ -649,7 +632,7 @@ class RawH2:
 
     def request(self, path: str, extra=()) -> int:
         sid = self.stream_id()
-        self.send_bytes(headers_in_frames(self, sid, self.block(path, extra), 0))
+        self.send_bytes(headers_in_frames(sid, self.block(path, extra), 0))
         return sid
 
     def summary(self) -> str:
@@ -666,7 +649,8 @@ def split_block(block: bytes, n: int) -> list[bytes]:
     return [block[cuts[i]:cuts[i + 1]] for i in range(n)]
 
 
-def headers_in_frames(raw: RawH2, sid: int, block: bytes, continuations: int) -> bytes:
+def headers_in_frames(sid: int, block: bytes, continuations: int) -> bytes:
+    """A request header block (END_STREAM) in HEADERS and `continuations` CONTINUATIONs."""
     pieces = split_block(block, continuations + 1)
     frames = [hf.HeadersFrame(sid, data=pieces[0],
                               flags=["END_STREAM"] + ([] if continuations else ["END_HEADERS"]))]
@@ -726,7 +710,6 @@ class BioH2:
 
     def read(self, wait: float = 0.05) -> int:
         """Reads and decrypts what arrived (waiting up to `wait`); returns plaintext bytes."""
-        import select
         before = len(self.plain)
         if not self.closed and select.select([self.raw], [], [], wait)[0]:
             try:
@@ -989,9 +972,6 @@ def test_response_is_lower_case_without_connection_fields(site, chunked):
         assert s.header("content-length") == str(len(s.data))
 
 
-@pytest.mark.xfail(strict=True, reason="a response field named by the target's Connection "
-                   "header is relayed over HTTP/2 (RFC 9113 §8.2.2: connection-specific): the "
-                   "request path replaces Connection before h2_translate could read its tokens")
 def test_response_drops_fields_named_by_connection(site):
     s = h2_get(site.main, "/resp/hop?hop=1")
     assert s.status == 200 and s.json()["target"] == "/resp/hop?hop=1", s
@@ -1168,7 +1148,7 @@ def test_goaway_after_10000_requests(site):
             batch = []
             for _ in range(min(100, 9999 - len(sent))):
                 sid = r.stream_id()
-                batch.append(headers_in_frames(r, sid, r.block("/fixed"), 0))
+                batch.append(headers_in_frames(sid, r.block("/fixed"), 0))
                 sent.append(sid)
             r.send_bytes(b"".join(batch))
             last = sent[-1]
@@ -1176,9 +1156,12 @@ def test_goaway_after_10000_requests(site):
         assert not r.goaways(), r.summary()  # none before the 10,000th request
         assert len(r.ended) == 9999 and {r.status_of[s] for s in sent} == {"418"}
         tenth_thousand = r.request("/fixed")
-        after = r.request("/goaway/after-limit")
         r.until(lambda: r.goaways(), 5, what="GOAWAY")
         assert r.goaways() == [(0, tenth_thousand)], r.summary()
+        # A stream begun after the GOAWAY arrived is not processed (nor answered).
+        after = r.stream_id()
+        with contextlib.suppress(OSError):  # the server may have closed already
+            r.send_bytes(headers_in_frames(after, r.block("/goaway/after-limit"), 0))
         r.wait_eof(5)
         assert r.status(tenth_thousand) == "418" and tenth_thousand in r.ended
         assert r.status(after) is None, r.summary()
@@ -1197,7 +1180,7 @@ def test_oversized_headers_reset_stream_and_goaway(site, kind, fields):
         r.until(lambda: first in r.ended, what="the first stream")
         sid = r.stream_id()
         block = r.block(path, fields)
-        r.send_bytes(headers_in_frames(r, sid, block, len(block) // 16000))
+        r.send_bytes(headers_in_frames(sid, block, len(block) // 16000))
         r.wait_eof(5)
         assert r.goaways() == [(ENHANCE_YOUR_CALM, sid)], r.summary()
         assert sid in r.resets, r.summary()
@@ -1227,7 +1210,7 @@ def test_header_block_in_continuation_frames_is_served(site, continuations):
         sid = r.stream_id()
         pads = [(f"x-pad-{i}", "p" * 40) for i in range(30)]
         path = f"/cont/ok-{continuations}"
-        r.send_bytes(headers_in_frames(r, sid, r.block(path, pads), continuations))
+        r.send_bytes(headers_in_frames(sid, r.block(path, pads), continuations))
         r.until(lambda: sid in r.ended, what="the response")
         assert r.status(sid) == "200" and not r.goaways()
         doc = json.loads(bytes(r.data_of[sid]))
@@ -1244,7 +1227,7 @@ def test_continuation_flood_closes_the_connection(site):
                 sid = r.stream_id()
                 pads = [(f"x-pad-{i}", "p" * 40) for i in range(30)]
                 block = r.block(f"/cont/flood-{continuations}", pads)
-                r.send_bytes(headers_in_frames(r, sid, block, min(continuations, len(block))))
+                r.send_bytes(headers_in_frames(sid, block, min(continuations, len(block))))
                 r.wait_eof(5)
                 assert r.status(sid) is None, r.summary()
         assert bystander.get("/bystander/after").status == 200
@@ -1252,14 +1235,12 @@ def test_continuation_flood_closes_the_connection(site):
     still_serving(site.main)
 
 
-@pytest.mark.xfail(strict=True, reason="Sluice closes the connection without a GOAWAY when "
-                   "nghttp2 reports a fatal error (too many CONTINUATION frames)")
 def test_continuation_flood_gets_goaway_before_close(site):
     with RawH2(site.main) as r:
         r.until(lambda: r.of(hf.SettingsFrame), what="server SETTINGS")
         sid = r.stream_id()
         pads = [(f"x-pad-{i}", "p" * 40) for i in range(30)]
-        r.send_bytes(headers_in_frames(r, sid, r.block("/cont/flood-goaway", pads), 9))
+        r.send_bytes(headers_in_frames(sid, r.block("/cont/flood-goaway", pads), 9))
         r.wait_eof(5)
         codes = [code for code, _ in r.goaways()]
         assert codes and codes[0] != 0, r.summary()
@@ -1269,7 +1250,7 @@ def rapid_reset(r: RawH2, n: int, path: str = "/fixed"):
     out = []
     for _ in range(n):
         sid = r.stream_id()
-        out.append(headers_in_frames(r, sid, r.block(path), 0))
+        out.append(headers_in_frames(sid, r.block(path), 0))
         out.append(hf.RstStreamFrame(sid, error_code=h2.errors.ErrorCodes.CANCEL).serialize())
     r.send_bytes(b"".join(out))
 
@@ -1329,22 +1310,22 @@ def flood_until_stalled(c: BioH2, frame: bytes, limit_s: float = 5.0) -> tuple[i
 
 
 def test_ping_flood_is_stopped(site):
-    """A client that sends PINGs and does not read the ACKs: the server stops reading from it
-    (its memory stays bounded: the flooder cannot write more than the socket buffers hold),
-    other clients are served meanwhile, and once the flooder reads, the server's outbound-ack
-    limit closes the connection instead of answering every PING."""
+    """A client that sends PINGs and does not read the ACKs cannot make the server queue
+    them without bound: either the outbound-ack limit closes the connection at once, or the
+    server stops reading from it (the flooder's writes stall) and closes it, without
+    answering every PING, once the flooder reads. Other clients are served meanwhile."""
     c = BioH2(site.main)
     try:
         ping = hf.PingFrame(0, opaque_data=b"floodme!").serialize()
         pings, stalled = flood_until_stalled(c, ping)
-        assert stalled and not c.closed, (pings, stalled, c.closed)
-        still_serving(site.main)  # while the flooder is stalled
+        assert stalled or c.closed, f"the server took {pings} PINGs in 5 s without stopping"
+        if not c.closed:
+            still_serving(site.main)  # while the flooder is stalled
         deadline = time.monotonic() + 10
         while not c.closed and time.monotonic() < deadline:
             c.read(0.05)
         assert c.closed, "the flooding connection was not closed"
         acks = sum(1 for f in c.frames() if isinstance(f, hf.PingFrame) and "ACK" in f.flags)
-        print(f"ping flood: {pings} PINGs written, {acks} ACKs received")
         assert acks < pings, (acks, pings)
     finally:
         c.close()
@@ -1366,23 +1347,26 @@ def test_settings_flood_is_stopped(site):
 
 
 def test_idle_timeout_closes_connection_despite_pings(site):
-    """idle_timeout.timeout_seconds = 1: PINGs do not count as activity."""
-    with H2Client(site.idle) as c:
-        assert c.get("/idle/one").status == 200
+    """idle_timeout.timeout_seconds = 1: PINGs (answered) do not count as activity."""
+    with RawH2(site.idle) as r:
+        sid = r.request("/idle/one")
+        r.until(lambda: sid in r.ended, what="the response")
+        assert r.status(sid) == "200"
         t_last = time.monotonic()
         pings = 0
-        while not c.closed and time.monotonic() - t_last < 5:
-            c.conn.ping(b"%08d" % pings)
-            c.flush()
+        while not r.eof and time.monotonic() - t_last < 5:
+            with contextlib.suppress(OSError):
+                r.send(hf.PingFrame(0, opaque_data=b"%08d" % pings))
             pings += 1
             end = time.monotonic() + 0.1
-            while time.monotonic() < end and not c.closed:
-                c.pump(0.02)
+            while time.monotonic() < end and not r.eof:
+                r.pump(0.02)
         closed_after = time.monotonic() - t_last
-        assert c.closed, "still open 5 s after the last stream"
+        assert r.eof, "still open 5 s after the last stream"
         assert 0.8 <= closed_after <= 3.0, closed_after
-        assert c.ping_acks >= 3, c.ping_acks  # the PINGs were answered, just not counted
-        assert c.goaway is None or c.goaway[0] == 0, c.goaway
+        acks = [f for f in r.of(hf.PingFrame) if "ACK" in f.flags]
+        assert len(acks) >= 3, r.summary()  # the PINGs were answered, just not counted
+        assert [code for code, _ in r.goaways()] == [0], r.summary()  # GOAWAY, then close
 
 
 def test_streams_keep_an_idle_listener_connection_open(site):
@@ -1407,8 +1391,7 @@ def test_more_than_128_concurrent_streams_is_refused(site):
     with RawH2(site.main) as r:
         r.until(lambda: any("ACK" in f.flags for f in r.of(hf.SettingsFrame)),
                 what="SETTINGS ACK")
-        r.pump(0.05)  # (our ACK of the server's SETTINGS went out with the first pump)
-        held = b"".join(headers_in_frames(r, r.stream_id(), r.block(f"/conc/{i}?delay_ms=1500"),
+        held = b"".join(headers_in_frames(r.stream_id(), r.block(f"/conc/{i}?delay_ms=1500"),
                                           0) for i in range(128))
         r.send_bytes(held)
         wait_until(lambda: len(site.a.find("/conc/")) >= 128, 5,
@@ -1419,7 +1402,6 @@ def test_more_than_128_concurrent_streams_is_refused(site):
                                                  h2.errors.ErrorCodes.PROTOCOL_ERROR)
         refused_conn = any(code == h2.errors.ErrorCodes.PROTOCOL_ERROR and last < extra
                            for code, last in r.goaways())
-        print(f"129th stream: reset={r.resets.get(extra)} goaway={r.goaways()}")
         assert refused_stream or refused_conn, r.summary()
         assert r.status(extra) is None
     assert site.a.find("/conc-extra") == []
@@ -1445,10 +1427,6 @@ def test_stalled_upload_gets_408_at_the_idle_timeout(site):
     assert site.a.find("/stall/408") == []  # the body never came: nothing was forwarded
 
 
-@pytest.mark.xfail(strict=True, reason="after answering a stream whose request is unfinished "
-                   "(408 here) Sluice neither resets it (RFC 9113 §8.1: RST_STREAM NO_ERROR) nor "
-                   "forgets it: it stays half-closed, counts as open, and the connection is "
-                   "never closed by the idle timeout")
 def test_connection_idles_out_after_a_stalled_upload(site):
     with RawH2(site.idle) as r:
         sid = stalled_upload(r, "/stall/idle")
