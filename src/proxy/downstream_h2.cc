@@ -35,7 +35,9 @@ void DownstreamConnection::PumpH2() {
 }
 
 void DownstreamConnection::CheckH2Timers(int64_t now_ms) {
-  if (h2_->open_streams() != 0 || now_ms - h2_->last_stream_activity_ms() < idle_timeout_ms_) {
+  // Streams whose exchange runs are timed by it; others (a response waiting for a window
+  // the client keeps shut) are not activity.
+  if (h2_->live_exchanges() != 0 || now_ms - h2_->last_stream_activity_ms() < idle_timeout_ms_) {
     return;
   }
   h2_->BeginShutdown();  // GOAWAY, sent if the socket takes it now

@@ -101,8 +101,8 @@ int64_t DownstreamConnection::NextCheckMs() const {
     case Phase::kLingering:
       return linger_started_ms_ + kLingerMs;
     case Phase::kH2:
-      // Idle only without open streams (their exchanges keep their own timers).
-      return (h2_->open_streams() != 0 ? worker_->now_ms() : h2_->last_stream_activity_ms()) +
+      // Idle only without a running exchange (those keep their own timers).
+      return (h2_->live_exchanges() != 0 ? worker_->now_ms() : h2_->last_stream_activity_ms()) +
              idle_timeout_ms_;
     case Phase::kIdle:
     case Phase::kLocal:

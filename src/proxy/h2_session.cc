@@ -52,6 +52,7 @@ int OnDataChunkCb(nghttp2_session*, uint8_t, int32_t stream_id, const uint8_t* d
 }
 
 int OnFrameSendCb(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+  if (frame->hd.type == NGHTTP2_DATA) Self(user_data)->OnDataMoved();
   if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
       (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {
     Self(user_data)->OnResponseSent(frame->hd.stream_id);
@@ -217,6 +218,7 @@ void H2Session::BeginShutdown() {
 }
 
 void H2Session::Detach() {
+  live_exchanges_ = 0;
   for (auto& [id, stream] : streams_) {
     if (stream->transport == nullptr) continue;
     H2StreamTransport* t = stream->transport;
@@ -291,6 +293,7 @@ void H2Session::StartExchange(H2Stream* stream) {
   auto transport =
       std::make_unique<H2StreamTransport>(this, stream, peer_, transport_->LocalAddress());
   stream->transport = transport.get();
+  ++live_exchanges_;
   auto* conn = new DownstreamConnection(worker_, std::move(transport), peer_, listener_,
                                         DownstreamConnection::Kind::kH2Stream);
   conn->AdoptConnectionFacts(*owner_);
@@ -298,6 +301,7 @@ void H2Session::StartExchange(H2Stream* stream) {
 }
 
 int H2Session::OnData(int32_t stream_id, const uint8_t* data, size_t len) {
+  OnDataMoved();
   H2Stream* stream = Find(stream_id);
   std::string_view bytes(reinterpret_cast<const char*>(data), len);
   if (stream == nullptr || stream->transport == nullptr) {
@@ -334,6 +338,8 @@ int H2Session::OnStreamClose(int32_t stream_id, uint32_t) {
   Forget(stream);
   return 0;
 }
+
+void H2Session::OnDataMoved() { last_stream_activity_ms_ = worker_->now_ms(); }
 
 void H2Session::OnResponseSent(int32_t stream_id) {
   H2Stream* stream = Find(stream_id);
@@ -394,6 +400,8 @@ void H2Session::OnResponseProgress(H2Stream* stream) {
 
 void H2Session::OnExchangeClosed(H2Stream* stream) {
   stream->transport = nullptr;
+  --live_exchanges_;
+  last_stream_activity_ms_ = worker_->now_ms();
   if (!stream->closed) {
     if (!stream->head_submitted || !stream->body_ended) {
       nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream->id, NGHTTP2_INTERNAL_ERROR);

@@ -91,7 +91,12 @@ class H2Session {
   // Ends every stream's tie to this session (their exchanges see a reset). Before deletion.
   void Detach();
   size_t open_streams() const { return streams_.size(); }
-  // When the last stream began or ended (PING and SETTINGS do not count: reference §4.1).
+  // Streams whose exchange still runs (it has its own timeouts: 408, 504, ...).
+  size_t live_exchanges() const { return live_exchanges_; }
+  // When a stream last began or ended or DATA last moved either way (PING, SETTINGS and
+  // WINDOW_UPDATE do not count: reference §4.1). With no live exchange, the connection is
+  // idle from then: a stream whose response waits for a window the client keeps shut does
+  // not keep it open.
   int64_t last_stream_activity_ms() const { return last_stream_activity_ms_; }
 
   // For H2StreamTransport (the exchange's side of a stream).
@@ -114,6 +119,7 @@ class H2Session {
   int OnStreamClose(int32_t stream_id, uint32_t error_code);
   // The response's last frame (END_STREAM) went out.
   void OnResponseSent(int32_t stream_id);
+  void OnDataMoved();
   long ReadBody(int32_t stream_id, uint8_t* buf, size_t length, uint32_t* data_flags);
 
  private:
@@ -137,6 +143,7 @@ class H2Session {
   std::string out_;  // frames nghttp2 produced, not yet written
   size_t out_sent_ = 0;
   uint32_t requests_ = 0;
+  size_t live_exchanges_ = 0;
   bool going_away_ = false;
   bool reading_stopped_ = false;  // Terminate: only the GOAWAY is left to write
   bool failed_ = false;           // the codec or the transport failed: close now
