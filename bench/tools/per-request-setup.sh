@@ -3,7 +3,9 @@
 # run time) and writes $out/config.yaml (one worker's listener forwarding to four bench
 # responders on 127.0.0.11-14, started here and stopped on exit). Provides
 # `wait_then_load N`: waits for the listener and the first health checks, then sends N
-# keep-alive requests from one client.
+# keep-alive requests from one client. With H2=1 the client speaks HTTP/2 by prior knowledge
+# (the load balancer has sluice.routing.http2.cleartext.enabled): h2load, one connection,
+# ${H2_STREAMS:-1} concurrent streams.
 responder=$root/build-bench/bench-tools/responder
 if [ ! -x "$responder" ]; then  # the harness builds it; a checkout that never ran it has none
   mkdir -p "$(dirname "$responder")"
@@ -18,6 +20,8 @@ backend_port=$(free_port)
 cat > "$out/config.yaml" <<YAML
 LoadBalancers:
   - Name: bench
+    Attributes:
+      sluice.routing.http2.cleartext.enabled: $([ "${H2:-0}" = 1 ] && echo true || echo false)
     Listeners:
       - Protocol: HTTP
         Port: $port
@@ -49,6 +53,12 @@ wait_then_load() {
   sleep 3  # first health checks
   # A failed load must stop the measurement (callers run this inside $(...), where set -e
   # does not reach): a figure from error responses would be meaningless.
+  if [ "${H2:-0}" = 1 ]; then
+    h2load -n "$1" -c 1 -m "${H2_STREAMS:-1}" "http://127.0.0.1:$port/" >"$out/h2load-$1.log" &&
+      grep -q "$1 succeeded, 0 failed" "$out/h2load-$1.log" ||
+      { echo "the HTTP/2 load of $1 requests failed; see $out" >&2; exit 1; }
+    return
+  fi
   /usr/bin/python3 "$here/keepalive-client.py" "$1" "$port" >/dev/null ||
     { echo "the load of $1 requests failed; see $out" >&2; exit 1; }
 }
