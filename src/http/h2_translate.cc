@@ -62,8 +62,20 @@ H2FieldError H2RequestHead::Add(std::string_view name, std::string_view value) {
     return H2FieldError::kNone;
   }
   if (name == "cookie") {
-    if (!cookie_.empty()) cookie_.append("; ");
+    // Crumbs are joined by "; " (RFC 9113 §8.2.3), into lines of at most 8 KiB: one line
+    // per request in practice, and never one over the HTTP/1.1 path's 16 KiB line limit
+    // (http::kMaxRequestHeaderLine), which a valid HTTP/2 request must not meet.
+    if (cookie_.empty()) {
+      cookie_line_ = 0;
+    } else if (cookie_line_ + 2 + value.size() > kH2MaxFieldBytes) {
+      cookie_.append("\r\ncookie: ");
+      cookie_line_ = 0;
+    } else {
+      cookie_.append("; ");
+      cookie_line_ += 2;
+    }
     cookie_.append(value);
+    cookie_line_ += value.size();
     return H2FieldError::kNone;
   }
   if (name == "host") {

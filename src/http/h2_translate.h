@@ -43,7 +43,8 @@ class H2RequestHead {
   // One decoded field, in the order received. Returns kNone or why the block is refused.
   H2FieldError Add(std::string_view name, std::string_view value);
   // Writes "METHOD path HTTP/1.1", Host (from :authority, else the host field), the other
-  // fields as received, the cookie fields joined by "; " into one (RFC 9113 §8.2.3), the body
+  // fields as received, the cookie fields joined by "; " (RFC 9113 §8.2.3) into one line, or
+  // into lines of at most 8 KiB when they are longer than that, the body
   // framing, and "Connection: close" (the HTTP/1.1 side serves this one request). A request
   // whose header block ended the stream has no body; one with a content-length keeps it;
   // any other gets "Transfer-Encoding: chunked" (*chunked true: wrap DATA with AppendChunk).
@@ -57,7 +58,8 @@ class H2RequestHead {
  private:
   std::string method_, scheme_, authority_, path_, host_;
   std::vector<std::pair<std::string, std::string>> fields_;
-  std::string cookie_;
+  std::string cookie_;      // the cookie lines' values, "\r\ncookie: " between lines
+  size_t cookie_line_ = 0;  // length of the last cookie line's value
   bool has_content_length_ = false;
   size_t header_bytes_ = 0;
 };
