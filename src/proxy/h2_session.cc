@@ -210,11 +210,14 @@ bool H2Session::Flush(bool* writable) {
 
 void H2Session::BeginShutdown() {
   if (session_ == nullptr || going_away_) return;
-  going_away_ = true;
-  nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
-                        nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
-                        nullptr, 0);
+  GoAway(nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR);
   WakeOwner();
+}
+
+void H2Session::GoAway(int32_t last_stream_id, uint32_t code) {
+  going_away_ = true;
+  goaway_last_stream_id_ = last_stream_id;
+  nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, last_stream_id, code, nullptr, 0);
 }
 
 void H2Session::Detach() {
@@ -250,6 +253,12 @@ void H2Session::Forget(H2Stream* stream) {
 }
 
 int H2Session::OnBeginHeaders(int32_t stream_id) {
+  if (going_away_ && stream_id > goaway_last_stream_id_) {
+    // Sent before the client saw our GOAWAY (nghttp2 only refuses streams after it was
+    // written): refused, so the client knows it may retry it elsewhere; never served.
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_REFUSED_STREAM);
+    return 0;
+  }
   auto stream = std::make_unique<H2Stream>();
   stream->id = stream_id;
   streams_[stream_id] = std::move(stream);
@@ -257,8 +266,7 @@ int H2Session::OnBeginHeaders(int32_t stream_id) {
   if (++requests_ == kH2MaxRequestsPerConnection && !going_away_) {
     // Reference §4.1: after 10,000 requests the connection is told to go away; this stream
     // is still served.
-    going_away_ = true;
-    nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_NO_ERROR, nullptr, 0);
+    GoAway(stream_id, NGHTTP2_NO_ERROR);
   }
   return 0;
 }
@@ -270,10 +278,7 @@ int H2Session::OnHeader(int32_t stream_id, std::string_view name, std::string_vi
   // Over the header limits: this stream is reset and the connection told to go away
   // (reference §4.1).
   if (!going_away_) {
-    going_away_ = true;
-    nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
-                          nghttp2_session_get_last_proc_stream_id(session_),
-                          NGHTTP2_ENHANCE_YOUR_CALM, nullptr, 0);
+    GoAway(nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_ENHANCE_YOUR_CALM);
   }
   return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 }

@@ -127,6 +127,8 @@ class H2Session {
   // After a fatal codec error (nghttp2_session_mem_recv < 0): GOAWAY with a code for it,
   // no more reading; the connection closes once the GOAWAY is written.
   void Terminate(int codec_error);
+  // GOAWAY naming `last_stream_id`: later streams are refused (REFUSED_STREAM), never served.
+  void GoAway(int32_t last_stream_id, uint32_t code);
   void StartExchange(H2Stream* stream);
   void SubmitHead(H2Stream* stream);
   void Forget(H2Stream* stream);
@@ -145,6 +147,7 @@ class H2Session {
   uint32_t requests_ = 0;
   size_t live_exchanges_ = 0;
   bool going_away_ = false;
+  int32_t goaway_last_stream_id_ = 0;
   bool reading_stopped_ = false;  // Terminate: only the GOAWAY is left to write
   bool failed_ = false;           // the codec or the transport failed: close now
   int64_t last_stream_activity_ms_ = 0;

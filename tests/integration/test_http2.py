@@ -1169,6 +1169,34 @@ def test_goaway_after_10000_requests(site):
     still_serving(site.main)
 
 
+def test_stream_sent_with_the_10000th_is_refused_not_served(site):
+    """A stream that arrives in the same bytes as the 10,000th (before the client could see
+    the GOAWAY naming the 10,000th as the last) is refused with REFUSED_STREAM, which tells the
+    client it is safe to retry, and never reaches a target (nghttp2 alone would serve it)."""
+    with RawH2(site.main, timeout=10) as r:
+        r.until(lambda: r.of(hf.SettingsFrame), what="server SETTINGS")
+        sent: list[int] = []
+        while len(sent) < 9999:
+            batch = []
+            for _ in range(min(100, 9999 - len(sent))):
+                sid = r.stream_id()
+                batch.append(headers_in_frames(sid, r.block("/fixed"), 0))
+                sent.append(sid)
+            r.send_bytes(b"".join(batch))
+            last = sent[-1]
+            r.until(lambda: last in r.ended, 10, what=f"stream {last}")
+        tenth_thousand, extra = r.stream_id(), r.stream_id()
+        r.send_bytes(headers_in_frames(tenth_thousand, r.block("/fixed"), 0) +
+                     headers_in_frames(extra, r.block("/goaway/raced"), 0))
+        r.until(lambda: extra in r.resets and tenth_thousand in r.ended, 5,
+                what="the refusal and the 10,000th answer")
+        assert r.goaways() == [(0, tenth_thousand)], r.summary()
+        assert r.resets[extra] == 0x7, r.summary()  # REFUSED_STREAM
+        assert r.status(extra) is None
+    assert site.a.find("/goaway/raced") == [], "a stream after the GOAWAY reached the target"
+    still_serving(site.main)
+
+
 @pytest.mark.parametrize("kind,fields", [
     ("field", [("x-big", "v" * (8192 - len("x-big") + 1))]),                # 8193 bytes
     ("block", [(f"x-f{i}", "w" * 7000) for i in range(10)]),                  # ~70 KiB
