@@ -13,8 +13,12 @@ PACKAGES=(
   # NGINX's stream module (a dynamic module on Debian), for the bench's tcp-ka-13b (NGINX stream)
   libnginx-mod-stream
   awscli python3-boto3 python3-websockets time
-  # HTTP/2: nghttp2 (the codec), and h2load/nghttp and Python's h2 as test clients
-  libnghttp2-dev nghttp2-client python3-h2
+  # HTTP/2: nghttp2 (the codec), and h2load/nghttp and Python's h2 as test clients; h2o, the
+  # bench's HTTP/2 peer (bench/configs/h2o.conf.in; the harness runs its own, never the service)
+  libnghttp2-dev nghttp2-client python3-h2 h2o
+  # The systemd service: sd_notify (libsystemd), and the Debian package (CPack runs
+  # dpkg-shlibdeps from dpkg-dev; lintian checks the result)
+  libsystemd-dev dpkg-dev lintian
 )
 # node and npm, for the AWS SDK for JavaScript test (tests/js). Only when `node` is absent: the
 # machine image ships NodeSource's nodejs 20, which bundles npm and conflicts with Debian's npm

@@ -23,6 +23,7 @@
 #include "app/access_logs.h"
 #include "app/api_runtime.h"
 #include "app/file_watch.h"
+#include "app/service_notify.h"
 #include "config/arn.h"
 #include "config/export.h"
 #include "config/loader.h"
@@ -429,6 +430,8 @@ int RunServer(const ServerOptions& options) {
   loaded = {};  // current/current_sockets hold them now; a reload must be able to drop them
   DescribeListeners(*current);
   Log("ready: %s workers, config %s", std::to_string(workers), source.Label());
+  // Type=notify: systemd considers the unit started now, not when the process was forked.
+  NotifyReady("ready: " + std::to_string(workers) + " workers, config " + source.Label());
 
   // A new snapshot in force: workers, access logs, health checks, watched files.
   FileWatch watch;
@@ -462,16 +465,22 @@ int RunServer(const ServerOptions& options) {
   ApiRuntime api(
       std::move(api_keys), source.from_store() ? "" : source.file,
       ApiOptions{options.api_override, options.api_audit_log, options.api_allow_unsigned});
+  // systemd hears RELOADING=1 before and READY=1 after, applied or refused: either way
+  // the process serves a config again (`systemctl reload` returns then).
   auto reload = [&](const char* why) {
     Log("%s: reloading %s", why, source.Label());
+    NotifyReloading();
     Loaded next = LoadSnapshot(source.Read(), source.Label(), &compiler, &listener_sockets);
     if (!next) {
       Log("reload refused; still serving generation %s%s", std::to_string(current->generation));
+      NotifyReady("reload refused; still serving generation " +
+                  std::to_string(current->generation));
       return;
     }
     publish(std::move(next));
     api.SetConfig(current->config);
     Log("reload applied: generation %s%s", std::to_string(current->generation));
+    NotifyReady("reload applied: generation " + std::to_string(current->generation));
   };
   // An API change (control thread): validated as the file would be, compiled, committed,
   // then published; refused as a whole at the first step that fails.
@@ -526,6 +535,7 @@ int RunServer(const ServerOptions& options) {
     } else if (sig == SIGTERM || sig == SIGINT) {
       Log("%s: stopping; in-flight requests have %s seconds", sig == SIGTERM ? "SIGTERM" : "SIGINT",
           std::to_string(options.shutdown_timeout_seconds));
+      NotifyStopping();
       api.Stop();
       int64_t deadline =
           net::MonotonicMillis() + static_cast<int64_t>(options.shutdown_timeout_seconds) * 1000;
