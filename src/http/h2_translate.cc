@@ -65,11 +65,15 @@ H2FieldError H2RequestHead::Add(std::string_view name, std::string_view value) {
     // Crumbs are joined by "; " (RFC 9113 §8.2.3), into lines of at most 8 KiB: one line
     // per request in practice, and never one over the HTTP/1.1 path's 16 KiB line limit
     // (http::kMaxRequestHeaderLine), which a valid HTTP/2 request must not meet.
+    const bool new_line = cookie_.empty() || cookie_line_ + 2 + value.size() > kH2MaxFieldBytes;
+    if (new_line && !LineFits()) return H2FieldError::kTooManyFields;
     if (cookie_.empty()) {
       cookie_line_ = 0;
-    } else if (cookie_line_ + 2 + value.size() > kH2MaxFieldBytes) {
+      cookie_lines_ = 1;
+    } else if (new_line) {
       cookie_.append("\r\ncookie: ");
       cookie_line_ = 0;
+      ++cookie_lines_;
     } else {
       cookie_.append("; ");
       cookie_line_ += 2;
@@ -82,7 +86,7 @@ H2FieldError H2RequestHead::Add(std::string_view name, std::string_view value) {
     if (host_.empty()) host_.assign(value);
     return H2FieldError::kNone;
   }
-  if (fields_.size() + 4 >= kMaxHeaderCount) return H2FieldError::kTooManyFields;
+  if (!LineFits()) return H2FieldError::kTooManyFields;
   if (name == "content-length") has_content_length_ = true;
   fields_.emplace_back(std::string(name), std::string(value));
   return H2FieldError::kNone;

@@ -58,8 +58,12 @@ class H2RequestHead {
  private:
   std::string method_, scheme_, authority_, path_, host_;
   std::vector<std::pair<std::string, std::string>> fields_;
+  // One more field line still fits the HTTP/1.1 head (kMaxHeaderCount lines), with Host,
+  // Transfer-Encoding and Connection, which WriteHttp1 may add.
+  bool LineFits() const { return fields_.size() + cookie_lines_ + 1 + 3 <= kMaxHeaderCount; }
   std::string cookie_;      // the cookie lines' values, "\r\ncookie: " between lines
   size_t cookie_line_ = 0;  // length of the last cookie line's value
+  size_t cookie_lines_ = 0;
   bool has_content_length_ = false;
   size_t header_bytes_ = 0;
 };
