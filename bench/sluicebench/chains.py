@@ -39,6 +39,34 @@ backend connection reuse). Sluice with a `Type: network` load balancer, a TCP li
 TCP target group (sluice-tcp.yaml.in), HAProxy in `mode tcp` (haproxy-tcp.cfg.in), NGINX with
 its stream module (nginx-tcp.conf.in; Debian's is the dynamic module of libnginx-mod-stream,
 loaded by the config: nginx_stream_load). The floor and direct chains are as for HTTP.
+
+An HTTP/2 workload (Workload.h2: h2-13b, h2-1k, h2c-13b) has the clients speak HTTP/2 to the
+proxy and the proxy HTTP/1.1 keep-alive to the usual plain backends. Over TLS (the TLS
+workloads' certificate and protocol versions) each proxy offers ALPN h2 (and http/1.1): Sluice
+by default on an HTTPS listener, HAProxy with `alpn h2,http/1.1` on its bind, NGINX with
+`listen ... ssl http2`, h2o by default. In clear text (h2c-13b) the clients speak HTTP/2 by
+prior knowledge: Sluice with the load balancer attribute sluice.routing.http2.cleartext.enabled
+(beyond ALB, which has no h2c), HAProxy with `proto h2` on its bind, NGINX with `listen ...
+http2` on a plain listener (prior knowledge only), h2o on a plain listener (it recognises the
+HTTP/2 preface). Each proxy's own limits stay at their defaults (concurrent streams: Sluice 128
+like ALB, NGINX 128, HAProxy and h2o 100; the workloads ask for 32), and the clients make at
+most 10,000 requests per connection (workloads.H2_MAX_REQUESTS_PER_CONN, ALB's GOAWAY limit).
+
+h2o (Debian's h2o 2.2, the HTTP/2 specialist) runs in the HTTP/2 workloads only
+(bench/configs/h2o.conf.in): `num-threads` workers, proxy.reverse.url to the backends with
+upstream keep-alive (proxy.timeout.keepalive 60 s), the client's Host (proxy.preserve-host).
+h2o 2.2 takes one upstream URL per path (lists of them came with 2.3), so the URL names a host,
+H2O_BACKENDS, that resolves to the four backend addresses, and h2o picks one of them at random
+for every new upstream connection (h2o_hostinfo_select_one) and pools the connections: the
+name is in a hosts file of the run that h2o sees as /etc/hosts, bound over it in a mount
+namespace of h2o's own (`unshare --mount`, private propagation: nothing changes for the rest of
+the machine; needs root, as the other proxies' configs do in practice). The header profile:
+h2o adds X-Forwarded-For and X-Forwarded-Proto itself (proxy.emit-x-forwarded-headers, the
+default; it cannot add one without the other), and with the ALB profile sets X-Forwarded-Port
+to the listener's port and an X-Amzn-Trace-Id of a real one's length but constant (h2o 2.2 has
+no per-request value to put in a header short of an mruby handler, which would cost it far
+more than the id does the others). No Via header, no access log, no compression (its
+default), OCSP stapling off (a self-signed certificate has no responder).
 """
 
 import functools
@@ -66,10 +94,11 @@ SLUICE_RULES = {"sluice": 0, "sluice-1rule": 1, "sluice-1000rules": 1000}
 
 
 class HeaderProfile(NamedTuple):
-    """The request headers HAProxy and NGINX add (Sluice always adds ALB's four)."""
+    """The request headers HAProxy, NGINX and h2o add (Sluice always adds ALB's four)."""
     note: str  # for the layout's description; "" for the default
     haproxy: str  # lines of the frontend section
     nginx: str  # lines of the location block
+    h2o: str = ""  # lines of the path block (@PROXY_PORT@: the listener's port)
 
 
 PEER_HEADERS = {
@@ -86,15 +115,28 @@ PEER_HEADERS = {
         "            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
         "            proxy_set_header X-Forwarded-Proto $scheme;\n"
         "            proxy_set_header X-Forwarded-Port $server_port;\n"
-        "            proxy_set_header X-Amzn-Trace-Id \"Root=1-$request_id\";"),
+        "            proxy_set_header X-Amzn-Trace-Id \"Root=1-$request_id\";",
+        "        # ALB-equivalent header profile: X-Forwarded-For and X-Forwarded-Proto are\n"
+        "        # h2o's own (proxy.emit-x-forwarded-headers); the port is the listener's; the\n"
+        "        # trace id has a real one's length but is constant (see chains.py)\n"
+        "        proxy.header.set: \"X-Forwarded-Port: @PROXY_PORT@\"\n"
+        "        proxy.header.set: \"X-Amzn-Trace-Id: Root=1-00000000-"
+        "000000000000000000000000\""),
     # The peers add X-Forwarded-For only.
     "xff": HeaderProfile(
         "HAProxy and NGINX add only X-Forwarded-For",
         "    # header profile \"xff\": X-Forwarded-For only\n"
         "    option forwardfor",
         "            # header profile \"xff\": X-Forwarded-For only\n"
-        "            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;"),
+        "            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "        # header profile \"xff\": h2o's X-Forwarded-For, and the X-Forwarded-Proto\n"
+        "        # proxy.emit-x-forwarded-headers adds with it"),
 }
+
+
+def h2o_headers(profile, port):
+    """The h2o lines of a header profile for a listener on `port`."""
+    return PEER_HEADERS[profile].h2o.replace("@PROXY_PORT@", str(port))
 
 
 def haproxy_headers(profile, scheme):
@@ -279,6 +321,12 @@ NGINX_WEBSOCKET = ('proxy_set_header Upgrade $http_upgrade;   # WebSocket: pass 
 NGINX_ACCESS_LOG = "combined buffer=64k flush=1s"
 
 
+# Sluice's load balancer attribute for an h2c workload: HTTP/2 by prior knowledge on its HTTP
+# listeners (beyond ALB; off by default). Over TLS, ALPN h2 is on by default (ALB's
+# routing.http2.enabled).
+SLUICE_H2C = "\n      sluice.routing.http2.cleartext.enabled: true"
+
+
 def _sluice(env, chain, layout, workload, port):
     tls = _tls_files(env, chain, workload)
     logs = accesslog.log_path(env.work, chain, layout.name, directory=True) \
@@ -286,6 +334,7 @@ def _sluice(env, chain, layout, workload, port):
     text = render("sluice.yaml.in", {
         "ACCESS_LOG": "\n      access_logs.s3.enabled: true"
                       f"\n      sluice.access_logs.directory: {logs}" if logs else "",
+        "H2C": SLUICE_H2C if workload.h2 and not tls else "",
         "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port, "BACKEND_PORT": env.backend_port,
         "PROTOCOL": "HTTPS" if tls else "HTTP",
         "TARGET_PROTOCOL": "HTTPS" if workload.backend_tls else "HTTP",
@@ -315,6 +364,16 @@ NGINX_UPSTREAM_TLS = ("\n            proxy_ssl_protocols TLSv1.2 TLSv1.3;"
                       "\n            proxy_ssl_session_reuse on;")
 
 
+def haproxy_bind(tls, h2):
+    """What follows HAProxy's bind address: TLS with the certificate (ALPN h2 and http/1.1 for
+    an HTTP/2 workload, http/1.1 otherwise), `proto h2` for h2c (prior knowledge), or
+    nothing."""
+    if tls:
+        alpn = "h2,http/1.1" if h2 else "http/1.1"
+        return f" ssl crt {tls.combined} alpn {alpn} ssl-min-ver TLSv1.2"
+    return " proto h2" if h2 else ""
+
+
 def _haproxy(env, chain, layout, workload, port):
     tls = _tls_files(env, chain, workload)
     server_tls = HAPROXY_SERVER_TLS if workload.backend_tls else ""
@@ -323,7 +382,7 @@ def _haproxy(env, chain, layout, workload, port):
         "ACCESS_LOG": HAPROXY_ACCESS_LOG if log else "",
         "TUNNEL": HAPROXY_TUNNEL if workload.websocket else "",
         "WORKERS": layout.workers, "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port,
-        "BIND_TLS": f" ssl crt {tls.combined} alpn http/1.1 ssl-min-ver TLSv1.2" if tls else "",
+        "BIND_TLS": haproxy_bind(tls, workload.h2),
         "PEER_HEADERS": haproxy_headers(layout.peer_headers, workload.scheme),
         "SERVERS": "\n".join(f"    server b{i + 1} {b}:{env.backend_port}{server_tls}"
                              for i, b in enumerate(BACKEND_ADDRS))})
@@ -341,7 +400,7 @@ def _nginx(env, chain, layout, workload, port):
     text = render("nginx.conf.in", {
         "ACCESS_LOG": f"{log} {NGINX_ACCESS_LOG}" if log else "off",
         "WORKERS": layout.workers, "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port,
-        "LISTEN_TLS": " ssl" if tls else "",
+        "LISTEN_TLS": (" ssl" if tls else "") + (" http2" if workload.h2 else ""),
         "SERVER_TLS": f"\n        ssl_certificate {tls.cert};"
                       f"\n        ssl_certificate_key {tls.key};"
                       "\n        ssl_protocols TLSv1.2 TLSv1.3;"
@@ -440,12 +499,60 @@ def _nginx_tcp(env, chain, layout, workload, port):
     return Launch(argv, PROXY_ADDR, port, chain, True)
 
 
+# The host name h2o's proxy.reverse.url names: it resolves to every backend address in the
+# hosts file h2o sees (h2o_hosts_file), and h2o picks one at random per new connection.
+H2O_BACKENDS = "sluice-bench-backends"
+# h2o runs in a mount namespace of its own where the run's hosts file is /etc/hosts: the
+# command before h2o's (the file's path is the shell's $0, h2o's command line its "$@").
+H2O_NAMESPACE = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                 'mount --bind "$0" /etc/hosts && exec "$@"']
+
+
+def h2o_hosts_file():
+    """The hosts file h2o sees: localhost, and H2O_BACKENDS at each backend address."""
+    return "".join(["127.0.0.1 localhost\n"] +
+                   [f"{b} {H2O_BACKENDS}\n" for b in BACKEND_ADDRS])
+
+
+def h2o_listen_tls(tls):
+    """The ssl block of h2o's listener: the certificate, TLS 1.2 and 1.3 (as the others), no
+    OCSP stapling (a self-signed certificate has no responder to ask)."""
+    if not tls:
+        return ""
+    return ("\n  ssl:"
+            f"\n    certificate-file: {tls.cert}"
+            f"\n    key-file: {tls.key}"
+            "\n    minimum-version: TLSv1.2"
+            "\n    ocsp-update-interval: 0")
+
+
+def _h2o(env, chain, layout, workload, port):
+    """h2o 2.2 for an HTTP/2 workload: a listener with TLS (ALPN h2) or plain (prior
+    knowledge), proxying to H2O_BACKENDS in a mount namespace whose /etc/hosts is the run's."""
+    if not workload.h2:
+        raise HarnessError(f"h2o runs in the HTTP/2 workloads only, not {workload.name}")
+    tls = _tls_files(env, chain, workload)
+    # Kept with the run's configs: what h2o resolved its backends with.
+    hosts = (env.cfg_dir / f"{chain}-{layout.name}.hosts").resolve()
+    hosts.write_text(h2o_hosts_file())
+    text = render("h2o.conf.in", {
+        "WORKERS": layout.workers, "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port,
+        "LISTEN_TLS": h2o_listen_tls(tls), "BACKENDS": H2O_BACKENDS,
+        "BACKEND_PORT": env.backend_port,
+        "PEER_HEADERS": h2o_headers(layout.peer_headers, port)})
+    cfg = env.cfg_dir / f"{chain}-{layout.name}.conf"
+    cfg.write_text(text)
+    return Launch(H2O_NAMESPACE + [hosts, "h2o", "-c", cfg], PROXY_ADDR, port, chain, True)
+
+
 def _no_tls(chain, workload):
-    """The references speak no TLS and write no access log."""
+    """The references speak no TLS and no HTTP/2, and write no access log."""
     if workload.tls or workload.backend_tls:
         raise HarnessError(f"{chain} cannot serve TLS workload {workload.name}")
     if workload.access_log:
         raise HarnessError(f"{chain} cannot write the access log of workload {workload.name}")
+    if workload.h2:
+        raise HarnessError(f"{chain} cannot serve HTTP/2 workload {workload.name}")
 
 
 def _floor(env, chain, layout, workload, port):
@@ -464,7 +571,8 @@ def _direct(env, chain, layout, workload, port):
 
 
 CHAINS = {"sluice": _sluice, "sluice-1rule": _sluice, "sluice-1000rules": _sluice,
-          "haproxy": _haproxy, "nginx": _nginx, "floor": _floor, "direct": _direct}
+          "haproxy": _haproxy, "nginx": _nginx, "floor": _floor, "direct": _direct,
+          "h2o": _h2o}
 # A layer-4 workload's launchers: the peers in TCP mode; the floor (a byte forwarder already)
 # and direct as for HTTP; no rules variants (a TCP listener has no rules).
 TCP_CHAINS = {"sluice": _sluice_tcp, "haproxy": _haproxy_tcp, "nginx": _nginx_tcp,

@@ -12,7 +12,7 @@ import time
 from .chains import (BACKEND_SOURCES, ChainEnv, backend_argv, backend_tool, launch,
                      make_certificate, nginx_stream_load, tls_backend_argv)
 from .common import BACKEND_ADDRS, PROXY_ADDR, HarnessError, ProxyDied
-from .httpcheck import http_check, open_idle_connections, ws_check
+from .httpcheck import h2_check, http_check, open_idle_connections, ws_check
 from . import accesslog, loadgen
 from .procs import Procs, descendants, wait_listening
 from .stats import openloop_rate
@@ -23,6 +23,15 @@ from .workloads import RESUMED_MIN, WORKLOADS
 
 def nginx_installed():
     return bool(shutil.which("nginx")) or os.path.exists("/usr/sbin/nginx")
+
+
+# What an HTTP/2 workload needs besides the proxies: its client and its check request's
+# client (both Debian's nghttp2-client).
+H2_TOOLS = ("h2load", "nghttp")
+
+
+def h2_tools_missing():
+    return [t for t in H2_TOOLS if not shutil.which(t)]
 
 
 class Bench:
@@ -141,16 +150,19 @@ class Bench:
             raise (died or e) from None
 
     @staticmethod
-    def request_check(ip, port, workload, path, close, tls=False):
-        """One request (a WebSocket workload: one upgrade and one echo) to ip:port; None when
+    def request_check(ip, port, workload, path, close, tls=False, h2=False):
+        """One request (a WebSocket workload: one upgrade and one echo; with `h2`, through
+        the chain of an HTTP/2 workload: one HTTP/2 request with nghttp) to ip:port; None when
         the answer is right, else what is wrong."""
         if workload.websocket:
             return ws_check(ip, port, path, workload.body)
+        if h2:
+            return h2_check(ip, port, path, workload.body, tls)
         return http_check(ip, port, path, workload.body, close, tls=tls)
 
     def check_chain(self, p, chain, ip, port, workload, m):
         err = self.request_check(ip, port, workload, workload.path, workload.close,
-                                 tls=workload.tls)
+                                 tls=workload.tls, h2=workload.h2)
         time.sleep(0.05)
         died = self.exited(p, chain)
         if died:
@@ -256,6 +268,8 @@ class Bench:
             self.fill_handshakes(m, r)
         if workload.websocket:
             self.fill_websocket(m, r)
+        if workload.h2:
+            self.fill_h2(m, r, layout, workload)
         bpr = m["bytes_per_response"] or 0
         if requests and not (workload.body <= bpr <= workload.body + 1024):
             self.problem(m, f"{bpr} bytes per response for a {workload.body}-byte body")
@@ -288,6 +302,23 @@ class Bench:
             if r["duration_us"] else None
         m["bytes_per_cpu_s"] = round(m["ws_bytes"] / m["proxy_cpu_s"]) \
             if m.get("proxy_cpu_s") else None
+
+    def fill_h2(self, m, r, layout, workload):
+        """h2load's figures: connections and streams, its runs (one per 10,000 requests per
+        connection at most), the request time's mean and max at saturation (h2load has no
+        percentiles), the error details, the protocol and TLS cipher it negotiated; a
+        problem when it did not speak the workload's HTTP/2 (h2 by ALPN, or h2c)."""
+        m["client"] = "h2load"
+        m["h2_conns"] = loadgen.h2load_conns(layout, workload)
+        m["h2_streams"] = workload.h2_streams
+        m["h2_runs"], m["h2_protocols"] = r["runs"], r["protocols"]
+        m["tls_ciphers"] = r["tls_ciphers"]
+        for k in ("h2load_total", "h2load_done", "h2load_failed"):
+            m[k] = r[k]
+        m["sat_lat_mean_us"], m["sat_lat_max_us"] = r["lat_mean_us"], r["lat_max_us"]
+        why = loadgen.h2load_problem(workload, r)
+        if why:
+            self.problem(m, why)
 
     def check_handshakes(self, workload, m):
         """Fails the run when a handshake workload's measurement did not measure its kind of
@@ -524,6 +555,13 @@ class Bench:
                         raise HarnessError(f"{wl.name} needs nginx for its TLS backends "
                                            "(apt-get install -y nginx)")
                     self.say(f"warning: nginx not installed; {wl.name} skipped")
+                    continue
+                if wl.h2 and h2_tools_missing():
+                    missing = h2_tools_missing()
+                    if not self.args.smoke:
+                        raise HarnessError(f"{wl.name} needs {', '.join(missing)} "
+                                           "(apt-get install -y nghttp2-client)")
+                    self.say(f"warning: {', '.join(missing)} not installed; {wl.name} skipped")
                     continue
                 if wl.tcp and "nginx" in wchains:
                     try:

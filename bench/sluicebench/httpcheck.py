@@ -1,12 +1,16 @@
 """A tiny HTTP client: one check request through a chain (over TLS for a TLS workload), one
-WebSocket echo through a chain (a WebSocket workload), and idle keep-alive connections."""
+WebSocket echo through a chain (a WebSocket workload), one HTTP/2 request through a chain (an
+HTTP/2 workload, with nghttp from nghttp2-client), and idle keep-alive connections."""
 
 import base64
 import hashlib
 import os
+import re
 import selectors
+import shutil
 import socket
 import ssl
+import subprocess
 import time
 
 from .common import HarnessError
@@ -196,6 +200,51 @@ def ws_check(ip, port, path, size, host=None, timeout=5.0):
     except OSError as e:
         return f"{type(e).__name__}: {e}"
     return None
+
+
+def nghttp_argv(ip, port, path, tls, timeout=5.0):
+    """nghttp's command line for one HTTP/2 GET: over TLS (ALPN h2; the certificate is not
+    checked) or in clear text by prior knowledge (nghttp's default for http:// without -u);
+    frames printed (-v), the body discarded (-n)."""
+    scheme = "https" if tls else "http"
+    return ["nghttp", "-v", "-n", "-t", f"{timeout:g}", f"{scheme}://{ip}:{port}{path}"]
+
+
+def parse_nghttp(out, body, tls):
+    """Whether nghttp's -v output shows one HTTP/2 response with status 200 and exactly `body`
+    bytes of DATA ending the stream (over TLS: with h2 negotiated by ALPN). None when so, else
+    what is wrong. (nghttp's exit status is 0 even when the request was not processed.)"""
+    if tls and not re.search(r"^The negotiated protocol: h2$", out, re.M):
+        m = re.search(r"^The negotiated protocol: (\S+)", out, re.M)
+        return f"ALPN: {m.group(1) if m else 'no protocol'} negotiated, not h2"
+    status = re.findall(r"recv \(stream_id=\d+\) :status: (\d+)", out)
+    if not status:
+        last = [l for l in out.splitlines() if l.strip()][-1:] or ["no output"]
+        return f"no HTTP/2 response ({last[0].strip()[:200]})"
+    if status != ["200"]:
+        return f"status {', '.join(status)}"
+    data = [int(n) for n in re.findall(r"recv DATA frame <length=(\d+), flags=0x[0-9a-f]+, "
+                                       r"stream_id=[1-9]\d*>", out)]
+    if sum(data) != body:
+        return f"body {sum(data)} bytes in {len(data)} DATA frames, expected {body}"
+    if "; END_STREAM" not in out.split(":status:", 1)[1]:
+        return "the response stream did not end"
+    return None
+
+
+def h2_check(ip, port, path, body, tls, timeout=5.0):
+    """One HTTP/2 request through the chain with nghttp (nghttp2-client, the package of
+    h2load): None when the answer is a 200 with `body` bytes over HTTP/2, else what is
+    wrong."""
+    if not shutil.which("nghttp"):
+        raise HarnessError("nghttp not found (apt-get install -y nghttp2-client): the HTTP/2 "
+                           "workloads' check request needs it")
+    try:
+        r = subprocess.run(nghttp_argv(ip, port, path, tls, timeout), capture_output=True,
+                           text=True, timeout=timeout + 5)
+    except subprocess.TimeoutExpired:
+        return f"nghttp did not finish within {timeout + 5:g} s"
+    return parse_nghttp(r.stdout + r.stderr, body, tls)
 
 
 def open_idle_connections(ip, port, n, path, batch=250, timeout=20.0):

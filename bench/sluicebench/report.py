@@ -39,6 +39,10 @@ def _md_header(meta, problems):
     v = meta["versions"]
     L.append(f"- Sluice {v['sluice']}; {v['haproxy']} (deb {v['haproxy_deb']}); {v['nginx']} "
              f"(deb {v['nginx_deb']}); {v['wrk']} (deb {v['wrk_deb']})")
+    if any(WORKLOADS[w].h2 for w in a.get("workloads", "").split(",") if w in WORKLOADS):
+        # The HTTP/2 workloads' peer and client (runs before them have no such keys).
+        L.append(f"- {v.get('h2o', 'h2o n/a')} (deb {v.get('h2o_deb', 'n/a')}); "
+                 f"{v.get('h2load', 'h2load n/a')} (deb {v.get('h2load_deb', 'n/a')})")
     if a.get("sluice"):
         # --sluice: a binary built elsewhere, whose source the git line above may not be.
         L.append(f"- Sluice binary: {a['sluice']} (--sluice)")
@@ -109,6 +113,29 @@ def _md_websocket(rows):
     return L
 
 
+def _md_h2(rows):
+    L = ["### HTTP/2 (h2load)\n",
+         "HTTP/2 from the client (over TLS with ALPN h2, or h2c by prior knowledge), HTTP/1.1 "
+         "keep-alive to the backends. Connections × streams in flight on each; every "
+         "connection makes at most 10,000 requests (ALB's GOAWAY limit), then h2load runs "
+         "again on new connections. Request time at saturation: h2load's mean and max "
+         "(it prints no percentiles); it is queueing, for reference only.\n",
+         "| workload | proxy | req/s | proxy CPU µs/req | connections × streams | "
+         "mean request time µs | max µs | protocol, TLS | errors |",
+         "|---|---|---:|---:|---:|---:|---:|---|---:|"]
+    for r in rows:
+        shape = f"{fmt_num(_median(r, 'h2_conns'))} × {fmt_num(_median(r, 'h2_streams'))}"
+        proto = ", ".join(r.get("h2_protocols") or []) or "–"
+        if r.get("tls_ciphers"):
+            proto += "; " + ", ".join(r["tls_ciphers"])
+        L.append(f"| {r['workload']} | {r['chain']} | {fmt_stat(r.get('rps'))} | "
+                 f"{fmt_stat(r.get('cpu_us_per_req'), 1)} | {shape} | "
+                 f"{fmt_stat(r.get('sat_lat_mean_us'))} | "
+                 f"{fmt_num(_median(r, 'sat_lat_max_us'))} | {proto} | {r['errors']} |")
+    L.append("")
+    return L
+
+
 def _md_access_logs(rows):
     L = ["### Access logs\n",
          "Entries in each proxy's access log after it stopped, per request it served (check "
@@ -164,7 +191,9 @@ def _md_ratios(rat):
          "Ratio = first / second. req/s" + (" and bytes/CPU-s" if ws else "") +
          ": higher is better for the first; CPU/req, "
          "p50, p99 and bytes/conn: lower is better. \"best peer\" is, in each "
-         "round and for each figure, the better of HAProxy and NGINX.\n",
+         "round and for each figure, the better of HAProxy and NGINX" +
+         (" (in the HTTP/2 workloads the best of HAProxy, NGINX and h2o)"
+          if any(r["other"] == "h2o" for r in rat) else "") + ".\n",
          "| workload | comparison | req/s | CPU µs/req | " + ("bytes/CPU-s | " if ws else "") +
          "p50 | p99 | RSS B/conn |",
          "|---|---|---:|---:|" + ("---:|" if ws else "") + "---:|---:|---:|"]
@@ -190,6 +219,9 @@ def _md_layout(layout, summary):
     ws = [r for r in cap if r.get("bytes_per_cpu_s")]
     if ws:
         L += _md_websocket(ws)
+    h2 = [r for r in cap if r.get("h2_conns")]
+    if h2:
+        L += _md_h2(h2)
     lat = [r for r in rows if r["phase"] == "latency"]
     if lat:
         L += _md_latency(lat, layout, summary["rates"])
@@ -223,7 +255,7 @@ def markdown(meta, summary, problems):
     return "\n".join(L)
 
 
-CHART_COLORS = {"sluice": "#1f77b4", "haproxy": "#ff7f0e", "nginx": "#2ca02c",
+CHART_COLORS = {"sluice": "#1f77b4", "haproxy": "#ff7f0e", "nginx": "#2ca02c", "h2o": "#d62728",
                 "floor": "#7f7f7f", "direct": "#bcbd22", "sluice-1rule": "#9ecae1",
                 "sluice-1000rules": "#08519c"}
 CHART_PANELS = [("capacity", "cpu_us_per_req", "proxy CPU µs per request (saturation)"),

@@ -84,7 +84,8 @@ def check_environment(args, chains):
     for tool in ("wrk", "taskset"):
         if not shutil.which(tool):
             raise HarnessError(f"{tool} not found (apt-get install -y wrk util-linux)")
-    missing = [c for c in ("haproxy", "nginx") if c in chains and not shutil.which(c)
+    chains = h2o_check(args, chains)
+    missing = [c for c in ("haproxy", "nginx", "h2o") if c in chains and not shutil.which(c)
                and not os.path.exists(f"/usr/sbin/{c}")]
     if missing:
         if args.smoke:
@@ -102,6 +103,30 @@ def check_environment(args, chains):
         args.idle_conns = max(100, hard - 1000)
     choose_ports(args, len(chains))
     return chains
+
+
+def h2o_check(args, chains, euid=None):
+    """h2o (a peer of the HTTP/2 workloads only) runs in a mount namespace of its own
+    (chains.H2O_NAMESPACE), which needs root and unshare(1). Returns the chains: without an
+    HTTP/2 workload among args.workloads, h2o is dropped (it would serve none); when it cannot
+    run, a smoke run drops it with a warning and any other run fails."""
+    from .workloads import WORKLOADS
+    if "h2o" not in chains:
+        return chains
+    if not any(WORKLOADS[w].h2 for w in args.workloads.split(",") if w in WORKLOADS):
+        return [c for c in chains if c != "h2o"]
+    euid = os.geteuid() if euid is None else euid
+    why = None
+    if euid != 0:
+        why = "h2o's chain binds a hosts file over /etc/hosts in its own mount namespace: root"
+    elif not shutil.which("unshare"):
+        why = "unshare not found (apt-get install -y util-linux)"
+    if why is None:
+        return chains
+    if args.smoke:
+        print(f"warning: {why}; h2o skipped", flush=True)
+        return [c for c in chains if c != "h2o"]
+    raise HarnessError(f"{why} (or leave h2o out with --proxies)")
 
 
 def choose_ports(args, nchains):
@@ -147,6 +172,8 @@ def versions():
         "haproxy": _first_line(["haproxy", "-v"]), "haproxy_deb": _deb("haproxy"),
         "nginx": _first_line(["nginx", "-v"]), "nginx_deb": _deb("nginx"),
         "wrk": _first_line(["wrk", "-v"]), "wrk_deb": _deb("wrk"),
+        "h2o": _first_line(["h2o", "--version"]), "h2o_deb": _deb("h2o"),
+        "h2load": _first_line(["h2load", "--version"]), "h2load_deb": _deb("nghttp2-client"),
         "cc": _first_line(["cc", "--version"]),
         "kernel": os.uname().release, "cpu": model,
         "cpus_available": sorted(os.sched_getaffinity(0)),

@@ -6,12 +6,15 @@ records quote.
 - Comparisons: for each round in which both chains have the figure, ours / other; the median
   of those per-round ratios and the worst round (the lowest for req/s, the highest for the
   figures where lower is better). "best peer" is, per round and per figure, the better of
-  HAProxy and NGINX, in the rounds where both have it. "chain@workload" is that chain's
-  figure in another workload of the same layout and run, round by round (ka-13b-log's
-  "sluice / sluice@ka-13b": the cost of the access log); those rounds ran minutes apart, not
-  interleaved.
+  HAProxy and NGINX, in the rounds where both have it; in an HTTP/2 workload the best of
+  HAProxy, NGINX and h2o, in the rounds where all three have it (workloads.best_peer_of).
+  "chain@workload" is that chain's figure in another workload of the same layout and run,
+  round by round (ka-13b-log's "sluice / sluice@ka-13b": the cost of the access log); those
+  rounds ran minutes apart, not interleaved.
 - WebSocket workloads add bytes_per_cpu_s (payload bytes both ways per proxy CPU second;
   higher is better) to the figures and the comparisons.
+- HTTP/2 workloads (h2load) add the request time's mean and max at saturation
+  (sat_lat_mean_us, sat_lat_max_us; h2load prints no percentiles) to the figures.
 
 A missing figure (None, or a measurement without the key: a proxy that died) is left out of
 its chain's summary; a round where either side's figure is missing or 0 is left out of a
@@ -21,21 +24,24 @@ ratio. Errored measurements still count in "errors".
 import statistics
 
 from .common import PEERS
-from .workloads import comparisons_for
+from .workloads import best_peer_of, comparisons_for
 
 SUMMARY_FIELDS = {
     "capacity": ["rps", "cpu_us_per_req", "proxy_cpu_pct", "loadgen_cpu_pct", "backend_cpu_pct",
                  "sat_lat_p50_us", "sat_lat_p99_us", "active_opens",
                  "upstream_conns_new_kept", "neighbour_busy_pct", "steal_pct",
                  "resumed_pct", "handshakes_per_cpu_s", "access_log_pct", "ws_mb_per_s",
-                 "bytes_per_cpu_s"],
+                 "bytes_per_cpu_s", "sat_lat_mean_us", "sat_lat_max_us", "h2_conns",
+                 "h2_streams"],
     "latency": ["p50_us", "p99_us", "p999_us", "max_us", "cpu_us_per_req", "achieved_rps",
                 "late_sends_over_1ms", "neighbour_busy_pct", "steal_pct", "access_log_pct"],
     "idle": ["baseline_rss_kib", "rss_bytes_per_conn", "pss_bytes_per_conn", "held_by_proxy"],
 }
 
+# Lists in a measurement (what h2load negotiated) kept as their union over the rounds.
+SET_FIELDS = ("h2_protocols", "tls_ciphers")
+
 BEST_PEER = "best peer"
-BEST_PEER_OF = ("haproxy", "nginx")
 
 # The figures compared, in results.json's order: (figure, phase, higher is better).
 RATIO_FIGURES = [("rps", "capacity", True), ("cpu_us_per_req", "capacity", False),
@@ -68,6 +74,10 @@ def chain_row(key, ms):
         vals = [m.get(f) for m in ms if m.get(f) is not None]
         if vals:
             row[f] = {"median": med(vals), "min": min(vals), "max": max(vals)}
+    for f in SET_FIELDS:
+        vals = sorted({x for m in ms for x in (m.get(f) or [])})
+        if vals:
+            row[f] = vals
     return row
 
 
@@ -78,17 +88,17 @@ def in_workload(chain, wl):
 
 
 def per_round(groups, layout, wl, phase, chain, field, higher_is_better):
-    """round -> the chain's figure (None when missing); for "best peer", the better of
-    HAProxy's and NGINX's in each round where both have it; for "chain@workload", the chain's
-    in that workload."""
+    """round -> the chain's figure (None when missing); for "best peer", the best of the
+    workload's best_peer_of (HAProxy's and NGINX's; in an HTTP/2 workload h2o's too) in each
+    round where all have it; for "chain@workload", the chain's in that workload."""
     chain, wl = in_workload(chain, wl)
     if chain != BEST_PEER:
         return {m["round"]: m.get(field) for m in groups.get((layout, wl, phase, chain), [])}
     each = [per_round(groups, layout, wl, phase, c, field, higher_is_better)
-            for c in BEST_PEER_OF]
+            for c in best_peer_of(wl)]
     pick = max if higher_is_better else min
-    return {r: pick(each[0][r], each[1][r]) for r in each[0]
-            if r in each[1] and each[0][r] and each[1][r]}
+    return {r: pick(e[r] for e in each) for r in each[0]
+            if all(e.get(r) for e in each)}
 
 
 def ratio(ours, other, higher_is_better):
@@ -126,7 +136,8 @@ def comparisons(groups, measurements):
         for ours, other in comparisons_for(wl):
             if not _has(groups, layout, wl, ours):
                 continue
-            if other == BEST_PEER and not all(_has(groups, layout, wl, c) for c in BEST_PEER_OF):
+            if other == BEST_PEER and not all(_has(groups, layout, wl, c)
+                                              for c in best_peer_of(wl)):
                 continue
             row = comparison_row(groups, layout, wl, ours, other)
             if any(row[k] for k in RATIO_KEEP):

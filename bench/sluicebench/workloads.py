@@ -39,6 +39,21 @@ on names. What a workload entry decides:
                         TCP_CHAINS), so each client connection is pinned to one backend for
                         its life; the client and backends are the HTTP workload's (plain HTTP,
                         keep-alive)
+    h2                  an HTTP/2 workload: the clients speak HTTP/2 to the chain, over TLS with
+                        ALPN h2 when `tls`, else in clear text by prior knowledge (h2c); each
+                        stream is forwarded to the same HTTP/1.1 keep-alive backends as the
+                        other workloads. The client is h2load (nghttp2-client): h2_conns
+                        connections per load-generator thread (the layout's wrk threads), each
+                        with h2_streams streams in flight (-m), and at most
+                        h2_requests_per_conn (10,000) requests per connection: ALB, and so
+                        Sluice, sends GOAWAY after 10,000 requests on a connection, and h2load
+                        does not reconnect after a GOAWAY, so the harness runs h2load again
+                        (new connections) until the phase's duration has passed
+                        (loadgen.h2load). Peers: HAProxy, NGINX and h2o (H2_PEERS; the floor
+                        and the responder speak no HTTP/2); capacity only (openloop.c and the
+                        idle client speak HTTP/1.1); "best peer" is the best of the three
+    smoke               run by `bench/run.py --smoke` when no --workloads are given (default
+                        True; the HTTP/2 workloads but h2-13b are left out: CI time)
 
 A TLS workload runs on the peers only (the floor forwarder and the responder speak no TLS) and
 measures capacity only: bench/tools/openloop.c and the idle phase's client speak plain HTTP.
@@ -51,18 +66,32 @@ session: its handshakes are mostly resumed, not full, and it has no RSA twin.
 An access-log workload runs on the peers only (the floor and the responder write no logs).
 A backend-TLS workload runs on the peers only too (the floor would forward plain bytes to a
 TLS port; the direct chain's responder speaks no TLS) and measures capacity only.
+The HTTP/2 workloads (h2-13b, h2-1k: TLS with ALPN h2; h2c-13b: prior knowledge in clear text,
+which Sluice serves only with the load balancer attribute sluice.routing.http2.cleartext.enabled)
+are issue 12's: many streams on few connections, compared with HAProxy, NGINX and h2o.
 """
 
 import os
 
 from .chains import CERT_KEYS, DEFAULT_CERT_KEY, PEER_HEADERS
-from .common import PEERS, RULES_CHAINS, BACKEND_ADDRS, HarnessError
+from .common import (BACKEND_ADDRS, H2_ONLY_CHAINS, H2_PEERS, PEERS, RULES_CHAINS,
+                     HarnessError)
 
 # Sluice against each peer, the better peer of each round, and the two references.
 PEER_COMPARISONS = tuple(("sluice", o) for o in ("haproxy", "nginx", "best peer", "floor",
                                                  "direct"))
 # Without the references (workloads they cannot serve).
 PEERS_ONLY_COMPARISONS = tuple(("sluice", o) for o in ("haproxy", "nginx", "best peer"))
+
+# An HTTP/2 workload: Sluice against each of its three peers and the best of them.
+H2_COMPARISONS = tuple(("sluice", o) for o in ("haproxy", "nginx", "h2o", "best peer"))
+
+# "best peer": per round and figure, the better of these (an HTTP/2 workload: H2_BEST_PEER_OF).
+BEST_PEER_OF = ("haproxy", "nginx")
+H2_BEST_PEER_OF = ("haproxy", "nginx", "h2o")
+
+# ALB's (and so Sluice's) limit of requests on one HTTP/2 connection: GOAWAY after it.
+H2_MAX_REQUESTS_PER_CONN = 10000
 
 # The kinds of handshake a tls-load workload measures, and the least share of a "resumed"
 # workload's handshakes that must have been resumed (the first connection of each slot is
@@ -76,8 +105,22 @@ class Workload:
                  phases=("capacity", "latency"), chains=None, variants=None,
                  comparisons=PEER_COMPARISONS, tls=False, backend_tls=False, handshake=None,
                  tls_key=DEFAULT_CERT_KEY, access_log=False, websocket=False, depth=1,
-                 tcp=False):
+                 tcp=False, h2=False, h2_conns=8, h2_streams=32,
+                 h2_requests_per_conn=H2_MAX_REQUESTS_PER_CONN, smoke=True):
         self.name, self.title, self.body, self.close = name, title, body, close
+        self.smoke = smoke
+        # An HTTP/2 workload: h2load, keep-alive, capacity only, plain HTTP/1.1 backends.
+        self.h2, self.h2_conns, self.h2_streams = h2, h2_conns, h2_streams
+        self.h2_requests_per_conn = h2_requests_per_conn
+        if h2 and (close or backend_tls or access_log or handshake or websocket or tcp or
+                   variants or tuple(phases) != ("capacity",)):
+            raise HarnessError(f"workload {name}: an HTTP/2 workload keeps its connections, "
+                               f"has plain-HTTP/1.1 backends, no logs or variants and the "
+                               f"capacity phase only")
+        if h2 and not (h2_conns >= 1 and h2_streams >= 1 and
+                       1 <= h2_requests_per_conn <= H2_MAX_REQUESTS_PER_CONN):
+            raise HarnessError(f"workload {name}: h2_conns and h2_streams must be >= 1 and "
+                               f"h2_requests_per_conn 1..{H2_MAX_REQUESTS_PER_CONN}")
         # A layer-4 workload: plain HTTP keep-alive through proxies in TCP mode. Keep-alive
         # only: in TCP mode no proxy closes per request (the responder decides), and the
         # peers would need their HTTP configs for TLS and access logs.
@@ -109,10 +152,26 @@ class Workload:
         self.variants, self.comparisons = variants or {}, tuple(comparisons)
 
     def chains_for(self, selected):
-        """The chains this workload runs, given the chains selected (--proxies)."""
+        """The chains this workload runs, given the chains selected (--proxies). Without a
+        chain list of its own, every selected chain but the HTTP/2-only ones (h2o)."""
         if self.variants:
             return [v for c, vs in self.variants.items() if c in selected for v in vs]
-        return [c for c in selected if self.chains is None or c in self.chains]
+        if self.chains is None:
+            return [c for c in selected if c not in H2_ONLY_CHAINS]
+        return [c for c in selected if c in self.chains]
+
+    @property
+    def best_peer_of(self):
+        """The chains whose better figure, round by round, is "best peer"."""
+        return H2_BEST_PEER_OF if self.h2 else BEST_PEER_OF
+
+    @property
+    def h2_protocol(self):
+        """What h2load must report as the application protocol: "h2" over TLS (ALPN), "h2c"
+        in clear text (prior knowledge); None for a workload that is not HTTP/2."""
+        if not self.h2:
+            return None
+        return "h2" if self.tls else "h2c"
 
     @property
     def scheme(self):
@@ -125,9 +184,11 @@ class Workload:
 
     @property
     def client(self):
-        """The capacity phase's load generator: "wrk", "tls-load" or "ws-load"."""
+        """The capacity phase's load generator: "wrk", "tls-load", "ws-load" or "h2load"."""
         if self.websocket:
             return "ws-load"
+        if self.h2:
+            return "h2load"
         return "wrk" if self.handshake is None else "tls-load"
 
 
@@ -208,7 +269,27 @@ WORKLOADS = {w.name: w for w in (
              body=13, tcp=True,
              comparisons=PEER_COMPARISONS + tuple((c, f"{c}@ka-13b")
                                                   for c in PEERS + ("floor",))),
+    # HTTP/2 from the clients, HTTP/1.1 keep-alive to the same backends (issue 12): h2load
+    # with few connections and many streams each (h2_conns per load-generator thread, 32
+    # streams in flight on each: 8 x 32 = 256 requests in flight in layout A, against wrk's
+    # 64 HTTP/1.1 connections), at most 10,000 requests per connection (ALB's GOAWAY limit).
+    # Sluice against HAProxy, NGINX and h2o configured alike (chains.py). Over TLS with ALPN
+    # h2 (the ECDSA P-256 certificate of the TLS workloads), and h2c-13b in clear text by
+    # prior knowledge (Sluice: sluice.routing.http2.cleartext.enabled, beyond ALB).
+    Workload("h2-13b", "HTTP/2 over TLS (ALPN h2), 32 streams per connection, 13 B response",
+             body=13, tls=True, h2=True, phases=("capacity",), chains=H2_PEERS,
+             comparisons=H2_COMPARISONS),
+    Workload("h2-1k", "HTTP/2 over TLS (ALPN h2), 32 streams per connection, 1 KiB response",
+             body=1024, tls=True, h2=True, phases=("capacity",), chains=H2_PEERS,
+             comparisons=H2_COMPARISONS, smoke=False),
+    Workload("h2c-13b",
+             "HTTP/2 in clear text (prior knowledge), 32 streams per connection, 13 B response",
+             body=13, h2=True, phases=("capacity",), chains=H2_PEERS,
+             comparisons=H2_COMPARISONS, smoke=False),
 )}
+
+# What `bench/run.py --smoke` runs when no --workloads are given.
+SMOKE_WORKLOADS = tuple(n for n, w in WORKLOADS.items() if w.smoke)
 
 
 def comparisons_for(workload_name):
@@ -216,6 +297,13 @@ def comparisons_for(workload_name):
     results.json) gets Sluice against the peers."""
     wl = WORKLOADS.get(workload_name)
     return wl.comparisons if wl else PEER_COMPARISONS
+
+
+def best_peer_of(workload_name):
+    """The chains "best peer" picks from in a workload (HAProxy and NGINX; in an HTTP/2
+    workload h2o too); a workload no longer in the table gets HAProxy and NGINX."""
+    wl = WORKLOADS.get(workload_name)
+    return wl.best_peer_of if wl else BEST_PEER_OF
 
 
 class LayoutSpec:

@@ -6,13 +6,14 @@ import shutil
 import pytest
 
 from sluicebench import chains, cli, workloads
-from sluicebench.common import ALL_CHAINS, HarnessError
+from sluicebench.common import ALL_CHAINS, HTTP_CHAINS, HarnessError
 from sluicebench.workloads import WORKLOADS
 
 
 def test_chains_each_workload_runs():
     every = list(ALL_CHAINS)
-    assert WORKLOADS["ka-13b"].chains_for(every) == every
+    # Every chain but h2o, the HTTP/2 workloads' peer.
+    assert WORKLOADS["ka-13b"].chains_for(every) == list(HTTP_CHAINS)
     # The floor and the responder cannot close per request.
     assert WORKLOADS["close-13b"].chains_for(every) == ["sluice", "haproxy", "nginx"]
     assert WORKLOADS["close-13b"].chains_for(["nginx", "floor", "sluice"]) == ["nginx", "sluice"]
@@ -113,12 +114,16 @@ def test_launchers(tmp_path):
 def test_option_defaults():
     smoke = cli.parse_args(["--smoke"])
     assert (smoke.rounds, smoke.duration, smoke.layouts, smoke.quiet) == (1, 1, "A", 0.1)
-    assert smoke.proxies == "sluice,haproxy,nginx,floor"
+    assert smoke.proxies == "sluice,haproxy,nginx,floor,h2o"
     full = cli.parse_args(["--seed", "7"])
     assert (full.rounds, full.duration, full.layouts, full.seed) == (5, 10, "A,B", 7)
     assert full.workloads == ("ka-13b,ka-13b-log,ka-1k,ka-64k,close-13b,rules,idle,tls-ka-13b,"
                               "tls-close-13b,tls-resume-13b,tls-full-13b,tls-full-rsa-13b,"
-                              "tls-upstream-ka-13b,ws-echo-1k,ws-echo-64k,tcp-ka-13b")
+                              "tls-upstream-ka-13b,ws-echo-1k,ws-echo-64k,tcp-ka-13b,"
+                              "h2-13b,h2-1k,h2c-13b")
+    assert full.proxies == "sluice,haproxy,nginx,floor,direct,h2o"
+    # The smoke run: every workload but the HTTP/2 ones after h2-13b (CI time).
+    assert smoke.workloads == full.workloads.replace(",h2-1k,h2c-13b", "")
     assert not full.tls_backend_log and cli.parse_args(["--tls-backend-log"]).tls_backend_log
     with pytest.raises(SystemExit):
         cli.parse_args(["--workloads", "ka-2k"])
@@ -153,7 +158,7 @@ def test_tls_workloads_are_data():
         assert wl.chains_for(["floor", "direct"]) == []
         assert wl.phases == ("capacity",)
         assert [o for _, o in wl.comparisons] == ["haproxy", "nginx", "best peer"]
-    assert [w.name for w in WORKLOADS.values() if w.tls] == [
+    assert [w.name for w in WORKLOADS.values() if w.tls and not w.h2] == [
         "tls-ka-13b", "tls-close-13b", "tls-resume-13b", "tls-full-13b", "tls-full-rsa-13b"]
     assert all(w.scheme == "http" for w in WORKLOADS.values() if not w.tls)
     assert not ka.backend_tls and not close.backend_tls
@@ -170,7 +175,7 @@ def test_handshake_workloads_are_data():
     # tls-close-13b stays wrk's (wrk resumes on reconnect: not a handshake workload).
     assert (close.handshake, close.resume, close.client) == (None, False, "wrk")
     assert all(w.client == "wrk" for w in WORKLOADS.values()
-               if w.handshake is None and not w.websocket)
+               if w.handshake is None and not w.websocket and not w.h2)
     assert [w.name for w in WORKLOADS.values() if w.handshake] == ["tls-resume-13b",
                                                                   "tls-full-13b",
                                                                   "tls-full-rsa-13b"]
