@@ -33,7 +33,7 @@ enum class H2FieldError : uint8_t {
   kFieldTooLarge,   // one field (name + value) over 8 KiB, or :path over 8 KiB
   kHeaderTooLarge,  // the whole header block over 64 KiB
   kDuplicatePseudo,
-  kTooManyFields,   // more fields than an HTTP/1.1 head may carry (kMaxHeaderCount)
+  kTooManyFields,  // more fields than an HTTP/1.1 head may carry (kMaxHeaderCount)
 };
 
 // Collects one HTTP/2 request header block (after HPACK and nghttp2's checks of pseudo-header

@@ -122,8 +122,8 @@ bool H2Session::Start(std::string_view received) {
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(http::kH2MaxHeaderBytes)},
   };
   if (nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, 3) != 0 ||
-      nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
-                                            kH2ConnectionWindow) != 0) {
+      nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kH2ConnectionWindow) !=
+          0) {
     return false;
   }
   if (!received.empty()) {
@@ -148,14 +148,13 @@ void H2Session::Terminate(int codec_error) {
 H2Session::Step H2Session::Pump(bool* readable, bool* writable) {
   for (int round = 0; round < kPumpRounds; ++round) {
     bool moved = false;
-    if (*readable && !failed_ && !reading_stopped_ &&
-        out_.size() - out_sent_ < kMaxPendingOutput) {
+    if (*readable && !failed_ && !reading_stopped_ && out_.size() - out_sent_ < kMaxPendingOutput) {
       char buf[16 * 1024];
       net::IoResult r = transport_->Read(buf, sizeof(buf));
       if (r.ok()) {
         moved = true;
-        ssize_t n = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(buf),
-                                             r.bytes());
+        ssize_t n =
+            nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(buf), r.bytes());
         if (n < 0) Terminate(static_cast<int>(n));  // bad preface, flood, callback failure
         if (r.bytes() < sizeof(buf)) *readable = false;
       } else if (r.status() == net::IoStatus::kWouldBlock) {
@@ -385,8 +384,8 @@ void H2Session::SubmitHead(H2Stream* stream) {
                                    no_body ? nullptr : &provider);
   stream->head_submitted = true;
   stream->response.TakeHead();
-  if (rv != 0) nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream->id,
-                                         NGHTTP2_INTERNAL_ERROR);
+  if (rv != 0)
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream->id, NGHTTP2_INTERNAL_ERROR);
 }
 
 void H2Session::OnResponseProgress(H2Stream* stream) {

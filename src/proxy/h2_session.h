@@ -55,17 +55,17 @@ struct H2Stream {
   int32_t id = 0;
   H2StreamTransport* transport = nullptr;  // null before the exchange starts / after it ended
   http::H2RequestHead request_head;
-  std::string request;        // HTTP/1.1 bytes not yet read by the exchange
-  size_t request_read = 0;    // of them, read
-  uint32_t unconsumed = 0;    // DATA bytes received but not yet given back to flow control
-  bool chunked = false;       // request body sent with chunked framing
-  bool request_ended = false; // END_STREAM received (and written to `request`)
+  std::string request;         // HTTP/1.1 bytes not yet read by the exchange
+  size_t request_read = 0;     // of them, read
+  uint32_t unconsumed = 0;     // DATA bytes received but not yet given back to flow control
+  bool chunked = false;        // request body sent with chunked framing
+  bool request_ended = false;  // END_STREAM received (and written to `request`)
   http::H1ResponseReader response;
   std::string body;  // response DATA not yet taken by nghttp2
   size_t body_sent = 0;
   bool head_submitted = false;
-  bool body_ended = false;     // the whole response body is in `body`
-  bool data_deferred = false;  // the data source said DEFERRED: resume when bytes arrive
+  bool body_ended = false;        // the whole response body is in `body`
+  bool data_deferred = false;     // the data source said DEFERRED: resume when bytes arrive
   bool exchange_waiting = false;  // a write found the buffer full: tell the exchange later
   bool closed = false;            // nghttp2 closed the stream
 };
