@@ -16,6 +16,7 @@ namespace sluice::proxy {
 namespace {
 
 constexpr size_t kMaxPendingOutput = 64 * 1024;  // frames made but not written, then we wait
+constexpr size_t kIdleOutputCapacity = 4 * 1024;  // kept between streams; larger is released
 constexpr int kPumpRounds = 8;
 
 H2Session* Self(void* user_data) { return static_cast<H2Session*>(user_data); }
@@ -203,6 +204,8 @@ bool H2Session::Flush(bool* writable) {
   if (out_sent_ == out_.size()) {
     out_.clear();
     out_sent_ = 0;
+    // An idle connection keeps no large output buffer (a big response grew it to 64 KiB+).
+    if (streams_.empty() && out_.capacity() > kIdleOutputCapacity) std::string().swap(out_);
   }
   return moved;
 }
