@@ -15,7 +15,7 @@
 namespace sluice::proxy {
 namespace {
 
-constexpr size_t kMaxPendingOutput = 64 * 1024;  // frames made but not written, then we wait
+constexpr size_t kMaxPendingOutput = 64 * 1024;   // frames made but not written, then we wait
 constexpr size_t kIdleOutputCapacity = 4 * 1024;  // kept between streams; larger is released
 constexpr int kPumpRounds = 8;
 
@@ -376,8 +376,10 @@ void H2Session::SubmitHead(H2Stream* stream) {
   status[1] = static_cast<char>('0' + s / 10 % 10);
   status[2] = static_cast<char>('0' + s % 10);
   status[3] = 0;
-  std::vector<nghttp2_nv> nva;
-  nva.reserve(r.head_fields().size() + 1);
+  // nghttp2_submit_response copies the fields: one array per thread serves every response
+  // (no allocation per request once it has grown to the largest head).
+  thread_local std::vector<nghttp2_nv> nva;
+  nva.clear();
   nva.push_back(Nv(":status", std::string_view(status, 3)));
   for (const auto& [name, value] : r.head_fields()) nva.push_back(Nv(name, value));
   const bool no_body = r.state() == http::H1ResponseReader::State::kDone && stream->body.empty();

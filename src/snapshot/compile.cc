@@ -83,8 +83,7 @@ Result<ListenerRuntime> CompileListener(config::LoadBalancer& lb, config::Listen
     if (auto it = trust.find(l.mutual_authentication.trust_store); it != trust.end()) {
       store = it->second;
     }
-    auto tls =
-        tls::ServerContext::Build(l, certs, std::move(store), lb.attributes.http2_enabled);
+    auto tls = tls::ServerContext::Build(l, certs, std::move(store), lb.attributes.http2_enabled);
     if (!tls.ok()) {
       return Error{ErrorSource::kConfig,
                    "listener " + addr->ToString() + ": " + tls.error().message};
