@@ -16,6 +16,8 @@ PACKAGES=(
   # HTTP/2: nghttp2 (the codec), and h2load/nghttp and Python's h2 as test clients; h2o, the
   # bench's HTTP/2 peer (bench/configs/h2o.conf.in; the harness runs its own, never the service)
   libnghttp2-dev nghttp2-client python3-h2 h2o
+  # gRPC targets and clients for the HTTP2/GRPC target-group tests (generic handlers: no codegen)
+  python3-grpcio
   # The systemd service: sd_notify (libsystemd), and the Debian package (CPack runs
   # dpkg-shlibdeps from dpkg-dev; lintian checks the result)
   libsystemd-dev dpkg-dev lintian

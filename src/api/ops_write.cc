@@ -63,12 +63,40 @@ ApiResult<OperationOutput> DeregisterTargets(const CallContext& c) {
   return Mutation(std::move(next));
 }
 
-// Applies the health-check members of CreateTargetGroup / ModifyTargetGroup.
-ApiResult<bool> ReadHealthCheck(const QueryParams& p, config::HealthCheck* hc) {
+// Matcher.HttpCode, or Matcher.GrpcCode for a GRPC group (`grpc`): the other one, or a
+// GrpcCode that is not a list of codes 0..99, is a ValidationError naming the member (as the
+// config loader's messages, which also judge HttpCode when the change is applied).
+ApiResult<bool> ReadMatcher(const QueryParams& p, bool grpc, config::HealthCheck* hc) {
+  const char* own = grpc ? "Matcher.GrpcCode" : "Matcher.HttpCode";
+  const char* other = grpc ? "Matcher.HttpCode" : "Matcher.GrpcCode";
+  if (p.Get(other) != nullptr) {
+    return SenderError("ValidationError",
+                       std::string(other) + ": " +
+                           (grpc ? "HttpCode is not used by GRPC target groups (their health "
+                                   "checks are judged by the grpc-status); use GrpcCode"
+                                 : "GrpcCode is only for target groups of ProtocolVersion "
+                                   "GRPC; use HttpCode"));
+  }
+  const std::string* v = p.Get(own);
+  if (v == nullptr) return true;
+  if (grpc) {
+    std::string message = config::internal::CheckGrpcMatcher(*v);
+    if (!message.empty()) return SenderError("ValidationError", std::string(own) + ": " + message);
+    hc->grpc_matcher = *v;
+  } else {
+    hc->matcher = *v;
+  }
+  return true;
+}
+
+// Applies the health-check members of CreateTargetGroup / ModifyTargetGroup; `grpc`: the
+// group's ProtocolVersion is GRPC.
+ApiResult<bool> ReadHealthCheck(const QueryParams& p, bool grpc, config::HealthCheck* hc) {
   if (const std::string* v = p.Get("HealthCheckProtocol")) hc->protocol = *v;
   if (const std::string* v = p.Get("HealthCheckPort")) hc->port = *v;
   if (const std::string* v = p.Get("HealthCheckPath")) hc->path = *v;
-  if (const std::string* v = p.Get("Matcher.HttpCode")) hc->matcher = *v;
+  auto matcher = ReadMatcher(p, grpc, hc);
+  if (!matcher.ok()) return matcher.error();
   auto enabled = ReadBoolean(p, "HealthCheckEnabled", "healthCheckEnabled");
   if (!enabled.ok()) return enabled.error();
   if (enabled.value()) hc->enabled = *enabled.value();
@@ -108,7 +136,9 @@ ApiResult<OperationOutput> CreateTargetGroup(const CallContext& c) {
   if (!port.value()) return SenderError("ValidationError", "A port must be specified");
   tg.port = *port.value();
   tg.health_check.protocol = tg.protocol;
-  auto hc = ReadHealthCheck(c.params, &tg.health_check);
+  const bool grpc = tg.protocol_version == "GRPC";
+  if (grpc) tg.health_check.path = config::kGrpcHealthCheckPath;
+  auto hc = ReadHealthCheck(c.params, grpc, &tg.health_check);
   if (!hc.ok()) return hc.error();
   auto it = std::find_if(c.config.target_groups.begin(), c.config.target_groups.end(),
                          [&](const config::TargetGroup& g) { return g.name == tg.name; });
@@ -127,6 +157,7 @@ ApiResult<OperationOutput> CreateTargetGroup(const CallContext& c) {
                  same.health_check.port == tg.health_check.port &&
                  same.health_check.protocol == tg.health_check.protocol &&
                  same.health_check.matcher == tg.health_check.matcher &&
+                 same.health_check.grpc_matcher == tg.health_check.grpc_matcher &&
                  same.health_check.interval_seconds == tg.health_check.interval_seconds &&
                  same.health_check.timeout_seconds == tg.health_check.timeout_seconds &&
                  same.health_check.healthy_threshold == tg.health_check.healthy_threshold &&
@@ -172,7 +203,8 @@ ApiResult<OperationOutput> ModifyTargetGroup(const CallContext& c) {
   auto g = FindTargetGroup(c.config, arn.value());
   if (!g.ok()) return g.error();
   config::Config next = c.config;
-  auto hc = ReadHealthCheck(c.params, &next.target_groups[g.value()].health_check);
+  config::TargetGroup& tg = next.target_groups[g.value()];
+  auto hc = ReadHealthCheck(c.params, tg.protocol_version == "GRPC", &tg.health_check);
   if (!hc.ok()) return hc.error();
   XmlWriter w;
   w.Open("TargetGroups");

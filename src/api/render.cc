@@ -227,7 +227,12 @@ void WriteTargetGroup(const config::Config& config, const config::TargetGroup& t
       .Leaf("HealthyThresholdCount", hc.healthy_threshold)
       .Leaf("UnhealthyThresholdCount", hc.unhealthy_threshold);
   if (hc.protocol != "TCP") w->Leaf("HealthCheckPath", hc.path);
-  w->Open("Matcher").Leaf("HttpCode", hc.matcher).Close("Matcher");
+  // A GRPC group's checks are judged by GrpcCode alone, any other's by HttpCode (as AWS shows).
+  if (tg.protocol_version == "GRPC") {
+    w->Open("Matcher").Leaf("GrpcCode", hc.grpc_matcher).Close("Matcher");
+  } else {
+    w->Open("Matcher").Leaf("HttpCode", hc.matcher).Close("Matcher");
+  }
   WriteStrings("LoadBalancerArns", LoadBalancersOf(config, tg.name), w);
   w->Leaf("TargetType", tg.target_type)
       .Leaf("ProtocolVersion", tg.protocol_version)

@@ -237,6 +237,62 @@ TEST_F(ServiceTest, TargetGroupsCreateIdempotentDeleteInUse) {
   EXPECT_EQ(Call("Action=DeleteTargetGroup&TargetGroupArn=" + TgArn("api")).status, 200);
 }
 
+// Matcher.GrpcCode (reference §2.3): GRPC groups only, codes 0..99, default 12, with the
+// default path /AWS.ALB/healthcheck; HttpCode is refused on them, GrpcCode on other groups.
+TEST_F(ServiceTest, GrpcTargetGroupMatcher) {
+  auto a = Call("Action=CreateTargetGroup&Name=rpc&Protocol=HTTP&ProtocolVersion=GRPC&Port=50051");
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_NE(a.body.find("<Matcher><GrpcCode>12</GrpcCode></Matcher>"), std::string::npos) << a.body;
+  EXPECT_NE(a.body.find("<HealthCheckPath>/AWS.ALB/healthcheck</HealthCheckPath>"),
+            std::string::npos);
+  EXPECT_EQ(applied_.back().target_groups.back().health_check.grpc_matcher, "12");
+
+  auto m =
+      Call("Action=ModifyTargetGroup&TargetGroupArn=" + TgArn("rpc") + "&Matcher.GrpcCode=0-2,12");
+  ASSERT_EQ(m.status, 200) << m.body;
+  EXPECT_NE(m.body.find("<Matcher><GrpcCode>0-2,12</GrpcCode></Matcher>"), std::string::npos);
+  EXPECT_EQ(applied_.back().target_groups.back().health_check.grpc_matcher, "0-2,12");
+
+  auto bad =
+      Call("Action=ModifyTargetGroup&TargetGroupArn=" + TgArn("rpc") + "&Matcher.GrpcCode=100");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.error_code, "ValidationError");
+  EXPECT_EQ(bad.error_message,
+            "Matcher.GrpcCode: matcher '100' is invalid: code 100 is out of range 0..99");
+  auto http =
+      Call("Action=ModifyTargetGroup&TargetGroupArn=" + TgArn("rpc") + "&Matcher.HttpCode=200");
+  EXPECT_EQ(http.error_code, "ValidationError");
+  EXPECT_EQ(http.error_message,
+            "Matcher.HttpCode: HttpCode is not used by GRPC target groups (their health checks "
+            "are judged by the grpc-status); use GrpcCode");
+  auto other =
+      Call("Action=ModifyTargetGroup&TargetGroupArn=" + TgArn("blue") + "&Matcher.GrpcCode=0");
+  EXPECT_EQ(other.error_code, "ValidationError");
+  EXPECT_EQ(other.error_message,
+            "Matcher.GrpcCode: GrpcCode is only for target groups of ProtocolVersion GRPC; use "
+            "HttpCode");
+  EXPECT_EQ(Call("Action=CreateTargetGroup&Name=rpc2&Protocol=HTTP&ProtocolVersion=GRPC&Port=1"
+                 "&Matcher.GrpcCode=5-1")
+                .error_code,
+            "ValidationError");
+
+  // Idempotent creation compares GrpcCode too.
+  EXPECT_EQ(Call("Action=CreateTargetGroup&Name=rpc&Protocol=HTTP&ProtocolVersion=GRPC"
+                 "&Port=50051&Matcher.GrpcCode=0-2,12")
+                .status,
+            200);
+  EXPECT_EQ(Call("Action=CreateTargetGroup&Name=rpc&Protocol=HTTP&ProtocolVersion=GRPC"
+                 "&Port=50051&Matcher.GrpcCode=0")
+                .error_code,
+            "DuplicateTargetGroupName");
+
+  auto d = Call("Action=DescribeTargetGroups&Names.member.1=rpc&Names.member.2=blue");
+  ASSERT_EQ(d.status, 200) << d.body;
+  EXPECT_NE(d.body.find("<Matcher><GrpcCode>0-2,12</GrpcCode></Matcher>"), std::string::npos)
+      << d.body;
+  EXPECT_NE(d.body.find("<Matcher><HttpCode>200</HttpCode></Matcher>"), std::string::npos);
+}
+
 TEST_F(ServiceTest, FileManagedRefusesMutations) {
   ServiceHooks h = Hooks();
   h.file_managed = "/etc/sluice/sluice.yaml";

@@ -144,6 +144,19 @@ std::vector<bool> UsedGroups(const proxy::Snapshot& snap) {
   return used;
 }
 
+// The HTTP version of a group's health checks: its ProtocolVersion.
+health::CheckVersion CheckVersionOf(snapshot::ProtocolVersion version) {
+  switch (version) {
+    case snapshot::ProtocolVersion::kHttp2:
+      return health::CheckVersion::kHttp2;
+    case snapshot::ProtocolVersion::kGrpc:
+      return health::CheckVersion::kGrpc;
+    case snapshot::ProtocolVersion::kHttp1:
+      break;
+  }
+  return health::CheckVersion::kHttp1;
+}
+
 // Everything the health checker should watch: every target group (also those without
 // targets, so that the admin endpoint lists them) and whether a listener uses it, registered
 // targets, and the deregistered ones while they drain (under their group, or under a group of
@@ -157,7 +170,8 @@ health::MonitoredSet MonitoredTargets(const proxy::Snapshot& snap) {
     index[tg.config->name] = g;
     out.groups.push_back({tg.config->name, tg.config->health_check,
                           tg.config->attributes.slow_start_seconds, used[g], tg.tls,
-                          tg.config->attributes.proxy_protocol_v2});
+                          tg.config->attributes.proxy_protocol_v2,
+                          CheckVersionOf(tg.protocol_version)});
     for (size_t i = 0; i < tg.targets.size(); ++i) {
       const proxy::TargetRuntime& t = tg.targets[i];
       out.targets.push_back({g, tg.config->targets[i].id, t.address,

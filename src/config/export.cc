@@ -432,7 +432,9 @@ void WriteLoadBalancers(Out& o, const std::vector<LoadBalancer>& lbs) {
 
 // ---- Target groups ----------------------------------------------------------------------------
 
-void WriteHealthCheck(Out& o, int indent, const HealthCheck& h) {
+// `grpc`: the group's ProtocolVersion is GRPC, whose matcher is GrpcCode (HttpCode is refused
+// there, and GrpcCode elsewhere).
+void WriteHealthCheck(Out& o, int indent, const HealthCheck& h, bool grpc) {
   const bool tcp = h.protocol == "TCP";
   const HealthCheck defaults;
   o.Bool(indent, "HealthCheckEnabled", h.enabled);
@@ -444,8 +446,12 @@ void WriteHealthCheck(Out& o, int indent, const HealthCheck& h) {
   o.Int(indent, "HealthCheckTimeoutSeconds", h.timeout_seconds);
   o.Int(indent, "HealthyThresholdCount", h.healthy_threshold);
   o.Int(indent, "UnhealthyThresholdCount", h.unhealthy_threshold);
-  if (!tcp || h.matcher != defaults.matcher)
+  if (grpc) {
+    if (!tcp || h.grpc_matcher != defaults.grpc_matcher)
+      o.Raw(indent, "Matcher", "{GrpcCode: " + Quoted(h.grpc_matcher) + "}");
+  } else if (!tcp || h.matcher != defaults.matcher) {
     o.Raw(indent, "Matcher", "{HttpCode: " + Quoted(h.matcher) + "}");
+  }
 }
 
 const char* AlgorithmName(LoadBalancingAlgorithm a) {
@@ -503,7 +509,7 @@ void WriteTargetGroups(Out& o, const std::vector<TargetGroup>& groups) {
     if (g.protocol != "TCP") o.Str(4, "ProtocolVersion", g.protocol_version);
     o.Int(4, "Port", g.port);
     o.Str(4, "TargetType", g.target_type);
-    WriteHealthCheck(o, 4, g.health_check);
+    WriteHealthCheck(o, 4, g.health_check, g.protocol_version == "GRPC");
     WriteTargetGroupAttributes(o, 4, g.attributes);
     WriteTargets(o, 4, g);
   }

@@ -293,17 +293,18 @@ TEST(ExportModel, EveryFieldIsComparedAndWritten) {
   }
 }
 
-// The loader accepts only HTTP1 and ip: other values are compared, written, and refused.
+// Values the loader refuses are compared, written, and refused.
 TEST(ExportModel, ValuesTheLoaderRefusesAreComparedAndWritten) {
   const Config base = Base();
   Config changed = base;
-  changed.target_groups[1].protocol_version = "HTTP2";
+  changed.target_groups[1].protocol_version = "HTTP3";
   changed.target_groups[2].target_type = "instance";
   std::string difference;
   EXPECT_FALSE(SameModel(base, changed, &difference));
-  EXPECT_THAT(difference, HasSubstr("target_groups[1].protocol_version: 'HTTP1' vs 'HTTP2'"));
+  EXPECT_THAT(difference, HasSubstr("target_groups[1].protocol_version: 'HTTP1' vs 'HTTP3'"));
   const std::string errors = testing::ErrorText(LoadConfigFromString(ExportYaml(changed), "x"));
-  EXPECT_THAT(errors, HasSubstr("protocol version HTTP2 is not supported"));
+  EXPECT_THAT(errors,
+              HasSubstr("protocol version 'HTTP3' is invalid; allowed: HTTP1, HTTP2, GRPC"));
   EXPECT_THAT(errors, HasSubstr("target type 'instance' is not supported"));
 }
 

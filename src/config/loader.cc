@@ -139,13 +139,34 @@ std::optional<std::pair<YAML::Mark, std::string>> CheckDocuments(const std::stri
   return std::make_pair(second.start, std::string("only one YAML document is allowed per file"));
 }
 
+// HTTP2 and GRPC groups take only HTTP/2 requests, which ALB receives only on HTTPS listeners
+// (reference §2.2); beyond ALB, an HTTP listener of a load balancer with cleartext HTTP/2
+// (sluice.routing.http2.cleartext.enabled) receives them too.
+void CheckHttp2Listener(LoadContext& ctx, const Config& config, const TargetGroupRef& ref,
+                        const TargetGroup& g) {
+  if (g.protocol_version == "HTTP1" || ref.listener_protocol != "HTTP") return;
+  if (ref.load_balancer >= 0 &&
+      static_cast<size_t>(ref.load_balancer) < config.load_balancers.size() &&
+      config.load_balancers[static_cast<size_t>(ref.load_balancer)].attributes.http2_cleartext) {
+    return;
+  }
+  ctx.reader.AddError(ref.mark, ref.path,
+                      "an HTTP listener cannot forward to target group " + QuoteValue(g.name) +
+                          " of protocol version " + g.protocol_version +
+                          ": HTTP/2 requests arrive on HTTPS listeners (or set "
+                          "sluice.routing.http2.cleartext.enabled on the load balancer)");
+}
+
 // A listener forwards only to groups of a protocol it can carry: TCP listeners to TCP groups,
 // HTTP/HTTPS listeners to HTTP/HTTPS groups (AWS's IncompatibleProtocols, reference §8.1).
 void CheckProtocols(LoadContext& ctx, const Config& config, const TargetGroupRef& ref) {
   for (const TargetGroup& g : config.target_groups) {
     if (g.name != ref.name) continue;
     const bool tcp_listener = ref.listener_protocol == "TCP";
-    if (tcp_listener == (g.protocol == "TCP")) return;
+    if (tcp_listener == (g.protocol == "TCP")) {
+      CheckHttp2Listener(ctx, config, ref, g);
+      return;
+    }
     ctx.reader.AddError(ref.mark, ref.path,
                         "IncompatibleProtocols: a " + ref.listener_protocol +
                             " listener cannot forward to target group " + QuoteValue(g.name) +

@@ -236,7 +236,13 @@ struct HealthCheck {
   int healthy_threshold = 5;          // HealthyThresholdCount 2..10
   int unhealthy_threshold = 2;        // UnhealthyThresholdCount 2..10
   std::string matcher = "200";        // Matcher.HttpCode: "200", "200-299", "200,202"
+  // Matcher.GrpcCode ("12", "0-5", "0,1"; codes 0..99): GRPC groups only, whose checks are
+  // judged by the grpc-status of the answer (HttpCode is not used by them).
+  std::string grpc_matcher = "12";
 };
+
+// HealthCheckPath of GRPC target groups when none is given (reference §2.3).
+inline constexpr char kGrpcHealthCheckPath[] = "/AWS.ALB/healthcheck";
 
 struct TargetGroupAttributes {
   int deregistration_delay_seconds = 300;  // deregistration_delay.timeout_seconds 0..3600

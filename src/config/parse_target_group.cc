@@ -197,8 +197,35 @@ void ParseAttributes(Reader& r, const Field& field, TargetGroupAttributes* out) 
   }
 }
 
-// Health-check settings (§2.3). `m` is the target group's own mapping.
-void ParseHealthCheck(Reader& r, const MapReader& m, HealthCheck* out) {
+// Matcher: HttpCode, or GrpcCode for a GRPC group (whose checks are judged by grpc-status, so
+// HttpCode is refused there, and GrpcCode anywhere else). None for TCP checks.
+void ParseMatcher(Reader& r, const Field& matcher, bool tcp, bool grpc, HealthCheck* out) {
+  MapReader mm(r, matcher, {"HttpCode", "GrpcCode"});
+  if (!mm.ok()) return;
+  const char* own = grpc ? "GrpcCode" : "HttpCode";
+  if (Field other = mm.Get(grpc ? "HttpCode" : "GrpcCode"); other.present) {
+    r.AddError(other, grpc ? "HttpCode is not used by GRPC target groups (their health checks "
+                             "are judged by the grpc-status); use GrpcCode"
+                           : "GrpcCode is only for target groups of ProtocolVersion GRPC; use "
+                             "HttpCode");
+    if (!mm.Has(own)) return;
+  }
+  Field code = mm.Require(own);
+  if (auto c = ReadString(r, code)) {
+    std::string message = grpc ? CheckGrpcMatcher(*c) : CheckMatcher(*c);
+    if (!message.empty()) {
+      r.AddError(code, message);
+    } else if (tcp) {
+      r.AddError(matcher, "Matcher is not used by TCP health checks; remove it");
+    } else {
+      (grpc ? out->grpc_matcher : out->matcher) = *c;
+    }
+  }
+}
+
+// Health-check settings (§2.3). `m` is the target group's own mapping; `grpc`: the group's
+// ProtocolVersion is GRPC (its own default path and matcher).
+void ParseHealthCheck(Reader& r, const MapReader& m, bool grpc, HealthCheck* out) {
   if (auto v = ReadBool(r, m.Get("HealthCheckEnabled"))) out->enabled = *v;
   Field protocol = m.Get("HealthCheckProtocol");
   if (auto p = ReadString(r, protocol)) {
@@ -231,6 +258,8 @@ void ParseHealthCheck(Reader& r, const MapReader& m, HealthCheck* out) {
     } else {
       out->path = *p;
     }
+  } else if (grpc && !path.present && !tcp) {
+    out->path = kGrpcHealthCheckPath;
   }
   Field interval = m.Get("HealthCheckIntervalSeconds");
   Field timeout = m.Get("HealthCheckTimeoutSeconds");
@@ -260,22 +289,7 @@ void ParseHealthCheck(Reader& r, const MapReader& m, HealthCheck* out) {
     }
   }
   Field matcher = m.Get("Matcher");
-  if (matcher.present) {
-    MapReader mm(r, matcher, {"HttpCode"});
-    if (mm.ok()) {
-      Field code = mm.Require("HttpCode");
-      if (auto c = ReadString(r, code)) {
-        std::string message = CheckMatcher(*c);
-        if (!message.empty()) {
-          r.AddError(code, message);
-        } else if (tcp) {
-          r.AddError(matcher, "Matcher is not used by TCP health checks; remove it");
-        } else {
-          out->matcher = *c;
-        }
-      }
-    }
-  }
+  if (matcher.present) ParseMatcher(r, matcher, tcp, grpc, out);
 }
 
 void ParseTargets(Reader& r, const Field& field, bool check_ids, TargetGroup* out) {
@@ -357,12 +371,11 @@ void ParseTargetGroup(Reader& r, const Field& item, TargetGroup* out,
   if (version.present && out->protocol == "TCP") {
     r.AddError(version, "ProtocolVersion is only for HTTP and HTTPS target groups");
   } else if (auto v = ReadString(r, version)) {
-    if (*v == "HTTP2" || *v == "GRPC") {
-      r.AddError(version, "protocol version " + *v +
-                              " is not supported yet (HTTP/2 to targets is not built; HTTP/2 "
-                              "clients are served by HTTP1 groups); use HTTP1");
-    } else if (*v != "HTTP1") {
-      r.AddError(version, "protocol version " + QuoteValue(*v) + " is invalid; allowed: HTTP1");
+    if (*v == "HTTP1" || *v == "HTTP2" || *v == "GRPC") {
+      out->protocol_version = *v;
+    } else {
+      r.AddError(version,
+                 "protocol version " + QuoteValue(*v) + " is invalid; allowed: HTTP1, HTTP2, GRPC");
     }
   }
   if (auto p = ReadInt(r, m.Require("Port"), 1, 65535, "port")) out->port = static_cast<int>(*p);
@@ -377,7 +390,7 @@ void ParseTargetGroup(Reader& r, const Field& item, TargetGroup* out,
       ip_targets = false;
     }
   }
-  ParseHealthCheck(r, m, &out->health_check);
+  ParseHealthCheck(r, m, out->protocol_version == "GRPC", &out->health_check);
   Field attributes = m.Get("Attributes");
   ParseAttributes(r, attributes, &out->attributes);
   const TargetGroupAttributes& a = out->attributes;

@@ -244,7 +244,8 @@ bool SameHealthCheck(Diff& d, S at, const HealthCheck& a, const HealthCheck& b) 
          d.Eq(at, "timeout_seconds", a.timeout_seconds, b.timeout_seconds) &&
          d.Eq(at, "healthy_threshold", a.healthy_threshold, b.healthy_threshold) &&
          d.Eq(at, "unhealthy_threshold", a.unhealthy_threshold, b.unhealthy_threshold) &&
-         d.Eq(at, "matcher", a.matcher, b.matcher);
+         d.Eq(at, "matcher", a.matcher, b.matcher) &&
+         d.Eq(at, "grpc_matcher", a.grpc_matcher, b.grpc_matcher);
 }
 
 bool SameTgAttributes(Diff& d, S at, const TargetGroupAttributes& a,

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "config/export.h"
 #include "config/loader.h"
 #include "config/test_util.h"
 
@@ -13,7 +14,9 @@ namespace {
 
 using ::testing::ElementsAre;
 using testing::Errors;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::SizeIs;
 using testing::WithTargetGroups;
 
@@ -31,22 +34,19 @@ constexpr char kSupported[] =
     "sluice.tls.verify.ca_file";
 
 TEST(TargetGroupErrorsTest, NotYetSupportedSettings) {
-  EXPECT_THAT(
-      Errors(WithTargetGroups(R"(
+  EXPECT_THAT(Errors(WithTargetGroups(R"(
   - Name: tg
     Protocol: HTTPS
-    ProtocolVersion: GRPC
+    ProtocolVersion: HTTP3
     Port: 443
     TargetType: instance
     HealthCheckProtocol: HTTPS
     Targets: [{Id: i-0123456789abcdef0}]
 )")),
-      ElementsAre(
-          E(4, 22, "TargetGroups[0].ProtocolVersion",
-            "protocol version GRPC is not supported yet (HTTP/2 to targets is not built; HTTP/2 "
-            "clients are served by HTTP1 groups); use HTTP1"),
-          E(6, 17, "TargetGroups[0].TargetType",
-            "target type 'instance' is not supported yet; use ip")));
+              ElementsAre(E(4, 22, "TargetGroups[0].ProtocolVersion",
+                            "protocol version 'HTTP3' is invalid; allowed: HTTP1, HTTP2, GRPC"),
+                          E(6, 17, "TargetGroups[0].TargetType",
+                            "target type 'instance' is not supported yet; use ip")));
 }
 
 TEST(TargetGroupErrorsTest, HttpsGroupsAndTheirTlsAttributes) {
@@ -156,9 +156,68 @@ TEST(TargetGroupErrorsTest, Matcher) {
                   E(5, 45, "TargetGroups[3].Matcher.HttpCode",
                     "matcher '200, 202' is invalid: ' 202' is not a code or range; expected "
                     "codes like 200, 200-299 or 200,202,301"),
-                  E(6, 34, "TargetGroups[4].Matcher.HttpCode", "missing required field 'HttpCode'"),
-                  E(6, 35, "TargetGroups[4].Matcher.GrpcCode",
-                    "unknown field 'GrpcCode'; allowed: HttpCode")));
+                  E(6, 45, "TargetGroups[4].Matcher.GrpcCode",
+                    "GrpcCode is only for target groups of ProtocolVersion GRPC; use HttpCode")));
+}
+
+// Matcher.GrpcCode (reference §2.3): GRPC groups only, codes 0..99; HttpCode is refused there.
+TEST(TargetGroupErrorsTest, GrpcMatcher) {
+  EXPECT_THAT(
+      Errors(WithTargetGroups(R"(
+  - {Name: a, Port: 80, ProtocolVersion: GRPC, Matcher: {GrpcCode: "100"}}
+  - {Name: b, Port: 80, ProtocolVersion: GRPC, Matcher: {GrpcCode: "0-"}}
+  - {Name: c, Port: 80, ProtocolVersion: GRPC, Matcher: {HttpCode: "200"}}
+  - {Name: d, Port: 80, ProtocolVersion: HTTP2, Matcher: {GrpcCode: "0"}}
+  - {Name: e, Port: 80, ProtocolVersion: GRPC, Matcher: {GrpcCode: "5-1"}}
+  - {Name: f, Port: 80, ProtocolVersion: GRPC, Matcher: {}}
+  - {Name: g, Port: 80, ProtocolVersion: GRPC, Matcher: {GrpcCode: "012"}}
+)")),
+      ElementsAre(
+          E(2, 68, "TargetGroups[0].Matcher.GrpcCode",
+            "matcher '100' is invalid: code 100 is out of range 0..99"),
+          E(3, 68, "TargetGroups[1].Matcher.GrpcCode",
+            "matcher '0-' is invalid: '0-' is not a code or range; expected codes like 0, 0-5 "
+            "or 0,1,12"),
+          E(4, 68, "TargetGroups[2].Matcher.HttpCode",
+            "HttpCode is not used by GRPC target groups (their health checks are judged by the "
+            "grpc-status); use GrpcCode"),
+          E(5, 69, "TargetGroups[3].Matcher.GrpcCode",
+            "GrpcCode is only for target groups of ProtocolVersion GRPC; use HttpCode"),
+          E(6, 68, "TargetGroups[4].Matcher.GrpcCode",
+            "matcher '5-1' is invalid: range 5-1 ends before it starts"),
+          E(7, 57, "TargetGroups[5].Matcher.GrpcCode", "missing required field 'GrpcCode'"),
+          E(8, 68, "TargetGroups[6].Matcher.GrpcCode",
+            "matcher '012' is invalid: '012' is not a code or range; expected codes like 0, "
+            "0-5 or 0,1,12")));
+}
+
+// A GRPC group's checks default to path /AWS.ALB/healthcheck and GrpcCode 12; an HTTP2
+// group's are HTTP ones (HttpCode); the export writes each group's own matcher back.
+TEST(TargetGroupErrorsTest, GrpcAndHttp2GroupDefaults) {
+  Config c = testing::MustLoad(WithTargetGroups(R"(
+  - {Name: a, Port: 50051, ProtocolVersion: GRPC}
+  - Name: b
+    Port: 50051
+    ProtocolVersion: GRPC
+    HealthCheckPath: /grpc.health.v1.Health/Check
+    Matcher: {GrpcCode: "0,1,5-12"}
+  - {Name: c, Port: 8080, ProtocolVersion: HTTP2, Matcher: {HttpCode: "200-299"}}
+)"));
+  ASSERT_THAT(c.target_groups, SizeIs(3));
+  const HealthCheck& a = c.target_groups[0].health_check;
+  EXPECT_EQ(a.path, "/AWS.ALB/healthcheck");
+  EXPECT_EQ(a.grpc_matcher, "12");
+  const HealthCheck& b = c.target_groups[1].health_check;
+  EXPECT_EQ(b.path, "/grpc.health.v1.Health/Check");
+  EXPECT_EQ(b.grpc_matcher, "0,1,5-12");
+  const HealthCheck& h2 = c.target_groups[2].health_check;
+  EXPECT_EQ(h2.path, "/");
+  EXPECT_EQ(h2.matcher, "200-299");
+  const std::string yaml = ExportYaml(c);
+  EXPECT_THAT(yaml, HasSubstr("Matcher: {GrpcCode: \"12\"}"));
+  EXPECT_THAT(yaml, HasSubstr("Matcher: {GrpcCode: \"0,1,5-12\"}"));
+  EXPECT_THAT(yaml, HasSubstr("Matcher: {HttpCode: \"200-299\"}"));
+  EXPECT_THAT(yaml, Not(HasSubstr("HttpCode: \"200\"}")));
 }
 
 TEST(TargetGroupErrorsTest, TcpHealthChecksTakeNoPathOrMatcher) {

@@ -90,6 +90,8 @@ std::string CheckMessageBody(std::string_view value);  // <= 1024 characters
 // Matcher.HttpCode: comma-separated codes and ranges ("200", "200-299", "200,202,301"), each
 // code within 200..499.
 std::string CheckMatcher(std::string_view value);
+// Matcher.GrpcCode: the same syntax ("0", "0,1", "0-5"), each code within 0..99.
+std::string CheckGrpcMatcher(std::string_view value);
 // HealthCheckPath: 1..1024 visible ASCII characters starting with '/'.
 std::string CheckHealthCheckPath(std::string_view value);
 // stickiness.app_cookie.cookie_name: a cookie-name token not starting with AWSALB.

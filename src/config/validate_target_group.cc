@@ -10,10 +10,13 @@ namespace {
 
 constexpr int kMinMatcherCode = 200;
 constexpr int kMaxMatcherCode = 499;
+constexpr int kMinGrpcCode = 0;
+constexpr int kMaxGrpcCode = 99;
 
-// Parses 1..3 decimal digits; -1 when `s` is anything else.
+// Parses 1..3 decimal digits without a leading zero ("0" itself aside); -1 when `s` is
+// anything else.
 int ParseCode(std::string_view s) {
-  if (s.empty() || s.size() > 3) return -1;
+  if (s.empty() || s.size() > 3 || (s.size() > 1 && s[0] == '0')) return -1;
   int v = 0;
   for (char c : s) {
     if (c < '0' || c > '9') return -1;
@@ -22,11 +25,12 @@ int ParseCode(std::string_view s) {
   return v;
 }
 
-}  // namespace
-
-std::string CheckMatcher(std::string_view value) {
+// A matcher's list of codes and ranges, each code within [min_code, max_code]; `examples`
+// completes "expected codes like ...".
+std::string CheckCodeList(std::string_view value, int min_code, int max_code,
+                          std::string_view examples) {
   const std::string prefix = "matcher " + QuoteValue(value) + " is invalid: ";
-  const std::string expected = "; expected codes like 200, 200-299 or 200,202,301";
+  const std::string expected = "; expected codes like " + std::string(examples);
   if (value.empty()) return "matcher must not be empty" + expected;
   size_t start = 0;
   while (start <= value.size()) {
@@ -40,15 +44,25 @@ std::string CheckMatcher(std::string_view value) {
       return prefix + QuoteValue(token) + " is not a code or range" + expected;
     }
     for (int code : {low, high}) {
-      if (code < kMinMatcherCode || code > kMaxMatcherCode) {
+      if (code < min_code || code > max_code) {
         return prefix + "code " + std::to_string(code) + " is out of range " +
-               std::to_string(kMinMatcherCode) + ".." + std::to_string(kMaxMatcherCode);
+               std::to_string(min_code) + ".." + std::to_string(max_code);
       }
     }
     if (low > high) return prefix + "range " + std::string(token) + " ends before it starts";
     start = comma + 1;
   }
   return "";
+}
+
+}  // namespace
+
+std::string CheckMatcher(std::string_view value) {
+  return CheckCodeList(value, kMinMatcherCode, kMaxMatcherCode, "200, 200-299 or 200,202,301");
+}
+
+std::string CheckGrpcMatcher(std::string_view value) {
+  return CheckCodeList(value, kMinGrpcCode, kMaxGrpcCode, "0, 0-5 or 0,1,12");
 }
 
 std::string CheckHealthCheckPath(std::string_view value) {

@@ -166,6 +166,18 @@ TEST(ValidateTest, Matchers) {
   }
 }
 
+TEST(ValidateTest, GrpcMatchers) {
+  for (const char* ok : {"0", "12", "0,1", "0-5", "0,2-4,99", "99-99"}) {
+    EXPECT_EQ(CheckGrpcMatcher(ok), "") << ok;
+  }
+  for (const char* bad : {"", "100", "-1", "0,", ",0", "0--5", "O", "5-1", "012", "0 ", "200"}) {
+    EXPECT_NE(CheckGrpcMatcher(bad), "") << bad;
+  }
+  EXPECT_EQ(CheckGrpcMatcher("0-100"),
+            "matcher '0-100' is invalid: code 100 is out of range 0..99");
+  EXPECT_EQ(CheckGrpcMatcher("5-1"), "matcher '5-1' is invalid: range 5-1 ends before it starts");
+}
+
 TEST(ValidateTest, HealthCheckPathsAndCookieNames) {
   EXPECT_EQ(CheckHealthCheckPath("/healthz?full=1"), "");
   EXPECT_NE(CheckHealthCheckPath(""), "");

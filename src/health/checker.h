@@ -21,6 +21,11 @@
 
 namespace sluice::health {
 
+// The HTTP version of a group's HTTP and HTTPS checks: its ProtocolVersion (reference §2.3).
+// HTTP2 and GRPC groups are checked over HTTP/2 (probe_h2.h), a GRPC group's checks judged
+// by grpc-status against check.grpc_matcher.
+enum class CheckVersion : uint8_t { kHttp1, kHttp2, kGrpc };
+
 // A target group as the checker sees it.
 struct MonitoredGroup {
   std::string name;
@@ -34,6 +39,7 @@ struct MonitoredGroup {
   // proxy_protocol_v2.enabled: TCP and HTTP checks start with PROXY v2's LOCAL header (NLB's
   // checks do, reference §8.7), so that a target that requires the header accepts them.
   bool proxy_protocol_v2 = false;
+  CheckVersion version = CheckVersion::kHttp1;
 };
 
 // A target as the checker sees it: what to probe and where to publish the verdict.

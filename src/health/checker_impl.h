@@ -22,6 +22,7 @@
 
 #include "health/checker.h"
 #include "health/probe.h"
+#include "health/probe_h2.h"
 #include "health/schedule.h"
 #include "net/event_loop.h"
 #include "net/tcp_transport.h"
@@ -40,6 +41,8 @@ class HealthChecker::Impl {
     std::string name;
     config::HealthCheck check;
     std::optional<StatusMatcher> matcher;
+    std::optional<StatusMatcher> grpc_matcher;  // GRPC groups: Matcher.GrpcCode
+    CheckVersion version = CheckVersion::kHttp1;
     int slow_start_seconds = 0;
     bool in_use = true;
     bool tcp = false;
@@ -85,7 +88,8 @@ class HealthChecker::Impl {
     std::unique_ptr<net::Transport> stream;  // TCP or TLS; null while the slot is free
     uint32_t entry = 0;
     int64_t deadline_ms = 0;
-    ProbeIo io;
+    ProbeIo io;    // TCP and HTTP/1.1 checks
+    H2ProbeIo h2;  // HTTP/2 checks (HTTP2 and GRPC groups): active while one is in flight
     ProbeEvents events;
   };
 
@@ -113,6 +117,7 @@ class HealthChecker::Impl {
   bool StartProbe(uint32_t i, int64_t now);
   bool AttachProbe(uint32_t i, int fd, int64_t now);
   std::unique_ptr<net::Transport> OpenStream(const Entry& e, const Group& g, int fd);
+  bool StartRequest(Probe& p, const Entry& e, const Group& g);
   void OnProbeEvents(uint32_t slot, uint32_t events);
   void Finish(uint32_t i, const CheckResult& r);
   void ReleaseProbe(Entry& e);

@@ -1,3 +1,5 @@
+#include <openssl/ssl.h>
+
 #include <cerrno>
 
 #include "health/checker_impl.h"
@@ -82,22 +84,11 @@ bool HealthChecker::Impl::AttachProbe(uint32_t i, int fd, int64_t now) {
     if (!IsLocalShortage(err) && err != ENOSPC) CountError("epoll_ctl", err);
     return false;  // the stream closes its socket
   }
+  if (!StartRequest(p, e, g)) return false;  // the stream closes its socket
   free_probes_.pop_back();
   p.stream = std::move(stream);
   p.entry = i;
   p.deadline_ms = now + g.timeout_ms;
-  p.io.Reset(g.tcp, g.proxy_protocol_v2 ? LocalProxyHeader() : std::string_view());
-  if (!g.tcp) {
-    SocketAddress to = e.address;
-    to.port = e.check_port;
-    p.io.request()
-        .append("GET ")
-        .append(g.check.path)
-        .append(" HTTP/1.1\r\nHost: ")
-        .append(to.ToString())
-        .append(
-            "\r\nUser-Agent: ELB-HealthChecker/2.0\r\nAccept: */*\r\nConnection: close\r\n\r\n");
-  }
   e.probe = static_cast<int32_t>(slot);
   ++in_flight_;
   if (static_cast<uint64_t>(in_flight_) > max_in_flight.load(std::memory_order_relaxed)) {
@@ -107,15 +98,52 @@ bool HealthChecker::Impl::AttachProbe(uint32_t i, int fd, int64_t now) {
   return true;
 }
 
+// Readies slot p's I/O for a check of e: the HTTP/1.1 request (or the PROXY header of a TCP
+// check) in p.io, or, for HTTP and HTTPS checks of HTTP2 and GRPC groups, an HTTP/2 session in
+// p.h2 whose :authority is what the HTTP/1.1 check sends as Host. False (no check started,
+// this host's shortage) when nghttp2 cannot allocate the session.
+bool HealthChecker::Impl::StartRequest(Probe& p, const Entry& e, const Group& g) {
+  SocketAddress to = e.address;
+  to.port = e.check_port;
+  if (!g.tcp && g.version != CheckVersion::kHttp1) {
+    const std::string authority = to.ToString();
+    H2ProbeIo::Request r;
+    r.kind = g.version == CheckVersion::kGrpc ? H2CheckKind::kGrpc : H2CheckKind::kHttp2;
+    r.tls = g.tls != nullptr;
+    r.path = g.check.path;
+    r.authority = authority;
+    return p.h2.Start(r);
+  }
+  p.io.Reset(g.tcp, g.proxy_protocol_v2 ? LocalProxyHeader() : std::string_view());
+  if (!g.tcp) {
+    p.io.request()
+        .append("GET ")
+        .append(g.check.path)
+        .append(" HTTP/1.1\r\nHost: ")
+        .append(to.ToString())
+        .append(
+            "\r\nUser-Agent: ELB-HealthChecker/2.0\r\nAccept: */*\r\nConnection: close\r\n\r\n");
+  }
+  return true;
+}
+
 // The probe's stream over `fd`: TLS for HTTPS checks (a fresh session each time, as ALB's
-// checks use a fresh connection), else TCP. Null (fd closed) when OpenSSL cannot make a
-// session, which is this host's shortage, not the target's fault.
+// checks use a fresh connection), else TCP. An HTTP/2 check (HTTP2 and GRPC groups) offers
+// only "h2" by ALPN. Null (fd closed) when OpenSSL cannot make a session, which is this
+// host's shortage, not the target's fault.
 std::unique_ptr<net::Transport> HealthChecker::Impl::OpenStream(const Entry& e, const Group& g,
                                                                 int fd) {
   if (g.tls == nullptr) return std::make_unique<net::TcpTransport>(fd);
   SocketAddress to = e.address;
   to.port = e.check_port;
   SSL* ssl = g.tls->NewSession(to, tls::ClientContext::kNoSessionSlot);
+  static constexpr unsigned char kAlpnH2[] = {2, 'h', '2'};
+  // SSL_set_alpn_protos returns 0 on success.
+  if (ssl != nullptr && !g.tcp && g.version != CheckVersion::kHttp1 &&
+      SSL_set_alpn_protos(ssl, kAlpnH2, sizeof(kAlpnH2)) != 0) {
+    SSL_free(ssl);
+    ssl = nullptr;
+  }
   if (ssl == nullptr) {
     if (int c = CloseProbeSocket(fd); c != 0) CountError("close", c);
     return nullptr;
@@ -127,6 +155,14 @@ void HealthChecker::Impl::OnProbeEvents(uint32_t slot, uint32_t events) {
   Probe& p = probes_[slot];
   if (!p.stream) return;  // an event for a probe that is already over
   const Group& g = groups_[entries_[p.entry].group];
+  if (p.h2.active()) {
+    const StatusMatcher* http = g.matcher ? &*g.matcher : nullptr;
+    const StatusMatcher* grpc = g.grpc_matcher ? &*g.grpc_matcher : nullptr;
+    if (std::optional<CheckResult> r = p.h2.OnEvents(*p.stream, events, http, grpc)) {
+      Finish(p.entry, *r);
+    }
+    return;
+  }
   auto accepts = [&g](int status) { return g.matcher && g.matcher->Matches(status); };
   if (std::optional<CheckResult> r = p.io.OnEvents(*p.stream, events, accepts)) Finish(p.entry, *r);
 }
@@ -153,8 +189,10 @@ void HealthChecker::Impl::Finish(uint32_t i, const CheckResult& r) {
 void HealthChecker::Impl::ReleaseProbe(Entry& e) {
   if (e.probe < 0) return;
   Probe& p = probes_[e.probe];
-  // Closing takes the stream out of the loop (Unwatch) and closes its socket.
+  // Closing takes the stream out of the loop (Unwatch) and closes its socket; an HTTP/2
+  // check's session goes with it (a fresh connection per check).
   p.stream.reset();
+  p.h2.Close();
   free_probes_.push_back(static_cast<uint32_t>(e.probe));
   --in_flight_;
   e.probe = -1;

@@ -11,6 +11,10 @@ void HealthChecker::Impl::TakeGroups(std::vector<MonitoredGroup>& groups) {
     Group g;
     g.name = std::move(mg.name);
     g.matcher = StatusMatcher::Parse(mg.check.matcher);
+    g.version = mg.version;
+    if (g.version == CheckVersion::kGrpc) {
+      g.grpc_matcher = StatusMatcher::Parse(mg.check.grpc_matcher, 0, 99);  // Matcher.GrpcCode
+    }
     g.tcp = mg.check.protocol == "TCP";
     g.proxy_protocol_v2 = mg.proxy_protocol_v2 && mg.check.protocol != "HTTPS";
     if (mg.check.protocol == "HTTPS") g.tls = std::move(mg.tls);

@@ -112,6 +112,13 @@ std::string Describe(Reason reason, int last_status_code) {
     case Reason::kElbInitialHealthChecking:
       return "Initial health checks in progress";
     case Reason::kTargetResponseCodeMismatch:
+      if (last_status_code >= kGrpcStatusMissing) {
+        return "Health checks failed: the gRPC answer had no grpc-status";
+      }
+      if (last_status_code >= kGrpcStatusBase) {
+        return "Health checks failed with these gRPC codes: [" +
+               std::to_string(last_status_code - kGrpcStatusBase) + "]";
+      }
       return "Health checks failed with these codes: [" + std::to_string(last_status_code) + "]";
     case Reason::kTargetTimeout:
       return "Request timed out";

@@ -37,8 +37,16 @@ enum class Reason : uint8_t {
 const char* ToString(TargetState state);  // "initial", "healthy", ...
 const char* ToString(Reason reason);      // "Elb.RegistrationInProgress", ... ("" for kNone)
 // ALB's Description text for a reason; for kTargetResponseCodeMismatch it names the code:
-// "Health checks failed with these codes: [503]". Empty for kNone.
+// "Health checks failed with these codes: [503]" (an HTTP status), "Health checks failed with
+// these gRPC codes: [12]" (a grpc-status, see kGrpcStatusBase) or "Health checks failed: the
+// gRPC answer had no grpc-status" (kGrpcStatusMissing). Empty for kNone.
 std::string Describe(Reason reason, int last_status_code);
+
+// The status_code of a mismatch of a gRPC check (ProtocolVersion GRPC) judged by its
+// grpc-status N (0..999): kGrpcStatusBase + N, so that a row says which kind of code failed.
+inline constexpr int kGrpcStatusBase = 1000;
+// ... and of a gRPC answer (:status 200) that ended without a valid grpc-status.
+inline constexpr int kGrpcStatusMissing = 2000;
 
 // The outcome of one health check.
 enum class CheckOutcome {
@@ -50,7 +58,7 @@ enum class CheckOutcome {
 
 struct CheckResult {
   CheckOutcome outcome = CheckOutcome::kFailed;
-  int status_code = 0;  // kCodeMismatch: the status received
+  int status_code = 0;  // kCodeMismatch: the status received (gRPC: see kGrpcStatusBase)
 };
 
 // One target's health state machine (ALB semantics):

@@ -33,6 +33,21 @@ ResponseHead& ScratchHead() {
   return head;
 }
 
+// A trailer field an HTTP/2 peer accepts: a token name, a value without control bytes.
+bool IsTrailerField(std::string_view name, std::string_view value) {
+  for (char c : name) {
+    const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) {
+      return false;
+    }
+  }
+  for (char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t') || u == 0x7f) return false;
+  }
+  return true;
+}
+
 void AppendHex(uint64_t v, std::string* out) {
   char buf[16];
   int n = 0;
@@ -152,7 +167,11 @@ size_t H1ResponseReader::Feed(std::string_view in, size_t body_room, std::string
       error_ = "bad chunked framing";
       return 0;
     }
-    if (chunks_.done()) state_ = State::kDone;
+    if (chunks_.fed_trailer()) trailer_text_.append(in.substr(0, used));
+    if (chunks_.done()) {
+      state_ = State::kDone;
+      if (!trailer_text_.empty()) ParseTrailers();
+    }
     return used;
   }
   size_t n = std::min(in.size(), body_room);
@@ -228,6 +247,28 @@ bool H1ResponseReader::ApplyHead(const ResponseHead& rh) {
       break;
   }
   return true;
+}
+
+void H1ResponseReader::ParseTrailers() {
+  std::string_view rest = trailer_text_;
+  while (!rest.empty()) {
+    size_t eol = rest.find('\n');
+    std::string_view line = rest.substr(0, eol);
+    rest.remove_prefix(eol == std::string_view::npos ? rest.size() : eol + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    size_t colon = line.find(':');
+    if (colon == 0 || colon == std::string_view::npos) continue;
+    std::string_view name = line.substr(0, colon), value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    if (IsConnectionSpecific(name) || EqualsIgnoreCase(name, "content-length") ||
+        EqualsIgnoreCase(name, "te") || EqualsIgnoreCase(name, "host") ||
+        EqualsIgnoreCase(name, "trailer") || !IsTrailerField(name, value)) {
+      continue;
+    }
+    trailers_.emplace_back(LowerInPlace(name), value);
+  }
 }
 
 void H1ResponseReader::FinishStream() {

@@ -101,6 +101,12 @@ class H1ResponseReader {
   }
   // Clears head_ready() once the caller has sent the head.
   void TakeHead() { head_ready_ = false; }
+  // Once state() is kDone: the chunked body's trailer fields (names lower-case, without
+  // connection-specific and framing fields), for a trailing HEADERS frame. Views into the
+  // reader's copy.
+  const std::vector<std::pair<std::string_view, std::string_view>>& trailers() const {
+    return trailers_;
+  }
   const char* error() const { return error_; }
 
  private:
@@ -116,6 +122,9 @@ class H1ResponseReader {
   Framing framing_;
   uint64_t remaining_ = 0;
   ChunkedDecoder chunks_;
+  std::string trailer_text_;  // the trailer section as received (ChunkedDecoder bounds it)
+  std::vector<std::pair<std::string_view, std::string_view>> trailers_;
+  void ParseTrailers();
   const char* error_ = nullptr;
 };
 

@@ -57,7 +57,10 @@ observe::AccessLogEntry ToAccessLogEntry(const ExchangeRecord& r) {
   const bool https = l != nullptr && l->protocol == snapshot::ListenerProtocol::kHttps;
   e.scheme = https ? "https" : "http";
   // Reference §5.2 field 1.
-  e.type = r.websocket ? (https ? "wss" : "ws") : r.http2 ? "h2" : e.scheme;
+  // gRPC over TLS is "grpcs" (reference §5.2); cleartext HTTP/2 (beyond ALB) is logged "h2".
+  e.type = r.websocket ? (https ? "wss" : "ws")
+           : r.http2   ? (r.grpc && https ? "grpcs" : "h2")
+                       : e.scheme;
   e.response_unix_us = (r.received_unix_ms + (r.done_ms - r.received_ms)) * 1000;
   e.request_unix_us = r.received_unix_ms * 1000;
   if (l != nullptr) {

@@ -217,6 +217,12 @@ class DownstreamConnection final : public net::EventHandler {
   // A new connection to upstream_key_'s target (TLS when the key has a TLS profile), watched,
   // owned as upstream_; false (nothing opened) when the connect or the watch failed.
   bool OpenUpstream();
+  // HTTP2 and GRPC target groups (h2_client_session.h): a stream on a shared connection.
+  [[gnu::noinline, gnu::cold]] bool OpenH2Stream();
+  // The request protocol × target-group protocol version table (reference §2.2): false
+  // answers 464. Sets grpc_request_.
+  [[gnu::noinline, gnu::cold]] bool ProtocolFits(const http::RequestHead& head,
+                                                 snapshot::ProtocolVersion version);
   void ReleaseUpstream(bool reusable);
   void FinishRequest();
   void ResolveListener();
@@ -336,6 +342,7 @@ class DownstreamConnection final : public net::EventHandler {
   // h2_stream_ (its record says h2 and HTTP/2.0).
   std::unique_ptr<H2Session> h2_;
   bool h2_stream_ = false;
+  bool grpc_request_ = false;    // an HTTP/2 request with content-type application/grpc
   bool served_request_ = false;  // an HTTP/1 request was read (no HTTP/2 preface after it)
   // The connection's conn_trace_id (access log), drawn at its first recorded exchange.
   uint64_t conn_trace_[2] = {0, 0};

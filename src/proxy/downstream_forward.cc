@@ -25,6 +25,14 @@ void DownstreamConnection::ForwardRequest(http::RequestHead& head, const Request
     RespondError(Cause::kNoTargets, !req_body_done_);
     return;
   }
+  const snapshot::ProtocolVersion version =
+      snapshot_->target_groups[static_cast<size_t>(tg_index)].protocol_version;
+  if ((version != snapshot::ProtocolVersion::kHttp1 || h2_stream_) && !ProtocolFits(head, version))
+      [[unlikely]] {
+    in_.Consume(head.head_length);
+    RespondError(Cause::kIncompatibleProtocol, !req_body_done_);
+    return;
+  }
   const TargetRuntime& target = *ChooseTarget(head, static_cast<size_t>(tg_index));
   routed_ms_ = worker_->now_ms();
   target_group_ = tg_index;
@@ -63,9 +71,9 @@ void DownstreamConnection::ForwardRequest(http::RequestHead& head, const Request
                  !req_body_done_);
     return;
   }
+  const TargetGroupRuntime& group = snapshot_->target_groups[static_cast<size_t>(tg_index)];
   counted_target_ = target.stats.get();
   counted_target_->outstanding.fetch_add(1, std::memory_order_relaxed);
-  const TargetGroupRuntime& group = snapshot_->target_groups[static_cast<size_t>(tg_index)];
   upstream_key_ = {target.address, group.protocol, group.protocol_version, group.tls_profile};
   retryable_ = req_body_done_ && idempotent_;
   retried_ = false;
@@ -82,6 +90,9 @@ void DownstreamConnection::ForwardRequest(http::RequestHead& head, const Request
 }
 
 bool DownstreamConnection::ConnectUpstream() {
+  if (upstream_key_.version != snapshot::ProtocolVersion::kHttp1) [[unlikely]] {
+    return OpenH2Stream();
+  }
   UpstreamPools& pools = worker_->pools();
   UpstreamConnection* c = retried_ ? nullptr : pools.TakeIdle(upstream_key_);
   if (c != nullptr) {
@@ -94,6 +105,45 @@ bool DownstreamConnection::ConnectUpstream() {
     FailUpstream(Cause::kTargetConnectFailed);
     return false;
   }
+  return true;
+}
+
+bool DownstreamConnection::ProtocolFits(const http::RequestHead& head,
+                                        snapshot::ProtocolVersion version) {
+  // Reference §2.2: gRPC is an HTTP/2 request whose content-type is application/grpc[+...].
+  grpc_request_ = false;
+  if (h2_stream_) {
+    for (const http::HeaderField& h : head.header_span()) {
+      if (EqualsIgnoreCase(h.name, "content-type") && h.value.size() >= 16 &&
+          EqualsIgnoreCase(h.value.substr(0, 16), "application/grpc")) {
+        grpc_request_ = true;
+      }
+    }
+  }
+  switch (version) {
+    case snapshot::ProtocolVersion::kHttp1:
+      return !grpc_request_;
+    case snapshot::ProtocolVersion::kHttp2:
+      return h2_stream_;
+    case snapshot::ProtocolVersion::kGrpc:
+      return grpc_request_ || (h2_stream_ && head.method == "POST");
+  }
+  return false;
+}
+
+bool DownstreamConnection::OpenH2Stream() {
+  bool reused = false;
+  UpstreamConnection* c = worker_->h2_clients().OpenStream(
+      upstream_key_, snapshot_->target_groups[static_cast<size_t>(target_group_)].tls,
+      idle_timeout_ms_, &worker_->pools(), &reused);
+  if (c == nullptr) {
+    FailUpstream(Cause::kTargetConnectFailed);
+    return false;
+  }
+  c->owner = this;
+  c->reused = reused;  // a stream a target refuses on a shared connection may be retried
+  connect_started_ms_ = worker_->now_ms();
+  upstream_ = c;
   return true;
 }
 
@@ -419,7 +469,9 @@ void DownstreamConnection::ReleaseUpstream(bool reusable) {
   UpstreamConnection* c = upstream_;
   upstream_ = nullptr;
   resp_ready_ = 0;
-  if (reusable && c->connected && c->in().empty() && !c->hup) {
+  // An HTTP/2 target's stream ends with its exchange; its connection stays with its session.
+  if (reusable && c->connected && c->in().empty() && !c->hup &&
+      c->key().version == snapshot::ProtocolVersion::kHttp1) {
     c->reused = false;
     worker_->pools().PutIdle(c, worker_->now_ms());
   } else {

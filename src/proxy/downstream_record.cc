@@ -227,6 +227,7 @@ ExchangeRecord DownstreamConnection::BuildRecord() const {
   r.retried = retried_;
   r.websocket = phase_ == Phase::kTunnel;
   r.http2 = h2_stream_;
+  r.grpc = grpc_request_;
   const std::string_view text = record_text_;
   r.request_line = text.substr(0, request_line_len_);
   r.user_agent = text.substr(request_line_len_, user_agent_len_);

@@ -382,7 +382,8 @@ void H2Session::SubmitHead(H2Stream* stream) {
   nva.clear();
   nva.push_back(Nv(":status", std::string_view(status, 3)));
   for (const auto& [name, value] : r.head_fields()) nva.push_back(Nv(name, value));
-  const bool no_body = r.state() == http::H1ResponseReader::State::kDone && stream->body.empty();
+  const bool no_body = r.state() == http::H1ResponseReader::State::kDone && stream->body.empty() &&
+                       r.trailers().empty();
   nghttp2_data_provider provider{};
   provider.read_callback = ReadBodyCb;
   int rv = nghttp2_submit_response(session_, stream->id, nva.data(), nva.size(),
@@ -391,6 +392,16 @@ void H2Session::SubmitHead(H2Stream* stream) {
   stream->response.TakeHead();
   if (rv != 0)
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream->id, NGHTTP2_INTERNAL_ERROR);
+}
+
+void H2Session::SubmitTrailers(H2Stream* stream, uint32_t* data_flags) {
+  thread_local std::vector<nghttp2_nv> nva;  // copied by nghttp2
+  nva.clear();
+  for (const auto& [name, value] : stream->response.trailers()) nva.push_back(Nv(name, value));
+  // The trailing HEADERS frame ends the stream instead of the last DATA frame.
+  if (nghttp2_submit_trailer(session_, stream->id, nva.data(), nva.size()) == 0) {
+    *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+  }
 }
 
 void H2Session::OnResponseProgress(H2Stream* stream) {
@@ -436,6 +447,7 @@ long H2Session::ReadBody(int32_t stream_id, uint8_t* buf, size_t length, uint32_
     stream->body_sent = 0;
     if (stream->body_ended) {
       *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+      if (!stream->response.trailers().empty()) SubmitTrailers(stream, data_flags);
       return static_cast<long>(n);
     }
   }

@@ -131,6 +131,8 @@ class H2Session {
   void GoAway(int32_t last_stream_id, uint32_t code);
   void StartExchange(H2Stream* stream);
   void SubmitHead(H2Stream* stream);
+  // The response's trailer fields, sent after its last DATA frame (from ReadBody).
+  void SubmitTrailers(H2Stream* stream, uint32_t* data_flags);
   void Forget(H2Stream* stream);
   bool Flush(bool* writable);
   void WakeOwner();

@@ -29,6 +29,7 @@ constexpr std::array<std::pair<Cause, CauseInfo>, kCauses> kTable{{
     {Cause::kClientBodyTimeout, {408, "ClientBodyTimeout", "-", Side::kClient}},
     {Cause::kClientClosed, {460, "ClientClosed", "-", Side::kClient}},
     {Cause::kTooManyForwardedFor, {463, "TooManyForwardedFor", "-", Side::kClient}},
+    {Cause::kIncompatibleProtocol, {464, "IncompatibleProtocol", "-", Side::kClient}},
     {Cause::kTargetConnectFailed, {502, "TargetConnectFailed", "-", Side::kTarget}},
     {Cause::kTargetConnectTimeout, {504, "TargetConnectTimeout", "-", Side::kTarget}},
     {Cause::kTargetClosed, {502, "TargetClosed", "-", Side::kTarget}},

@@ -40,6 +40,7 @@ enum class Cause : uint8_t {
   kClientBodyTimeout,          // the body stalled while the target waited: 408
   kClientClosed,               // the client went away before the response: 460 (logged only)
   kTooManyForwardedFor,        // X-Forwarded-For with more than 30 addresses: 463
+  kIncompatibleProtocol,       // the request's protocol and the group's version: 464
   // The target.
   kTargetConnectFailed,   // refused, unreachable, reset while connecting
   kTargetConnectTimeout,  // no connection within 10 s: 504
@@ -104,6 +105,7 @@ struct ExchangeRecord {
   bool retried = false;         // resent once on a fresh connection (stale pooled one)
   bool websocket = false;       // upgraded by a 101: one record for the whole WebSocket
   bool http2 = false;           // a stream of an HTTP/2 connection
+  bool grpc = false;            // of them, a gRPC request (content-type application/grpc)
   std::string_view request_line;
   std::string_view user_agent;
   std::string_view trace_id;

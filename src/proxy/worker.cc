@@ -188,15 +188,17 @@ void Worker::Adopt(std::shared_ptr<const Snapshot> next,
   std::vector<UpstreamKey> live;
   for (const TargetGroupRuntime& tg : current_->target_groups) {
     for (const TargetRuntime& t : tg.targets) {
-      live.push_back({t.address, tg.protocol, tg.protocol_version});
+      live.push_back({t.address, tg.protocol, tg.protocol_version, tg.tls_profile});
     }
   }
-  pools_.Retain([&](const UpstreamKey& k) {
+  auto keep = [&](const UpstreamKey& k) {
     for (const UpstreamKey& l : live) {
       if (l == k) return true;
     }
     return false;
-  });
+  };
+  pools_.Retain(keep);
+  h2_clients_.Retain(keep);
   adopted_generation_.store(current_->generation);
 }
 
@@ -353,6 +355,7 @@ void Worker::Tick() {
     if (!c->closed()) timers_.Arm(c, c->NextCheckMs());
   });
   pools_.Sweep(now, false);
+  h2_clients_.Sweep(now, false);
   if (accept_paused_until_ms_ != 0 && now >= accept_paused_until_ms_ && !shutting_down_) {
     ResumeAccepting();
   }

@@ -24,6 +24,7 @@
 #include "observe/log_ring.h"
 #include "observe/metrics.h"
 #include "proxy/deadline_wheel.h"
+#include "proxy/h2_client_session.h"
 #include "proxy/listener_sockets.h"
 #include "proxy/outcome.h"
 #include "proxy/upstream_connection.h"
@@ -69,6 +70,7 @@ class Worker {
   net::EventLoop& loop() { return loop_; }
   const std::shared_ptr<const Snapshot>& snapshot() const { return current_; }
   UpstreamPools& pools() { return pools_; }
+  H2ClientPool& h2_clients() { return h2_clients_; }
   balancer::Rng& rng() { return rng_; }
   // The key of this worker's NLB flow hash (nlb/flow_hash.h), drawn at start.
   const nlb::FlowHashKey& flow_key() const { return flow_key_; }
@@ -171,6 +173,7 @@ class Worker {
   int index_;
   net::EventLoop loop_;
   UpstreamPools pools_;
+  H2ClientPool h2_clients_{this};  // HTTP/2 connections to targets, shared by exchanges
   balancer::FastRng rng_;
   nlb::FlowHashKey flow_key_;
   std::unique_ptr<observe::WorkerMetrics> metrics_ = std::make_unique<observe::WorkerMetrics>();

@@ -100,8 +100,15 @@ std::shared_ptr<const ClientContext> ClientContext::Build(const config::TargetGr
     error->message = "cannot make the TLS client context: " + why;
     return nullptr;
   }
+  // HTTP2 and GRPC groups speak HTTP/2 to their targets (and health checks): ALPN h2 only.
   static const unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-  SSL_CTX_set_alpn_protos(self->ctx_, kAlpn, sizeof(kAlpn));
+  static const unsigned char kAlpnH2[] = {2, 'h', '2'};
+  const bool h2 = group.protocol_version != "HTTP1";
+  if (h2) {
+    SSL_CTX_set_alpn_protos(self->ctx_, kAlpnH2, sizeof(kAlpnH2));
+  } else {
+    SSL_CTX_set_alpn_protos(self->ctx_, kAlpn, sizeof(kAlpn));
+  }
   SSL_CTX_set_read_ahead(self->ctx_, 1);
   if (a.tls_verify) {
     if (!LoadTrust(self->ctx_, a.tls_verify_ca_file, &why)) {
@@ -119,7 +126,7 @@ std::shared_ptr<const ClientContext> ClientContext::Build(const config::TargetGr
   SSL_CTX_sess_set_new_cb(self->ctx_, OnNewSession);
   self->slots_.resize(session_slots);
   std::string settings = std::string(a.tls_verify ? "verify" : "none") + '\n' +
-                         a.tls_verify_ca_file + '\n' + a.tls_server_name;
+                         a.tls_verify_ca_file + '\n' + a.tls_server_name + (h2 ? "\nh2" : "");
   self->profile_ = ProfileNumber(settings);
   return self;
 }
