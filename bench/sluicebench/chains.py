@@ -52,6 +52,20 @@ HTTP/2 preface). Each proxy's own limits stay at their defaults (concurrent stre
 like ALB, NGINX 128, HAProxy and h2o 100; the workloads ask for 32), and the clients make at
 most 10,000 requests per connection (workloads.H2_MAX_REQUESTS_PER_CONN, ALB's GOAWAY limit).
 
+HTTP/2 to the backends (Workload.protocol_version HTTP2 or GRPC: h2h2-13b, grpc-13b): the
+clients speak h2c to the proxy (as h2c-13b) and the proxy h2c (prior knowledge) to
+bench/tools/h2-responder.c on every backend address, the streams of every client connection
+multiplexed on few backend connections. Sluice with a target group of that ProtocolVersion and
+`Protocol: HTTP` (h2c), its health checks on at their defaults but for a GRPC group's matcher,
+GrpcCode 0 (the responder answers every gRPC call, the check's POST /AWS.ALB/healthcheck
+included, with grpc-status 0; the default, 12, would find every target unhealthy); HAProxy
+with `proto h2` on its servers and `http-reuse always` (with `safe`, its default, a backend
+h2 connection carrying a stream is reserved to that client connection's streams, so it opens
+about one backend connection per client stream in flight instead of sharing a few); NGINX with grpc_pass
+(bench/configs/nginx-grpc.conf.in, gRPC only: NGINX cannot proxy plain HTTP/2 to a backend)
+and upstream keep-alive, one stream per backend connection at a time (NGINX does not
+multiplex upstream); h2o 2.2 cannot speak HTTP/2 to a backend and refuses these workloads.
+
 h2o (Debian's h2o 2.2, the HTTP/2 specialist) runs in the HTTP/2 workloads only
 (bench/configs/h2o.conf.in): `num-threads` workers, proxy.reverse.url to the backends with
 upstream keep-alive (proxy.timeout.keepalive 60 s), the client's Host (proxy.preserve-host).
@@ -86,7 +100,8 @@ BACKEND_SOURCES = {"responder": "shared/bench/responder.c",
                    "sized-responder": "bench/tools/sized-responder.c",
                    TLS_BACKEND: "nginx 13-byte HTTPS backend, "
                                 "bench/configs/nginx-tls-backend.conf.in",
-                   "ws-echo": "bench/tools/ws-echo.c (WebSocket echo)"}
+                   "ws-echo": "bench/tools/ws-echo.c (WebSocket echo)",
+                   "h2-responder": "bench/tools/h2-responder.c (HTTP/2 h2c, gRPC)"}
 # The body the TLS backend answers, like the responder's.
 TLS_BACKEND_BODY = "Hello, world!"
 
@@ -218,7 +233,10 @@ class Launch(NamedTuple):
     access_log: object = None  # where its access log goes (accesslog.py), None without
 
 
-def backend_tool(body, sized_only, backend_tls=False, websocket=False):
+def backend_tool(body, sized_only, backend_tls=False, websocket=False, h2=False):
+    """The backends' program; `h2`: the chain speaks HTTP/2 (h2c) to them."""
+    if h2:
+        return "h2-responder"
     if websocket:
         return "ws-echo"
     if backend_tls:
@@ -327,6 +345,17 @@ NGINX_ACCESS_LOG = "combined buffer=64k flush=1s"
 SLUICE_H2C = "\n      sluice.routing.http2.cleartext.enabled: true"
 
 
+def sluice_target_group(workload):
+    """The target group's lines for HTTP/2 to the targets: its ProtocolVersion and, for a GRPC
+    group, the health checks' GrpcCode 0 (what h2-responder answers); "" for HTTP/1.1."""
+    if not workload.h2_backends:
+        return ""
+    text = f"\n    ProtocolVersion: {workload.protocol_version}"
+    if workload.grpc:
+        text += "\n    Matcher:\n      GrpcCode: \"0\""
+    return text
+
+
 def _sluice(env, chain, layout, workload, port):
     tls = _tls_files(env, chain, workload)
     logs = accesslog.log_path(env.work, chain, layout.name, directory=True) \
@@ -338,6 +367,7 @@ def _sluice(env, chain, layout, workload, port):
         "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port, "BACKEND_PORT": env.backend_port,
         "PROTOCOL": "HTTPS" if tls else "HTTP",
         "TARGET_PROTOCOL": "HTTPS" if workload.backend_tls else "HTTP",
+        "TARGET_GROUP": sluice_target_group(workload),
         "LISTENER_TLS": f"\n        SslPolicy: {SLUICE_SSL_POLICY}"
                         "\n        Certificates: [bench]" if tls else "",
         "RULES": sluice_rules(SLUICE_RULES[chain]),
@@ -374,13 +404,25 @@ def haproxy_bind(tls, h2):
     return " proto h2" if h2 else ""
 
 
+# HAProxy's servers for HTTP/2 to the backends: h2c by prior knowledge.
+HAPROXY_SERVER_H2 = " proto h2"
+# HAProxy's connection reuse: "safe" (its default: idle server connections are pooled and
+# reused, a request that is a connection's first goes over a connection of its own), and for
+# HTTP/2 to the backends REUSE_H2.
+HAPROXY_REUSE = "safe"
+HAPROXY_REUSE_H2 = "always"
+
+
 def _haproxy(env, chain, layout, workload, port):
     tls = _tls_files(env, chain, workload)
     server_tls = HAPROXY_SERVER_TLS if workload.backend_tls else ""
+    if workload.h2_backends:
+        server_tls += HAPROXY_SERVER_H2
     log = accesslog.log_path(env.work, chain, layout.name) if workload.access_log else None
     text = render("haproxy.cfg.in", {
         "ACCESS_LOG": HAPROXY_ACCESS_LOG if log else "",
         "TUNNEL": HAPROXY_TUNNEL if workload.websocket else "",
+        "HTTP_REUSE": HAPROXY_REUSE_H2 if workload.h2_backends else HAPROXY_REUSE,
         "WORKERS": layout.workers, "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port,
         "BIND_TLS": haproxy_bind(tls, workload.h2),
         "PEER_HEADERS": haproxy_headers(layout.peer_headers, workload.scheme),
@@ -393,6 +435,8 @@ def _haproxy(env, chain, layout, workload, port):
 
 
 def _nginx(env, chain, layout, workload, port):
+    if workload.h2_backends:
+        return _nginx_grpc(env, chain, layout, workload, port)
     wd = env.work / f"nginx-{layout.name}"
     wd.mkdir(exist_ok=True)
     tls = _tls_files(env, chain, workload)
@@ -415,6 +459,38 @@ def _nginx(env, chain, layout, workload, port):
     cfg.write_text(text)
     argv = ["nginx", "-c", cfg, "-e", wd / "nginx-error.log"]
     return Launch(argv, PROXY_ADDR, port, chain, True, access_log=log)
+
+
+def nginx_grpc_headers(profile):
+    """The header profile's NGINX lines for grpc_pass: grpc_set_header for proxy_set_header."""
+    return PEER_HEADERS[profile].nginx.replace("proxy_set_header ", "grpc_set_header ")
+
+
+def _nginx_grpc(env, chain, layout, workload, port):
+    """NGINX for a gRPC workload: an HTTP/2 listener (h2c by prior knowledge, or TLS with
+    ALPN h2) and grpc_pass to the backends over h2c with upstream keep-alive."""
+    if not workload.grpc:
+        raise HarnessError(f"{chain} cannot proxy plain HTTP/2 to the backends (workload "
+                           f"{workload.name}): NGINX speaks HTTP/2 upstream for gRPC only")
+    if workload.access_log:
+        raise HarnessError(f"{chain}: gRPC workload {workload.name} with an access log")
+    wd = env.work / f"nginx-{layout.name}"
+    wd.mkdir(exist_ok=True)
+    tls = _tls_files(env, chain, workload)
+    text = render("nginx-grpc.conf.in", {
+        "WORKERS": layout.workers, "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port,
+        "LISTEN_TLS": " ssl http2" if tls else " http2",
+        "SERVER_TLS": f"\n        ssl_certificate {tls.cert};"
+                      f"\n        ssl_certificate_key {tls.key};"
+                      "\n        ssl_protocols TLSv1.2 TLSv1.3;"
+                      "\n        ssl_session_tickets on;"
+                      "\n        ssl_session_cache off;" if tls else "",
+        "WORKDIR": wd, "PEER_HEADERS": nginx_grpc_headers(layout.peer_headers),
+        "SERVERS": "\n".join(f"        server {b}:{env.backend_port};" for b in BACKEND_ADDRS)})
+    cfg = env.cfg_dir / f"{chain}-{layout.name}.conf"
+    cfg.write_text(text)
+    argv = ["nginx", "-c", cfg, "-e", wd / "nginx-error.log"]
+    return Launch(argv, PROXY_ADDR, port, chain, True)
 
 
 # Where Debian's libnginx-mod-stream puts the stream module (nginx -V: --with-stream=dynamic).
@@ -531,6 +607,9 @@ def _h2o(env, chain, layout, workload, port):
     knowledge), proxying to H2O_BACKENDS in a mount namespace whose /etc/hosts is the run's."""
     if not workload.h2:
         raise HarnessError(f"h2o runs in the HTTP/2 workloads only, not {workload.name}")
+    if workload.h2_backends:
+        raise HarnessError(f"h2o 2.2 speaks HTTP/1.1 to backends only, not HTTP/2 "
+                           f"(workload {workload.name})")
     tls = _tls_files(env, chain, workload)
     # Kept with the run's configs: what h2o resolved its backends with.
     hosts = (env.cfg_dir / f"{chain}-{layout.name}.hosts").resolve()
@@ -565,7 +644,8 @@ def _floor(env, chain, layout, workload, port):
 def _direct(env, chain, layout, workload, port):
     """No proxy: one backend where the proxy would run, on its own address."""
     _no_tls(chain, workload)
-    tool = backend_tool(workload.body, env.sized_backend_only, websocket=workload.websocket)
+    tool = backend_tool(workload.body, env.sized_backend_only, websocket=workload.websocket,
+                        h2=workload.h2_backends)
     argv = backend_argv(env.tools, tool, env.backend_port, DIRECT_ADDR, workload.body)
     return Launch(argv, DIRECT_ADDR, env.backend_port, "direct responder", False)
 

@@ -55,6 +55,19 @@ class Bench:
         self.tls = {}
         # pid of a running proxy -> where its access log goes (an access-log workload).
         self.access_logs = {}
+        # workload name -> the file of its request body (a gRPC workload's message).
+        self.bodies = {}
+
+    def request_file(self, workload):
+        """The file holding the workload's request body (Workload.request_body: what h2load
+        and the check request send), made once per run; None for a workload of GETs."""
+        if workload.request_body is None:
+            return None
+        if workload.name not in self.bodies:
+            path = (self.work / f"request-{workload.name}.bin").resolve()
+            path.write_bytes(workload.request_body)
+            self.bodies[workload.name] = path
+        return self.bodies[workload.name]
 
     def tls_files(self, workload):
         kind = workload.tls_key
@@ -68,7 +81,7 @@ class Bench:
         self.stop_backends()
         a = self.args
         tool = backend_tool(workload.body, a.sized_backend_only, workload.backend_tls,
-                            workload.websocket)
+                            workload.websocket, workload.h2_backends)
         if workload.backend_tls:
             # One NGINX process serves every backend address over TLS.
             env = ChainEnv(self.tools, self.cfg_dir, self.work, a.backend_port,
@@ -88,8 +101,10 @@ class Bench:
             wait_listening(addr, a.backend_port, p, f"backend {addr}")
         for addr in BACKEND_ADDRS:
             # The backends keep every connection ("Connection: close" is the chains' job).
+            # HTTP/2 backends get the workload's request over h2c.
             err = self.request_check(addr, a.backend_port, workload, "/", close=False,
-                                     tls=workload.backend_tls)
+                                     tls=workload.backend_tls, h2=workload.h2_backends,
+                                     data=self.request_file(workload))
             if err:
                 raise HarnessError(f"backend {addr}: {err}")
             # A TLS backend must not answer plain HTTP: the chains cannot fall back to it.
@@ -150,19 +165,25 @@ class Bench:
             raise (died or e) from None
 
     @staticmethod
-    def request_check(ip, port, workload, path, close, tls=False, h2=False):
+    def request_check(ip, port, workload, path, close, tls=False, h2=False, data=None):
         """One request (a WebSocket workload: one upgrade and one echo; with `h2`, through
-        the chain of an HTTP/2 workload: one HTTP/2 request with nghttp) to ip:port; None when
-        the answer is right, else what is wrong."""
+        the chain of an HTTP/2 workload or to its HTTP/2 backends: one HTTP/2 request with
+        nghttp, in a gRPC workload a gRPC call whose answer must end with grpc-status 0, its
+        message from the file `data`) to ip:port; None when the answer is right, else what
+        is wrong."""
         if workload.websocket:
             return ws_check(ip, port, path, workload.body)
+        if h2 and workload.grpc:
+            return h2_check(ip, port, path, workload.response_bytes, tls, data=data,
+                            headers=workload.request_headers, grpc=True)
         if h2:
             return h2_check(ip, port, path, workload.body, tls)
         return http_check(ip, port, path, workload.body, close, tls=tls)
 
     def check_chain(self, p, chain, ip, port, workload, m):
         err = self.request_check(ip, port, workload, workload.path, workload.close,
-                                 tls=workload.tls, h2=workload.h2)
+                                 tls=workload.tls, h2=workload.h2,
+                                 data=self.request_file(workload))
         time.sleep(0.05)
         died = self.exited(p, chain)
         if died:
@@ -191,9 +212,9 @@ class Bench:
 
 
     def closed_loop(self, layout, ip, port, workload, seconds, label):
-        """wrk, or tls-load for a handshake workload."""
+        """wrk, or tls-load for a handshake workload (Workload.client)."""
         return loadgen.closed_loop(self.procs, self.tools, layout, ip, port, workload, seconds,
-                                   label)
+                                   label, data=self.request_file(workload))
 
     def openloop(self, layout, targets, workload, rate, seconds, warmup, label):
         return loadgen.openloop(self.procs, self.tools["openloop"], self.args.slice_ms, layout,
@@ -271,8 +292,9 @@ class Bench:
         if workload.h2:
             self.fill_h2(m, r, layout, workload)
         bpr = m["bytes_per_response"] or 0
-        if requests and not (workload.body <= bpr <= workload.body + 1024):
-            self.problem(m, f"{bpr} bytes per response for a {workload.body}-byte body")
+        want = workload.response_bytes
+        if requests and not (want <= bpr <= want + 1024):
+            self.problem(m, f"{bpr} bytes per response for a {want}-byte body")
         if requests == 0:
             self.problem(m, "no request completed")
         return m

@@ -202,18 +202,48 @@ def ws_check(ip, port, path, size, host=None, timeout=5.0):
     return None
 
 
-def nghttp_argv(ip, port, path, tls, timeout=5.0):
+def nghttp_argv(ip, port, path, tls, timeout=5.0, data=None, headers=()):
     """nghttp's command line for one HTTP/2 GET: over TLS (ALPN h2; the certificate is not
     checked) or in clear text by prior knowledge (nghttp's default for http:// without -u);
-    frames printed (-v), the body discarded (-n)."""
+    frames printed (-v), the body discarded (-n). With `data` (a file) a POST of its bytes;
+    `headers`: (name, value) pairs added (-H)."""
     scheme = "https" if tls else "http"
-    return ["nghttp", "-v", "-n", "-t", f"{timeout:g}", f"{scheme}://{ip}:{port}{path}"]
+    argv = ["nghttp", "-v", "-n", "-t", f"{timeout:g}"]
+    if data is not None:
+        argv += ["-d", str(data)]
+    for name, value in headers:
+        argv += ["-H", f"{name}: {value}"]
+    return argv + [f"{scheme}://{ip}:{port}{path}"]
 
 
-def parse_nghttp(out, body, tls):
+def _grpc_problem(out):
+    """What is wrong with the gRPC answer in nghttp's -v output (after the response head), or
+    None: the content-type must be application/grpc, and the stream must end with trailers
+    (a HEADERS frame after the DATA) carrying grpc-status 0."""
+    rest = out.partition(":status:")[2]
+    m = re.search(r"recv \(stream_id=\d+\) content-type: (\S+)", rest)
+    if not m or not m.group(1).startswith("application/grpc"):
+        return f"content-type {m.group(1) if m else 'missing'}, not application/grpc"
+    last_data = rest.rfind("recv DATA frame")
+    trailers = rest[last_data:] if last_data >= 0 else ""
+    st = re.findall(r"recv \(stream_id=\d+\) grpc-status: (\S*)", trailers)
+    if not st:
+        st_head = re.findall(r"recv \(stream_id=\d+\) grpc-status: (\S*)", rest)
+        return ("no trailers after the message" + (f" (grpc-status {st_head[0]} in the head)"
+                                                   if st_head else ": no grpc-status"))
+    if st != ["0"]:
+        return f"grpc-status {', '.join(st)}, not 0"
+    if not re.search(r"recv HEADERS frame <[^>]*>\s*\n\s*; END_STREAM", trailers):
+        return "the trailers did not end the stream"
+    return None
+
+
+def parse_nghttp(out, body, tls, grpc=False):
     """Whether nghttp's -v output shows one HTTP/2 response with status 200 and exactly `body`
-    bytes of DATA ending the stream (over TLS: with h2 negotiated by ALPN). None when so, else
-    what is wrong. (nghttp's exit status is 0 even when the request was not processed.)"""
+    bytes of DATA ending the stream (over TLS: with h2 negotiated by ALPN); with `grpc`, a gRPC
+    answer: content-type application/grpc, the DATA (`body`: the message with its prefix),
+    then trailers with grpc-status 0 ending the stream. None when so, else what is wrong.
+    (nghttp's exit status is 0 even when the request was not processed.)"""
     if tls and not re.search(r"^The negotiated protocol: h2$", out, re.M):
         m = re.search(r"^The negotiated protocol: (\S+)", out, re.M)
         return f"ALPN: {m.group(1) if m else 'no protocol'} negotiated, not h2"
@@ -227,24 +257,27 @@ def parse_nghttp(out, body, tls):
                                        r"stream_id=[1-9]\d*>", out)]
     if sum(data) != body:
         return f"body {sum(data)} bytes in {len(data)} DATA frames, expected {body}"
+    if grpc:
+        return _grpc_problem(out)
     if "; END_STREAM" not in out.split(":status:", 1)[1]:
         return "the response stream did not end"
     return None
 
 
-def h2_check(ip, port, path, body, tls, timeout=5.0):
+def h2_check(ip, port, path, body, tls, timeout=5.0, data=None, headers=(), grpc=False):
     """One HTTP/2 request through the chain with nghttp (nghttp2-client, the package of
-    h2load): None when the answer is a 200 with `body` bytes over HTTP/2, else what is
-    wrong."""
+    h2load): None when the answer is a 200 with `body` bytes over HTTP/2 (with `grpc`: a gRPC
+    answer whose trailers say grpc-status 0), else what is wrong. `data`, `headers`: a POST's
+    body file and added headers (nghttp_argv)."""
     if not shutil.which("nghttp"):
         raise HarnessError("nghttp not found (apt-get install -y nghttp2-client): the HTTP/2 "
                            "workloads' check request needs it")
     try:
-        r = subprocess.run(nghttp_argv(ip, port, path, tls, timeout), capture_output=True,
-                           text=True, timeout=timeout + 5)
+        r = subprocess.run(nghttp_argv(ip, port, path, tls, timeout, data, headers),
+                           capture_output=True, text=True, timeout=timeout + 5)
     except subprocess.TimeoutExpired:
         return f"nghttp did not finish within {timeout + 5:g} s"
-    return parse_nghttp(r.stdout + r.stderr, body, tls)
+    return parse_nghttp(r.stdout + r.stderr, body, tls, grpc)
 
 
 def open_idle_connections(ip, port, n, path, batch=250, timeout=20.0):

@@ -31,10 +31,11 @@ def parse_report(tool, rc, out, keys=WRK_ERRORS):
     return r
 
 
-def closed_loop(procs, tools, layout, ip, port, workload, seconds, label):
-    """The capacity phase's client for `workload` (Workload.client)."""
+def closed_loop(procs, tools, layout, ip, port, workload, seconds, label, data=None):
+    """The capacity phase's client for `workload` (Workload.client). data: the file of a
+    request body (h2load -d: a gRPC workload's message), None for GETs."""
     if workload.client == "h2load":
-        return h2load(procs, layout, ip, port, workload, seconds, label)
+        return h2load(procs, layout, ip, port, workload, seconds, label, data)
     if workload.client == "tls-load":
         return tls_load(procs, tools["tls-load"], layout, ip, port, workload, seconds, label)
     if workload.client == "ws-load":
@@ -135,14 +136,16 @@ def h2load_conns(layout, workload):
     return workload.h2_conns * layout.wrk_threads
 
 
-def h2load_argv(layout, ip, port, workload, requests_per_conn):
+def h2load_argv(layout, ip, port, workload, requests_per_conn, data=None):
     """One h2load run: the layout's threads, the workload's connections and streams, and
     requests_per_conn requests on every connection (-n is the total), then it stops; a
     connection silent for H2LOAD_TIMEOUT_S is closed and its requests fail. Over TLS only
     ALPN h2 is offered (a chain that does not select it fails) and only the TLS 1.3 cipher
     suite H2LOAD_TLS13_CIPHERS (left to the proxies, HAProxy picks AES-256-GCM by its own
     preference and the others AES-128-GCM by the client's); in clear text h2load speaks
-    HTTP/2 by prior knowledge."""
+    HTTP/2 by prior knowledge. A gRPC workload's requests are POSTs of `data` (a file holding
+    Workload.request_body: one gRPC message) with its request_headers (content-type
+    application/grpc, te: trailers)."""
     if workload.client != "h2load":
         raise HarnessError(f"workload {workload.name} is not measured with h2load")
     if not 1 <= requests_per_conn <= workload.h2_requests_per_conn:
@@ -153,6 +156,14 @@ def h2load_argv(layout, ip, port, workload, requests_per_conn):
             "-n", conns * requests_per_conn, "-N", f"{H2LOAD_TIMEOUT_S}s"]
     if workload.tls:
         argv += ["--npn-list", "h2", "--tls13-ciphers", H2LOAD_TLS13_CIPHERS]
+    if (data is None) != (workload.request_body is None):
+        raise HarnessError(f"workload {workload.name}: "
+                           + ("a request body file for GETs" if data is not None else
+                              "no file of the request body (h2load -d)"))
+    if data is not None:
+        argv += ["-d", data]
+    for name, value in workload.request_headers:
+        argv += ["-H", f"{name}: {value}"]
     argv.append(f"{workload.scheme}://{ip}:{port}{workload.path}")
     return argv
 
@@ -236,7 +247,7 @@ def next_requests_per_conn(workload, conns, seconds, runs):
     return max(1, min(workload.h2_requests_per_conn, round(rate * left)))
 
 
-def h2load(procs, layout, ip, port, workload, seconds, label):
+def h2load(procs, layout, ip, port, workload, seconds, label, data=None):
     """h2load for `seconds`: runs of at most h2_requests_per_conn requests per connection
     (h2load does not reconnect after a GOAWAY, which Sluice, like ALB, sends after 10,000
     requests: with -D alone each connection would stop there and the run idle), each run on
@@ -252,7 +263,7 @@ def h2load(procs, layout, ip, port, workload, seconds, label):
         n = next_requests_per_conn(workload, conns, seconds, runs)
         if n == 0:
             break
-        argv = h2load_argv(layout, ip, port, workload, n)
+        argv = h2load_argv(layout, ip, port, workload, n, data)
         rc, out, c = procs.run(label, argv, cpus=layout.load_cpus, timeout=seconds + 60)
         cpu += c
         r = parse_h2load(rc, out)

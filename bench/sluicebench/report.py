@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .common import ALL_CHAINS, RULES_CHAINS
 from .stats import summarize
-from .workloads import WORKLOADS
+from .workloads import WORKLOADS, best_peer_of
 
 
 def fmt_num(x, digits=0):
@@ -116,7 +116,9 @@ def _md_websocket(rows):
 def _md_h2(rows):
     L = ["### HTTP/2 (h2load)\n",
          "HTTP/2 from the client (over TLS with ALPN h2, or h2c by prior knowledge), HTTP/1.1 "
-         "keep-alive to the backends. Connections × streams in flight on each; every "
+         "keep-alive to the backends (h2h2-*, grpc-*: HTTP/2 h2c to bench/tools/h2-responder.c; "
+         "grpc-*: gRPC unary calls, 13-byte messages both ways, grpc-status 0 in the trailers). "
+         "Connections × streams in flight on each; every "
          "connection makes at most 10,000 requests (ALB's GOAWAY limit), then h2load runs "
          "again on new connections. Request time at saturation: h2load's mean and max "
          "(it prints no percentiles); it is queueing, for reference only.\n",
@@ -184,6 +186,26 @@ def _md_idle(idle):
     return L
 
 
+_CHAIN_TITLES = {"haproxy": "HAProxy", "nginx": "NGINX", "h2o": "h2o"}
+
+
+def _own_best_peers(rat):
+    """"; in w: the better of ..." for each workload compared with "best peer" whose best peer
+    is chosen among other chains than HAProxy and NGINX or the three HTTP/2 peers (those
+    some peers cannot serve: h2h2-13b's is HAProxy alone)."""
+    usual = {("haproxy", "nginx"), ("haproxy", "nginx", "h2o")}
+    out = []
+    for wl in sorted({r["workload"] for r in rat if r["other"] == "best peer"}):
+        peers = best_peer_of(wl)
+        if tuple(peers) in usual:
+            continue
+        names = [_CHAIN_TITLES.get(c, c) for c in peers]
+        which = names[0] if len(names) == 1 else \
+            "the better of " + ", ".join(names[:-1]) + " and " + names[-1]
+        out.append(f"in {wl}: {which}")
+    return "; " + "; ".join(out) if out else ""
+
+
 def _md_ratios(rat):
     # The bytes per CPU second column only when a WebSocket workload has the figure.
     ws = any(r.get("bytes_per_cpu_s") for r in rat)
@@ -193,7 +215,7 @@ def _md_ratios(rat):
          "p50, p99 and bytes/conn: lower is better. \"best peer\" is, in each "
          "round and for each figure, the better of HAProxy and NGINX" +
          (" (in the HTTP/2 workloads the best of HAProxy, NGINX and h2o)"
-          if any(r["other"] == "h2o" for r in rat) else "") + ".\n",
+          if any(r["other"] == "h2o" for r in rat) else "") + _own_best_peers(rat) + ".\n",
          "| workload | comparison | req/s | CPU µs/req | " + ("bytes/CPU-s | " if ws else "") +
          "p50 | p99 | RSS B/conn |",
          "|---|---|---:|---:|" + ("---:|" if ws else "") + "---:|---:|---:|"]

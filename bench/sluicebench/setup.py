@@ -19,12 +19,18 @@ INSTRUMENTS = {
     "tls-load": BENCH / "tools" / "tls-load.c",
     "ws-load": BENCH / "tools" / "ws-load.c",
     "ws-echo": BENCH / "tools" / "ws-echo.c",
+    "h2-responder": BENCH / "tools" / "h2-responder.c",
 }
 # What an instrument links with besides libc (tls-load: OpenSSL 3, libssl-dev; the WebSocket
-# tools: libcrypto's SHA-1 and base64 for Sec-WebSocket-Accept).
+# tools: libcrypto's SHA-1 and base64 for Sec-WebSocket-Accept; the HTTP/2 backend:
+# libnghttp2, libnghttp2-dev).
 INSTRUMENT_LIBS = {"tls-load": ["-lssl", "-lcrypto", "-lpthread"],
                    "ws-load": ["-lcrypto", "-lpthread"],
-                   "ws-echo": ["-lcrypto"]}
+                   "ws-echo": ["-lcrypto"],
+                   "h2-responder": ["-lnghttp2", "-lpthread"]}
+# The Debian package of each library's headers, for the error when compiling fails.
+INSTRUMENT_DEV_PACKAGES = {"-lssl": "libssl-dev", "-lcrypto": "libssl-dev",
+                           "-lnghttp2": "libnghttp2-dev"}
 
 
 def compile_argv(cc, name, src, exe):
@@ -48,7 +54,9 @@ def build_tools(build_dir):
             r = subprocess.run(compile_argv(cc, name, src, exe),
                                capture_output=True, text=True, timeout=120)
             if r.returncode != 0:
-                hint = " (apt-get install -y libssl-dev)" if name in INSTRUMENT_LIBS else ""
+                pkgs = sorted({INSTRUMENT_DEV_PACKAGES[l] for l in INSTRUMENT_LIBS.get(name, [])
+                               if l in INSTRUMENT_DEV_PACKAGES})
+                hint = f" (apt-get install -y {' '.join(pkgs)})" if pkgs else ""
                 raise HarnessError(f"compiling {src} failed{hint}:\n{r.stderr}")
         tools[name] = exe
     return tools
@@ -107,13 +115,15 @@ def check_environment(args, chains):
 
 def h2o_check(args, chains, euid=None):
     """h2o (a peer of the HTTP/2 workloads only) runs in a mount namespace of its own
-    (chains.H2O_NAMESPACE), which needs root and unshare(1). Returns the chains: without an
-    HTTP/2 workload among args.workloads, h2o is dropped (it would serve none); when it cannot
+    (chains.H2O_NAMESPACE), which needs root and unshare(1). Returns the chains: without a
+    workload h2o serves among args.workloads (an HTTP/2 one to HTTP/1.1 backends), h2o is
+    dropped (it would serve none); when it cannot
     run, a smoke run drops it with a warning and any other run fails."""
     from .workloads import WORKLOADS
     if "h2o" not in chains:
         return chains
-    if not any(WORKLOADS[w].h2 for w in args.workloads.split(",") if w in WORKLOADS):
+    if not any("h2o" in WORKLOADS[w].chains_for(["h2o"]) for w in args.workloads.split(",")
+               if w in WORKLOADS):
         return [c for c in chains if c != "h2o"]
     euid = os.geteuid() if euid is None else euid
     why = None

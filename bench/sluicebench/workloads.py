@@ -52,6 +52,21 @@ on names. What a workload entry decides:
                         (loadgen.h2load). Peers: HAProxy, NGINX and h2o (H2_PEERS; the floor
                         and the responder speak no HTTP/2); capacity only (openloop.c and the
                         idle client speak HTTP/1.1); "best peer" is the best of the three
+    protocol_version    what the chain speaks to the backends in an HTTP/2 workload, named as
+                        Sluice's (and ALB's) target group ProtocolVersion: "HTTP1" (the
+                        default: HTTP/1.1 keep-alive to the usual responders), "HTTP2" or
+                        "GRPC": HTTP/2 in clear text by prior knowledge (h2c) to
+                        bench/tools/h2-responder.c, one on each backend address, multiplexing
+                        the streams of every client connection on few backend connections.
+                        "GRPC": the clients send gRPC requests (POST, content-type
+                        application/grpc, te: trailers, one gRPC message of `body` bytes:
+                        GRPC_PREFIX_BYTES + body, from a file of the run, grpc_message) and the
+                        backends answer one message of `body` bytes and the trailers
+                        grpc-status 0 and grpc-message; the check request must see them.
+                        Needs h2 (Sluice answers HTTP/1.1 requests to such groups with 464)
+    best_peer           the chains "best peer" is the best of (default: HAProxy and NGINX; in an
+                        HTTP/2 workload h2o too); a workload some peers cannot serve names the
+                        others
     smoke               run by `bench/run.py --smoke` when no --workloads are given (default
                         True; the HTTP/2 workloads but h2-13b are left out: CI time)
 
@@ -69,6 +84,11 @@ TLS port; the direct chain's responder speaks no TLS) and measures capacity only
 The HTTP/2 workloads (h2-13b, h2-1k: TLS with ALPN h2; h2c-13b: prior knowledge in clear text,
 which Sluice serves only with the load balancer attribute sluice.routing.http2.cleartext.enabled)
 are issue 12's: many streams on few connections, compared with HAProxy, NGINX and h2o.
+Issue 12's HTTP/2 to targets (h2h2-13b: plain HTTP/2 GETs; grpc-13b: gRPC unary calls) are h2c
+from h2load to the proxy and h2c from the proxy to bench/tools/h2-responder.c: Sluice with a
+target group of ProtocolVersion HTTP2 or GRPC, HAProxy with `proto h2` on its servers, NGINX
+with grpc_pass (gRPC only: NGINX cannot proxy plain HTTP/2 to a backend, so h2h2-13b is
+Sluice against HAProxy alone); h2o 2.2 speaks HTTP/1.1 to backends only, so it is in neither.
 """
 
 import os
@@ -93,6 +113,24 @@ H2_BEST_PEER_OF = ("haproxy", "nginx", "h2o")
 # ALB's (and so Sluice's) limit of requests on one HTTP/2 connection: GOAWAY after it.
 H2_MAX_REQUESTS_PER_CONN = 10000
 
+# What the chain speaks to the backends (Workload.protocol_version, Sluice's ProtocolVersion).
+PROTOCOL_VERSIONS = ("HTTP1", "HTTP2", "GRPC")
+# The peers able to speak HTTP/2 to backends: HAProxy (`proto h2` servers) for any request,
+# NGINX (grpc_pass) for gRPC only; h2o 2.2 cannot.
+H2_UPSTREAM_PEERS = {"HTTP2": ("haproxy",), "GRPC": ("haproxy", "nginx")}
+
+# A gRPC message on the wire: a compressed flag (0) and the length, 4 bytes big-endian, then
+# the message (gRPC over HTTP/2, "Length-Prefixed-Message").
+GRPC_PREFIX_BYTES = 5
+# The filler of the bodies, as the responders': "Hello, world!" repeated.
+FILLER = b"Hello, world!"
+
+
+def grpc_message(size):
+    """One uncompressed gRPC message of `size` bytes of filler, with its 5-byte prefix."""
+    payload = (FILLER * (size // len(FILLER) + 1))[:size]
+    return b"\x00" + size.to_bytes(4, "big") + payload
+
 # The kinds of handshake a tls-load workload measures, and the least share of a "resumed"
 # workload's handshakes that must have been resumed (the first connection of each slot is
 # always a full handshake: 64 or 128 of several thousand).
@@ -106,17 +144,28 @@ class Workload:
                  comparisons=PEER_COMPARISONS, tls=False, backend_tls=False, handshake=None,
                  tls_key=DEFAULT_CERT_KEY, access_log=False, websocket=False, depth=1,
                  tcp=False, h2=False, h2_conns=8, h2_streams=32,
-                 h2_requests_per_conn=H2_MAX_REQUESTS_PER_CONN, smoke=True):
+                 h2_requests_per_conn=H2_MAX_REQUESTS_PER_CONN, protocol_version="HTTP1",
+                 best_peer=None, smoke=True):
         self.name, self.title, self.body, self.close = name, title, body, close
         self.smoke = smoke
-        # An HTTP/2 workload: h2load, keep-alive, capacity only, plain HTTP/1.1 backends.
+        # HTTP/2 to the backends (HTTP2, GRPC): an HTTP/2 workload of h2c backends.
+        if protocol_version not in PROTOCOL_VERSIONS:
+            raise HarnessError(f"workload {name}: protocol_version={protocol_version!r} is not "
+                               f"one of {', '.join(PROTOCOL_VERSIONS)}")
+        if protocol_version != "HTTP1" and not h2:
+            raise HarnessError(f"workload {name}: HTTP/2 to the backends "
+                               f"({protocol_version}) needs HTTP/2 clients (h2): Sluice "
+                               f"answers HTTP/1.1 requests to such groups with 464")
+        self.protocol_version = protocol_version
+        # An HTTP/2 workload: h2load, keep-alive, capacity only, plain backends (HTTP/1.1, or
+        # h2c with protocol_version HTTP2/GRPC).
         self.h2, self.h2_conns, self.h2_streams = h2, h2_conns, h2_streams
         self.h2_requests_per_conn = h2_requests_per_conn
         if h2 and (close or backend_tls or access_log or handshake or websocket or tcp or
                    variants or tuple(phases) != ("capacity",)):
             raise HarnessError(f"workload {name}: an HTTP/2 workload keeps its connections, "
-                               f"has plain-HTTP/1.1 backends, no logs or variants and the "
-                               f"capacity phase only")
+                               f"has plain backends (HTTP/1.1 or h2c), no logs or variants "
+                               f"and the capacity phase only")
         if h2 and not (h2_conns >= 1 and h2_streams >= 1 and
                        1 <= h2_requests_per_conn <= H2_MAX_REQUESTS_PER_CONN):
             raise HarnessError(f"workload {name}: h2_conns and h2_streams must be >= 1 and "
@@ -150,6 +199,10 @@ class Workload:
         self.handshake = handshake
         self.path, self.phases, self.chains = path, tuple(phases), chains
         self.variants, self.comparisons = variants or {}, tuple(comparisons)
+        if best_peer is not None and chains is not None and not set(best_peer) <= set(chains):
+            raise HarnessError(f"workload {name}: best_peer {', '.join(best_peer)} not all "
+                               f"among its chains")
+        self.best_peer = tuple(best_peer) if best_peer is not None else None
 
     def chains_for(self, selected):
         """The chains this workload runs, given the chains selected (--proxies). Without a
@@ -163,7 +216,35 @@ class Workload:
     @property
     def best_peer_of(self):
         """The chains whose better figure, round by round, is "best peer"."""
+        if self.best_peer is not None:
+            return self.best_peer
         return H2_BEST_PEER_OF if self.h2 else BEST_PEER_OF
+
+    @property
+    def h2_backends(self):
+        """The chain speaks HTTP/2 (h2c) to the backends (ProtocolVersion HTTP2 or GRPC)."""
+        return self.protocol_version != "HTTP1"
+
+    @property
+    def grpc(self):
+        """The clients make gRPC calls (ProtocolVersion GRPC)."""
+        return self.protocol_version == "GRPC"
+
+    @property
+    def request_body(self):
+        """The bytes of a request's body (a gRPC workload's one message), or None (GET)."""
+        return grpc_message(self.body) if self.grpc else None
+
+    @property
+    def request_headers(self):
+        """The request's headers beyond the pseudo-headers (a gRPC call's two)."""
+        return (("content-type", "application/grpc"), ("te", "trailers")) if self.grpc else ()
+
+    @property
+    def response_bytes(self):
+        """The DATA (body) bytes of one response: `body`, or in a gRPC workload the one
+        message with its prefix."""
+        return self.body + (GRPC_PREFIX_BYTES if self.grpc else 0)
 
     @property
     def h2_protocol(self):
@@ -286,6 +367,29 @@ WORKLOADS = {w.name: w for w in (
              "HTTP/2 in clear text (prior knowledge), 32 streams per connection, 13 B response",
              body=13, h2=True, phases=("capacity",), chains=H2_PEERS,
              comparisons=H2_COMPARISONS, smoke=False),
+    # HTTP/2 to the targets (issue 12): h2load in clear text (h2c, 8 connections x 32
+    # streams, as h2c-13b) to the proxy, h2c from the proxy to bench/tools/h2-responder.c on
+    # the four backend addresses, streams of every client connection multiplexed on few
+    # backend connections. Sluice: a target group with ProtocolVersion HTTP2 / GRPC. Peers:
+    # HAProxy (`proto h2` servers) in both; NGINX (grpc_pass) in grpc-13b only, as it cannot
+    # proxy plain HTTP/2 to a backend; h2o 2.2 in neither (HTTP/1.1 backends only).
+    Workload("h2h2-13b",
+             "HTTP/2 h2c to the proxy and h2c to the backends (ProtocolVersion HTTP2), 32 "
+             "streams per connection, 13 B response",
+             body=13, h2=True, phases=("capacity",), protocol_version="HTTP2",
+             chains=("sluice",) + H2_UPSTREAM_PEERS["HTTP2"],
+             best_peer=H2_UPSTREAM_PEERS["HTTP2"],
+             comparisons=(("sluice", "haproxy"), ("sluice", "best peer")), smoke=False),
+    # gRPC unary calls: POST of one 13-byte message, answered by one 13-byte message and the
+    # trailers grpc-status 0 (the issue's "gRPC unary round trips ... <= 0.8x the CPU per
+    # request of the best peer that can proxy gRPC").
+    Workload("grpc-13b",
+             "gRPC unary calls, h2c to the proxy and to the backends (ProtocolVersion GRPC), "
+             "32 streams per connection, 13 B messages both ways",
+             body=13, h2=True, phases=("capacity",), protocol_version="GRPC",
+             chains=("sluice",) + H2_UPSTREAM_PEERS["GRPC"],
+             best_peer=H2_UPSTREAM_PEERS["GRPC"],
+             comparisons=PEERS_ONLY_COMPARISONS, smoke=False),
 )}
 
 # What `bench/run.py --smoke` runs when no --workloads are given.

@@ -55,7 +55,11 @@ def test_h2_workloads_are_data():
                                                                         "ecdsa")
     assert (H2_1K.tls, H2_1K.body, H2_1K.h2_protocol) == (True, 1024, "h2")
     assert (H2C.tls, H2C.body, H2C.scheme, H2C.h2_protocol) == (False, 13, "http", "h2c")
-    assert [n for n, w in WORKLOADS.items() if w.h2] == ["h2-13b", "h2-1k", "h2c-13b"]
+    assert [n for n, w in WORKLOADS.items() if w.h2 and not w.h2_backends] == [
+        "h2-13b", "h2-1k", "h2c-13b"]
+    for w in (H2, H2_1K, H2C):
+        assert (w.protocol_version, w.grpc, w.request_body, w.response_bytes) == (
+            "HTTP1", False, None, w.body)
     # ALB's limit, which Sluice enforces with GOAWAY.
     assert workloads.H2_MAX_REQUESTS_PER_CONN == 10000
     # Every other workload: no h2o, HAProxy and NGINX as "best peer", no h2load.
@@ -70,7 +74,8 @@ def test_h2_workloads_are_data():
 
 def test_smoke_runs_h2_13b_only_of_the_h2_workloads():
     assert [n for n in workloads.SMOKE_WORKLOADS if WORKLOADS[n].h2] == ["h2-13b"]
-    assert set(WORKLOADS) - set(workloads.SMOKE_WORKLOADS) == {"h2-1k", "h2c-13b"}
+    assert set(WORKLOADS) - set(workloads.SMOKE_WORKLOADS) == {"h2-1k", "h2c-13b", "h2h2-13b",
+                                                               "grpc-13b"}
     smoke = cli.parse_args(["--smoke"])
     assert smoke.workloads.split(",") == list(workloads.SMOKE_WORKLOADS)
     assert "h2o" in smoke.proxies.split(",")

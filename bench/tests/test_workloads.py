@@ -79,7 +79,8 @@ def test_render_refuses_an_unfilled_placeholder():
     with pytest.raises(HarnessError, match="placeholder @SERVERS@ not filled"):
         chains.render("haproxy.cfg.in", {"WORKERS": 1, "PROXY_ADDR": "127.0.0.1",
                                          "PROXY_PORT": 1, "BIND_TLS": "",
-                                         "PEER_HEADERS": "", "ACCESS_LOG": "", "TUNNEL": ""})
+                                         "PEER_HEADERS": "", "ACCESS_LOG": "", "TUNNEL": "",
+                                         "HTTP_REUSE": "safe"})
 
 
 TLS = chains.TlsFiles("/t/cert.pem", "/t/key.pem", "/t/combined.pem")
@@ -120,10 +121,10 @@ def test_option_defaults():
     assert full.workloads == ("ka-13b,ka-13b-log,ka-1k,ka-64k,close-13b,rules,idle,tls-ka-13b,"
                               "tls-close-13b,tls-resume-13b,tls-full-13b,tls-full-rsa-13b,"
                               "tls-upstream-ka-13b,ws-echo-1k,ws-echo-64k,tcp-ka-13b,"
-                              "h2-13b,h2-1k,h2c-13b")
+                              "h2-13b,h2-1k,h2c-13b,h2h2-13b,grpc-13b")
     assert full.proxies == "sluice,haproxy,nginx,floor,direct,h2o"
     # The smoke run: every workload but the HTTP/2 ones after h2-13b (CI time).
-    assert smoke.workloads == full.workloads.replace(",h2-1k,h2c-13b", "")
+    assert smoke.workloads == full.workloads.replace(",h2-1k,h2c-13b,h2h2-13b,grpc-13b", "")
     assert not full.tls_backend_log and cli.parse_args(["--tls-backend-log"]).tls_backend_log
     with pytest.raises(SystemExit):
         cli.parse_args(["--workloads", "ka-2k"])

@@ -124,6 +124,14 @@ class H2Session {
 
  private:
   H2Stream* Find(int32_t stream_id);
+  // The connection's local address, asked of the socket once (a system call) and kept.
+  const SocketAddress& LocalAddress() {
+    if (!local_known_) {
+      local_ = transport_->LocalAddress();
+      local_known_ = true;
+    }
+    return local_;
+  }
   // After a fatal codec error (nghttp2_session_mem_recv < 0): GOAWAY with a code for it,
   // no more reading; the connection closes once the GOAWAY is written.
   void Terminate(int codec_error);
@@ -142,6 +150,8 @@ class H2Session {
   net::Transport* transport_;
   const ListenerRuntime* listener_;
   SocketAddress peer_;
+  SocketAddress local_;
+  bool local_known_ = false;
   nghttp2_session* session_ = nullptr;
   std::unordered_map<int32_t, std::unique_ptr<H2Stream>> streams_;
   std::string out_;  // frames nghttp2 produced, not yet written
