@@ -5,11 +5,22 @@
 # `wait_then_load N`: waits for the listener and the first health checks, then sends N
 # keep-alive requests from one client. With H2=1 the client speaks HTTP/2 by prior knowledge
 # (the load balancer has sluice.routing.http2.cleartext.enabled): h2load, one connection,
-# ${H2_STREAMS:-1} concurrent streams.
+# ${H2_STREAMS:-1} concurrent streams. With UPSTREAM_H2=1 as well, the target group has
+# ProtocolVersion HTTP2 and the responders are bench/tools/h2-responder.c (HTTP/2 h2c).
 responder=$root/build-bench/bench-tools/responder
 if [ ! -x "$responder" ]; then  # the harness builds it; a checkout that never ran it has none
   mkdir -p "$(dirname "$responder")"
   cc -O2 -w -o "$responder" "$root/../shared/bench/responder.c"
+fi
+version=HTTP1
+if [ "${UPSTREAM_H2:-0}" = 1 ]; then
+  [ "${H2:-0}" = 1 ] || { echo "UPSTREAM_H2=1 needs H2=1 (HTTP/1.1 requests get 464)" >&2; exit 1; }
+  version=HTTP2
+  responder=$root/build-bench/bench-tools/h2-responder
+  if [ ! -x "$responder" ]; then
+    mkdir -p "$(dirname "$responder")"
+    cc -O2 -w -o "$responder" "$root/bench/tools/h2-responder.c" -lnghttp2 -lpthread
+  fi
 fi
 mkdir -p "$out"
 free_port() {
@@ -32,6 +43,7 @@ LoadBalancers:
 TargetGroups:
   - Name: be
     Protocol: HTTP
+    ProtocolVersion: $version
     Port: $backend_port
     Targets:
       - Id: 127.0.0.11

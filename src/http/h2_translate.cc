@@ -224,6 +224,7 @@ bool H1ResponseReader::ApplyHead(const ResponseHead& rh) {
   }
   status_ = rh.status;
   fields_.clear();
+  fields_.reserve(rh.header_count);
   std::string_view connection;
   for (const HeaderField& f : rh.header_span()) {
     if (EqualsIgnoreCase(f.name, "connection")) connection = f.value;

@@ -33,13 +33,22 @@ std::string_view LowerInPlace(std::string_view s) {
   return s;
 }
 
+// RFC 9110 tchar, as a table: this runs for every byte of every field name.
+struct TokenTable {
+  bool tchar[256] = {};
+  constexpr TokenTable() {
+    for (int c = '0'; c <= '9'; ++c) tchar[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) tchar[c] = true;
+    for (int c = 'A'; c <= 'Z'; ++c) tchar[c] = true;
+    for (char c : std::string_view("!#$%&'*+-.^_`|~")) tchar[static_cast<unsigned char>(c)] = true;
+  }
+};
+constexpr TokenTable kTokens;
+
 bool IsToken(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {
-    const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) {
-      return false;
-    }
+    if (!kTokens.tchar[static_cast<unsigned char>(c)]) return false;
   }
   return true;
 }
@@ -110,6 +119,7 @@ size_t H1RequestReader::Feed(std::string_view in, size_t body_room, std::string_
 size_t H1RequestReader::FeedHead(std::string_view in) {
   const size_t before = head_.size();
   size_t take = std::min(in.size(), kMaxRequestHeadBytes - std::min(before, kMaxRequestHeadBytes));
+  if (head_.empty()) head_.reserve(take);  // the request path writes a head in one piece
   head_.append(in.substr(0, take));
   size_t end = FindHeadEnd(head_, &head_scan_);
   if (end == 0) {
@@ -146,6 +156,7 @@ bool H1RequestReader::ApplyHead(const RequestHead& rh) {
   }
   method_ = rh.method;
   fields_.clear();
+  fields_.reserve(rh.header_count + 5);  // one allocation: pseudo-fields, fields, te
   fields_.emplace_back(":method", rh.method);
   fields_.emplace_back(":scheme", scheme_);
   if (!host.empty()) fields_.emplace_back(":authority", host);
@@ -205,6 +216,7 @@ bool H1ResponseWriter::AddField(std::string_view name, std::string_view value) {
     has_content_length_ = true;
   }
   if (name == "content-type" && value.starts_with("application/grpc")) grpc_ = true;
+  if (fields_.empty()) fields_.reserve(256);  // most heads: one allocation
   AppendLine(name, value, &fields_);
   return true;
 }
@@ -225,6 +237,7 @@ bool H1ResponseWriter::EndHead(bool end_stream, std::string_view reason, std::st
   }
   head_done_ = true;
   block_bytes_ = 0;
+  out->reserve(out->size() + fields_.size() + reason.size() + 64);
   out->append("HTTP/1.1 ");
   out->push_back(static_cast<char>('0' + status_ / 100));
   out->push_back(static_cast<char>('0' + status_ / 10 % 10));
@@ -254,7 +267,6 @@ bool H1ResponseWriter::EndHead(bool end_stream, std::string_view reason, std::st
   }
   out->append("\r\n");
   fields_.clear();
-  fields_.shrink_to_fit();
   return true;
 }
 

@@ -308,7 +308,11 @@ void H2ClientSession::Forget(H2UpstreamStream* stream) {
 void H2ClientSession::Submit(H2UpstreamStream* stream) {
   thread_local std::vector<nghttp2_nv> nva;  // nghttp2 copies the fields
   nva.clear();
-  for (const auto& [name, value] : stream->request.fields()) nva.push_back(Nv(name, value));
+  for (const auto& [name, value] : stream->request.fields()) {
+    nva.push_back(Nv(name, value));
+    // A value that differs on every request would only churn the HPACK dynamic table.
+    if (name == "x-amzn-trace-id") nva.back().flags = NGHTTP2_NV_FLAG_NO_INDEX;
+  }
   stream->request.TakeHead();
   stream->response.set_head_request(stream->request.method() == "HEAD");
   nghttp2_data_provider provider{};

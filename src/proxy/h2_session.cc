@@ -297,8 +297,7 @@ int H2Session::OnRequestHeadersDone(int32_t stream_id, bool end_stream) {
 }
 
 void H2Session::StartExchange(H2Stream* stream) {
-  auto transport =
-      std::make_unique<H2StreamTransport>(this, stream, peer_, LocalAddress());
+  auto transport = std::make_unique<H2StreamTransport>(this, stream, peer_, LocalAddress());
   stream->transport = transport.get();
   ++live_exchanges_;
   auto* conn = new DownstreamConnection(worker_, std::move(transport), peer_, listener_,
