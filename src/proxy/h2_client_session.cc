@@ -216,7 +216,7 @@ void H2ClientSession::Pump() {
     if (closed_) return;
     if (nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0 &&
         out_sent_ == out_.size()) {
-      Fail(ECONNRESET, nullptr);  // GOAWAY exchanged and nothing left
+      Close();  // GOAWAY exchanged and no stream open: whole responses stay readable
       return;
     }
     if (going_away_ && streams_.empty() && out_sent_ == out_.size()) {
@@ -273,6 +273,12 @@ void H2ClientSession::Close() {
     H2UpstreamTransport* t = s->transport;
     if (t == nullptr) continue;
     net::EventHandler* h = t->handler();
+    s->transport = nullptr;
+    if (s->ended) {
+      t->Orphan(std::move(s));  // a whole response is still read by its exchange
+      if (h != nullptr) worker_->loop().Post(h, EPOLLIN);
+      continue;
+    }
     t->Detach(error, tls_failure_, ready_);
     if (h != nullptr) worker_->loop().Post(h, EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP);
   }

@@ -172,6 +172,13 @@ class H2UpstreamTransport final : public net::Transport {
   const char* TlsFailure() const override;
   std::string_view ApplicationProtocol() const override { return "h2"; }
 
+  // The session closed after this stream's response arrived whole: the transport keeps the
+  // stream so that the exchange still reads it (then the end of stream); writes fail.
+  void Orphan(std::unique_ptr<H2UpstreamStream> stream) {
+    session_ = nullptr;
+    orphan_ = std::move(stream);
+    stream_ = orphan_.get();
+  }
   // The session is going away: later calls fail with `error` (an errno value); `tls_failure`
   // (static, or null) says why a TLS connection never became ready.
   void Detach(int error, const char* tls_failure, bool was_ready) {
@@ -187,6 +194,7 @@ class H2UpstreamTransport final : public net::Transport {
  private:
   H2ClientSession* session_;
   H2UpstreamStream* stream_ = nullptr;
+  std::unique_ptr<H2UpstreamStream> orphan_;  // see Orphan
   SocketAddress target_;
   net::EventLoop* loop_ = nullptr;
   net::EventHandler* handler_ = nullptr;

@@ -34,7 +34,7 @@ net::IoResult H2UpstreamTransport::Read(char* dst, size_t capacity) {
     const size_t n = left < capacity ? left : capacity;
     std::memcpy(dst, s.response_bytes.data() + s.response_read, n);
     s.response_read += n;
-    session_->OnResponseRead(stream_);
+    if (session_ != nullptr) session_->OnResponseRead(stream_);
     return net::IoResult::Moved(n);
   }
   if (s.ended) return net::IoResult::Eof();
@@ -43,7 +43,7 @@ net::IoResult H2UpstreamTransport::Read(char* dst, size_t capacity) {
 }
 
 net::IoResult H2UpstreamTransport::Write(const iovec* pieces, int count) {
-  if (stream_ == nullptr) return net::IoResult::Failed(EPIPE);
+  if (stream_ == nullptr || session_ == nullptr) return net::IoResult::Failed(EPIPE);
   H2UpstreamStream& s = *stream_;
   if (s.error != 0 || s.closed) return net::IoResult::Failed(EPIPE);
   using State = http::H1RequestReader::State;
@@ -83,7 +83,11 @@ net::IoResult H2UpstreamTransport::Write(const iovec* pieces, int count) {
 }
 
 void H2UpstreamTransport::Close() {
-  if (session_ == nullptr || stream_ == nullptr) return;
+  orphan_.reset();
+  if (session_ == nullptr || stream_ == nullptr) {
+    stream_ = nullptr;
+    return;
+  }
   H2ClientSession* session = session_;
   H2UpstreamStream* stream = stream_;
   session_ = nullptr;

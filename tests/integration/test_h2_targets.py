@@ -158,6 +158,7 @@ class _H2Conn:
         self.streams: dict[int, dict] = {}
         self.pending: dict[int, list] = {}   # sid -> [memoryview body, offset, trailers]
         self.timers: list[tuple[float, int]] = []
+        self.close_after_send = False     # act=goaway: GOAWAY and FIN right after an answer
 
 
 class H2Target:
@@ -177,6 +178,7 @@ class H2Target:
       status=N        the :status (default 200)
       size=N&seed=S   N pattern bytes as the body (else the JSON of the record)
       trailers=1      trailers after the body: x-body-sha256, x-trailer: last
+      act=goaway      answer, then GOAWAY and close the connection in the same write
     Response fields: content-type, x-h2-target: <name>, x-h2-stream: <stream id>.
     refuse_over_limit: a stream beyond max_concurrent_streams is reset with REFUSED_STREAM at
     once (as Go's net/http server does while its SETTINGS are unacknowledged) and counted in
@@ -340,6 +342,10 @@ class H2Target:
             self._flush_bodies(c)
             if not self._send(c):
                 return
+            if c.close_after_send:
+                with contextlib.suppress(OSError):
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                return
 
     def _send(self, c: _H2Conn) -> bool:
         data = c.conn.data_to_send()
@@ -472,6 +478,9 @@ class H2Target:
                         c.conn.end_stream(sid)
                     del c.pending[sid]
                     c.active.discard(sid)
+                    if self._query(c.streams[sid]["rec"]["path"]).get("act") == "goaway":
+                        c.conn.close_connection()
+                        c.close_after_send = True
             except (h2.exceptions.StreamClosedError, h2.exceptions.FlowControlError):
                 c.pending.pop(sid, None)
                 c.active.discard(sid)
@@ -1320,6 +1329,20 @@ def test_target_closing_the_connection_is_502(site, tls, upload):
     after = f"/fail/after-close-{'tls' if tls else 'h2c'}-{upload}"
     ok = h2_request(port_of(site, tls), tls, after)
     assert ok.status == 200, ok
+
+
+@pytest.mark.parametrize("tls", TRANSPORTS)
+def test_answer_then_goaway_and_close_arrives_whole(site, tls):
+    """The target answers, then sends GOAWAY and closes its connection in the same write, as
+    a server shutting down does: the response, its body and trailers, still reach the client.
+    (Found by a reload that removed a target mid-stream: the connection closed with the last
+    response unread, and the exchange saw a reset.)"""
+    for i in range(3):
+        path = f"/h2/goaway/{'tls' if tls else 'h2c'}/{i}?act=goaway&size=20000&seed={i}&trailers=1"
+        s = h2_request(port_of(site, tls), tls, path, timeout=8)
+        assert s.status == 200 and s.ended and s.reset is None, s
+        assert bytes(s.data) == pattern(20000, i), len(s.data)
+        assert dict(s.trailers).get("x-trailer") == "last", s
 
 
 def test_refused_connection_is_502(site):
