@@ -1,6 +1,10 @@
 #include "app/access_logs.h"
 
+#include <algorithm>
+
+#include "balancer/sticky_cookie.h"
 #include "config/arn.h"
+#include "observe/health_check_log_format.h"
 
 namespace sluice::app {
 
@@ -32,8 +36,73 @@ std::map<uint64_t, observe::LogDestination> AccessLogDestinations(const proxy::S
     };
     add(snapshot::AccessLogKey(lb.name), a.access_logs, "");
     add(snapshot::ConnectionLogKey(lb.name), a.connection_logs, "conn_log_");
+    add(HealthCheckLogKey(lb.name), a.health_check_logs, "health_check_log_");
   }
   return out;
+}
+
+uint64_t HealthCheckLogKey(const std::string& load_balancer_name) {
+  return balancer::StickyHash("health-check-log:" + load_balancer_name) | 1;
+}
+
+std::vector<std::vector<health::CheckLogStream>> HealthCheckLogStreams(
+    const proxy::Snapshot& snap) {
+  const config::Config& cfg = snap.config;
+  std::vector<std::vector<health::CheckLogStream>> out(cfg.target_groups.size());
+  for (const config::LoadBalancer& lb : cfg.load_balancers) {
+    if (!lb.attributes.health_check_logs.enabled) continue;
+    const health::CheckLogStream stream{HealthCheckLogKey(lb.name),
+                                        config::LoadBalancerLogName(lb.name)};
+    auto mark = [&](const std::vector<config::Action>& actions) {
+      for (const config::Action& a : actions) {
+        if (a.type != config::ActionType::kForward) continue;
+        for (const config::TargetGroupTuple& t : a.forward.target_groups) {
+          if (t.index < 0 || static_cast<size_t>(t.index) >= out.size()) continue;
+          std::vector<health::CheckLogStream>& v = out[static_cast<size_t>(t.index)];
+          if (std::find(v.begin(), v.end(), stream) == v.end()) v.push_back(stream);
+        }
+      }
+    };
+    for (const config::Listener& l : lb.listeners) {
+      mark(l.default_actions);
+      for (const config::Rule& r : l.rules) mark(r.actions);
+    }
+  }
+  return out;
+}
+
+void PushHealthCheckLog(const health::CheckLogRecord& rec, observe::LogRing* ring,
+                        std::string* scratch) {
+  observe::HealthCheckLogEntry e;
+  e.connection = rec.connection;
+  e.unix_us = rec.unix_us;
+  e.group_id = *rec.group_id;
+  e.target = rec.target;
+  e.latency_ms = rec.latency_ms;
+  e.healthy = rec.result.outcome == health::CheckOutcome::kSuccess;
+  switch (rec.result.outcome) {
+    case health::CheckOutcome::kSuccess:
+      break;
+    case health::CheckOutcome::kTimeout:
+      e.reason = health::ToString(health::Reason::kTargetTimeout);
+      break;
+    case health::CheckOutcome::kCodeMismatch:
+      e.reason = health::ToString(health::Reason::kTargetResponseCodeMismatch);
+      // An HTTP status; a gRPC check's grpc-status (kGrpcStatusBase + N) is not one.
+      if (rec.result.status_code < health::kGrpcStatusBase) {
+        e.status_code = rec.result.status_code;
+      }
+      break;
+    case health::CheckOutcome::kFailed:
+      e.reason = health::ToString(health::Reason::kTargetFailedHealthChecks);
+      break;
+  }
+  for (const health::CheckLogStream& s : *rec.streams) {
+    e.elb = s.elb;
+    scratch->clear();
+    observe::AppendHealthCheckLogLine(e, scratch);
+    ring->Push(s.key, *scratch);
+  }
 }
 
 AccessLogs::AccessLogs(size_t workers) {
@@ -43,7 +112,15 @@ AccessLogs::AccessLogs(size_t workers) {
     sinks_.push_back(std::make_unique<proxy::AccessLogSink>(rings_.back().get()));
     rings.push_back(rings_.back().get());
   }
+  health_ring_ = std::make_unique<observe::LogRing>(size_t{1} << 20);
+  rings.push_back(health_ring_.get());
   writer_ = std::make_unique<observe::AccessLogWriter>(std::move(rings));
+}
+
+void AccessLogs::Attach(health::HealthChecker& checker) {
+  checker.set_check_log_sink(
+      [ring = health_ring_.get(), line = std::make_shared<std::string>()](
+          const health::CheckLogRecord& rec) { PushHealthCheckLog(rec, ring, line.get()); });
 }
 
 void AccessLogs::Attach(proxy::Worker& worker) {

@@ -6,8 +6,10 @@
 
 #include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "health/checker.h"
 #include "observe/access_log_writer.h"
 #include "proxy/access_log_sink.h"
 #include "proxy/worker.h"
@@ -15,8 +17,22 @@
 namespace sluice::app {
 
 // The destinations `snap` asks for, by access-log key: one per load balancer with
-// access_logs.s3.enabled.
+// access_logs.s3.enabled, connection_logs.s3.enabled or health_check_logs.s3.enabled.
 std::map<uint64_t, observe::LogDestination> AccessLogDestinations(const proxy::Snapshot& snap);
+
+// The stream key of a load balancer's health-check log (as snapshot::AccessLogKey is of its
+// access log).
+uint64_t HealthCheckLogKey(const std::string& load_balancer_name);
+
+// The health-check log streams of each target group of `snap` (by its index in
+// snap.config.target_groups): the load balancers with health_check_logs.s3.enabled whose
+// listeners forward to it.
+std::vector<std::vector<health::CheckLogStream>> HealthCheckLogStreams(const proxy::Snapshot& snap);
+
+// Formats a completed check and pushes it into `ring` once per stream (never blocks: a full
+// ring drops and counts). The checker thread is the ring's only producer.
+void PushHealthCheckLog(const health::CheckLogRecord& rec, observe::LogRing* ring,
+                        std::string* scratch);
 
 class AccessLogs {
  public:
@@ -24,6 +40,8 @@ class AccessLogs {
   ~AccessLogs() { Stop(); }
   // Before the worker starts.
   void Attach(proxy::Worker& worker);
+  // Before the checker starts: its completed checks go to the health-check logs.
+  void Attach(health::HealthChecker& checker);
   // Every published snapshot (start and reloads).
   void Apply(const proxy::Snapshot& snap);
   // After the workers have stopped: drains and completes every file.
@@ -32,6 +50,7 @@ class AccessLogs {
 
  private:
   std::vector<std::unique_ptr<observe::LogRing>> rings_;
+  std::unique_ptr<observe::LogRing> health_ring_;  // the health checker's (1 MiB)
   std::vector<std::unique_ptr<proxy::AccessLogSink>> sinks_;
   std::unique_ptr<observe::AccessLogWriter> writer_;
   bool started_ = false;

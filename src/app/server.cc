@@ -164,6 +164,7 @@ health::CheckVersion CheckVersionOf(snapshot::ProtocolVersion version) {
 health::MonitoredSet MonitoredTargets(const proxy::Snapshot& snap) {
   health::MonitoredSet out;
   std::vector<bool> used = UsedGroups(snap);
+  std::vector<std::vector<health::CheckLogStream>> logs = HealthCheckLogStreams(snap);
   std::map<std::string, size_t> index;
   for (size_t g = 0; g < snap.target_groups.size(); ++g) {
     const proxy::TargetGroupRuntime& tg = snap.target_groups[g];
@@ -172,6 +173,10 @@ health::MonitoredSet MonitoredTargets(const proxy::Snapshot& snap) {
                           tg.config->attributes.slow_start_seconds, used[g], tg.tls,
                           tg.config->attributes.proxy_protocol_v2,
                           CheckVersionOf(tg.protocol_version)});
+    if (g < logs.size() && !logs[g].empty()) {
+      out.groups.back().check_logs = std::move(logs[g]);
+      out.groups.back().log_group_id = config::TargetGroupArn(snap.config.account, tg.config->name);
+    }
     for (size_t i = 0; i < tg.targets.size(); ++i) {
       const proxy::TargetRuntime& t = tg.targets[i];
       out.targets.push_back({g, tg.config->targets[i].id, t.address,
@@ -414,6 +419,7 @@ int RunServer(const ServerOptions& options) {
   access_logs.Apply(*current);
 
   health::HealthChecker checker;
+  access_logs.Attach(checker);  // health-check logs
   checker.Update(MonitoredTargets(*current));
   if (!checker.Start()) {
     Log("cannot start: the health checker could not start (see above)%s%s");
@@ -559,6 +565,7 @@ int RunServer(const ServerOptions& options) {
       current_sockets->ShutdownAll();
       for (auto& w : pool) w->Join();
       pool.clear();
+      checker.Stop();      // no more health-check log entries
       access_logs.Stop();  // the workers are gone: their last entries are in the rings
       Log("stopped%s%s");
       close(signal_fd);

@@ -83,8 +83,35 @@ TEST(AccessLogConfig, ConnectionLogsTheSameWay) {
                           "connection log files to a local directory (S3 upload is not built)"));
   EXPECT_THAT(Errors(Lb("      connection_logs.s3.prefix: AWSLogs\n")),
               ElementsAre(::testing::HasSubstr("connection_logs.s3.prefix 'AWSLogs' must not")));
+}
+
+TEST(AccessLogConfig, HealthCheckLogsTheSameWay) {
+  LoadResult r = LoadConfigFromString(Lb(R"(      health_check_logs.s3.enabled: true
+      health_check_logs.s3.bucket: my-bucket
+      health_check_logs.s3.prefix: hc
+      sluice.health_check_logs.directory: /var/log/sluice
+)"),
+                                      "t.yaml");
+  ASSERT_TRUE(std::holds_alternative<Config>(r));
+  const LoadBalancerAttributes& a = std::get<Config>(r).load_balancers[0].attributes;
+  EXPECT_TRUE(a.health_check_logs.enabled);
+  EXPECT_FALSE(a.access_logs.enabled);
+  EXPECT_FALSE(a.connection_logs.enabled);
+  EXPECT_EQ(a.health_check_logs.bucket, "my-bucket");
+  EXPECT_EQ(a.health_check_logs.prefix, "hc");
+  EXPECT_EQ(a.health_check_logs.directory, "/var/log/sluice");
   EXPECT_THAT(Errors(Lb("      health_check_logs.s3.enabled: true\n")),
-              ElementsAre(::testing::HasSubstr("'health_check_logs.s3.enabled' is not supported")));
+              ElementsAre("t.yaml:4:7: LoadBalancers[0].Attributes: health_check_logs.s3.enabled "
+                          "is true but sluice.health_check_logs.directory is not set: Sluice "
+                          "writes health check log files to a local directory (S3 upload is not "
+                          "built)"));
+  EXPECT_THAT(
+      Errors(Lb("      health_check_logs.s3.prefix: x/AWSLogs\n")),
+      ElementsAre(::testing::HasSubstr("health_check_logs.s3.prefix 'x/AWSLogs' must not")));
+  EXPECT_THAT(Errors(Lb("      health_check_logs.s3.prefix: hc/\n")),
+              ElementsAre(::testing::HasSubstr("must not start or end with")));
+  EXPECT_THAT(Errors(Lb("      health_check_logs.s3.enabled: often\n")),
+              ElementsAre(::testing::HasSubstr("expected true or false, got 'often'")));
 }
 
 TEST(AccountConfig, DefaultsAndValues) {

@@ -414,6 +414,7 @@ void WriteLoadBalancerAttributes(Out& o, int indent, const LoadBalancerAttribute
          a.tls_version_and_cipher_headers);
   WriteLogSettings(o, in, "access_logs", a.access_logs);
   WriteLogSettings(o, in, "connection_logs", a.connection_logs);
+  WriteLogSettings(o, in, "health_check_logs", a.health_check_logs);
 }
 
 void WriteLoadBalancers(Out& o, const std::vector<LoadBalancer>& lbs) {

@@ -37,6 +37,8 @@ LoadBalancers:
       sluice.access_logs.directory: /logs
       connection_logs.s3.enabled: true
       sluice.connection_logs.directory: /clogs
+      health_check_logs.s3.enabled: true
+      sluice.health_check_logs.directory: /hlogs
     Listeners:
       - Protocol: HTTPS
         Port: 443
@@ -137,6 +139,10 @@ std::vector<Mutation> StoreMutations() {
         M("connection_logs.bucket", A(c).connection_logs.bucket = "b"),
         M("connection_logs.prefix", A(c).connection_logs.prefix = "p"),
         M("connection_logs.directory", A(c).connection_logs.directory = "/d"),
+        M("health_check_logs.enabled", A(c).health_check_logs.enabled = false),
+        M("health_check_logs.bucket", A(c).health_check_logs.bucket = "b"),
+        M("health_check_logs.prefix", A(c).health_check_logs.prefix = "p"),
+        M("health_check_logs.directory", A(c).health_check_logs.directory = "/d"),
   };
 }
 
@@ -370,6 +376,9 @@ LoadBalancers:
       connection_logs.s3.enabled: false
       connection_logs.s3.bucket: ""
       connection_logs.s3.prefix: ""
+      health_check_logs.s3.enabled: false
+      health_check_logs.s3.bucket: ""
+      health_check_logs.s3.prefix: ""
     Listeners:
       - Protocol: "HTTP"
         Port: 80

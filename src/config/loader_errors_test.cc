@@ -268,6 +268,8 @@ LoadBalancers:
           "access_logs.s3.enabled, access_logs.s3.bucket, access_logs.s3.prefix, "
           "sluice.access_logs.directory, connection_logs.s3.enabled, connection_logs.s3.bucket, "
           "connection_logs.s3.prefix, sluice.connection_logs.directory, "
+          "health_check_logs.s3.enabled, health_check_logs.s3.bucket, "
+          "health_check_logs.s3.prefix, sluice.health_check_logs.directory, "
           "sluice.routing.http2.cleartext.enabled",
           "t.yaml:8:7: LoadBalancers[0].Attributes.idle_timeout.seconds: unknown load balancer "
           "attribute 'idle_timeout.seconds'; supported: idle_timeout.timeout_seconds, "
@@ -279,6 +281,8 @@ LoadBalancers:
           "access_logs.s3.enabled, access_logs.s3.bucket, access_logs.s3.prefix, "
           "sluice.access_logs.directory, connection_logs.s3.enabled, connection_logs.s3.bucket, "
           "connection_logs.s3.prefix, sluice.connection_logs.directory, "
+          "health_check_logs.s3.enabled, health_check_logs.s3.bucket, "
+          "health_check_logs.s3.prefix, sluice.health_check_logs.directory, "
           "sluice.routing.http2.cleartext.enabled"));
 }
 

@@ -142,17 +142,18 @@ struct LoadBalancerAttributes {
   bool http2_cleartext = false;
   bool tls_version_and_cipher_headers =
       false;  // routing.http.x_amzn_tls_version_and_cipher_suite.enabled
-  // Access and connection logs (reference §3.1, §5): ALB writes to S3; Sluice writes the
-  // same gzip files under a local directory (`sluice.<kind>.directory`, relative to the
-  // config file), laid out as the S3 keys would be. The bucket is kept for a later upload.
+  // Access, connection and health-check logs (reference §3.1, §5): ALB writes to S3; Sluice writes
+  // the same gzip files under a local directory (`sluice.<kind>.directory`, relative to the config
+  // file), laid out as the S3 keys would be. The bucket is kept for a later upload.
   struct LogSettings {
     bool enabled = false;   // <kind>.s3.enabled
     std::string bucket;     // <kind>.s3.bucket
     std::string prefix;     // <kind>.s3.prefix (never contains "AWSLogs")
     std::string directory;  // sluice.<kind>.directory (resolved)
   };
-  LogSettings access_logs;      // access_logs.*
-  LogSettings connection_logs;  // connection_logs.*
+  LogSettings access_logs;        // access_logs.*
+  LogSettings connection_logs;    // connection_logs.*
+  LogSettings health_check_logs;  // health_check_logs.* (one line per health check)
 };
 
 // A listener's mention of a certificate of the store (Certificates[i].CertificateArn).

@@ -28,17 +28,24 @@ constexpr std::string_view kSupportedAttributes[] = {
     "connection_logs.s3.bucket",
     "connection_logs.s3.prefix",
     "sluice.connection_logs.directory",
+    "health_check_logs.s3.enabled",
+    "health_check_logs.s3.bucket",
+    "health_check_logs.s3.prefix",
+    "sluice.health_check_logs.directory",
     "sluice.routing.http2.cleartext.enabled",
 };
 
 // elbv2 load balancer attributes Sluice knows of but does not implement.
 constexpr std::string_view kUnsupportedAttributes[] = {
-    "load_balancing.cross_zone.enabled", "ipv6.deny_all_igw_traffic",
-    "zonal_shift.config.enabled",        "connection_logs.s3.enabled",
-    "connection_logs.s3.bucket",         "connection_logs.s3.prefix",
-    "health_check_logs.s3.enabled",      "health_check_logs.s3.bucket",
-    "health_check_logs.s3.prefix",       "waf.fail_open.enabled",
-    "dns_record.client_routing_policy",  "secondary_ips.auto_assigned.per_subnet",
+    "load_balancing.cross_zone.enabled",
+    "ipv6.deny_all_igw_traffic",
+    "zonal_shift.config.enabled",
+    "connection_logs.s3.enabled",
+    "connection_logs.s3.bucket",
+    "connection_logs.s3.prefix",
+    "waf.fail_open.enabled",
+    "dns_record.client_routing_policy",
+    "secondary_ips.auto_assigned.per_subnet",
 };
 
 std::string SupportedList() {
@@ -50,7 +57,8 @@ void SetBool(Reader& r, const Field& f, bool* out) {
   if (auto b = ReadBool(r, f)) *out = *b;
 }
 
-// <kind>.s3.* and sluice.<kind>.directory, kind "access_logs" or "connection_logs"
+// <kind>.s3.* and sluice.<kind>.directory, kind "access_logs", "connection_logs" or
+// "health_check_logs"
 // (reference §3.1, §5.1). `name` is the key without the kind ("s3.enabled", ...).
 void ParseLogAttribute(Reader& r, const MapReader::Entry& e, std::string_view name,
                        LoadBalancerAttributes::LogSettings* out) {
@@ -84,9 +92,10 @@ void ParseLogAttribute(Reader& r, const MapReader::Entry& e, std::string_view na
 // `key` is not one.
 bool SplitLogAttribute(const std::string& key, LoadBalancerAttributes* a,
                        LoadBalancerAttributes::LogSettings** settings, std::string_view* name) {
-  for (std::string_view kind : {"access_logs", "connection_logs"}) {
-    LoadBalancerAttributes::LogSettings* s =
-        kind == "access_logs" ? &a->access_logs : &a->connection_logs;
+  for (std::string_view kind : {"access_logs", "connection_logs", "health_check_logs"}) {
+    LoadBalancerAttributes::LogSettings* s = kind == "access_logs"       ? &a->access_logs
+                                             : kind == "connection_logs" ? &a->connection_logs
+                                                                         : &a->health_check_logs;
     std::string_view k = key;
     if (k.starts_with("sluice.") && k.substr(7).starts_with(kind) &&
         k.substr(7 + kind.size()) == ".directory") {
@@ -108,14 +117,18 @@ bool SplitLogAttribute(const std::string& key, LoadBalancerAttributes* a,
 
 // Logs need somewhere to go: without an S3 upload (not built), a local directory.
 void CheckLogs(Reader& r, const Field& field, const LoadBalancerAttributes& a) {
-  for (std::string_view kind : {"access_logs", "connection_logs"}) {
-    const LoadBalancerAttributes::LogSettings& s =
-        kind == "access_logs" ? a.access_logs : a.connection_logs;
+  for (std::string_view kind : {"access_logs", "connection_logs", "health_check_logs"}) {
+    const LoadBalancerAttributes::LogSettings& s = kind == "access_logs" ? a.access_logs
+                                                   : kind == "connection_logs"
+                                                       ? a.connection_logs
+                                                       : a.health_check_logs;
     if (!s.enabled || !s.directory.empty()) continue;
     const std::string k(kind);
     r.AddError(field, k + ".s3.enabled is true but sluice." + k +
                           ".directory is not set: Sluice writes " +
-                          (kind == "access_logs" ? "access" : "connection") +
+                          (kind == "access_logs"       ? "access"
+                           : kind == "connection_logs" ? "connection"
+                                                       : "health check") +
                           " log files to a local directory (S3 upload is not built)");
   }
 }

@@ -182,7 +182,8 @@ bool SameLbAttributes(Diff& d, S at, const LoadBalancerAttributes& a,
          d.Eq(at, "tls_version_and_cipher_headers", a.tls_version_and_cipher_headers,
               b.tls_version_and_cipher_headers) &&
          SameLogs(d, at + ".access_logs", a.access_logs, b.access_logs) &&
-         SameLogs(d, at + ".connection_logs", a.connection_logs, b.connection_logs);
+         SameLogs(d, at + ".connection_logs", a.connection_logs, b.connection_logs) &&
+         SameLogs(d, at + ".health_check_logs", a.health_check_logs, b.health_check_logs);
 }
 
 bool SameListenerCertificate(Diff& d, S at, const ListenerCertificate& a,

@@ -83,6 +83,10 @@ HealthChecker::HealthChecker(CheckerOptions options) : impl_(std::make_unique<Im
 
 HealthChecker::~HealthChecker() { Stop(); }
 
+void HealthChecker::set_check_log_sink(CheckLogSink sink) {
+  impl_->check_log_sink = std::move(sink);
+}
+
 bool HealthChecker::Start() {
   if (!impl_->loop.ok()) return false;  // reported by the constructor
   try {

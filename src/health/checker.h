@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +27,14 @@ namespace sluice::health {
 // by grpc-status against check.grpc_matcher.
 enum class CheckVersion : uint8_t { kHttp1, kHttp2, kGrpc };
 
+// A health-check log stream a group's checks go to (the load balancers that forward to it
+// with health_check_logs.s3.enabled): an opaque key for the sink and the elb field.
+struct CheckLogStream {
+  uint64_t key = 0;
+  std::string elb;  // "app/<name>/<id>"
+  bool operator==(const CheckLogStream&) const = default;
+};
+
 // A target group as the checker sees it.
 struct MonitoredGroup {
   std::string name;
@@ -40,6 +49,10 @@ struct MonitoredGroup {
   // checks do, reference §8.7), so that a target that requires the header accepts them.
   bool proxy_protocol_v2 = false;
   CheckVersion version = CheckVersion::kHttp1;
+  // Health-check logs: where each completed check is logged (none: not logged), and the
+  // group's identity in the entries (its ARN).
+  std::vector<CheckLogStream> check_logs;
+  std::string log_group_id;
 };
 
 // A target as the checker sees it: what to probe and where to publish the verdict.
@@ -93,10 +106,29 @@ struct CheckerStats {
   uint64_t system_call_errors = 0;    // unexpected failures (epoll, eventfd, close)
 };
 
+// One completed health check, as handed to the CheckLogSink (on the checker thread; the
+// references live for the call only).
+struct CheckLogRecord {
+  const std::vector<CheckLogStream>* streams = nullptr;  // never empty
+  const std::string* group_id = nullptr;
+  int64_t unix_us = 0;      // when the check completed
+  SocketAddress target;     // the address checked (its port: the health-check port)
+  bool connection = false;  // a TCP check (connection), else an HTTP/gRPC request
+  CheckResult result;
+  int64_t latency_ms = 0;  // from the check's start to its result
+};
+
+// Receives every completed check of a group with check_logs, on the checker thread. Must not
+// block (the app's pushes into a bounded ring and drops when it is full).
+using CheckLogSink = std::function<void(const CheckLogRecord&)>;
+
 class HealthChecker {
  public:
   explicit HealthChecker(CheckerOptions options = {});
   ~HealthChecker();  // stops the thread
+
+  // Before Start: where completed checks of groups with check_logs go.
+  void set_check_log_sink(CheckLogSink sink);
 
   // Starts the checker thread. Call once. False (the cause already reported on stderr) when
   // its epoll instance or eventfd could not be created, or the thread could not start: then

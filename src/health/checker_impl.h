@@ -51,6 +51,8 @@ class HealthChecker::Impl {
     int64_t interval_ms = 0;
     int64_t timeout_ms = 0;
     uint32_t routable = 0;  // its targets whose machine is routable (for slow start)
+    std::vector<CheckLogStream> check_logs;  // health-check logs (empty: none)
+    std::string log_group_id;
   };
 
   // A monitored target. Lives in entries_, indexed by position; an update renumbers them.
@@ -60,7 +62,8 @@ class HealthChecker::Impl {
     std::shared_ptr<balancer::TargetStats> stats;
     HealthStateMachine machine{5, 2, true};
     int64_t next_check_ms = 0;
-    int64_t phase_ms = 0;  // this target's phase of the interval
+    int64_t phase_ms = 0;    // this target's phase of the interval
+    int64_t started_ms = 0;  // loop time the last check started (health-check log latency)
     uint32_t group = 0;
     uint32_t row = 0;    // index in report_[group].targets
     int32_t probe = -1;  // slot in probes_ while a check is in flight
@@ -126,6 +129,9 @@ class HealthChecker::Impl {
   void UpdateRow(const Entry& e);
   void MaybePublish(int64_t now);
   void Publish(int64_t now, uint64_t applied_seq);
+
+  // Set before Start, read-only afterwards (checker thread calls it).
+  CheckLogSink check_log_sink;
 
   // Set by the constructor, read-only afterwards.
   const int max_probes;           // the probe socket budget

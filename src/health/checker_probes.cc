@@ -1,5 +1,6 @@
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "health/checker_impl.h"
@@ -65,6 +66,7 @@ bool HealthChecker::Impl::StartProbe(uint32_t i, int64_t now) {
   probes_started.fetch_add(1, std::memory_order_relaxed);
   e.next_check_ms = NextCheckMs(now, g.interval_ms, e.phase_ms);
   e.machine.OnCheckStarted();
+  e.started_ms = now;
   UpdateRow(e);
   if (s.status == OpenStatus::kFailed) Finish(i, {CheckOutcome::kFailed, 0});
   return true;
@@ -173,6 +175,18 @@ void HealthChecker::Impl::Finish(uint32_t i, const CheckResult& r) {
   Group& g = groups_[e.group];
   ReleaseProbe(e);
   heap_.Erase(i);
+  if (check_log_sink && !g.check_logs.empty()) {
+    CheckLogRecord rec;
+    rec.streams = &g.check_logs;
+    rec.group_id = &g.log_group_id;
+    rec.unix_us = loop.unix_ms() * 1000;
+    rec.target = e.address;
+    rec.target.port = e.check_port;
+    rec.connection = g.tcp;
+    rec.result = r;
+    rec.latency_ms = std::max<int64_t>(0, loop.now_ms() - e.started_ms);
+    check_log_sink(rec);
+  }
   bool was_routable = e.machine.routable();
   e.machine.OnResult(r);
   bool routable = e.machine.routable();

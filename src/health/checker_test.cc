@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <mutex>
+#include <string>
 #include <vector>
 
 #include "health/checker_test_util.h"
@@ -169,6 +171,61 @@ TEST(HealthCheckerTest, WaitForInitialChecksSeesRealFirstChecks) {
   ASSERT_TRUE(c.WaitForInitialChecks(5000));
   EXPECT_EQ(States(c), std::vector<TargetState>(20, TargetState::kHealthy));
   c.Stop();
+}
+
+// Every completed check of a group with check_logs reaches the sink with what the health
+// check log needs; a group without check_logs sends nothing.
+TEST(HealthCheckerTest, CompletedChecksReachTheCheckLogSink) {
+  using testing::At;
+  using testing::Eventually;
+  using testing::Group;
+  using testing::Listener;
+  Listener target;  // TCP checks pass
+  ASSERT_NE(target.port(), 0);
+  struct Seen {
+    uint64_t key;
+    std::string elb, group;
+    bool connection;
+    CheckOutcome outcome;
+    uint16_t port;
+  };
+  std::mutex mu;
+  std::vector<Seen> seen;
+  HealthChecker c;
+  c.set_check_log_sink([&](const CheckLogRecord& r) {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const CheckLogStream& s : *r.streams) {
+      seen.push_back({s.key, s.elb, *r.group_id, r.connection, r.result.outcome, r.target.port});
+    }
+  });
+  ASSERT_TRUE(c.Start());
+  MonitoredSet set;
+  set.groups.push_back(Group("logged", "TCP"));
+  set.groups.back().check_logs = {{7, "app/a/1"}, {9, "app/b/2"}};
+  set.groups.back().log_group_id = "arn:tg/logged";
+  set.groups.push_back(Group("quiet", "TCP"));
+  set.targets.push_back(At(0, "127.0.0.1", target.port()));
+  set.targets.push_back(At(1, "127.0.0.1", target.port()));
+  c.Update(std::move(set));
+  ASSERT_TRUE(c.WaitForInitialChecks(5000));
+  ASSERT_TRUE(Eventually(
+      [&] {
+        std::lock_guard<std::mutex> lock(mu);
+        return seen.size() >= 2;
+      },
+      5000));
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(seen.size(), 2u);  // one check, two streams; the quiet group sent nothing
+  EXPECT_EQ(seen[0].key, 7u);
+  EXPECT_EQ(seen[0].elb, "app/a/1");
+  EXPECT_EQ(seen[1].key, 9u);
+  EXPECT_EQ(seen[1].elb, "app/b/2");
+  for (const Seen& s : seen) {
+    EXPECT_EQ(s.group, "arn:tg/logged");
+    EXPECT_TRUE(s.connection);
+    EXPECT_EQ(s.outcome, CheckOutcome::kSuccess);
+    EXPECT_EQ(s.port, target.port());
+  }
 }
 
 }  // namespace

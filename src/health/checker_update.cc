@@ -23,6 +23,8 @@ void HealthChecker::Impl::TakeGroups(std::vector<MonitoredGroup>& groups) {
     g.check = std::move(mg.check);
     g.slow_start_seconds = mg.slow_start_seconds;
     g.in_use = mg.in_use;
+    g.check_logs = std::move(mg.check_logs);
+    g.log_group_id = std::move(mg.log_group_id);
     groups_.push_back(std::move(g));
   }
 }
