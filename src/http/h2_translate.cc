@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/ascii.h"
 #include "http/header.h"
 
 namespace sluice::http {
@@ -10,21 +11,6 @@ namespace {
 // A response head the request path writes is bounded by ALB's 32 KiB response-head limit
 // plus the fields the load balancer adds (cookies); beyond this it is not one we wrote.
 constexpr size_t kMaxTranslatedHead = 96 * 1024;
-
-bool IsConnectionSpecific(std::string_view name) {
-  return EqualsIgnoreCase(name, "connection") || EqualsIgnoreCase(name, "keep-alive") ||
-         EqualsIgnoreCase(name, "proxy-connection") ||
-         EqualsIgnoreCase(name, "transfer-encoding") || EqualsIgnoreCase(name, "upgrade");
-}
-
-// Lower-cases a field name in place: `s` views the reader's own copy of the head.
-std::string_view LowerInPlace(std::string_view s) {
-  char* p = const_cast<char*>(s.data());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (p[i] >= 'A' && p[i] <= 'Z') p[i] = static_cast<char>(p[i] + 32);
-  }
-  return s;
-}
 
 // The parse target for response heads: 256 field slots (8 KiB) are too many to initialize
 // per response, so each thread reuses one (the reader uses it only inside FeedHead).
@@ -36,10 +22,7 @@ ResponseHead& ScratchHead() {
 // A trailer field an HTTP/2 peer accepts: a token name, a value without control bytes.
 bool IsTrailerField(std::string_view name, std::string_view value) {
   for (char c : name) {
-    const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) {
-      return false;
-    }
+    if (!IsTokenChar(c)) return false;
   }
   for (char c : value) {
     const auto u = static_cast<unsigned char>(c);
@@ -230,7 +213,7 @@ bool H1ResponseReader::ApplyHead(const ResponseHead& rh) {
     if (EqualsIgnoreCase(f.name, "connection")) connection = f.value;
   }
   for (const HeaderField& f : rh.header_span()) {
-    if (IsConnectionSpecific(f.name)) continue;
+    if (IsConnectionSpecificField(f.name)) continue;
     if (!connection.empty() && HeaderHasToken(connection, f.name)) continue;
     fields_.emplace_back(LowerInPlace(f.name), f.value);
   }
@@ -263,7 +246,7 @@ void H1ResponseReader::ParseTrailers() {
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
       value.remove_prefix(1);
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-    if (IsConnectionSpecific(name) || EqualsIgnoreCase(name, "content-length") ||
+    if (IsConnectionSpecificField(name) || EqualsIgnoreCase(name, "content-length") ||
         EqualsIgnoreCase(name, "te") || EqualsIgnoreCase(name, "host") ||
         EqualsIgnoreCase(name, "trailer") || !IsTrailerField(name, value)) {
       continue;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "base/ascii.h"
+#include "http/h2_translate.h"
 #include "http/header.h"
 
 namespace sluice::http {
@@ -19,36 +21,14 @@ constexpr size_t kMaxResponseFields = kMaxHeaderCount - 8;
 
 // Fields HTTP/2 forbids (RFC 9113 §8.2.2), and those the pseudo-header fields carry.
 bool DroppedForH2(std::string_view name) {
-  return EqualsIgnoreCase(name, "connection") || EqualsIgnoreCase(name, "keep-alive") ||
-         EqualsIgnoreCase(name, "proxy-connection") ||
-         EqualsIgnoreCase(name, "transfer-encoding") || EqualsIgnoreCase(name, "upgrade") ||
-         EqualsIgnoreCase(name, "te") || EqualsIgnoreCase(name, "host");
+  return IsConnectionSpecificField(name) || EqualsIgnoreCase(name, "te") ||
+         EqualsIgnoreCase(name, "host");
 }
-
-std::string_view LowerInPlace(std::string_view s) {
-  char* p = const_cast<char*>(s.data());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (p[i] >= 'A' && p[i] <= 'Z') p[i] = static_cast<char>(p[i] + 32);
-  }
-  return s;
-}
-
-// RFC 9110 tchar, as a table: this runs for every byte of every field name.
-struct TokenTable {
-  bool tchar[256] = {};
-  constexpr TokenTable() {
-    for (int c = '0'; c <= '9'; ++c) tchar[c] = true;
-    for (int c = 'a'; c <= 'z'; ++c) tchar[c] = true;
-    for (int c = 'A'; c <= 'Z'; ++c) tchar[c] = true;
-    for (char c : std::string_view("!#$%&'*+-.^_`|~")) tchar[static_cast<unsigned char>(c)] = true;
-  }
-};
-constexpr TokenTable kTokens;
 
 bool IsToken(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {
-    if (!kTokens.tchar[static_cast<unsigned char>(c)]) return false;
+    if (!IsTokenChar(c)) return false;
   }
   return true;
 }
@@ -66,16 +46,6 @@ std::string_view OriginForm(std::string_view target) {
 RequestHead& ScratchRequestHead() {
   thread_local RequestHead head;
   return head;
-}
-
-void AppendHex(uint64_t v, std::string* out) {
-  char buf[16];
-  int n = 0;
-  do {
-    buf[n++] = "0123456789abcdef"[v & 15];
-    v >>= 4;
-  } while (v != 0);
-  while (n > 0) out->push_back(buf[--n]);
 }
 
 void AppendLine(std::string_view name, std::string_view value, std::string* out) {
@@ -276,10 +246,7 @@ void H1ResponseWriter::AppendData(std::string_view data, std::string* out) {
     out->append(data);
     return;
   }
-  AppendHex(data.size(), out);
-  out->append("\r\n");
-  out->append(data);
-  out->append("\r\n");
+  AppendChunk(data, out);
 }
 
 void H1ResponseWriter::EndMessage(std::string* out) {

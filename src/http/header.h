@@ -23,6 +23,24 @@ inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
+// Fields that are about one HTTP/1.1 connection, never forwarded across HTTP/2 (RFC 9113
+// §8.2.2): the HTTP/2 ↔ HTTP/1.1 translations drop them both ways.
+inline bool IsConnectionSpecificField(std::string_view name) {
+  return EqualsIgnoreCase(name, "connection") || EqualsIgnoreCase(name, "keep-alive") ||
+         EqualsIgnoreCase(name, "proxy-connection") ||
+         EqualsIgnoreCase(name, "transfer-encoding") || EqualsIgnoreCase(name, "upgrade");
+}
+
+// Lower-cases `s` in place and returns it: `s` must view memory the caller owns (a
+// translator's own copy of a head), as HTTP/2 names are lower-case.
+inline std::string_view LowerInPlace(std::string_view s) {
+  char* p = const_cast<char*>(s.data());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (p[i] >= 'A' && p[i] <= 'Z') p[i] = static_cast<char>(p[i] + 32);
+  }
+  return s;
+}
+
 // True when the comma-separated `list` (e.g. a Connection header value) contains `token`,
 // compared case-insensitively with surrounding whitespace ignored.
 inline bool HeaderHasToken(std::string_view list, std::string_view token) {
