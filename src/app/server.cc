@@ -20,6 +20,7 @@
 #include <variant>
 #include <vector>
 
+#include "api/cloudwatch.h"
 #include "app/access_logs.h"
 #include "app/api_runtime.h"
 #include "app/file_watch.h"
@@ -30,6 +31,7 @@
 #include "control/admin_server.h"
 #include "health/checker.h"
 #include "net/event_loop.h"
+#include "observe/metric_sampler.h"
 #include "proxy/listener_sockets.h"
 #include "proxy/worker.h"
 
@@ -431,6 +433,9 @@ int RunServer(const ServerOptions& options) {
     Log("some targets are still in their first health check; serving anyway%s%s");
   }
 
+  // The metric history behind GET /cloudwatch, an hour deep (declared before the admin
+  // endpoint, whose thread reads it, and sampled by a thread declared after it).
+  observe::MetricHistory history(current->config.admin.metrics_resolution_seconds, 3600);
   control::AdminServer admin([&checker] { return checker.Report(); });
   admin.set_access_log_stats([&access_logs] { return access_logs.stats(); });
   std::vector<const observe::WorkerMetrics*> worker_metrics;
@@ -438,6 +443,14 @@ int RunServer(const ServerOptions& options) {
   admin.set_metrics([&metric_slots, worker_metrics, &checker] {
     return observe::RenderPrometheus(metric_slots, worker_metrics, HealthCounts(checker.Report()));
   });
+  observe::MetricSampler sampler(&history, [&metric_slots, worker_metrics, &checker] {
+    return observe::CollectTotals(metric_slots, worker_metrics, HealthCounts(checker.Report()));
+  });
+  admin.set_cloudwatch([&history](std::string_view query) {
+    api::CloudWatchReply r = api::CloudWatchJson(history, query);
+    return std::make_pair(r.status, std::move(r.json));
+  });
+  sampler.Start();
   bool admin_failed = false;
   StartAdmin(options, *current, admin, &admin_failed);
   if (admin_failed) return 1;
@@ -564,6 +577,9 @@ int RunServer(const ServerOptions& options) {
       // in an accept queue nobody serves (and reset at exit).
       current_sockets->ShutdownAll();
       for (auto& w : pool) w->Join();
+      // Both read the workers' counters: stopped before the workers are freed.
+      sampler.Stop();
+      admin.Stop();
       pool.clear();
       checker.Stop();      // no more health-check log entries
       access_logs.Stop();  // the workers are gone: their last entries are in the rings

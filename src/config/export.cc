@@ -558,6 +558,9 @@ std::string ExportYaml(const Config& config) {
   o.Open(0, "Admin");
   o.Str(2, "Address", config.admin.address);
   o.Int(2, "Port", config.admin.port);
+  if (config.admin.metrics_resolution_seconds != AdminSettings().metrics_resolution_seconds) {
+    o.Int(2, "MetricsResolutionSeconds", config.admin.metrics_resolution_seconds);
+  }
   if (config.api.port != 0 || config.api.address != ApiSettings().address) {
     o.Open(0, "Api");
     o.Str(2, "Address", config.api.address);

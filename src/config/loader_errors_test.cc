@@ -292,7 +292,8 @@ TEST(LoaderErrorsTest, AdminSettings) {
       ElementsAre("t.yaml:1:18: Admin.Address: admin address 'admin.local' is not an IP "
                   "address",
                   "t.yaml:1:37: Admin.Port: port 65536 is out of range 0..65535",
-                  "t.yaml:1:44: Admin.Extra: unknown field 'Extra'; allowed: Address, Port"));
+                  "t.yaml:1:44: Admin.Extra: unknown field 'Extra'; allowed: Address, Port, "
+                  "MetricsResolutionSeconds"));
 }
 
 TEST(LoaderErrorsTest, HugeIntegerIsOutOfRangeNotOverflow) {

@@ -430,3 +430,21 @@ LoadBalancers:
 
 }  // namespace
 }  // namespace sluice::config
+
+namespace sluice::config {
+namespace {
+
+TEST(LoaderTest, MetricsResolutionDividesAMinute) {
+  EXPECT_EQ(testing::MustLoad("").admin.metrics_resolution_seconds, 10);
+  EXPECT_EQ(
+      testing::MustLoad("Admin: {MetricsResolutionSeconds: 1}\n").admin.metrics_resolution_seconds,
+      1);
+  EXPECT_THAT(testing::Errors("Admin: {MetricsResolutionSeconds: 7}\n"),
+              ::testing::ElementsAre(::testing::HasSubstr(
+                  "Admin.MetricsResolutionSeconds: metrics resolution 7 s must divide a minute")));
+  EXPECT_THAT(testing::Errors("Admin: {MetricsResolutionSeconds: 120}\n"),
+              ::testing::ElementsAre(::testing::HasSubstr("Admin.MetricsResolutionSeconds")));
+}
+
+}  // namespace
+}  // namespace sluice::config

@@ -318,6 +318,9 @@ struct TrustStoreDefinition {
 struct AdminSettings {
   std::string address = "127.0.0.1";
   int port = 0;  // 0 = admin endpoint off
+  // Seconds per data point of the metric history (GET /cloudwatch): a divisor of 60.
+  // Taken at start; a reload that changes it applies at the next restart.
+  int metrics_resolution_seconds = 10;
 };
 
 // The elbv2 API endpoint (Sluice's own; api/): off unless a port is given.

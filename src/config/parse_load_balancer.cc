@@ -312,11 +312,9 @@ void ParseLoadBalancers(LoadContext& ctx, const Field& field, std::vector<LoadBa
 namespace {
 
 // Address and Port of a control endpoint (Admin, Api); port 0 = off.
-void ParseControlEndpoint(LoadContext& ctx, const Field& field, const char* what, const char* noun,
+void ParseControlEndpoint(LoadContext& ctx, MapReader& m, const char* what, const char* noun,
                           std::string* address, int* port_out) {
   Reader& r = ctx.reader;
-  MapReader m(r, field, {"Address", "Port"});
-  if (!m.ok()) return;
   IpAddress ip = *IpAddress::Parse(*address);
   bool address_ok = ReadAddress(r, m.Get("Address"), std::string(noun) + " address", address, &ip);
   Field port = m.Get("Port");
@@ -331,11 +329,25 @@ void ParseControlEndpoint(LoadContext& ctx, const Field& field, const char* what
 }  // namespace
 
 void ParseAdmin(LoadContext& ctx, const Field& field, AdminSettings* out) {
-  ParseControlEndpoint(ctx, field, "Admin", "admin", &out->address, &out->port);
+  MapReader m(ctx.reader, field, {"Address", "Port", "MetricsResolutionSeconds"});
+  if (!m.ok()) return;
+  ParseControlEndpoint(ctx, m, "Admin", "admin", &out->address, &out->port);
+  Field resolution = m.Get("MetricsResolutionSeconds");
+  if (auto s = ReadInt(ctx.reader, resolution, 1, 60, "seconds")) {
+    if (60 % *s != 0) {
+      ctx.reader.AddError(resolution, "metrics resolution " + std::to_string(*s) +
+                                          " s must divide a minute: 1, 2, 3, 4, 5, 6, 10, 12, "
+                                          "15, 20, 30 or 60");
+    } else {
+      out->metrics_resolution_seconds = static_cast<int>(*s);
+    }
+  }
 }
 
 void ParseApi(LoadContext& ctx, const Field& field, ApiSettings* out) {
-  ParseControlEndpoint(ctx, field, "Api", "API", &out->address, &out->port);
+  MapReader m(ctx.reader, field, {"Address", "Port"});
+  if (!m.ok()) return;
+  ParseControlEndpoint(ctx, m, "Api", "API", &out->address, &out->port);
 }
 
 void ReadArnId(Reader& r, const Field& field, std::string* out) {

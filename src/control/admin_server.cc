@@ -89,7 +89,11 @@ std::string AdminServer::Respond(std::string_view method, std::string_view path)
   if (method != "GET") {
     return HttpResponse(405, "Method Not Allowed", "text/plain", "only GET is served\n");
   }
-  if (size_t q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
+  std::string_view query;
+  if (size_t q = path.find('?'); q != std::string_view::npos) {
+    query = path.substr(q + 1);
+    path = path.substr(0, q);
+  }
   if (path == "/ping") return HttpResponse(200, "OK", "text/plain", "ok\n");
   if (path == "/tls") {
     // Handshakes on HTTPS listeners that did not complete, since start.
@@ -102,6 +106,10 @@ std::string AdminServer::Respond(std::string_view method, std::string_view path)
   if (path == "/metrics" && metrics_) {
     // CloudWatch's AWS/ApplicationELB metrics in Prometheus' text format (observe/metrics.h).
     return HttpResponse(200, "OK", "text/plain; version=0.0.4", metrics_());
+  }
+  if (path == "/cloudwatch" && cloudwatch_) {
+    auto [status, json] = cloudwatch_(query);
+    return HttpResponse(status, status == 200 ? "OK" : "Bad Request", "application/json", json);
   }
   if (path == "/access-logs") {
     // Entries written, dropped (ring full / file error), files completed, since start.
@@ -130,7 +138,8 @@ std::string AdminServer::Respond(std::string_view method, std::string_view path)
   }
   return HttpResponse(
       404, "Not Found", "text/plain",
-      "unknown path; try /targets, /targets/<group>, /metrics, /tls, /access-logs, /ping\n");
+      "unknown path; try /targets, /targets/<group>, /metrics, /cloudwatch, /tls, /access-logs, "
+      "/ping\n");
 }
 
 Result<bool> AdminServer::Start(const SocketAddress& address) {

@@ -4,6 +4,7 @@
 //   GET /targets                 every target group's target health
 //   GET /targets/<group>         one group, shaped like DescribeTargetHealth's output
 //   GET /ping                    "ok" (liveness of the process)
+//   GET /cloudwatch?Action=...   GetMetricStatistics / ListMetrics as JSON (api/cloudwatch.h)
 #pragma once
 
 #include <atomic>
@@ -42,6 +43,9 @@ class AdminServer {
   explicit AdminServer(ReportFn report) : report_(std::move(report)) {}
   // The Prometheus text GET /metrics serves (set before Start).
   void set_metrics(std::function<std::string()> fn) { metrics_ = std::move(fn); }
+  // What GET /cloudwatch answers: status and JSON for the query string (set before Start).
+  using QueryFn = std::function<std::pair<int, std::string>(std::string_view query)>;
+  void set_cloudwatch(QueryFn fn) { cloudwatch_ = std::move(fn); }
   // What GET /access-logs reports (set before Start).
   void set_access_log_stats(std::function<observe::AccessLogStats()> fn) {
     access_log_stats_ = std::move(fn);
@@ -66,6 +70,7 @@ class AdminServer {
   ReportFn report_;
   std::function<observe::AccessLogStats()> access_log_stats_;
   std::function<std::string()> metrics_;
+  QueryFn cloudwatch_;
   int listen_fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stop_{false};

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "observe/metric_history.h"
+
 namespace sluice::observe {
 
 int MetricSlots::Assign(std::map<std::string, int>& by_name, std::vector<std::string>& dims,
@@ -194,7 +196,57 @@ void RenderResponseTime(const std::vector<std::string>& dims,
   }
 }
 
+SeriesKind KindOf(LbMetric m) {
+  if (m == LbMetric::kRequestCount) return SeriesKind::kCounterAlways;
+  if (m == LbMetric::kActiveConnectionCount) return SeriesKind::kGauge;
+  return SeriesKind::kCounter;
+}
+
 }  // namespace
+
+MetricTotals CollectTotals(const MetricSlots& slots,
+                           const std::vector<const WorkerMetrics*>& workers,
+                           const std::vector<TargetGroupHealthCount>& health) {
+  MetricTotals out;
+  const std::vector<std::string> lbs = slots.LoadBalancerDimensions();
+  const std::vector<std::string> tgs = slots.TargetGroupDimensions();
+  for (size_t m = 0; m < static_cast<size_t>(LbMetric::kCount); ++m) {
+    const LbMetric metric = static_cast<LbMetric>(m);
+    const SeriesKind kind = KindOf(metric);
+    const char* unit = metric == LbMetric::kProcessedBytes ? "Bytes" : "Count";
+    for (size_t slot = 0; slot < lbs.size(); ++slot) {
+      const uint64_t v = SumLb(workers, slot, metric);
+      out.push_back(Scalar(MetricName(metric), {{"LoadBalancer", lbs[slot]}}, kind, unit,
+                           kind == SeriesKind::kGauge ? static_cast<double>(static_cast<int64_t>(v))
+                                                      : static_cast<double>(v)));
+    }
+    const TgMetric tg_metric = PerTargetGroup(metric);
+    if (tg_metric == TgMetric::kCount) continue;
+    for (size_t slot = 0; slot < tgs.size(); ++slot) {
+      out.push_back(Scalar(MetricName(metric), {{"TargetGroup", tgs[slot]}}, kind, unit,
+                           static_cast<double>(SumTg(workers, slot, tg_metric))));
+    }
+  }
+  for (size_t slot = 0; slot < tgs.size(); ++slot) {
+    SeriesTotal t = Scalar("TargetResponseTime", {{"TargetGroup", tgs[slot]}},
+                           SeriesKind::kHistogram, "Seconds", 0);
+    t.histogram.count = SumTg(workers, slot, TgMetric::kResponseTimeCount);
+    t.histogram.sum_ms = SumTg(workers, slot, TgMetric::kResponseTimeSumMs);
+    for (size_t b = 0; b < t.histogram.buckets.size(); ++b) {
+      t.histogram.buckets[b] =
+          SumTg(workers, slot,
+                static_cast<TgMetric>(static_cast<size_t>(TgMetric::kResponseTimeBucket0) + b));
+    }
+    out.push_back(std::move(t));
+  }
+  for (const TargetGroupHealthCount& h : health) {
+    out.push_back(Scalar("HealthyHostCount", {{"TargetGroup", h.dimension}}, SeriesKind::kGauge,
+                         "Count", static_cast<double>(h.healthy)));
+    out.push_back(Scalar("UnHealthyHostCount", {{"TargetGroup", h.dimension}}, SeriesKind::kGauge,
+                         "Count", static_cast<double>(h.unhealthy)));
+  }
+  return out;
+}
 
 std::string RenderPrometheus(const MetricSlots& slots,
                              const std::vector<const WorkerMetrics*>& workers,
