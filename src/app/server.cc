@@ -20,10 +20,10 @@
 #include <variant>
 #include <vector>
 
-#include "api/cloudwatch.h"
 #include "app/access_logs.h"
 #include "app/api_runtime.h"
 #include "app/file_watch.h"
+#include "app/metrics_runtime.h"
 #include "app/service_notify.h"
 #include "config/arn.h"
 #include "config/export.h"
@@ -31,7 +31,6 @@
 #include "control/admin_server.h"
 #include "health/checker.h"
 #include "net/event_loop.h"
-#include "observe/metric_sampler.h"
 #include "proxy/listener_sockets.h"
 #include "proxy/worker.h"
 
@@ -433,24 +432,23 @@ int RunServer(const ServerOptions& options) {
     Log("some targets are still in their first health check; serving anyway%s%s");
   }
 
-  // The metric history behind GET /cloudwatch, an hour deep (declared before the admin
-  // endpoint, whose thread reads it, and sampled by a thread declared after it).
-  observe::MetricHistory history(current->config.admin.metrics_resolution_seconds, 3600);
-  control::AdminServer admin([&checker] { return checker.Report(); });
-  admin.set_access_log_stats([&access_logs] { return access_logs.stats(); });
   std::vector<const observe::WorkerMetrics*> worker_metrics;
   for (auto& w : pool) worker_metrics.push_back(&w->metrics());
+  // The metric history (GET /cloudwatch) and the alarms judged on it (GET /alarms), sampled
+  // on their own thread; declared before the admin endpoint, whose thread reads them.
+  MetricsRuntime metrics(
+      current->config,
+      [&metric_slots, worker_metrics, &checker] {
+        return observe::CollectTotals(metric_slots, worker_metrics, HealthCounts(checker.Report()));
+      },
+      [](const std::string& line) { Log("%s%s", line); });
+  control::AdminServer admin([&checker] { return checker.Report(); });
+  admin.set_access_log_stats([&access_logs] { return access_logs.stats(); });
   admin.set_metrics([&metric_slots, worker_metrics, &checker] {
     return observe::RenderPrometheus(metric_slots, worker_metrics, HealthCounts(checker.Report()));
   });
-  observe::MetricSampler sampler(&history, [&metric_slots, worker_metrics, &checker] {
-    return observe::CollectTotals(metric_slots, worker_metrics, HealthCounts(checker.Report()));
-  });
-  admin.set_cloudwatch([&history](std::string_view query) {
-    api::CloudWatchReply r = api::CloudWatchJson(history, query);
-    return std::make_pair(r.status, std::move(r.json));
-  });
-  sampler.Start();
+  metrics.Attach(admin);
+  metrics.Start();
   bool admin_failed = false;
   StartAdmin(options, *current, admin, &admin_failed);
   if (admin_failed) return 1;
@@ -474,6 +472,7 @@ int RunServer(const ServerOptions& options) {
     current_sockets = next.sockets;
     for (auto& w : pool) w->Publish(current, current_sockets);
     access_logs.Apply(*current);
+    metrics.Apply(current->config);
     uint64_t update = checker.Update(MonitoredTargets(*current));
     // "applied" promises that the admin endpoint shows the new target set (draining
     // targets included), so wait for the checker thread to take it; it only runs probes
@@ -578,7 +577,7 @@ int RunServer(const ServerOptions& options) {
       current_sockets->ShutdownAll();
       for (auto& w : pool) w->Join();
       // Both read the workers' counters: stopped before the workers are freed.
-      sampler.Stop();
+      metrics.Stop();
       admin.Stop();
       pool.clear();
       checker.Stop();      // no more health-check log entries

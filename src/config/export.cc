@@ -538,6 +538,40 @@ void WriteTrustStores(Out& o, const std::vector<TrustStoreDefinition>& stores) {
   }
 }
 
+void WriteAlarms(Out& o, const std::vector<AlarmDefinition>& alarms) {
+  if (alarms.empty()) return;
+  o.Open(0, "Alarms");
+  for (const AlarmDefinition& a : alarms) {
+    o.Item();
+    o.Str(4, "AlarmName", a.name);
+    if (!a.description.empty()) o.Str(4, "AlarmDescription", a.description);
+    o.Str(4, "Namespace", a.metric_namespace);
+    o.Str(4, "MetricName", a.metric);
+    if (!a.dimensions.empty()) {
+      o.Open(4, "Dimensions");
+      for (const AlarmDimension& d : a.dimensions) {
+        o.Item();
+        o.Str(8, "Name", d.name);
+        o.Str(8, "Value", d.value);
+      }
+    }
+    if (!a.statistic.empty()) o.Str(4, "Statistic", a.statistic);
+    if (!a.extended_statistic.empty()) o.Str(4, "ExtendedStatistic", a.extended_statistic);
+    o.Int(4, "Period", a.period);
+    o.Int(4, "EvaluationPeriods", a.evaluation_periods);
+    if (a.datapoints_to_alarm != 0) o.Int(4, "DatapointsToAlarm", a.datapoints_to_alarm);
+    o.Raw(4, "Threshold", a.threshold);
+    o.Str(4, "ComparisonOperator", a.comparison);
+    o.Str(4, "TreatMissingData", a.treat_missing_data);
+    o.Bool(4, "ActionsEnabled", a.actions_enabled);
+    if (!a.alarm_actions.empty()) o.Raw(4, "AlarmActions", FlowStrings(a.alarm_actions));
+    if (!a.ok_actions.empty()) o.Raw(4, "OKActions", FlowStrings(a.ok_actions));
+    if (!a.insufficient_data_actions.empty()) {
+      o.Raw(4, "InsufficientDataActions", FlowStrings(a.insufficient_data_actions));
+    }
+  }
+}
+
 size_t EstimateSize(const Config& config) {
   size_t n = 4096;
   for (const TargetGroup& g : config.target_groups) n += 1024 + 32 * g.targets.size();
@@ -570,6 +604,7 @@ std::string ExportYaml(const Config& config) {
   WriteTrustStores(o, config.trust_stores);
   WriteLoadBalancers(o, config.load_balancers);
   WriteTargetGroups(o, config.target_groups);
+  WriteAlarms(o, config.alarms);
   return o.Take();
 }
 

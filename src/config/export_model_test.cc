@@ -104,6 +104,7 @@ std::vector<Mutation> StoreMutations() {
     M("account.id", c.account.id = "999999999999"),
         M("account.region", c.account.region = "us-west-2"),
         M("admin.address", c.admin.address = "::1"), M("admin.port", c.admin.port = 9902),
+        M("admin.metrics_resolution_seconds", c.admin.metrics_resolution_seconds = 5),
         M("api.address", c.api.address = "::1"), M("api.port", c.api.port = 9903),
         M("certificates[1].name", c.certificates[1].name = "other2"),
         M("certificates[0].certificate_file", c.certificates[0].certificate_file = "/x.pem"),

@@ -63,7 +63,8 @@ TEST(LoaderErrorsTest, UnknownTopLevelKey) {
   EXPECT_THAT(
       Errors("LoadBalancer: []\n"),
       ElementsAre("t.yaml:1:1: LoadBalancer: unknown field 'LoadBalancer'; allowed: "
-                  "LoadBalancers, TargetGroups, Certificates, TrustStores, Admin, Api, Account"));
+                  "LoadBalancers, TargetGroups, Certificates, TrustStores, Admin, Api, Account, "
+                  "Alarms"));
 }
 
 TEST(LoaderErrorsTest, UnknownRuleKeyListsTheAllowedOnes) {

@@ -336,6 +336,35 @@ struct AccountSettings {
   std::string region = "us-east-1";  // Account.Region: e.g. eu-west-3
 };
 
+// A CloudWatch-style metric alarm on Sluice's own metric history (Sluice's section `Alarms`;
+// the fields are PutMetricAlarm's). Actions are webhook URLs instead of SNS topic ARNs.
+struct AlarmDimension {
+  std::string name;   // LoadBalancer or TargetGroup
+  std::string value;  // a load balancer or target group name, or the full dimension value
+};
+
+struct AlarmDefinition {
+  std::string name;  // AlarmName: unique, 1..255 characters
+  std::string description;
+  std::string metric_namespace = "AWS/ApplicationELB";
+  std::string metric;  // MetricName
+  std::vector<AlarmDimension> dimensions;
+  std::string statistic;           // Statistic (Sum, Average, ...), or
+  std::string extended_statistic;  // ExtendedStatistic (p99): exactly one of the two is set
+  int period = 60;                 // seconds; a multiple of Admin.MetricsResolutionSeconds
+  int evaluation_periods = 1;
+  int datapoints_to_alarm = 0;  // 0: EvaluationPeriods
+  std::string threshold = "0";  // kept as written (a decimal number), for exact round trips
+  std::string comparison;       // GreaterThanThreshold, GreaterThanOrEqualToThreshold, ...
+  std::string treat_missing_data = "missing";  // missing, notBreaching, breaching, ignore
+  bool actions_enabled = true;
+  std::vector<std::string> alarm_actions;  // http:// URLs POSTed on a change to ALARM
+  std::vector<std::string> ok_actions;
+  std::vector<std::string> insufficient_data_actions;
+  std::string path;  // "Alarms[0]"
+  Location location;
+};
+
 struct Config {
   std::string source_file;  // path the config was read from, for messages
   AccountSettings account;
@@ -345,6 +374,7 @@ struct Config {
   std::vector<TrustStoreDefinition> trust_stores;
   AdminSettings admin;
   ApiSettings api;
+  std::vector<AlarmDefinition> alarms;
 };
 
 }  // namespace sluice::config

@@ -56,6 +56,9 @@ void ParseLoadBalancers(LoadContext& ctx, const Field& field, std::vector<LoadBa
 void ParseTargetGroups(LoadContext& ctx, const Field& field, std::vector<TargetGroup>* out);
 void ParseAdmin(LoadContext& ctx, const Field& field, AdminSettings* out);
 void ParseApi(LoadContext& ctx, const Field& field, ApiSettings* out);
+// Alarms (parse_alarm.cc): PutMetricAlarm's fields, checked; periods against the resolution.
+void ParseAlarms(LoadContext& ctx, const Field& field, int resolution_seconds,
+                 std::vector<AlarmDefinition>* out);
 // An optional `Id`: the last part of a listener or rule ARN, 16 lower-case hex digits.
 void ReadArnId(Reader& r, const Field& field, std::string* out);
 // An optional `Tags` list of {Key, Value}.

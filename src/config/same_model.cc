@@ -298,6 +298,31 @@ bool SameTrustStore(Diff& d, S at, const TrustStoreDefinition& a, const TrustSto
          d.Strings(at, "revocation_files", a.revocation_files, b.revocation_files);
 }
 
+bool SameDimension(Diff& d, S at, const AlarmDimension& a, const AlarmDimension& b) {
+  return d.Eq(at, "name", a.name, b.name) && d.Eq(at, "value", a.value, b.value);
+}
+
+bool SameAlarm(Diff& d, S at, const AlarmDefinition& a, const AlarmDefinition& b) {
+  return d.Eq(at, "name", a.name, b.name) &&
+         d.Eq(at, "description", a.description, b.description) &&
+         d.Eq(at, "metric_namespace", a.metric_namespace, b.metric_namespace) &&
+         d.Eq(at, "metric", a.metric, b.metric) &&
+         d.List(at, "dimensions", a.dimensions, b.dimensions, SameDimension) &&
+         d.Eq(at, "statistic", a.statistic, b.statistic) &&
+         d.Eq(at, "extended_statistic", a.extended_statistic, b.extended_statistic) &&
+         d.Eq(at, "period", a.period, b.period) &&
+         d.Eq(at, "evaluation_periods", a.evaluation_periods, b.evaluation_periods) &&
+         d.Eq(at, "datapoints_to_alarm", a.datapoints_to_alarm, b.datapoints_to_alarm) &&
+         d.Eq(at, "threshold", a.threshold, b.threshold) &&
+         d.Eq(at, "comparison", a.comparison, b.comparison) &&
+         d.Eq(at, "treat_missing_data", a.treat_missing_data, b.treat_missing_data) &&
+         d.Eq(at, "actions_enabled", a.actions_enabled, b.actions_enabled) &&
+         d.Strings(at, "alarm_actions", a.alarm_actions, b.alarm_actions) &&
+         d.Strings(at, "ok_actions", a.ok_actions, b.ok_actions) &&
+         d.Strings(at, "insufficient_data_actions", a.insufficient_data_actions,
+                   b.insufficient_data_actions);
+}
+
 }  // namespace
 
 bool SameModel(const Config& a, const Config& b, std::string* first_difference) {
@@ -307,12 +332,15 @@ bool SameModel(const Config& a, const Config& b, std::string* first_difference) 
          d.Eq(top, "account.region", a.account.region, b.account.region) &&
          d.Eq(top, "admin.address", a.admin.address, b.admin.address) &&
          d.Eq(top, "admin.port", a.admin.port, b.admin.port) &&
+         d.Eq(top, "admin.metrics_resolution_seconds", a.admin.metrics_resolution_seconds,
+              b.admin.metrics_resolution_seconds) &&
          d.Eq(top, "api.address", a.api.address, b.api.address) &&
          d.Eq(top, "api.port", a.api.port, b.api.port) &&
          d.List(top, "certificates", a.certificates, b.certificates, SameCertificate) &&
          d.List(top, "trust_stores", a.trust_stores, b.trust_stores, SameTrustStore) &&
          d.List(top, "load_balancers", a.load_balancers, b.load_balancers, SameLoadBalancer) &&
-         d.List(top, "target_groups", a.target_groups, b.target_groups, SameTargetGroup);
+         d.List(top, "target_groups", a.target_groups, b.target_groups, SameTargetGroup) &&
+         d.List(top, "alarms", a.alarms, b.alarms, SameAlarm);
 }
 
 }  // namespace sluice::config

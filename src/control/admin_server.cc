@@ -111,6 +111,9 @@ std::string AdminServer::Respond(std::string_view method, std::string_view path)
     auto [status, json] = cloudwatch_(query);
     return HttpResponse(status, status == 200 ? "OK" : "Bad Request", "application/json", json);
   }
+  if (path == "/alarms" && alarms_) {
+    return HttpResponse(200, "OK", "application/json", alarms_());
+  }
   if (path == "/access-logs") {
     // Entries written, dropped (ring full / file error), files completed, since start.
     observe::AccessLogStats s = access_log_stats_ ? access_log_stats_() : observe::AccessLogStats{};
@@ -138,8 +141,8 @@ std::string AdminServer::Respond(std::string_view method, std::string_view path)
   }
   return HttpResponse(
       404, "Not Found", "text/plain",
-      "unknown path; try /targets, /targets/<group>, /metrics, /cloudwatch, /tls, /access-logs, "
-      "/ping\n");
+      "unknown path; try /targets, /targets/<group>, /metrics, /cloudwatch, /alarms, /tls, "
+      "/access-logs, /ping\n");
 }
 
 Result<bool> AdminServer::Start(const SocketAddress& address) {

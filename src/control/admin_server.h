@@ -5,6 +5,7 @@
 //   GET /targets/<group>         one group, shaped like DescribeTargetHealth's output
 //   GET /ping                    "ok" (liveness of the process)
 //   GET /cloudwatch?Action=...   GetMetricStatistics / ListMetrics as JSON (api/cloudwatch.h)
+//   GET /alarms                  the alarms and their states, shaped like DescribeAlarms
 #pragma once
 
 #include <atomic>
@@ -46,6 +47,8 @@ class AdminServer {
   // What GET /cloudwatch answers: status and JSON for the query string (set before Start).
   using QueryFn = std::function<std::pair<int, std::string>(std::string_view query)>;
   void set_cloudwatch(QueryFn fn) { cloudwatch_ = std::move(fn); }
+  // What GET /alarms answers (set before Start).
+  void set_alarms(std::function<std::string()> fn) { alarms_ = std::move(fn); }
   // What GET /access-logs reports (set before Start).
   void set_access_log_stats(std::function<observe::AccessLogStats()> fn) {
     access_log_stats_ = std::move(fn);
@@ -71,6 +74,7 @@ class AdminServer {
   std::function<observe::AccessLogStats()> access_log_stats_;
   std::function<std::string()> metrics_;
   QueryFn cloudwatch_;
+  std::function<std::string()> alarms_;
   int listen_fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stop_{false};

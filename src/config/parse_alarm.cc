@@ -1,0 +1,300 @@
+// Alarms: CloudWatch's PutMetricAlarm fields, checked as CloudWatch checks them where Sluice
+// can honour them, and refused with a message where it cannot (another namespace, a period
+// the metric history cannot give, an https or SNS action).
+#include <charconv>
+#include <cmath>
+#include <set>
+#include <string>
+
+#include "config/parse.h"
+#include "config/quote.h"
+#include "config/webhook_url.h"
+
+namespace sluice::config::internal {
+namespace {
+
+// The metrics Sluice records (observe/metrics.cc: CollectTotals); control/alarms_test.cc
+// checks that every one of them is accepted here.
+constexpr std::string_view kMetrics[] = {
+    "RequestCount",
+    "HTTPCode_ELB_3XX_Count",
+    "HTTPCode_ELB_4XX_Count",
+    "HTTPCode_ELB_5XX_Count",
+    "HTTPCode_ELB_500_Count",
+    "HTTPCode_ELB_502_Count",
+    "HTTPCode_ELB_503_Count",
+    "HTTPCode_ELB_504_Count",
+    "HTTPCode_Target_2XX_Count",
+    "HTTPCode_Target_3XX_Count",
+    "HTTPCode_Target_4XX_Count",
+    "HTTPCode_Target_5XX_Count",
+    "HTTP_Fixed_Response_Count",
+    "HTTP_Redirect_Count",
+    "ProcessedBytes",
+    "NewConnectionCount",
+    "ActiveConnectionCount",
+    "ClientTLSNegotiationErrorCount",
+    "DesyncMitigationMode_NonCompliant_Request_Count",
+    "TargetConnectionErrorCount",
+    "TargetResponseTime",
+    "HealthyHostCount",
+    "UnHealthyHostCount",
+};
+constexpr int kHistorySeconds = 3600;  // what the metric history keeps (app/server.cc)
+
+bool KnownMetric(std::string_view m) {
+  for (std::string_view k : kMetrics) {
+    if (k == m) return true;
+  }
+  return false;
+}
+
+bool IsDecimal(std::string_view s) {
+  double v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  return !s.empty() && ec == std::errc() && p == s.data() + s.size() && std::isfinite(v);
+}
+
+bool IsPercentile(std::string_view s) {
+  if (s.size() < 2 || s[0] != 'p' || s[1] < '0' || s[1] > '9') return false;
+  double v = 0;
+  auto [p, ec] = std::from_chars(s.data() + 1, s.data() + s.size(), v, std::chars_format::fixed);
+  return ec == std::errc() && p == s.data() + s.size() && v >= 0 && v <= 100;
+}
+
+void ReadDimensions(Reader& r, const Field& field, std::vector<AlarmDimension>* out) {
+  std::optional<std::vector<Field>> items = ReadList(r, field);
+  if (!items) return;
+  std::set<std::string> names;
+  for (const Field& item : *items) {
+    MapReader m(r, item, {"Name", "Value"});
+    if (!m.ok()) continue;
+    AlarmDimension d;
+    Field name = m.Require("Name");
+    if (auto n = ReadEnum(r, name, "dimension", {"LoadBalancer", "TargetGroup"})) {
+      if (!names.insert(*n).second) {
+        r.AddError(name, "dimension " + QuoteValue(*n) + " is given twice");
+      }
+      d.name = *n;
+    }
+    if (auto v = ReadString(r, m.Require("Value"))) d.value = *v;
+    out->push_back(std::move(d));
+  }
+}
+
+void ReadActions(Reader& r, const Field& field, std::vector<std::string>* out) {
+  std::optional<std::vector<Field>> items = ReadList(r, field);
+  if (!items) return;
+  for (const Field& item : *items) {
+    std::optional<std::string> url = ReadString(r, item);
+    if (!url) continue;
+    std::string host, path, why;
+    int port = 0;
+    if (!ParseWebhookUrl(*url, &host, &port, &path, &why)) {
+      r.AddError(item, "action " + QuoteValue(*url) + ": " + why);
+      continue;
+    }
+    out->push_back(*url);
+  }
+}
+
+void ReadStatistic(Reader& r, const MapReader& m, AlarmDefinition* a) {
+  Field stat = m.Get("Statistic");
+  Field ext = m.Get("ExtendedStatistic");
+  if (stat.present == ext.present) {
+    const char* message = "give exactly one of Statistic and ExtendedStatistic";
+    if (stat.present) {
+      r.AddError(stat, message);
+    } else {
+      r.AddError(m.mark(), m.path(), message);
+    }
+    return;
+  }
+  if (stat.present) {
+    if (auto s = ReadEnum(r, stat, "statistic",
+                          {"SampleCount", "Average", "Sum", "Minimum", "Maximum"})) {
+      a->statistic = *s;
+    }
+  } else if (auto e = ReadString(r, ext)) {
+    if (!IsPercentile(*e)) {
+      r.AddError(ext, "extended statistic " + QuoteValue(*e) +
+                          " is not a percentile such as p99 or p99.9");
+    } else {
+      a->extended_statistic = *e;
+    }
+  }
+}
+
+void ReadEvaluation(Reader& r, const MapReader& m, int resolution, AlarmDefinition* a) {
+  Field period = m.Require("Period");
+  if (auto p = ReadInt(r, period, 1, kHistorySeconds, "period")) {
+    if (*p % resolution != 0) {
+      r.AddError(period, "period " + std::to_string(*p) + " s is not a multiple of " +
+                             "Admin.MetricsResolutionSeconds (" + std::to_string(resolution) + ")");
+    } else {
+      a->period = static_cast<int>(*p);
+    }
+  }
+  Field evaluations = m.Require("EvaluationPeriods");
+  bool evaluations_ok = false;
+  if (auto n = ReadInt(r, evaluations, 1, kHistorySeconds, "evaluation periods")) {
+    if (*n * a->period > kHistorySeconds) {
+      r.AddError(evaluations, std::to_string(*n) + " periods of " + std::to_string(a->period) +
+                                  " s reach further back than the hour of metric history");
+    } else {
+      a->evaluation_periods = static_cast<int>(*n);
+      evaluations_ok = true;
+    }
+  }
+  Field datapoints = m.Get("DatapointsToAlarm");
+  if (auto n = ReadInt(r, datapoints, 1, kHistorySeconds, "datapoints to alarm")) {
+    if (evaluations_ok && *n > a->evaluation_periods) {
+      r.AddError(datapoints, "DatapointsToAlarm " + std::to_string(*n) +
+                                 " is more than EvaluationPeriods (" +
+                                 std::to_string(a->evaluation_periods) + ")");
+    } else {
+      a->datapoints_to_alarm = static_cast<int>(*n);
+    }
+  }
+  Field threshold = m.Require("Threshold");
+  if (auto t = ReadString(r, threshold)) {
+    if (!IsDecimal(*t)) {
+      r.AddError(threshold, "threshold " + QuoteValue(*t) + " is not a number");
+    } else {
+      a->threshold = *t;
+    }
+  }
+  if (auto c = ReadEnum(r, m.Require("ComparisonOperator"), "comparison operator",
+                        {"GreaterThanOrEqualToThreshold", "GreaterThanThreshold",
+                         "LessThanThreshold", "LessThanOrEqualToThreshold"})) {
+    a->comparison = *c;
+  }
+  if (auto t = ReadEnum(r, m.Get("TreatMissingData"), "TreatMissingData",
+                        {"breaching", "notBreaching", "ignore", "missing"})) {
+    a->treat_missing_data = *t;
+  }
+}
+
+void ReadAlarm(LoadContext& ctx, const Field& item, int resolution, std::set<std::string>* names,
+               std::vector<AlarmDefinition>* out) {
+  Reader& r = ctx.reader;
+  MapReader m(r, item,
+              {"AlarmName", "AlarmDescription", "Namespace", "MetricName", "Dimensions",
+               "Statistic", "ExtendedStatistic", "Period", "EvaluationPeriods", "DatapointsToAlarm",
+               "Threshold", "ComparisonOperator", "TreatMissingData", "ActionsEnabled",
+               "AlarmActions", "OKActions", "InsufficientDataActions"});
+  if (!m.ok()) return;
+  AlarmDefinition a;
+  a.path = item.path;
+  a.location = LocationOf(item.mark);
+  Field name = m.Require("AlarmName");
+  if (auto n = ReadString(r, name)) {
+    if (n->empty() || n->size() > 255) {
+      r.AddError(name, "alarm name must be 1..255 characters");
+    } else if (!names->insert(*n).second) {
+      r.AddError(name, "duplicate alarm name " + QuoteValue(*n));
+    }
+    a.name = *n;
+  }
+  if (auto d = ReadString(r, m.Get("AlarmDescription"))) a.description = *d;
+  Field ns = m.Get("Namespace");
+  if (auto n = ReadString(r, ns)) {
+    if (*n != a.metric_namespace) {
+      r.AddError(ns,
+                 "namespace " + QuoteValue(*n) + " has no metrics here; use " + a.metric_namespace);
+    }
+  }
+  Field metric = m.Require("MetricName");
+  if (auto n = ReadString(r, metric)) {
+    if (!KnownMetric(*n)) {
+      r.AddError(metric, "metric " + QuoteValue(*n) +
+                             " is not one Sluice records (see docs/config.md, Metrics)");
+    }
+    a.metric = *n;
+  }
+  ReadDimensions(r, m.Get("Dimensions"), &a.dimensions);
+  ReadStatistic(r, m, &a);
+  ReadEvaluation(r, m, resolution, &a);
+  if (auto e = ReadBool(r, m.Get("ActionsEnabled"))) a.actions_enabled = *e;
+  ReadActions(r, m.Get("AlarmActions"), &a.alarm_actions);
+  ReadActions(r, m.Get("OKActions"), &a.ok_actions);
+  ReadActions(r, m.Get("InsufficientDataActions"), &a.insufficient_data_actions);
+  out->push_back(std::move(a));
+}
+
+}  // namespace
+}  // namespace sluice::config::internal
+
+namespace sluice::config {
+
+bool ParseWebhookUrl(std::string_view url, std::string* host, int* port, std::string* path,
+                     std::string* why) {
+  constexpr std::string_view kScheme = "http://";
+  if (url.substr(0, kScheme.size()) != kScheme) {
+    *why = url.substr(0, 8) == "https://"
+               ? "https webhooks are not supported yet; use http:// (loopback or a trusted "
+                 "network)"
+               : "must be an http:// URL (SNS topic ARNs have no meaning here)";
+    return false;
+  }
+  std::string_view rest = url.substr(kScheme.size());
+  size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  *path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+  size_t colon = authority.rfind(':');
+  const bool bracketed = !authority.empty() && authority[0] == '[';
+  if (colon != std::string_view::npos && (!bracketed || authority[colon - 1] == ']')) {
+    int p = 0;
+    std::string_view digits = authority.substr(colon + 1);
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), p);
+    if (ec != std::errc() || end != digits.data() + digits.size() || p < 1 || p > 65535) {
+      *why = "port must be 1..65535";
+      return false;
+    }
+    *port = p;
+    authority = authority.substr(0, colon);
+  } else {
+    *port = 80;
+  }
+  if (bracketed) {
+    if (authority.size() < 3 || authority.back() != ']') {
+      *why = "bad IPv6 address";
+      return false;
+    }
+    authority = authority.substr(1, authority.size() - 2);
+  }
+  if (authority.empty()) {
+    *why = "no host";
+    return false;
+  }
+  for (char c : authority) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '-' || c == ':';
+    if (!ok) {
+      *why = "bad host";
+      return false;
+    }
+  }
+  for (char c : *path) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) {
+      *why = "the path has a space or a control character";
+      return false;
+    }
+  }
+  *host = std::string(authority);
+  return true;
+}
+
+}  // namespace sluice::config
+
+namespace sluice::config::internal {
+
+void ParseAlarms(LoadContext& ctx, const Field& field, int resolution_seconds,
+                 std::vector<AlarmDefinition>* out) {
+  std::optional<std::vector<Field>> items = ReadList(ctx.reader, field);
+  if (!items) return;
+  std::set<std::string> names;
+  for (const Field& item : *items) ReadAlarm(ctx, item, resolution_seconds, &names, out);
+}
+
+}  // namespace sluice::config::internal
