@@ -73,6 +73,16 @@ TargetGroups:
     Targets: [{Id: 10.0.0.1}, {Id: 10.0.0.2, Port: 8443}]
   - {Name: h, Port: 80}
   - {Name: u, Port: 81}
+Alarms:
+  - AlarmName: a
+    MetricName: RequestCount
+    Dimensions: [{Name: LoadBalancer, Value: edge}]
+    Statistic: Sum
+    Period: 60
+    EvaluationPeriods: 2
+    Threshold: 1
+    ComparisonOperator: GreaterThanThreshold
+    AlarmActions: ["http://127.0.0.1:9/a"]
 )";
 
 Config Base() { return LoadOrFail(testing::Yaml(kBase), "/base.yaml"); }
@@ -105,6 +115,27 @@ std::vector<Mutation> StoreMutations() {
         M("account.region", c.account.region = "us-west-2"),
         M("admin.address", c.admin.address = "::1"), M("admin.port", c.admin.port = 9902),
         M("admin.metrics_resolution_seconds", c.admin.metrics_resolution_seconds = 5),
+        M("alarms[0].name", c.alarms[0].name = "b"),
+        M("alarms[0].description", c.alarms[0].description = "d"),
+        M("alarms[0].metric", c.alarms[0].metric = "HTTPCode_ELB_5XX_Count"),
+        M("alarms[0].dimensions[0].name", c.alarms[0].dimensions[0].name = "TargetGroup"),
+        M("alarms[0].dimensions[0].value", c.alarms[0].dimensions[0].value = "e"),
+        M("alarms[0].dimensions: 1 vs 0", c.alarms[0].dimensions.clear()),
+        M("alarms[0].statistic", c.alarms[0].statistic = "Average"),
+        M("alarms[0].statistic", c.alarms[0].statistic = "";
+          c.alarms[0].extended_statistic = "p99"),
+        M("alarms[0].period", c.alarms[0].period = 120),
+        M("alarms[0].evaluation_periods", c.alarms[0].evaluation_periods = 3),
+        M("alarms[0].datapoints_to_alarm", c.alarms[0].datapoints_to_alarm = 1),
+        M("alarms[0].threshold", c.alarms[0].threshold = "2.5"),
+        M("alarms[0].comparison", c.alarms[0].comparison = "LessThanThreshold"),
+        M("alarms[0].treat_missing_data", c.alarms[0].treat_missing_data = "ignore"),
+        M("alarms[0].actions_enabled", c.alarms[0].actions_enabled = false),
+        M("alarms[0].alarm_actions", c.alarms[0].alarm_actions.clear()),
+        M("alarms[0].ok_actions", c.alarms[0].ok_actions = {"http://h/ok"}),
+        M("alarms[0].insufficient_data_actions",
+          c.alarms[0].insufficient_data_actions = {"http://h/i"}),
+        M("alarms: 1 vs 2", c.alarms.push_back(c.alarms[0]); c.alarms.back().name = "z"),
         M("api.address", c.api.address = "::1"), M("api.port", c.api.port = 9903),
         M("certificates[1].name", c.certificates[1].name = "other2"),
         M("certificates[0].certificate_file", c.certificates[0].certificate_file = "/x.pem"),
