@@ -136,6 +136,9 @@ std::string ApiServer::Answer(std::string_view request, std::string source_ip) c
                     "",
                     ""};
   if (const std::string* a = params.value().Get("Action")) audit.event_name = *a;
+  const std::string* version = params.value().Get("Version");
+  const bool cloudwatch = cloudwatch_ && version != nullptr && *version == kCloudWatchVersion;
+  if (cloudwatch) call.service = "monitoring";
   ApiResult<std::string> caller = authenticate_(call);
   Service::Answer answer;
   if (!caller.ok()) {
@@ -151,7 +154,12 @@ std::string ApiServer::Answer(std::string_view request, std::string source_ip) c
                 allowed.error().code, allowed.error().message};
       audit.error_message = allowed.error().message;
     } else {
-      answer = service_->Call(params.value(), request_id, caller.value());
+      if (cloudwatch) {
+        CloudWatchAnswer a = cloudwatch_(params.value(), request_id);
+        answer = {a.status, std::move(a.xml), a.error_code, a.error_message};
+      } else {
+        answer = service_->Call(params.value(), request_id, caller.value());
+      }
       audit.error_message = answer.error_message;
     }
   }

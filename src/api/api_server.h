@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/cloudwatch.h"
 #include "api/error.h"
 #include "api/service.h"
 #include "base/ip_address.h"
@@ -28,6 +29,9 @@ struct HttpCall {
   std::vector<std::pair<std::string_view, std::string_view>> headers;
   std::string_view body;
   std::string source_ip;
+  // The service the call is for, by its Version: "elasticloadbalancing" (2015-12-01) or
+  // "monitoring" (CloudWatch, 2010-08-01): the signature's scope must name it.
+  std::string_view service = "elasticloadbalancing";
 };
 
 // What the audit log records of a call (CloudTrail's record, reference §13 of the issue).
@@ -62,6 +66,11 @@ class ApiServer {
         authorize_(std::move(authorize)),
         audit_(std::move(audit)) {}
   ~ApiServer() { Stop(); }
+  // CloudWatch calls (Version 2010-08-01), authenticated and authorized like the others
+  // (set before Start; without it they are InvalidAction).
+  using CloudWatch =
+      std::function<CloudWatchAnswer(const QueryParams& params, std::string_view request_id)>;
+  void set_cloudwatch(CloudWatch fn) { cloudwatch_ = std::move(fn); }
 
   Result<bool> Start(const SocketAddress& address);
   void Stop();
@@ -78,6 +87,7 @@ class ApiServer {
   Authenticate authenticate_;
   Authorize authorize_;
   Audit audit_;
+  CloudWatch cloudwatch_;
   int listen_fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stop_{false};

@@ -1,12 +1,14 @@
 #include "api/cloudwatch.h"
 
 #include <charconv>
+#include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <vector>
 
 #include "api/query.h"
+#include "api/xml.h"
 
 namespace sluice::api {
 namespace {
@@ -23,7 +25,7 @@ std::string Dump(const Json& j) {
 CloudWatchReply Fail(const std::string& code, const std::string& message) {
   Json j;
   j["Error"] = {{"Type", "Sender"}, {"Code", code}, {"Message", message}};
-  return {400, Dump(j)};
+  return {400, Dump(j), code, message};
 }
 
 bool ParseDigits(std::string_view s, int* out) {
@@ -94,17 +96,66 @@ std::optional<observe::StatisticsRequest> ReadRequest(const QueryParams& q, Clou
   return r;
 }
 
-CloudWatchReply GetMetricStatistics(const observe::MetricHistory& history, const QueryParams& q) {
+// What an operation found, before it is rendered as JSON or XML.
+struct StatisticsOut {
+  std::string label;
+  std::vector<observe::Datapoint> datapoints;
+};
+using StatisticsAnswer = std::variant<StatisticsOut, observe::MetricError>;
+using ListAnswer = std::variant<std::vector<observe::SeriesName>, observe::MetricError>;
+
+StatisticsAnswer GetMetricStatistics(const observe::MetricHistory& history, const QueryParams& q) {
   CloudWatchReply fail;
+  std::string missing;
   std::optional<observe::StatisticsRequest> r = ReadRequest(q, &fail);
-  if (!r) return fail;
-  Json out;
-  out["Label"] = r->metric;
-  out["Datapoints"] = Json::array();
-  if (*q.Get("Namespace") != kAlbNamespace) return {200, Dump(out)};  // no such data
+  if (!r) return observe::MetricError{fail.error_code, fail.error_message};
+  StatisticsOut out{r->metric, {}};
+  if (*q.Get("Namespace") != kAlbNamespace) return out;  // no such data
   auto answer = history.Statistics(*r);
-  if (auto* e = std::get_if<observe::MetricError>(&answer)) return Fail(e->code, e->message);
-  for (const observe::Datapoint& dp : std::get<observe::StatisticsResult>(answer).datapoints) {
+  if (auto* e = std::get_if<observe::MetricError>(&answer)) return *e;
+  out.datapoints = std::move(std::get<observe::StatisticsResult>(answer).datapoints);
+  return out;
+}
+
+// Filters as CloudWatch's: Namespace, MetricName, and dimensions that must all be present
+// (a filter without a Value matches any value).
+ListAnswer ListMetrics(const observe::MetricHistory& history, const QueryParams& q) {
+  const std::string* ns = q.Get("Namespace");
+  const std::string* metric = q.Get("MetricName");
+  std::vector<std::pair<std::string, std::optional<std::string>>> filters;
+  if (auto list = q.StructList("Dimensions")) {
+    for (const QueryParams& f : *list) {
+      const std::string* name = f.Get("Name");
+      if (name == nullptr) {
+        return observe::MetricError{"InvalidParameterValue", "A dimension filter needs a Name."};
+      }
+      const std::string* value = f.Get("Value");
+      filters.emplace_back(*name,
+                           value != nullptr ? std::optional<std::string>(*value) : std::nullopt);
+    }
+  }
+  std::vector<observe::SeriesName> out;
+  if (ns != nullptr && *ns != kAlbNamespace) return out;
+  for (observe::SeriesName& s : history.List()) {
+    if (metric != nullptr && s.metric != *metric) continue;
+    bool match = true;
+    for (const auto& [name, value] : filters) {
+      bool found = false;
+      for (const Dimension& d : s.dimensions) {
+        found |= d.name == name && (!value || d.value == *value);
+      }
+      match &= found;
+    }
+    if (match) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+CloudWatchReply StatisticsJson(const StatisticsOut& s) {
+  Json out;
+  out["Label"] = s.label;
+  out["Datapoints"] = Json::array();
+  for (const observe::Datapoint& dp : s.datapoints) {
     Json p;
     p["Timestamp"] = FormatTimestamp(dp.timestamp_s);
     for (const auto& [name, value] : dp.statistics) p[name] = value;
@@ -116,38 +167,13 @@ CloudWatchReply GetMetricStatistics(const observe::MetricHistory& history, const
     p["Unit"] = dp.unit;
     out["Datapoints"].push_back(std::move(p));
   }
-  return {200, Dump(out)};
+  return {200, Dump(out), "", ""};
 }
 
-// Filters as CloudWatch's: Namespace, MetricName, and dimensions that must all be present
-// (a filter without a Value matches any value).
-CloudWatchReply ListMetrics(const observe::MetricHistory& history, const QueryParams& q) {
-  const std::string* ns = q.Get("Namespace");
-  const std::string* metric = q.Get("MetricName");
-  std::vector<std::pair<std::string, std::optional<std::string>>> filters;
-  if (auto list = q.StructList("Dimensions")) {
-    for (const QueryParams& f : *list) {
-      const std::string* name = f.Get("Name");
-      if (name == nullptr) return Fail("InvalidParameterValue", "A dimension filter needs a Name.");
-      const std::string* value = f.Get("Value");
-      filters.emplace_back(*name,
-                           value != nullptr ? std::optional<std::string>(*value) : std::nullopt);
-    }
-  }
+CloudWatchReply ListJson(const std::vector<observe::SeriesName>& series) {
   Json out;
   out["Metrics"] = Json::array();
-  const bool ours = ns == nullptr || *ns == kAlbNamespace;
-  for (const observe::SeriesName& s : ours ? history.List() : std::vector<observe::SeriesName>{}) {
-    if (metric != nullptr && s.metric != *metric) continue;
-    bool match = true;
-    for (const auto& [name, value] : filters) {
-      bool found = false;
-      for (const Dimension& d : s.dimensions) {
-        found |= d.name == name && (!value || d.value == *value);
-      }
-      match &= found;
-    }
-    if (!match) continue;
+  for (const observe::SeriesName& s : series) {
     Json m;
     m["Namespace"] = kAlbNamespace;
     m["MetricName"] = s.metric;
@@ -157,7 +183,68 @@ CloudWatchReply ListMetrics(const observe::MetricHistory& history, const QueryPa
     }
     out["Metrics"].push_back(std::move(m));
   }
-  return {200, Dump(out)};
+  return {200, Dump(out), "", ""};
+}
+
+std::string Number(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%.17g", v);
+  return buf;
+}
+
+std::string StatisticsXml(const StatisticsOut& s) {
+  XmlWriter w;
+  w.Leaf("Label", s.label);
+  if (s.datapoints.empty()) {
+    w.Empty("Datapoints");
+    return w.str();
+  }
+  w.Open("Datapoints");
+  for (const observe::Datapoint& dp : s.datapoints) {
+    w.Open("member");
+    w.Leaf("Timestamp", FormatTimestamp(dp.timestamp_s));
+    for (const auto& [name, value] : dp.statistics) w.Leaf(name, Number(value));
+    if (!dp.extended.empty()) {
+      w.Open("ExtendedStatistics");
+      for (const auto& [name, value] : dp.extended) {
+        w.Open("entry").Leaf("key", name).Leaf("value", Number(value)).Close("entry");
+      }
+      w.Close("ExtendedStatistics");
+    }
+    w.Leaf("Unit", dp.unit);
+    w.Close("member");
+  }
+  w.Close("Datapoints");
+  return w.str();
+}
+
+std::string ListXml(const std::vector<observe::SeriesName>& series) {
+  XmlWriter w;
+  if (series.empty()) {
+    w.Empty("Metrics");
+    return w.str();
+  }
+  w.Open("Metrics");
+  for (const observe::SeriesName& s : series) {
+    w.Open("member").Leaf("Namespace", kAlbNamespace).Leaf("MetricName", s.metric);
+    w.Open("Dimensions");
+    for (const Dimension& d : s.dimensions) {
+      w.Open("member").Leaf("Name", d.name).Leaf("Value", d.value).Close("member");
+    }
+    w.Close("Dimensions").Close("member");
+  }
+  w.Close("Metrics");
+  return w.str();
+}
+
+// CloudWatch's envelope: the monitoring namespace, otherwise the Query protocol's.
+std::string InNamespace(std::string xml) {
+  const std::string from = "xmlns=\"" + std::string(kXmlNamespace) + "\"";
+  size_t at = xml.find(from);
+  if (at != std::string::npos) {
+    xml.replace(at, from.size(), "xmlns=\"" + std::string(kCloudWatchXmlNamespace) + "\"");
+  }
+  return xml;
 }
 
 CloudWatchReply Answer(const observe::MetricHistory& history, std::string_view query);
@@ -220,7 +307,8 @@ CloudWatchReply CloudWatchJson(const observe::MetricHistory& history, std::strin
   } catch (const std::exception&) {
     return {500,
             "{\"Error\": {\"Type\": \"Receiver\", \"Code\": \"InternalFailure\", "
-            "\"Message\": \"the request could not be answered\"}}\n"};
+            "\"Message\": \"the request could not be answered\"}}\n",
+            "InternalFailure", "the request could not be answered"};
   }
 }
 
@@ -233,13 +321,55 @@ CloudWatchReply Answer(const observe::MetricHistory& history, std::string_view q
   if (action == nullptr) {
     return Fail("MissingAction", "Action is required: GetMetricStatistics or ListMetrics.");
   }
-  if (*action == "GetMetricStatistics") return GetMetricStatistics(history, parsed.value());
-  if (*action == "ListMetrics") return ListMetrics(history, parsed.value());
+  if (*action == "GetMetricStatistics") {
+    StatisticsAnswer a = GetMetricStatistics(history, parsed.value());
+    if (auto* e = std::get_if<observe::MetricError>(&a)) return Fail(e->code, e->message);
+    return StatisticsJson(std::get<StatisticsOut>(a));
+  }
+  if (*action == "ListMetrics") {
+    ListAnswer a = ListMetrics(history, parsed.value());
+    if (auto* e = std::get_if<observe::MetricError>(&a)) return Fail(e->code, e->message);
+    return ListJson(std::get<std::vector<observe::SeriesName>>(a));
+  }
   return Fail("InvalidAction", "The action " + *action +
                                    " is not valid for this endpoint (GetMetricStatistics, "
                                    "ListMetrics).");
 }
 
 }  // namespace
+
+CloudWatchAnswer CloudWatchXml(const observe::MetricHistory& history, const QueryParams& params,
+                               std::string_view request_id) {
+  auto fail = [&](const std::string& code, const std::string& message, int status) {
+    ApiError e = SenderError(code, message, status);
+    return CloudWatchAnswer{status, InNamespace(ErrorXml(e, request_id)), code, message};
+  };
+  try {
+    const std::string* action = params.Get("Action");
+    if (action != nullptr && *action == "GetMetricStatistics") {
+      StatisticsAnswer a = GetMetricStatistics(history, params);
+      if (auto* e = std::get_if<observe::MetricError>(&a)) return fail(e->code, e->message, 400);
+      return {
+          200,
+          InNamespace(SuccessXml(*action, StatisticsXml(std::get<StatisticsOut>(a)), request_id)),
+          "", ""};
+    }
+    if (action != nullptr && *action == "ListMetrics") {
+      ListAnswer a = ListMetrics(history, params);
+      if (auto* e = std::get_if<observe::MetricError>(&a)) return fail(e->code, e->message, 400);
+      return {200,
+              InNamespace(SuccessXml(
+                  *action, ListXml(std::get<std::vector<observe::SeriesName>>(a)), request_id)),
+              "", ""};
+    }
+    return fail("InvalidAction",
+                "Could not find operation " + (action ? *action : std::string()) + " for version " +
+                    std::string(kCloudWatchVersion) +
+                    " (Sluice answers GetMetricStatistics and ListMetrics)",
+                400);
+  } catch (const std::exception&) {
+    return {500, "", "InternalFailure", "the request could not be answered"};
+  }
+}
 
 }  // namespace sluice::api

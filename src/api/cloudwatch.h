@@ -10,16 +10,35 @@
 #include <string>
 #include <string_view>
 
+#include "api/query.h"
 #include "observe/metric_history.h"
 
 namespace sluice::api {
 
 inline constexpr std::string_view kAlbNamespace = "AWS/ApplicationELB";
 
+inline constexpr std::string_view kCloudWatchVersion = "2010-08-01";
+inline constexpr std::string_view kCloudWatchXmlNamespace =
+    "http://monitoring.amazonaws.com/doc/2010-08-01/";
+
 struct CloudWatchReply {
   int status = 200;  // 400 with {"Error":{"Type":"Sender","Code":..,"Message":..}}
   std::string json;
+  std::string error_code;  // when status != 200
+  std::string error_message;
 };
+
+// The same operations in the AWS Query protocol, for the API endpoint (`aws cloudwatch
+// --endpoint-url`, boto3's cloudwatch client: Version 2010-08-01, XML in CloudWatch's
+// namespace). `params` are the decoded call; the caller authenticated and authorized it.
+struct CloudWatchAnswer {
+  int status = 200;
+  std::string xml;
+  std::string error_code;
+  std::string error_message;
+};
+CloudWatchAnswer CloudWatchXml(const observe::MetricHistory& history, const QueryParams& params,
+                               std::string_view request_id);
 
 // `query` is the URL's query string (without '?').
 CloudWatchReply CloudWatchJson(const observe::MetricHistory& history, std::string_view query);

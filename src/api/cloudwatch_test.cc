@@ -100,8 +100,9 @@ TEST(CloudWatchJson, BytesThatAreNotUtf8AreEchoedAsReplacementCharacters) {
   json j = Body(r);
   EXPECT_EQ(j["Error"]["Code"], "InvalidAction");
   EXPECT_NE(j["Error"]["Message"].get<std::string>().find("\xEF\xBF\xBD"), std::string::npos);
-  r = CloudWatchJson(h, "Action=GetMetricStatistics&Namespace=x&MetricName=%FF&StartTime=1"
-                        "&EndTime=2&Period=60&Statistics.member.1=Sum");
+  r = CloudWatchJson(h,
+                     "Action=GetMetricStatistics&Namespace=x&MetricName=%FF&StartTime=1"
+                     "&EndTime=2&Period=60&Statistics.member.1=Sum");
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(Body(r)["Label"], "\xEF\xBF\xBD");
 }
@@ -135,6 +136,48 @@ TEST(Timestamps, IsoAndUnixSeconds) {
                           "2026-12-05T15:00:00.Z", "2026-12-05"}) {
     EXPECT_FALSE(ParseTimestamp(bad, &t)) << bad;
   }
+}
+
+}  // namespace
+}  // namespace sluice::api
+
+namespace sluice::api {
+namespace {
+
+TEST(CloudWatchXml, AnswersInCloudWatchsNamespaceWithItsMembers) {
+  observe::MetricHistory h(60, 3600);
+  const std::vector<observe::Dimension> lb = {{"LoadBalancer", "app/web/0123456789abcdef"}};
+  h.Record(1796482860,
+           {observe::Scalar("RequestCount", lb, observe::SeriesKind::kCounterAlways, "Count", 7)});
+  auto params = QueryParams::Parse(
+      "Action=GetMetricStatistics&Version=2010-08-01&Namespace=AWS/ApplicationELB"
+      "&MetricName=RequestCount&Dimensions.member.1.Name=LoadBalancer"
+      "&Dimensions.member.1.Value=app/web/0123456789abcdef&StartTime=1796482800"
+      "&EndTime=1796482920&Period=60&Statistics.member.1=Sum");
+  ASSERT_TRUE(params.ok());
+  CloudWatchAnswer a = CloudWatchXml(h, params.value(), "rid");
+  ASSERT_EQ(a.status, 200) << a.xml;
+  EXPECT_NE(a.xml.find("<GetMetricStatisticsResponse "
+                       "xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\">"),
+            std::string::npos)
+      << a.xml;
+  EXPECT_NE(a.xml.find("<Label>RequestCount</Label><Datapoints><member><Timestamp>2026-12-05T15:"
+                       "00:00Z</Timestamp><Sum>7</Sum><Unit>Count</Unit></member></Datapoints>"),
+            std::string::npos)
+      << a.xml;
+  auto list = QueryParams::Parse("Action=ListMetrics&Version=2010-08-01");
+  a = CloudWatchXml(h, list.value(), "rid");
+  EXPECT_NE(a.xml.find("<Metrics><member><Namespace>AWS/ApplicationELB</Namespace><MetricName>"
+                       "RequestCount</MetricName><Dimensions><member><Name>LoadBalancer</Name>"),
+            std::string::npos)
+      << a.xml;
+  auto bad = QueryParams::Parse("Action=PutMetricAlarm&Version=2010-08-01");
+  a = CloudWatchXml(h, bad.value(), "rid");
+  EXPECT_EQ(a.status, 400);
+  EXPECT_EQ(a.error_code, "InvalidAction");
+  EXPECT_NE(a.xml.find("<ErrorResponse xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\">"),
+            std::string::npos)
+      << a.xml;
 }
 
 }  // namespace

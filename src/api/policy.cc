@@ -494,12 +494,14 @@ ApiResult<Policy> Policy::Parse(std::string_view text) {
 
 std::string Policy::AdminJson() {
   return R"({"Version":"2012-10-17","Statement":[{"Sid":"SluiceAdmin","Effect":"Allow",)"
-         R"("Action":"elasticloadbalancing:*","Resource":"*"}]})";
+         R"("Action":["elasticloadbalancing:*","cloudwatch:GetMetricStatistics",)"
+         R"("cloudwatch:ListMetrics"],"Resource":"*"}]})";
 }
 
 std::string Policy::ReadOnlyJson() {
   return R"({"Version":"2012-10-17","Statement":[{"Sid":"SluiceReadOnly","Effect":"Allow",)"
-         R"("Action":"elasticloadbalancing:Describe*","Resource":"*"}]})";
+         R"("Action":["elasticloadbalancing:Describe*","cloudwatch:GetMetricStatistics",)"
+         R"("cloudwatch:ListMetrics"],"Resource":"*"}]})";
 }
 
 const Policy& Policy::Admin() {

@@ -68,6 +68,11 @@ Result<bool> ApiRuntime::Start(const config::Config& config, api::ServiceHooks h
         return Authorize(caller, p, c);
       },
       [this](const api::AuditRecord& r) { Audit(r); });
+  if (history_ != nullptr) {
+    server_->set_cloudwatch([history = history_](const api::QueryParams& p, std::string_view id) {
+      return api::CloudWatchXml(*history, p, id);
+    });
+  }
   return server_->Start(*sa);
 }
 
@@ -142,7 +147,7 @@ api::ApiResult<std::string> ApiRuntime::Authenticate(const api::HttpCall& call) 
     if (!secret.ok()) return std::nullopt;
     return secret.value();
   };
-  auto identity = api::VerifySigV4(req, "elasticloadbalancing", "", lookup, time(nullptr));
+  auto identity = api::VerifySigV4(req, call.service, "", lookup, time(nullptr));
   if (!identity.ok()) return identity.error();
   return identity.value().access_key_id;
 }
@@ -191,7 +196,10 @@ api::ApiResult<bool> ApiRuntime::Authorize(const std::string& caller,
   }
   api::RequestContext ctx;
   const std::string* action = params.Get("Action");
-  ctx.action = "elasticloadbalancing:" + (action ? *action : std::string());
+  const std::string* version = params.Get("Version");
+  const bool cloudwatch = version != nullptr && *version == api::kCloudWatchVersion;
+  ctx.action =
+      (cloudwatch ? "cloudwatch:" : "elasticloadbalancing:") + (action ? *action : std::string());
   ctx.resources = ResourcesOf(params);
   ctx.source_ip = call.source_ip;
   ctx.now_unix = time(nullptr);

@@ -19,6 +19,7 @@
 #include "api/service.h"
 #include "base/result.h"
 #include "config/model.h"
+#include "observe/metric_history.h"
 #include "store/state_store.h"
 
 namespace sluice::app {
@@ -42,6 +43,9 @@ class ApiRuntime {
   ApiRuntime(std::unique_ptr<store::StateStore> keys, std::string file_managed, ApiOptions options);
   ~ApiRuntime();
 
+  // The metric history CloudWatch calls read (aws cloudwatch --endpoint-url); set before
+  // Start, outliving Stop.
+  void set_metric_history(const observe::MetricHistory* history) { history_ = history; }
   // Starts the endpoint when the config or the options ask for one; logs where.
   Result<bool> Start(const config::Config& config, api::ServiceHooks hooks, ApplyFn apply);
   void Stop();
@@ -70,6 +74,7 @@ class ApiRuntime {
   std::unique_ptr<api::ApiServer> server_;
   int wakeup_fd_ = -1;
   std::FILE* audit_ = nullptr;
+  const observe::MetricHistory* history_ = nullptr;
   std::mutex audit_mu_;
 
   std::mutex mu_;

@@ -29,6 +29,7 @@ class MetricsRuntime {
   void Start();
   void Apply(const config::Config& config);
   void Stop();
+  const observe::MetricHistory& history() const { return history_; }
 
  private:
   void AfterSample(int64_t now_s);

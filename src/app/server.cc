@@ -536,6 +536,7 @@ int RunServer(const ServerOptions& options) {
     Log("API change applied: %s, generation %s", reason, std::to_string(source.generation));
     return true;
   };
+  api.set_metric_history(&metrics.history());
   api::ServiceHooks hooks;
   hooks.health = [&checker] { return checker.Report(); };
   hooks.created_time = IsoNow();

@@ -458,3 +458,69 @@ def test_tags_and_a_tag_conditioned_policy(api):
     api.start()
     tags = api.client().describe_tags(ResourceArns=[groups["green"]])["TagDescriptions"]
     assert tags[0]["Tags"] == [{"Key": "env", "Value": "dev"}]
+
+
+def test_cloudwatch_through_boto3_and_the_aws_cli(api):
+    """CloudWatch's GetMetricStatistics and ListMetrics on the same endpoint (Version
+    2010-08-01, signed for the `monitoring` service), answered from the metric history:
+    boto3's cloudwatch client and `aws cloudwatch` work unchanged, under the key's policy."""
+    for _ in range(5):
+        assert api.get("/")[0] == 200
+    cw = boto3.client(
+        "cloudwatch", endpoint_url=f"http://{LOCAL}:{api.api_port}", region_name="us-east-1",
+        aws_access_key_id=api.key_id, aws_secret_access_key=api.secret,
+        config=BotoConfig(retries={"max_attempts": 1}))
+
+    def lb_dimension():
+        for m in cw.list_metrics(Namespace="AWS/ApplicationELB",
+                                 MetricName="RequestCount")["Metrics"]:
+            for d in m["Dimensions"]:
+                if d["Name"] == "LoadBalancer":
+                    return d["Value"]
+        return None
+
+    dim = wait_until(lb_dimension, 20, 0.5, "ListMetrics to list RequestCount")
+    assert re.fullmatch(r"app/web/[0-9a-f]{16}", dim) or dim.startswith("app/"), dim
+    now = int(time.time())
+
+    def total():
+        out = cw.get_metric_statistics(
+            Namespace="AWS/ApplicationELB", MetricName="RequestCount",
+            Dimensions=[{"Name": "LoadBalancer", "Value": dim}], StartTime=now - 600,
+            EndTime=now + 120, Period=60, Statistics=["Sum", "SampleCount"])
+        assert out["Label"] == "RequestCount"
+        return sum(p["Sum"] for p in out["Datapoints"])
+
+    wait_until(lambda: total() == 5, 25, 0.5, "RequestCount to reach 5")
+    with pytest.raises(ClientError) as e:
+        cw.get_metric_statistics(Namespace="AWS/ApplicationELB", MetricName="RequestCount",
+                                 StartTime=now - 600, EndTime=now, Period=7,
+                                 Statistics=["Sum"])
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
+    # A key whose policy grants only elasticloadbalancing:* may not read CloudWatch.
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "elasticloadbalancing:*", "Resource": "*"}]})
+    policy_file = api.tmp / "elb-only.json"
+    policy_file.write_text(policy)
+    key, secret = api.new_key("elb-only", f"@{policy_file}")
+    limited = boto3.client(
+        "cloudwatch", endpoint_url=f"http://{LOCAL}:{api.api_port}", region_name="us-east-1",
+        aws_access_key_id=key, aws_secret_access_key=secret,
+        config=BotoConfig(retries={"max_attempts": 1}))
+    with pytest.raises(ClientError) as e:
+        limited.list_metrics(Namespace="AWS/ApplicationELB")
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    assert "cloudwatch:ListMetrics" in e.value.response["Error"]["Message"]
+    if not os.path.exists(AWS_CLI):
+        return
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=api.key_id, AWS_SECRET_ACCESS_KEY=api.secret,
+               AWS_DEFAULT_REGION="us-east-1", AWS_CONFIG_FILE="/dev/null",
+               AWS_SHARED_CREDENTIALS_FILE="/dev/null", AWS_PAGER="")
+    r = subprocess.run([AWS_CLI, "cloudwatch", "get-metric-statistics", "--endpoint-url",
+                        f"http://{LOCAL}:{api.api_port}", "--namespace", "AWS/ApplicationELB",
+                        "--metric-name", "RequestCount", "--dimensions",
+                        f"Name=LoadBalancer,Value={dim}", "--start-time", str(now - 600),
+                        "--end-time", str(now + 120), "--period", "60", "--statistics", "Sum",
+                        "--output", "json"], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert sum(p["Sum"] for p in json.loads(r.stdout)["Datapoints"]) == 5

@@ -5,7 +5,9 @@
 //  * a 400 carries Error.Code and a non-empty Error.Message;
 //  * a 200 GetMetricStatistics has a Label and at most 1,440 Datapoints, each with a
 //    Timestamp that ParseTimestamp reads back and a Unit;
-//  * ParseTimestamp of the input never crashes, and of FormatTimestamp(t) gives t back.
+//  * ParseTimestamp of the input never crashes, and of FormatTimestamp(t) gives t back;
+//  * the same query through the API endpoint's XML path (CloudWatchXml) answers 200 or 400,
+//    a 400 with its error code, and the XML names CloudWatch's namespace.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -54,6 +56,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (sluice::api::ParseTimestamp(input, &t) && t > -62135596800 && t < 253402300799) {
     int64_t back = 0;
     Check(sluice::api::ParseTimestamp(sluice::api::FormatTimestamp(t), &back) && back == t);
+  }
+  auto params = sluice::api::QueryParams::Parse(input);
+  if (params.ok()) {
+    sluice::api::CloudWatchAnswer x = sluice::api::CloudWatchXml(*Fixture(), params.value(), "id");
+    Check((x.status == 200 && x.error_code.empty()) || (x.status == 400 && !x.error_code.empty()));
+    Check(x.xml.find(sluice::api::kCloudWatchXmlNamespace) != std::string::npos);
   }
   sluice::api::CloudWatchReply r = sluice::api::CloudWatchJson(*Fixture(), input);
   Check(r.status == 200 || r.status == 400);
