@@ -138,7 +138,10 @@ std::string ApiServer::Answer(std::string_view request, std::string source_ip) c
   if (const std::string* a = params.value().Get("Action")) audit.event_name = *a;
   const std::string* version = params.value().Get("Version");
   const bool cloudwatch = cloudwatch_ && version != nullptr && *version == kCloudWatchVersion;
-  if (cloudwatch) call.service = "monitoring";
+  if (cloudwatch) {
+    call.service = "monitoring";
+    audit.event_source = "monitoring.amazonaws.com";
+  }
   ApiResult<std::string> caller = authenticate_(call);
   Service::Answer answer;
   if (!caller.ok()) {
@@ -284,7 +287,7 @@ std::string AuditJson(const AuditRecord& r) {
   nlohmann::ordered_json j;
   j["eventVersion"] = "1.08";
   j["eventTime"] = r.event_time;
-  j["eventSource"] = "elasticloadbalancing.amazonaws.com";
+  j["eventSource"] = r.event_source;
   j["eventName"] = r.event_name;
   j["userIdentity"] = {{"type", "IAMUser"}, {"accessKeyId", r.access_key_id}};
   j["sourceIPAddress"] = r.source_ip;

@@ -46,6 +46,7 @@ struct AuditRecord {
   int http_status = 0;
   std::string error_code;
   std::string error_message;
+  const char* event_source = "elasticloadbalancing.amazonaws.com";  // or monitoring's
 };
 
 class ApiServer {

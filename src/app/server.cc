@@ -37,15 +37,25 @@
 namespace sluice::app {
 namespace {
 
+// One line per call, written with one fwrite: the control, sampler and webhook threads log
+// concurrently, and their lines must not interleave.
 void Log(const char* fmt, const std::string& a = "", const std::string& b = "") {
   char ts[32];
   time_t now = time(nullptr);
   tm t;
   gmtime_r(&now, &t);
   strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &t);
-  std::fprintf(stderr, "%s sluice: ", ts);
-  std::fprintf(stderr, fmt, a.c_str(), b.c_str());
-  std::fputc('\n', stderr);
+  std::string line = std::string(ts) + " sluice: ";
+  const int n = std::snprintf(nullptr, 0, fmt, a.c_str(), b.c_str());
+  if (n > 0) {
+    const size_t at = line.size();
+    line.resize(at + static_cast<size_t>(n) + 1);
+    std::snprintf(line.data() + at, static_cast<size_t>(n) + 1, fmt, a.c_str(), b.c_str());
+    line.back() = '\n';
+  } else {
+    line.push_back('\n');
+  }
+  std::fwrite(line.data(), 1, line.size(), stderr);
   std::fflush(stderr);
 }
 
@@ -170,10 +180,15 @@ health::MonitoredSet MonitoredTargets(const proxy::Snapshot& snap) {
   for (size_t g = 0; g < snap.target_groups.size(); ++g) {
     const proxy::TargetGroupRuntime& tg = snap.target_groups[g];
     index[tg.config->name] = g;
-    out.groups.push_back({tg.config->name, tg.config->health_check,
-                          tg.config->attributes.slow_start_seconds, used[g], tg.tls,
+    out.groups.push_back({tg.config->name,
+                          tg.config->health_check,
+                          tg.config->attributes.slow_start_seconds,
+                          used[g],
+                          tg.tls,
                           tg.config->attributes.proxy_protocol_v2,
-                          CheckVersionOf(tg.protocol_version)});
+                          CheckVersionOf(tg.protocol_version),
+                          {},
+                          {}});
     if (g < logs.size() && !logs[g].empty()) {
       out.groups.back().check_logs = std::move(logs[g]);
       out.groups.back().log_group_id = config::TargetGroupArn(snap.config.account, tg.config->name);
@@ -188,7 +203,10 @@ health::MonitoredSet MonitoredTargets(const proxy::Snapshot& snap) {
   for (const proxy::DrainingTarget& d : snap.draining) {
     if (now >= d.deadline_ms) continue;  // drained: no longer registered anywhere
     auto [it, added] = index.emplace(d.group, out.groups.size());
-    if (added) out.groups.push_back({d.group, d.check, 0, false, nullptr, false});
+    if (added) {
+      out.groups.push_back(
+          {d.group, d.check, 0, false, nullptr, false, health::CheckVersion::kHttp1, {}, {}});
+    }
     out.targets.push_back(
         {it->second, d.id, d.address, CheckPort(d.check, d.address), d.stats, true});
   }

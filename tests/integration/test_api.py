@@ -497,6 +497,9 @@ def test_cloudwatch_through_boto3_and_the_aws_cli(api):
                                  StartTime=now - 600, EndTime=now, Period=7,
                                  Statistics=["Sum"])
     assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
+    records = [json.loads(line) for line in api.audit.read_text().splitlines()]
+    sources = {r["eventSource"] for r in records if r["eventName"] == "GetMetricStatistics"}
+    assert sources == {"monitoring.amazonaws.com"}, sources
     # A key whose policy grants only elasticloadbalancing:* may not read CloudWatch.
     policy = json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "elasticloadbalancing:*", "Resource": "*"}]})
