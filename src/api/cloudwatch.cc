@@ -252,9 +252,12 @@ CloudWatchReply Answer(const observe::MetricHistory& history, std::string_view q
 }  // namespace
 
 bool ParseTimestamp(std::string_view s, int64_t* unix_s) {
+  // Unix seconds from 1970 to the end of 9999: differences of two never overflow.
+  constexpr int64_t kLatest = 253402300799;
   int64_t n = 0;
   if (auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
       ec == std::errc() && p == s.data() + s.size()) {
+    if (n < 0 || n > kLatest) return false;
     *unix_s = n;
     return true;
   }
@@ -277,7 +280,8 @@ bool ParseTimestamp(std::string_view s, int64_t* unix_s) {
     rest = rest.substr(i);
   }
   if (!(rest.empty() || rest == "Z" || rest == "+00:00" || rest == " 00:00")) return false;
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
+  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 ||
+      second > 60) {
     return false;
   }
   std::tm tm{};

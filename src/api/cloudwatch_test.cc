@@ -133,7 +133,8 @@ TEST(Timestamps, IsoAndUnixSeconds) {
   EXPECT_TRUE(ParseTimestamp("1796482800", &t));
   EXPECT_EQ(FormatTimestamp(1796482800), "2026-12-05T15:00:00Z");
   for (const char* bad : {"", "yesterday", "2026-13-05T15:00:00Z", "2026-12-05T15:00:00+02:00",
-                          "2026-12-05T15:00:00.Z", "2026-12-05"}) {
+                          "2026-12-05T15:00:00.Z", "2026-12-05", "-1", "253402300800",
+                          "-9223372036854775808", "9223372036854775807", "1969-12-31T23:59:59Z"}) {
     EXPECT_FALSE(ParseTimestamp(bad, &t)) << bad;
   }
 }

@@ -113,6 +113,10 @@ std::variant<bool, MetricError> Validate(const StatisticsRequest& r, int resolut
     return MetricError{"InvalidParameterCombination",
                        "Must specify either Statistics or ExtendedStatistics, but not both."};
   }
+  // CloudWatch's limits; they also bound the answer (1,440 points x 15 values).
+  if (r.statistics.size() > 5 || r.extended.size() > 10) {
+    return invalid("At most 5 Statistics and 10 ExtendedStatistics may be requested.");
+  }
   for (const std::string& s : r.statistics) {
     if (std::find(std::begin(kStatisticNames), std::end(kStatisticNames), s) ==
         std::end(kStatisticNames)) {

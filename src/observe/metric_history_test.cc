@@ -187,6 +187,10 @@ TEST(MetricHistory, RefusesWhatCloudWatchRefuses) {
   EXPECT_EQ(Err(h.Statistics(Ask("RequestCount", 0, 14410, 10, {"Sum"}))).code,
             "InvalidParameterCombination");  // 1,441 data points
   EXPECT_EQ(Err(h.Statistics(Ask("", 0, 60, 10, {"Sum"}))).code, "MissingParameter");
+  EXPECT_EQ(Err(h.Statistics(Ask("RequestCount", 0, 60, 10,
+                                 {"Sum", "Sum", "Sum", "Sum", "Sum", "Sum"})))
+                .code,
+            "InvalidParameterValue");  // CloudWatch's limit of 5 bounds the answer too
 }
 
 TEST(ParsePercentile, AcceptsCloudWatchsForms) {
