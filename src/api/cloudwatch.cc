@@ -124,6 +124,10 @@ ListAnswer ListMetrics(const observe::MetricHistory& history, const QueryParams&
   const std::string* metric = q.Get("MetricName");
   std::vector<std::pair<std::string, std::optional<std::string>>> filters;
   if (auto list = q.StructList("Dimensions")) {
+    if (list->size() > 10) {  // CloudWatch's limit
+      return observe::MetricError{"InvalidParameterValue",
+                                  "At most 10 Dimensions may be given to filter on."};
+    }
     for (const QueryParams& f : *list) {
       const std::string* name = f.Get("Name");
       if (name == nullptr) {

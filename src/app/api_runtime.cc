@@ -200,7 +200,8 @@ api::ApiResult<bool> ApiRuntime::Authorize(const std::string& caller,
   const bool cloudwatch = version != nullptr && *version == api::kCloudWatchVersion;
   ctx.action =
       (cloudwatch ? "cloudwatch:" : "elasticloadbalancing:") + (action ? *action : std::string());
-  ctx.resources = ResourcesOf(params);
+  // CloudWatch calls name no elbv2 resource: evaluated against "*", whatever ARNs they carry.
+  if (!cloudwatch) ctx.resources = ResourcesOf(params);
   ctx.source_ip = call.source_ip;
   ctx.now_unix = time(nullptr);
   ctx.resource_tag = [this](std::string_view arn, std::string_view key) {

@@ -37,7 +37,11 @@ void MetricsRuntime::Apply(const config::Config& config) {
     account_ = config.account.id;
     region_ = config.account.region;
   }
-  alarms_.Apply(config.alarms);
+  for (const std::string& name : alarms_.Apply(config.alarms, history_.resolution_s())) {
+    log_("alarm " + name + " is not checked: its Period is not a multiple of the running " +
+         "metrics resolution (" + std::to_string(history_.resolution_s()) +
+         " s); Admin.MetricsResolutionSeconds changes apply at restart");
+  }
 }
 
 // Sampler thread: judge the alarms on the sample just recorded; log and notify each change.

@@ -466,7 +466,6 @@ int RunServer(const ServerOptions& options) {
     return observe::RenderPrometheus(metric_slots, worker_metrics, HealthCounts(checker.Report()));
   });
   metrics.Attach(admin);
-  metrics.Start();
   bool admin_failed = false;
   StartAdmin(options, *current, admin, &admin_failed);
   if (admin_failed) return 1;
@@ -476,7 +475,8 @@ int RunServer(const ServerOptions& options) {
     return 1;
   }
   if (!StartWorkers(pool, loaded)) return 1;
-  loaded = {};  // current/current_sockets hold them now; a reload must be able to drop them
+  metrics.Start();  // reads the workers' counters: only once they all run
+  loaded = {};      // current/current_sockets hold them now; a reload must be able to drop them
   DescribeListeners(*current);
   Log("ready: %s workers, config %s", std::to_string(workers), source.Label());
   // Type=notify: systemd considers the unit started now, not when the process was forked.

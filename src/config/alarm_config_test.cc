@@ -61,11 +61,13 @@ TEST(AlarmConfig, LoadsAndRoundTrips) {
 
 TEST(AlarmConfig, ErrorsNameTheField) {
   EXPECT_THAT(
-      Errors("Alarms:\n  - {AlarmName: a, MetricName: RequestCuont, Statistic: Sum, Period: "
+      Errors("Alarms:\n  - {AlarmName: a, Dimensions: [{Name: LoadBalancer, Value: w}], "
+             "MetricName: RequestCuont, Statistic: Sum, Period: "
              "60, EvaluationPeriods: 1, Threshold: 1, ComparisonOperator: GreaterThanThreshold}\n"),
       ElementsAre(HasSubstr("Alarms[0].MetricName: metric 'RequestCuont' is not one Sluice "
                             "records")));
-  EXPECT_THAT(Errors("Alarms:\n  - {AlarmName: a, MetricName: RequestCount, Period: 7, "
+  EXPECT_THAT(Errors("Alarms:\n  - {AlarmName: a, Dimensions: [{Name: LoadBalancer, Value: w}], "
+                     "MetricName: RequestCount, Period: 7, "
                      "EvaluationPeriods: 1, Threshold: x, ComparisonOperator: Above}\n"),
               ElementsAre(HasSubstr("give exactly one of Statistic and ExtendedStatistic"),
                           HasSubstr("Alarms[0].Period: period 7 s is not a multiple of "
@@ -73,7 +75,8 @@ TEST(AlarmConfig, ErrorsNameTheField) {
                           HasSubstr("Alarms[0].Threshold: threshold 'x' is not a number"),
                           HasSubstr("Alarms[0].ComparisonOperator: comparison operator 'Above' "
                                     "is invalid")));
-  EXPECT_THAT(Errors("Alarms:\n  - {AlarmName: a, MetricName: RequestCount, Statistic: Sum, "
+  EXPECT_THAT(Errors("Alarms:\n  - {AlarmName: a, Dimensions: [{Name: LoadBalancer, Value: w}], "
+                     "MetricName: RequestCount, Statistic: Sum, "
                      "Period: 600, EvaluationPeriods: 7, DatapointsToAlarm: 2, Threshold: 1, "
                      "ComparisonOperator: LessThanThreshold, AlarmActions: "
                      "[\"https://x/\", \"arn:aws:sns:us-east-1:1:t\"]}\n"),
@@ -81,7 +84,8 @@ TEST(AlarmConfig, ErrorsNameTheField) {
                           HasSubstr("https webhooks are not supported yet"),
                           HasSubstr("must be an http:// URL")));
   EXPECT_THAT(
-      Errors("Alarms:\n  - {AlarmName: a, Namespace: AWS/EC2, MetricName: RequestCount,"
+      Errors("Alarms:\n  - {AlarmName: a, Dimensions: [{Name: LoadBalancer, Value: w}], Namespace: "
+             "AWS/EC2, MetricName: RequestCount,"
              " ExtendedStatistic: p101, Period: 60, EvaluationPeriods: 1, "
              "Threshold: 1, ComparisonOperator: LessThanThreshold}\n"
              "  - {AlarmName: a, MetricName: RequestCount, Statistic: Sum, Period: 60, "
@@ -92,6 +96,17 @@ TEST(AlarmConfig, ErrorsNameTheField) {
                   HasSubstr("'p101' is not a percentile"), HasSubstr("duplicate alarm name 'a'"),
                   HasSubstr("DatapointsToAlarm 2 is more than EvaluationPeriods (1)"),
                   HasSubstr("dimension 'Zone' is invalid")));
+}
+
+TEST(AlarmConfig, DimensionsAreRequired) {
+  EXPECT_THAT(Errors("Alarms:\n  - {AlarmName: a, MetricName: RequestCount, Statistic: Sum, "
+                     "Period: 60, EvaluationPeriods: 1, Threshold: 1, ComparisonOperator: "
+                     "LessThanThreshold}\n"),
+              ElementsAre(HasSubstr("Alarms[0].Dimensions: missing required field")));
+  EXPECT_THAT(Errors("Alarms:\n  - {AlarmName: a, MetricName: RequestCount, Statistic: Sum, "
+                     "Period: 60, EvaluationPeriods: 1, Threshold: 1, ComparisonOperator: "
+                     "LessThanThreshold, Dimensions: []}\n"),
+              ElementsAre(HasSubstr("every series has a LoadBalancer or TargetGroup dimension")));
 }
 
 TEST(WebhookUrl, Parts) {

@@ -120,7 +120,7 @@ std::vector<Mutation> StoreMutations() {
         M("alarms[0].metric", c.alarms[0].metric = "HTTPCode_ELB_5XX_Count"),
         M("alarms[0].dimensions[0].name", c.alarms[0].dimensions[0].name = "TargetGroup"),
         M("alarms[0].dimensions[0].value", c.alarms[0].dimensions[0].value = "e"),
-        M("alarms[0].dimensions: 1 vs 0", c.alarms[0].dimensions.clear()),
+        M("alarms[0].dimensions: 1 vs 2", c.alarms[0].dimensions.push_back({"TargetGroup", "g"})),
         M("alarms[0].statistic", c.alarms[0].statistic = "Average"),
         M("alarms[0].statistic", c.alarms[0].statistic = "";
           c.alarms[0].extended_statistic = "p99"),

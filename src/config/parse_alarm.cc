@@ -212,7 +212,11 @@ void ReadAlarm(LoadContext& ctx, const Field& item, int resolution, std::set<std
     }
     a.metric = *n;
   }
-  ReadDimensions(r, m.Get("Dimensions"), &a.dimensions);
+  Field dimensions = m.Require("Dimensions");
+  ReadDimensions(r, dimensions, &a.dimensions);
+  if (dimensions.present && a.dimensions.empty()) {
+    r.AddError(dimensions, "every series has a LoadBalancer or TargetGroup dimension; name one");
+  }
   ReadStatistic(r, m, &a);
   ReadEvaluation(r, m, resolution, &a);
   if (auto e = ReadBool(r, m.Get("ActionsEnabled"))) a.actions_enabled = *e;

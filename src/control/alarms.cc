@@ -216,8 +216,10 @@ std::string NotificationJson(const AlarmChange& c, const std::string& region,
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-void Alarms::Apply(const std::vector<config::AlarmDefinition>& alarms) {
+std::vector<std::string> Alarms::Apply(const std::vector<config::AlarmDefinition>& alarms,
+                                       int resolution_s) {
   std::string ignored;
+  std::vector<std::string> unchecked;
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<Entry> next;
   next.reserve(alarms.size());
@@ -231,9 +233,19 @@ void Alarms::Apply(const std::vector<config::AlarmDefinition>& alarms) {
       if (old.alarm.name == a.name && config::SameModel(x, y, &ignored)) e = old;
     }
     e.alarm = a;
+    e.unchecked = resolution_s <= 0 || a.period % resolution_s != 0;
+    if (e.unchecked) {
+      e.state = AlarmState::kInsufficientData;
+      e.reason = "Unchecked: Period " + std::to_string(a.period) +
+                 " is not a multiple of the running metrics resolution (" +
+                 std::to_string(resolution_s) +
+                 " s); Admin.MetricsResolutionSeconds changes apply at restart";
+      unchecked.push_back(a.name);
+    }
     next.push_back(std::move(e));
   }
   entries_ = std::move(next);
+  return unchecked;
 }
 
 std::vector<AlarmChange> Alarms::Evaluate(const observe::MetricHistory& history, int64_t now_s) {
@@ -241,6 +253,7 @@ std::vector<AlarmChange> Alarms::Evaluate(const observe::MetricHistory& history,
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<AlarmChange> changes;
   for (Entry& e : entries_) {
+    if (e.unchecked) continue;
     const config::AlarmDefinition& a = e.alarm;
     const int64_t end = now_s / a.period * a.period;
     const int64_t start = end - int64_t{a.evaluation_periods} * a.period;

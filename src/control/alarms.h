@@ -61,7 +61,11 @@ std::string NotificationJson(const AlarmChange& change, const std::string& regio
 class Alarms {
  public:
   // The alarms of a new configuration; one whose definition did not change keeps its state.
-  void Apply(const std::vector<config::AlarmDefinition>& alarms);
+  // An alarm whose Period is not a multiple of the running history's resolution (the config
+  // changed Admin.MetricsResolutionSeconds, which applies at restart) is kept unchecked, and
+  // its name returned so that the caller can say why.
+  std::vector<std::string> Apply(const std::vector<config::AlarmDefinition>& alarms,
+                                 int resolution_s);
   // Judges every alarm as of now_s (a sample time) and returns the state changes.
   std::vector<AlarmChange> Evaluate(const observe::MetricHistory& history, int64_t now_s);
   // {"MetricAlarms":[...]}, shaped like DescribeAlarms' output.
@@ -73,6 +77,7 @@ class Alarms {
     AlarmState state = AlarmState::kInsufficientData;
     std::string reason = "Unchecked: Initial alarm creation";
     int64_t updated_s = 0;
+    bool unchecked = false;  // its Period does not fit the running resolution
   };
   mutable std::mutex mu_;
   std::vector<Entry> entries_;

@@ -96,7 +96,7 @@ TEST(Alarms, EvaluateReportsEachChangeOnceAndApplyKeepsUnchangedState) {
     return Scalar("HTTPCode_ELB_5XX_Count", lb, SeriesKind::kCounter, "Count", total);
   };
   Alarms alarms;
-  alarms.Apply({Alarm("GreaterThanThreshold", 1, 0, "notBreaching")});
+  alarms.Apply({Alarm("GreaterThanThreshold", 1, 0, "notBreaching")}, 60);
   h.Record(1796482860, {five_xx(0)});  // 15:00 quiet
   auto changes = alarms.Evaluate(h, 1796482860);
   ASSERT_EQ(changes.size(), 1u);
@@ -109,16 +109,30 @@ TEST(Alarms, EvaluateReportsEachChangeOnceAndApplyKeepsUnchangedState) {
   EXPECT_THAT(changes[0].reason, HasSubstr("[9.0 (05/12/26 15:01:00)]"));
   EXPECT_TRUE(alarms.Evaluate(h, 1796482920).empty());  // no change, no report
   // A reload with the same alarm keeps ALARM; a changed threshold starts it over.
-  alarms.Apply({Alarm("GreaterThanThreshold", 1, 0, "notBreaching")});
+  alarms.Apply({Alarm("GreaterThanThreshold", 1, 0, "notBreaching")}, 60);
   auto doc = nlohmann::json::parse(alarms.DescribeJson());
   EXPECT_EQ(doc["MetricAlarms"][0]["StateValue"], "ALARM");
   EXPECT_EQ(doc["MetricAlarms"][0]["Threshold"], 5.0);
   config::AlarmDefinition changed = Alarm("GreaterThanThreshold", 1, 0, "notBreaching");
   changed.threshold = "50";
-  alarms.Apply({changed});
+  alarms.Apply({changed}, 60);
   doc = nlohmann::json::parse(alarms.DescribeJson());
   EXPECT_EQ(doc["MetricAlarms"][0]["StateValue"], "INSUFFICIENT_DATA");
   EXPECT_EQ(doc["MetricAlarms"][0]["StateReason"], "Unchecked: Initial alarm creation");
+}
+
+TEST(Alarms, APeriodTheRunningResolutionCannotGiveIsUncheckedAndSaysWhy) {
+  // Admin.MetricsResolutionSeconds changed from 60 to 10 by a reload: the history still
+  // samples every 60 s, so a 30 s period cannot be judged.
+  Alarms alarms;
+  config::AlarmDefinition a = Alarm();
+  a.period = 30;
+  EXPECT_EQ(alarms.Apply({a}, 60), std::vector<std::string>{"web-5xx"});
+  observe::MetricHistory h(60, 3600);
+  EXPECT_TRUE(alarms.Evaluate(h, 1796482860).empty());
+  auto doc = nlohmann::json::parse(alarms.DescribeJson());
+  EXPECT_THAT(doc["MetricAlarms"][0]["StateReason"].get<std::string>(),
+              HasSubstr("Period 30 is not a multiple of the running metrics resolution (60 s)"));
 }
 
 TEST(Alarms, NotificationHasTheShapeOfCloudWatchsSnsMessage) {
@@ -146,7 +160,8 @@ TEST(Alarms, EveryRecordedMetricIsOneAnAlarmMayName) {
   for (const observe::SeriesTotal& t : totals) {
     std::string yaml = "Alarms:\n  - {AlarmName: a, MetricName: " + t.metric +
                        ", Statistic: Sum, Period: 60, EvaluationPeriods: 1, Threshold: 1, "
-                       "ComparisonOperator: GreaterThanThreshold}\n";
+                       "ComparisonOperator: GreaterThanThreshold, Dimensions: [{Name: "
+                       "TargetGroup, Value: tg}]}\n";
     config::LoadResult r = config::LoadConfigFromString(yaml, "t.yaml");
     EXPECT_TRUE(std::holds_alternative<config::Config>(r)) << t.metric;
   }

@@ -66,11 +66,20 @@ bool SendAll(int fd, const std::string& data, std::string* error) {
   return true;
 }
 
-// The status code of the response's status line ("HTTP/1.1 204 ..."), or 0.
-int ReadStatus(int fd, std::string* error) {
+// The status code of the response's status line ("HTTP/1.1 204 ..."), or 0; gives up at
+// `deadline_ms` (steady clock) however slowly the bytes come.
+int ReadStatus(int fd, int64_t deadline_ms, std::string* error) {
   char buf[512];
   size_t have = 0;
   while (have < sizeof(buf)) {
+    const int64_t left = deadline_ms - SteadyMs();
+    pollfd p{fd, POLLIN, 0};
+    const int ready = left > 0 ? poll(&p, 1, static_cast<int>(left)) : 0;
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) {
+      *error = ready == 0 ? "no response in time" : std::string("poll: ") + std::strerror(errno);
+      return 0;
+    }
     ssize_t n = recv(fd, buf + have, sizeof(buf) - have, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
@@ -100,6 +109,7 @@ int ReadStatus(int fd, std::string* error) {
 }  // namespace
 
 PostResult PostJson(const std::string& url, const std::string& body, int timeout_ms) {
+  const int64_t deadline_ms = SteadyMs() + timeout_ms;
   PostResult r;
   std::string host, path;
   int port = 0;
@@ -112,7 +122,7 @@ PostResult PostJson(const std::string& url, const std::string& body, int timeout
                         "\r\nContent-Type: application/json\r\nUser-Agent: sluice-alarms\r\n"
                         "Content-Length: " +
                         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
-  if (SendAll(fd, request, &r.error)) r.status = ReadStatus(fd, &r.error);
+  if (SendAll(fd, request, &r.error)) r.status = ReadStatus(fd, deadline_ms, &r.error);
   close(fd);
   return r;
 }

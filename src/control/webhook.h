@@ -22,8 +22,10 @@ struct PostResult {
   std::string error;
 };
 
-// One POST of `body` to `url` (http://host[:port]/path), blocking, with `timeout_ms` for the
-// connection and each read and write. Exposed for tests.
+// One POST of `body` to `url` (http://host[:port]/path), blocking: `timeout_ms` bounds the
+// connection (per address) and each write, and the response must have its status line
+// within `timeout_ms` of the start. Name resolution is not bounded (use an IP address for a
+// webhook that must never delay shutdown). Exposed for tests.
 PostResult PostJson(const std::string& url, const std::string& body, int timeout_ms);
 
 class WebhookSender {

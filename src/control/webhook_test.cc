@@ -62,13 +62,15 @@ class Receiver {
           break;
         }
       }
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        last_ = got;  // before the count that tests wait for
+      }
       const int i = count_.fetch_add(1);
       const int status = statuses_[std::min<size_t>(i, statuses_.size() - 1)];
       std::string reply = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: 0\r\n\r\n";
       send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
       close(c);
-      std::lock_guard<std::mutex> lock(mu_);
-      last_ = got;
     }
   }
   std::vector<int> statuses_;
@@ -114,6 +116,25 @@ TEST(PostJson, FailuresSayWhy) {
   EXPECT_EQ(p.status, 0);
   EXPECT_NE(p.error.find("connect to 127.0.0.1:"), std::string::npos) << p.error;
   EXPECT_EQ(PostJson("https://x/", "{}", 100).status, 0);
+}
+
+TEST(PostJson, ASilentReceiverCostsOneTimeoutNotMore) {
+  // Listening, never answering: the kernel completes the connection from the backlog.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  ASSERT_EQ(listen(fd, 4), 0);
+  socklen_t len = sizeof(a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  const auto start = std::chrono::steady_clock::now();
+  PostResult p = PostJson("http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/", "{}", 300);
+  const auto took = std::chrono::steady_clock::now() - start;
+  close(fd);
+  EXPECT_EQ(p.status, 0);
+  EXPECT_EQ(p.error, "no response in time");
+  EXPECT_LT(took, std::chrono::seconds(3));  // the 300 ms deadline, with room for a busy box
 }
 
 TEST(WebhookSender, RetriesUntilDeliveredThenGivesUpOnTheHopeless) {

@@ -229,6 +229,10 @@ void MetricHistory::Record(int64_t now_s, const MetricTotals& totals) {
       case SeriesKind::kHistogram: {
         HistogramTotals d = Minus(total.histogram, s.last_histogram);
         s.last_histogram = total.histogram;
+        // Workers bump count, sum, then a bucket; the totals are read in that order too, so
+        // a response caught midway has its count but not its bucket. Count the buckets.
+        d.count = 0;
+        for (uint64_t b : d.buckets) d.count += b;
         if (d.count > 0) s.points[slot] = static_cast<double>(d.count);
         s.intervals[slot] = d;
         break;
@@ -270,7 +274,12 @@ std::vector<SeriesName> MetricHistory::List() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<SeriesName> names;
   names.reserve(series_.size());
-  for (const Series& s : series_) names.push_back(s.name);
+  for (const Series& s : series_) {
+    // Only series with a data point in the retained hour, as CloudWatch lists what has data.
+    if (std::any_of(s.points.begin(), s.points.end(), [](double v) { return !std::isnan(v); })) {
+      names.push_back(s.name);
+    }
+  }
   return names;
 }
 

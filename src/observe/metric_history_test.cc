@@ -131,6 +131,31 @@ TEST(MetricHistory, ResponseTimeStatisticsComeFromTheHistogram) {
   EXPECT_DOUBLE_EQ(Stat(r.datapoints[0], "p100"), 0.031);  // top of bucket 5
 }
 
+TEST(MetricHistory, AResponseReadMidwayIsCountedWithItsBucketNotBefore) {
+  // The sampler can read a response's count before its bucket; that interval must not
+  // report a response with no bucket (Maximum would read as 65.536 s).
+  MetricHistory h(10, 3600);
+  SeriesTotal t = Scalar("TargetResponseTime", kTg, SeriesKind::kHistogram, "Seconds", 0);
+  t.histogram.count = 1;
+  t.histogram.sum_ms = 2;
+  h.Record(1010, {t});  // count seen, bucket not yet
+  t.histogram.buckets[2] = 1;
+  h.Record(1020, {t});
+  StatisticsResult r =
+      Ok(h.Statistics(Ask("TargetResponseTime", 1000, 1020, 10, {"SampleCount", "Maximum"}, kTg)));
+  ASSERT_EQ(r.datapoints.size(), 1u);
+  EXPECT_EQ(r.datapoints[0].timestamp_s, 1010);
+  EXPECT_EQ(Stat(r.datapoints[0], "SampleCount"), 1);
+  EXPECT_DOUBLE_EQ(Stat(r.datapoints[0], "Maximum"), 0.003);
+}
+
+TEST(MetricHistory, ListsOnlySeriesWithData) {
+  MetricHistory h(10, 3600);
+  h.Record(1010, {Counter("HTTPCode_ELB_504_Count", 0), Counter("HTTPCode_ELB_502_Count", 1)});
+  ASSERT_EQ(h.List().size(), 1u);
+  EXPECT_EQ(h.List()[0].metric, "HTTPCode_ELB_502_Count");
+}
+
 TEST(HistogramPercentile, InterpolatesInsideTheBucket) {
   HistogramTotals h;
   h.count = 10;
@@ -187,10 +212,10 @@ TEST(MetricHistory, RefusesWhatCloudWatchRefuses) {
   EXPECT_EQ(Err(h.Statistics(Ask("RequestCount", 0, 14410, 10, {"Sum"}))).code,
             "InvalidParameterCombination");  // 1,441 data points
   EXPECT_EQ(Err(h.Statistics(Ask("", 0, 60, 10, {"Sum"}))).code, "MissingParameter");
-  EXPECT_EQ(Err(h.Statistics(Ask("RequestCount", 0, 60, 10,
-                                 {"Sum", "Sum", "Sum", "Sum", "Sum", "Sum"})))
-                .code,
-            "InvalidParameterValue");  // CloudWatch's limit of 5 bounds the answer too
+  EXPECT_EQ(
+      Err(h.Statistics(Ask("RequestCount", 0, 60, 10, {"Sum", "Sum", "Sum", "Sum", "Sum", "Sum"})))
+          .code,
+      "InvalidParameterValue");  // CloudWatch's limit of 5 bounds the answer too
 }
 
 TEST(ParsePercentile, AcceptsCloudWatchsForms) {
