@@ -25,7 +25,7 @@ std::string Dump(const Json& j) {
 CloudWatchReply Fail(const std::string& code, const std::string& message) {
   Json j;
   j["Error"] = {{"Type", "Sender"}, {"Code", code}, {"Message", message}};
-  return {400, Dump(j), code, message};
+  return {400, Dump(j)};
 }
 
 bool ParseDigits(std::string_view s, int* out) {
@@ -58,7 +58,11 @@ const std::string* Required(const QueryParams& q, const char* name, std::string*
   return v != nullptr && !v->empty() ? v : nullptr;
 }
 
-std::optional<observe::StatisticsRequest> ReadRequest(const QueryParams& q, CloudWatchReply* fail) {
+// The request GetMetricStatistics names, or the error that refuses it.
+std::variant<observe::StatisticsRequest, observe::MetricError> ReadRequest(const QueryParams& q) {
+  auto invalid = [](std::string message) {
+    return observe::MetricError{"InvalidParameterValue", std::move(message)};
+  };
   std::string missing;
   const std::string* ns = Required(q, "Namespace", &missing);
   const std::string* metric = Required(q, "MetricName", &missing);
@@ -66,29 +70,21 @@ std::optional<observe::StatisticsRequest> ReadRequest(const QueryParams& q, Clou
   const std::string* end = Required(q, "EndTime", &missing);
   const std::string* period = Required(q, "Period", &missing);
   if (!ns || !metric || !start || !end || !period) {
-    *fail = Fail("MissingParameter", missing);
-    return std::nullopt;
+    return observe::MetricError{"MissingParameter", missing};
   }
   observe::StatisticsRequest r;
   r.metric = *metric;
   std::string error;
   auto dims = ReadDimensions(q, &error);
-  if (!dims) {
-    *fail = Fail("InvalidParameterValue", error);
-    return std::nullopt;
-  }
+  if (!dims) return invalid(error);
   r.dimensions = std::move(*dims);
   int p = 0;
   if (!ParseTimestamp(*start, &r.start_s) || !ParseTimestamp(*end, &r.end_s)) {
-    *fail = Fail("InvalidParameterValue",
-                 "StartTime and EndTime must be ISO 8601 times (2026-12-05T15:20:00Z) or Unix "
-                 "seconds.");
-    return std::nullopt;
+    return invalid(
+        "StartTime and EndTime must be ISO 8601 times (2026-12-05T15:20:00Z) or Unix seconds.");
   }
   if (!ParseDigits(*period, &p)) {
-    *fail =
-        Fail("InvalidParameterValue", "The parameter Period must be a whole number of seconds.");
-    return std::nullopt;
+    return invalid("The parameter Period must be a whole number of seconds.");
   }
   r.period_s = p;
   r.statistics = q.List("Statistics").value_or(std::vector<std::string>{});
@@ -105,13 +101,12 @@ using StatisticsAnswer = std::variant<StatisticsOut, observe::MetricError>;
 using ListAnswer = std::variant<std::vector<observe::SeriesName>, observe::MetricError>;
 
 StatisticsAnswer GetMetricStatistics(const observe::MetricHistory& history, const QueryParams& q) {
-  CloudWatchReply fail;
-  std::string missing;
-  std::optional<observe::StatisticsRequest> r = ReadRequest(q, &fail);
-  if (!r) return observe::MetricError{fail.error_code, fail.error_message};
-  StatisticsOut out{r->metric, {}};
+  auto read = ReadRequest(q);
+  if (auto* e = std::get_if<observe::MetricError>(&read)) return *e;
+  const observe::StatisticsRequest& r = std::get<observe::StatisticsRequest>(read);
+  StatisticsOut out{r.metric, {}};
   if (*q.Get("Namespace") != kAlbNamespace) return out;  // no such data
-  auto answer = history.Statistics(*r);
+  auto answer = history.Statistics(r);
   if (auto* e = std::get_if<observe::MetricError>(&answer)) return *e;
   out.datapoints = std::move(std::get<observe::StatisticsResult>(answer).datapoints);
   return out;
@@ -171,7 +166,7 @@ CloudWatchReply StatisticsJson(const StatisticsOut& s) {
     p["Unit"] = dp.unit;
     out["Datapoints"].push_back(std::move(p));
   }
-  return {200, Dump(out), "", ""};
+  return {200, Dump(out)};
 }
 
 CloudWatchReply ListJson(const std::vector<observe::SeriesName>& series) {
@@ -187,7 +182,7 @@ CloudWatchReply ListJson(const std::vector<observe::SeriesName>& series) {
     }
     out["Metrics"].push_back(std::move(m));
   }
-  return {200, Dump(out), "", ""};
+  return {200, Dump(out)};
 }
 
 std::string Number(double v) {
@@ -239,16 +234,6 @@ std::string ListXml(const std::vector<observe::SeriesName>& series) {
   }
   w.Close("Metrics");
   return w.str();
-}
-
-// CloudWatch's envelope: the monitoring namespace, otherwise the Query protocol's.
-std::string InNamespace(std::string xml) {
-  const std::string from = "xmlns=\"" + std::string(kXmlNamespace) + "\"";
-  size_t at = xml.find(from);
-  if (at != std::string::npos) {
-    xml.replace(at, from.size(), "xmlns=\"" + std::string(kCloudWatchXmlNamespace) + "\"");
-  }
-  return xml;
 }
 
 CloudWatchReply Answer(const observe::MetricHistory& history, std::string_view query);
@@ -315,8 +300,7 @@ CloudWatchReply CloudWatchJson(const observe::MetricHistory& history, std::strin
   } catch (const std::exception&) {
     return {500,
             "{\"Error\": {\"Type\": \"Receiver\", \"Code\": \"InternalFailure\", "
-            "\"Message\": \"the request could not be answered\"}}\n",
-            "InternalFailure", "the request could not be answered"};
+            "\"Message\": \"the request could not be answered\"}}\n"};
   }
 }
 
@@ -350,25 +334,24 @@ CloudWatchAnswer CloudWatchXml(const observe::MetricHistory& history, const Quer
                                std::string_view request_id) {
   auto fail = [&](const std::string& code, const std::string& message, int status) {
     ApiError e = SenderError(code, message, status);
-    return CloudWatchAnswer{status, InNamespace(ErrorXml(e, request_id)), code, message};
+    return CloudWatchAnswer{status, ErrorXml(e, request_id, kCloudWatchXmlNamespace), code,
+                            message};
+  };
+  auto success = [&](const std::string& action, const std::string& result_xml) {
+    return CloudWatchAnswer{
+        200, SuccessXml(action, result_xml, request_id, kCloudWatchXmlNamespace), "", ""};
   };
   try {
     const std::string* action = params.Get("Action");
     if (action != nullptr && *action == "GetMetricStatistics") {
       StatisticsAnswer a = GetMetricStatistics(history, params);
       if (auto* e = std::get_if<observe::MetricError>(&a)) return fail(e->code, e->message, 400);
-      return {
-          200,
-          InNamespace(SuccessXml(*action, StatisticsXml(std::get<StatisticsOut>(a)), request_id)),
-          "", ""};
+      return success(*action, StatisticsXml(std::get<StatisticsOut>(a)));
     }
     if (action != nullptr && *action == "ListMetrics") {
       ListAnswer a = ListMetrics(history, params);
       if (auto* e = std::get_if<observe::MetricError>(&a)) return fail(e->code, e->message, 400);
-      return {200,
-              InNamespace(SuccessXml(
-                  *action, ListXml(std::get<std::vector<observe::SeriesName>>(a)), request_id)),
-              "", ""};
+      return success(*action, ListXml(std::get<std::vector<observe::SeriesName>>(a)));
     }
     return fail("InvalidAction",
                 "Could not find operation " + (action ? *action : std::string()) + " for version " +

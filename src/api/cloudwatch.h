@@ -24,8 +24,6 @@ inline constexpr std::string_view kCloudWatchXmlNamespace =
 struct CloudWatchReply {
   int status = 200;  // 400 with {"Error":{"Type":"Sender","Code":..,"Message":..}}
   std::string json;
-  std::string error_code;  // when status != 200
-  std::string error_message;
 };
 
 // The same operations in the AWS Query protocol, for the API endpoint (`aws cloudwatch

@@ -107,11 +107,11 @@ XmlWriter& XmlWriter::Empty(std::string_view tag) {
 }
 
 std::string SuccessXml(std::string_view operation, std::string_view result_xml,
-                       std::string_view request_id) {
+                       std::string_view request_id, std::string_view xml_namespace) {
   std::string out;
   out.reserve(result_xml.size() + 256);
   out.append("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<");
-  out.append(operation).append("Response xmlns=\"").append(kXmlNamespace).append("\">");
+  out.append(operation).append("Response xmlns=\"").append(xml_namespace).append("\">");
   out.append("<").append(operation).append("Result>");
   out.append(result_xml);
   out.append("</").append(operation).append("Result>");
@@ -120,10 +120,11 @@ std::string SuccessXml(std::string_view operation, std::string_view result_xml,
   return out;
 }
 
-std::string ErrorXml(const ApiError& error, std::string_view request_id) {
+std::string ErrorXml(const ApiError& error, std::string_view request_id,
+                     std::string_view xml_namespace) {
   XmlWriter w;
   w.str().append("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ErrorResponse xmlns=\"");
-  w.str().append(kXmlNamespace).append("\">");
+  w.str().append(xml_namespace).append("\">");
   w.Open("Error")
       .Leaf("Type", error.sender ? "Sender" : "Receiver")
       .Leaf("Code", error.code)

@@ -32,12 +32,14 @@ class XmlWriter {
 // well-formed UTF-8, as U+FFFD).
 void AppendXmlEscaped(std::string_view text, std::string* out);
 
-// <Op>Response xmlns=...><Op>Result>{result}</Op>Result><ResponseMetadata>...
+// <Op>Response xmlns=...><Op>Result>{result}</Op>Result><ResponseMetadata>... in the
+// service's namespace (elbv2's unless another is given: CloudWatch's, api/cloudwatch.h).
 std::string SuccessXml(std::string_view operation, std::string_view result_xml,
-                       std::string_view request_id);
+                       std::string_view request_id, std::string_view xml_namespace = kXmlNamespace);
 // <ErrorResponse xmlns=...><Error><Type>Sender</Type><Code>..</Code><Message>..</Message>
 // </Error><RequestId>..</RequestId></ErrorResponse>
-std::string ErrorXml(const ApiError& error, std::string_view request_id);
+std::string ErrorXml(const ApiError& error, std::string_view request_id,
+                     std::string_view xml_namespace = kXmlNamespace);
 
 // A random (version 4) UUID, as AWS's request ids.
 std::string NewRequestId();

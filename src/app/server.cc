@@ -24,6 +24,7 @@
 #include "app/api_runtime.h"
 #include "app/file_watch.h"
 #include "app/metrics_runtime.h"
+#include "app/monitored_targets.h"
 #include "app/service_notify.h"
 #include "config/arn.h"
 #include "config/export.h"
@@ -125,94 +126,6 @@ void DescribeListeners(const proxy::Snapshot& snap) {
   }
 }
 
-// HealthCheckPort resolved: "traffic-port" means the target's own port. The loader has
-// validated any other value as a port number.
-uint16_t CheckPort(const config::HealthCheck& check, const SocketAddress& target) {
-  if (check.port == "traffic-port") return target.port;
-  unsigned port = 0;
-  auto [end, ec] = std::from_chars(check.port.data(), check.port.data() + check.port.size(), port);
-  return ec == std::errc() && port <= 65535 ? static_cast<uint16_t>(port) : target.port;
-}
-
-// used[i]: some listener's default actions or rules forward to target group i (ALB checks
-// only those; the others' targets are `unused`, Target.NotInUse).
-std::vector<bool> UsedGroups(const proxy::Snapshot& snap) {
-  std::vector<bool> used(snap.config.target_groups.size(), false);
-  auto mark = [&used](const std::vector<config::Action>& actions) {
-    for (const config::Action& a : actions) {
-      if (a.type != config::ActionType::kForward) continue;
-      for (const config::TargetGroupTuple& t : a.forward.target_groups) {
-        if (t.index >= 0 && static_cast<size_t>(t.index) < used.size()) used[t.index] = true;
-      }
-    }
-  };
-  for (const config::LoadBalancer& lb : snap.config.load_balancers) {
-    for (const config::Listener& l : lb.listeners) {
-      mark(l.default_actions);
-      for (const config::Rule& r : l.rules) mark(r.actions);
-    }
-  }
-  return used;
-}
-
-// The HTTP version of a group's health checks: its ProtocolVersion.
-health::CheckVersion CheckVersionOf(snapshot::ProtocolVersion version) {
-  switch (version) {
-    case snapshot::ProtocolVersion::kHttp2:
-      return health::CheckVersion::kHttp2;
-    case snapshot::ProtocolVersion::kGrpc:
-      return health::CheckVersion::kGrpc;
-    case snapshot::ProtocolVersion::kHttp1:
-      break;
-  }
-  return health::CheckVersion::kHttp1;
-}
-
-// Everything the health checker should watch: every target group (also those without
-// targets, so that the admin endpoint lists them) and whether a listener uses it, registered
-// targets, and the deregistered ones while they drain (under their group, or under a group of
-// their own name when the group itself was removed).
-health::MonitoredSet MonitoredTargets(const proxy::Snapshot& snap) {
-  health::MonitoredSet out;
-  std::vector<bool> used = UsedGroups(snap);
-  std::vector<std::vector<health::CheckLogStream>> logs = HealthCheckLogStreams(snap);
-  std::map<std::string, size_t> index;
-  for (size_t g = 0; g < snap.target_groups.size(); ++g) {
-    const proxy::TargetGroupRuntime& tg = snap.target_groups[g];
-    index[tg.config->name] = g;
-    out.groups.push_back({tg.config->name,
-                          tg.config->health_check,
-                          tg.config->attributes.slow_start_seconds,
-                          used[g],
-                          tg.tls,
-                          tg.config->attributes.proxy_protocol_v2,
-                          CheckVersionOf(tg.protocol_version),
-                          {},
-                          {}});
-    if (g < logs.size() && !logs[g].empty()) {
-      out.groups.back().check_logs = std::move(logs[g]);
-      out.groups.back().log_group_id = config::TargetGroupArn(snap.config.account, tg.config->name);
-    }
-    for (size_t i = 0; i < tg.targets.size(); ++i) {
-      const proxy::TargetRuntime& t = tg.targets[i];
-      out.targets.push_back({g, tg.config->targets[i].id, t.address,
-                             CheckPort(tg.config->health_check, t.address), t.stats, false});
-    }
-  }
-  int64_t now = net::MonotonicMillis();
-  for (const proxy::DrainingTarget& d : snap.draining) {
-    if (now >= d.deadline_ms) continue;  // drained: no longer registered anywhere
-    auto [it, added] = index.emplace(d.group, out.groups.size());
-    if (added) {
-      out.groups.push_back(
-          {d.group, d.check, 0, false, nullptr, false, health::CheckVersion::kHttp1, {}, {}});
-    }
-    out.targets.push_back(
-        {it->second, d.id, d.address, CheckPort(d.check, d.address), d.stats, true});
-  }
-  return out;
-}
-
 // Descriptors a serving process must have free at start-up: a client and a target
 // connection per request in flight, plus room for a few connections per worker.
 constexpr long kMinFreeDescriptors = 64;
@@ -242,22 +155,6 @@ Result<bool> CheckDescriptorHeadroom() {
                    std::to_string(free_fds) + " free after start-up (" + std::to_string(open_fds) +
                    " open); at least " + std::to_string(kMinFreeDescriptors) +
                    " are needed to serve"};
-}
-
-// HealthyHostCount / UnHealthyHostCount per target group, from the checker's report.
-std::vector<observe::TargetGroupHealthCount> HealthCounts(
-    const std::vector<health::TargetGroupHealth>& report) {
-  std::vector<observe::TargetGroupHealthCount> out;
-  for (const health::TargetGroupHealth& g : report) {
-    observe::TargetGroupHealthCount c;
-    c.dimension = config::TargetGroupDimension(g.group);
-    for (const health::TargetHealthRow& t : g.targets) {
-      if (t.state == health::TargetState::kHealthy) ++c.healthy;
-      if (t.state == health::TargetState::kUnhealthy) ++c.unhealthy;
-    }
-    out.push_back(std::move(c));
-  }
-  return out;
 }
 
 // Starts every worker on `snap`; "ready" may be said only when this returns true. On a

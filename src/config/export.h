@@ -41,5 +41,7 @@ std::string ExportYaml(const Config& config);
 // `first_difference` is not null, it is set to where and how, e.g.
 // "load_balancers[0].listeners[1].port: 80 vs 81".
 bool SameModel(const Config& a, const Config& b, std::string* first_difference);
+// The same comparison for one alarm (a reload keeps the state of an unchanged alarm).
+bool SameAlarmDefinition(const AlarmDefinition& a, const AlarmDefinition& b);
 
 }  // namespace sluice::config

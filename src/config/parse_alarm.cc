@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 
+#include "base/percentile.h"
 #include "config/parse.h"
 #include "config/quote.h"
 #include "config/webhook_url.h"
@@ -53,13 +54,6 @@ bool IsDecimal(std::string_view s) {
   double v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   return !s.empty() && ec == std::errc() && p == s.data() + s.size() && std::isfinite(v);
-}
-
-bool IsPercentile(std::string_view s) {
-  if (s.size() < 2 || s[0] != 'p' || s[1] < '0' || s[1] > '9') return false;
-  double v = 0;
-  auto [p, ec] = std::from_chars(s.data() + 1, s.data() + s.size(), v, std::chars_format::fixed);
-  return ec == std::errc() && p == s.data() + s.size() && v >= 0 && v <= 100;
 }
 
 void ReadDimensions(Reader& r, const Field& field, std::vector<AlarmDimension>* out) {
@@ -116,7 +110,8 @@ void ReadStatistic(Reader& r, const MapReader& m, AlarmDefinition* a) {
       a->statistic = *s;
     }
   } else if (auto e = ReadString(r, ext)) {
-    if (!IsPercentile(*e)) {
+    double percentile = 0;
+    if (!ParsePercentile(*e, &percentile)) {
       r.AddError(ext, "extended statistic " + QuoteValue(*e) +
                           " is not a percentile such as p99 or p99.9");
     } else {

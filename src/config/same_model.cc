@@ -325,6 +325,11 @@ bool SameAlarm(Diff& d, S at, const AlarmDefinition& a, const AlarmDefinition& b
 
 }  // namespace
 
+bool SameAlarmDefinition(const AlarmDefinition& a, const AlarmDefinition& b) {
+  Diff d(nullptr);
+  return SameAlarm(d, "", a, b);
+}
+
 bool SameModel(const Config& a, const Config& b, std::string* first_difference) {
   Diff d(first_difference);
   const std::string top;

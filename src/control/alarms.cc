@@ -218,7 +218,6 @@ std::string NotificationJson(const AlarmChange& c, const std::string& region,
 
 std::vector<std::string> Alarms::Apply(const std::vector<config::AlarmDefinition>& alarms,
                                        int resolution_s) {
-  std::string ignored;
   std::vector<std::string> unchecked;
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<Entry> next;
@@ -226,11 +225,7 @@ std::vector<std::string> Alarms::Apply(const std::vector<config::AlarmDefinition
   for (const config::AlarmDefinition& a : alarms) {
     Entry e;
     for (const Entry& old : entries_) {
-      config::Config x, y;
-      x.alarms = {old.alarm};
-      y.alarms = {a};
-      x.alarms[0].location = y.alarms[0].location = {};
-      if (old.alarm.name == a.name && config::SameModel(x, y, &ignored)) e = old;
+      if (config::SameAlarmDefinition(old.alarm, a)) e = old;
     }
     e.alarm = a;
     e.unchecked = resolution_s <= 0 || a.period % resolution_s != 0;

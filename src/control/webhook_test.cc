@@ -15,20 +15,30 @@
 namespace sluice::control {
 namespace {
 
+// A TCP socket bound to a free loopback port (listening when `backlog` > 0): its port in *port.
+int LoopbackSocket(int backlog, uint16_t* port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  if (backlog > 0) {
+    EXPECT_EQ(listen(fd, backlog), 0);
+  }
+  socklen_t len = sizeof(a);
+  EXPECT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  *port = ntohs(a.sin_port);
+  return fd;
+}
+
+std::string UrlOf(uint16_t port) { return "http://127.0.0.1:" + std::to_string(port) + "/"; }
+
 // A loopback HTTP server answering each connection with the next status of `statuses`
 // (the last one repeats), recording what it received.
 class Receiver {
  public:
   explicit Receiver(std::vector<int> statuses) : statuses_(std::move(statuses)) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-    EXPECT_EQ(listen(fd_, 16), 0);
-    socklen_t len = sizeof(a);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    fd_ = LoopbackSocket(16, &port_);
     thread_ = std::thread([this] { Serve(); });
   }
   ~Receiver() {
@@ -36,7 +46,7 @@ class Receiver {
     close(fd_);
     thread_.join();
   }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
+  std::string url() const { return UrlOf(port_) + "hook"; }
   int count() const { return count_.load(); }
   std::string last() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -103,15 +113,9 @@ TEST(PostJson, PostsTheBodyAndReadsTheStatus) {
 }
 
 TEST(PostJson, FailuresSayWhy) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);  // a port nobody listens on
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  PostResult p =
-      PostJson("http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/", "{}", 2000);
+  uint16_t port = 0;
+  int fd = LoopbackSocket(0, &port);  // bound, nobody listening
+  PostResult p = PostJson(UrlOf(port), "{}", 2000);
   close(fd);
   EXPECT_EQ(p.status, 0);
   EXPECT_NE(p.error.find("connect to 127.0.0.1:"), std::string::npos) << p.error;
@@ -120,16 +124,10 @@ TEST(PostJson, FailuresSayWhy) {
 
 TEST(PostJson, ASilentReceiverCostsOneTimeoutNotMore) {
   // Listening, never answering: the kernel completes the connection from the backlog.
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-  ASSERT_EQ(listen(fd, 4), 0);
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  uint16_t port = 0;
+  int fd = LoopbackSocket(4, &port);
   const auto start = std::chrono::steady_clock::now();
-  PostResult p = PostJson("http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/", "{}", 300);
+  PostResult p = PostJson(UrlOf(port), "{}", 300);
   const auto took = std::chrono::steady_clock::now() - start;
   close(fd);
   EXPECT_EQ(p.status, 0);

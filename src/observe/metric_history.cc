@@ -143,18 +143,6 @@ std::variant<bool, MetricError> Validate(const StatisticsRequest& r, int resolut
 
 }  // namespace
 
-bool ParsePercentile(const std::string& name, double* percentile) {
-  if (name.size() < 2 || name[0] != 'p') return false;
-  const char* begin = name.data() + 1;
-  const char* end = name.data() + name.size();
-  if (*begin < '0' || *begin > '9') return false;
-  double v = 0;
-  auto [ptr, ec] = std::from_chars(begin, end, v, std::chars_format::fixed);
-  if (ec != std::errc() || ptr != end || v < 0 || v > 100) return false;
-  *percentile = v;
-  return true;
-}
-
 double HistogramPercentile(const HistogramTotals& h, double percentile) {
   if (h.count == 0) return kNoData;
   const double rank = percentile / 100.0 * static_cast<double>(h.count);

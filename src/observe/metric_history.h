@@ -14,6 +14,7 @@
 #include <variant>
 #include <vector>
 
+#include "base/percentile.h"
 #include "observe/metrics.h"
 
 namespace sluice::observe {
@@ -151,7 +152,5 @@ class MetricHistory {
 // Statistic arithmetic, exposed for tests. A percentile of a histogram interpolates linearly
 // inside the bucket that holds it; returns seconds.
 double HistogramPercentile(const HistogramTotals& h, double percentile);
-// "p99.9" → 99.9; false for anything that is not p followed by a number in [0, 100].
-bool ParsePercentile(const std::string& name, double* percentile);
 
 }  // namespace sluice::observe
