@@ -180,13 +180,17 @@ void WriteListener(const config::Config& config, const config::LoadBalancer& lb,
       .Leaf("LoadBalancerArn", config::LoadBalancerArn(config.account, lb.name))
       .Leaf("Port", listener.port)
       .Leaf("Protocol", listener.protocol);
-  if (listener.protocol == "HTTPS") {
+  if (listener.protocol == "HTTPS" || listener.protocol == "TLS") {
     w->Open("Certificates");
     for (const config::ListenerCertificate& c : listener.certificates) {
       w->Open("member").Leaf("CertificateArn", config::CertificateArn(config.account, c.name));
       w->Close("member");
     }
     w->Close("Certificates").Leaf("SslPolicy", listener.ssl_policy);
+  }
+  if (!listener.alpn_policy.empty()) {
+    w->Open("AlpnPolicy").Leaf("member", listener.alpn_policy);
+    w->Close("AlpnPolicy");
   }
   WriteActions(config, "DefaultActions", listener.default_actions, w);
   w->Close("member");

@@ -200,14 +200,16 @@ const char* MutualTlsModeName(MutualTlsMode m) {
   return "?";
 }
 
-// HTTPS listeners always get the block; others only when it is not the default (which the
+// HTTPS and TLS listeners always get the block; others only when it is not the default (which the
 // loader then refuses, as it should).
 void WriteMutualAuthentication(Out& o, int indent, const Listener& l) {
   const MutualAuthentication& m = l.mutual_authentication;
   const bool verify = m.mode == MutualTlsMode::kVerify;
   const bool options = !m.trust_store.empty() || m.ignore_client_certificate_expiry ||
                        m.advertise_trust_store_ca_names;
-  if (l.protocol != "HTTPS" && m.mode == MutualTlsMode::kOff && !options) return;
+  if (l.protocol != "HTTPS" && l.protocol != "TLS" && m.mode == MutualTlsMode::kOff && !options) {
+    return;
+  }
   o.Open(indent, "MutualAuthentication");
   const int in = indent + 2;
   o.Str(in, "Mode", MutualTlsModeName(m.mode));
@@ -247,7 +249,7 @@ void WriteListener(Out& o, int indent, const Listener& l) {
   WriteTags(o, indent, l.tags);
   o.Int(indent, "Port", l.port);
   o.Str(indent, "BindAddress", l.bind_address);
-  const bool https = l.protocol == "HTTPS";
+  const bool https = l.protocol == "HTTPS" || l.protocol == "TLS";
   if (https || !l.ssl_policy.empty()) o.Str(indent, "SslPolicy", l.ssl_policy);
   if (https || !l.certificates.empty()) {
     std::vector<std::string> names;
@@ -256,7 +258,9 @@ void WriteListener(Out& o, int indent, const Listener& l) {
     o.Raw(indent, "Certificates", FlowStrings(names));
   }
   WriteMutualAuthentication(o, indent, l);
-  WriteListenerAttributes(o, indent, l.protocol, l.attributes);
+  if (!l.alpn_policy.empty()) o.Str(indent, "AlpnPolicy", l.alpn_policy);
+  // A TLS listener has no attribute (its idle timeout is fixed, reference §8.5).
+  if (l.protocol != "TLS") WriteListenerAttributes(o, indent, l.protocol, l.attributes);
   WriteActions(o, indent, "DefaultActions", l.default_actions);
   WriteRules(o, indent, l.rules);
 }
@@ -404,7 +408,7 @@ void WriteTargetGroups(Out& o, const std::vector<TargetGroup>& groups) {
     o.Str(4, "Name", g.name);
     WriteTags(o, 4, g.tags);
     o.Str(4, "Protocol", g.protocol);
-    if (g.protocol != "TCP") o.Str(4, "ProtocolVersion", g.protocol_version);
+    if (g.protocol != "TCP" && g.protocol != "TLS") o.Str(4, "ProtocolVersion", g.protocol_version);
     o.Int(4, "Port", g.port);
     o.Str(4, "TargetType", g.target_type);
     WriteHealthCheck(o, 4, g.health_check, g.protocol_version == "GRPC");

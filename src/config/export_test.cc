@@ -485,7 +485,7 @@ TEST(ExportFormat, InvalidModelsAreWrittenAsTheyAre) {
   c.load_balancers[0].listeners[0].mutual_authentication.mode = MutualTlsMode::kVerify;
   c.load_balancers[0].listeners[0].mutual_authentication.trust_store = "s";
   EXPECT_THAT(testing::ErrorText(LoadConfigFromString(ExportYaml(c), "x.yaml")),
-              HasSubstr("MutualAuthentication is only for HTTPS listeners"));
+              HasSubstr("MutualAuthentication is only for HTTPS and TLS listeners"));
   c = HostileBase();
   c.target_groups[0].health_check.protocol = "TCP";
   c.target_groups[0].health_check.matcher = "200-299";

@@ -157,21 +157,32 @@ void CheckHttp2Listener(LoadContext& ctx, const Config& config, const TargetGrou
                           "sluice.routing.http2.cleartext.enabled on the load balancer)");
 }
 
+// The target-group protocols a listener protocol may forward to, as a message lists them
+// (the supported rows of reference §8.1; nlb/protocols.h has the whole table).
+std::string_view AllowedGroupProtocols(std::string_view listener) {
+  if (listener == "TCP") return "TCP";
+  if (listener == "TLS") return "TCP, TLS";
+  return "HTTP, HTTPS";
+}
+
 // A listener forwards only to groups of a protocol it can carry: TCP listeners to TCP groups,
-// HTTP/HTTPS listeners to HTTP/HTTPS groups (AWS's IncompatibleProtocols, reference §8.1).
+// TLS listeners to TCP or TLS groups, HTTP/HTTPS listeners to HTTP/HTTPS groups (AWS's
+// IncompatibleProtocols, reference §8.1).
 void CheckProtocols(LoadContext& ctx, const Config& config, const TargetGroupRef& ref) {
   for (const TargetGroup& g : config.target_groups) {
     if (g.name != ref.name) continue;
-    const bool tcp_listener = ref.listener_protocol == "TCP";
-    if (tcp_listener == (g.protocol == "TCP")) {
+    const std::string_view allowed = AllowedGroupProtocols(ref.listener_protocol);
+    const bool ok = allowed == "HTTP, HTTPS"
+                        ? g.protocol == "HTTP" || g.protocol == "HTTPS"
+                        : g.protocol == "TCP" || (allowed == "TCP, TLS" && g.protocol == "TLS");
+    if (ok) {
       CheckHttp2Listener(ctx, config, ref, g);
       return;
     }
     ctx.reader.AddError(ref.mark, ref.path,
                         "IncompatibleProtocols: a " + ref.listener_protocol +
                             " listener cannot forward to target group " + QuoteValue(g.name) +
-                            " of protocol " + g.protocol +
-                            (tcp_listener ? "; allowed: TCP" : "; allowed: HTTP, HTTPS"));
+                            " of protocol " + g.protocol + "; allowed: " + std::string(allowed));
     return;
   }
 }

@@ -194,14 +194,17 @@ struct Listener {
   // balancer and port (config/arn.h).
   std::string id;
   std::vector<Tag> tags;
-  std::string protocol = "HTTP";         // HTTP | HTTPS (application); TCP (network)
+  std::string protocol = "HTTP";         // HTTP | HTTPS (application); TCP | TLS (network)
   std::string bind_address = "0.0.0.0";  // Sluice extension: address to listen on
   int port = 0;                          // 1..65535
-  // HTTPS only: SslPolicy (default ELBSecurityPolicy-2016-08, the API's) and Certificates,
+  // HTTPS and TLS: SslPolicy (default ELBSecurityPolicy-2016-08, the API's) and Certificates,
   // the first being the default certificate, the others offered by SNI (at most 25).
   std::string ssl_policy;
   std::vector<ListenerCertificate> certificates;
-  MutualAuthentication mutual_authentication;  // HTTPS only
+  MutualAuthentication mutual_authentication;  // HTTPS and TLS
+  // TLS listeners (network): AlpnPolicy, one of config/alpn_policies.h ("None" by default);
+  // empty for every other protocol.
+  std::string alpn_policy;
   ListenerAttributes attributes;
   std::vector<Action> default_actions;
   std::vector<Rule> rules;  // kept sorted by priority after validation

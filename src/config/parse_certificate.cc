@@ -4,6 +4,7 @@
 #include <set>
 #include <string>
 
+#include "config/alpn_policies.h"
 #include "config/parse.h"
 #include "config/ssl_policies.h"
 
@@ -131,6 +132,37 @@ void ParseCertificates(LoadContext& ctx, const Field& field,
   }
 }
 
+// AlpnPolicy (TLS listeners, reference §7.5): one policy name, or a list of one as the API
+// takes it. A TLS listener without it gets None.
+void ReadAlpnPolicy(Reader& r, const Field& field, Listener* out) {
+  if (out->protocol == "TLS") out->alpn_policy = "None";
+  if (!field.present) return;
+  if (out->protocol != "TLS") {
+    r.AddError(field, "AlpnPolicy is only for TLS listeners");
+    return;
+  }
+  std::optional<std::string> name;
+  if (field.node.IsSequence()) {
+    std::optional<std::vector<Field>> items = ReadList(r, field);
+    if (!items) return;
+    if (items->size() != 1) {
+      r.AddError(field,
+                 "AlpnPolicy takes exactly one policy; allowed: " + std::string(AlpnPolicyNames()));
+      return;
+    }
+    name = ReadString(r, (*items)[0]);
+  } else {
+    name = ReadString(r, field);
+  }
+  if (!name) return;
+  if (!ParseAlpnPolicy(*name)) {
+    r.AddError(field, "ALPNPolicyNotFound: AlpnPolicy " + QuoteValue(*name) +
+                          " is not a policy; allowed: " + std::string(AlpnPolicyNames()));
+    return;
+  }
+  out->alpn_policy = *name;
+}
+
 void ParseListenerProtocol(LoadContext& ctx, const MapReader& m, Listener* out) {
   Reader& r = ctx.reader;
   Field protocol = m.Get("Protocol");
@@ -140,24 +172,29 @@ void ParseListenerProtocol(LoadContext& ctx, const MapReader& m, Listener* out) 
   if (std::optional<std::string> p =
           ReadEnum(r, protocol, "protocol", {"HTTP", "HTTPS", "TCP", "TLS", "UDP", "TCP_UDP"})) {
     out->protocol = *p;
-    if (*p == "TLS" || *p == "UDP" || *p == "TCP_UDP") {
-      r.AddError(protocol, "listener protocol " + *p + " is not supported yet; allowed: TCP");
+    const bool nlb_protocol = *p == "TCP" || *p == "TLS";
+    if (*p == "UDP" || *p == "TCP_UDP") {
+      r.AddError(protocol, "listener protocol " + *p + " is not supported yet; allowed: TCP, TLS");
       valid = false;
-    } else if (!ctx.current_type.empty() && network != (*p == "TCP")) {
+    } else if (!ctx.current_type.empty() && network != nlb_protocol) {
       valid = false;
-      r.AddError(protocol,
-                 "listener protocol " + *p + " is for load balancers of Type " +
-                     (network ? "application" : "network") + "; this one is " +
-                     (network ? "network (allowed: TCP)" : "application (allowed: HTTP, HTTPS)"));
+      r.AddError(protocol, "listener protocol " + *p + " is for load balancers of Type " +
+                               (network ? "application" : "network") + "; this one is " +
+                               (network ? "network (allowed: TCP, TLS)"
+                                        : "application (allowed: HTTP, HTTPS)"));
     }
   }
   // Only a protocol that fits its load balancer is checked against the groups it forwards to.
   ctx.current_listener_protocol = valid ? out->protocol : "";
+  ReadAlpnPolicy(r, m.Get("AlpnPolicy"), out);
   Field policy = m.Get("SslPolicy");
   Field certificates = m.Get("Certificates");
-  if (out->protocol != "HTTPS") {
-    if (policy.present) r.AddError(policy, "SslPolicy is only for HTTPS listeners");
-    if (certificates.present) r.AddError(certificates, "Certificates are only for HTTPS listeners");
+  const std::string& kind = out->protocol;
+  if (kind != "HTTPS" && kind != "TLS") {
+    if (policy.present) r.AddError(policy, "SslPolicy is only for HTTPS and TLS listeners");
+    if (certificates.present) {
+      r.AddError(certificates, "Certificates are only for HTTPS and TLS listeners");
+    }
     return;
   }
   out->ssl_policy = std::string(kDefaultSslPolicy);
@@ -174,14 +211,16 @@ void ParseListenerProtocol(LoadContext& ctx, const MapReader& m, Listener* out) 
   }
   if (!certificates.present) {
     r.AddError(m.Get("Protocol"),
-               "an HTTPS listener needs a certificate: add Certificates with the name of one "
-               "from the top-level Certificates");
+               "a" + std::string(kind == "HTTPS" ? "n " : " ") + kind +
+                   " listener needs a certificate: add Certificates with the name of one from "
+                   "the top-level Certificates");
     return;
   }
   const size_t errors_before = r.error_count();
   ParseListenerCertificates(ctx, certificates, out);
   if (out->certificates.empty() && r.error_count() == errors_before) {
-    r.AddError(certificates, "an HTTPS listener needs at least one certificate");
+    r.AddError(certificates, "a" + std::string(kind == "HTTPS" ? "n " : " ") + kind +
+                                 " listener needs at least one certificate");
   }
 }
 

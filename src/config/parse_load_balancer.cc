@@ -206,9 +206,10 @@ bool ReadAddress(Reader& r, const Field& f, std::string_view noun, std::string* 
 void ParseListener(LoadContext& ctx, const Field& item, Listener* out) {
   Reader& r = ctx.reader;
   out->location = LocationOf(item.mark);
-  MapReader m(r, item,
-              {"Id", "Tags", "Protocol", "Port", "BindAddress", "DefaultActions", "Rules",
-               "Transforms", "SslPolicy", "Certificates", "MutualAuthentication", "Attributes"});
+  MapReader m(
+      r, item,
+      {"Id", "Tags", "Protocol", "Port", "BindAddress", "DefaultActions", "Rules", "Transforms",
+       "SslPolicy", "Certificates", "MutualAuthentication", "AlpnPolicy", "Attributes"});
   if (!m.ok()) return;
   ReadArnId(r, m.Get("Id"), &out->id);
   ParseTags(r, m.Get("Tags"), &out->tags);
@@ -232,14 +233,16 @@ void ParseListener(LoadContext& ctx, const Field& item, Listener* out) {
     }
   }
   ParseActions(ctx, m.Require("DefaultActions"), &out->default_actions);
-  if (ctx.current_listener_protocol == "TCP") {
+  const std::string& nlb = ctx.current_listener_protocol;
+  if (nlb == "TCP" || nlb == "TLS") {
     // A network listener forwards connections: no rules, no other action (reference §8.1).
     if (Field rules = m.Get("Rules"); rules.present) {
-      r.AddError(rules, "a TCP listener has no rules; its DefaultActions forward every connection");
+      r.AddError(rules, "a " + nlb +
+                            " listener has no rules; its DefaultActions forward every connection");
     }
     for (const Action& a : out->default_actions) {
       if (a.type != ActionType::kForward) {
-        r.AddError(m.Get("DefaultActions"), "a TCP listener's only action is forward");
+        r.AddError(m.Get("DefaultActions"), "a " + nlb + " listener's only action is forward");
         break;
       }
     }

@@ -68,6 +68,15 @@ void ParseListenerAttributes(Reader& r, const Field& field, const std::string& p
                              ListenerAttributes* out) {
   if (protocol == "TCP") return ParseTcpListenerAttributes(r, field, out);
   MapReader m = OpenFreeMap(r, field);
+  if (protocol == "TLS") {
+    // NLB's TLS listeners take no attribute: their idle timeout is fixed at 350 s (§8.5).
+    for (const MapReader::Entry& e : m.entries()) {
+      r.AddError(e.key_mark, e.value.path,
+                 "unknown TLS listener attribute " + QuoteValue(e.key) +
+                     "; a TLS listener has none (its idle timeout is fixed at 350 seconds)");
+    }
+    return;
+  }
   std::string supported;
   for (std::string_view k : kHeaderNameKeys)
     supported += (supported.empty() ? "" : ", ") + std::string(k);
@@ -138,13 +147,14 @@ void ParseTrustStores(LoadContext& ctx, const Field& field,
 
 void ParseMutualAuthentication(LoadContext& ctx, const MapReader& listener, Listener* out) {
   Reader& r = ctx.reader;
-  const bool tcp = out->protocol == "TCP" || ctx.current_type == "network";
+  const bool tls = out->protocol == "TLS";
+  const bool tcp = out->protocol == "TCP" || (ctx.current_type == "network" && !tls);
   ParseListenerAttributes(r, listener.Get("Attributes"), tcp ? "TCP" : out->protocol,
                           &out->attributes);
   Field field = listener.Get("MutualAuthentication");
   if (!field.present) return;
-  if (out->protocol != "HTTPS") {
-    r.AddError(field, "MutualAuthentication is only for HTTPS listeners");
+  if (out->protocol != "HTTPS" && !tls) {
+    r.AddError(field, "MutualAuthentication is only for HTTPS and TLS listeners");
     return;
   }
   MutualAuthentication& ma = out->mutual_authentication;
@@ -157,6 +167,11 @@ void ParseMutualAuthentication(LoadContext& ctx, const MapReader& listener, List
     ma.mode = *mode == "verify"        ? MutualTlsMode::kVerify
               : *mode == "passthrough" ? MutualTlsMode::kPassthrough
                                        : MutualTlsMode::kOff;
+    if (tls && ma.mode == MutualTlsMode::kPassthrough) {
+      // Passthrough forwards the certificate in an HTTP header; a TLS listener has none.
+      r.AddError(m.Get("Mode"), "a TLS listener's mutual TLS mode is off or verify");
+      ma.mode = MutualTlsMode::kOff;
+    }
   }
   Field store = m.Get("TrustStoreArn");
   Field ignore = m.Get("IgnoreClientCertificateExpiry");

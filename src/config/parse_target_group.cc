@@ -354,21 +354,24 @@ void ParseTargetGroup(Reader& r, const Field& item, TargetGroup* out,
   }
   Field protocol = m.Get("Protocol");
   if (auto p = ReadString(r, protocol)) {
-    if (*p == "HTTP" || *p == "HTTPS" || *p == "TCP") {
+    const bool nlb = *p == "TCP" || *p == "TLS";
+    if (*p == "HTTP" || *p == "HTTPS" || nlb) {
       out->protocol = *p;
       // ALB's default health-check protocol follows the group's ([infer], see
-      // docs/alb-compatibility.md): an HTTPS group is checked over HTTPS. NLB's is TCP, with a
-      // 10 s timeout (reference §8.7).
-      if (!m.Get("HealthCheckProtocol").present) out->health_check.protocol = *p;
-      if (*p == "TCP") out->health_check.timeout_seconds = 10;
-    } else if (*p == "TLS" || *p == "UDP" || *p == "TCP_UDP") {
-      r.AddError(protocol, "protocol " + *p + " is not supported yet; allowed: HTTP, HTTPS, TCP");
+      // docs/alb-compatibility.md): an HTTPS group is checked over HTTPS. NLB's is TCP for TCP
+      // and TLS groups, with a 10 s timeout (reference §8.7).
+      if (!m.Get("HealthCheckProtocol").present) out->health_check.protocol = nlb ? "TCP" : *p;
+      if (nlb) out->health_check.timeout_seconds = 10;
+    } else if (*p == "UDP" || *p == "TCP_UDP") {
+      r.AddError(protocol,
+                 "protocol " + *p + " is not supported yet; allowed: HTTP, HTTPS, TCP, TLS");
     } else {
-      r.AddError(protocol, "protocol " + QuoteValue(*p) + " is invalid; allowed: HTTP, HTTPS, TCP");
+      r.AddError(protocol,
+                 "protocol " + QuoteValue(*p) + " is invalid; allowed: HTTP, HTTPS, TCP, TLS");
     }
   }
   Field version = m.Get("ProtocolVersion");
-  if (version.present && out->protocol == "TCP") {
+  if (version.present && (out->protocol == "TCP" || out->protocol == "TLS")) {
     r.AddError(version, "ProtocolVersion is only for HTTP and HTTPS target groups");
   } else if (auto v = ReadString(r, version)) {
     if (*v == "HTTP1" || *v == "HTTP2" || *v == "GRPC") {
@@ -398,12 +401,13 @@ void ParseTargetGroup(Reader& r, const Field& item, TargetGroup* out,
   if (a.proxy_protocol_v2 && out->protocol != "TCP") {
     r.AddError(attributes,
                "proxy_protocol_v2.enabled is for TCP target groups (network load "
-               "balancers); this group's protocol is " +
+               "balancers; not yet for TLS groups); this group's protocol is " +
                    out->protocol);
   }
-  if (tls_set && out->protocol != "HTTPS" && out->health_check.protocol != "HTTPS") {
+  if (tls_set && out->protocol != "HTTPS" && out->protocol != "TLS" &&
+      out->health_check.protocol != "HTTPS") {
     r.AddError(attributes,
-               "sluice.tls.* attributes need Protocol HTTPS or HealthCheckProtocol HTTPS");
+               "sluice.tls.* attributes need Protocol HTTPS or TLS, or HealthCheckProtocol HTTPS");
   }
   ParseTargets(r, m.Get("Targets"), ip_targets, out);
 }

@@ -222,6 +222,7 @@ bool SameListener(Diff& d, S at, const Listener& a, const Listener& b) {
          d.List(at, "certificates", a.certificates, b.certificates, SameListenerCertificate) &&
          SameMutual(d, at + ".mutual_authentication", a.mutual_authentication,
                     b.mutual_authentication) &&
+         d.Eq(at, "alpn_policy", a.alpn_policy, b.alpn_policy) &&
          SameListenerAttributes(d, at + ".attributes", a.attributes, b.attributes) &&
          d.List(at, "default_actions", a.default_actions, b.default_actions, SameAction) &&
          d.List(at, "rules", a.rules, b.rules, SameRule);

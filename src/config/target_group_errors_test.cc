@@ -53,7 +53,7 @@ TEST(TargetGroupErrorsTest, HttpsGroupsAndTheirTlsAttributes) {
   const std::string at = "TargetGroups[0].Attributes";
   EXPECT_THAT(Errors(WithTargetGroups(R"(
   - Name: tg
-    Protocol: TLS
+    Protocol: UDP
     Port: 443
     Attributes:
       sluice.tls.server_name: "bad name"
@@ -61,7 +61,7 @@ TEST(TargetGroupErrorsTest, HttpsGroupsAndTheirTlsAttributes) {
       sluice.tls.verify.ca_file: ""
 )")),
               ElementsAre(E(3, 15, "TargetGroups[0].Protocol",
-                            "protocol TLS is not supported yet; allowed: HTTP, HTTPS, TCP"),
+                            "protocol UDP is not supported yet; allowed: HTTP, HTTPS, TCP, TLS"),
                           E(6, 31, at + ".sluice.tls.server_name",
                             "sluice.tls.server_name 'bad name' is not a host name (letters, "
                             "digits, '-' and '.', 1..253 bytes)"),
@@ -69,15 +69,16 @@ TEST(TargetGroupErrorsTest, HttpsGroupsAndTheirTlsAttributes) {
                             "expected true or false, got 'maybe'"),
                           E(8, 34, at + ".sluice.tls.verify.ca_file", "file path is empty")));
   // TLS settings on a group that makes no TLS connection are a mistake, not a no-op.
-  EXPECT_THAT(Errors(WithTargetGroups(R"(
+  EXPECT_THAT(
+      Errors(WithTargetGroups(R"(
   - Name: tg
     Port: 80
     Attributes:
       sluice.tls.verify.enabled: true
 )")),
-              ElementsAre(E(5, 7, at,
-                            "sluice.tls.* attributes need Protocol HTTPS or HealthCheckProtocol "
-                            "HTTPS")));
+      ElementsAre(E(5, 7, at,
+                    "sluice.tls.* attributes need Protocol HTTPS or TLS, or HealthCheckProtocol "
+                    "HTTPS")));
   // An HTTPS group is checked over HTTPS unless told otherwise; HTTP checks of it stay HTTP.
   const Config cfg = testing::MustLoad(WithTargetGroups(R"(
   - Name: a

@@ -92,10 +92,10 @@ TEST(TlsConfigTest, ListenerErrorsNameTheField) {
             "'missing' is not defined; defined: site, other.example");
   EXPECT_EQ(errors[2],
             "t.yaml:17:20: LoadBalancers[0].Listeners[1].SslPolicy: SslPolicy is only for "
-            "HTTPS listeners");
+            "HTTPS and TLS listeners");
   EXPECT_EQ(errors[3],
             "t.yaml:18:23: LoadBalancers[0].Listeners[1].Certificates: Certificates are only "
-            "for HTTPS listeners");
+            "for HTTPS and TLS listeners");
 }
 
 TEST(TlsConfigTest, StoreErrors) {

@@ -149,9 +149,11 @@ class DownstreamConnection final : public net::EventHandler {
   // One round of the tunnel: client bytes to the target, target bytes to the client, each
   // direction's end of stream passed on as a half-close; closes when both have ended.
   bool PumpTunnel();
-  // A connection of a TCP listener (network load balancer): no HTTP; a target of the default
-  // forward's group chosen by the flow hash, connected, and the tunnel from the first byte.
-  // Closes the connection when there is no target or the connect fails at once.
+  // A connection of a TCP listener (network load balancer), or of a TLS listener once its
+  // handshake is done: no HTTP; a target of the default forward's group chosen by the flow
+  // hash, connected (TLS to a TLS group, offering the client's ALPN protocol), and the tunnel
+  // from the first byte. Closes the connection when there is no target or the connect fails
+  // at once.
   void StartRawTunnel();
   int PickForwardGroup(const config::Action& action);
   const TargetRuntime& ChooseFlowTarget(size_t tg_index);
@@ -159,6 +161,9 @@ class DownstreamConnection final : public net::EventHandler {
   void AppendProxyHeader();
   // The tunnel's target connection completed (or failed: false, the connection closed).
   bool UpstreamConnected();
+  // A TLS group's handshake (false while it runs, or failed: the connection closed).
+  bool UpstreamHandshake();
+  void ReportUpstreamTlsFailure(const char* why);
   bool TunnelToUpstream();
   bool TunnelToDownstream();
   void CheckTunnelTimers(int64_t now_ms);
@@ -215,8 +220,9 @@ class DownstreamConnection final : public net::EventHandler {
   ExchangeRecord BuildRecord() const;
   bool ConnectUpstream();
   // A new connection to upstream_key_'s target (TLS when the key has a TLS profile), watched,
-  // owned as upstream_; false (nothing opened) when the connect or the watch failed.
-  bool OpenUpstream();
+  // owned as upstream_; false (nothing opened) when the connect or the watch failed. `alpn`:
+  // the one protocol a TLS connection offers (a TLS listener's), else the group's.
+  bool OpenUpstream(std::string_view alpn = {});
   // HTTP2 and GRPC target groups (h2_client_session.h): a stream on a shared connection.
   [[gnu::noinline, gnu::cold]] bool OpenH2Stream();
   // The request protocol × target-group protocol version table (reference §2.2): false

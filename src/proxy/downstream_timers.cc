@@ -89,11 +89,10 @@ int64_t DownstreamConnection::NextCheckMs() const {
     case Phase::kHead:
       return std::min(at, head_started_ms_ + header_timeout);
     case Phase::kForwarding:
+    case Phase::kTunnel:
       if (upstream_ != nullptr && (!upstream_->connected || upstream_->handshaking)) {
         at = std::min(at, connect_started_ms_ + kConnectTimeoutMs);
       }
-      [[fallthrough]];
-    case Phase::kTunnel:
       if (counted_target_ != nullptr && worker_->snapshot()) {
         at = std::min(at, worker_->snapshot()->DrainDeadline(counted_target_));
       }
@@ -127,6 +126,10 @@ void DownstreamConnection::HandshakeDone() {
   // The TLS headers every request of this connection carries, made once: the protocol and
   // cipher, and with mutual TLS the client-certificate headers (the certificate cannot
   // change: no renegotiation, no resumption).
+  if (listener_->protocol == snapshot::ListenerProtocol::kTls) [[unlikely]] {
+    StartRawTunnel();  // NLB: the decrypted bytes go to a target as they are
+    return;
+  }
   const config::Listener& l = *listener_->listener;
   tls_header_lines_.clear();
   if (listener_->load_balancer->attributes.tls_version_and_cipher_headers) {

@@ -66,8 +66,9 @@ void DownstreamConnection::StartRawTunnel() {
   target_group_ = tg_index;
   counted_target_ = target.stats.get();
   counted_target_->outstanding.fetch_add(1, std::memory_order_relaxed);
-  upstream_key_ = {target.address, group.protocol, group.protocol_version, 0};
-  if (!OpenUpstream()) {
+  upstream_key_ = {target.address, group.protocol, group.protocol_version, group.tls_profile};
+  // A TLS group's target is offered the protocol the client negotiated (reference §7.5).
+  if (!OpenUpstream(transport_->ApplicationProtocol())) {
     Close();
     return;
   }
@@ -100,7 +101,35 @@ bool DownstreamConnection::UpstreamConnected() {
   }
   if (!upstream_->writable) return false;
   upstream_->connected = true;
+  connect_started_ms_ = worker_->now_ms();  // a TLS handshake gets its own 10 s from here
   return true;
+}
+
+// A TLS group's target: the handshake runs before any byte is relayed, so that a target
+// that speaks first is read as soon as its session is up. True once it is.
+bool DownstreamConnection::UpstreamHandshake() {
+  switch (upstream_->transport().Handshake()) {
+    case net::HandshakeStatus::kDone:
+      upstream_->handshaking = false;
+      upstream_->readable = true;  // records behind the Finished may wait inside OpenSSL
+      return true;
+    case net::HandshakeStatus::kWantRead:
+    case net::HandshakeStatus::kWantWrite:
+      return false;
+    case net::HandshakeStatus::kFailed:
+      break;
+  }
+  const char* why = upstream_->transport().TlsFailure();
+  ReportUpstreamTlsFailure(why != nullptr ? why : "the handshake failed");
+  Close();  // as a refused connect: the client's connection ends
+  return false;
+}
+
+void DownstreamConnection::ReportUpstreamTlsFailure(const char* why) {
+  worker_->ReportTargetTlsFailure(
+      upstream_key_.address,
+      snapshot_->target_groups[static_cast<size_t>(target_group_)].config->name, why,
+      "closed the client's connection");
 }
 
 bool DownstreamConnection::PumpTunnel() {
@@ -109,6 +138,7 @@ bool DownstreamConnection::PumpTunnel() {
     return false;
   }
   if (!upstream_->connected && !UpstreamConnected()) return false;
+  if (upstream_->handshaking && !UpstreamHandshake()) return false;
   bool progress = TunnelToUpstream();
   if (closed_) return false;
   progress |= TunnelToDownstream();
@@ -199,10 +229,12 @@ bool DownstreamConnection::TunnelToDownstream() {
 }
 
 void DownstreamConnection::CheckTunnelTimers(int64_t now_ms) {
-  const bool raw = listener_->protocol == snapshot::ListenerProtocol::kTcp;
-  if (upstream_ != nullptr && !upstream_->connected &&
+  const bool raw = listener_->protocol == snapshot::ListenerProtocol::kTcp ||
+                   listener_->protocol == snapshot::ListenerProtocol::kTls;
+  if (upstream_ != nullptr && (!upstream_->connected || upstream_->handshaking) &&
       now_ms - connect_started_ms_ >= kConnectTimeoutMs) {
-    Close();  // no connection to the target within 10 s
+    if (upstream_->connected) ReportUpstreamTlsFailure("no handshake within 10 s");
+    Close();  // no connection (or TLS session) with the target within 10 s
     return;
   }
   // The target was deregistered and its delay is over: ALB closes its WebSockets then. An NLB

@@ -222,9 +222,11 @@ void Worker::Accept(int listen_fd, const ListenerRuntime* listener) {
 std::unique_ptr<net::Transport> Worker::DownstreamTransport(int fd,
                                                             const ListenerRuntime& listener) {
   if (listener.tls == nullptr) return std::make_unique<net::TcpTransport>(fd);
-  // A session that cannot be allocated fails Watch(), which closes the connection.
+  // A session that cannot be allocated fails Watch(), which closes the connection. Plain HTTP
+  // sent to an HTTPS port gets ALB's 400; on a TLS listener (NLB) it only closes.
+  const bool https = listener.protocol == snapshot::ListenerProtocol::kHttps;
   return std::make_unique<net::TlsTransport>(fd, listener.tls->NewSession(), listener.tls,
-                                             &plain_http_answer_);
+                                             https ? &plain_http_answer_ : nullptr);
 }
 
 void Worker::ServeDownstream(std::unique_ptr<net::Transport> transport, const SocketAddress& peer,
@@ -366,14 +368,26 @@ void Worker::Tick() {
 }
 
 Result<std::unique_ptr<net::Transport>> Worker::ConnectTls(
-    const SocketAddress& address, const std::shared_ptr<const tls::ClientContext>& tls) {
+    const SocketAddress& address, const std::shared_ptr<const tls::ClientContext>& tls,
+    std::string_view alpn) {
   SSL* ssl = tls->NewSession(address, static_cast<size_t>(index_));
   if (ssl == nullptr) return Error{ErrorSource::kInternal, "no memory for a TLS session"};
+  if (!alpn.empty()) {
+    unsigned char wire[256];  // a protocol name is at most 255 bytes (RFC 7301 §3.1)
+    const size_t n = alpn.size() < 255 ? alpn.size() : 255;
+    wire[0] = static_cast<unsigned char>(n);
+    std::memcpy(wire + 1, alpn.data(), n);
+    // SSL_set_alpn_protos returns 0 on success.
+    if (n != alpn.size() || SSL_set_alpn_protos(ssl, wire, static_cast<unsigned>(1 + n)) != 0) {
+      SSL_free(ssl);
+      return Error{ErrorSource::kInternal, "cannot offer ALPN to the target"};
+    }
+  }
   return connector_->ConnectTls(address, ssl, tls);
 }
 
 void Worker::ReportTargetTlsFailure(const SocketAddress& target, const std::string& group,
-                                    const char* why) {
+                                    const char* why, const char* outcome) {
   tls::HandshakeCounters::CountTargetFailed();
   const int64_t now = now_ms();
   if (now - tls_failure_logged_ms_ < 1000) {
@@ -393,8 +407,8 @@ void Worker::ReportTargetTlsFailure(const SocketAddress& target, const std::stri
     strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &utc);
   std::fprintf(stderr,
                "%s sluice: worker %d: TLS handshake with target %s of target group %s failed: "
-               "%s; answered 502%s\n",
-               stamp, index_, target.ToString().c_str(), group.c_str(), why, more);
+               "%s; %s%s\n",
+               stamp, index_, target.ToString().c_str(), group.c_str(), why, outcome, more);
   tls_failure_logged_ms_ = now;
   tls_failures_unlogged_ = 0;
 }

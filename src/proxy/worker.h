@@ -94,15 +94,17 @@ class Worker {
   // connector must outlive the worker.
   void set_connector(net::Connector* connector) { connector_ = connector; }
   net::Connector& connector() { return *connector_; }
-  // Starts a TLS connection to a target of an HTTPS group: a session from `tls` with this
-  // worker's resumption cache, over the connector.
+  // Starts a TLS connection to a target of an HTTPS or TLS group: a session from `tls` with
+  // this worker's resumption cache, over the connector. `alpn`: the one protocol this
+  // connection offers by ALPN (a TLS listener's negotiated one), else the context's.
   Result<std::unique_ptr<net::Transport>> ConnectTls(
-      const SocketAddress& address, const std::shared_ptr<const tls::ClientContext>& tls);
+      const SocketAddress& address, const std::shared_ptr<const tls::ClientContext>& tls,
+      std::string_view alpn = {});
   // A TLS handshake with a target failed or timed out: counted, and logged to stderr with
-  // the target, its group and `why` (at most one line per second per worker; the lines
-  // left out are counted in the next one).
+  // the target, its group, `why` and what the client got (`outcome`; at most one line per
+  // second per worker; the lines left out are counted in the next one).
   void ReportTargetTlsFailure(const SocketAddress& target, const std::string& group,
-                              const char* why);
+                              const char* why, const char* outcome = "answered 502");
   // Where finished exchanges are reported (none by default: then no record is built). Set
   // before Start(); the sink must outlive the worker's thread.
   // `every_listener`: records for every listener (tests); else only for the listeners whose

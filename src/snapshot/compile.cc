@@ -78,7 +78,7 @@ Result<ListenerRuntime> CompileListener(config::LoadBalancer& lb, config::Listen
   auto protocol = ParseListenerProtocol(l.protocol);
   if (!protocol) return Unknown("listener " + addr->ToString() + ": Protocol", l.protocol);
   rt.protocol = *protocol;
-  if (rt.protocol == ListenerProtocol::kHttps) {
+  if (rt.protocol == ListenerProtocol::kHttps || rt.protocol == ListenerProtocol::kTls) {
     std::shared_ptr<const tls::TrustStore> store;
     if (auto it = trust.find(l.mutual_authentication.trust_store); it != trust.end()) {
       store = it->second;
@@ -167,12 +167,13 @@ Result<bool> SnapshotCompiler::CompileTargetGroups(Snapshot* snap, Pending* next
       rt.metrics_slot = metric_slots_->TargetGroup(tg.name, config::TargetGroupDimension(tg.name));
     }
     if (auto enums = CompileGroupEnums(tg, &rt); !enums.ok()) return enums.error();
-    if (rt.protocol == TargetProtocol::kHttps ||
-        rt.health_check_protocol == HealthCheckProtocol::kHttps) {
+    const bool tls_targets =
+        rt.protocol == TargetProtocol::kHttps || rt.protocol == TargetProtocol::kTls;
+    if (tls_targets || rt.health_check_protocol == HealthCheckProtocol::kHttps) {
       config::ConfigError error;
       rt.tls = tls::ClientContext::Build(tg, cfg.source_file, worker_count_, &error);
       if (rt.tls == nullptr) return Error{ErrorSource::kConfig, error.ToString()};
-      if (rt.protocol == TargetProtocol::kHttps) rt.tls_profile = rt.tls->profile();
+      if (tls_targets) rt.tls_profile = rt.tls->profile();
     }
     for (const config::Target& t : tg.targets) {
       auto addr = SocketAddress::Parse(t.id, static_cast<uint16_t>(t.port ? t.port : tg.port));

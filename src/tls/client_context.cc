@@ -101,12 +101,15 @@ std::shared_ptr<const ClientContext> ClientContext::Build(const config::TargetGr
     return nullptr;
   }
   // HTTP2 and GRPC groups speak HTTP/2 to their targets (and health checks): ALPN h2 only.
+  // TLS groups (network load balancers) offer nothing here: each connection offers what its
+  // client negotiated (SetOfferedAlpn), reference §7.5.
   static const unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
   static const unsigned char kAlpnH2[] = {2, 'h', '2'};
-  const bool h2 = group.protocol_version != "HTTP1";
+  const bool tls_group = group.protocol == "TLS";
+  const bool h2 = !tls_group && group.protocol_version != "HTTP1";
   if (h2) {
     SSL_CTX_set_alpn_protos(self->ctx_, kAlpnH2, sizeof(kAlpnH2));
-  } else {
+  } else if (!tls_group) {
     SSL_CTX_set_alpn_protos(self->ctx_, kAlpn, sizeof(kAlpn));
   }
   SSL_CTX_set_read_ahead(self->ctx_, 1);
@@ -126,7 +129,8 @@ std::shared_ptr<const ClientContext> ClientContext::Build(const config::TargetGr
   SSL_CTX_sess_set_new_cb(self->ctx_, OnNewSession);
   self->slots_.resize(session_slots);
   std::string settings = std::string(a.tls_verify ? "verify" : "none") + '\n' +
-                         a.tls_verify_ca_file + '\n' + a.tls_server_name + (h2 ? "\nh2" : "");
+                         a.tls_verify_ca_file + '\n' + a.tls_server_name + (h2 ? "\nh2" : "") +
+                         (tls_group ? "\ntls-group" : "");
   self->profile_ = ProfileNumber(settings);
   return self;
 }
@@ -176,7 +180,10 @@ int ClientContext::OnNewSession(SSL* ssl, SSL_SESSION* session) {
 config::ConfigErrors CheckTargetTls(const config::Config& config) {
   config::ConfigErrors errors;
   for (const config::TargetGroup& group : config.target_groups) {
-    if (group.protocol != "HTTPS" && group.health_check.protocol != "HTTPS") continue;
+    if (group.protocol != "HTTPS" && group.protocol != "TLS" &&
+        group.health_check.protocol != "HTTPS") {
+      continue;
+    }
     config::ConfigError error;
     if (ClientContext::Build(group, config.source_file, 0, &error) == nullptr) {
       errors.push_back(std::move(error));

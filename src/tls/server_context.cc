@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstring>
 
+#include "config/alpn_policies.h"
 #include "tls/mutual_tls.h"
 #include "tls/openssl_error.h"
 #include "tls/policy_context.h"
@@ -52,6 +53,27 @@ int SelectAlpn(SSL*, const unsigned char** out, unsigned char* out_len, const un
   return SSL_TLSEXT_ERR_NOACK;
 }
 
+// ALPN of a TLS listener (reference §7.5): by its policy (`arg` points at it), the first of the
+// policy's protocols that the client offered; none offered: no ALPN, the handshake goes on.
+int SelectAlpnByPolicy(SSL*, const unsigned char** out, unsigned char* out_len,
+                       const unsigned char* in, unsigned int in_len, void* arg) {
+  const auto policy = *static_cast<const config::AlpnPolicy*>(arg);
+  std::string_view chosen =
+      config::SelectAlpn(policy, std::string_view(reinterpret_cast<const char*>(in), in_len));
+  if (chosen.empty()) return SSL_TLSEXT_ERR_NOACK;
+  *out = reinterpret_cast<const unsigned char*>(chosen.data());
+  *out_len = static_cast<unsigned char>(chosen.size());
+  return SSL_TLSEXT_ERR_OK;
+}
+
+// The policy's storage for SelectAlpnByPolicy's argument (static: contexts outlive nothing).
+const config::AlpnPolicy* StoredAlpnPolicy(config::AlpnPolicy policy) {
+  static const config::AlpnPolicy kAll[] = {
+      config::AlpnPolicy::kNone, config::AlpnPolicy::kHttp1Only, config::AlpnPolicy::kHttp2Only,
+      config::AlpnPolicy::kHttp2Optional, config::AlpnPolicy::kHttp2Preferred};
+  return &kAll[static_cast<size_t>(policy)];
+}
+
 // The host name of the server_name extension (RFC 6066 §3), or empty.
 std::string_view ServerNameOf(SSL* ssl) {
   const unsigned char* p = nullptr;
@@ -87,7 +109,9 @@ bool ClientSupportsEcdsa(SSL* ssl) {
   return false;
 }
 
-SSL_CTX* NewContext(const config::SslPolicy& policy, bool http2, std::string* error) {
+// `alpn`: a TLS listener's policy; null for an HTTPS listener (its ALPN is HTTP's, `http2`).
+SSL_CTX* NewContext(const config::SslPolicy& policy, bool http2, const config::AlpnPolicy* alpn,
+                    std::string* error) {
   SSL_CTX* ctx = NewPolicyContext(TLS_server_method(), policy, error);
   if (ctx == nullptr) return nullptr;
   SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
@@ -99,7 +123,11 @@ SSL_CTX* NewContext(const config::SslPolicy& policy, bool http2, std::string* er
   SSL_CTX_set_session_id_context(ctx, kSessionIdContext, sizeof(kSessionIdContext) - 1);
   SSL_CTX_set_read_ahead(ctx, 1);
   static int h2_marker = 0;
-  SSL_CTX_set_alpn_select_cb(ctx, SelectAlpn, http2 ? &h2_marker : nullptr);
+  if (alpn == nullptr) {
+    SSL_CTX_set_alpn_select_cb(ctx, SelectAlpn, http2 ? &h2_marker : nullptr);
+  } else if (*alpn != config::AlpnPolicy::kNone) {
+    SSL_CTX_set_alpn_select_cb(ctx, SelectAlpnByPolicy, const_cast<config::AlpnPolicy*>(alpn));
+  }
   return ctx;
 }
 
@@ -161,11 +189,18 @@ Result<std::shared_ptr<const ServerContext>> ServerContext::Build(
   if (self->policy_ == nullptr) {
     return Error{ErrorSource::kConfig, "unknown SslPolicy " + listener.ssl_policy};
   }
+  const config::AlpnPolicy* alpn = nullptr;
+  if (listener.protocol == "TLS") {
+    auto policy =
+        config::ParseAlpnPolicy(listener.alpn_policy.empty() ? "None" : listener.alpn_policy);
+    if (!policy) return Error{ErrorSource::kConfig, "unknown AlpnPolicy " + listener.alpn_policy};
+    alpn = StoredAlpnPolicy(*policy);
+  }
   for (const config::ListenerCertificate& ref : listener.certificates) {
     const LoadedCertificate* cert = self->store_->Find(ref.name);
     if (cert == nullptr) return Error{ErrorSource::kConfig, "unknown certificate " + ref.name};
     std::string error;
-    SSL_CTX* ctx = NewContext(*self->policy_, http2, &error);
+    SSL_CTX* ctx = NewContext(*self->policy_, http2, alpn, &error);
     if (ctx == nullptr) return Error{ErrorSource::kConfig, error};
     self->contexts_.push_back(ctx);
     if (!UseCertificate(ctx, *cert, &error) ||
@@ -175,7 +210,7 @@ Result<std::shared_ptr<const ServerContext>> ServerContext::Build(
     self->facts_.push_back(&cert->facts);
   }
   if (self->contexts_.empty()) {
-    return Error{ErrorSource::kConfig, "an HTTPS listener needs a certificate"};
+    return Error{ErrorSource::kConfig, "a " + listener.protocol + " listener needs a certificate"};
   }
   SSL_CTX_set_client_hello_cb(self->contexts_[0], OnClientHello, self.get());
   return std::shared_ptr<const ServerContext>(std::move(self));

@@ -1,4 +1,4 @@
-// The TLS side of an HTTPS listener: one OpenSSL context per certificate (the first is the
+// The TLS side of an HTTPS or TLS listener: one OpenSSL context per certificate (the first is the
 // default), all configured from the listener's security policy, with SNI selection
 // (sni.h) in the ClientHello callback and ALPN. Built on the control thread when a snapshot
 // is compiled; immutable afterwards; shared by every worker (OpenSSL contexts are safe to use
@@ -54,7 +54,8 @@ class ServerContext {
   ServerContext(const ServerContext&) = delete;
   ServerContext& operator=(const ServerContext&) = delete;
 
-  // The contexts of `listener` (HTTPS) from its policy and certificates; an error says why
+  // The contexts of `listener` (HTTPS, or TLS with its AlpnPolicy) from its policy and
+  // certificates; an error says why
   // OpenSSL refused (e.g. a PQ policy whose groups this OpenSSL lacks).
   // `trust`: the listener's trust store when its mutual TLS mode is verify. `http2`: ALPN
   // selects h2 when the client offers it (routing.http2.enabled), else http/1.1.
