@@ -10,7 +10,8 @@ PACKAGES=(
   libssl-dev nlohmann-json3-dev zlib1g-dev libsqlite3-dev
   python3 python3-pytest python3-requests python3-yaml curl openssl
   haproxy nginx wrk python3-matplotlib procps goaccess prometheus
-  # NGINX's stream module (a dynamic module on Debian), for the bench's tcp-ka-13b (NGINX stream)
+  # NGINX's stream module (a dynamic module on Debian, with its SSL module), for the bench's
+  # tcp-ka-13b and tls-tcp-ka-13b (NGINX stream)
   libnginx-mod-stream
   awscli python3-boto3 python3-websockets time
   # HTTP/2: nghttp2 (the codec), and h2load/nghttp and Python's h2 as test clients; h2o, the

@@ -39,6 +39,15 @@ backend connection reuse). Sluice with a `Type: network` load balancer, a TCP li
 TCP target group (sluice-tcp.yaml.in), HAProxy in `mode tcp` (haproxy-tcp.cfg.in), NGINX with
 its stream module (nginx-tcp.conf.in; Debian's is the dynamic module of libnginx-mod-stream,
 loaded by the config: nginx_stream_load). The floor and direct chains are as for HTTP.
+A layer-4 workload over TLS (Workload.tcp and Workload.tls, tls-tcp-ka-13b) has the proxies
+terminate the clients' TLS with the TLS workloads' certificate, versions and session settings
+and forward the decrypted bytes to the same plain backends, each from a template of its own
+(so tcp-ka-13b's configs stay as they were): Sluice a TLS listener (sluice-tls-tcp.yaml.in;
+SslPolicy and Certificates as an HTTPS listener's, no AlpnPolicy, no listener attributes: a
+TLS listener's idle timeout is fixed at 350 s), HAProxy `bind ... ssl crt` in mode tcp
+(haproxy-tls-tcp.cfg.in, no ALPN), NGINX `listen ... ssl` with nginx.conf.in's ssl_* lines in
+its stream server (nginx-tls-tcp.conf.in, needs the stream SSL module). The floor and direct
+cannot serve it.
 
 An HTTP/2 workload (Workload.h2: h2-13b, h2-1k, h2c-13b) has the clients speak HTTP/2 to the
 proxy and the proxy HTTP/1.1 keep-alive to the usual plain backends. Over TLS (the TLS
@@ -356,6 +365,24 @@ def sluice_target_group(workload):
     return text
 
 
+def sluice_listener_tls(tls):
+    """The lines of an HTTPS (or, in a layer-4 workload, TLS) listener that make it terminate
+    TLS: SLUICE_SSL_POLICY and the certificate's name; "" without TLS."""
+    if not tls:
+        return ""
+    return (f"\n        SslPolicy: {SLUICE_SSL_POLICY}"
+            "\n        Certificates: [bench]")
+
+
+def sluice_certificates(tls):
+    """The certificate store: the run's certificate as "bench"; "" without TLS."""
+    if not tls:
+        return ""
+    return ("\nCertificates:\n  - Name: bench"
+            f"\n    CertificateFile: {tls.cert}"
+            f"\n    PrivateKeyFile: {tls.key}")
+
+
 def _sluice(env, chain, layout, workload, port):
     tls = _tls_files(env, chain, workload)
     logs = accesslog.log_path(env.work, chain, layout.name, directory=True) \
@@ -368,13 +395,10 @@ def _sluice(env, chain, layout, workload, port):
         "PROTOCOL": "HTTPS" if tls else "HTTP",
         "TARGET_PROTOCOL": "HTTPS" if workload.backend_tls else "HTTP",
         "TARGET_GROUP": sluice_target_group(workload),
-        "LISTENER_TLS": f"\n        SslPolicy: {SLUICE_SSL_POLICY}"
-                        "\n        Certificates: [bench]" if tls else "",
+        "LISTENER_TLS": sluice_listener_tls(tls),
         "RULES": sluice_rules(SLUICE_RULES[chain]),
         "TARGETS": "\n".join(f"      - Id: {b}" for b in BACKEND_ADDRS),
-        "CERTIFICATES": "\nCertificates:\n  - Name: bench"
-                        f"\n    CertificateFile: {tls.cert}"
-                        f"\n    PrivateKeyFile: {tls.key}" if tls else ""})
+        "CERTIFICATES": sluice_certificates(tls)})
     cfg = env.cfg_dir / f"{chain}-{layout.name}.yaml"
     cfg.write_text(text)
     argv = [env.tools["sluice"], "run", "--config", cfg, "--workers", layout.workers,
@@ -434,6 +458,19 @@ def _haproxy(env, chain, layout, workload, port):
                   access_log=log)
 
 
+def nginx_server_tls(tls):
+    """A server block's ssl_* lines for a TLS listener (http, and stream in a layer-4
+    workload): the certificate, TLS 1.2 and 1.3, session tickets on, no session cache; ""
+    without TLS."""
+    if not tls:
+        return ""
+    return (f"\n        ssl_certificate {tls.cert};"
+            f"\n        ssl_certificate_key {tls.key};"
+            "\n        ssl_protocols TLSv1.2 TLSv1.3;"
+            "\n        ssl_session_tickets on;"
+            "\n        ssl_session_cache off;")
+
+
 def _nginx(env, chain, layout, workload, port):
     if workload.h2_backends:
         return _nginx_grpc(env, chain, layout, workload, port)
@@ -445,11 +482,7 @@ def _nginx(env, chain, layout, workload, port):
         "ACCESS_LOG": f"{log} {NGINX_ACCESS_LOG}" if log else "off",
         "WORKERS": layout.workers, "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port,
         "LISTEN_TLS": (" ssl" if tls else "") + (" http2" if workload.h2 else ""),
-        "SERVER_TLS": f"\n        ssl_certificate {tls.cert};"
-                      f"\n        ssl_certificate_key {tls.key};"
-                      "\n        ssl_protocols TLSv1.2 TLSv1.3;"
-                      "\n        ssl_session_tickets on;"
-                      "\n        ssl_session_cache off;" if tls else "",
+        "SERVER_TLS": nginx_server_tls(tls),
         "UPSTREAM_SCHEME": "https" if workload.backend_tls else "http",
         "UPSTREAM_TLS": NGINX_UPSTREAM_TLS if workload.backend_tls else "",
         "UPSTREAM_CONNECTION": NGINX_WEBSOCKET if workload.websocket else NGINX_KEEPALIVE,
@@ -480,11 +513,7 @@ def _nginx_grpc(env, chain, layout, workload, port):
     text = render("nginx-grpc.conf.in", {
         "WORKERS": layout.workers, "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port,
         "LISTEN_TLS": " ssl http2" if tls else " http2",
-        "SERVER_TLS": f"\n        ssl_certificate {tls.cert};"
-                      f"\n        ssl_certificate_key {tls.key};"
-                      "\n        ssl_protocols TLSv1.2 TLSv1.3;"
-                      "\n        ssl_session_tickets on;"
-                      "\n        ssl_session_cache off;" if tls else "",
+        "SERVER_TLS": nginx_server_tls(tls),
         "WORKDIR": wd, "PEER_HEADERS": nginx_grpc_headers(layout.peer_headers),
         "SERVERS": "\n".join(f"        server {b}:{env.backend_port};" for b in BACKEND_ADDRS)})
     cfg = env.cfg_dir / f"{chain}-{layout.name}.conf"
@@ -506,14 +535,19 @@ def _nginx_configure_args():
     return r.stdout + r.stderr
 
 
-def nginx_stream_load(configure_args=None, module=NGINX_STREAM_MODULE):
+def nginx_stream_load(configure_args=None, module=NGINX_STREAM_MODULE, ssl=False):
     """The line nginx-tcp.conf.in needs to have the stream module: "" when nginx has it built
     in (--with-stream), a load_module line when it is a dynamic module (--with-stream=dynamic,
     Debian's, packaged as libnginx-mod-stream). A HarnessError when nginx has no stream module
-    or the dynamic module's file is missing. configure_args: `nginx -V`'s output (default: run
-    it, once)."""
+    or the dynamic module's file is missing, or, with `ssl` (nginx-tls-tcp.conf.in), when it
+    was built without the stream SSL module (--with-stream_ssl_module, which Debian builds
+    into the dynamic stream module). configure_args: `nginx -V`'s output (default: run it,
+    once)."""
     text = _nginx_configure_args() if configure_args is None else configure_args
     flags = text.split()
+    if ssl and "--with-stream_ssl_module" not in flags:
+        raise HarnessError("nginx was built without the stream SSL module "
+                           "(--with-stream_ssl_module): the layer-4 TLS workloads need it")
     if "--with-stream" in flags:
         return ""
     if "--with-stream=dynamic" in flags:
@@ -534,42 +568,68 @@ def _targets_yaml():
     return "\n".join(f"      - Id: {b}" for b in BACKEND_ADDRS)
 
 
+def _tcp_name(chain, layout, tls):
+    """A layer-4 chain's config name: <chain>-tcp-<layout>, or <chain>-tls-tcp-<layout> over
+    TLS."""
+    return f"{chain}-{'tls-' if tls else ''}tcp-{layout.name}"
+
+
 def _sluice_tcp(env, chain, layout, workload, port):
-    """Sluice as an NLB: Type network, a TCP listener, a TCP target group."""
+    """Sluice as an NLB: Type network, a TCP listener (a TLS one, terminating TLS, in a TLS
+    workload: sluice-tls-tcp.yaml.in), a TCP target group."""
     _check_tcp(chain, workload)
-    text = render("sluice-tcp.yaml.in", {
-        "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port, "BACKEND_PORT": env.backend_port,
-        "TARGETS": _targets_yaml()})
-    cfg = env.cfg_dir / f"{chain}-tcp-{layout.name}.yaml"
+    tls = _tls_files(env, chain, workload)
+    values = {"PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port, "BACKEND_PORT": env.backend_port,
+              "TARGETS": _targets_yaml()}
+    if tls:
+        values.update(LISTENER_TLS=sluice_listener_tls(tls),
+                      CERTIFICATES=sluice_certificates(tls))
+    text = render("sluice-tls-tcp.yaml.in" if tls else "sluice-tcp.yaml.in", values)
+    cfg = env.cfg_dir / f"{_tcp_name(chain, layout, tls)}.yaml"
     cfg.write_text(text)
     argv = [env.tools["sluice"], "run", "--config", cfg, "--workers", layout.workers,
             "--shutdown-timeout", "0"]
     return Launch(argv, PROXY_ADDR, port, chain, True)
 
 
+def haproxy_tcp_bind(tls):
+    """What follows the bind address of HAProxy in mode tcp for a TLS workload: haproxy_bind's
+    TLS without ALPN (as Sluice's AlpnPolicy None and NGINX's stream listener)."""
+    return f" ssl crt {tls.combined} ssl-min-ver TLSv1.2"
+
+
 def _haproxy_tcp(env, chain, layout, workload, port):
-    """HAProxy in mode tcp, balance roundrobin."""
+    """HAProxy in mode tcp, balance roundrobin; its bind terminates TLS in a TLS workload
+    (haproxy-tls-tcp.cfg.in)."""
     _check_tcp(chain, workload)
-    text = render("haproxy-tcp.cfg.in", {
-        "WORKERS": layout.workers, "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port,
-        "SERVERS": "\n".join(f"    server b{i + 1} {b}:{env.backend_port}"
-                             for i, b in enumerate(BACKEND_ADDRS))})
-    cfg = env.cfg_dir / f"{chain}-tcp-{layout.name}.cfg"
+    tls = _tls_files(env, chain, workload)
+    values = {"WORKERS": layout.workers, "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port,
+              "SERVERS": "\n".join(f"    server b{i + 1} {b}:{env.backend_port}"
+                                   for i, b in enumerate(BACKEND_ADDRS))}
+    if tls:
+        values["BIND_TLS"] = haproxy_tcp_bind(tls)
+    text = render("haproxy-tls-tcp.cfg.in" if tls else "haproxy-tcp.cfg.in", values)
+    cfg = env.cfg_dir / f"{_tcp_name(chain, layout, tls)}.cfg"
     cfg.write_text(text)
     return Launch(["haproxy", "-f", cfg, "-db"], PROXY_ADDR, port, chain, True)
 
 
 def _nginx_tcp(env, chain, layout, workload, port):
-    """NGINX's stream module: upstream (round robin) and proxy_pass."""
+    """NGINX's stream module: upstream (round robin) and proxy_pass; the listener terminates
+    TLS in a TLS workload (nginx-tls-tcp.conf.in)."""
     _check_tcp(chain, workload)
-    wd = env.work / f"nginx-tcp-{layout.name}"
+    tls = _tls_files(env, chain, workload)
+    wd = env.work / _tcp_name("nginx", layout, tls)
     wd.mkdir(exist_ok=True)
-    text = render("nginx-tcp.conf.in", {
-        "LOAD_MODULE": nginx_stream_load(),
-        "WORKERS": layout.workers, "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port,
-        "WORKDIR": wd,
-        "SERVERS": "\n".join(f"        server {b}:{env.backend_port};" for b in BACKEND_ADDRS)})
-    cfg = env.cfg_dir / f"{chain}-tcp-{layout.name}.conf"
+    values = {"LOAD_MODULE": nginx_stream_load(ssl=bool(tls)),
+              "WORKERS": layout.workers, "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port,
+              "WORKDIR": wd,
+              "SERVERS": "\n".join(f"        server {b}:{env.backend_port};"
+                                   for b in BACKEND_ADDRS)}
+    if tls:
+        values["SERVER_TLS"] = nginx_server_tls(tls)
+    text = render("nginx-tls-tcp.conf.in" if tls else "nginx-tcp.conf.in", values)
+    cfg = env.cfg_dir / f"{_tcp_name(chain, layout, tls)}.conf"
     cfg.write_text(text)
     argv = ["nginx", "-c", cfg, "-e", wd / "nginx-error.log"]
     return Launch(argv, PROXY_ADDR, port, chain, True)

@@ -587,7 +587,7 @@ class Bench:
                     continue
                 if wl.tcp and "nginx" in wchains:
                     try:
-                        nginx_stream_load()
+                        nginx_stream_load(ssl=wl.tls)
                     except HarnessError as e:
                         if not self.args.smoke:
                             raise

@@ -38,7 +38,10 @@ on names. What a workload entry decides:
                         a TCP target group, HAProxy `mode tcp`, NGINX `stream`; chains.py,
                         TCP_CHAINS), so each client connection is pinned to one backend for
                         its life; the client and backends are the HTTP workload's (plain HTTP,
-                        keep-alive)
+                        keep-alive). With `tls` the clients speak HTTPS and every proxy
+                        terminates TLS and forwards the decrypted bytes (Sluice a TLS
+                        listener, HAProxy `bind ... ssl crt`, NGINX `listen ... ssl`); the
+                        backends stay plain (no backend_tls)
     h2                  an HTTP/2 workload: the clients speak HTTP/2 to the chain, over TLS with
                         ALPN h2 when `tls`, else in clear text by prior knowledge (h2c); each
                         stream is forwarded to the same HTTP/1.1 keep-alive backends as the
@@ -170,14 +173,16 @@ class Workload:
                        1 <= h2_requests_per_conn <= H2_MAX_REQUESTS_PER_CONN):
             raise HarnessError(f"workload {name}: h2_conns and h2_streams must be >= 1 and "
                                f"h2_requests_per_conn 1..{H2_MAX_REQUESTS_PER_CONN}")
-        # A layer-4 workload: plain HTTP keep-alive through proxies in TCP mode. Keep-alive
-        # only: in TCP mode no proxy closes per request (the responder decides), and the
-        # peers would need their HTTP configs for TLS and access logs.
+        # A layer-4 workload: HTTP keep-alive through proxies in TCP mode, over TLS from the
+        # clients with `tls` (the proxies terminate it and forward the decrypted bytes).
+        # Keep-alive only: in TCP mode no proxy closes per request (the responder decides);
+        # plain backends: TLS to them would need TLS target groups, `ssl` servers and
+        # proxy_ssl, which the TCP-mode templates do not have; no access logs either.
         self.tcp = tcp
-        if tcp and (tls or backend_tls or close or access_log or handshake or websocket or
-                    variants):
+        if tcp and (backend_tls or close or access_log or handshake or websocket or variants):
             raise HarnessError(f"workload {name}: a layer-4 workload is plain HTTP keep-alive "
-                               f"through TCP forwarders, without TLS, logs or variants")
+                               f"through TCP forwarders (TLS from the clients only: tls), "
+                               f"without backend TLS, logs or variants")
         # A WebSocket workload: ws-load upgrades every connection and echoes messages of
         # `body` bytes through the chain to ws-echo backends, `depth` outstanding per
         # connection; capacity phase only (no open-loop WebSocket generator).
@@ -350,6 +355,17 @@ WORKLOADS = {w.name: w for w in (
              body=13, tcp=True,
              comparisons=PEER_COMPARISONS + tuple((c, f"{c}@ka-13b")
                                                   for c in PEERS + ("floor",))),
+    # tcp-ka-13b over HTTPS (tls-ka-13b's client, certificate and TLS versions): each proxy
+    # terminates TLS in layer-4 mode (Sluice a TLS listener, HAProxy `mode tcp` with `bind ...
+    # ssl crt`, NGINX `stream` with `listen ... ssl`) and forwards the decrypted bytes to the
+    # plain responders: one handshake per connection, then the record layer and the relaying.
+    # Peers only (the floor cannot terminate TLS) and capacity only (openloop speaks plain
+    # HTTP).
+    Workload("tls-tcp-ka-13b",
+             "HTTPS keep-alive, 13 B response, every proxy terminating TLS in TCP (layer-4) "
+             "mode",
+             body=13, tcp=True, tls=True, phases=("capacity",), chains=PEERS,
+             comparisons=PEERS_ONLY_COMPARISONS),
     # HTTP/2 from the clients, HTTP/1.1 keep-alive to the same backends (issue 12): h2load
     # with few connections and many streams each (h2_conns per load-generator thread, 32
     # streams in flight on each: 8 x 32 = 256 requests in flight in layout A, against wrk's

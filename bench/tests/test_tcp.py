@@ -59,11 +59,12 @@ def test_tcp_ka_13b_comparisons():
                                    ("nginx", "nginx@ka-13b"), ("floor", "floor@ka-13b"))
 
 
-@pytest.mark.parametrize("kw", [dict(tls=True), dict(backend_tls=True), dict(close=True),
-                                dict(access_log=True), dict(websocket=True,
-                                                            phases=("capacity",)),
+@pytest.mark.parametrize("kw", [dict(tls=True, backend_tls=True), dict(backend_tls=True),
+                                dict(close=True), dict(access_log=True),
+                                dict(websocket=True, phases=("capacity",)),
                                 dict(variants={"sluice": ("sluice-1rule",)})])
 def test_a_tcp_workload_is_plain_keep_alive(kw):
+    # TLS from the clients is allowed (tls-tcp-ka-13b, test_tls_tcp.py); nothing else is.
     with pytest.raises(HarnessError, match="layer-4 workload is plain HTTP keep-alive"):
         workloads.Workload("w", "w", tcp=True, **kw)
 

@@ -121,7 +121,7 @@ def test_option_defaults():
     assert full.workloads == ("ka-13b,ka-13b-log,ka-1k,ka-64k,close-13b,rules,idle,tls-ka-13b,"
                               "tls-close-13b,tls-resume-13b,tls-full-13b,tls-full-rsa-13b,"
                               "tls-upstream-ka-13b,ws-echo-1k,ws-echo-64k,tcp-ka-13b,"
-                              "h2-13b,h2-1k,h2c-13b,h2h2-13b,grpc-13b")
+                              "tls-tcp-ka-13b,h2-13b,h2-1k,h2c-13b,h2h2-13b,grpc-13b")
     assert full.proxies == "sluice,haproxy,nginx,floor,direct,h2o"
     # The smoke run: every workload but the HTTP/2 ones after h2-13b (CI time).
     assert smoke.workloads == full.workloads.replace(",h2-1k,h2c-13b,h2h2-13b,grpc-13b", "")
@@ -160,7 +160,8 @@ def test_tls_workloads_are_data():
         assert wl.phases == ("capacity",)
         assert [o for _, o in wl.comparisons] == ["haproxy", "nginx", "best peer"]
     assert [w.name for w in WORKLOADS.values() if w.tls and not w.h2] == [
-        "tls-ka-13b", "tls-close-13b", "tls-resume-13b", "tls-full-13b", "tls-full-rsa-13b"]
+        "tls-ka-13b", "tls-close-13b", "tls-resume-13b", "tls-full-13b", "tls-full-rsa-13b",
+        "tls-tcp-ka-13b"]
     assert all(w.scheme == "http" for w in WORKLOADS.values() if not w.tls)
     assert not ka.backend_tls and not close.backend_tls
 
