@@ -14,6 +14,9 @@ PACKAGES=(
   # tcp-ka-13b and tls-tcp-ka-13b (NGINX stream)
   libnginx-mod-stream
   awscli python3-boto3 python3-websockets time
+  # UDP listeners' DNS test: a real resolver (unbound, run on its own port by the test; the
+  # package's service is not needed) and dig
+  unbound dnsutils
   # HTTP/2: nghttp2 (the codec), and h2load/nghttp and Python's h2 as test clients; h2o, the
   # bench's HTTP/2 peer (bench/configs/h2o.conf.in; the harness runs its own, never the service)
   libnghttp2-dev nghttp2-client python3-h2 h2o

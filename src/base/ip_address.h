@@ -23,6 +23,13 @@ struct IpAddress {
   // Writes the canonical text form ("10.0.0.1", "2001:db8::1") into out; returns its length.
   size_t Format(char* out, size_t cap) const;
   std::string ToString() const;
+  // 0.0.0.0 or :: (a wildcard bind address).
+  bool IsUnspecified() const {
+    for (size_t i = is_v4 ? 12 : 0; i < 16; ++i) {
+      if (bytes[i] != 0) return false;
+    }
+    return true;
+  }
   bool operator==(const IpAddress&) const = default;
 };
 

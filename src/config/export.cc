@@ -259,8 +259,10 @@ void WriteListener(Out& o, int indent, const Listener& l) {
   }
   WriteMutualAuthentication(o, indent, l);
   if (!l.alpn_policy.empty()) o.Str(indent, "AlpnPolicy", l.alpn_policy);
-  // A TLS listener has no attribute (its idle timeout is fixed, reference §8.5).
-  if (l.protocol != "TLS") WriteListenerAttributes(o, indent, l.protocol, l.attributes);
+  // TLS and UDP listeners have no attribute (their idle timeouts are fixed, reference §8.5).
+  if (l.protocol != "TLS" && l.protocol != "UDP") {
+    WriteListenerAttributes(o, indent, l.protocol, l.attributes);
+  }
   WriteActions(o, indent, "DefaultActions", l.default_actions);
   WriteRules(o, indent, l.rules);
 }
@@ -408,7 +410,9 @@ void WriteTargetGroups(Out& o, const std::vector<TargetGroup>& groups) {
     o.Str(4, "Name", g.name);
     WriteTags(o, 4, g.tags);
     o.Str(4, "Protocol", g.protocol);
-    if (g.protocol != "TCP" && g.protocol != "TLS") o.Str(4, "ProtocolVersion", g.protocol_version);
+    if (g.protocol == "HTTP" || g.protocol == "HTTPS") {
+      o.Str(4, "ProtocolVersion", g.protocol_version);
+    }
     o.Int(4, "Port", g.port);
     o.Str(4, "TargetType", g.target_type);
     WriteHealthCheck(o, 4, g.health_check, g.protocol_version == "GRPC");

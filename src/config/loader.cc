@@ -162,19 +162,25 @@ void CheckHttp2Listener(LoadContext& ctx, const Config& config, const TargetGrou
 std::string_view AllowedGroupProtocols(std::string_view listener) {
   if (listener == "TCP") return "TCP";
   if (listener == "TLS") return "TCP, TLS";
+  if (listener == "UDP") return "UDP";
   return "HTTP, HTTPS";
 }
 
 // A listener forwards only to groups of a protocol it can carry: TCP listeners to TCP groups,
-// TLS listeners to TCP or TLS groups, HTTP/HTTPS listeners to HTTP/HTTPS groups (AWS's
-// IncompatibleProtocols, reference §8.1).
+// TLS listeners to TCP or TLS groups, UDP listeners to UDP groups, HTTP/HTTPS listeners to
+// HTTP/HTTPS groups (AWS's IncompatibleProtocols, reference §8.1).
 void CheckProtocols(LoadContext& ctx, const Config& config, const TargetGroupRef& ref) {
   for (const TargetGroup& g : config.target_groups) {
     if (g.name != ref.name) continue;
     const std::string_view allowed = AllowedGroupProtocols(ref.listener_protocol);
-    const bool ok = allowed == "HTTP, HTTPS"
-                        ? g.protocol == "HTTP" || g.protocol == "HTTPS"
-                        : g.protocol == "TCP" || (allowed == "TCP, TLS" && g.protocol == "TLS");
+    bool ok = false;
+    if (allowed == "HTTP, HTTPS") {
+      ok = g.protocol == "HTTP" || g.protocol == "HTTPS";
+    } else if (allowed == "UDP") {
+      ok = g.protocol == "UDP";
+    } else {
+      ok = g.protocol == "TCP" || (allowed == "TCP, TLS" && g.protocol == "TLS");
+    }
     if (ok) {
       CheckHttp2Listener(ctx, config, ref, g);
       return;

@@ -70,13 +70,13 @@ TEST(NetworkConfig, TheListenerProtocolDefaultsToTcpAndTheIdleTimeoutTo350) {
 TEST(NetworkConfig, ListenerProtocolMustMatchTheLoadBalancerType) {
   EXPECT_THAT(Errors(With("Protocol: TCP\n        Port", "Protocol: HTTP\n        Port")),
               ElementsAre(HasSubstr("listener protocol HTTP is for load balancers of Type "
-                                    "application; this one is network (allowed: TCP, TLS)")));
+                                    "application; this one is network (allowed: TCP, TLS, UDP)")));
   EXPECT_THAT(Errors(With("    Type: network\n", "")),
               ElementsAre(HasSubstr("listener protocol TCP is for load balancers of Type "
                                     "network; this one is application (allowed: HTTP, HTTPS)")));
-  EXPECT_THAT(
-      Errors(With("Protocol: TCP\n        Port", "Protocol: UDP\n        Port")),
-      ElementsAre(HasSubstr("listener protocol UDP is not supported yet; allowed: TCP, TLS")));
+  EXPECT_THAT(Errors(With("Protocol: TCP\n        Port", "Protocol: TCP_UDP\n        Port")),
+              ElementsAre(HasSubstr(
+                  "listener protocol TCP_UDP is not supported yet; allowed: TCP, TLS, UDP")));
   EXPECT_THAT(Errors(With("Type: network", "Type: gateway")), ElementsAre(HasSubstr("gateway")));
 }
 

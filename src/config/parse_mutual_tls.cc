@@ -68,12 +68,14 @@ void ParseListenerAttributes(Reader& r, const Field& field, const std::string& p
                              ListenerAttributes* out) {
   if (protocol == "TCP") return ParseTcpListenerAttributes(r, field, out);
   MapReader m = OpenFreeMap(r, field);
-  if (protocol == "TLS") {
-    // NLB's TLS listeners take no attribute: their idle timeout is fixed at 350 s (§8.5).
+  if (protocol == "TLS" || protocol == "UDP") {
+    // NLB's TLS and UDP listeners take no attribute: their idle timeouts are fixed at 350 s
+    // and 120 s (§8.5).
     for (const MapReader::Entry& e : m.entries()) {
       r.AddError(e.key_mark, e.value.path,
-                 "unknown TLS listener attribute " + QuoteValue(e.key) +
-                     "; a TLS listener has none (its idle timeout is fixed at 350 seconds)");
+                 "unknown " + protocol + " listener attribute " + QuoteValue(e.key) + "; a " +
+                     protocol + " listener has none (its idle timeout is fixed at " +
+                     (protocol == "TLS" ? "350" : "120") + " seconds)");
     }
     return;
   }
@@ -148,7 +150,8 @@ void ParseTrustStores(LoadContext& ctx, const Field& field,
 void ParseMutualAuthentication(LoadContext& ctx, const MapReader& listener, Listener* out) {
   Reader& r = ctx.reader;
   const bool tls = out->protocol == "TLS";
-  const bool tcp = out->protocol == "TCP" || (ctx.current_type == "network" && !tls);
+  const bool udp = out->protocol == "UDP";
+  const bool tcp = out->protocol == "TCP" || (ctx.current_type == "network" && !tls && !udp);
   ParseListenerAttributes(r, listener.Get("Attributes"), tcp ? "TCP" : out->protocol,
                           &out->attributes);
   Field field = listener.Get("MutualAuthentication");

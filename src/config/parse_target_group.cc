@@ -354,24 +354,26 @@ void ParseTargetGroup(Reader& r, const Field& item, TargetGroup* out,
   }
   Field protocol = m.Get("Protocol");
   if (auto p = ReadString(r, protocol)) {
-    const bool nlb = *p == "TCP" || *p == "TLS";
+    const bool nlb = *p == "TCP" || *p == "TLS" || *p == "UDP";
     if (*p == "HTTP" || *p == "HTTPS" || nlb) {
       out->protocol = *p;
       // ALB's default health-check protocol follows the group's ([infer], see
-      // docs/alb-compatibility.md): an HTTPS group is checked over HTTPS. NLB's is TCP for TCP
-      // and TLS groups, with a 10 s timeout (reference §8.7).
+      // docs/alb-compatibility.md): an HTTPS group is checked over HTTPS. NLB's is TCP for
+      // TCP, TLS and UDP groups (a UDP group's checks use TCP, HTTP or HTTPS), with a 10 s
+      // timeout (reference §8.7).
       if (!m.Get("HealthCheckProtocol").present) out->health_check.protocol = nlb ? "TCP" : *p;
       if (nlb) out->health_check.timeout_seconds = 10;
-    } else if (*p == "UDP" || *p == "TCP_UDP") {
+    } else if (*p == "TCP_UDP") {
       r.AddError(protocol,
-                 "protocol " + *p + " is not supported yet; allowed: HTTP, HTTPS, TCP, TLS");
+                 "protocol " + *p + " is not supported yet; allowed: HTTP, HTTPS, TCP, TLS, UDP");
     } else {
       r.AddError(protocol,
-                 "protocol " + QuoteValue(*p) + " is invalid; allowed: HTTP, HTTPS, TCP, TLS");
+                 "protocol " + QuoteValue(*p) + " is invalid; allowed: HTTP, HTTPS, TCP, TLS, UDP");
     }
   }
   Field version = m.Get("ProtocolVersion");
-  if (version.present && (out->protocol == "TCP" || out->protocol == "TLS")) {
+  if (version.present &&
+      (out->protocol == "TCP" || out->protocol == "TLS" || out->protocol == "UDP")) {
     r.AddError(version, "ProtocolVersion is only for HTTP and HTTPS target groups");
   } else if (auto v = ReadString(r, version)) {
     if (*v == "HTTP1" || *v == "HTTP2" || *v == "GRPC") {
@@ -401,7 +403,7 @@ void ParseTargetGroup(Reader& r, const Field& item, TargetGroup* out,
   if (a.proxy_protocol_v2 && out->protocol != "TCP") {
     r.AddError(attributes,
                "proxy_protocol_v2.enabled is for TCP target groups (network load "
-               "balancers; not yet for TLS groups); this group's protocol is " +
+               "balancers; not yet for TLS or UDP groups); this group's protocol is " +
                    out->protocol);
   }
   if (tls_set && out->protocol != "HTTPS" && out->protocol != "TLS" &&

@@ -51,23 +51,24 @@ TEST(TargetGroupErrorsTest, NotYetSupportedSettings) {
 
 TEST(TargetGroupErrorsTest, HttpsGroupsAndTheirTlsAttributes) {
   const std::string at = "TargetGroups[0].Attributes";
-  EXPECT_THAT(Errors(WithTargetGroups(R"(
+  EXPECT_THAT(
+      Errors(WithTargetGroups(R"(
   - Name: tg
-    Protocol: UDP
+    Protocol: TCP_UDP
     Port: 443
     Attributes:
       sluice.tls.server_name: "bad name"
       sluice.tls.verify.enabled: maybe
       sluice.tls.verify.ca_file: ""
 )")),
-              ElementsAre(E(3, 15, "TargetGroups[0].Protocol",
-                            "protocol UDP is not supported yet; allowed: HTTP, HTTPS, TCP, TLS"),
-                          E(6, 31, at + ".sluice.tls.server_name",
-                            "sluice.tls.server_name 'bad name' is not a host name (letters, "
-                            "digits, '-' and '.', 1..253 bytes)"),
-                          E(7, 34, at + ".sluice.tls.verify.enabled",
-                            "expected true or false, got 'maybe'"),
-                          E(8, 34, at + ".sluice.tls.verify.ca_file", "file path is empty")));
+      ElementsAre(
+          E(3, 15, "TargetGroups[0].Protocol",
+            "protocol TCP_UDP is not supported yet; allowed: HTTP, HTTPS, TCP, TLS, UDP"),
+          E(6, 31, at + ".sluice.tls.server_name",
+            "sluice.tls.server_name 'bad name' is not a host name (letters, "
+            "digits, '-' and '.', 1..253 bytes)"),
+          E(7, 34, at + ".sluice.tls.verify.enabled", "expected true or false, got 'maybe'"),
+          E(8, 34, at + ".sluice.tls.verify.ca_file", "file path is empty")));
   // TLS settings on a group that makes no TLS connection are a mistake, not a no-op.
   EXPECT_THAT(
       Errors(WithTargetGroups(R"(

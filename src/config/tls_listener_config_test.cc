@@ -140,7 +140,7 @@ TEST(TlsListenerConfig, TlsListenersHaveNoAttributesAndVerifyOnlyMutualTls) {
   EXPECT_THAT(Errors(With("    Port: 9443\n",
                           "    Port: 9443\n    Attributes: "
                           "{proxy_protocol_v2.enabled: true}\n")),
-              ElementsAre(HasSubstr("not yet for TLS groups")));
+              ElementsAre(HasSubstr("not yet for TLS or UDP groups")));
 }
 
 TEST(TlsListenerConfig, ApplicationLoadBalancersRefuseTls) {

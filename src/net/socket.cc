@@ -43,10 +43,54 @@ Result<int> Listen(const SocketAddress& address, int backlog) {
   return fd;
 }
 
-Result<bool> CheckNoOtherListener(const SocketAddress& address) {
+Result<int> ListenDatagram(const SocketAddress& address) {
   sockaddr_storage ss;
   socklen_t len = address.ToSockaddr(&ss);
-  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return SysError("socket", address);
+  int one = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+    Error e = SysError("setsockopt(SO_REUSEADDR/SO_REUSEPORT)", address);
+    close(fd);
+    return e;
+  }
+  if (address.ip.IsUnspecified()) {
+    const bool v6 = ss.ss_family == AF_INET6;
+    const int level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+    const int option = v6 ? IPV6_RECVPKTINFO : IP_PKTINFO;
+    if (setsockopt(fd, level, option, &one, sizeof(one)) != 0) {
+      Error e = SysError("setsockopt(IP_PKTINFO)", address);
+      close(fd);
+      return e;
+    }
+  }
+  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    Error e = SysError("bind", address);
+    close(fd);
+    return e;
+  }
+  return fd;
+}
+
+Result<int> ConnectDatagram(const SocketAddress& address) {
+  sockaddr_storage ss;
+  socklen_t len = address.ToSockaddr(&ss);
+  int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return SysError("socket", address);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    Error e = SysError("connect", address);
+    e.source = ErrorSource::kUpstream;
+    close(fd);
+    return e;
+  }
+  return fd;
+}
+
+Result<bool> CheckNoOtherListener(const SocketAddress& address, bool datagram) {
+  sockaddr_storage ss;
+  socklen_t len = address.ToSockaddr(&ss);
+  int fd = socket(ss.ss_family, (datagram ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
   if (fd < 0) return SysError("socket", address);
   int one = 1;
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {

@@ -16,12 +16,22 @@ namespace sluice::net {
 // worker can have its own socket on the same address), bound and listening.
 Result<int> Listen(const SocketAddress& address, int backlog = 4096);
 
+// A non-blocking UDP socket with SO_REUSEADDR and SO_REUSEPORT, bound to `address` (every
+// worker binds its own; the kernel keeps each 4-tuple on one of them). On a wildcard address
+// it also asks for each datagram's destination (IP_PKTINFO / IPV6_RECVPKTINFO), so that
+// replies can leave from the address the client reached.
+Result<int> ListenDatagram(const SocketAddress& address);
+
 // Fails when another socket already listens on `address` (or on a wildcard address of the
 // same port): binds a probe socket with SO_REUSEADDR but without SO_REUSEPORT, which Linux
 // refuses while any socket listens there, and closes it. Listen() alone cannot tell, since
 // SO_REUSEPORT lets a second process of the same user share the port and split its traffic.
-// Call it only for an address this process does not listen on itself.
-Result<bool> CheckNoOtherListener(const SocketAddress& address);
+// Call it only for an address this process does not listen on itself. `datagram`: UDP.
+Result<bool> CheckNoOtherListener(const SocketAddress& address, bool datagram = false);
+
+// A non-blocking UDP socket connected to `address` (it then receives only that peer's
+// datagrams, and ICMP errors for what it sent).
+Result<int> ConnectDatagram(const SocketAddress& address);
 
 // Starts a non-blocking connect. Returns the fd; completion is signalled by writability.
 Result<int> ConnectNonBlocking(const SocketAddress& address);

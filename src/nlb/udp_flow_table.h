@@ -38,6 +38,7 @@ inline constexpr int64_t kUdpDefaultIdleTimeoutMs = 120'000;
 struct UdpFlow {
   uint32_t target = 0;     // index into the target group's healthy-target vector at creation
   int upstream_fd = -1;    // the connected socket towards the target, owned by the caller
+  void* owner = nullptr;   // the caller's object for the flow (its socket's event handler)
   int64_t created_ms = 0;  // set by Insert
   int64_t last_active_ms = 0;
   uint64_t packets_in = 0;  // client → target

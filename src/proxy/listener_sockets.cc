@@ -18,10 +18,10 @@ void ListenerSocketTable::ShutdownAll() const {
   }
 }
 
-bool ListenerSockets::ListensOnPort(uint16_t port) const {
+bool ListenerSockets::ListensOnPort(uint16_t port, bool datagram) const {
   for (const auto& [key, weak] : sockets_) {
     std::shared_ptr<ListenSocketSet> set = weak.lock();
-    if (set && set->address.port == port) return true;
+    if (set && set->address.port == port && set->datagram == datagram) return true;
   }
   return false;
 }
@@ -30,21 +30,23 @@ Result<std::shared_ptr<const ListenerSocketTable>> ListenerSockets::Open(const S
   auto table = std::make_shared<ListenerSocketTable>();
   std::map<std::string, std::shared_ptr<ListenSocketSet>> opened;
   for (const ListenerRuntime& l : snap.listeners) {
-    std::string key = l.address.ToString();
+    const bool datagram = l.protocol == snapshot::ListenerProtocol::kUdp;
+    std::string key = (datagram ? "udp:" : "") + l.address.ToString();
     std::shared_ptr<ListenSocketSet> set;
     if (auto it = opened.find(key); it != opened.end()) set = it->second;
     if (!set) {
       if (auto it = sockets_.find(key); it != sockets_.end()) set = it->second.lock();
     }
     if (!set) {
-      if (!ListensOnPort(l.address.port)) {
-        auto free = net::CheckNoOtherListener(l.address);
+      if (!ListensOnPort(l.address.port, datagram)) {
+        auto free = net::CheckNoOtherListener(l.address, datagram);
         if (!free.ok()) return free.error();
       }
       set = std::make_shared<ListenSocketSet>();
       set->address = l.address;
+      set->datagram = datagram;
       for (int k = 0; k < worker_count_; ++k) {
-        auto fd = net::Listen(l.address);
+        auto fd = datagram ? net::ListenDatagram(l.address) : net::Listen(l.address);
         if (!fd.ok()) return fd.error();  // `set` closes what it opened
         set->fds.push_back(fd.value());
       }

@@ -26,7 +26,8 @@ using snapshot::TargetRuntime;
 // The sockets of one listener address; closed when the last table referring to it is gone.
 struct ListenSocketSet {
   SocketAddress address;
-  std::vector<int> fds;  // fds[k] is served by worker k
+  bool datagram = false;  // UDP listeners' sockets (bound, not listening)
+  std::vector<int> fds;   // fds[k] is served by worker k
   ~ListenSocketSet();
 };
 
@@ -49,9 +50,10 @@ class ListenerSockets {
   Result<std::shared_ptr<const ListenerSocketTable>> Open(const Snapshot& snap);
 
  private:
-  bool ListensOnPort(uint16_t port) const;
+  bool ListensOnPort(uint16_t port, bool datagram) const;
   int worker_count_;
-  std::map<std::string, std::weak_ptr<ListenSocketSet>> sockets_;  // by address
+  // By address ("udp:" before a UDP listener's).
+  std::map<std::string, std::weak_ptr<ListenSocketSet>> sockets_;
 };
 
 }  // namespace sluice::proxy

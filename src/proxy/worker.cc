@@ -13,6 +13,7 @@
 #include "net/socket.h"
 #include "proxy/downstream_connection.h"
 #include "proxy/local_response.h"
+#include "proxy/udp_listener.h"
 
 namespace sluice::proxy {
 
@@ -21,11 +22,11 @@ constexpr int kTickMs = 250;  // timeouts are checked this often
 }  // namespace
 
 // Accepts connections on one listening socket of this worker.
-class Acceptor final : public net::EventHandler {
+class Acceptor final : public ListenHandler {
  public:
   Acceptor(Worker* worker, int fd, const ListenerRuntime* listener)
       : worker_(worker), fd_(fd), listener_(listener) {}
-  void set_listener(const ListenerRuntime* l) { listener_ = l; }
+  void set_listener(const ListenerRuntime* l) override { listener_ = l; }
   void OnEvents(uint32_t) override { worker_->Accept(fd_, listener_); }
 
  private:
@@ -96,7 +97,7 @@ Result<bool> Worker::Start() {
   return true;
 }
 
-bool Worker::WatchListener(int fd, Acceptor* acceptor) {
+bool Worker::WatchListener(int fd, ListenHandler* acceptor) {
   if (loop_.AddLevelInput(fd, acceptor)) return true;
   if (adopt_error_.empty()) {
     adopt_error_ = "cannot watch listening socket " + std::to_string(fd) +
@@ -168,7 +169,12 @@ void Worker::Adopt(std::shared_ptr<const Snapshot> next,
     if (it != acceptors_.end()) {
       it->second->set_listener(listener);
     } else {
-      auto acceptor = std::make_unique<Acceptor>(this, fd, listener);
+      std::unique_ptr<ListenHandler> acceptor;
+      if (listener->protocol == snapshot::ListenerProtocol::kUdp) {
+        acceptor = std::make_unique<UdpListener>(this, fd, listener);
+      } else {
+        acceptor = std::make_unique<Acceptor>(this, fd, listener);
+      }
       if (accept_paused_until_ms_ != 0 || WatchListener(fd, acceptor.get())) {
         acceptors_[fd] = std::move(acceptor);
       }
@@ -358,6 +364,7 @@ void Worker::Tick() {
   });
   pools_.Sweep(now, false);
   h2_clients_.Sweep(now, false);
+  for (auto& [fd, acceptor] : acceptors_) acceptor->Tick(now);  // UDP flows' idle timeout
   if (accept_paused_until_ms_ != 0 && now >= accept_paused_until_ms_ && !shutting_down_) {
     ResumeAccepting();
   }

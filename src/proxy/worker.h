@@ -25,6 +25,7 @@
 #include "observe/metrics.h"
 #include "proxy/deadline_wheel.h"
 #include "proxy/h2_client_session.h"
+#include "proxy/listen_handler.h"
 #include "proxy/listener_sockets.h"
 #include "proxy/outcome.h"
 #include "proxy/upstream_connection.h"
@@ -35,7 +36,6 @@
 namespace sluice::proxy {
 
 class DownstreamConnection;
-class Acceptor;
 
 class Worker {
  public:
@@ -170,7 +170,7 @@ class Worker {
   void PauseAccepting();
   void ResumeAccepting();
   // Watches `fd` (a listening socket) for accepts; false, with errno set, on failure.
-  bool WatchListener(int fd, Acceptor* acceptor);
+  bool WatchListener(int fd, ListenHandler* acceptor);
 
   int index_;
   net::EventLoop loop_;
@@ -190,7 +190,8 @@ class Worker {
   std::shared_ptr<const Snapshot> current_;
   std::shared_ptr<const ListenerSocketTable> current_sockets_;
   std::vector<std::unique_ptr<balancer::Picker>> pickers_;
-  std::map<int, std::unique_ptr<Acceptor>> acceptors_;  // by listening fd
+  // By listening fd: accepts for TCP-based listeners, datagram relays for UDP ones.
+  std::map<int, std::unique_ptr<ListenHandler>> acceptors_;
   // Every downstream connection, in the slot of its next check time (intrusive).
   DeadlineWheel<DownstreamConnection> timers_{loop_.now_ms()};
   char date_[40] = {};

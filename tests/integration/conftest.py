@@ -550,7 +550,9 @@ def sluice(tmp_path):
                     tmp_path, f"sluice-{counter[0]}")
         if isinstance(config, dict):
             port = config["LoadBalancers"][0]["Listeners"][0]["Port"]
-            ports = [l["Port"] for lb in config["LoadBalancers"] for l in lb["Listeners"]]
+            # UDP listeners accept no connection to wait for ("ready:" covers them).
+            ports = [l["Port"] for lb in config["LoadBalancers"] for l in lb["Listeners"]
+                     if l.get("Protocol") != "UDP"]
         else:
             port = wait_ports[0]
             ports = wait_ports

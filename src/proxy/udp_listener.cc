@@ -1,0 +1,280 @@
+#include "proxy/udp_listener.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <span>
+
+#include "balancer/picker.h"
+#include "net/socket.h"
+#include "proxy/worker.h"
+
+namespace sluice::proxy {
+
+// The receive side of one recvmmsg call, allocated once per listener and worker: 1 MiB of
+// payload buffers (reused as the scratch buffer for the targets' replies).
+struct UdpListener::Batch {
+  mmsghdr msgs[kBatch];
+  iovec iov[kBatch];
+  sockaddr_storage peers[kBatch];
+  alignas(cmsghdr) unsigned char control[kBatch][CMSG_SPACE(sizeof(in6_pktinfo))];
+  char data[kBatch][kMaxDatagram];
+};
+
+// A flow's socket towards its target, watched (level-triggered) for the target's replies.
+// Owned by the flow table's entry: deleted when the flow is removed.
+class UdpListener::FlowSocket final : public net::EventHandler {
+ public:
+  FlowSocket(UdpListener* owner, const nlb::FlowTuple& flow_tuple, int socket_fd)
+      : tuple(flow_tuple), fd(socket_fd), owner_(owner) {}
+  void OnEvents(uint32_t) override { owner_->RelayReplies(this); }
+
+  nlb::FlowTuple tuple;
+  int fd;
+  sockaddr_storage client{};  // where replies go, as the listener's socket saw the client
+  socklen_t client_len = 0;
+  // On a wildcard listener: the IP_PKTINFO / IPV6_PKTINFO that makes replies leave from the
+  // address the client reached.
+  int pktinfo_level = 0;
+  int pktinfo_type = 0;
+  size_t pktinfo_len = 0;
+  unsigned char pktinfo[sizeof(in6_pktinfo)]{};
+
+ private:
+  UdpListener* owner_;
+};
+
+namespace {
+
+// The destination of a received datagram from its IP_PKTINFO / IPV6_PKTINFO, as the reply's
+// source; false when the datagram carried neither.
+bool ReadPktinfo(msghdr& h, uint16_t port, SocketAddress* destination, int* level, int* type,
+                 unsigned char* info, size_t* info_len) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+    sockaddr_storage ss{};
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+      in_pktinfo pi;
+      std::memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+      auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
+      sin->sin_family = AF_INET;
+      sin->sin_addr = pi.ipi_addr;
+      pi.ipi_spec_dst = pi.ipi_addr;  // reply from the address the client reached
+      pi.ipi_ifindex = 0;             // by the routing table
+      std::memcpy(info, &pi, sizeof(pi));
+      *info_len = sizeof(pi);
+    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+      in6_pktinfo pi;
+      std::memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+      auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
+      sin6->sin6_family = AF_INET6;
+      sin6->sin6_addr = pi.ipi6_addr;
+      std::memcpy(info, &pi, sizeof(pi));
+      *info_len = sizeof(pi);
+    } else {
+      continue;
+    }
+    *level = c->cmsg_level;
+    *type = c->cmsg_type;
+    *destination = SocketAddress::FromSockaddr(ss);
+    destination->port = port;
+    return true;
+  }
+  return false;
+}
+
+// The default forward's group: the only one, or one by weight.
+int PickGroup(const config::Action& action, balancer::Rng& rng) {
+  const auto& groups = action.forward.target_groups;
+  if (groups.size() <= 1) return groups.empty() ? -1 : groups[0].index;
+  int weights[8];
+  const size_t n = groups.size() < 8 ? groups.size() : 8;
+  for (size_t i = 0; i < n; ++i) weights[i] = groups[i].weight;
+  const int pick = balancer::PickWeighted(std::span<const int>(weights, n), rng);
+  return pick < 0 ? -1 : groups[static_cast<size_t>(pick)].index;
+}
+
+}  // namespace
+
+UdpListener::UdpListener(Worker* worker, int fd, const snapshot::ListenerRuntime* listener)
+    : worker_(worker),
+      fd_(fd),
+      listener_(listener),
+      wildcard_(listener->address.ip.IsUnspecified()),
+      table_([&] {
+        nlb::UdpFlowTable::Options o;
+        o.capacity = kMaxFlows;
+        o.key = worker->flow_key();
+        o.on_remove = &UdpListener::OnFlowRemoved;
+        o.on_remove_ctx = this;
+        return o;
+      }()),
+      batch_(new Batch) {}
+
+UdpListener::~UdpListener() {
+  destroying_ = true;  // flows' sockets are deleted at once: no event can still reach them
+  table_.Clear();
+}
+
+void UdpListener::OnEvents(uint32_t) {
+  Batch& b = *batch_;
+  for (int round = 0; round < kReadsPerEvent; ++round) {
+    for (size_t i = 0; i < kBatch; ++i) {
+      b.iov[i] = {b.data[i], kMaxDatagram};
+      msghdr& h = b.msgs[i].msg_hdr;
+      h = {};
+      h.msg_name = &b.peers[i];
+      h.msg_namelen = sizeof(b.peers[i]);
+      h.msg_iov = &b.iov[i];
+      h.msg_iovlen = 1;
+      if (wildcard_) {
+        h.msg_control = b.control[i];
+        h.msg_controllen = sizeof(b.control[i]);
+      }
+    }
+    const int n = recvmmsg(fd_, b.msgs, kBatch, MSG_DONTWAIT, nullptr);
+    if (n <= 0) return;  // EAGAIN; an error is retried at the next (level-triggered) event
+    for (int i = 0; i < n; ++i) Receive(i);
+    if (static_cast<size_t>(n) < kBatch) return;
+  }
+  // More may wait: level-triggered, the loop calls again after the other handlers.
+}
+
+void UdpListener::Receive(int i) {
+  Batch& b = *batch_;
+  msghdr& h = b.msgs[i].msg_hdr;
+  if ((h.msg_flags & MSG_TRUNC) != 0) {
+    ++counters_.dropped;  // larger than any UDP payload: cannot happen, never half-sent
+    return;
+  }
+  nlb::FlowTuple tuple{nlb::kIpProtoUdp, SocketAddress::FromSockaddr(b.peers[i]),
+                       listener_->address};
+  FlowSocket reply_to(nullptr, tuple, -1);
+  if (wildcard_ &&
+      !ReadPktinfo(h, listener_->address.port, &tuple.destination, &reply_to.pktinfo_level,
+                   &reply_to.pktinfo_type, reply_to.pktinfo, &reply_to.pktinfo_len)) {
+    ++counters_.dropped;  // the kernel always adds it once asked; without it, no reply path
+    return;
+  }
+  nlb::UdpFlow* flow = table_.Find(tuple, worker_->now_ms());
+  if (flow == nullptr) {
+    std::memcpy(&reply_to.client, &b.peers[i], h.msg_namelen);
+    reply_to.client_len = h.msg_namelen;
+    flow = OpenFlow(tuple, reply_to);
+  }
+  if (flow == nullptr) {
+    ++counters_.dropped;
+    return;
+  }
+  const size_t size = b.msgs[i].msg_len;
+  if (send(flow->upstream_fd, b.data[i], size, MSG_DONTWAIT) < 0) {
+    // A full socket buffer drops it, as the network would; ECONNREFUSED reports an ICMP
+    // error for an earlier datagram (nothing listens at the target): this one is dropped,
+    // the next may pass.
+    ++counters_.dropped;
+    return;
+  }
+  ++counters_.datagrams_in;
+  ++flow->packets_in;
+  flow->bytes_in += size;
+}
+
+nlb::UdpFlow* UdpListener::OpenFlow(const nlb::FlowTuple& tuple, const FlowSocket& reply_to) {
+  const auto& actions = listener_->listener->default_actions;
+  const std::shared_ptr<const snapshot::Snapshot>& snap = worker_->snapshot();
+  const int tg = actions.empty() || !snap ? -1 : PickGroup(actions.back(), worker_->rng());
+  if (tg < 0) return nullptr;
+  const snapshot::TargetGroupRuntime& group = snap->target_groups[static_cast<size_t>(tg)];
+  if (group.targets.empty()) return nullptr;
+  // The healthy targets, or all of them when none is (fail-open, §8.6); the flow hash with
+  // no salt, so that every datagram of a tuple would pick the same target (§8.2).
+  std::vector<uint32_t>& index = worker_->candidate_index_scratch();
+  index.clear();
+  for (size_t i = 0; i < group.targets.size(); ++i) {
+    if (group.candidates[i]->routable.load(std::memory_order_acquire)) {
+      index.push_back(static_cast<uint32_t>(i));
+    }
+  }
+  if (index.empty()) {
+    for (size_t i = 0; i < group.targets.size(); ++i) index.push_back(static_cast<uint32_t>(i));
+  }
+  const uint64_t hash = nlb::FlowHash(worker_->flow_key(), tuple, 0);
+  const uint32_t chosen = index[nlb::PickIndex(hash, static_cast<uint32_t>(index.size()))];
+  auto fd = net::ConnectDatagram(group.targets[chosen].address);
+  if (!fd.ok()) return nullptr;  // out of descriptors, or no route: dropped
+  auto* socket = new FlowSocket(this, tuple, fd.value());
+  socket->client = reply_to.client;
+  socket->client_len = reply_to.client_len;
+  socket->pktinfo_level = reply_to.pktinfo_level;
+  socket->pktinfo_type = reply_to.pktinfo_type;
+  socket->pktinfo_len = reply_to.pktinfo_len;
+  std::memcpy(socket->pktinfo, reply_to.pktinfo, sizeof(socket->pktinfo));
+  if (!worker_->loop().AddLevelInput(fd.value(), socket)) {
+    close(fd.value());
+    delete socket;
+    return nullptr;
+  }
+  nlb::UdpFlow flow;
+  flow.target = chosen;
+  flow.upstream_fd = fd.value();
+  flow.owner = socket;
+  ++counters_.flows_opened;
+  return table_.Insert(tuple, flow, worker_->now_ms()).first;
+}
+
+void UdpListener::RelayReplies(FlowSocket* socket) {
+  char* buffer = batch_->data[0];  // free outside OnEvents
+  alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(in6_pktinfo))];
+  for (int i = 0; i < 64; ++i) {
+    const ssize_t n = recv(socket->fd, buffer, kMaxDatagram, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR || errno == ECONNREFUSED) continue;  // ICMP: nothing listens there
+      return;                                                 // EAGAIN: all read
+    }
+    // The flow's activity; it may have expired just now (then its socket is closing).
+    nlb::UdpFlow* flow = table_.Find(socket->tuple, worker_->now_ms());
+    if (flow == nullptr) return;
+    iovec iov{buffer, static_cast<size_t>(n)};
+    msghdr h{};
+    h.msg_name = &socket->client;
+    h.msg_namelen = socket->client_len;
+    h.msg_iov = &iov;
+    h.msg_iovlen = 1;
+    if (socket->pktinfo_len != 0) {
+      h.msg_control = control;
+      h.msg_controllen = CMSG_SPACE(socket->pktinfo_len);
+      cmsghdr* c = CMSG_FIRSTHDR(&h);
+      c->cmsg_level = socket->pktinfo_level;
+      c->cmsg_type = socket->pktinfo_type;
+      c->cmsg_len = CMSG_LEN(socket->pktinfo_len);
+      std::memcpy(CMSG_DATA(c), socket->pktinfo, socket->pktinfo_len);
+    }
+    if (sendmsg(fd_, &h, MSG_DONTWAIT) < 0) {
+      ++counters_.dropped;  // a full socket buffer: dropped, as the network would
+      continue;
+    }
+    ++counters_.datagrams_out;
+    ++flow->packets_out;
+    flow->bytes_out += static_cast<uint64_t>(n);
+  }
+  // More may wait: level-triggered, the loop calls again after the other handlers.
+}
+
+void UdpListener::Tick(int64_t now_ms) { table_.ExpireIdle(now_ms, 4096); }
+
+void UdpListener::OnFlowRemoved(void* self, const nlb::FlowTuple&, const nlb::UdpFlow& flow,
+                                nlb::UdpFlowRemoval) {
+  auto* listener = static_cast<UdpListener*>(self);
+  auto* socket = static_cast<FlowSocket*>(flow.owner);
+  listener->worker_->loop().Remove(flow.upstream_fd);
+  close(flow.upstream_fd);
+  if (listener->destroying_) {
+    delete socket;
+  } else {
+    listener->worker_->loop().DeferDelete(socket);  // an event for it may be in this batch
+  }
+}
+
+}  // namespace sluice::proxy
