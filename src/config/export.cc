@@ -223,7 +223,7 @@ void WriteListenerAttributes(Out& o, int indent, const std::string& protocol,
                              const ListenerAttributes& a) {
   o.Open(indent, "Attributes");
   const int in = indent + 2;
-  if (protocol == "TCP") {
+  if (protocol == "TCP" || protocol == "TCP_UDP") {
     o.Int(in, "tcp.idle_timeout.seconds", a.tcp_idle_timeout_seconds);
     return;
   }

@@ -160,26 +160,27 @@ void CheckHttp2Listener(LoadContext& ctx, const Config& config, const TargetGrou
 // The target-group protocols a listener protocol may forward to, as a message lists them
 // (the supported rows of reference §8.1; nlb/protocols.h has the whole table).
 std::string_view AllowedGroupProtocols(std::string_view listener) {
-  if (listener == "TCP") return "TCP";
+  if (listener == "TCP") return "TCP, TCP_UDP";
   if (listener == "TLS") return "TCP, TLS";
-  if (listener == "UDP") return "UDP";
+  if (listener == "UDP") return "UDP, TCP_UDP";
+  if (listener == "TCP_UDP") return "TCP_UDP";
   return "HTTP, HTTPS";
 }
 
-// A listener forwards only to groups of a protocol it can carry: TCP listeners to TCP groups,
-// TLS listeners to TCP or TLS groups, UDP listeners to UDP groups, HTTP/HTTPS listeners to
-// HTTP/HTTPS groups (AWS's IncompatibleProtocols, reference §8.1).
+// A listener forwards only to groups of a protocol it can carry (AWS's IncompatibleProtocols,
+// reference §8.1): TCP listeners to TCP or TCP_UDP groups, TLS listeners to TCP or TLS groups,
+// UDP listeners to UDP or TCP_UDP groups, TCP_UDP listeners to TCP_UDP groups, HTTP/HTTPS
+// listeners to HTTP/HTTPS groups.
 void CheckProtocols(LoadContext& ctx, const Config& config, const TargetGroupRef& ref) {
   for (const TargetGroup& g : config.target_groups) {
     if (g.name != ref.name) continue;
     const std::string_view allowed = AllowedGroupProtocols(ref.listener_protocol);
     bool ok = false;
-    if (allowed == "HTTP, HTTPS") {
-      ok = g.protocol == "HTTP" || g.protocol == "HTTPS";
-    } else if (allowed == "UDP") {
-      ok = g.protocol == "UDP";
-    } else {
-      ok = g.protocol == "TCP" || (allowed == "TCP, TLS" && g.protocol == "TLS");
+    for (size_t at = 0; at <= allowed.size() && !ok;) {
+      size_t end = allowed.find(", ", at);
+      if (end == std::string_view::npos) end = allowed.size();
+      ok = allowed.substr(at, end - at) == g.protocol;
+      at = end + 2;
     }
     if (ok) {
       CheckHttp2Listener(ctx, config, ref, g);

@@ -68,15 +68,15 @@ TEST(NetworkConfig, TheListenerProtocolDefaultsToTcpAndTheIdleTimeoutTo350) {
 }
 
 TEST(NetworkConfig, ListenerProtocolMustMatchTheLoadBalancerType) {
-  EXPECT_THAT(Errors(With("Protocol: TCP\n        Port", "Protocol: HTTP\n        Port")),
-              ElementsAre(HasSubstr("listener protocol HTTP is for load balancers of Type "
-                                    "application; this one is network (allowed: TCP, TLS, UDP)")));
+  EXPECT_THAT(
+      Errors(With("Protocol: TCP\n        Port", "Protocol: HTTP\n        Port")),
+      ElementsAre(HasSubstr("listener protocol HTTP is for load balancers of Type "
+                            "application; this one is network (allowed: TCP, TLS, UDP, TCP_UDP)")));
   EXPECT_THAT(Errors(With("    Type: network\n", "")),
               ElementsAre(HasSubstr("listener protocol TCP is for load balancers of Type "
                                     "network; this one is application (allowed: HTTP, HTTPS)")));
-  EXPECT_THAT(Errors(With("Protocol: TCP\n        Port", "Protocol: TCP_UDP\n        Port")),
-              ElementsAre(HasSubstr(
-                  "listener protocol TCP_UDP is not supported yet; allowed: TCP, TLS, UDP")));
+  EXPECT_THAT(Errors(With("Protocol: TCP\n        Port", "Protocol: QUIC\n        Port")),
+              ElementsAre(HasSubstr("protocol 'QUIC' is invalid")));
   EXPECT_THAT(Errors(With("Type: network", "Type: gateway")), ElementsAre(HasSubstr("gateway")));
 }
 
@@ -93,7 +93,7 @@ TEST(NetworkConfig, ListenersAndGroupsMustHaveCompatibleProtocols) {
   EXPECT_THAT(
       Errors(With("    Protocol: TCP\n    Port: 6432", "    Protocol: HTTP\n    Port: 6432")),
       ElementsAre(HasSubstr("IncompatibleProtocols: a TCP listener cannot forward to "
-                            "target group 'db' of protocol HTTP; allowed: TCP")));
+                            "target group 'db' of protocol HTTP; allowed: TCP, TCP_UDP")));
   constexpr char kHttpToTcp[] = R"(
 LoadBalancers:
   - Name: app

@@ -172,16 +172,12 @@ void ParseListenerProtocol(LoadContext& ctx, const MapReader& m, Listener* out) 
   if (std::optional<std::string> p =
           ReadEnum(r, protocol, "protocol", {"HTTP", "HTTPS", "TCP", "TLS", "UDP", "TCP_UDP"})) {
     out->protocol = *p;
-    const bool nlb_protocol = *p == "TCP" || *p == "TLS" || *p == "UDP";
-    if (*p == "TCP_UDP") {
-      r.AddError(protocol,
-                 "listener protocol " + *p + " is not supported yet; allowed: TCP, TLS, UDP");
-      valid = false;
-    } else if (!ctx.current_type.empty() && network != nlb_protocol) {
+    const bool nlb_protocol = *p == "TCP" || *p == "TLS" || *p == "UDP" || *p == "TCP_UDP";
+    if (!ctx.current_type.empty() && network != nlb_protocol) {
       valid = false;
       r.AddError(protocol, "listener protocol " + *p + " is for load balancers of Type " +
                                (network ? "application" : "network") + "; this one is " +
-                               (network ? "network (allowed: TCP, TLS, UDP)"
+                               (network ? "network (allowed: TCP, TLS, UDP, TCP_UDP)"
                                         : "application (allowed: HTTP, HTTPS)"));
     }
   }

@@ -68,6 +68,7 @@ void ParseListenerAttributes(Reader& r, const Field& field, const std::string& p
                              ListenerAttributes* out) {
   if (protocol == "TCP") return ParseTcpListenerAttributes(r, field, out);
   MapReader m = OpenFreeMap(r, field);
+  if (protocol == "TCP_UDP") return ParseTcpListenerAttributes(r, field, out);  // its TCP side
   if (protocol == "TLS" || protocol == "UDP") {
     // NLB's TLS and UDP listeners take no attribute: their idle timeouts are fixed at 350 s
     // and 120 s (§8.5).
@@ -150,7 +151,7 @@ void ParseTrustStores(LoadContext& ctx, const Field& field,
 void ParseMutualAuthentication(LoadContext& ctx, const MapReader& listener, Listener* out) {
   Reader& r = ctx.reader;
   const bool tls = out->protocol == "TLS";
-  const bool udp = out->protocol == "UDP";
+  const bool udp = out->protocol == "UDP" || out->protocol == "TCP_UDP";
   const bool tcp = out->protocol == "TCP" || (ctx.current_type == "network" && !tls && !udp);
   ParseListenerAttributes(r, listener.Get("Attributes"), tcp ? "TCP" : out->protocol,
                           &out->attributes);

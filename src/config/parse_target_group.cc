@@ -354,7 +354,7 @@ void ParseTargetGroup(Reader& r, const Field& item, TargetGroup* out,
   }
   Field protocol = m.Get("Protocol");
   if (auto p = ReadString(r, protocol)) {
-    const bool nlb = *p == "TCP" || *p == "TLS" || *p == "UDP";
+    const bool nlb = *p == "TCP" || *p == "TLS" || *p == "UDP" || *p == "TCP_UDP";
     if (*p == "HTTP" || *p == "HTTPS" || nlb) {
       out->protocol = *p;
       // ALB's default health-check protocol follows the group's ([infer], see
@@ -363,17 +363,14 @@ void ParseTargetGroup(Reader& r, const Field& item, TargetGroup* out,
       // timeout (reference §8.7).
       if (!m.Get("HealthCheckProtocol").present) out->health_check.protocol = nlb ? "TCP" : *p;
       if (nlb) out->health_check.timeout_seconds = 10;
-    } else if (*p == "TCP_UDP") {
-      r.AddError(protocol,
-                 "protocol " + *p + " is not supported yet; allowed: HTTP, HTTPS, TCP, TLS, UDP");
     } else {
-      r.AddError(protocol,
-                 "protocol " + QuoteValue(*p) + " is invalid; allowed: HTTP, HTTPS, TCP, TLS, UDP");
+      r.AddError(protocol, "protocol " + QuoteValue(*p) +
+                               " is invalid; allowed: HTTP, HTTPS, TCP, TLS, UDP, TCP_UDP");
     }
   }
   Field version = m.Get("ProtocolVersion");
-  if (version.present &&
-      (out->protocol == "TCP" || out->protocol == "TLS" || out->protocol == "UDP")) {
+  if (version.present && (out->protocol == "TCP" || out->protocol == "TLS" ||
+                          out->protocol == "UDP" || out->protocol == "TCP_UDP")) {
     r.AddError(version, "ProtocolVersion is only for HTTP and HTTPS target groups");
   } else if (auto v = ReadString(r, version)) {
     if (*v == "HTTP1" || *v == "HTTP2" || *v == "GRPC") {
@@ -403,7 +400,7 @@ void ParseTargetGroup(Reader& r, const Field& item, TargetGroup* out,
   if (a.proxy_protocol_v2 && out->protocol != "TCP") {
     r.AddError(attributes,
                "proxy_protocol_v2.enabled is for TCP target groups (network load "
-               "balancers; not yet for TLS or UDP groups); this group's protocol is " +
+               "balancers; not yet for TLS, UDP or TCP_UDP groups); this group's protocol is " +
                    out->protocol);
   }
   if (tls_set && out->protocol != "HTTPS" && out->protocol != "TLS" &&

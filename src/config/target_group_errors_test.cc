@@ -54,7 +54,7 @@ TEST(TargetGroupErrorsTest, HttpsGroupsAndTheirTlsAttributes) {
   EXPECT_THAT(
       Errors(WithTargetGroups(R"(
   - Name: tg
-    Protocol: TCP_UDP
+    Protocol: QUIC
     Port: 443
     Attributes:
       sluice.tls.server_name: "bad name"
@@ -63,7 +63,7 @@ TEST(TargetGroupErrorsTest, HttpsGroupsAndTheirTlsAttributes) {
 )")),
       ElementsAre(
           E(3, 15, "TargetGroups[0].Protocol",
-            "protocol TCP_UDP is not supported yet; allowed: HTTP, HTTPS, TCP, TLS, UDP"),
+            "protocol 'QUIC' is invalid; allowed: HTTP, HTTPS, TCP, TLS, UDP, TCP_UDP"),
           E(6, 31, at + ".sluice.tls.server_name",
             "sluice.tls.server_name 'bad name' is not a host name (letters, "
             "digits, '-' and '.', 1..253 bytes)"),

@@ -118,7 +118,7 @@ TEST(TlsListenerConfig, ForwardsOnlyToTcpOrTlsGroups) {
                           "[site]\n        AlpnPolicy: HTTP2Preferred\n",
                           "      - Protocol: TCP\n        Port: 8443\n")),
               ElementsAre(HasSubstr("IncompatibleProtocols: a TCP listener cannot forward to "
-                                    "target group 'app' of protocol TLS; allowed: TCP")));
+                                    "target group 'app' of protocol TLS; allowed: TCP, TCP_UDP")));
   EXPECT_THAT(Errors(With("          - Type: forward\n            TargetGroupName: app\n",
                           "          - Type: fixed-response\n"
                           "            FixedResponseConfig: {StatusCode: \"200\"}\n")),
@@ -140,7 +140,7 @@ TEST(TlsListenerConfig, TlsListenersHaveNoAttributesAndVerifyOnlyMutualTls) {
   EXPECT_THAT(Errors(With("    Port: 9443\n",
                           "    Port: 9443\n    Attributes: "
                           "{proxy_protocol_v2.enabled: true}\n")),
-              ElementsAre(HasSubstr("not yet for TLS or UDP groups")));
+              ElementsAre(HasSubstr("not yet for TLS, UDP or TCP_UDP groups")));
 }
 
 TEST(TlsListenerConfig, ApplicationLoadBalancersRefuseTls) {

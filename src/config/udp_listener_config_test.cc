@@ -58,10 +58,11 @@ TEST(UdpListenerConfig, ForwardsOnlyToUdpGroups) {
   EXPECT_THAT(
       Errors(With("    Protocol: UDP\n    Port: 5353", "    Protocol: TCP\n    Port: 5353")),
       ElementsAre(HasSubstr("IncompatibleProtocols: a UDP listener cannot forward to "
-                            "target group 'resolvers' of protocol TCP; allowed: UDP")));
-  EXPECT_THAT(Errors(With("      - Protocol: UDP\n", "      - Protocol: TCP\n")),
-              ElementsAre(HasSubstr("IncompatibleProtocols: a TCP listener cannot forward to "
-                                    "target group 'resolvers' of protocol UDP; allowed: TCP")));
+                            "target group 'resolvers' of protocol TCP; allowed: UDP, TCP_UDP")));
+  EXPECT_THAT(
+      Errors(With("      - Protocol: UDP\n", "      - Protocol: TCP\n")),
+      ElementsAre(HasSubstr("IncompatibleProtocols: a TCP listener cannot forward to "
+                            "target group 'resolvers' of protocol UDP; allowed: TCP, TCP_UDP")));
   EXPECT_THAT(Errors(With("          - Type: forward\n            TargetGroupName: resolvers\n",
                           "          - Type: fixed-response\n"
                           "            FixedResponseConfig: {StatusCode: \"200\"}\n")),
@@ -82,7 +83,7 @@ TEST(UdpListenerConfig, UdpListenersAndGroupsRefuseWhatTheyCannotUse) {
   EXPECT_THAT(Errors(With("    Port: 5353\n",
                           "    Port: 5353\n    Attributes: "
                           "{proxy_protocol_v2.enabled: true}\n")),
-              ElementsAre(HasSubstr("not yet for TLS or UDP groups")));
+              ElementsAre(HasSubstr("not yet for TLS, UDP or TCP_UDP groups")));
   EXPECT_THAT(Errors(With("    HealthCheckPort: \"53\"\n", "    HealthCheckProtocol: UDP\n")),
               ElementsAre(HasSubstr("health check protocol 'UDP' is invalid")));
 }
@@ -92,6 +93,28 @@ TEST(UdpListenerConfig, ExportRoundTrip) {
   EXPECT_THAT(y, HasSubstr("Protocol: \"UDP\""));
   EXPECT_THAT(y, ::testing::Not(HasSubstr("ProtocolVersion")));
   EXPECT_THAT(y, ::testing::Not(HasSubstr("tcp.idle_timeout.seconds")));
+}
+
+}  // namespace
+}  // namespace sluice::config
+
+namespace sluice::config {
+namespace {
+
+TEST(TcpUdpListenerConfig, ServesBothTransportsOfOneGroup) {
+  std::string text = With("      - Protocol: UDP\n", "      - Protocol: TCP_UDP\n");
+  const std::string group = "    Protocol: UDP\n    Port: 5353";
+  text.replace(text.find(group), group.size(), "    Protocol: TCP_UDP\n    Port: 5353");
+  Config c = MustLoad(text);
+  EXPECT_EQ(c.load_balancers[0].listeners[0].protocol, "TCP_UDP");
+  EXPECT_EQ(c.load_balancers[0].listeners[0].attributes.tcp_idle_timeout_seconds, 350);
+  EXPECT_EQ(c.target_groups[0].protocol, "TCP_UDP");
+  EXPECT_EQ(c.target_groups[0].health_check.protocol, "TCP");
+  testing::ExpectRoundTrip(c);
+  EXPECT_THAT(Errors(With("      - Protocol: UDP\n", "      - Protocol: TCP_UDP\n")),
+              ElementsAre(HasSubstr("IncompatibleProtocols: a TCP_UDP listener cannot forward "
+                                    "to target group 'resolvers' of protocol UDP; allowed: "
+                                    "TCP_UDP")));
 }
 
 }  // namespace

@@ -61,7 +61,8 @@ bool DownstreamConnection::Start() {
     Close();
     return false;
   }
-  if (listener_->protocol == snapshot::ListenerProtocol::kTcp) [[unlikely]]
+  if (listener_->protocol == snapshot::ListenerProtocol::kTcp ||
+      listener_->protocol == snapshot::ListenerProtocol::kTcpUdp) [[unlikely]]
     StartRawTunnel();
   return !closed_;
 }

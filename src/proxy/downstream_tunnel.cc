@@ -229,8 +229,8 @@ bool DownstreamConnection::TunnelToDownstream() {
 }
 
 void DownstreamConnection::CheckTunnelTimers(int64_t now_ms) {
-  const bool raw = listener_->protocol == snapshot::ListenerProtocol::kTcp ||
-                   listener_->protocol == snapshot::ListenerProtocol::kTls;
+  const bool raw = listener_->protocol != snapshot::ListenerProtocol::kHttp &&
+                   listener_->protocol != snapshot::ListenerProtocol::kHttps;
   if (upstream_ != nullptr && (!upstream_->connected || upstream_->handshaking) &&
       now_ms - connect_started_ms_ >= kConnectTimeoutMs) {
     if (upstream_->connected) ReportUpstreamTlsFailure("no handshake within 10 s");

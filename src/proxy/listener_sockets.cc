@@ -16,6 +16,10 @@ void ListenerSocketTable::ShutdownAll() const {
     // ENOTCONN is the normal answer for a listening socket on some kernels; nothing to do.
     for (int fd : set->fds) (void)shutdown(fd, SHUT_RDWR);
   }
+  for (const auto& set : udp_by_listener) {
+    if (set == nullptr) continue;
+    for (int fd : set->fds) (void)shutdown(fd, SHUT_RDWR);  // ENOTCONN for UDP: nothing to do
+  }
 }
 
 bool ListenerSockets::ListensOnPort(uint16_t port, bool datagram) const {
@@ -26,33 +30,51 @@ bool ListenerSockets::ListensOnPort(uint16_t port, bool datagram) const {
   return false;
 }
 
+Result<std::shared_ptr<ListenSocketSet>> ListenerSockets::SetFor(
+    const SocketAddress& address, bool datagram,
+    std::map<std::string, std::shared_ptr<ListenSocketSet>>* opened) {
+  std::string key = (datagram ? "udp:" : "") + address.ToString();
+  std::shared_ptr<ListenSocketSet> set;
+  if (auto it = opened->find(key); it != opened->end()) set = it->second;
+  if (!set) {
+    if (auto it = sockets_.find(key); it != sockets_.end()) set = it->second.lock();
+  }
+  if (!set) {
+    if (!ListensOnPort(address.port, datagram)) {
+      auto free = net::CheckNoOtherListener(address, datagram);
+      if (!free.ok()) return free.error();
+    }
+    set = std::make_shared<ListenSocketSet>();
+    set->address = address;
+    set->datagram = datagram;
+    for (int k = 0; k < worker_count_; ++k) {
+      auto fd = datagram ? net::ListenDatagram(address) : net::Listen(address);
+      if (!fd.ok()) return fd.error();  // `set` closes what it opened
+      set->fds.push_back(fd.value());
+    }
+  }
+  (*opened)[key] = set;
+  return set;
+}
+
 Result<std::shared_ptr<const ListenerSocketTable>> ListenerSockets::Open(const Snapshot& snap) {
   auto table = std::make_shared<ListenerSocketTable>();
   std::map<std::string, std::shared_ptr<ListenSocketSet>> opened;
   for (const ListenerRuntime& l : snap.listeners) {
-    const bool datagram = l.protocol == snapshot::ListenerProtocol::kUdp;
-    std::string key = (datagram ? "udp:" : "") + l.address.ToString();
-    std::shared_ptr<ListenSocketSet> set;
-    if (auto it = opened.find(key); it != opened.end()) set = it->second;
-    if (!set) {
-      if (auto it = sockets_.find(key); it != sockets_.end()) set = it->second.lock();
+    // TCP_UDP listeners get both sets: the stream one in by_listener, the datagram one in
+    // udp_by_listener; UDP listeners only the datagram one (in by_listener).
+    const bool udp = l.protocol == snapshot::ListenerProtocol::kUdp;
+    const bool both = l.protocol == snapshot::ListenerProtocol::kTcpUdp;
+    auto set = SetFor(l.address, udp, &opened);
+    if (!set.ok()) return set.error();
+    table->by_listener.push_back(std::move(set.value()));
+    std::shared_ptr<ListenSocketSet> datagrams;
+    if (both) {
+      auto second = SetFor(l.address, true, &opened);
+      if (!second.ok()) return second.error();
+      datagrams = std::move(second.value());
     }
-    if (!set) {
-      if (!ListensOnPort(l.address.port, datagram)) {
-        auto free = net::CheckNoOtherListener(l.address, datagram);
-        if (!free.ok()) return free.error();
-      }
-      set = std::make_shared<ListenSocketSet>();
-      set->address = l.address;
-      set->datagram = datagram;
-      for (int k = 0; k < worker_count_; ++k) {
-        auto fd = datagram ? net::ListenDatagram(l.address) : net::Listen(l.address);
-        if (!fd.ok()) return fd.error();  // `set` closes what it opened
-        set->fds.push_back(fd.value());
-      }
-    }
-    opened[key] = set;
-    table->by_listener.push_back(set);
+    table->udp_by_listener.push_back(std::move(datagrams));
   }
   sockets_.clear();
   for (auto& [key, set] : opened) sockets_[key] = set;

@@ -34,6 +34,9 @@ struct ListenSocketSet {
 // Parallel to a snapshot's listeners: by_listener[i] serves snapshot.listeners[i].
 struct ListenerSocketTable {
   std::vector<std::shared_ptr<ListenSocketSet>> by_listener;
+  // Parallel too: a TCP_UDP listener's UDP sockets (its TCP ones are in by_listener); null for
+  // every other listener.
+  std::vector<std::shared_ptr<ListenSocketSet>> udp_by_listener;
   // Stops every socket accepting (shutdown(2)); new connections are refused rather than
   // left in an accept queue nobody serves.
   void ShutdownAll() const;
@@ -51,6 +54,11 @@ class ListenerSockets {
 
  private:
   bool ListensOnPort(uint16_t port, bool datagram) const;
+  // The open set for `address` (from `opened`, or an earlier table), else a new one; added
+  // to `opened`.
+  Result<std::shared_ptr<ListenSocketSet>> SetFor(
+      const SocketAddress& address, bool datagram,
+      std::map<std::string, std::shared_ptr<ListenSocketSet>>* opened);
   int worker_count_;
   // By address ("udp:" before a UDP listener's).
   std::map<std::string, std::weak_ptr<ListenSocketSet>> sockets_;

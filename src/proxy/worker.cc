@@ -149,10 +149,16 @@ void Worker::OnWake() {
 void Worker::Adopt(std::shared_ptr<const Snapshot> next,
                    std::shared_ptr<const ListenerSocketTable> sockets) {
   // Listening sockets: keep those still present, add new ones, drop removed ones.
-  std::map<int, const ListenerRuntime*> wanted;
+  // fd -> (listener, whether the fd is a UDP socket).
+  std::map<int, std::pair<const ListenerRuntime*, bool>> wanted;
   if (!shutting_down_ && sockets != nullptr) {
+    const auto k = static_cast<size_t>(index_);
     for (size_t i = 0; i < next->listeners.size() && i < sockets->by_listener.size(); ++i) {
-      wanted[sockets->by_listener[i]->fds[static_cast<size_t>(index_)]] = &next->listeners[i];
+      const ListenerRuntime* l = &next->listeners[i];
+      wanted[sockets->by_listener[i]->fds[k]] = {l, sockets->by_listener[i]->datagram};
+      if (i < sockets->udp_by_listener.size() && sockets->udp_by_listener[i] != nullptr) {
+        wanted[sockets->udp_by_listener[i]->fds[k]] = {l, true};
+      }
     }
   }
   for (auto it = acceptors_.begin(); it != acceptors_.end();) {
@@ -164,13 +170,14 @@ void Worker::Adopt(std::shared_ptr<const Snapshot> next,
       ++it;
     }
   }
-  for (auto& [fd, listener] : wanted) {
+  for (auto& [fd, wanted_listener] : wanted) {
+    const auto [listener, datagram] = wanted_listener;
     auto it = acceptors_.find(fd);
     if (it != acceptors_.end()) {
       it->second->set_listener(listener);
     } else {
       std::unique_ptr<ListenHandler> acceptor;
-      if (listener->protocol == snapshot::ListenerProtocol::kUdp) {
+      if (datagram) {
         acceptor = std::make_unique<UdpListener>(this, fd, listener);
       } else {
         acceptor = std::make_unique<Acceptor>(this, fd, listener);

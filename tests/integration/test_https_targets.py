@@ -837,7 +837,7 @@ INVALID = {  # (protocol, fields, the field the error names, the text on that fi
     "verify-enabled-maybe": ("HTTPS", "    Attributes:\n      sluice.tls.verify.enabled: maybe\n",
                              "TargetGroups[0].Attributes.sluice.tls.verify.enabled",
                              "sluice.tls.verify.enabled: maybe"),
-    "protocol-tcp-udp": ("TCP_UDP", "", "TargetGroups[0].Protocol", "Protocol: TCP_UDP"),
+    "protocol-quic": ("QUIC", "", "TargetGroups[0].Protocol", "Protocol: QUIC"),
 }
 
 

@@ -205,3 +205,47 @@ def test_dns_through_a_udp_listener_to_unbound(sluice, tmp_path):
     finally:
         unbound.terminate()
         unbound.wait(10)
+
+
+def test_a_tcp_udp_listener_serves_both_transports_on_one_port(sluice, echoes):
+    udp = echoes("u")  # a target answering UDP and, on the same port, TCP
+    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    tcp.bind((LOCAL, udp.port))
+    tcp.listen(8)
+
+    def serve_tcp():
+        while True:
+            try:
+                conn, _ = tcp.accept()
+            except OSError:
+                return
+            with conn:
+                data = conn.recv(1000)
+                conn.sendall(b"t:" + data)
+
+    threading.Thread(target=serve_tcp, daemon=True).start()
+    port = free_udp_port()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:  # and free for TCP
+        probe.bind((LOCAL, port))
+    cfg = udp_config(port, [udp.port])
+    cfg["LoadBalancers"][0]["Listeners"][0]["Protocol"] = "TCP_UDP"
+    cfg["TargetGroups"][0]["Protocol"] = "TCP_UDP"
+    sluice(cfg)
+    try:
+        with client(port) as s:
+            assert ask(s, b"dgram") == b"u:dgram"
+        wait_until(lambda: _tcp_ask(port) == b"t:stream", 10, interval=0.1,
+                   what="the TCP side answering")
+    finally:
+        tcp.close()
+
+
+def _tcp_ask(port: int) -> bytes:
+    try:
+        with socket.create_connection((LOCAL, port), timeout=5) as s:
+            s.sendall(b"stream")
+            s.settimeout(5)
+            return s.recv(100)
+    except OSError:
+        return b""
