@@ -75,6 +75,17 @@ about one backend connection per client stream in flight instead of sharing a fe
 and upstream keep-alive, one stream per backend connection at a time (NGINX does not
 multiplex upstream); h2o 2.2 cannot speak HTTP/2 to a backend and refuses these workloads.
 
+A UDP workload (Workload.udp, udp-echo-64b) runs the proxies that forward UDP (UDP_CHAINS):
+Sluice as a `Type: network` load balancer with a UDP listener and a UDP target group
+(sluice-udp.yaml.in; every worker its own SO_REUSEPORT socket, each flow pinned to one target
+by its 5-tuple's hash, docs/nlb.md), NGINX's stream module with `listen ... udp reuseport`
+(nginx-udp.conf.in; one socket per worker, so the kernel keeps a client's datagrams on one
+worker and so in one session). Both keep one upstream socket per client flow for the flow's
+life: a flow ends only after 120 s without a datagram (NLB's fixed UDP idle timeout; NGINX's
+proxy_timeout 120s, no proxy_requests or proxy_responses limit). The backends are
+bench/tools/udp-echo.c on the usual four addresses and port. HAProxy has no UDP; the floor
+and direct chains are TCP only.
+
 h2o (Debian's h2o 2.2, the HTTP/2 specialist) runs in the HTTP/2 workloads only
 (bench/configs/h2o.conf.in): `num-threads` workers, proxy.reverse.url to the backends with
 upstream keep-alive (proxy.timeout.keepalive 60 s), the client's Host (proxy.preserve-host).
@@ -110,7 +121,8 @@ BACKEND_SOURCES = {"responder": "shared/bench/responder.c",
                    TLS_BACKEND: "nginx 13-byte HTTPS backend, "
                                 "bench/configs/nginx-tls-backend.conf.in",
                    "ws-echo": "bench/tools/ws-echo.c (WebSocket echo)",
-                   "h2-responder": "bench/tools/h2-responder.c (HTTP/2 h2c, gRPC)"}
+                   "h2-responder": "bench/tools/h2-responder.c (HTTP/2 h2c, gRPC)",
+                   "udp-echo": "bench/tools/udp-echo.c (UDP echo)"}
 # The body the TLS backend answers, like the responder's.
 TLS_BACKEND_BODY = "Hello, world!"
 
@@ -242,8 +254,10 @@ class Launch(NamedTuple):
     access_log: object = None  # where its access log goes (accesslog.py), None without
 
 
-def backend_tool(body, sized_only, backend_tls=False, websocket=False, h2=False):
-    """The backends' program; `h2`: the chain speaks HTTP/2 (h2c) to them."""
+def backend_tool(body, sized_only, backend_tls=False, websocket=False, h2=False, udp=False):
+    """The backends' program; `h2`: the chain speaks HTTP/2 (h2c) to them; `udp`: UDP echo."""
+    if udp:
+        return "udp-echo"
     if h2:
         return "h2-responder"
     if websocket:
@@ -254,7 +268,8 @@ def backend_tool(body, sized_only, backend_tls=False, websocket=False, h2=False)
 
 
 def backend_argv(tools, tool, port, addr, body):
-    return [tools[tool], port, addr] + ([] if tool in ("responder", "ws-echo") else [body])
+    return [tools[tool], port, addr] + ([] if tool in ("responder", "ws-echo", "udp-echo")
+                                        else [body])
 
 
 def tls_backend_argv(env, workload, access_log=None):
@@ -635,6 +650,41 @@ def _nginx_tcp(env, chain, layout, workload, port):
     return Launch(argv, PROXY_ADDR, port, chain, True)
 
 
+def _check_udp(chain, workload):
+    if not workload.udp:
+        raise HarnessError(f"{chain}: workload {workload.name} is not a UDP workload")
+
+
+def _sluice_udp(env, chain, layout, workload, port):
+    """Sluice as an NLB for datagrams: Type network, a UDP listener, a UDP target group of
+    the backends without health checks (udp-echo answers no TCP)."""
+    _check_udp(chain, workload)
+    text = render("sluice-udp.yaml.in", {
+        "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port, "BACKEND_PORT": env.backend_port,
+        "TARGETS": _targets_yaml()})
+    cfg = env.cfg_dir / f"{chain}-udp-{layout.name}.yaml"
+    cfg.write_text(text)
+    argv = [env.tools["sluice"], "run", "--config", cfg, "--workers", layout.workers,
+            "--shutdown-timeout", "0"]
+    return Launch(argv, PROXY_ADDR, port, chain, True)
+
+
+def _nginx_udp(env, chain, layout, workload, port):
+    """NGINX's stream module with a UDP listener (reuseport: one socket per worker) and
+    proxy_pass to a round-robin upstream of the backends."""
+    _check_udp(chain, workload)
+    wd = env.work / f"nginx-udp-{layout.name}"
+    wd.mkdir(exist_ok=True)
+    text = render("nginx-udp.conf.in", {
+        "LOAD_MODULE": nginx_stream_load(), "WORKERS": layout.workers,
+        "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port, "WORKDIR": wd,
+        "SERVERS": "\n".join(f"        server {b}:{env.backend_port};" for b in BACKEND_ADDRS)})
+    cfg = env.cfg_dir / f"nginx-udp-{layout.name}.conf"
+    cfg.write_text(text)
+    argv = ["nginx", "-c", cfg, "-e", wd / "nginx-error.log"]
+    return Launch(argv, PROXY_ADDR, port, chain, True)
+
+
 # The host name h2o's proxy.reverse.url names: it resolves to every backend address in the
 # hosts file h2o sees (h2o_hosts_file), and h2o picks one at random per new connection.
 H2O_BACKENDS = "sluice-bench-backends"
@@ -719,9 +769,16 @@ TCP_CHAINS = {"sluice": _sluice_tcp, "haproxy": _haproxy_tcp, "nginx": _nginx_tc
               "floor": _floor, "direct": _direct}
 
 
+# A UDP workload's launchers: the proxies that forward UDP (HAProxy cannot; the floor and
+# direct are TCP only).
+UDP_CHAINS = {"sluice": _sluice_udp, "nginx": _nginx_udp}
+
+
 def launch(env, chain, layout, workload, port):
-    fn = (TCP_CHAINS if workload.tcp else CHAINS).get(chain)
+    table = UDP_CHAINS if workload.udp else TCP_CHAINS if workload.tcp else CHAINS
+    fn = table.get(chain)
     if fn is None:
-        raise HarnessError(f"unknown chain {chain}" + (f" for layer-4 workload {workload.name}"
-                                                       if chain in CHAINS else ""))
+        kind = "UDP" if workload.udp else "layer-4" if workload.tcp else None
+        raise HarnessError(f"unknown chain {chain}" + (f" for {kind} workload {workload.name}"
+                                                       if kind and chain in CHAINS else ""))
     return fn(env, chain, layout, workload, port)

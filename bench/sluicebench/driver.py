@@ -12,13 +12,13 @@ import time
 from .chains import (BACKEND_SOURCES, ChainEnv, backend_argv, backend_tool, launch,
                      make_certificate, nginx_stream_load, tls_backend_argv)
 from .common import BACKEND_ADDRS, PROXY_ADDR, HarnessError, ProxyDied
-from .httpcheck import h2_check, http_check, open_idle_connections, ws_check
+from .httpcheck import h2_check, http_check, open_idle_connections, udp_check, ws_check
 from . import accesslog, loadgen
-from .procs import Procs, descendants, wait_listening
+from .procs import Procs, descendants, wait_listening, wait_udp_bound
 from .stats import openloop_rate
 from .sysstats import (cpu_delta_seconds, cpu_ticks, cpu_times, established_to, listening,
-                       memory_kib, pct, tcp_counters, upstream_conns)
-from .workloads import RESUMED_MIN, WORKLOADS
+                       memory_kib, pct, tcp_counters, udp_bound, udp_counters, upstream_conns)
+from .workloads import RESUMED_MIN, UDP_PACKETS_PER_REQUEST, WORKLOADS
 
 
 def nginx_installed():
@@ -81,7 +81,7 @@ class Bench:
         self.stop_backends()
         a = self.args
         tool = backend_tool(workload.body, a.sized_backend_only, workload.backend_tls,
-                            workload.websocket, workload.h2_backends)
+                            workload.websocket, workload.h2_backends, workload.udp)
         if workload.backend_tls:
             # One NGINX process serves every backend address over TLS.
             env = ChainEnv(self.tools, self.cfg_dir, self.work, a.backend_port,
@@ -97,8 +97,9 @@ class Bench:
                 p = self.procs.start(f"backend-{addr}", argv, cpus=layout.load_cpus)
                 self.backends.append(p)
             procs = self.backends
+        wait = wait_udp_bound if workload.udp else wait_listening
         for addr, p in zip(BACKEND_ADDRS, procs):
-            wait_listening(addr, a.backend_port, p, f"backend {addr}")
+            wait(addr, a.backend_port, p, f"backend {addr}")
         for addr in BACKEND_ADDRS:
             # The backends keep every connection ("Connection: close" is the chains' job).
             # HTTP/2 backends get the workload's request over h2c.
@@ -126,7 +127,7 @@ class Bench:
         """Starts the chain's proxy on `port` (default --port); returns (Popen, ip, port)."""
         a = self.args
         port = a.port if port is None else port
-        if listening(PROXY_ADDR, port):
+        if (udp_bound if workload.udp else listening)(PROXY_ADDR, port):
             raise HarnessError(f"{PROXY_ADDR}:{port} is in use before starting {chain}")
         env = ChainEnv(self.tools, self.cfg_dir, self.work, a.backend_port,
                        a.sized_backend_only,
@@ -136,7 +137,7 @@ class Bench:
                              stdout=run.stdout)
         if run.access_log is not None:
             self.access_logs[p.pid] = run.access_log
-        wait_listening(run.ip, run.port, p, run.what)
+        (wait_udp_bound if workload.udp else wait_listening)(run.ip, run.port, p, run.what)
         if run.settle:
             time.sleep(0.1)  # let every worker reach its event loop
         return p, run.ip, run.port
@@ -170,7 +171,10 @@ class Bench:
         the chain of an HTTP/2 workload or to its HTTP/2 backends: one HTTP/2 request with
         nghttp, in a gRPC workload a gRPC call whose answer must end with grpc-status 0, its
         message from the file `data`) to ip:port; None when the answer is right, else what
-        is wrong."""
+        is wrong. A UDP workload: one datagram of `body` bytes, which must come back
+        unchanged (path, close, tls and h2 do not apply)."""
+        if workload.udp:
+            return udp_check(ip, port, workload.body)
         if workload.websocket:
             return ws_check(ip, port, path, workload.body)
         if h2 and workload.grpc:
@@ -224,8 +228,8 @@ class Bench:
 
     def snapshot(self, pids):
         return {"cpu": cpu_ticks(pids), "backend": cpu_ticks(self.backend_pids()),
-                "tcp": tcp_counters(), "stat": cpu_times(), "t": time.monotonic(),
-                "upstream": upstream_conns(self.args.backend_port)}
+                "tcp": tcp_counters(), "udp": udp_counters(), "stat": cpu_times(),
+                "t": time.monotonic(), "upstream": upstream_conns(self.args.backend_port)}
 
     def fill_deltas(self, m, before, after, requests):
         m["proxy_cpu_s"] = round(cpu_delta_seconds(before["cpu"], after["cpu"]), 3)
@@ -291,6 +295,8 @@ class Bench:
             self.fill_websocket(m, r)
         if workload.h2:
             self.fill_h2(m, r, layout, workload)
+        if workload.udp:
+            self.fill_udp(m, r, before["udp"], after["udp"])
         bpr = m["bytes_per_response"] or 0
         want = workload.response_bytes
         if requests and not (want <= bpr <= want + 1024):
@@ -324,6 +330,24 @@ class Bench:
             if r["duration_us"] else None
         m["bytes_per_cpu_s"] = round(m["ws_bytes"] / m["proxy_cpu_s"]) \
             if m.get("proxy_cpu_s") else None
+
+    @staticmethod
+    def fill_udp(m, r, udp_before, udp_after):
+        """udp-load's counts; the packets (the client's datagrams both ways: each request
+        up, its echo down, UDP_PACKETS_PER_REQUEST per request echoed) per proxy CPU second
+        (the issue's "packets per CPU-second"); the share of the datagrams sent that were
+        lost; and the system-wide UDP drop counters over the measured interval
+        (sysstats.UDP_COUNTERS: where a loss happened, when there is one)."""
+        m["client"] = "udp-load"
+        for k in loadgen.UDP_LOAD_COUNTS + ("errors_refused",):
+            m[k] = r[k]
+        m["packets"] = UDP_PACKETS_PER_REQUEST * r["requests"]
+        m["packets_per_cpu_s"] = round(m["packets"] / m["proxy_cpu_s"]) \
+            if m.get("proxy_cpu_s") else None
+        m["lost_pct"] = round(100 * r["lost"] / r["datagrams_sent"], 3) \
+            if r["datagrams_sent"] else None
+        for k in udp_after:
+            m[k] = udp_after[k] - udp_before.get(k, 0)
 
     def fill_h2(self, m, r, layout, workload):
         """h2load's figures: connections and streams, its runs (one per 10,000 requests per
@@ -585,7 +609,7 @@ class Bench:
                                            "(apt-get install -y nghttp2-client)")
                     self.say(f"warning: {', '.join(missing)} not installed; {wl.name} skipped")
                     continue
-                if wl.tcp and "nginx" in wchains:
+                if (wl.tcp or wl.udp) and "nginx" in wchains:
                     try:
                         nginx_stream_load(ssl=wl.tls)
                     except HarnessError as e:

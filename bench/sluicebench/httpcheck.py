@@ -1,6 +1,7 @@
 """A tiny HTTP client: one check request through a chain (over TLS for a TLS workload), one
 WebSocket echo through a chain (a WebSocket workload), one HTTP/2 request through a chain (an
-HTTP/2 workload, with nghttp from nghttp2-client), and idle keep-alive connections."""
+HTTP/2 workload, with nghttp from nghttp2-client), one UDP datagram echoed through a chain (a
+UDP workload), and idle keep-alive connections."""
 
 import base64
 import hashlib
@@ -199,6 +200,29 @@ def ws_check(ip, port, path, size, host=None, timeout=5.0):
                        f"expected {size} the same"
     except OSError as e:
         return f"{type(e).__name__}: {e}"
+    return None
+
+
+def udp_check(ip, port, size, timeout=2.0):
+    """One datagram of `size` random bytes to ip:port from a socket of its own (a new flow);
+    None when the same bytes come back within `timeout` seconds, else what is wrong."""
+    payload = os.urandom(size)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        try:
+            s.connect((ip, port))
+            s.send(payload)
+            echo = s.recv(65536)
+        except ConnectionRefusedError:
+            return f"refused (ICMP port unreachable from {ip}:{port})"
+        except socket.timeout:
+            return f"no echo within {timeout:g} s"
+        except OSError as e:
+            return f"UDP error: {e}"
+    if len(echo) != size:
+        return f"echo of {len(echo)} bytes for a {size}-byte datagram"
+    if echo != payload:
+        return "echo differs from the datagram sent"
     return None
 
 

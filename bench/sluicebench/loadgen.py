@@ -1,7 +1,8 @@
 """The load generators: wrk (closed loop, capacity), bench/tools/tls-load.c (closed loop,
 capacity, a TLS handshake per request, full or resumed), bench/tools/ws-load.c (closed loop,
 capacity, WebSocket echo messages), h2load (nghttp2-client; closed loop, capacity, HTTP/2
-streams) and bench/tools/openloop.c (open loop, latency at a fixed rate)."""
+streams), bench/tools/udp-load.c (closed loop, capacity, UDP datagrams echoed) and
+bench/tools/openloop.c (open loop, latency at a fixed rate)."""
 
 import json
 import re
@@ -18,6 +19,15 @@ WS_LOAD_ERRORS = WRK_ERRORS + ("errors_handshake", "errors_frame")
 WS_LOAD_COUNTS = ("messages", "message_bytes", "depth", "connections", "upgrades",
                   "payload_bytes_sent", "payload_bytes_received", "wire_bytes_sent",
                   "wire_bytes_received")
+
+# udp-load reports wrk's keys (requests = datagrams echoed, errors_timeout = datagrams lost:
+# no echo within its timeout, errors_status = datagrams received that are no flow's) plus
+# the datagrams an ICMP port unreachable ended, and its UDP counts.
+UDP_LOAD_ERRORS = WRK_ERRORS + ("errors_refused",)
+UDP_LOAD_COUNTS = ("flows", "datagram_bytes", "datagrams_sent", "datagrams_received", "lost",
+                   "late", "in_flight")
+# Seconds without its echo after which udp-load counts a datagram lost (and sends the next).
+UDP_LOAD_TIMEOUT_S = 0.2
 
 
 def parse_report(tool, rc, out, keys=WRK_ERRORS):
@@ -40,6 +50,8 @@ def closed_loop(procs, tools, layout, ip, port, workload, seconds, label, data=N
         return tls_load(procs, tools["tls-load"], layout, ip, port, workload, seconds, label)
     if workload.client == "ws-load":
         return ws_load(procs, tools["ws-load"], layout, ip, port, workload, seconds, label)
+    if workload.client == "udp-load":
+        return udp_load(procs, tools["udp-load"], layout, ip, port, workload, seconds, label)
     return wrk(procs, layout, ip, port, workload, seconds, label)
 
 
@@ -95,6 +107,26 @@ def ws_load(procs, exe, layout, ip, port, workload, seconds, label):
     argv = ws_load_argv(exe, layout, ip, port, workload, seconds)
     rc, out, cpu = procs.run(label, argv, cpus=layout.load_cpus, timeout=seconds + 30)
     r = parse_report("ws-load", rc, out, WS_LOAD_ERRORS)
+    r["loadgen_cpu_s"] = cpu
+    return r
+
+
+def udp_load_argv(exe, layout, ip, port, workload, seconds):
+    """udp-load's command line: the layout's wrk threads, its connections as flows (each a
+    socket of its own: 64 in layout A, 128 over 2 threads in B), datagrams of the workload's
+    body size, `seconds`, and UDP_LOAD_TIMEOUT_S before a datagram counts as lost."""
+    if workload.client != "udp-load":
+        raise HarnessError(f"workload {workload.name} is not measured with udp-load")
+    return [exe, "-a", ip, "-p", port, "-t", layout.wrk_threads, "-c", layout.conns,
+            "-d", seconds, "-s", workload.body, "-T", UDP_LOAD_TIMEOUT_S]
+
+
+def udp_load(procs, exe, layout, ip, port, workload, seconds, label):
+    """One udp-load run; returns its summary (wrk's keys plus errors_refused and
+    UDP_LOAD_COUNTS), "errors" and "loadgen_cpu_s"."""
+    argv = udp_load_argv(exe, layout, ip, port, workload, seconds)
+    rc, out, cpu = procs.run(label, argv, cpus=layout.load_cpus, timeout=seconds + 30)
+    r = parse_report("udp-load", rc, out, UDP_LOAD_ERRORS)
     r["loadgen_cpu_s"] = cpu
     return r
 

@@ -111,6 +111,21 @@ def descendants(pid):
     return out
 
 
+def wait_udp_bound(ip, port, proc, what, timeout=10.0):
+    """As wait_listening, for a UDP socket: until one is bound to ip:port (sysstats.udp_bound;
+    a datagram sent from then on waits in its buffer until the process reads it)."""
+    from .sysstats import udp_bound
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise HarnessError(f"{what} exited with status {proc.returncode} during start-up "
+                               f"(see its log)")
+        if udp_bound(ip, port):
+            return
+        time.sleep(0.05)
+    raise HarnessError(f"{what} has no UDP socket bound to {ip}:{port} after {timeout} s")
+
+
 def wait_listening(ip, port, proc, what, timeout=10.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

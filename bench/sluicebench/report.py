@@ -63,7 +63,8 @@ def _md_header(meta, problems):
 
 def _md_capacity(cap):
     L = ["### Capacity (closed loop, wrk; tls-load for tls-full/tls-resume; ws-load for ws-echo, "
-         "where a request is a message echoed) and proxy CPU per request\n",
+         "where a request is a message echoed; udp-load for udp-echo, where a request is a "
+         "datagram echoed) and proxy CPU per request\n",
          "Median over rounds (min–max). CPU: utime+stime of all the proxy's processes "
          "and threads over the measured interval, divided by requests completed.\n",
          "| workload | proxy | req/s | proxy CPU µs/req | proxy CPU % | client CPU % "
@@ -109,6 +110,27 @@ def _md_websocket(rows):
                  f"{fmt_stat(r.get('ws_mb_per_s'), 1)} | "
                  f"{fmt_stat(r.get('bytes_per_cpu_s'))} | "
                  f"{fmt_num(_median(r, 'proxy_cpu_pct'))} |")
+    L.append("")
+    return L
+
+
+def _md_udp(rows):
+    L = ["### UDP request/response (udp-load)\n",
+         "Every flow (a client socket of its own: one source port, one 5-tuple) sends a "
+         "datagram and waits for its echo before the next; a datagram without its echo within "
+         "0.2 s is lost (an error) and the flow sends the next. A request is one datagram "
+         "echoed. Packets: the client's datagrams both ways (each request up, its echo down: "
+         "2 per request). Per proxy CPU second: packets / the proxy's CPU seconds over the "
+         "measured interval.\n",
+         "| workload | proxy | requests/s | packets per proxy CPU second | proxy CPU µs/req | "
+         "proxy CPU % | lost % |",
+         "|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        L.append(f"| {r['workload']} | {r['chain']} | {fmt_stat(r.get('rps'))} | "
+                 f"{fmt_stat(r.get('packets_per_cpu_s'))} | "
+                 f"{fmt_stat(r.get('cpu_us_per_req'), 1)} | "
+                 f"{fmt_num(_median(r, 'proxy_cpu_pct'))} | "
+                 f"{fmt_num(_median(r, 'lost_pct'), 3)} |")
     L.append("")
     return L
 
@@ -207,22 +229,26 @@ def _own_best_peers(rat):
 
 
 def _md_ratios(rat):
-    # The bytes per CPU second column only when a WebSocket workload has the figure.
+    # The bytes per CPU second column only when a WebSocket workload has the figure, the
+    # packets per CPU second one only when a UDP workload has it.
     ws = any(r.get("bytes_per_cpu_s") for r in rat)
+    udp = any(r.get("packets_per_cpu_s") for r in rat)
+    more = [n for n, on in (("bytes/CPU-s", ws), ("packets/CPU-s", udp)) if on]
     L = ["### Comparisons: median of per-round ratios (worst round)\n",
-         "Ratio = first / second. req/s" + (" and bytes/CPU-s" if ws else "") +
+         "Ratio = first / second. req/s" + "".join(f" and {n}" for n in more) +
          ": higher is better for the first; CPU/req, "
          "p50, p99 and bytes/conn: lower is better. \"best peer\" is, in each "
          "round and for each figure, the better of HAProxy and NGINX" +
          (" (in the HTTP/2 workloads the best of HAProxy, NGINX and h2o)"
           if any(r["other"] == "h2o" for r in rat) else "") + _own_best_peers(rat) + ".\n",
-         "| workload | comparison | req/s | CPU µs/req | " + ("bytes/CPU-s | " if ws else "") +
+         "| workload | comparison | req/s | CPU µs/req | " + "".join(f"{n} | " for n in more) +
          "p50 | p99 | RSS B/conn |",
-         "|---|---|---:|---:|" + ("---:|" if ws else "") + "---:|---:|---:|"]
+         "|---|---|---:|---:|" + "---:|" * len(more) + "---:|---:|---:|"]
     for r in rat:
         L.append(f"| {r['workload']} | {r['ours']} / {r['other']} | {fmt_ratio(r['rps'])} | "
                  f"{fmt_ratio(r['cpu_us_per_req'])} | " +
                  (f"{fmt_ratio(r.get('bytes_per_cpu_s'))} | " if ws else "") +
+                 (f"{fmt_ratio(r.get('packets_per_cpu_s'))} | " if udp else "") +
                  f"{fmt_ratio(r['p50_us'])} | "
                  f"{fmt_ratio(r['p99_us'])} | {fmt_ratio(r['rss_bytes_per_conn'])} |")
     L.append("")
@@ -241,6 +267,9 @@ def _md_layout(layout, summary):
     ws = [r for r in cap if r.get("bytes_per_cpu_s")]
     if ws:
         L += _md_websocket(ws)
+    udp = [r for r in cap if r.get("packets_per_cpu_s")]
+    if udp:
+        L += _md_udp(udp)
     h2 = [r for r in cap if r.get("h2_conns")]
     if h2:
         L += _md_h2(h2)

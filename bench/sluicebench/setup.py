@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .common import (BACKEND_ADDRS, BENCH, DIRECT_ADDR, PROXY_ADDR, ROOT, SHARED_BENCH,
                      HarnessError)
-from .sysstats import free_port_run, listening
+from .sysstats import free_port_run, listening, udp_bound
 
 INSTRUMENTS = {
     "responder": SHARED_BENCH / "responder.c",
@@ -20,14 +20,17 @@ INSTRUMENTS = {
     "ws-load": BENCH / "tools" / "ws-load.c",
     "ws-echo": BENCH / "tools" / "ws-echo.c",
     "h2-responder": BENCH / "tools" / "h2-responder.c",
+    "udp-load": BENCH / "tools" / "udp-load.c",
+    "udp-echo": BENCH / "tools" / "udp-echo.c",
 }
 # What an instrument links with besides libc (tls-load: OpenSSL 3, libssl-dev; the WebSocket
 # tools: libcrypto's SHA-1 and base64 for Sec-WebSocket-Accept; the HTTP/2 backend:
-# libnghttp2, libnghttp2-dev).
+# libnghttp2, libnghttp2-dev; the UDP load generator: threads).
 INSTRUMENT_LIBS = {"tls-load": ["-lssl", "-lcrypto", "-lpthread"],
                    "ws-load": ["-lcrypto", "-lpthread"],
                    "ws-echo": ["-lcrypto"],
-                   "h2-responder": ["-lnghttp2", "-lpthread"]}
+                   "h2-responder": ["-lnghttp2", "-lpthread"],
+                   "udp-load": ["-lpthread"]}
 # The Debian package of each library's headers, for the error when compiling fails.
 INSTRUMENT_DEV_PACKAGES = {"-lssl": "libssl-dev", "-lcrypto": "libssl-dev",
                            "-lnghttp2": "libnghttp2-dev"}
@@ -153,6 +156,9 @@ def choose_ports(args, nchains):
         if listening(ip, port):
             raise HarnessError(f"{ip}:{port} is already in use; choose other ports with "
                                f"--port / --backend-port (ss -ltnp shows who holds it)")
+        if udp_bound(ip, port):  # the UDP workload's proxies and backends bind it too
+            raise HarnessError(f"{ip}:{port} is already in use for UDP; choose other ports "
+                               f"with --port / --backend-port (ss -lunp shows who holds it)")
 
 
 def _first_line(argv):

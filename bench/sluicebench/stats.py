@@ -13,6 +13,9 @@ records quote.
   rounds ran minutes apart, not interleaved.
 - WebSocket workloads add bytes_per_cpu_s (payload bytes both ways per proxy CPU second;
   higher is better) to the figures and the comparisons.
+- UDP workloads (udp-load) add packets_per_cpu_s (the client's datagrams both ways per proxy
+  CPU second; higher is better) to the figures and the comparisons, and the share of
+  datagrams lost (lost_pct) to the figures.
 - HTTP/2 workloads (h2load) add the request time's mean and max at saturation
   (sat_lat_mean_us, sat_lat_max_us; h2load prints no percentiles) to the figures.
 
@@ -32,7 +35,7 @@ SUMMARY_FIELDS = {
                  "upstream_conns_new_kept", "neighbour_busy_pct", "steal_pct",
                  "resumed_pct", "handshakes_per_cpu_s", "access_log_pct", "ws_mb_per_s",
                  "bytes_per_cpu_s", "sat_lat_mean_us", "sat_lat_max_us", "h2_conns",
-                 "h2_streams"],
+                 "h2_streams", "packets_per_cpu_s", "lost_pct"],
     "latency": ["p50_us", "p99_us", "p999_us", "max_us", "cpu_us_per_req", "achieved_rps",
                 "late_sends_over_1ms", "neighbour_busy_pct", "steal_pct", "access_log_pct"],
     "idle": ["baseline_rss_kib", "rss_bytes_per_conn", "pss_bytes_per_conn", "held_by_proxy"],
@@ -46,6 +49,7 @@ BEST_PEER = "best peer"
 # The figures compared, in results.json's order: (figure, phase, higher is better).
 RATIO_FIGURES = [("rps", "capacity", True), ("cpu_us_per_req", "capacity", False),
                  ("bytes_per_cpu_s", "capacity", True),
+                 ("packets_per_cpu_s", "capacity", True),
                  ("p99_us", "latency", False), ("p50_us", "latency", False),
                  ("rss_bytes_per_conn", "idle", False)]
 # A comparison row is kept when one of these has a ratio.
@@ -122,7 +126,8 @@ def comparison_row(groups, layout, wl, ours, other):
     for field, phase, higher in RATIO_FIGURES:
         # Against "direct" only req/s and latency mean something (proxied / direct); its CPU
         # figure is the backend's.
-        if field in ("cpu_us_per_req", "bytes_per_cpu_s") and other == "direct":
+        if field in ("cpu_us_per_req", "bytes_per_cpu_s", "packets_per_cpu_s") and \
+                other == "direct":
             row[field] = None
             continue
         row[field] = ratio(per_round(groups, layout, wl, phase, ours, field, higher),

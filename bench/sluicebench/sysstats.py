@@ -1,4 +1,4 @@
-"""/proc readers (CPU ticks, memory, TCP counters and sockets) and free ports."""
+"""/proc readers (CPU ticks, memory, TCP and UDP counters and sockets) and free ports."""
 
 import socket
 
@@ -47,6 +47,24 @@ def tcp_counters():
     return {"active_opens": d["ActiveOpens"], "retrans_segs": d["RetransSegs"]}
 
 
+# The system-wide UDP counters of /proc/net/snmp a UDP workload records (deltas over the
+# measured interval): datagrams dropped for a full receive buffer (RcvbufErrors), a full
+# send buffer (SndbufErrors), or any receive error (InErrors, which counts both receive
+# kinds), and datagrams to a port nothing is bound to (NoPorts: the ICMP port unreachables;
+# the echoes of the datagrams still in flight when udp-load exits, and closes its sockets,
+# land there, so about udp-load's in_flight of them are normal).
+UDP_COUNTERS = {"udp_in_errors": "InErrors", "udp_rcvbuf_errors": "RcvbufErrors",
+                "udp_sndbuf_errors": "SndbufErrors", "udp_no_ports": "NoPorts"}
+
+
+def udp_counters(path="/proc/net/snmp"):
+    """UDP_COUNTERS from /proc/net/snmp (0 for one the kernel does not have)."""
+    with open(path) as f:
+        lines = [l.split() for l in f if l.startswith("Udp:")]
+    d = dict(zip(lines[0][1:], (int(x) for x in lines[1][1:])))
+    return {k: d.get(v, 0) for k, v in UDP_COUNTERS.items()}
+
+
 def cpu_times():
     """Aggregate (busy, steal, total) jiffies from /proc/stat."""
     with open("/proc/stat") as f:
@@ -83,6 +101,24 @@ def listening(ip, port):
     return any(st == "0A" and loc in targets for loc, _, st in tcp_sockets())
 
 
+def udp_sockets(path="/proc/net/udp"):
+    """(local, remote) hex strings of every IPv4 UDP socket."""
+    out = []
+    with open(path) as f:
+        next(f)
+        for line in f:
+            parts = line.split()
+            out.append((parts[1], parts[2]))
+    return out
+
+
+def udp_bound(ip, port):
+    """True when a UDP socket is bound to ip:port or 0.0.0.0:port (a UDP listener, or a
+    client socket whose own port it is)."""
+    targets = {_hex_addr(ip, port), _hex_addr("0.0.0.0", port)}
+    return any(loc in targets for loc, _ in udp_sockets())
+
+
 def free_port_run(addrs_for_offset, count, start=18080, stop=60000, step=7):
     """The first port p from `start` such that p + i is free on every address of
     addrs_for_offset(i) for i < count (nothing listens there and a bind succeeds). Ports are
@@ -94,17 +130,22 @@ def free_port_run(addrs_for_offset, count, start=18080, stop=60000, step=7):
 
 
 def _can_bind(ip, port):
-    if listening(ip, port):
+    """Free for TCP (nothing listens, a bind succeeds) and for UDP (nothing bound there, a bind
+    without SO_REUSEADDR succeeds): the UDP workload's proxies and backends bind the same
+    ports as the others' listeners."""
+    if listening(ip, port) or udp_bound(ip, port):
         return False
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((ip, port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
+    for kind, reuse in ((socket.SOCK_STREAM, True), (socket.SOCK_DGRAM, False)):
+        s = socket.socket(socket.AF_INET, kind)
+        try:
+            if reuse:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((ip, port))
+        except OSError:
+            return False
+        finally:
+            s.close()
+    return True
 
 
 def established_to(ip, port):

@@ -42,6 +42,17 @@ on names. What a workload entry decides:
                         terminates TLS and forwards the decrypted bytes (Sluice a TLS
                         listener, HAProxy `bind ... ssl crt`, NGINX `listen ... ssl`); the
                         backends stay plain (no backend_tls)
+    udp                 a UDP request/response workload: every flow (a UDP socket of the client,
+                        so one source port, one 5-tuple) sends one datagram of `body` bytes and
+                        waits for its echo before the next; the client is
+                        bench/tools/udp-load.c (the layout's connections as flows, its wrk
+                        threads as threads), the backends bench/tools/udp-echo.c. The proxies
+                        forward datagrams: Sluice a `Type: network` load balancer with a UDP
+                        listener and a UDP target group, NGINX `stream` with `listen ... udp`
+                        (chains.py, UDP_CHAINS); HAProxy has no UDP and the floor and direct
+                        chains are TCP only, so its chains are UDP_PEERS. Capacity only.
+                        Figure: packets_per_cpu_s, the client's datagrams both ways (each
+                        request up, its echo down: 2 per request) per proxy CPU second
     h2                  an HTTP/2 workload: the clients speak HTTP/2 to the chain, over TLS with
                         ALPN h2 when `tls`, else in clear text by prior knowledge (h2c); each
                         stream is forwarded to the same HTTP/1.1 keep-alive backends as the
@@ -81,6 +92,8 @@ certificate, whose signature dominates a full handshake (with ECDSA P-256 the ke
 protocol work do). tls-close-13b's client is wrk, which keeps each connection's SSL object
 across reconnects (SSL_clear) and so offers, and on TLS 1.3 gets, the previous connection's
 session: its handshakes are mostly resumed, not full, and it has no RSA twin.
+The UDP workload (udp-echo-64b) is issue 15's "UDP request/response (small datagrams, many
+flows): packets per CPU-second >= 1.2x NGINX stream UDP": Sluice against NGINX alone.
 An access-log workload runs on the peers only (the floor and the responder write no logs).
 A backend-TLS workload runs on the peers only too (the floor would forward plain bytes to a
 TLS port; the direct chain's responder speaks no TLS) and measures capacity only.
@@ -134,6 +147,14 @@ def grpc_message(size):
     payload = (FILLER * (size // len(FILLER) + 1))[:size]
     return b"\x00" + size.to_bytes(4, "big") + payload
 
+# The chains of a UDP workload: the proxies that forward UDP (HAProxy has none; the floor
+# forwarder and the direct responder are TCP only), compared with each other alone.
+UDP_PEERS = ("sluice", "nginx")
+UDP_COMPARISONS = (("sluice", "nginx"),)
+# What a UDP workload's figure counts per request: the datagram sent and its echo received
+# (packets_per_cpu_s = UDP_PACKETS_PER_REQUEST * requests / proxy CPU seconds).
+UDP_PACKETS_PER_REQUEST = 2
+
 # The kinds of handshake a tls-load workload measures, and the least share of a "resumed"
 # workload's handshakes that must have been resumed (the first connection of each slot is
 # always a full handshake: 64 or 128 of several thousand).
@@ -148,7 +169,7 @@ class Workload:
                  tls_key=DEFAULT_CERT_KEY, access_log=False, websocket=False, depth=1,
                  tcp=False, h2=False, h2_conns=8, h2_streams=32,
                  h2_requests_per_conn=H2_MAX_REQUESTS_PER_CONN, protocol_version="HTTP1",
-                 best_peer=None, smoke=True):
+                 best_peer=None, smoke=True, udp=False):
         self.name, self.title, self.body, self.close = name, title, body, close
         self.smoke = smoke
         # HTTP/2 to the backends (HTTP2, GRPC): an HTTP/2 workload of h2c backends.
@@ -191,6 +212,19 @@ class Workload:
                           tuple(phases) != ("capacity",)):
             raise HarnessError(f"workload {name}: a WebSocket workload is plain HTTP, keeps its "
                                f"connections and has the capacity phase only")
+        # A UDP workload: udp-load's datagrams through UDP forwarders to udp-echo backends,
+        # nothing of HTTP, TLS or TCP; capacity phase only (no open-loop UDP generator).
+        self.udp = udp
+        if udp and (tls or backend_tls or close or access_log or handshake or websocket or tcp
+                    or h2 or variants or tuple(phases) != ("capacity",)):
+            raise HarnessError(f"workload {name}: a UDP workload is datagrams only (no HTTP, "
+                               f"TLS, TCP, logs or variants) and has the capacity phase only")
+        if udp and not 16 <= body <= 65507:
+            raise HarnessError(f"workload {name}: UDP datagrams of {body} bytes: 16..65507 "
+                               f"(udp-load's header is 16 bytes)")
+        if udp and (chains is None or not set(chains) <= set(UDP_PEERS)):
+            raise HarnessError(f"workload {name}: a UDP workload's chains are among "
+                               f"{', '.join(UDP_PEERS)}")
         self.tls, self.backend_tls, self.access_log = tls, backend_tls, access_log
         if tls_key not in CERT_KEYS:
             raise HarnessError(f"workload {name}: tls_key={tls_key!r} is not one of "
@@ -270,7 +304,10 @@ class Workload:
 
     @property
     def client(self):
-        """The capacity phase's load generator: "wrk", "tls-load", "ws-load" or "h2load"."""
+        """The capacity phase's load generator: "wrk", "tls-load", "ws-load", "h2load" or
+        "udp-load"."""
+        if self.udp:
+            return "udp-load"
         if self.websocket:
             return "ws-load"
         if self.h2:
@@ -366,6 +403,17 @@ WORKLOADS = {w.name: w for w in (
              "mode",
              body=13, tcp=True, tls=True, phases=("capacity",), chains=PEERS,
              comparisons=PEERS_ONLY_COMPARISONS),
+    # UDP request/response (issue 15: "packets per CPU-second >= 1.2x NGINX stream UDP"):
+    # bench/tools/udp-load.c with the layout's connections as flows (64 in layout A, 128 over
+    # 2 threads in B), each a socket of its own (its own source port: a flow, pinned by the
+    # proxy to one backend), one 64-byte datagram outstanding per flow, echoed by
+    # bench/tools/udp-echo.c on the four backend addresses. Figure: packets_per_cpu_s, the
+    # client's datagrams both ways (request and echo) per proxy CPU second. Sluice (a UDP
+    # listener and target group) against NGINX's stream module only: HAProxy has no UDP, the
+    # floor and direct are TCP only.
+    Workload("udp-echo-64b", "UDP request/response, 64 B datagrams, many flows",
+             body=64, udp=True, phases=("capacity",), chains=UDP_PEERS,
+             comparisons=UDP_COMPARISONS),
     # HTTP/2 from the clients, HTTP/1.1 keep-alive to the same backends (issue 12): h2load
     # with few connections and many streams each (h2_conns per load-generator thread, 32
     # streams in flight on each: 8 x 32 = 256 requests in flight in layout A, against wrk's
