@@ -49,9 +49,10 @@ Result<int> ListenDatagram(const SocketAddress& address) {
   int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return SysError("socket", address);
   int one = 1;
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
-    Error e = SysError("setsockopt(SO_REUSEADDR/SO_REUSEPORT)", address);
+  // SO_REUSEPORT only: on UDP, SO_REUSEADDR would let any other user's socket bind the same
+  // port and take datagrams; SO_REUSEPORT is limited to this user (the workers' sockets).
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+    Error e = SysError("setsockopt(SO_REUSEPORT)", address);
     close(fd);
     return e;
   }
@@ -93,7 +94,9 @@ Result<bool> CheckNoOtherListener(const SocketAddress& address, bool datagram) {
   int fd = socket(ss.ss_family, (datagram ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
   if (fd < 0) return SysError("socket", address);
   int one = 1;
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
+  // TCP: SO_REUSEADDR skips sockets in TIME_WAIT but not listeners. UDP: no option at all,
+  // since with SO_REUSEADDR on both sides the bind would succeed next to a bound socket.
+  if (!datagram && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
     Error e = SysError("setsockopt(SO_REUSEADDR)", address);
     close(fd);
     return e;

@@ -16,7 +16,8 @@ namespace sluice::net {
 // worker can have its own socket on the same address), bound and listening.
 Result<int> Listen(const SocketAddress& address, int backlog = 4096);
 
-// A non-blocking UDP socket with SO_REUSEADDR and SO_REUSEPORT, bound to `address` (every
+// A non-blocking UDP socket with SO_REUSEPORT (not SO_REUSEADDR, which on UDP would let
+// another user's socket share the port), bound to `address` (every
 // worker binds its own; the kernel keeps each 4-tuple on one of them). On a wildcard address
 // it also asks for each datagram's destination (IP_PKTINFO / IPV6_RECVPKTINFO), so that
 // replies can leave from the address the client reached.

@@ -15,6 +15,9 @@ class ListenHandler : public net::EventHandler {
   virtual void set_listener(const snapshot::ListenerRuntime* listener) = 0;
   // The worker's periodic tick (idle state to expire).
   virtual void Tick(int64_t /*now_ms*/) {}
+  // The socket is being dropped (a reload removed it, or the worker shuts down): release what
+  // hangs on it now and ignore any event still on its way; deletion follows (DeferDelete).
+  virtual void Stop() {}
 };
 
 }  // namespace sluice::proxy

@@ -13,13 +13,13 @@ ListenSocketSet::~ListenSocketSet() {
 
 void ListenerSocketTable::ShutdownAll() const {
   for (const auto& set : by_listener) {
+    if (set->datagram) continue;
     // ENOTCONN is the normal answer for a listening socket on some kernels; nothing to do.
     for (int fd : set->fds) (void)shutdown(fd, SHUT_RDWR);
   }
-  for (const auto& set : udp_by_listener) {
-    if (set == nullptr) continue;
-    for (int fd : set->fds) (void)shutdown(fd, SHUT_RDWR);  // ENOTCONN for UDP: nothing to do
-  }
+  // UDP sockets are left alone: shutdown() on one marks it readable (EPOLLHUP) for ever while
+  // recv finds nothing, which would spin its level-triggered handler until the worker drops
+  // it; the workers stop reading them instead (ListenHandler::Stop).
 }
 
 bool ListenerSockets::ListensOnPort(uint16_t port, bool datagram) const {

@@ -1,9 +1,12 @@
 #include "proxy/udp_listener.h"
 
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <span>
@@ -30,10 +33,12 @@ class UdpListener::FlowSocket final : public net::EventHandler {
  public:
   FlowSocket(UdpListener* owner, const nlb::FlowTuple& flow_tuple, int socket_fd)
       : tuple(flow_tuple), fd(socket_fd), owner_(owner) {}
-  void OnEvents(uint32_t) override { owner_->RelayReplies(this); }
+  void OnEvents(uint32_t) override {
+    if (fd >= 0) owner_->RelayReplies(this);  // -1: removed, waiting for burial
+  }
 
   nlb::FlowTuple tuple;
-  int fd;
+  int fd;  // -1 once the flow is removed (its number may already belong to another socket)
   sockaddr_storage client{};  // where replies go, as the listener's socket saw the client
   socklen_t client_len = 0;
   // On a wildcard listener: the IP_PKTINFO / IPV6_PKTINFO that makes replies leave from the
@@ -48,6 +53,9 @@ class UdpListener::FlowSocket final : public net::EventHandler {
 };
 
 namespace {
+
+// Flow sockets open in the process, against FlowSocketBudget (relaxed: a budget, not a lock).
+std::atomic<int64_t> g_flow_sockets{0};
 
 // The destination of a received datagram from its IP_PKTINFO / IPV6_PKTINFO, as the reply's
 // source; false when the datagram carried neither.
@@ -71,6 +79,9 @@ bool ReadPktinfo(msghdr& h, uint16_t port, SocketAddress* destination, int* leve
       auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
       sin6->sin6_family = AF_INET6;
       sin6->sin6_addr = pi.ipi6_addr;
+      // By the routing table, as for IPv4, unless the address is link-local (fe80::/10),
+      // which only means something on its interface.
+      if (!IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr)) pi.ipi6_ifindex = 0;
       std::memcpy(info, &pi, sizeof(pi));
       *info_len = sizeof(pi);
     } else {
@@ -119,6 +130,7 @@ UdpListener::~UdpListener() {
 }
 
 void UdpListener::OnEvents(uint32_t) {
+  if (stopped_) return;  // removed by a reload or a shutdown; its socket may be closed
   Batch& b = *batch_;
   for (int round = 0; round < kReadsPerEvent; ++round) {
     for (size_t i = 0; i < kBatch; ++i) {
@@ -202,8 +214,12 @@ nlb::UdpFlow* UdpListener::OpenFlow(const nlb::FlowTuple& tuple, const FlowSocke
   }
   const uint64_t hash = nlb::FlowHash(worker_->flow_key(), tuple, 0);
   const uint32_t chosen = index[nlb::PickIndex(hash, static_cast<uint32_t>(index.size()))];
+  // The process-wide budget of flow sockets: a flood of spoofed sources must not take the
+  // descriptors and ports that connections, target connects and health checks need.
+  if (g_flow_sockets.load(std::memory_order_relaxed) >= FlowSocketBudget()) return nullptr;
   auto fd = net::ConnectDatagram(group.targets[chosen].address);
   if (!fd.ok()) return nullptr;  // out of descriptors, or no route: dropped
+  g_flow_sockets.fetch_add(1, std::memory_order_relaxed);
   auto* socket = new FlowSocket(this, tuple, fd.value());
   socket->client = reply_to.client;
   socket->client_len = reply_to.client_len;
@@ -213,6 +229,7 @@ nlb::UdpFlow* UdpListener::OpenFlow(const nlb::FlowTuple& tuple, const FlowSocke
   std::memcpy(socket->pktinfo, reply_to.pktinfo, sizeof(socket->pktinfo));
   if (!worker_->loop().AddLevelInput(fd.value(), socket)) {
     close(fd.value());
+    g_flow_sockets.fetch_sub(1, std::memory_order_relaxed);
     delete socket;
     return nullptr;
   }
@@ -262,7 +279,28 @@ void UdpListener::RelayReplies(FlowSocket* socket) {
   // More may wait: level-triggered, the loop calls again after the other handlers.
 }
 
-void UdpListener::Tick(int64_t now_ms) { table_.ExpireIdle(now_ms, 4096); }
+void UdpListener::Tick(int64_t now_ms) {
+  if (!stopped_) table_.ExpireIdle(now_ms, 4096);
+}
+
+void UdpListener::Stop() {
+  stopped_ = true;
+  table_.Clear();  // every flow's socket closed now, its handler buried after this iteration
+}
+
+int64_t UdpListener::FlowSocketBudget() {
+  static const int64_t budget = [] {
+    rlimit limit{};
+    int64_t files = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+      files = static_cast<int64_t>(limit.rlim_cur);
+    }
+    // A quarter of the descriptors, and never more than the ephemeral ports (about 28,000
+    // by default) could give: the rest stay for clients, targets and health checks.
+    return std::clamp<int64_t>(files / 4, 16, kMaxFlowSockets);
+  }();
+  return budget;
+}
 
 void UdpListener::OnFlowRemoved(void* self, const nlb::FlowTuple&, const nlb::UdpFlow& flow,
                                 nlb::UdpFlowRemoval) {
@@ -270,6 +308,8 @@ void UdpListener::OnFlowRemoved(void* self, const nlb::FlowTuple&, const nlb::Ud
   auto* socket = static_cast<FlowSocket*>(flow.owner);
   listener->worker_->loop().Remove(flow.upstream_fd);
   close(flow.upstream_fd);
+  g_flow_sockets.fetch_sub(1, std::memory_order_relaxed);
+  socket->fd = -1;  // an event already collected for it must not read the fd's next owner
   if (listener->destroying_) {
     delete socket;
   } else {

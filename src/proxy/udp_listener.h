@@ -7,7 +7,9 @@
 // a datagram either way (NLB's fixed UDP idle timeout); the next datagram starts a new one.
 //
 // Bounds: at most kMaxFlows flows per listener and worker (a flood of spoofed sources evicts
-// the least recently used flows, counted, rather than exhausting memory or descriptors); one
+// the least recently used flows, counted, rather than exhausting memory), and at most
+// FlowSocketBudget() flow sockets in the whole process (beyond it new flows are refused, so
+// the flood cannot take the descriptors and ports other connections need); one
 // preallocated batch of receive buffers; a datagram that cannot be sent at once (the socket
 // buffer is full) is dropped, as UDP would drop it. Nothing is ever sent to a client but what
 // its target sent to that flow: no amplification.
@@ -30,10 +32,11 @@ class Worker;
 
 class UdpListener final : public ListenHandler {
  public:
-  static constexpr size_t kMaxFlows = 8192;      // per listener and worker
-  static constexpr size_t kBatch = 16;           // datagrams per recvmmsg
-  static constexpr size_t kMaxDatagram = 65536;  // a UDP payload is at most 65,507 bytes
-  static constexpr int kReadsPerEvent = 8;       // batches before yielding to other fds
+  static constexpr size_t kMaxFlows = 8192;          // per listener and worker
+  static constexpr size_t kBatch = 16;               // datagrams per recvmmsg
+  static constexpr size_t kMaxDatagram = 65536;      // a UDP payload is at most 65,507 bytes
+  static constexpr int kReadsPerEvent = 8;           // batches before yielding to other fds
+  static constexpr int64_t kMaxFlowSockets = 16384;  // process-wide, whatever the fd limit
 
   struct Counters {
     uint64_t datagrams_in = 0;   // client → target, forwarded
@@ -50,6 +53,10 @@ class UdpListener final : public ListenHandler {
   void set_listener(const snapshot::ListenerRuntime* listener) override { listener_ = listener; }
   void OnEvents(uint32_t events) override;  // datagrams from clients
   void Tick(int64_t now_ms) override;       // idle flows expire
+  void Stop() override;                     // every flow closed; no more datagrams read
+  // How many flow sockets the whole process may hold: a quarter of RLIMIT_NOFILE, at most
+  // kMaxFlowSockets. Beyond it a new flow's datagram is dropped.
+  static int64_t FlowSocketBudget();
 
   const nlb::UdpFlowTable& flows() const { return table_; }
   const Counters& counters() const { return counters_; }
@@ -76,6 +83,7 @@ class UdpListener final : public ListenHandler {
   std::unique_ptr<Batch> batch_;
   Counters counters_;
   bool destroying_ = false;
+  bool stopped_ = false;
 };
 
 }  // namespace sluice::proxy

@@ -138,6 +138,7 @@ void Worker::OnWake() {
     shutdown_deadline_ms_ = shutdown_deadline;
     for (auto& [fd, acceptor] : acceptors_) {
       if (accept_paused_until_ms_ == 0) loop_.Remove(fd);
+      acceptor->Stop();
       loop_.DeferDelete(acceptor.release());  // an event for it may still be in this batch
     }
     acceptors_.clear();
@@ -164,6 +165,7 @@ void Worker::Adopt(std::shared_ptr<const Snapshot> next,
   for (auto it = acceptors_.begin(); it != acceptors_.end();) {
     if (wanted.count(it->first) == 0) {
       if (accept_paused_until_ms_ == 0) loop_.Remove(it->first);
+      it->second->Stop();
       loop_.DeferDelete(it->second.release());  // an event for it may still be in this batch
       it = acceptors_.erase(it);
     } else {

@@ -249,3 +249,70 @@ def _tcp_ask(port: int) -> bytes:
             return s.recv(100)
     except OSError:
         return b""
+
+
+def test_no_other_socket_can_share_the_listeners_port(sluice, echoes):
+    """UDP with SO_REUSEADDR on both sides lets a second socket bind the port and take the
+    datagrams; Sluice's sockets use SO_REUSEPORT only, so the bind fails."""
+    a = echoes("a")
+    port = free_udp_port()
+    sluice(udp_config(port, [a.port]))
+    for option in (socket.SO_REUSEADDR, None):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as thief:
+            if option is not None:
+                thief.setsockopt(socket.SOL_SOCKET, option, 1)
+            with pytest.raises(OSError):
+                thief.bind((LOCAL, port))
+    with client(port) as s:
+        assert ask(s, b"mine") == b"a:mine"
+
+
+def test_flow_sockets_stay_within_the_descriptor_budget(sluice, echoes):
+    """With RLIMIT_NOFILE at 256 the process may hold 64 flow sockets: the 65th flow's
+    datagrams are dropped while the first 64 flows keep working."""
+    import resource
+    a = echoes("a")
+    port = free_udp_port()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    try:
+        sluice(udp_config(port, [a.port]))
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    clients = [client(port) for _ in range(80)]
+    try:
+        answered = 0
+        for s in clients:
+            s.settimeout(0.3)
+            try:
+                answered += ask(s, b"x", tries=2) == b"a:x"
+            except socket.timeout:
+                pass
+        assert answered == 64, answered
+        assert ask(clients[0], b"again") == b"a:again"  # admitted flows carry on
+    finally:
+        for s in clients:
+            s.close()
+
+
+def test_a_reload_keeps_flows_then_removing_the_listener_closes_them(sluice, echoes):
+    a, b = echoes("a"), echoes("b")
+    port, other = free_udp_port(), free_udp_port()
+    cfg = udp_config(port, [a.port])
+    s_proc = sluice(cfg)
+    with client(port) as old:
+        assert ask(old, b"1") == b"a:1"
+        cfg["TargetGroups"][0]["Targets"] = [{"Id": LOCAL, "Port": b.port}]
+        s_proc.reload(cfg)
+        assert ask(old, b"2") == b"a:2"  # the flow keeps its target
+        with client(port) as new:
+            assert ask(new, b"3") == b"b:3"  # a new flow gets the new target
+        cfg["LoadBalancers"][0]["Listeners"][0]["Port"] = other
+        s_proc.reload(cfg)
+        old.settimeout(0.5)
+        old.send(b"4")
+        with pytest.raises((socket.timeout, ConnectionRefusedError)):
+            old.recv(100)  # the listener and its flows are gone
+    with client(other) as s:
+        assert ask(s, b"5") == b"b:5"
+    assert s_proc.proc.alive()
