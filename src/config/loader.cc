@@ -221,40 +221,71 @@ std::string ShowEndpoint(const Endpoint& e) {
                     : "[" + e.address + "]:" + std::to_string(e.port);
 }
 
-// Reports listeners (and the admin endpoint) that would bind the same address and port, or
-// a specific address next to the wildcard address of the same family.
+// Who binds a port of one transport so far.
+struct PortUse {
+  std::map<std::array<uint8_t, 16>, const Endpoint*> by_ip;
+  const Endpoint* any[2] = {nullptr, nullptr};       // first endpoint, per family
+  const Endpoint* wildcard[2] = {nullptr, nullptr};  // first wildcard, per family
+};
+
+// Adds `e` to `use`, or reports the endpoint it clashes with (false).
+bool CheckEndpoint(LoadContext& ctx, const Endpoint& e, PortUse& use, const IpAddress& v4_any,
+                   const IpAddress& v6_any) {
+  const int family = e.ip.is_v4 ? 0 : 1;
+  const bool is_wildcard = e.ip == (e.ip.is_v4 ? v4_any : v6_any);
+  const Endpoint* clash = nullptr;
+  auto same = use.by_ip.find(e.ip.bytes);
+  if (same != use.by_ip.end()) {
+    clash = same->second;
+  } else if (is_wildcard && use.any[family] != nullptr) {
+    clash = use.any[family];
+  } else if (!is_wildcard && use.wildcard[family] != nullptr) {
+    clash = use.wildcard[family];
+  }
+  if (clash != nullptr) {
+    ctx.reader.AddError(e.mark, e.path,
+                        ShowEndpoint(e) + " clashes with " + clash->owner + " on " +
+                            ShowEndpoint(*clash) + " (line " +
+                            std::to_string(LocationOf(clash->mark).line) + ")");
+    return false;
+  }
+  use.by_ip.emplace(e.ip.bytes, &e);
+  if (use.any[family] == nullptr) use.any[family] = &e;
+  if (is_wildcard && use.wildcard[family] == nullptr) use.wildcard[family] = &e;
+  return true;
+}
+
+// Reports listeners (and the admin endpoint) that would bind the same address and port of
+// one transport, or a specific address next to the wildcard address of the same family. TCP
+// and UDP ports are separate: a UDP listener may share its port number with a TCP one (a
+// TCP_UDP listener binds both, and each clash is reported once).
 void CheckEndpoints(LoadContext& ctx) {
-  struct PortUse {
-    std::map<std::array<uint8_t, 16>, const Endpoint*> by_ip;
-    const Endpoint* any[2] = {nullptr, nullptr};       // first endpoint, per family
-    const Endpoint* wildcard[2] = {nullptr, nullptr};  // first wildcard, per family
-  };
-  std::map<int, PortUse> ports;
+  std::map<std::pair<uint8_t, int>, PortUse> ports;  // by (transport, port)
+  std::set<const Endpoint*> reported;
+  // One load balancer has one listener per port whatever the transport (AWS's
+  // DuplicateListener): TCP and UDP on one port is a TCP_UDP listener (reference §8.1).
+  std::map<std::pair<std::string, int>, const Endpoint*> per_lb;
+  for (const Endpoint& e : ctx.endpoints) {
+    const size_t at = e.owner.find(".Listeners");
+    if (e.owner.rfind("LoadBalancers[", 0) != 0 || at == std::string::npos) continue;
+    auto [it, added] = per_lb.emplace(std::make_pair(e.owner.substr(0, at), e.port), &e);
+    if (added || it->second->transports == e.transports) continue;  // same: a clash below
+    ctx.reader.AddError(e.mark, e.path,
+                        "DuplicateListener: " + it->second->owner + " (line " +
+                            std::to_string(LocationOf(it->second->mark).line) +
+                            ") already listens on port " + std::to_string(e.port) +
+                            "; for TCP and UDP on one port use one TCP_UDP listener");
+    reported.insert(&e);
+  }
   const IpAddress v4_any = *IpAddress::Parse("0.0.0.0");
   const IpAddress v6_any = *IpAddress::Parse("::");
-  for (const Endpoint& e : ctx.endpoints) {
-    PortUse& use = ports[e.port];
-    const int family = e.ip.is_v4 ? 0 : 1;
-    const bool is_wildcard = e.ip == (e.ip.is_v4 ? v4_any : v6_any);
-    const Endpoint* clash = nullptr;
-    auto same = use.by_ip.find(e.ip.bytes);
-    if (same != use.by_ip.end()) {
-      clash = same->second;
-    } else if (is_wildcard && use.any[family] != nullptr) {
-      clash = use.any[family];
-    } else if (!is_wildcard && use.wildcard[family] != nullptr) {
-      clash = use.wildcard[family];
+  for (uint8_t transport : {kTcpEndpoint, kUdpEndpoint}) {
+    for (const Endpoint& e : ctx.endpoints) {
+      if ((e.transports & transport) == 0 || reported.count(&e) != 0) continue;
+      if (!CheckEndpoint(ctx, e, ports[{transport, e.port}], v4_any, v6_any)) {
+        reported.insert(&e);
+      }
     }
-    if (clash != nullptr) {
-      ctx.reader.AddError(e.mark, e.path,
-                          ShowEndpoint(e) + " clashes with " + clash->owner + " on " +
-                              ShowEndpoint(*clash) + " (line " +
-                              std::to_string(LocationOf(clash->mark).line) + ")");
-      continue;
-    }
-    use.by_ip.emplace(e.ip.bytes, &e);
-    if (use.any[family] == nullptr) use.any[family] = &e;
-    if (is_wildcard && use.wildcard[family] == nullptr) use.wildcard[family] = &e;
   }
 }
 

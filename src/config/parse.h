@@ -34,7 +34,11 @@ struct Endpoint {
   YAML::Mark mark;    // of the Port value
   std::string path;   // of the Port value
   std::string owner;  // "LoadBalancers[0].Listeners[1]" or "Admin"
+  // The transports it binds: kTcpEndpoint, kUdpEndpoint or both (TCP_UDP listeners).
+  uint8_t transports = 1;
 };
+inline constexpr uint8_t kTcpEndpoint = 1;
+inline constexpr uint8_t kUdpEndpoint = 2;
 
 struct LoadContext {
   explicit LoadContext(Reader& r) : reader(r) {}

@@ -228,8 +228,11 @@ void ParseListener(LoadContext& ctx, const Field& item, Listener* out) {
   if (auto p = ReadInt(r, port, 1, 65535, "port")) {
     out->port = static_cast<int>(*p);
     if (address_ok) {
+      const uint8_t transports = out->protocol == "UDP"       ? kUdpEndpoint
+                                 : out->protocol == "TCP_UDP" ? kTcpEndpoint | kUdpEndpoint
+                                                              : kTcpEndpoint;
       ctx.endpoints.push_back(
-          Endpoint{ip, out->bind_address, out->port, port.mark, port.path, item.path});
+          Endpoint{ip, out->bind_address, out->port, port.mark, port.path, item.path, transports});
     }
   }
   ParseActions(ctx, m.Require("DefaultActions"), &out->default_actions);

@@ -119,3 +119,56 @@ TEST(TcpUdpListenerConfig, ServesBothTransportsOfOneGroup) {
 
 }  // namespace
 }  // namespace sluice::config
+
+namespace sluice::config {
+namespace {
+
+TEST(UdpListenerConfig, TcpAndUdpPortsAreSeparateButOneLoadBalancerHasOneListenerPerPort) {
+  constexpr char kTwoBalancers[] = R"(
+LoadBalancers:
+  - Name: dns-udp
+    Type: network
+    Listeners:
+      - {Protocol: UDP, Port: 53, DefaultActions: [{Type: forward, TargetGroupName: u}]}
+  - Name: dns-tcp
+    Type: network
+    Listeners:
+      - {Protocol: TCP, Port: 53, DefaultActions: [{Type: forward, TargetGroupName: t}]}
+TargetGroups:
+  - {Name: u, Protocol: UDP, Port: 53}
+  - {Name: t, Protocol: TCP, Port: 53}
+)";
+  EXPECT_NO_THROW(MustLoad(kTwoBalancers));
+  constexpr char kOneBalancer[] = R"(
+LoadBalancers:
+  - Name: dns
+    Type: network
+    Listeners:
+      - {Protocol: UDP, Port: 53, DefaultActions: [{Type: forward, TargetGroupName: u}]}
+      - {Protocol: TCP, Port: 53, DefaultActions: [{Type: forward, TargetGroupName: t}]}
+TargetGroups:
+  - {Name: u, Protocol: UDP, Port: 53}
+  - {Name: t, Protocol: TCP, Port: 53}
+)";
+  EXPECT_THAT(Errors(kOneBalancer),
+              ElementsAre(HasSubstr("DuplicateListener: LoadBalancers[0].Listeners[0] (line 5) "
+                                    "already listens on port 53; for TCP and UDP on one port "
+                                    "use one TCP_UDP listener")));
+  constexpr char kTwoTcpUdp[] = R"(
+LoadBalancers:
+  - Name: a
+    Type: network
+    Listeners:
+      - {Protocol: TCP_UDP, Port: 53, DefaultActions: [{Type: forward, TargetGroupName: b}]}
+  - Name: c
+    Type: network
+    Listeners:
+      - {Protocol: TCP_UDP, Port: 53, DefaultActions: [{Type: forward, TargetGroupName: b}]}
+TargetGroups:
+  - {Name: b, Protocol: TCP_UDP, Port: 53}
+)";
+  EXPECT_THAT(Errors(kTwoTcpUdp), ElementsAre(HasSubstr("clashes with")));  // reported once
+}
+
+}  // namespace
+}  // namespace sluice::config
