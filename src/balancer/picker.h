@@ -62,4 +62,17 @@ std::unique_ptr<Picker> MakePicker(config::LoadBalancingAlgorithm algorithm, Rng
 // index, or -1 when every weight is 0.
 int PickWeighted(std::span<const int> weights, Rng& rng);
 
+// The group (its snapshot index) of a forward action by weight alone: the only one, or one by
+// PickWeighted over the first 8; -1 when there is none or every weight is 0. Inline: the
+// one-group case is every forwarded request's.
+inline int PickForwardGroup(const config::Action& action, Rng& rng) {
+  const auto& groups = action.forward.target_groups;
+  if (groups.size() <= 1) return groups.empty() ? -1 : groups[0].index;
+  int weights[8];
+  const size_t n = groups.size() < 8 ? groups.size() : 8;
+  for (size_t i = 0; i < n; ++i) weights[i] = groups[i].weight;
+  const int pick = PickWeighted(std::span<const int>(weights, n), rng);
+  return pick < 0 ? -1 : groups[static_cast<size_t>(pick)].index;
+}
+
 }  // namespace sluice::balancer

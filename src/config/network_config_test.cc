@@ -37,11 +37,7 @@ TargetGroups:
 
 // kNetwork with `from` replaced by `to` (once).
 std::string With(std::string_view from, std::string_view to) {
-  std::string text = testing::Yaml(kNetwork);
-  const size_t at = text.find(from);
-  EXPECT_NE(at, std::string::npos) << from;
-  if (at != std::string::npos) text.replace(at, from.size(), to);
-  return text;
+  return testing::Replaced(kNetwork, from, to);
 }
 
 TEST(NetworkConfig, LoadsWithNlbDefaults) {

@@ -26,6 +26,12 @@ struct TargetGroupRef {
   std::string listener_protocol;  // of the listener whose action it is
 };
 
+// A network load balancer's protocol, for listeners and target groups alike (reference
+// §8.1): TCP, TLS, UDP or TCP_UDP.
+inline bool IsNetworkProtocol(std::string_view p) {
+  return p == "TCP" || p == "TLS" || p == "UDP" || p == "TCP_UDP";
+}
+
 // Something that listens on an address and port (a listener or the admin endpoint).
 struct Endpoint {
   IpAddress ip;

@@ -172,7 +172,7 @@ void ParseListenerProtocol(LoadContext& ctx, const MapReader& m, Listener* out) 
   if (std::optional<std::string> p =
           ReadEnum(r, protocol, "protocol", {"HTTP", "HTTPS", "TCP", "TLS", "UDP", "TCP_UDP"})) {
     out->protocol = *p;
-    const bool nlb_protocol = *p == "TCP" || *p == "TLS" || *p == "UDP" || *p == "TCP_UDP";
+    const bool nlb_protocol = IsNetworkProtocol(*p);
     if (!ctx.current_type.empty() && network != nlb_protocol) {
       valid = false;
       r.AddError(protocol, "listener protocol " + *p + " is for load balancers of Type " +

@@ -237,7 +237,7 @@ void ParseListener(LoadContext& ctx, const Field& item, Listener* out) {
   }
   ParseActions(ctx, m.Require("DefaultActions"), &out->default_actions);
   const std::string& nlb = ctx.current_listener_protocol;
-  if (nlb == "TCP" || nlb == "TLS" || nlb == "UDP" || nlb == "TCP_UDP") {
+  if (IsNetworkProtocol(nlb)) {
     // A network listener forwards connections: no rules, no other action (reference §8.1).
     if (Field rules = m.Get("Rules"); rules.present) {
       r.AddError(rules, "a " + nlb +

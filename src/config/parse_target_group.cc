@@ -354,7 +354,7 @@ void ParseTargetGroup(Reader& r, const Field& item, TargetGroup* out,
   }
   Field protocol = m.Get("Protocol");
   if (auto p = ReadString(r, protocol)) {
-    const bool nlb = *p == "TCP" || *p == "TLS" || *p == "UDP" || *p == "TCP_UDP";
+    const bool nlb = IsNetworkProtocol(*p);
     if (*p == "HTTP" || *p == "HTTPS" || nlb) {
       out->protocol = *p;
       // ALB's default health-check protocol follows the group's ([infer], see
@@ -369,8 +369,7 @@ void ParseTargetGroup(Reader& r, const Field& item, TargetGroup* out,
     }
   }
   Field version = m.Get("ProtocolVersion");
-  if (version.present && (out->protocol == "TCP" || out->protocol == "TLS" ||
-                          out->protocol == "UDP" || out->protocol == "TCP_UDP")) {
+  if (version.present && IsNetworkProtocol(out->protocol)) {
     r.AddError(version, "ProtocolVersion is only for HTTP and HTTPS target groups");
   } else if (auto v = ReadString(r, version)) {
     if (*v == "HTTP1" || *v == "HTTP2" || *v == "GRPC") {

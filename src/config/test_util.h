@@ -19,6 +19,15 @@ inline std::string Yaml(std::string_view text) {
   return std::string(text);
 }
 
+// Yaml(base) with its first `from` replaced by `to` (a failed expectation when absent).
+inline std::string Replaced(std::string_view base, std::string_view from, std::string_view to) {
+  std::string text = Yaml(base);
+  const size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) text.replace(at, from.size(), to);
+  return text;
+}
+
 // Loads `text` as file "t.yaml".
 inline LoadResult Load(std::string_view text) { return LoadConfigFromString(Yaml(text), "t.yaml"); }
 

@@ -41,11 +41,7 @@ TargetGroups:
 
 // kTls with `from` replaced by `to` (once).
 std::string With(std::string_view from, std::string_view to) {
-  std::string text = testing::Yaml(kTls);
-  const size_t at = text.find(from);
-  EXPECT_NE(at, std::string::npos) << from;
-  if (at != std::string::npos) text.replace(at, from.size(), to);
-  return text;
+  return testing::Replaced(kTls, from, to);
 }
 
 TEST(TlsListenerConfig, LoadsWithNlbDefaults) {

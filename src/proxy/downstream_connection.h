@@ -155,7 +155,6 @@ class DownstreamConnection final : public net::EventHandler {
   // from the first byte. Closes the connection when there is no target or the connect fails
   // at once.
   void StartRawTunnel();
-  int PickForwardGroup(const config::Action& action);
   const TargetRuntime& ChooseFlowTarget(size_t tg_index);
   // The PROXY protocol v2 header for the target (proxy_protocol_v2.enabled) in upstream_out_.
   void AppendProxyHeader();

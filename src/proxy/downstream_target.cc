@@ -5,6 +5,7 @@
 #include "health/target_health.h"
 #include "proxy/downstream_connection.h"
 #include "proxy/local_response.h"
+#include "proxy/target_candidates.h"
 #include "proxy/worker.h"
 
 namespace sluice::proxy {
@@ -94,7 +95,7 @@ int DownstreamConnection::ChooseTargetGroup(const http::RequestHead& head,
       }
     }
   }
-  const int index = PickForwardGroup(action);
+  const int index = balancer::PickForwardGroup(action, worker_->rng());
   if (index < 0) return -1;
   if (action.forward.stickiness_enabled) {
     AppendStickyCookie("AWSALBTG",
@@ -109,27 +110,6 @@ namespace {
 
 // The stages of ChooseTarget that need no connection state. They run for every forwarded
 // request: forced inline so that the split costs no instructions.
-
-// The group's healthy targets into *cands (*index: their positions in tg.targets); all of
-// them when none is healthy.
-[[gnu::always_inline]] inline void CollectCandidates(const TargetGroupRuntime& tg,
-                                                     std::vector<balancer::TargetStats*>* cands,
-                                                     std::vector<uint32_t>* index) {
-  cands->clear();
-  index->clear();
-  for (size_t i = 0; i < tg.targets.size(); ++i) {
-    if (tg.candidates[i]->routable.load(std::memory_order_acquire)) {
-      cands->push_back(tg.candidates[i]);
-      index->push_back(static_cast<uint32_t>(i));
-    }
-  }
-  if (cands->empty()) {
-    for (size_t i = 0; i < tg.targets.size(); ++i) {
-      cands->push_back(tg.candidates[i]);
-      index->push_back(static_cast<uint32_t>(i));
-    }
-  }
-}
 
 // The group's picker over the candidates, with slow start; returns a position in cands.
 [[gnu::always_inline]] inline size_t PickCandidate(Worker& worker, size_t tg_index,
@@ -208,28 +188,12 @@ namespace {
   }
 }
 
-// The forward's group by weight alone (no stickiness); -1 when every weight is 0.
-int DownstreamConnection::PickForwardGroup(const config::Action& action) {
-  const auto& groups = action.forward.target_groups;
-  if (groups.size() <= 1) return groups.empty() ? -1 : groups[0].index;
-  int weights[8];
-  const size_t n = groups.size() < 8 ? groups.size() : 8;
-  for (size_t i = 0; i < n; ++i) weights[i] = groups[i].weight;
-  const int pick = balancer::PickWeighted(std::span<const int>(weights, n), worker_->rng());
-  return pick < 0 ? -1 : groups[static_cast<size_t>(pick)].index;
-}
-
-// NLB (reference §8.2): a keyed hash of the connection's 5-tuple, salted per connection (the
-// SYN's sequence number is not visible after accept(), so a random salt stands in for it),
-// over the healthy targets, or all of them when none is healthy (fail-open, §8.6).
+// NLB (reference §8.2): the flow hash salted per connection (the SYN's sequence number is
+// not visible after accept(), so a random salt stands in for it), fail-open (§8.6).
 const TargetRuntime& DownstreamConnection::ChooseFlowTarget(size_t tg_index) {
   const TargetGroupRuntime& tg = snapshot_->target_groups[tg_index];
-  auto& cands = worker_->candidate_scratch();
-  auto& index = worker_->candidate_index_scratch();
-  CollectCandidates(tg, &cands, &index);
   const nlb::FlowTuple tuple{nlb::kIpProtoTcp, peer_, listener_address_};
-  const uint64_t hash = nlb::FlowHash(worker_->flow_key(), tuple, worker_->rng().Next());
-  return tg.targets[index[nlb::PickIndex(hash, static_cast<uint32_t>(index.size()))]];
+  return tg.targets[ChooseFlowTargetIndex(*worker_, tg, tuple, worker_->rng().Next())];
 }
 
 const TargetRuntime* DownstreamConnection::ChooseTarget(const http::RequestHead& head,

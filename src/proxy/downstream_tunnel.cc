@@ -56,7 +56,8 @@ void DownstreamConnection::StartRawTunnel() {
   idle_timeout_ms_ =
       static_cast<int64_t>(listener_->listener->attributes.tcp_idle_timeout_seconds) * 1000;
   const auto& actions = listener_->listener->default_actions;
-  const int tg_index = actions.empty() ? -1 : PickForwardGroup(actions.back());
+  const int tg_index =
+      actions.empty() ? -1 : balancer::PickForwardGroup(actions.back(), worker_->rng());
   if (tg_index < 0 || snapshot_->target_groups[static_cast<size_t>(tg_index)].targets.empty()) {
     Close();  // nothing to forward to: the client's connection ends at once
     return;

@@ -9,10 +9,10 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <span>
 
 #include "balancer/picker.h"
 #include "net/socket.h"
+#include "proxy/target_candidates.h"
 #include "proxy/worker.h"
 
 namespace sluice::proxy {
@@ -27,6 +27,18 @@ struct UdpListener::Batch {
   char data[kBatch][kMaxDatagram];
 };
 
+// How a flow's replies reach its client: the client's address as the listener's socket saw it
+// and, on a wildcard listener, the IP_PKTINFO / IPV6_PKTINFO that makes them leave from the
+// address the client reached (pktinfo_len 0: none).
+struct UdpListener::ReplyPath {
+  sockaddr_storage client;
+  socklen_t client_len = 0;
+  int pktinfo_level = 0;
+  int pktinfo_type = 0;
+  size_t pktinfo_len = 0;
+  unsigned char pktinfo[sizeof(in6_pktinfo)];
+};
+
 // A flow's socket towards its target, watched (level-triggered) for the target's replies.
 // Owned by the flow table's entry: deleted when the flow is removed.
 class UdpListener::FlowSocket final : public net::EventHandler {
@@ -39,14 +51,7 @@ class UdpListener::FlowSocket final : public net::EventHandler {
 
   nlb::FlowTuple tuple;
   int fd;  // -1 once the flow is removed (its number may already belong to another socket)
-  sockaddr_storage client{};  // where replies go, as the listener's socket saw the client
-  socklen_t client_len = 0;
-  // On a wildcard listener: the IP_PKTINFO / IPV6_PKTINFO that makes replies leave from the
-  // address the client reached.
-  int pktinfo_level = 0;
-  int pktinfo_type = 0;
-  size_t pktinfo_len = 0;
-  unsigned char pktinfo[sizeof(in6_pktinfo)]{};
+  ReplyPath reply;
 
  private:
   UdpListener* owner_;
@@ -94,17 +99,6 @@ bool ReadPktinfo(msghdr& h, uint16_t port, SocketAddress* destination, int* leve
     return true;
   }
   return false;
-}
-
-// The default forward's group: the only one, or one by weight.
-int PickGroup(const config::Action& action, balancer::Rng& rng) {
-  const auto& groups = action.forward.target_groups;
-  if (groups.size() <= 1) return groups.empty() ? -1 : groups[0].index;
-  int weights[8];
-  const size_t n = groups.size() < 8 ? groups.size() : 8;
-  for (size_t i = 0; i < n; ++i) weights[i] = groups[i].weight;
-  const int pick = balancer::PickWeighted(std::span<const int>(weights, n), rng);
-  return pick < 0 ? -1 : groups[static_cast<size_t>(pick)].index;
 }
 
 }  // namespace
@@ -163,18 +157,18 @@ void UdpListener::Receive(int i) {
   }
   nlb::FlowTuple tuple{nlb::kIpProtoUdp, SocketAddress::FromSockaddr(b.peers[i]),
                        listener_->address};
-  FlowSocket reply_to(nullptr, tuple, -1);
+  ReplyPath reply;  // filled only as far as needed: read only when a flow opens
   if (wildcard_ &&
-      !ReadPktinfo(h, listener_->address.port, &tuple.destination, &reply_to.pktinfo_level,
-                   &reply_to.pktinfo_type, reply_to.pktinfo, &reply_to.pktinfo_len)) {
+      !ReadPktinfo(h, listener_->address.port, &tuple.destination, &reply.pktinfo_level,
+                   &reply.pktinfo_type, reply.pktinfo, &reply.pktinfo_len)) {
     ++counters_.dropped;  // the kernel always adds it once asked; without it, no reply path
     return;
   }
   nlb::UdpFlow* flow = table_.Find(tuple, worker_->now_ms());
   if (flow == nullptr) {
-    std::memcpy(&reply_to.client, &b.peers[i], h.msg_namelen);
-    reply_to.client_len = h.msg_namelen;
-    flow = OpenFlow(tuple, reply_to);
+    std::memcpy(&reply.client, &b.peers[i], h.msg_namelen);
+    reply.client_len = h.msg_namelen;
+    flow = OpenFlow(tuple, reply);
   }
   if (flow == nullptr) {
     ++counters_.dropped;
@@ -193,27 +187,16 @@ void UdpListener::Receive(int i) {
   flow->bytes_in += size;
 }
 
-nlb::UdpFlow* UdpListener::OpenFlow(const nlb::FlowTuple& tuple, const FlowSocket& reply_to) {
+nlb::UdpFlow* UdpListener::OpenFlow(const nlb::FlowTuple& tuple, const ReplyPath& reply) {
   const auto& actions = listener_->listener->default_actions;
   const std::shared_ptr<const snapshot::Snapshot>& snap = worker_->snapshot();
-  const int tg = actions.empty() || !snap ? -1 : PickGroup(actions.back(), worker_->rng());
+  const int tg =
+      actions.empty() || !snap ? -1 : balancer::PickForwardGroup(actions.back(), worker_->rng());
   if (tg < 0) return nullptr;
   const snapshot::TargetGroupRuntime& group = snap->target_groups[static_cast<size_t>(tg)];
   if (group.targets.empty()) return nullptr;
-  // The healthy targets, or all of them when none is (fail-open, §8.6); the flow hash with
-  // no salt, so that every datagram of a tuple would pick the same target (§8.2).
-  std::vector<uint32_t>& index = worker_->candidate_index_scratch();
-  index.clear();
-  for (size_t i = 0; i < group.targets.size(); ++i) {
-    if (group.candidates[i]->routable.load(std::memory_order_acquire)) {
-      index.push_back(static_cast<uint32_t>(i));
-    }
-  }
-  if (index.empty()) {
-    for (size_t i = 0; i < group.targets.size(); ++i) index.push_back(static_cast<uint32_t>(i));
-  }
-  const uint64_t hash = nlb::FlowHash(worker_->flow_key(), tuple, 0);
-  const uint32_t chosen = index[nlb::PickIndex(hash, static_cast<uint32_t>(index.size()))];
+  // No salt: every datagram of a tuple would pick the same target (§8.2).
+  const uint32_t chosen = ChooseFlowTargetIndex(*worker_, group, tuple, 0);
   // The process-wide budget of flow sockets: a flood of spoofed sources must not take the
   // descriptors and ports that connections, target connects and health checks need.
   if (g_flow_sockets.load(std::memory_order_relaxed) >= FlowSocketBudget()) return nullptr;
@@ -221,12 +204,7 @@ nlb::UdpFlow* UdpListener::OpenFlow(const nlb::FlowTuple& tuple, const FlowSocke
   if (!fd.ok()) return nullptr;  // out of descriptors, or no route: dropped
   g_flow_sockets.fetch_add(1, std::memory_order_relaxed);
   auto* socket = new FlowSocket(this, tuple, fd.value());
-  socket->client = reply_to.client;
-  socket->client_len = reply_to.client_len;
-  socket->pktinfo_level = reply_to.pktinfo_level;
-  socket->pktinfo_type = reply_to.pktinfo_type;
-  socket->pktinfo_len = reply_to.pktinfo_len;
-  std::memcpy(socket->pktinfo, reply_to.pktinfo, sizeof(socket->pktinfo));
+  socket->reply = reply;
   if (!worker_->loop().AddLevelInput(fd.value(), socket)) {
     close(fd.value());
     g_flow_sockets.fetch_sub(1, std::memory_order_relaxed);
@@ -254,19 +232,20 @@ void UdpListener::RelayReplies(FlowSocket* socket) {
     nlb::UdpFlow* flow = table_.Find(socket->tuple, worker_->now_ms());
     if (flow == nullptr) return;
     iovec iov{buffer, static_cast<size_t>(n)};
+    const ReplyPath& reply = socket->reply;
     msghdr h{};
-    h.msg_name = &socket->client;
-    h.msg_namelen = socket->client_len;
+    h.msg_name = const_cast<sockaddr_storage*>(&reply.client);
+    h.msg_namelen = reply.client_len;
     h.msg_iov = &iov;
     h.msg_iovlen = 1;
-    if (socket->pktinfo_len != 0) {
+    if (reply.pktinfo_len != 0) {
       h.msg_control = control;
-      h.msg_controllen = CMSG_SPACE(socket->pktinfo_len);
+      h.msg_controllen = CMSG_SPACE(reply.pktinfo_len);
       cmsghdr* c = CMSG_FIRSTHDR(&h);
-      c->cmsg_level = socket->pktinfo_level;
-      c->cmsg_type = socket->pktinfo_type;
-      c->cmsg_len = CMSG_LEN(socket->pktinfo_len);
-      std::memcpy(CMSG_DATA(c), socket->pktinfo, socket->pktinfo_len);
+      c->cmsg_level = reply.pktinfo_level;
+      c->cmsg_type = reply.pktinfo_type;
+      c->cmsg_len = CMSG_LEN(reply.pktinfo_len);
+      std::memcpy(CMSG_DATA(c), reply.pktinfo, reply.pktinfo_len);
     }
     if (sendmsg(fd_, &h, MSG_DONTWAIT) < 0) {
       ++counters_.dropped;  // a full socket buffer: dropped, as the network would

@@ -64,12 +64,13 @@ class UdpListener final : public ListenHandler {
  private:
   class FlowSocket;
   struct Batch;
+  struct ReplyPath;
 
   // Forwards the batch's datagram `i`; opens its flow first when it has none.
   void Receive(int i);
-  // A flow for `tuple`: a target and a socket connected to it, replying as `reply_to` says;
+  // A flow for `tuple`: a target and a socket connected to it, replying by `reply`;
   // null when there is no target or no socket (the datagram is dropped).
-  nlb::UdpFlow* OpenFlow(const nlb::FlowTuple& tuple, const FlowSocket& reply_to);
+  nlb::UdpFlow* OpenFlow(const nlb::FlowTuple& tuple, const ReplyPath& reply);
   // The target's datagrams on `socket` to its client, from the address the client reached.
   void RelayReplies(FlowSocket* socket);
   static void OnFlowRemoved(void* self, const nlb::FlowTuple& tuple, const nlb::UdpFlow& flow,
