@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http/h1_parser.h"
+#include "net/splice_pipe.h"
 #include "tls/server_context.h"
 
 namespace sluice::control {
@@ -102,6 +103,16 @@ std::string AdminServer::Respond(std::string_view method, std::string_view path)
     tls["HandshakesTimedOut"] = tls::HandshakeCounters::timed_out();
     tls["TargetHandshakesFailed"] = tls::HandshakeCounters::target_failed();
     return HttpResponse(200, "OK", "application/json", tls.dump(2) + "\n");
+  }
+  if (path == "/splice") {
+    // Tunnels relaying by splice (net/splice_pipe.h): bytes moved, pipes open now, and pipes
+    // refused (budget spent or pipe2 failed: those tunnels kept copying), since start.
+    nlohmann::ordered_json splice;
+    splice["SplicedBytes"] = net::PipePool::SplicedBytes();
+    splice["PipesOpen"] = net::PipePool::PipesOpen();
+    splice["PipesRefused"] = net::PipePool::PipesRefused();
+    splice["PipeBudget"] = net::PipePool::Budget();
+    return HttpResponse(200, "OK", "application/json", splice.dump(2) + "\n");
   }
   if (path == "/metrics" && metrics_) {
     // CloudWatch's AWS/ApplicationELB metrics in Prometheus' text format (observe/metrics.h).

@@ -31,6 +31,7 @@ class TcpTransport final : public Transport {
   void Close() override;
   SocketAddress PeerAddress() const override;
   SocketAddress LocalAddress() const override;
+  int SpliceFd() const override { return fd_; }
 
   int fd() const { return fd_; }
 

@@ -116,6 +116,9 @@ class Transport {
   // True when the stream holds received bytes that no readiness event will announce (a TLS
   // library's read-ahead took records off the socket), so the owner must read again.
   virtual bool HasBufferedInput() const { return false; }
+  // The socket under a plain stream, whose bytes may move by splice(2) without passing
+  // through this object (net/splice_pipe.h); -1 for TLS and memory streams.
+  virtual int SpliceFd() const { return -1; }
 };
 
 // Opens outgoing streams (upstream connections, health checks): TCP in the process

@@ -53,7 +53,11 @@ DownstreamConnection::DownstreamConnection(Worker* worker,
   worker_->Register(this);
 }
 
-DownstreamConnection::~DownstreamConnection() = default;
+DownstreamConnection::~DownstreamConnection() {
+  // Closed connections gave their pipes back; one destroyed with its worker closes them.
+  net::PipePool::Discard(&splice_up_);
+  net::PipePool::Discard(&splice_down_);
+}
 
 bool DownstreamConnection::Start() {
   if (listener_->connection_log_key != 0 && !handshaking_ && !h2_stream_) LogConnection(false);
@@ -155,7 +159,8 @@ bool DownstreamConnection::DiscardDownstream() {
 }
 
 bool DownstreamConnection::ReadDownstream() {
-  if (!readable_ || peer_eof_) return false;
+  // A spliced tunnel reads the client in SpliceToUpstream.
+  if (!readable_ || peer_eof_ || splice_up_.open()) return false;
   if (phase_ == Phase::kLingering || phase_ == Phase::kClosing) [[unlikely]]
     return DiscardDownstream();
   // Read while a head is pending, or to collect body bytes / pipelined requests, but only
@@ -586,6 +591,8 @@ void DownstreamConnection::Close() {
     counted_target_->outstanding.fetch_sub(1, std::memory_order_relaxed);
     counted_target_ = nullptr;
   }
+  worker_->pipes().Release(&splice_up_);
+  worker_->pipes().Release(&splice_down_);
   transport_->Close();
   in_.Clear();
   out_.clear();

@@ -15,6 +15,7 @@
 #include "http/h1_framing.h"
 #include "net/buffer.h"
 #include "net/event_loop.h"
+#include "net/splice_pipe.h"
 #include "net/transport.h"
 #include "proxy/deadline_wheel.h"
 #include "proxy/listener_sockets.h"
@@ -165,6 +166,13 @@ class DownstreamConnection final : public net::EventHandler {
   void ReportUpstreamTlsFailure(const char* why);
   bool TunnelToUpstream();
   bool TunnelToDownstream();
+  // Zero-copy directions (downstream_splice.cc). A direction whose buffer filled is bulk:
+  // once that buffer is empty it moves to a pipe, when both ends are plain sockets and the
+  // worker has one. Then the same contract as TunnelToUpstream/TunnelToDownstream.
+  void MaybeSpliceUpstream();
+  void MaybeSpliceDownstream();
+  bool SpliceToUpstream();
+  bool SpliceToDownstream();
   void CheckTunnelTimers(int64_t now_ms);
   bool SendToUpstream();
   bool ReadUpstream();
@@ -286,6 +294,10 @@ class DownstreamConnection final : public net::EventHandler {
   bool upgrade_requested_ = false;  // a WebSocket upgrade request (ReadUpgradeRequest)
   bool upstream_shut_ = false;      // tunnel: the target was told the client's stream ended
   bool downstream_shut_ = false;    // tunnel: the client was told the target's stream ended
+  // Tunnel directions relaying by splice (client to target, target to client); closed pipes
+  // otherwise. Taken from the worker's pool, given back at Close().
+  net::SplicePipe splice_up_;
+  net::SplicePipe splice_down_;
   // What the matched rule's transforms did (access-log fields transformed_host,
   // transformed_uri, request_transform_status); kNone unless the request was forwarded by a
   // rule with transforms. Reset per request; memory released when idle.

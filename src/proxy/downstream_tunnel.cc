@@ -154,6 +154,8 @@ bool DownstreamConnection::PumpTunnel() {
 // Client bytes (and whatever of the upgrade request's head is still unsent) to the target;
 // the client's end of stream becomes a half-close towards the target once all is sent.
 bool DownstreamConnection::TunnelToUpstream() {
+  if (splice_up_.open()) return SpliceToUpstream();
+  const bool bulk = in_.capacity() > 0 && in_.size() == in_.capacity();  // a read filled it
   bool progress = false;
   if ((upstream_out_sent_ < upstream_out_.size() || !in_.empty()) && upstream_->writable) {
     const size_t buffered = in_.size();
@@ -177,20 +179,24 @@ bool DownstreamConnection::TunnelToUpstream() {
     upstream_shut_ = true;
     progress = true;
   }
+  if (bulk) MaybeSpliceUpstream();  // downstream_splice.cc
   return progress;
 }
 
 // Target bytes to the client, after the 101 head; the target's end of stream becomes a
 // half-close towards the client once all is delivered.
 bool DownstreamConnection::TunnelToDownstream() {
+  if (splice_down_.open()) return SpliceToDownstream();
   net::Buffer& b = upstream_->in();
   bool progress = false;
+  bool bulk = false;  // a read filled the buffer
   const size_t space = resp_eof_ || !upstream_->readable ? 0 : b.write_space();
   if (space > 0) {
     net::IoResult r = upstream_->transport().Read(b.write_ptr(), space);
     if (r.ok()) {
       b.Commit(r.bytes());
       last_activity_ms_ = worker_->now_ms();
+      bulk = b.size() == b.capacity();
       if (r.bytes() < space && !upstream_->hup) upstream_->readable = false;
       progress = true;
     } else if (r.status() == net::IoStatus::kWouldBlock) {
@@ -226,6 +232,7 @@ bool DownstreamConnection::TunnelToDownstream() {
     downstream_shut_ = true;
     progress = true;
   }
+  if (bulk) MaybeSpliceDownstream();  // downstream_splice.cc
   return progress;
 }
 

@@ -17,6 +17,7 @@
 #include "http/h1_parser.h"
 #include "net/buffer.h"
 #include "net/event_loop.h"
+#include "net/splice_pipe.h"
 #include "net/tcp_transport.h"
 #include "net/tls_transport.h"
 #include "net/transport.h"
@@ -143,6 +144,8 @@ class Worker {
   // Rule-transform results, pooled like the strings: `t` gets one if it has none; Give
   // resets it (keeping its strings' capacity) and keeps it for reuse.
   void TakeTransform(std::unique_ptr<routing::TransformResult>& t);
+  // Kernel pipes for tunnels that relay by splice (net/splice_pipe.h). Loop thread only.
+  net::PipePool& pipes() { return pipes_; }
   void GiveTransform(std::unique_ptr<routing::TransformResult>& t);
 
   void Register(DownstreamConnection* conn);
@@ -183,6 +186,7 @@ class Worker {
   std::unique_ptr<http::RequestHead> head_scratch_;
   std::unique_ptr<http::ResponseHead> response_scratch_;
   std::vector<net::Buffer> spare_buffers_;
+  net::PipePool pipes_;  // splice pipes of bulk tunnels (downstream_tunnel.cc)
   std::vector<std::string> spare_strings_;
   std::vector<std::unique_ptr<routing::TransformResult>> spare_transforms_;
   std::vector<balancer::TargetStats*> candidate_scratch_;
