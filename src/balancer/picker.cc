@@ -1,6 +1,13 @@
 #include "balancer/picker.h"
 
 namespace sluice::balancer {
+
+namespace {
+std::atomic<uint64_t> g_unhealthy_transitions{0};
+}  // namespace
+
+uint64_t UnhealthyTransitions() { return g_unhealthy_transitions.load(std::memory_order_acquire); }
+void CountUnhealthyTransition() { g_unhealthy_transitions.fetch_add(1, std::memory_order_release); }
 namespace {
 
 uint64_t SplitMix(uint64_t* x) {

@@ -24,7 +24,24 @@ struct TargetStats {
   std::atomic<bool> routable{false};
   // Monotonic ms at which the target entered slow start; 0 when not in slow start.
   std::atomic<int64_t> slow_start_since_ms{0};
+  // Network load balancers (reference §8.6), for the flows (tunnels) to this target.
+  // Written by the snapshot compiler from the group's attributes when a snapshot commits:
+  // reset the flows when a deregistration delay ends
+  // (deregistration_delay.connection_termination.enabled), and how long after the target
+  // turned unhealthy to reset them: -1 never, 0 at once, else that many ms
+  // (target_health_state.unhealthy.*).
+  std::atomic<bool> reset_flows_at_drain_end{false};
+  std::atomic<int32_t> unhealthy_flow_grace_ms{0};
+  // Written by the health checker: monotonic ms at which the checks found the target
+  // unhealthy (state "unhealthy", not "initial"); 0 while it is not.
+  std::atomic<int64_t> unhealthy_since_ms{0};
 };
+
+// How many times some target turned unhealthy, process-wide (release/acquire: a reader that
+// sees the count sees the unhealthy_since_ms written before it). A worker that sees
+// the count change looks at its flows once (Worker::Tick), instead of every flow polling.
+uint64_t UnhealthyTransitions();
+void CountUnhealthyTransition();
 
 // Randomness source, injected so tests are deterministic.
 class Rng {

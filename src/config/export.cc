@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/condition_fields.h"
+#include "config/parse.h"
 #include "config/yaml_out.h"
 
 namespace sluice::config {
@@ -370,7 +371,8 @@ const char* AlgorithmName(LoadBalancingAlgorithm a) {
   return "?";
 }
 
-void WriteTargetGroupAttributes(Out& o, int indent, const TargetGroupAttributes& a) {
+void WriteTargetGroupAttributes(Out& o, int indent, const TargetGroup& g) {
+  const TargetGroupAttributes& a = g.attributes;
   o.Open(indent, "Attributes");
   const int in = indent + 2;
   o.Int(in, "deregistration_delay.timeout_seconds", a.deregistration_delay_seconds);
@@ -383,6 +385,18 @@ void WriteTargetGroupAttributes(Out& o, int indent, const TargetGroupAttributes&
   o.Str(in, "load_balancing.algorithm.anomaly_mitigation", a.anomaly_mitigation ? "on" : "off");
   o.Int(in, "slow_start.duration_seconds", a.slow_start_seconds);
   if (a.proxy_protocol_v2) o.Bool(in, "proxy_protocol_v2.enabled", true);  // TCP groups only
+  // Network groups only (the loader refuses them elsewhere), whose defaults differ by
+  // protocol: written for every network group.
+  if (internal::IsNetworkProtocol(g.protocol)) {
+    o.Bool(in, "deregistration_delay.connection_termination.enabled", a.deregistration_termination);
+  }
+  if (!a.unhealthy_termination) {
+    o.Bool(in, "target_health_state.unhealthy.connection_termination.enabled", false);
+  }
+  if (a.unhealthy_draining_interval_seconds != 0) {
+    o.Int(in, "target_health_state.unhealthy.draining_interval_seconds",
+          a.unhealthy_draining_interval_seconds);
+  }
   o.Str(in, "sluice.tls.server_name", a.tls_server_name);
   o.Bool(in, "sluice.tls.verify.enabled", a.tls_verify);
   // The loader refuses an empty path; empty (the system store) is its default.
@@ -416,7 +430,7 @@ void WriteTargetGroups(Out& o, const std::vector<TargetGroup>& groups) {
     o.Int(4, "Port", g.port);
     o.Str(4, "TargetType", g.target_type);
     WriteHealthCheck(o, 4, g.health_check, g.protocol_version == "GRPC");
-    WriteTargetGroupAttributes(o, 4, g.attributes);
+    WriteTargetGroupAttributes(o, 4, g);
     WriteTargets(o, 4, g);
   }
 }

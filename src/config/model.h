@@ -262,6 +262,16 @@ struct TargetGroupAttributes {
   // proxy_protocol_v2.enabled (TCP groups, reference §8.4): each connection to a target starts
   // with a PROXY protocol v2 header carrying the client's and the listener's addresses.
   bool proxy_protocol_v2 = false;
+  // Network load balancer groups (TCP, TLS, UDP, TCP_UDP; reference §8.6):
+  // deregistration_delay.connection_termination.enabled resets a deregistered target's flows
+  // when its delay ends (default false; true for UDP and TCP_UDP groups, as AWS creates them).
+  bool deregistration_termination = false;
+  // target_health_state.unhealthy.connection_termination.enabled (default true): flows to a
+  // target that fails its health checks are reset. False: they go on, and with
+  // target_health_state.unhealthy.draining_interval_seconds (0..360000, only then) are reset
+  // that long after the target turned unhealthy (0: they go on until they end).
+  bool unhealthy_termination = true;
+  int unhealthy_draining_interval_seconds = 0;
   // Sluice's own attributes for TLS to the targets of HTTPS groups and HTTPS health checks
   // (ALB sends no SNI and verifies nothing; these are opt-in).
   std::string tls_server_name;     // sluice.tls.server_name: SNI sent, and the name verified

@@ -127,6 +127,36 @@ TargetGroups:
               ElementsAre(HasSubstr("proxy_protocol_v2.enabled is for TCP target groups")));
 }
 
+TEST(NetworkConfig, FlowTerminationDefaultsAndRoundTrip) {
+  // TCP groups: deregistered targets' flows go on; unhealthy targets' flows are reset.
+  const TargetGroupAttributes& tcp = MustLoad(kNetwork).target_groups[0].attributes;
+  EXPECT_FALSE(tcp.deregistration_termination);
+  EXPECT_TRUE(tcp.unhealthy_termination);
+  EXPECT_EQ(tcp.unhealthy_draining_interval_seconds, 0);
+  // UDP and TCP_UDP groups end a deregistered target's flows unless told otherwise.
+  constexpr char kUdpGroups[] = R"(
+TargetGroups:
+  - {Name: dns, Protocol: UDP, Port: 53, HealthCheckProtocol: TCP}
+  - {Name: both, Protocol: TCP_UDP, Port: 53,
+     Attributes: {deregistration_delay.connection_termination.enabled: false}}
+)";
+  Config udp = MustLoad(kUdpGroups);
+  EXPECT_TRUE(udp.target_groups[0].attributes.deregistration_termination);
+  EXPECT_FALSE(udp.target_groups[1].attributes.deregistration_termination);
+  testing::ExpectRoundTrip(udp);
+  Config c = MustLoad(With("    Port: 6432\n", R"(    Port: 6432
+    Attributes:
+      deregistration_delay.connection_termination.enabled: true
+      target_health_state.unhealthy.connection_termination.enabled: false
+      target_health_state.unhealthy.draining_interval_seconds: 90
+)"));
+  const TargetGroupAttributes& a = c.target_groups[0].attributes;
+  EXPECT_TRUE(a.deregistration_termination);
+  EXPECT_FALSE(a.unhealthy_termination);
+  EXPECT_EQ(a.unhealthy_draining_interval_seconds, 90);
+  testing::ExpectRoundTrip(c);
+}
+
 TEST(NetworkConfig, ExportRoundTrip) {
   const std::string y = testing::ExpectRoundTrip(MustLoad(kNetwork));
   EXPECT_THAT(y, HasSubstr("Type: \"network\""));

@@ -20,6 +20,9 @@ constexpr std::string_view kSupportedAttributes[] = {
     "load_balancing.algorithm.anomaly_mitigation",
     "slow_start.duration_seconds",
     "proxy_protocol_v2.enabled",
+    "deregistration_delay.connection_termination.enabled",
+    "target_health_state.unhealthy.connection_termination.enabled",
+    "target_health_state.unhealthy.draining_interval_seconds",
     "sluice.tls.server_name",
     "sluice.tls.verify.enabled",
     "sluice.tls.verify.ca_file",
@@ -27,7 +30,6 @@ constexpr std::string_view kSupportedAttributes[] = {
 
 // elbv2 target group attributes Sluice knows of but does not implement.
 constexpr std::string_view kUnsupportedAttributes[] = {
-    "deregistration_delay.connection_termination.enabled",
     "load_balancing.cross_zone.enabled",
     "target_group_health.dns_failover.minimum_healthy_targets.count",
     "target_group_health.dns_failover.minimum_healthy_targets.percentage",
@@ -35,8 +37,6 @@ constexpr std::string_view kUnsupportedAttributes[] = {
     "target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage",
     "lambda.multi_value_headers.enabled",
     "preserve_client_ip.enabled",
-    "target_health_state.unhealthy.connection_termination.enabled",
-    "target_health_state.unhealthy.draining_interval_seconds",
     "target_failover.on_deregistration",
     "target_failover.on_unhealthy",
 };
@@ -102,7 +102,64 @@ bool ParseTargetTlsAttribute(Reader& r, const std::string& key, const Field& f,
   return true;
 }
 
-void ParseAttributes(Reader& r, const Field& field, TargetGroupAttributes* out) {
+// The network load balancer's flow-termination attributes (reference §8.6), each remembered
+// in `seen` for the checks that need the group's protocol; false when `key` is not one.
+struct NlbAttributesSeen {
+  const MapReader::Entry* deregistration_termination = nullptr;
+  const MapReader::Entry* unhealthy_termination = nullptr;
+  const MapReader::Entry* draining_interval = nullptr;
+};
+
+bool ParseNlbAttribute(Reader& r, const MapReader::Entry& e, TargetGroupAttributes* out,
+                       NlbAttributesSeen* seen) {
+  if (e.key == "deregistration_delay.connection_termination.enabled") {
+    if (auto v = ReadBool(r, e.value)) out->deregistration_termination = *v;
+    seen->deregistration_termination = &e;
+  } else if (e.key == "target_health_state.unhealthy.connection_termination.enabled") {
+    if (auto v = ReadBool(r, e.value)) out->unhealthy_termination = *v;
+    seen->unhealthy_termination = &e;
+  } else if (e.key == "target_health_state.unhealthy.draining_interval_seconds") {
+    if (auto v = ReadInt(r, e.value, 0, 360000, e.key)) {
+      out->unhealthy_draining_interval_seconds = static_cast<int>(*v);
+    }
+    seen->draining_interval = &e;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// Those attributes belong to network groups; a UDP or TCP_UDP group resets a deregistered
+// target's flows unless told otherwise; a draining interval needs termination off.
+void CheckNlbAttributes(Reader& r, const NlbAttributesSeen& seen, const std::string& protocol,
+                        TargetGroupAttributes* a) {
+  if (!IsNetworkProtocol(protocol)) {
+    for (const MapReader::Entry* e :
+         {seen.deregistration_termination, seen.unhealthy_termination, seen.draining_interval}) {
+      if (e == nullptr) continue;
+      r.AddError(e->key_mark, e->value.path,
+                 QuoteValue(e->key) +
+                     " is for network load balancer target groups (TCP, TLS, UDP, TCP_UDP); "
+                     "this group's protocol is " +
+                     protocol);
+    }
+    return;
+  }
+  if (seen.deregistration_termination == nullptr && (protocol == "UDP" || protocol == "TCP_UDP")) {
+    a->deregistration_termination = true;
+  }
+  if (seen.draining_interval != nullptr && a->unhealthy_draining_interval_seconds > 0 &&
+      a->unhealthy_termination) {
+    r.AddError(seen.draining_interval->value,
+               "target_health_state.unhealthy.draining_interval_seconds needs "
+               "target_health_state.unhealthy.connection_termination.enabled false");
+  }
+}
+
+// `protocol`: the group's (some attributes are for network groups only).
+void ParseAttributes(Reader& r, const Field& field, const std::string& protocol,
+                     TargetGroupAttributes* out) {
+  NlbAttributesSeen nlb_seen;  // points into `m`: checked before it goes
   MapReader m = OpenFreeMap(r, field);
   const MapReader::Entry* slow_start = nullptr;
   const MapReader::Entry* anomaly = nullptr;
@@ -164,6 +221,7 @@ void ParseAttributes(Reader& r, const Field& field, TargetGroupAttributes* out) 
         }
       }
     } else if (ParseTargetTlsAttribute(r, key, f, out)) {
+    } else if (ParseNlbAttribute(r, e, out, &nlb_seen)) {
     } else if (std::find(std::begin(kUnsupportedAttributes), std::end(kUnsupportedAttributes),
                          key) != std::end(kUnsupportedAttributes)) {
       r.AddError(e.key_mark, f.path,
@@ -175,6 +233,7 @@ void ParseAttributes(Reader& r, const Field& field, TargetGroupAttributes* out) 
           "unknown target group attribute " + QuoteValue(key) + "; supported: " + SupportedList());
     }
   }
+  CheckNlbAttributes(r, nlb_seen, protocol, out);
   // Combinations (§2.5).
   if (slow_start != nullptr && out->slow_start_seconds > 0 &&
       out->algorithm != LoadBalancingAlgorithm::kRoundRobin) {
@@ -393,7 +452,7 @@ void ParseTargetGroup(Reader& r, const Field& item, TargetGroup* out,
   }
   ParseHealthCheck(r, m, out->protocol_version == "GRPC", &out->health_check);
   Field attributes = m.Get("Attributes");
-  ParseAttributes(r, attributes, &out->attributes);
+  ParseAttributes(r, attributes, out->protocol, &out->attributes);
   const TargetGroupAttributes& a = out->attributes;
   bool tls_set = !a.tls_server_name.empty() || a.tls_verify || !a.tls_verify_ca_file.empty();
   if (a.proxy_protocol_v2 && out->protocol != "TCP") {

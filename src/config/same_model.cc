@@ -258,6 +258,11 @@ bool SameTgAttributes(Diff& d, S at, const TargetGroupAttributes& a,
          d.Eq(at, "anomaly_mitigation", a.anomaly_mitigation, b.anomaly_mitigation) &&
          d.Eq(at, "slow_start_seconds", a.slow_start_seconds, b.slow_start_seconds) &&
          d.Eq(at, "proxy_protocol_v2", a.proxy_protocol_v2, b.proxy_protocol_v2) &&
+         d.Eq(at, "deregistration_termination", a.deregistration_termination,
+              b.deregistration_termination) &&
+         d.Eq(at, "unhealthy_termination", a.unhealthy_termination, b.unhealthy_termination) &&
+         d.Eq(at, "unhealthy_draining_interval_seconds", a.unhealthy_draining_interval_seconds,
+              b.unhealthy_draining_interval_seconds) &&
          d.Eq(at, "stickiness_enabled", a.stickiness_enabled, b.stickiness_enabled) &&
          d.Eq(at, "stickiness_type", a.stickiness_type, b.stickiness_type) &&
          d.Eq(at, "stickiness_lb_cookie_duration_seconds", a.stickiness_lb_cookie_duration_seconds,

@@ -30,8 +30,10 @@ constexpr char kSupported[] =
     "stickiness.lb_cookie.duration_seconds, stickiness.app_cookie.cookie_name, "
     "stickiness.app_cookie.duration_seconds, load_balancing.algorithm.type, "
     "load_balancing.algorithm.anomaly_mitigation, slow_start.duration_seconds, "
-    "proxy_protocol_v2.enabled, sluice.tls.server_name, sluice.tls.verify.enabled, "
-    "sluice.tls.verify.ca_file";
+    "proxy_protocol_v2.enabled, deregistration_delay.connection_termination.enabled, "
+    "target_health_state.unhealthy.connection_termination.enabled, "
+    "target_health_state.unhealthy.draining_interval_seconds, sluice.tls.server_name, "
+    "sluice.tls.verify.enabled, sluice.tls.verify.ca_file";
 
 TEST(TargetGroupErrorsTest, NotYetSupportedSettings) {
   EXPECT_THAT(Errors(WithTargetGroups(R"(
@@ -269,6 +271,40 @@ TEST(TargetGroupErrorsTest, AttributeKeysAndValues) {
           E(10, 7, at + "deregistration_delay",
             std::string("unknown target group attribute 'deregistration_delay'; supported: ") +
                 kSupported)));
+}
+
+TEST(TargetGroupErrorsTest, FlowTerminationAttributesAreForNetworkGroups) {
+  const std::string at = "TargetGroups[0].Attributes.";
+  EXPECT_THAT(
+      Errors(WithTargetGroups(R"(
+  - Name: tg
+    Port: 80
+    Attributes:
+      deregistration_delay.connection_termination.enabled: true
+      target_health_state.unhealthy.draining_interval_seconds: 360001
+)")),
+      ElementsAre(E(5, 7, at + "deregistration_delay.connection_termination.enabled",
+                    "'deregistration_delay.connection_termination.enabled' is for network load "
+                    "balancer target groups (TCP, TLS, UDP, TCP_UDP); this group's protocol is "
+                    "HTTP"),
+                  E(6, 7, at + "target_health_state.unhealthy.draining_interval_seconds",
+                    "'target_health_state.unhealthy.draining_interval_seconds' is for network "
+                    "load balancer target groups (TCP, TLS, UDP, TCP_UDP); this group's "
+                    "protocol is HTTP"),
+                  E(6, 64, at + "target_health_state.unhealthy.draining_interval_seconds",
+                    "target_health_state.unhealthy.draining_interval_seconds 360001 is out of "
+                    "range 0..360000")));
+  EXPECT_THAT(Errors(WithTargetGroups(R"(
+  - Name: tg
+    Protocol: TCP
+    Port: 80
+    Attributes:
+      target_health_state.unhealthy.draining_interval_seconds: 60
+)")),
+              ElementsAre(E(6, 64, at + "target_health_state.unhealthy.draining_interval_seconds",
+                            "target_health_state.unhealthy.draining_interval_seconds needs "
+                            "target_health_state.unhealthy.connection_termination.enabled "
+                            "false")));
 }
 
 TEST(TargetGroupErrorsTest, AttributeCombinations) {

@@ -218,6 +218,14 @@ void HealthChecker::Impl::PublishTarget(const Entry& e) const {
   // Release: a worker that sees the target routable (acquire) also sees its slow-start start.
   e.stats->routable.store(routable, std::memory_order_release);
   if (!e.machine.routable()) e.stats->slow_start_since_ms.store(0);
+  // Network load balancers reset (or drain) an unhealthy target's flows (reference §8.6):
+  // the workers learn of it from the stats and the transition count.
+  const bool unhealthy = g.check.enabled && e.machine.state() == TargetState::kUnhealthy;
+  if (unhealthy != (e.stats->unhealthy_since_ms.load(std::memory_order_relaxed) != 0)) {
+    e.stats->unhealthy_since_ms.store(unhealthy ? std::max<int64_t>(1, net::MonotonicMillis()) : 0,
+                                      std::memory_order_relaxed);
+    if (unhealthy) balancer::CountUnhealthyTransition();
+  }
 }
 
 void HealthChecker::Impl::VisibleState(const Entry& e, TargetState* state, Reason* reason,

@@ -111,6 +111,10 @@ void MemoryTransport::ShutdownWrite() {
 
 void MemoryTransport::Close() {
   if (closed_) return;
+  if (reset_on_close_) {
+    Reset();
+    return;
+  }
   ShutdownWrite();
   Unwatch();
   closed_ = true;

@@ -26,7 +26,8 @@ class MemoryTransport final : public Transport {
   IoResult Write(const iovec* pieces, int count) override;
   using Transport::Write;
   void ShutdownWrite() override;
-  void Close() override;
+  void ResetOnClose() override { reset_on_close_ = true; }
+  void Close() override;  // as Reset() after ResetOnClose()
   SocketAddress PeerAddress() const override { return peer_address_; }
   SocketAddress LocalAddress() const override { return local_address_; }
 
@@ -64,6 +65,7 @@ class MemoryTransport final : public Transport {
   bool closed_ = false;
   int connect_error_ = 0;
   bool held_ = false;
+  bool reset_on_close_ = false;  // Close() resets (ResetOnClose)
   SocketAddress local_address_;
   SocketAddress peer_address_;
 };

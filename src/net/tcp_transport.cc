@@ -47,6 +47,13 @@ void TcpTransport::ShutdownWrite() {
   if (fd_ >= 0) (void)shutdown(fd_, SHUT_WR);
 }
 
+void TcpTransport::ResetOnClose() {
+  // A zero linger time makes close() send RST. Should the call fail (the socket already
+  // gone), the close sends FIN instead, which ends the stream all the same.
+  linger abort{1, 0};
+  if (fd_ >= 0) (void)setsockopt(fd_, SOL_SOCKET, SO_LINGER, &abort, sizeof(abort));
+}
+
 void TcpTransport::Close() {
   if (fd_ < 0) return;
   Unwatch();

@@ -28,6 +28,7 @@ class TcpTransport final : public Transport {
   IoResult Write(const iovec* pieces, int count) override;
   using Transport::Write;
   void ShutdownWrite() override;
+  void ResetOnClose() override;
   void Close() override;
   SocketAddress PeerAddress() const override;
   SocketAddress LocalAddress() const override;

@@ -40,6 +40,7 @@ class TlsTransport final : public Transport, public EventHandler {
   IoResult Write(const iovec* pieces, int count) override;
   using Transport::Write;
   void ShutdownWrite() override;
+  void ResetOnClose() override { tcp_.ResetOnClose(); }
   void Close() override;
   SocketAddress PeerAddress() const override { return tcp_.PeerAddress(); }
   SocketAddress LocalAddress() const override { return tcp_.LocalAddress(); }

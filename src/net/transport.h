@@ -94,6 +94,10 @@ class Transport {
   }
   // Half-close: no more writes; the peer reads EOF after what was written.
   virtual void ShutdownWrite() = 0;
+  // Makes the coming Close() reset the stream (the peer sees RST, not FIN): how a network
+  // load balancer ends a flow it terminates (reference §8.5, §8.6). No-op where there is
+  // no socket.
+  virtual void ResetOnClose() {}
   // Stops watching and releases the stream; every later call fails. Idempotent.
   virtual void Close() = 0;
 

@@ -174,6 +174,12 @@ class DownstreamConnection final : public net::EventHandler {
   bool SpliceToUpstream();
   bool SpliceToDownstream();
   void CheckTunnelTimers(int64_t now_ms);
+  // A network load balancer's flow that must end now: its target's deregistration or
+  // unhealthy state says so (reference §8.6). UnhealthyFlowDeadlineMs: when it will.
+  bool FlowMustEnd(int64_t now_ms) const;
+  int64_t UnhealthyFlowDeadlineMs() const;
+  // Ends the tunnel with a reset both ways (NLB's way of ending a flow).
+  void ResetTunnel();
   bool SendToUpstream();
   bool ReadUpstream();
   bool ProcessResponseHead();

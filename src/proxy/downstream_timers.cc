@@ -96,6 +96,7 @@ int64_t DownstreamConnection::NextCheckMs() const {
       if (counted_target_ != nullptr && worker_->snapshot()) {
         at = std::min(at, worker_->snapshot()->DrainDeadline(counted_target_));
       }
+      if (phase_ == Phase::kTunnel) at = std::min(at, UnhealthyFlowDeadlineMs());
       return at;
     case Phase::kLingering:
       return linger_started_ms_ + kLingerMs;

@@ -245,15 +245,57 @@ void DownstreamConnection::CheckTunnelTimers(int64_t now_ms) {
     Close();  // no connection (or TLS session) with the target within 10 s
     return;
   }
-  // The target was deregistered and its delay is over: ALB closes its WebSockets then. An NLB
-  // leaves TCP flows open (deregistration_delay.connection_termination.enabled is false by
-  // default, reference §8.6); the idle timeout still ends them.
-  if (!raw && counted_target_ != nullptr && worker_->snapshot() &&
+  if (raw) {
+    // A network load balancer's flow ends with a reset: idle past the timeout (NLB resets
+    // the next packet either way, reference §8.5), or terminated as §8.6 says.
+    if (now_ms - last_activity_ms_ >= idle_timeout_ms_ || FlowMustEnd(now_ms)) ResetTunnel();
+    return;
+  }
+  // The target was deregistered and its delay is over: ALB closes its WebSockets then.
+  if (counted_target_ != nullptr && worker_->snapshot() &&
       worker_->snapshot()->DrainExpired(counted_target_, now_ms)) {
     Close();
     return;
   }
   if (now_ms - last_activity_ms_ >= idle_timeout_ms_) Close();  // nothing either way
+}
+
+// Reference §8.6: a deregistered target's flows end with its delay when
+// deregistration_delay.connection_termination.enabled (else they go on until they end or
+// idle out); an unhealthy target's flows end at once, after the unhealthy draining interval,
+// or never, as target_health_state.unhealthy.* say — but not while the group fails open
+// (none of its targets routable), where new flows go to unhealthy targets too.
+bool DownstreamConnection::FlowMustEnd(int64_t now_ms) const {
+  const balancer::TargetStats* t = counted_target_;
+  if (t == nullptr) return false;
+  if (t->reset_flows_at_drain_end.load(std::memory_order_relaxed) && worker_->snapshot() &&
+      worker_->snapshot()->DrainExpired(t, now_ms)) {
+    return true;
+  }
+  const int64_t since = t->unhealthy_since_ms.load(std::memory_order_relaxed);
+  const int32_t grace = t->unhealthy_flow_grace_ms.load(std::memory_order_relaxed);
+  if (since == 0 || grace < 0 || now_ms < since + grace) return false;
+  for (const balancer::TargetStats* other :
+       snapshot_->target_groups[static_cast<size_t>(target_group_)].candidates) {
+    if (other->routable.load(std::memory_order_acquire)) return true;  // not failing open
+  }
+  return false;
+}
+
+// When FlowMustEnd will turn true for an unhealthy target's draining interval (INT64_MAX:
+// not pending). The drain deadline is NextCheckMs's own.
+int64_t DownstreamConnection::UnhealthyFlowDeadlineMs() const {
+  const balancer::TargetStats* t = counted_target_;
+  if (t == nullptr) return INT64_MAX;
+  const int64_t since = t->unhealthy_since_ms.load(std::memory_order_relaxed);
+  const int32_t grace = t->unhealthy_flow_grace_ms.load(std::memory_order_relaxed);
+  return since == 0 || grace < 0 ? INT64_MAX : since + grace;
+}
+
+void DownstreamConnection::ResetTunnel() {
+  transport_->ResetOnClose();
+  if (upstream_ != nullptr) upstream_->transport().ResetOnClose();
+  Close();
 }
 
 }  // namespace sluice::proxy

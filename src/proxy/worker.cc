@@ -366,6 +366,17 @@ void Worker::UpdateDate() {
 void Worker::Tick() {
   UpdateDate();
   int64_t now = loop_.now_ms();
+  if (const uint64_t seen = balancer::UnhealthyTransitions(); seen != unhealthy_transitions_seen_)
+      [[unlikely]] {
+    // Some target turned unhealthy: every connection's next check is looked at again, so a
+    // network load balancer's flow to it ends (or gets its draining deadline) now.
+    unhealthy_transitions_seen_ = seen;
+    timers_.ForEach([this, now](DownstreamConnection* c) {
+      if (c->closed()) return;  // closed by an earlier one's check; freed after this turn
+      c->CheckTimers(now);
+      if (!c->closed()) timers_.Arm(c, c->NextCheckMs());
+    });
+  }
   // Only the connections whose check time has come; each is re-armed at its next one.
   timers_.Expire(now, [this, now](DownstreamConnection* c) {
     c->CheckTimers(now);

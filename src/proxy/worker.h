@@ -212,8 +212,9 @@ class Worker {
   int64_t shutdown_deadline_ms_ = 0;
   int64_t tls_failure_logged_ms_ = -1000000;  // last target TLS failure line
   uint64_t tls_failures_unlogged_ = 0;
-  int64_t accept_paused_until_ms_ = 0;  // out of file descriptors: accepting resumes then
-  std::string adopt_error_;             // the first listening socket Adopt() could not watch
+  uint64_t unhealthy_transitions_seen_ = 0;  // balancer::UnhealthyTransitions() last looked at
+  int64_t accept_paused_until_ms_ = 0;       // out of file descriptors: accepting resumes then
+  std::string adopt_error_;                  // the first listening socket Adopt() could not watch
 
   std::mutex mailbox_mu_;  // guards the three fields below; taken only on reload/shutdown
   std::shared_ptr<const Snapshot> mailbox_;

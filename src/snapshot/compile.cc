@@ -116,6 +116,14 @@ Result<tls::TrustStores> LoadTrust(const config::Config& cfg) {
   return std::get<tls::TrustStores>(std::move(stores));
 }
 
+// target_health_state.unhealthy.* as TargetStats::unhealthy_flow_grace_ms: reset at once,
+// after the draining interval, or never (termination off and no interval).
+int32_t UnhealthyFlowGraceMs(const config::TargetGroupAttributes& a) {
+  if (a.unhealthy_termination) return 0;
+  if (a.unhealthy_draining_interval_seconds <= 0) return -1;
+  return a.unhealthy_draining_interval_seconds * 1000;  // at most 360,000,000
+}
+
 }  // namespace
 
 Result<std::shared_ptr<const Snapshot>> SnapshotCompiler::Build(config::Config config,
@@ -182,8 +190,13 @@ Result<bool> SnapshotCompiler::CompileTargetGroups(Snapshot* snap, Pending* next
       }
       std::string key = tg.name + "/" + addr->ToString();
       std::shared_ptr<balancer::TargetStats> stats = StatsFor(key, tg);
-      next->known[key] = {tg.name, t.id, *addr, tg.health_check,
-                          tg.attributes.deregistration_delay_seconds};
+      next->known[key] = {tg.name,
+                          t.id,
+                          *addr,
+                          tg.health_check,
+                          tg.attributes.deregistration_delay_seconds,
+                          tg.attributes.deregistration_termination,
+                          UnhealthyFlowGraceMs(tg.attributes)};
       next->stats[key] = stats;
       rt.targets.push_back({*addr, stats, balancer::StickyHash(addr->ToString())});
       rt.candidates.push_back(stats.get());
@@ -230,6 +243,11 @@ void SnapshotCompiler::Commit(Pending next, int64_t now, Snapshot* snap) {
     }
   }
   for (auto& [key, d] : draining_) snap->draining.push_back(d);
+  for (auto& [key, known] : next.known) {
+    balancer::TargetStats& stats = *next.stats[key];
+    stats.reset_flows_at_drain_end.store(known.reset_flows_at_drain_end, std::memory_order_relaxed);
+    stats.unhealthy_flow_grace_ms.store(known.unhealthy_flow_grace_ms, std::memory_order_relaxed);
+  }
   // Only now forget counters that are no longer referenced.
   known_ = std::move(next.known);
   target_stats_ = std::move(next.stats);

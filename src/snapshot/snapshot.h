@@ -136,6 +136,9 @@ class SnapshotCompiler {
     SocketAddress address;
     config::HealthCheck check;
     int deregistration_delay_seconds = 300;
+    // The group's flow-termination attributes, given to the target's stats at Commit.
+    bool reset_flows_at_drain_end = false;
+    int32_t unhealthy_flow_grace_ms = 0;
   };
   // What a build would commit: the counters and identities of its registered targets.
   struct Pending {
