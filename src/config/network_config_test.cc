@@ -157,6 +157,27 @@ TargetGroups:
   testing::ExpectRoundTrip(c);
 }
 
+TEST(NetworkConfig, StickinessIsBySourceIp) {
+  EXPECT_EQ(MustLoad(kNetwork).target_groups[0].attributes.stickiness_type, "source_ip");
+  Config c = MustLoad(
+      With("    Port: 6432\n", "    Port: 6432\n    Attributes: {stickiness.enabled: true}\n"));
+  EXPECT_TRUE(c.target_groups[0].attributes.stickiness_enabled);
+  EXPECT_EQ(c.target_groups[0].attributes.stickiness_type, "source_ip");
+  testing::ExpectRoundTrip(c);
+  EXPECT_THAT(Errors(With("    Port: 6432\n",
+                          "    Port: 6432\n    Attributes: {stickiness.type: lb_cookie}\n")),
+              ElementsAre(HasSubstr("stickiness.type 'lb_cookie' is for HTTP and HTTPS target "
+                                    "groups; network load balancer groups take source_ip")));
+  constexpr char kTlsGroup[] = R"(
+TargetGroups:
+  - {Name: t, Protocol: TLS, Port: 443,
+     Attributes: {stickiness.enabled: true, stickiness.type: source_ip}}
+)";
+  EXPECT_THAT(Errors(kTlsGroup),
+              ElementsAre(HasSubstr("source_ip stickiness is not supported for TLS target "
+                                    "groups")));
+}
+
 TEST(NetworkConfig, ExportRoundTrip) {
   const std::string y = testing::ExpectRoundTrip(MustLoad(kNetwork));
   EXPECT_THAT(y, HasSubstr("Type: \"network\""));

@@ -156,6 +156,30 @@ void CheckNlbAttributes(Reader& r, const NlbAttributesSeen& seen, const std::str
   }
 }
 
+// stickiness.type by load balancer (reference §2.5, §8.2): cookies for ALB's HTTP and HTTPS
+// groups, source_ip (the default there) for NLB's, but not TLS groups (TLS listeners).
+void CheckStickinessType(Reader& r, const MapReader::Entry* type, const std::string& protocol,
+                         TargetGroupAttributes* a) {
+  const bool network = IsNetworkProtocol(protocol);
+  if (type == nullptr) {
+    if (network) a->stickiness_type = "source_ip";
+    return;
+  }
+  const bool source_ip = a->stickiness_type == "source_ip";
+  if (network && !source_ip) {
+    r.AddError(type->value, "stickiness.type " + QuoteValue(a->stickiness_type) +
+                                " is for HTTP and HTTPS target groups; network load balancer "
+                                "groups take source_ip");
+  } else if (!network && source_ip) {
+    r.AddError(type->value,
+               "stickiness.type 'source_ip' is for network load balancer target groups (TCP, "
+               "UDP, TCP_UDP); this group's protocol is " +
+                   protocol);
+  } else if (source_ip && protocol == "TLS" && a->stickiness_enabled) {
+    r.AddError(type->value, "source_ip stickiness is not supported for TLS target groups");
+  }
+}
+
 // `protocol`: the group's (some attributes are for network groups only).
 void ParseAttributes(Reader& r, const Field& field, const std::string& protocol,
                      TargetGroupAttributes* out) {
@@ -174,7 +198,7 @@ void ParseAttributes(Reader& r, const Field& field, const std::string& protocol,
     } else if (key == "stickiness.enabled") {
       if (auto v = ReadBool(r, f)) out->stickiness_enabled = *v;
     } else if (key == "stickiness.type") {
-      if (auto v = ReadEnum(r, f, key, {"lb_cookie", "app_cookie"})) {
+      if (auto v = ReadEnum(r, f, key, {"lb_cookie", "app_cookie", "source_ip"})) {
         out->stickiness_type = *v;
         stickiness_type = &e;
       }
@@ -234,6 +258,7 @@ void ParseAttributes(Reader& r, const Field& field, const std::string& protocol,
     }
   }
   CheckNlbAttributes(r, nlb_seen, protocol, out);
+  CheckStickinessType(r, stickiness_type, protocol, out);
   // Combinations (§2.5).
   if (slow_start != nullptr && out->slow_start_seconds > 0 &&
       out->algorithm != LoadBalancingAlgorithm::kRoundRobin) {

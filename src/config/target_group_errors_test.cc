@@ -259,7 +259,8 @@ TEST(TargetGroupErrorsTest, AttributeKeysAndValues) {
           E(5, 45, at + "deregistration_delay.timeout_seconds",
             "deregistration_delay.timeout_seconds 3601 is out of range 0..3600"),
           E(6, 24, at + "stickiness.type",
-            "stickiness.type 'source_ip' is invalid; allowed: lb_cookie, app_cookie"),
+            "stickiness.type 'source_ip' is for network load balancer target groups (TCP, UDP, "
+            "TCP_UDP); this group's protocol is HTTP"),
           E(7, 46, at + "stickiness.lb_cookie.duration_seconds",
             "stickiness.lb_cookie.duration_seconds 0 is out of range 1..604800"),
           E(8, 36, at + "slow_start.duration_seconds",

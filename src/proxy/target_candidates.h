@@ -34,12 +34,20 @@ namespace sluice::proxy {
 
 // NLB (reference §8.2): the position in tg.targets of a flow's target, a keyed hash of its
 // 5-tuple and `salt` over the candidates (a random salt per TCP connection, none for UDP so
-// that a tuple always hashes alike). The group must have a target.
+// that a tuple always hashes alike). With stickiness.type source_ip, a hash of the client's
+// address alone: every flow of one client, TCP or UDP, on any worker (the key is the
+// process's), goes to one target while the healthy set stays. The group must have a target.
 inline uint32_t ChooseFlowTargetIndex(Worker& worker, const TargetGroupRuntime& tg,
                                       const nlb::FlowTuple& tuple, uint64_t salt) {
   auto& index = worker.candidate_index_scratch();
   CollectCandidates(tg, &worker.candidate_scratch(), &index);
-  const uint64_t hash = nlb::FlowHash(worker.flow_key(), tuple, salt);
+  uint64_t hash;
+  if (tg.stickiness == snapshot::StickinessType::kSourceIp) [[unlikely]] {
+    const nlb::FlowTuple client{0, SocketAddress{tuple.source.ip, 0}, SocketAddress{}};
+    hash = nlb::FlowHash(worker.flow_key(), client, 0);
+  } else {
+    hash = nlb::FlowHash(worker.flow_key(), tuple, salt);
+  }
   return index[nlb::PickIndex(hash, static_cast<uint32_t>(index.size()))];
 }
 

@@ -35,6 +35,21 @@ class Acceptor final : public ListenHandler {
   const ListenerRuntime* listener_;
 };
 
+namespace {
+
+// One flow-hash key for the whole process, as the hash is per NLB node (reference §8.2):
+// source-IP stickiness needs every worker to send one client's flows to the same target.
+nlb::FlowHashKey ProcessFlowKey() {
+  static const nlb::FlowHashKey key = [] {
+    std::random_device random;  // /dev/urandom
+    auto next64 = [&random] { return (static_cast<uint64_t>(random()) << 32) ^ random(); };
+    return nlb::FlowHashKey{next64(), next64()};
+  }();
+  return key;
+}
+
+}  // namespace
+
 Worker::Worker(int index, net::EventLoop::Clock monotonic, net::EventLoop::Clock realtime)
     : index_(index),
       loop_(monotonic, realtime),
@@ -44,8 +59,7 @@ Worker::Worker(int index, net::EventLoop::Clock monotonic, net::EventLoop::Clock
       response_scratch_(std::make_unique<http::ResponseHead>()) {
   loop_.SetWakeHandler([this] { OnWake(); });
   UpdateDate();
-  flow_key_.k0 = rng_.Next();
-  flow_key_.k1 = rng_.Next();
+  flow_key_ = ProcessFlowKey();
 }
 
 Worker::~Worker() {

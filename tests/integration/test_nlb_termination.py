@@ -118,3 +118,24 @@ def test_without_termination_an_unhealthy_targets_flows_drain_for_the_interval(s
     assert echoes(draining)  # within the interval
     assert outcome(draining, 10) == "reset"
     assert time.monotonic() - turned >= 1.5  # not at once: at the interval's end
+
+
+def test_source_ip_stickiness_sends_each_clients_flows_to_one_target(sluice, servers):
+    """stickiness.type source_ip (§8.2): every connection from one client address, whatever its
+    port and whichever worker accepts it, reaches the same target; clients still spread."""
+    targets = [servers(n) for n in "abcd"]
+    port = free_port()
+    cfg = config(port, [t.port for t in targets], None, {"stickiness.enabled": True})
+    sluice(cfg, workers=2)
+
+    def target_of(source: str) -> str:
+        with socket.create_connection((LOCAL, port), timeout=10, source_address=(source, 0)) as s:
+            return recv_line(s).strip().decode()
+
+    chosen = {}
+    for i in range(2, 14):
+        source = f"127.0.0.{i}"
+        seen = {target_of(source) for _ in range(8)}
+        assert len(seen) == 1, (source, seen)
+        chosen[source] = seen.pop()
+    assert len(set(chosen.values())) >= 2, chosen  # twelve clients over four targets
