@@ -12,6 +12,13 @@ namespace sluice::net {
 namespace {
 
 constexpr int64_t kMaxPipes = 8192;
+// What a pipe is asked to hold (F_SETPIPE_SZ; the kernel's default is 64 KiB, its default
+// ceiling /proc/sys/fs/pipe-max-size 1 MiB): 1 MiB moves a GiB with 30 % less CPU than 64 KiB
+// (decision 0020). Pages are taken only while bytes wait in the pipe.
+constexpr int kPipeBytes = 1024 * 1024;
+// A pipe smaller than this is not worth its descriptors: an unprivileged user past
+// /proc/sys/fs/pipe-user-pages-soft gets 8 KiB pipes, and the buffers do better.
+constexpr int kMinPipeBytes = 64 * 1024;
 
 std::atomic<int64_t> g_pipes_open{0};
 std::atomic<uint64_t> g_pipes_refused{0};
@@ -65,6 +72,12 @@ bool PipePool::Acquire(SplicePipe* pipe) {
   }
   g_pipes_open.fetch_add(1, std::memory_order_relaxed);
   *pipe = SplicePipe{fds[0], fds[1], 0};
+  // Refused beyond pipe-max-size or the user's pipe pages: the size it has then decides.
+  if (fcntl(fds[1], F_SETPIPE_SZ, kPipeBytes) < 0 && fcntl(fds[1], F_GETPIPE_SZ) < kMinPipeBytes) {
+    ClosePipe(pipe);
+    g_pipes_refused.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
   return true;
 }
 

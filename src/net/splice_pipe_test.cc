@@ -68,6 +68,9 @@ TEST_F(SplicePipeTest, MovesBytesUnchangedAndReportsEachState) {
   SplicePipe pipe;
   ASSERT_TRUE(pool.Acquire(&pipe));
   ASSERT_TRUE(pipe.open());
+  // 1 MiB when the kernel allows it (root, or within the user's pipe pages); never under
+  // 64 KiB, the size below which the pool refuses a pipe.
+  EXPECT_GE(fcntl(pipe.write_fd, F_GETPIPE_SZ), 64 * 1024);
 
   EXPECT_EQ(SpliceIn(a_server_, pipe, 1 << 20).status(), IoStatus::kWouldBlock);  // nothing yet
   EXPECT_EQ(pipe.pending, 0u);

@@ -9,7 +9,7 @@
 // cost the same two calls per exchange without a pipe. Either end under TLS, or a memory
 // stream in tests, cannot splice (Transport::SpliceFd is -1): its buffers stay.
 //
-// Bounds: a pipe holds at most its capacity (64 KiB by default) and is filled only while
+// Bounds: a pipe holds at most its capacity (1 MiB, net/splice_pipe.cc) and is filled only while
 // empty, so a peer that stops reading stops the other by TCP flow control, as with buffers.
 #include "net/splice_pipe.h"
 #include "proxy/downstream_connection.h"
