@@ -75,6 +75,14 @@ about one backend connection per client stream in flight instead of sharing a fe
 and upstream keep-alive, one stream per backend connection at a time (NGINX does not
 multiplex upstream); h2o 2.2 cannot speak HTTP/2 to a backend and refuses these workloads.
 
+A bulk workload (Workload.bulk: tcp-bulk-1g, tcp-bulk-up-1g) is a layer-4 workload of a few
+long transfers, run by the peers' TCP launchers with each peer set up for bulk at its best, so
+that "best peer" is the strongest honest configuration: HAProxy with kernel splicing both ways
+with 1 MiB pipes (HAPROXY_BULK, haproxy-bulk-tcp.cfg.in), NGINX's stream module as it is (no
+splicing; its default buffer: the comments there say why, with what other settings measured).
+Sluice's TCP listener is as for tcp-ka-13b. The backends are bench/tools/bulk-server.c on the four
+addresses. The floor forwarder refuses it (it would lose bytes: workloads.py, `bulk`).
+
 A UDP workload (Workload.udp, udp-echo-64b) runs the proxies that forward UDP (UDP_CHAINS):
 Sluice as a `Type: network` load balancer with a UDP listener and a UDP target group
 (sluice-udp.yaml.in; every worker its own SO_REUSEPORT socket, each flow pinned to one target
@@ -122,7 +130,8 @@ BACKEND_SOURCES = {"responder": "shared/bench/responder.c",
                                 "bench/configs/nginx-tls-backend.conf.in",
                    "ws-echo": "bench/tools/ws-echo.c (WebSocket echo)",
                    "h2-responder": "bench/tools/h2-responder.c (HTTP/2 h2c, gRPC)",
-                   "udp-echo": "bench/tools/udp-echo.c (UDP echo)"}
+                   "udp-echo": "bench/tools/udp-echo.c (UDP echo)",
+                   "bulk-server": "bench/tools/bulk-server.c (bulk transfers)"}
 # The body the TLS backend answers, like the responder's.
 TLS_BACKEND_BODY = "Hello, world!"
 
@@ -254,8 +263,12 @@ class Launch(NamedTuple):
     access_log: object = None  # where its access log goes (accesslog.py), None without
 
 
-def backend_tool(body, sized_only, backend_tls=False, websocket=False, h2=False, udp=False):
-    """The backends' program; `h2`: the chain speaks HTTP/2 (h2c) to them; `udp`: UDP echo."""
+def backend_tool(body, sized_only, backend_tls=False, websocket=False, h2=False, udp=False,
+                 bulk=False):
+    """The backends' program; `h2`: the chain speaks HTTP/2 (h2c) to them; `udp`: UDP echo;
+    `bulk`: bulk transfers."""
+    if bulk:
+        return "bulk-server"
     if udp:
         return "udp-echo"
     if h2:
@@ -268,8 +281,8 @@ def backend_tool(body, sized_only, backend_tls=False, websocket=False, h2=False,
 
 
 def backend_argv(tools, tool, port, addr, body):
-    return [tools[tool], port, addr] + ([] if tool in ("responder", "ws-echo", "udp-echo")
-                                        else [body])
+    return [tools[tool], port, addr] + ([] if tool in ("responder", "ws-echo", "udp-echo",
+                                                    "bulk-server") else [body])
 
 
 def tls_backend_argv(env, workload, access_log=None):
@@ -583,10 +596,10 @@ def _targets_yaml():
     return "\n".join(f"      - Id: {b}" for b in BACKEND_ADDRS)
 
 
-def _tcp_name(chain, layout, tls):
-    """A layer-4 chain's config name: <chain>-tcp-<layout>, or <chain>-tls-tcp-<layout> over
-    TLS."""
-    return f"{chain}-{'tls-' if tls else ''}tcp-{layout.name}"
+def _tcp_name(chain, layout, tls, bulk=None):
+    """A layer-4 chain's config name: <chain>-tcp-<layout>, <chain>-tls-tcp-<layout> over
+    TLS, <chain>-bulk-tcp-<layout> for a bulk workload's own config (HAProxy's)."""
+    return f"{chain}-{'tls-' if tls else ''}{'bulk-' if bulk else ''}tcp-{layout.name}"
 
 
 def _sluice_tcp(env, chain, layout, workload, port):
@@ -613,9 +626,26 @@ def haproxy_tcp_bind(tls):
     return f" ssl crt {tls.combined} ssl-min-ver TLSv1.2"
 
 
+# HAProxy for a bulk workload (haproxy-bulk-tcp.cfg.in): kernel splicing (splice(2) through
+# a pipe, so the bytes never enter its buffers) in both directions from the first byte, with
+# pipes of HAPROXY_BULK_PIPE_BYTES. Splicing is off by default (haproxy-tcp.cfg.in, as
+# tcp-ka-13b runs it, copies through 16 KiB buffers); it is HAProxy's own feature for bulk
+# forwarding, so the "best peer" of a bulk workload has it, and pipes as large as the kernel
+# gives an unprivileged process (fs.pipe-max-size, 1 MiB), the size Sluice's own pipes ask for
+# (src/net/splice_pipe.cc): the same room per splice for both, and HAProxy at its strongest.
+# Measured here (layout A, tcp-bulk-1g, 4 x 1 GiB, proxy CPU s/GiB, 2-4 rounds each; some
+# beside another session's compile): no splicing 1.13-1.20; `option splice-auto` 0.98-1.21
+# (its heuristics hardly splice a TCP tunnel); splice-request + splice-response with the
+# kernel's 64 KiB pipes 0.49-0.73, with tune.pipesize 256 KiB 0.30-0.32 (quiet rounds), 1 MiB
+# 0.22-0.24 (quiet), 0.33-0.34 (busy); no splicing with tune.bufsize 256 KiB 0.60.
+HAPROXY_BULK = ("\n    option splice-request    # kernel splicing both ways (a bulk workload)"
+                "\n    option splice-response")
+HAPROXY_BULK_PIPE_BYTES = 1 << 20
+
+
 def _haproxy_tcp(env, chain, layout, workload, port):
     """HAProxy in mode tcp, balance roundrobin; its bind terminates TLS in a TLS workload
-    (haproxy-tls-tcp.cfg.in)."""
+    (haproxy-tls-tcp.cfg.in); with kernel splicing in a bulk workload (HAPROXY_BULK)."""
     _check_tcp(chain, workload)
     tls = _tls_files(env, chain, workload)
     values = {"WORKERS": layout.workers, "PROXY_ADDR": PROXY_ADDR, "PROXY_PORT": port,
@@ -623,12 +653,25 @@ def _haproxy_tcp(env, chain, layout, workload, port):
                                    for i, b in enumerate(BACKEND_ADDRS))}
     if tls:
         values["BIND_TLS"] = haproxy_tcp_bind(tls)
-    text = render("haproxy-tls-tcp.cfg.in" if tls else "haproxy-tcp.cfg.in", values)
-    cfg = env.cfg_dir / f"{_tcp_name(chain, layout, tls)}.cfg"
+        template = "haproxy-tls-tcp.cfg.in"
+    elif workload.bulk:
+        values.update(SPLICE=HAPROXY_BULK, PIPE_BYTES=HAPROXY_BULK_PIPE_BYTES)
+        template = "haproxy-bulk-tcp.cfg.in"
+    else:
+        template = "haproxy-tcp.cfg.in"
+    text = render(template, values)
+    cfg = env.cfg_dir / f"{_tcp_name(chain, layout, tls, workload.bulk)}.cfg"
     cfg.write_text(text)
     return Launch(["haproxy", "-f", cfg, "-db"], PROXY_ADDR, port, chain, True)
 
 
+# A bulk workload's NGINX is nginx-tcp.conf.in as it is: the stream module has no splicing,
+# and its one relay setting, proxy_buffer_size (one buffer each way, allocated per session, 16
+# KiB by default), stays at its default: nginx.org documents no bulk setting for it. Larger
+# ones lower NGINX's CPU per GiB (measured as HAPROXY_BULK's: 16k 1.07-1.24, 64k 0.79-0.90,
+# 128k 0.72-0.83, 256k 0.54-0.72, 512k 0.45-0.51, 1m 0.37-0.41: fewer, larger reads and writes
+# per GiB), but even at 1m it stays behind HAProxy's splicing with 1 MiB pipes, so the best
+# peer of the bulk workloads is the same either way; only "sluice / nginx" would change.
 def _nginx_tcp(env, chain, layout, workload, port):
     """NGINX's stream module: upstream (round robin) and proxy_pass; the listener terminates
     TLS in a TLS workload (nginx-tls-tcp.conf.in)."""
@@ -746,6 +789,10 @@ def _no_tls(chain, workload):
 
 def _floor(env, chain, layout, workload, port):
     _no_tls(chain, workload)
+    if workload.bulk:
+        raise HarnessError(f"{chain} cannot serve bulk workload {workload.name}: it writes each "
+                           f"read once, non-blocking, and drops what a full socket buffer "
+                           f"does not take")
     argv = [env.tools["floor-forwarder"], port] + \
            [f"{b}:{env.backend_port}" for b in BACKEND_ADDRS]
     return Launch(argv, PROXY_ADDR, port, chain, True)

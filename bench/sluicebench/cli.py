@@ -21,8 +21,10 @@ DESCRIPTION = ("Side-by-side benchmark: Sluice vs HAProxy and NGINX (and h2o in 
 
 # Defaults of the options left unset: (smoke run, full run). A smoke run leaves out direct
 # and the workloads marked smoke=False (the HTTP/2 ones but h2-13b, which adds about 15 s:
-# CI time); h2o runs in h2-13b only.
-DEFAULTS = dict(rounds=(1, 5), warmup=(1, 3), duration=(1, 10),
+# CI time); h2o runs in h2-13b only. The bulk workloads move 4 MiB per connection in a
+# smoke run (a second or so for both, with the tools and every check exercised), their own
+# size (1 GiB) in a full one (bulk_mib None).
+DEFAULTS = dict(rounds=(1, 5), warmup=(1, 3), duration=(1, 10), bulk_mib=(4, None),
                 latency_warmup=(0.3, 2.0), latency_duration=(1.0, 10.0),
                 idle_conns=(10000, 10000), layouts=("A", "A,B"),
                 proxies=("sluice,haproxy,nginx,floor,h2o", ",".join(ALL_CHAINS)),
@@ -49,6 +51,9 @@ def _parser():
     p.add_argument("--load-fraction", type=float, default=0.5,
                    help="open-loop rate as a fraction of the slowest peer's capacity (0.5)")
     p.add_argument("--idle-conns", type=int, help="idle connections (default 10000)")
+    p.add_argument("--bulk-mib", type=int,
+                   help="bulk workloads: MiB per transfer (default: the workload's, 1 GiB; "
+                        "smoke 4)")
     p.add_argument("--idle-settle", type=float, default=1.0,
                    help="seconds between opening the idle connections and reading memory")
     p.add_argument("--layouts", help=f"comma list of {','.join(LAYOUTS)} "
@@ -106,6 +111,8 @@ def parse_args(argv):
             p.error(f"unknown proxy {c}")
     if a.rounds < 1 or a.duration <= 0 or a.warmup < 0 or not 0 < a.load_fraction <= 1:
         p.error("bad --rounds/--duration/--warmup/--load-fraction")
+    if a.bulk_mib is not None and a.bulk_mib < 1:
+        p.error("--bulk-mib must be at least 1")
     if a.idle_conns < 1 or a.idle_conns > 19000:
         p.error("--idle-conns must be 1..19000 (fd limit 20000)")
     return a

@@ -12,13 +12,15 @@ import time
 from .chains import (BACKEND_SOURCES, ChainEnv, backend_argv, backend_tool, launch,
                      make_certificate, nginx_stream_load, tls_backend_argv)
 from .common import BACKEND_ADDRS, PROXY_ADDR, HarnessError, ProxyDied
-from .httpcheck import h2_check, http_check, open_idle_connections, udp_check, ws_check
+from .httpcheck import (bulk_check, h2_check, http_check, open_idle_connections, udp_check,
+                        ws_check)
 from . import accesslog, loadgen
 from .procs import Procs, descendants, wait_listening, wait_udp_bound
 from .stats import openloop_rate
 from .sysstats import (cpu_delta_seconds, cpu_ticks, cpu_times, established_to, listening,
                        memory_kib, pct, tcp_counters, udp_bound, udp_counters, upstream_conns)
-from .workloads import RESUMED_MIN, UDP_PACKETS_PER_REQUEST, WORKLOADS
+from .workloads import (BULK_CHECK_BYTES, BULK_WARMUP_BYTES, GIB, RESUMED_MIN,
+                        UDP_PACKETS_PER_REQUEST, WORKLOADS)
 
 
 def nginx_installed():
@@ -81,7 +83,8 @@ class Bench:
         self.stop_backends()
         a = self.args
         tool = backend_tool(workload.body, a.sized_backend_only, workload.backend_tls,
-                            workload.websocket, workload.h2_backends, workload.udp)
+                            workload.websocket, workload.h2_backends, workload.udp,
+                            bool(workload.bulk))
         if workload.backend_tls:
             # One NGINX process serves every backend address over TLS.
             env = ChainEnv(self.tools, self.cfg_dir, self.work, a.backend_port,
@@ -172,7 +175,10 @@ class Bench:
         nghttp, in a gRPC workload a gRPC call whose answer must end with grpc-status 0, its
         message from the file `data`) to ip:port; None when the answer is right, else what
         is wrong. A UDP workload: one datagram of `body` bytes, which must come back
-        unchanged (path, close, tls and h2 do not apply)."""
+        unchanged (path, close, tls and h2 do not apply). A bulk workload: one transfer of
+        BULK_CHECK_BYTES bytes its way (a download, or an upload), checked byte for byte."""
+        if workload.bulk:
+            return bulk_check(ip, port, BULK_CHECK_BYTES, upload=workload.bulk == "up")
         if workload.udp:
             return udp_check(ip, port, workload.body)
         if workload.websocket:
@@ -219,6 +225,10 @@ class Bench:
         """wrk, or tls-load for a handshake workload (Workload.client)."""
         return loadgen.closed_loop(self.procs, self.tools, layout, ip, port, workload, seconds,
                                    label, data=self.request_file(workload))
+
+    def bulk_load(self, layout, ip, port, workload, nbytes):
+        return loadgen.bulk_load(self.procs, self.tools["bulk-load"], layout, ip, port,
+                                 workload, nbytes, f"bulk-load-{layout.name}")
 
     def openloop(self, layout, targets, workload, rate, seconds, warmup, label):
         return loadgen.openloop(self.procs, self.tools["openloop"], self.args.slice_ms, layout,
@@ -348,6 +358,78 @@ class Bench:
             if r["datagrams_sent"] else None
         for k in udp_after:
             m[k] = udp_after[k] - udp_before.get(k, 0)
+
+    def bulk_bytes(self, workload):
+        """The bytes of each transfer of a bulk round: --bulk-mib MiB when given (a smoke run:
+        4), else the workload's (`body`: 1 GiB)."""
+        mib = getattr(self.args, "bulk_mib", None)
+        return mib << 20 if mib else workload.body
+
+    def measure_bulk(self, layout, workload, chain, rnd, order):
+        """One round of a bulk workload through `chain`: the check transfer, the warm-up (one
+        transfer of BULK_WARMUP_BYTES per connection, unless --warmup 0; not recorded), then
+        the measured transfers, bulk_bytes each, with the proxy's CPU (and the backends') read
+        from /proc just before and after them."""
+        a = self.args
+        nbytes = self.bulk_bytes(workload)
+        m = {"layout": layout.name, "workload": workload.name, "phase": "bulk",
+             "round": rnd, "order": order, "chain": chain}
+        p, ip, port = self.start_chain(chain, layout, workload)
+        try:
+            m["processes"] = len(descendants(p.pid))
+            self.check_chain(p, chain, ip, port, workload, m)
+            warm = {"errors": 0}
+            if a.warmup > 0:
+                warm = self.guarded(p, chain, lambda: self.bulk_load(
+                    layout, ip, port, workload, min(nbytes, BULK_WARMUP_BYTES)))
+            m["warmup_errors"] = warm["errors"]
+            m["neighbour_busy_pct"] = self.quiet_sample(a.quiet)
+            pids = descendants(p.pid)
+            before = self.snapshot(pids)
+            r = self.guarded(p, chain, lambda: self.bulk_load(layout, ip, port, workload,
+                                                              nbytes))
+            after = self.snapshot(pids)
+            died = self.exited(p, chain)
+            if died:
+                raise died
+        finally:
+            self.procs.stop(p)
+        self.fill_deltas(m, before, after, 0)
+        del m["cpu_us_per_req"]  # a request is a whole transfer here: CPU per GiB instead
+        self.fill_bulk(m, r, warm)
+        return m
+
+    def fill_bulk(self, m, r, warm):
+        """bulk-load's counts and the figures: cpu_s_per_gib, the proxy's CPU seconds per GiB
+        moved, and gbit_per_s, the payload over the client's time (first connect to the end
+        of the last transfer). A failed transfer (short, long, corrupt, an error or a timeout,
+        in the warm-up too) is an error and a problem, and the round has neither figure: a
+        failed round's bytes and CPU do not measure the same work."""
+        m["client"] = "bulk-load"
+        for k in loadgen.BULK_LOAD_COUNTS:
+            m[k] = r[k]
+        m["transfers"], m["bytes"] = r["requests"], r["bytes"]
+        m["errors"] = r["errors"] + warm["errors"]
+        m["errors_detail"] = {k: r[k] for k in r if k.startswith("errors_")}
+        secs = r["duration_us"] / 1e6
+        m["transfer_s"] = round(secs, 3)
+        m["loadgen_cpu_pct"] = round(100 * r["loadgen_cpu_s"] / secs, 1) if secs else None
+        m["gib"] = round(r["bytes"] / GIB, 4)
+        ok = m["errors"] == 0 and r["requests"] == r["connections"] and r["bytes"] > 0
+        m["cpu_s_per_gib"] = round(m["proxy_cpu_s"] * GIB / r["bytes"], 4) \
+            if ok and m.get("proxy_cpu_s") else None
+        m["gbit_per_s"] = round(8 * r["bytes"] / (secs * 1e9), 3) if ok and secs else None
+        if warm["errors"]:
+            self.problem(m, f"warm-up: {warm['errors']} of {warm['connections']} transfers "
+                            f"failed: {warm['first_error']}")
+        if r["errors"] or r["requests"] != r["connections"]:
+            kinds = ", ".join(f"{k} {r[k]}" for k in ("short", "long", "corrupt", "bad_answer")
+                              if r[k])
+            kinds += "".join(f", {k[7:]} {r[k]}" for k in loadgen.BULK_LOAD_ERRORS
+                             if k != "errors_status" and r[k])
+            self.problem(m, f"{r['connections'] - r['requests']} of {r['connections']} "
+                            f"transfers failed ({kinds.lstrip(', ')}): {r['first_error']}; "
+                            f"the round has no figure")
 
     def fill_h2(self, m, r, layout, workload):
         """h2load's figures: connections and streams, its runs (one per 10,000 requests per
@@ -514,6 +596,12 @@ class Bench:
                 if m.get("access_log_pct") is not None else ""
             return (f"{m['rps']:>10,.0f} req/s  {m['cpu_us_per_req'] or 0:7.2f} us/req  "
                     f"cpu {m['proxy_cpu_pct']:5.1f}%  errors {m['errors']}{logged}")
+        if m["phase"] == "bulk":
+            cpu, gbit = m.get("cpu_s_per_gib"), m.get("gbit_per_s")
+            return (f"{m['gib']:7.2f} GiB  " +
+                    (f"{cpu:7.3f} CPU s/GiB  {gbit:6.2f} Gbit/s  " if cpu and gbit else
+                     "no figure  ") +
+                    f"cpu {m['proxy_cpu_pct']:5.1f}%  errors {m['errors']}")
         if m["phase"] == "latency":
             return (f"@{m['rate']:,.0f}/s p50 {m['p50_us']:8.0f} p99 {m['p99_us']:8.0f} "
                     f"p99.9 {m['p999_us']:8.0f} us  {m['cpu_us_per_req'] or 0:6.2f} us/req  "
@@ -586,7 +674,11 @@ class Bench:
     def idle_phase(self, layout, workload, chains):
         self.rounds(layout, workload, chains, "idle", self.measure_idle)
 
-    PHASES = {"capacity": capacity_phase, "latency": latency_phase, "idle": idle_phase}
+    def bulk_phase(self, layout, workload, chains):
+        self.rounds(layout, workload, chains, "bulk", self.measure_bulk)
+
+    PHASES = {"capacity": capacity_phase, "latency": latency_phase, "idle": idle_phase,
+              "bulk": bulk_phase}
 
     def run(self, layouts, workloads, chains):
         for layout in layouts:

@@ -1,7 +1,8 @@
 """A tiny HTTP client: one check request through a chain (over TLS for a TLS workload), one
 WebSocket echo through a chain (a WebSocket workload), one HTTP/2 request through a chain (an
 HTTP/2 workload, with nghttp from nghttp2-client), one UDP datagram echoed through a chain (a
-UDP workload), and idle keep-alive connections."""
+UDP workload), one bulk transfer through a chain (a bulk workload), and idle keep-alive
+connections."""
 
 import base64
 import hashlib
@@ -223,6 +224,56 @@ def udp_check(ip, port, size, timeout=2.0):
         return f"echo of {len(echo)} bytes for a {size}-byte datagram"
     if echo != payload:
         return "echo differs from the datagram sent"
+    return None
+
+
+# bench/tools/bulk-pattern.h's bytes: blocks of BULK_BLOCK bytes, each starting with its word
+# (bulk_word, little-endian), the rest filler (byte i of a block is i & 0xff).
+BULK_BLOCK = 1024
+_BULK_FILLER = bytes(range(256)) * (BULK_BLOCK // 256)
+
+
+def bulk_word(seed, block):
+    return seed ^ ((block * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF)
+
+
+def bulk_pattern(seed, nbytes):
+    """The first `nbytes` bytes of the bulk pattern of `seed`."""
+    blocks = -(-nbytes // BULK_BLOCK)
+    return b"".join(bulk_word(seed, b).to_bytes(8, "little") + _BULK_FILLER[8:]
+                    for b in range(blocks))[:nbytes]
+
+
+def bulk_check(ip, port, nbytes, upload=False, timeout=5.0):
+    """One bulk transfer of `nbytes` bytes to ip:port (bench/tools/bulk-server.c, directly or
+    through a chain) with a random seed: a download (GET) whose bytes must be the pattern's,
+    every one of them, up to the end of the stream; or an upload (PUT) of the pattern that
+    must be answered "OK <nbytes>". None when right, else what is wrong."""
+    seed = int.from_bytes(os.urandom(8), "little")
+    want = bulk_pattern(seed, nbytes)
+    got = bytearray()
+    try:
+        with socket.create_connection((ip, port), timeout=timeout) as s:
+            s.sendall(f"{'PUT' if upload else 'GET'} {nbytes} {seed:016x}\n".encode())
+            if upload:
+                s.sendall(want)
+            while len(got) <= nbytes + 64:
+                chunk = s.recv(1 << 16)
+                if not chunk:
+                    break
+                got += chunk
+    except socket.timeout:
+        return f"no end of stream within {timeout:g} s ({len(got)} bytes read)"
+    except OSError as e:
+        return f"bulk transfer error after {len(got)} bytes: {e}"
+    if upload:
+        ok = f"OK {nbytes}\n".encode()
+        return None if got == ok else f"upload answered {bytes(got[:80])!r}, not {ok!r}"
+    if len(got) != nbytes:
+        return f"{len(got)} bytes for a {nbytes}-byte download"
+    if got != want:
+        at = next(i for i in range(nbytes) if got[i] != want[i])
+        return f"download differs from the pattern at offset {at}"
     return None
 
 

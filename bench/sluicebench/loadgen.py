@@ -1,8 +1,9 @@
 """The load generators: wrk (closed loop, capacity), bench/tools/tls-load.c (closed loop,
 capacity, a TLS handshake per request, full or resumed), bench/tools/ws-load.c (closed loop,
 capacity, WebSocket echo messages), h2load (nghttp2-client; closed loop, capacity, HTTP/2
-streams), bench/tools/udp-load.c (closed loop, capacity, UDP datagrams echoed) and
-bench/tools/openloop.c (open loop, latency at a fixed rate)."""
+streams), bench/tools/udp-load.c (closed loop, capacity, UDP datagrams echoed),
+bench/tools/bulk-load.c (a bulk workload's transfers, checked) and bench/tools/openloop.c (open
+loop, latency at a fixed rate)."""
 
 import json
 import re
@@ -28,6 +29,19 @@ UDP_LOAD_COUNTS = ("flows", "datagram_bytes", "datagrams_sent", "datagrams_recei
                    "late", "in_flight")
 # Seconds without its echo after which udp-load counts a datagram lost (and sends the next).
 UDP_LOAD_TIMEOUT_S = 0.2
+
+
+# bulk-load reports wrk's keys (requests = transfers done, bytes = bytes moved and right,
+# errors_status = transfers short, long, corrupt or badly answered) and its counts.
+BULK_LOAD_ERRORS = WRK_ERRORS
+BULK_LOAD_COUNTS = ("connections", "bytes_per_conn", "upload", "short", "long", "corrupt",
+                    "bad_answer", "transfer_us_min", "transfer_us_max", "first_error")
+# Seconds without a byte either way after which bulk-load gives a transfer up (a stalled
+# proxy is a timeout error, not a hung run).
+BULK_LOAD_TIMEOUT_S = 10
+# The slowest throughput a bulk run is waited for (beyond a minute of slack) before the
+# harness kills it: 4 GiB at 20 MB/s is 215 s; loopback proxies move 1 GB/s and more.
+BULK_LOAD_MIN_BYTES_PER_S = 20e6
 
 
 def parse_report(tool, rc, out, keys=WRK_ERRORS):
@@ -127,6 +141,33 @@ def udp_load(procs, exe, layout, ip, port, workload, seconds, label):
     argv = udp_load_argv(exe, layout, ip, port, workload, seconds)
     rc, out, cpu = procs.run(label, argv, cpus=layout.load_cpus, timeout=seconds + 30)
     r = parse_report("udp-load", rc, out, UDP_LOAD_ERRORS)
+    r["loadgen_cpu_s"] = cpu
+    return r
+
+
+def bulk_load_argv(exe, ip, port, workload, nbytes):
+    """bulk-load's command line: the workload's connections (the same in every layout), each
+    one transfer of `nbytes` bytes, downloads (GET) or uploads (-U), BULK_LOAD_TIMEOUT_S
+    without a byte before a transfer is given up."""
+    if workload.client != "bulk-load":
+        raise HarnessError(f"workload {workload.name} is not measured with bulk-load")
+    argv = [exe, "-a", ip, "-p", port, "-c", workload.bulk_conns, "-b", nbytes,
+            "-T", BULK_LOAD_TIMEOUT_S]
+    return argv + (["-U"] if workload.bulk == "up" else [])
+
+
+def bulk_load_timeout(workload, nbytes):
+    """How long the harness waits for one bulk-load run (seconds)."""
+    return 60 + workload.bulk_conns * nbytes / BULK_LOAD_MIN_BYTES_PER_S
+
+
+def bulk_load(procs, exe, layout, ip, port, workload, nbytes, label):
+    """One bulk-load run (every connection's transfer); returns its summary (wrk's keys plus
+    BULK_LOAD_COUNTS), "errors" and "loadgen_cpu_s"."""
+    argv = bulk_load_argv(exe, ip, port, workload, nbytes)
+    rc, out, cpu = procs.run(label, argv, cpus=layout.load_cpus,
+                             timeout=bulk_load_timeout(workload, nbytes))
+    r = parse_report("bulk-load", rc, out, BULK_LOAD_ERRORS)
     r["loadgen_cpu_s"] = cpu
     return r
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .common import ALL_CHAINS, RULES_CHAINS
 from .stats import summarize
-from .workloads import WORKLOADS, best_peer_of
+from .workloads import BULK_WARMUP_BYTES, WORKLOADS, best_peer_of
 
 
 def fmt_num(x, digits=0):
@@ -53,6 +53,16 @@ def _md_header(meta, problems):
              f"capacity, " + ("one chain at a time" if a.get("latency_sequential") else
                               f"every chain at once, rotated in {a.get('slice_ms', 100):g} ms "
                               f"slices") + f"; idle: {a['idle_conns']} connections")
+    bulk = [w for w in a.get("workloads", "").split(",")
+            if w in WORKLOADS and WORKLOADS[w].bulk]
+    if bulk:
+        # The bulk workloads' size (runs before them have no bulk_mib).
+        mib = a.get("bulk_mib")
+        each = f"{mib} MiB (--bulk-mib)" if mib else "the workload's size (1 GiB)"
+        warm = f", after a warm-up transfer of up to {BULK_WARMUP_BYTES >> 20} MiB each"
+        L.append(f"- Bulk ({', '.join(bulk)}): per round and proxy, "
+                 f"{WORKLOADS[bulk[0]].bulk_conns} connections at once, each one transfer of "
+                 f"{each}" + (warm if a["warmup"] else ""))
     L.append(f"- Duration {meta['elapsed_s']:.0f} s. Errors: {meta['errors']}. "
              f"Problems: {len(problems)}.")
     for d in meta["layouts"]:
@@ -131,6 +141,33 @@ def _md_udp(rows):
                  f"{fmt_stat(r.get('cpu_us_per_req'), 1)} | "
                  f"{fmt_num(_median(r, 'proxy_cpu_pct'))} | "
                  f"{fmt_num(_median(r, 'lost_pct'), 3)} |")
+    L.append("")
+    return L
+
+
+def _md_bulk(rows):
+    L = ["### Bulk transfers (bulk-load)\n",
+         "Each round: the connections at once, each one transfer of the size given through the "
+         "proxy's TCP listener (downloads: the backend sends; uploads: the client does), every "
+         "block of the bytes checked. CPU per GiB: utime+stime of all the proxy's processes "
+         "and threads over the transfers, divided by the GiB moved. Gbit/s: the bytes moved over "
+         "the client's time, first connect to the end of the last transfer. Median over rounds "
+         "(min–max: the worst round is the highest CPU and the lowest Gbit/s); a round with a "
+         "failed transfer has neither figure. HAProxy splices both ways (option splice-request "
+         "and splice-response, tune.pipesize 1 MiB); NGINX's stream module has no splicing.\n",
+         "| workload | proxy | connections × MiB | proxy CPU s/GiB | Gbit/s | proxy CPU % | "
+         "client CPU % | backends CPU % | errors |",
+         "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        mib = _median(r, "bytes_per_conn")
+        shape = f"{fmt_num(_median(r, 'connections'))} × " + \
+            (fmt_num(mib / 2 ** 20, 0 if mib % 2 ** 20 == 0 else 2) if mib else "–")
+        L.append(f"| {r['workload']} | {r['chain']} | {shape} | "
+                 f"{fmt_stat(r.get('cpu_s_per_gib'), 3)} | "
+                 f"{fmt_stat(r.get('gbit_per_s'), 2)} | "
+                 f"{fmt_num(_median(r, 'proxy_cpu_pct'))} | "
+                 f"{fmt_num(_median(r, 'loadgen_cpu_pct'))} | "
+                 f"{fmt_num(_median(r, 'backend_cpu_pct'))} | {r['errors']} |")
     L.append("")
     return L
 
@@ -231,24 +268,31 @@ def _own_best_peers(rat):
 def _md_ratios(rat):
     # The bytes per CPU second column only when a WebSocket workload has the figure, the
     # packets per CPU second one only when a UDP workload has it.
+    # The bulk workloads' two columns only when one has its CPU per GiB.
     ws = any(r.get("bytes_per_cpu_s") for r in rat)
     udp = any(r.get("packets_per_cpu_s") for r in rat)
-    more = [n for n, on in (("bytes/CPU-s", ws), ("packets/CPU-s", udp)) if on]
+    bulk = any(r.get("cpu_s_per_gib") for r in rat)
+    more = [n for n, on in (("bytes/CPU-s", ws), ("packets/CPU-s", udp), ("Gbit/s", bulk))
+            if on]
+    cols = [n for n, on in (("bytes/CPU-s", ws), ("packets/CPU-s", udp)) if on] + \
+        (["CPU s/GiB", "Gbit/s"] if bulk else [])
     L = ["### Comparisons: median of per-round ratios (worst round)\n",
          "Ratio = first / second. req/s" + "".join(f" and {n}" for n in more) +
-         ": higher is better for the first; CPU/req, "
+         ": higher is better for the first; CPU/req, " + ("CPU s/GiB, " if bulk else "") +
          "p50, p99 and bytes/conn: lower is better. \"best peer\" is, in each "
          "round and for each figure, the better of HAProxy and NGINX" +
          (" (in the HTTP/2 workloads the best of HAProxy, NGINX and h2o)"
           if any(r["other"] == "h2o" for r in rat) else "") + _own_best_peers(rat) + ".\n",
-         "| workload | comparison | req/s | CPU µs/req | " + "".join(f"{n} | " for n in more) +
+         "| workload | comparison | req/s | CPU µs/req | " + "".join(f"{n} | " for n in cols) +
          "p50 | p99 | RSS B/conn |",
-         "|---|---|---:|---:|" + "---:|" * len(more) + "---:|---:|---:|"]
+         "|---|---|---:|---:|" + "---:|" * len(cols) + "---:|---:|---:|"]
     for r in rat:
         L.append(f"| {r['workload']} | {r['ours']} / {r['other']} | {fmt_ratio(r['rps'])} | "
                  f"{fmt_ratio(r['cpu_us_per_req'])} | " +
                  (f"{fmt_ratio(r.get('bytes_per_cpu_s'))} | " if ws else "") +
                  (f"{fmt_ratio(r.get('packets_per_cpu_s'))} | " if udp else "") +
+                 (f"{fmt_ratio(r.get('cpu_s_per_gib'))} | "
+                  f"{fmt_ratio(r.get('gbit_per_s'))} | " if bulk else "") +
                  f"{fmt_ratio(r['p50_us'])} | "
                  f"{fmt_ratio(r['p99_us'])} | {fmt_ratio(r['rss_bytes_per_conn'])} |")
     L.append("")
@@ -273,6 +317,9 @@ def _md_layout(layout, summary):
     h2 = [r for r in cap if r.get("h2_conns")]
     if h2:
         L += _md_h2(h2)
+    bulk = [r for r in rows if r["phase"] == "bulk"]
+    if bulk:
+        L += _md_bulk(bulk)
     lat = [r for r in rows if r["phase"] == "latency"]
     if lat:
         L += _md_latency(lat, layout, summary["rates"])
@@ -293,7 +340,7 @@ def markdown(meta, summary, problems):
     rows = summary["chains"]
     for layout in sorted({r["layout"] for r in rows}):
         L += _md_layout(layout, summary)
-    noise = [r for r in rows if r["phase"] in ("capacity", "latency")]
+    noise = [r for r in rows if r["phase"] in ("capacity", "latency", "bulk")]
     if noise:
         busiest = max((r.get("neighbour_busy_pct") or {}).get("max", 0) for r in noise)
         steal = max((r.get("steal_pct") or {}).get("max", 0) for r in noise)

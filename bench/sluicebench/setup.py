@@ -22,11 +22,17 @@ INSTRUMENTS = {
     "h2-responder": BENCH / "tools" / "h2-responder.c",
     "udp-load": BENCH / "tools" / "udp-load.c",
     "udp-echo": BENCH / "tools" / "udp-echo.c",
+    "bulk-load": BENCH / "tools" / "bulk-load.c",
+    "bulk-server": BENCH / "tools" / "bulk-server.c",
 }
+# The headers an instrument includes besides the system's (rebuilt when one is newer).
+INSTRUMENT_HEADERS = {"bulk-load": [BENCH / "tools" / "bulk-pattern.h"],
+                      "bulk-server": [BENCH / "tools" / "bulk-pattern.h"]}
 # What an instrument links with besides libc (tls-load: OpenSSL 3, libssl-dev; the WebSocket
 # tools: libcrypto's SHA-1 and base64 for Sec-WebSocket-Accept; the HTTP/2 backend:
-# libnghttp2, libnghttp2-dev; the UDP load generator: threads).
+# libnghttp2, libnghttp2-dev; the UDP load generator and both bulk tools: threads).
 INSTRUMENT_LIBS = {"tls-load": ["-lssl", "-lcrypto", "-lpthread"],
+                   "bulk-load": ["-lpthread"], "bulk-server": ["-lpthread"],
                    "ws-load": ["-lcrypto", "-lpthread"],
                    "ws-echo": ["-lcrypto"],
                    "h2-responder": ["-lnghttp2", "-lpthread"],
@@ -41,7 +47,8 @@ def compile_argv(cc, name, src, exe):
 
 
 def build_tools(build_dir):
-    """Compiles the C instruments into BUILD_DIR/bench-tools (when older than their source).
+    """Compiles the C instruments into BUILD_DIR/bench-tools (when older than their source or
+    a header of theirs).
     Returns name -> executable."""
     tools_dir = Path(build_dir) / "bench-tools"
     tools_dir.mkdir(parents=True, exist_ok=True)
@@ -53,7 +60,8 @@ def build_tools(build_dir):
         if not src.exists():
             raise HarnessError(f"missing instrument source {src}")
         exe = tools_dir / name
-        if not exe.exists() or exe.stat().st_mtime < src.stat().st_mtime:
+        newest = max(p.stat().st_mtime for p in [src] + INSTRUMENT_HEADERS.get(name, []))
+        if not exe.exists() or exe.stat().st_mtime < newest:
             r = subprocess.run(compile_argv(cc, name, src, exe),
                                capture_output=True, text=True, timeout=120)
             if r.returncode != 0:

@@ -16,6 +16,10 @@ records quote.
 - UDP workloads (udp-load) add packets_per_cpu_s (the client's datagrams both ways per proxy
   CPU second; higher is better) to the figures and the comparisons, and the share of
   datagrams lost (lost_pct) to the figures.
+- Bulk workloads (phase "bulk", bulk-load) have their own figures: cpu_s_per_gib (the proxy's
+  CPU seconds per GiB moved; lower is better) and gbit_per_s (higher is better), compared
+  like the others: per round, their median and worst round. A round with a failed transfer
+  has neither, so it is left out of both.
 - HTTP/2 workloads (h2load) add the request time's mean and max at saturation
   (sat_lat_mean_us, sat_lat_max_us; h2load prints no percentiles) to the figures.
 
@@ -39,6 +43,9 @@ SUMMARY_FIELDS = {
     "latency": ["p50_us", "p99_us", "p999_us", "max_us", "cpu_us_per_req", "achieved_rps",
                 "late_sends_over_1ms", "neighbour_busy_pct", "steal_pct", "access_log_pct"],
     "idle": ["baseline_rss_kib", "rss_bytes_per_conn", "pss_bytes_per_conn", "held_by_proxy"],
+    "bulk": ["cpu_s_per_gib", "gbit_per_s", "proxy_cpu_s", "proxy_cpu_pct", "loadgen_cpu_pct",
+             "backend_cpu_pct", "connections", "bytes_per_conn", "transfer_s",
+             "neighbour_busy_pct", "steal_pct", "retrans_segs"],
 }
 
 # Lists in a measurement (what h2load negotiated) kept as their union over the rounds.
@@ -50,10 +57,13 @@ BEST_PEER = "best peer"
 RATIO_FIGURES = [("rps", "capacity", True), ("cpu_us_per_req", "capacity", False),
                  ("bytes_per_cpu_s", "capacity", True),
                  ("packets_per_cpu_s", "capacity", True),
+                 ("cpu_s_per_gib", "bulk", False), ("gbit_per_s", "bulk", True),
                  ("p99_us", "latency", False), ("p50_us", "latency", False),
                  ("rss_bytes_per_conn", "idle", False)]
 # A comparison row is kept when one of these has a ratio.
-RATIO_KEEP = ("rps", "cpu_us_per_req", "p99_us", "rss_bytes_per_conn")
+RATIO_KEEP = ("rps", "cpu_us_per_req", "p99_us", "rss_bytes_per_conn", "cpu_s_per_gib")
+# The CPU figures: against "direct" (no proxy: its CPU is the backend's) they mean nothing.
+CPU_FIGURES = ("cpu_us_per_req", "bytes_per_cpu_s", "packets_per_cpu_s", "cpu_s_per_gib")
 
 
 def med(values):
@@ -118,7 +128,7 @@ def ratio(ours, other, higher_is_better):
 
 def _has(groups, layout, wl, chain):
     chain, wl = in_workload(chain, wl)
-    return (layout, wl, "capacity", chain) in groups or (layout, wl, "idle", chain) in groups
+    return any((layout, wl, phase, chain) in groups for phase in ("capacity", "idle", "bulk"))
 
 
 def comparison_row(groups, layout, wl, ours, other):
@@ -126,8 +136,7 @@ def comparison_row(groups, layout, wl, ours, other):
     for field, phase, higher in RATIO_FIGURES:
         # Against "direct" only req/s and latency mean something (proxied / direct); its CPU
         # figure is the backend's.
-        if field in ("cpu_us_per_req", "bytes_per_cpu_s", "packets_per_cpu_s") and \
-                other == "direct":
+        if field in CPU_FIGURES and other == "direct":
             row[field] = None
             continue
         row[field] = ratio(per_round(groups, layout, wl, phase, ours, field, higher),

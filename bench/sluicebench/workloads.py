@@ -28,7 +28,8 @@ on names. What a workload entry decides:
                         RESUMED_MIN of the handshakes ("resumed") or any ("full")
     phases              which measurements run, in order (driver.Bench.PHASES):
                         "capacity" (wrk, closed loop), "latency" (open loop at a rate derived
-                        from the capacity phase), "idle" (idle keep-alive connections, memory)
+                        from the capacity phase), "idle" (idle keep-alive connections, memory),
+                        "bulk" (a bulk workload's transfers, its only phase)
     chains              the chains able to serve it (None: every chain selected)
     variants            chains run instead of a selected one (rules: sluice with 1 and with
                         1,000 rules, when sluice is selected)
@@ -53,6 +54,22 @@ on names. What a workload entry decides:
                         chains are TCP only, so its chains are UDP_PEERS. Capacity only.
                         Figure: packets_per_cpu_s, the client's datagrams both ways (each
                         request up, its echo down: 2 per request) per proxy CPU second
+    bulk                a bulk-transfer workload ("down" or "up"; None otherwise), layer-4
+                        (needs tcp): each round, bulk_conns client connections at once, each
+                        one transfer of `body` bytes (--bulk-mib overrides it; --smoke: 4 MiB)
+                        through the proxy's TCP listener to bench/tools/bulk-server.c on the
+                        backend addresses and closed; "down": the backend sends (GET), "up":
+                        the client does (PUT). The client is bench/tools/bulk-load.c, which
+                        checks the bytes (bench/tools/bulk-pattern.h) and counts a short, long
+                        or corrupt transfer as an error (a problem of the round: its figure is
+                        left out). Phase "bulk" only (driver.Bench.measure_bulk). Figures:
+                        cpu_s_per_gib, the proxy's CPU seconds per GiB moved (lower is
+                        better), and gbit_per_s, the payload's throughput over the round
+                        (first connect to last transfer's end). Peers only (BULK_PEERS): the
+                        floor forwarder writes each read once, non-blocking, and drops what a
+                        full socket buffer does not take, so it loses bytes as soon as a
+                        client falls behind (seen: 4 MiB of 64 MiB to a client pausing 1 s)
+    bulk_conns          the connections of a bulk round (BULK_CONNS, the same in every layout)
     h2                  an HTTP/2 workload: the clients speak HTTP/2 to the chain, over TLS with
                         ALPN h2 when `tls`, else in clear text by prior knowledge (h2c); each
                         stream is forwarded to the same HTTP/1.1 keep-alive backends as the
@@ -94,6 +111,11 @@ across reconnects (SSL_clear) and so offers, and on TLS 1.3 gets, the previous c
 session: its handshakes are mostly resumed, not full, and it has no RSA twin.
 The UDP workload (udp-echo-64b) is issue 15's "UDP request/response (small datagrams, many
 flows): packets per CPU-second >= 1.2x NGINX stream UDP": Sluice against NGINX alone.
+The bulk workloads (tcp-bulk-1g: downloads; tcp-bulk-up-1g: uploads) are issue 15's "1 GiB
+bulk transfer through TCP: CPU per GiB <= 0.5x the best peer": Sluice's TCP listener against
+HAProxy `mode tcp` with kernel splicing both ways (1 MiB pipes) and NGINX `stream` at its
+defaults (chains.py says why those settings, and what others measured), BULK_CONNS
+connections of 1 GiB each per round.
 An access-log workload runs on the peers only (the floor and the responder write no logs).
 A backend-TLS workload runs on the peers only too (the floor would forward plain bytes to a
 TLS port; the direct chain's responder speaks no TLS) and measures capacity only.
@@ -155,6 +177,28 @@ UDP_COMPARISONS = (("sluice", "nginx"),)
 # (packets_per_cpu_s = UDP_PACKETS_PER_REQUEST * requests / proxy CPU seconds).
 UDP_PACKETS_PER_REQUEST = 2
 
+# A bulk workload (Workload.bulk): which way the bytes go, "down" (backend to client, GET) or
+# "up" (client to backend, PUT).
+BULK_DIRECTIONS = ("down", "up")
+# Its connections per round: one per backend address (HAProxy and NGINX balance round robin,
+# so each backend sends or receives one transfer; Sluice's flow hash may put two on one, which
+# changes nothing for the proxy). Several, not one, so that the proxy relays a few flows at
+# once as a real one does (each epoll_wait returns more than one event), and the client's and
+# backends' work is spread over threads; few, so that each transfer is long (1 GiB: the
+# connects, accepts and buffer set-up are far under 0.1 % of the CPU) and a round moves
+# 4 GiB in seconds, long enough for CPU time counted in 10 ms ticks (under 1 % of a round's
+# proxy CPU) and short enough for several rounds.
+BULK_CONNS = 4
+# Bytes per connection of the warm-up transfers before a measured round (the proxy's first
+# buffers, pipes and connections; not recorded) and of the check transfer (one connection,
+# checked byte for byte in Python) through every chain and to every backend.
+BULK_WARMUP_BYTES = 16 << 20
+BULK_CHECK_BYTES = 1 << 20
+# The chains of a bulk workload: the peers; the floor loses bytes (see `bulk` above) and the
+# direct chain has no proxy whose CPU a bulk figure could count.
+BULK_PEERS = PEERS
+GIB = 1 << 30
+
 # The kinds of handshake a tls-load workload measures, and the least share of a "resumed"
 # workload's handshakes that must have been resumed (the first connection of each slot is
 # always a full handshake: 64 or 128 of several thousand).
@@ -169,7 +213,7 @@ class Workload:
                  tls_key=DEFAULT_CERT_KEY, access_log=False, websocket=False, depth=1,
                  tcp=False, h2=False, h2_conns=8, h2_streams=32,
                  h2_requests_per_conn=H2_MAX_REQUESTS_PER_CONN, protocol_version="HTTP1",
-                 best_peer=None, smoke=True, udp=False):
+                 best_peer=None, smoke=True, udp=False, bulk=None, bulk_conns=BULK_CONNS):
         self.name, self.title, self.body, self.close = name, title, body, close
         self.smoke = smoke
         # HTTP/2 to the backends (HTTP2, GRPC): an HTTP/2 workload of h2c backends.
@@ -225,6 +269,24 @@ class Workload:
         if udp and (chains is None or not set(chains) <= set(UDP_PEERS)):
             raise HarnessError(f"workload {name}: a UDP workload's chains are among "
                                f"{', '.join(UDP_PEERS)}")
+        # A bulk workload: a few long transfers through TCP forwarders to bulk-server
+        # backends, nothing of HTTP or TLS; its own phase, "bulk".
+        self.bulk, self.bulk_conns = bulk, bulk_conns
+        if bulk is not None and bulk not in BULK_DIRECTIONS:
+            raise HarnessError(f"workload {name}: bulk={bulk!r} is not one of "
+                               f"{', '.join(BULK_DIRECTIONS)}")
+        if bulk and (not tcp or tls or backend_tls or close or access_log or handshake or
+                     websocket or h2 or udp or variants or tuple(phases) != ("bulk",)):
+            raise HarnessError(f"workload {name}: a bulk workload is plain TCP (tcp, no TLS, "
+                               f"HTTP, logs or variants) and has the bulk phase only")
+        if "bulk" in phases and not bulk:
+            raise HarnessError(f"workload {name}: the bulk phase needs a bulk workload")
+        if bulk and (chains is None or not set(chains) <= set(BULK_PEERS)):
+            raise HarnessError(f"workload {name}: a bulk workload's chains are among "
+                               f"{', '.join(BULK_PEERS)}")
+        if bulk and not (body >= 1 and 1 <= bulk_conns <= 1024):
+            raise HarnessError(f"workload {name}: a bulk transfer needs body >= 1 byte and "
+                               f"1..1024 connections")
         self.tls, self.backend_tls, self.access_log = tls, backend_tls, access_log
         if tls_key not in CERT_KEYS:
             raise HarnessError(f"workload {name}: tls_key={tls_key!r} is not one of "
@@ -305,7 +367,9 @@ class Workload:
     @property
     def client(self):
         """The capacity phase's load generator: "wrk", "tls-load", "ws-load", "h2load" or
-        "udp-load"."""
+        "udp-load"; a bulk workload's (bulk phase): "bulk-load"."""
+        if self.bulk:
+            return "bulk-load"
         if self.udp:
             return "udp-load"
         if self.websocket:
@@ -414,6 +478,22 @@ WORKLOADS = {w.name: w for w in (
     Workload("udp-echo-64b", "UDP request/response, 64 B datagrams, many flows",
              body=64, udp=True, phases=("capacity",), chains=UDP_PEERS,
              comparisons=UDP_COMPARISONS),
+    # Bulk transfer (issue 15: "1 GiB bulk transfer through TCP: CPU per GiB <= 0.5x the best
+    # peer"): each round BULK_CONNS (4) connections at once through the proxy's TCP listener,
+    # each moving 1 GiB of bench/tools/bulk-pattern.h's bytes, checked as they arrive, then
+    # closed by the sender. Figure: cpu_s_per_gib, the proxy's CPU seconds (utime+stime of all
+    # its processes and threads over the round) per GiB moved; and gbit_per_s. Downloads are
+    # the primary case (the backend sends; Sluice's client-side writes and target-side reads);
+    # tcp-bulk-up-1g is the same upstream (the client sends, the backend checks and answers
+    # OK). Peers only (BULK_PEERS). On loopback the kernel's receive work for a segment runs
+    # mostly in the sender's system call, so a proxy's figure holds its share of the TCP
+    # stack's work both ways as well as its own copies: the same for every proxy.
+    Workload("tcp-bulk-1g", f"bulk download, {BULK_CONNS} connections x 1 GiB each, every "
+             "proxy in TCP (layer-4) mode", body=GIB, tcp=True, bulk="down",
+             phases=("bulk",), chains=BULK_PEERS, comparisons=PEERS_ONLY_COMPARISONS),
+    Workload("tcp-bulk-up-1g", f"bulk upload, {BULK_CONNS} connections x 1 GiB each, every "
+             "proxy in TCP (layer-4) mode", body=GIB, tcp=True, bulk="up",
+             phases=("bulk",), chains=BULK_PEERS, comparisons=PEERS_ONLY_COMPARISONS),
     # HTTP/2 from the clients, HTTP/1.1 keep-alive to the same backends (issue 12): h2load
     # with few connections and many streams each (h2_conns per load-generator thread, 32
     # streams in flight on each: 8 x 32 = 256 requests in flight in layout A, against wrk's

@@ -121,8 +121,8 @@ def test_option_defaults():
     assert full.workloads == ("ka-13b,ka-13b-log,ka-1k,ka-64k,close-13b,rules,idle,tls-ka-13b,"
                               "tls-close-13b,tls-resume-13b,tls-full-13b,tls-full-rsa-13b,"
                               "tls-upstream-ka-13b,ws-echo-1k,ws-echo-64k,tcp-ka-13b,"
-                              "tls-tcp-ka-13b,udp-echo-64b,h2-13b,h2-1k,h2c-13b,h2h2-13b,"
-                              "grpc-13b")
+                              "tls-tcp-ka-13b,udp-echo-64b,tcp-bulk-1g,tcp-bulk-up-1g,h2-13b,"
+                              "h2-1k,h2c-13b,h2h2-13b,grpc-13b")
     assert full.proxies == "sluice,haproxy,nginx,floor,direct,h2o"
     # The smoke run: every workload but the HTTP/2 ones after h2-13b (CI time).
     assert smoke.workloads == full.workloads.replace(",h2-1k,h2c-13b,h2h2-13b,grpc-13b", "")
@@ -178,7 +178,8 @@ def test_handshake_workloads_are_data():
     # tls-close-13b stays wrk's (wrk resumes on reconnect: not a handshake workload).
     assert (close.handshake, close.resume, close.client) == (None, False, "wrk")
     assert all(w.client == "wrk" for w in WORKLOADS.values()
-               if w.handshake is None and not w.websocket and not w.h2 and not w.udp)
+               if w.handshake is None and not w.websocket and not w.h2 and not w.udp
+               and not w.bulk)
     assert [w.name for w in WORKLOADS.values() if w.handshake] == ["tls-resume-13b",
                                                                   "tls-full-13b",
                                                                   "tls-full-rsa-13b"]
