@@ -129,7 +129,8 @@ TargetGroups:
 
 TEST(NetworkConfig, FlowTerminationDefaultsAndRoundTrip) {
   // TCP groups: deregistered targets' flows go on; unhealthy targets' flows are reset.
-  const TargetGroupAttributes& tcp = MustLoad(kNetwork).target_groups[0].attributes;
+  const Config network = MustLoad(kNetwork);
+  const TargetGroupAttributes& tcp = network.target_groups[0].attributes;
   EXPECT_FALSE(tcp.deregistration_termination);
   EXPECT_TRUE(tcp.unhealthy_termination);
   EXPECT_EQ(tcp.unhealthy_draining_interval_seconds, 0);

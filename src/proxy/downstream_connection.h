@@ -304,6 +304,8 @@ class DownstreamConnection final : public net::EventHandler {
   // otherwise. Taken from the worker's pool, given back at Close().
   net::SplicePipe splice_up_;
   net::SplicePipe splice_down_;
+  bool bulk_up_ = false;    // a read filled the client's buffer: splice once it is empty
+  bool bulk_down_ = false;  // the same for the target's buffer
   // What the matched rule's transforms did (access-log fields transformed_host,
   // transformed_uri, request_transform_status); kNone unless the request was forwarded by a
   // rule with transforms. Reset per request; memory released when idle.

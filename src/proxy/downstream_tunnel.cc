@@ -155,7 +155,9 @@ bool DownstreamConnection::PumpTunnel() {
 // the client's end of stream becomes a half-close towards the target once all is sent.
 bool DownstreamConnection::TunnelToUpstream() {
   if (splice_up_.open()) return SpliceToUpstream();
-  const bool bulk = in_.capacity() > 0 && in_.size() == in_.capacity();  // a read filled it
+  // A read filled the buffer: the direction is bulk from now on, and moves to a pipe the
+  // first time its buffer is empty (a slower target may keep it from emptying for a while).
+  if (in_.capacity() > 0 && in_.size() == in_.capacity()) bulk_up_ = true;
   bool progress = false;
   if ((upstream_out_sent_ < upstream_out_.size() || !in_.empty()) && upstream_->writable) {
     const size_t buffered = in_.size();
@@ -179,7 +181,7 @@ bool DownstreamConnection::TunnelToUpstream() {
     upstream_shut_ = true;
     progress = true;
   }
-  if (bulk) MaybeSpliceUpstream();  // downstream_splice.cc
+  if (bulk_up_) MaybeSpliceUpstream();  // downstream_splice.cc
   return progress;
 }
 
@@ -189,14 +191,13 @@ bool DownstreamConnection::TunnelToDownstream() {
   if (splice_down_.open()) return SpliceToDownstream();
   net::Buffer& b = upstream_->in();
   bool progress = false;
-  bool bulk = false;  // a read filled the buffer
   const size_t space = resp_eof_ || !upstream_->readable ? 0 : b.write_space();
   if (space > 0) {
     net::IoResult r = upstream_->transport().Read(b.write_ptr(), space);
     if (r.ok()) {
       b.Commit(r.bytes());
       last_activity_ms_ = worker_->now_ms();
-      bulk = b.size() == b.capacity();
+      if (b.size() == b.capacity()) bulk_down_ = true;  // as bulk_up_
       if (r.bytes() < space && !upstream_->hup) upstream_->readable = false;
       progress = true;
     } else if (r.status() == net::IoStatus::kWouldBlock) {
@@ -232,7 +233,7 @@ bool DownstreamConnection::TunnelToDownstream() {
     downstream_shut_ = true;
     progress = true;
   }
-  if (bulk) MaybeSpliceDownstream();  // downstream_splice.cc
+  if (bulk_down_) MaybeSpliceDownstream();  // downstream_splice.cc
   return progress;
 }
 
@@ -283,10 +284,16 @@ bool DownstreamConnection::FlowMustEnd(int64_t now_ms) const {
 }
 
 // When FlowMustEnd will turn true for an unhealthy target's draining interval (INT64_MAX:
-// not pending). The drain deadline is NextCheckMs's own.
+// not pending, or not a network load balancer's flow: a WebSocket to an unhealthy target is
+// not re-checked every tick for nothing). One already due while the group fails open is
+// re-checked every tick, so that it ends soon after another target turns healthy. The drain
+// deadline is NextCheckMs's own.
 int64_t DownstreamConnection::UnhealthyFlowDeadlineMs() const {
   const balancer::TargetStats* t = counted_target_;
-  if (t == nullptr) return INT64_MAX;
+  if (t == nullptr || listener_->protocol == snapshot::ListenerProtocol::kHttp ||
+      listener_->protocol == snapshot::ListenerProtocol::kHttps) {
+    return INT64_MAX;
+  }
   const int64_t since = t->unhealthy_since_ms.load(std::memory_order_relaxed);
   const int32_t grace = t->unhealthy_flow_grace_ms.load(std::memory_order_relaxed);
   return since == 0 || grace < 0 ? INT64_MAX : since + grace;

@@ -158,10 +158,11 @@ def test_a_64_mib_transfer_each_way_arrives_intact(sluice, servers):
         body = recv_exact(s, 64 << 20, limit=60)
     assert digests[:32] == hashlib.sha256(upload).digest()
     assert digests[32:] == hashlib.sha256(body).digest()
-    # All but the first buffer of each direction (before it proved bulk) went by splice,
-    # and the pipes went back to the worker's pool (open, for reuse, not leaked per flow).
+    # All but the first few buffers of each direction (until a read filled one and it then
+    # emptied) went by splice, and the pipes went back to the worker's pool (open, for
+    # reuse, not leaked per flow).
     spliced = admin_get(admin, "/splice")[2]
-    assert spliced["SplicedBytes"] >= 2 * (64 << 20) - 2 * (40 << 10) - 64
+    assert spliced["SplicedBytes"] >= 2 * (64 << 20) - (1 << 20), spliced
     assert 0 < spliced["PipesOpen"] <= 2 and spliced["PipesRefused"] == 0
 
 
