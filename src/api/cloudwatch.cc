@@ -58,6 +58,8 @@ const std::string* Required(const QueryParams& q, const char* name, std::string*
   return v != nullptr && !v->empty() ? v : nullptr;
 }
 
+bool KnownNamespace(std::string_view ns) { return ns == kAlbNamespace || ns == kNlbNamespace; }
+
 // The request GetMetricStatistics names, or the error that refuses it.
 std::variant<observe::StatisticsRequest, observe::MetricError> ReadRequest(const QueryParams& q) {
   auto invalid = [](std::string message) {
@@ -73,6 +75,7 @@ std::variant<observe::StatisticsRequest, observe::MetricError> ReadRequest(const
     return observe::MetricError{"MissingParameter", missing};
   }
   observe::StatisticsRequest r;
+  r.metric_namespace = *ns;
   r.metric = *metric;
   std::string error;
   auto dims = ReadDimensions(q, &error);
@@ -105,7 +108,7 @@ StatisticsAnswer GetMetricStatistics(const observe::MetricHistory& history, cons
   if (auto* e = std::get_if<observe::MetricError>(&read)) return *e;
   const observe::StatisticsRequest& r = std::get<observe::StatisticsRequest>(read);
   StatisticsOut out{r.metric, {}};
-  if (*q.Get("Namespace") != kAlbNamespace) return out;  // no such data
+  if (!KnownNamespace(r.metric_namespace)) return out;  // no such data
   auto answer = history.Statistics(r);
   if (auto* e = std::get_if<observe::MetricError>(&answer)) return *e;
   out.datapoints = std::move(std::get<observe::StatisticsResult>(answer).datapoints);
@@ -134,9 +137,10 @@ ListAnswer ListMetrics(const observe::MetricHistory& history, const QueryParams&
     }
   }
   std::vector<observe::SeriesName> out;
-  if (ns != nullptr && *ns != kAlbNamespace) return out;
+  if (ns != nullptr && !KnownNamespace(*ns)) return out;
   for (observe::SeriesName& s : history.List()) {
     if (metric != nullptr && s.metric != *metric) continue;
+    if (ns != nullptr && *ns != s.metric_namespace) continue;
     bool match = true;
     for (const auto& [name, value] : filters) {
       bool found = false;
@@ -174,7 +178,7 @@ CloudWatchReply ListJson(const std::vector<observe::SeriesName>& series) {
   out["Metrics"] = Json::array();
   for (const observe::SeriesName& s : series) {
     Json m;
-    m["Namespace"] = kAlbNamespace;
+    m["Namespace"] = s.metric_namespace;
     m["MetricName"] = s.metric;
     m["Dimensions"] = Json::array();
     for (const Dimension& d : s.dimensions) {
@@ -225,7 +229,7 @@ std::string ListXml(const std::vector<observe::SeriesName>& series) {
   }
   w.Open("Metrics");
   for (const observe::SeriesName& s : series) {
-    w.Open("member").Leaf("Namespace", kAlbNamespace).Leaf("MetricName", s.metric);
+    w.Open("member").Leaf("Namespace", s.metric_namespace).Leaf("MetricName", s.metric);
     w.Open("Dimensions");
     for (const Dimension& d : s.dimensions) {
       w.Open("member").Leaf("Name", d.name).Leaf("Value", d.value).Close("member");

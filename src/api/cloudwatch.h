@@ -16,6 +16,7 @@
 namespace sluice::api {
 
 inline constexpr std::string_view kAlbNamespace = "AWS/ApplicationELB";
+inline constexpr std::string_view kNlbNamespace = "AWS/NetworkELB";
 
 inline constexpr std::string_view kCloudWatchVersion = "2010-08-01";
 inline constexpr std::string_view kCloudWatchXmlNamespace =

@@ -1,5 +1,6 @@
 #include "api/render.h"
 
+#include "base/clock.h"
 #include "base/ip_address.h"
 #include "config/arn.h"
 #include "config/condition_fields.h"
@@ -252,7 +253,7 @@ void WriteTargetHealth(const health::TargetHealthRow& row, XmlWriter* w) {
       .Close("Target")
       .Leaf("HealthCheckPort", std::to_string(row.health_check_port))
       .Open("TargetHealth")
-      .Leaf("State", health::ToString(row.state));
+      .Leaf("State", health::StateName(row, MonotonicMillis()));
   if (row.reason != health::Reason::kNone) {
     w->Leaf("Reason", health::ToString(row.reason))
         .Leaf("Description", health::Describe(row.reason, row.status_code));

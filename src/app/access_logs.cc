@@ -30,9 +30,9 @@ std::map<uint64_t, observe::LogDestination> AccessLogDestinations(const proxy::S
                    const char* file_prefix) {
       if (!s.enabled) return;
       out[key] = observe::LogDestination{
-          s.directory,        s.prefix,   cfg.account.id,
-          cfg.account.region, lb.name,    config::ResourceId("loadbalancer", lb.name),
-          NodeAddress(lb),    file_prefix};
+          s.directory,        s.prefix,    cfg.account.id,
+          cfg.account.region, lb.name,     config::ResourceId("loadbalancer", lb.name),
+          NodeAddress(lb),    file_prefix, lb.type == "network"};
     };
     add(snapshot::AccessLogKey(lb.name), a.access_logs, "");
     add(snapshot::ConnectionLogKey(lb.name), a.connection_logs, "conn_log_");
@@ -52,7 +52,7 @@ std::vector<std::vector<health::CheckLogStream>> HealthCheckLogStreams(
   for (const config::LoadBalancer& lb : cfg.load_balancers) {
     if (!lb.attributes.health_check_logs.enabled) continue;
     const health::CheckLogStream stream{HealthCheckLogKey(lb.name),
-                                        config::LoadBalancerLogName(lb.name)};
+                                        config::LoadBalancerLogName(lb.name, lb.type)};
     auto mark = [&](const std::vector<config::Action>& actions) {
       for (const config::Action& a : actions) {
         if (a.type != config::ActionType::kForward) continue;

@@ -103,11 +103,12 @@ health::MonitoredSet MonitoredTargets(const proxy::Snapshot& snap) {
 
 // HealthyHostCount / UnHealthyHostCount per target group, from the checker's report.
 std::vector<observe::TargetGroupHealthCount> HealthCounts(
-    const std::vector<health::TargetGroupHealth>& report) {
+    const std::vector<health::TargetGroupHealth>& report, const observe::MetricSlots& slots) {
   std::vector<observe::TargetGroupHealthCount> out;
   for (const health::TargetGroupHealth& g : report) {
     observe::TargetGroupHealthCount c;
     c.dimension = config::TargetGroupDimension(g.group);
+    c.network = slots.IsNetworkTargetGroup(g.group);
     for (const health::TargetHealthRow& t : g.targets) {
       if (t.state == health::TargetState::kHealthy) ++c.healthy;
       if (t.state == health::TargetState::kUnhealthy) ++c.unhealthy;

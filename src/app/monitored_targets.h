@@ -15,8 +15,9 @@ namespace sluice::app {
 // targets, and the deregistered ones while they drain.
 health::MonitoredSet MonitoredTargets(const proxy::Snapshot& snap);
 
-// HealthyHostCount / UnHealthyHostCount per target group, from the checker's report.
+// HealthyHostCount / UnHealthyHostCount per target group, from the checker's report; a
+// network group's (as `slots` knows them) are AWS/NetworkELB's.
 std::vector<observe::TargetGroupHealthCount> HealthCounts(
-    const std::vector<health::TargetGroupHealth>& report);
+    const std::vector<health::TargetGroupHealth>& report, const observe::MetricSlots& slots);
 
 }  // namespace sluice::app

@@ -354,13 +354,15 @@ int RunServer(const ServerOptions& options) {
   MetricsRuntime metrics(
       current->config,
       [&metric_slots, worker_metrics, &checker] {
-        return observe::CollectTotals(metric_slots, worker_metrics, HealthCounts(checker.Report()));
+        return observe::CollectTotals(metric_slots, worker_metrics,
+                                      HealthCounts(checker.Report(), metric_slots));
       },
       [](const std::string& line) { Log("%s%s", line); });
   control::AdminServer admin([&checker] { return checker.Report(); });
   admin.set_access_log_stats([&access_logs] { return access_logs.stats(); });
   admin.set_metrics([&metric_slots, worker_metrics, &checker] {
-    return observe::RenderPrometheus(metric_slots, worker_metrics, HealthCounts(checker.Report()));
+    return observe::RenderPrometheus(metric_slots, worker_metrics,
+                                     HealthCounts(checker.Report(), metric_slots));
   });
   metrics.Attach(admin);
   bool admin_failed = false;

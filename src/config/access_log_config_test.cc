@@ -146,6 +146,7 @@ TEST(Arn, ShapesAndStability) {
   EXPECT_NE(id, ResourceId("targetgroup", "web"));
   EXPECT_NE(id, ResourceId("loadbalancer", "web2"));
   EXPECT_EQ(LoadBalancerLogName("web"), "app/web/" + id);
+  EXPECT_EQ(LoadBalancerLogName("web", "network"), "net/web/" + id);  // CloudWatch's NLB form
   EXPECT_EQ(LoadBalancerArn(acct, "web"),
             "arn:aws:elasticloadbalancing:eu-west-3:123456789012:loadbalancer/app/web/" + id);
   EXPECT_EQ(TargetGroupArn(acct, "api"),

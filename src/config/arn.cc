@@ -25,8 +25,8 @@ std::string ResourceId(std::string_view kind, std::string_view name) {
   return out;
 }
 
-std::string LoadBalancerLogName(std::string_view name) {
-  std::string out = "app/";
+std::string LoadBalancerLogName(std::string_view name, std::string_view type) {
+  std::string out = type == "network" ? "net/" : "app/";
   out.append(name);
   out.push_back('/');
   out.append(ResourceId("loadbalancer", name));

@@ -16,8 +16,9 @@ namespace sluice::config {
 // "targetgroup", ...): stable for a name.
 std::string ResourceId(std::string_view kind, std::string_view name);
 
-// "app/<name>/<id>": the access log's elb field and the tail of the load balancer's ARN.
-std::string LoadBalancerLogName(std::string_view name);
+// "app/<name>/<id>" ("net/<name>/<id>" for a network load balancer): the access log's elb
+// field, CloudWatch's LoadBalancer dimension, and the tail of the load balancer's ARN.
+std::string LoadBalancerLogName(std::string_view name, std::string_view type = "application");
 // arn:aws:elasticloadbalancing:<region>:<account>:loadbalancer/app/<name>/<id>
 std::string LoadBalancerArn(const AccountSettings& account, std::string_view name);
 // "targetgroup/<name>/<id>": CloudWatch's TargetGroup dimension and the tail of the ARN.

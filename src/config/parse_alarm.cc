@@ -41,9 +41,42 @@ constexpr std::string_view kMetrics[] = {
     "HealthyHostCount",
     "UnHealthyHostCount",
 };
+// The same for AWS/NetworkELB (observe/metrics.cc: kNetworkFamilies).
+constexpr std::string_view kNetworkMetrics[] = {
+    "ActiveFlowCount",
+    "ActiveFlowCount_TCP",
+    "ActiveFlowCount_TLS",
+    "ActiveFlowCount_UDP",
+    "ClientTLSNegotiationErrorCount",
+    "NewFlowCount",
+    "NewFlowCount_TCP",
+    "NewFlowCount_TLS",
+    "NewFlowCount_UDP",
+    "ProcessedBytes",
+    "ProcessedBytes_TCP",
+    "ProcessedBytes_TLS",
+    "ProcessedBytes_UDP",
+    "RejectedFlowCount",
+    "RejectedFlowCount_TCP",
+    "TargetTLSNegotiationErrorCount",
+    "TCP_Client_Reset_Count",
+    "TCP_ELB_Reset_Count",
+    "TCP_Target_Reset_Count",
+    "UnhealthyRoutingFlowCount",
+    "HealthyHostCount",
+    "UnHealthyHostCount",
+};
+constexpr std::string_view kApplicationNamespace = "AWS/ApplicationELB";
+constexpr std::string_view kNetworkNamespace = "AWS/NetworkELB";
 constexpr int kHistorySeconds = 3600;  // what the metric history keeps (app/server.cc)
 
-bool KnownMetric(std::string_view m) {
+bool KnownMetric(std::string_view ns, std::string_view m) {
+  if (ns == kNetworkNamespace) {
+    for (std::string_view k : kNetworkMetrics) {
+      if (k == m) return true;
+    }
+    return false;
+  }
   for (std::string_view k : kMetrics) {
     if (k == m) return true;
   }
@@ -194,16 +227,18 @@ void ReadAlarm(LoadContext& ctx, const Field& item, int resolution, std::set<std
   if (auto d = ReadString(r, m.Get("AlarmDescription"))) a.description = *d;
   Field ns = m.Get("Namespace");
   if (auto n = ReadString(r, ns)) {
-    if (*n != a.metric_namespace) {
-      r.AddError(ns,
-                 "namespace " + QuoteValue(*n) + " has no metrics here; use " + a.metric_namespace);
+    if (*n != kApplicationNamespace && *n != kNetworkNamespace) {
+      r.AddError(ns, "namespace " + QuoteValue(*n) +
+                         " has no metrics here; use AWS/ApplicationELB or AWS/NetworkELB");
+    } else {
+      a.metric_namespace = *n;
     }
   }
   Field metric = m.Require("MetricName");
   if (auto n = ReadString(r, metric)) {
-    if (!KnownMetric(*n)) {
-      r.AddError(metric, "metric " + QuoteValue(*n) +
-                             " is not one Sluice records (see docs/config.md, Metrics)");
+    if (!KnownMetric(a.metric_namespace, *n)) {
+      r.AddError(metric, "metric " + QuoteValue(*n) + " is not one Sluice records in " +
+                             a.metric_namespace + " (see docs/config.md, Metrics)");
     }
     a.metric = *n;
   }

@@ -11,6 +11,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "base/clock.h"
 #include "http/h1_parser.h"
 #include "net/splice_pipe.h"
 #include "tls/server_context.h"
@@ -22,7 +23,7 @@ nlohmann::ordered_json GroupDescriptions(const health::TargetGroupHealth& group)
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
   for (const health::TargetHealthRow& row : group.targets) {
     nlohmann::ordered_json th;
-    th["State"] = health::ToString(row.state);
+    th["State"] = health::StateName(row, MonotonicMillis());
     if (row.reason != health::Reason::kNone) {
       th["Reason"] = health::ToString(row.reason);
       th["Description"] = health::Describe(row.reason, row.status_code);

@@ -257,8 +257,12 @@ std::vector<AlarmChange> Alarms::Evaluate(const observe::MetricHistory& history,
       periods[k].start_s = start + static_cast<int64_t>(k) * a.period;
     }
     for (const observe::SeriesName& s : series) {
-      if (s.metric != a.metric || !DimensionsMatch(a.dimensions, s.dimensions)) continue;
-      observe::StatisticsRequest r{a.metric, s.dimensions, start, end, a.period, {}, {}};
+      if (s.metric != a.metric || a.metric_namespace != s.metric_namespace ||
+          !DimensionsMatch(a.dimensions, s.dimensions)) {
+        continue;
+      }
+      observe::StatisticsRequest r{
+          a.metric_namespace, a.metric, s.dimensions, start, end, a.period, {}, {}};
       (a.statistic.empty() ? r.extended : r.statistics)
           .push_back(a.statistic.empty() ? a.extended_statistic : a.statistic);
       auto answer = history.Statistics(r);

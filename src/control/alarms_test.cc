@@ -153,18 +153,32 @@ TEST(Alarms, NotificationHasTheShapeOfCloudWatchsSnsMessage) {
 TEST(Alarms, EveryRecordedMetricIsOneAnAlarmMayName) {
   observe::MetricSlots slots;
   slots.LoadBalancer("web", "app/web/1");
+  slots.LoadBalancer("db", "net/db/3");
   slots.TargetGroup("tg", "targetgroup/tg/2");
+  slots.TargetGroup("tcp", "targetgroup/tcp/4", true);
   observe::WorkerMetrics w;
-  observe::MetricTotals totals = observe::CollectTotals(slots, {&w}, {{"targetgroup/tg/2", 1, 0}});
+  observe::MetricTotals totals = observe::CollectTotals(
+      slots, {&w}, {{"targetgroup/tg/2", 1, 0, false}, {"targetgroup/tcp/4", 1, 0, true}});
   ASSERT_FALSE(totals.empty());
+  bool network = false;
   for (const observe::SeriesTotal& t : totals) {
-    std::string yaml = "Alarms:\n  - {AlarmName: a, MetricName: " + t.metric +
+    network |= std::string(t.metric_namespace) == "AWS/NetworkELB";
+    std::string yaml = "Alarms:\n  - {AlarmName: a, Namespace: " + std::string(t.metric_namespace) +
+                       ", MetricName: " + t.metric +
                        ", Statistic: Sum, Period: 60, EvaluationPeriods: 1, Threshold: 1, "
                        "ComparisonOperator: GreaterThanThreshold, Dimensions: [{Name: "
                        "TargetGroup, Value: tg}]}\n";
     config::LoadResult r = config::LoadConfigFromString(yaml, "t.yaml");
-    EXPECT_TRUE(std::holds_alternative<config::Config>(r)) << t.metric;
+    EXPECT_TRUE(std::holds_alternative<config::Config>(r)) << t.metric_namespace << " " << t.metric;
   }
+  EXPECT_TRUE(network);
+  // A metric of the other namespace is refused.
+  config::LoadResult r = config::LoadConfigFromString(
+      "Alarms:\n  - {AlarmName: a, Namespace: AWS/NetworkELB, MetricName: RequestCount, "
+      "Statistic: Sum, Period: 60, EvaluationPeriods: 1, Threshold: 1, ComparisonOperator: "
+      "GreaterThanThreshold, Dimensions: [{Name: LoadBalancer, Value: db}]}\n",
+      "t.yaml");
+  EXPECT_FALSE(std::holds_alternative<config::Config>(r));
 }
 
 }  // namespace

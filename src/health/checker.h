@@ -81,7 +81,20 @@ struct TargetHealthRow {
   TargetState state = TargetState::kInitial;
   Reason reason = Reason::kNone;
   int status_code = 0;  // the status of a Target.ResponseCodeMismatch
+  // An unhealthy target of a network group whose flows drain (termination off, a draining
+  // interval, reference §8.6): until when, on the monotonic clock (0: not draining). Its
+  // state reads "unhealthy.draining" until then (StateName).
+  int64_t unhealthy_draining_until_ms = 0;
 };
+
+// The state as DescribeTargetHealth shows it at `now_ms` (monotonic): ToString(row.state),
+// or "unhealthy.draining" while an unhealthy target's flows drain.
+inline const char* StateName(const TargetHealthRow& row, int64_t now_ms) {
+  if (row.state == TargetState::kUnhealthy && now_ms < row.unhealthy_draining_until_ms) {
+    return "unhealthy.draining";
+  }
+  return ToString(row.state);
+}
 
 struct TargetGroupHealth {
   std::string group;

@@ -126,6 +126,7 @@ class HealthChecker::Impl {
   void ReleaseProbe(Entry& e);
   void PublishTarget(const Entry& e) const;
   void VisibleState(const Entry& e, TargetState* state, Reason* reason, int* code) const;
+  int64_t UnhealthyDrainingUntilMs(const Entry& e, TargetState state) const;
   void UpdateRow(const Entry& e);
   void MaybePublish(int64_t now);
   void Publish(int64_t now, uint64_t applied_seq);

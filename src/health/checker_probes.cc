@@ -228,6 +228,15 @@ void HealthChecker::Impl::PublishTarget(const Entry& e) const {
   }
 }
 
+// Set by PublishTarget before the row is updated; for a row rebuilt later, the stamp of
+// the transition it kept.
+int64_t HealthChecker::Impl::UnhealthyDrainingUntilMs(const Entry& e, TargetState state) const {
+  const int32_t grace = e.stats->unhealthy_flow_grace_ms.load(std::memory_order_relaxed);
+  const int64_t since = e.stats->unhealthy_since_ms.load(std::memory_order_relaxed);
+  if (state != TargetState::kUnhealthy || grace <= 0 || since == 0) return 0;
+  return since + grace;
+}
+
 void HealthChecker::Impl::VisibleState(const Entry& e, TargetState* state, Reason* reason,
                                        int* code) const {
   if (!e.draining && !groups_[e.group].in_use) {
@@ -251,6 +260,7 @@ void HealthChecker::Impl::UpdateRow(const Entry& e) {
   if (state == row.state && reason == row.reason && code == row.status_code) return;
   if (row.state == TargetState::kInitial) --initial_rows_;
   if (state == TargetState::kInitial) ++initial_rows_;
+  if (state != row.state) row.unhealthy_draining_until_ms = UnhealthyDrainingUntilMs(e, state);
   row.state = state;
   row.reason = reason;
   row.status_code = code;

@@ -228,5 +228,16 @@ TEST(HealthCheckerTest, CompletedChecksReachTheCheckLogSink) {
   }
 }
 
+TEST(TargetHealthRow, AnUnhealthyTargetDrainingItsFlowsReadsUnhealthyDrainingUntilThen) {
+  TargetHealthRow row;
+  row.state = TargetState::kUnhealthy;
+  EXPECT_STREQ(StateName(row, 1000), "unhealthy");
+  row.unhealthy_draining_until_ms = 5000;
+  EXPECT_STREQ(StateName(row, 1000), "unhealthy.draining");
+  EXPECT_STREQ(StateName(row, 5000), "unhealthy");
+  row.state = TargetState::kHealthy;  // a stale stamp on another state means nothing
+  EXPECT_STREQ(StateName(row, 1000), "healthy");
+}
+
 }  // namespace
 }  // namespace sluice::health

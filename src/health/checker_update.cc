@@ -129,8 +129,9 @@ void HealthChecker::Impl::RebuildDerivedState(int64_t now) {
     row.health_check_port = e.check_port;
     VisibleState(e, &row.state, &row.reason, &row.status_code);
     if (row.state == TargetState::kInitial) ++initial_rows_;
-    rows.push_back(std::move(row));
     PublishTarget(e);
+    row.unhealthy_draining_until_ms = UnhealthyDrainingUntilMs(e, row.state);
+    rows.push_back(std::move(row));
   }
 }
 

@@ -60,8 +60,8 @@ std::string AccessLogPath(const LogDestination& d, int64_t end_unix_ms, int64_t 
   AppendPadded(day.month, 2, &path);
   path += "/";
   AppendPadded(day.day, 2, &path);
-  path += "/" + d.file_prefix + d.account + "_elasticloadbalancing_" + d.region + "_app." +
-          d.lb_name + "." + d.lb_id + "_";
+  path += "/" + d.file_prefix + d.account + "_elasticloadbalancing_" + d.region +
+          (d.network ? "_net." : "_app.") + d.lb_name + "." + d.lb_id + "_";
   // End time like 20140215T2340Z.
   const int64_t end_s = end_unix_ms / 1000;
   const CivilDate end = CivilFromDays(end_s / 86400);
@@ -71,7 +71,7 @@ std::string AccessLogPath(const LogDestination& d, int64_t end_unix_ms, int64_t 
   path += "T";
   AppendPadded(end_s % 86400 / 3600, 2, &path);
   AppendPadded(end_s % 3600 / 60, 2, &path);
-  path += "Z_" + d.node_ip + "_";
+  path += d.network ? "Z_" : "Z_" + d.node_ip + "_";
   path.append(random);
   path += ".log.gz";
   return path;

@@ -36,6 +36,7 @@ struct LogDestination {
   std::string lb_id;
   std::string node_ip;      // the address that names the "node" in file names
   std::string file_prefix;  // "" (access logs), "conn_log_" (connection logs)
+  bool network = false;     // a network load balancer's: "_net.<name>..." and no node address
   bool operator==(const LogDestination&) const = default;
 };
 

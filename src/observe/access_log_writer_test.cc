@@ -68,6 +68,12 @@ TEST(AccessLogPath, NamedAsAlbNamesItsObjects) {
   d.prefix.clear();
   EXPECT_EQ(AccessLogPath(d, 1796378700000, 1796378701000, "x").substr(0, 20),
             "/logs/AWSLogs/123456");
+  // A network load balancer's (§5.1): "net." and no node address.
+  d.network = true;
+  EXPECT_EQ(AccessLogPath(d, 1796378700000, 1796378701000, "abcd1234"),
+            "/logs/AWSLogs/123456789012/elasticloadbalancing/eu-west-3/2026/12/04/"
+            "123456789012_elasticloadbalancing_eu-west-3_net.web.0123456789abcdef_"
+            "20261204T1005Z_abcd1234.log.gz");
 }
 
 TEST(AccessLogWriter, WritesOneGzipFilePerIntervalOnlyWhenItEnds) {

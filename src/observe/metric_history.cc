@@ -168,12 +168,13 @@ MetricHistory::MetricHistory(int resolution_s, int retention_s)
 
 MetricHistory::Series& MetricHistory::Find(const SeriesTotal& total) {
   for (Series& s : series_) {
-    if (s.name.metric == total.metric && SameDimensions(s.name.dimensions, total.dimensions)) {
+    if (s.name.metric == total.metric && SameDimensions(s.name.dimensions, total.dimensions) &&
+        std::string_view(s.name.metric_namespace) == total.metric_namespace) {
       return s;
     }
   }
   Series& s = series_.emplace_back();
-  s.name = {total.metric, total.dimensions};
+  s.name = {total.metric, total.dimensions, total.metric_namespace};
   s.kind = total.kind;
   s.unit = total.unit;
   s.points.assign(capacity_, kNoData);
@@ -181,10 +182,14 @@ MetricHistory::Series& MetricHistory::Find(const SeriesTotal& total) {
   return s;
 }
 
-const MetricHistory::Series* MetricHistory::Find(const std::string& metric,
+const MetricHistory::Series* MetricHistory::Find(std::string_view metric_namespace,
+                                                 const std::string& metric,
                                                  const std::vector<Dimension>& dims) const {
   for (const Series& s : series_) {
-    if (s.name.metric == metric && SameDimensions(s.name.dimensions, dims)) return &s;
+    if (s.name.metric == metric && SameDimensions(s.name.dimensions, dims) &&
+        metric_namespace == s.name.metric_namespace) {
+      return &s;
+    }
   }
   return nullptr;
 }
@@ -237,7 +242,7 @@ std::variant<StatisticsResult, MetricError> MetricHistory::Statistics(
   StatisticsResult result;
   result.label = request.metric;
   std::lock_guard<std::mutex> lock(mu_);
-  const Series* s = Find(request.metric, request.dimensions);
+  const Series* s = Find(request.metric_namespace, request.metric, request.dimensions);
   if (s == nullptr) return result;  // CloudWatch: an unknown series has no data points
   std::map<int64_t, Period> periods;
   for (size_t slot = 0; slot < capacity_; ++slot) {

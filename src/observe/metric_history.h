@@ -1,6 +1,6 @@
-// The recent past of the AWS/ApplicationELB metrics, kept as CloudWatch keeps it: one data
-// point per series per interval of `resolution` seconds, for `retention` seconds, aggregated
-// on read into the periods and statistics GetMetricStatistics asks for.
+// The recent past of the AWS/ApplicationELB and AWS/NetworkELB metrics, kept as CloudWatch keeps
+// it: one data point per series per interval of `resolution` seconds, for `retention` seconds,
+// aggregated on read into the periods and statistics GetMetricStatistics asks for.
 //
 // Control plane only. Record runs on the sampler thread; Statistics and List on any thread
 // (the admin endpoint's, the alarms'); one mutex, never taken on the request path, which only
@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -43,8 +44,9 @@ struct HistogramTotals {
 
 // One series at one instant.
 struct SeriesTotal {
-  std::string metric;                 // CloudWatch's name
-  std::vector<Dimension> dimensions;  // as CloudWatch would publish them
+  const char* metric_namespace = "AWS/ApplicationELB";  // or "AWS/NetworkELB"; static text
+  std::string metric;                                   // CloudWatch's name
+  std::vector<Dimension> dimensions;                    // as CloudWatch would publish them
   SeriesKind kind = SeriesKind::kCounter;
   const char* unit = "Count";  // "Count", "Bytes", "Seconds"
   double value = 0;            // counter total or gauge value (unused for histograms)
@@ -77,9 +79,11 @@ MetricTotals CollectTotals(const MetricSlots& slots,
 struct SeriesName {
   std::string metric;
   std::vector<Dimension> dimensions;
+  const char* metric_namespace = "AWS/ApplicationELB";  // static text
 };
 
 struct StatisticsRequest {
+  std::string metric_namespace = "AWS/ApplicationELB";
   std::string metric;
   std::vector<Dimension> dimensions;
   int64_t start_s = 0;  // Unix seconds; data points with start_s <= time < end_s
@@ -137,7 +141,8 @@ class MetricHistory {
     std::vector<HistogramTotals> intervals;  // histograms: per ring slot
   };
   Series& Find(const SeriesTotal& total);  // creates the series on first sight
-  const Series* Find(const std::string& metric, const std::vector<Dimension>& dims) const;
+  const Series* Find(std::string_view metric_namespace, const std::string& metric,
+                     const std::vector<Dimension>& dims) const;
 
   const int resolution_s_;
   const int retention_s_;

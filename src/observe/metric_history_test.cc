@@ -156,6 +156,24 @@ TEST(MetricHistory, ListsOnlySeriesWithData) {
   EXPECT_EQ(h.List()[0].metric, "HTTPCode_ELB_502_Count");
 }
 
+TEST(MetricHistory, ANamespaceIsPartOfASeriesName) {
+  MetricHistory h(10, 600);
+  SeriesTotal network = Counter("ProcessedBytes", 0);
+  network.metric_namespace = "AWS/NetworkELB";
+  h.Record(1010, {Counter("ProcessedBytes", 0), network});
+  network.value = 50;
+  h.Record(1020, {Counter("ProcessedBytes", 7), network});
+  StatisticsRequest r = Ask("ProcessedBytes", 1000, 1100, 100, {"Sum"});
+  EXPECT_EQ(Ok(h.Statistics(r)).datapoints.at(0).statistics[0].second, 7);
+  r.metric_namespace = "AWS/NetworkELB";
+  EXPECT_EQ(Ok(h.Statistics(r)).datapoints.at(0).statistics[0].second, 50);
+  r.metric_namespace = "AWS/EC2";
+  EXPECT_TRUE(Ok(h.Statistics(r)).datapoints.empty());
+  const std::vector<SeriesName> names = h.List();
+  ASSERT_EQ(names.size(), 2u);
+  EXPECT_STRNE(names[0].metric_namespace, names[1].metric_namespace);
+}
+
 TEST(HistogramPercentile, InterpolatesInsideTheBucket) {
   HistogramTotals h;
   h.count = 10;

@@ -19,12 +19,32 @@ int MetricSlots::Assign(std::map<std::string, int>& by_name, std::vector<std::st
 
 int MetricSlots::LoadBalancer(const std::string& name, const std::string& dimension) {
   std::lock_guard<std::mutex> lock(mu_);
-  return Assign(lb_by_name_, lb_dims_, kMaxLoadBalancerSlots, name, dimension);
+  const char* type = IsNetworkLoadBalancerDimension(dimension) ? "net:" : "app:";
+  return Assign(lb_by_name_, lb_dims_, kMaxLoadBalancerSlots, type + name, dimension);
 }
 
-int MetricSlots::TargetGroup(const std::string& name, const std::string& dimension) {
+int MetricSlots::TargetGroup(const std::string& name, const std::string& dimension, bool network) {
   std::lock_guard<std::mutex> lock(mu_);
-  return Assign(tg_by_name_, tg_dims_, kMaxTargetGroupSlots, name, dimension);
+  const int slot = Assign(tg_by_name_, tg_dims_, kMaxTargetGroupSlots, name, dimension);
+  if (slot >= 0) {
+    tg_network_.resize(tg_dims_.size());
+    tg_network_[static_cast<size_t>(slot)] = network;
+  }
+  return slot;
+}
+
+std::vector<bool> MetricSlots::NetworkTargetGroups() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<bool> out = tg_network_;
+  out.resize(tg_dims_.size());
+  return out;
+}
+
+bool MetricSlots::IsNetworkTargetGroup(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = tg_by_name_.find(name);
+  return it != tg_by_name_.end() && static_cast<size_t>(it->second) < tg_network_.size() &&
+         tg_network_[static_cast<size_t>(it->second)];
 }
 
 std::vector<std::string> MetricSlots::LoadBalancerDimensions() const {
@@ -79,6 +99,38 @@ const char* MetricName(LbMetric m) {
       return "DesyncMitigationMode_NonCompliant_Request_Count";
     case LbMetric::kTargetConnectionErrorCount:
       return "TargetConnectionErrorCount";
+    case LbMetric::kNewFlowCountTcp:
+      return "NewFlowCount_TCP";
+    case LbMetric::kNewFlowCountTls:
+      return "NewFlowCount_TLS";
+    case LbMetric::kNewFlowCountUdp:
+      return "NewFlowCount_UDP";
+    case LbMetric::kActiveFlowCountTcp:
+      return "ActiveFlowCount_TCP";
+    case LbMetric::kActiveFlowCountTls:
+      return "ActiveFlowCount_TLS";
+    case LbMetric::kActiveFlowCountUdp:
+      return "ActiveFlowCount_UDP";
+    case LbMetric::kProcessedBytesTcp:
+      return "ProcessedBytes_TCP";
+    case LbMetric::kProcessedBytesTls:
+      return "ProcessedBytes_TLS";
+    case LbMetric::kProcessedBytesUdp:
+      return "ProcessedBytes_UDP";
+    case LbMetric::kRejectedFlowCountTcp:
+      return "RejectedFlowCount_TCP";
+    case LbMetric::kRejectedFlowCountUdp:
+      return "RejectedFlowCount_UDP";
+    case LbMetric::kTcpClientResetCount:
+      return "TCP_Client_Reset_Count";
+    case LbMetric::kTcpElbResetCount:
+      return "TCP_ELB_Reset_Count";
+    case LbMetric::kTcpTargetResetCount:
+      return "TCP_Target_Reset_Count";
+    case LbMetric::kTargetTlsNegotiationErrorCount:
+      return "TargetTLSNegotiationErrorCount";
+    case LbMetric::kUnhealthyRoutingFlowCount:
+      return "UnhealthyRoutingFlowCount";
     case LbMetric::kCount:
       break;
   }
@@ -87,11 +139,65 @@ const char* MetricName(LbMetric m) {
 
 namespace {
 
-constexpr const char* kPrefix = "AWS_ApplicationELB_";
+constexpr const char* kAlbPrefix = "AWS_ApplicationELB_";
+constexpr const char* kNlbPrefix = "AWS_NetworkELB_";
+constexpr const char* kAlbNamespace = "AWS/ApplicationELB";
+constexpr const char* kNlbNamespace = "AWS/NetworkELB";
 
-void Line(std::string* out, const char* name, const char* label, const std::string& value_of_label,
-          const std::string& value, const char* extra_label = nullptr) {
-  out->append(kPrefix);
+// An AWS/NetworkELB metric: the sum of up to three per-transport counters (kCount: none).
+struct NetworkFamily {
+  const char* name;
+  bool gauge;
+  const char* unit;
+  std::array<LbMetric, 3> parts;
+};
+
+constexpr LbMetric kNo = LbMetric::kCount;
+constexpr NetworkFamily kNetworkFamilies[] = {
+    {"ActiveFlowCount",
+     true,
+     "Count",
+     {LbMetric::kActiveFlowCountTcp, LbMetric::kActiveFlowCountTls, LbMetric::kActiveFlowCountUdp}},
+    {"ActiveFlowCount_TCP", true, "Count", {LbMetric::kActiveFlowCountTcp, kNo, kNo}},
+    {"ActiveFlowCount_TLS", true, "Count", {LbMetric::kActiveFlowCountTls, kNo, kNo}},
+    {"ActiveFlowCount_UDP", true, "Count", {LbMetric::kActiveFlowCountUdp, kNo, kNo}},
+    {"ClientTLSNegotiationErrorCount",
+     false,
+     "Count",
+     {LbMetric::kClientTlsNegotiationErrorCount, kNo, kNo}},
+    {"NewFlowCount",
+     false,
+     "Count",
+     {LbMetric::kNewFlowCountTcp, LbMetric::kNewFlowCountTls, LbMetric::kNewFlowCountUdp}},
+    {"NewFlowCount_TCP", false, "Count", {LbMetric::kNewFlowCountTcp, kNo, kNo}},
+    {"NewFlowCount_TLS", false, "Count", {LbMetric::kNewFlowCountTls, kNo, kNo}},
+    {"NewFlowCount_UDP", false, "Count", {LbMetric::kNewFlowCountUdp, kNo, kNo}},
+    {"ProcessedBytes",
+     false,
+     "Bytes",
+     {LbMetric::kProcessedBytesTcp, LbMetric::kProcessedBytesTls, LbMetric::kProcessedBytesUdp}},
+    {"ProcessedBytes_TCP", false, "Bytes", {LbMetric::kProcessedBytesTcp, kNo, kNo}},
+    {"ProcessedBytes_TLS", false, "Bytes", {LbMetric::kProcessedBytesTls, kNo, kNo}},
+    {"ProcessedBytes_UDP", false, "Bytes", {LbMetric::kProcessedBytesUdp, kNo, kNo}},
+    {"RejectedFlowCount",
+     false,
+     "Count",
+     {LbMetric::kRejectedFlowCountTcp, LbMetric::kRejectedFlowCountUdp, kNo}},
+    {"RejectedFlowCount_TCP", false, "Count", {LbMetric::kRejectedFlowCountTcp, kNo, kNo}},
+    {"TargetTLSNegotiationErrorCount",
+     false,
+     "Count",
+     {LbMetric::kTargetTlsNegotiationErrorCount, kNo, kNo}},
+    {"TCP_Client_Reset_Count", false, "Count", {LbMetric::kTcpClientResetCount, kNo, kNo}},
+    {"TCP_ELB_Reset_Count", false, "Count", {LbMetric::kTcpElbResetCount, kNo, kNo}},
+    {"TCP_Target_Reset_Count", false, "Count", {LbMetric::kTcpTargetResetCount, kNo, kNo}},
+    {"UnhealthyRoutingFlowCount", false, "Count", {LbMetric::kUnhealthyRoutingFlowCount, kNo, kNo}},
+};
+
+void Line(std::string* out, const char* prefix, const char* name, const char* label,
+          const std::string& value_of_label, const std::string& value,
+          const char* extra_label = nullptr) {
+  out->append(prefix);
   out->append(name);
   out->push_back('{');
   out->append(label);
@@ -104,9 +210,9 @@ void Line(std::string* out, const char* name, const char* label, const std::stri
   out->push_back('\n');
 }
 
-void Type(std::string* out, const char* name, const char* type) {
+void Type(std::string* out, const char* prefix, const char* name, const char* type) {
   out->append("# TYPE ");
-  out->append(kPrefix);
+  out->append(prefix);
   out->append(name);
   out->push_back(' ');
   out->append(type);
@@ -124,6 +230,19 @@ uint64_t SumTg(const std::vector<const WorkerMetrics*>& w, size_t slot, TgMetric
   for (const WorkerMetrics* x : w) s += x->Get(slot, m);
   return s;
 }
+
+// A network family's value for a load balancer: its parts summed (a gauge's parts wrap, so
+// their sum is read as signed).
+double FamilyValue(const NetworkFamily& f, const std::vector<const WorkerMetrics*>& w,
+                   size_t slot) {
+  uint64_t v = 0;
+  for (LbMetric m : f.parts) {
+    if (m != kNo) v += SumLb(w, slot, m);
+  }
+  return f.gauge ? static_cast<double>(static_cast<int64_t>(v)) : static_cast<double>(v);
+}
+
+std::string Integer(double v) { return std::to_string(static_cast<int64_t>(v)); }
 
 // The target-group counterpart of a load-balancer metric (CloudWatch publishes both
 // dimension sets under one name); kCount when there is none.
@@ -146,32 +265,65 @@ TgMetric PerTargetGroup(LbMetric m) {
   }
 }
 
-// One family per metric: the LoadBalancer series, then the TargetGroup ones if any.
-void RenderCounters(const std::vector<std::string>& lbs, const std::vector<std::string>& tgs,
-                    const std::vector<const WorkerMetrics*>& workers, std::string* out) {
-  for (size_t m = 0; m < static_cast<size_t>(LbMetric::kCount); ++m) {
+// The slots as the renderers read them.
+struct SlotView {
+  std::vector<std::string> lbs;
+  std::vector<std::string> tgs;
+  std::vector<bool> tg_network;
+  bool any_network = false;  // a network load balancer or target group exists
+  explicit SlotView(const MetricSlots& slots)
+      : lbs(slots.LoadBalancerDimensions()),
+        tgs(slots.TargetGroupDimensions()),
+        tg_network(slots.NetworkTargetGroups()) {
+    tg_network.resize(tgs.size());
+    for (const std::string& d : lbs) any_network |= IsNetworkLoadBalancerDimension(d);
+    for (bool n : tg_network) any_network |= n;
+  }
+};
+
+// One AWS/ApplicationELB family per metric: the application load balancers' series, then
+// the application target groups' ones if any.
+void RenderCounters(const SlotView& v, const std::vector<const WorkerMetrics*>& workers,
+                    std::string* out) {
+  for (size_t m = 0; m < static_cast<size_t>(kFirstNetworkMetric); ++m) {
     const LbMetric metric = static_cast<LbMetric>(m);
     const bool gauge = metric == LbMetric::kActiveConnectionCount;
-    Type(out, MetricName(metric), gauge ? "gauge" : "counter");
-    for (size_t slot = 0; slot < lbs.size(); ++slot) {
-      const uint64_t v = SumLb(workers, slot, metric);
-      Line(out, MetricName(metric), "LoadBalancer", lbs[slot],
-           gauge ? std::to_string(static_cast<int64_t>(v)) : std::to_string(v));
+    Type(out, kAlbPrefix, MetricName(metric), gauge ? "gauge" : "counter");
+    for (size_t slot = 0; slot < v.lbs.size(); ++slot) {
+      if (IsNetworkLoadBalancerDimension(v.lbs[slot])) continue;
+      const uint64_t x = SumLb(workers, slot, metric);
+      Line(out, kAlbPrefix, MetricName(metric), "LoadBalancer", v.lbs[slot],
+           gauge ? std::to_string(static_cast<int64_t>(x)) : std::to_string(x));
     }
     const TgMetric tg_metric = PerTargetGroup(metric);
     if (tg_metric == TgMetric::kCount) continue;
-    for (size_t slot = 0; slot < tgs.size(); ++slot) {
-      Line(out, MetricName(metric), "TargetGroup", tgs[slot],
+    for (size_t slot = 0; slot < v.tgs.size(); ++slot) {
+      if (v.tg_network[slot]) continue;
+      Line(out, kAlbPrefix, MetricName(metric), "TargetGroup", v.tgs[slot],
            std::to_string(SumTg(workers, slot, tg_metric)));
     }
   }
 }
 
-void RenderResponseTime(const std::vector<std::string>& dims,
-                        const std::vector<const WorkerMetrics*>& workers, std::string* out) {
-  Type(out, "TargetResponseTime", "histogram");
-  const std::string name = std::string(kPrefix) + "TargetResponseTime";
-  for (size_t slot = 0; slot < dims.size(); ++slot) {
+// The AWS/NetworkELB families, one series per network load balancer.
+void RenderNetworkCounters(const SlotView& v, const std::vector<const WorkerMetrics*>& workers,
+                           std::string* out) {
+  for (const NetworkFamily& f : kNetworkFamilies) {
+    Type(out, kNlbPrefix, f.name, f.gauge ? "gauge" : "counter");
+    for (size_t slot = 0; slot < v.lbs.size(); ++slot) {
+      if (!IsNetworkLoadBalancerDimension(v.lbs[slot])) continue;
+      Line(out, kNlbPrefix, f.name, "LoadBalancer", v.lbs[slot],
+           Integer(FamilyValue(f, workers, slot)));
+    }
+  }
+}
+
+void RenderResponseTime(const SlotView& v, const std::vector<const WorkerMetrics*>& workers,
+                        std::string* out) {
+  Type(out, kAlbPrefix, "TargetResponseTime", "histogram");
+  for (size_t slot = 0; slot < v.tgs.size(); ++slot) {
+    if (v.tg_network[slot]) continue;
+    const std::string& dim = v.tgs[slot];
     uint64_t cumulative = 0;
     for (size_t b = 0; b <= kResponseTimeFiniteBuckets; ++b) {
       cumulative +=
@@ -184,15 +336,32 @@ void RenderResponseTime(const std::vector<std::string>& dims,
       } else {
         std::snprintf(le, sizeof(le), ",le=\"+Inf\"");
       }
-      Line(out, "TargetResponseTime_bucket", "TargetGroup", dims[slot], std::to_string(cumulative),
-           le);
+      Line(out, kAlbPrefix, "TargetResponseTime_bucket", "TargetGroup", dim,
+           std::to_string(cumulative), le);
     }
     char sum[48];
     std::snprintf(sum, sizeof(sum), "%.3f",
                   static_cast<double>(SumTg(workers, slot, TgMetric::kResponseTimeSumMs)) / 1000.0);
-    Line(out, "TargetResponseTime_sum", "TargetGroup", dims[slot], sum);
-    Line(out, "TargetResponseTime_count", "TargetGroup", dims[slot],
+    Line(out, kAlbPrefix, "TargetResponseTime_sum", "TargetGroup", dim, sum);
+    Line(out, kAlbPrefix, "TargetResponseTime_count", "TargetGroup", dim,
          std::to_string(SumTg(workers, slot, TgMetric::kResponseTimeCount)));
+  }
+}
+
+// HealthyHostCount and UnHealthyHostCount of one namespace's target groups.
+void RenderHostCounts(const std::vector<TargetGroupHealthCount>& health, bool network,
+                      std::string* out) {
+  const char* prefix = network ? kNlbPrefix : kAlbPrefix;
+  Type(out, prefix, "HealthyHostCount", "gauge");
+  for (const TargetGroupHealthCount& h : health) {
+    if (h.network != network) continue;
+    Line(out, prefix, "HealthyHostCount", "TargetGroup", h.dimension, std::to_string(h.healthy));
+  }
+  Type(out, prefix, "UnHealthyHostCount", "gauge");
+  for (const TargetGroupHealthCount& h : health) {
+    if (h.network != network) continue;
+    Line(out, prefix, "UnHealthyHostCount", "TargetGroup", h.dimension,
+         std::to_string(h.unhealthy));
   }
 }
 
@@ -202,33 +371,31 @@ SeriesKind KindOf(LbMetric m) {
   return SeriesKind::kCounter;
 }
 
-}  // namespace
-
-MetricTotals CollectTotals(const MetricSlots& slots,
-                           const std::vector<const WorkerMetrics*>& workers,
-                           const std::vector<TargetGroupHealthCount>& health) {
-  MetricTotals out;
-  const std::vector<std::string> lbs = slots.LoadBalancerDimensions();
-  const std::vector<std::string> tgs = slots.TargetGroupDimensions();
-  for (size_t m = 0; m < static_cast<size_t>(LbMetric::kCount); ++m) {
+void CollectApplication(const SlotView& v, const std::vector<const WorkerMetrics*>& workers,
+                        MetricTotals* out) {
+  for (size_t m = 0; m < static_cast<size_t>(kFirstNetworkMetric); ++m) {
     const LbMetric metric = static_cast<LbMetric>(m);
     const SeriesKind kind = KindOf(metric);
     const char* unit = metric == LbMetric::kProcessedBytes ? "Bytes" : "Count";
-    for (size_t slot = 0; slot < lbs.size(); ++slot) {
-      const uint64_t v = SumLb(workers, slot, metric);
-      out.push_back(Scalar(MetricName(metric), {{"LoadBalancer", lbs[slot]}}, kind, unit,
-                           kind == SeriesKind::kGauge ? static_cast<double>(static_cast<int64_t>(v))
-                                                      : static_cast<double>(v)));
+    for (size_t slot = 0; slot < v.lbs.size(); ++slot) {
+      if (IsNetworkLoadBalancerDimension(v.lbs[slot])) continue;
+      const uint64_t x = SumLb(workers, slot, metric);
+      out->push_back(Scalar(MetricName(metric), {{"LoadBalancer", v.lbs[slot]}}, kind, unit,
+                            kind == SeriesKind::kGauge
+                                ? static_cast<double>(static_cast<int64_t>(x))
+                                : static_cast<double>(x)));
     }
     const TgMetric tg_metric = PerTargetGroup(metric);
     if (tg_metric == TgMetric::kCount) continue;
-    for (size_t slot = 0; slot < tgs.size(); ++slot) {
-      out.push_back(Scalar(MetricName(metric), {{"TargetGroup", tgs[slot]}}, kind, unit,
-                           static_cast<double>(SumTg(workers, slot, tg_metric))));
+    for (size_t slot = 0; slot < v.tgs.size(); ++slot) {
+      if (v.tg_network[slot]) continue;
+      out->push_back(Scalar(MetricName(metric), {{"TargetGroup", v.tgs[slot]}}, kind, unit,
+                            static_cast<double>(SumTg(workers, slot, tg_metric))));
     }
   }
-  for (size_t slot = 0; slot < tgs.size(); ++slot) {
-    SeriesTotal t = Scalar("TargetResponseTime", {{"TargetGroup", tgs[slot]}},
+  for (size_t slot = 0; slot < v.tgs.size(); ++slot) {
+    if (v.tg_network[slot]) continue;
+    SeriesTotal t = Scalar("TargetResponseTime", {{"TargetGroup", v.tgs[slot]}},
                            SeriesKind::kHistogram, "Seconds", 0);
     t.histogram.count = SumTg(workers, slot, TgMetric::kResponseTimeCount);
     t.histogram.sum_ms = SumTg(workers, slot, TgMetric::kResponseTimeSumMs);
@@ -237,13 +404,41 @@ MetricTotals CollectTotals(const MetricSlots& slots,
           SumTg(workers, slot,
                 static_cast<TgMetric>(static_cast<size_t>(TgMetric::kResponseTimeBucket0) + b));
     }
-    out.push_back(std::move(t));
+    out->push_back(std::move(t));
   }
+}
+
+void CollectNetwork(const SlotView& v, const std::vector<const WorkerMetrics*>& workers,
+                    MetricTotals* out) {
+  for (const NetworkFamily& f : kNetworkFamilies) {
+    for (size_t slot = 0; slot < v.lbs.size(); ++slot) {
+      if (!IsNetworkLoadBalancerDimension(v.lbs[slot])) continue;
+      SeriesTotal t = Scalar(f.name, {{"LoadBalancer", v.lbs[slot]}},
+                             f.gauge ? SeriesKind::kGauge : SeriesKind::kCounter, f.unit,
+                             FamilyValue(f, workers, slot));
+      t.metric_namespace = kNlbNamespace;
+      out->push_back(std::move(t));
+    }
+  }
+}
+
+}  // namespace
+
+MetricTotals CollectTotals(const MetricSlots& slots,
+                           const std::vector<const WorkerMetrics*>& workers,
+                           const std::vector<TargetGroupHealthCount>& health) {
+  MetricTotals out;
+  const SlotView v(slots);
+  CollectApplication(v, workers, &out);
+  CollectNetwork(v, workers, &out);
   for (const TargetGroupHealthCount& h : health) {
+    const char* ns = h.network ? kNlbNamespace : kAlbNamespace;
     out.push_back(Scalar("HealthyHostCount", {{"TargetGroup", h.dimension}}, SeriesKind::kGauge,
                          "Count", static_cast<double>(h.healthy)));
+    out.back().metric_namespace = ns;
     out.push_back(Scalar("UnHealthyHostCount", {{"TargetGroup", h.dimension}}, SeriesKind::kGauge,
                          "Count", static_cast<double>(h.unhealthy)));
+    out.back().metric_namespace = ns;
   }
   return out;
 }
@@ -252,16 +447,13 @@ std::string RenderPrometheus(const MetricSlots& slots,
                              const std::vector<const WorkerMetrics*>& workers,
                              const std::vector<TargetGroupHealthCount>& health) {
   std::string out;
-  const std::vector<std::string> tgs = slots.TargetGroupDimensions();
-  RenderCounters(slots.LoadBalancerDimensions(), tgs, workers, &out);
-  RenderResponseTime(tgs, workers, &out);
-  Type(&out, "HealthyHostCount", "gauge");
-  for (const TargetGroupHealthCount& h : health) {
-    Line(&out, "HealthyHostCount", "TargetGroup", h.dimension, std::to_string(h.healthy));
-  }
-  Type(&out, "UnHealthyHostCount", "gauge");
-  for (const TargetGroupHealthCount& h : health) {
-    Line(&out, "UnHealthyHostCount", "TargetGroup", h.dimension, std::to_string(h.unhealthy));
+  const SlotView v(slots);
+  RenderCounters(v, workers, &out);
+  RenderResponseTime(v, workers, &out);
+  RenderHostCounts(health, false, &out);
+  if (v.any_network) {
+    RenderNetworkCounters(v, workers, &out);
+    RenderHostCounts(health, true, &out);
   }
   return out;
 }

@@ -1,7 +1,8 @@
-// CloudWatch's AWS/ApplicationELB metrics (reference §6.1), counted per worker without locks
-// and merged on read. Each load balancer and target group has a slot (assigned by name by the
-// snapshot compiler, never reused within a process); a worker's counters are written by its
-// loop thread only (a relaxed load and store, no locked instruction) and read by any thread.
+// CloudWatch's AWS/ApplicationELB and AWS/NetworkELB metrics (reference §6.1, §6.2), counted
+// per worker without locks and merged on read. Each load balancer and target group has a slot
+// (assigned by name by the snapshot compiler, never reused within a process); a worker's counters
+// are written by its loop thread only (a relaxed load and store, no locked instruction) and read by
+// any thread.
 #pragma once
 
 #include <array>
@@ -40,8 +41,29 @@ enum class LbMetric : uint8_t {
   kClientTlsNegotiationErrorCount,
   kDesyncNonCompliantRequestCount,
   kTargetConnectionErrorCount,
+  // AWS/NetworkELB (reference §6.2): a network load balancer's flows, by transport. Its
+  // ActiveFlowCount, NewFlowCount, ProcessedBytes and RejectedFlowCount are the sums of these
+  // (RenderPrometheus); ClientTLSNegotiationErrorCount is shared with the ALB namespace.
+  kNewFlowCountTcp,
+  kNewFlowCountTls,
+  kNewFlowCountUdp,
+  kActiveFlowCountTcp,  // gauges, as kActiveConnectionCount
+  kActiveFlowCountTls,
+  kActiveFlowCountUdp,
+  kProcessedBytesTcp,  // payload bytes both ways (AWS also counts the TCP/IP headers)
+  kProcessedBytesTls,
+  kProcessedBytesUdp,
+  kRejectedFlowCountTcp,            // no target to forward to (TCP and TLS listeners)
+  kRejectedFlowCountUdp,            // no target, or no flow socket left in the budget
+  kTcpClientResetCount,             // a client reset its flow (ECONNRESET/EPIPE on its socket)
+  kTcpElbResetCount,                // resets Sluice sent: one per side of a flow it reset
+  kTcpTargetResetCount,             // a target reset its flow
+  kTargetTlsNegotiationErrorCount,  // a TLS group's target failed its handshake
+  kUnhealthyRoutingFlowCount,       // a flow sent to an unhealthy target (fail-open)
   kCount
 };
+// The first network load balancer metric; the ones before it are ALB's.
+inline constexpr LbMetric kFirstNetworkMetric = LbMetric::kNewFlowCountTcp;
 
 // TargetResponseTime's histogram: bucket w (0..16) holds the times whose bit width is w,
 // so its upper bound is 2^w - 1 ms (0, 1, 3, 7, ... 65,535 ms); then +Inf. One instruction
@@ -101,36 +123,50 @@ class WorkerMetrics {
 };
 
 // The names behind the slots: the dimension values CloudWatch would show
-// ("app/<name>/<id>", "targetgroup/<name>/<id>"). Assigned on the control thread; read by any.
+// ("app/<name>/<id>" or "net/<name>/<id>", "targetgroup/<name>/<id>"), and whether each is a
+// network load balancer's (AWS/NetworkELB) or an application one's. Assigned on the control
+// thread; read by any.
 class MetricSlots {
  public:
-  // The slot of `name` (assigning the next free one); -1 when all are taken.
+  // The slot of `name` (assigning the next free one); -1 when all are taken. A load
+  // balancer is a network one when its dimension starts with "net/"; one whose type changes
+  // gets a new slot. A target group is a network one when `network` (its protocol is TCP,
+  // TLS, UDP or TCP_UDP); the latest call says.
   int LoadBalancer(const std::string& name, const std::string& dimension);
-  int TargetGroup(const std::string& name, const std::string& dimension);
+  int TargetGroup(const std::string& name, const std::string& dimension, bool network = false);
   // Slot → dimension value, in slot order.
   std::vector<std::string> LoadBalancerDimensions() const;
   std::vector<std::string> TargetGroupDimensions() const;
+  // Slot → whether it is a network load balancer's / target group's, in slot order.
+  std::vector<bool> NetworkTargetGroups() const;
+  bool IsNetworkTargetGroup(const std::string& name) const;
 
  private:
   static int Assign(std::map<std::string, int>& by_name, std::vector<std::string>& dims, size_t max,
                     const std::string& name, const std::string& dimension);
   mutable std::mutex mu_;
-  std::map<std::string, int> lb_by_name_;
+  std::map<std::string, int> lb_by_name_;  // by type and name
   std::map<std::string, int> tg_by_name_;
   std::vector<std::string> lb_dims_;
   std::vector<std::string> tg_dims_;
+  std::vector<bool> tg_network_;
 };
+
+inline bool IsNetworkLoadBalancerDimension(const std::string& d) { return d.starts_with("net/"); }
 
 // Target health at the moment of a scrape (HealthyHostCount / UnHealthyHostCount).
 struct TargetGroupHealthCount {
   std::string dimension;  // "targetgroup/<name>/<id>"
   uint64_t healthy = 0;
   uint64_t unhealthy = 0;
+  bool network = false;  // a network load balancer's group: AWS/NetworkELB
 };
 
 // The Prometheus text exposition (format 0.0.4) of every metric, summed over the workers.
 // Names are CloudWatch's with the namespace as a prefix: AWS_ApplicationELB_RequestCount
-// {LoadBalancer="app/web/..."}; TargetResponseTime is a histogram in seconds.
+// {LoadBalancer="app/web/..."}, AWS_NetworkELB_ActiveFlowCount{LoadBalancer="net/db/..."};
+// TargetResponseTime is a histogram in seconds. The AWS_NetworkELB_ families are present
+// when a network load balancer or target group is.
 std::string RenderPrometheus(const MetricSlots& slots,
                              const std::vector<const WorkerMetrics*>& workers,
                              const std::vector<TargetGroupHealthCount>& health);

@@ -5,6 +5,8 @@
 #include <string>
 #include <thread>
 
+#include "observe/metric_history.h"
+
 namespace sluice::observe {
 namespace {
 
@@ -111,7 +113,68 @@ TEST(RenderPrometheus, SumsWorkersWithCloudWatchNamesAndDimensions) {
        at = text.find("# TYPE ", at + 1)) {
     ++types;
   }
-  EXPECT_EQ(types, static_cast<size_t>(LbMetric::kCount) + 3);
+  // Only ALB's families: there is no network load balancer.
+  EXPECT_EQ(types, static_cast<size_t>(kFirstNetworkMetric) + 3);
+  EXPECT_FALSE(has("AWS_NetworkELB_")) << text;
+}
+
+TEST(RenderPrometheus, NetworkLoadBalancersAreTheNetworkElbNamespacesWithTransportSums) {
+  MetricSlots slots;
+  const int app = slots.LoadBalancer("web", "app/web/1");
+  const int net = slots.LoadBalancer("db", "net/db/2");
+  EXPECT_NE(slots.LoadBalancer("db", "app/db/2"), net);  // a changed type: another slot
+  slots.TargetGroup("http", "targetgroup/http/3");
+  slots.TargetGroup("tcp", "targetgroup/tcp/4", true);
+  EXPECT_TRUE(slots.IsNetworkTargetGroup("tcp"));
+  EXPECT_FALSE(slots.IsNetworkTargetGroup("http"));
+  EXPECT_FALSE(slots.IsNetworkTargetGroup("unknown"));
+  WorkerMetrics w1, w2;
+  w1.Add(net, LbMetric::kNewFlowCountTcp, 3);
+  w2.Add(net, LbMetric::kNewFlowCountUdp, 2);
+  w1.Add(net, LbMetric::kActiveFlowCountTcp, 3);
+  w2.Add(net, LbMetric::kActiveFlowCountTcp, ~uint64_t{0});  // one ended on the other worker
+  w1.Add(net, LbMetric::kProcessedBytesTls, 100);
+  w2.Add(net, LbMetric::kProcessedBytesUdp, 20);
+  w1.Add(net, LbMetric::kTcpElbResetCount, 2);
+  w1.Add(app, LbMetric::kProcessedBytes, 7);
+  const std::string text = RenderPrometheus(
+      slots, {&w1, &w2}, {{"targetgroup/http/3", 1, 0, false}, {"targetgroup/tcp/4", 2, 1, true}});
+  auto has = [&](const std::string& s) { return text.find(s) != std::string::npos; };
+  EXPECT_TRUE(
+      has("# TYPE AWS_NetworkELB_NewFlowCount counter\n"
+          "AWS_NetworkELB_NewFlowCount{LoadBalancer=\"net/db/2\"} 5\n"))
+      << text;
+  EXPECT_TRUE(has("AWS_NetworkELB_NewFlowCount_UDP{LoadBalancer=\"net/db/2\"} 2\n")) << text;
+  EXPECT_TRUE(
+      has("# TYPE AWS_NetworkELB_ActiveFlowCount gauge\n"
+          "AWS_NetworkELB_ActiveFlowCount{LoadBalancer=\"net/db/2\"} 2\n"))
+      << text;
+  EXPECT_TRUE(has("AWS_NetworkELB_ProcessedBytes{LoadBalancer=\"net/db/2\"} 120\n")) << text;
+  EXPECT_TRUE(has("AWS_NetworkELB_ProcessedBytes_TLS{LoadBalancer=\"net/db/2\"} 100\n")) << text;
+  EXPECT_TRUE(has("AWS_NetworkELB_TCP_ELB_Reset_Count{LoadBalancer=\"net/db/2\"} 2\n")) << text;
+  EXPECT_TRUE(has("AWS_NetworkELB_HealthyHostCount{TargetGroup=\"targetgroup/tcp/4\"} 2\n"))
+      << text;
+  EXPECT_TRUE(has("AWS_ApplicationELB_HealthyHostCount{TargetGroup=\"targetgroup/http/3\"} 1\n"))
+      << text;
+  EXPECT_TRUE(has("AWS_ApplicationELB_ProcessedBytes{LoadBalancer=\"app/web/1\"} 7\n")) << text;
+  // Each load balancer and group in its own namespace only.
+  EXPECT_FALSE(has("AWS_ApplicationELB_ProcessedBytes{LoadBalancer=\"net/")) << text;
+  EXPECT_FALSE(has("AWS_NetworkELB_ProcessedBytes{LoadBalancer=\"app/")) << text;
+  EXPECT_FALSE(has("AWS_ApplicationELB_RequestCount{TargetGroup=\"targetgroup/tcp/")) << text;
+  EXPECT_FALSE(has("AWS_NetworkELB_HealthyHostCount{TargetGroup=\"targetgroup/http/")) << text;
+
+  // The same series for the metric history, each with its namespace.
+  bool found = false;
+  for (const SeriesTotal& t : CollectTotals(slots, {&w1, &w2}, {})) {
+    if (t.metric != "ActiveFlowCount") continue;
+    found = true;
+    EXPECT_STREQ(t.metric_namespace, "AWS/NetworkELB");
+    EXPECT_EQ(t.kind, SeriesKind::kGauge);
+    EXPECT_EQ(t.value, 2);
+    ASSERT_EQ(t.dimensions.size(), 1u);
+    EXPECT_EQ(t.dimensions[0].value, "net/db/2");
+  }
+  EXPECT_TRUE(found);
 }
 
 TEST(WorkerMetrics, ReadersSeeWhatOneWriterCounts) {

@@ -40,12 +40,12 @@ void DownstreamConnection::LingeringClose() {
 void DownstreamConnection::Close() {
   if (closed_) return;
   EndExchange();
+  if (listener_->protocol == snapshot::ListenerProtocol::kTls && listener_->access_log_key != 0)
+      [[unlikely]]
+    LogTlsFlow();
   closed_ = true;
   // The gauge goes down by one on the slot it went up on (a reload may rename the LB).
-  if (!h2_stream_) {
-    observe::WorkerMetrics::Add(*lb_metrics_, observe::LbMetric::kActiveConnectionCount,
-                                ~uint64_t{0});
-  }
+  if (!h2_stream_) observe::WorkerMetrics::Add(*lb_metrics_, active_metric_, ~uint64_t{0});
   if (h2_ != nullptr) h2_->Detach();  // the streams' exchanges see a reset
   if (upstream_ != nullptr) ReleaseUpstream(false);
   if (counted_target_ != nullptr) {

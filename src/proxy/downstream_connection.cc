@@ -47,8 +47,20 @@ DownstreamConnection::DownstreamConnection(Worker* worker,
       static_cast<int64_t>(listener_->load_balancer->attributes.idle_timeout_seconds) * 1000;
   lb_metrics_ = &worker_->metrics().Lb(listener->lb_metrics_slot);
   if (!h2_stream_) {
-    observe::WorkerMetrics::Add(*lb_metrics_, observe::LbMetric::kNewConnectionCount);
-    observe::WorkerMetrics::Add(*lb_metrics_, observe::LbMetric::kActiveConnectionCount);
+    using observe::LbMetric;
+    LbMetric new_metric = LbMetric::kNewConnectionCount;
+    if (listener->protocol == snapshot::ListenerProtocol::kTcp ||
+        listener->protocol == snapshot::ListenerProtocol::kTcpUdp) [[unlikely]] {
+      new_metric = LbMetric::kNewFlowCountTcp;
+      active_metric_ = LbMetric::kActiveFlowCountTcp;
+      flow_bytes_metric_ = LbMetric::kProcessedBytesTcp;
+    } else if (listener->protocol == snapshot::ListenerProtocol::kTls) [[unlikely]] {
+      new_metric = LbMetric::kNewFlowCountTls;
+      active_metric_ = LbMetric::kActiveFlowCountTls;
+      flow_bytes_metric_ = LbMetric::kProcessedBytesTls;
+    }
+    observe::WorkerMetrics::Add(*lb_metrics_, new_metric);
+    observe::WorkerMetrics::Add(*lb_metrics_, active_metric_);
   }
   worker_->Register(this);
 }
@@ -222,7 +234,10 @@ bool DownstreamConnection::ReadDownstream() {
     case Phase::kTunnel:
       // The client's end of a WebSocket stream: passed on to the target as a half-close
       // (PumpTunnel); a reset ends the tunnel at once.
-      if (status == net::IoStatus::kError) Close();
+      if (status == net::IoStatus::kError) {
+        CountFlowReset(r.error(), true);
+        Close();
+      }
       break;
   }
   return false;

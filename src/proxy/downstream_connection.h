@@ -180,6 +180,14 @@ class DownstreamConnection final : public net::EventHandler {
   int64_t UnhealthyFlowDeadlineMs() const;
   // Ends the tunnel with a reset both ways (NLB's way of ending a flow).
   void ResetTunnel();
+  // A network load balancer flow's counters (no-ops for an ALB connection's tunnel): bytes
+  // that moved, and a failed read or write with `error` (an errno value) on the client's
+  // side (downstream) or the target's — a reset when ECONNRESET or EPIPE.
+  void CountFlowBytes(uint64_t n) {
+    if (flow_bytes_metric_ != observe::LbMetric::kCount) [[unlikely]]
+      observe::WorkerMetrics::Add(*lb_metrics_, flow_bytes_metric_, n);
+  }
+  void CountFlowReset(int error, bool downstream);
   bool SendToUpstream();
   bool ReadUpstream();
   bool ProcessResponseHead();
@@ -221,6 +229,9 @@ class DownstreamConnection final : public net::EventHandler {
   // One connection-log entry (reference §5.5) when the listener's load balancer has
   // connection logs on: at accept (plain), or when the TLS handshake finished or failed.
   [[gnu::noinline, gnu::cold]] void LogConnection(bool handshake_done);
+  // A network load balancer's access-log entry for a TLS listener's connection (reference
+  // §5.7), when it ends and the load balancer has access logs on.
+  [[gnu::noinline, gnu::cold]] void LogTlsFlow();
   void DrawConnTraceId();
   // The CloudWatch counters of the exchange that ends (downstream_record.cc).
   void CountExchange();
@@ -374,6 +385,12 @@ class DownstreamConnection final : public net::EventHandler {
   // Its load balancer's counters (the slot of the accepting listener's load balancer).
   observe::WorkerMetrics::LbRow* lb_metrics_ = nullptr;
   int16_t tg_metrics_slot_ = -1;  // the exchange's target group's metric slot (-1: none)
+  // A network load balancer's flow (TCP, TCP_UDP and TLS listeners) is counted as one
+  // (AWS/NetworkELB, reference §6.2): the gauge it is active on and the counter its bytes go
+  // to as they move; an ALB connection's are ActiveConnectionCount and none (its exchanges
+  // count their bytes when they end).
+  observe::LbMetric active_metric_ = observe::LbMetric::kActiveConnectionCount;
+  observe::LbMetric flow_bytes_metric_ = observe::LbMetric::kCount;
 };
 
 }  // namespace sluice::proxy

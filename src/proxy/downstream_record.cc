@@ -1,9 +1,12 @@
 // The exchange record of a downstream connection: what access logs and metrics read about
 // each request (proxy/outcome.h). Loop thread only.
+#include "config/arn.h"
 #include "observe/connection_log_format.h"
+#include "observe/nlb_tls_log_format.h"
 #include "proxy/downstream_connection.h"
 #include "proxy/worker.h"
 #include "tls/connection_facts.h"
+#include "tls/server_context.h"
 
 namespace sluice::proxy {
 
@@ -91,6 +94,40 @@ void DownstreamConnection::LogConnection(bool handshake_done) {
   std::string& line = worker_->log_line();
   line.clear();
   observe::AppendConnectionLogLine(e, &line);
+  ring->Push(key, line);
+}
+
+void DownstreamConnection::LogTlsFlow() {
+  observe::LogRing* ring = worker_->log_ring();
+  const uint64_t key = listener_->access_log_key;
+  if (key == 0 || ring == nullptr) return;
+  observe::NlbTlsLogEntry e;
+  const int64_t now_ms = worker_->now_ms();
+  e.end_unix_ms = worker_->loop().unix_ms();
+  e.created_unix_ms = e.end_unix_ms - (now_ms - created_ms_);
+  e.elb = listener_->elb_log_name;
+  e.listener_id = listener_->listener_id;
+  e.client = peer_;
+  e.destination = transport_->LocalAddress();
+  if (e.destination.port == 0) e.destination = listener_address_;
+  e.connection_ms = now_ms - created_ms_;
+  e.handshake_ms = handshake_ms_;
+  e.received_bytes = received_bytes_;
+  e.sent_bytes = sent_bytes_;
+  std::string arn;
+  if (listener_->tls != nullptr && handshake_ms_ >= 0) {
+    const std::string_view cert = listener_->tls->ChosenCertificate(transport_->TlsSession());
+    if (!cert.empty()) arn = config::CertificateArn(snapshot_->config.account, cert);
+    e.tls_cipher = transport_->TlsCipher();
+    e.tls_protocol = transport_->TlsVersion();
+    e.server_name = transport_->TlsServerName();
+    e.alpn_front = transport_->ApplicationProtocol();
+    if (upstream_ != nullptr) e.alpn_back = upstream_->transport().ApplicationProtocol();
+  }
+  e.chosen_cert_arn = arn;
+  std::string& line = worker_->log_line();
+  line.clear();
+  observe::AppendNlbTlsLogLine(e, &line);
   ring->Push(key, line);
 }
 

@@ -68,6 +68,7 @@ bool DownstreamConnection::SpliceToUpstream() {
         progress = true;
         break;
       case net::IoStatus::kError:
+        CountFlowReset(r.error(), true);
         Close();  // reset by the client
         return false;
     }
@@ -76,6 +77,7 @@ bool DownstreamConnection::SpliceToUpstream() {
     net::IoResult r = net::SpliceOut(splice_up_, upstream_->transport().SpliceFd());
     if (r.ok()) {
       received_bytes_ += r.bytes();
+      CountFlowBytes(r.bytes());
       net::PipePool::CountSpliced(r.bytes());
       last_activity_ms_ = worker_->now_ms();
       progress = true;
@@ -84,6 +86,7 @@ bool DownstreamConnection::SpliceToUpstream() {
     } else if (r.status() == net::IoStatus::kInterrupted) {
       progress = true;
     } else {
+      CountFlowReset(r.error(), false);
       Close();  // the target reset the connection: the client's connection ends too
       return false;
     }
@@ -118,6 +121,7 @@ bool DownstreamConnection::SpliceToDownstream() {
         progress = true;
         break;
       case net::IoStatus::kError:
+        CountFlowReset(r.error(), false);
         Close();  // reset by the target
         return false;
     }
@@ -126,6 +130,7 @@ bool DownstreamConnection::SpliceToDownstream() {
     net::IoResult r = net::SpliceOut(splice_down_, transport_->SpliceFd());
     if (r.ok()) {
       sent_bytes_ += r.bytes();
+      CountFlowBytes(r.bytes());
       net::PipePool::CountSpliced(r.bytes());
       last_activity_ms_ = worker_->now_ms();
       progress = true;
@@ -134,6 +139,7 @@ bool DownstreamConnection::SpliceToDownstream() {
     } else if (r.status() == net::IoStatus::kInterrupted) {
       progress = true;
     } else {
+      CountFlowReset(r.error(), true);
       Close();  // the client is gone
       return false;
     }

@@ -9,8 +9,11 @@
 // peer that stops reading stops the other peer by TCP flow control, never by our memory.
 #include <sys/uio.h>
 
+#include <cerrno>
+
 #include "nlb/proxy_protocol.h"
 #include "proxy/downstream_connection.h"
+#include "proxy/flow_termination.h"
 #include "proxy/upstream_connection.h"
 #include "proxy/worker.h"
 
@@ -59,11 +62,15 @@ void DownstreamConnection::StartRawTunnel() {
   const int tg_index =
       actions.empty() ? -1 : balancer::PickForwardGroup(actions.back(), worker_->rng());
   if (tg_index < 0 || snapshot_->target_groups[static_cast<size_t>(tg_index)].targets.empty()) {
+    observe::WorkerMetrics::Add(*lb_metrics_, observe::LbMetric::kRejectedFlowCountTcp);
     Close();  // nothing to forward to: the client's connection ends at once
     return;
   }
   const TargetGroupRuntime& group = snapshot_->target_groups[static_cast<size_t>(tg_index)];
   const TargetRuntime& target = ChooseFlowTarget(static_cast<size_t>(tg_index));
+  if (!target.stats->routable.load(std::memory_order_relaxed)) {
+    observe::WorkerMetrics::Add(*lb_metrics_, observe::LbMetric::kUnhealthyRoutingFlowCount);
+  }
   target_group_ = tg_index;
   counted_target_ = target.stats.get();
   counted_target_->outstanding.fetch_add(1, std::memory_order_relaxed);
@@ -127,6 +134,9 @@ bool DownstreamConnection::UpstreamHandshake() {
 }
 
 void DownstreamConnection::ReportUpstreamTlsFailure(const char* why) {
+  if (flow_bytes_metric_ != observe::LbMetric::kCount) {
+    observe::WorkerMetrics::Add(*lb_metrics_, observe::LbMetric::kTargetTlsNegotiationErrorCount);
+  }
   worker_->ReportTargetTlsFailure(
       upstream_key_.address,
       snapshot_->target_groups[static_cast<size_t>(target_group_)].config->name, why,
@@ -165,6 +175,7 @@ bool DownstreamConnection::TunnelToUpstream() {
         WriteHeadThenBuffer(upstream_->transport(), upstream_out_, &upstream_out_sent_, in_);
     if (r.ok()) {
       received_bytes_ += buffered - in_.size();
+      CountFlowBytes(buffered - in_.size());
       last_activity_ms_ = worker_->now_ms();
       progress = true;
     } else if (r.status() == net::IoStatus::kWouldBlock) {
@@ -172,6 +183,7 @@ bool DownstreamConnection::TunnelToUpstream() {
     } else if (r.status() == net::IoStatus::kInterrupted) {
       progress = true;
     } else {
+      CountFlowReset(r.error(), false);
       Close();  // the target reset the connection: the client's connection ends too
       return false;
     }
@@ -209,6 +221,7 @@ bool DownstreamConnection::TunnelToDownstream() {
       upstream_->readable = false;
       progress = true;
     } else {
+      CountFlowReset(r.error(), false);
       Close();  // reset by the target
       return false;
     }
@@ -217,6 +230,7 @@ bool DownstreamConnection::TunnelToDownstream() {
     net::IoResult r = WriteHeadThenBuffer(*transport_, out_, &out_sent_, b);
     if (r.ok()) {
       sent_bytes_ += r.bytes();
+      CountFlowBytes(r.bytes());
       last_activity_ms_ = worker_->now_ms();
       progress = true;
     } else if (r.status() == net::IoStatus::kWouldBlock) {
@@ -224,6 +238,7 @@ bool DownstreamConnection::TunnelToDownstream() {
     } else if (r.status() == net::IoStatus::kInterrupted) {
       progress = true;
     } else {
+      CountFlowReset(r.error(), true);
       Close();  // the client is gone
       return false;
     }
@@ -261,48 +276,38 @@ void DownstreamConnection::CheckTunnelTimers(int64_t now_ms) {
   if (now_ms - last_activity_ms_ >= idle_timeout_ms_) Close();  // nothing either way
 }
 
-// Reference §8.6: a deregistered target's flows end with its delay when
-// deregistration_delay.connection_termination.enabled (else they go on until they end or
-// idle out); an unhealthy target's flows end at once, after the unhealthy draining interval,
-// or never, as target_health_state.unhealthy.* say — but not while the group fails open
-// (none of its targets routable), where new flows go to unhealthy targets too.
+// Reference §8.6, as proxy/flow_termination.h says.
 bool DownstreamConnection::FlowMustEnd(int64_t now_ms) const {
-  const balancer::TargetStats* t = counted_target_;
-  if (t == nullptr) return false;
-  if (t->reset_flows_at_drain_end.load(std::memory_order_relaxed) && worker_->snapshot() &&
-      worker_->snapshot()->DrainExpired(t, now_ms)) {
-    return true;
-  }
-  const int64_t since = t->unhealthy_since_ms.load(std::memory_order_relaxed);
-  const int32_t grace = t->unhealthy_flow_grace_ms.load(std::memory_order_relaxed);
-  if (since == 0 || grace < 0 || now_ms < since + grace) return false;
-  for (const balancer::TargetStats* other :
-       snapshot_->target_groups[static_cast<size_t>(target_group_)].candidates) {
-    if (other->routable.load(std::memory_order_acquire)) return true;  // not failing open
-  }
-  return false;
+  if (counted_target_ == nullptr) return false;
+  return proxy::FlowMustEnd(counted_target_,
+                            snapshot_->target_groups[static_cast<size_t>(target_group_)],
+                            worker_->snapshot().get(), now_ms);
 }
 
-// When FlowMustEnd will turn true for an unhealthy target's draining interval (INT64_MAX:
-// not pending, or not a network load balancer's flow: a WebSocket to an unhealthy target is
-// not re-checked every tick for nothing). One already due while the group fails open is
-// re-checked every tick, so that it ends soon after another target turns healthy. The drain
-// deadline is NextCheckMs's own.
+// INT64_MAX also when not a network load balancer's flow: a WebSocket to an unhealthy target
+// is not re-checked every tick for nothing. The drain deadline is NextCheckMs's own.
 int64_t DownstreamConnection::UnhealthyFlowDeadlineMs() const {
-  const balancer::TargetStats* t = counted_target_;
-  if (t == nullptr || listener_->protocol == snapshot::ListenerProtocol::kHttp ||
+  if (listener_->protocol == snapshot::ListenerProtocol::kHttp ||
       listener_->protocol == snapshot::ListenerProtocol::kHttps) {
     return INT64_MAX;
   }
-  const int64_t since = t->unhealthy_since_ms.load(std::memory_order_relaxed);
-  const int32_t grace = t->unhealthy_flow_grace_ms.load(std::memory_order_relaxed);
-  return since == 0 || grace < 0 ? INT64_MAX : since + grace;
+  return proxy::UnhealthyFlowDeadlineMs(counted_target_);
 }
 
 void DownstreamConnection::ResetTunnel() {
   transport_->ResetOnClose();
   if (upstream_ != nullptr) upstream_->transport().ResetOnClose();
+  // TCP_ELB_Reset_Count: one reset to each side Sluice ends the flow with.
+  observe::WorkerMetrics::Add(*lb_metrics_, observe::LbMetric::kTcpElbResetCount,
+                              upstream_ != nullptr ? 2 : 1);
   Close();
+}
+
+void DownstreamConnection::CountFlowReset(int error, bool downstream) {
+  if (flow_bytes_metric_ == observe::LbMetric::kCount) return;  // not a network flow
+  if (error != ECONNRESET && error != EPIPE) return;
+  observe::WorkerMetrics::Add(*lb_metrics_, downstream ? observe::LbMetric::kTcpClientResetCount
+                                                       : observe::LbMetric::kTcpTargetResetCount);
 }
 
 }  // namespace sluice::proxy

@@ -12,6 +12,7 @@
 
 #include "balancer/picker.h"
 #include "net/socket.h"
+#include "proxy/flow_termination.h"
 #include "proxy/target_candidates.h"
 #include "proxy/worker.h"
 
@@ -52,6 +53,14 @@ class UdpListener::FlowSocket final : public net::EventHandler {
   nlb::FlowTuple tuple;
   int fd;  // -1 once the flow is removed (its number may already belong to another socket)
   ReplyPath reply;
+  // The load balancer's counters the flow was counted active on (a reload may move the
+  // listener to another slot before the flow ends). The worker's, as long as it lives.
+  observe::WorkerMetrics::LbRow* metrics = nullptr;
+  // The flow's target and group in the snapshot it started with (kept alive by it), for
+  // its termination (flow_termination.h).
+  std::shared_ptr<const snapshot::Snapshot> snapshot;
+  const snapshot::TargetGroupRuntime* group = nullptr;
+  const balancer::TargetStats* target = nullptr;
 
  private:
   UdpListener* owner_;
@@ -175,6 +184,7 @@ void UdpListener::Receive(int i) {
     return;
   }
   const size_t size = b.msgs[i].msg_len;
+  auto* socket = static_cast<FlowSocket*>(flow->owner);
   if (send(flow->upstream_fd, b.data[i], size, MSG_DONTWAIT) < 0) {
     // A full socket buffer drops it, as the network would; ECONNREFUSED reports an ICMP
     // error for an earlier datagram (nothing listens at the target): this one is dropped,
@@ -185,23 +195,32 @@ void UdpListener::Receive(int i) {
   ++counters_.datagrams_in;
   ++flow->packets_in;
   flow->bytes_in += size;
+  observe::WorkerMetrics::Add(*socket->metrics, observe::LbMetric::kProcessedBytesUdp, size);
 }
 
 nlb::UdpFlow* UdpListener::OpenFlow(const nlb::FlowTuple& tuple, const ReplyPath& reply) {
+  using observe::LbMetric;
+  observe::WorkerMetrics::LbRow& metrics = worker_->metrics().Lb(listener_->lb_metrics_slot);
   const auto& actions = listener_->listener->default_actions;
   const std::shared_ptr<const snapshot::Snapshot>& snap = worker_->snapshot();
   const int tg =
       actions.empty() || !snap ? -1 : balancer::PickForwardGroup(actions.back(), worker_->rng());
-  if (tg < 0) return nullptr;
-  const snapshot::TargetGroupRuntime& group = snap->target_groups[static_cast<size_t>(tg)];
-  if (group.targets.empty()) return nullptr;
-  // No salt: every datagram of a tuple would pick the same target (§8.2).
-  const uint32_t chosen = ChooseFlowTargetIndex(*worker_, group, tuple, 0);
+  const snapshot::TargetGroupRuntime* group =
+      tg < 0 ? nullptr : &snap->target_groups[static_cast<size_t>(tg)];
   // The process-wide budget of flow sockets: a flood of spoofed sources must not take the
   // descriptors and ports that connections, target connects and health checks need.
-  if (g_flow_sockets.load(std::memory_order_relaxed) >= FlowSocketBudget()) return nullptr;
-  auto fd = net::ConnectDatagram(group.targets[chosen].address);
-  if (!fd.ok()) return nullptr;  // out of descriptors, or no route: dropped
+  if (group == nullptr || group->targets.empty() ||
+      g_flow_sockets.load(std::memory_order_relaxed) >= FlowSocketBudget()) {
+    observe::WorkerMetrics::Add(metrics, LbMetric::kRejectedFlowCountUdp);
+    return nullptr;
+  }
+  // No salt: every datagram of a tuple would pick the same target (§8.2).
+  const uint32_t chosen = ChooseFlowTargetIndex(*worker_, *group, tuple, 0);
+  auto fd = net::ConnectDatagram(group->targets[chosen].address);
+  if (!fd.ok()) {  // out of descriptors, or no route: dropped
+    observe::WorkerMetrics::Add(metrics, LbMetric::kRejectedFlowCountUdp);
+    return nullptr;
+  }
   g_flow_sockets.fetch_add(1, std::memory_order_relaxed);
   auto* socket = new FlowSocket(this, tuple, fd.value());
   socket->reply = reply;
@@ -209,7 +228,17 @@ nlb::UdpFlow* UdpListener::OpenFlow(const nlb::FlowTuple& tuple, const ReplyPath
     close(fd.value());
     g_flow_sockets.fetch_sub(1, std::memory_order_relaxed);
     delete socket;
+    observe::WorkerMetrics::Add(metrics, LbMetric::kRejectedFlowCountUdp);
     return nullptr;
+  }
+  socket->metrics = &metrics;
+  socket->snapshot = snap;
+  socket->group = group;
+  socket->target = group->targets[chosen].stats.get();
+  observe::WorkerMetrics::Add(metrics, LbMetric::kNewFlowCountUdp);
+  observe::WorkerMetrics::Add(metrics, LbMetric::kActiveFlowCountUdp);
+  if (!group->targets[chosen].stats->routable.load(std::memory_order_relaxed)) {
+    observe::WorkerMetrics::Add(metrics, LbMetric::kUnhealthyRoutingFlowCount);  // fail-open
   }
   nlb::UdpFlow flow;
   flow.target = chosen;
@@ -254,12 +283,45 @@ void UdpListener::RelayReplies(FlowSocket* socket) {
     ++counters_.datagrams_out;
     ++flow->packets_out;
     flow->bytes_out += static_cast<uint64_t>(n);
+    observe::WorkerMetrics::Add(*socket->metrics, observe::LbMetric::kProcessedBytesUdp,
+                                static_cast<uint64_t>(n));
   }
   // More may wait: level-triggered, the loop calls again after the other handlers.
 }
 
 void UdpListener::Tick(int64_t now_ms) {
-  if (!stopped_) table_.ExpireIdle(now_ms, 4096);
+  if (stopped_) return;
+  table_.ExpireIdle(now_ms, 4096);
+  EndTerminatedFlows(now_ms);
+}
+
+// Flows whose target was deregistered (with connection termination, UDP's default) or turned
+// unhealthy end here: their sockets close, and the client's next datagram starts a new flow
+// to a healthy target (NLB has no reset to send for UDP). The flows are looked at only when
+// something may have changed: a target turned unhealthy since the last look, a target is
+// draining, or an unhealthy target's draining interval is due.
+void UdpListener::EndTerminatedFlows(int64_t now_ms) {
+  if (table_.size() == 0) return;
+  const snapshot::Snapshot* current = worker_->snapshot().get();
+  const uint64_t transitions = balancer::UnhealthyTransitions();
+  const bool draining = current != nullptr && !current->draining.empty();
+  if (!draining && transitions == transitions_seen_ && now_ms < next_unhealthy_deadline_ms_) {
+    return;
+  }
+  transitions_seen_ = transitions;
+  int64_t next = INT64_MAX;
+  ending_.clear();
+  table_.ForEachByRecency([&](const nlb::FlowTuple& tuple, const nlb::UdpFlow& flow) {
+    const auto* socket = static_cast<const FlowSocket*>(flow.owner);
+    if (FlowMustEnd(socket->target, *socket->group, current, now_ms)) {
+      ending_.push_back(tuple);
+    } else {
+      next = std::min(next, UnhealthyFlowDeadlineMs(socket->target));
+    }
+  });
+  next_unhealthy_deadline_ms_ = next;
+  for (const nlb::FlowTuple& tuple : ending_) table_.Erase(tuple);
+  counters_.terminated += ending_.size();
 }
 
 void UdpListener::Stop() {
@@ -285,6 +347,8 @@ void UdpListener::OnFlowRemoved(void* self, const nlb::FlowTuple&, const nlb::Ud
                                 nlb::UdpFlowRemoval) {
   auto* listener = static_cast<UdpListener*>(self);
   auto* socket = static_cast<FlowSocket*>(flow.owner);
+  observe::WorkerMetrics::Add(*socket->metrics, observe::LbMetric::kActiveFlowCountUdp,
+                              ~uint64_t{0});
   listener->worker_->loop().Remove(flow.upstream_fd);
   close(flow.upstream_fd);
   g_flow_sockets.fetch_sub(1, std::memory_order_relaxed);

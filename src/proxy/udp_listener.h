@@ -4,7 +4,10 @@
 // pinned at its first datagram to a target of the default forward's group by the flow hash
 // (over the healthy targets, all of them when none is), with one connected UDP socket towards
 // that target so that the target's replies find their client. A flow ends after 120 s without
-// a datagram either way (NLB's fixed UDP idle timeout); the next datagram starts a new one.
+// a datagram either way (NLB's fixed UDP idle timeout), or when its target's deregistration
+// delay ends (deregistration_delay.connection_termination.enabled, UDP's default) or the
+// target turns unhealthy (target_health_state.unhealthy.*, §8.6); the next datagram starts a
+// new one.
 //
 // Bounds: at most kMaxFlows flows per listener and worker (a flood of spoofed sources evicts
 // the least recently used flows, counted, rather than exhausting memory), and at most
@@ -22,6 +25,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "nlb/udp_flow_table.h"
 #include "proxy/listen_handler.h"
@@ -43,6 +47,7 @@ class UdpListener final : public ListenHandler {
     uint64_t datagrams_out = 0;  // target → client, forwarded
     uint64_t dropped = 0;        // not forwarded: no target, a full socket buffer, an error
     uint64_t flows_opened = 0;
+    uint64_t terminated = 0;  // flows ended for their target (deregistered, unhealthy)
   };
 
   UdpListener(Worker* worker, int fd, const snapshot::ListenerRuntime* listener);
@@ -73,6 +78,8 @@ class UdpListener final : public ListenHandler {
   nlb::UdpFlow* OpenFlow(const nlb::FlowTuple& tuple, const ReplyPath& reply);
   // The target's datagrams on `socket` to its client, from the address the client reached.
   void RelayReplies(FlowSocket* socket);
+  // Removes the flows whose target's state ends them (reference §8.6; flow_termination.h).
+  void EndTerminatedFlows(int64_t now_ms);
   static void OnFlowRemoved(void* self, const nlb::FlowTuple& tuple, const nlb::UdpFlow& flow,
                             nlb::UdpFlowRemoval why);
 
@@ -83,6 +90,9 @@ class UdpListener final : public ListenHandler {
   nlb::UdpFlowTable table_;
   std::unique_ptr<Batch> batch_;
   Counters counters_;
+  uint64_t transitions_seen_ = 0;  // balancer::UnhealthyTransitions() at the last look
+  int64_t next_unhealthy_deadline_ms_ = INT64_MAX;
+  std::vector<nlb::FlowTuple> ending_;  // EndTerminatedFlows' scratch
   bool destroying_ = false;
   bool stopped_ = false;
 };

@@ -66,7 +66,8 @@ Result<ListenerRuntime> CompileListener(config::LoadBalancer& lb, config::Listen
   rt.listener = &l;
   rt.port_text = std::to_string(l.port);
   rt.sticky_scope = balancer::StickyHash(lb.name + ":" + l.bind_address + ":" + rt.port_text);
-  rt.elb_log_name = config::LoadBalancerLogName(lb.name);
+  rt.elb_log_name = config::LoadBalancerLogName(lb.name, lb.type);
+  rt.listener_id = config::ListenerId(lb.name, l);
   if (lb.attributes.access_logs.enabled) rt.access_log_key = AccessLogKey(lb.name);
   if (lb.attributes.connection_logs.enabled) rt.connection_log_key = ConnectionLogKey(lb.name);
   auto table = routing::RuleTable::Compile(l);
@@ -171,10 +172,13 @@ Result<bool> SnapshotCompiler::CompileTargetGroups(Snapshot* snap, Pending* next
     rt.lb_cookie_scope = balancer::StickyHash("lb:" + tg.name);
     rt.app_cookie_scope = balancer::StickyHash("app:" + tg.name);
     rt.arn = config::TargetGroupArn(cfg.account, tg.name);
-    if (metric_slots_ != nullptr) {
-      rt.metrics_slot = metric_slots_->TargetGroup(tg.name, config::TargetGroupDimension(tg.name));
-    }
     if (auto enums = CompileGroupEnums(tg, &rt); !enums.ok()) return enums.error();
+    if (metric_slots_ != nullptr) {
+      const bool network =
+          rt.protocol != TargetProtocol::kHttp && rt.protocol != TargetProtocol::kHttps;
+      rt.metrics_slot =
+          metric_slots_->TargetGroup(tg.name, config::TargetGroupDimension(tg.name), network);
+    }
     const bool tls_targets =
         rt.protocol == TargetProtocol::kHttps || rt.protocol == TargetProtocol::kTls;
     if (tls_targets || rt.health_check_protocol == HealthCheckProtocol::kHttps) {

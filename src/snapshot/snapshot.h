@@ -59,7 +59,8 @@ struct ListenerRuntime {
   uint64_t sticky_scope = 0;  // StickyHash("<lb>:<address>"): scopes AWSALBTG cookies
   // HTTPS: the certificates and policy every accepted connection's session starts from.
   std::shared_ptr<const tls::ServerContext> tls;
-  std::string elb_log_name;         // "app/<name>/<id>" (access log elb)
+  std::string elb_log_name;         // "app/<name>/<id>" (access log elb); "net/" for a network LB
+  std::string listener_id;          // the listener ARN's last part (NLB access log field 5)
   uint64_t access_log_key = 0;      // the load balancer's access log stream; 0: logs off
   uint64_t connection_log_key = 0;  // its connection log stream; 0: logs off
   int lb_metrics_slot = -1;         // the load balancer's observe::MetricSlots slot; -1: none

@@ -208,6 +208,7 @@ Result<std::shared_ptr<const ServerContext>> ServerContext::Build(
       return Error{ErrorSource::kConfig, error};
     }
     self->facts_.push_back(&cert->facts);
+    self->names_.push_back(&cert->name);
   }
   if (self->contexts_.empty()) {
     return Error{ErrorSource::kConfig, "a " + listener.protocol + " listener needs a certificate"};
@@ -224,6 +225,15 @@ SSL* ServerContext::NewSession() const {
   }
   SSL_set_accept_state(ssl);
   return ssl;
+}
+
+std::string_view ServerContext::ChosenCertificate(SSL* ssl) const {
+  if (ssl == nullptr) return {};
+  const SSL_CTX* ctx = SSL_get_SSL_CTX(ssl);
+  for (size_t i = 0; i < contexts_.size(); ++i) {
+    if (contexts_[i] == ctx) return *names_[i];
+  }
+  return {};
 }
 
 int ServerContext::OnClientHello(SSL* ssl, int*, void* arg) {

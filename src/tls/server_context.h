@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -69,6 +70,9 @@ class ServerContext {
 
   const config::SslPolicy& policy() const { return *policy_; }
   size_t certificate_count() const { return contexts_.size(); }
+  // The store's name of the certificate a session presents (the SNI choice; the default
+  // before the ClientHello); empty for a session of another context. Any thread.
+  std::string_view ChosenCertificate(SSL* ssl) const;
 
  private:
   ServerContext() = default;
@@ -77,6 +81,7 @@ class ServerContext {
   const config::SslPolicy* policy_ = nullptr;
   std::vector<SSL_CTX*> contexts_;                 // [0]: the default certificate's
   std::vector<const CertificateFacts*> facts_;     // parallel; owned by the store
+  std::vector<const std::string*> names_;          // parallel; owned by the store
   std::shared_ptr<const CertificateStore> store_;  // keeps facts_ alive
   std::shared_ptr<const TrustStore> trust_;
 };

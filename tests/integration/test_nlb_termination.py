@@ -19,6 +19,8 @@ import time
 
 from conftest import LOCAL, admin_get, fast_health, free_port, health_rows, wait_until
 from test_nlb_tcp import nlb_config, recv_exact, recv_line, servers  # noqa: F401 (fixture)
+from test_nlb_udp import ask, client, free_udp_port, udp_config
+from test_nlb_udp import echoes as udp_echoes  # noqa: F401 (a fixture; echoes() is ours)
 
 
 def flow_to(port: int, name: str, tries: int = 60) -> socket.socket:
@@ -113,11 +115,12 @@ def test_without_termination_an_unhealthy_targets_flows_drain_for_the_interval(s
     wait_state(admin, b.port, "healthy")
     draining = flow_to(port, "a")
     a.stop()
-    wait_state(admin, a.port, "unhealthy")
+    wait_state(admin, a.port, "unhealthy.draining")  # NLB's state while the flows drain
     turned = time.monotonic()
     assert echoes(draining)  # within the interval
     assert outcome(draining, 10) == "reset"
     assert time.monotonic() - turned >= 1.5  # not at once: at the interval's end
+    wait_state(admin, a.port, "unhealthy")  # the interval is over
 
 
 def test_source_ip_stickiness_sends_each_clients_flows_to_one_target(sluice, servers):
@@ -139,3 +142,48 @@ def test_source_ip_stickiness_sends_each_clients_flows_to_one_target(sluice, ser
         assert len(seen) == 1, (source, seen)
         chosen[source] = seen.pop()
     assert len(set(chosen.values())) >= 2, chosen  # twelve clients over four targets
+
+
+def udp_flow_to(port: int, name: str, tries: int = 60):
+    """A UDP client socket whose flow the hash sent to target `name`."""
+    for i in range(tries):
+        c = client(port)
+        if ask(c, b"hello").startswith(name.encode() + b":"):
+            return c
+        c.close()
+    raise AssertionError(f"no UDP flow reached {name} in {tries} tries")
+
+
+def udp_with(port, targets, attributes):
+    cfg = udp_config(port, targets)
+    cfg["TargetGroups"][0]["Attributes"] = attributes
+    return cfg
+
+
+def test_udp_flows_of_a_deregistered_target_end_with_its_delay_by_default(sluice, udp_echoes):
+    a, b = udp_echoes("a"), udp_echoes("b")
+    port = free_udp_port()
+    attrs = {"deregistration_delay.timeout_seconds": 1}  # termination: UDP's default, true
+    lb = sluice(udp_with(port, [a.port, b.port], attrs))
+    c = udp_flow_to(port, "a")
+    lb.reload(udp_with(port, [b.port], attrs))
+    # Until the delay ends the flow stays on a; then its socket closes and the next
+    # datagram starts a new flow, to b.
+    wait_until(lambda: ask(c, b"x").startswith(b"b:"), 10, 0.1, "the flow to move to b")
+    assert ask(c, b"y") == b"b:y"
+    c.close()
+
+
+def test_udp_flows_go_on_past_the_delay_without_termination(sluice, udp_echoes):
+    a, b = udp_echoes("a"), udp_echoes("b")
+    port = free_udp_port()
+    attrs = {"deregistration_delay.timeout_seconds": 1,
+             "deregistration_delay.connection_termination.enabled": False}
+    lb = sluice(udp_with(port, [a.port, b.port], attrs))
+    c = udp_flow_to(port, "a")
+    lb.reload(udp_with(port, [b.port], attrs))
+    end = time.monotonic() + 3  # well past the 1 s delay
+    while time.monotonic() < end:
+        assert ask(c, b"x") == b"a:x"  # the flow stays on a until it idles out
+        time.sleep(0.1)
+    c.close()

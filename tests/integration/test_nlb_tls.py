@@ -14,6 +14,9 @@ Covered:
 
 from __future__ import annotations
 
+import gzip
+import re
+import signal
 import socket
 import socketserver
 import ssl
@@ -245,3 +248,56 @@ def test_a_target_that_does_not_speak_tls_closes_the_client(sluice, targets, cer
         assert data == b""
     wait_until(lambda: "closed the client's connection" in s_proc.proc.stderr(), 10,
                what="the target's TLS failure logged")
+
+
+def test_tls_connections_are_logged_as_nlb_logs_them(sluice, targets, cert, tmp_path):
+    """The NLB access log (§5.7): one `tls 2.0` line per TLS connection, written when it ends,
+    in a file named `..._net.<name>.<id>_<end>_<random>.log.gz`; a failed handshake too."""
+    t = targets("a")
+    port = free_port()
+    logs = tmp_path / "logs"
+    cfg = nlb_tls_config(cert, [tls_listener(port, "app", "HTTP2Preferred")], t.port)
+    cfg["LoadBalancers"][0]["Attributes"] = {"access_logs.s3.enabled": True,
+                                             "sluice.access_logs.directory": str(logs)}
+    cfg["Account"] = {"Id": "123456789012", "Region": "eu-west-3"}
+    lb = sluice(cfg)
+    with tls_connect(port, cert, ["h2", "http/1.1"]) as s:
+        assert recv_until(s, b"\n") == b"a\n"
+        s.sendall(b"hello")
+        assert recv_until(s, b"hello") == b"hello"
+        s.sendall(b"quit")
+        assert recv_until(s, b"bye") == b"bye"
+    # A client that is not speaking TLS: its connection is logged with dashes.
+    with socket.create_connection((LOCAL, port), timeout=10) as raw:
+        raw.sendall(b"GET / HTTP/1.1\r\n\r\n")
+        raw.settimeout(10)
+        try:
+            while raw.recv(1024):
+                pass
+        except OSError:
+            pass
+    lb.proc.signal(signal.SIGTERM)
+    lb.proc.popen.wait(15)
+    files = sorted(logs.rglob("*.log.gz"))
+    assert len(files) == 1, files
+    assert re.fullmatch(r"123456789012_elasticloadbalancing_eu-west-3_net\.net\.[0-9a-f]{16}_"
+                        r"\d{8}T\d{4}Z_[0-9a-z]+\.log\.gz", files[0].name), files[0].name
+    with gzip.open(files[0], "rt", encoding="ascii") as fh:
+        lines = fh.read().splitlines()
+    # The readiness probe's connection may be logged too (it sends nothing).
+    ok = [line.split(" ") for line in lines if " tlsv1" in line]
+    assert len(ok) == 1, lines
+    f = ok[0]
+    assert len(f) == 22, f
+    assert f[0:2] == ["tls", "2.0"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", f[2]) and f[2] >= f[21]
+    assert re.fullmatch(r"net/net/[0-9a-f]{16}", f[3]) and re.fullmatch(r"[0-9a-f]{16}", f[4])
+    assert f[5].startswith("127.0.0.1:") and f[6] == f"127.0.0.1:{port}"
+    assert int(f[7]) >= int(f[8]) >= 0  # the handshake is part of the connection's time
+    # From the client after decryption: hello + quit; to it: "a\n" + hello + bye.
+    assert (f[9], f[10]) == ("9", str(2 + 5 + 3))
+    assert f[12] == "arn:aws:acm:eu-west-3:123456789012:certificate/site"
+    assert f[13] == "-" and f[14] != "-" and f[15] in ("tlsv12", "tlsv13") and f[16] == "-"
+    assert f[17] == "site.test" and f[18] == "h2" and f[19] == "-"  # TCP target: no back ALPN
+    failed = [line.split(" ") for line in lines if " tlsv1" not in line]
+    assert failed and all(len(x) == 22 and x[8] == "-" and x[12] == "-" for x in failed), lines
