@@ -124,7 +124,7 @@ TargetGroups:
   - {Name: web, Port: 80, Attributes: {proxy_protocol_v2.enabled: true}}
 )";
   EXPECT_THAT(Errors(kHttpGroup),
-              ElementsAre(HasSubstr("proxy_protocol_v2.enabled is for TCP target groups")));
+              ElementsAre(HasSubstr("proxy_protocol_v2.enabled is for TCP and TLS target groups")));
 }
 
 TEST(NetworkConfig, FlowTerminationDefaultsAndRoundTrip) {

@@ -480,10 +480,11 @@ void ParseTargetGroup(Reader& r, const Field& item, TargetGroup* out,
   ParseAttributes(r, attributes, out->protocol, &out->attributes);
   const TargetGroupAttributes& a = out->attributes;
   bool tls_set = !a.tls_server_name.empty() || a.tls_verify || !a.tls_verify_ca_file.empty();
-  if (a.proxy_protocol_v2 && out->protocol != "TCP") {
+  if (a.proxy_protocol_v2 && out->protocol != "TCP" && out->protocol != "TLS") {
     r.AddError(attributes,
-               "proxy_protocol_v2.enabled is for TCP target groups (network load "
-               "balancers; not yet for TLS, UDP or TCP_UDP groups); this group's protocol is " +
+               "proxy_protocol_v2.enabled is for TCP and TLS target groups (network load "
+               "balancers; a UDP or TCP_UDP group keeps the client's address without it); this "
+               "group's protocol is " +
                    out->protocol);
   }
   if (tls_set && out->protocol != "HTTPS" && out->protocol != "TLS" &&

@@ -133,10 +133,11 @@ TEST(TlsListenerConfig, TlsListenersHaveNoAttributesAndVerifyOnlyMutualTls) {
               ElementsAre(HasSubstr("a TLS listener's mutual TLS mode is off or verify")));
   EXPECT_THAT(Errors(With("    Port: 9443\n", "    Port: 9443\n    ProtocolVersion: HTTP2\n")),
               ElementsAre(HasSubstr("ProtocolVersion is only for HTTP and HTTPS target groups")));
-  EXPECT_THAT(Errors(With("    Port: 9443\n",
+  // PROXY v2 to a TLS group: sent in the clear before the handshake (§8.4).
+  EXPECT_TRUE(Errors(With("    Port: 9443\n",
                           "    Port: 9443\n    Attributes: "
-                          "{proxy_protocol_v2.enabled: true}\n")),
-              ElementsAre(HasSubstr("not yet for TLS, UDP or TCP_UDP groups")));
+                          "{proxy_protocol_v2.enabled: true}\n"))
+                  .empty());
 }
 
 TEST(TlsListenerConfig, ApplicationLoadBalancersRefuseTls) {

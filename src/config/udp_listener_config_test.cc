@@ -79,7 +79,7 @@ TEST(UdpListenerConfig, UdpListenersAndGroupsRefuseWhatTheyCannotUse) {
   EXPECT_THAT(Errors(With("    Port: 5353\n",
                           "    Port: 5353\n    Attributes: "
                           "{proxy_protocol_v2.enabled: true}\n")),
-              ElementsAre(HasSubstr("not yet for TLS, UDP or TCP_UDP groups")));
+              ElementsAre(HasSubstr("a UDP or TCP_UDP group keeps the client's address")));
   EXPECT_THAT(Errors(With("    HealthCheckPort: \"53\"\n", "    HealthCheckProtocol: UDP\n")),
               ElementsAre(HasSubstr("health check protocol 'UDP' is invalid")));
 }

@@ -45,8 +45,9 @@ struct MonitoredGroup {
   bool in_use = true;
   // HTTPS checks: the group's TLS client side (SNI, verification); null for HTTP and TCP.
   std::shared_ptr<const tls::ClientContext> tls;
-  // proxy_protocol_v2.enabled: TCP and HTTP checks start with PROXY v2's LOCAL header (NLB's
-  // checks do, reference §8.7), so that a target that requires the header accepts them.
+  // proxy_protocol_v2.enabled: checks start with PROXY v2's LOCAL header (NLB's checks do,
+  // reference §8.7), so that a target that requires the header accepts them; an HTTPS
+  // check sends it in the clear before its handshake.
   bool proxy_protocol_v2 = false;
   CheckVersion version = CheckVersion::kHttp1;
   // Health-check logs: where each completed check is logged (none: not logged), and the

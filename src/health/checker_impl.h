@@ -46,7 +46,9 @@ class HealthChecker::Impl {
     int slow_start_seconds = 0;
     bool in_use = true;
     bool tcp = false;
-    bool proxy_protocol_v2 = false;  // send the LOCAL header first (TCP and HTTP checks)
+    // Send PROXY v2's LOCAL header first: before the request (HTTP), as the only bytes (TCP),
+    // in the clear before the handshake (HTTPS).
+    bool proxy_protocol_v2 = false;
     std::shared_ptr<const tls::ClientContext> tls;  // HTTPS checks only
     int64_t interval_ms = 0;
     int64_t timeout_ms = 0;

@@ -116,7 +116,9 @@ bool HealthChecker::Impl::StartRequest(Probe& p, const Entry& e, const Group& g)
     r.authority = authority;
     return p.h2.Start(r);
   }
-  p.io.Reset(g.tcp, g.proxy_protocol_v2 ? LocalProxyHeader() : std::string_view());
+  // (An HTTPS check's header goes before its handshake: OpenStream.)
+  p.io.Reset(g.tcp,
+             g.proxy_protocol_v2 && g.tls == nullptr ? LocalProxyHeader() : std::string_view());
   if (!g.tcp) {
     p.io.request()
         .append("GET ")
@@ -150,7 +152,9 @@ std::unique_ptr<net::Transport> HealthChecker::Impl::OpenStream(const Entry& e, 
     if (int c = CloseProbeSocket(fd); c != 0) CountError("close", c);
     return nullptr;
   }
-  return std::make_unique<net::TlsTransport>(fd, ssl, g.tls);
+  auto stream = std::make_unique<net::TlsTransport>(fd, ssl, g.tls);
+  if (g.proxy_protocol_v2) stream->SetCleartextPrefix(LocalProxyHeader());
+  return stream;
 }
 
 void HealthChecker::Impl::OnProbeEvents(uint32_t slot, uint32_t events) {

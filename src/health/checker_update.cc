@@ -16,7 +16,7 @@ void HealthChecker::Impl::TakeGroups(std::vector<MonitoredGroup>& groups) {
       g.grpc_matcher = StatusMatcher::Parse(mg.check.grpc_matcher, 0, 99);  // Matcher.GrpcCode
     }
     g.tcp = mg.check.protocol == "TCP";
-    g.proxy_protocol_v2 = mg.proxy_protocol_v2 && mg.check.protocol != "HTTPS";
+    g.proxy_protocol_v2 = mg.proxy_protocol_v2;
     if (mg.check.protocol == "HTTPS") g.tls = std::move(mg.tls);
     g.interval_ms = std::max<int64_t>(1, mg.check.interval_seconds) * 1000;
     g.timeout_ms = std::max<int64_t>(1, mg.check.timeout_seconds) * 1000;

@@ -83,9 +83,37 @@ IoResult TlsTransport::HandshakeFailure() const {
   return handshake_error_ == 0 ? IoResult::Eof() : IoResult::Failed(handshake_error_);
 }
 
+bool TlsTransport::SetCleartextPrefix(std::string_view prefix) {
+  prefix_.assign(prefix);
+  prefix_sent_ = 0;
+  return true;
+}
+
+HandshakeStatus TlsTransport::SendPrefix() {
+  while (prefix_sent_ < prefix_.size()) {
+    IoResult r = tcp_.Write(prefix_.data() + prefix_sent_, prefix_.size() - prefix_sent_);
+    if (r.ok()) {
+      prefix_sent_ += r.bytes();
+    } else if (r.status() == IoStatus::kInterrupted) {
+      continue;
+    } else if (r.status() == IoStatus::kWouldBlock) {
+      read_wants_write_ = true;  // a reader waits for the socket to take the prefix
+      return HandshakeStatus::kWantWrite;
+    } else {
+      handshake_failed_ = true;
+      handshake_error_ = r.error() != 0 ? r.error() : ECONNRESET;
+      return HandshakeStatus::kFailed;
+    }
+  }
+  return HandshakeStatus::kDone;
+}
+
 HandshakeStatus TlsTransport::Handshake() {
   if (handshake_done_) return HandshakeStatus::kDone;
   if (ssl_ == nullptr || handshake_failed_) return HandshakeStatus::kFailed;
+  if (prefix_sent_ < prefix_.size()) [[unlikely]] {
+    if (HandshakeStatus s = SendPrefix(); s != HandshakeStatus::kDone) return s;
+  }
   errno = 0;
   int ret = SSL_do_handshake(ssl_);
   const int saved_errno = errno;

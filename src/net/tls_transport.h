@@ -51,6 +51,7 @@ class TlsTransport final : public Transport, public EventHandler {
   bool HasBufferedInput() const override;
   const char* TlsFailure() const override;
   SSL* TlsSession() const override { return ssl_; }
+  bool SetCleartextPrefix(std::string_view prefix) override;
 
   void OnEvents(uint32_t events) override;
 
@@ -66,6 +67,8 @@ class TlsTransport final : public Transport, public EventHandler {
   // progress; after it failed, end of stream when the peer closed before finishing, its
   // errno when it reset, EPROTO when the TLS exchange failed.
   IoResult HandshakeFailure() const;
+  // Sends what is left of prefix_; kDone once all of it is out.
+  HandshakeStatus SendPrefix();
 
   TcpTransport tcp_;
   SSL* ssl_;
@@ -79,6 +82,8 @@ class TlsTransport final : public Transport, public EventHandler {
   bool session_broken_ = false;         // a TLS protocol error: its session must not be resumed
   int handshake_error_ = EPROTO;        // after a failed handshake: 0 (peer closed), errno, EPROTO
   unsigned long handshake_reason_ = 0;  // OpenSSL's reason code of that failure
+  std::string prefix_;                  // SetCleartextPrefix's bytes; prefix_sent_ of them out
+  size_t prefix_sent_ = 0;
 };
 
 }  // namespace sluice::net

@@ -123,6 +123,11 @@ class Transport {
   // The socket under a plain stream, whose bytes may move by splice(2) without passing
   // through this object (net/splice_pipe.h); -1 for TLS and memory streams.
   virtual int SpliceFd() const { return -1; }
+  // A TLS client stream: `prefix` (copied) goes out in the clear before its first TLS byte —
+  // the PROXY protocol header a network load balancer puts in front of a TLS target's stream
+  // (reference §8.4). Call before the handshake starts. False for streams without a
+  // handshake, whose caller writes the bytes itself.
+  virtual bool SetCleartextPrefix(std::string_view /*prefix*/) { return false; }
 };
 
 // Opens outgoing streams (upstream connections, health checks): TCP in the process

@@ -97,8 +97,12 @@ void DownstreamConnection::AppendProxyHeader() {
   if (local.port == 0) local = listener_address_;
   uint8_t header[64];
   const size_t n = nlb::EncodeProxyV2Proxy(nlb::ProxyV2Transport::kStream, peer_, local, header);
+  // A TLS group's target gets it in the clear, before its handshake (§8.4: prepended to the
+  // TCP stream); a TCP target before the client's first byte.
+  const std::string_view bytes(reinterpret_cast<const char*>(header), n);
+  if (upstream_->transport().SetCleartextPrefix(bytes)) return;
   worker_->TakeString(upstream_out_);
-  upstream_out_.assign(reinterpret_cast<const char*>(header), n);
+  upstream_out_.assign(bytes);
 }
 
 bool DownstreamConnection::UpstreamConnected() {

@@ -12,6 +12,7 @@ Covered:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import subprocess
 import os
@@ -240,9 +241,20 @@ NGINX = "/usr/sbin/nginx"
 def nginx_proxy_protocol_target(tmp_path):
     """NGINX on a free port that requires a PROXY protocol header (v1 or v2) and answers with
     the client address it read from it."""
+    with nginx_reading_proxy_protocol(tmp_path) as port:
+        yield port
+
+
+@contextlib.contextmanager
+def nginx_reading_proxy_protocol(tmp_path, tls=None):
+    """The NGINX of nginx_proxy_protocol_target; with `tls` (certificate, key), over TLS after
+    the header."""
     if not os.access(NGINX, os.X_OK):
         pytest.skip("nginx is not installed (scripts/setup.sh installs it)")
     port = free_port()
+    ssl_lines = ""
+    if tls:
+        ssl_lines = f"ssl_certificate {tls[0]}; ssl_certificate_key {tls[1]};"
     conf = tmp_path / "nginx.conf"
     conf.write_text(f"""
 daemon off;
@@ -259,7 +271,8 @@ http {{
   uwsgi_temp_path {tmp_path};
   scgi_temp_path {tmp_path};
   server {{
-    listen 127.0.0.1:{port} proxy_protocol;
+    listen 127.0.0.1:{port}{" ssl" if tls else ""} proxy_protocol;
+    {ssl_lines}
     location / {{ return 200 "client=$proxy_protocol_addr:$proxy_protocol_port server=$proxy_protocol_server_addr:$proxy_protocol_server_port\\n"; }}
   }}
 }}
@@ -276,10 +289,12 @@ http {{
         except OSError:
             return False
 
-    wait_until(listening, 10, what="nginx to listen")
-    yield port
-    proc.terminate()
-    proc.wait(10)
+    try:
+        wait_until(listening, 10, what="nginx to listen")
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def test_nginx_reads_the_client_address_from_proxy_protocol_v2(sluice,

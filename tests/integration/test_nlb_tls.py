@@ -25,8 +25,9 @@ import threading
 
 import pytest
 
-from conftest import LOCAL, free_port, wait_until
+from conftest import LOCAL, admin_get, free_port, health_rows, wait_until
 from test_https import openssl_cert
+from test_nlb_tcp import nginx_reading_proxy_protocol
 
 
 class _Echo(socketserver.BaseRequestHandler):
@@ -301,3 +302,36 @@ def test_tls_connections_are_logged_as_nlb_logs_them(sluice, targets, cert, tmp_
     assert f[17] == "site.test" and f[18] == "h2" and f[19] == "-"  # TCP target: no back ALPN
     failed = [line.split(" ") for line in lines if " tlsv1" not in line]
     assert failed and all(len(x) == 22 and x[8] == "-" and x[12] == "-" for x in failed), lines
+
+
+def test_a_tls_groups_target_reads_proxy_protocol_before_its_handshake(sluice, cert, tmp_path):
+    """proxy_protocol_v2 on a TLS group (§8.4): the header goes in the clear before the TLS
+    handshake, as NGINX's `listen ... ssl proxy_protocol` expects; its HTTPS health checks send
+    the LOCAL header before theirs, so NGINX (which refuses a connection without a header)
+    finds them healthy."""
+    with nginx_reading_proxy_protocol(tmp_path, tls=cert) as target:
+        port, admin = free_port(), free_port()
+        cfg = nlb_tls_config(cert, [tls_listener(port, "app")], target, group_protocol="TLS")
+        group = cfg["TargetGroups"][0]
+        group.update({"HealthCheckEnabled": True, "HealthCheckProtocol": "HTTPS",
+                      "HealthCheckPath": "/", "HealthCheckIntervalSeconds": 5,
+                      "HealthCheckTimeoutSeconds": 2, "HealthyThresholdCount": 2,
+                      "Attributes": {"proxy_protocol_v2.enabled": True}})
+        cfg["Admin"] = {"Address": LOCAL, "Port": admin}
+        sluice(cfg)
+
+        def state():
+            rows = list(health_rows(admin_get(admin)[2] or {}).values())
+            return rows[0].get("State") if rows else None
+        wait_until(lambda: state() == "healthy", 30, 0.2, "the HTTPS-checked target healthy")
+        with tls_connect(port, cert) as s:
+            client_port = s.getsockname()[1]
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b""
+            try:
+                while chunk := s.recv(4096):
+                    data += chunk
+            except ssl.SSLEOFError:
+                pass
+        assert data.startswith(b"HTTP/1.1 200 "), data
+        assert f"client={LOCAL}:{client_port} server={LOCAL}:{port}".encode() in data, data
