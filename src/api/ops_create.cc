@@ -5,6 +5,7 @@
 #include "api/render.h"
 #include "api/service.h"
 #include "base/ip_address.h"
+#include "config/alpn_policies.h"
 #include "config/arn.h"
 #include "config/ssl_policies.h"
 #include "config/validate.h"
@@ -35,18 +36,19 @@ ApiResult<OperationOutput> CreateLoadBalancer(const CallContext& c) {
     return SenderError("ValidationError", "Load balancer name cannot start with 'internal-'");
   }
   const std::string* type = c.params.Get("Type");
-  if (type != nullptr && *type != "application") {
-    return SenderError(
-        "ValidationError",
-        "Load balancer type '" + *type + "' is not served by Sluice yet; only 'application' is");
+  if (type != nullptr && *type != "application" && *type != "network") {
+    return SenderError("ValidationError", "Load balancer type '" + *type +
+                                              "' is not served by Sluice; 'application' and "
+                                              "'network' are ('gateway' is not)");
   }
+  const std::string lb_type = type != nullptr ? *type : "application";
   auto address = BindAddressOf(c.params);
   if (!address.ok()) return address.error();
   XmlWriter w;
   w.Open("LoadBalancers");
   for (const config::LoadBalancer& lb : c.config.load_balancers) {
     if (lb.name != name.value()) continue;
-    if (lb.bind_address != address.value()) {
+    if (lb.bind_address != address.value() || lb.type != lb_type) {
       return SenderError("DuplicateLoadBalancerName",
                          "A load balancer with the specified name already exists.");
     }
@@ -57,6 +59,7 @@ ApiResult<OperationOutput> CreateLoadBalancer(const CallContext& c) {
   config::Config next = c.config;
   config::LoadBalancer lb;
   lb.name = name.value();
+  lb.type = lb_type;
   lb.bind_address = address.value();
   auto tags = DecodeTags(c.params);
   if (!tags.ok()) return tags.error();
@@ -107,10 +110,15 @@ ApiResult<std::vector<config::ListenerCertificate>> DecodeCertificates(const Cal
 
 ApiResult<config::Listener> DecodeListener(const CallContext& c, const config::LoadBalancer& lb) {
   config::Listener l;
-  l.protocol = c.params.Get("Protocol") ? *c.params.Get("Protocol") : "HTTP";
-  if (l.protocol != "HTTP" && l.protocol != "HTTPS") {
+  const bool network = lb.type == "network";
+  l.protocol = c.params.Get("Protocol") ? *c.params.Get("Protocol") : (network ? "TCP" : "HTTP");
+  const bool known = network ? (l.protocol == "TCP" || l.protocol == "TLS" || l.protocol == "UDP" ||
+                                l.protocol == "TCP_UDP")
+                             : (l.protocol == "HTTP" || l.protocol == "HTTPS");
+  if (!known) {
     return SenderError("UnsupportedProtocol",
-                       "Listener protocol '" + l.protocol + "' must be one of 'HTTP, HTTPS'");
+                       "Listener protocol '" + l.protocol + "' must be one of " +
+                           (network ? "'TCP, TLS, UDP, TCP_UDP'" : "'HTTP, HTTPS'"));
   }
   auto port = ReadInteger(c.params, "Port", "port", 1, 65535);
   if (!port.ok()) return port.error();
@@ -126,12 +134,23 @@ ApiResult<config::Listener> DecodeListener(const CallContext& c, const config::L
   auto tags = DecodeTags(c.params);
   if (!tags.ok()) return tags.error();
   l.tags = std::move(tags.value());
-  if (l.protocol == "HTTPS") {
+  if (l.protocol == "HTTPS" || l.protocol == "TLS") {
     const std::string* policy = c.params.Get("SslPolicy");
     l.ssl_policy = policy ? *policy : std::string(config::kDefaultSslPolicy);
     if (config::FindSslPolicy(l.ssl_policy) == nullptr) {
       return SenderError("SSLPolicyNotFound", "SSL policy '" + l.ssl_policy + "' not found");
     }
+  }
+  if (auto alpn = c.params.List("AlpnPolicy"); alpn && !alpn->empty()) {
+    if (l.protocol != "TLS") {
+      return SenderError("ValidationError", "AlpnPolicy is only for TLS listeners");
+    }
+    if (alpn->size() != 1 || !config::ParseAlpnPolicy(alpn->front())) {
+      return SenderError("ALPNPolicyNotFound", "ALPN policy '" + alpn->front() + "' not found");
+    }
+    l.alpn_policy = alpn->front();
+  } else if (l.protocol == "TLS") {
+    l.alpn_policy = "None";
   }
   return l;
 }

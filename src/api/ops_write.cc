@@ -136,6 +136,16 @@ ApiResult<OperationOutput> CreateTargetGroup(const CallContext& c) {
   if (!port.value()) return SenderError("ValidationError", "A port must be specified");
   tg.port = *port.value();
   tg.health_check.protocol = tg.protocol;
+  if (tg.protocol == "TCP" || tg.protocol == "TLS" || tg.protocol == "UDP" ||
+      tg.protocol == "TCP_UDP") {
+    // A network load balancer's group, with NLB's defaults as the config file gives them
+    // (reference §8.7, §8.6, §8.2): TCP checks with a 10 s timeout, source-IP stickiness
+    // type, and a UDP group's deregistered flows terminated.
+    tg.health_check.protocol = "TCP";
+    tg.health_check.timeout_seconds = 10;
+    tg.attributes.stickiness_type = "source_ip";
+    tg.attributes.deregistration_termination = tg.protocol == "UDP" || tg.protocol == "TCP_UDP";
+  }
   const bool grpc = tg.protocol_version == "GRPC";
   if (grpc) tg.health_check.path = config::kGrpcHealthCheckPath;
   auto hc = ReadHealthCheck(c.params, grpc, &tg.health_check);

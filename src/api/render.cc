@@ -136,7 +136,7 @@ std::vector<std::string> LoadBalancersOf(const config::Config& config, std::stri
       used = used || uses(l.default_actions);
       for (const config::Rule& r : l.rules) used = used || uses(r.actions);
     }
-    if (used) out.push_back(config::LoadBalancerArn(config.account, lb.name));
+    if (used) out.push_back(config::LoadBalancerArn(config.account, lb.name, lb.type));
   }
   return out;
 }
@@ -156,7 +156,7 @@ std::string IpAddressTypeOf(const config::LoadBalancer& lb) {
 void WriteLoadBalancer(const config::Config& config, const config::LoadBalancer& lb,
                        std::string_view created_time, XmlWriter* w) {
   w->Open("member")
-      .Leaf("LoadBalancerArn", config::LoadBalancerArn(config.account, lb.name))
+      .Leaf("LoadBalancerArn", config::LoadBalancerArn(config.account, lb.name, lb.type))
       .Leaf("DNSName", LoadBalancerDnsName(config.account, lb.name))
       .Leaf("CanonicalHostedZoneId", "ZSLUICE0LOCAL")
       .Leaf("CreatedTime", created_time)
@@ -177,8 +177,8 @@ void WriteListener(const config::Config& config, const config::LoadBalancer& lb,
                    const config::Listener& listener, XmlWriter* w) {
   std::string id = config::ListenerId(lb.name, listener);
   w->Open("member")
-      .Leaf("ListenerArn", config::ListenerArn(config.account, lb.name, id))
-      .Leaf("LoadBalancerArn", config::LoadBalancerArn(config.account, lb.name))
+      .Leaf("ListenerArn", config::ListenerArn(config.account, lb.name, id, lb.type))
+      .Leaf("LoadBalancerArn", config::LoadBalancerArn(config.account, lb.name, lb.type))
       .Leaf("Port", listener.port)
       .Leaf("Protocol", listener.protocol);
   if (listener.protocol == "HTTPS" || listener.protocol == "TLS") {
@@ -203,7 +203,7 @@ void WriteRule(const config::Config& config, const config::LoadBalancer& lb,
   std::string rule_id =
       rule ? config::RuleId(listener_id, *rule) : config::DefaultRuleId(listener_id);
   w->Open("member")
-      .Leaf("RuleArn", config::RuleArn(config.account, lb.name, listener_id, rule_id))
+      .Leaf("RuleArn", config::RuleArn(config.account, lb.name, listener_id, rule_id, lb.type))
       .Leaf("Priority", rule ? std::to_string(rule->priority) : std::string("default"));
   w->Open("Conditions");
   if (rule) {

@@ -83,7 +83,8 @@ Service::Answer Service::Call(const QueryParams& params, std::string_view reques
 
 ApiResult<size_t> FindLoadBalancer(const config::Config& config, std::string_view arn) {
   for (size_t i = 0; i < config.load_balancers.size(); ++i) {
-    if (config::LoadBalancerArn(config.account, config.load_balancers[i].name) == arn) return i;
+    const config::LoadBalancer& lb = config.load_balancers[i];
+    if (config::LoadBalancerArn(config.account, lb.name, lb.type) == arn) return i;
   }
   return SenderError("LoadBalancerNotFound", "One or more load balancers not found");
 }
@@ -103,7 +104,9 @@ ApiResult<ListenerRef> FindListener(const config::Config& config, std::string_vi
       if (lb.name != parts->name) continue;
       for (size_t k = 0; k < lb.listeners.size(); ++k) {
         std::string id = config::ListenerId(lb.name, lb.listeners[k]);
-        if (config::ListenerArn(config.account, lb.name, id) == arn) return ListenerRef{i, k};
+        if (config::ListenerArn(config.account, lb.name, id, lb.type) == arn) {
+          return ListenerRef{i, k};
+        }
       }
     }
   }
@@ -119,12 +122,14 @@ ApiResult<RuleRef> FindRule(const config::Config& config, std::string_view arn) 
       for (size_t k = 0; k < lb.listeners.size(); ++k) {
         std::string lid = config::ListenerId(lb.name, lb.listeners[k]);
         if (lid != parts->ids[1]) continue;
-        if (config::RuleArn(config.account, lb.name, lid, config::DefaultRuleId(lid)) == arn) {
+        if (config::RuleArn(config.account, lb.name, lid, config::DefaultRuleId(lid), lb.type) ==
+            arn) {
           return RuleRef{i, k, -1};
         }
         const auto& rules = lb.listeners[k].rules;
         for (size_t r = 0; r < rules.size(); ++r) {
-          if (config::RuleArn(config.account, lb.name, lid, config::RuleId(lid, rules[r])) == arn) {
+          if (config::RuleArn(config.account, lb.name, lid, config::RuleId(lid, rules[r]),
+                              lb.type) == arn) {
             return RuleRef{i, k, static_cast<int>(r)};
           }
         }

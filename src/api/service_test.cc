@@ -381,6 +381,34 @@ TEST_F(ServiceTest, ListenerAttributes) {
 namespace sluice::api {
 namespace {
 
+TEST_F(ServiceTest, NetworkLoadBalancersHaveNetArnsAndNetworkListenerProtocols) {
+  auto lb = Call("Action=CreateLoadBalancer&Name=db&Type=network");
+  ASSERT_EQ(lb.status, 200) << lb.body;
+  EXPECT_EQ(applied_.back().load_balancers.back().type, "network");
+  size_t at = lb.body.find("<LoadBalancerArn>") + 17;
+  std::string arn = lb.body.substr(at, lb.body.find('<', at) - at);
+  EXPECT_NE(arn.find(":loadbalancer/net/db/"), std::string::npos) << arn;
+  EXPECT_NE(lb.body.find("<Type>network</Type>"), std::string::npos) << lb.body;
+  // The same name as another type is another load balancer's.
+  EXPECT_EQ(Call("Action=CreateLoadBalancer&Name=db").error_code, "DuplicateLoadBalancerName");
+  const std::string fixed =
+      "&DefaultActions.member.1.Type=fixed-response"
+      "&DefaultActions.member.1.FixedResponseConfig.StatusCode=204";
+  EXPECT_EQ(Call("Action=CreateListener&LoadBalancerArn=" + arn + "&Protocol=HTTP&Port=80" + fixed)
+                .error_code,
+            "UnsupportedProtocol");
+  EXPECT_EQ(Call("Action=CreateListener&LoadBalancerArn=" + arn +
+                 "&Protocol=TCP&Port=80&AlpnPolicy.member.1=HTTP2Only" + fixed)
+                .error_code,
+            "ValidationError");  // ALPN is a TLS listener's
+  auto tg = Call("Action=CreateTargetGroup&Name=u&Protocol=UDP&Port=53");
+  ASSERT_EQ(tg.status, 200) << tg.body;
+  const config::TargetGroup& group = applied_.back().target_groups.back();
+  EXPECT_EQ(group.health_check.protocol, "TCP");  // NLB's defaults, as the config file's
+  EXPECT_EQ(group.attributes.stickiness_type, "source_ip");
+  EXPECT_TRUE(group.attributes.deregistration_termination);
+}
+
 TEST_F(ServiceTest, LoadBalancerAndListenerLifecycle) {
   auto lb = Call(
       "Action=CreateLoadBalancer&Name=edge&Type=application"
@@ -398,7 +426,7 @@ TEST_F(ServiceTest, LoadBalancerAndListenerLifecycle) {
   EXPECT_EQ(applied_.size(), n);  // idempotent
   EXPECT_EQ(Call("Action=CreateLoadBalancer&Name=edge").error_code, "DuplicateLoadBalancerName");
   EXPECT_EQ(Call("Action=CreateLoadBalancer&Name=internal-x").error_code, "ValidationError");
-  EXPECT_EQ(Call("Action=CreateLoadBalancer&Name=n&Type=network").error_code, "ValidationError");
+  EXPECT_EQ(Call("Action=CreateLoadBalancer&Name=n&Type=gateway").error_code, "ValidationError");
   auto l = Call("Action=CreateListener&LoadBalancerArn=" + arn +
                 "&Protocol=HTTP&Port=9090&DefaultActions.member.1.Type=fixed-response"
                 "&DefaultActions.member.1.FixedResponseConfig.StatusCode=204");

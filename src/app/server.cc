@@ -438,7 +438,11 @@ int RunServer(const ServerOptions& options) {
     std::string label = source.db_path + " (API change)";
     config::LoadResult checked = config::LoadConfigFromString(yaml, label);
     if (auto* errors = std::get_if<config::ConfigErrors>(&checked)) {
-      return api::SenderError("ValidationError", ApiMessage(*errors));
+      // A listener and a group whose protocols do not go together: AWS's own code for it.
+      const bool incompatible =
+          !errors->empty() && errors->front().message.starts_with("IncompatibleProtocols:");
+      return api::SenderError(incompatible ? "IncompatibleProtocols" : "ValidationError",
+                              ApiMessage(*errors));
     }
     std::string why;
     Loaded next = LoadSnapshot(std::move(checked), label, &compiler, &listener_sockets, &why);

@@ -48,8 +48,10 @@ std::string ArnPrefix(std::string_view service, const AccountSettings& account) 
 
 }  // namespace
 
-std::string LoadBalancerArn(const AccountSettings& account, std::string_view name) {
-  return ArnPrefix("elasticloadbalancing", account) + "loadbalancer/" + LoadBalancerLogName(name);
+std::string LoadBalancerArn(const AccountSettings& account, std::string_view name,
+                            std::string_view type) {
+  return ArnPrefix("elasticloadbalancing", account) + "loadbalancer/" +
+         LoadBalancerLogName(name, type);
 }
 
 std::string TargetGroupDimension(std::string_view name) {
@@ -76,15 +78,15 @@ std::string DefaultRuleId(std::string_view listener_id) {
 }
 
 std::string ListenerArn(const AccountSettings& account, std::string_view load_balancer,
-                        std::string_view listener_id) {
+                        std::string_view listener_id, std::string_view type) {
   return ArnPrefix("elasticloadbalancing", account) + "listener/" +
-         LoadBalancerLogName(load_balancer) + "/" + std::string(listener_id);
+         LoadBalancerLogName(load_balancer, type) + "/" + std::string(listener_id);
 }
 
 std::string RuleArn(const AccountSettings& account, std::string_view load_balancer,
-                    std::string_view listener_id, std::string_view rule_id) {
+                    std::string_view listener_id, std::string_view rule_id, std::string_view type) {
   return ArnPrefix("elasticloadbalancing", account) + "listener-rule/" +
-         LoadBalancerLogName(load_balancer) + "/" + std::string(listener_id) + "/" +
+         LoadBalancerLogName(load_balancer, type) + "/" + std::string(listener_id) + "/" +
          std::string(rule_id);
 }
 

@@ -20,7 +20,9 @@ std::string ResourceId(std::string_view kind, std::string_view name);
 // field, CloudWatch's LoadBalancer dimension, and the tail of the load balancer's ARN.
 std::string LoadBalancerLogName(std::string_view name, std::string_view type = "application");
 // arn:aws:elasticloadbalancing:<region>:<account>:loadbalancer/app/<name>/<id>
-std::string LoadBalancerArn(const AccountSettings& account, std::string_view name);
+// (loadbalancer/net/... for `type` "network")
+std::string LoadBalancerArn(const AccountSettings& account, std::string_view name,
+                            std::string_view type = "application");
 // "targetgroup/<name>/<id>": CloudWatch's TargetGroup dimension and the tail of the ARN.
 std::string TargetGroupDimension(std::string_view name);
 // arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>
@@ -32,11 +34,13 @@ std::string RuleId(std::string_view listener_id, const Rule& rule);
 // The default rule's id (a listener's DefaultActions as a rule): derived from the listener's.
 std::string DefaultRuleId(std::string_view listener_id);
 // arn:aws:elasticloadbalancing:<region>:<account>:listener/app/<lb>/<lb-id>/<listener-id>
+// (listener/net/... for `type` "network")
 std::string ListenerArn(const AccountSettings& account, std::string_view load_balancer,
-                        std::string_view listener_id);
+                        std::string_view listener_id, std::string_view type = "application");
 // ...:listener-rule/app/<lb>/<lb-id>/<listener-id>/<rule-id>
 std::string RuleArn(const AccountSettings& account, std::string_view load_balancer,
-                    std::string_view listener_id, std::string_view rule_id);
+                    std::string_view listener_id, std::string_view rule_id,
+                    std::string_view type = "application");
 
 // The parts of an elbv2 ARN: `kind` is "loadbalancer", "listener", "listener-rule" or
 // "targetgroup"; `name` the load balancer's or target group's name; `ids` the ids after it.

@@ -1,0 +1,120 @@
+"""Network load balancers through the elbv2 API (issue 15 item 1, reference §8.1, §9): boto3
+creates a `Type=network` load balancer, TCP and UDP target groups and listeners, and the
+listeners carry bytes and datagrams as soon as the calls return; the ARNs are `net/` ones;
+protocols that do not go together are refused with AWS's error codes."""
+from __future__ import annotations
+
+import socket
+import socketserver
+
+import pytest
+
+from conftest import LOCAL, free_port, lb_config, target_group, wait_until
+from test_api import ApiSluice
+from test_nlb_tcp import Server, recv_line
+from test_nlb_udp import UdpEcho, ask, client, free_udp_port
+
+boto3 = pytest.importorskip("boto3")
+from botocore.exceptions import ClientError  # noqa: E402
+
+
+@pytest.fixture
+def api(tmp_path, demo_targets):
+    a = demo_targets("a")
+    port = free_port()
+    cfg = lb_config(port, {"Type": "forward", "TargetGroupName": "web"},
+                    target_groups=[target_group("web", [a.port])])
+    s = ApiSluice(tmp_path, cfg)
+    yield s
+    if s.proc:
+        s.proc.stop(timeout=10)
+
+
+def code(e: ClientError) -> str:
+    return e.response["Error"]["Code"]
+
+
+def test_boto3_builds_a_network_load_balancer_that_carries_tcp_and_udp(api):
+    tcp_target, udp_target = Server("t", _Greeter), UdpEcho("u")
+    try:
+        c = api.client()
+        lb = c.create_load_balancer(Name="db", Type="network",
+                                    SubnetMappings=[{"SubnetId": "subnet-1",
+                                                     "PrivateIPv4Address": LOCAL}])["LoadBalancers"][0]
+        assert lb["Type"] == "network"
+        assert ":loadbalancer/net/db/" in lb["LoadBalancerArn"]
+        tcp = c.create_target_group(Name="tcp", Protocol="TCP", Port=tcp_target.port,
+                                    VpcId="vpc-1", TargetType="ip")["TargetGroups"][0]
+        assert tcp["HealthCheckProtocol"] == "TCP"
+        udp = c.create_target_group(Name="udp", Protocol="UDP", Port=udp_target.port,
+                                    VpcId="vpc-1", TargetType="ip",
+                                    HealthCheckProtocol="TCP",
+                                    HealthCheckPort=str(tcp_target.port))["TargetGroups"][0]
+        c.register_targets(TargetGroupArn=tcp["TargetGroupArn"],
+                           Targets=[{"Id": LOCAL, "Port": tcp_target.port}])
+        c.register_targets(TargetGroupArn=udp["TargetGroupArn"],
+                           Targets=[{"Id": LOCAL, "Port": udp_target.port}])
+
+        # A TCP listener cannot forward to a UDP group: AWS's IncompatibleProtocols.
+        tcp_port, udp_port = free_port(), free_udp_port()
+        with pytest.raises(ClientError) as e:
+            c.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="TCP",
+                              Port=tcp_port, DefaultActions=[
+                                  {"Type": "forward", "TargetGroupArn": udp["TargetGroupArn"]}])
+        assert code(e.value) == "IncompatibleProtocols", e.value.response
+        # An HTTP listener on a network load balancer does not exist.
+        with pytest.raises(ClientError) as e:
+            c.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP",
+                              Port=tcp_port, DefaultActions=[
+                                  {"Type": "forward", "TargetGroupArn": tcp["TargetGroupArn"]}])
+        assert code(e.value) == "UnsupportedProtocol"
+
+        listener = c.create_listener(
+            LoadBalancerArn=lb["LoadBalancerArn"], Protocol="TCP", Port=tcp_port,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": tcp["TargetGroupArn"]}]
+        )["Listeners"][0]
+        assert ":listener/net/db/" in listener["ListenerArn"]
+        c.create_listener(
+            LoadBalancerArn=lb["LoadBalancerArn"], Protocol="UDP", Port=udp_port,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": udp["TargetGroupArn"]}])
+
+        # In force when the calls return.
+        with socket.create_connection((LOCAL, tcp_port), timeout=10) as s:
+            assert recv_line(s) == b"t\n"
+        u = client(udp_port)
+        assert ask(u, b"ping") == b"u:ping"
+        u.close()
+
+        described = c.describe_listeners(ListenerArns=[listener["ListenerArn"]])["Listeners"][0]
+        assert described["Protocol"] == "TCP" and described["Port"] == tcp_port
+        assert c.describe_load_balancers(Names=["db"])["LoadBalancers"][0]["Type"] == "network"
+        wait_until(lambda: c.describe_target_health(TargetGroupArn=tcp["TargetGroupArn"])[
+            "TargetHealthDescriptions"][0]["TargetHealth"]["State"] == "healthy", 30, 0.5,
+            "the TCP-checked target healthy")
+        c.delete_listener(ListenerArn=listener["ListenerArn"])
+        c.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+    finally:
+        tcp_target.stop()
+        udp_target.stop()
+
+
+def test_unknown_types_and_tls_listener_policies_are_refused_as_aws_does(api):
+    c = api.client()
+    with pytest.raises(ClientError) as e:
+        c.create_load_balancer(Name="gw", Type="gateway")
+    assert code(e.value) == "ValidationError"
+    lb = c.create_load_balancer(Name="tls", Type="network")["LoadBalancers"][0]
+    tg = c.create_target_group(Name="t", Protocol="TCP", Port=9, VpcId="vpc-1",
+                               TargetType="ip")["TargetGroups"][0]
+    with pytest.raises(ClientError) as e:
+        c.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="TLS", Port=free_port(),
+                          AlpnPolicy=["HTTP3Only"], DefaultActions=[
+                              {"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
+    assert code(e.value) == "ALPNPolicyNotFound"
+
+
+class _Greeter(socketserver.BaseRequestHandler):
+    """Says its name and closes."""
+
+    def handle(self):
+        self.request.sendall(self.server.name.encode() + b"\n")
