@@ -17,6 +17,9 @@ PACKAGES=(
   # UDP listeners' DNS test: a real resolver (unbound, run on its own port by the test; the
   # package's service is not needed) and dig
   unbound dnsutils
+  # Client IP preservation's test: network namespaces and veth pairs (ip), and capsh to run
+  # Sluice without CAP_NET_ADMIN
+  iproute2 libcap2-bin
   # HTTP/2: nghttp2 (the codec), and h2load/nghttp and Python's h2 as test clients; h2o, the
   # bench's HTTP/2 peer (bench/configs/h2o.conf.in; the harness runs its own, never the service)
   libnghttp2-dev nghttp2-client python3-h2 h2o

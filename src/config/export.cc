@@ -224,6 +224,7 @@ void WriteListenerAttributes(Out& o, int indent, const std::string& protocol,
                              const ListenerAttributes& a) {
   o.Open(indent, "Attributes");
   const int in = indent + 2;
+  if (a.max_connections != 0) o.Int(in, "sluice.max_connections", a.max_connections);
   if (protocol == "TCP" || protocol == "TCP_UDP") {
     o.Int(in, "tcp.idle_timeout.seconds", a.tcp_idle_timeout_seconds);
     return;
@@ -260,8 +261,12 @@ void WriteListener(Out& o, int indent, const Listener& l) {
   }
   WriteMutualAuthentication(o, indent, l);
   if (!l.alpn_policy.empty()) o.Str(indent, "AlpnPolicy", l.alpn_policy);
-  // TLS and UDP listeners have no attribute (their idle timeouts are fixed, reference §8.5).
-  if (l.protocol != "TLS" && l.protocol != "UDP") {
+  // TLS and UDP listeners have no attribute of AWS's (their idle timeouts are fixed, reference
+  // §8.5); a TLS listener may have Sluice's connection cap.
+  if (l.protocol == "TLS" && l.attributes.max_connections != 0) {
+    o.Open(indent, "Attributes");
+    o.Int(indent + 2, "sluice.max_connections", l.attributes.max_connections);
+  } else if (l.protocol != "TLS" && l.protocol != "UDP") {
     WriteListenerAttributes(o, indent, l.protocol, l.attributes);
   }
   WriteActions(o, indent, "DefaultActions", l.default_actions);
@@ -389,6 +394,7 @@ void WriteTargetGroupAttributes(Out& o, int indent, const TargetGroup& g) {
   // protocol: written for every network group.
   if (internal::IsNetworkProtocol(g.protocol)) {
     o.Bool(in, "deregistration_delay.connection_termination.enabled", a.deregistration_termination);
+    o.Bool(in, "preserve_client_ip.enabled", a.preserve_client_ip);
   }
   if (!a.unhealthy_termination) {
     o.Bool(in, "target_health_state.unhealthy.connection_termination.enabled", false);

@@ -179,6 +179,11 @@ struct MutualAuthentication {
 struct ListenerAttributes {
   // TCP listeners (network load balancers): tcp.idle_timeout.seconds, 60..6000 (§8.5).
   int tcp_idle_timeout_seconds = 350;
+  // sluice.max_connections (Sluice's own, every listener but UDP): open client connections
+  // the listener holds at once, over all workers; beyond it a new connection is reset at
+  // accept and counted (RejectedConnectionCount / RejectedFlowCount). 0: half the process's
+  // descriptor limit, so that a flood on one listener leaves the others room.
+  int max_connections = 0;
   std::string mtls_clientcert = "X-Amzn-Mtls-Clientcert";
   std::string mtls_serial_number = "X-Amzn-Mtls-Clientcert-Serial-Number";
   std::string mtls_issuer = "X-Amzn-Mtls-Clientcert-Issuer";
@@ -272,6 +277,11 @@ struct TargetGroupAttributes {
   // that long after the target turned unhealthy (0: they go on until they end).
   bool unhealthy_termination = true;
   int unhealthy_draining_interval_seconds = 0;
+  // preserve_client_ip.enabled (network groups, reference §8.3): a target's connections and
+  // datagrams come from the client's address and port (a transparent socket, which needs
+  // CAP_NET_ADMIN and the policy routing of docs/nlb.md) instead of Sluice's. Off by default
+  // for every protocol (AWS: on for UDP, TCP_UDP and instance targets; docs/alb-compatibility.md).
+  bool preserve_client_ip = false;
   // Sluice's own attributes for TLS to the targets of HTTPS groups and HTTPS health checks
   // (ALB sends no SNI and verifies nothing; these are opt-in).
   std::string tls_server_name;     // sluice.tls.server_name: SNI sent, and the name verified

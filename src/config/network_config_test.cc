@@ -158,6 +158,59 @@ TargetGroups:
   testing::ExpectRoundTrip(c);
 }
 
+TEST(NetworkConfig, EveryListenerButUdpTakesAConnectionCap) {
+  EXPECT_EQ(MustLoad(kNetwork).load_balancers[0].listeners[0].attributes.max_connections, 0);
+  Config c = MustLoad(With("{tcp.idle_timeout.seconds: \"600\"}",
+                           "{tcp.idle_timeout.seconds: \"600\", sluice.max_connections: 100}"));
+  EXPECT_EQ(c.load_balancers[0].listeners[0].attributes.max_connections, 100);
+  testing::ExpectRoundTrip(c);
+  EXPECT_THAT(Errors(With("{tcp.idle_timeout.seconds: \"600\"}", "{sluice.max_connections: 0}")),
+              ElementsAre(HasSubstr("sluice.max_connections 0 is out of range 1..1000000")));
+  constexpr char kOthers[] = R"(
+LoadBalancers:
+  - Name: app
+    Listeners:
+      - Port: 80
+        Attributes: {sluice.max_connections: 7}
+        DefaultActions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "200"}}]
+)";
+  Config http = MustLoad(kOthers);
+  EXPECT_EQ(http.load_balancers[0].listeners[0].attributes.max_connections, 7);
+  testing::ExpectRoundTrip(http);
+  constexpr char kUdp[] = R"(
+LoadBalancers:
+  - Name: dns
+    Type: network
+    Listeners:
+      - Protocol: UDP
+        Port: 53
+        Attributes: {sluice.max_connections: 7}
+        DefaultActions: [{Type: forward, TargetGroupName: d}]
+TargetGroups:
+  - {Name: d, Protocol: UDP, Port: 53, HealthCheckProtocol: TCP}
+)";
+  EXPECT_THAT(Errors(kUdp), ElementsAre(HasSubstr("unknown UDP listener attribute "
+                                                  "'sluice.max_connections'; a UDP listener has "
+                                                  "none")));
+}
+
+TEST(NetworkConfig, PreserveClientIpIsOffUnlessAsked) {
+  // Off for every protocol, UDP included (AWS's ip targets: on for UDP; transparent sockets
+  // need CAP_NET_ADMIN and policy routing, so Sluice asks for it to be said).
+  EXPECT_FALSE(MustLoad(kNetwork).target_groups[0].attributes.preserve_client_ip);
+  constexpr char kGroups[] = R"(
+TargetGroups:
+  - {Name: dns, Protocol: UDP, Port: 53, HealthCheckProtocol: TCP}
+  - {Name: db, Protocol: TCP, Port: 5432, Attributes: {preserve_client_ip.enabled: true}}
+  - {Name: both, Protocol: TCP_UDP, Port: 53, Attributes: {preserve_client_ip.enabled: true}}
+)";
+  Config c = MustLoad(kGroups);
+  EXPECT_FALSE(c.target_groups[0].attributes.preserve_client_ip);
+  EXPECT_TRUE(c.target_groups[1].attributes.preserve_client_ip);
+  EXPECT_TRUE(c.target_groups[2].attributes.preserve_client_ip);
+  testing::ExpectRoundTrip(c);
+}
+
 TEST(NetworkConfig, StickinessIsBySourceIp) {
   EXPECT_EQ(MustLoad(kNetwork).target_groups[0].attributes.stickiness_type, "source_ip");
   Config c = MustLoad(

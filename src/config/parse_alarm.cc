@@ -37,6 +37,7 @@ constexpr std::string_view kMetrics[] = {
     "ClientTLSNegotiationErrorCount",
     "DesyncMitigationMode_NonCompliant_Request_Count",
     "TargetConnectionErrorCount",
+    "RejectedConnectionCount",
     "TargetResponseTime",
     "HealthyHostCount",
     "UnHealthyHostCount",

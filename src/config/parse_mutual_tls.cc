@@ -48,14 +48,27 @@ std::string* HeaderNameSlot(ListenerAttributes* a, size_t i) {
   return slots[i];
 }
 
-// A TCP listener's attributes: tcp.idle_timeout.seconds only (reference §8.5).
+constexpr char kMaxConnections[] = "sluice.max_connections";
+
+// Sluice's cap on a listener's connections, which every listener but a UDP one takes; false
+// when `e` is another key.
+bool ParseMaxConnections(Reader& r, const MapReader::Entry& e, ListenerAttributes* out) {
+  if (e.key != kMaxConnections) return false;
+  if (auto v = ReadInt(r, e.value, 1, 1000000, kMaxConnections)) {
+    out->max_connections = static_cast<int>(*v);
+  }
+  return true;
+}
+
+// A TCP listener's attributes: tcp.idle_timeout.seconds (reference §8.5) and the cap.
 void ParseTcpListenerAttributes(Reader& r, const Field& field, ListenerAttributes* out) {
   MapReader m = OpenFreeMap(r, field);
   for (const MapReader::Entry& e : m.entries()) {
+    if (ParseMaxConnections(r, e, out)) continue;
     if (e.key != "tcp.idle_timeout.seconds") {
       r.AddError(e.key_mark, e.value.path,
                  "unknown TCP listener attribute " + QuoteValue(e.key) +
-                     "; supported: tcp.idle_timeout.seconds");
+                     "; supported: tcp.idle_timeout.seconds, sluice.max_connections");
       continue;
     }
     if (auto v = ReadInt(r, e.value, 60, 6000, "tcp.idle_timeout.seconds")) {
@@ -71,19 +84,25 @@ void ParseListenerAttributes(Reader& r, const Field& field, const std::string& p
   if (protocol == "TCP_UDP") return ParseTcpListenerAttributes(r, field, out);  // its TCP side
   if (protocol == "TLS" || protocol == "UDP") {
     // NLB's TLS and UDP listeners take no attribute: their idle timeouts are fixed at 350 s
-    // and 120 s (§8.5).
+    // and 120 s (§8.5). A TLS listener takes Sluice's connection cap (UDP flows have theirs).
     for (const MapReader::Entry& e : m.entries()) {
+      if (protocol == "TLS" && ParseMaxConnections(r, e, out)) continue;
       r.AddError(e.key_mark, e.value.path,
                  "unknown " + protocol + " listener attribute " + QuoteValue(e.key) + "; a " +
                      protocol + " listener has none (its idle timeout is fixed at " +
-                     (protocol == "TLS" ? "350" : "120") + " seconds)");
+                     (protocol == "TLS" ? "350 seconds; Sluice's sluice.max_connections is "
+                                          "supported"
+                                        : "120 seconds") +
+                     ")");
     }
     return;
   }
   std::string supported;
   for (std::string_view k : kHeaderNameKeys)
     supported += (supported.empty() ? "" : ", ") + std::string(k);
+  supported += std::string(", ") + kMaxConnections;
   for (const MapReader::Entry& e : m.entries()) {
+    if (ParseMaxConnections(r, e, out)) continue;
     size_t i = 0;
     while (i < std::size(kHeaderNameKeys) && kHeaderNameKeys[i] != e.key) ++i;
     if (i == std::size(kHeaderNameKeys)) {

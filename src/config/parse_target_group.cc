@@ -23,6 +23,7 @@ constexpr std::string_view kSupportedAttributes[] = {
     "deregistration_delay.connection_termination.enabled",
     "target_health_state.unhealthy.connection_termination.enabled",
     "target_health_state.unhealthy.draining_interval_seconds",
+    "preserve_client_ip.enabled",
     "sluice.tls.server_name",
     "sluice.tls.verify.enabled",
     "sluice.tls.verify.ca_file",
@@ -36,7 +37,6 @@ constexpr std::string_view kUnsupportedAttributes[] = {
     "target_group_health.unhealthy_state_routing.minimum_healthy_targets.count",
     "target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage",
     "lambda.multi_value_headers.enabled",
-    "preserve_client_ip.enabled",
     "target_failover.on_deregistration",
     "target_failover.on_unhealthy",
 };
@@ -108,6 +108,7 @@ struct NlbAttributesSeen {
   const MapReader::Entry* deregistration_termination = nullptr;
   const MapReader::Entry* unhealthy_termination = nullptr;
   const MapReader::Entry* draining_interval = nullptr;
+  const MapReader::Entry* preserve_client_ip = nullptr;
 };
 
 bool ParseNlbAttribute(Reader& r, const MapReader::Entry& e, TargetGroupAttributes* out,
@@ -123,6 +124,9 @@ bool ParseNlbAttribute(Reader& r, const MapReader::Entry& e, TargetGroupAttribut
       out->unhealthy_draining_interval_seconds = static_cast<int>(*v);
     }
     seen->draining_interval = &e;
+  } else if (e.key == "preserve_client_ip.enabled") {
+    if (auto v = ReadBool(r, e.value)) out->preserve_client_ip = *v;
+    seen->preserve_client_ip = &e;
   } else {
     return false;
   }
@@ -134,8 +138,8 @@ bool ParseNlbAttribute(Reader& r, const MapReader::Entry& e, TargetGroupAttribut
 void CheckNlbAttributes(Reader& r, const NlbAttributesSeen& seen, const std::string& protocol,
                         TargetGroupAttributes* a) {
   if (!IsNetworkProtocol(protocol)) {
-    for (const MapReader::Entry* e :
-         {seen.deregistration_termination, seen.unhealthy_termination, seen.draining_interval}) {
+    for (const MapReader::Entry* e : {seen.deregistration_termination, seen.unhealthy_termination,
+                                      seen.draining_interval, seen.preserve_client_ip}) {
       if (e == nullptr) continue;
       r.AddError(e->key_mark, e->value.path,
                  QuoteValue(e->key) +
@@ -369,7 +373,8 @@ void ParseHealthCheck(Reader& r, const MapReader& m, bool grpc, HealthCheck* out
       r.AddError(interval, "health check interval " + std::to_string(out->interval_seconds) +
                                " must be greater than the timeout " +
                                std::to_string(out->timeout_seconds) +
-                               " (HealthCheckTimeoutSeconds, default 5)");
+                               " (HealthCheckTimeoutSeconds not set: the default for this "
+                               "group's protocol)");
     }
   }
   Field matcher = m.Get("Matcher");

@@ -204,6 +204,7 @@ bool SameListenerAttributes(Diff& d, S at, const ListenerAttributes& a,
                             const ListenerAttributes& b) {
   return d.Eq(at, "tcp_idle_timeout_seconds", a.tcp_idle_timeout_seconds,
               b.tcp_idle_timeout_seconds) &&
+         d.Eq(at, "max_connections", a.max_connections, b.max_connections) &&
          d.Eq(at, "mtls_clientcert", a.mtls_clientcert, b.mtls_clientcert) &&
          d.Eq(at, "mtls_serial_number", a.mtls_serial_number, b.mtls_serial_number) &&
          d.Eq(at, "mtls_issuer", a.mtls_issuer, b.mtls_issuer) &&
@@ -261,6 +262,7 @@ bool SameTgAttributes(Diff& d, S at, const TargetGroupAttributes& a,
          d.Eq(at, "deregistration_termination", a.deregistration_termination,
               b.deregistration_termination) &&
          d.Eq(at, "unhealthy_termination", a.unhealthy_termination, b.unhealthy_termination) &&
+         d.Eq(at, "preserve_client_ip", a.preserve_client_ip, b.preserve_client_ip) &&
          d.Eq(at, "unhealthy_draining_interval_seconds", a.unhealthy_draining_interval_seconds,
               b.unhealthy_draining_interval_seconds) &&
          d.Eq(at, "stickiness_enabled", a.stickiness_enabled, b.stickiness_enabled) &&

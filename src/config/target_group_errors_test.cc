@@ -32,8 +32,8 @@ constexpr char kSupported[] =
     "load_balancing.algorithm.anomaly_mitigation, slow_start.duration_seconds, "
     "proxy_protocol_v2.enabled, deregistration_delay.connection_termination.enabled, "
     "target_health_state.unhealthy.connection_termination.enabled, "
-    "target_health_state.unhealthy.draining_interval_seconds, sluice.tls.server_name, "
-    "sluice.tls.verify.enabled, sluice.tls.verify.ca_file";
+    "target_health_state.unhealthy.draining_interval_seconds, preserve_client_ip.enabled, "
+    "sluice.tls.server_name, sluice.tls.verify.enabled, sluice.tls.verify.ca_file";
 
 TEST(TargetGroupErrorsTest, NotYetSupportedSettings) {
   EXPECT_THAT(Errors(WithTargetGroups(R"(
@@ -131,13 +131,20 @@ TEST(TargetGroupErrorsTest, TimeoutMustBeBelowInterval) {
   EXPECT_THAT(Errors(WithTargetGroups(R"(
   - {Name: a, Port: 80, HealthCheckIntervalSeconds: 10, HealthCheckTimeoutSeconds: 10}
   - {Name: b, Port: 80, HealthCheckIntervalSeconds: 5}
+  - {Name: c, Protocol: TCP, Port: 80, HealthCheckIntervalSeconds: 10}
 )")),
               ElementsAre(E(2, 84, "TargetGroups[0].HealthCheckTimeoutSeconds",
                             "health check timeout 10 must be smaller than the interval 10 "
                             "(HealthCheckIntervalSeconds)"),
                           E(3, 53, "TargetGroups[1].HealthCheckIntervalSeconds",
                             "health check interval 5 must be greater than the timeout 5 "
-                            "(HealthCheckTimeoutSeconds, default 5)")));
+                            "(HealthCheckTimeoutSeconds not set: the default for this group's "
+                            "protocol)"),
+                          // A TCP group's checks time out after 10 s unless told (§8.7).
+                          E(4, 68, "TargetGroups[2].HealthCheckIntervalSeconds",
+                            "health check interval 10 must be greater than the timeout 10 "
+                            "(HealthCheckTimeoutSeconds not set: the default for this group's "
+                            "protocol)")));
 }
 
 TEST(TargetGroupErrorsTest, Matcher) {
@@ -252,7 +259,7 @@ TEST(TargetGroupErrorsTest, AttributeKeysAndValues) {
       stickiness.type: source_ip
       stickiness.lb_cookie.duration_seconds: 0
       slow_start.duration_seconds: 10
-      preserve_client_ip.enabled: true
+      target_failover.on_deregistration: rebalance
       deregistration_delay: 5
 )")),
       ElementsAre(
@@ -265,8 +272,9 @@ TEST(TargetGroupErrorsTest, AttributeKeysAndValues) {
             "stickiness.lb_cookie.duration_seconds 0 is out of range 1..604800"),
           E(8, 36, at + "slow_start.duration_seconds",
             "slow_start.duration_seconds 10 is invalid; allowed: 0 (off) or 30..900"),
-          E(9, 7, at + "preserve_client_ip.enabled",
-            std::string("target group attribute 'preserve_client_ip.enabled' is not supported by "
+          E(9, 7, at + "target_failover.on_deregistration",
+            std::string("target group attribute 'target_failover.on_deregistration' is not "
+                        "supported by "
                         "Sluice; supported: ") +
                 kSupported),
           E(10, 7, at + "deregistration_delay",
@@ -283,6 +291,7 @@ TEST(TargetGroupErrorsTest, FlowTerminationAttributesAreForNetworkGroups) {
     Attributes:
       deregistration_delay.connection_termination.enabled: true
       target_health_state.unhealthy.draining_interval_seconds: 360001
+      preserve_client_ip.enabled: true
 )")),
       ElementsAre(E(5, 7, at + "deregistration_delay.connection_termination.enabled",
                     "'deregistration_delay.connection_termination.enabled' is for network load "
@@ -294,7 +303,10 @@ TEST(TargetGroupErrorsTest, FlowTerminationAttributesAreForNetworkGroups) {
                     "protocol is HTTP"),
                   E(6, 64, at + "target_health_state.unhealthy.draining_interval_seconds",
                     "target_health_state.unhealthy.draining_interval_seconds 360001 is out of "
-                    "range 0..360000")));
+                    "range 0..360000"),
+                  E(7, 7, at + "preserve_client_ip.enabled",
+                    "'preserve_client_ip.enabled' is for network load balancer target groups "
+                    "(TCP, TLS, UDP, TCP_UDP); this group's protocol is HTTP")));
   EXPECT_THAT(Errors(WithTargetGroups(R"(
   - Name: tg
     Protocol: TCP

@@ -127,6 +127,11 @@ TEST(TlsListenerConfig, TlsListenersHaveNoAttributesAndVerifyOnlyMutualTls) {
                           "\"600\"}\n        AlpnPolicy")),
               ElementsAre(HasSubstr("unknown TLS listener attribute 'tcp.idle_timeout.seconds'; "
                                     "a TLS listener has none")));
+  // Sluice's connection cap is the one attribute it takes.
+  Config capped = MustLoad(With(
+      "        AlpnPolicy", "        Attributes: {sluice.max_connections: 5}\n        AlpnPolicy"));
+  EXPECT_EQ(capped.load_balancers[0].listeners[0].attributes.max_connections, 5);
+  testing::ExpectRoundTrip(capped);
   EXPECT_THAT(Errors(With("        AlpnPolicy",
                           "        MutualAuthentication: {Mode: "
                           "passthrough}\n        AlpnPolicy")),

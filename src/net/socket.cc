@@ -1,6 +1,7 @@
 #include "net/socket.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -74,11 +75,18 @@ Result<int> ListenDatagram(const SocketAddress& address) {
   return fd;
 }
 
-Result<int> ConnectDatagram(const SocketAddress& address) {
+Result<int> ConnectDatagram(const SocketAddress& address, const SocketAddress* source) {
   sockaddr_storage ss;
   socklen_t len = address.ToSockaddr(&ss);
   int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return SysError("socket", address);
+  if (source != nullptr) {
+    auto bound = BindTransparent(fd, *source);
+    if (!bound.ok()) {
+      close(fd);
+      return bound.error();
+    }
+  }
   if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
     Error e = SysError("connect", address);
     e.source = ErrorSource::kUpstream;
@@ -116,12 +124,19 @@ Result<bool> CheckNoOtherListener(const SocketAddress& address, bool datagram) {
   return true;
 }
 
-Result<int> ConnectNonBlocking(const SocketAddress& address) {
+Result<int> ConnectNonBlocking(const SocketAddress& address, const SocketAddress* source) {
   sockaddr_storage ss;
   socklen_t len = address.ToSockaddr(&ss);
   int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return SysError("socket", address);
   SetNoDelay(fd);
+  if (source != nullptr) {
+    auto bound = BindTransparent(fd, *source);
+    if (!bound.ok()) {
+      close(fd);
+      return bound.error();
+    }
+  }
   if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
     Error e = SysError("connect", address);
     e.source = ErrorSource::kUpstream;
@@ -129,6 +144,46 @@ Result<int> ConnectNonBlocking(const SocketAddress& address) {
     return e;
   }
   return fd;
+}
+
+namespace {
+
+bool SetTransparent(int fd, bool v6) {
+  int one = 1;
+  return v6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_TRANSPARENT, &one, sizeof(one)) == 0
+            : setsockopt(fd, IPPROTO_IP, IP_TRANSPARENT, &one, sizeof(one)) == 0;
+}
+
+}  // namespace
+
+Result<bool> BindTransparent(int fd, const SocketAddress& source) {
+  sockaddr_storage ss;
+  socklen_t len = source.ToSockaddr(&ss);
+  if (!SetTransparent(fd, ss.ss_family == AF_INET6)) {
+    return SysError("setsockopt(IP_TRANSPARENT) for source", source);
+  }
+  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    Error e = SysError("bind to the client's address", source);
+    e.source = ErrorSource::kUpstream;
+    return e;
+  }
+  return true;
+}
+
+Result<bool> CheckTransparentAllowed(bool v6) {
+  int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return Error{ErrorSource::kInternal, std::string("socket: ") + std::strerror(errno), false};
+  }
+  const bool ok = SetTransparent(fd, v6);
+  const int err = errno;
+  close(fd);
+  if (ok) return true;
+  return Error{ErrorSource::kConfig,
+               std::string("preserve_client_ip.enabled needs transparent sockets (") +
+                   (v6 ? "IPV6_TRANSPARENT" : "IP_TRANSPARENT") +
+                   "), which need CAP_NET_ADMIN or CAP_NET_RAW: " + std::strerror(err),
+               false};
 }
 
 int SocketError(int fd) {

@@ -31,11 +31,22 @@ Result<int> ListenDatagram(const SocketAddress& address);
 Result<bool> CheckNoOtherListener(const SocketAddress& address, bool datagram = false);
 
 // A non-blocking UDP socket connected to `address` (it then receives only that peer's
-// datagrams, and ICMP errors for what it sent).
-Result<int> ConnectDatagram(const SocketAddress& address);
+// datagrams, and ICMP errors for what it sent). `source`: see ConnectNonBlocking.
+Result<int> ConnectDatagram(const SocketAddress& address, const SocketAddress* source = nullptr);
 
 // Starts a non-blocking connect. Returns the fd; completion is signalled by writability.
-Result<int> ConnectNonBlocking(const SocketAddress& address);
+// `source` (preserve_client_ip, reference §8.3): the socket is first bound, transparently,
+// to that address and port, which need not be this host's (BindTransparent).
+Result<int> ConnectNonBlocking(const SocketAddress& address, const SocketAddress* source = nullptr);
+
+// Sets IP_TRANSPARENT (IPV6_TRANSPARENT for IPv6) on `fd` and binds it to `source`, so that
+// what it sends carries that address. Needs CAP_NET_ADMIN (or CAP_NET_RAW); replies to a foreign
+// address reach the socket only when policy routing delivers them locally (docs/nlb.md).
+Result<bool> BindTransparent(int fd, const SocketAddress& source);
+
+// Whether this process may open transparent sockets of the family (false: IPv4): sets the
+// option on a probe socket. The error says what is missing (CAP_NET_ADMIN or CAP_NET_RAW).
+Result<bool> CheckTransparentAllowed(bool v6);
 
 // Returns the pending socket error (SO_ERROR) after a non-blocking connect, 0 on success.
 int SocketError(int fd);

@@ -12,8 +12,9 @@ namespace sluice::net {
 
 TcpTransport::~TcpTransport() { Close(); }
 
-Result<std::unique_ptr<Transport>> TcpTransport::Connect(const SocketAddress& address) {
-  auto fd = ConnectNonBlocking(address);
+Result<std::unique_ptr<Transport>> TcpTransport::Connect(const SocketAddress& address,
+                                                         const SocketAddress* source) {
+  auto fd = ConnectNonBlocking(address, source);
   if (!fd.ok()) return fd.error();
   return std::unique_ptr<Transport>(new TcpTransport(fd.value()));
 }

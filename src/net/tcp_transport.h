@@ -19,7 +19,9 @@ class TcpTransport final : public Transport {
 
   // Starts a non-blocking connect to `address` (TCP_NODELAY set); completion is reported as
   // writability, then ConnectError() says whether it succeeded.
-  static Result<std::unique_ptr<Transport>> Connect(const SocketAddress& address);
+  // `source`: see Connector::Connect.
+  static Result<std::unique_ptr<Transport>> Connect(const SocketAddress& address,
+                                                    const SocketAddress* source = nullptr);
 
   bool Watch(EventLoop& loop, EventHandler* handler) override;
   void Unwatch() override;
@@ -43,10 +45,12 @@ class TcpTransport final : public Transport {
 
 class TcpConnector final : public Connector {
  public:
-  Result<std::unique_ptr<Transport>> Connect(const SocketAddress& address) override {
-    return TcpTransport::Connect(address);
+  Result<std::unique_ptr<Transport>> Connect(const SocketAddress& address,
+                                             const SocketAddress* source) override {
+    return TcpTransport::Connect(address, source);
   }
-  Result<std::unique_ptr<Transport>> ConnectTls(const SocketAddress& address, ssl_st* ssl,
+  Result<std::unique_ptr<Transport>> ConnectTls(const SocketAddress& address,
+                                                const SocketAddress* source, ssl_st* ssl,
                                                 std::shared_ptr<const void> keep) override;
 };
 

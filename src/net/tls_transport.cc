@@ -11,15 +11,16 @@
 
 namespace sluice::net {
 
-Result<std::unique_ptr<Transport>> Connector::ConnectTls(const SocketAddress&, SSL* ssl,
-                                                         std::shared_ptr<const void>) {
+Result<std::unique_ptr<Transport>> Connector::ConnectTls(const SocketAddress&, const SocketAddress*,
+                                                         SSL* ssl, std::shared_ptr<const void>) {
   SSL_free(ssl);
   return Error{ErrorSource::kInternal, "this connector does not make TLS connections"};
 }
 
-Result<std::unique_ptr<Transport>> TcpConnector::ConnectTls(const SocketAddress& address, SSL* ssl,
+Result<std::unique_ptr<Transport>> TcpConnector::ConnectTls(const SocketAddress& address,
+                                                            const SocketAddress* source, SSL* ssl,
                                                             std::shared_ptr<const void> keep) {
-  auto fd = ConnectNonBlocking(address);
+  auto fd = ConnectNonBlocking(address, source);
   if (!fd.ok()) {
     SSL_free(ssl);
     return fd.error();

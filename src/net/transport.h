@@ -136,13 +136,17 @@ class Connector {
  public:
   virtual ~Connector() = default;
   // Starts connecting; the stream reports writability when the connect completes, and
-  // ConnectError() then says whether it succeeded. An error here failed at once.
-  virtual Result<std::unique_ptr<Transport>> Connect(const SocketAddress& address) = 0;
+  // ConnectError() then says whether it succeeded. An error here failed at once. `source`
+  // (may be null: the host's address): the client's address and port the target is to see
+  // (preserve_client_ip), bound transparently (net::BindTransparent).
+  virtual Result<std::unique_ptr<Transport>> Connect(const SocketAddress& address,
+                                                     const SocketAddress* source) = 0;
   // The same with TLS over it: `ssl` is a client session in connect state, owned from the
   // call on (freed on every path); `keep` (what its callbacks need) lives as long as the
   // stream. The handshake runs in the stream's first reads and writes. This default refuses
   // (memory pipes carry no TLS); TcpConnector implements it.
-  virtual Result<std::unique_ptr<Transport>> ConnectTls(const SocketAddress& address, ssl_st* ssl,
+  virtual Result<std::unique_ptr<Transport>> ConnectTls(const SocketAddress& address,
+                                                        const SocketAddress* source, ssl_st* ssl,
                                                         std::shared_ptr<const void> keep);
 };
 

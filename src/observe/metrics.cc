@@ -99,6 +99,8 @@ const char* MetricName(LbMetric m) {
       return "DesyncMitigationMode_NonCompliant_Request_Count";
     case LbMetric::kTargetConnectionErrorCount:
       return "TargetConnectionErrorCount";
+    case LbMetric::kRejectedConnectionCount:
+      return "RejectedConnectionCount";
     case LbMetric::kNewFlowCountTcp:
       return "NewFlowCount_TCP";
     case LbMetric::kNewFlowCountTls:

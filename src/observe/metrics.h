@@ -41,6 +41,7 @@ enum class LbMetric : uint8_t {
   kClientTlsNegotiationErrorCount,
   kDesyncNonCompliantRequestCount,
   kTargetConnectionErrorCount,
+  kRejectedConnectionCount,  // reset at accept: the listener held sluice.max_connections
   // AWS/NetworkELB (reference §6.2): a network load balancer's flows, by transport. Its
   // ActiveFlowCount, NewFlowCount, ProcessedBytes and RejectedFlowCount are the sums of these
   // (RenderPrometheus); ClientTLSNegotiationErrorCount is shared with the ALB namespace.

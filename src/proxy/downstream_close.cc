@@ -52,6 +52,10 @@ void DownstreamConnection::Close() {
     counted_target_->outstanding.fetch_sub(1, std::memory_order_relaxed);
     counted_target_ = nullptr;
   }
+  if (listener_open_ != nullptr) {
+    listener_open_->fetch_sub(1, std::memory_order_relaxed);
+    listener_open_.reset();
+  }
   worker_->pipes().Release(&splice_up_);
   worker_->pipes().Release(&splice_down_);
   transport_->Close();

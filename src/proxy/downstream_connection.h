@@ -4,6 +4,7 @@
 // Loop thread only; the connection deletes itself (deferred) when it closes.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -49,6 +50,12 @@ class DownstreamConnection final : public net::EventHandler {
                        const SocketAddress& peer, const ListenerRuntime* listener,
                        Kind kind = Kind::kConnection);
   ~DownstreamConnection() override;
+  // Before Start: counts this connection in its listener's open connections (null: none)
+  // until it closes.
+  void CountOn(std::shared_ptr<std::atomic<int>> open) {
+    if (open != nullptr) open->fetch_add(1, std::memory_order_relaxed);
+    listener_open_ = std::move(open);
+  }
   // Watches the transport; false (and the connection is closed) when it cannot.
   bool Start();
 
@@ -246,7 +253,8 @@ class DownstreamConnection final : public net::EventHandler {
   // A new connection to upstream_key_'s target (TLS when the key has a TLS profile), watched,
   // owned as upstream_; false (nothing opened) when the connect or the watch failed. `alpn`:
   // the one protocol a TLS connection offers (a TLS listener's), else the group's.
-  bool OpenUpstream(std::string_view alpn = {});
+  // `source`: the client's address for a transparent connect (preserve_client_ip), or null.
+  bool OpenUpstream(std::string_view alpn = {}, const SocketAddress* source = nullptr);
   // HTTP2 and GRPC target groups (h2_client_session.h): a stream on a shared connection.
   [[gnu::noinline, gnu::cold]] bool OpenH2Stream();
   // The request protocol × target-group protocol version table (reference §2.2): false
@@ -327,6 +335,8 @@ class DownstreamConnection final : public net::EventHandler {
   // Upstream side of the current request.
   UpstreamConnection* upstream_ = nullptr;
   balancer::TargetStats* counted_target_ = nullptr;
+  // The listener's count of open connections (sluice.max_connections), lowered at Close.
+  std::shared_ptr<std::atomic<int>> listener_open_;
   UpstreamKey upstream_key_;  // the chosen target and how its connections are reused
   int64_t connect_started_ms_ = 0;
   std::string upstream_out_;  // rewritten request head

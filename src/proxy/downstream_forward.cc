@@ -147,12 +147,13 @@ bool DownstreamConnection::OpenH2Stream() {
   return true;
 }
 
-bool DownstreamConnection::OpenUpstream(std::string_view alpn) {
+bool DownstreamConnection::OpenUpstream(std::string_view alpn, const SocketAddress* source) {
   UpstreamPools& pools = worker_->pools();
   const bool tls = upstream_key_.tls_profile != 0;
-  auto transport = tls ? worker_->ConnectTls(upstream_key_.address,
-                                             snapshot_->target_groups[target_group_].tls, alpn)
-                       : worker_->connector().Connect(upstream_key_.address);
+  auto transport =
+      tls ? worker_->ConnectTls(upstream_key_.address, snapshot_->target_groups[target_group_].tls,
+                                alpn, source)
+          : worker_->connector().Connect(upstream_key_.address, source);
   if (!transport.ok()) return false;
   auto* c = new UpstreamConnection(std::move(transport.value()), upstream_key_, &pools);
   pools.Arm(c);

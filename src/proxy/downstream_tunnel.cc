@@ -12,6 +12,7 @@
 #include <cerrno>
 
 #include "nlb/proxy_protocol.h"
+#include "proxy/client_address.h"
 #include "proxy/downstream_connection.h"
 #include "proxy/flow_termination.h"
 #include "proxy/upstream_connection.h"
@@ -76,7 +77,8 @@ void DownstreamConnection::StartRawTunnel() {
   counted_target_->outstanding.fetch_add(1, std::memory_order_relaxed);
   upstream_key_ = {target.address, group.protocol, group.protocol_version, group.tls_profile};
   // A TLS group's target is offered the protocol the client negotiated (reference §7.5).
-  if (!OpenUpstream(transport_->ApplicationProtocol())) {
+  if (!OpenUpstream(transport_->ApplicationProtocol(),
+                    PreservedClientSource(group, peer_, target.address))) {
     Close();
     return;
   }

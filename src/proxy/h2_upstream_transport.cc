@@ -126,7 +126,7 @@ UpstreamConnection* H2ClientPool::OpenStream(const UpstreamKey& key,
   if (session == nullptr) {
     const bool secure = key.tls_profile != 0;
     auto transport = secure && tls != nullptr ? worker_->ConnectTls(key.address, tls)
-                                              : worker_->connector().Connect(key.address);
+                                              : worker_->connector().Connect(key.address, nullptr);
     if (!transport.ok()) return nullptr;
     auto* fresh =
         new H2ClientSession(worker_, std::move(transport.value()), key, secure, idle_timeout_ms);

@@ -57,7 +57,34 @@ Result<std::shared_ptr<ListenSocketSet>> ListenerSockets::SetFor(
   return set;
 }
 
+namespace {
+
+// preserve_client_ip needs transparent sockets: refused here, with the group's name, rather
+// than by every connection to its targets.
+Result<bool> CheckTransparentSockets(const Snapshot& snap) {
+  for (const TargetGroupRuntime& group : snap.target_groups) {
+    if (group.config == nullptr || !group.config->attributes.preserve_client_ip) continue;
+    bool v4 = false, v6 = false;
+    for (const TargetRuntime& t : group.targets) (t.address.ip.is_v4 ? v4 : v6) = true;
+    for (bool family_v6 : {false, true}) {
+      if (!(family_v6 ? v6 : v4)) continue;
+      auto allowed = net::CheckTransparentAllowed(family_v6);
+      if (!allowed.ok()) {
+        Error e = allowed.error();
+        e.message = "target group '" + group.config->name + "': " + e.message;
+        return e;
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const ListenerSocketTable>> ListenerSockets::Open(const Snapshot& snap) {
+  if (auto transparent = CheckTransparentSockets(snap); !transparent.ok()) {
+    return transparent.error();
+  }
   auto table = std::make_shared<ListenerSocketTable>();
   std::map<std::string, std::shared_ptr<ListenSocketSet>> opened;
   for (const ListenerRuntime& l : snap.listeners) {

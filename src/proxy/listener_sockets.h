@@ -4,6 +4,7 @@
 // published; workers read it on their loop threads.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -28,6 +29,10 @@ struct ListenSocketSet {
   SocketAddress address;
   bool datagram = false;  // UDP listeners' sockets (bound, not listening)
   std::vector<int> fds;   // fds[k] is served by worker k
+  // Client connections open on this address, over all workers (sluice.max_connections):
+  // raised at accept, lowered at close, by any loop thread. Outlives the set while a
+  // connection holds it (a reload may drop the address before its connections end).
+  std::shared_ptr<std::atomic<int>> open_connections = std::make_shared<std::atomic<int>>(0);
   ~ListenSocketSet();
 };
 

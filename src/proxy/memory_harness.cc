@@ -21,7 +21,8 @@ int64_t FakeRealtime() { return fake_now_ms + kUnixOffsetMs; }
 class MemoryHarness::Connector final : public net::Connector {
  public:
   explicit Connector(MemoryHarness* harness) : harness_(harness) {}
-  Result<std::unique_ptr<net::Transport>> Connect(const SocketAddress& address) override {
+  Result<std::unique_ptr<net::Transport>> Connect(const SocketAddress& address,
+                                                  const SocketAddress*) override {
     auto [ours, theirs] = net::MemoryTransport::Pair();
     for (const auto& [refused, err] : harness_->refused_) {
       if (refused == address) ours->FailConnect(err);

@@ -12,6 +12,7 @@
 
 #include "balancer/picker.h"
 #include "net/socket.h"
+#include "proxy/client_address.h"
 #include "proxy/flow_termination.h"
 #include "proxy/target_candidates.h"
 #include "proxy/worker.h"
@@ -216,8 +217,9 @@ nlb::UdpFlow* UdpListener::OpenFlow(const nlb::FlowTuple& tuple, const ReplyPath
   }
   // No salt: every datagram of a tuple would pick the same target (§8.2).
   const uint32_t chosen = ChooseFlowTargetIndex(*worker_, *group, tuple, 0);
-  auto fd = net::ConnectDatagram(group->targets[chosen].address);
-  if (!fd.ok()) {  // out of descriptors, or no route: dropped
+  const SocketAddress& target = group->targets[chosen].address;
+  auto fd = net::ConnectDatagram(target, PreservedClientSource(*group, tuple.source, target));
+  if (!fd.ok()) {  // out of descriptors, no route, or the client's port taken: dropped
     observe::WorkerMetrics::Add(metrics, LbMetric::kRejectedFlowCountUdp);
     return nullptr;
   }

@@ -1,8 +1,10 @@
 #include "proxy/worker.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -24,15 +26,17 @@ constexpr int kTickMs = 250;  // timeouts are checked this often
 // Accepts connections on one listening socket of this worker.
 class Acceptor final : public ListenHandler {
  public:
-  Acceptor(Worker* worker, int fd, const ListenerRuntime* listener)
-      : worker_(worker), fd_(fd), listener_(listener) {}
+  Acceptor(Worker* worker, int fd, const ListenerRuntime* listener,
+           std::shared_ptr<std::atomic<int>> open)
+      : worker_(worker), fd_(fd), listener_(listener), open_(std::move(open)) {}
   void set_listener(const ListenerRuntime* l) override { listener_ = l; }
-  void OnEvents(uint32_t) override { worker_->Accept(fd_, listener_); }
+  void OnEvents(uint32_t) override { worker_->Accept(fd_, listener_, open_); }
 
  private:
   Worker* worker_;
   int fd_;
   const ListenerRuntime* listener_;
+  std::shared_ptr<std::atomic<int>> open_;  // the socket set's count of open connections
 };
 
 namespace {
@@ -164,15 +168,15 @@ void Worker::OnWake() {
 void Worker::Adopt(std::shared_ptr<const Snapshot> next,
                    std::shared_ptr<const ListenerSocketTable> sockets) {
   // Listening sockets: keep those still present, add new ones, drop removed ones.
-  // fd -> (listener, whether the fd is a UDP socket).
-  std::map<int, std::pair<const ListenerRuntime*, bool>> wanted;
+  // fd -> its listener and socket set.
+  std::map<int, std::pair<const ListenerRuntime*, const ListenSocketSet*>> wanted;
   if (!shutting_down_ && sockets != nullptr) {
     const auto k = static_cast<size_t>(index_);
     for (size_t i = 0; i < next->listeners.size() && i < sockets->by_listener.size(); ++i) {
       const ListenerRuntime* l = &next->listeners[i];
-      wanted[sockets->by_listener[i]->fds[k]] = {l, sockets->by_listener[i]->datagram};
+      wanted[sockets->by_listener[i]->fds[k]] = {l, sockets->by_listener[i].get()};
       if (i < sockets->udp_by_listener.size() && sockets->udp_by_listener[i] != nullptr) {
-        wanted[sockets->udp_by_listener[i]->fds[k]] = {l, true};
+        wanted[sockets->udp_by_listener[i]->fds[k]] = {l, sockets->udp_by_listener[i].get()};
       }
     }
   }
@@ -187,16 +191,16 @@ void Worker::Adopt(std::shared_ptr<const Snapshot> next,
     }
   }
   for (auto& [fd, wanted_listener] : wanted) {
-    const auto [listener, datagram] = wanted_listener;
+    const auto [listener, set] = wanted_listener;
     auto it = acceptors_.find(fd);
     if (it != acceptors_.end()) {
       it->second->set_listener(listener);
     } else {
       std::unique_ptr<ListenHandler> acceptor;
-      if (datagram) {
+      if (set->datagram) {
         acceptor = std::make_unique<UdpListener>(this, fd, listener);
       } else {
-        acceptor = std::make_unique<Acceptor>(this, fd, listener);
+        acceptor = std::make_unique<Acceptor>(this, fd, listener, set->open_connections);
       }
       if (accept_paused_until_ms_ != 0 || WatchListener(fd, acceptor.get())) {
         acceptors_[fd] = std::move(acceptor);
@@ -231,7 +235,39 @@ void Worker::Adopt(std::shared_ptr<const Snapshot> next,
   adopted_generation_.store(current_->generation);
 }
 
-void Worker::Accept(int listen_fd, const ListenerRuntime* listener) {
+namespace {
+
+// sluice.max_connections, or half the descriptor limit (at least 64) when it is not set.
+int ListenerConnectionCap(const ListenerRuntime& listener) {
+  if (listener.listener->attributes.max_connections > 0) {
+    return listener.listener->attributes.max_connections;
+  }
+  static const int half_of_descriptors = [] {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 1 << 20;
+    return static_cast<int>(std::clamp<rlim_t>(limit.rlim_cur / 2, 64, 1 << 20));
+  }();
+  return half_of_descriptors;
+}
+
+// A connection beyond the listener's cap: reset at once (SO_LINGER 0), counted.
+void RejectConnection(int fd, const ListenerRuntime& listener, observe::WorkerMetrics& metrics) {
+  linger reset{1, 0};
+  (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));  // else a FIN: as good
+  close(fd);
+  const bool network = listener.protocol == snapshot::ListenerProtocol::kTcp ||
+                       listener.protocol == snapshot::ListenerProtocol::kTcpUdp ||
+                       listener.protocol == snapshot::ListenerProtocol::kTls;
+  observe::WorkerMetrics::Add(metrics.Lb(listener.lb_metrics_slot),
+                              network ? observe::LbMetric::kRejectedFlowCountTcp
+                                      : observe::LbMetric::kRejectedConnectionCount);
+}
+
+}  // namespace
+
+void Worker::Accept(int listen_fd, const ListenerRuntime* listener,
+                    const std::shared_ptr<std::atomic<int>>& open) {
+  const int cap = ListenerConnectionCap(*listener);
   for (int i = 0; i < 64; ++i) {
     sockaddr_storage ss;
     socklen_t len = sizeof(ss);
@@ -243,8 +279,13 @@ void Worker::Accept(int listen_fd, const ListenerRuntime* listener) {
       }
       return;
     }
+    if (open->load(std::memory_order_relaxed) >= cap) {
+      RejectConnection(fd, *listener, *metrics_);
+      continue;
+    }
     net::SetNoDelay(fd);
-    ServeDownstream(DownstreamTransport(fd, *listener), SocketAddress::FromSockaddr(ss), listener);
+    ServeDownstream(DownstreamTransport(fd, *listener), SocketAddress::FromSockaddr(ss), listener,
+                    open);
   }
 }
 
@@ -259,8 +300,10 @@ std::unique_ptr<net::Transport> Worker::DownstreamTransport(int fd,
 }
 
 void Worker::ServeDownstream(std::unique_ptr<net::Transport> transport, const SocketAddress& peer,
-                             const ListenerRuntime* listener) {
+                             const ListenerRuntime* listener,
+                             std::shared_ptr<std::atomic<int>> open) {
   auto* conn = new DownstreamConnection(this, std::move(transport), peer, listener);
+  conn->CountOn(std::move(open));
   conn->Start();  // on failure the connection has closed itself
 }
 
@@ -410,7 +453,7 @@ void Worker::Tick() {
 
 Result<std::unique_ptr<net::Transport>> Worker::ConnectTls(
     const SocketAddress& address, const std::shared_ptr<const tls::ClientContext>& tls,
-    std::string_view alpn) {
+    std::string_view alpn, const SocketAddress* source) {
   SSL* ssl = tls->NewSession(address, static_cast<size_t>(index_));
   if (ssl == nullptr) return Error{ErrorSource::kInternal, "no memory for a TLS session"};
   if (!alpn.empty()) {
@@ -424,7 +467,7 @@ Result<std::unique_ptr<net::Transport>> Worker::ConnectTls(
       return Error{ErrorSource::kInternal, "cannot offer ALPN to the target"};
     }
   }
-  return connector_->ConnectTls(address, ssl, tls);
+  return connector_->ConnectTls(address, source, ssl, tls);
 }
 
 void Worker::ReportTargetTlsFailure(const SocketAddress& target, const std::string& group,

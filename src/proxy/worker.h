@@ -98,9 +98,10 @@ class Worker {
   // Starts a TLS connection to a target of an HTTPS or TLS group: a session from `tls` with
   // this worker's resumption cache, over the connector. `alpn`: the one protocol this
   // connection offers by ALPN (a TLS listener's negotiated one), else the context's.
+  // `source`: see net::Connector::Connect.
   Result<std::unique_ptr<net::Transport>> ConnectTls(
       const SocketAddress& address, const std::shared_ptr<const tls::ClientContext>& tls,
-      std::string_view alpn = {});
+      std::string_view alpn = {}, const SocketAddress* source = nullptr);
   // A TLS handshake with a target failed or timed out: counted, and logged to stderr with
   // the target, its group, `why` and what the client got (`outcome`; at most one line per
   // second per worker; the lines left out are counted in the next one).
@@ -153,13 +154,18 @@ class Worker {
   // A connection whose next check time moved closer (DownstreamConnection::NextCheckMs).
   void CheckSooner(DownstreamConnection* conn, int64_t at_ms);
   size_t connection_count() const { return timers_.size(); }
-  void Accept(int listen_fd, const ListenerRuntime* listener);
+  // Accepts up to 64 connections; `open` is the socket set's count of open connections,
+  // checked against the listener's cap (sluice.max_connections).
+  void Accept(int listen_fd, const ListenerRuntime* listener,
+              const std::shared_ptr<std::atomic<int>>& open);
   // The stream of an accepted socket: TLS (a session of the listener's context) for HTTPS
   // listeners, plain TCP otherwise.
   std::unique_ptr<net::Transport> DownstreamTransport(int fd, const ListenerRuntime& listener);
-  // Serves a new downstream stream on `listener` (accepted here, or made by a test).
+  // Serves a new downstream stream on `listener` (accepted here, or made by a test); `open`
+  // (may be null) counts it while it is open.
   void ServeDownstream(std::unique_ptr<net::Transport> transport, const SocketAddress& peer,
-                       const ListenerRuntime* listener);
+                       const ListenerRuntime* listener,
+                       std::shared_ptr<std::atomic<int>> open = nullptr);
 
  private:
   void PoolString(std::string& s);

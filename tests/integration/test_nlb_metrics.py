@@ -73,10 +73,15 @@ def settles(admin: int, expected: dict, base: dict, timeout: float = 10):
     return last["m"]
 
 
-def quiet(admin: int) -> dict:
-    """A scrape once no flow is active (the readiness probe's have ended)."""
-    wait_until(lambda: nlb(scrape(admin), "ActiveFlowCount") == 0, 10, 0.05, "no active flow")
-    return scrape(admin)
+def quiet(admin: int, probes: int = 2) -> dict:
+    """A scrape once the readiness probes (one connection to each of config()'s two TCP
+    listeners) have been accepted and have ended. Waiting for no active flow alone is not
+    enough: a probe may still sit in the accept queue, and count after the base scrape."""
+    def settled():
+        m = scrape(admin)
+        return m if nlb(m, "NewFlowCount_TCP") == probes and nlb(m, "ActiveFlowCount") == 0 \
+            else None
+    return wait_until(settled, 10, 0.05, "the readiness probes to be counted and end")
 
 
 def config(tcp_port, udp_port, rejected_port, tcp_targets, udp_targets, admin, attributes=None,
