@@ -89,6 +89,27 @@ ApiResult<config::Config> LoadProbe(const std::string& yaml, const std::string& 
   return std::move(std::get<config::Config>(r));
 }
 
+// A one-listener document whose listener has `protocol`'s attribute rules, with `lines` as its
+// Attributes. A network listener forwards to a probe group of a protocol it may reach; a TLS
+// listener is probed as a TCP one (a TLS one needs a certificate file), so the key AWS's TLS
+// listeners lack is refused here first, in the loader's words.
+std::string ListenerProbe(const std::string& protocol, const std::string& lines) {
+  if (protocol == "HTTP" || protocol == "HTTPS") {
+    return "LoadBalancers:\n  - Name: probe\n    Listeners:\n      - Protocol: HTTP\n"
+           "        Port: 1\n        DefaultActions: [{Type: fixed-response, "
+           "FixedResponseConfig: {StatusCode: \"200\"}}]\n        Attributes:\n" +
+           lines;
+  }
+  const std::string as = protocol == "TLS" ? "TCP" : protocol;
+  const std::string group = as == "UDP" ? "UDP" : as == "TCP_UDP" ? "TCP_UDP" : "TCP";
+  return "LoadBalancers:\n  - Name: probe\n    Type: network\n    Listeners:\n      - Protocol: " +
+         as +
+         "\n        Port: 1\n        DefaultActions: [{Type: forward, TargetGroupName: probe}]\n"
+         "        Attributes:\n" +
+         lines + "TargetGroups:\n  - {Name: probe, Protocol: " + group +
+         ", Port: 1, HealthCheckProtocol: TCP}\n";
+}
+
 }  // namespace
 
 AttributePairs LoadBalancerAttributePairs(const config::Config& config,
@@ -152,12 +173,16 @@ ApiResult<config::ListenerAttributes> ApplyListenerAttributes(const config::Conf
                                                               const std::string& label) {
   auto lines = AttributeLines(ListenerAttributePairs(config, listener), changes, 10);
   if (!lines.ok()) return lines.error();
-  std::string yaml =
-      "LoadBalancers:\n  - Name: probe\n    Listeners:\n      - Protocol: HTTP\n        Port: 1\n"
-      "        DefaultActions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "
-      "\"200\"}}]\n        Attributes:\n" +
-      lines.value();
-  auto loaded = LoadProbe(yaml, label);
+  if (listener.protocol == "TLS") {
+    for (const auto& [key, value] : changes) {
+      if (key == "sluice.max_connections") continue;
+      return SenderError("ValidationError",
+                         "unknown TLS listener attribute '" + key +
+                             "'; a TLS listener has none (its idle timeout is fixed at 350 "
+                             "seconds; Sluice's sluice.max_connections is supported)");
+    }
+  }
+  auto loaded = LoadProbe(ListenerProbe(listener.protocol, lines.value()), label);
   if (!loaded.ok()) return loaded.error();
   return loaded.value().load_balancers[0].listeners[0].attributes;
 }

@@ -4,10 +4,12 @@ listeners carry bytes and datagrams as soon as the calls return; the ARNs are `n
 protocols that do not go together are refused with AWS's error codes."""
 from __future__ import annotations
 
+import re
 import socket
 import socketserver
 
 import pytest
+import requests
 
 from conftest import LOCAL, free_port, lb_config, target_group, wait_until
 from test_api import ApiSluice
@@ -15,6 +17,9 @@ from test_nlb_tcp import Server, recv_line
 from test_nlb_udp import UdpEcho, ask, client, free_udp_port
 
 boto3 = pytest.importorskip("boto3")
+from botocore.auth import SigV4Auth  # noqa: E402
+from botocore.awsrequest import AWSRequest  # noqa: E402
+from botocore.credentials import Credentials  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 
 
@@ -118,3 +123,64 @@ class _Greeter(socketserver.BaseRequestHandler):
 
     def handle(self):
         self.request.sendall(self.server.name.encode() + b"\n")
+
+
+def test_tcp_listener_and_network_group_attributes_through_the_api(api):
+    c = api.client()
+    lb = c.create_load_balancer(Name="db", Type="network", SubnetMappings=[
+        {"SubnetId": "subnet-1", "PrivateIPv4Address": LOCAL}])["LoadBalancers"][0]
+    tcp = c.create_target_group(Name="tcp", Protocol="TCP", Port=5432, VpcId="vpc-1",
+                                TargetType="ip")["TargetGroups"][0]
+    udp = c.create_target_group(Name="udp", Protocol="UDP", Port=53, VpcId="vpc-1",
+                                TargetType="ip", HealthCheckProtocol="TCP")["TargetGroups"][0]
+    listener = c.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"], Protocol="TCP", Port=free_port(),
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": tcp["TargetGroupArn"]}]
+    )["Listeners"][0]
+    dns = c.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"], Protocol="UDP", Port=free_udp_port(),
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": udp["TargetGroupArn"]}]
+    )["Listeners"][0]
+
+    # Debian 12's botocore predates the listener-attribute calls: sent as any SDK sends
+    # them, a SigV4-signed query.
+    def call(action, arn, pairs=()):
+        params = {"Action": action, "Version": "2015-12-01", "ListenerArn": arn}
+        for i, (k, v) in enumerate(pairs, 1):
+            params[f"Attributes.member.{i}.Key"] = k
+            params[f"Attributes.member.{i}.Value"] = v
+        req = AWSRequest(method="POST", url=f"http://{LOCAL}:{api.api_port}/", data=params)
+        SigV4Auth(Credentials(api.key_id, api.secret), "elasticloadbalancing",
+                  "us-east-1").add_auth(req)
+        p = req.prepare()
+        r = requests.post(p.url, data=p.body, headers=dict(p.headers), timeout=10)
+        return r.status_code, r.text
+
+    def listener_attributes(arn):
+        status, body = call("DescribeListenerAttributes", arn)
+        assert status == 200, body
+        return dict(re.findall(r"<Key>([^<]*)</Key>\s*<Value>([^<]*)</Value>", body))
+
+    # A TCP listener's idle timeout (reference §8.5), as `aws elbv2 modify-listener-attributes`.
+    assert listener_attributes(listener["ListenerArn"])["tcp.idle_timeout.seconds"] == "350"
+    status, body = call("ModifyListenerAttributes", listener["ListenerArn"],
+                        [("tcp.idle_timeout.seconds", "120"), ("sluice.max_connections", "1000")])
+    assert status == 200, body
+    got = listener_attributes(listener["ListenerArn"])
+    assert got["tcp.idle_timeout.seconds"] == "120" and got["sluice.max_connections"] == "1000"
+    status, body = call("ModifyListenerAttributes", listener["ListenerArn"],
+                        [("tcp.idle_timeout.seconds", "59")])
+    assert status == 400 and "<Code>ValidationError</Code>" in body, body
+    assert "tcp.idle_timeout.seconds 59 is out of range 60..6000" in body
+    # A UDP listener has none.
+    status, body = call("ModifyListenerAttributes", dns["ListenerArn"],
+                        [("tcp.idle_timeout.seconds", "120")])
+    assert status == 400 and "<Code>ValidationError</Code>" in body, body
+    assert "a UDP listener has none" in body
+
+    # A network group lists preserve_client_ip.enabled (off, docs/alb-compatibility.md).
+    def group_attributes(arn):
+        return {a["Key"]: a["Value"] for a in
+                c.describe_target_group_attributes(TargetGroupArn=arn)["Attributes"]}
+    assert group_attributes(tcp["TargetGroupArn"])["preserve_client_ip.enabled"] == "false"
+    assert group_attributes(udp["TargetGroupArn"])["preserve_client_ip.enabled"] == "false"
