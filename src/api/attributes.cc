@@ -147,8 +147,9 @@ ApiResult<config::LoadBalancerAttributes> ApplyLoadBalancerAttributes(
     const std::string& label) {
   auto lines = AttributeLines(LoadBalancerAttributePairs(config, lb), changes, 6);
   if (!lines.ok()) return lines.error();
-  auto loaded =
-      LoadProbe("LoadBalancers:\n  - Name: probe\n    Attributes:\n" + lines.value(), label);
+  auto loaded = LoadProbe("LoadBalancers:\n  - Name: probe\n    Type: " + Quoted(lb.type) +
+                              "\n    Attributes:\n" + lines.value(),
+                          label);
   if (!loaded.ok()) return loaded.error();
   return loaded.value().load_balancers[0].attributes;
 }

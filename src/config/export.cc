@@ -306,9 +306,17 @@ void WriteLogSettings(Out& o, int indent, const std::string& kind,
   if (!s.directory.empty()) o.Str(indent, "sluice." + kind + ".directory", s.directory);
 }
 
-void WriteLoadBalancerAttributes(Out& o, int indent, const LoadBalancerAttributes& a) {
+// A network load balancer's are deletion protection and the access log (the loader refuses
+// the others there).
+void WriteLoadBalancerAttributes(Out& o, int indent, const std::string& type,
+                                 const LoadBalancerAttributes& a) {
   o.Open(indent, "Attributes");
   const int in = indent + 2;
+  if (type == "network") {
+    o.Bool(in, "deletion_protection.enabled", a.deletion_protection);
+    WriteLogSettings(o, in, "access_logs", a.access_logs);
+    return;
+  }
   o.Int(in, "idle_timeout.timeout_seconds", a.idle_timeout_seconds);
   o.Int(in, "client_keep_alive.seconds", a.client_keep_alive_seconds);
   o.Str(in, "routing.http.desync_mitigation_mode", DesyncName(a.desync_mitigation_mode));
@@ -334,7 +342,7 @@ void WriteLoadBalancers(Out& o, const std::vector<LoadBalancer>& lbs) {
     if (lb.type != "application") o.Str(4, "Type", lb.type);
     if (!lb.bind_address.empty()) o.Str(4, "BindAddress", lb.bind_address);
     WriteTags(o, 4, lb.tags);
-    WriteLoadBalancerAttributes(o, 4, lb.attributes);
+    WriteLoadBalancerAttributes(o, 4, lb.type, lb.attributes);
     o.OpenList(4, "Listeners", lb.listeners.empty());
     for (const Listener& l : lb.listeners) WriteListener(o, 8, l);
   }

@@ -158,6 +158,22 @@ TargetGroups:
   testing::ExpectRoundTrip(c);
 }
 
+TEST(NetworkConfig, ANetworkLoadBalancerTakesOnlyItsOwnAttributes) {
+  Config c = MustLoad(With("    Type: network\n",
+                           "    Type: network\n    Attributes: {deletion_protection.enabled: "
+                           "true, access_logs.s3.enabled: false}\n"));
+  EXPECT_TRUE(c.load_balancers[0].attributes.deletion_protection);
+  testing::ExpectRoundTrip(c);
+  EXPECT_THAT(
+      Errors(With("    Type: network\n",
+                  "    Type: network\n    Attributes: {idle_timeout.timeout_seconds: 60}\n")),
+      ElementsAre(HasSubstr("load balancer attribute 'idle_timeout.timeout_seconds' is for "
+                            "application load balancers; a network load balancer takes: "
+                            "deletion_protection.enabled, access_logs.s3.enabled, "
+                            "access_logs.s3.bucket, access_logs.s3.prefix, "
+                            "sluice.access_logs.directory")));
+}
+
 TEST(NetworkConfig, EveryListenerButUdpTakesAConnectionCap) {
   EXPECT_EQ(MustLoad(kNetwork).load_balancers[0].listeners[0].attributes.max_connections, 0);
   Config c = MustLoad(With("{tcp.idle_timeout.seconds: \"600\"}",

@@ -48,6 +48,27 @@ constexpr std::string_view kUnsupportedAttributes[] = {
     "secondary_ips.auto_assigned.per_subnet",
 };
 
+// What a network load balancer takes of those (reference §8: its listeners carry no HTTP, and
+// of the logs only TLS listeners' access log exists, §5.7).
+constexpr std::string_view kNetworkAttributes[] = {
+    "deletion_protection.enabled", "access_logs.s3.enabled",       "access_logs.s3.bucket",
+    "access_logs.s3.prefix",       "sluice.access_logs.directory",
+};
+
+// An application load balancer's attribute on a network one: an error naming what it takes.
+bool RefusedOnNetwork(Reader& r, const MapReader::Entry& e) {
+  auto in = [&](const auto& list) {
+    return std::find(std::begin(list), std::end(list), e.key) != std::end(list);
+  };
+  if (!in(kSupportedAttributes) || in(kNetworkAttributes)) return false;
+  r.AddError(e.key_mark, e.value.path,
+             "load balancer attribute " + QuoteValue(e.key) +
+                 " is for application load balancers; a network load balancer takes: " +
+                 JoinNames(std::vector<std::string_view>(std::begin(kNetworkAttributes),
+                                                         std::end(kNetworkAttributes))));
+  return true;
+}
+
 std::string SupportedList() {
   return JoinNames(std::vector<std::string_view>(std::begin(kSupportedAttributes),
                                                  std::end(kSupportedAttributes)));
@@ -133,13 +154,15 @@ void CheckLogs(Reader& r, const Field& field, const LoadBalancerAttributes& a) {
   }
 }
 
-void ParseAttributes(Reader& r, const Field& field, LoadBalancerAttributes* out) {
+// `network`: a network load balancer's, which takes only kNetworkAttributes.
+void ParseAttributes(Reader& r, const Field& field, bool network, LoadBalancerAttributes* out) {
   MapReader m = OpenFreeMap(r, field);
   LoadBalancerAttributes::LogSettings* log_settings = nullptr;
   std::string_view log_name;
   for (const MapReader::Entry& e : m.entries()) {
     const std::string& key = e.key;
     const Field& f = e.value;
+    if (network && RefusedOnNetwork(r, e)) continue;
     if (key == "idle_timeout.timeout_seconds") {
       if (auto v = ReadInt(r, f, 1, 4000, key)) out->idle_timeout_seconds = static_cast<int>(*v);
     } else if (key == "client_keep_alive.seconds") {
@@ -298,7 +321,7 @@ void ParseLoadBalancers(LoadContext& ctx, const Field& field, std::vector<LoadBa
                                      std::to_string(it->second.second) + ")");
         }
       }
-      ParseAttributes(r, m.Get("Attributes"), &lb.attributes);
+      ParseAttributes(r, m.Get("Attributes"), lb.type == "network", &lb.attributes);
       if (std::optional<std::vector<Field>> listeners = ReadList(r, m.Get("Listeners"))) {
         for (const Field& l : *listeners) {
           Listener listener;

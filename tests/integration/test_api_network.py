@@ -184,3 +184,19 @@ def test_tcp_listener_and_network_group_attributes_through_the_api(api):
                 c.describe_target_group_attributes(TargetGroupArn=arn)["Attributes"]}
     assert group_attributes(tcp["TargetGroupArn"])["preserve_client_ip.enabled"] == "false"
     assert group_attributes(udp["TargetGroupArn"])["preserve_client_ip.enabled"] == "false"
+
+    # A network load balancer's own attributes only; ALB's are refused, naming what it takes.
+    lb_attributes = {a["Key"] for a in c.describe_load_balancer_attributes(
+        LoadBalancerArn=lb["LoadBalancerArn"])["Attributes"]}
+    assert lb_attributes == {"deletion_protection.enabled", "access_logs.s3.enabled",
+                             "access_logs.s3.bucket", "access_logs.s3.prefix"}, lb_attributes
+    with pytest.raises(ClientError) as e:
+        c.modify_load_balancer_attributes(LoadBalancerArn=lb["LoadBalancerArn"], Attributes=[
+            {"Key": "idle_timeout.timeout_seconds", "Value": "30"}])
+    assert code(e.value) == "ValidationError"
+    assert "is for application load balancers" in str(e.value)
+    c.modify_load_balancer_attributes(LoadBalancerArn=lb["LoadBalancerArn"], Attributes=[
+        {"Key": "deletion_protection.enabled", "Value": "true"}])
+    with pytest.raises(ClientError) as e:
+        c.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+    assert code(e.value) == "OperationNotPermitted"
