@@ -143,6 +143,7 @@ ApiResult<OperationOutput> CreateTargetGroup(const CallContext& c) {
     // type, and a UDP group's deregistered flows terminated.
     tg.health_check.protocol = "TCP";
     tg.health_check.timeout_seconds = 10;
+    tg.health_check.matcher = config::kNetworkHealthCheckMatcher;
     tg.attributes.stickiness_type = "source_ip";
     tg.attributes.deregistration_termination = tg.protocol == "UDP" || tg.protocol == "TCP_UDP";
   }

@@ -351,10 +351,12 @@ void WriteLoadBalancers(Out& o, const std::vector<LoadBalancer>& lbs) {
 // ---- Target groups ----------------------------------------------------------------------------
 
 // `grpc`: the group's ProtocolVersion is GRPC, whose matcher is GrpcCode (HttpCode is refused
-// there, and GrpcCode elsewhere).
-void WriteHealthCheck(Out& o, int indent, const HealthCheck& h, bool grpc) {
+// there, and GrpcCode elsewhere). `network`: a network group's, whose default HttpCode is
+// 200-399 (reference §8.7).
+void WriteHealthCheck(Out& o, int indent, const HealthCheck& h, bool grpc, bool network) {
   const bool tcp = h.protocol == "TCP";
-  const HealthCheck defaults;
+  HealthCheck defaults;
+  if (network) defaults.matcher = kNetworkHealthCheckMatcher;
   o.Bool(indent, "HealthCheckEnabled", h.enabled);
   o.Str(indent, "HealthCheckProtocol", h.protocol);
   o.Str(indent, "HealthCheckPort", h.port);
@@ -443,7 +445,8 @@ void WriteTargetGroups(Out& o, const std::vector<TargetGroup>& groups) {
     }
     o.Int(4, "Port", g.port);
     o.Str(4, "TargetType", g.target_type);
-    WriteHealthCheck(o, 4, g.health_check, g.protocol_version == "GRPC");
+    WriteHealthCheck(o, 4, g.health_check, g.protocol_version == "GRPC",
+                     internal::IsNetworkProtocol(g.protocol));
     WriteTargetGroupAttributes(o, 4, g);
     WriteTargets(o, 4, g);
   }

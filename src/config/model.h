@@ -234,6 +234,9 @@ struct LoadBalancer {
 
 enum class LoadBalancingAlgorithm { kRoundRobin, kLeastOutstandingRequests, kWeightedRandom };
 
+// A network group's HTTP/HTTPS health checks succeed on 200-399 unless told (reference §8.7).
+inline constexpr char kNetworkHealthCheckMatcher[] = "200-399";
+
 struct HealthCheck {
   bool enabled = true;                // HealthCheckEnabled
   std::string protocol = "HTTP";      // HealthCheckProtocol: HTTP | HTTPS | TCP; when not
@@ -244,7 +247,8 @@ struct HealthCheck {
   int timeout_seconds = 5;            // HealthCheckTimeoutSeconds 2..120
   int healthy_threshold = 5;          // HealthyThresholdCount 2..10
   int unhealthy_threshold = 2;        // UnhealthyThresholdCount 2..10
-  std::string matcher = "200";        // Matcher.HttpCode: "200", "200-299", "200,202"
+  std::string matcher = "200";        // Matcher.HttpCode: "200", "200-299", "200,202"; network
+                                      // groups: kNetworkHealthCheckMatcher
   // Matcher.GrpcCode ("12", "0-5", "0,1"; codes 0..99): GRPC groups only, whose checks are
   // judged by the grpc-status of the answer (HttpCode is not used by them).
   std::string grpc_matcher = "12";

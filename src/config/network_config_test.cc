@@ -158,6 +158,20 @@ TargetGroups:
   testing::ExpectRoundTrip(c);
 }
 
+TEST(NetworkConfig, HttpChecksOfNetworkGroupsMatch200To399UnlessTold) {
+  Config tcp_checked = MustLoad(kNetwork);
+  EXPECT_EQ(tcp_checked.target_groups[0].health_check.matcher, "200-399");
+  testing::ExpectRoundTrip(tcp_checked);  // no Matcher written for a TCP check
+  Config c = MustLoad(With("    Port: 6432\n", "    Port: 6432\n    HealthCheckProtocol: HTTP\n"));
+  EXPECT_EQ(c.target_groups[0].health_check.matcher, "200-399");
+  testing::ExpectRoundTrip(c);
+  Config told = MustLoad(With("    Port: 6432\n",
+                              "    Port: 6432\n    HealthCheckProtocol: HTTP\n"
+                              "    Matcher: {HttpCode: \"200\"}\n"));
+  EXPECT_EQ(told.target_groups[0].health_check.matcher, "200");
+  testing::ExpectRoundTrip(told);
+}
+
 TEST(NetworkConfig, ANetworkLoadBalancerTakesOnlyItsOwnAttributes) {
   Config c = MustLoad(With("    Type: network\n",
                            "    Type: network\n    Attributes: {deletion_protection.enabled: "

@@ -451,7 +451,10 @@ void ParseTargetGroup(Reader& r, const Field& item, TargetGroup* out,
       // TCP, TLS and UDP groups (a UDP group's checks use TCP, HTTP or HTTPS), with a 10 s
       // timeout (reference §8.7).
       if (!m.Get("HealthCheckProtocol").present) out->health_check.protocol = nlb ? "TCP" : *p;
-      if (nlb) out->health_check.timeout_seconds = 10;
+      if (nlb) {
+        out->health_check.timeout_seconds = 10;
+        out->health_check.matcher = kNetworkHealthCheckMatcher;  // Matcher overrides it
+      }
     } else {
       r.AddError(protocol, "protocol " + QuoteValue(*p) +
                                " is invalid; allowed: HTTP, HTTPS, TCP, TLS, UDP, TCP_UDP");

@@ -51,6 +51,7 @@ def test_boto3_builds_a_network_load_balancer_that_carries_tcp_and_udp(api):
         tcp = c.create_target_group(Name="tcp", Protocol="TCP", Port=tcp_target.port,
                                     VpcId="vpc-1", TargetType="ip")["TargetGroups"][0]
         assert tcp["HealthCheckProtocol"] == "TCP"
+        assert tcp["Matcher"]["HttpCode"] == "200-399"  # NLB's default (reference §8.7)
         udp = c.create_target_group(Name="udp", Protocol="UDP", Port=udp_target.port,
                                     VpcId="vpc-1", TargetType="ip",
                                     HealthCheckProtocol="TCP",
