@@ -225,6 +225,7 @@ void WriteListenerAttributes(Out& o, int indent, const std::string& protocol,
   o.Open(indent, "Attributes");
   const int in = indent + 2;
   if (a.max_connections != 0) o.Int(in, "sluice.max_connections", a.max_connections);
+  if (protocol == "TLS") return;  // nothing of AWS's (its idle timeout is fixed, §8.5)
   if (protocol == "TCP" || protocol == "TCP_UDP") {
     o.Int(in, "tcp.idle_timeout.seconds", a.tcp_idle_timeout_seconds);
     return;
@@ -261,12 +262,9 @@ void WriteListener(Out& o, int indent, const Listener& l) {
   }
   WriteMutualAuthentication(o, indent, l);
   if (!l.alpn_policy.empty()) o.Str(indent, "AlpnPolicy", l.alpn_policy);
-  // TLS and UDP listeners have no attribute of AWS's (their idle timeouts are fixed, reference
-  // §8.5); a TLS listener may have Sluice's connection cap.
-  if (l.protocol == "TLS" && l.attributes.max_connections != 0) {
-    o.Open(indent, "Attributes");
-    o.Int(indent + 2, "sluice.max_connections", l.attributes.max_connections);
-  } else if (l.protocol != "TLS" && l.protocol != "UDP") {
+  // UDP listeners have no attribute, TLS ones only Sluice's connection cap (their idle
+  // timeouts are fixed, reference §8.5).
+  if (l.protocol != "UDP" && (l.protocol != "TLS" || l.attributes.max_connections != 0)) {
     WriteListenerAttributes(o, indent, l.protocol, l.attributes);
   }
   WriteActions(o, indent, "DefaultActions", l.default_actions);

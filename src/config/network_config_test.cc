@@ -207,21 +207,7 @@ LoadBalancers:
   Config http = MustLoad(kOthers);
   EXPECT_EQ(http.load_balancers[0].listeners[0].attributes.max_connections, 7);
   testing::ExpectRoundTrip(http);
-  constexpr char kUdp[] = R"(
-LoadBalancers:
-  - Name: dns
-    Type: network
-    Listeners:
-      - Protocol: UDP
-        Port: 53
-        Attributes: {sluice.max_connections: 7}
-        DefaultActions: [{Type: forward, TargetGroupName: d}]
-TargetGroups:
-  - {Name: d, Protocol: UDP, Port: 53, HealthCheckProtocol: TCP}
-)";
-  EXPECT_THAT(Errors(kUdp), ElementsAre(HasSubstr("unknown UDP listener attribute "
-                                                  "'sluice.max_connections'; a UDP listener has "
-                                                  "none")));
+  // A UDP listener's refusal: udp_listener_config_test.cc.
 }
 
 TEST(NetworkConfig, PreserveClientIpIsOffUnlessAsked) {

@@ -72,6 +72,11 @@ TEST(UdpListenerConfig, UdpListenersAndGroupsRefuseWhatTheyCannotUse) {
               ElementsAre(HasSubstr("unknown UDP listener attribute 'tcp.idle_timeout.seconds'; "
                                     "a UDP listener has none (its idle timeout is fixed at 120 "
                                     "seconds)")));
+  // Nor Sluice's connection cap: UDP flows have their own bounds.
+  EXPECT_THAT(Errors(With("        Port: 53\n",
+                          "        Port: 53\n        Attributes: {sluice.max_connections: 7}\n")),
+              ElementsAre(HasSubstr("unknown UDP listener attribute 'sluice.max_connections'; "
+                                    "a UDP listener has none")));
   EXPECT_THAT(Errors(With("        Port: 53\n", "        Port: 53\n        Certificates: [x]\n")),
               ElementsAre(HasSubstr("Certificates are only for HTTPS and TLS listeners")));
   EXPECT_THAT(Errors(With("    Port: 5353\n", "    Port: 5353\n    ProtocolVersion: HTTP1\n")),

@@ -75,18 +75,31 @@ Result<int> ListenDatagram(const SocketAddress& address) {
   return fd;
 }
 
+namespace {
+
+// A non-blocking socket of `type` for a connection to `address` (`ss`), bound transparently to
+// `source` when there is one.
+Result<int> UpstreamSocket(int type, const SocketAddress& address, const sockaddr_storage& ss,
+                           const SocketAddress* source) {
+  int fd = socket(ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return SysError("socket", address);
+  if (source == nullptr) return fd;
+  auto bound = BindTransparent(fd, *source);
+  if (!bound.ok()) {
+    close(fd);
+    return bound.error();
+  }
+  return fd;
+}
+
+}  // namespace
+
 Result<int> ConnectDatagram(const SocketAddress& address, const SocketAddress* source) {
   sockaddr_storage ss;
   socklen_t len = address.ToSockaddr(&ss);
-  int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return SysError("socket", address);
-  if (source != nullptr) {
-    auto bound = BindTransparent(fd, *source);
-    if (!bound.ok()) {
-      close(fd);
-      return bound.error();
-    }
-  }
+  auto opened = UpstreamSocket(SOCK_DGRAM, address, ss, source);
+  if (!opened.ok()) return opened.error();
+  const int fd = opened.value();
   if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
     Error e = SysError("connect", address);
     e.source = ErrorSource::kUpstream;
@@ -127,16 +140,10 @@ Result<bool> CheckNoOtherListener(const SocketAddress& address, bool datagram) {
 Result<int> ConnectNonBlocking(const SocketAddress& address, const SocketAddress* source) {
   sockaddr_storage ss;
   socklen_t len = address.ToSockaddr(&ss);
-  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return SysError("socket", address);
+  auto opened = UpstreamSocket(SOCK_STREAM, address, ss, source);
+  if (!opened.ok()) return opened.error();
+  const int fd = opened.value();
   SetNoDelay(fd);
-  if (source != nullptr) {
-    auto bound = BindTransparent(fd, *source);
-    if (!bound.ok()) {
-      close(fd);
-      return bound.error();
-    }
-  }
   if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
     Error e = SysError("connect", address);
     e.source = ErrorSource::kUpstream;
