@@ -28,6 +28,9 @@ PACKAGES=(
   # The systemd service: sd_notify (libsystemd), and the Debian package (CPack runs
   # dpkg-shlibdeps from dpkg-dev; lintian checks the result)
   libsystemd-dev dpkg-dev lintian
+  # The admin dashboard's browser tests (tests/integration/test_dashboard.py): headless
+  # Chromium driven through chromedriver by Selenium
+  chromium chromium-driver python3-selenium
 )
 # node and npm, for the AWS SDK for JavaScript test (tests/js). Only when `node` is absent: the
 # machine image ships NodeSource's nodejs 20, which bundles npm and conflicts with Debian's npm

@@ -14,6 +14,7 @@ constexpr const char* kYaml = R"(
 Account: {Id: "123456789012", Region: eu-west-3}
 TargetGroups:
   - {Name: blue, Protocol: HTTP, Port: 8001, Targets: [{Id: 127.0.0.1}]}
+  - {Name: green, Protocol: HTTP, Port: 8002, Targets: [{Id: 127.0.0.1}]}
 TrustStores:
   - {Name: clients, CaCertificatesBundleFile: /nonexistent/ca.pem}
   - {Name: partners, CaCertificatesBundleFile: /nonexistent/partners.pem}
@@ -25,7 +26,7 @@ LoadBalancers:
   - Name: six
     BindAddress: "::1"
     Listeners:
-      - {Protocol: HTTP, Port: 8081, DefaultActions: [{Type: forward, TargetGroupName: blue}]}
+      - {Protocol: HTTP, Port: 8081, DefaultActions: [{Type: forward, TargetGroupName: green}]}
 )";
 
 class NetworkOpsTest : public ::testing::Test {

@@ -35,6 +35,7 @@
 #include "config/loader.h"
 #include "config/quote.h"
 #include "control/admin_server.h"
+#include "control/admin_token.h"
 #include "tls/client_context.h"
 #include "tls/server_context.h"
 #include "tls/trust_store.h"
@@ -209,14 +210,23 @@ int Demo(const sluice::app::ServerOptions& options) {
   return rc;
 }
 
-int Targets(const std::string& admin_address, bool json) {
+int Targets(const std::string& admin_address, const std::string& token_file, bool json) {
+  std::string token;
+  if (!token_file.empty()) {
+    sluice::Result<std::string> read = sluice::control::ReadAdminToken(token_file);
+    if (!read.ok()) {
+      std::fprintf(stderr, "targets: --token-file: %s\n", read.error().message.c_str());
+      return kUsageError;
+    }
+    token = std::move(read.value());
+  }
   const sluice::config::HostPort hp = MustParse(admin_address, kFetchAdmin);
   auto addr = sluice::SocketAddress::Parse(hp.host, static_cast<uint16_t>(hp.port));
   if (!addr) {  // unreachable: checked when parsing the command line
     std::fprintf(stderr, "targets: --admin: bad address\n");
     return kUsageError;
   }
-  auto body = sluice::control::FetchAdmin(*addr, "/targets");
+  auto body = sluice::control::FetchAdmin(*addr, "/targets", token);
   if (!body.ok()) {
     std::fprintf(stderr, "targets: %s\n", body.error().message.c_str());
     return 1;
@@ -246,6 +256,7 @@ struct Cli {
   sluice::app::DemoTargetOptions target;
   std::string admin_address = "127.0.0.1:9901";
   bool targets_json = false;
+  std::string targets_token_file;
   std::vector<std::string> cert_names;
   std::string cert_key = "ecdsa";
   int cert_days = 365;
@@ -362,6 +373,8 @@ void AddSubcommands(CLI::App& app, Cli& cli) {
   targets->add_option("-a,--admin", cli.admin_address, "Admin endpoint [ADDRESS:]PORT")
       ->check(HostPortCheck(kFetchAdmin));
   targets->add_flag("--json", cli.targets_json, "Print the JSON (DescribeTargetHealth shape)");
+  targets->add_option("--token-file", cli.targets_token_file,
+                      "The admin endpoint's token file (its Admin.TokenFile)");
 
   auto* cert = app.add_subcommand("cert", "Certificates for HTTPS listeners");
   cert->require_subcommand(1);
@@ -392,7 +405,8 @@ int Main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : kUsageError;  // --help exits 0
   }
 
-  if (app.got_subcommand("targets")) return Targets(cli.admin_address, cli.targets_json);
+  if (app.got_subcommand("targets"))
+    return Targets(cli.admin_address, cli.targets_token_file, cli.targets_json);
   if (app.got_subcommand("cert")) return CertSelfSigned(cli);
   if (app.got_subcommand("import") || app.got_subcommand("export") ||
       app.got_subcommand("api-keys")) {

@@ -30,6 +30,8 @@
 #include "config/export.h"
 #include "config/loader.h"
 #include "control/admin_server.h"
+#include "control/admin_token.h"
+#include "control/dashboard_model.h"
 #include "health/checker.h"
 #include "net/event_loop.h"
 #include "proxy/listener_sockets.h"
@@ -247,6 +249,23 @@ int WaitForEvent(int signal_fd, ApiRuntime& api) {
   return 0;
 }
 
+// The admin token (Admin.TokenFile) into `admin`; an endpoint beyond loopback without one
+// (given by --admin, which the loader's check does not see) is refused.
+Result<bool> AdminToken(const config::AdminSettings& settings, const IpAddress* ip,
+                        const std::string& addr, control::AdminServer& admin) {
+  if (settings.token_file.empty()) {
+    if (ip == nullptr || IsLoopback(*ip)) return true;
+    return Error{ErrorSource::kConfig, "admin endpoint " + addr +
+                                           " is reachable beyond this host: set Admin.TokenFile "
+                                           "in the config (a file holding the token its clients "
+                                           "must send) or bind 127.0.0.1"};
+  }
+  Result<std::string> token = control::ReadAdminToken(settings.token_file);
+  if (!token.ok()) return token.error();
+  admin.set_token(std::move(token.value()));
+  return true;
+}
+
 void StartAdmin(const ServerOptions& options, const proxy::Snapshot& snap,
                 control::AdminServer& admin, bool* failed) {
   std::string addr = snap.config.admin.address;
@@ -258,8 +277,11 @@ void StartAdmin(const ServerOptions& options, const proxy::Snapshot& snap,
   }
   if (port <= 0 && options.admin_override.empty()) return;
   auto sa = SocketAddress::Parse(addr, static_cast<uint16_t>(port));
-  auto started = sa ? admin.Start(*sa)
-                    : Result<bool>(Error{ErrorSource::kConfig, "admin: bad address " + addr});
+  Result<bool> started = AdminToken(snap.config.admin, sa ? &sa->ip : nullptr, addr, admin);
+  if (started.ok()) {
+    started = sa ? admin.Start(*sa)
+                 : Result<bool>(Error{ErrorSource::kConfig, "admin: bad address " + addr});
+  }
   if (!started.ok()) {
     Log("%s%s", started.error().message);
     *failed = true;
@@ -365,6 +387,7 @@ int RunServer(const ServerOptions& options) {
                                      HealthCounts(checker.Report(), metric_slots));
   });
   metrics.Attach(admin);
+  admin.set_model(control::DashboardModelJson(current->config, metrics.history().resolution_s()));
   bool admin_failed = false;
   StartAdmin(options, *current, admin, &admin_failed);
   if (admin_failed) return 1;
@@ -390,6 +413,7 @@ int RunServer(const ServerOptions& options) {
     for (auto& w : pool) w->Publish(current, current_sockets);
     access_logs.Apply(*current);
     metrics.Apply(current->config);
+    admin.set_model(control::DashboardModelJson(current->config, metrics.history().resolution_s()));
     uint64_t update = checker.Update(MonitoredTargets(*current));
     // "applied" promises that the admin endpoint shows the new target set (draining
     // targets included), so wait for the checker thread to take it; it only runs probes
@@ -439,10 +463,12 @@ int RunServer(const ServerOptions& options) {
     config::LoadResult checked = config::LoadConfigFromString(yaml, label);
     if (auto* errors = std::get_if<config::ConfigErrors>(&checked)) {
       // A listener and a group whose protocols do not go together: AWS's own code for it.
-      const bool incompatible =
-          !errors->empty() && errors->front().message.starts_with("IncompatibleProtocols:");
-      return api::SenderError(incompatible ? "IncompatibleProtocols" : "ValidationError",
-                              ApiMessage(*errors));
+      // The loader names AWS's code where the API has one (the message's first word).
+      std::string code = "ValidationError";
+      for (const char* c : {"IncompatibleProtocols", "TargetGroupAssociationLimit"}) {
+        if (!errors->empty() && errors->front().message.starts_with(std::string(c) + ":")) code = c;
+      }
+      return api::SenderError(code, ApiMessage(*errors));
     }
     std::string why;
     Loaded next = LoadSnapshot(std::move(checked), label, &compiler, &listener_sockets, &why);

@@ -160,3 +160,19 @@ std::string SocketAddress::ToString() const {
 }
 
 }  // namespace sluice
+
+namespace sluice {
+
+bool IsLoopback(const IpAddress& ip) {
+  if (ip.is_v4) return ip.bytes[12] == 127;
+  bool zero_prefix = true;
+  for (size_t i = 0; i < 10; ++i) zero_prefix &= ip.bytes[i] == 0;
+  if (!zero_prefix) return false;
+  if (ip.bytes[10] == 0xff && ip.bytes[11] == 0xff) return ip.bytes[12] == 127;  // ::ffff:127.x
+  for (size_t i = 10; i < 15; ++i) {
+    if (ip.bytes[i] != 0) return false;
+  }
+  return ip.bytes[15] == 1;  // ::1
+}
+
+}  // namespace sluice

@@ -33,6 +33,9 @@ struct IpAddress {
   bool operator==(const IpAddress&) const = default;
 };
 
+// 127.0.0.0/8, ::1, or an IPv4-mapped 127.x address: reachable only from this host.
+bool IsLoopback(const IpAddress& ip);
+
 // A CIDR block such as 10.0.0.0/8 or 2001:db8::/32.
 struct Cidr {
   IpAddress base;

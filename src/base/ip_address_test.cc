@@ -40,6 +40,16 @@ TEST(CidrTest, ContainsByPrefix) {
   EXPECT_FALSE(odd->Contains(*IpAddress::Parse("192.168.1.127")));
 }
 
+TEST(IpAddressTest, LoopbackIsOnlyThisHost) {
+  for (const char* a : {"127.0.0.1", "127.10.20.30", "::1", "::ffff:127.0.0.1"}) {
+    EXPECT_TRUE(IsLoopback(*IpAddress::Parse(a))) << a;
+  }
+  for (const char* a :
+       {"0.0.0.0", "::", "10.0.0.1", "128.0.0.1", "::2", "::ffff:10.0.0.1", "fe80::1", "1::1"}) {
+    EXPECT_FALSE(IsLoopback(*IpAddress::Parse(a))) << a;
+  }
+}
+
 TEST(SocketAddressTest, RoundTripsThroughSockaddr) {
   auto a = SocketAddress::Parse("127.0.0.1", 8080);
   sockaddr_storage ss;

@@ -529,6 +529,7 @@ std::string ExportYaml(const Config& config) {
   if (config.admin.metrics_resolution_seconds != AdminSettings().metrics_resolution_seconds) {
     o.Int(2, "MetricsResolutionSeconds", config.admin.metrics_resolution_seconds);
   }
+  if (!config.admin.token_file.empty()) o.Str(2, "TokenFile", config.admin.token_file);
   if (config.api.port != 0 || config.api.address != ApiSettings().address) {
     o.Open(0, "Api");
     o.Str(2, "Address", config.api.address);

@@ -194,6 +194,24 @@ void CheckProtocols(LoadContext& ctx, const Config& config, const TargetGroupRef
   }
 }
 
+// A target group serves the listeners of one load balancer (AWS's TargetGroupAssociationLimit,
+// reference §9): a forward from a second one is refused where it is written.
+void CheckOneLoadBalancer(LoadContext& ctx, const Config& config, const TargetGroupRef& ref,
+                          std::map<std::string, const TargetGroupRef*>& first_user) {
+  if (ref.load_balancer < 0 ||
+      static_cast<size_t>(ref.load_balancer) >= config.load_balancers.size()) {
+    return;
+  }
+  auto [it, first] = first_user.emplace(ref.name, &ref);
+  if (first || it->second->load_balancer == ref.load_balancer) return;
+  const LoadBalancer& owner = config.load_balancers[static_cast<size_t>(it->second->load_balancer)];
+  ctx.reader.AddError(ref.mark, ref.path,
+                      "TargetGroupAssociationLimit: target group " + QuoteValue(ref.name) +
+                          " already serves load balancer " + QuoteValue(owner.name) + " (line " +
+                          std::to_string(LocationOf(it->second->mark).line) +
+                          "); a target group can be associated with only one load balancer");
+}
+
 // Reports forward actions that name target groups which do not exist.
 void CheckReferences(LoadContext& ctx, const Config& config) {
   std::set<std::string> defined;
@@ -204,9 +222,11 @@ void CheckReferences(LoadContext& ctx, const Config& config) {
     if (count++ < kMaxNamesListed) listed += (listed.empty() ? "" : ", ") + g.name;
   }
   if (count > kMaxNamesListed) listed += ", ...";
+  std::map<std::string, const TargetGroupRef*> first_user;  // by group: its first load balancer's
   for (const TargetGroupRef& ref : ctx.refs) {
     if (defined.count(ref.name) != 0) {
       if (!ref.listener_protocol.empty()) CheckProtocols(ctx, config, ref);
+      CheckOneLoadBalancer(ctx, config, ref, first_user);
       continue;
     }
     ctx.reader.AddError(

@@ -294,7 +294,7 @@ TEST(LoaderErrorsTest, AdminSettings) {
                   "address",
                   "t.yaml:1:37: Admin.Port: port 65536 is out of range 0..65535",
                   "t.yaml:1:44: Admin.Extra: unknown field 'Extra'; allowed: Address, Port, "
-                  "MetricsResolutionSeconds"));
+                  "MetricsResolutionSeconds, TokenFile"));
 }
 
 TEST(LoaderErrorsTest, HugeIntegerIsOutOfRangeNotOverflow) {
@@ -400,6 +400,34 @@ TEST(LoaderErrorsTest, TagsAreChecked) {
                                         ::testing::HasSubstr("'k' is given more than once"),
                                         ::testing::HasSubstr("must have 1..128 characters"),
                                         ::testing::HasSubstr("longer than 256 characters")));
+}
+
+}  // namespace
+}  // namespace sluice::config
+
+namespace sluice::config {
+namespace {
+
+// A target group serves one load balancer (AWS's TargetGroupAssociationLimit); several
+// listeners and rules of that one may forward to it.
+TEST(LoaderErrorsTest, TargetGroupServesOneLoadBalancer) {
+  constexpr char kShared[] = R"(
+LoadBalancers:
+  - Name: a
+    Listeners:
+      - {Port: 80, DefaultActions: [{Type: forward, TargetGroupName: tg}]}
+      - {Port: 81, DefaultActions: [{Type: forward, TargetGroupName: tg}]}
+  - Name: b
+    Listeners:
+      - {Port: 82, DefaultActions: [{Type: forward, TargetGroupName: tg}]}
+TargetGroups:
+  - {Name: tg, Port: 8080}
+)";
+  EXPECT_THAT(Errors(kShared),
+              ElementsAre("t.yaml:8:70: LoadBalancers[1].Listeners[0].DefaultActions[0]."
+                          "TargetGroupName: TargetGroupAssociationLimit: target group 'tg' "
+                          "already serves load balancer 'a' (line 4); a target group can be "
+                          "associated with only one load balancer"));
 }
 
 }  // namespace

@@ -446,5 +446,24 @@ TEST(LoaderTest, MetricsResolutionDividesAMinute) {
               ::testing::ElementsAre(::testing::HasSubstr("Admin.MetricsResolutionSeconds")));
 }
 
+// An admin endpoint other hosts can reach needs a token; loopback does not.
+TEST(LoaderTest, AdminBeyondLoopbackNeedsATokenFile) {
+  EXPECT_TRUE(testing::MustLoad("Admin: {Port: 9000}\n").admin.token_file.empty());
+  EXPECT_TRUE(
+      testing::MustLoad("Admin: {Address: \"::1\", Port: 9000}\n").admin.token_file.empty());
+  EXPECT_THAT(testing::Errors("Admin:\n  Address: 0.0.0.0\n  Port: 9000\n"),
+              ::testing::ElementsAre(
+                  "t.yaml:2:12: Admin.Address: the admin endpoint on 0.0.0.0 is reachable beyond "
+                  "this host: set Admin.TokenFile (a file holding the token its clients must send) "
+                  "or bind 127.0.0.1"));
+  // Off (port 0) on any address needs nothing.
+  EXPECT_TRUE(testing::MustLoad("Admin: {Address: 0.0.0.0}\n").admin.token_file.empty());
+  Config c = testing::MustLoad("Admin: {Address: 0.0.0.0, Port: 9000, TokenFile: /etc/tok}\n");
+  EXPECT_EQ(c.admin.token_file, "/etc/tok");
+  EXPECT_EQ(c.admin.token_file_location.line, 1);
+  EXPECT_THAT(testing::Errors("Admin: {Port: 9000, TokenFile: \"\"}\n"),
+              ::testing::ElementsAre(::testing::HasSubstr("Admin.TokenFile: file path is empty")));
+}
+
 }  // namespace
 }  // namespace sluice::config

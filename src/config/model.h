@@ -348,6 +348,11 @@ struct AdminSettings {
   // Seconds per data point of the metric history (GET /cloudwatch): a divisor of 60.
   // Taken at start; a reload that changes it applies at the next restart.
   int metrics_resolution_seconds = 10;
+  // TokenFile: a file whose first line is the token every admin request must carry (a
+  // `Bearer` Authorization, the `sluice_admin` cookie, or `?token=` once). Required when the
+  // address is not loopback; read at start (a reload that changes it applies at restart).
+  std::string token_file;
+  Location token_file_location;
 };
 
 // The elbv2 API endpoint (Sluice's own; api/): off unless a port is given.

@@ -358,9 +358,18 @@ void ParseControlEndpoint(LoadContext& ctx, MapReader& m, const char* what, cons
 }  // namespace
 
 void ParseAdmin(LoadContext& ctx, const Field& field, AdminSettings* out) {
-  MapReader m(ctx.reader, field, {"Address", "Port", "MetricsResolutionSeconds"});
+  MapReader m(ctx.reader, field, {"Address", "Port", "MetricsResolutionSeconds", "TokenFile"});
   if (!m.ok()) return;
   ParseControlEndpoint(ctx, m, "Admin", "admin", &out->address, &out->port);
+  Field token = m.Get("TokenFile");
+  if (token.present) ReadFilePath(ctx.reader, token, &out->token_file, &out->token_file_location);
+  auto ip = IpAddress::Parse(out->address);
+  if (out->port != 0 && out->token_file.empty() && ip && !IsLoopback(*ip)) {
+    ctx.reader.AddError(m.Get("Address"),
+                        "the admin endpoint on " + out->address +
+                            " is reachable beyond this host: set Admin.TokenFile (a file "
+                            "holding the token its clients must send) or bind 127.0.0.1");
+  }
   Field resolution = m.Get("MetricsResolutionSeconds");
   if (auto s = ReadInt(ctx.reader, resolution, 1, 60, "seconds")) {
     if (60 % *s != 0) {

@@ -347,6 +347,7 @@ bool SameModel(const Config& a, const Config& b, std::string* first_difference) 
          d.Eq(top, "admin.port", a.admin.port, b.admin.port) &&
          d.Eq(top, "admin.metrics_resolution_seconds", a.admin.metrics_resolution_seconds,
               b.admin.metrics_resolution_seconds) &&
+         d.Eq(top, "admin.token_file", a.admin.token_file, b.admin.token_file) &&
          d.Eq(top, "api.address", a.api.address, b.api.address) &&
          d.Eq(top, "api.port", a.api.port, b.api.port) &&
          d.List(top, "certificates", a.certificates, b.certificates, SameCertificate) &&

@@ -164,9 +164,10 @@ LoadBalancers:
   - Name: c
     Type: network
     Listeners:
-      - {Protocol: TCP_UDP, Port: 53, DefaultActions: [{Type: forward, TargetGroupName: b}]}
+      - {Protocol: TCP_UDP, Port: 53, DefaultActions: [{Type: forward, TargetGroupName: d}]}
 TargetGroups:
   - {Name: b, Protocol: TCP_UDP, Port: 53}
+  - {Name: d, Protocol: TCP_UDP, Port: 53}
 )";
   EXPECT_THAT(Errors(kTwoTcpUdp), ElementsAre(HasSubstr("clashes with")));  // reported once
 }

@@ -1,5 +1,6 @@
 #include "control/admin_server.h"
 
+#include <openssl/crypto.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/clock.h"
+#include "control/dashboard_assets.h"
 #include "http/h1_parser.h"
 #include "net/splice_pipe.h"
 #include "tls/server_context.h"
@@ -37,11 +39,80 @@ nlohmann::ordered_json GroupDescriptions(const health::TargetGroupHealth& group)
   return list;
 }
 
-std::string HttpResponse(int status, const char* reason, const std::string& content_type,
-                         const std::string& body) {
-  return "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\nContent-Type: " + content_type +
-         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" +
-         body;
+// `extra` is more header lines, each ending in CRLF.
+std::string HttpResponse(int status, const char* reason, std::string_view content_type,
+                         std::string_view body, std::string_view extra = {}) {
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\nContent-Type: ";
+  out.append(content_type);
+  out += "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  out.append(extra);
+  out += "Connection: close\r\n\r\n";
+  out.append(body);
+  return out;
+}
+
+// The dashboard's files: what they are, and headers that keep the page to its own origin.
+constexpr std::string_view kPageHeaders =
+    "Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nReferrer-Policy: "
+    "no-referrer\r\nX-Frame-Options: DENY\r\nContent-Security-Policy: default-src 'self'; "
+    "img-src 'self' data:; frame-ancestors 'none'; form-action 'none'; base-uri 'none'\r\n";
+
+std::string_view ContentTypeOf(std::string_view file) {
+  if (file.ends_with(".html")) return "text/html; charset=utf-8";
+  if (file.ends_with(".js")) return "text/javascript; charset=utf-8";
+  if (file.ends_with(".css")) return "text/css; charset=utf-8";
+  return "application/octet-stream";
+}
+
+// The value of `name` in a Cookie header ("a=1; sluice_admin=xyz"), or "".
+std::string_view CookieValue(std::string_view cookies, std::string_view name) {
+  while (!cookies.empty()) {
+    size_t end = cookies.find(';');
+    std::string_view pair = cookies.substr(0, end);
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    if (pair.size() > name.size() && pair.starts_with(name) && pair[name.size()] == '=') {
+      return pair.substr(name.size() + 1);
+    }
+    if (end == std::string_view::npos) break;
+    cookies.remove_prefix(end + 1);
+  }
+  return {};
+}
+
+// The value of `name` in a query string ("a=1&token=xyz"), or "" (no percent-decoding: a
+// token is of characters that need none).
+std::string_view QueryValue(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    size_t end = query.find('&');
+    std::string_view pair = query.substr(0, end);
+    if (pair.size() > name.size() && pair.starts_with(name) && pair[name.size()] == '=') {
+      return pair.substr(name.size() + 1);
+    }
+    if (end == std::string_view::npos) break;
+    query.remove_prefix(end + 1);
+  }
+  return {};
+}
+
+// `target` without its token=... parameter (the dashboard's address once the cookie is set).
+std::string WithoutToken(std::string_view target) {
+  size_t q = target.find('?');
+  if (q == std::string_view::npos) return std::string(target);
+  std::string out(target.substr(0, q));
+  std::string_view query = target.substr(q + 1);
+  char sep = '?';
+  while (!query.empty()) {
+    size_t end = query.find('&');
+    std::string_view pair = query.substr(0, end);
+    if (!pair.starts_with("token=") && !pair.empty()) {
+      out.push_back(sep);
+      out.append(pair);
+      sep = '&';
+    }
+    if (end == std::string_view::npos) break;
+    query.remove_prefix(end + 1);
+  }
+  return out;
 }
 
 }  // namespace
@@ -65,6 +136,31 @@ std::string AllTargetHealthJson(const std::vector<health::TargetGroupHealth>& gr
   return out.dump(2) + "\n";
 }
 
+bool AdminServer::TokenMatches(std::string_view presented) const {
+  return presented.size() == token_.size() &&
+         CRYPTO_memcmp(presented.data(), token_.data(), token_.size()) == 0;
+}
+
+AdminServer::Auth AdminServer::Authorize(const http::RequestHead& head) const {
+  if (token_.empty()) return Auth::kOpen;
+  for (const http::HeaderField& f : head.header_span()) {
+    if (http::EqualsIgnoreCase(f.name, "Authorization")) {
+      std::string_view v = f.value;
+      if (v.size() > 7 && http::EqualsIgnoreCase(v.substr(0, 7), "Bearer ") &&
+          TokenMatches(v.substr(7))) {
+        return Auth::kHeader;
+      }
+    } else if (http::EqualsIgnoreCase(f.name, "Cookie")) {
+      if (TokenMatches(CookieValue(f.value, kTokenCookie))) return Auth::kHeader;
+    }
+  }
+  size_t q = head.target.find('?');
+  if (q != std::string_view::npos && TokenMatches(QueryValue(head.target.substr(q + 1), "token"))) {
+    return Auth::kQuery;
+  }
+  return Auth::kDenied;
+}
+
 std::string AdminServer::Answer(std::string_view received) const {
   size_t scan = 0;
   size_t head_len = http::FindHeadEnd(received, &scan);
@@ -84,6 +180,27 @@ std::string AdminServer::Answer(std::string_view received) const {
                                                : "Bad Request";
     return HttpResponse(error.status, reason, "text/plain", std::string(error.reason) + "\n");
   }
+  switch (Authorize(*head)) {
+    case Auth::kDenied:
+      return HttpResponse(401, "Unauthorized", "text/plain",
+                          "this admin endpoint needs its token (Admin.TokenFile): send "
+                          "Authorization: Bearer <token>, or open /dashboard?token=<token>\n",
+                          "WWW-Authenticate: Bearer realm=\"sluice-admin\"\r\n");
+    case Auth::kQuery: {
+      // The browser keeps the token as a cookie the page's own requests carry (HttpOnly: the
+      // page's script never sees it), and the address bar loses it.
+      const std::string cookie = "Set-Cookie: " + std::string(kTokenCookie) + "=" + token_ +
+                                 "; Path=/; HttpOnly; SameSite=Strict\r\n";
+      if (head->method == "GET") {
+        return HttpResponse(303, "See Other", "text/plain", "",
+                            cookie + "Location: " + WithoutToken(head->target) + "\r\n");
+      }
+      break;
+    }
+    case Auth::kOpen:
+    case Auth::kHeader:
+      break;
+  }
   return Respond(head->method, head->target);
 }
 
@@ -97,6 +214,24 @@ std::string AdminServer::Respond(std::string_view method, std::string_view path)
     path = path.substr(0, q);
   }
   if (path == "/ping") return HttpResponse(200, "OK", "text/plain", "ok\n");
+  if (path == "/") {
+    return HttpResponse(302, "Found", "text/plain", "", "Location: /dashboard\r\n");
+  }
+  if (path == "/dashboard" || path == "/dashboard/") {
+    return HttpResponse(200, "OK", ContentTypeOf(".html"), DashboardFile("index.html"),
+                        kPageHeaders);
+  }
+  if (path == "/dashboard/model") {
+    std::lock_guard<std::mutex> lock(model_mu_);
+    return HttpResponse(200, "OK", "application/json", model_, "Cache-Control: no-store\r\n");
+  }
+  if (path.starts_with("/dashboard/")) {
+    std::string_view file = path.substr(11);
+    if (std::string_view body = DashboardFile(file); !body.empty() && file != "index.html") {
+      return HttpResponse(200, "OK", ContentTypeOf(file), body, kPageHeaders);
+    }
+  }
+
   if (path == "/tls") {
     // Handshakes on HTTPS listeners that did not complete, since start.
     nlohmann::ordered_json tls;
@@ -153,14 +288,14 @@ std::string AdminServer::Respond(std::string_view method, std::string_view path)
   }
   return HttpResponse(
       404, "Not Found", "text/plain",
-      "unknown path; try /targets, /targets/<group>, /metrics, /cloudwatch, /alarms, /tls, "
-      "/access-logs, /ping\n");
+      "unknown path; try /dashboard, /targets, /targets/<group>, /metrics, /cloudwatch, "
+      "/alarms, /tls, /splice, /access-logs, /ping\n");
 }
 
 Result<bool> AdminServer::Start(const SocketAddress& address) {
   sockaddr_storage ss;
   socklen_t len = address.ToSockaddr(&ss);
-  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || listen(fd, 64) != 0) {
@@ -185,114 +320,82 @@ void AdminServer::Stop() {
   listen_fd_ = -1;
 }
 
-void AdminServer::Serve() {
-  while (!stop_) {
-    pollfd p{listen_fd_, POLLIN, 0};
-    if (poll(&p, 1, 200) <= 0) continue;
-    int c = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (c < 0) continue;
-    timeval tv{2, 0};  // a slow or silent client cannot hold the endpoint
-    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    char buf[kMaxRequest];
-    size_t len = 0;
+// One admin connection: its request head as it arrives, then the answer as it leaves.
+struct AdminServer::Connection {
+  int fd = -1;
+  std::string in;
+  std::string out;  // empty until the head is complete (or the client closed)
+  size_t sent = 0;
+  int64_t deadline_ms = 0;
+};
+
+// Admin thread: reads what arrived, answers once the head is complete, writes what the socket
+// takes. Closes the connection (fd = -1) when the answer is out or on any error.
+void AdminServer::Advance(Connection& c) const {
+  if (c.out.empty()) {
+    char buf[4096];
+    bool closed = false;
+    while (c.in.size() < kMaxRequest) {
+      ssize_t n = recv(c.fd, buf, std::min(sizeof(buf), kMaxRequest - c.in.size()), 0);
+      if (n > 0) {
+        c.in.append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
+      closed = true;  // EOF or reset: answer what arrived (a reset's send fails below)
+      break;
+    }
     size_t scan = 0;
-    while (len < sizeof(buf)) {
-      ssize_t n = recv(c, buf + len, sizeof(buf) - len, 0);
-      if (n <= 0) break;  // closed, reset, or the 2 s timeout: answer what arrived
-      len += static_cast<size_t>(n);
-      if (http::FindHeadEnd(std::string_view(buf, len), &scan) != 0) break;
-    }
-    std::string out = Answer(std::string_view(buf, len));
-    size_t sent = 0;
-    while (sent < out.size()) {
-      ssize_t n = send(c, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) break;
-      sent += static_cast<size_t>(n);
-    }
-    close(c);
+    if (!closed && c.in.size() < kMaxRequest && http::FindHeadEnd(c.in, &scan) == 0) return;
+    c.out = Answer(c.in);
+    c.deadline_ms = MonotonicMillis() + kWriteTimeoutMs;
   }
+  while (c.sent < c.out.size()) {
+    ssize_t n = send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      c.sent += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    break;
+  }
+  close(c.fd);
+  c.fd = -1;
 }
 
-bool FormatTargetHealthTable(std::string_view json, std::string* out) {
-  auto doc = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.contains("TargetGroups") || !doc["TargetGroups"].is_array()) {
-    return false;
-  }
-  std::vector<std::array<std::string, 6>> rows = {
-      {"GROUP", "TARGET", "PORT", "STATE", "REASON", "DESCRIPTION"}};
-  for (const auto& g : doc["TargetGroups"]) {
-    for (const auto& d : g.value("TargetHealthDescriptions", nlohmann::json::array())) {
-      const auto& th = d.value("TargetHealth", nlohmann::json::object());
-      const auto& t = d.value("Target", nlohmann::json::object());
-      rows.push_back({g.value("TargetGroupName", ""), t.value("Id", ""),
-                      std::to_string(t.value("Port", 0)), th.value("State", ""),
-                      th.value("Reason", "-"), th.value("Description", "-")});
+void AdminServer::Serve() {
+  std::vector<Connection> conns;
+  std::vector<pollfd> fds;
+  while (!stop_) {
+    fds.clear();
+    const bool room = conns.size() < kMaxConnections;
+    fds.push_back({listen_fd_, static_cast<short>(room ? POLLIN : 0), 0});
+    for (const Connection& c : conns) {
+      fds.push_back({c.fd, static_cast<short>(c.out.empty() ? POLLIN : POLLOUT), 0});
     }
-  }
-  std::array<size_t, 6> width{};
-  for (const auto& r : rows) {
-    for (size_t i = 0; i < 6; ++i) width[i] = std::max(width[i], r[i].size());
-  }
-  for (const auto& r : rows) {
-    for (size_t i = 0; i < 6; ++i) {
-      out->append(r[i]);
-      if (i + 1 < 6) out->append(width[i] - r[i].size() + 2, ' ');
+    if (poll(fds.data(), fds.size(), 200) < 0 && errno != EINTR) break;
+    for (size_t i = 0; i < conns.size(); ++i) {
+      if (fds[i + 1].revents != 0) Advance(conns[i]);
     }
-    out->push_back('\n');
+    while (room && (fds[0].revents & POLLIN) != 0 && conns.size() < kMaxConnections) {
+      int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd < 0) break;  // EAGAIN, or a failed accept (EMFILE...): the next poll retries
+      conns.push_back(Connection{fd, {}, {}, 0, MonotonicMillis() + kReadTimeoutMs});
+    }
+    // A silent or slow client loses its connection at its deadline; the others go on.
+    const int64_t now = MonotonicMillis();
+    std::erase_if(conns, [now](Connection& c) {
+      if (c.fd >= 0 && now < c.deadline_ms) return false;
+      if (c.fd >= 0) close(c.fd);
+      return true;
+    });
   }
-  return true;
+  for (Connection& c : conns) close(c.fd);
 }
 
-Result<std::string> FetchAdmin(const SocketAddress& address, std::string_view path) {
-  sockaddr_storage ss;
-  socklen_t len = address.ToSockaddr(&ss);
-  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Error{ErrorSource::kInternal, std::strerror(errno)};
-  timeval tv{2, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
-    Error e{ErrorSource::kInternal,
-            "cannot reach the admin endpoint " + address.ToString() + ": " + std::strerror(errno)};
-    close(fd);
-    return e;
-  }
-  std::string req = "GET " + std::string(path) + " HTTP/1.1\r\nHost: " + address.ToString() +
-                    "\r\nConnection: close\r\n\r\n";
-  if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
-    Error e{ErrorSource::kInternal, "cannot send to the admin endpoint " + address.ToString() +
-                                        ": " + std::strerror(errno)};
-    close(fd);
-    return e;
-  }
-  std::string resp;
-  char buf[8192];
-  while (true) {
-    ssize_t n = recv(fd, buf, sizeof(buf), 0);
-    if (n <= 0) break;
-    resp.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return AdminResponseBody(resp);
-}
-
-Result<std::string> AdminResponseBody(std::string_view response) {
-  size_t scan = 0;
-  size_t head_len = http::FindHeadEnd(response, &scan);
-  auto head = std::make_unique<http::ResponseHead>();
-  http::ParseError error;
-  if (head_len == 0 || http::ParseResponseHead(response, head_len, head.get(), &error) !=
-                           http::ParseStatus::kComplete) {
-    return Error{ErrorSource::kInternal,
-                 "admin endpoint answered no HTTP response: " +
-                     std::string(response.substr(0, std::min<size_t>(response.find("\r\n"), 80)))};
-  }
-  if (head->status != 200) {
-    return Error{ErrorSource::kInternal, "admin endpoint answered " + std::to_string(head->status) +
-                                             " " + std::string(head->reason)};
-  }
-  return std::string(response.substr(head_len));  // the server closes after the body
+void AdminServer::set_model(std::string json) {
+  std::lock_guard<std::mutex> lock(model_mu_);
+  model_ = std::move(json);
 }
 
 }  // namespace sluice::control

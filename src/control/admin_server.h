@@ -1,6 +1,10 @@
 // The read-only admin HTTP endpoint (loopback by default). Control plane: its own thread,
-// blocking sockets, one short request per connection; never touches the request path.
+// one poll loop over non-blocking sockets (at most kMaxConnections at once, each with a
+// deadline, so a silent client holds only its own slot), one request per connection; never
+// touches the request path. With a token (Admin.TokenFile) every request must carry it.
 //
+//   GET /dashboard               the live dashboard (HTML; its files under /dashboard/)
+//   GET /dashboard/model         load balancers, listeners, rules, target groups (JSON)
 //   GET /targets                 every target group's target health
 //   GET /targets/<group>         one group, shaped like DescribeTargetHealth's output
 //   GET /ping                    "ok" (liveness of the process)
@@ -10,6 +14,7 @@
 
 #include <atomic>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +22,7 @@
 #include "base/ip_address.h"
 #include "base/result.h"
 #include "health/checker.h"
+#include "http/h1_parser.h"
 #include "observe/access_log_writer.h"
 
 namespace sluice::control {
@@ -32,8 +38,10 @@ std::string AllTargetHealthJson(const std::vector<health::TargetGroupHealth>& gr
 // GROUP  TARGET  PORT  STATE  REASON  DESCRIPTION. Returns false if the JSON is not of that shape.
 bool FormatTargetHealthTable(std::string_view json, std::string* out);
 
-// GETs `path` from the admin endpoint at `address` (2 s timeout); the body, or an error.
-Result<std::string> FetchAdmin(const SocketAddress& address, std::string_view path);
+// GETs `path` from the admin endpoint at `address` (2 s timeout), with `token` as a Bearer
+// Authorization when not empty; the body, or an error.
+Result<std::string> FetchAdmin(const SocketAddress& address, std::string_view path,
+                               std::string_view token = {});
 // The body of a complete admin response (parsed by http/), or an error naming its status.
 Result<std::string> AdminResponseBody(std::string_view response);
 
@@ -53,6 +61,10 @@ class AdminServer {
   void set_access_log_stats(std::function<observe::AccessLogStats()> fn) {
     access_log_stats_ = std::move(fn);
   }
+  // The token every request must carry (set before Start); empty: none needed.
+  void set_token(std::string token) { token_ = std::move(token); }
+  // What GET /dashboard/model answers (control/dashboard_model.h); any thread, any time.
+  void set_model(std::string json);
   ~AdminServer() { Stop(); }
 
   // Binds and starts serving; the error names the address.
@@ -67,9 +79,21 @@ class AdminServer {
   // same grammar and limits as the listeners, no parser of its own. Exposed for tests.
   std::string Answer(std::string_view received) const;
   static constexpr size_t kMaxRequest = 8192;
+  static constexpr size_t kMaxConnections = 32;
+  static constexpr int64_t kReadTimeoutMs = 2000;    // from accept to a complete head
+  static constexpr int64_t kWriteTimeoutMs = 10000;  // for the answer to leave
+  static constexpr std::string_view kTokenCookie = "sluice_admin";
 
  private:
+  enum class Auth { kOpen, kHeader, kQuery, kDenied };
+  struct Connection;
+  Auth Authorize(const http::RequestHead& head) const;
+  bool TokenMatches(std::string_view presented) const;
+  void Advance(Connection& c) const;
   void Serve();
+  std::string token_;
+  mutable std::mutex model_mu_;
+  std::string model_ = "{}\n";
   ReportFn report_;
   std::function<observe::AccessLogStats()> access_log_stats_;
   std::function<std::string()> metrics_;

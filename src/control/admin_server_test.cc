@@ -174,7 +174,7 @@ TEST(AdminRespondTest, PingAndUnknownPaths) {
   EXPECT_EQ(ping.status_line, "HTTP/1.1 200 OK");
   EXPECT_EQ(ping.content_type, "text/plain");
   EXPECT_EQ(ping.body, "ok\n");
-  Parsed other = Parse(server.Respond("GET", "/"));
+  Parsed other = Parse(server.Respond("GET", "/nope"));
   EXPECT_EQ(other.status, 404);
   EXPECT_EQ(other.content_type, "text/plain");
   EXPECT_EQ(Parse(server.Respond("GET", "/targetsx")).status, 404);

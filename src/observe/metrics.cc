@@ -40,6 +40,18 @@ std::vector<bool> MetricSlots::NetworkTargetGroups() const {
   return out;
 }
 
+void MetricSlots::SetTargetGroupLoadBalancers(std::vector<int> lb_of_tg) {
+  std::lock_guard<std::mutex> lock(mu_);
+  tg_lb_ = std::move(lb_of_tg);
+}
+
+std::vector<int> MetricSlots::TargetGroupLoadBalancers() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<int> out = tg_lb_;
+  out.resize(tg_dims_.size(), -1);
+  return out;
+}
+
 bool MetricSlots::IsNetworkTargetGroup(const std::string& name) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = tg_by_name_.find(name);
@@ -272,11 +284,14 @@ struct SlotView {
   std::vector<std::string> lbs;
   std::vector<std::string> tgs;
   std::vector<bool> tg_network;
+  std::vector<int> tg_lb;    // the load balancer slot each group serves, or -1
   bool any_network = false;  // a network load balancer or target group exists
   explicit SlotView(const MetricSlots& slots)
       : lbs(slots.LoadBalancerDimensions()),
         tgs(slots.TargetGroupDimensions()),
-        tg_network(slots.NetworkTargetGroups()) {
+        tg_network(slots.NetworkTargetGroups()),
+        tg_lb(slots.TargetGroupLoadBalancers()) {
+    tg_lb.resize(tgs.size(), -1);
     tg_network.resize(tgs.size());
     for (const std::string& d : lbs) any_network |= IsNetworkLoadBalancerDimension(d);
     for (bool n : tg_network) any_network |= n;
@@ -373,6 +388,52 @@ SeriesKind KindOf(LbMetric m) {
   return SeriesKind::kCounter;
 }
 
+HistogramTotals TargetGroupResponseTimes(const std::vector<const WorkerMetrics*>& workers,
+                                         size_t slot) {
+  HistogramTotals h;
+  h.count = SumTg(workers, slot, TgMetric::kResponseTimeCount);
+  h.sum_ms = SumTg(workers, slot, TgMetric::kResponseTimeSumMs);
+  for (size_t b = 0; b < h.buckets.size(); ++b) {
+    h.buckets[b] =
+        SumTg(workers, slot,
+              static_cast<TgMetric>(static_cast<size_t>(TgMetric::kResponseTimeBucket0) + b));
+  }
+  return h;
+}
+
+// TargetResponseTime per target group, and per application load balancer as the sum of the
+// groups it serves (CloudWatch publishes both; a group serving none or several counts for no
+// load balancer).
+void CollectResponseTimes(const SlotView& v, const std::vector<const WorkerMetrics*>& workers,
+                          MetricTotals* out) {
+  std::vector<SeriesTotal> per_lb(v.lbs.size());
+  for (size_t slot = 0; slot < v.tgs.size(); ++slot) {
+    if (v.tg_network[slot]) continue;
+    SeriesTotal t = Scalar("TargetResponseTime", {{"TargetGroup", v.tgs[slot]}},
+                           SeriesKind::kHistogram, "Seconds", 0);
+    t.histogram = TargetGroupResponseTimes(workers, slot);
+    const int lb = v.tg_lb[slot];
+    if (lb >= 0 && static_cast<size_t>(lb) < v.lbs.size()) {
+      SeriesTotal& sum = per_lb[static_cast<size_t>(lb)];
+      if (sum.metric.empty()) {
+        sum = Scalar("TargetResponseTime", {{"LoadBalancer", v.lbs[static_cast<size_t>(lb)]}},
+                     SeriesKind::kHistogram, "Seconds", 0);
+      }
+      sum.histogram.count += t.histogram.count;
+      sum.histogram.sum_ms += t.histogram.sum_ms;
+      for (size_t b = 0; b < t.histogram.buckets.size(); ++b) {
+        sum.histogram.buckets[b] += t.histogram.buckets[b];
+      }
+    }
+    out->push_back(std::move(t));
+  }
+  for (size_t slot = 0; slot < per_lb.size(); ++slot) {
+    if (!per_lb[slot].metric.empty() && !IsNetworkLoadBalancerDimension(v.lbs[slot])) {
+      out->push_back(std::move(per_lb[slot]));
+    }
+  }
+}
+
 void CollectApplication(const SlotView& v, const std::vector<const WorkerMetrics*>& workers,
                         MetricTotals* out) {
   for (size_t m = 0; m < static_cast<size_t>(kFirstNetworkMetric); ++m) {
@@ -395,19 +456,7 @@ void CollectApplication(const SlotView& v, const std::vector<const WorkerMetrics
                             static_cast<double>(SumTg(workers, slot, tg_metric))));
     }
   }
-  for (size_t slot = 0; slot < v.tgs.size(); ++slot) {
-    if (v.tg_network[slot]) continue;
-    SeriesTotal t = Scalar("TargetResponseTime", {{"TargetGroup", v.tgs[slot]}},
-                           SeriesKind::kHistogram, "Seconds", 0);
-    t.histogram.count = SumTg(workers, slot, TgMetric::kResponseTimeCount);
-    t.histogram.sum_ms = SumTg(workers, slot, TgMetric::kResponseTimeSumMs);
-    for (size_t b = 0; b < t.histogram.buckets.size(); ++b) {
-      t.histogram.buckets[b] =
-          SumTg(workers, slot,
-                static_cast<TgMetric>(static_cast<size_t>(TgMetric::kResponseTimeBucket0) + b));
-    }
-    out->push_back(std::move(t));
-  }
+  CollectResponseTimes(v, workers, out);
 }
 
 void CollectNetwork(const SlotView& v, const std::vector<const WorkerMetrics*>& workers,

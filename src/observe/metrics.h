@@ -141,6 +141,11 @@ class MetricSlots {
   // Slot → whether it is a network load balancer's / target group's, in slot order.
   std::vector<bool> NetworkTargetGroups() const;
   bool IsNetworkTargetGroup(const std::string& name) const;
+  // The load balancer each target group serves (target group slot → load balancer slot; -1:
+  // none, or several, which the loader refuses as AWS does), for TargetResponseTime per load
+  // balancer. Replaced whole by each snapshot the compiler commits.
+  void SetTargetGroupLoadBalancers(std::vector<int> lb_of_tg);
+  std::vector<int> TargetGroupLoadBalancers() const;  // one entry per target group slot
 
  private:
   static int Assign(std::map<std::string, int>& by_name, std::vector<std::string>& dims, size_t max,
@@ -151,6 +156,7 @@ class MetricSlots {
   std::vector<std::string> lb_dims_;
   std::vector<std::string> tg_dims_;
   std::vector<bool> tg_network_;
+  std::vector<int> tg_lb_;
 };
 
 inline bool IsNetworkLoadBalancerDimension(const std::string& d) { return d.starts_with("net/"); }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 #include <thread>
 
@@ -190,6 +191,49 @@ TEST(WorkerMetrics, ReadersSeeWhatOneWriterCounts) {
   }
   writer.join();
   EXPECT_EQ(m.Get(0, LbMetric::kRequestCount), 100000u);
+}
+
+}  // namespace
+}  // namespace sluice::observe
+
+namespace sluice::observe {
+namespace {
+
+// TargetResponseTime per load balancer is the sum of the histograms of the groups it serves;
+// a group the compiler marked as serving none (or several) counts for no load balancer.
+TEST(CollectTotals, ResponseTimePerLoadBalancerSumsItsGroups) {
+  MetricSlots slots;
+  const int web = slots.LoadBalancer("web", "app/web/1");
+  const int api = slots.LoadBalancer("api", "app/api/2");
+  const int a = slots.TargetGroup("a", "targetgroup/a/1");
+  const int b = slots.TargetGroup("b", "targetgroup/b/2");
+  const int c = slots.TargetGroup("c", "targetgroup/c/3");
+  const int d = slots.TargetGroup("d", "targetgroup/d/4");
+  std::vector<int> owners(4, -1);
+  owners[static_cast<size_t>(a)] = web;
+  owners[static_cast<size_t>(b)] = web;
+  owners[static_cast<size_t>(c)] = api;  // d: none
+  slots.SetTargetGroupLoadBalancers(owners);
+  WorkerMetrics w1, w2;
+  WorkerMetrics::ObserveResponseTime(w1.Tg(a), 3);   // bucket 2
+  WorkerMetrics::ObserveResponseTime(w2.Tg(b), 40);  // bucket 6
+  WorkerMetrics::ObserveResponseTime(w2.Tg(b), 40);
+  WorkerMetrics::ObserveResponseTime(w1.Tg(c), 1);  // bucket 1
+  WorkerMetrics::ObserveResponseTime(w1.Tg(d), 900);
+  std::map<std::string, HistogramTotals> by_lb;
+  for (const SeriesTotal& t : CollectTotals(slots, {&w1, &w2}, {})) {
+    if (t.metric != "TargetResponseTime" || t.dimensions[0].name != "LoadBalancer") continue;
+    ASSERT_EQ(t.dimensions.size(), 1u);
+    EXPECT_EQ(t.kind, SeriesKind::kHistogram);
+    by_lb[t.dimensions[0].value] = t.histogram;
+  }
+  ASSERT_EQ(by_lb.size(), 2u);
+  EXPECT_EQ(by_lb["app/web/1"].count, 3u);
+  EXPECT_EQ(by_lb["app/web/1"].sum_ms, 83u);
+  EXPECT_EQ(by_lb["app/web/1"].buckets[2], 1u);
+  EXPECT_EQ(by_lb["app/web/1"].buckets[6], 2u);
+  EXPECT_EQ(by_lb["app/api/2"].count, 1u);
+  EXPECT_EQ(by_lb["app/api/2"].buckets[1], 1u);
 }
 
 }  // namespace

@@ -38,9 +38,13 @@ LoadBalancers:
         BindAddress: 127.0.0.1
         DefaultActions:
           - Type: forward
-            TargetGroupName: app
+            TargetGroupName: quiet-app
 TargetGroups:
   - Name: app
+    Port: 8080
+    HealthCheckEnabled: false
+    Targets: [{Id: 10.0.0.1}]
+  - Name: quiet-app
     Port: 8080
     HealthCheckEnabled: false
     Targets: [{Id: 10.0.0.1}]

@@ -415,3 +415,40 @@ TEST_F(SnapshotBuilderTest, AnUnknownProtocolFailsTheBuild) {
 
 }  // namespace
 }  // namespace sluice::proxy
+
+namespace sluice::proxy {
+namespace {
+
+// The compiler tells the metric slots which load balancer each group serves (for
+// TargetResponseTime per load balancer): a group forwarded to by two load balancers' listeners
+// counts for none, one no listener uses too.
+TEST(SnapshotCompilerMetrics, GroupsKnowTheirLoadBalancer) {
+  config::Config cfg = MakeConfig(FreePort(), {9001});
+  for (const char* name : {"shared", "idle"}) {
+    config::TargetGroup tg = cfg.target_groups[0];
+    tg.name = name;
+    cfg.target_groups.push_back(tg);
+  }
+  cfg.load_balancers[0].listeners[0].default_actions[0].forward.target_groups.push_back(
+      {"shared", 1, -1});
+  config::LoadBalancer other = cfg.load_balancers[0];
+  other.name = "other";
+  other.listeners[0].port = FreePort();
+  other.listeners[0].default_actions[0].forward.target_groups = {{"shared", 1, -1}};
+  cfg.load_balancers.push_back(other);
+  observe::MetricSlots slots;
+  SnapshotCompiler compiler(&FakeNow);
+  compiler.set_metric_slots(&slots);
+  auto snap = compiler.Build(cfg, nullptr);
+  ASSERT_TRUE(snap.ok()) << snap.error().message;
+  const std::vector<int> owners = slots.TargetGroupLoadBalancers();
+  ASSERT_EQ(owners.size(), 3u);
+  EXPECT_EQ(owners[static_cast<size_t>(snap.value()->target_groups[0].metrics_slot)],
+            snap.value()->listeners[0].lb_metrics_slot);  // tg: lb's alone
+  EXPECT_GE(owners[0], 0);
+  EXPECT_EQ(owners[static_cast<size_t>(snap.value()->target_groups[1].metrics_slot)], -1);
+  EXPECT_EQ(owners[static_cast<size_t>(snap.value()->target_groups[2].metrics_slot)], -1);
+}
+
+}  // namespace
+}  // namespace sluice::proxy

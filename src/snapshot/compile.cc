@@ -125,6 +125,37 @@ int32_t UnhealthyFlowGraceMs(const config::TargetGroupAttributes& a) {
   return a.unhealthy_draining_interval_seconds * 1000;  // at most 360,000,000
 }
 
+// Target group metric slot → the metric slot of the one load balancer whose listeners forward
+// to it (-1: none, or several), for TargetResponseTime per load balancer (observe/metrics.h).
+std::vector<int> GroupLoadBalancerSlots(const Snapshot& snap,
+                                        const std::map<std::string, int>& group_index) {
+  std::vector<int> out;
+  size_t listener = 0;
+  auto note = [&](int lb_slot, const std::vector<config::Action>& actions) {
+    for (const config::Action& a : actions) {
+      if (a.type != config::ActionType::kForward) continue;
+      for (const config::TargetGroupTuple& t : a.forward.target_groups) {
+        auto it = group_index.find(t.target_group);
+        if (it == group_index.end()) continue;
+        const int tg_slot = snap.target_groups[static_cast<size_t>(it->second)].metrics_slot;
+        if (tg_slot < 0 || lb_slot < 0) continue;
+        if (out.size() <= static_cast<size_t>(tg_slot)) out.resize(tg_slot + 1, -1);
+        int& owner = out[static_cast<size_t>(tg_slot)];
+        owner = owner == -1 || owner == lb_slot ? lb_slot : -2;  // -2: several, for now
+      }
+    }
+  };
+  for (const config::LoadBalancer& lb : snap.config.load_balancers) {
+    for (const config::Listener& l : lb.listeners) {
+      const int lb_slot = snap.listeners[listener++].lb_metrics_slot;
+      note(lb_slot, l.default_actions);
+      for (const config::Rule& r : l.rules) note(lb_slot, r.actions);
+    }
+  }
+  for (int& owner : out) owner = owner < 0 ? -1 : owner;
+  return out;
+}
+
 }  // namespace
 
 Result<std::shared_ptr<const Snapshot>> SnapshotCompiler::Build(config::Config config,
@@ -156,6 +187,9 @@ Result<std::shared_ptr<const Snapshot>> SnapshotCompiler::Build(config::Config c
   }
   if (accept) {
     if (auto accepted = accept(*snap); !accepted.ok()) return accepted.error();
+  }
+  if (metric_slots_ != nullptr) {
+    metric_slots_->SetTargetGroupLoadBalancers(GroupLoadBalancerSlots(*snap, group_index));
   }
   Commit(std::move(next), now_ms_ != nullptr ? now_ms_() : MonotonicMillis(), snap.get());
   return std::shared_ptr<const Snapshot>(std::move(snap));

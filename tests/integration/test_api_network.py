@@ -83,6 +83,15 @@ def test_boto3_builds_a_network_load_balancer_that_carries_tcp_and_udp(api):
         c.create_listener(
             LoadBalancerArn=lb["LoadBalancerArn"], Protocol="UDP", Port=udp_port,
             DefaultActions=[{"Type": "forward", "TargetGroupArn": udp["TargetGroupArn"]}])
+        # A group serves one load balancer: a second one's listener is refused with AWS's code.
+        other = c.create_load_balancer(Name="db2", Type="network", SubnetMappings=[
+            {"SubnetId": "subnet-1", "PrivateIPv4Address": LOCAL}])["LoadBalancers"][0]
+        with pytest.raises(ClientError) as e:
+            c.create_listener(LoadBalancerArn=other["LoadBalancerArn"], Protocol="TCP",
+                              Port=free_port(), DefaultActions=[
+                                  {"Type": "forward", "TargetGroupArn": tcp["TargetGroupArn"]}])
+        assert code(e.value) == "TargetGroupAssociationLimit", e.value.response
+        c.delete_load_balancer(LoadBalancerArn=other["LoadBalancerArn"])
 
         # In force when the calls return.
         with socket.create_connection((LOCAL, tcp_port), timeout=10) as s:

@@ -101,6 +101,12 @@ def test_statistics_agree_with_what_clients_saw(sluice, demo_targets):
     assert 0 <= rt[0]["Average"] <= rt[0]["Maximum"] < 1, rt
     p99 = stats(admin, "TargetResponseTime", tg_dim, begin, end, 3600, extended=("p99",))
     assert 0 <= p99[0]["ExtendedStatistics"]["p99"] <= rt[0]["Maximum"], p99
+    # Per load balancer too (CloudWatch's {LoadBalancer} series): the sum of its groups', the
+    # same 10 here (the dead group's refused connections have no response time).
+    lb_rt = stats(admin, "TargetResponseTime", lb_dim, begin, end, 3600, "SampleCount",
+                  "Maximum")
+    assert len(lb_rt) == 1 and lb_rt[0]["SampleCount"] == 10, lb_rt
+    assert lb_rt[0]["Maximum"] == rt[0]["Maximum"], (lb_rt, rt)
     healthy = stats(admin, "HealthyHostCount", tg_dim, begin, end, 3600, "Minimum", "Maximum")
     assert healthy[0]["Maximum"] == 1, healthy
 

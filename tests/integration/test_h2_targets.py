@@ -874,7 +874,7 @@ def site(tmp_path_factory):
                 {"Name": "main", "Attributes": {"sluice.routing.http2.cleartext.enabled": True},
                  "Listeners": lb_listeners(st.tls, st.clear, rules, fixed("404", "no rule"))},
                 {"Name": "short", "Attributes": {"idle_timeout.timeout_seconds": 1},
-                 "Listeners": lb_listeners(st.short, None, [], forward("fail"))},
+                 "Listeners": lb_listeners(st.short, None, [], forward("fail-short"))},
             ],
             "TargetGroups": [
                 h2_group("h2", [st.main.port]),
@@ -882,6 +882,9 @@ def site(tmp_path_factory):
                 h2_group("mcs", [st.mcs.port]),
                 h2_group("strict", [st.strict.port]),
                 h2_group("fail", [st.fail.port]),
+                # The same target for the short load balancer: a group serves one load
+                # balancer (TargetGroupAssociationLimit).
+                h2_group("fail-short", [st.fail.port]),
                 h2_group("refused", [st.refused_port]),
                 h2_group("gmain", [st.main.port], "GRPC"),
                 target_group("h1", [st.h1.port]),

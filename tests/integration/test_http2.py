@@ -777,12 +777,16 @@ def site(tmp_path_factory):
         "LoadBalancers": [
             {"Name": "main", "Listeners": [https_listener(st.main, forward("a"), rules)]},
             {"Name": "noh2", "Attributes": {"routing.http2.enabled": False},
-             "Listeners": [https_listener(st.noh2, forward("a"))]},
+             "Listeners": [https_listener(st.noh2, forward("a-noh2"))]},
             {"Name": "idle", "Attributes": {"idle_timeout.timeout_seconds": 1},
-             "Listeners": [https_listener(st.idle, forward("a"))]},
+             "Listeners": [https_listener(st.idle, forward("a-idle"))]},
         ],
+        # A group serves one load balancer (TargetGroupAssociationLimit): each has its own
+        # group of the same target.
         "TargetGroups": [
             target_group("a", [st.a.port]),
+            target_group("a-noh2", [st.a.port]),
+            target_group("a-idle", [st.a.port]),
             target_group("b", [st.b.port]),
             target_group("sticky", [st.a.port, st.b.port], algorithm="round_robin",
                          attributes={"stickiness.enabled": "true",

@@ -677,8 +677,9 @@ def test_tls_version_and_cipher_headers(tmp_path, sluice):
                    {"Name": "on", "Attributes": {
                        "routing.http.x_amzn_tls_version_and_cipher_suite.enabled": True},
                     "Listeners": [https_listener(on, ["facts"], forward("tg"), TLS13_POLICY)]},
-                   {"Name": "off", "Listeners": [https_listener(off, ["facts"], forward("tg"))]}],
-               "TargetGroups": [target_group("tg", [backend.port])]}
+                   {"Name": "off", "Listeners": [https_listener(off, ["facts"], forward("tg-off"))]}],
+               "TargetGroups": [target_group("tg", [backend.port]),
+                                target_group("tg-off", [backend.port])]}
         sluice(cfg, workers=1)
         spoof = "X-Amzn-Tls-Version: SSLv3\r\nX-Amzn-Tls-Cipher-Suite: NULL-MD5\r\n"
         for port, path in ((on, "/facts-on"), (off, "/facts-off")):
