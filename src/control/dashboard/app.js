@@ -60,7 +60,9 @@
   }
 
   // Draws (or updates) chart `id` inside `host`.
-  function drawChart(host, id, title, labels, colors, data) {
+  // `dots`: mark every data point (latency has gaps where nothing was answered, and a lone
+  // point between gaps draws no line).
+  function drawChart(host, id, title, labels, colors, data, dots) {
     let c = charts.get(id);
     if (!c || !host.contains(c.element)) {
       const element = el("div", { class: "chart", "data-chart": id }, el("div", { class: "title" }, title));
@@ -68,7 +70,10 @@
       const opts = {
         width: chartWidth(element), height: 150, legend: { live: false },
         scales: { x: { time: true } },
-        series: [{}].concat(labels.map((l, i) => ({ label: l, stroke: colors[i], width: 1.5 }))),
+        series: [{}].concat(labels.map((l, i) => ({
+          label: l, stroke: colors[i], width: 1.5,
+          points: dots ? { show: true, size: 4, fill: colors[i] } : {},
+        }))),
         axes: [{ size: 30 }, { size: 48 }],
       };
       c = { element, plot: new uPlot(opts, data, element) };
@@ -172,7 +177,7 @@
     drawChart(host, "lb-errors-" + lb.Name, "5XX per second", ["ELB 5XX", "target 5XX"],
               ["#c62828", "#b26a00"], [xs, elb5, target5]);
     drawChart(host, "lb-latency-" + lb.Name, "Target response time (ms)", ["p50", "p99"],
-              ["#1a7f37", "#b26a00"], [xs, p50, p99]);
+              ["#1a7f37", "#b26a00"], [xs, p50, p99], true);
   }
 
   async function targetGroupCharts(tg, card, xs, period) {
@@ -188,7 +193,7 @@
     drawChart(host, "tg-requests-" + tg.Name, "Requests and target 5XX per second",
               ["requests/s", "5XX/s"], ["#3b5b92", "#c62828"], [xs, requests, target5]);
     drawChart(host, "tg-latency-" + tg.Name, "Target response time (ms)", ["p50", "p99"],
-              ["#1a7f37", "#b26a00"], [xs, p50, p99]);
+              ["#1a7f37", "#b26a00"], [xs, p50, p99], true);
   }
 
   function showAlarms(doc) {
