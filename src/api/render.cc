@@ -4,6 +4,7 @@
 #include "base/ip_address.h"
 #include "config/arn.h"
 #include "config/condition_fields.h"
+#include "config/forwards.h"
 
 namespace sluice::api {
 namespace {
@@ -121,23 +122,13 @@ void WriteActions(const config::Config& config, std::string_view tag,
 
 std::vector<std::string> LoadBalancersOf(const config::Config& config, std::string_view group) {
   std::vector<std::string> out;
-  auto uses = [group](const std::vector<config::Action>& actions) {
-    for (const config::Action& a : actions) {
-      if (a.type != config::ActionType::kForward) continue;
-      for (const config::TargetGroupTuple& t : a.forward.target_groups) {
-        if (t.target_group == group) return true;
-      }
-    }
-    return false;
-  };
-  for (const config::LoadBalancer& lb : config.load_balancers) {
-    bool used = false;
-    for (const config::Listener& l : lb.listeners) {
-      used = used || uses(l.default_actions);
-      for (const config::Rule& r : l.rules) used = used || uses(r.actions);
-    }
-    if (used) out.push_back(config::LoadBalancerArn(config.account, lb.name, lb.type));
-  }
+  const config::LoadBalancer* last = nullptr;  // forwards come load balancer by load balancer
+  config::ForEachForward(config, [&](const config::LoadBalancer& lb, const config::Listener&,
+                                     const config::TargetGroupTuple& t) {
+    if (t.target_group != group || &lb == last) return;
+    last = &lb;
+    out.push_back(config::LoadBalancerArn(config.account, lb.name, lb.type));
+  });
   return out;
 }
 

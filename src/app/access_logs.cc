@@ -4,6 +4,7 @@
 
 #include "balancer/sticky_cookie.h"
 #include "config/arn.h"
+#include "config/forwards.h"
 #include "observe/health_check_log_format.h"
 
 namespace sluice::app {
@@ -49,25 +50,15 @@ std::vector<std::vector<health::CheckLogStream>> HealthCheckLogStreams(
     const proxy::Snapshot& snap) {
   const config::Config& cfg = snap.config;
   std::vector<std::vector<health::CheckLogStream>> out(cfg.target_groups.size());
-  for (const config::LoadBalancer& lb : cfg.load_balancers) {
-    if (!lb.attributes.health_check_logs.enabled) continue;
+  config::ForEachForward(cfg, [&out](const config::LoadBalancer& lb, const config::Listener&,
+                                     const config::TargetGroupTuple& t) {
+    if (!lb.attributes.health_check_logs.enabled) return;
+    if (t.index < 0 || static_cast<size_t>(t.index) >= out.size()) return;
     const health::CheckLogStream stream{HealthCheckLogKey(lb.name),
                                         config::LoadBalancerLogName(lb.name, lb.type)};
-    auto mark = [&](const std::vector<config::Action>& actions) {
-      for (const config::Action& a : actions) {
-        if (a.type != config::ActionType::kForward) continue;
-        for (const config::TargetGroupTuple& t : a.forward.target_groups) {
-          if (t.index < 0 || static_cast<size_t>(t.index) >= out.size()) continue;
-          std::vector<health::CheckLogStream>& v = out[static_cast<size_t>(t.index)];
-          if (std::find(v.begin(), v.end(), stream) == v.end()) v.push_back(stream);
-        }
-      }
-    };
-    for (const config::Listener& l : lb.listeners) {
-      mark(l.default_actions);
-      for (const config::Rule& r : l.rules) mark(r.actions);
-    }
-  }
+    std::vector<health::CheckLogStream>& v = out[static_cast<size_t>(t.index)];
+    if (std::find(v.begin(), v.end(), stream) == v.end()) v.push_back(stream);
+  });
   return out;
 }
 

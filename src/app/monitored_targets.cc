@@ -6,6 +6,7 @@
 
 #include "app/access_logs.h"
 #include "config/arn.h"
+#include "config/forwards.h"
 #include "net/event_loop.h"
 
 namespace sluice::app {
@@ -24,20 +25,10 @@ uint16_t CheckPort(const config::HealthCheck& check, const SocketAddress& target
 // only those; the others' targets are `unused`, Target.NotInUse).
 std::vector<bool> UsedGroups(const proxy::Snapshot& snap) {
   std::vector<bool> used(snap.config.target_groups.size(), false);
-  auto mark = [&used](const std::vector<config::Action>& actions) {
-    for (const config::Action& a : actions) {
-      if (a.type != config::ActionType::kForward) continue;
-      for (const config::TargetGroupTuple& t : a.forward.target_groups) {
-        if (t.index >= 0 && static_cast<size_t>(t.index) < used.size()) used[t.index] = true;
-      }
-    }
-  };
-  for (const config::LoadBalancer& lb : snap.config.load_balancers) {
-    for (const config::Listener& l : lb.listeners) {
-      mark(l.default_actions);
-      for (const config::Rule& r : l.rules) mark(r.actions);
-    }
-  }
+  config::ForEachForward(snap.config, [&used](const config::LoadBalancer&, const config::Listener&,
+                                              const config::TargetGroupTuple& t) {
+    if (t.index >= 0 && static_cast<size_t>(t.index) < used.size()) used[t.index] = true;
+  });
   return used;
 }
 

@@ -64,32 +64,19 @@ std::string_view ContentTypeOf(std::string_view file) {
   return "application/octet-stream";
 }
 
-// The value of `name` in a Cookie header ("a=1; sluice_admin=xyz"), or "".
-std::string_view CookieValue(std::string_view cookies, std::string_view name) {
-  while (!cookies.empty()) {
-    size_t end = cookies.find(';');
-    std::string_view pair = cookies.substr(0, end);
+// The value of `name` in a list of name=value pairs split by `separator` (a Cookie header's
+// "a=1; sluice_admin=xyz", a query string's "a=1&token=xyz"; spaces before a name skipped), or
+// "". No percent-decoding: a token is of characters that need none.
+std::string_view PairValue(std::string_view list, char separator, std::string_view name) {
+  while (!list.empty()) {
+    size_t end = list.find(separator);
+    std::string_view pair = list.substr(0, end);
     while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
     if (pair.size() > name.size() && pair.starts_with(name) && pair[name.size()] == '=') {
       return pair.substr(name.size() + 1);
     }
     if (end == std::string_view::npos) break;
-    cookies.remove_prefix(end + 1);
-  }
-  return {};
-}
-
-// The value of `name` in a query string ("a=1&token=xyz"), or "" (no percent-decoding: a
-// token is of characters that need none).
-std::string_view QueryValue(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    size_t end = query.find('&');
-    std::string_view pair = query.substr(0, end);
-    if (pair.size() > name.size() && pair.starts_with(name) && pair[name.size()] == '=') {
-      return pair.substr(name.size() + 1);
-    }
-    if (end == std::string_view::npos) break;
-    query.remove_prefix(end + 1);
+    list.remove_prefix(end + 1);
   }
   return {};
 }
@@ -151,11 +138,12 @@ AdminServer::Auth AdminServer::Authorize(const http::RequestHead& head) const {
         return Auth::kHeader;
       }
     } else if (http::EqualsIgnoreCase(f.name, "Cookie")) {
-      if (TokenMatches(CookieValue(f.value, kTokenCookie))) return Auth::kHeader;
+      if (TokenMatches(PairValue(f.value, ';', kTokenCookie))) return Auth::kHeader;
     }
   }
   size_t q = head.target.find('?');
-  if (q != std::string_view::npos && TokenMatches(QueryValue(head.target.substr(q + 1), "token"))) {
+  if (q != std::string_view::npos &&
+      TokenMatches(PairValue(head.target.substr(q + 1), '&', "token"))) {
     return Auth::kQuery;
   }
   return Auth::kDenied;

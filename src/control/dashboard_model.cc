@@ -6,6 +6,7 @@
 
 #include "config/arn.h"
 #include "config/condition_fields.h"
+#include "config/forwards.h"
 
 namespace sluice::control {
 namespace {
@@ -56,20 +57,9 @@ std::string HealthCheckText(const config::HealthCheck& hc) {
 // Target group name → the load balancers whose listeners forward to it.
 std::map<std::string, std::set<std::string>> GroupUsers(const config::Config& config) {
   std::map<std::string, std::set<std::string>> users;
-  auto note = [&](const std::string& lb, const std::vector<config::Action>& actions) {
-    for (const config::Action& a : actions) {
-      if (a.type != config::ActionType::kForward) continue;
-      for (const config::TargetGroupTuple& t : a.forward.target_groups) {
-        users[t.target_group].insert(lb);
-      }
-    }
-  };
-  for (const config::LoadBalancer& lb : config.load_balancers) {
-    for (const config::Listener& l : lb.listeners) {
-      note(lb.name, l.default_actions);
-      for (const config::Rule& r : l.rules) note(lb.name, r.actions);
-    }
-  }
+  config::ForEachForward(
+      config, [&](const config::LoadBalancer& lb, const config::Listener&,
+                  const config::TargetGroupTuple& t) { users[t.target_group].insert(lb.name); });
   return users;
 }
 

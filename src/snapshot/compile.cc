@@ -2,6 +2,7 @@
 
 #include "base/clock.h"
 #include "config/arn.h"
+#include "config/forwards.h"
 #include "snapshot/snapshot.h"
 
 namespace sluice::snapshot {
@@ -127,31 +128,23 @@ int32_t UnhealthyFlowGraceMs(const config::TargetGroupAttributes& a) {
 
 // Target group metric slot → the metric slot of the one load balancer whose listeners forward
 // to it (-1: none, or several), for TargetResponseTime per load balancer (observe/metrics.h).
+// `lb_slots`: each load balancer's metric slot, by name.
 std::vector<int> GroupLoadBalancerSlots(const Snapshot& snap,
-                                        const std::map<std::string, int>& group_index) {
+                                        const std::map<std::string, int>& lb_slots) {
   std::vector<int> out;
-  size_t listener = 0;
-  auto note = [&](int lb_slot, const std::vector<config::Action>& actions) {
-    for (const config::Action& a : actions) {
-      if (a.type != config::ActionType::kForward) continue;
-      for (const config::TargetGroupTuple& t : a.forward.target_groups) {
-        auto it = group_index.find(t.target_group);
-        if (it == group_index.end()) continue;
-        const int tg_slot = snap.target_groups[static_cast<size_t>(it->second)].metrics_slot;
-        if (tg_slot < 0 || lb_slot < 0) continue;
-        if (out.size() <= static_cast<size_t>(tg_slot)) out.resize(tg_slot + 1, -1);
-        int& owner = out[static_cast<size_t>(tg_slot)];
-        owner = owner == -1 || owner == lb_slot ? lb_slot : -2;  // -2: several, for now
-      }
+  config::ForEachForward(snap.config, [&](const config::LoadBalancer& lb, const config::Listener&,
+                                          const config::TargetGroupTuple& t) {
+    auto lb_slot = lb_slots.find(lb.name);
+    if (t.index < 0 || static_cast<size_t>(t.index) >= snap.target_groups.size() ||
+        lb_slot == lb_slots.end() || lb_slot->second < 0) {
+      return;
     }
-  };
-  for (const config::LoadBalancer& lb : snap.config.load_balancers) {
-    for (const config::Listener& l : lb.listeners) {
-      const int lb_slot = snap.listeners[listener++].lb_metrics_slot;
-      note(lb_slot, l.default_actions);
-      for (const config::Rule& r : l.rules) note(lb_slot, r.actions);
-    }
-  }
+    const int tg_slot = snap.target_groups[static_cast<size_t>(t.index)].metrics_slot;
+    if (tg_slot < 0) return;
+    if (out.size() <= static_cast<size_t>(tg_slot)) out.resize(tg_slot + 1, -1);
+    int& owner = out[static_cast<size_t>(tg_slot)];
+    owner = owner == -1 || owner == lb_slot->second ? lb_slot->second : -2;  // -2: several
+  });
   for (int& owner : out) owner = owner < 0 ? -1 : owner;
   return out;
 }
@@ -174,6 +167,7 @@ Result<std::shared_ptr<const Snapshot>> SnapshotCompiler::Build(config::Config c
   if (!certs.ok()) return certs.error();
   auto trust = LoadTrust(snap->config);
   if (!trust.ok()) return trust.error();
+  std::map<std::string, int> lb_slots;  // by load balancer name
   for (config::LoadBalancer& lb : snap->config.load_balancers) {
     for (config::Listener& l : lb.listeners) {
       auto listener = CompileListener(lb, l, group_index, certs.value(), trust.value());
@@ -181,6 +175,7 @@ Result<std::shared_ptr<const Snapshot>> SnapshotCompiler::Build(config::Config c
       if (metric_slots_ != nullptr) {
         listener.value().lb_metrics_slot =
             metric_slots_->LoadBalancer(lb.name, listener.value().elb_log_name);
+        lb_slots[lb.name] = listener.value().lb_metrics_slot;
       }
       snap->listeners.push_back(std::move(listener.value()));
     }
@@ -189,7 +184,7 @@ Result<std::shared_ptr<const Snapshot>> SnapshotCompiler::Build(config::Config c
     if (auto accepted = accept(*snap); !accepted.ok()) return accepted.error();
   }
   if (metric_slots_ != nullptr) {
-    metric_slots_->SetTargetGroupLoadBalancers(GroupLoadBalancerSlots(*snap, group_index));
+    metric_slots_->SetTargetGroupLoadBalancers(GroupLoadBalancerSlots(*snap, lb_slots));
   }
   Commit(std::move(next), now_ms_ != nullptr ? now_ms_() : MonotonicMillis(), snap.get());
   return std::shared_ptr<const Snapshot>(std::move(snap));
