@@ -1,10 +1,13 @@
 #include "app/access_logs.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "balancer/sticky_cookie.h"
 #include "config/arn.h"
 #include "config/forwards.h"
+#include "config/s3.h"
+#include "config/webhook_url.h"
 #include "observe/health_check_log_format.h"
 
 namespace sluice::app {
@@ -30,10 +33,16 @@ std::map<uint64_t, observe::LogDestination> AccessLogDestinations(const proxy::S
     auto add = [&](uint64_t key, const config::LoadBalancerAttributes::LogSettings& s,
                    const char* file_prefix) {
       if (!s.enabled) return;
-      out[key] = observe::LogDestination{
-          s.directory,        s.prefix,    cfg.account.id,
-          cfg.account.region, lb.name,     config::ResourceId("loadbalancer", lb.name),
-          NodeAddress(lb),    file_prefix, lb.type == "network"};
+      out[key] = observe::LogDestination{s.directory,
+                                         s.prefix,
+                                         cfg.account.id,
+                                         cfg.account.region,
+                                         lb.name,
+                                         config::ResourceId("loadbalancer", lb.name),
+                                         NodeAddress(lb),
+                                         file_prefix,
+                                         lb.type == "network",
+                                         cfg.s3.endpoint.empty() ? std::string() : s.bucket};
     };
     add(snapshot::AccessLogKey(lb.name), a.access_logs, "");
     add(snapshot::ConnectionLogKey(lb.name), a.connection_logs, "conn_log_");
@@ -96,7 +105,51 @@ void PushHealthCheckLog(const health::CheckLogRecord& rec, observe::LogRing* rin
   }
 }
 
-AccessLogs::AccessLogs(size_t workers) {
+std::optional<S3Target> S3TargetOf(const config::Config& cfg, std::string* error) {
+  const config::S3Settings& s = cfg.s3;
+  if (s.endpoint.empty()) return std::nullopt;
+  S3Target t;
+  std::string path;
+  if (!config::ParseWebhookUrl(s.endpoint, &t.host, &t.port, &path, error)) return std::nullopt;
+  t.region = s.region.empty() ? cfg.account.region : s.region;
+  t.keep_local_files = s.keep_local_files;
+  std::optional<config::AwsCredentials> creds = config::ReadS3Credentials(s, error);
+  if (!creds) return std::nullopt;
+  t.credentials = std::move(*creds);
+  return t;
+}
+
+namespace {
+
+// The file-name start of `d`'s files (as observe::AccessLogPath writes it).
+std::string FileNameStart(const observe::LogDestination& d) {
+  return d.file_prefix + d.account + "_elasticloadbalancing_" + d.region +
+         (d.network ? "_net." : "_app.") + d.lb_name + "." + d.lb_id + "_";
+}
+
+}  // namespace
+
+void QueueLeftoverLogFiles(const std::map<uint64_t, observe::LogDestination>& destinations,
+                           S3Uploader* uploader) {
+  namespace fs = std::filesystem;
+  for (const auto& [key, d] : destinations) {
+    if (d.bucket.empty()) continue;
+    const std::string start = FileNameStart(d);
+    const fs::path root =
+        fs::path(d.directory) / (d.prefix.empty() ? "AWSLogs" : d.prefix + "/AWSLogs");
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (!it->is_regular_file(ec) || !name.starts_with(start) || !name.ends_with(".log.gz")) {
+        continue;
+      }
+      const std::string path = it->path().string();
+      uploader->Enqueue(path, d.bucket, path.substr(d.directory.size() + 1));
+    }
+  }
+}
+
+AccessLogs::AccessLogs(size_t workers, S3Uploader::LogFn log) : log_(std::move(log)) {
   std::vector<observe::LogRing*> rings;
   for (size_t i = 0; i < workers; ++i) {
     rings_.push_back(std::make_unique<observe::LogRing>());
@@ -106,6 +159,12 @@ AccessLogs::AccessLogs(size_t workers) {
   health_ring_ = std::make_unique<observe::LogRing>(size_t{1} << 20);
   rings.push_back(health_ring_.get());
   writer_ = std::make_unique<observe::AccessLogWriter>(std::move(rings));
+  uploader_ = std::make_unique<S3Uploader>(log_);
+  writer_->set_on_completed(
+      [up = uploader_.get()](const observe::LogDestination& d, const std::string& path) {
+        if (d.bucket.empty() || path.size() <= d.directory.size() + 1) return;
+        up->Enqueue(path, d.bucket, path.substr(d.directory.size() + 1));
+      });
 }
 
 void AccessLogs::Attach(health::HealthChecker& checker) {
@@ -123,7 +182,22 @@ void AccessLogs::Attach(proxy::Worker& worker) {
 void AccessLogs::Apply(const proxy::Snapshot& snap) {
   std::map<uint64_t, observe::LogDestination> destinations = AccessLogDestinations(snap);
   const bool wanted = !destinations.empty();
+  std::string error;
+  std::optional<S3Target> target = S3TargetOf(snap.config, &error);
+  if (!error.empty()) {
+    log_("S3 upload of log files paused: " + error);
+  }
+  const bool upload = target.has_value();
+  const bool keep_local = upload && target->keep_local_files;
+  uploader_->Configure(std::move(target));
+  // Once, at the first snapshot that uploads: what an earlier run completed but could not
+  // upload is still in the directories (not with KeepLocalFiles: those were uploaded).
+  if (upload && !leftovers_queued_) {
+    leftovers_queued_ = true;
+    if (!keep_local) QueueLeftoverLogFiles(destinations, uploader_.get());
+  }
   writer_->SetDestinations(std::move(destinations));
+  if (upload) uploader_->Start();
   if (wanted && !started_) {
     writer_->Start();
     started_ = true;
@@ -133,6 +207,8 @@ void AccessLogs::Apply(const proxy::Snapshot& snap) {
 void AccessLogs::Stop() {
   if (started_) writer_->Stop();
   started_ = false;
+  // The files the writer just completed get their chance too.
+  uploader_->Stop(kUploadBudgetOnStopMs);
 }
 
 }  // namespace sluice::app

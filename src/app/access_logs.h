@@ -6,9 +6,11 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "app/s3_upload.h"
 #include "health/checker.h"
 #include "observe/access_log_writer.h"
 #include "proxy/access_log_sink.h"
@@ -34,9 +36,21 @@ std::vector<std::vector<health::CheckLogStream>> HealthCheckLogStreams(const pro
 void PushHealthCheckLog(const health::CheckLogRecord& rec, observe::LogRing* ring,
                         std::string* scratch);
 
+// The store the config's S3 section names, its credentials read now; nullopt when there is
+// no S3 section, or with *error when the endpoint or the credentials cannot be used.
+std::optional<S3Target> S3TargetOf(const config::Config& cfg, std::string* error);
+
+// Queues for upload the completed files of each destination with a bucket that are in its
+// directory now: what an earlier run completed but could not upload.
+void QueueLeftoverLogFiles(const std::map<uint64_t, observe::LogDestination>& destinations,
+                           S3Uploader* uploader);
+
 class AccessLogs {
  public:
-  explicit AccessLogs(size_t workers);
+  // How long Stop keeps uploading the files completed at shutdown.
+  static constexpr int kUploadBudgetOnStopMs = 10000;
+  // `log`: one line to the process log (any thread: the uploader's calls it).
+  AccessLogs(size_t workers, S3Uploader::LogFn log);
   ~AccessLogs() { Stop(); }
   // Before the worker starts.
   void Attach(proxy::Worker& worker);
@@ -44,7 +58,8 @@ class AccessLogs {
   void Attach(health::HealthChecker& checker);
   // Every published snapshot (start and reloads).
   void Apply(const proxy::Snapshot& snap);
-  // After the workers have stopped: drains and completes every file.
+  // After the workers have stopped: drains and completes every file, then uploads what it
+  // can within kUploadBudgetOnStopMs.
   void Stop();
   observe::AccessLogStats stats() const { return writer_->stats(); }
 
@@ -52,8 +67,13 @@ class AccessLogs {
   std::vector<std::unique_ptr<observe::LogRing>> rings_;
   std::unique_ptr<observe::LogRing> health_ring_;  // the health checker's (1 MiB)
   std::vector<std::unique_ptr<proxy::AccessLogSink>> sinks_;
+  // Declared before writer_: the writer's completion callback enqueues into it, so it must
+  // outlive the writer.
+  S3Uploader::LogFn log_;
+  std::unique_ptr<S3Uploader> uploader_;
   std::unique_ptr<observe::AccessLogWriter> writer_;
   bool started_ = false;
+  bool leftovers_queued_ = false;
 };
 
 }  // namespace sluice::app

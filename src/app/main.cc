@@ -34,6 +34,7 @@
 #include "config/host_port.h"
 #include "config/loader.h"
 #include "config/quote.h"
+#include "config/s3.h"
 #include "control/admin_server.h"
 #include "control/admin_token.h"
 #include "tls/client_context.h"
@@ -120,12 +121,14 @@ const sluice::config::Config* PrintErrors(const sluice::config::LoadResult& load
   return nullptr;
 }
 
-// Reads and checks the certificate and CA files of a loaded config; prints every problem.
+// Reads and checks the certificate, CA and S3 credentials files of a loaded config; prints
+// every problem.
 bool CheckCertificates(const sluice::config::Config& cfg, const std::string& path) {
   auto store = sluice::tls::CertificateStore::Load(cfg, sluice::RealtimeMillis() / 1000);
   sluice::config::ConfigErrors errors;
   if (const auto* e = std::get_if<sluice::config::ConfigErrors>(&store)) errors = *e;
   for (auto& e : sluice::tls::CheckTargetTls(cfg)) errors.push_back(std::move(e));
+  for (auto& e : sluice::config::CheckS3Credentials(cfg)) errors.push_back(std::move(e));
   auto trust = sluice::tls::LoadTrustStores(cfg);
   if (auto* e = std::get_if<sluice::config::ConfigErrors>(&trust)) {
     for (auto& one : *e) errors.push_back(std::move(one));

@@ -350,7 +350,8 @@ int RunServer(const ServerOptions& options) {
   // The workers' event loops are created before the health checker opens its first probe
   // socket, so that thousands of targets cannot take the descriptors serving needs.
   // Declared first: the sinks must outlive the workers' threads.
-  AccessLogs access_logs(static_cast<size_t>(workers));
+  AccessLogs access_logs(static_cast<size_t>(workers),
+                         [](const std::string& line) { Log("%s", line); });
   std::vector<std::unique_ptr<proxy::Worker>> pool;
   for (int i = 0; i < workers; ++i) pool.push_back(std::make_unique<proxy::Worker>(i));
   for (auto& w : pool) access_logs.Attach(*w);

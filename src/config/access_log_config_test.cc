@@ -46,10 +46,11 @@ TEST(AccessLogConfig, OffByDefault) {
 }
 
 TEST(AccessLogConfig, EnabledNeedsADirectory) {
-  EXPECT_THAT(Errors(Lb("      access_logs.s3.enabled: true\n      access_logs.s3.bucket: b\n")),
-              ElementsAre("t.yaml:4:7: LoadBalancers[0].Attributes: access_logs.s3.enabled is "
-                          "true but sluice.access_logs.directory is not set: Sluice writes access "
-                          "log files to a local directory (S3 upload is not built)"));
+  EXPECT_THAT(
+      Errors(Lb("      access_logs.s3.enabled: true\n      access_logs.s3.bucket: my-logs\n")),
+      ElementsAre("t.yaml:4:7: LoadBalancers[0].Attributes: access_logs.s3.enabled is "
+                  "true but sluice.access_logs.directory is not set: Sluice writes access "
+                  "log files to a local directory (and uploads them from there)"));
 }
 
 TEST(AccessLogConfig, PrefixRules) {
@@ -77,10 +78,11 @@ TEST(AccessLogConfig, ConnectionLogsTheSameWay) {
   EXPECT_FALSE(a.access_logs.enabled);
   EXPECT_EQ(a.connection_logs.prefix, "conn");
   EXPECT_EQ(a.connection_logs.directory, "/var/log/sluice");
-  EXPECT_THAT(Errors(Lb("      connection_logs.s3.enabled: true\n")),
-              ElementsAre("t.yaml:4:7: LoadBalancers[0].Attributes: connection_logs.s3.enabled is "
-                          "true but sluice.connection_logs.directory is not set: Sluice writes "
-                          "connection log files to a local directory (S3 upload is not built)"));
+  EXPECT_THAT(
+      Errors(Lb("      connection_logs.s3.enabled: true\n")),
+      ElementsAre("t.yaml:4:7: LoadBalancers[0].Attributes: connection_logs.s3.enabled is "
+                  "true but sluice.connection_logs.directory is not set: Sluice writes "
+                  "connection log files to a local directory (and uploads them from there)"));
   EXPECT_THAT(Errors(Lb("      connection_logs.s3.prefix: AWSLogs\n")),
               ElementsAre(::testing::HasSubstr("connection_logs.s3.prefix 'AWSLogs' must not")));
 }
@@ -100,11 +102,12 @@ TEST(AccessLogConfig, HealthCheckLogsTheSameWay) {
   EXPECT_EQ(a.health_check_logs.bucket, "my-bucket");
   EXPECT_EQ(a.health_check_logs.prefix, "hc");
   EXPECT_EQ(a.health_check_logs.directory, "/var/log/sluice");
-  EXPECT_THAT(Errors(Lb("      health_check_logs.s3.enabled: true\n")),
-              ElementsAre("t.yaml:4:7: LoadBalancers[0].Attributes: health_check_logs.s3.enabled "
-                          "is true but sluice.health_check_logs.directory is not set: Sluice "
-                          "writes health check log files to a local directory (S3 upload is not "
-                          "built)"));
+  EXPECT_THAT(
+      Errors(Lb("      health_check_logs.s3.enabled: true\n")),
+      ElementsAre("t.yaml:4:7: LoadBalancers[0].Attributes: health_check_logs.s3.enabled "
+                  "is true but sluice.health_check_logs.directory is not set: Sluice "
+                  "writes health check log files to a local directory (and uploads them from "
+                  "there)"));
   EXPECT_THAT(
       Errors(Lb("      health_check_logs.s3.prefix: x/AWSLogs\n")),
       ElementsAre(::testing::HasSubstr("health_check_logs.s3.prefix 'x/AWSLogs' must not")));

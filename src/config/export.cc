@@ -535,6 +535,14 @@ std::string ExportYaml(const Config& config) {
     o.Str(2, "Address", config.api.address);
     o.Int(2, "Port", config.api.port);
   }
+  if (!config.s3.endpoint.empty()) {
+    o.Open(0, "S3");
+    o.Str(2, "Endpoint", config.s3.endpoint);
+    if (!config.s3.region.empty()) o.Str(2, "Region", config.s3.region);
+    o.Str(2, "CredentialsFile", config.s3.credentials_file);
+    if (config.s3.profile != S3Settings().profile) o.Str(2, "Profile", config.s3.profile);
+    if (config.s3.keep_local_files) o.Str(2, "KeepLocalFiles", "true");
+  }
   WriteCertificates(o, config.certificates);
   WriteTrustStores(o, config.trust_stores);
   WriteLoadBalancers(o, config.load_balancers);

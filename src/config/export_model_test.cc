@@ -24,6 +24,7 @@ using testing::LoadOrFail;
 constexpr char kBase[] = R"(
 Account: {Id: "123456789012", Region: eu-west-3}
 Admin: {Address: 127.0.0.1, Port: 9901}
+S3: {Endpoint: "http://10.0.0.5:9000", CredentialsFile: /c/s3-credentials}
 Certificates:
   - {Name: site, CertificateFile: /c/site.pem, PrivateKeyFile: /c/site.key}
   - {Name: other, CertificateFile: /c/other.pem, PrivateKeyFile: /c/other.key}
@@ -137,6 +138,11 @@ std::vector<Mutation> StoreMutations() {
           c.alarms[0].insufficient_data_actions = {"http://h/i"}),
         M("alarms: 1 vs 2", c.alarms.push_back(c.alarms[0]); c.alarms.back().name = "z"),
         M("api.address", c.api.address = "::1"), M("api.port", c.api.port = 9903),
+        M("s3.endpoint", c.s3.endpoint = "http://[::1]:9000"),
+        M("s3.region", c.s3.region = "eu-north-1"),
+        M("s3.credentials_file", c.s3.credentials_file = "/other"),
+        M("s3.profile", c.s3.profile = "logs"),
+        M("s3.keep_local_files", c.s3.keep_local_files = true),
         M("certificates[1].name", c.certificates[1].name = "other2"),
         M("certificates[0].certificate_file", c.certificates[0].certificate_file = "/x.pem"),
         M("certificates[0].private_key_file", c.certificates[0].private_key_file = "/x.key"),
@@ -164,15 +170,15 @@ std::vector<Mutation> StoreMutations() {
         M("attributes.http2_enabled", A(c).http2_enabled = false),
         M("attributes.tls_version_and_cipher_headers", A(c).tls_version_and_cipher_headers = true),
         M("access_logs.enabled", A(c).access_logs.enabled = false),
-        M("access_logs.bucket", A(c).access_logs.bucket = "b"),
+        M("access_logs.bucket", A(c).access_logs.bucket = "my-logs"),
         M("access_logs.prefix", A(c).access_logs.prefix = "p/q"),
         M("access_logs.directory", A(c).access_logs.directory = "/d"),
         M("connection_logs.enabled", A(c).connection_logs.enabled = false),
-        M("connection_logs.bucket", A(c).connection_logs.bucket = "b"),
+        M("connection_logs.bucket", A(c).connection_logs.bucket = "my-logs"),
         M("connection_logs.prefix", A(c).connection_logs.prefix = "p"),
         M("connection_logs.directory", A(c).connection_logs.directory = "/d"),
         M("health_check_logs.enabled", A(c).health_check_logs.enabled = false),
-        M("health_check_logs.bucket", A(c).health_check_logs.bucket = "b"),
+        M("health_check_logs.bucket", A(c).health_check_logs.bucket = "my-logs"),
         M("health_check_logs.prefix", A(c).health_check_logs.prefix = "p"),
         M("health_check_logs.directory", A(c).health_check_logs.directory = "/d"),
   };

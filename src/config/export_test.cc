@@ -297,7 +297,7 @@ TEST(ExportRoundTrip, EveryLoadableYamlOfTheConfigTests) {
 
 // ---- Strings that YAML reads as something else unless quoted ---------------------------------
 
-// Any bytes but NUL: for fields that take free text (message bodies, buckets, file paths).
+// Any bytes but NUL: for fields that take free text (message bodies, file paths).
 const std::vector<std::string>& FreeTextHostiles() {
   static const std::vector<std::string> v = {"\"quoted\"",
                                              "back\\slash",
@@ -409,7 +409,6 @@ TEST(ExportHostile, FreeTextComesBackByteForByte) {
     Config c = HostileBase();
     LoadBalancer& lb = c.load_balancers[0];
     lb.listeners[0].default_actions[0].fixed_response.message_body = s;
-    lb.attributes.access_logs.bucket = s;
     lb.attributes.access_logs.directory = "/" + s;
     lb.attributes.connection_logs.directory = "/" + s;
     c.certificates[0].certificate_file = "/" + s;

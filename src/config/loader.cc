@@ -346,7 +346,7 @@ LoadResult Load(std::string_view yaml_text, std::string_view file_name) {
     Field root{document, document.Mark(), "", true};
     MapReader top(reader, root,
                   {"LoadBalancers", "TargetGroups", "Certificates", "TrustStores", "Admin", "Api",
-                   "Account", "Alarms"});
+                   "Account", "Alarms", "S3"});
     if (top.ok()) {
       ParseTargetGroups(ctx, top.Get("TargetGroups"), &config.target_groups);
       ParseCertificates(ctx, top.Get("Certificates"), &config.certificates);
@@ -355,6 +355,7 @@ LoadResult Load(std::string_view yaml_text, std::string_view file_name) {
       ParseAdmin(ctx, top.Get("Admin"), &config.admin);
       ParseApi(ctx, top.Get("Api"), &config.api);
       ParseAccount(ctx, top.Get("Account"), &config.account);
+      ParseS3(ctx, top.Get("S3"), &config.s3);
       ParseAlarms(ctx, top.Get("Alarms"), config.admin.metrics_resolution_seconds, &config.alarms);
     }
   }

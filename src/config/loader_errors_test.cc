@@ -64,7 +64,7 @@ TEST(LoaderErrorsTest, UnknownTopLevelKey) {
       Errors("LoadBalancer: []\n"),
       ElementsAre("t.yaml:1:1: LoadBalancer: unknown field 'LoadBalancer'; allowed: "
                   "LoadBalancers, TargetGroups, Certificates, TrustStores, Admin, Api, Account, "
-                  "Alarms"));
+                  "Alarms, S3"));
 }
 
 TEST(LoaderErrorsTest, UnknownRuleKeyListsTheAllowedOnes) {

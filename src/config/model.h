@@ -361,6 +361,18 @@ struct ApiSettings {
   int port = 0;  // 0 = API off
 };
 
+// The S3-compatible store that completed log files are uploaded to (Sluice's section `S3`),
+// each to the bucket its *_logs.s3.bucket attribute names. Off when `endpoint` is empty.
+// Read at start and on every reload (the credentials file too).
+struct S3Settings {
+  std::string endpoint;          // http://host[:port] (path-style requests: /bucket/key)
+  std::string region;            // the signing region; "" = Account.Region
+  std::string credentials_file;  // an AWS shared credentials file
+  Location credentials_file_location;
+  std::string profile = "default";
+  bool keep_local_files = false;  // keep each file in the directory after its upload
+};
+
 // The account and region Sluice names its resources with (ARNs, log file names; reference
 // §9.5). Not an AWS account: any 12 digits.
 struct AccountSettings {
@@ -406,6 +418,7 @@ struct Config {
   std::vector<TrustStoreDefinition> trust_stores;
   AdminSettings admin;
   ApiSettings api;
+  S3Settings s3;
   std::vector<AlarmDefinition> alarms;
 };
 

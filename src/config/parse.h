@@ -75,6 +75,8 @@ void ReadArnId(Reader& r, const Field& field, std::string* out);
 void ParseTags(Reader& r, const Field& field, std::vector<Tag>* out);
 // Account (Id: 12 digits, Region: like "us-east-1"): what ARNs and log file names carry.
 void ParseAccount(LoadContext& ctx, const Field& field, AccountSettings* out);
+// The S3 section (parse_s3.cc): the endpoint, and the credentials file read and checked now.
+void ParseS3(LoadContext& ctx, const Field& field, S3Settings* out);
 bool IsRegionName(std::string_view s);
 // The certificate store (parse_certificate.cc): names unique, both files given; paths are
 // resolved against the directory of the config file.

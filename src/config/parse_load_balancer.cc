@@ -4,6 +4,7 @@
 #include <string>
 
 #include "config/parse.h"
+#include "config/s3.h"
 #include "config/validate.h"
 
 namespace sluice::config::internal {
@@ -97,7 +98,13 @@ void ParseLogAttribute(Reader& r, const MapReader::Entry& e, std::string_view na
   std::optional<std::string> s = ReadString(r, f);
   if (!s) return;
   if (name == "s3.bucket") {
-    out->bucket = *s;
+    if (s->empty() || IsValidS3BucketName(*s)) {
+      out->bucket = *s;
+    } else {
+      r.AddError(f, key + " " + QuoteValue(*s) +
+                        " is not an S3 bucket name (3..63 of a-z 0-9 . -, starting and ending "
+                        "with a letter or digit)");
+    }
   } else if (s->find("AWSLogs") != std::string::npos) {
     // AWS refuses it: the key part from AWSLogs on is the load balancer's (§5.1).
     r.AddError(f, key + " " + QuoteValue(*s) + " must not contain \"AWSLogs\"");
@@ -136,7 +143,8 @@ bool SplitLogAttribute(const std::string& key, LoadBalancerAttributes* a,
   return false;
 }
 
-// Logs need somewhere to go: without an S3 upload (not built), a local directory.
+// Logs need a local directory: files are written there (and uploaded from there when the
+// config has an S3 section).
 void CheckLogs(Reader& r, const Field& field, const LoadBalancerAttributes& a) {
   for (std::string_view kind : {"access_logs", "connection_logs", "health_check_logs"}) {
     const LoadBalancerAttributes::LogSettings& s = kind == "access_logs" ? a.access_logs
@@ -150,7 +158,7 @@ void CheckLogs(Reader& r, const Field& field, const LoadBalancerAttributes& a) {
                           (kind == "access_logs"       ? "access"
                            : kind == "connection_logs" ? "connection"
                                                        : "health check") +
-                          " log files to a local directory (S3 upload is not built)");
+                          " log files to a local directory (and uploads them from there)");
   }
 }
 

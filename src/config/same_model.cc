@@ -350,6 +350,11 @@ bool SameModel(const Config& a, const Config& b, std::string* first_difference) 
          d.Eq(top, "admin.token_file", a.admin.token_file, b.admin.token_file) &&
          d.Eq(top, "api.address", a.api.address, b.api.address) &&
          d.Eq(top, "api.port", a.api.port, b.api.port) &&
+         d.Eq(top, "s3.endpoint", a.s3.endpoint, b.s3.endpoint) &&
+         d.Eq(top, "s3.region", a.s3.region, b.s3.region) &&
+         d.Eq(top, "s3.credentials_file", a.s3.credentials_file, b.s3.credentials_file) &&
+         d.Eq(top, "s3.profile", a.s3.profile, b.s3.profile) &&
+         d.Eq(top, "s3.keep_local_files", a.s3.keep_local_files, b.s3.keep_local_files) &&
          d.List(top, "certificates", a.certificates, b.certificates, SameCertificate) &&
          d.List(top, "trust_stores", a.trust_stores, b.trust_stores, SameTrustStore) &&
          d.List(top, "load_balancers", a.load_balancers, b.load_balancers, SameLoadBalancer) &&

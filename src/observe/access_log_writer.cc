@@ -105,19 +105,41 @@ AccessLogWriter::~AccessLogWriter() {
 
 void AccessLogWriter::SetDestinations(std::map<uint64_t, LogDestination> destinations) {
   std::lock_guard<std::mutex> lock(mu_);
+  // A log that this call removes before the writer applied it may already have entries in
+  // the rings: it is retired like any other removed log, not forgotten.
+  if (has_pending_) {
+    for (auto& [key, d] : pending_) {
+      if (destinations.find(key) == destinations.end()) pending_gone_[key] = std::move(d);
+    }
+  }
+  for (const auto& [key, d] : destinations) pending_gone_.erase(key);
   pending_ = std::move(destinations);
   has_pending_ = true;
 }
 
 void AccessLogWriter::ApplyDestinations(int64_t now_unix_ms) {
+  std::map<uint64_t, LogDestination> next;
+  std::map<uint64_t, LogDestination> gone;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!has_pending_) return;
-    destinations_ = std::move(pending_);
+    next = std::move(pending_);
+    gone = std::move(pending_gone_);
     pending_.clear();
+    pending_gone_.clear();
     has_pending_ = false;
   }
-  // A log whose destination went away or changed ends its file now.
+  for (auto& [key, d] : gone) {
+    if (next.emplace(key, std::move(d)).second) retiring_.push_back(key);
+  }
+  // A log that went away keeps its destination until this round's drain has written what
+  // the workers pushed before the change (RetireGone), so a reload that turns a log off
+  // loses none of its entries.
+  for (auto& [key, d] : destinations_) {
+    if (next.emplace(key, std::move(d)).second) retiring_.push_back(key);
+  }
+  destinations_ = std::move(next);
+  // A log whose destination changed ends its file now.
   for (auto it = files_.begin(); it != files_.end();) {
     auto d = destinations_.find(it->first);
     if (d == destinations_.end() || !(d->second == it->second->destination)) {
@@ -127,6 +149,17 @@ void AccessLogWriter::ApplyDestinations(int64_t now_unix_ms) {
       ++it;
     }
   }
+}
+
+void AccessLogWriter::RetireGone(int64_t now_unix_ms) {
+  for (uint64_t key : retiring_) {
+    if (auto f = files_.find(key); f != files_.end()) {
+      Complete(key, *f->second, now_unix_ms);
+      files_.erase(f);
+    }
+    destinations_.erase(key);
+  }
+  retiring_.clear();
 }
 
 void AccessLogWriter::RunOnce(int64_t now_unix_ms) {
@@ -143,6 +176,7 @@ void AccessLogWriter::RunOnce(int64_t now_unix_ms) {
     ring->Drain(&scratch_,
                 [&](uint64_t key, std::string_view entry) { Write(key, entry, now_unix_ms); });
   }
+  RetireGone(now_unix_ms);
 }
 
 void AccessLogWriter::Finish(int64_t now_unix_ms) {
@@ -245,6 +279,7 @@ void AccessLogWriter::Complete(uint64_t key, OpenFile& f, int64_t now_unix_ms) {
     return;
   }
   files_done_.fetch_add(1, std::memory_order_relaxed);
+  if (on_completed_) on_completed_(f.destination, final_path);
 }
 
 void AccessLogWriter::Fail(OpenFile& f, const std::string& what, int err) {

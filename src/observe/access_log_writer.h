@@ -15,6 +15,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -37,6 +38,7 @@ struct LogDestination {
   std::string node_ip;      // the address that names the "node" in file names
   std::string file_prefix;  // "" (access logs), "conn_log_" (connection logs)
   bool network = false;     // a network load balancer's: "_net.<name>..." and no node address
+  std::string bucket;       // "" or the S3 bucket completed files are uploaded to
   bool operator==(const LogDestination&) const = default;
 };
 
@@ -64,7 +66,8 @@ class AccessLogWriter {
   AccessLogWriter& operator=(const AccessLogWriter&) = delete;
 
   // The logs by stream key (what workers push with); a key no longer present has its file
-  // completed, and entries still arriving for it are dropped.
+  // completed once the next drain has written what was pushed before, and entries arriving
+  // for it after that are dropped.
   void SetDestinations(std::map<uint64_t, LogDestination> destinations);
 
   // Drains every ring, writes, and completes the files whose interval ended by now.
@@ -79,6 +82,11 @@ class AccessLogWriter {
 
   AccessLogStats stats() const;
 
+  // Called on the writer's thread after each file is complete and in place, with its
+  // destination and path (<directory>/<key>). Set before Start.
+  using CompletedFn = std::function<void(const LogDestination&, const std::string& path)>;
+  void set_on_completed(CompletedFn fn) { on_completed_ = std::move(fn); }
+
  private:
   struct OpenFile;
   void Write(uint64_t key, std::string_view entry, int64_t now_unix_ms);
@@ -86,15 +94,19 @@ class AccessLogWriter {
   void Complete(uint64_t key, OpenFile& f, int64_t now_unix_ms);
   void Fail(OpenFile& f, const std::string& what, int err);
   void ApplyDestinations(int64_t now_unix_ms);
+  void RetireGone(int64_t now_unix_ms);
 
   std::vector<LogRing*> rings_;
-  std::mutex mu_;  // guards pending_ and has_pending_ (control thread ↔ writer)
+  std::mutex mu_;  // guards pending_, pending_gone_ and has_pending_ (control ↔ writer)
   std::map<uint64_t, LogDestination> pending_;
+  std::map<uint64_t, LogDestination> pending_gone_;  // set, then removed before applied
   bool has_pending_ = false;
   std::map<uint64_t, LogDestination> destinations_;  // writer's own copy
+  std::vector<uint64_t> retiring_;  // removed by the last SetDestinations; gone after a drain
   std::map<uint64_t, std::unique_ptr<OpenFile>> files_;
   std::string scratch_;
   uint64_t random_state_;
+  CompletedFn on_completed_;
 
   std::atomic<uint64_t> written_{0};
   std::atomic<uint64_t> dropped_error_{0};

@@ -174,6 +174,59 @@ TEST(AccessLogWriter, ADestinationChangeCompletesTheOpenFile) {
   EXPECT_EQ(Gunzip(LogFiles(tmp.path() + "/b")[0]), "to b\n");
 }
 
+// Entries pushed before a reload turned the log off were dropped when the writer applied the
+// change before draining them.
+TEST(AccessLogWriter, TurningALogOffKeepsWhatWasPushedBefore) {
+  TempDir tmp;
+  LogRing ring(1 << 16);
+  AccessLogWriter w({&ring});
+  std::vector<std::string> completed;
+  w.set_on_completed(
+      [&](const LogDestination&, const std::string& path) { completed.push_back(path); });
+  w.SetDestinations({{7, Dest(tmp.path())}, {9, Dest(tmp.path() + "/other")}});
+  w.RunOnce(kNow);
+  ring.Push(7, "before\n");
+  ring.Push(9, "stays\n");
+  w.SetDestinations({{9, Dest(tmp.path() + "/other")}});  // before the writer drained
+  w.RunOnce(kNow + 100);
+  std::vector<fs::path> files = LogFiles(tmp.path() + "/pre");
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(Gunzip(files[0]), "before\n");
+  ASSERT_EQ(completed.size(), 1u);
+  EXPECT_EQ(completed[0], files[0].string());
+  ring.Push(7, "after\n");  // the log is gone now
+  w.Finish(kNow + 1000);
+  EXPECT_EQ(w.stats().dropped_error, 1u);
+  EXPECT_EQ(w.stats().written, 2u);
+  EXPECT_EQ(LogFiles(tmp.path() + "/pre").size(), 1u);
+}
+
+// Two reloads between two rounds of the writer: the log the first turned on and the second
+// turned off still gets what was pushed in between.
+TEST(AccessLogWriter, ALogOnAndOffBetweenTwoRoundsKeepsItsEntries) {
+  TempDir tmp;
+  LogRing ring(1 << 16);
+  AccessLogWriter w({&ring});
+  w.SetDestinations({{7, Dest(tmp.path())}});
+  ring.Push(7, "brief\n");
+  w.SetDestinations({});
+  w.RunOnce(kNow);
+  std::vector<fs::path> files = LogFiles(tmp.path());
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(Gunzip(files[0]), "brief\n");
+  // Turned off, then on again before the writer ran: the log simply stays.
+  w.SetDestinations({{7, Dest(tmp.path())}});
+  w.RunOnce(kNow + 100);
+  w.SetDestinations({});
+  w.SetDestinations({{7, Dest(tmp.path())}});
+  ring.Push(7, "kept\n");
+  w.RunOnce(kNow + 200);
+  EXPECT_EQ(LogFiles(tmp.path()).size(), 1u);  // its file is still open
+  w.Finish(kNow + 300);
+  EXPECT_EQ(LogFiles(tmp.path()).size(), 2u);
+  EXPECT_EQ(w.stats().dropped_error, 0u);
+}
+
 TEST(AccessLogWriter, ThreadDrainsWhileAProducerPushes) {
   TempDir tmp;
   LogRing ring(1 << 14);

@@ -3,6 +3,7 @@
 #include "base/clock.h"
 #include "config/arn.h"
 #include "config/forwards.h"
+#include "config/s3.h"
 #include "snapshot/snapshot.h"
 
 namespace sluice::snapshot {
@@ -167,6 +168,7 @@ Result<std::shared_ptr<const Snapshot>> SnapshotCompiler::Build(config::Config c
   if (!certs.ok()) return certs.error();
   auto trust = LoadTrust(snap->config);
   if (!trust.ok()) return trust.error();
+  if (auto s3 = config::CheckS3Credentials(snap->config); !s3.empty()) return JoinedErrors(s3);
   std::map<std::string, int> lb_slots;  // by load balancer name
   for (config::LoadBalancer& lb : snap->config.load_balancers) {
     for (config::Listener& l : lb.listeners) {

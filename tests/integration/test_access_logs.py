@@ -257,7 +257,7 @@ def test_an_unwritable_directory_never_stops_serving(sluice, tmp_path):
 def test_config_errors_name_the_field(sluice, tmp_path):
     import conftest
     cfg = lb_config(free_port(), fixed("200", "ok"),
-                    attributes={"access_logs.s3.enabled": True, "access_logs.s3.bucket": "b"})
+                    attributes={"access_logs.s3.enabled": True, "access_logs.s3.bucket": "my-logs"})
     path = tmp_path / "bad.yaml"
     path.write_text(conftest.dump_config(cfg))
     run = subprocess.run([conftest.SLUICE_BIN, "validate", str(path)],

@@ -66,7 +66,7 @@ def test_health_check_log_entries(sluice, tmp_path):
         port, admin = free_port(), free_port()
         logs = tmp_path / "logs"
         lb = sluice(config(port, admin, ok, bad, closed, {
-            "health_check_logs.s3.enabled": True, "health_check_logs.s3.bucket": "b",
+            "health_check_logs.s3.enabled": True, "health_check_logs.s3.bucket": "my-logs",
             "health_check_logs.s3.prefix": "hc/sub",
             "sluice.health_check_logs.directory": str(logs)}))
         wait_verdicts(admin, ok, bad, closed)
