@@ -24,7 +24,6 @@ ApiRuntime::ApiRuntime(std::unique_ptr<store::StateStore> keys, std::string file
 ApiRuntime::~ApiRuntime() {
   Stop();
   if (wakeup_fd_ >= 0) close(wakeup_fd_);
-  if (audit_ != nullptr) std::fclose(audit_);
 }
 
 Result<bool> ApiRuntime::Start(const config::Config& config, api::ServiceHooks hooks,
@@ -50,11 +49,10 @@ Result<bool> ApiRuntime::Start(const config::Config& config, api::ServiceHooks h
                  "API: --api-allow-unsigned is only allowed on a loopback address, not " + addr};
   }
   if (!options_.audit_log_path.empty()) {
-    audit_ = std::fopen(options_.audit_log_path.c_str(), "a");
-    if (audit_ == nullptr) {
-      return Error{ErrorSource::kConfig,
-                   "API audit log " + options_.audit_log_path + ": " + std::strerror(errno)};
-    }
+    auto opened = RotatingLog::Open(options_.audit_log_path, options_.audit_log_max_bytes,
+                                    options_.audit_log_keep);
+    if (!opened.ok()) return Error{ErrorSource::kConfig, "API audit log " + opened.error().message};
+    audit_ = std::move(opened.value());
   }
   apply_ = std::move(apply);
   hooks.file_managed = file_managed_;
@@ -220,10 +218,16 @@ api::ApiResult<bool> ApiRuntime::Authorize(const std::string& caller,
 
 void ApiRuntime::Audit(const api::AuditRecord& record) {
   if (audit_ == nullptr) return;
-  std::string line = api::AuditJson(record);
-  std::lock_guard<std::mutex> lock(audit_mu_);
-  std::fwrite(line.data(), 1, line.size(), audit_);
-  std::fflush(audit_);
+  if (std::string problem = audit_->Append(api::AuditJson(record)); !problem.empty()) {
+    std::fprintf(stderr, "sluice: API audit log: %s\n", problem.c_str());
+  }
+}
+
+void ApiRuntime::ReopenAuditLog() {
+  if (audit_ == nullptr) return;
+  if (std::string problem = audit_->Reopen(); !problem.empty()) {
+    std::fprintf(stderr, "sluice: API audit log: %s\n", problem.c_str());
+  }
 }
 
 }  // namespace sluice::app

@@ -17,6 +17,7 @@
 
 #include "api/api_server.h"
 #include "api/service.h"
+#include "app/rotating_log.h"
 #include "base/result.h"
 #include "config/model.h"
 #include "observe/metric_history.h"
@@ -25,8 +26,10 @@
 namespace sluice::app {
 
 struct ApiOptions {
-  std::string address;          // "" = the config's Api:, else ADDRESS:PORT (port 0 = any)
-  std::string audit_log_path;   // "" = no audit log
+  std::string address;         // "" = the config's Api:, else ADDRESS:PORT (port 0 = any)
+  std::string audit_log_path;  // "" = no audit log
+  uint64_t audit_log_max_bytes = RotatingLog::kDefaultMaxBytes;  // rotates past this size
+  int audit_log_keep = RotatingLog::kDefaultKeep;                // rotated files kept
   bool allow_unsigned = false;  // accept calls without SigV4 (tests, loopback demos)
 };
 
@@ -52,6 +55,8 @@ class ApiRuntime {
   uint16_t port() const { return server_ ? server_->port() : 0; }
   // After a reload of a file-managed config.
   void SetConfig(const config::Config& config);
+  // Starts a new audit log file at the same path (SIGHUP, after an external rotation).
+  void ReopenAuditLog();
 
   // The eventfd the control thread polls; readable when a change waits.
   int wakeup_fd() const { return wakeup_fd_; }
@@ -73,9 +78,8 @@ class ApiRuntime {
   std::unique_ptr<api::Service> service_;
   std::unique_ptr<api::ApiServer> server_;
   int wakeup_fd_ = -1;
-  std::FILE* audit_ = nullptr;
+  std::unique_ptr<RotatingLog> audit_;  // thread-safe on its own
   const observe::MetricHistory* history_ = nullptr;
-  std::mutex audit_mu_;
 
   std::mutex mu_;
   std::condition_variable cv_;

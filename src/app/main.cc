@@ -345,7 +345,16 @@ void AddSubcommands(CLI::App& app, Cli& cli) {
                   "Serve the elbv2 API on ADDRESS:PORT, port 0 = any free port (overrides Api:)")
       ->check(HostPortCheck(kServeAdmin));
   run->add_option("--api-audit-log", cli.server.api_audit_log,
-                  "Append one JSON line per API call (CloudTrail's record shape) to this file");
+                  "Append one JSON line per API call (CloudTrail's record shape) to this file; "
+                  "SIGHUP reopens it");
+  run->add_option("--api-audit-log-max-bytes", cli.server.api_audit_log_max_bytes,
+                  "Rotate the audit log past this size: FILE becomes FILE.1, FILE.1 FILE.2, ...")
+      ->check(CLI::Range(uint64_t{4096}, uint64_t{1} << 40))
+      ->capture_default_str();
+  run->add_option("--api-audit-log-keep", cli.server.api_audit_log_keep,
+                  "Rotated audit log files kept (FILE.1 .. FILE.N)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   run->add_flag("--api-allow-unsigned", cli.server.api_allow_unsigned,
                 "Accept API calls without a signature (loopback addresses only)");
   run->callback([run_config, run_state] {

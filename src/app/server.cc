@@ -438,7 +438,8 @@ int RunServer(const ServerOptions& options) {
   }
   ApiRuntime api(
       std::move(api_keys), source.from_store() ? "" : source.file,
-      ApiOptions{options.api_override, options.api_audit_log, options.api_allow_unsigned});
+      ApiOptions{options.api_override, options.api_audit_log, options.api_audit_log_max_bytes,
+                 options.api_audit_log_keep, options.api_allow_unsigned});
   // systemd hears RELOADING=1 before and READY=1 after, applied or refused: either way
   // the process serves a config again (`systemctl reload` returns then).
   auto reload = [&](const char* why) {
@@ -512,6 +513,7 @@ int RunServer(const ServerOptions& options) {
       if (expired) checker.Update(MonitoredTargets(*current));
     }
     if (sig == SIGHUP) {
+      api.ReopenAuditLog();  // after logrotate moved it
       reload("SIGHUP");
     } else if (sig == SIGTERM || sig == SIGINT) {
       Log("%s: stopping; in-flight requests have %s seconds", sig == SIGTERM ? "SIGTERM" : "SIGINT",

@@ -527,3 +527,35 @@ def test_cloudwatch_through_boto3_and_the_aws_cli(api):
                         "--output", "json"], capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode == 0, r.stderr
     assert sum(p["Sum"] for p in json.loads(r.stdout)["Datapoints"]) == 5
+
+
+def test_audit_log_rotates_by_size_and_reopens_on_sighup(tmp_path):
+    port = free_port()
+    cfg = lb_config(port, fixed("200", "ok"))
+    api = ApiSluice(tmp_path, cfg, extra_args=["--api-audit-log-max-bytes", "4096",
+                                               "--api-audit-log-keep", "50"])
+    try:
+        c = api.client()
+        calls = 40
+        for _ in range(calls):
+            c.describe_load_balancers()
+        files = sorted(tmp_path.glob("audit.jsonl*"))
+        names = {f.name for f in files}
+        assert {"audit.jsonl", "audit.jsonl.1", "audit.jsonl.2"} <= names, names
+        records = []
+        for f in files:
+            text = f.read_text()
+            assert f.stat().st_size <= 4096 or text.count("\n") == 1, (f, f.stat().st_size)
+            records += [json.loads(line) for line in text.splitlines()]  # every line whole
+        assert sum(r["eventName"] == "DescribeLoadBalancers" for r in records) == calls
+        # logrotate's way: move the file, SIGHUP; the next call goes to a new file.
+        (tmp_path / "audit.jsonl").rename(tmp_path / "moved.jsonl")
+        api.proc.signal(signal.SIGHUP)
+        wait_until(lambda: "reload" in api.proc.stderr(), 10, what="the SIGHUP handled")
+        c.describe_target_groups()
+        wait_until(lambda: (tmp_path / "audit.jsonl").exists(), 5, what="a new audit log")
+        fresh = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+        assert [r["eventName"] for r in fresh] == ["DescribeTargetGroups"], fresh
+        assert "DescribeTargetGroups" not in (tmp_path / "moved.jsonl").read_text()
+    finally:
+        api.proc.stop(timeout=10)
