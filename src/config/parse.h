@@ -78,6 +78,8 @@ void ParseAccount(LoadContext& ctx, const Field& field, AccountSettings* out);
 // The S3 section (parse_s3.cc): the endpoint, and the credentials file read and checked now.
 void ParseS3(LoadContext& ctx, const Field& field, S3Settings* out);
 bool IsRegionName(std::string_view s);
+// A region name field (IsRegionName) into *out when present; an error naming it otherwise.
+void ReadRegion(Reader& r, const Field& f, std::string* out);
 // The certificate store (parse_certificate.cc): names unique, both files given; paths are
 // resolved against the directory of the config file.
 void ParseCertificates(LoadContext& ctx, const Field& field,

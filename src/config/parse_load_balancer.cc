@@ -429,15 +429,18 @@ void ParseAccount(LoadContext& ctx, const Field& field, AccountSettings* out) {
       }
     }
   }
-  if (Field f = m.Get("Region"); f.present) {
-    if (std::optional<std::string> s = ReadString(r, f)) {
-      if (IsRegionName(*s)) {
-        out->region = *s;
-      } else {
-        r.AddError(f, "region " + QuoteValue(*s) +
-                          " is not a region name (lower-case words and a number joined by "
-                          "'-', like us-east-1)");
-      }
+  ReadRegion(r, m.Get("Region"), &out->region);
+}
+
+void ReadRegion(Reader& r, const Field& f, std::string* out) {
+  if (!f.present) return;
+  if (std::optional<std::string> s = ReadString(r, f)) {
+    if (IsRegionName(*s)) {
+      *out = *s;
+    } else {
+      r.AddError(f, "region " + QuoteValue(*s) +
+                        " is not a region name (lower-case words and a number joined by "
+                        "'-', like us-east-1)");
     }
   }
 }

@@ -33,17 +33,7 @@ void ParseS3(LoadContext& ctx, const Field& field, S3Settings* out) {
   MapReader m(r, field, {"Endpoint", "Region", "CredentialsFile", "Profile", "KeepLocalFiles"});
   if (!m.ok()) return;
   ReadEndpoint(r, m.Require("Endpoint"), &out->endpoint);
-  if (Field f = m.Get("Region"); f.present) {
-    if (std::optional<std::string> s = ReadString(r, f)) {
-      if (IsRegionName(*s)) {
-        out->region = *s;
-      } else {
-        r.AddError(f, "region " + QuoteValue(*s) +
-                          " is not a region name (lower-case words and a number joined by "
-                          "'-', like us-east-1)");
-      }
-    }
-  }
+  ReadRegion(r, m.Get("Region"), &out->region);
   if (Field f = m.Get("Profile"); f.present) {
     if (std::optional<std::string> s = ReadString(r, f); s && !s->empty()) out->profile = *s;
   }
