@@ -109,8 +109,11 @@ std::optional<S3Target> S3TargetOf(const config::Config& cfg, std::string* error
   const config::S3Settings& s = cfg.s3;
   if (s.endpoint.empty()) return std::nullopt;
   S3Target t;
-  std::string path;
-  if (!config::ParseWebhookUrl(s.endpoint, &t.host, &t.port, &path, error)) return std::nullopt;
+  config::HttpUrl url;
+  if (!config::ParseHttpUrl(s.endpoint, &url, error)) return std::nullopt;
+  t.tls = url.tls;
+  t.host = url.host;
+  t.port = url.port;
   t.region = s.region.empty() ? cfg.account.region : s.region;
   t.keep_local_files = s.keep_local_files;
   std::optional<config::AwsCredentials> creds = config::ReadS3Credentials(s, error);

@@ -104,17 +104,17 @@ S3PutResult PutFileToS3(const S3Target& target, const std::string& local_path,
                                  target.credentials, target.region, AmzDateNow());
   if (!hash.empty() && head.empty()) r.error = "OpenSSL cannot sign";
   if (!head.empty()) {
-    const int fd = control::ConnectBlocking(target.host, target.port, timeout_ms, &r.error);
-    if (fd >= 0) {
+    auto c = control::BlockingConnection::Open(target.host, target.port, target.tls, timeout_ms,
+                                               &r.error);
+    if (c != nullptr) {
       std::string body;
-      if (control::SendAll(fd, head, &r.error) &&
-          control::SendFileAll(fd, file, static_cast<uint64_t>(st.st_size), &r.error)) {
-        r.status = control::ReadStatus(fd, control::SteadyMs() + timeout_ms, &r.error, &body);
+      if (c->Send(head, &r.error) &&
+          c->SendFile(file, static_cast<uint64_t>(st.st_size), &r.error)) {
+        r.status = c->ReadStatus(control::SteadyMs() + timeout_ms, &r.error, &body);
         if (r.status != 0 && (r.status < 200 || r.status > 299)) {
           r.error = ErrorText(r.status, body);
         }
       }
-      close(fd);
     }
   }
   close(file);

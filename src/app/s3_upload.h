@@ -29,6 +29,7 @@ namespace sluice::app {
 struct S3Target {
   std::string host;  // an IP address or a name (IPv6 without brackets)
   int port = 80;
+  bool tls = false;  // https: the store's certificate verified (control/blocking_http.h)
   std::string region;
   config::AwsCredentials credentials;
   bool keep_local_files = false;

@@ -81,8 +81,7 @@ TEST(AlarmConfig, ErrorsNameTheField) {
                      "ComparisonOperator: LessThanThreshold, AlarmActions: "
                      "[\"https://x/\", \"arn:aws:sns:us-east-1:1:t\"]}\n"),
               ElementsAre(HasSubstr("7 periods of 600 s reach further back than the hour"),
-                          HasSubstr("https webhooks are not supported yet"),
-                          HasSubstr("must be an http:// URL")));
+                          HasSubstr("must be an http:// or https:// URL")));
   EXPECT_THAT(
       Errors("Alarms:\n  - {AlarmName: a, Dimensions: [{Name: LoadBalancer, Value: w}], Namespace: "
              "AWS/EC2, MetricName: RequestCount,"
@@ -109,21 +108,28 @@ TEST(AlarmConfig, DimensionsAreRequired) {
               ElementsAre(HasSubstr("every series has a LoadBalancer or TargetGroup dimension")));
 }
 
-TEST(WebhookUrl, Parts) {
-  std::string host, path, why;
-  int port = 0;
-  EXPECT_TRUE(ParseWebhookUrl("http://127.0.0.1:9000/a?b=c", &host, &port, &path, &why));
-  EXPECT_EQ(host, "127.0.0.1");
-  EXPECT_EQ(port, 9000);
-  EXPECT_EQ(path, "/a?b=c");
-  EXPECT_TRUE(ParseWebhookUrl("http://[::1]", &host, &port, &path, &why));
-  EXPECT_EQ(host, "::1");
-  EXPECT_EQ(port, 80);
-  EXPECT_EQ(path, "/");
-  EXPECT_TRUE(ParseWebhookUrl("http://hooks.example:81/x", &host, &port, &path, &why));
-  for (const char* bad : {"http://", "http://h:0/", "http://h:99999/", "http://h:x/", "http://a b/",
-                          "http://h/a b", "ftp://h/", "http://[::1/"}) {
-    EXPECT_FALSE(ParseWebhookUrl(bad, &host, &port, &path, &why)) << bad;
+TEST(HttpUrl, Parts) {
+  HttpUrl u;
+  std::string why;
+  EXPECT_TRUE(ParseHttpUrl("http://127.0.0.1:9000/a?b=c", &u, &why));
+  EXPECT_FALSE(u.tls);
+  EXPECT_EQ(u.host, "127.0.0.1");
+  EXPECT_EQ(u.port, 9000);
+  EXPECT_EQ(u.path, "/a?b=c");
+  EXPECT_TRUE(ParseHttpUrl("http://[::1]", &u, &why));
+  EXPECT_EQ(u.host, "::1");
+  EXPECT_EQ(u.port, 80);
+  EXPECT_EQ(u.path, "/");
+  EXPECT_TRUE(ParseHttpUrl("https://hooks.example/x", &u, &why));
+  EXPECT_TRUE(u.tls);
+  EXPECT_EQ(u.host, "hooks.example");
+  EXPECT_EQ(u.port, 443);
+  EXPECT_TRUE(ParseHttpUrl("https://[::1]:8443", &u, &why));
+  EXPECT_EQ(u.port, 8443);
+  EXPECT_TRUE(ParseHttpUrl("http://hooks.example:81/x", &u, &why));
+  for (const char* bad : {"http://", "https://", "http://h:0/", "http://h:99999/", "http://h:x/",
+                          "http://a b/", "http://h/a b", "ftp://h/", "http://[::1/", "HTTP://h/"}) {
+    EXPECT_FALSE(ParseHttpUrl(bad, &u, &why)) << bad;
   }
 }
 

@@ -1,6 +1,6 @@
 // Alarms: CloudWatch's PutMetricAlarm fields, checked as CloudWatch checks them where Sluice
 // can honour them, and refused with a message where it cannot (another namespace, a period
-// the metric history cannot give, an https or SNS action).
+// the metric history cannot give, an SNS action).
 #include <charconv>
 #include <cmath>
 #include <set>
@@ -116,9 +116,9 @@ void ReadActions(Reader& r, const Field& field, std::vector<std::string>* out) {
   for (const Field& item : *items) {
     std::optional<std::string> url = ReadString(r, item);
     if (!url) continue;
-    std::string host, path, why;
-    int port = 0;
-    if (!ParseWebhookUrl(*url, &host, &port, &path, &why)) {
+    HttpUrl parsed;
+    std::string why;
+    if (!ParseHttpUrl(*url, &parsed, &why)) {
       r.AddError(item, "action " + QuoteValue(*url) + ": " + why);
       continue;
     }
@@ -262,19 +262,22 @@ void ReadAlarm(LoadContext& ctx, const Field& item, int resolution, std::set<std
 
 namespace sluice::config {
 
-bool ParseWebhookUrl(std::string_view url, std::string* host, int* port, std::string* path,
-                     std::string* why) {
-  constexpr std::string_view kScheme = "http://";
-  if (url.substr(0, kScheme.size()) != kScheme) {
-    *why = url.substr(0, 8) == "https://"
-               ? "https webhooks are not supported yet; use http:// (loopback or a trusted "
-                 "network)"
-               : "must be an http:// URL (SNS topic ARNs have no meaning here)";
+bool ParseHttpUrl(std::string_view url, HttpUrl* out, std::string* why) {
+  std::string_view rest;
+  if (url.starts_with("http://")) {
+    out->tls = false;
+    rest = url.substr(7);
+  } else if (url.starts_with("https://")) {
+    out->tls = true;
+    rest = url.substr(8);
+  } else {
+    *why = "must be an http:// or https:// URL (SNS topic ARNs have no meaning here)";
     return false;
   }
-  std::string_view rest = url.substr(kScheme.size());
   size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
+  std::string* path = &out->path;
+  int* port = &out->port;
   *path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
   size_t colon = authority.rfind(':');
   const bool bracketed = !authority.empty() && authority[0] == '[';
@@ -289,7 +292,7 @@ bool ParseWebhookUrl(std::string_view url, std::string* host, int* port, std::st
     *port = p;
     authority = authority.substr(0, colon);
   } else {
-    *port = 80;
+    *port = out->tls ? 443 : 80;
   }
   if (bracketed) {
     if (authority.size() < 3 || authority.back() != ']') {
@@ -316,7 +319,7 @@ bool ParseWebhookUrl(std::string_view url, std::string* host, int* port, std::st
       return false;
     }
   }
-  *host = std::string(authority);
+  out->host = std::string(authority);
   return true;
 }
 

@@ -13,11 +13,11 @@ namespace {
 void ReadEndpoint(Reader& r, const Field& f, std::string* out) {
   std::optional<std::string> s = ReadString(r, f);
   if (!s) return;
-  std::string host, path, why;
-  int port = 0;
-  if (!ParseWebhookUrl(*s, &host, &port, &path, &why)) {
+  HttpUrl url;
+  std::string why;
+  if (!ParseHttpUrl(*s, &url, &why)) {
     r.AddError(f, "S3 endpoint " + QuoteValue(*s) + ": " + why);
-  } else if (path != "/") {
+  } else if (url.path != "/") {
     r.AddError(f, "S3 endpoint " + QuoteValue(*s) +
                       " must not have a path: requests go to /<bucket>/<key> on it");
   } else {

@@ -12,19 +12,18 @@ namespace sluice::control {
 PostResult PostJson(const std::string& url, const std::string& body, int timeout_ms) {
   const int64_t deadline_ms = SteadyMs() + timeout_ms;
   PostResult r;
-  std::string host, path;
-  int port = 0;
-  if (!config::ParseWebhookUrl(url, &host, &port, &path, &r.error)) return r;
-  int fd = ConnectBlocking(host, port, timeout_ms, &r.error);
-  if (fd < 0) return r;
-  const bool v6 = host.find(':') != std::string::npos;
-  std::string request = "POST " + path + " HTTP/1.1\r\nHost: " + (v6 ? "[" + host + "]" : host) +
-                        ":" + std::to_string(port) +
+  config::HttpUrl u;
+  if (!config::ParseHttpUrl(url, &u, &r.error)) return r;
+  auto c = BlockingConnection::Open(u.host, u.port, u.tls, timeout_ms, &r.error);
+  if (c == nullptr) return r;
+  const bool v6 = u.host.find(':') != std::string::npos;
+  std::string request = "POST " + u.path +
+                        " HTTP/1.1\r\nHost: " + (v6 ? "[" + u.host + "]" : u.host) + ":" +
+                        std::to_string(u.port) +
                         "\r\nContent-Type: application/json\r\nUser-Agent: sluice-alarms\r\n"
                         "Content-Length: " +
                         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
-  if (SendAll(fd, request, &r.error)) r.status = ReadStatus(fd, deadline_ms, &r.error);
-  close(fd);
+  if (c->Send(request, &r.error)) r.status = c->ReadStatus(deadline_ms, &r.error);
   return r;
 }
 

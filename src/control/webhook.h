@@ -1,4 +1,5 @@
-// Delivers alarm notifications: POSTs JSON bodies to http:// URLs from one thread, with
+// Delivers alarm notifications: POSTs JSON bodies to http:// and https:// URLs (the server's
+// certificate verified, control/blocking_http.h) from one thread, with
 // retries (after 1, 2 and 4 s; 4 attempts in all, each with a 5 s timeout). A full queue
 // drops the newest notification and counts it; every failed attempt is logged.
 //
@@ -22,7 +23,7 @@ struct PostResult {
   std::string error;
 };
 
-// One POST of `body` to `url` (http://host[:port]/path), blocking: `timeout_ms` bounds the
+// One POST of `body` to `url` (http[s]://host[:port]/path), blocking: `timeout_ms` bounds the
 // connection (per address) and each write, and the response must have its status line
 // within `timeout_ms` of the start. Name resolution is not bounded (use an IP address for a
 // webhook that must never delay shutdown). Exposed for tests.

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import http.server
 import json
+import ssl
+import subprocess
 import threading
 
 import pytest
@@ -14,10 +16,22 @@ from conftest import (admin_get, forward, free_port, lb_config, path_is, raw_exc
                       target_group, wait_until)
 
 
-class Hooks:
-    """A webhook receiver on a free loopback port: the JSON bodies POSTed, by path."""
+def self_signed(tmp_path, name: str):
+    """A certificate for 127.0.0.1 (its own CA) and its key, made by the openssl CLI."""
+    cert, key = tmp_path / f"{name}.crt", tmp_path / f"{name}.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", f"/CN={name}", "-keyout", str(key), "-out", str(cert),
+                    "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-addext", "basicConstraints=critical,CA:TRUE"],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
 
-    def __init__(self):
+
+class Hooks:
+    """A webhook receiver on a free loopback port: the JSON bodies POSTed, by path; over TLS
+    with `tls=(cert, key)`."""
+
+    def __init__(self, tls=None):
         self.lock = threading.Lock()
         self.received: list[tuple[str, dict]] = []
         hooks = self
@@ -34,12 +48,18 @@ class Hooks:
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.scheme = "http"
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(str(tls[0]), str(tls[1]))
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
     def states(self, path: str) -> list[tuple[str, str]]:
         with self.lock:
@@ -108,7 +128,6 @@ def test_an_alarm_fires_on_502s_and_clears_when_quiet(sluice, demo_targets, hook
 
 
 def test_a_bad_alarm_is_refused_with_its_field(sluice, tmp_path):
-    import subprocess
     from conftest import SLUICE_BIN
     path = tmp_path / "bad.yaml"
     path.write_text("Alarms:\n  - AlarmName: x\n    MetricName: RequestCount\n"
@@ -119,4 +138,36 @@ def test_a_bad_alarm_is_refused_with_its_field(sluice, tmp_path):
                        timeout=20)
     assert r.returncode != 0
     assert (f"{path}:9:20: Alarms[0].AlarmActions[0]: action "
-            "'arn:aws:sns:us-east-1:123456789012:ops': must be an http:// URL") in r.stderr + r.stdout
+            "'arn:aws:sns:us-east-1:123456789012:ops': must be an http:// or https:// URL"
+            ) in r.stderr + r.stdout
+
+
+def test_https_actions_verify_the_receivers_certificate(sluice, tmp_path, monkeypatch):
+    trusted_cert, trusted_key = self_signed(tmp_path, "trusted")
+    other_cert, other_key = self_signed(tmp_path, "other")
+    trusted, untrusted = Hooks(tls=(trusted_cert, trusted_key)), Hooks(tls=(other_cert, other_key))
+    try:
+        # OpenSSL's default CA store, pointed at the one certificate Sluice should trust.
+        monkeypatch.setenv("SSL_CERT_FILE", str(trusted_cert))
+        port, admin = free_port(), free_port()
+        cfg = lb_config(port, forward("tg"), name="web",
+                        target_groups=[target_group("tg", [free_port()])])
+        cfg["Admin"] = {"Port": admin, "MetricsResolutionSeconds": 1}
+        alarm = {"MetricName": "HTTPCode_ELB_502_Count",
+                 "Dimensions": [{"Name": "LoadBalancer", "Value": "web"}],
+                 "Statistic": "Sum", "Period": 1, "EvaluationPeriods": 1, "Threshold": 0,
+                 "ComparisonOperator": "GreaterThanThreshold",
+                 "TreatMissingData": "notBreaching"}
+        cfg["Alarms"] = [dict(alarm, AlarmName="trusted", OKActions=[trusted.url("/ok")]),
+                         dict(alarm, AlarmName="untrusted", OKActions=[untrusted.url("/ok")])]
+        lb = sluice(cfg)
+        wait_until(lambda: ("INSUFFICIENT_DATA", "OK") in trusted.states("/ok"), 10, 0.05,
+                   "the OK notification over https")
+        wait_until(lambda: "certificate verify failed" in lb.proc.stderr(), 10, 0.05,
+                   "the untrusted receiver refused")
+        assert untrusted.states("/ok") == []
+        line = next(l for l in lb.proc.stderr().splitlines() if "certificate verify failed" in l)
+        assert f"alarm action {untrusted.url('/ok')} attempt 1 of 4 failed: TLS handshake" in line
+    finally:
+        trusted.stop()
+        untrusted.stop()

@@ -20,6 +20,7 @@ import io
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import threading
 
@@ -166,12 +167,16 @@ class VerifyingStore(http.server.ThreadingHTTPServer):
     """Answers PUT /bucket/key with 200 when botocore computes the same SigV4 signature for
     the headers the request signed and the payload hash matches the body; 403 otherwise."""
 
-    def __init__(self, key_id, secret, region):
+    def __init__(self, key_id, secret, region, tls=None):
         self.creds = botocore.credentials.Credentials(key_id, secret)
         self.region = region
         self.objects: dict[str, bytes] = {}
         self.rejected: list[str] = []
         super().__init__((LOCAL, 0), VerifyingHandler)
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(str(tls[0]), str(tls[1]))
+            self.socket = ctx.wrap_socket(self.socket, server_side=True)
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
         self.thread.start()
 
@@ -232,8 +237,8 @@ class VerifyingHandler(http.server.BaseHTTPRequestHandler):
 def verifying_store():
     stores = []
 
-    def start(key_id="AKIDSLUICETEST", secret="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"):
-        s = VerifyingStore(key_id, secret, "eu-west-3")
+    def start(key_id="AKIDSLUICETEST", secret="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", tls=None):
+        s = VerifyingStore(key_id, secret, "eu-west-3", tls)
         stores.append(s)
         return s
 
@@ -306,3 +311,28 @@ def test_files_an_earlier_run_left_are_uploaded_at_start(sluice, s3rver, tmp_pat
     assert len(store.lines(keys[0])) == 2
     wait_until(lambda: not local_logs(logs), 10, what="the local copy to go")
     assert "failed" not in second.log()
+
+
+def test_an_https_store_is_verified_and_the_upload_goes_over_tls(sluice, verifying_store, tmp_path,
+                                                                monkeypatch):
+    cert, key = tmp_path / "store.crt", tmp_path / "store.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=store", "-keyout", str(key), "-out", str(cert),
+                    "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-addext", "basicConstraints=critical,CA:TRUE"],
+                   check=True, capture_output=True, timeout=60)
+    store = verifying_store(tls=(cert, key))
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # OpenSSL's default CA store: this one
+    port, logs = free_port(), tmp_path / "logs"
+    creds = credentials_file(tmp_path, "AKIDSLUICETEST", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+    cfg = upload_config(port, logs, store.port, creds)
+    cfg["S3"]["Endpoint"] = f"https://{LOCAL}:{store.port}"
+    lb = sluice(cfg)
+    send_requests(port, 2)
+    cfg["LoadBalancers"][0]["Attributes"]["access_logs.s3.enabled"] = False
+    lb.reload(cfg)
+    wait_until(lambda: store.objects, 15, what="the upload over https")
+    assert store.rejected == []
+    (body,) = store.objects.values()
+    assert len(gzip.decompress(body).decode().splitlines()) == 2
+    wait_until(lambda: not local_logs(logs), 10, what="the local copy to go")
