@@ -55,6 +55,18 @@ def _check_binary():
 # Small utilities
 # ---------------------------------------------------------------------------------------------
 
+def loopback_certificate(directory: pathlib.Path, name: str):
+    """A self-signed certificate for 127.0.0.1 (its own CA: put it in SSL_CERT_FILE to trust
+    it) and its key, made by the openssl CLI: (cert path, key path)."""
+    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", f"/CN={name}", "-keyout", str(key), "-out", str(cert),
+                    "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-addext", "basicConstraints=critical,CA:TRUE"],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
 def free_port() -> int:
     """A port that was free a moment ago (bind port 0 on 127.0.0.1, close)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

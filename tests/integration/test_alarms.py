@@ -12,19 +12,8 @@ import threading
 
 import pytest
 
-from conftest import (admin_get, forward, free_port, lb_config, path_is, raw_exchange, rule,
-                      target_group, wait_until)
-
-
-def self_signed(tmp_path, name: str):
-    """A certificate for 127.0.0.1 (its own CA) and its key, made by the openssl CLI."""
-    cert, key = tmp_path / f"{name}.crt", tmp_path / f"{name}.key"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", f"/CN={name}", "-keyout", str(key), "-out", str(cert),
-                    "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-addext", "basicConstraints=critical,CA:TRUE"],
-                   check=True, capture_output=True, timeout=60)
-    return cert, key
+from conftest import (admin_get, forward, free_port, lb_config, loopback_certificate, path_is,
+                      raw_exchange, rule, target_group, wait_until)
 
 
 class Hooks:
@@ -143,8 +132,8 @@ def test_a_bad_alarm_is_refused_with_its_field(sluice, tmp_path):
 
 
 def test_https_actions_verify_the_receivers_certificate(sluice, tmp_path, monkeypatch):
-    trusted_cert, trusted_key = self_signed(tmp_path, "trusted")
-    other_cert, other_key = self_signed(tmp_path, "other")
+    trusted_cert, trusted_key = loopback_certificate(tmp_path, "trusted")
+    other_cert, other_key = loopback_certificate(tmp_path, "other")
     trusted, untrusted = Hooks(tls=(trusted_cert, trusted_key)), Hooks(tls=(other_cert, other_key))
     try:
         # OpenSSL's default CA store, pointed at the one certificate Sluice should trust.

@@ -31,8 +31,8 @@ import botocore.config
 import botocore.credentials
 import pytest
 
-from conftest import (LOCAL, REPO, SLUICE_BIN, Proc, fixed, free_port, lb_config, port_accepts,
-                      raw_exchange, wait_until)
+from conftest import (LOCAL, REPO, SLUICE_BIN, Proc, fixed, free_port, lb_config,
+                      loopback_certificate, port_accepts, raw_exchange, wait_until)
 
 S3RVER = REPO / "tests" / "js" / "node_modules" / "s3rver" / "bin" / "s3rver.js"
 BUCKET = "my-logs"
@@ -315,12 +315,7 @@ def test_files_an_earlier_run_left_are_uploaded_at_start(sluice, s3rver, tmp_pat
 
 def test_an_https_store_is_verified_and_the_upload_goes_over_tls(sluice, verifying_store, tmp_path,
                                                                 monkeypatch):
-    cert, key = tmp_path / "store.crt", tmp_path / "store.key"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=store", "-keyout", str(key), "-out", str(cert),
-                    "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-addext", "basicConstraints=critical,CA:TRUE"],
-                   check=True, capture_output=True, timeout=60)
+    cert, key = loopback_certificate(tmp_path, "store")
     store = verifying_store(tls=(cert, key))
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # OpenSSL's default CA store: this one
     port, logs = free_port(), tmp_path / "logs"
