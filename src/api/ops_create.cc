@@ -86,28 +86,6 @@ ApiResult<OperationOutput> DeleteLoadBalancer(const CallContext& c) {
   return OperationOutput{"", std::move(next)};
 }
 
-// The listener's certificates from Certificates.member.N.CertificateArn.
-ApiResult<std::vector<config::ListenerCertificate>> DecodeCertificates(const CallContext& c) {
-  std::vector<config::ListenerCertificate> out;
-  for (const QueryParams& p :
-       c.params.StructList("Certificates").value_or(std::vector<QueryParams>{})) {
-    const std::string* arn = p.Get("CertificateArn");
-    if (arn == nullptr) continue;
-    size_t at = arn->rfind("certificate/");
-    std::string cert = at == std::string::npos ? *arn : arn->substr(at + 12);
-    bool known =
-        std::any_of(c.config.certificates.begin(), c.config.certificates.end(),
-                    [&](const config::CertificateDefinition& d) { return d.name == cert; });
-    if (!known) {
-      return SenderError("CertificateNotFound", "Certificate '" + *arn + "' not found");
-    }
-    config::ListenerCertificate lc;
-    lc.name = cert;
-    out.push_back(std::move(lc));
-  }
-  return out;
-}
-
 ApiResult<config::Listener> DecodeListener(const CallContext& c, const config::LoadBalancer& lb) {
   config::Listener l;
   const bool network = lb.type == "network";

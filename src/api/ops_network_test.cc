@@ -219,7 +219,7 @@ TEST_F(NetworkOpsTest, GetResourcePolicyFindsNone) {
 
 TEST_F(NetworkOpsTest, NotYetAnsweredStaysInvalidAction) {
   for (const char* op : {"CreateTrustStore", "DescribeTrustStoreAssociations",
-                         "AddListenerCertificates", "DeleteSharedTrustStoreAssociation"}) {
+                         "AddTrustStoreRevocations", "DeleteSharedTrustStoreAssociation"}) {
     EXPECT_EQ(Call(std::string("Action=") + op).error_code, "InvalidAction") << op;
   }
 }

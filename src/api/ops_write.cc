@@ -17,6 +17,7 @@ Handler FindCreateHandler(std::string_view action);
 Handler FindTagHandler(std::string_view action, bool* mutating);
 Handler FindNetworkHandler(std::string_view action, bool* mutating);
 Handler FindTrustStoreHandler(std::string_view action, bool* mutating);
+Handler FindCertificateHandler(std::string_view action, bool* mutating);
 
 namespace {
 
@@ -243,6 +244,18 @@ ApiResult<OperationOutput> ModifyListener(const CallContext& c) {
     if (!actions.ok()) return actions.error();
     l.default_actions = std::move(actions.value());
   }
+  if (c.params.HasAny("Certificates")) {  // the default certificate; the list stays
+    auto certs = DecodeCertificates(c);
+    if (!certs.ok()) return certs.error();
+    if (certs.value().size() != 1) {
+      return Validation("", "certificates", "A listener has exactly one default certificate");
+    }
+    if (l.certificates.empty()) {
+      l.certificates.push_back(std::move(certs.value().front()));
+    } else {
+      l.certificates.front() = std::move(certs.value().front());
+    }
+  }
   XmlWriter w;
   w.Open("Listeners");
   WriteListener(next, lb, l, &w);
@@ -447,6 +460,7 @@ Handler FindHandler(std::string_view action, bool* mutating) {
   if (Handler h = FindTagHandler(action, mutating)) return h;
   if (Handler h = FindNetworkHandler(action, mutating)) return h;
   if (Handler h = FindTrustStoreHandler(action, mutating)) return h;
+  if (Handler h = FindCertificateHandler(action, mutating)) return h;
   if (Handler h = FindCreateHandler(action)) {
     *mutating = true;
     return h;
@@ -498,6 +512,9 @@ std::vector<std::string> ImplementedOperations() {
           "DescribeCapacityReservation",
           "ModifyCapacityReservation",
           "DescribeTrustStores",
+          "DescribeListenerCertificates",
+          "AddListenerCertificates",
+          "RemoveListenerCertificates",
           "GetResourcePolicy"};
 }
 

@@ -101,6 +101,9 @@ ApiResult<ListenerRef> FindListener(const config::Config& config, std::string_vi
 ApiResult<RuleRef> FindRule(const config::Config& config, std::string_view arn);
 // The tags of the resource `arn` names in `config`, or the kind's NotFound error.
 ApiResult<std::vector<config::Tag>*> TagsOf(config::Config& config, std::string_view arn);
+// The certificates of Certificates.member.N.CertificateArn (each in the config's store, an
+// ARN "...:certificate/<name>" or the name), in order (ops_certificates.cc).
+ApiResult<std::vector<config::ListenerCertificate>> DecodeCertificates(const CallContext& c);
 // Writes every listener's and rule's id into the model, so that the ARNs stay what they are
 // when a port or a priority changes.
 void FreezeIds(config::Config* config);
