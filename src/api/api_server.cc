@@ -1,6 +1,7 @@
 #include "api/api_server.h"
 
 #include <netinet/in.h>
+#include <openssl/err.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -229,17 +230,42 @@ void ApiServer::Serve() {
   }
 }
 
-void ApiServer::HandleConnection(int fd, std::string source_ip) {
-  timeval tv{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+namespace {
+
+// recv(2) or SSL_read: > 0 bytes, <= 0 at the end or on an error (the connection is done).
+long ReadSome(int fd, SSL* ssl, char* buf, size_t len) {
+  if (ssl == nullptr) return recv(fd, buf, len, 0);
+  size_t n = 0;
+  return SSL_read_ex(ssl, buf, len, &n) == 1 ? static_cast<long>(n) : -1;
+}
+
+void WriteAll(int fd, SSL* ssl, std::string_view out) {
+  size_t sent = 0;
+  while (sent < out.size()) {
+    long n = 0;
+    if (ssl == nullptr) {
+      n = send(fd, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
+    } else {
+      size_t written = 0;
+      n = SSL_write_ex(ssl, out.data() + sent, out.size() - sent, &written) == 1
+              ? static_cast<long>(written)
+              : -1;
+    }
+    if (n <= 0) return;
+    sent += static_cast<size_t>(n);
+  }
+}
+
+}  // namespace
+
+std::string ApiServer::ReadRequest(int fd, SSL* ssl) {
   std::string in;
   size_t scan = 0;
   size_t head_len = 0;
   size_t want = 0;  // head + body once the head is known
   char buf[16384];
   while (true) {
-    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    const long n = ReadSome(fd, ssl, buf, sizeof(buf));
     if (n <= 0) break;
     in.append(buf, static_cast<size_t>(n));
     if (head_len == 0) {
@@ -256,30 +282,39 @@ void ApiServer::HandleConnection(int fd, std::string source_ip) {
         }
         if (framing.kind == http::BodyKind::kContentLength && framing.length > kMaxBody) {
           std::string id = NewRequestId();
-          std::string out = HttpResponse(
-              413, id,
-              ErrorXml(SenderError(
-                           "ValidationError",
-                           "The request body is over " + std::to_string(kMaxBody) + " bytes", 413),
-                       id));
-          send(fd, out.data(), out.size(), MSG_NOSIGNAL);
-          close(fd);
-          return;
+          WriteAll(fd, ssl,
+                   HttpResponse(413, id,
+                                ErrorXml(SenderError("ValidationError",
+                                                     "The request body is over " +
+                                                         std::to_string(kMaxBody) + " bytes",
+                                                     413),
+                                         id)));
+          return "";
         }
         want = head_len + (framing.kind == http::BodyKind::kContentLength ? framing.length : 0);
       }
     }
-    if (head_len != 0 && in.size() >= want) break;
+    if (head_len != 0 && in.size() >= want) return in;
   }
-  if (head_len != 0 && in.size() >= want) {
-    std::string out = Answer(in, source_ip);
-    size_t sent = 0;
-    while (sent < out.size()) {
-      ssize_t n = send(fd, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) break;
-      sent += static_cast<size_t>(n);
+  return "";
+}
+
+void ApiServer::HandleConnection(int fd, std::string source_ip) {
+  timeval tv{10, 0};  // bounds the TLS handshake too
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(nullptr, SSL_free);
+  if (tls_ != nullptr) {
+    ssl.reset(SSL_new(tls_.get()));
+    if (ssl == nullptr || SSL_set_fd(ssl.get(), fd) != 1 || SSL_accept(ssl.get()) != 1) {
+      ERR_clear_error();  // a client that is not TLS, or gave up: nothing to answer
+      close(fd);
+      return;
     }
   }
+  const std::string in = ReadRequest(fd, ssl.get());
+  if (!in.empty()) WriteAll(fd, ssl.get(), Answer(in, source_ip));
+  if (ssl != nullptr) SSL_shutdown(ssl.get());
   close(fd);
 }
 

@@ -5,8 +5,11 @@
 // (`Connection: close`); bodies are capped at kMaxBody.
 #pragma once
 
+#include <openssl/ssl.h>
+
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -73,6 +76,10 @@ class ApiServer {
       std::function<CloudWatchAnswer(const QueryParams& params, std::string_view request_id)>;
   void set_cloudwatch(CloudWatch fn) { cloudwatch_ = std::move(fn); }
 
+  // Serve HTTPS with `ctx` (a server context with a certificate; the server owns it from
+  // here and frees it). Before Start.
+  void set_tls(SSL_CTX* ctx) { tls_.reset(ctx); }
+
   Result<bool> Start(const SocketAddress& address);
   void Stop();
   uint16_t port() const { return port_; }
@@ -83,12 +90,16 @@ class ApiServer {
  private:
   void Serve();
   void HandleConnection(int fd, std::string source_ip);
+  // The request's bytes from `fd` (or `ssl`), or "" when none came whole (or one too large
+  // was refused with 413 already).
+  std::string ReadRequest(int fd, SSL* ssl);
 
   Service* service_;
   Authenticate authenticate_;
   Authorize authorize_;
   Audit audit_;
   CloudWatch cloudwatch_;
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> tls_{nullptr, SSL_CTX_free};
   int listen_fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stop_{false};

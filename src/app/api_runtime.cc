@@ -1,15 +1,18 @@
 #include "app/api_runtime.h"
 
 #include <fcntl.h>
+#include <openssl/ssl.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 
 #include "api/policy.h"
 #include "api/sigv4.h"
+#include "tls/openssl_error.h"
 
 namespace sluice::app {
 
@@ -71,7 +74,35 @@ Result<bool> ApiRuntime::Start(const config::Config& config, api::ServiceHooks h
       return api::CloudWatchXml(*history, p, id);
     });
   }
+  if (!config.api.certificate.empty()) {
+    auto ctx = ApiTlsContext(config);
+    if (!ctx.ok()) return ctx.error();
+    server_->set_tls(ctx.value());
+    tls_ = true;
+  }
   return server_->Start(*sa);
+}
+
+Result<SSL_CTX*> ApiTlsContext(const config::Config& config) {
+  const auto def = std::find_if(
+      config.certificates.begin(), config.certificates.end(),
+      [&](const config::CertificateDefinition& d) { return d.name == config.api.certificate; });
+  if (def == config.certificates.end()) {
+    return Error{ErrorSource::kConfig, "API: no certificate " + config.api.certificate};
+  }
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  const bool ok =
+      ctx != nullptr && SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) == 1 &&
+      SSL_CTX_use_certificate_chain_file(ctx, def->certificate_file.c_str()) == 1 &&
+      SSL_CTX_use_PrivateKey_file(ctx, def->private_key_file.c_str(), SSL_FILETYPE_PEM) == 1 &&
+      SSL_CTX_check_private_key(ctx) == 1;
+  if (!ok) {
+    SSL_CTX_free(ctx);
+    return Error{ErrorSource::kConfig, "API certificate " + def->name + " (" +
+                                           def->certificate_file + ", " + def->private_key_file +
+                                           "): " + tls::TakeOpenSslError("cannot be used")};
+  }
+  return ctx;
 }
 
 void ApiRuntime::Stop() {

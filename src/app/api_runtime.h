@@ -33,6 +33,10 @@ struct ApiOptions {
   bool allow_unsigned = false;  // accept calls without SigV4 (tests, loopback demos)
 };
 
+// The server context of Api.Certificate (TLS 1.2+, the certificate's chain and key checked),
+// owned by the caller, or the error naming the files.
+Result<SSL_CTX*> ApiTlsContext(const config::Config& config);
+
 class ApiRuntime {
  public:
   // Applies a validated model on the control thread: compile, persist, publish.
@@ -53,6 +57,8 @@ class ApiRuntime {
   Result<bool> Start(const config::Config& config, api::ServiceHooks hooks, ApplyFn apply);
   void Stop();
   uint16_t port() const { return server_ ? server_->port() : 0; }
+  // Whether the endpoint speaks HTTPS (Api.Certificate).
+  bool tls() const { return tls_; }
   // After a reload of a file-managed config.
   void SetConfig(const config::Config& config);
   // Starts a new audit log file at the same path (SIGHUP, after an external rotation).
@@ -79,6 +85,7 @@ class ApiRuntime {
   std::unique_ptr<api::ApiServer> server_;
   int wakeup_fd_ = -1;
   std::unique_ptr<RotatingLog> audit_;  // thread-safe on its own
+  bool tls_ = false;
   const observe::MetricHistory* history_ = nullptr;
 
   std::mutex mu_;

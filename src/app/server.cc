@@ -494,7 +494,8 @@ int RunServer(const ServerOptions& options) {
     Log("cannot start: %s%s", started.error().message);
     return 1;
   } else if (started.value()) {
-    Log("elbv2 API on http://%s%s", ApiAddress(options, current->config, api.port()));
+    Log(api.tls() ? "elbv2 API on https://%s%s" : "elbv2 API on http://%s%s",
+        ApiAddress(options, current->config, api.port()));
     if (!source.db && !options.api_allow_unsigned) {
       Log("elbv2 API: no access keys without a state store; every call will be refused "
           "(give --state DB, whose keys sluice api-keys makes)%s%s");

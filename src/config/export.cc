@@ -530,10 +530,12 @@ std::string ExportYaml(const Config& config) {
     o.Int(2, "MetricsResolutionSeconds", config.admin.metrics_resolution_seconds);
   }
   if (!config.admin.token_file.empty()) o.Str(2, "TokenFile", config.admin.token_file);
-  if (config.api.port != 0 || config.api.address != ApiSettings().address) {
+  if (config.api.port != 0 || config.api.address != ApiSettings().address ||
+      !config.api.certificate.empty()) {
     o.Open(0, "Api");
     o.Str(2, "Address", config.api.address);
     o.Int(2, "Port", config.api.port);
+    if (!config.api.certificate.empty()) o.Str(2, "Certificate", config.api.certificate);
   }
   if (!config.s3.endpoint.empty()) {
     o.Open(0, "S3");

@@ -138,6 +138,7 @@ std::vector<Mutation> StoreMutations() {
           c.alarms[0].insufficient_data_actions = {"http://h/i"}),
         M("alarms: 1 vs 2", c.alarms.push_back(c.alarms[0]); c.alarms.back().name = "z"),
         M("api.address", c.api.address = "::1"), M("api.port", c.api.port = 9903),
+        M("api.certificate", c.api.certificate = "other"),
         M("s3.endpoint", c.s3.endpoint = "http://[::1]:9000"),
         M("s3.region", c.s3.region = "eu-north-1"),
         M("s3.credentials_file", c.s3.credentials_file = "/other"),

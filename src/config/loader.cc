@@ -353,7 +353,7 @@ LoadResult Load(std::string_view yaml_text, std::string_view file_name) {
       ParseTrustStores(ctx, top.Get("TrustStores"), &config.trust_stores);
       ParseLoadBalancers(ctx, top.Get("LoadBalancers"), &config.load_balancers);
       ParseAdmin(ctx, top.Get("Admin"), &config.admin);
-      ParseApi(ctx, top.Get("Api"), &config.api);
+      ParseApi(ctx, top.Get("Api"), config.certificates, &config.api);
       ParseAccount(ctx, top.Get("Account"), &config.account);
       ParseS3(ctx, top.Get("S3"), &config.s3);
       ParseAlarms(ctx, top.Get("Alarms"), config.admin.metrics_resolution_seconds, &config.alarms);

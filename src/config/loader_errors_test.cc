@@ -432,3 +432,19 @@ TargetGroups:
 
 }  // namespace
 }  // namespace sluice::config
+
+namespace sluice::config {
+namespace {
+
+TEST(ApiCertificateConfig, MustNameACertificate) {
+  EXPECT_THAT(testing::Errors("Api: {Port: 9443, Certificate: nope}\n"),
+              ::testing::ElementsAre(::testing::HasSubstr(
+                  "Api.Certificate: certificate 'nope' is not one of the config's Certificates")));
+  const Config c = testing::MustLoad(
+      "Certificates: [{Name: api, CertificateFile: /c/a.pem, PrivateKeyFile: /c/a.key}]\n"
+      "Api: {Port: 9443, Certificate: api}\n");
+  EXPECT_EQ(c.api.certificate, "api");
+}
+
+}  // namespace
+}  // namespace sluice::config

@@ -359,6 +359,9 @@ struct AdminSettings {
 struct ApiSettings {
   std::string address = "127.0.0.1";
   int port = 0;  // 0 = API off
+  // Certificate: a Certificates entry; the API speaks HTTPS with it ("" = plain HTTP). Taken
+  // at start (a reload that changes it applies at restart).
+  std::string certificate;
 };
 
 // The S3-compatible store that completed log files are uploaded to (Sluice's section `S3`),

@@ -65,7 +65,9 @@ struct LoadContext {
 void ParseLoadBalancers(LoadContext& ctx, const Field& field, std::vector<LoadBalancer>* out);
 void ParseTargetGroups(LoadContext& ctx, const Field& field, std::vector<TargetGroup>* out);
 void ParseAdmin(LoadContext& ctx, const Field& field, AdminSettings* out);
-void ParseApi(LoadContext& ctx, const Field& field, ApiSettings* out);
+// `certificates`: the config's, which Api.Certificate must name.
+void ParseApi(LoadContext& ctx, const Field& field,
+              const std::vector<CertificateDefinition>& certificates, ApiSettings* out);
 // Alarms (parse_alarm.cc): PutMetricAlarm's fields, checked; periods against the resolution.
 void ParseAlarms(LoadContext& ctx, const Field& field, int resolution_seconds,
                  std::vector<AlarmDefinition>* out);

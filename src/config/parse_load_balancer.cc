@@ -390,10 +390,23 @@ void ParseAdmin(LoadContext& ctx, const Field& field, AdminSettings* out) {
   }
 }
 
-void ParseApi(LoadContext& ctx, const Field& field, ApiSettings* out) {
-  MapReader m(ctx.reader, field, {"Address", "Port"});
+void ParseApi(LoadContext& ctx, const Field& field,
+              const std::vector<CertificateDefinition>& certificates, ApiSettings* out) {
+  MapReader m(ctx.reader, field, {"Address", "Port", "Certificate"});
   if (!m.ok()) return;
   ParseControlEndpoint(ctx, m, "Api", "API", &out->address, &out->port);
+  Field cert = m.Get("Certificate");
+  if (!cert.present) return;
+  std::optional<std::string> name = ReadString(ctx.reader, cert);
+  if (!name) return;
+  const bool known = std::any_of(certificates.begin(), certificates.end(),
+                                 [&](const CertificateDefinition& d) { return d.name == *name; });
+  if (known) {
+    out->certificate = *name;
+  } else {
+    ctx.reader.AddError(
+        cert, "certificate " + QuoteValue(*name) + " is not one of the config's Certificates");
+  }
 }
 
 void ReadArnId(Reader& r, const Field& field, std::string* out) {

@@ -350,6 +350,7 @@ bool SameModel(const Config& a, const Config& b, std::string* first_difference) 
          d.Eq(top, "admin.token_file", a.admin.token_file, b.admin.token_file) &&
          d.Eq(top, "api.address", a.api.address, b.api.address) &&
          d.Eq(top, "api.port", a.api.port, b.api.port) &&
+         d.Eq(top, "api.certificate", a.api.certificate, b.api.certificate) &&
          d.Eq(top, "s3.endpoint", a.s3.endpoint, b.s3.endpoint) &&
          d.Eq(top, "s3.region", a.s3.region, b.s3.region) &&
          d.Eq(top, "s3.credentials_file", a.s3.credentials_file, b.s3.credentials_file) &&

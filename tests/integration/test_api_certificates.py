@@ -1,17 +1,19 @@
-"""A listener's certificate list through the elbv2 API, driven by boto3 (reference §7.3):
+"""Certificates and the elbv2 API, driven by boto3. A listener's certificate list (§7.3):
 AddListenerCertificates puts a certificate among the SNI candidates of a running HTTPS
 listener, DescribeListenerCertificates shows the default first, RemoveListenerCertificates
 takes it out again and refuses the default, ModifyListener replaces the default. Each change
-is checked on the wire: the certificate a TLS client with that SNI name receives."""
+is checked on the wire: the certificate a TLS client with that SNI name receives. And the API
+endpoint itself over HTTPS (Api.Certificate)."""
 
 from __future__ import annotations
 
-import ssl
-
+import boto3
+import botocore.exceptions
 import pytest
+from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
-from conftest import LOCAL, fixed, free_port, lb_config
+from conftest import LOCAL, fixed, free_port, lb_config, loopback_certificate
 from test_api import ApiSluice
 from test_https import der_of, handshake, openssl_cert
 
@@ -77,3 +79,34 @@ def test_the_certificate_list_follows_the_api(https_api):
     for op in ("AddListenerCertificates", "DescribeListenerCertificates",
                "RemoveListenerCertificates"):
         assert f'"eventName":"{op}"' in audit, op
+
+
+def test_the_api_over_https(tmp_path):
+    cert, key = loopback_certificate(tmp_path, "api")
+    port = free_port()
+    cfg = lb_config(port, fixed("200", "ok"))
+    cfg["Certificates"] = [{"Name": "api", "CertificateFile": str(cert),
+                            "PrivateKeyFile": str(key)}]
+    cfg["Api"] = {"Certificate": "api"}
+    api = ApiSluice(tmp_path, cfg)
+    try:
+        assert "elbv2 API on https://" in api.proc.stderr()
+        c = boto3.client("elbv2", endpoint_url=f"https://{LOCAL}:{api.api_port}",
+                         region_name="us-east-1", aws_access_key_id=api.key_id,
+                         aws_secret_access_key=api.secret, verify=str(cert),
+                         config=BotoConfig(retries={"max_attempts": 1}))
+        lbs = c.describe_load_balancers()["LoadBalancers"]
+        assert [lb["LoadBalancerName"] for lb in lbs] == ["it"]
+        # Plain HTTP to the TLS port gets no answer; a client that does not trust the
+        # certificate refuses it.
+        with pytest.raises(Exception):
+            api.client().describe_load_balancers()
+        untrusting = boto3.client("elbv2", endpoint_url=f"https://{LOCAL}:{api.api_port}",
+                                  region_name="us-east-1", aws_access_key_id=api.key_id,
+                                  aws_secret_access_key=api.secret,
+                                  config=BotoConfig(retries={"max_attempts": 1}))
+        with pytest.raises(botocore.exceptions.SSLError):
+            untrusting.describe_load_balancers()
+        assert c.describe_load_balancers()["LoadBalancers"], "the endpoint still serves"
+    finally:
+        api.proc.stop(timeout=10)
