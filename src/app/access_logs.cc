@@ -122,24 +122,13 @@ std::optional<S3Target> S3TargetOf(const config::Config& cfg, std::string* error
   return t;
 }
 
-namespace {
-
-// The file-name start of `d`'s files (as observe::AccessLogPath writes it).
-std::string FileNameStart(const observe::LogDestination& d) {
-  return d.file_prefix + d.account + "_elasticloadbalancing_" + d.region +
-         (d.network ? "_net." : "_app.") + d.lb_name + "." + d.lb_id + "_";
-}
-
-}  // namespace
-
 void QueueLeftoverLogFiles(const std::map<uint64_t, observe::LogDestination>& destinations,
                            S3Uploader* uploader) {
   namespace fs = std::filesystem;
   for (const auto& [key, d] : destinations) {
     if (d.bucket.empty()) continue;
-    const std::string start = FileNameStart(d);
-    const fs::path root =
-        fs::path(d.directory) / (d.prefix.empty() ? "AWSLogs" : d.prefix + "/AWSLogs");
+    const std::string start = observe::AccessLogFileNameStart(d);
+    const fs::path root = observe::AccessLogRoot(d);
     std::error_code ec;
     for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
       const std::string name = it->path().filename().string();

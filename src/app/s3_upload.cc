@@ -94,9 +94,7 @@ S3PutResult PutFileToS3(const S3Target& target, const std::string& local_path,
   } else {
     hash = FileSha256Hex(file, static_cast<uint64_t>(st.st_size), &r.error);
   }
-  const bool v6 = target.host.find(':') != std::string::npos;
-  const std::string host_header =
-      (v6 ? "[" + target.host + "]" : target.host) + ":" + std::to_string(target.port);
+  const std::string host_header = control::HostHeader(target.host, target.port);
   const std::string head =
       hash.empty()
           ? ""

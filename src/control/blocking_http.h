@@ -19,6 +19,9 @@
 
 namespace sluice::control {
 
+// The Host header's value for host:port ("[::1]:9000" for an IPv6 address).
+std::string HostHeader(const std::string& host, int port);
+
 // Milliseconds of the steady clock.
 int64_t SteadyMs();
 

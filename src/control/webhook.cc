@@ -16,10 +16,7 @@ PostResult PostJson(const std::string& url, const std::string& body, int timeout
   if (!config::ParseHttpUrl(url, &u, &r.error)) return r;
   auto c = BlockingConnection::Open(u.host, u.port, u.tls, timeout_ms, &r.error);
   if (c == nullptr) return r;
-  const bool v6 = u.host.find(':') != std::string::npos;
-  std::string request = "POST " + u.path +
-                        " HTTP/1.1\r\nHost: " + (v6 ? "[" + u.host + "]" : u.host) + ":" +
-                        std::to_string(u.port) +
+  std::string request = "POST " + u.path + " HTTP/1.1\r\nHost: " + HostHeader(u.host, u.port) +
                         "\r\nContent-Type: application/json\r\nUser-Agent: sluice-alarms\r\n"
                         "Content-Length: " +
                         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;

@@ -50,18 +50,25 @@ bool WriteAll(int fd, const char* data, size_t n) {
 
 }  // namespace
 
+std::string AccessLogRoot(const LogDestination& d) {
+  return d.directory + (d.prefix.empty() ? "" : "/" + d.prefix) + "/AWSLogs";
+}
+
+std::string AccessLogFileNameStart(const LogDestination& d) {
+  return d.file_prefix + d.account + "_elasticloadbalancing_" + d.region +
+         (d.network ? "_net." : "_app.") + d.lb_name + "." + d.lb_id + "_";
+}
+
 std::string AccessLogPath(const LogDestination& d, int64_t end_unix_ms, int64_t delivered_unix_ms,
                           std::string_view random) {
-  std::string path = d.directory;
-  if (!d.prefix.empty()) path += "/" + d.prefix;
-  path += "/AWSLogs/" + d.account + "/elasticloadbalancing/" + d.region + "/";
+  std::string path = AccessLogRoot(d);
+  path += "/" + d.account + "/elasticloadbalancing/" + d.region + "/";
   const CivilDate day = CivilFromDays(delivered_unix_ms / 86400000);
   path += std::to_string(day.year) + "/";
   AppendPadded(day.month, 2, &path);
   path += "/";
   AppendPadded(day.day, 2, &path);
-  path += "/" + d.file_prefix + d.account + "_elasticloadbalancing_" + d.region +
-          (d.network ? "_net." : "_app.") + d.lb_name + "." + d.lb_id + "_";
+  path += "/" + AccessLogFileNameStart(d);
   // End time like 20140215T2340Z.
   const int64_t end_s = end_unix_ms / 1000;
   const CivilDate end = CivilFromDays(end_s / 86400);

@@ -44,6 +44,12 @@ struct LogDestination {
 
 inline constexpr int64_t kLogIntervalMs = 5 * 60 * 1000;
 
+// "<directory>[/<prefix>]/AWSLogs": where every file of `d` lies (in date directories).
+std::string AccessLogRoot(const LogDestination& d);
+// The start every file name of `d` shares: "[<file_prefix>]<account>_elasticloadbalancing_
+// <region>_app.<name>.<id>_" ("_net." for a network load balancer).
+std::string AccessLogFileNameStart(const LogDestination& d);
+
 // ".../AWSLogs/..." path of the file for the interval ending at `end_unix_ms`, delivered at
 // `delivered_unix_ms` (the date directories), with `random` as its last part.
 std::string AccessLogPath(const LogDestination& d, int64_t end_unix_ms, int64_t delivered_unix_ms,
