@@ -7,10 +7,11 @@
 
 The goal under test: "10,000 rules on one listener and 100,000 registered targets through the
 API: mutations stay under 50 ms at p99, DescribeTargetHealth of 10,000 targets under 1 s, the
-data plane's per-request cost unchanged". Every API mutation exports the whole model to YAML,
-loads it back through the config loader, compiles a snapshot, commits the YAML to SQLite and
-publishes it (docs/api.md), so its cost grows with the size of the config; this tool measures
-how.
+data plane's per-request cost unchanged". An API mutation exports the whole model to YAML,
+loads it back through the config loader (all but Register/DeregisterTargets, which the handler
+checks: decision 0026), compiles a snapshot, commits the YAML to SQLite and publishes it
+(docs/api.md), so its cost grows with the size of the config; this tool measures how. The
+in-process split below times the whole-document path.
 
 Setup: `sluice import` of one load balancer with one HTTP listener on 127.0.0.1 (a
 fixed-response default action) and ceil(targets / 1,000) target groups g0, g1, ... (port

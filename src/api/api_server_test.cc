@@ -33,7 +33,9 @@ class ApiServerTest : public ::testing::Test {
   static ServiceHooks Hooks() {
     ServiceHooks h;
     h.health = [] { return std::vector<health::TargetGroupHealth>{}; };
-    h.apply = [](const config::Config&, const std::string&) -> ApiResult<bool> { return true; };
+    h.apply = [](const config::Config&, const std::string&, const ChangeScope&) -> ApiResult<bool> {
+      return true;
+    };
     return h;
   }
 

@@ -41,7 +41,8 @@ class CertificateOpsTest : public ::testing::Test {
   ServiceHooks Hooks() {
     ServiceHooks h;
     h.health = [] { return std::vector<health::TargetGroupHealth>{}; };
-    h.apply = [this](const config::Config&, const std::string&) -> ApiResult<bool> {
+    h.apply = [this](const config::Config&, const std::string&,
+                     const ChangeScope&) -> ApiResult<bool> {
       ++applied_;
       return true;
     };

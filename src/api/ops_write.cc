@@ -1,6 +1,9 @@
 // The mutating operations: each returns the next model (and what to answer); the Service
 // applies it (validated like a config file, persisted, published) before answering.
 #include <algorithm>
+#include <optional>
+#include <set>
+#include <utility>
 
 #include "api/decode.h"
 #include "api/render.h"
@@ -25,6 +28,23 @@ ApiResult<OperationOutput> Mutation(config::Config next, std::string xml = "") {
   return OperationOutput{std::move(xml), std::move(next)};
 }
 
+// A registered target's identity: its address in canonical form ("::1" for "0::1") and port.
+std::pair<std::string, int> TargetKey(const config::Target& t) {
+  std::optional<IpAddress> ip = IpAddress::Parse(t.id);
+  return {ip ? ip->ToString() : t.id, t.port};
+}
+
+// A change to one group's Targets and nothing else: applied without loading the whole model
+// again (ChangeScope), after the checks the loader makes of a target list.
+ApiResult<OperationOutput> TargetsMutation(config::Config next, size_t group) {
+  if (std::string why = config::internal::CheckTargets(next.target_groups[group]); !why.empty()) {
+    return SenderError("ValidationError", why);
+  }
+  OperationOutput out{"", std::move(next), {}};
+  out.scope.targets_of_group = static_cast<int>(group);
+  return out;
+}
+
 ApiResult<OperationOutput> RegisterTargets(const CallContext& c) {
   auto arn = RequireString(c.params, "TargetGroupArn", "targetGroupArn");
   if (!arn.ok()) return arn.error();
@@ -34,17 +54,23 @@ ApiResult<OperationOutput> RegisterTargets(const CallContext& c) {
   config::TargetGroup& tg = next.target_groups[g.value()];
   auto targets = DecodeTargets(c.params, tg.port);
   if (!targets.ok()) return targets.error();
+  std::set<std::pair<std::string, int>> present;
+  for (const config::Target& t : tg.targets) present.insert(TargetKey(t));
   for (config::Target& t : targets.value()) {
     if (!IpAddress::Parse(t.id)) {
       return SenderError("InvalidTarget",
                          "The following targets are not valid IP addresses: '" + t.id + "'");
     }
-    bool present = std::any_of(tg.targets.begin(), tg.targets.end(), [&](const config::Target& x) {
-      return x.id == t.id && x.port == t.port;
-    });
-    if (!present) tg.targets.push_back(std::move(t));
+    if (present.insert(TargetKey(t)).second) tg.targets.push_back(std::move(t));
   }
-  return Mutation(std::move(next));
+  if (tg.targets.size() > config::internal::kMaxTargetsPerGroup) {
+    return SenderError("TooManyTargets",
+                       "You've reached the limit on the number of targets: a target group has "
+                       "at most " +
+                           std::to_string(config::internal::kMaxTargetsPerGroup) + " (" +
+                           std::to_string(tg.targets.size()) + " with this call)");
+  }
+  return TargetsMutation(std::move(next), g.value());
 }
 
 ApiResult<OperationOutput> DeregisterTargets(const CallContext& c) {
@@ -56,12 +82,11 @@ ApiResult<OperationOutput> DeregisterTargets(const CallContext& c) {
   config::TargetGroup& tg = next.target_groups[g.value()];
   auto targets = DecodeTargets(c.params, tg.port);
   if (!targets.ok()) return targets.error();
-  for (const config::Target& t : targets.value()) {
-    // An unknown target is no error (AWS answers success).
-    std::erase_if(tg.targets,
-                  [&](const config::Target& x) { return x.id == t.id && x.port == t.port; });
-  }
-  return Mutation(std::move(next));
+  // An unknown target is no error (AWS answers success).
+  std::set<std::pair<std::string, int>> leaving;
+  for (const config::Target& t : targets.value()) leaving.insert(TargetKey(t));
+  std::erase_if(tg.targets, [&](const config::Target& x) { return leaving.count(TargetKey(x)); });
+  return TargetsMutation(std::move(next), g.value());
 }
 
 // Matcher.HttpCode, or Matcher.GrpcCode for a GRPC group (`grpc`): the other one, or a

@@ -74,7 +74,8 @@ Service::Answer Service::Call(const QueryParams& params, std::string_view reques
   if (out.value().next) {
     config::Config& next = *out.value().next;
     FreezeIds(&next);
-    ApiResult<bool> applied = hooks_.apply(next, *action + " by " + std::string(caller));
+    ApiResult<bool> applied =
+        hooks_.apply(next, *action + " by " + std::string(caller), out.value().scope);
     if (!applied.ok()) return fail(applied.error());
     config_ = std::move(next);
   }

@@ -25,10 +25,20 @@ class XmlWriter;
 
 inline constexpr std::string_view kApiVersion = "2015-12-01";
 
+// What a mutation changed, so that applying it can skip the checks that cannot fail.
+struct ChangeScope {
+  // >= 0: only the Targets of this target group (index in the model) changed, and the
+  // handler checked them as the loader would (config::internal::CheckTargets); the rest of
+  // the model is the one last applied, already checked. -1: anything may have changed.
+  int targets_of_group = -1;
+};
+
 struct ServiceHooks {
   std::function<std::vector<health::TargetGroupHealth>()> health;
   // Validates, persists and publishes `next`; in force when it returns true.
-  std::function<ApiResult<bool>(const config::Config& next, const std::string& reason)> apply;
+  std::function<ApiResult<bool>(const config::Config& next, const std::string& reason,
+                                const ChangeScope& scope)>
+      apply;
   // Non-empty: the config file Sluice serves; mutating calls are refused.
   std::string file_managed;
   std::string created_time = "2026-01-01T00:00:00.000Z";  // CreatedTime of load balancers
@@ -41,6 +51,7 @@ struct ServiceHooks {
 struct OperationOutput {
   std::string result_xml;
   std::optional<config::Config> next;
+  ChangeScope scope;
 };
 
 struct CallContext {

@@ -53,7 +53,8 @@ class ServiceTest : public ::testing::Test {
           {"127.0.0.1", 8001, 8001, health::TargetState::kHealthy, health::Reason::kNone, 0});
       return std::vector<health::TargetGroupHealth>{g};
     };
-    h.apply = [this](const config::Config& next, const std::string& reason) -> ApiResult<bool> {
+    h.apply = [this](const config::Config& next, const std::string& reason,
+                     const ChangeScope&) -> ApiResult<bool> {
       if (refuse_) return SenderError("ValidationError", "refused by the test");
       applied_.push_back(next);
       reasons_.push_back(reason);
@@ -555,7 +556,8 @@ TEST(ServiceStaging, SetConfigDuringACallDoesNotWaitAndIsAdoptedNext) {
   Service* self = nullptr;
   ServiceHooks h;
   h.health = [] { return std::vector<health::TargetGroupHealth>{}; };
-  h.apply = [&self](const config::Config&, const std::string&) -> ApiResult<bool> {
+  h.apply = [&self](const config::Config&, const std::string&,
+                    const ChangeScope&) -> ApiResult<bool> {
     config::Config reloaded;
     reloaded.account.region = "ap-south-1";
     std::thread control([&] { self->SetConfig(reloaded); });

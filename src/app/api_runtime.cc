@@ -59,9 +59,8 @@ Result<bool> ApiRuntime::Start(const config::Config& config, api::ServiceHooks h
   }
   apply_ = std::move(apply);
   hooks.file_managed = file_managed_;
-  hooks.apply = [this](const config::Config& next, const std::string& reason) {
-    return Submit(next, reason);
-  };
+  hooks.apply = [this](const config::Config& next, const std::string& reason,
+                       const api::ChangeScope& scope) { return Submit(next, reason, scope); };
   service_ = std::make_unique<api::Service>(config, std::move(hooks));
   server_ = std::make_unique<api::ApiServer>(
       service_.get(), [this](const api::HttpCall& c) { return Authenticate(c); },
@@ -123,11 +122,13 @@ void ApiRuntime::SetConfig(const config::Config& config) {
   if (service_) service_->SetConfig(config);
 }
 
-api::ApiResult<bool> ApiRuntime::Submit(const config::Config& next, const std::string& reason) {
+api::ApiResult<bool> ApiRuntime::Submit(const config::Config& next, const std::string& reason,
+                                        const api::ChangeScope& scope) {
   std::unique_lock<std::mutex> lock(mu_);
   if (stopping_) return api::ReceiverError("ServiceUnavailable", "Sluice is stopping", 503);
   pending_ = &next;
   pending_reason_ = &reason;
+  pending_scope_ = scope;
   result_.reset();
   uint64_t one = 1;
   if (write(wakeup_fd_, &one, sizeof(one)) != sizeof(one)) {
@@ -150,7 +151,7 @@ void ApiRuntime::RunPending() {
   std::unique_lock<std::mutex> lock(mu_);
   if (pending_ == nullptr || result_.has_value()) return;
   // The API thread waits under Submit; the model it handed over lives until it is woken.
-  api::ApiResult<bool> r = apply_(*pending_, "", *pending_reason_);
+  api::ApiResult<bool> r = apply_(*pending_, pending_scope_, *pending_reason_);
   result_ = std::move(r);
   cv_.notify_all();
 }

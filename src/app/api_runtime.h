@@ -39,9 +39,10 @@ Result<SSL_CTX*> ApiTlsContext(const config::Config& config);
 
 class ApiRuntime {
  public:
-  // Applies a validated model on the control thread: compile, persist, publish.
-  using ApplyFn =
-      std::function<api::ApiResult<bool>(config::Config, std::string yaml, std::string reason)>;
+  // Applies a model on the control thread: check (as much as `scope` leaves to check),
+  // compile, persist, publish.
+  using ApplyFn = std::function<api::ApiResult<bool>(config::Config, api::ChangeScope scope,
+                                                     std::string reason)>;
 
   // `keys`: a connection to the state store of its own, for the access keys (used by the
   // API's connection threads under keys_mu_); null when there is no store (then only
@@ -70,7 +71,8 @@ class ApiRuntime {
   void RunPending();
 
  private:
-  api::ApiResult<bool> Submit(const config::Config& next, const std::string& reason);
+  api::ApiResult<bool> Submit(const config::Config& next, const std::string& reason,
+                              const api::ChangeScope& scope);
   api::ApiResult<std::string> Authenticate(const api::HttpCall& call);
   api::ApiResult<bool> Authorize(const std::string& caller, const api::QueryParams& params,
                                  const api::HttpCall& call);
@@ -92,6 +94,7 @@ class ApiRuntime {
   std::condition_variable cv_;
   const config::Config* pending_ = nullptr;
   const std::string* pending_reason_ = nullptr;
+  api::ChangeScope pending_scope_;
   std::optional<api::ApiResult<bool>> result_;
   bool stopping_ = false;
 };

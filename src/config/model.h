@@ -252,6 +252,8 @@ struct HealthCheck {
   // Matcher.GrpcCode ("12", "0-5", "0,1"; codes 0..99): GRPC groups only, whose checks are
   // judged by the grpc-status of the answer (HttpCode is not used by them).
   std::string grpc_matcher = "12";
+
+  bool operator==(const HealthCheck&) const = default;
 };
 
 // HealthCheckPath of GRPC target groups when none is given (reference §2.3).

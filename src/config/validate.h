@@ -8,6 +8,10 @@
 #include <string>
 #include <string_view>
 
+namespace sluice::config {
+struct TargetGroup;
+}
+
 namespace sluice::config::internal {
 
 // Limits from the reference (§1.2, §1.3, §1.5, §10).
@@ -96,5 +100,10 @@ std::string CheckGrpcMatcher(std::string_view value);
 std::string CheckHealthCheckPath(std::string_view value);
 // stickiness.app_cookie.cookie_name: a cookie-name token not starting with AWSALB.
 std::string CheckAppCookieName(std::string_view value);
+// A target group's Targets as the loader judges them (ParseTargets): at most
+// kMaxTargetsPerGroup, each Id an IP address, each port 1..65535, no (address, port) twice
+// (addresses compared in canonical form). For a change made to an already loaded model that
+// touches nothing else (the API's RegisterTargets), so that it need not be loaded again.
+std::string CheckTargets(const TargetGroup& group);
 
 }  // namespace sluice::config::internal

@@ -1,7 +1,12 @@
 // Field rules for target groups (reference §2.3, §2.5).
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 
+#include "base/ip_address.h"
+#include "config/model.h"
 #include "config/quote.h"
 #include "config/validate.h"
 
@@ -94,6 +99,25 @@ std::string CheckAppCookieName(std::string_view value) {
   if (value.substr(0, 6) == "AWSALB") {
     return "cookie name " + QuoteValue(value) +
            " is reserved; names starting with AWSALB belong to the load balancer";
+  }
+  return "";
+}
+
+std::string CheckTargets(const TargetGroup& group) {
+  if (group.targets.size() > kMaxTargetsPerGroup) {
+    return "a target group can have at most " + std::to_string(kMaxTargetsPerGroup) +
+           " targets; found " + std::to_string(group.targets.size());
+  }
+  std::set<std::pair<std::string, int>> seen;  // (canonical address, port)
+  for (const Target& t : group.targets) {
+    std::optional<IpAddress> ip = IpAddress::Parse(t.id);
+    if (!ip) return "target Id " + QuoteValue(t.id) + " is not an IP address (TargetType ip)";
+    if (t.port < 1 || t.port > 65535) {
+      return "target " + t.id + " port " + std::to_string(t.port) + " is out of range 1..65535";
+    }
+    if (!seen.emplace(ip->ToString(), t.port).second) {
+      return "target " + t.id + " port " + std::to_string(t.port) + " is listed twice";
+    }
   }
   return "";
 }

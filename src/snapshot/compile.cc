@@ -218,31 +218,54 @@ Result<bool> SnapshotCompiler::CompileTargetGroups(Snapshot* snap, Pending* next
       if (rt.tls == nullptr) return Error{ErrorSource::kConfig, error.ToString()};
       if (tls_targets) rt.tls_profile = rt.tls->profile();
     }
-    for (const config::Target& t : tg.targets) {
-      auto addr = SocketAddress::Parse(t.id, static_cast<uint16_t>(t.port ? t.port : tg.port));
-      if (!addr) {
-        return Error{ErrorSource::kConfig, "target group " + tg.name + ": bad target " + t.id};
-      }
-      std::string key = tg.name + "/" + addr->ToString();
-      std::shared_ptr<balancer::TargetStats> stats = StatsFor(key, tg);
-      next->known[key] = {tg.name,
-                          t.id,
-                          *addr,
-                          tg.health_check,
-                          tg.attributes.deregistration_delay_seconds,
-                          tg.attributes.deregistration_termination,
-                          UnhealthyFlowGraceMs(tg.attributes)};
-      next->stats[key] = stats;
-      rt.targets.push_back({*addr, stats, balancer::StickyHash(addr->ToString())});
-      rt.candidates.push_back(stats.get());
-    }
+    auto last = groups_.find(tg.name);
+    auto targets = TargetsOf(tg, last == groups_.end() ? nullptr : last->second);
+    if (!targets.ok()) return targets.error();
+    rt.targets = targets.value()->targets;
+    rt.candidates = targets.value()->candidates;
+    next->groups[tg.name] = std::move(targets.value());
   }
   return true;
 }
 
-std::shared_ptr<balancer::TargetStats> SnapshotCompiler::StatsFor(
-    const std::string& key, const config::TargetGroup& tg) const {
-  if (auto it = target_stats_.find(key); it != target_stats_.end()) return it->second;
+Result<std::shared_ptr<const SnapshotCompiler::GroupTargets>> SnapshotCompiler::TargetsOf(
+    const config::TargetGroup& tg, const std::shared_ptr<const GroupTargets>& last) const {
+  std::vector<std::pair<std::string, int>> ids;
+  ids.reserve(tg.targets.size());
+  for (const config::Target& t : tg.targets) ids.emplace_back(t.id, t.port ? t.port : tg.port);
+  const config::TargetGroupAttributes& a = tg.attributes;
+  if (last != nullptr && last->ids == ids && last->check == tg.health_check &&
+      last->deregistration_delay_seconds == a.deregistration_delay_seconds &&
+      last->reset_flows_at_drain_end == a.deregistration_termination &&
+      last->unhealthy_flow_grace_ms == UnhealthyFlowGraceMs(a)) {
+    return last;  // never changed after its build: shared by the builds that reuse it
+  }
+  auto g = std::make_shared<GroupTargets>();
+  g->check = tg.health_check;
+  g->deregistration_delay_seconds = a.deregistration_delay_seconds;
+  g->reset_flows_at_drain_end = a.deregistration_termination;
+  g->unhealthy_flow_grace_ms = UnhealthyFlowGraceMs(a);
+  g->targets.reserve(ids.size());
+  g->candidates.reserve(ids.size());
+  for (const auto& [id, port] : ids) {
+    auto addr = SocketAddress::Parse(id, static_cast<uint16_t>(port));
+    if (!addr) return Error{ErrorSource::kConfig, "target group " + tg.name + ": bad target " + id};
+    std::string key = tg.name + "/" + addr->ToString();
+    std::shared_ptr<balancer::TargetStats> stats = StatsFor(key, tg, last.get());
+    g->targets.push_back({*addr, stats, balancer::StickyHash(addr->ToString())});
+    g->candidates.push_back(stats.get());
+    g->known[std::move(key)] = {id, *addr, std::move(stats)};
+  }
+  g->ids = std::move(ids);
+  return std::shared_ptr<const GroupTargets>(std::move(g));
+}
+
+std::shared_ptr<balancer::TargetStats> SnapshotCompiler::StatsFor(const std::string& key,
+                                                                  const config::TargetGroup& tg,
+                                                                  const GroupTargets* last) const {
+  if (last != nullptr) {
+    if (auto it = last->known.find(key); it != last->known.end()) return it->second.stats;
+  }
   if (auto d = draining_.find(key); d != draining_.end()) {
     return d->second.stats;  // re-registered while draining: it keeps its counters
   }
@@ -254,38 +277,54 @@ std::shared_ptr<balancer::TargetStats> SnapshotCompiler::StatsFor(
 }
 
 void SnapshotCompiler::Commit(Pending next, int64_t now, Snapshot* snap) {
-  // Deregistered targets drain; re-registered ones stop draining; expired drains end.
-  for (auto& [key, known] : known_) {
-    if (next.known.count(key) != 0 || draining_.count(key) != 0) continue;
-    DrainingTarget d;
-    d.group = known.group;
-    d.id = known.id;
-    d.address = known.address;
-    d.check = known.check;
-    d.stats = target_stats_[key];
-    d.deadline_ms = now + static_cast<int64_t>(known.deregistration_delay_seconds) * 1000;
-    d.stats->routable.store(false);
-    draining_[key] = std::move(d);
+  // Deregistered targets drain (only groups compiled again can have lost one).
+  for (const auto& [name, last] : groups_) {
+    auto it = next.groups.find(name);
+    const GroupTargets* now_group = it == next.groups.end() ? nullptr : it->second.get();
+    if (now_group == last.get()) continue;
+    for (const auto& [key, known] : last->known) {
+      if ((now_group != nullptr && now_group->known.count(key) != 0) || draining_.count(key) != 0) {
+        continue;
+      }
+      DrainingTarget d;
+      d.group = name;
+      d.id = known.id;
+      d.address = known.address;
+      d.check = last->check;
+      d.stats = known.stats;
+      d.deadline_ms = now + static_cast<int64_t>(last->deregistration_delay_seconds) * 1000;
+      d.stats->routable.store(false);
+      draining_[key] = std::move(d);
+    }
   }
-  // An expired drain stays listed for a grace period, so that a reload landing just after
-  // the deadline (before a worker's next tick) still ends the requests left on it.
+  // Re-registered targets stop draining; expired drains end. An expired drain stays listed
+  // for a grace period, so that a reload landing just after the deadline (before a worker's
+  // next tick) still ends the requests left on it.
   constexpr int64_t kExpiredDrainGraceMs = 60 * 1000;
   for (auto it = draining_.begin(); it != draining_.end();) {
-    if (next.known.count(it->first) != 0 || now >= it->second.deadline_ms + kExpiredDrainGraceMs) {
+    auto group = next.groups.find(it->second.group);
+    const bool registered =
+        group != next.groups.end() && group->second->known.count(it->first) != 0;
+    if (registered || now >= it->second.deadline_ms + kExpiredDrainGraceMs) {
       it = draining_.erase(it);
     } else {
       ++it;
     }
   }
   for (auto& [key, d] : draining_) snap->draining.push_back(d);
-  for (auto& [key, known] : next.known) {
-    balancer::TargetStats& stats = *next.stats[key];
-    stats.reset_flows_at_drain_end.store(known.reset_flows_at_drain_end, std::memory_order_relaxed);
-    stats.unhealthy_flow_grace_ms.store(known.unhealthy_flow_grace_ms, std::memory_order_relaxed);
+  for (const auto& [name, group] : next.groups) {
+    auto last = groups_.find(name);
+    if (last != groups_.end() && last->second == group) continue;  // already given
+    for (const auto& [key, known] : group->known) {
+      balancer::TargetStats& stats = *known.stats;
+      stats.reset_flows_at_drain_end.store(group->reset_flows_at_drain_end,
+                                           std::memory_order_relaxed);
+      stats.unhealthy_flow_grace_ms.store(group->unhealthy_flow_grace_ms,
+                                          std::memory_order_relaxed);
+    }
   }
   // Only now forget counters that are no longer referenced.
-  known_ = std::move(next.known);
-  target_stats_ = std::move(next.stats);
+  groups_ = std::move(next.groups);
 }
 
 uint64_t AccessLogKey(const std::string& load_balancer_name) {

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "balancer/picker.h"
@@ -131,26 +132,43 @@ class SnapshotCompiler {
   Result<std::shared_ptr<const Snapshot>> Build(config::Config config, const Accept& accept = {});
 
  private:
+  // A registered target of a build.
   struct KnownTarget {
-    std::string group;
     std::string id;
     SocketAddress address;
+    std::shared_ptr<balancer::TargetStats> stats;
+  };
+  // One group's registered targets as compiled, with what they were compiled from. The next
+  // build reuses them whole when those are unchanged: an API call registers targets in one
+  // group of many, and 100,000 targets would otherwise be compiled again on every call.
+  struct GroupTargets {
+    // What they are compiled from: (Id, port) in order, the group's check and attributes.
+    std::vector<std::pair<std::string, int>> ids;
     config::HealthCheck check;
     int deregistration_delay_seconds = 300;
-    // The group's flow-termination attributes, given to the target's stats at Commit.
+    // The group's flow-termination attributes, given to the targets' stats at Commit.
     bool reset_flows_at_drain_end = false;
     int32_t unhealthy_flow_grace_ms = 0;
+    // What they compile to.
+    std::vector<TargetRuntime> targets;
+    std::vector<balancer::TargetStats*> candidates;  // parallel to targets
+    std::map<std::string, KnownTarget> known;        // by group/ip:port
   };
-  // What a build would commit: the counters and identities of its registered targets.
+  using GroupMap = std::map<std::string, std::shared_ptr<const GroupTargets>>;  // by group name
+  // What a build would commit: the registered targets of every group.
   struct Pending {
-    std::map<std::string, std::shared_ptr<balancer::TargetStats>> stats;  // by group/ip:port
-    std::map<std::string, KnownTarget> known;
+    GroupMap groups;
   };
   Result<bool> CompileTargetGroups(Snapshot* snap, Pending* next) const;
-  // The live counters of target `key` ("group/ip:port"): kept from the last build or from
-  // its drain, else new.
+  // `tg`'s targets: the last build's when `last` (the same group in it) was compiled from the
+  // same inputs, else compiled again.
+  Result<std::shared_ptr<const GroupTargets>> TargetsOf(
+      const config::TargetGroup& tg, const std::shared_ptr<const GroupTargets>& last) const;
+  // The live counters of target `key` ("group/ip:port"): kept from the last build (`last`,
+  // its group there) or from its drain, else new.
   std::shared_ptr<balancer::TargetStats> StatsFor(const std::string& key,
-                                                  const config::TargetGroup& tg) const;
+                                                  const config::TargetGroup& tg,
+                                                  const GroupTargets* last) const;
   // Makes `next` the state, turns deregistered targets into drains, lists them in `snap`.
   void Commit(Pending next, int64_t now, Snapshot* snap);
 
@@ -158,11 +176,10 @@ class SnapshotCompiler {
   size_t worker_count_ = 1;
   observe::MetricSlots* metric_slots_ = nullptr;
   uint64_t generation_ = 0;
-  std::map<std::string, KnownTarget> known_;        // registered targets of the last build
+  GroupMap groups_;                                 // registered targets of the last build
   std::map<std::string, DrainingTarget> draining_;  // by group/ip:port
   std::shared_ptr<const balancer::StickyCookieCodec> sticky_codec_ =
       std::make_shared<balancer::StickyCookieCodec>();
-  std::map<std::string, std::shared_ptr<balancer::TargetStats>> target_stats_;  // by group/ip:port
 };
 
 }  // namespace sluice::snapshot

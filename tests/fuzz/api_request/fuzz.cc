@@ -263,9 +263,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view request(reinterpret_cast<const char*>(data), size);
   sluice::api::ServiceHooks hooks;
   hooks.health = Health;
-  hooks.apply = [](const sluice::config::Config&, const std::string&) -> ApiResult<bool> {
-    return true;
-  };
+  hooks.apply = [](const sluice::config::Config&, const std::string&,
+                   const sluice::api::ChangeScope&) -> ApiResult<bool> { return true; };
   sluice::api::Service service(BaseConfig(), std::move(hooks));
   sluice::api::ApiServer server(
       &service,
