@@ -111,7 +111,7 @@ class HealthChecker::Impl {
   // Checker thread: applying a new monitored set (checker_update.cc).
   void ApplyUpdate(MonitoredSet set, uint64_t seq, int64_t now);
   void TakeGroups(std::vector<MonitoredGroup>& groups);
-  bool Adopt(MonitoredTarget& t, const std::string& key, bool was_active, Entry& e);
+  bool Adopt(MonitoredTarget& t, bool was_active, int64_t old_interval_ms, Entry& e);
   void RebuildDerivedState(int64_t now);
   void ScheduleFirstChecks(const std::vector<uint32_t>& fresh, int64_t now);
   bool Schedulable(const Entry& e) const;  // checked now: used group, checks on, not draining
@@ -146,8 +146,7 @@ class HealthChecker::Impl {
   // Checker thread only.
   std::vector<Group> groups_;
   std::vector<Entry> entries_;
-  std::unordered_map<std::string, uint32_t> index_;  // "group/ip:port" → entries_ index
-  std::vector<Probe> probes_;                        // max_probes slots
+  std::vector<Probe> probes_;  // max_probes slots
   std::vector<uint32_t> free_probes_;
   bool wake_pending_ = false;  // the loop was woken: look at `pending` and `stopping`
   int in_flight_ = 0;
