@@ -220,6 +220,7 @@ bool DownstreamConnection::ReadDownstream() {
     case Phase::kHead:
     case Phase::kClosing:
     case Phase::kLingering:
+    case Phase::kH2:  // not read here (PumpH2 reads an h2 session); an end ends it all the same
       Close();
       break;
     case Phase::kLocal:
