@@ -7,6 +7,8 @@
 # (the load balancer has sluice.routing.http2.cleartext.enabled): h2load, one connection,
 # ${H2_STREAMS:-1} concurrent streams. With UPSTREAM_H2=1 as well, the target group has
 # ProtocolVersion HTTP2 and the responders are bench/tools/h2-responder.c (HTTP/2 h2c).
+# With ACCESS_LOGS=1 the load balancer writes ALB access logs to $out/logs (the writer
+# thread's formatting and gzip are counted too: the measurement covers every thread).
 responder=$root/build-bench/bench-tools/responder
 if [ ! -x "$responder" ]; then  # the harness builds it; a checkout that never ran it has none
   mkdir -p "$(dirname "$responder")"
@@ -33,6 +35,9 @@ LoadBalancers:
   - Name: bench
     Attributes:
       sluice.routing.http2.cleartext.enabled: $([ "${H2:-0}" = 1 ] && echo true || echo false)
+$(if [ "${ACCESS_LOGS:-0}" = 1 ]; then
+  printf '      access_logs.s3.enabled: true\n      sluice.access_logs.directory: %s\n' "$out/logs"
+fi)
     Listeners:
       - Protocol: HTTP
         Port: $port
