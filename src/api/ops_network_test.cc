@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "api/service.h"
+#include "api/service_test_util.h"
 #include "config/arn.h"
 #include "config/loader.h"
 
@@ -33,14 +34,7 @@ class NetworkOpsTest : public ::testing::Test {
  protected:
   NetworkOpsTest() : service_(Load(), Hooks()) {}
 
-  static config::Config Load() {
-    auto r = config::LoadConfigFromString(kYaml, "test.yaml");
-    if (auto* e = std::get_if<config::ConfigErrors>(&r)) {
-      ADD_FAILURE() << e->front().ToString();
-      return {};
-    }
-    return std::get<config::Config>(r);
-  }
+  static config::Config Load() { return service_test::LoadModel(kYaml); }
 
   ServiceHooks Hooks() {
     ServiceHooks h;
@@ -53,11 +47,7 @@ class NetworkOpsTest : public ::testing::Test {
     return h;
   }
 
-  Service::Answer Call(const std::string& form) {
-    auto p = QueryParams::Parse("Version=2015-12-01&" + form);
-    EXPECT_TRUE(p.ok());
-    return service_.Call(p.value(), "rid", "AKIATEST");
-  }
+  Service::Answer Call(const std::string& form) { return service_test::CallForm(service_, form); }
   std::string Arn(const char* lb) {
     return config::LoadBalancerArn(service_.CurrentConfig().account, lb);
   }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "api/service.h"
+#include "api/service_test_util.h"
 #include "config/arn.h"
 #include "config/export.h"
 #include "config/loader.h"
@@ -35,18 +36,9 @@ LoadBalancers:
         DefaultActions: [{Type: forward, TargetGroupName: blue}]
 )";
 
-config::Config MustLoad(const std::string& yaml) {
-  auto r = config::LoadConfigFromString(yaml, "test.yaml");
-  if (auto* e = std::get_if<config::ConfigErrors>(&r)) {
-    ADD_FAILURE() << e->front().ToString();
-    return {};
-  }
-  return std::get<config::Config>(r);
-}
-
 class TargetsFastPathTest : public ::testing::Test {
  protected:
-  TargetsFastPathTest() : service_(MustLoad(kYaml), Hooks()) {}
+  TargetsFastPathTest() : service_(service_test::LoadModel(kYaml), Hooks()) {}
 
   ServiceHooks Hooks() {
     ServiceHooks h;
@@ -59,11 +51,7 @@ class TargetsFastPathTest : public ::testing::Test {
     return h;
   }
 
-  Service::Answer Call(const std::string& form) {
-    auto p = QueryParams::Parse("Version=2015-12-01&" + form);
-    EXPECT_TRUE(p.ok());
-    return service_.Call(p.value(), "rid", "AKIATEST");
-  }
+  Service::Answer Call(const std::string& form) { return service_test::CallForm(service_, form); }
   std::string Arn(const char* group) {
     return config::TargetGroupArn(service_.CurrentConfig().account, group);
   }
@@ -75,7 +63,7 @@ class TargetsFastPathTest : public ::testing::Test {
 
 // The model handed over without a reload is the one a reload of its export gives.
 void ExpectLoaderAgrees(const config::Config& applied) {
-  config::Config back = MustLoad(config::ExportYaml(applied));
+  config::Config back = service_test::LoadModel(config::ExportYaml(applied));
   std::string difference;
   EXPECT_TRUE(config::SameModel(applied, back, &difference)) << difference;
 }

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "api/service_test_util.h"
 #include "config/arn.h"
 #include "config/loader.h"
 
@@ -32,14 +33,7 @@ LoadBalancers:
             Actions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "503"}}]
 )";
 
-config::Config Load() {
-  auto r = config::LoadConfigFromString(kYaml, "test.yaml");
-  if (auto* e = std::get_if<config::ConfigErrors>(&r)) {
-    ADD_FAILURE() << e->front().ToString();
-    return {};
-  }
-  return std::get<config::Config>(r);
-}
+config::Config Load() { return service_test::LoadModel(kYaml); }
 
 class ServiceTest : public ::testing::Test {
  protected:
@@ -63,11 +57,7 @@ class ServiceTest : public ::testing::Test {
     return h;
   }
 
-  Service::Answer Call(const std::string& form) {
-    auto p = QueryParams::Parse("Version=2015-12-01&" + form);
-    EXPECT_TRUE(p.ok());
-    return service_.Call(p.value(), "rid", "AKIATEST");
-  }
+  Service::Answer Call(const std::string& form) { return service_test::CallForm(service_, form); }
 
   std::string TgArn(const char* name) {
     return config::TargetGroupArn(service_.CurrentConfig().account, name);

@@ -150,6 +150,16 @@ std::vector<int> GroupLoadBalancerSlots(const Snapshot& snap,
   return out;
 }
 
+// Whether `ids` are `tg`'s targets as (Id, port), in order.
+bool SameIds(const std::vector<std::pair<std::string, int>>& ids, const config::TargetGroup& tg) {
+  if (ids.size() != tg.targets.size()) return false;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const config::Target& t = tg.targets[i];
+    if (ids[i].second != (t.port ? t.port : tg.port) || ids[i].first != t.id) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 Result<std::shared_ptr<const Snapshot>> SnapshotCompiler::Build(config::Config config,
@@ -230,33 +240,31 @@ Result<bool> SnapshotCompiler::CompileTargetGroups(Snapshot* snap, Pending* next
 
 Result<std::shared_ptr<const SnapshotCompiler::GroupTargets>> SnapshotCompiler::TargetsOf(
     const config::TargetGroup& tg, const std::shared_ptr<const GroupTargets>& last) const {
-  std::vector<std::pair<std::string, int>> ids;
-  ids.reserve(tg.targets.size());
-  for (const config::Target& t : tg.targets) ids.emplace_back(t.id, t.port ? t.port : tg.port);
   const config::TargetGroupAttributes& a = tg.attributes;
-  if (last != nullptr && last->ids == ids && last->check == tg.health_check &&
-      last->deregistration_delay_seconds == a.deregistration_delay_seconds &&
-      last->reset_flows_at_drain_end == a.deregistration_termination &&
-      last->unhealthy_flow_grace_ms == UnhealthyFlowGraceMs(a)) {
+  const GroupSettings settings{tg.health_check, a.deregistration_delay_seconds,
+                               a.deregistration_termination, UnhealthyFlowGraceMs(a)};
+  if (last != nullptr && last->settings == settings && SameIds(last->ids, tg)) {
     return last;  // never changed after its build: shared by the builds that reuse it
   }
   auto g = std::make_shared<GroupTargets>();
-  g->check = tg.health_check;
-  g->deregistration_delay_seconds = a.deregistration_delay_seconds;
-  g->reset_flows_at_drain_end = a.deregistration_termination;
-  g->unhealthy_flow_grace_ms = UnhealthyFlowGraceMs(a);
-  g->targets.reserve(ids.size());
-  g->candidates.reserve(ids.size());
-  for (const auto& [id, port] : ids) {
-    auto addr = SocketAddress::Parse(id, static_cast<uint16_t>(port));
-    if (!addr) return Error{ErrorSource::kConfig, "target group " + tg.name + ": bad target " + id};
-    std::string key = tg.name + "/" + addr->ToString();
+  g->settings = settings;
+  g->ids.reserve(tg.targets.size());
+  g->targets.reserve(tg.targets.size());
+  g->candidates.reserve(tg.targets.size());
+  for (const config::Target& t : tg.targets) {
+    const int port = t.port ? t.port : tg.port;
+    auto addr = SocketAddress::Parse(t.id, static_cast<uint16_t>(port));
+    if (!addr) {
+      return Error{ErrorSource::kConfig, "target group " + tg.name + ": bad target " + t.id};
+    }
+    const std::string address = addr->ToString();
+    std::string key = tg.name + "/" + address;
     std::shared_ptr<balancer::TargetStats> stats = StatsFor(key, tg, last.get());
-    g->targets.push_back({*addr, stats, balancer::StickyHash(addr->ToString())});
+    g->ids.emplace_back(t.id, port);
+    g->targets.push_back({*addr, stats, balancer::StickyHash(address)});
     g->candidates.push_back(stats.get());
-    g->known[std::move(key)] = {id, *addr, std::move(stats)};
+    g->known[std::move(key)] = {t.id, *addr, std::move(stats)};
   }
-  g->ids = std::move(ids);
   return std::shared_ptr<const GroupTargets>(std::move(g));
 }
 
@@ -290,9 +298,10 @@ void SnapshotCompiler::Commit(Pending next, int64_t now, Snapshot* snap) {
       d.group = name;
       d.id = known.id;
       d.address = known.address;
-      d.check = last->check;
+      d.check = last->settings.check;
       d.stats = known.stats;
-      d.deadline_ms = now + static_cast<int64_t>(last->deregistration_delay_seconds) * 1000;
+      d.deadline_ms =
+          now + static_cast<int64_t>(last->settings.deregistration_delay_seconds) * 1000;
       d.stats->routable.store(false);
       draining_[key] = std::move(d);
     }
@@ -317,9 +326,9 @@ void SnapshotCompiler::Commit(Pending next, int64_t now, Snapshot* snap) {
     if (last != groups_.end() && last->second == group) continue;  // already given
     for (const auto& [key, known] : group->known) {
       balancer::TargetStats& stats = *known.stats;
-      stats.reset_flows_at_drain_end.store(group->reset_flows_at_drain_end,
+      stats.reset_flows_at_drain_end.store(group->settings.reset_flows_at_drain_end,
                                            std::memory_order_relaxed);
-      stats.unhealthy_flow_grace_ms.store(group->unhealthy_flow_grace_ms,
+      stats.unhealthy_flow_grace_ms.store(group->settings.unhealthy_flow_grace_ms,
                                           std::memory_order_relaxed);
     }
   }

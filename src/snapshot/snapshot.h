@@ -141,14 +141,19 @@ class SnapshotCompiler {
   // One group's registered targets as compiled, with what they were compiled from. The next
   // build reuses them whole when those are unchanged: an API call registers targets in one
   // group of many, and 100,000 targets would otherwise be compiled again on every call.
-  struct GroupTargets {
-    // What they are compiled from: (Id, port) in order, the group's check and attributes.
-    std::vector<std::pair<std::string, int>> ids;
+  // The settings of a group its compiled targets depend on.
+  struct GroupSettings {
     config::HealthCheck check;
     int deregistration_delay_seconds = 300;
-    // The group's flow-termination attributes, given to the targets' stats at Commit.
+    // The flow-termination attributes, given to the targets' stats at Commit.
     bool reset_flows_at_drain_end = false;
     int32_t unhealthy_flow_grace_ms = 0;
+    bool operator==(const GroupSettings&) const = default;
+  };
+  struct GroupTargets {
+    // What they are compiled from: (Id, port) in order, and the group's settings.
+    std::vector<std::pair<std::string, int>> ids;
+    GroupSettings settings;
     // What they compile to.
     std::vector<TargetRuntime> targets;
     std::vector<balancer::TargetStats*> candidates;  // parallel to targets

@@ -1,0 +1,32 @@
+// Helpers for the tests of api::Service and its operations. Test-only.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <variant>
+
+#include "api/query.h"
+#include "api/service.h"
+#include "config/loader.h"
+
+namespace sluice::api::service_test {
+
+// `yaml` loaded as "test.yaml"; an empty model (and a test failure) when it does not load.
+inline config::Config LoadModel(const std::string& yaml) {
+  auto r = config::LoadConfigFromString(yaml, "test.yaml");
+  if (auto* e = std::get_if<config::ConfigErrors>(&r)) {
+    ADD_FAILURE() << e->front().ToString();
+    return {};
+  }
+  return std::get<config::Config>(r);
+}
+
+// The call `form` (URL-encoded, without Version) answered as caller AKIATEST would be.
+inline Service::Answer CallForm(Service& service, const std::string& form) {
+  auto p = QueryParams::Parse("Version=2015-12-01&" + form);
+  EXPECT_TRUE(p.ok());
+  return service.Call(p.value(), "rid", "AKIATEST");
+}
+
+}  // namespace sluice::api::service_test
