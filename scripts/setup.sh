@@ -7,7 +7,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PACKAGES=(
   build-essential cmake ninja-build pkg-config clang-14 libclang-rt-14-dev clang-format
   libyaml-cpp-dev libre2-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libssl-dev nlohmann-json3-dev zlib1g-dev libsqlite3-dev
+  libssl-dev nlohmann-json3-dev zlib1g-dev libdeflate-dev libsqlite3-dev
   python3 python3-pytest python3-requests python3-yaml curl openssl
   haproxy nginx wrk python3-matplotlib procps goaccess prometheus
   # NGINX's stream module (a dynamic module on Debian, with its SSL module), for the bench's

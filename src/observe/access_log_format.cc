@@ -1,101 +1,48 @@
 #include "observe/access_log_format.h"
 
-#include <charconv>
-
 namespace sluice::observe {
-
-void AppendInt(int64_t v, std::string* out) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-  out->append(buf, static_cast<size_t>(end - buf));
-}
-
-void AppendPadded(int64_t v, int width, std::string* out) {
-  char buf[24];
-  int n = 0;
-  for (; n < width; ++n) {
-    buf[width - 1 - n] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  }
-  out->append(buf, static_cast<size_t>(width));
-}
-
-void AppendSeconds(int64_t ms, std::string* out) {
-  if (ms < 0) {
-    out->append("-1");
-    return;
-  }
-  AppendInt(ms / 1000, out);
-  out->push_back('.');
-  AppendPadded(ms % 1000, 3, out);
-}
-
-void AppendTokenOrDash(std::string_view v, std::string* out) {
-  if (v.empty()) {
-    out->push_back('-');
-    return;
-  }
-  AppendEscaped(v, Escaping::kToken, out);
-}
-
-void AppendTraceId(const uint64_t id[2], std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->append("TID_");
-  for (int w = 0; w < 2; ++w) {
-    for (int shift = 60; shift >= 0; shift -= 4) out->push_back(kHex[(id[w] >> shift) & 0xf]);
-  }
-}
 
 namespace {
 
-void AppendAddress(const SocketAddress& a, std::string* out) {
-  char buf[64];
-  size_t n = a.ip.Format(buf, sizeof(buf));
-  out->append(buf, n);
-  out->push_back(':');
-  AppendInt(a.port, out);
-}
-
-void AppendQuoted(std::string_view v, std::string* out) {
-  out->push_back('"');
-  if (v.empty() || v == "-") {
-    out->push_back('-');
-  } else {
-    AppendEscaped(v, Escaping::kQuoted, out);
-  }
-  out->push_back('"');
-}
-
-void AppendStatus(int status, std::string* out) {
-  if (status <= 0) {
-    out->push_back('-');
-  } else {
-    AppendInt(status, out);
-  }
-}
-
-void AppendRequest(const AccessLogEntry& e, std::string* out) {
-  out->push_back('"');
-  if (e.method.empty()) {
-    out->append("- - - \"");
-    return;
-  }
-  AppendEscaped(e.method, Escaping::kToken, out);
-  out->push_back(' ');
-  if (!e.request_target.empty() && e.request_target.front() == '/') {
-    AppendEscaped(e.scheme, Escaping::kToken, out);
-    out->append("://");
-    AppendEscaped(e.host, Escaping::kToken, out);
-    out->push_back(':');
-    AppendInt(e.port, out);
-  }
-  AppendEscaped(e.request_target, Escaping::kToken, out);
-  out->push_back(' ');
-  AppendEscaped(e.version, Escaping::kToken, out);
-  out->push_back('"');
+// Writes through a cursor into `out`, grown by the most the write can take.
+template <class Write>
+void AppendWith(std::string* out, size_t max, Write write) {
+  const size_t old = out->size();
+  out->resize(old + max);
+  LogCursor c(out->data() + old);
+  write(c);
+  out->resize(static_cast<size_t>(c.position() - out->data()));
 }
 
 }  // namespace
+
+void AppendInt(int64_t v, std::string* out) {
+  AppendWith(out, kMaxIntChars, [&](LogCursor& c) { c.Int(v); });
+}
+
+void AppendPadded(int64_t v, int width, std::string* out) {
+  AppendWith(out, static_cast<size_t>(width), [&](LogCursor& c) { c.Padded(v, width); });
+}
+
+void AppendSeconds(int64_t ms, std::string* out) {
+  AppendWith(out, kMaxSecondsChars, [&](LogCursor& c) { c.Seconds(ms); });
+}
+
+void AppendTokenOrDash(std::string_view v, std::string* out) {
+  AppendWith(out, 1 + kEscapeGrowth * v.size(), [&](LogCursor& c) { c.TokenOrDash(v); });
+}
+
+void AppendTraceId(const uint64_t id[2], std::string* out) {
+  AppendWith(out, kTraceIdChars, [&](LogCursor& c) { c.TraceId(id); });
+}
+
+void AppendIsoTime(int64_t unix_us, std::string* out) {
+  AppendWith(out, kIsoTimeChars, [&](LogCursor& c) { c.IsoTime(unix_us); });
+}
+
+void AppendEscaped(std::string_view value, Escaping how, std::string* out) {
+  AppendWith(out, kEscapeGrowth * value.size(), [&](LogCursor& c) { c.Escaped(value, how); });
+}
 
 CivilDate CivilFromDays(int64_t days) {
   // Days to (year, month, day) in the proleptic Gregorian calendar, counting 400-year eras
@@ -112,146 +59,186 @@ CivilDate CivilFromDays(int64_t days) {
   return {year, month, day};
 }
 
-void AppendIsoTime(int64_t unix_us, std::string* out) {
-  int64_t secs = unix_us >= 0 ? unix_us / 1000000 : (unix_us - 999999) / 1000000;
-  const int64_t micros = unix_us - secs * 1000000;
-  int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
-  const int64_t in_day = secs - days * 86400;
-  const CivilDate d = CivilFromDays(days);
-  AppendPadded(d.year, 4, out);
-  out->push_back('-');
-  AppendPadded(d.month, 2, out);
-  out->push_back('-');
-  AppendPadded(d.day, 2, out);
-  out->push_back('T');
-  AppendPadded(in_day / 3600, 2, out);
-  out->push_back(':');
-  AppendPadded(in_day / 60 % 60, 2, out);
-  out->push_back(':');
-  AppendPadded(in_day % 60, 2, out);
-  out->push_back('.');
-  AppendPadded(micros, 6, out);
-  out->push_back('Z');
-}
-
-void AppendEscaped(std::string_view value, Escaping how, std::string* out) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  const bool keep_space = how != Escaping::kToken;
-  const bool keep_backslash = how == Escaping::kDistinguishedName;
-  size_t start = 0;
-  for (size_t i = 0; i < value.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(value[i]);
-    const bool plain = c > 0x20 ? (c < 0x7f && c != '"' && (c != '\\' || keep_backslash))
-                                : (c == ' ' && keep_space);
-    if (plain) continue;
-    out->append(value.substr(start, i - start));
-    const char esc[4] = {'\\', 'x', kHex[c >> 4], kHex[c & 0xf]};
-    out->append(esc, 4);
-    start = i + 1;
-  }
-  out->append(value.substr(start));
-}
-
 namespace {
 
-// Fields 1-12: who, where, how long, what status, how many bytes.
-void AppendExchangeFields(const AccessLogEntry& e, std::string* out) {
-  out->append(e.type);
-  out->push_back(' ');
-  AppendIsoTime(e.response_unix_us, out);
-  out->push_back(' ');
-  out->append(e.elb);
-  out->push_back(' ');
-  AppendAddress(e.client, out);
-  out->push_back(' ');
-  if (e.has_target) {
-    AppendAddress(e.target, out);
+void Quoted(std::string_view v, LogCursor& c) {
+  c.Put('"');
+  if (v.empty() || v == "-") {
+    c.Put('-');
   } else {
-    out->push_back('-');
+    c.Escaped(v, Escaping::kQuoted);
   }
-  out->push_back(' ');
-  AppendSeconds(e.request_processing_ms, out);
-  out->push_back(' ');
-  AppendSeconds(e.target_processing_ms, out);
-  out->push_back(' ');
-  AppendSeconds(e.response_processing_ms, out);
-  out->push_back(' ');
-  AppendStatus(e.elb_status, out);
-  out->push_back(' ');
-  AppendStatus(e.target_status, out);
-  out->push_back(' ');
-  AppendInt(static_cast<int64_t>(e.received_bytes), out);
-  out->push_back(' ');
-  AppendInt(static_cast<int64_t>(e.sent_bytes), out);
+  c.Put('"');
+}
+
+void Status(int status, LogCursor& c) {
+  if (status <= 0) {
+    c.Put('-');
+  } else {
+    c.Int(status);
+  }
+}
+
+void Request(const AccessLogEntry& e, LogCursor& c) {
+  c.Put('"');
+  if (e.method.empty()) {
+    c.Put("- - - \"");
+    return;
+  }
+  c.Escaped(e.method, Escaping::kToken);
+  c.Put(' ');
+  if (!e.request_target.empty() && e.request_target.front() == '/') {
+    c.Escaped(e.scheme, Escaping::kToken);
+    c.Put("://");
+    c.Escaped(e.host, Escaping::kToken);
+    c.Put(':');
+    c.Int(e.port);
+  }
+  c.Escaped(e.request_target, Escaping::kToken);
+  c.Put(' ');
+  c.Escaped(e.version, Escaping::kToken);
+  c.Put('"');
+}
+
+// Fields 1-12: who, where, how long, what status, how many bytes.
+void ExchangeFields(const AccessLogEntry& e, LogCursor& c) {
+  c.Put(e.type);
+  c.Put(' ');
+  c.IsoTime(e.response_unix_us);
+  c.Put(' ');
+  c.Put(e.elb);
+  c.Put(' ');
+  c.Address(e.client);
+  c.Put(' ');
+  if (e.has_target) {
+    c.Address(e.target);
+  } else {
+    c.Put('-');
+  }
+  c.Put(' ');
+  c.Seconds(e.request_processing_ms);
+  c.Put(' ');
+  c.Seconds(e.target_processing_ms);
+  c.Put(' ');
+  c.Seconds(e.response_processing_ms);
+  c.Put(' ');
+  Status(e.elb_status, c);
+  c.Put(' ');
+  Status(e.target_status, c);
+  c.Put(' ');
+  c.Int(static_cast<int64_t>(e.received_bytes));
+  c.Put(' ');
+  c.Int(static_cast<int64_t>(e.sent_bytes));
 }
 
 // Fields 13-22: the request, TLS, the target group, the rule.
-void AppendRequestFields(const AccessLogEntry& e, std::string* out) {
-  AppendRequest(e, out);
-  out->push_back(' ');
-  AppendQuoted(e.user_agent, out);
-  out->push_back(' ');
-  AppendTokenOrDash(e.ssl_cipher, out);
-  out->push_back(' ');
-  AppendTokenOrDash(e.ssl_protocol, out);
-  out->push_back(' ');
-  AppendTokenOrDash(e.target_group_arn, out);
-  out->push_back(' ');
-  AppendQuoted(e.trace_id, out);
-  out->push_back(' ');
-  AppendQuoted(e.domain_name, out);
-  out->push_back(' ');
-  AppendQuoted(e.chosen_cert_arn, out);
-  out->push_back(' ');
+void RequestFields(const AccessLogEntry& e, LogCursor& c) {
+  Request(e, c);
+  c.Put(' ');
+  Quoted(e.user_agent, c);
+  c.Put(' ');
+  c.TokenOrDash(e.ssl_cipher);
+  c.Put(' ');
+  c.TokenOrDash(e.ssl_protocol);
+  c.Put(' ');
+  c.TokenOrDash(e.target_group_arn);
+  c.Put(' ');
+  Quoted(e.trace_id, c);
+  c.Put(' ');
+  Quoted(e.domain_name, c);
+  c.Put(' ');
+  Quoted(e.chosen_cert_arn, c);
+  c.Put(' ');
   if (e.matched_rule_priority < -1) {
-    out->push_back('-');
+    c.Put('-');
   } else {
-    AppendInt(e.matched_rule_priority, out);
+    c.Int(e.matched_rule_priority);
   }
-  out->push_back(' ');
-  AppendIsoTime(e.request_unix_us, out);
+  c.Put(' ');
+  c.IsoTime(e.request_unix_us);
 }
 
 // Fields 23-33: what was done, why it failed, classification, connection, transforms.
-void AppendOutcomeFields(const AccessLogEntry& e, std::string* out) {
-  AppendQuoted(e.actions_executed, out);
-  out->push_back(' ');
-  AppendQuoted(e.redirect_url, out);
-  out->push_back(' ');
-  AppendQuoted(e.error_reason, out);
-  out->push_back(' ');
+void OutcomeFields(const AccessLogEntry& e, LogCursor& c) {
+  Quoted(e.actions_executed, c);
+  c.Put(' ');
+  Quoted(e.redirect_url, c);
+  c.Put(' ');
+  Quoted(e.error_reason, c);
+  c.Put(' ');
   // target:port_list and target_status_code_list: one element each today (§5.2 26, 27).
-  out->push_back('"');
+  c.Put('"');
   if (e.has_target) {
-    AppendAddress(e.target, out);
+    c.Address(e.target);
   } else {
-    out->push_back('-');
+    c.Put('-');
   }
-  out->append("\" \"");
-  AppendStatus(e.target_status, out);
-  out->append("\" ");
-  AppendQuoted(e.classification, out);
-  out->push_back(' ');
-  AppendQuoted(e.classification_reason, out);
-  out->push_back(' ');
-  AppendTraceId(e.conn_trace_id, out);
-  out->push_back(' ');
-  AppendQuoted(e.transformed_host, out);
-  out->push_back(' ');
-  AppendQuoted(e.transformed_uri, out);
-  out->push_back(' ');
-  AppendQuoted(e.request_transform_status, out);
+  c.Put("\" \"");
+  Status(e.target_status, c);
+  c.Put("\" ");
+  Quoted(e.classification, c);
+  c.Put(' ');
+  Quoted(e.classification_reason, c);
+  c.Put(' ');
+  c.TraceId(e.conn_trace_id);
+  c.Put(' ');
+  Quoted(e.transformed_host, c);
+  c.Put(' ');
+  Quoted(e.transformed_uri, c);
+  c.Put(' ');
+  Quoted(e.request_transform_status, c);
 }
 
 }  // namespace
 
+size_t AccessLogLineBound(const AccessLogEntry& e) {
+  // Every value a field can take apart from the views: three addresses, two times, three
+  // durations, eight integers, the trace id, and fewer than 128 separators, quotes and dashes.
+  constexpr size_t kFixed = 3 * kMaxAddressChars + 2 * kIsoTimeChars + 3 * kMaxSecondsChars +
+                            8 * kMaxIntChars + kTraceIdChars + 128;
+  size_t views = 0;
+  for (std::string_view v : {e.type,
+                             e.elb,
+                             e.method,
+                             e.scheme,
+                             e.host,
+                             e.request_target,
+                             e.version,
+                             e.user_agent,
+                             e.ssl_cipher,
+                             e.ssl_protocol,
+                             e.target_group_arn,
+                             e.trace_id,
+                             e.domain_name,
+                             e.chosen_cert_arn,
+                             e.actions_executed,
+                             e.redirect_url,
+                             e.error_reason,
+                             e.classification,
+                             e.classification_reason,
+                             e.transformed_host,
+                             e.transformed_uri,
+                             e.request_transform_status}) {
+    views += v.size();
+  }
+  return kFixed + kEscapeGrowth * views;
+}
+
+size_t WriteAccessLogLine(const AccessLogEntry& e, char* out) {
+  LogCursor c(out);
+  ExchangeFields(e, c);
+  c.Put(' ');
+  RequestFields(e, c);
+  c.Put(' ');
+  OutcomeFields(e, c);
+  c.Put('\n');
+  return static_cast<size_t>(c.position() - out);
+}
+
 void AppendAccessLogLine(const AccessLogEntry& e, std::string* out) {
-  AppendExchangeFields(e, out);
-  out->push_back(' ');
-  AppendRequestFields(e, out);
-  out->push_back(' ');
-  AppendOutcomeFields(e, out);
-  out->push_back('\n');
+  const size_t old = out->size();
+  out->resize(old + AccessLogLineBound(e));
+  out->resize(old + WriteAccessLogLine(e, out->data() + old));
 }
 
 }  // namespace sluice::observe

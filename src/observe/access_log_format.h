@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "base/ip_address.h"
+#include "observe/log_cursor.h"
 
 namespace sluice::observe {
 
@@ -58,6 +59,11 @@ struct AccessLogEntry {
   std::string_view request_transform_status;
 };
 
+// Room the entry's line takes at most, newline included.
+size_t AccessLogLineBound(const AccessLogEntry& e);
+// Writes the line and its newline at `out`, which has room for AccessLogLineBound(e) bytes;
+// returns its length. The worker's path: no allocation, no capacity check per piece.
+size_t WriteAccessLogLine(const AccessLogEntry& e, char* out);
 // Appends the entry and a newline.
 void AppendAccessLogLine(const AccessLogEntry& e, std::string* out);
 
@@ -66,10 +72,7 @@ void AppendAccessLogLine(const AccessLogEntry& e, std::string* out);
 // "2018-07-02T22:23:00.186641Z" for a time in µs since the epoch (UTC; no time zone lookup,
 // no lock).
 void AppendIsoTime(int64_t unix_us, std::string* out);
-// How a client-controlled value is escaped (see the file comment): a byte outside printable
-// ASCII and a double quote always become \xHH; a backslash too, except in a distinguished
-// name (RFC 2253 escapes, kept as ALB writes them); a space only in an unquoted token.
-enum class Escaping { kQuoted, kToken, kDistinguishedName };
+// How a client-controlled value is escaped: Escaping (observe/log_cursor.h).
 void AppendEscaped(std::string_view value, Escaping how, std::string* out);
 // An unquoted field: the value as a token, or "-" when empty.
 void AppendTokenOrDash(std::string_view value, std::string* out);

@@ -2,14 +2,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libdeflate.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "observe/access_log_format.h"
 
@@ -17,7 +18,12 @@ namespace sluice::observe {
 
 namespace {
 
-constexpr size_t kOutChunk = 64 * 1024;
+// A file is a series of gzip members (RFC 1952 §2.2), each compressing this much of its
+// entries (a little more: the last entry is never split). libdeflate compresses a buffer in
+// one call; with zlib's stream this writer spent ~2.3 times the instructions (decision 0027).
+constexpr size_t kMemberInput = 128 * 1024;
+// Level 1: the writer shares the cores with the workers.
+constexpr int kCompressionLevel = 1;
 
 int64_t RealTimeMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -90,9 +96,8 @@ struct AccessLogWriter::OpenFile {
   std::string partial_path;
   int fd = -1;
   bool failed = false;
-  bool deflating = false;
-  z_stream z{};
-  std::unique_ptr<char[]> out;
+  std::string member;           // entries not yet compressed (< kMemberInput + one entry)
+  uint64_t member_entries = 0;  // how many (counted written; dropped if the member fails)
 };
 
 AccessLogWriter::AccessLogWriter(std::vector<LogRing*> rings) : rings_(std::move(rings)) {
@@ -100,14 +105,15 @@ AccessLogWriter::AccessLogWriter(std::vector<LogRing*> rings) : rings_(std::move
     random_state_ = static_cast<uint64_t>(RealTimeMs()) ^ static_cast<uint64_t>(getpid());
   }
   random_state_ |= 1;
+  compressor_ = libdeflate_alloc_compressor(kCompressionLevel);
 }
 
 AccessLogWriter::~AccessLogWriter() {
   Stop();
   for (auto& [key, f] : files_) {  // not finished (RunOnce without Finish): abandon
-    if (f->deflating) deflateEnd(&f->z);
     if (f->fd >= 0) close(f->fd);
   }
+  if (compressor_ != nullptr) libdeflate_free_compressor(compressor_);
 }
 
 void AccessLogWriter::SetDestinations(std::map<uint64_t, LogDestination> destinations) {
@@ -214,13 +220,7 @@ AccessLogWriter::OpenFile* AccessLogWriter::FileFor(uint64_t key, int64_t now_un
     Fail(*raw, "cannot open " + raw->partial_path, errno);
     return raw;
   }
-  // windowBits 15 + 16: a gzip wrapper. Level 1: the writer shares the cores with workers.
-  if (deflateInit2(&raw->z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    Fail(*raw, "zlib cannot start a stream for " + raw->partial_path, ENOMEM);
-    return raw;
-  }
-  raw->deflating = true;
-  raw->out = std::unique_ptr<char[]>(new char[kOutChunk]);
+  raw->member.reserve(kMemberInput);
   return raw;
 }
 
@@ -230,39 +230,44 @@ void AccessLogWriter::Write(uint64_t key, std::string_view entry, int64_t now_un
     dropped_error_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  f->z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(entry.data()));
-  f->z.avail_in = static_cast<uInt>(entry.size());
-  while (f->z.avail_in > 0) {
-    f->z.next_out = reinterpret_cast<Bytef*>(f->out.get());
-    f->z.avail_out = kOutChunk;
-    deflate(&f->z, Z_NO_FLUSH);
-    const size_t produced = kOutChunk - f->z.avail_out;
-    if (produced > 0 && !WriteAll(f->fd, f->out.get(), produced)) {
-      Fail(*f, "cannot write " + f->partial_path, errno);
-      dropped_error_.fetch_add(1, std::memory_order_relaxed);
-      return;
+  f->member.append(entry);
+  ++f->member_entries;
+  written_.fetch_add(1, std::memory_order_relaxed);
+  if (f->member.size() >= kMemberInput) WriteMember(*f);
+}
+
+void AccessLogWriter::WriteMember(OpenFile& f) {
+  if (f.member.empty()) return;
+  const uint64_t entries = std::exchange(f.member_entries, 0);
+  bool ok = !f.failed;
+  if (ok && compressor_ == nullptr) {
+    Fail(f, "libdeflate cannot allocate a compressor for " + f.partial_path, ENOMEM);
+    ok = false;
+  }
+  if (ok) {
+    const size_t bound = libdeflate_gzip_compress_bound(compressor_, f.member.size());
+    if (compressed_.size() < bound) compressed_.resize(bound);
+    const size_t n = libdeflate_gzip_compress(compressor_, f.member.data(), f.member.size(),
+                                              compressed_.data(), compressed_.size());
+    if (n == 0) {  // cannot happen with the bound's room; not written rather than cut
+      Fail(f, "libdeflate could not compress into " + f.partial_path, EIO);
+      ok = false;
+    } else if (!WriteAll(f.fd, compressed_.data(), n)) {
+      Fail(f, "cannot write " + f.partial_path, errno);
+      ok = false;
     }
   }
-  written_.fetch_add(1, std::memory_order_relaxed);
+  f.member.clear();
+  if (!ok) {  // counted written when taken in; lost with their member after all
+    written_.fetch_sub(entries, std::memory_order_relaxed);
+    dropped_error_.fetch_add(entries, std::memory_order_relaxed);
+  }
+  // A large last entry does not pin its buffer for the writer's life.
+  if (compressed_.size() > 2 * kMemberInput) std::vector<char>().swap(compressed_);
 }
 
 void AccessLogWriter::Complete(uint64_t key, OpenFile& f, int64_t now_unix_ms) {
-  if (!f.failed && f.deflating) {
-    int rc = Z_OK;
-    while (rc != Z_STREAM_END) {
-      f.z.next_out = reinterpret_cast<Bytef*>(f.out.get());
-      f.z.avail_out = kOutChunk;
-      rc = deflate(&f.z, Z_FINISH);
-      const size_t produced = kOutChunk - f.z.avail_out;
-      if ((rc != Z_OK && rc != Z_STREAM_END) ||
-          (produced > 0 && !WriteAll(f.fd, f.out.get(), produced))) {
-        Fail(f, "cannot write " + f.partial_path, rc == Z_STREAM_ERROR ? EIO : errno);
-        break;
-      }
-    }
-  }
-  if (f.deflating) deflateEnd(&f.z);
-  f.deflating = false;
+  WriteMember(f);
   if (f.fd >= 0 && close(f.fd) != 0 && !f.failed) Fail(f, "cannot close " + f.partial_path, errno);
   f.fd = -1;
   if (f.failed) {

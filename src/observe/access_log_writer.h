@@ -5,6 +5,8 @@
 //     <account>_elasticloadbalancing_<region>_app.<name>.<id>_<end>_<node-ip>_<random>.log.gz
 // A file is written under <dir>/.sluice-partial/ while its interval runs and renamed into
 // place when the interval ends (or the writer stops), so readers only ever see whole files.
+// Each file is a series of gzip members of ~128 KiB of entries each (RFC 1952 §2.2: gzip,
+// zcat, Python, Java and Athena read them as one stream).
 // Errors (unwritable directory, full disk) never reach the workers: the interval's entries
 // are dropped and counted, one line goes to stderr per interval, and the next interval tries
 // again.
@@ -24,6 +26,8 @@
 #include <vector>
 
 #include "observe/log_ring.h"
+
+struct libdeflate_compressor;
 
 namespace sluice::observe {
 
@@ -97,6 +101,8 @@ class AccessLogWriter {
   struct OpenFile;
   void Write(uint64_t key, std::string_view entry, int64_t now_unix_ms);
   OpenFile* FileFor(uint64_t key, int64_t now_unix_ms);
+  // Compresses the entries the file holds as one gzip member and writes it.
+  void WriteMember(OpenFile& f);
   void Complete(uint64_t key, OpenFile& f, int64_t now_unix_ms);
   void Fail(OpenFile& f, const std::string& what, int err);
   void ApplyDestinations(int64_t now_unix_ms);
@@ -111,6 +117,8 @@ class AccessLogWriter {
   std::vector<uint64_t> retiring_;  // removed by the last SetDestinations; gone after a drain
   std::map<uint64_t, std::unique_ptr<OpenFile>> files_;
   std::string scratch_;
+  libdeflate_compressor* compressor_ = nullptr;  // null: allocation failed (files fail)
+  std::vector<char> compressed_;                 // one member's output
   uint64_t random_state_;
   CompletedFn on_completed_;
 

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 namespace sluice::observe {
@@ -32,8 +33,15 @@ class TempDir {
 };
 
 LogDestination Dest(const std::string& dir) {
-  return LogDestination{dir,   "pre/fix",          "123456789012", "eu-west-3",
-                        "web", "0123456789abcdef", "10.0.0.5"};
+  LogDestination d;
+  d.directory = dir;
+  d.prefix = "pre/fix";
+  d.account = "123456789012";
+  d.region = "eu-west-3";
+  d.lb_name = "web";
+  d.lb_id = "0123456789abcdef";
+  d.node_ip = "10.0.0.5";
+  return d;
 }
 
 std::vector<fs::path> LogFiles(const std::string& dir) {
@@ -225,6 +233,57 @@ TEST(AccessLogWriter, ALogOnAndOffBetweenTwoRoundsKeepsItsEntries) {
   w.Finish(kNow + 300);
   EXPECT_EQ(LogFiles(tmp.path()).size(), 2u);
   EXPECT_EQ(w.stats().dropped_error, 0u);
+}
+
+// gzip members in one file (RFC 1952 §2.2), counted with zlib's own reader.
+size_t GzipMembers(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 16) != Z_OK) return 0;
+  z.next_in = reinterpret_cast<Bytef*>(data.data());
+  z.avail_in = static_cast<uInt>(data.size());
+  size_t members = 0;
+  char out[65536];
+  while (z.avail_in > 0) {
+    z.next_out = reinterpret_cast<Bytef*>(out);
+    z.avail_out = sizeof(out);
+    const int rc = inflate(&z, Z_NO_FLUSH);
+    if (rc == Z_STREAM_END) {
+      ++members;
+      inflateReset(&z);
+    } else if (rc != Z_OK) {
+      break;
+    }
+  }
+  inflateEnd(&z);
+  return members;
+}
+
+// An interval's entries beyond one member's input (128 KiB) go out as several members; every
+// reader that follows RFC 1952 (gzread here, gzip -d, Python's gzip) sees one stream.
+TEST(AccessLogWriter, LargeIntervalIsSeveralMembersReadAsOne) {
+  TempDir tmp;
+  LogRing ring(1 << 16);
+  AccessLogWriter w({&ring});
+  w.SetDestinations({{7, Dest(tmp.path())}});
+  std::string want;
+  for (int round = 0; round < 20; ++round) {
+    for (int i = 0; i < 100; ++i) {
+      std::string e = "http 2026-12-04T10:00:00.000000Z entry " + std::to_string(round * 100 + i) +
+                      " " + std::string(150, 'x') + "\n";
+      ASSERT_TRUE(ring.Push(7, e));
+      want += e;
+    }
+    w.RunOnce(kNow);
+  }
+  w.Finish(kNow + 1000);
+  std::vector<fs::path> files = LogFiles(tmp.path());
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(Gunzip(files[0]), want);
+  EXPECT_GE(GzipMembers(files[0]), 3u);  // ~390 KiB of entries
+  EXPECT_LT(fs::file_size(files[0]), want.size() / 4);
+  EXPECT_EQ(w.stats().written, 2000u);
 }
 
 TEST(AccessLogWriter, ThreadDrainsWhileAProducerPushes) {

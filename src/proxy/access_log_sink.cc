@@ -101,9 +101,14 @@ observe::AccessLogEntry ToAccessLogEntry(const ExchangeRecord& r) {
 
 void AccessLogSink::OnExchangeDone(const ExchangeRecord& record) {
   if (record.listener == nullptr || record.listener->access_log_key == 0) return;
-  line_.clear();
-  observe::AppendAccessLogLine(ToAccessLogEntry(record), &line_);
-  ring_->Push(record.listener->access_log_key, line_);
+  const observe::AccessLogEntry entry = ToAccessLogEntry(record);
+  const size_t bound = observe::AccessLogLineBound(entry);
+  // Grown to the longest entry seen, never per entry (resize would clear what it keeps).
+  if (line_.size() < bound) line_.resize(bound);
+  const size_t n = observe::WriteAccessLogLine(entry, line_.data());
+  ring_->Push(record.listener->access_log_key, std::string_view(line_.data(), n));
+  // An entry of a huge request head does not pin its buffer for the worker's life.
+  if (line_.size() > kKeptLineBytes) std::string().swap(line_);
 }
 
 }  // namespace sluice::proxy

@@ -20,7 +20,9 @@ class AccessLogSink final : public ExchangeSink {
 
  private:
   observe::LogRing* ring_;
-  std::string line_;  // capacity reused
+  // The line is written here, then copied into the ring; kept up to kKeptLineBytes.
+  static constexpr size_t kKeptLineBytes = size_t{64} << 10;
+  std::string line_;
 };
 
 // The access-log entry of an exchange (pure; views into `record`). Exposed for tests.

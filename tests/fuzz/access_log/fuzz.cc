@@ -3,10 +3,12 @@
 // Host, User-Agent, trace id, SNI name, transformed host and URI, certificate subject), and
 // whatever they hold, each formatted line must keep ALB's shape: exactly one newline, at its
 // end; only printable ASCII; 33 fields with 15 quoted ones (access log), 13 fields with one
-// quoted (connection log), counting spaces outside quotes. A line a client could split or
-// widen would let it forge entries. Traps (abort) on any violation.
+// quoted (connection log), counting spaces outside quotes; the access line stays inside
+// AccessLogLineBound. A line a client could split or widen would let it forge entries.
+// Traps (abort) on any violation.
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,8 +68,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   e.transformed_host = parts[7];
   e.transformed_uri = parts[8];
   e.elb_status = 200;
-  std::string line;
-  sluice::observe::AppendAccessLogLine(e, &line);
+  // Written as the worker writes it: into a buffer of exactly AccessLogLineBound bytes, so
+  // that a bound too small is a heap overflow the sanitizer reports.
+  const size_t bound = sluice::observe::AccessLogLineBound(e);
+  std::unique_ptr<char[]> buf(new char[bound]);
+  const std::string line(buf.get(), sluice::observe::WriteAccessLogLine(e, buf.get()));
   size_t fields = 0, quoted = 0;
   Shape(line, &fields, &quoted);
   // The request's three parts never hold an unescaped space: 33 fields always (an empty
