@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 JOBS=$(nproc)
 
-step() { printf '\n=== %s ===\n' "$*"; }
+step() { printf '\n=== %s (%s) ===\n' "$*" "$(date -u +%H:%M:%S)"; }
 # quiet LOG CMD...: runs CMD with its output in LOG; prints LOG's last lines only on failure.
 quiet() {
   local log=$1
@@ -36,7 +36,8 @@ tail -n 3 build-asan/ctest.log
 
 # The workers, the health checker thread, the admin thread and the reload path share state only
 # through atomics, mutex-guarded mailboxes and published snapshots; TSan checks that the unit
-# tests see no data race. -O1 -g: a quarter less compile time than -O2, and stacks
+# tests see no data race (the test binaries of threaded code only: SLUICE_TSAN_SKIP in
+# CMakeLists.txt names the single-threaded directories it leaves out). -O1 -g: a quarter less compile time than -O2, and stacks
 # that still name the lines. No suppressions: every report fails the step.
 step "unit tests under TSan"
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
