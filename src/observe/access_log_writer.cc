@@ -98,6 +98,7 @@ struct AccessLogWriter::OpenFile {
   bool failed = false;
   std::string member;           // entries not yet compressed (< kMemberInput + one entry)
   uint64_t member_entries = 0;  // how many (counted written; dropped if the member fails)
+  uint64_t file_entries = 0;    // counted written in this file (dropped if it is removed)
 };
 
 AccessLogWriter::AccessLogWriter(std::vector<LogRing*> rings) : rings_(std::move(rings)) {
@@ -232,6 +233,7 @@ void AccessLogWriter::Write(uint64_t key, std::string_view entry, int64_t now_un
   }
   f->member.append(entry);
   ++f->member_entries;
+  ++f->file_entries;
   written_.fetch_add(1, std::memory_order_relaxed);
   if (f->member.size() >= kMemberInput) WriteMember(*f);
 }
@@ -261,6 +263,7 @@ void AccessLogWriter::WriteMember(OpenFile& f) {
   if (!ok) {  // counted written when taken in; lost with their member after all
     written_.fetch_sub(entries, std::memory_order_relaxed);
     dropped_error_.fetch_add(entries, std::memory_order_relaxed);
+    f.file_entries -= entries;
   }
   // A large last entry does not pin its buffer for the writer's life.
   if (compressed_.size() > 2 * kMemberInput) std::vector<char>().swap(compressed_);
@@ -271,7 +274,7 @@ void AccessLogWriter::Complete(uint64_t key, OpenFile& f, int64_t now_unix_ms) {
   if (f.fd >= 0 && close(f.fd) != 0 && !f.failed) Fail(f, "cannot close " + f.partial_path, errno);
   f.fd = -1;
   if (f.failed) {
-    unlink(f.partial_path.c_str());
+    Discard(f);
     return;
   }
   static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -287,11 +290,19 @@ void AccessLogWriter::Complete(uint64_t key, OpenFile& f, int64_t now_unix_ms) {
   const std::string dir = final_path.substr(0, final_path.rfind('/'));
   if (!MakeDirs(dir) || rename(f.partial_path.c_str(), final_path.c_str()) != 0) {
     Fail(f, "cannot move the log into " + dir, errno);
-    unlink(f.partial_path.c_str());
+    Discard(f);
     return;
   }
   files_done_.fetch_add(1, std::memory_order_relaxed);
   if (on_completed_) on_completed_(f.destination, final_path);
+}
+
+void AccessLogWriter::Discard(OpenFile& f) {
+  unlink(f.partial_path.c_str());
+  // Its entries were counted written as they went in; none of them reaches a reader.
+  const uint64_t entries = std::exchange(f.file_entries, 0);
+  written_.fetch_sub(entries, std::memory_order_relaxed);
+  dropped_error_.fetch_add(entries, std::memory_order_relaxed);
 }
 
 void AccessLogWriter::Fail(OpenFile& f, const std::string& what, int err) {

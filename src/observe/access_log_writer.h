@@ -105,6 +105,8 @@ class AccessLogWriter {
   void WriteMember(OpenFile& f);
   void Complete(uint64_t key, OpenFile& f, int64_t now_unix_ms);
   void Fail(OpenFile& f, const std::string& what, int err);
+  // Removes a failed file; its entries move from written to dropped.
+  void Discard(OpenFile& f);
   void ApplyDestinations(int64_t now_unix_ms);
   void RetireGone(int64_t now_unix_ms);
 

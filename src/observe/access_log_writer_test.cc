@@ -286,6 +286,30 @@ TEST(AccessLogWriter, LargeIntervalIsSeveralMembersReadAsOne) {
   EXPECT_EQ(w.stats().written, 2000u);
 }
 
+// A file that fails at its end (here: its date directory cannot be made) loses every entry
+// it held, those of members already written included: they are counted dropped, not
+// written.
+TEST(AccessLogWriter, AFileLostAtItsEndCountsAllItsEntriesDropped) {
+  TempDir tmp;
+  LogRing ring(1 << 16);
+  AccessLogWriter w({&ring});
+  w.SetDestinations({{7, Dest(tmp.path())}});
+  for (int round = 0; round < 6; ++round) {  // ~170 KiB: one member written mid-interval
+    for (int i = 0; i < 200; ++i) ASSERT_TRUE(ring.Push(7, std::string(140, 'x') + "\n"));
+    w.RunOnce(kNow);
+  }
+  EXPECT_EQ(w.stats().written, 1200u);
+  // The prefix directory ("pre/fix") becomes a file: the completed file cannot move in.
+  fs::create_directories(tmp.path() + "/pre");
+  std::ofstream(tmp.path() + "/pre/fix") << "not a directory";
+  w.Finish(kNow + 1000);
+  AccessLogStats s = w.stats();
+  EXPECT_EQ(s.written, 0u);
+  EXPECT_EQ(s.dropped_error, 1200u);
+  EXPECT_EQ(s.errors, 1u);
+  EXPECT_TRUE(LogFiles(tmp.path()).empty());
+}
+
 TEST(AccessLogWriter, ThreadDrainsWhileAProducerPushes) {
   TempDir tmp;
   LogRing ring(1 << 14);

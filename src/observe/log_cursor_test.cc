@@ -106,7 +106,7 @@ TEST(LogCursor, AccessLogLineStaysInsideItsBound) {
   e.request_unix_us = INT64_MIN + 1;
   e.request_processing_ms = e.target_processing_ms = e.response_processing_ms = INT64_MAX;
   e.elb_status = e.target_status = INT_MAX;
-  e.received_bytes = e.sent_bytes = UINT64_MAX;
+  e.received_bytes = e.sent_bytes = INT64_MAX;  // 19 digits (UINT64_MAX would print -1)
   e.port = INT_MIN;
   e.matched_rule_priority = INT_MAX;
   e.conn_trace_id[0] = e.conn_trace_id[1] = UINT64_MAX;
