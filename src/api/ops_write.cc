@@ -162,8 +162,9 @@ ApiResult<OperationOutput> CreateTargetGroup(const CallContext& c) {
   if (!port.value()) return SenderError("ValidationError", "A port must be specified");
   tg.port = *port.value();
   tg.health_check.protocol = tg.protocol;
-  if (tg.protocol == "TCP" || tg.protocol == "TLS" || tg.protocol == "UDP" ||
-      tg.protocol == "TCP_UDP") {
+  const bool network = tg.protocol == "TCP" || tg.protocol == "TLS" || tg.protocol == "UDP" ||
+                       tg.protocol == "TCP_UDP";
+  if (network) {
     // A network load balancer's group, with NLB's defaults as the config file gives them
     // (reference §8.7, §8.6, §8.2): TCP checks with a 10 s timeout, source-IP stickiness
     // type, and a UDP group's deregistered flows terminated.
@@ -177,6 +178,10 @@ ApiResult<OperationOutput> CreateTargetGroup(const CallContext& c) {
   if (grpc) tg.health_check.path = config::kGrpcHealthCheckPath;
   auto hc = ReadHealthCheck(c.params, grpc, &tg.health_check);
   if (!hc.ok()) return hc.error();
+  if (network && tg.health_check.protocol == "HTTP" &&
+      c.params.Get("HealthCheckTimeoutSeconds") == nullptr) {
+    tg.health_check.timeout_seconds = 6;  // NLB's default for HTTP checks (reference §8.7)
+  }
   auto it = std::find_if(c.config.target_groups.begin(), c.config.target_groups.end(),
                          [&](const config::TargetGroup& g) { return g.name == tg.name; });
   XmlWriter w;

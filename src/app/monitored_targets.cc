@@ -100,6 +100,7 @@ std::vector<observe::TargetGroupHealthCount> HealthCounts(
     observe::TargetGroupHealthCount c;
     c.dimension = config::TargetGroupDimension(g.group);
     c.network = slots.IsNetworkTargetGroup(g.group);
+    c.check_packets = g.check_packets;
     for (const health::TargetHealthRow& t : g.targets) {
       if (t.state == health::TargetState::kHealthy) ++c.healthy;
       if (t.state == health::TargetState::kUnhealthy) ++c.unhealthy;

@@ -15,6 +15,7 @@ struct Error {
   ErrorSource source = ErrorSource::kInternal;
   std::string message;
   bool retryable = false;  // true when repeating the operation cannot cause a second side effect
+  int code = 0;            // the errno of the system call that failed, else 0
 };
 
 // Result<T>: either a T or an Error. Cheap to move; check ok() before value().

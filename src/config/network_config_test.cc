@@ -172,6 +172,27 @@ TEST(NetworkConfig, HttpChecksOfNetworkGroupsMatch200To399UnlessTold) {
   testing::ExpectRoundTrip(told);
 }
 
+TEST(NetworkConfig, NetworkChecksTimeOutAfter6SecondsOverHttpAnd10Otherwise) {
+  // Reference §8.7 / §2.3: NLB's HTTP checks default to a 6 s timeout, TCP and HTTPS to 10.
+  EXPECT_EQ(MustLoad(kNetwork).target_groups[0].health_check.timeout_seconds, 10);
+  const std::string check = "    Port: 6432\n    HealthCheckProtocol: ";
+  Config http = MustLoad(With("    Port: 6432\n", check + "HTTP\n"));
+  EXPECT_EQ(http.target_groups[0].health_check.timeout_seconds, 6);
+  testing::ExpectRoundTrip(http);
+  Config https = MustLoad(With("    Port: 6432\n", check + "HTTPS\n"));
+  EXPECT_EQ(https.target_groups[0].health_check.timeout_seconds, 10);
+  // The default is what the interval is compared with: 7 s fits over HTTP, not over TCP.
+  Config seven =
+      MustLoad(With("    Port: 6432\n", check + "HTTP\n    HealthCheckIntervalSeconds: 7\n"));
+  EXPECT_EQ(seven.target_groups[0].health_check.timeout_seconds, 6);
+  EXPECT_THAT(
+      Errors(With("    Port: 6432\n", "    Port: 6432\n    HealthCheckIntervalSeconds: 7\n")),
+      ElementsAre(HasSubstr("health check interval 7 must be greater than the timeout 10")));
+  Config told =
+      MustLoad(With("    Port: 6432\n", check + "HTTP\n    HealthCheckTimeoutSeconds: 3\n"));
+  EXPECT_EQ(told.target_groups[0].health_check.timeout_seconds, 3);
+}
+
 TEST(NetworkConfig, ANetworkLoadBalancerTakesOnlyItsOwnAttributes) {
   Config c = MustLoad(With("    Type: network\n",
                            "    Type: network\n    Attributes: {deletion_protection.enabled: "

@@ -64,6 +64,10 @@ constexpr std::string_view kNetworkMetrics[] = {
     "TCP_ELB_Reset_Count",
     "TCP_Target_Reset_Count",
     "UnhealthyRoutingFlowCount",
+    "ProcessedPackets",
+    "PortAllocationErrorCount",
+    "PeakBytesPerSecond",
+    "PeakPacketsPerSecond",
     "HealthyHostCount",
     "UnHealthyHostCount",
 };

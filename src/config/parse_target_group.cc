@@ -483,6 +483,12 @@ void ParseTargetGroup(Reader& r, const Field& item, TargetGroup* out,
       ip_targets = false;
     }
   }
+  // NLB's HTTP checks time out after 6 s, its TCP and HTTPS checks after 10 (§8.7); set
+  // before the checks are read, which compare the timeout with the interval.
+  if (Field hp = m.Get("HealthCheckProtocol"); IsNetworkProtocol(out->protocol) && hp.present &&
+                                               hp.node.IsScalar() && hp.node.Scalar() == "HTTP") {
+    out->health_check.timeout_seconds = 6;
+  }
   ParseHealthCheck(r, m, out->protocol_version == "GRPC", &out->health_check);
   Field attributes = m.Get("Attributes");
   ParseAttributes(r, attributes, out->protocol, &out->attributes);

@@ -140,7 +140,13 @@ std::vector<TargetGroupHealth> HealthChecker::Report() const {
     std::lock_guard<std::mutex> lock(impl_->mu);
     r = impl_->report;
   }
-  return *r;  // copied outside the lock
+  std::vector<TargetGroupHealth> copy = *r;  // copied outside the lock
+  std::lock_guard<std::mutex> lock(impl_->packets_mu);
+  for (TargetGroupHealth& g : copy) {
+    auto it = impl_->packets_by_group.find(g.group);
+    if (it != impl_->packets_by_group.end()) g.check_packets = it->second->load();
+  }
+  return copy;
 }
 
 CheckerStats HealthChecker::Stats() const {

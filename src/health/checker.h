@@ -100,6 +100,9 @@ inline const char* StateName(const TargetHealthRow& row, int64_t now_ms) {
 struct TargetGroupHealth {
   std::string group;
   std::vector<TargetHealthRow> targets;
+  // TCP segments the group's checks sent and received since the process started (filled
+  // by Report(); kept across updates): part of a network load balancer's ProcessedPackets.
+  uint64_t check_packets = 0;
 };
 
 struct CheckerOptions {

@@ -55,6 +55,7 @@ class HealthChecker::Impl {
     uint32_t routable = 0;  // its targets whose machine is routable (for slow start)
     std::vector<CheckLogStream> check_logs;  // health-check logs (empty: none)
     std::string log_group_id;
+    std::shared_ptr<std::atomic<uint64_t>> packets;  // packets_by_group's counter for `name`
   };
 
   // A monitored target. Lives in entries_, indexed by position; an update renumbers them.
@@ -168,6 +169,11 @@ class HealthChecker::Impl {
   size_t report_initial = 0;  // rows of `report` in state initial
   bool stopping = false;
   std::thread thread;
+
+  // Each group's check packets by name, kept across updates (a group that comes back goes on
+  // counting). The counters are bumped by the checker thread, read by Report().
+  mutable std::mutex packets_mu;  // guards the map, not the counters
+  std::unordered_map<std::string, std::shared_ptr<std::atomic<uint64_t>>> packets_by_group;
 
   // Counters for Stats(): written by the checker thread, read by any.
   std::atomic<uint64_t> probes_started{0};

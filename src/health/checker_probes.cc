@@ -177,6 +177,10 @@ void HealthChecker::Impl::OnProbeEvents(uint32_t slot, uint32_t events) {
 void HealthChecker::Impl::Finish(uint32_t i, const CheckResult& r) {
   Entry& e = entries_[i];
   Group& g = groups_[e.group];
+  if (e.probe >= 0 && probes_[e.probe].stream) {  // its packets, before the socket goes
+    const net::TcpSegments s = probes_[e.probe].stream->Segments();
+    g.packets->fetch_add(s.in + s.out, std::memory_order_relaxed);
+  }
   ReleaseProbe(e);
   heap_.Erase(i);
   if (check_log_sink && !g.check_logs.empty()) {

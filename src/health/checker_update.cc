@@ -31,6 +31,12 @@ void HealthChecker::Impl::TakeGroups(std::vector<MonitoredGroup>& groups) {
     g.in_use = mg.in_use;
     g.check_logs = std::move(mg.check_logs);
     g.log_group_id = std::move(mg.log_group_id);
+    {
+      std::lock_guard<std::mutex> lock(packets_mu);
+      std::shared_ptr<std::atomic<uint64_t>>& counter = packets_by_group[g.name];
+      if (!counter) counter = std::make_shared<std::atomic<uint64_t>>(0);
+      g.packets = counter;
+    }
     groups_.push_back(std::move(g));
   }
 }

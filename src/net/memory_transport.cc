@@ -22,6 +22,8 @@ struct MemoryTransport::Shared {
   Direction from[2];  // from[i]: written by side i, read by side 1 - i
   MemoryTransport* end[2] = {nullptr, nullptr};
   size_t capacity;
+  uint64_t segments_in[2] = {0, 0};  // keep-alive probes side i received
+  int keepalive_s[2] = {0, 0};       // side i's EnableKeepAlive interval
 };
 
 MemoryTransport::Ends MemoryTransport::Pair(size_t capacity) {
@@ -135,6 +137,18 @@ void MemoryTransport::FailConnect(int err) {
   connect_error_ = err;
   Notify(EPOLLOUT | EPOLLERR | EPOLLHUP);
 }
+
+TcpSegments MemoryTransport::Segments() const { return {shared_->segments_in[side_], 0}; }
+
+bool MemoryTransport::EnableKeepAlive(int interval_s) {
+  if (closed_ || interval_s <= 0) return false;
+  shared_->keepalive_s[side_] = interval_s;
+  return true;
+}
+
+void MemoryTransport::SendKeepAliveProbes(uint64_t n) { shared_->segments_in[1 - side_] += n; }
+
+int MemoryTransport::peer_keepalive_interval_s() const { return shared_->keepalive_s[1 - side_]; }
 
 std::string MemoryTransport::ReadAll() {
   std::string out;

@@ -30,6 +30,8 @@ class MemoryTransport final : public Transport {
   void Close() override;  // as Reset() after ResetOnClose()
   SocketAddress PeerAddress() const override { return peer_address_; }
   SocketAddress LocalAddress() const override { return local_address_; }
+  TcpSegments Segments() const override;
+  bool EnableKeepAlive(int interval_s) override;
 
   // ---- Test controls ----
   // Abortive close (a TCP reset): the peer's next read and write fail with ECONNRESET.
@@ -50,6 +52,11 @@ class MemoryTransport final : public Transport {
   // True once the peer shut down its writing side or closed and every byte was read.
   bool at_eof() const;
   bool closed() const { return closed_; }
+  // This end sends `n` TCP keep-alive probes: no bytes, but the other end's Segments()
+  // counts them as received, as a kernel would.
+  void SendKeepAliveProbes(uint64_t n);
+  // The keep-alive interval the other end asked for (EnableKeepAlive), 0 if none.
+  int peer_keepalive_interval_s() const;
 
  private:
   struct Shared;

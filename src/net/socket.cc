@@ -13,8 +13,9 @@ namespace sluice::net {
 namespace {
 
 Error SysError(const char* what, const SocketAddress& a) {
+  const int code = errno;
   return Error{ErrorSource::kInternal,
-               std::string(what) + " " + a.ToString() + ": " + std::strerror(errno), false};
+               std::string(what) + " " + a.ToString() + ": " + std::strerror(code), false, code};
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include <cerrno>
 #include <string>
 
 #include "base/ip_address.h"
@@ -33,6 +34,14 @@ Result<bool> CheckNoOtherListener(const SocketAddress& address, bool datagram = 
 // A non-blocking UDP socket connected to `address` (it then receives only that peer's
 // datagrams, and ICMP errors for what it sent). `source`: see ConnectNonBlocking.
 Result<int> ConnectDatagram(const SocketAddress& address, const SocketAddress* source = nullptr);
+
+// True when a ConnectNonBlocking/ConnectDatagram error says no source port could be had
+// towards the target: the ephemeral range is used up for it (EADDRNOTAVAIL; EAGAIN for a
+// datagram socket's automatic bind), or a transparent bind found the client's address and
+// port taken (EADDRINUSE). What the network load balancer counts as PortAllocationErrorCount.
+inline bool IsPortAllocationFailure(const Error& e) {
+  return e.code == EADDRNOTAVAIL || e.code == EADDRINUSE || e.code == EAGAIN;
+}
 
 // Starts a non-blocking connect. Returns the fd; completion is signalled by writability.
 // `source` (preserve_client_ip, reference §8.3): the socket is first bound, transparently,

@@ -1,16 +1,20 @@
 // Transparent upstream sockets (preserve_client_ip, reference §8.3) over real loopback
 // sockets: a connect or a datagram from a given source address and port reaches the peer
 // with exactly that address, and an address that is not this host's can be bound. Needs
-// CAP_NET_ADMIN (IP_TRANSPARENT); skipped, saying so, without it.
+// CAP_NET_ADMIN (IP_TRANSPARENT); skipped, saying so, without it. Also the TCP segment counts
+// (TCP_INFO) the network load balancer's ProcessedPackets reads.
 #include "net/socket.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <string>
 
 #include "gtest/gtest.h"
+#include "net/tcp_info.h"
+#include "net/tcp_transport.h"
 
 namespace sluice::net {
 namespace {
@@ -110,7 +114,77 @@ TEST(TransparentSocket, ATakenClientPortFailsTheConnectAsAnUpstreamError) {
   EXPECT_EQ(fd.error().source, ErrorSource::kUpstream);
   EXPECT_NE(fd.error().message.find("bind to the client's address 127.0.0.9:"), std::string::npos)
       << fd.error().message;
+  // What a network load balancer counts as PortAllocationErrorCount.
+  EXPECT_EQ(fd.error().code, EADDRINUSE);
+  EXPECT_TRUE(IsPortAllocationFailure(fd.error()));
   close(listener.value());
+}
+
+// A connected loopback pair: `client` (ConnectNonBlocking's) and `accepted`; the listener is
+// closed once the pair is up. Fds of -1 when something failed (reported).
+struct LoopbackPair {
+  int client = -1;
+  int accepted = -1;
+};
+LoopbackPair Connected() {
+  LoopbackPair p;
+  auto listener = Listen(Addr("127.0.0.1", 0));
+  EXPECT_TRUE(listener.ok()) << listener.error().message;
+  if (!listener.ok()) return p;
+  auto fd = ConnectNonBlocking(LocalOf(listener.value()));
+  EXPECT_TRUE(fd.ok()) << fd.error().message;
+  if (fd.ok()) p.client = fd.value();
+  for (int i = 0; i < 1000 && p.client >= 0 && p.accepted < 0; ++i) {
+    p.accepted = accept4(listener.value(), nullptr, nullptr, 0);
+    if (p.accepted < 0) usleep(1000);
+  }
+  close(listener.value());
+  return p;
+}
+
+TEST(TcpSegments, CountWhatTheSocketReceivedAndSent) {
+  const auto [client, accepted] = Connected();
+  ASSERT_GE(accepted, 0);
+  const TcpSegments before = ReadTcpSegments(accepted);
+  EXPECT_GE(before.in, 2u);  // SYN and the handshake's ACK
+  ASSERT_EQ(send(client, "ping", 4, MSG_NOSIGNAL), 4);
+  char buf[8];
+  ssize_t n = -1;
+  for (int i = 0; i < 1000 && n < 0; ++i) {
+    n = recv(accepted, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n < 0) usleep(1000);
+  }
+  EXPECT_EQ(n, 4);
+  const TcpSegments after = ReadTcpSegments(accepted);
+  EXPECT_GE(after.in, before.in + 1);
+  EXPECT_GE(ReadTcpSegments(client).out, after.in);  // the connector sent all of them
+  // Not a TCP socket, or no socket at all: nothing counted.
+  int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  EXPECT_EQ(ReadTcpSegments(udp).in, 0u);
+  EXPECT_EQ(ReadTcpSegments(-1).out, 0u);
+  close(udp);
+  close(accepted);
+  close(client);
+}
+
+// What FlowKeepAlive (proxy/flow_keepalive.h) relies on: a keep-alive probe carries no data
+// and is answered by the kernel, but the receiving socket counts it as a segment in; and
+// TcpTransport::EnableKeepAlive makes the kernel send them.
+TEST(TcpSegments, KeepAliveProbesCountAsSegmentsReceived) {
+  const auto [client, accepted] = Connected();
+  ASSERT_GE(accepted, 0);
+  const TcpSegments before = ReadTcpSegments(accepted);
+  TcpTransport sender(client);  // owns and closes the socket
+  ASSERT_TRUE(sender.EnableKeepAlive(1));
+  TcpSegments now = before;
+  for (int i = 0; i < 400 && now.in < before.in + 2; ++i) {
+    usleep(10000);
+    now = ReadTcpSegments(accepted);
+  }
+  EXPECT_GE(now.in, before.in + 2) << "no keep-alive probe counted within 4 s";
+  char byte;
+  EXPECT_EQ(recv(accepted, &byte, 1, MSG_DONTWAIT), -1);  // and no data with them
+  close(accepted);
 }
 
 }  // namespace

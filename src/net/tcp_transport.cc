@@ -1,5 +1,7 @@
 #include "net/tcp_transport.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -53,6 +55,14 @@ void TcpTransport::ResetOnClose() {
   // gone), the close sends FIN instead, which ends the stream all the same.
   linger abort{1, 0};
   if (fd_ >= 0) (void)setsockopt(fd_, SOL_SOCKET, SO_LINGER, &abort, sizeof(abort));
+}
+
+bool TcpTransport::EnableKeepAlive(int interval_s) {
+  if (fd_ < 0 || interval_s <= 0) return false;
+  const int on = 1;
+  return setsockopt(fd_, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) == 0 &&
+         setsockopt(fd_, IPPROTO_TCP, TCP_KEEPIDLE, &interval_s, sizeof(interval_s)) == 0 &&
+         setsockopt(fd_, IPPROTO_TCP, TCP_KEEPINTVL, &interval_s, sizeof(interval_s)) == 0;
 }
 
 void TcpTransport::Close() {

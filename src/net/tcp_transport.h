@@ -35,6 +35,8 @@ class TcpTransport final : public Transport {
   SocketAddress PeerAddress() const override;
   SocketAddress LocalAddress() const override;
   int SpliceFd() const override { return fd_; }
+  TcpSegments Segments() const override { return ReadTcpSegments(fd_); }
+  bool EnableKeepAlive(int interval_s) override;
 
   int fd() const { return fd_; }
 

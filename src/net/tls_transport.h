@@ -44,6 +44,8 @@ class TlsTransport final : public Transport, public EventHandler {
   void Close() override;
   SocketAddress PeerAddress() const override { return tcp_.PeerAddress(); }
   SocketAddress LocalAddress() const override { return tcp_.LocalAddress(); }
+  TcpSegments Segments() const override { return tcp_.Segments(); }
+  bool EnableKeepAlive(int interval_s) override { return tcp_.EnableKeepAlive(interval_s); }
   std::string_view TlsVersion() const override;
   std::string_view TlsCipher() const override;
   std::string_view TlsServerName() const override;

@@ -20,6 +20,7 @@
 
 #include "base/ip_address.h"
 #include "base/result.h"
+#include "net/tcp_info.h"
 
 struct ssl_st;  // OpenSSL's SSL
 
@@ -123,6 +124,13 @@ class Transport {
   // The socket under a plain stream, whose bytes may move by splice(2) without passing
   // through this object (net/splice_pipe.h); -1 for TLS and memory streams.
   virtual int SpliceFd() const { return -1; }
+  // The TCP segments the socket under the stream received and sent so far (TCP_INFO); zeros
+  // for memory streams.
+  virtual TcpSegments Segments() const { return {}; }
+  // Makes the socket under the stream send TCP keep-alives once it has been quiet for
+  // `interval_s` seconds, then every `interval_s` (a TLS listener's flows, reference §8.5).
+  // False when there is no socket or the kernel refused.
+  virtual bool EnableKeepAlive(int /*interval_s*/) { return false; }
   // A TLS client stream: `prefix` (copied) goes out in the clear before its first TLS byte —
   // the PROXY protocol header a network load balancer puts in front of a TLS target's stream
   // (reference §8.4). Call before the handshake starts. False for streams without a

@@ -216,6 +216,15 @@ void MetricHistory::Record(int64_t now_s, const MetricTotals& totals) {
         if (delta != 0 || s.kind == SeriesKind::kCounterAlways) s.points[slot] = delta;
         break;
       }
+      case SeriesKind::kRate: {
+        const int64_t seconds = now_s - start;
+        if (seconds <= 0) break;  // a clock stepped back: the increase goes to the next one
+        double delta = total.value - s.last_total;
+        if (delta < 0) delta = total.value;
+        s.last_total = total.value;
+        if (delta != 0) s.points[slot] = delta / static_cast<double>(seconds);
+        break;
+      }
       case SeriesKind::kGauge:
         s.points[slot] = total.value;
         break;

@@ -31,6 +31,8 @@ enum class SeriesKind : uint8_t {
                    // (CloudWatch's "reporting criteria: there is a nonzero value")
   kCounterAlways,  // the same, but a 0 is a data point too (RequestCount: "always reported")
   kGauge,          // the value at the sampling instant (connections, healthy hosts)
+  kRate,           // a cumulative total whose data point is its average increase per second
+                   // over the interval (PeakBytesPerSecond: the Maximum of them is the peak)
   kHistogram,      // TargetResponseTime: per-interval count, sum and bucket counts
 };
 

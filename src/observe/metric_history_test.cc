@@ -85,6 +85,30 @@ TEST(MetricHistory, ACounterThatDidNotMoveHasNoDataPoint) {
   EXPECT_EQ(Stat(r.datapoints[0], "SampleCount"), 1);
 }
 
+TEST(MetricHistory, ARateIsTheIncreasePerSecondAndItsMaximumThePeak) {
+  // PeakBytesPerSecond (§6.2): the highest 10 s average rate. Totals 0 (the first interval,
+  // taken as one resolution long), 1,000, 1,000, 31,000 over 10 s intervals: rates 100,
+  // no data point while nothing moved, 3,000.
+  MetricHistory h(10, 3600);
+  const double totals[] = {0, 1000, 1000, 31000};
+  for (int i = 0; i < 4; ++i) {
+    h.Record(1010 + 10 * i,
+             {Scalar("PeakBytesPerSecond", kLb, SeriesKind::kRate, "Bytes/Second", totals[i])});
+  }
+  StatisticsResult r = Ok(h.Statistics(
+      Ask("PeakBytesPerSecond", 1000, 1060, 60, {"Maximum", "Minimum", "SampleCount"})));
+  ASSERT_EQ(r.datapoints.size(), 1u);
+  EXPECT_EQ(Stat(r.datapoints[0], "Maximum"), 3000);
+  EXPECT_EQ(Stat(r.datapoints[0], "Minimum"), 100);
+  EXPECT_EQ(Stat(r.datapoints[0], "SampleCount"), 2);
+  EXPECT_STREQ(r.datapoints[0].unit, "Bytes/Second");
+  // A late sample (the sampler thread was held up) divides by the seconds that passed.
+  h.Record(1065, {Scalar("PeakBytesPerSecond", kLb, SeriesKind::kRate, "Bytes/Second", 53500)});
+  r = Ok(h.Statistics(Ask("PeakBytesPerSecond", 1040, 1050, 10, {"Maximum"})));
+  ASSERT_EQ(r.datapoints.size(), 1u);
+  EXPECT_EQ(Stat(r.datapoints[0], "Maximum"), 900);
+}
+
 TEST(MetricHistory, GaugesKeepTheirSampledValues) {
   MetricHistory h(10, 3600);
   const double healthy[] = {2, 1, 3};

@@ -1,6 +1,8 @@
 #include "observe/metrics.h"
 
 #include <cstdio>
+#include <string_view>
+#include <unordered_map>
 
 #include "observe/metric_history.h"
 
@@ -57,6 +59,27 @@ bool MetricSlots::IsNetworkTargetGroup(const std::string& name) const {
   auto it = tg_by_name_.find(name);
   return it != tg_by_name_.end() && static_cast<size_t>(it->second) < tg_network_.size() &&
          tg_network_[static_cast<size_t>(it->second)];
+}
+
+std::vector<uint64_t> MetricSlots::CheckPacketsByLoadBalancer(
+    const std::vector<TargetGroupHealthCount>& health) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::unordered_map<std::string_view, size_t> slot_of;
+  for (size_t s = 0; s < tg_dims_.size(); ++s) slot_of.emplace(tg_dims_[s], s);
+  lb_check_packets_.resize(lb_dims_.size());
+  for (const TargetGroupHealthCount& h : health) {
+    if (!h.network) continue;
+    uint64_t& seen = check_packets_seen_[h.dimension];
+    const uint64_t increase = h.check_packets >= seen ? h.check_packets - seen : h.check_packets;
+    seen = h.check_packets;
+    auto it = slot_of.find(h.dimension);
+    if (increase == 0 || it == slot_of.end() || it->second >= tg_lb_.size()) continue;
+    const int lb = tg_lb_[it->second];
+    if (lb >= 0 && static_cast<size_t>(lb) < lb_check_packets_.size()) {
+      lb_check_packets_[static_cast<size_t>(lb)] += increase;
+    }
+  }
+  return lb_check_packets_;
 }
 
 std::vector<std::string> MetricSlots::LoadBalancerDimensions() const {
@@ -145,6 +168,10 @@ const char* MetricName(LbMetric m) {
       return "TargetTLSNegotiationErrorCount";
     case LbMetric::kUnhealthyRoutingFlowCount:
       return "UnhealthyRoutingFlowCount";
+    case LbMetric::kProcessedPackets:
+      return "ProcessedPackets";
+    case LbMetric::kPortAllocationErrorCount:
+      return "PortAllocationErrorCount";
     case LbMetric::kCount:
       break;
   }
@@ -158,54 +185,88 @@ constexpr const char* kNlbPrefix = "AWS_NetworkELB_";
 constexpr const char* kAlbNamespace = "AWS/ApplicationELB";
 constexpr const char* kNlbNamespace = "AWS/NetworkELB";
 
-// An AWS/NetworkELB metric: the sum of up to three per-transport counters (kCount: none).
+// An AWS/NetworkELB metric: the sum of up to three per-transport counters (kCount: none),
+// plus the health checks' packets where `with_checks`. A kRate family is a counter whose
+// history data point is its average rate over the sampling interval (Peak*PerSecond: the
+// Maximum of those is the peak); /metrics leaves it out, Prometheus derives rates itself.
 struct NetworkFamily {
   const char* name;
-  bool gauge;
+  SeriesKind kind;
   const char* unit;
   std::array<LbMetric, 3> parts;
+  bool with_checks = false;
 };
 
 constexpr LbMetric kNo = LbMetric::kCount;
 constexpr NetworkFamily kNetworkFamilies[] = {
     {"ActiveFlowCount",
-     true,
+     SeriesKind::kGauge,
      "Count",
      {LbMetric::kActiveFlowCountTcp, LbMetric::kActiveFlowCountTls, LbMetric::kActiveFlowCountUdp}},
-    {"ActiveFlowCount_TCP", true, "Count", {LbMetric::kActiveFlowCountTcp, kNo, kNo}},
-    {"ActiveFlowCount_TLS", true, "Count", {LbMetric::kActiveFlowCountTls, kNo, kNo}},
-    {"ActiveFlowCount_UDP", true, "Count", {LbMetric::kActiveFlowCountUdp, kNo, kNo}},
+    {"ActiveFlowCount_TCP", SeriesKind::kGauge, "Count", {LbMetric::kActiveFlowCountTcp, kNo, kNo}},
+    {"ActiveFlowCount_TLS", SeriesKind::kGauge, "Count", {LbMetric::kActiveFlowCountTls, kNo, kNo}},
+    {"ActiveFlowCount_UDP", SeriesKind::kGauge, "Count", {LbMetric::kActiveFlowCountUdp, kNo, kNo}},
     {"ClientTLSNegotiationErrorCount",
-     false,
+     SeriesKind::kCounter,
      "Count",
      {LbMetric::kClientTlsNegotiationErrorCount, kNo, kNo}},
     {"NewFlowCount",
-     false,
+     SeriesKind::kCounter,
      "Count",
      {LbMetric::kNewFlowCountTcp, LbMetric::kNewFlowCountTls, LbMetric::kNewFlowCountUdp}},
-    {"NewFlowCount_TCP", false, "Count", {LbMetric::kNewFlowCountTcp, kNo, kNo}},
-    {"NewFlowCount_TLS", false, "Count", {LbMetric::kNewFlowCountTls, kNo, kNo}},
-    {"NewFlowCount_UDP", false, "Count", {LbMetric::kNewFlowCountUdp, kNo, kNo}},
+    {"NewFlowCount_TCP", SeriesKind::kCounter, "Count", {LbMetric::kNewFlowCountTcp, kNo, kNo}},
+    {"NewFlowCount_TLS", SeriesKind::kCounter, "Count", {LbMetric::kNewFlowCountTls, kNo, kNo}},
+    {"NewFlowCount_UDP", SeriesKind::kCounter, "Count", {LbMetric::kNewFlowCountUdp, kNo, kNo}},
     {"ProcessedBytes",
-     false,
+     SeriesKind::kCounter,
      "Bytes",
      {LbMetric::kProcessedBytesTcp, LbMetric::kProcessedBytesTls, LbMetric::kProcessedBytesUdp}},
-    {"ProcessedBytes_TCP", false, "Bytes", {LbMetric::kProcessedBytesTcp, kNo, kNo}},
-    {"ProcessedBytes_TLS", false, "Bytes", {LbMetric::kProcessedBytesTls, kNo, kNo}},
-    {"ProcessedBytes_UDP", false, "Bytes", {LbMetric::kProcessedBytesUdp, kNo, kNo}},
+    {"ProcessedBytes_TCP", SeriesKind::kCounter, "Bytes", {LbMetric::kProcessedBytesTcp, kNo, kNo}},
+    {"ProcessedBytes_TLS", SeriesKind::kCounter, "Bytes", {LbMetric::kProcessedBytesTls, kNo, kNo}},
+    {"ProcessedBytes_UDP", SeriesKind::kCounter, "Bytes", {LbMetric::kProcessedBytesUdp, kNo, kNo}},
     {"RejectedFlowCount",
-     false,
+     SeriesKind::kCounter,
      "Count",
      {LbMetric::kRejectedFlowCountTcp, LbMetric::kRejectedFlowCountUdp, kNo}},
-    {"RejectedFlowCount_TCP", false, "Count", {LbMetric::kRejectedFlowCountTcp, kNo, kNo}},
+    {"RejectedFlowCount_TCP",
+     SeriesKind::kCounter,
+     "Count",
+     {LbMetric::kRejectedFlowCountTcp, kNo, kNo}},
     {"TargetTLSNegotiationErrorCount",
-     false,
+     SeriesKind::kCounter,
      "Count",
      {LbMetric::kTargetTlsNegotiationErrorCount, kNo, kNo}},
-    {"TCP_Client_Reset_Count", false, "Count", {LbMetric::kTcpClientResetCount, kNo, kNo}},
-    {"TCP_ELB_Reset_Count", false, "Count", {LbMetric::kTcpElbResetCount, kNo, kNo}},
-    {"TCP_Target_Reset_Count", false, "Count", {LbMetric::kTcpTargetResetCount, kNo, kNo}},
-    {"UnhealthyRoutingFlowCount", false, "Count", {LbMetric::kUnhealthyRoutingFlowCount, kNo, kNo}},
+    {"TCP_Client_Reset_Count",
+     SeriesKind::kCounter,
+     "Count",
+     {LbMetric::kTcpClientResetCount, kNo, kNo}},
+    {"TCP_ELB_Reset_Count", SeriesKind::kCounter, "Count", {LbMetric::kTcpElbResetCount, kNo, kNo}},
+    {"TCP_Target_Reset_Count",
+     SeriesKind::kCounter,
+     "Count",
+     {LbMetric::kTcpTargetResetCount, kNo, kNo}},
+    {"UnhealthyRoutingFlowCount",
+     SeriesKind::kCounter,
+     "Count",
+     {LbMetric::kUnhealthyRoutingFlowCount, kNo, kNo}},
+    {"ProcessedPackets",
+     SeriesKind::kCounter,
+     "Count",
+     {LbMetric::kProcessedPackets, kNo, kNo},
+     true},
+    {"PortAllocationErrorCount",
+     SeriesKind::kCounter,
+     "Count",
+     {LbMetric::kPortAllocationErrorCount, kNo, kNo}},
+    {"PeakBytesPerSecond",
+     SeriesKind::kRate,
+     "Bytes/Second",
+     {LbMetric::kProcessedBytesTcp, LbMetric::kProcessedBytesTls, LbMetric::kProcessedBytesUdp}},
+    {"PeakPacketsPerSecond",
+     SeriesKind::kRate,
+     "Count/Second",
+     {LbMetric::kProcessedPackets, kNo, kNo},
+     true},
 };
 
 void Line(std::string* out, const char* prefix, const char* name, const char* label,
@@ -246,14 +307,16 @@ uint64_t SumTg(const std::vector<const WorkerMetrics*>& w, size_t slot, TgMetric
 }
 
 // A network family's value for a load balancer: its parts summed (a gauge's parts wrap, so
-// their sum is read as signed).
-double FamilyValue(const NetworkFamily& f, const std::vector<const WorkerMetrics*>& w,
-                   size_t slot) {
-  uint64_t v = 0;
+// their sum is read as signed), plus `checks` (its groups' health-check packets) where the
+// family counts them.
+double FamilyValue(const NetworkFamily& f, const std::vector<const WorkerMetrics*>& w, size_t slot,
+                   uint64_t checks) {
+  uint64_t v = f.with_checks ? checks : 0;
   for (LbMetric m : f.parts) {
     if (m != kNo) v += SumLb(w, slot, m);
   }
-  return f.gauge ? static_cast<double>(static_cast<int64_t>(v)) : static_cast<double>(v);
+  return f.kind == SeriesKind::kGauge ? static_cast<double>(static_cast<int64_t>(v))
+                                      : static_cast<double>(v);
 }
 
 std::string Integer(double v) { return std::to_string(static_cast<int64_t>(v)); }
@@ -284,9 +347,10 @@ struct SlotView {
   std::vector<std::string> lbs;
   std::vector<std::string> tgs;
   std::vector<bool> tg_network;
-  std::vector<int> tg_lb;    // the load balancer slot each group serves, or -1
-  bool any_network = false;  // a network load balancer or target group exists
-  explicit SlotView(const MetricSlots& slots)
+  std::vector<int> tg_lb;               // the load balancer slot each group serves, or -1
+  bool any_network = false;             // a network load balancer or target group exists
+  std::vector<uint64_t> check_packets;  // per load balancer slot: its groups' health checks
+  SlotView(const MetricSlots& slots, const std::vector<TargetGroupHealthCount>& health)
       : lbs(slots.LoadBalancerDimensions()),
         tgs(slots.TargetGroupDimensions()),
         tg_network(slots.NetworkTargetGroups()),
@@ -295,6 +359,8 @@ struct SlotView {
     tg_network.resize(tgs.size());
     for (const std::string& d : lbs) any_network |= IsNetworkLoadBalancerDimension(d);
     for (bool n : tg_network) any_network |= n;
+    check_packets = slots.CheckPacketsByLoadBalancer(health);
+    check_packets.resize(lbs.size());
   }
 };
 
@@ -326,11 +392,12 @@ void RenderCounters(const SlotView& v, const std::vector<const WorkerMetrics*>& 
 void RenderNetworkCounters(const SlotView& v, const std::vector<const WorkerMetrics*>& workers,
                            std::string* out) {
   for (const NetworkFamily& f : kNetworkFamilies) {
-    Type(out, kNlbPrefix, f.name, f.gauge ? "gauge" : "counter");
+    if (f.kind == SeriesKind::kRate) continue;  // Prometheus takes rates of the counters
+    Type(out, kNlbPrefix, f.name, f.kind == SeriesKind::kGauge ? "gauge" : "counter");
     for (size_t slot = 0; slot < v.lbs.size(); ++slot) {
       if (!IsNetworkLoadBalancerDimension(v.lbs[slot])) continue;
       Line(out, kNlbPrefix, f.name, "LoadBalancer", v.lbs[slot],
-           Integer(FamilyValue(f, workers, slot)));
+           Integer(FamilyValue(f, workers, slot, v.check_packets[slot])));
     }
   }
 }
@@ -464,9 +531,8 @@ void CollectNetwork(const SlotView& v, const std::vector<const WorkerMetrics*>& 
   for (const NetworkFamily& f : kNetworkFamilies) {
     for (size_t slot = 0; slot < v.lbs.size(); ++slot) {
       if (!IsNetworkLoadBalancerDimension(v.lbs[slot])) continue;
-      SeriesTotal t = Scalar(f.name, {{"LoadBalancer", v.lbs[slot]}},
-                             f.gauge ? SeriesKind::kGauge : SeriesKind::kCounter, f.unit,
-                             FamilyValue(f, workers, slot));
+      SeriesTotal t = Scalar(f.name, {{"LoadBalancer", v.lbs[slot]}}, f.kind, f.unit,
+                             FamilyValue(f, workers, slot, v.check_packets[slot]));
       t.metric_namespace = kNlbNamespace;
       out->push_back(std::move(t));
     }
@@ -479,7 +545,7 @@ MetricTotals CollectTotals(const MetricSlots& slots,
                            const std::vector<const WorkerMetrics*>& workers,
                            const std::vector<TargetGroupHealthCount>& health) {
   MetricTotals out;
-  const SlotView v(slots);
+  const SlotView v(slots, health);
   CollectApplication(v, workers, &out);
   CollectNetwork(v, workers, &out);
   for (const TargetGroupHealthCount& h : health) {
@@ -498,7 +564,7 @@ std::string RenderPrometheus(const MetricSlots& slots,
                              const std::vector<const WorkerMetrics*>& workers,
                              const std::vector<TargetGroupHealthCount>& health) {
   std::string out;
-  const SlotView v(slots);
+  const SlotView v(slots, health);
   RenderCounters(v, workers, &out);
   RenderResponseTime(v, workers, &out);
   RenderHostCounts(health, false, &out);

@@ -61,6 +61,14 @@ enum class LbMetric : uint8_t {
   kTcpTargetResetCount,             // a target reset its flow
   kTargetTlsNegotiationErrorCount,  // a TLS group's target failed its handshake
   kUnhealthyRoutingFlowCount,       // a flow sent to an unhealthy target (fail-open)
+  // Packets Sluice received from either side of a flow: a UDP datagram relayed either way is
+  // one; a TCP or TLS flow adds the segments its two sockets received (TCP_INFO, pure ACKs
+  // included) when it ends. Health checks add theirs per target group (TargetGroupHealthCount).
+  kProcessedPackets,
+  // A flow whose target-side socket could not get a source port: the ephemeral range is
+  // used up towards that target (EADDRNOTAVAIL), or with client IP preservation the
+  // client's address and port are already bound towards it (EADDRINUSE).
+  kPortAllocationErrorCount,
   kCount
 };
 // The first network load balancer metric; the ones before it are ALB's.
@@ -127,6 +135,8 @@ class WorkerMetrics {
 // ("app/<name>/<id>" or "net/<name>/<id>", "targetgroup/<name>/<id>"), and whether each is a
 // network load balancer's (AWS/NetworkELB) or an application one's. Assigned on the control
 // thread; read by any.
+struct TargetGroupHealthCount;
+
 class MetricSlots {
  public:
   // The slot of `name` (assigning the next free one); -1 when all are taken. A load
@@ -146,6 +156,11 @@ class MetricSlots {
   // balancer. Replaced whole by each snapshot the compiler commits.
   void SetTargetGroupLoadBalancers(std::vector<int> lb_of_tg);
   std::vector<int> TargetGroupLoadBalancers() const;  // one entry per target group slot
+  // The health checks' packets per load balancer slot, for its ProcessedPackets. Each network
+  // group's count goes to the load balancer it serves now by its increase since the last
+  // call, so a load balancer's total never falls when a group moves or goes away.
+  std::vector<uint64_t> CheckPacketsByLoadBalancer(
+      const std::vector<TargetGroupHealthCount>& health) const;
 
  private:
   static int Assign(std::map<std::string, int>& by_name, std::vector<std::string>& dims, size_t max,
@@ -157,6 +172,9 @@ class MetricSlots {
   std::vector<std::string> tg_dims_;
   std::vector<bool> tg_network_;
   std::vector<int> tg_lb_;
+  // CheckPacketsByLoadBalancer's running sums (what a reader has seen, hence mutable).
+  mutable std::map<std::string, uint64_t> check_packets_seen_;  // by group dimension
+  mutable std::vector<uint64_t> lb_check_packets_;              // by load balancer slot
 };
 
 inline bool IsNetworkLoadBalancerDimension(const std::string& d) { return d.starts_with("net/"); }
@@ -167,6 +185,9 @@ struct TargetGroupHealthCount {
   uint64_t healthy = 0;
   uint64_t unhealthy = 0;
   bool network = false;  // a network load balancer's group: AWS/NetworkELB
+  // Packets of this group's health checks so far (sent and received; the checker's count,
+  // kept across reloads): a network load balancer's ProcessedPackets includes them (§6.2).
+  uint64_t check_packets = 0;
 };
 
 // The Prometheus text exposition (format 0.0.4) of every metric, summed over the workers.

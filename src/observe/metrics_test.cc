@@ -137,9 +137,17 @@ TEST(RenderPrometheus, NetworkLoadBalancersAreTheNetworkElbNamespacesWithTranspo
   w1.Add(net, LbMetric::kProcessedBytesTls, 100);
   w2.Add(net, LbMetric::kProcessedBytesUdp, 20);
   w1.Add(net, LbMetric::kTcpElbResetCount, 2);
+  w1.Add(net, LbMetric::kProcessedPackets, 30);
+  w2.Add(net, LbMetric::kProcessedPackets, 4);
+  w2.Add(net, LbMetric::kPortAllocationErrorCount);
   w1.Add(app, LbMetric::kProcessedBytes, 7);
-  const std::string text = RenderPrometheus(
-      slots, {&w1, &w2}, {{"targetgroup/http/3", 1, 0, false}, {"targetgroup/tcp/4", 2, 1, true}});
+  // The tcp group serves the network load balancer; its checks' 6 packets count there.
+  std::vector<int> lb_of_tg(2, -1);
+  lb_of_tg[1] = net;
+  slots.SetTargetGroupLoadBalancers(lb_of_tg);
+  const std::vector<TargetGroupHealthCount> health = {{"targetgroup/http/3", 1, 0, false, 9},
+                                                      {"targetgroup/tcp/4", 2, 1, true, 6}};
+  const std::string text = RenderPrometheus(slots, {&w1, &w2}, health);
   auto has = [&](const std::string& s) { return text.find(s) != std::string::npos; };
   EXPECT_TRUE(
       has("# TYPE AWS_NetworkELB_NewFlowCount counter\n"
@@ -153,6 +161,11 @@ TEST(RenderPrometheus, NetworkLoadBalancersAreTheNetworkElbNamespacesWithTranspo
   EXPECT_TRUE(has("AWS_NetworkELB_ProcessedBytes{LoadBalancer=\"net/db/2\"} 120\n")) << text;
   EXPECT_TRUE(has("AWS_NetworkELB_ProcessedBytes_TLS{LoadBalancer=\"net/db/2\"} 100\n")) << text;
   EXPECT_TRUE(has("AWS_NetworkELB_TCP_ELB_Reset_Count{LoadBalancer=\"net/db/2\"} 2\n")) << text;
+  EXPECT_TRUE(has("AWS_NetworkELB_ProcessedPackets{LoadBalancer=\"net/db/2\"} 40\n")) << text;
+  EXPECT_TRUE(has("AWS_NetworkELB_PortAllocationErrorCount{LoadBalancer=\"net/db/2\"} 1\n"))
+      << text;
+  // Rates are for the history: Prometheus takes them from the counters itself.
+  EXPECT_FALSE(has("PeakBytesPerSecond")) << text;
   EXPECT_TRUE(has("AWS_NetworkELB_HealthyHostCount{TargetGroup=\"targetgroup/tcp/4\"} 2\n"))
       << text;
   EXPECT_TRUE(has("AWS_ApplicationELB_HealthyHostCount{TargetGroup=\"targetgroup/http/3\"} 1\n"))
@@ -166,7 +179,13 @@ TEST(RenderPrometheus, NetworkLoadBalancersAreTheNetworkElbNamespacesWithTranspo
 
   // The same series for the metric history, each with its namespace.
   bool found = false;
-  for (const SeriesTotal& t : CollectTotals(slots, {&w1, &w2}, {})) {
+  int peaks = 0;
+  for (const SeriesTotal& t : CollectTotals(slots, {&w1, &w2}, health)) {
+    if (t.metric == "PeakBytesPerSecond" || t.metric == "PeakPacketsPerSecond") {
+      ++peaks;
+      EXPECT_EQ(t.kind, SeriesKind::kRate);
+      EXPECT_EQ(t.value, t.metric == "PeakBytesPerSecond" ? 120 : 40);  // cumulative totals
+    }
     if (t.metric != "ActiveFlowCount") continue;
     found = true;
     EXPECT_STREQ(t.metric_namespace, "AWS/NetworkELB");
@@ -176,6 +195,26 @@ TEST(RenderPrometheus, NetworkLoadBalancersAreTheNetworkElbNamespacesWithTranspo
     EXPECT_EQ(t.dimensions[0].value, "net/db/2");
   }
   EXPECT_TRUE(found);
+  EXPECT_EQ(peaks, 2);
+}
+
+TEST(MetricSlots, ACheckPacketCountNeverFallsWhenItsGroupMovesOrGoes) {
+  MetricSlots slots;
+  const int a = slots.LoadBalancer("a", "net/a/1");
+  const int b = slots.LoadBalancer("b", "net/b/2");
+  slots.TargetGroup("g", "targetgroup/g/3", true);
+  slots.SetTargetGroupLoadBalancers({a});
+  auto health = [](uint64_t packets) {
+    return std::vector<TargetGroupHealthCount>{{"targetgroup/g/3", 1, 0, true, packets}};
+  };
+  EXPECT_EQ(slots.CheckPacketsByLoadBalancer(health(6)), (std::vector<uint64_t>{6, 0}));
+  EXPECT_EQ(slots.CheckPacketsByLoadBalancer(health(6)), (std::vector<uint64_t>{6, 0}));
+  slots.SetTargetGroupLoadBalancers({b});  // the group now serves b: a keeps what it had
+  EXPECT_EQ(slots.CheckPacketsByLoadBalancer(health(10)), (std::vector<uint64_t>{6, 4}));
+  EXPECT_EQ(slots.CheckPacketsByLoadBalancer({}), (std::vector<uint64_t>{6, 4}));  // gone
+  // An application group's checks are not network packets.
+  EXPECT_EQ(slots.CheckPacketsByLoadBalancer({{"targetgroup/g/3", 1, 0, false, 99}}),
+            (std::vector<uint64_t>{6, 4}));
 }
 
 TEST(WorkerMetrics, ReadersSeeWhatOneWriterCounts) {

@@ -47,6 +47,8 @@ void DownstreamConnection::Close() {
   // The gauge goes down by one on the slot it went up on (a reload may rename the LB).
   if (!h2_stream_) observe::WorkerMetrics::Add(*lb_metrics_, active_metric_, ~uint64_t{0});
   if (h2_ != nullptr) h2_->Detach();  // the streams' exchanges see a reset
+  if (flow_bytes_metric_ != observe::LbMetric::kCount) [[unlikely]]
+    CountFlowPackets();
   if (upstream_ != nullptr) ReleaseUpstream(false);
   if (counted_target_ != nullptr) {
     counted_target_->outstanding.fetch_sub(1, std::memory_order_relaxed);

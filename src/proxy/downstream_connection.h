@@ -19,6 +19,7 @@
 #include "net/splice_pipe.h"
 #include "net/transport.h"
 #include "proxy/deadline_wheel.h"
+#include "proxy/flow_keepalive.h"
 #include "proxy/listener_sockets.h"
 #include "proxy/outcome.h"
 #include "proxy/upstream_connection.h"
@@ -32,8 +33,10 @@ class UpstreamConnection;
 struct RequestTarget;
 
 inline constexpr size_t kDownstreamBufferSize = 16 * 1024;
-inline constexpr int64_t kHeaderTimeoutMs = 10000;     // whole head must arrive within this
-inline constexpr int64_t kConnectTimeoutMs = 10000;    // ALB's connect budget to a target
+inline constexpr int64_t kHeaderTimeoutMs = 10000;   // whole head must arrive within this
+inline constexpr int64_t kConnectTimeoutMs = 10000;  // ALB's connect budget to a target
+// A TLS listener's own TCP keep-alives once a peer sent some (reference §8.5: every 20 s).
+inline constexpr int kTlsKeepAliveSeconds = 20;
 inline constexpr int64_t kLingerMs = 2000;             // draining a client's input after our close
 inline constexpr int64_t kHandshakeTimeoutMs = 10000;  // a TLS handshake must finish within this
 
@@ -195,6 +198,14 @@ class DownstreamConnection final : public net::EventHandler {
       observe::WorkerMetrics::Add(*lb_metrics_, flow_bytes_metric_, n);
   }
   void CountFlowReset(int error, bool downstream);
+  // The segments both sockets of a network flow have received so far (TCP_INFO).
+  uint64_t FlowSegmentsIn() const;
+  // A network flow's ProcessedPackets at its end: FlowSegmentsIn().
+  void CountFlowPackets();
+  // A network flow at its idle check (flow_keepalive.h): false when it idled out and was reset.
+  bool CheckFlowIdle(int64_t now_ms);
+  // A network flow whose target connect could not get a source port (PortAllocationErrorCount).
+  void CountPortAllocationError(const Error& e);
   bool SendToUpstream();
   bool ReadUpstream();
   bool ProcessResponseHead();
@@ -401,6 +412,8 @@ class DownstreamConnection final : public net::EventHandler {
   // count their bytes when they end).
   observe::LbMetric active_metric_ = observe::LbMetric::kActiveConnectionCount;
   observe::LbMetric flow_bytes_metric_ = observe::LbMetric::kCount;
+  // A network flow's idle timer as its peers' TCP keep-alives reset it (reference §8.5).
+  FlowKeepAlive keepalive_;
 };
 
 }  // namespace sluice::proxy

@@ -154,7 +154,11 @@ bool DownstreamConnection::OpenUpstream(std::string_view alpn, const SocketAddre
       tls ? worker_->ConnectTls(upstream_key_.address, snapshot_->target_groups[target_group_].tls,
                                 alpn, source)
           : worker_->connector().Connect(upstream_key_.address, source);
-  if (!transport.ok()) return false;
+  if (!transport.ok()) {
+    if (flow_bytes_metric_ != observe::LbMetric::kCount)
+      CountPortAllocationError(transport.error());
+    return false;
+  }
   auto* c = new UpstreamConnection(std::move(transport.value()), upstream_key_, &pools);
   pools.Arm(c);
   c->owner = this;

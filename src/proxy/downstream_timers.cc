@@ -88,8 +88,15 @@ int64_t DownstreamConnection::NextCheckMs() const {
   switch (phase_) {
     case Phase::kHead:
       return std::min(at, head_started_ms_ + header_timeout);
-    case Phase::kForwarding:
     case Phase::kTunnel:
+      // A tunnel has no head to wait for: its idle deadline (a network flow's as its
+      // keep-alives move it), not the header timeout's polling.
+      at = listener_->protocol == snapshot::ListenerProtocol::kHttp ||
+                   listener_->protocol == snapshot::ListenerProtocol::kHttps
+               ? last_activity_ms_ + idle_timeout_ms_
+               : keepalive_.NextCheckMs(last_activity_ms_, idle_timeout_ms_);
+      [[fallthrough]];
+    case Phase::kForwarding:
       if (upstream_ != nullptr && (!upstream_->connected || upstream_->handshaking)) {
         at = std::min(at, connect_started_ms_ + kConnectTimeoutMs);
       }

@@ -11,6 +11,7 @@
 
 #include <cerrno>
 
+#include "net/socket.h"
 #include "nlb/proxy_protocol.h"
 #include "proxy/client_address.h"
 #include "proxy/downstream_connection.h"
@@ -268,9 +269,13 @@ void DownstreamConnection::CheckTunnelTimers(int64_t now_ms) {
     return;
   }
   if (raw) {
-    // A network load balancer's flow ends with a reset: idle past the timeout (NLB resets
-    // the next packet either way, reference §8.5), or terminated as §8.6 says.
-    if (now_ms - last_activity_ms_ >= idle_timeout_ms_ || FlowMustEnd(now_ms)) ResetTunnel();
+    // A network load balancer's flow ends with a reset: terminated as §8.6 says, or idle
+    // past the timeout with no keep-alive from either side (§8.5).
+    if (FlowMustEnd(now_ms)) {
+      ResetTunnel();
+      return;
+    }
+    CheckFlowIdle(now_ms);
     return;
   }
   // The target was deregistered and its delay is over: ALB closes its WebSockets then.
@@ -307,6 +312,40 @@ void DownstreamConnection::ResetTunnel() {
   observe::WorkerMetrics::Add(*lb_metrics_, observe::LbMetric::kTcpElbResetCount,
                               upstream_ != nullptr ? 2 : 1);
   Close();
+}
+
+uint64_t DownstreamConnection::FlowSegmentsIn() const {
+  uint64_t segments = transport_->Segments().in;
+  if (upstream_ != nullptr) segments += upstream_->transport().Segments().in;
+  return segments;
+}
+
+void DownstreamConnection::CountFlowPackets() {
+  observe::WorkerMetrics::Add(*lb_metrics_, observe::LbMetric::kProcessedPackets, FlowSegmentsIn());
+}
+
+bool DownstreamConnection::CheckFlowIdle(int64_t now_ms) {
+  if (!keepalive_.Due(now_ms, last_activity_ms_, idle_timeout_ms_)) return true;
+  switch (keepalive_.Check(now_ms, last_activity_ms_, idle_timeout_ms_, FlowSegmentsIn())) {
+    case FlowKeepAlive::Verdict::kWaiting:
+      return true;
+    case FlowKeepAlive::Verdict::kKeptAlive:
+      // A TLS listener answers with keep-alives of its own on both connections (§8.5).
+      if (listener_->protocol == snapshot::ListenerProtocol::kTls) {
+        transport_->EnableKeepAlive(kTlsKeepAliveSeconds);
+        if (upstream_ != nullptr) upstream_->transport().EnableKeepAlive(kTlsKeepAliveSeconds);
+      }
+      return true;
+    case FlowKeepAlive::Verdict::kIdle:
+      break;
+  }
+  ResetTunnel();  // NLB resets a flow that idled out (the next packet either way, §8.5)
+  return false;
+}
+
+void DownstreamConnection::CountPortAllocationError(const Error& e) {
+  if (!net::IsPortAllocationFailure(e)) return;
+  observe::WorkerMetrics::Add(*lb_metrics_, observe::LbMetric::kPortAllocationErrorCount);
 }
 
 void DownstreamConnection::CountFlowReset(int error, bool downstream) {

@@ -295,6 +295,31 @@ TEST_F(TcpListenerTest, TheListenersIdleTimeoutEndsASilentFlow) {
   EXPECT_EQ(to_target.error(), ECONNRESET);
 }
 
+TEST_F(TcpListenerTest, KeepAlivesFromEitherSideKeepAQuietFlow) {
+  // Reference §8.5: TCP keep-alives from either side reset the idle timer. The memory
+  // streams count a probe as a segment received, as the kernel's TCP_INFO does.
+  net::MemoryTransport* client = h_->Connect();
+  h_->Run();
+  net::MemoryTransport& target = *h_->upstreams()[0].target;
+  h_->Advance(10000);  // past the baseline, taken 5 s into the quiet spell
+  client->SendKeepAliveProbes(1);
+  h_->Advance(30000);
+  h_->Advance(21000);  // 61 s: no data for more than the 60 s timeout, but a probe came
+  EXPECT_FALSE(client->at_eof());
+  EXPECT_EQ(client->peer_keepalive_interval_s(), 0);  // a TCP listener sends none of its own
+  h_->Advance(30000);                                 // 91 s
+  target.SendKeepAliveProbes(2);
+  h_->Advance(30000);  // 121 s: the target's probes count too
+  EXPECT_FALSE(client->at_eof());
+  Send(client, "still here");
+  EXPECT_EQ(target.ReadAll(), "still here");
+  h_->Advance(59000);  // quiet again, no probe
+  EXPECT_FALSE(client->at_eof());
+  h_->Advance(2000);
+  char byte;
+  EXPECT_EQ(client->Read(&byte, 1).error(), ECONNRESET);
+}
+
 TEST(TcpListenerProxyProtocol, TheTargetGetsAProxyV2HeaderBeforeTheClientsBytes) {
   std::string yaml = kNetworkConfig;
   const std::string tail = "    HealthCheckEnabled: false\n";

@@ -197,6 +197,7 @@ void UdpListener::Receive(int i) {
   ++flow->packets_in;
   flow->bytes_in += size;
   observe::WorkerMetrics::Add(*socket->metrics, observe::LbMetric::kProcessedBytesUdp, size);
+  observe::WorkerMetrics::Add(*socket->metrics, observe::LbMetric::kProcessedPackets);
 }
 
 nlb::UdpFlow* UdpListener::OpenFlow(const nlb::FlowTuple& tuple, const ReplyPath& reply) {
@@ -219,8 +220,11 @@ nlb::UdpFlow* UdpListener::OpenFlow(const nlb::FlowTuple& tuple, const ReplyPath
   const uint32_t chosen = ChooseFlowTargetIndex(*worker_, *group, tuple, 0);
   const SocketAddress& target = group->targets[chosen].address;
   auto fd = net::ConnectDatagram(target, PreservedClientSource(*group, tuple.source, target));
-  if (!fd.ok()) {  // out of descriptors, no route, or the client's port taken: dropped
+  if (!fd.ok()) {  // out of descriptors or ports, no route, the client's port taken: dropped
     observe::WorkerMetrics::Add(metrics, LbMetric::kRejectedFlowCountUdp);
+    if (net::IsPortAllocationFailure(fd.error())) {
+      observe::WorkerMetrics::Add(metrics, LbMetric::kPortAllocationErrorCount);
+    }
     return nullptr;
   }
   g_flow_sockets.fetch_add(1, std::memory_order_relaxed);
@@ -287,6 +291,7 @@ void UdpListener::RelayReplies(FlowSocket* socket) {
     flow->bytes_out += static_cast<uint64_t>(n);
     observe::WorkerMetrics::Add(*socket->metrics, observe::LbMetric::kProcessedBytesUdp,
                                 static_cast<uint64_t>(n));
+    observe::WorkerMetrics::Add(*socket->metrics, observe::LbMetric::kProcessedPackets);
   }
   // More may wait: level-triggered, the loop calls again after the other handlers.
 }

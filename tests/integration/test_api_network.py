@@ -52,6 +52,22 @@ def test_boto3_builds_a_network_load_balancer_that_carries_tcp_and_udp(api):
                                     VpcId="vpc-1", TargetType="ip")["TargetGroups"][0]
         assert tcp["HealthCheckProtocol"] == "TCP"
         assert tcp["Matcher"]["HttpCode"] == "200-399"  # NLB's default (reference §8.7)
+        assert tcp["HealthCheckTimeoutSeconds"] == 10
+        # NLB's HTTP checks time out after 6 s unless told (§8.7); ALB's after 5.
+        http_checked = c.create_target_group(
+            Name="tcp-http", Protocol="TCP", Port=tcp_target.port, VpcId="vpc-1",
+            TargetType="ip", HealthCheckProtocol="HTTP")["TargetGroups"][0]
+        assert http_checked["HealthCheckTimeoutSeconds"] == 6
+        told = c.create_target_group(
+            Name="tcp-http-3", Protocol="TCP", Port=tcp_target.port, VpcId="vpc-1",
+            TargetType="ip", HealthCheckProtocol="HTTP",
+            HealthCheckTimeoutSeconds=3)["TargetGroups"][0]
+        assert told["HealthCheckTimeoutSeconds"] == 3
+        alb_group = c.create_target_group(Name="web-5", Protocol="HTTP", Port=tcp_target.port,
+                                          VpcId="vpc-1", TargetType="ip")["TargetGroups"][0]
+        assert alb_group["HealthCheckTimeoutSeconds"] == 5
+        for g in (http_checked, told, alb_group):
+            c.delete_target_group(TargetGroupArn=g["TargetGroupArn"])
         udp = c.create_target_group(Name="udp", Protocol="UDP", Port=udp_target.port,
                                     VpcId="vpc-1", TargetType="ip",
                                     HealthCheckProtocol="TCP",

@@ -257,3 +257,85 @@ def test_without_cap_net_admin_sluice_refuses_the_attribute(network, tmp_path):
     err = proc.stderr()
     assert "target group 'kept': preserve_client_ip.enabled needs transparent sockets " \
            "(IP_TRANSPARENT), which need CAP_NET_ADMIN or CAP_NET_RAW" in err, err
+
+
+# Opens one TCP connection per port to host (with "same", all from one client port, as two
+# hosts behind one NAT might), holding each, then prints per connection whether Sluice
+# closed it ("closed") or it is still up ("open").
+HOLD = r"""
+import socket, sys, time
+host, same, ports = sys.argv[1], sys.argv[2] == "same", [int(p) for p in sys.argv[3:]]
+held, own = [], 0
+for port in ports:
+    s = socket.socket()
+    if same:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", own))
+        own = s.getsockname()[1]
+    s.connect((host, port))
+    held.append(s)
+    time.sleep(0.3)
+out = []
+for s in held:
+    s.settimeout(1.0)
+    try:
+        out.append("closed" if s.recv(1) == b"" else "data")
+    except socket.timeout:
+        out.append("open")
+    except ConnectionResetError:
+        out.append("closed")
+print(" ".join(out))
+"""
+
+ADMIN_PORT = 9900  # on the load balancer namespace's loopback
+SCRAPE = r"""
+import sys, urllib.request
+print(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=5).read().decode())
+"""
+
+
+def port_allocation_errors(net) -> int:
+    text = run(*net.ns(net.lb, PY, "-c", SCRAPE, str(ADMIN_PORT))).stdout
+    values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+              if line.startswith("AWS_NetworkELB_PortAllocationErrorCount{")]
+    assert len(values) == 1, text
+    return int(values[0])
+
+
+def test_a_client_port_already_bound_towards_the_target_is_a_port_allocation_error(
+        network, tmp_path):
+    """Reference §8.3: with client IP preservation, two clients' connections that reach the
+    same target from one address and port cannot both be relayed ("socket reuse"); the
+    second is refused and counted in PortAllocationErrorCount."""
+    config = network_lb([listener("TCP", 8001, "kept"), listener("TCP", 8005, "kept")],
+                        [group("kept", "TCP", True)])
+    config["Admin"] = {"Address": "127.0.0.1", "Port": ADMIN_PORT}
+    proc = started(start_sluice(network, tmp_path, config))
+    try:
+        assert port_allocation_errors(network) == 0
+        out = run(*network.ns(network.client, PY, "-c", HOLD, LB_CLIENT_SIDE, "same",
+                              "8001", "8005")).stdout.split()
+        assert out == ["open", "closed"], out
+        assert port_allocation_errors(network) == 1
+    finally:
+        proc.stop()
+
+
+def test_an_exhausted_ephemeral_range_is_a_port_allocation_error(network, tmp_path):
+    """Without client IP preservation each flow takes a source port of Sluice's host: with two
+    ports in the range (a sysctl of the load balancer's namespace alone), a third flow to
+    the same target has none, is closed, and counts in PortAllocationErrorCount."""
+    run(*network.ns(network.lb, "sysctl", "-q", "-w",
+                    "net.ipv4.ip_local_port_range=40000 40001"))
+    plain = group("plain", "TCP", False)
+    plain["HealthCheckEnabled"] = False  # a check would take one of the two ports
+    config = network_lb([listener("TCP", 8002, "plain")], [plain])
+    config["Admin"] = {"Address": "127.0.0.1", "Port": ADMIN_PORT}
+    proc = started(start_sluice(network, tmp_path, config))
+    try:
+        out = run(*network.ns(network.client, PY, "-c", HOLD, LB_CLIENT_SIDE, "any",
+                              "8002", "8002", "8002")).stdout.split()
+        assert out == ["open", "open", "closed"], out
+        assert port_allocation_errors(network) == 1
+    finally:
+        proc.stop()

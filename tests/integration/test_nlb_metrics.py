@@ -265,3 +265,73 @@ def test_host_counts_and_the_metric_history_are_in_the_network_namespace(sluice,
         return 4 <= got <= before + 4
     wait_until(summed, 10, 0.2, "GetMetricStatistics NewFlowCount Sum to count the four")
     assert nlb(scrape(admin), "NewFlowCount") == before + 4
+
+
+def peak(admin: int, dim: str, metric: str, begin: int) -> dict:
+    doc = cloudwatch(admin, Action="GetMetricStatistics", Namespace="AWS/NetworkELB",
+                     MetricName=metric, **{"Dimensions.member.1.Name": "LoadBalancer",
+                                           "Dimensions.member.1.Value": dim},
+                     StartTime=str(begin), EndTime=str(int(time.time()) + 2), Period="60",
+                     **{"Statistics.member.1": "Maximum"})
+    return doc["Datapoints"][0] if doc["Datapoints"] else {}
+
+
+def test_packets_and_peak_rates(sluice, servers, echoes):
+    """ProcessedPackets: one per datagram relayed either way, the segments a TCP flow's two
+    sockets received when it ends; PeakBytesPerSecond / PeakPacketsPerSecond in the history:
+    the highest rate of a sampling interval (1 s here)."""
+    a, u = servers("a"), echoes("u")
+    tcp_port, rejected_port, admin = free_port(), free_port(), free_port()
+    udp_port = free_udp_port()
+    sluice(config(tcp_port, udp_port, rejected_port, [a.port], [u.port], admin))
+    base = quiet(admin)
+    begin = int(time.time()) - 2
+    for i in range(3):
+        c = client(udp_port)
+        assert ask(c, b"ping%d" % i) == b"u:ping%d" % i
+        c.close()
+    settles(admin, {"ProcessedPackets": 6, "ProcessedBytes": 3 * (5 + 7)}, base)
+
+    # A TCP flow counts when it ends: at least the client's SYN, ACK, data and FIN, and the
+    # target's SYN-ACK, greeting, echo and FIN, each once; far fewer than one per byte.
+    payload = b"z" * 200000
+    before = nlb(scrape(admin), "ProcessedPackets")
+    s = socket.create_connection((LOCAL, tcp_port), timeout=10)
+    assert recv_line(s) == b"a\n"
+    s.sendall(payload)
+    assert recv_exact(s, len(payload)) == payload
+    assert nlb(scrape(admin), "ProcessedPackets") == before  # still open: not yet
+    s.shutdown(socket.SHUT_WR)
+    assert recv_exact(s, 3) == b"bye"
+    s.close()
+    wait_until(lambda: nlb(scrape(admin), "ProcessedPackets") >= before + 8, 10, 0.05,
+               "the ended flow's packets")
+    flow_packets = nlb(scrape(admin), "ProcessedPackets") - before
+    assert 8 <= flow_packets < 1000, flow_packets
+
+    m = scrape(admin)
+    dim = next(labels.split('"')[1] for (n, labels) in m
+               if n == "AWS_NetworkELB_ProcessedBytes" and LB.fullmatch(labels))
+    total = nlb(m, "ProcessedBytes")  # since the start: no 1 s interval can hold more
+
+    def peaked():
+        p = peak(admin, dim, "PeakBytesPerSecond", begin)
+        return p if p.get("Maximum", 0) >= len(payload) / 2 else None
+    p = wait_until(peaked, 10, 0.2, "PeakBytesPerSecond to show the transfer")
+    assert p["Maximum"] <= total and p["Unit"] == "Bytes/Second", (p, total)
+    wait_until(lambda: peak(admin, dim, "PeakPacketsPerSecond", begin).get("Maximum", 0) >= 2,
+               10, 0.2, "PeakPacketsPerSecond")
+    # /metrics has the counters; the rates are the history's.
+    assert not [k for k in scrape(admin) if "Peak" in k[0]]
+
+
+def test_health_checks_add_to_processed_packets(sluice, servers, echoes):
+    a, u = servers("a"), echoes("u")
+    tcp_port, rejected_port, admin = free_port(), free_port(), free_port()
+    udp_port = free_udp_port()
+    sluice(config(tcp_port, udp_port, rejected_port, [a.port], [u.port], admin, health=True))
+    base = quiet(admin)
+    # No flow at all: only the TCP group's checks (every 5 s; SYN, SYN-ACK, ACK, FIN...).
+    wait_until(lambda: nlb(scrape(admin), "ProcessedPackets") >= nlb(base, "ProcessedPackets") + 3,
+               15, 0.2, "a health check's packets")
+    assert nlb(scrape(admin), "NewFlowCount") == nlb(base, "NewFlowCount")
