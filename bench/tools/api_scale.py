@@ -348,7 +348,7 @@ class Bench:
         cmd = ["g++", "-std=c++20", "-O2", f"-I{ROOT / 'src'}",
                str(Path(__file__).resolve().parent / "api_mutation_split.cc"), "-o", str(exe),
                "-Wl,--start-group", *map(str, libs), "-Wl,--end-group", "-lyaml-cpp", "-lre2",
-               "-lsqlite3", "-lssl", "-lcrypto", "-lz", "-pthread"]
+               "-lsqlite3", "-lssl", "-lcrypto", "-lz", "-ldeflate", "-pthread"]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0 or not libs:
             self.r["harness_error"] = (r.stderr or "no build/libsluice_*.a")[-2000:]

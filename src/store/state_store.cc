@@ -7,6 +7,7 @@
 #include <chrono>
 #include <ctime>
 
+#include "store/document_codec.h"
 #include "store/master_key.h"
 #include "store/schema.h"
 #include "store/sqlite_db.h"
@@ -131,14 +132,17 @@ Result<int64_t> StateStore::CommitLocked(int64_t expected_generation, std::strin
   auto now = NowUtc();
   if (!now.ok()) return now.error();
   const int64_t next = stored + 1;
-  auto insert = Statement::Prepare(
-      *db_,
-      "INSERT INTO documents (generation, yaml, reason, committed_at) VALUES (?1, ?2, ?3, ?4)");
+  auto deflated = DeflateDocument(yaml);
+  if (!deflated.ok()) return db_->Problem(deflated.error().message);
+  auto insert = Statement::Prepare(*db_,
+                                   "INSERT INTO documents (generation, yaml, reason, committed_at, "
+                                   "deflated, yaml_bytes) VALUES (?1, '', ?2, ?3, ?4, ?5)");
   if (!insert.ok()) return insert.error();
   insert.value()->Bind(1, next);
-  insert.value()->Bind(2, yaml);
-  insert.value()->Bind(3, reason);
-  insert.value()->Bind(4, now.value());
+  insert.value()->Bind(2, reason);
+  insert.value()->Bind(3, now.value());
+  insert.value()->BindBlob(4, deflated.value());
+  insert.value()->Bind(5, static_cast<int64_t>(yaml.size()));
   if (auto done = insert.value()->Step(); !done.ok()) return done.error();
   if (Status s = Fault("insert"); !s.ok()) return s.error();
   auto trim = Statement::Prepare(*db_, "DELETE FROM documents WHERE generation <= ?1");
@@ -153,7 +157,8 @@ Result<std::vector<StateStore::Document>> StateStore::History(int limit) {
   std::vector<Document> out;
   if (limit <= 0) return out;
   auto st = Statement::Prepare(*db_,
-                               "SELECT generation, yaml, committed_at, reason FROM documents "
+                               "SELECT generation, yaml, committed_at, reason, deflated, "
+                               "yaml_bytes FROM documents "
                                "ORDER BY generation DESC LIMIT ?1");
   if (!st.ok()) return st.error();
   st.value()->Bind(1, static_cast<int64_t>(limit));
@@ -162,8 +167,20 @@ Result<std::vector<StateStore::Document>> StateStore::History(int limit) {
     if (!row.ok()) return row.error();
     if (!row.value()) break;
     Statement& s = *st.value();
-    out.push_back(Document{s.Int(0), s.Text(1), s.Text(2), s.Text(3)});
+    Document doc{s.Int(0), s.Text(1), s.Text(2), s.Text(3)};
+    if (!s.IsNull(4)) {  // schema version 2: the YAML is deflated; rows of version 1 are text
+      const int64_t bytes = s.Int(5);
+      auto yaml = InflateDocument(s.Blob(4),
+                                  bytes < 0 ? kMaxDocumentBytes + 1 : static_cast<size_t>(bytes));
+      if (!yaml.ok()) {
+        return db_->Problem("generation " + std::to_string(doc.generation) + ": " +
+                            yaml.error().message);
+      }
+      doc.yaml = std::move(yaml.value());
+    }
+    out.push_back(std::move(doc));
   }
+  if (Status s = st.value()->Check(); !s.ok()) return s.error();
   return out;
 }
 

@@ -11,6 +11,11 @@
 // kill -9 at any moment Load() returns exactly the last committed document, never a torn
 // one. The last 20 versions are kept for inspection and rollback.
 //
+// Stored form (schema version 2): each document's YAML deflated (store/document_codec.h) in
+// documents.deflated, its length in documents.yaml_bytes, and documents.yaml empty; rows
+// written by schema version 1 keep their text in documents.yaml and are read as they are.
+// Use `sluice export` rather than SELECT to read a document.
+//
 // Secrets at rest. SigV4 verification needs the plaintext secret (it is an HMAC key), so
 // secrets cannot be hashed; instead a copy of the database alone is not enough to sign:
 //  - A 32-byte master key lives in a separate file (`master_key_path`), never in the

@@ -44,7 +44,7 @@ TEST_F(StateStoreTest, OpenCreatesTheSchemaInWalMode) {
   RawDb raw(db_path_);
   EXPECT_EQ(raw.Query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"),
             "access_keys\ndocuments\nmeta\n");
-  EXPECT_EQ(raw.Query("SELECT value FROM meta WHERE key = 'schema_version'"), "1\n");
+  EXPECT_EQ(raw.Query("SELECT value FROM meta WHERE key = 'schema_version'"), "2\n");
   EXPECT_THAT(raw.Query("SELECT value FROM meta WHERE key = 'master_key_check'"),
               ::testing::MatchesRegex("[0-9a-f]{32}\n"));
   EXPECT_EQ(raw.Query("PRAGMA journal_mode"), "wal\n");
@@ -220,6 +220,60 @@ TEST_F(StateStoreTest, AFaultAfterCommitKeepsTheNewDocument) {
   EXPECT_EQ(doc.yaml, "new");
 }
 
+// Schema version 2 stores the YAML deflated; Load gives the text back.
+TEST_F(StateStoreTest, DocumentsAreStoredDeflated) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  std::string yaml;
+  for (int i = 0; i < 2000; ++i) yaml += "      - {Id: 10.0.0." + std::to_string(i % 250) + "}\n";
+  ASSERT_TRUE(store->Commit(0, yaml, "r").ok());
+  RawDb raw(db_path_);
+  EXPECT_EQ(raw.Query("SELECT yaml, yaml_bytes, length(deflated) < yaml_bytes / 10 FROM documents"),
+            "|" + std::to_string(yaml.size()) + "|1\n");
+  EXPECT_EQ(LoadOrDie(*store).yaml, yaml);
+}
+
+// A database written by version 1 keeps its text rows readable after the migration, beside
+// the deflated rows written after it.
+TEST_F(StateStoreTest, Version1TextRowsStayReadable) {
+  {
+    auto db = Database::Open(db_path_);
+    ASSERT_TRUE(db.ok()) << db.error().message;
+    auto tx = Transaction::Begin(*db.value());
+    ASSERT_TRUE(tx.ok());
+    ASSERT_TRUE(Migrate(*db.value(), Migrations().subspan(0, 1)).ok());
+    ASSERT_TRUE(db.value()
+                    ->Exec("INSERT INTO documents (generation, yaml, reason, committed_at) "
+                           "VALUES (1, 'old: text', 'r', '2026-01-01T00:00:00Z')",
+                           "insert")
+                    .ok());
+    ASSERT_TRUE(tx.value()->Commit().ok());
+  }
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(LoadOrDie(*store).yaml, "old: text");
+  ASSERT_TRUE(store->Commit(1, "new: deflated", "r").ok());
+  auto history = store->History(5);
+  ASSERT_TRUE(history.ok()) << history.error().message;
+  ASSERT_EQ(history.value().size(), 2u);
+  EXPECT_EQ(history.value()[0].yaml, "new: deflated");
+  EXPECT_EQ(history.value()[1].yaml, "old: text");
+}
+
+TEST_F(StateStoreTest, ADamagedDocumentIsAnErrorNamingItsGeneration) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Commit(0, "a: 1\n", "r").ok());
+  {
+    RawDb raw(db_path_);
+    EXPECT_EQ(raw.Query("UPDATE documents SET yaml_bytes = 99"), "");
+  }
+  auto doc = store->Load();
+  ASSERT_FALSE(doc.ok());
+  EXPECT_THAT(doc.error().message, HasSubstr("generation 1"));
+  EXPECT_THAT(doc.error().message, HasSubstr("damaged"));
+}
+
 TEST_F(StateStoreTest, ASchemaNewerThanThisBinaryIsRefused) {
   ASSERT_NE(OpenStore(), nullptr);
   {
@@ -229,7 +283,7 @@ TEST_F(StateStoreTest, ASchemaNewerThanThisBinaryIsRefused) {
   auto store = StateStore::Open(db_path_, key_path_);
   ASSERT_FALSE(store.ok());
   EXPECT_THAT(store.error().message,
-              HasSubstr("schema version 7 is newer than this Sluice supports (1)"));
+              HasSubstr("schema version 7 is newer than this Sluice supports (2)"));
   EXPECT_THAT(store.error().message, HasSubstr(db_path_));
   RawDb raw(db_path_);
   EXPECT_EQ(raw.Query("SELECT value FROM meta WHERE key = 'schema_version'"), "7\n");
@@ -265,22 +319,23 @@ TEST_F(StateStoreTest, AMissingDirectoryNamesThePath) {
   EXPECT_THAT(store.error().message, HasSubstr("unable to open"));
 }
 
-// Version 2 is one more entry in the list.
+// The next version is one more entry in the list.
 TEST_F(StateStoreTest, AddingASchemaVersionIsOneMoreEntry) {
   ASSERT_NE(OpenStore(), nullptr);
-  const std::vector<Migration> next = {Migrations()[0], {2, "CREATE TABLE extra (x INTEGER);"}};
+  std::vector<Migration> next(Migrations().begin(), Migrations().end());
+  next.push_back({3, "CREATE TABLE extra (x INTEGER);"});
   auto db = Database::Open(db_path_);
   ASSERT_TRUE(db.ok()) << db.error().message;
   auto tx = Transaction::Begin(*db.value());
   ASSERT_TRUE(tx.ok()) << tx.error().message;
   auto version = Migrate(*db.value(), next);
   ASSERT_TRUE(version.ok()) << version.error().message;
-  EXPECT_EQ(version.value(), 2);
+  EXPECT_EQ(version.value(), 3);
   ASSERT_TRUE(tx.value()->Commit().ok());
   RawDb raw(db_path_);
-  EXPECT_EQ(raw.Query("SELECT value FROM meta WHERE key = 'schema_version'"), "2\n");
+  EXPECT_EQ(raw.Query("SELECT value FROM meta WHERE key = 'schema_version'"), "3\n");
   EXPECT_EQ(raw.Query("SELECT count(*) FROM sqlite_master WHERE name = 'extra'"), "1\n");
-  // And this binary, which knows version 1, now refuses the database.
+  // And this binary, which knows version 2, now refuses the database.
   EXPECT_FALSE(StateStore::Open(db_path_, key_path_).ok());
 }
 
@@ -291,13 +346,14 @@ TEST_F(StateStoreTest, AFailedMigrationLeavesTheOldVersion) {
   {
     auto tx = Transaction::Begin(*db.value());
     ASSERT_TRUE(tx.ok());
-    const std::vector<Migration> broken = {Migrations()[0], {2, "CREATE TABLE extra (x); BOGUS;"}};
+    std::vector<Migration> broken(Migrations().begin(), Migrations().end());
+    broken.push_back({3, "CREATE TABLE extra (x); BOGUS;"});
     auto version = Migrate(*db.value(), broken);
     ASSERT_FALSE(version.ok());
-    EXPECT_THAT(version.error().message, HasSubstr("cannot migrate the schema to version 2"));
+    EXPECT_THAT(version.error().message, HasSubstr("cannot migrate the schema to version 3"));
   }
   RawDb raw(db_path_);
-  EXPECT_EQ(raw.Query("SELECT value FROM meta WHERE key = 'schema_version'"), "1\n");
+  EXPECT_EQ(raw.Query("SELECT value FROM meta WHERE key = 'schema_version'"), "2\n");
   EXPECT_EQ(raw.Query("SELECT count(*) FROM sqlite_master WHERE name = 'extra'"), "0\n");
 }
 
