@@ -45,6 +45,16 @@ ApiResult<OperationOutput> TargetsMutation(config::Config next, size_t group) {
   return out;
 }
 
+// A change to the rules (or default actions) of one listener and nothing else: applied with
+// config::CheckListenerRulesChange, which checks `changed` (indices into the listener's
+// sorted rules) and the listener's priorities rather than loading the whole model again.
+ApiResult<OperationOutput> RulesMutation(config::Config next, size_t lb, size_t listener,
+                                         std::vector<size_t> changed, std::string xml = "") {
+  OperationOutput out{std::move(xml), std::move(next), {}};
+  out.scope.rules_of_listener = config::ListenerRulesChange{lb, listener, std::move(changed)};
+  return out;
+}
+
 ApiResult<OperationOutput> RegisterTargets(const CallContext& c) {
   auto arn = RequireString(c.params, "TargetGroupArn", "targetGroupArn");
   if (!arn.ok()) return arn.error();
@@ -290,7 +300,13 @@ ApiResult<OperationOutput> ModifyListener(const CallContext& c) {
   w.Open("Listeners");
   WriteListener(next, lb, l, &w);
   w.Close("Listeners");
-  return Mutation(std::move(next), std::move(w.str()));
+  // The rules' checks depend on the listener's protocol (a network listener has none; an
+  // HTTP one forwards no HTTP/2): with it unchanged, the rules need no check again.
+  const config::Listener& was =
+      c.config.load_balancers[ref.value().lb].listeners[ref.value().listener];
+  if (l.protocol != was.protocol) return Mutation(std::move(next), std::move(w.str()));
+  return RulesMutation(std::move(next), ref.value().lb, ref.value().listener, {},
+                       std::move(w.str()));
 }
 
 void WriteOneRule(const config::Config& config, const RuleRef& ref, XmlWriter* w) {
@@ -348,11 +364,14 @@ ApiResult<OperationOutput> CreateRule(const CallContext& c) {
                                l.id + ":" + std::to_string(rule.priority) + ":" + NewRequestId());
   l.rules.push_back(std::move(rule));
   SortRules(&l);
+  const RuleRef created = RefOfPriority(ref.value(), l, *priority.value());
   XmlWriter w;
   w.Open("Rules");
-  WriteOneRule(next, RefOfPriority(ref.value(), l, *priority.value()), &w);
+  WriteOneRule(next, created, &w);
   w.Close("Rules");
-  return Mutation(std::move(next), std::move(w.str()));
+  if (created.rule < 0) return Mutation(std::move(next), std::move(w.str()));
+  return RulesMutation(std::move(next), created.lb, created.listener,
+                       {static_cast<size_t>(created.rule)}, std::move(w.str()));
 }
 
 ApiResult<OperationOutput> ModifyRule(const CallContext& c) {
@@ -391,7 +410,10 @@ ApiResult<OperationOutput> ModifyRule(const CallContext& c) {
   w.Open("Rules");
   WriteOneRule(next, ref.value(), &w);
   w.Close("Rules");
-  return Mutation(std::move(next), std::move(w.str()));
+  std::vector<size_t> changed;
+  if (!is_default) changed.push_back(static_cast<size_t>(ref.value().rule));
+  return RulesMutation(std::move(next), ref.value().lb, ref.value().listener, std::move(changed),
+                       std::move(w.str()));
 }
 
 ApiResult<OperationOutput> DeleteRule(const CallContext& c) {
@@ -407,7 +429,7 @@ ApiResult<OperationOutput> DeleteRule(const CallContext& c) {
   FreezeIds(&next);
   auto& rules = next.load_balancers[ref.value().lb].listeners[ref.value().listener].rules;
   rules.erase(rules.begin() + ref.value().rule);
-  return Mutation(std::move(next));
+  return RulesMutation(std::move(next), ref.value().lb, ref.value().listener, {});
 }
 
 ApiResult<OperationOutput> SetRulePriorities(const CallContext& c) {
@@ -466,7 +488,14 @@ ApiResult<OperationOutput> SetRulePriorities(const CallContext& c) {
       }
     }
   }
-  return Mutation(std::move(next), std::move(w.str()));
+  // New priorities of one listener's rules: its priorities are what to check.
+  bool one_listener = !changes.empty();
+  const RuleRef first = one_listener ? changes.front().first : RuleRef{};
+  for (const auto& [ref, p] : changes) {
+    one_listener = one_listener && ref.lb == first.lb && ref.listener == first.listener;
+  }
+  if (!one_listener) return Mutation(std::move(next), std::move(w.str()));
+  return RulesMutation(std::move(next), first.lb, first.listener, {}, std::move(w.str()));
 }
 
 }  // namespace

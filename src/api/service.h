@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "api/error.h"
 #include "api/query.h"
 #include "config/model.h"
+#include "config/scoped_check.h"
 #include "health/checker.h"
 
 namespace sluice::api {
@@ -31,6 +33,10 @@ struct ChangeScope {
   // handler checked them as the loader would (config::internal::CheckTargets); the rest of
   // the model is the one last applied, already checked. -1: anything may have changed.
   int targets_of_group = -1;
+  // Set: only the rules of one listener changed (added, changed, deleted, reprioritized, or
+  // its default actions); applying checks them with config::CheckListenerRulesChange instead
+  // of loading the whole model again.
+  std::optional<config::ListenerRulesChange> rules_of_listener;
 };
 
 struct ServiceHooks {

@@ -29,9 +29,9 @@
 #include "config/arn.h"
 #include "config/export.h"
 #include "config/loader.h"
+#include "config/scoped_check.h"
 #include "control/admin_server.h"
 #include "control/admin_token.h"
-#include "control/dashboard_model.h"
 #include "health/checker.h"
 #include "net/event_loop.h"
 #include "proxy/listener_sockets.h"
@@ -302,10 +302,18 @@ std::string ApiMessage(const config::ConfigErrors& errors) {
 
 // An API change checked as the file would be: loaded again from its YAML, unless `scope`
 // says only one group's targets changed (checked by the handler; the rest of the model is the
-// one last applied), which at 100,000 targets saves a second of YAML parsing per call.
+// one last applied), which at 100,000 targets saves a second of YAML parsing per call, or
+// only one listener's rules changed (checked on a document without the targets and the
+// listener's other rules, decision 0030).
 config::LoadResult CheckApiChange(config::Config model, const api::ChangeScope& scope,
                                   const std::string& yaml, const std::string& label) {
   if (scope.targets_of_group >= 0) return model;
+  if (scope.rules_of_listener) {
+    config::ConfigErrors errors =
+        config::CheckListenerRulesChange(model, *scope.rules_of_listener, label);
+    if (!errors.empty()) return errors;
+    return model;
+  }
   return config::LoadConfigFromString(yaml, label);
 }
 
@@ -397,7 +405,8 @@ int RunServer(const ServerOptions& options) {
                                      HealthCounts(checker.Report(), metric_slots));
   });
   metrics.Attach(admin);
-  admin.set_model(control::DashboardModelJson(current->config, metrics.history().resolution_s()));
+  admin.set_model(std::shared_ptr<const config::Config>(current, &current->config),
+                  metrics.history().resolution_s());
   bool admin_failed = false;
   StartAdmin(options, *current, admin, &admin_failed);
   if (admin_failed) return 1;
@@ -423,7 +432,8 @@ int RunServer(const ServerOptions& options) {
     for (auto& w : pool) w->Publish(current, current_sockets);
     access_logs.Apply(*current);
     metrics.Apply(current->config);
-    admin.set_model(control::DashboardModelJson(current->config, metrics.history().resolution_s()));
+    admin.set_model(std::shared_ptr<const config::Config>(current, &current->config),
+                    metrics.history().resolution_s());
     uint64_t update = checker.Update(MonitoredTargets(*current));
     // "applied" promises that the admin endpoint shows the new target set (draining
     // targets included), so wait for the checker thread to take it; it only runs probes

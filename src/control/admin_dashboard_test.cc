@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "control/admin_server.h"
 #include "control/admin_token.h"
 #include "control/dashboard_assets.h"
+#include "control/dashboard_model.h"
 
 namespace sluice::control {
 namespace {
@@ -62,6 +64,26 @@ TEST(AdminDashboardTest, ServesThePageItsFilesAndTheModel) {
   EXPECT_EQ(Body(model), "{\"LoadBalancers\":[]}\n");
   EXPECT_TRUE(HasHeader(model, "Content-Type: application/json"));
   EXPECT_EQ(Status(server.Respond("POST", "/dashboard/model")), "HTTP/1.1 405 Method Not Allowed");
+}
+
+// A published model is rendered when first asked for, and each publish replaces it.
+TEST(AdminDashboardTest, ThePublishedModelIsRenderedOnRequest) {
+  AdminServer server(NoGroups);
+  auto config = std::make_shared<config::Config>();
+  config->load_balancers.emplace_back().name = "first";
+  server.set_model(config, 10);
+  config->load_balancers[0].name = "changed-before-the-request";
+  std::string body = Body(server.Respond("GET", "/dashboard/model"));
+  EXPECT_EQ(body, DashboardModelJson(*config, 10));
+  EXPECT_NE(body.find("changed-before-the-request"), std::string::npos);
+  auto next = std::make_shared<config::Config>();
+  next->load_balancers.emplace_back().name = "second";
+  server.set_model(next, 60);
+  body = Body(server.Respond("GET", "/dashboard/model"));
+  EXPECT_NE(body.find("\"second\""), std::string::npos);
+  EXPECT_NE(body.find("60"), std::string::npos);
+  EXPECT_EQ(body.find("first"), std::string::npos);
+  EXPECT_EQ(Body(server.Respond("GET", "/dashboard/model")), body);  // kept
 }
 
 constexpr char kToken[] = "s3cret-token-0123456789";

@@ -14,6 +14,7 @@
 
 #include "base/clock.h"
 #include "control/dashboard_assets.h"
+#include "control/dashboard_model.h"
 #include "http/h1_parser.h"
 #include "net/splice_pipe.h"
 #include "tls/server_context.h"
@@ -210,8 +211,7 @@ std::string AdminServer::Respond(std::string_view method, std::string_view path)
                         kPageHeaders);
   }
   if (path == "/dashboard/model") {
-    std::lock_guard<std::mutex> lock(model_mu_);
-    return HttpResponse(200, "OK", "application/json", model_, "Cache-Control: no-store\r\n");
+    return HttpResponse(200, "OK", "application/json", ModelJson(), "Cache-Control: no-store\r\n");
   }
   if (path.starts_with("/dashboard/")) {
     std::string_view file = path.substr(11);
@@ -384,6 +384,33 @@ void AdminServer::Serve() {
 void AdminServer::set_model(std::string json) {
   std::lock_guard<std::mutex> lock(model_mu_);
   model_ = std::move(json);
+  model_config_.reset();
+}
+
+void AdminServer::set_model(std::shared_ptr<const config::Config> config, int resolution_s) {
+  std::lock_guard<std::mutex> lock(model_mu_);
+  model_config_ = std::move(config);
+  model_resolution_s_ = resolution_s;
+}
+
+// Built outside the lock (milliseconds at 10,000 rules); kept unless a newer model arrived
+// meanwhile.
+std::string AdminServer::ModelJson() const {
+  std::shared_ptr<const config::Config> pending;
+  int resolution_s = 0;
+  {
+    std::lock_guard<std::mutex> lock(model_mu_);
+    if (!model_config_) return model_;
+    pending = model_config_;
+    resolution_s = model_resolution_s_;
+  }
+  std::string json = DashboardModelJson(*pending, resolution_s);
+  std::lock_guard<std::mutex> lock(model_mu_);
+  if (model_config_ == pending) {
+    model_ = json;
+    model_config_.reset();
+  }
+  return json;
 }
 
 }  // namespace sluice::control

@@ -1,8 +1,8 @@
 // What the admin dashboard draws besides health and metrics: the load balancers, their
 // listeners, each listener's rules in priority order (conditions and actions as one line of
 // text each) and the target groups, with the CloudWatch dimension values the dashboard
-// queries GET /cloudwatch with. Pure; built on the control thread after each reload or API
-// change and handed to the admin endpoint (AdminServer::set_model).
+// queries GET /cloudwatch with. Pure; built by the admin endpoint when the dashboard first
+// asks for a model published to it (AdminServer::set_model).
 #pragma once
 
 #include <string>

@@ -1,0 +1,42 @@
+// The loader's checks of a change confined to one listener's rules, without loading the whole
+// document again: at 10,000 rules and 100,000 targets a YAML round trip of the whole model costs
+// a second or more, while what a rule change can break is the rule itself, its references and
+// the listener's priorities (decision 0030).
+//
+// Thread: the control thread (like the loader). No I/O.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+#include <vector>
+
+#include "config/error.h"
+#include "config/model.h"
+
+namespace sluice::config {
+
+// Which rules of which listener a change added or changed. Every other part of the model is
+// the one last applied, which the loader accepted.
+struct ListenerRulesChange {
+  size_t load_balancer = 0;
+  size_t listener = 0;
+  // Indices into the listener's rules (sorted by priority) of the rules added or changed;
+  // none for a change of the default actions, a deletion or new priorities.
+  std::vector<size_t> rules;
+};
+
+// The errors LoadConfigFromString(ExportYaml(model), label) reports for `change`, or none.
+// Checked: the listener's priorities (no two rules share one), and a document that is the
+// model without the listener's unchanged rules, without the target groups nothing then
+// forwards to and without any group's targets, loaded as a file is (so every check of a
+// rule, of its references and of the rest of the model runs as the loader runs it). Error
+// fields name the rules by their index in the whole listener; lines refer to the reduced
+// document and are cleared. One message differs from a whole load: a forward to an undefined
+// group lists only the groups the reduced document holds (the API refuses unknown group ARNs
+// before this, with TargetGroupNotFound). `model` is the one returned afterwards: its
+// targets and rules are moved out for the check and moved back before returning. An index out
+// of range is an error (the caller's bug), never undefined behaviour.
+ConfigErrors CheckListenerRulesChange(Config& model, const ListenerRulesChange& change,
+                                      std::string_view label);
+
+}  // namespace sluice::config

@@ -1,0 +1,195 @@
+// CheckListenerRulesChange must find exactly what a load of the whole exported model finds
+// for a change to one listener's rules (the API's fast path for rule mutations), name the
+// same fields, and hand back the model it was given.
+#include "config/scoped_check.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <regex>
+#include <string>
+#include <variant>
+
+#include "config/export.h"
+#include "config/export_test_util.h"
+#include "config/loader.h"
+
+namespace sluice::config {
+namespace {
+
+constexpr const char* kYaml = R"(
+TargetGroups:
+  - Name: blue
+    Protocol: HTTP
+    Port: 8001
+    Targets: [{Id: 127.0.0.1}, {Id: 127.0.0.2}]
+  - Name: other
+    Protocol: HTTP
+    Port: 8002
+    Targets: [{Id: 127.0.0.3}]
+  - Name: grpc
+    Protocol: HTTP
+    ProtocolVersion: HTTP2
+    Port: 8003
+  - Name: tcp
+    Protocol: TCP
+    Port: 8004
+LoadBalancers:
+  - Name: web
+    Listeners:
+      - Protocol: HTTP
+        Port: 8080
+        DefaultActions: [{Type: forward, TargetGroupName: blue}]
+        Rules:
+          - Priority: 10
+            Conditions: [{Field: path-pattern, PathPatternConfig: {Values: ["/a/*"]}}]
+            Actions: [{Type: forward, TargetGroupName: blue}]
+          - Priority: 20
+            Conditions: [{Field: path-pattern, PathPatternConfig: {Values: ["/b/*"]}}]
+            Actions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "200"}}]
+          - Priority: 30
+            Conditions: [{Field: host-header, HostHeaderConfig: {Values: ["c.example.com"]}}]
+            Actions: [{Type: forward, TargetGroupName: blue}]
+      - Protocol: HTTP
+        Port: 8081
+        DefaultActions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "404"}}]
+  - Name: api
+    Listeners:
+      - Protocol: HTTP
+        Port: 9080
+        DefaultActions: [{Type: forward, TargetGroupName: other}]
+)";
+
+Action Forward(const std::string& group) {
+  Action a;
+  a.type = ActionType::kForward;
+  a.forward.target_groups.push_back(TargetGroupTuple{group, 1, -1});
+  return a;
+}
+
+Rule PathRule(int priority, std::vector<std::string> paths, Action action) {
+  Rule r;
+  r.priority = priority;
+  Condition c;
+  c.field = ConditionField::kPathPattern;
+  c.values = std::move(paths);
+  r.conditions.push_back(std::move(c));
+  r.actions.push_back(std::move(action));
+  return r;
+}
+
+Listener& Web(Config& m) { return m.load_balancers[0].listeners[0]; }
+const Listener& Web(const Config& m) { return m.load_balancers[0].listeners[0]; }
+
+// Adds `rule` to the first listener of "web" in priority order; the change names it.
+ListenerRulesChange Add(Config& m, Rule rule) {
+  auto& rules = Web(m).rules;
+  size_t at = 0;
+  while (at < rules.size() && rules[at].priority < rule.priority) ++at;
+  rules.insert(rules.begin() + static_cast<std::ptrdiff_t>(at), std::move(rule));
+  return ListenerRulesChange{0, 0, {at}};
+}
+
+// A message without its line numbers, and without the list of defined groups that follows
+// "is not defined" (the reduced document holds only the groups it forwards to).
+std::string WithoutLines(const std::string& message) {
+  std::string out = std::regex_replace(message, std::regex(R"( \(line [0-9]+\))"), "");
+  const size_t undefined = out.find(" is not defined");
+  return undefined == std::string::npos ? out : out.substr(0, undefined + 15);
+}
+
+struct Case {
+  const char* name;
+  std::function<ListenerRulesChange(Config&)> change;
+};
+
+// The scoped check and a load of the whole export agree: both accept, or both refuse with the
+// same first field and message (lines aside); and the model comes back unchanged.
+void ExpectAgreement(const Case& c) {
+  SCOPED_TRACE(c.name);
+  Config model = testing::LoadOrFail(kYaml, "t.yaml");
+  const ListenerRulesChange change = c.change(model);
+  const Config before = model;
+  const LoadResult whole = LoadConfigFromString(ExportYaml(model), "t.yaml");
+  const ConfigErrors scoped = CheckListenerRulesChange(model, change, "t.yaml");
+  std::string difference;
+  EXPECT_TRUE(SameModel(before, model, &difference)) << difference;
+  EXPECT_EQ(model.target_groups[0].targets.size(), 2u);
+  EXPECT_EQ(Web(model).rules.size(), Web(before).rules.size());
+  const auto* errors = std::get_if<ConfigErrors>(&whole);
+  ASSERT_EQ(errors != nullptr, !scoped.empty())
+      << (errors ? errors->front().ToString() : scoped.front().ToString());
+  if (errors == nullptr) return;
+  EXPECT_EQ(scoped.front().field, errors->front().field);
+  EXPECT_EQ(WithoutLines(scoped.front().message), WithoutLines(errors->front().message));
+  EXPECT_EQ(scoped.front().line, 0);
+}
+
+TEST(CheckListenerRulesChange, AgreesWithALoadOfTheWholeModel) {
+  const Case cases[] = {
+      {"a valid new rule", [](Config& m) { return Add(m, PathRule(15, {"/x"}, Forward("blue"))); }},
+      {"a valid last rule",
+       [](Config& m) { return Add(m, PathRule(99, {"/y"}, Forward("blue"))); }},
+      {"an undefined group",
+       [](Config& m) { return Add(m, PathRule(25, {"/x"}, Forward("nope"))); }},
+      {"a group of another load balancer",
+       [](Config& m) { return Add(m, PathRule(25, {"/x"}, Forward("other"))); }},
+      {"an HTTP/2 group behind an HTTP listener",
+       [](Config& m) { return Add(m, PathRule(25, {"/x"}, Forward("grpc"))); }},
+      {"a TCP group", [](Config& m) { return Add(m, PathRule(5, {"/x"}, Forward("tcp"))); }},
+      {"too many values",
+       [](Config& m) {
+         return Add(m, PathRule(25, {"/1", "/2", "/3", "/4"}, Forward("blue")));
+       }},
+      {"a bad path pattern",
+       [](Config& m) { return Add(m, PathRule(25, {"/a b"}, Forward("blue"))); }},
+      {"no action",
+       [](Config& m) {
+         Rule r = PathRule(25, {"/x"}, Forward("blue"));
+         r.actions.clear();
+         return Add(m, std::move(r));
+       }},
+      {"a changed middle rule",
+       [](Config& m) {
+         Web(m).rules[1].conditions[0].values = {"/bad path"};
+         return ListenerRulesChange{0, 0, {1}};
+       }},
+      {"a changed last rule",
+       [](Config& m) {
+         Web(m).rules[2].actions = {Forward("nope")};
+         return ListenerRulesChange{0, 0, {2}};
+       }},
+      {"a priority taken twice",
+       [](Config& m) {
+         Web(m).rules[2].priority = 20;
+         return ListenerRulesChange{0, 0, {}};
+       }},
+      {"a deleted rule",
+       [](Config& m) {
+         Web(m).rules.erase(Web(m).rules.begin());
+         return ListenerRulesChange{0, 0, {}};
+       }},
+      {"default actions to an undefined group",
+       [](Config& m) {
+         Web(m).default_actions = {Forward("nope")};
+         return ListenerRulesChange{0, 0, {}};
+       }},
+      {"a rule on the second listener",
+       [](Config& m) {
+         m.load_balancers[0].listeners[1].rules.push_back(PathRule(1, {"/z"}, Forward("grpc")));
+         return ListenerRulesChange{0, 1, {0}};
+       }},
+  };
+  for (const Case& c : cases) ExpectAgreement(c);
+}
+
+TEST(CheckListenerRulesChange, AnIndexOutOfRangeIsAnError) {
+  Config model = testing::LoadOrFail(kYaml, "t.yaml");
+  EXPECT_FALSE(CheckListenerRulesChange(model, {0, 0, {3}}, "t").empty());
+  EXPECT_FALSE(CheckListenerRulesChange(model, {0, 2, {}}, "t").empty());
+  EXPECT_FALSE(CheckListenerRulesChange(model, {2, 0, {}}, "t").empty());
+  EXPECT_EQ(Web(model).rules.size(), 3u);
+}
+
+}  // namespace
+}  // namespace sluice::config
