@@ -304,9 +304,12 @@ std::string ApiMessage(const config::ConfigErrors& errors) {
 // says only one group's targets changed (checked by the handler; the rest of the model is the
 // one last applied), which at 100,000 targets saves a second of YAML parsing per call, or
 // only one listener's rules changed (checked on a document without the targets and the
-// listener's other rules, decision 0030).
+// listener's other rules, decision 0030). Either must leave a document the loader can load
+// at the next start: near its size limits the whole document is loaded instead.
 config::LoadResult CheckApiChange(config::Config model, const api::ChangeScope& scope,
                                   const std::string& yaml, const std::string& label) {
+  const bool scoped = scope.targets_of_group >= 0 || scope.rules_of_listener.has_value();
+  if (scoped && !config::WithinLoaderLimits(yaml)) return config::LoadConfigFromString(yaml, label);
   if (scope.targets_of_group >= 0) return model;
   if (scope.rules_of_listener) {
     config::ConfigErrors errors =

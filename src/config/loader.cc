@@ -30,7 +30,7 @@ constexpr size_t kMaxFileBytes = 16 * 1024 * 1024;
 // 360 MB however the file's bytes are spent (16 MiB of "- 1" lines would be 4 million nodes).
 // A target is 5 nodes ({Id: .., Port: ..}): 100 groups of 1,000 targets fit (issue 9's
 // 100,000-target configs), with room for rules and listeners.
-constexpr size_t kMaxNodes = 600000;
+constexpr size_t kMaxNodes = kMaxDocumentNodes;
 constexpr int kMaxNesting = 64;
 constexpr size_t kMaxNamesListed = 20;
 

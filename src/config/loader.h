@@ -3,6 +3,7 @@
 // Runs on the control thread only.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -11,6 +12,10 @@
 #include "config/model.h"
 
 namespace sluice::config {
+
+// The most YAML nodes (values, lists and mappings, keys included) a document may hold: yaml-cpp
+// keeps ~600 bytes per node, so this bounds a load's memory however the bytes are spent.
+inline constexpr size_t kMaxDocumentNodes = 600000;
 
 // Either a validated Config, or every error found.
 using LoadResult = std::variant<Config, ConfigErrors>;

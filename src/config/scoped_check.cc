@@ -4,12 +4,14 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 #include <variant>
 
 #include "config/export.h"
 #include "config/loader.h"
+#include "config/yaml_reader.h"
 
 namespace sluice::config {
 namespace {
@@ -40,7 +42,8 @@ std::set<std::string> ReferencedGroups(const Config& model) {
 // ends: the listener keeps only the rules to check; the target groups are only those still
 // referenced, without their targets (a group's own checks passed when it was last changed,
 // and a rule change does not change one; what a rule checks of a group is its name, protocol
-// and load balancer). Everything is moved, never copied, and moved back in place.
+// and load balancer). Everything is moved and moved back in place; only the rules to check
+// are copied.
 class ReducedModel {
  public:
   ReducedModel(Config& model, Listener& listener, const std::vector<size_t>& keep)
@@ -143,6 +146,54 @@ ConfigErrors CheckListenerRulesChange(Config& model, const ListenerRulesChange& 
     Renumber(change, &errors);
   }
   return errors;
+}
+
+size_t YamlNodeBound(std::string_view exported) {
+  size_t nodes = 1;
+  bool quoted = false;
+  bool line_start = true;  // only spaces so far on this line
+  for (size_t i = 0; i < exported.size(); ++i) {
+    const char c = exported[i];
+    if (quoted) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      }
+      continue;
+    }
+    const char next = i + 1 < exported.size() ? exported[i + 1] : '\n';
+    switch (c) {
+      case '\n':
+        line_start = true;
+        continue;
+      case ' ':
+        continue;
+      case '"':
+        quoted = true;
+        break;
+      case ':':
+        if (next == ' ' || next == '\n') nodes += 2;
+        break;
+      case '-':
+        if (line_start && (next == ' ' || next == '\n')) ++nodes;
+        break;
+      case '[':
+      case ',':
+        ++nodes;
+        break;
+      default:
+        break;
+    }
+    line_start = false;
+  }
+  return nodes;
+}
+
+bool WithinLoaderLimits(std::string_view exported) {
+  return exported.size() <= internal::Reader::kMaxValueBytes &&
+         YamlNodeBound(exported) <= kMaxDocumentNodes &&
+         kMaxDocumentNodes <= internal::Reader::kMaxSteps;
 }
 
 }  // namespace sluice::config

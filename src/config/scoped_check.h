@@ -39,4 +39,19 @@ struct ListenerRulesChange {
 ConfigErrors CheckListenerRulesChange(Config& model, const ListenerRulesChange& change,
                                       std::string_view label);
 
+// An upper bound of the YAML nodes the loader counts in `exported` (a document ExportYaml
+// wrote: double-quoted strings on one line, block mappings and sequences, flow lists and
+// mappings): 1 for the root, 2 per key indicator (the key and its value), 1 per block item
+// marker ("- ") and 1 per '[' and ',' (a flow list's first and next elements; in a flow
+// mapping an over-count), each outside quotes. Within 10 % of the count for the shapes the
+// exporter writes most (targets, rules).
+size_t YamlNodeBound(std::string_view exported);
+
+// True when a load of `exported` cannot hit the loader's size limits (kMaxDocumentNodes, and
+// the walking and value-byte budgets, which a document without aliases spends at most once
+// per node and per byte). A change checked without loading the whole document (a scoped
+// check, or a registration) must still fit them, or the stored document would not load at
+// the next start; when this is false, check it by loading the whole document.
+bool WithinLoaderLimits(std::string_view exported);
+
 }  // namespace sluice::config

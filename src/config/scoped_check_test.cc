@@ -4,9 +4,12 @@
 #include "config/scoped_check.h"
 
 #include <gtest/gtest.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/yaml.h>
 
 #include <functional>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <variant>
 
@@ -189,6 +192,111 @@ TEST(CheckListenerRulesChange, AnIndexOutOfRangeIsAnError) {
   EXPECT_FALSE(CheckListenerRulesChange(model, {0, 2, {}}, "t").empty());
   EXPECT_FALSE(CheckListenerRulesChange(model, {2, 0, {}}, "t").empty());
   EXPECT_EQ(Web(model).rules.size(), 3u);
+}
+
+// The nodes yaml-cpp's parser reports for a document (what the loader's probe counts).
+class NodeCounter : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override { ++nodes; }
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override { ++nodes; }
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    ++nodes;
+  }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    ++nodes;
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    ++nodes;
+  }
+  void OnMapEnd() override {}
+  size_t nodes = 0;
+};
+
+size_t CountNodes(const std::string& yaml) {
+  std::istringstream in(yaml);
+  YAML::Parser parser(in);
+  NodeCounter counter;
+  parser.HandleNextDocument(counter);
+  return counter.nodes;
+}
+
+// Colons, dashes, commas and brackets inside values, IPv6 addresses, flow lists of mappings,
+// empty lists: the bound never falls below the parser's count.
+constexpr const char* kTricky = R"(
+Account: {Id: "123456789012", Region: eu-west-3}
+TargetGroups:
+  - Name: v6
+    Protocol: HTTP
+    Port: 8001
+    Tags: [{Key: "a:b, [c]", Value: "- d: e"}]
+    Targets: [{Id: "::1"}, {Id: "fd00::2", Port: 8002}, {Id: 10.0.0.1}]
+  - Name: empty
+    Protocol: HTTP
+    Port: 8003
+LoadBalancers:
+  - Name: web
+    Listeners:
+      - Protocol: HTTP
+        Port: 8080
+        DefaultActions: [{Type: forward, TargetGroupName: v6}]
+        Rules:
+          - Priority: 1
+            Conditions:
+              - Field: query-string
+                QueryStringConfig: {Values: [{Key: "k:1", Value: "v, w"}, {Value: "-x"}]}
+              - Field: source-ip
+                SourceIpConfig: {Values: ["::/0", "10.0.0.0/8"]}
+              - Field: http-header
+                HttpHeaderConfig: {HttpHeaderName: X-A, Values: ["a: b, - c"]}
+            Actions:
+              - Type: redirect
+                RedirectConfig: {Host: "#{host}", Port: "443", Protocol: HTTPS, Query: "a=b:c", StatusCode: HTTP_302}
+          - Priority: 2
+            Conditions: [{Field: path-pattern, PathPatternConfig: {Values: ["/a:b/*", "/c-d"]}}]
+            Actions:
+              - Type: fixed-response
+                FixedResponseConfig: {StatusCode: "200", ContentType: text/plain, MessageBody: "line1\nline2: \"x\""}
+)";
+
+TEST(YamlNodeBound, NeverBelowTheParsersCountOfAnExport) {
+  for (const char* yaml : {kYaml, kTricky}) {
+    const std::string exported = ExportYaml(testing::LoadOrFail(yaml, "t.yaml"));
+    const size_t real = CountNodes(exported);
+    EXPECT_GE(YamlNodeBound(exported), real) << exported;
+    EXPECT_LE(YamlNodeBound(exported), real + real / 4) << exported;
+  }
+}
+
+// Targets and rules as the API writes them at scale: the bound is within 10 % of the count
+// (a forward action's flow mappings hold commas, which count as nodes).
+TEST(YamlNodeBound, CloseForTargetsAndRules) {
+  Config model = testing::LoadOrFail(kYaml, "t.yaml");
+  for (int i = 0; i < 2000; ++i) {
+    Target t;
+    t.id = "10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1);
+    t.port = 8001 + (i % 2);
+    model.target_groups[1].targets.push_back(t);
+  }
+  for (int i = 0; i < 500; ++i)
+    Add(model, PathRule(100 + i, {"/p" + std::to_string(i)}, Forward("blue")));
+  const std::string exported = ExportYaml(model);
+  const size_t real = CountNodes(exported);
+  EXPECT_GE(YamlNodeBound(exported), real);
+  EXPECT_LE(YamlNodeBound(exported), real + real / 10);
+  EXPECT_TRUE(WithinLoaderLimits(exported));
+}
+
+TEST(YamlNodeBound, OverTheLimitIsOutsideTheLoadersLimits) {
+  std::string yaml = "Targets:\n";
+  for (size_t i = 0; i < kMaxDocumentNodes / 3 + 1; ++i) yaml += "  - {Id: \"10.0.0.1\"}\n";
+  EXPECT_GT(YamlNodeBound(yaml), kMaxDocumentNodes);
+  EXPECT_FALSE(WithinLoaderLimits(yaml));
 }
 
 }  // namespace
