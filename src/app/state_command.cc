@@ -9,6 +9,7 @@
 #include "api/policy.h"
 #include "config/export.h"
 #include "config/loader.h"
+#include "config/scoped_check.h"
 #include "store/state_store.h"
 
 namespace sluice::app {
@@ -75,6 +76,21 @@ int ImportConfig(const StateCommandOptions& o) {
     return 1;
   }
   std::string yaml = config::ExportYaml(std::get<config::Config>(loaded));
+  // The stored form writes every attribute out, so it holds more YAML nodes than a compact
+  // file: near the loader's limits, make sure `sluice run` will load it.
+  if (!config::WithinLoaderLimits(yaml)) {
+    config::LoadResult back = config::LoadConfigFromString(yaml, o.file + " (as stored)");
+    if (auto* errors = std::get_if<config::ConfigErrors>(&back)) {
+      for (const config::ConfigError& e : *errors) {
+        std::fprintf(stderr, "%s\n", e.ToString().c_str());
+      }
+      std::fprintf(stderr,
+                   "sluice: %s: its stored form, with every attribute written out, would not "
+                   "load; nothing imported\n",
+                   o.file.c_str());
+      return 1;
+    }
+  }
   auto committed = db->Commit(current.value().generation, yaml, "import " + o.file);
   if (!committed.ok()) {
     std::fprintf(stderr, "sluice: %s\n", committed.error().message.c_str());

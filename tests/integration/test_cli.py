@@ -225,3 +225,38 @@ def test_version_flag():
     run = subprocess.run([SLUICE_BIN, "--version"], capture_output=True, text=True, timeout=10)
     assert run.returncode == 0, run.stderr
     assert re.fullmatch(r"sluice \d+\.\d+\.\d+\n", run.stdout), run.stdout
+
+
+def test_import_refuses_a_file_whose_stored_form_would_not_load(tmp_path):
+    """A compact file just under the loader's 600,000-node limit stores, with every attribute
+    written out, a document over it: `sluice run` could not start from the store, so import
+    refuses it and stores nothing."""
+    out = ["LoadBalancers:", "  - Name: big", "    Listeners:", "      - Protocol: HTTP",
+           f"        Port: {free_port()}", "        BindAddress: 127.0.0.1",
+           "        DefaultActions:", "          - Type: fixed-response",
+           "            FixedResponseConfig: {StatusCode: \"404\"}", "        Rules:"]
+    for i in range(13585):
+        out += [f"          - Priority: {i + 1}", "            Conditions:",
+                "              - Field: path-pattern",
+                f"                PathPatternConfig: {{Values: [\"/r{i}/*\"]}}",
+                "            Actions:", "              - Type: fixed-response",
+                "                FixedResponseConfig: {StatusCode: \"200\"}"]
+    out.append("TargetGroups:")
+    for g in range(100):
+        out += [f"  - Name: g{g}", "    Protocol: HTTP", "    Port: 8080",
+                "    HealthCheckEnabled: false", "    Targets:"]
+        out += [f"      - Id: 127.{10 + g}.{t // 250}.{t % 250 + 1}" for t in range(1000)]
+    cfg = tmp_path / "big.yaml"
+    cfg.write_text("\n".join(out) + "\n")
+    r = subprocess.run([SLUICE_BIN, "validate", cfg], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and ": ok" in r.stdout, r.stdout + r.stderr
+    db = tmp_path / "state.db"
+    r = subprocess.run([SLUICE_BIN, "import", cfg, "--state", db], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "more than 600000 YAML nodes" in r.stderr
+    assert "its stored form, with every attribute written out, would not load; nothing " \
+           "imported" in r.stderr
+    r = subprocess.run([SLUICE_BIN, "export", "--state", db], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 1 and "holds no config yet" in r.stderr, r.stderr
