@@ -57,7 +57,7 @@ struct ServiceHooks {
 struct OperationOutput {
   std::string result_xml;
   std::optional<config::Config> next;
-  ChangeScope scope;
+  ChangeScope scope = {};
 };
 
 struct CallContext {

@@ -7,7 +7,6 @@
 #include "app/access_logs.h"
 #include "config/arn.h"
 #include "config/forwards.h"
-#include "net/event_loop.h"
 
 namespace sluice::app {
 namespace {
@@ -45,42 +44,82 @@ health::CheckVersion CheckVersionOf(snapshot::ProtocolVersion version) {
   return health::CheckVersion::kHttp1;
 }
 
+// Every target group of the snapshot as the checker sees it, in configuration order.
+std::vector<health::MonitoredGroup> MonitoredGroups(const proxy::Snapshot& snap) {
+  std::vector<health::MonitoredGroup> out;
+  out.reserve(snap.target_groups.size());
+  std::vector<bool> used = UsedGroups(snap);
+  std::vector<std::vector<health::CheckLogStream>> logs = HealthCheckLogStreams(snap);
+  for (size_t g = 0; g < snap.target_groups.size(); ++g) {
+    const proxy::TargetGroupRuntime& tg = snap.target_groups[g];
+    out.push_back({tg.config->name,
+                   tg.config->health_check,
+                   tg.config->attributes.slow_start_seconds,
+                   used[g],
+                   tg.tls,
+                   tg.config->attributes.proxy_protocol_v2,
+                   CheckVersionOf(tg.protocol_version),
+                   {},
+                   {}});
+    if (g < logs.size() && !logs[g].empty()) {
+      out.back().check_logs = std::move(logs[g]);
+      out.back().log_group_id = config::TargetGroupArn(snap.config.account, tg.config->name);
+    }
+  }
+  return out;
+}
+
+bool StillDraining(const proxy::DrainingTarget& d, int64_t now_ms) {
+  return now_ms < d.deadline_ms;
+}
+
+bool SameDrainingTarget(const proxy::DrainingTarget& a, const proxy::DrainingTarget& b) {
+  return a.group == b.group && a.id == b.id && a.address == b.address && a.check == b.check &&
+         a.stats == b.stats;
+}
+
+// The targets still draining at now_ms, in the same order with the same counters.
+bool SameDraining(const proxy::Snapshot& before, const proxy::Snapshot& after, int64_t now_ms) {
+  auto a = before.draining.begin();
+  auto b = after.draining.begin();
+  while (true) {
+    while (a != before.draining.end() && !StillDraining(*a, now_ms)) ++a;
+    while (b != after.draining.end() && !StillDraining(*b, now_ms)) ++b;
+    if (a == before.draining.end() || b == after.draining.end()) break;
+    if (!SameDrainingTarget(*a, *b)) return false;
+    ++a;
+    ++b;
+  }
+  return a == before.draining.end() && b == after.draining.end();
+}
+
+size_t LiveDraining(const proxy::Snapshot& snap, int64_t now_ms) {
+  size_t n = 0;
+  for (const proxy::DrainingTarget& d : snap.draining) n += StillDraining(d, now_ms) ? 1 : 0;
+  return n;
+}
+
 }  // namespace
 
 // Everything the health checker should watch: every target group (also those without
 // targets, so that the admin endpoint lists them) and whether a listener uses it, registered
 // targets, and the deregistered ones while they drain (under their group, or under a group of
 // their own name when the group itself was removed).
-health::MonitoredSet MonitoredTargets(const proxy::Snapshot& snap) {
+health::MonitoredSet MonitoredTargets(const proxy::Snapshot& snap, int64_t now_ms) {
   health::MonitoredSet out;
-  std::vector<bool> used = UsedGroups(snap);
-  std::vector<std::vector<health::CheckLogStream>> logs = HealthCheckLogStreams(snap);
+  out.groups = MonitoredGroups(snap);
   std::map<std::string, size_t> index;
   for (size_t g = 0; g < snap.target_groups.size(); ++g) {
     const proxy::TargetGroupRuntime& tg = snap.target_groups[g];
     index[tg.config->name] = g;
-    out.groups.push_back({tg.config->name,
-                          tg.config->health_check,
-                          tg.config->attributes.slow_start_seconds,
-                          used[g],
-                          tg.tls,
-                          tg.config->attributes.proxy_protocol_v2,
-                          CheckVersionOf(tg.protocol_version),
-                          {},
-                          {}});
-    if (g < logs.size() && !logs[g].empty()) {
-      out.groups.back().check_logs = std::move(logs[g]);
-      out.groups.back().log_group_id = config::TargetGroupArn(snap.config.account, tg.config->name);
-    }
     for (size_t i = 0; i < tg.targets.size(); ++i) {
       const proxy::TargetRuntime& t = tg.targets[i];
       out.targets.push_back({g, tg.config->targets[i].id, t.address,
                              CheckPort(tg.config->health_check, t.address), t.stats, false});
     }
   }
-  int64_t now = net::MonotonicMillis();
   for (const proxy::DrainingTarget& d : snap.draining) {
-    if (now >= d.deadline_ms) continue;  // drained: no longer registered anywhere
+    if (!StillDraining(d, now_ms)) continue;  // drained: no longer registered anywhere
     auto [it, added] = index.emplace(d.group, out.groups.size());
     if (added) {
       out.groups.push_back(
@@ -90,6 +129,46 @@ health::MonitoredSet MonitoredTargets(const proxy::Snapshot& snap) {
         {it->second, d.id, d.address, CheckPort(d.check, d.address), d.stats, true});
   }
   return out;
+}
+
+// Mirrors MonitoredTargets field by field: the group fields through MonitoredGroup's
+// equality, a target's check port through its group's check.
+bool SameMonitoredTargets(const proxy::Snapshot& before, const proxy::Snapshot& after,
+                          int64_t now_ms) {
+  if (before.target_groups.size() != after.target_groups.size()) return false;
+  for (size_t g = 0; g < before.target_groups.size(); ++g) {
+    const proxy::TargetGroupRuntime& a = before.target_groups[g];
+    const proxy::TargetGroupRuntime& b = after.target_groups[g];
+    if (a.targets.size() != b.targets.size()) return false;
+    for (size_t i = 0; i < a.targets.size(); ++i) {
+      if (a.targets[i].stats != b.targets[i].stats ||
+          a.targets[i].address != b.targets[i].address ||
+          a.config->targets[i].id != b.config->targets[i].id) {
+        return false;
+      }
+    }
+  }
+  return SameDraining(before, after, now_ms) && MonitoredGroups(before) == MonitoredGroups(after);
+}
+
+// Skipped only when the checker holds what `before` gives now: no drain ended since it was
+// fed (Expire has not run yet, or not since), else the report would still list that target.
+uint64_t CheckerFeed::Publish(const proxy::Snapshot* before, const proxy::Snapshot& next,
+                              int64_t now_ms) {
+  if (before != nullptr && LiveDraining(*before, now_ms) == live_draining_ &&
+      SameMonitoredTargets(*before, next, now_ms)) {
+    return last_update_;
+  }
+  live_draining_ = LiveDraining(next, now_ms);
+  last_update_ = checker_.Update(MonitoredTargets(next, now_ms));
+  return last_update_;
+}
+
+std::optional<uint64_t> CheckerFeed::Expire(const proxy::Snapshot& current, int64_t now_ms) {
+  if (LiveDraining(current, now_ms) >= live_draining_) return std::nullopt;
+  live_draining_ = LiveDraining(current, now_ms);
+  last_update_ = checker_.Update(MonitoredTargets(current, now_ms));
+  return last_update_;
 }
 
 // HealthyHostCount / UnHealthyHostCount per target group, from the checker's report.

@@ -1,6 +1,7 @@
 #include "app/server.h"
 
 #include <dirent.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -14,8 +15,11 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <future>
 #include <map>
 #include <memory>
+#include <optional>
+#include <system_error>
 #include <thread>
 #include <variant>
 #include <vector>
@@ -25,6 +29,7 @@
 #include "app/file_watch.h"
 #include "app/metrics_runtime.h"
 #include "app/monitored_targets.h"
+#include "app/retired_snapshots.h"
 #include "app/service_notify.h"
 #include "config/arn.h"
 #include "config/export.h"
@@ -36,6 +41,7 @@
 #include "net/event_loop.h"
 #include "proxy/listener_sockets.h"
 #include "proxy/worker.h"
+#include "store/document_codec.h"
 
 namespace sluice::app {
 namespace {
@@ -236,9 +242,11 @@ int BlockServerSignals(sigset_t* signals) {
 }
 
 // Waits up to 1 s for a signal or an API change; returns the signal number, or 0.
-int WaitForEvent(int signal_fd, ApiRuntime& api) {
+// `idle`: a second passed with nothing to do.
+int WaitForEvent(int signal_fd, ApiRuntime& api, bool* idle) {
   pollfd fds[2] = {{signal_fd, POLLIN, 0}, {api.wakeup_fd(), POLLIN, 0}};
   int n = poll(fds, api.wakeup_fd() >= 0 ? 2 : 1, 1000);
+  *idle = n == 0;
   if (n <= 0) return 0;
   if (fds[1].revents & POLLIN) api.RunPending();
   if (fds[0].revents & POLLIN) {
@@ -320,6 +328,19 @@ config::LoadResult CheckApiChange(config::Config model, const api::ChangeScope& 
   return config::LoadConfigFromString(yaml, label);
 }
 
+// `yaml` deflated for the store on a thread of its own while the change is checked and
+// compiled, which at 100,000 targets take about as long (decision 0031); here when no thread
+// can be started. `yaml` must outlive the future (whose destructor waits for the thread).
+std::future<Result<std::string>> DeflateAside(const std::string& yaml) {
+  try {
+    return std::async(std::launch::async, [&yaml] { return store::DeflateDocument(yaml); });
+  } catch (const std::system_error&) {
+    std::promise<Result<std::string>> here;
+    here.set_value(store::DeflateDocument(yaml));
+    return here.get_future();
+  }
+}
+
 std::string IsoNow() {
   time_t now = time(nullptr);
   tm t;
@@ -379,7 +400,8 @@ int RunServer(const ServerOptions& options) {
 
   health::HealthChecker checker;
   access_logs.Attach(checker);  // health-check logs
-  checker.Update(MonitoredTargets(*current));
+  CheckerFeed checker_feed(checker);
+  checker_feed.Publish(nullptr, *current, net::MonotonicMillis());
   if (!checker.Start()) {
     Log("cannot start: the health checker could not start (see above)%s%s");
     return 1;
@@ -427,9 +449,11 @@ int RunServer(const ServerOptions& options) {
   NotifyReady("ready: " + std::to_string(workers) + " workers, config " + source.Label());
 
   // A new snapshot in force: workers, access logs, health checks, watched files.
+  RetiredSnapshots retired;
   FileWatch watch;
   watch.Watch(WatchedFiles(current->config));
   auto publish = [&](Loaded next) {
+    std::shared_ptr<const proxy::Snapshot> before = std::move(current);
     current = next.snapshot;
     current_sockets = next.sockets;
     for (auto& w : pool) w->Publish(current, current_sockets);
@@ -437,15 +461,16 @@ int RunServer(const ServerOptions& options) {
     metrics.Apply(current->config);
     admin.set_model(std::shared_ptr<const config::Config>(current, &current->config),
                     metrics.history().resolution_s());
-    uint64_t update = checker.Update(MonitoredTargets(*current));
     // "applied" promises that the admin endpoint shows the new target set (draining
     // targets included), so wait for the checker thread to take it; it only runs probes
     // between updates, so this takes milliseconds.
+    const uint64_t update = checker_feed.Publish(before.get(), *current, net::MonotonicMillis());
     if (!checker.WaitForUpdate(update, 2000)) {
       Log("health checker slow to take the new targets%s%s");
     }
     watch.Watch(WatchedFiles(current->config));
     DescribeListeners(*current);
+    retired.Retire(std::move(before));  // freed here, after the caller is answered
   };
 
   std::unique_ptr<store::StateStore> api_keys;
@@ -470,6 +495,7 @@ int RunServer(const ServerOptions& options) {
     Loaded next = LoadSnapshot(source.Read(), source.Label(), &compiler, &listener_sockets);
     if (!next) {
       Log("reload refused; still serving generation %s%s", std::to_string(current->generation));
+      malloc_trim(0);  // what the refused document took goes back at once
       NotifyReady("reload refused; still serving generation " +
                   std::to_string(current->generation));
       return;
@@ -484,6 +510,7 @@ int RunServer(const ServerOptions& options) {
   auto apply = [&](config::Config model, api::ChangeScope scope,
                    std::string reason) -> api::ApiResult<bool> {
     std::string yaml = config::ExportYaml(model);
+    std::future<Result<std::string>> deflated = DeflateAside(yaml);  // joined before yaml goes
     std::string label = source.db_path + " (API change)";
     config::LoadResult checked = CheckApiChange(std::move(model), scope, yaml, label);
     if (auto* errors = std::get_if<config::ConfigErrors>(&checked)) {
@@ -498,7 +525,10 @@ int RunServer(const ServerOptions& options) {
     std::string why;
     Loaded next = LoadSnapshot(std::move(checked), label, &compiler, &listener_sockets, &why);
     if (!next) return api::SenderError("InvalidConfigurationRequest", why);
-    auto committed = source.db->Commit(source.generation, yaml, reason);
+    Result<std::string> stored = deflated.get();
+    auto committed = stored.ok() ? source.db->CommitDeflated(source.generation, stored.value(),
+                                                             yaml.size(), reason)
+                                 : Result<int64_t>(stored.error());
     if (!committed.ok()) {
       Log("API change not applied: %s%s", committed.error().message);
       return api::ReceiverError("InternalFailure", "the change could not be stored");
@@ -525,17 +555,22 @@ int RunServer(const ServerOptions& options) {
     }
   }
 
+  bool trim_pending = false;  // memory may have been freed since the last malloc_trim
   while (true) {
-    int sig = WaitForEvent(signal_fd, api);
-    if (sig == 0 && watch.PollSettled()) reload("certificate files changed");
-    if (sig == 0 && !current->draining.empty()) {
-      // Draining targets leave the health report when their delay ends.
-      bool expired = false;
-      for (const auto& d : current->draining) {
-        if (net::MonotonicMillis() >= d.deadline_ms) expired = true;
-      }
-      if (expired) checker.Update(MonitoredTargets(*current));
+    bool idle = false;
+    int sig = WaitForEvent(signal_fd, api, &idle);
+    retired.Sweep();
+    // The heap keeps what is freed (main.cc): a burst of API changes reuses it instead of
+    // faulting it in again at each call; a quiet second gives it back to the kernel.
+    if (!idle) {
+      trim_pending = true;
+    } else if (trim_pending) {
+      malloc_trim(0);
+      trim_pending = false;
     }
+    if (sig == 0 && watch.PollSettled()) reload("certificate files changed");
+    // Draining targets leave the health report when their delay ends.
+    if (sig == 0) checker_feed.Expire(*current, net::MonotonicMillis());
     if (sig == SIGHUP) {
       api.ReopenAuditLog();  // after logrotate moved it
       reload("SIGHUP");

@@ -148,44 +148,68 @@ ConfigErrors CheckListenerRulesChange(Config& model, const ListenerRulesChange& 
   return errors;
 }
 
+namespace {
+
+// A table of the bytes a scan stops at.
+struct StopBytes {
+  explicit constexpr StopBytes(std::string_view bytes) {
+    for (char c : bytes) stop[static_cast<unsigned char>(c)] = true;
+  }
+  bool stop[256] = {};
+};
+
+constexpr StopBytes kOutsideQuotes{"\":-[,"};
+constexpr StopBytes kInsideQuotes{"\"\\"};
+
+// The first byte at or after `i` the table stops at; `n` when none.
+inline size_t SkipTo(const StopBytes& table, const char* p, size_t i, size_t n) {
+  while (i + 4 <= n) {  // unrolled: most bytes of an export are letters, digits and spaces
+    if (table.stop[static_cast<unsigned char>(p[i])]) return i;
+    if (table.stop[static_cast<unsigned char>(p[i + 1])]) return i + 1;
+    if (table.stop[static_cast<unsigned char>(p[i + 2])]) return i + 2;
+    if (table.stop[static_cast<unsigned char>(p[i + 3])]) return i + 3;
+    i += 4;
+  }
+  while (i < n && !table.stop[static_cast<unsigned char>(p[i])]) ++i;
+  return i;
+}
+
+// Only spaces between the line's start and `i`.
+bool AtLineStart(const char* p, size_t i) {
+  while (i > 0 && p[i - 1] == ' ') --i;
+  return i == 0 || p[i - 1] == '\n';
+}
+
+}  // namespace
+
+// Jumps from one byte that may count to the next instead of switching on every byte: at a
+// 6 MB export (10,000 rules, 100,000 targets) 13 ms became ~3 (decision 0031). A '-' looks
+// back for its line's start; a newline inside quotes cannot matter, since a '-' after it
+// would be inside the same quotes.
 size_t YamlNodeBound(std::string_view exported) {
+  const char* p = exported.data();
+  const size_t n = exported.size();
+  auto blank_after = [p, n](size_t i) { return i + 1 >= n || p[i + 1] == ' ' || p[i + 1] == '\n'; };
   size_t nodes = 1;
-  bool quoted = false;
-  bool line_start = true;  // only spaces so far on this line
-  for (size_t i = 0; i < exported.size(); ++i) {
-    const char c = exported[i];
-    if (quoted) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      }
-      continue;
-    }
-    const char next = i + 1 < exported.size() ? exported[i + 1] : '\n';
-    switch (c) {
-      case '\n':
-        line_start = true;
-        continue;
-      case ' ':
-        continue;
+  size_t i = 0;
+  while ((i = SkipTo(kOutsideQuotes, p, i, n)) < n) {
+    switch (p[i]) {
       case '"':
-        quoted = true;
-        break;
+        for (i = SkipTo(kInsideQuotes, p, i + 1, n); i < n && p[i] == '\\';) {
+          i = SkipTo(kInsideQuotes, p, i + 2, n);
+        }
+        break;  // at the closing quote (or the end)
       case ':':
-        if (next == ' ' || next == '\n') nodes += 2;
+        if (blank_after(i)) nodes += 2;
         break;
       case '-':
-        if (line_start && (next == ' ' || next == '\n')) ++nodes;
+        if (blank_after(i) && AtLineStart(p, i)) ++nodes;
         break;
-      case '[':
-      case ',':
+      default:  // '[' or ','
         ++nodes;
         break;
-      default:
-        break;
     }
-    line_start = false;
+    ++i;
   }
   return nodes;
 }

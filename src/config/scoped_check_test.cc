@@ -292,6 +292,55 @@ TEST(YamlNodeBound, CloseForTargetsAndRules) {
   EXPECT_TRUE(WithinLoaderLimits(exported));
 }
 
+// The bound as first written, a byte at a time: the specification the skipping scan must
+// match on any input.
+size_t ByteAtATimeBound(std::string_view s) {
+  size_t nodes = 1;
+  bool quoted = false;
+  bool line_start = true;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (quoted) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      }
+      continue;
+    }
+    const char next = i + 1 < s.size() ? s[i + 1] : '\n';
+    if (c == '\n') {
+      line_start = true;
+      continue;
+    }
+    if (c == ' ') continue;
+    if (c == '"') quoted = true;
+    if (c == ':' && (next == ' ' || next == '\n')) nodes += 2;
+    if (c == '-' && line_start && (next == ' ' || next == '\n')) ++nodes;
+    if (c == '[' || c == ',') ++nodes;
+    line_start = false;
+  }
+  return nodes;
+}
+
+TEST(YamlNodeBound, SameAsAByteAtATimeScanOnAnyInput) {
+  const std::string alphabet = "\"\\:-[, \na\t";
+  uint64_t x = 88172645463325252ULL;  // xorshift64: the same strings every run
+  auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  for (int round = 0; round < 200000; ++round) {
+    std::string s(next() % 40, ' ');
+    for (char& c : s) c = alphabet[next() % alphabet.size()];
+    ASSERT_EQ(YamlNodeBound(s), ByteAtATimeBound(s)) << ::testing::PrintToString(s);
+  }
+  const std::string exported = ExportYaml(testing::LoadOrFail(kTricky, "t.yaml"));
+  EXPECT_EQ(YamlNodeBound(exported), ByteAtATimeBound(exported));
+}
+
 TEST(YamlNodeBound, OverTheLimitIsOutsideTheLoadersLimits) {
   std::string yaml = "Targets:\n";
   for (size_t i = 0; i < kMaxDocumentNodes / 3 + 1; ++i) yaml += "  - {Id: \"10.0.0.1\"}\n";

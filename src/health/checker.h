@@ -54,6 +54,7 @@ struct MonitoredGroup {
   // group's identity in the entries (its ARN).
   std::vector<CheckLogStream> check_logs;
   std::string log_group_id;
+  bool operator==(const MonitoredGroup&) const = default;  // tls: the same context
 };
 
 // A target as the checker sees it: what to probe and where to publish the verdict.
@@ -64,6 +65,7 @@ struct MonitoredTarget {
   uint16_t check_port = 0;  // HealthCheckPort resolved (traffic-port → address.port)
   std::shared_ptr<balancer::TargetStats> stats;
   bool draining = false;  // deregistered: reported as draining, not checked
+  bool operator==(const MonitoredTarget&) const = default;
 };
 
 // Everything to watch: every target group in configuration order (also those without
@@ -72,6 +74,7 @@ struct MonitoredTarget {
 struct MonitoredSet {
   std::vector<MonitoredGroup> groups;
   std::vector<MonitoredTarget> targets;
+  bool operator==(const MonitoredSet&) const = default;
 };
 
 // One row of DescribeTargetHealth. The description is Describe(reason, status_code).

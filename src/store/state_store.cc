@@ -98,6 +98,18 @@ Result<StateStore::Document> StateStore::Load() {
 
 Result<int64_t> StateStore::Commit(int64_t expected_generation, std::string_view yaml,
                                    std::string_view reason) {
+  auto deflated = DeflateDocument(yaml);
+  if (!deflated.ok()) return db_->Problem(deflated.error().message);
+  return CommitDeflated(expected_generation, deflated.value(), yaml.size(), reason);
+}
+
+Result<int64_t> StateStore::CommitDeflated(int64_t expected_generation, std::string_view deflated,
+                                           size_t yaml_bytes, std::string_view reason) {
+  if (yaml_bytes > kMaxDocumentBytes) {
+    return db_->Problem("a document of " + std::to_string(yaml_bytes) + " bytes is over the " +
+                            std::to_string(kMaxDocumentBytes) + " a document may have",
+                        ErrorSource::kConfig);
+  }
   if (expected_generation < 0) {
     return db_->Problem(
         "expected generation " + std::to_string(expected_generation) + " is negative",
@@ -106,7 +118,7 @@ Result<int64_t> StateStore::Commit(int64_t expected_generation, std::string_view
   auto tx = Transaction::Begin(*db_);
   if (!tx.ok()) return tx.error();
   if (Status s = Fault("begin"); !s.ok()) return s.error();  // ~Transaction rolls back
-  auto generation = CommitLocked(expected_generation, yaml, reason);
+  auto generation = CommitLocked(expected_generation, deflated, yaml_bytes, reason);
   if (!generation.ok()) return generation.error();
   Status committed = tx.value()->Commit();
   if (!committed.ok()) return committed.error();
@@ -115,8 +127,8 @@ Result<int64_t> StateStore::Commit(int64_t expected_generation, std::string_view
 }
 
 // The statements of Commit, inside its transaction.
-Result<int64_t> StateStore::CommitLocked(int64_t expected_generation, std::string_view yaml,
-                                         std::string_view reason) {
+Result<int64_t> StateStore::CommitLocked(int64_t expected_generation, std::string_view deflated,
+                                         size_t yaml_bytes, std::string_view reason) {
   auto current = Statement::Prepare(*db_, "SELECT coalesce(max(generation), 0) FROM documents");
   if (!current.ok()) return current.error();
   auto row = current.value()->Step();
@@ -132,8 +144,6 @@ Result<int64_t> StateStore::CommitLocked(int64_t expected_generation, std::strin
   auto now = NowUtc();
   if (!now.ok()) return now.error();
   const int64_t next = stored + 1;
-  auto deflated = DeflateDocument(yaml);
-  if (!deflated.ok()) return db_->Problem(deflated.error().message);
   auto insert = Statement::Prepare(*db_,
                                    "INSERT INTO documents (generation, yaml, reason, committed_at, "
                                    "deflated, yaml_bytes) VALUES (?1, '', ?2, ?3, ?4, ?5)");
@@ -141,8 +151,8 @@ Result<int64_t> StateStore::CommitLocked(int64_t expected_generation, std::strin
   insert.value()->Bind(1, next);
   insert.value()->Bind(2, reason);
   insert.value()->Bind(3, now.value());
-  insert.value()->BindBlob(4, deflated.value());
-  insert.value()->Bind(5, static_cast<int64_t>(yaml.size()));
+  insert.value()->BindBlob(4, deflated);
+  insert.value()->Bind(5, static_cast<int64_t>(yaml_bytes));
   if (auto done = insert.value()->Step(); !done.ok()) return done.error();
   if (Status s = Fault("insert"); !s.ok()) return s.error();
   auto trim = Statement::Prepare(*db_, "DELETE FROM documents WHERE generation <= ?1");

@@ -85,6 +85,10 @@ class StateStore {
   // `expected_generation`. Returns the new generation.
   Result<int64_t> Commit(int64_t expected_generation, std::string_view yaml,
                          std::string_view reason);
+  // Commit with the document deflated already: `deflated` is DeflateDocument of a document
+  // of `yaml_bytes` bytes (made on another thread while the change is checked).
+  Result<int64_t> CommitDeflated(int64_t expected_generation, std::string_view deflated,
+                                 size_t yaml_bytes, std::string_view reason);
   // The newest `limit` versions (at most kHistoryVersions exist), newest first; none when
   // `limit` <= 0.
   Result<std::vector<Document>> History(int limit);
@@ -119,8 +123,8 @@ class StateStore {
  private:
   StateStore(std::unique_ptr<Database> db, std::unique_ptr<MasterKey> key);
   Status Fault(std::string_view step);
-  Result<int64_t> CommitLocked(int64_t expected_generation, std::string_view yaml,
-                               std::string_view reason);
+  Result<int64_t> CommitLocked(int64_t expected_generation, std::string_view deflated,
+                               size_t yaml_bytes, std::string_view reason);
   Result<bool> UpdateKey(std::string_view sql, std::string_view access_key_id,
                          std::optional<std::string_view> value);
 

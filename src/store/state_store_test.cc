@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "store/document_codec.h"
 #include "store/schema.h"
 #include "store/store_test_support.h"
 
@@ -230,6 +231,22 @@ TEST_F(StateStoreTest, DocumentsAreStoredDeflated) {
   RawDb raw(db_path_);
   EXPECT_EQ(raw.Query("SELECT yaml, yaml_bytes, length(deflated) < yaml_bytes / 10 FROM documents"),
             "|" + std::to_string(yaml.size()) + "|1\n");
+  EXPECT_EQ(LoadOrDie(*store).yaml, yaml);
+}
+
+// Deflated on another thread ahead of the commit: the same row, and the same conflict check.
+TEST_F(StateStoreTest, ADocumentDeflatedAheadCommitsTheSameWay) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  const std::string yaml = "TargetGroups:\n  - Name: a\n    Targets: [{Id: 10.0.0.1}]\n";
+  auto deflated = DeflateDocument(yaml);
+  ASSERT_TRUE(deflated.ok());
+  auto stale = store->CommitDeflated(1, deflated.value(), yaml.size(), "r");
+  ASSERT_FALSE(stale.ok());
+  EXPECT_NE(stale.error().message.find("generation conflict"), std::string::npos);
+  auto committed = store->CommitDeflated(0, deflated.value(), yaml.size(), "r");
+  ASSERT_TRUE(committed.ok()) << committed.error().message;
+  EXPECT_EQ(committed.value(), 1);
   EXPECT_EQ(LoadOrDie(*store).yaml, yaml);
 }
 
