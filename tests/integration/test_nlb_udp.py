@@ -168,6 +168,7 @@ UNBOUND_CONF = """server:
     use-syslog: no
     logfile: ""
     do-ip6: no
+    do-tcp: no
     access-control: 127.0.0.0/8 allow
     module-config: "iterator"
     local-zone: "sluice.test." static
@@ -183,17 +184,36 @@ def dig(port: int, name: str) -> subprocess.CompletedProcess:
                            "+tries=1", "+time=2"], capture_output=True, text=True, timeout=20)
 
 
+def start_unbound(tmp_path, attempts: int = 3):
+    """unbound answering on a free UDP port, and that port. A port another process takes
+    between choosing and binding it makes unbound exit: another port is chosen. Once CI
+    waited 20 s for an unbound that never answered; its stderr now says why."""
+    conf = tmp_path / "unbound.conf"
+    why = ""
+    for _ in range(attempts):
+        port = free_udp_port()
+        conf.write_text(UNBOUND_CONF.format(port=port, dir=tmp_path))
+        unbound = subprocess.Popen(["unbound", "-d", "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True)
+        try:
+            wait_until(lambda: unbound.poll() is not None
+                       or dig(port, "www.sluice.test").stdout.strip() == "192.0.2.7",
+                       20, interval=0.2, what="unbound answering")
+        except AssertionError:
+            unbound.kill()
+            raise AssertionError(f"unbound did not answer on {port} in 20 s: "
+                                 f"{unbound.communicate(timeout=10)[1][-2000:]}")
+        if unbound.poll() is None:
+            return unbound, port
+        why = unbound.communicate(timeout=10)[1][-2000:]
+    raise AssertionError(f"unbound exited {attempts} times; the last said: {why}")
+
+
 def test_dns_through_a_udp_listener_to_unbound(sluice, tmp_path):
     if shutil.which("unbound") is None or shutil.which("dig") is None:
         pytest.skip("unbound and dig (Debian: unbound, dnsutils) are not installed")
-    resolver_port = free_udp_port()
-    conf = tmp_path / "unbound.conf"
-    conf.write_text(UNBOUND_CONF.format(port=resolver_port, dir=tmp_path))
-    unbound = subprocess.Popen(["unbound", "-d", "-c", str(conf)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+    unbound, resolver_port = start_unbound(tmp_path)
     try:
-        wait_until(lambda: dig(resolver_port, "www.sluice.test").stdout.strip() == "192.0.2.7",
-                   20, interval=0.2, what="unbound answering")
         port = free_udp_port()
         sluice(udp_config(port, [resolver_port]))
         wait_until(lambda: dig(port, "www.sluice.test").stdout.strip() == "192.0.2.7", 10,
