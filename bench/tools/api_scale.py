@@ -41,7 +41,10 @@ Phases:
             registered) is rendered, `sluice import`ed into the running server's store and
             picked up with SIGHUP, as docs/api.md describes. The seeded document is the
             exporter's canonical form, as after API calls (rule ids are written on the next
-            API call that touches the listener). Then --modify-reps ModifyListener calls.
+            API call that touches the listener). Then --modify-reps ModifyListener calls, and as
+            many of AddTags, ModifyTargetGroup, ModifyTargetGroupAttributes and
+            CreateTargetGroup (each followed by its DeleteTargetGroup) on the first group, and
+            ModifyLoadBalancerAttributes (still the whole-document path, for reference).
   split     At the end of each phase (the largest size), where one mutation's time goes:
             in process, bench/tools/api_mutation_split.cc (built here with g++ against
             build/*.a) times the steps of the server's apply on the exported document: model
@@ -385,6 +388,7 @@ class Bench:
 
     def refresh_listener(self):
         lb = self.c.describe_load_balancers()["LoadBalancers"][0]
+        self.lb_arn = lb["LoadBalancerArn"]
         self.listener_arn = self.c.describe_listeners(
             LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"][0]["ListenerArn"]
 
@@ -579,6 +583,46 @@ class Bench:
                 lat.append(dt)
             phase["modify_listener"] = {**summary(lat), "latencies_ms": [ms(x) for x in lat]}
             self.note(f"ModifyListener: {phase['modify_listener']}")
+            phase["others"] = self.other_mutations(a.modify_reps)
+
+    def other_mutations(self, reps: int) -> dict:
+        """Mutations besides rules and targets, --modify-reps each, at the scale reached: tags,
+        a group's health check and attributes, a group created and deleted (unused), and load
+        balancer attributes (still the whole-document path)."""
+        group = self.group_arns["g0"]
+        out = {}
+        calls = {
+            "AddTags": lambda k: (self.c.add_tags, dict(
+                ResourceArns=[group], Tags=[{"Key": "round", "Value": str(k)}])),
+            "ModifyTargetGroup": lambda k: (self.c.modify_target_group, dict(
+                TargetGroupArn=group, HealthCheckPath=f"/health{k % 2}")),
+            "ModifyTargetGroupAttributes": lambda k: (self.c.modify_target_group_attributes, dict(
+                TargetGroupArn=group, Attributes=[{"Key": "deregistration_delay.timeout_seconds",
+                                                   "Value": str(10 + k % 2)}])),
+            "CreateTargetGroup": lambda k: (self.c.create_target_group, dict(
+                Name=f"scratch{k}", Protocol="HTTP", Port=9000, VpcId="vpc-0")),
+            # Still checked by loading the whole document (decision 0032): the reference.
+            "ModifyLoadBalancerAttributes": lambda k: (
+                self.c.modify_load_balancer_attributes, dict(
+                    LoadBalancerArn=self.lb_arn, Attributes=[
+                        {"Key": "idle_timeout.timeout_seconds", "Value": str(60 + k % 2)}])),
+        }
+        for name, make in calls.items():
+            lat = []
+            for k in range(reps):
+                fn, kw = make(k)
+                dt, answer = self.mutate(fn, **kw)
+                lat.append(dt)
+                if name == "CreateTargetGroup":
+                    arn = answer["TargetGroups"][0]["TargetGroupArn"]
+                    dt, _ = self.mutate(self.c.delete_target_group, TargetGroupArn=arn)
+                    out.setdefault("DeleteTargetGroup", {"lat": []})["lat"].append(dt)
+            out[name] = {"lat": lat}
+        for name, v in out.items():
+            lat = v.pop("lat")
+            v.update({**summary(lat), "latencies_ms": [ms(x) for x in lat]})
+            self.note(f"{name}: {v}")
+        return out
 
     # -- where one mutation's time goes --
 
@@ -808,6 +852,9 @@ def markdown(res) -> str:
         if ru.get("modify_listener"):
             ml = ru["modify_listener"]
             lines += ["", f"ModifyListener at the end: {ml['latencies_ms']} ms"]
+        for name, v in ru.get("others", {}).items():
+            lines += ["", f"{name} at the end: p50 {v.get('p50_ms', '-')}, p99 "
+                      f"{v.get('p99_ms', '-')} ms; {v['latencies_ms']} ms"]
         if ru.get("stopped"):
             lines += ["", f"Stopped: {ru['stopped']}"]
         lines.append("")

@@ -104,7 +104,9 @@ ApiResult<OperationOutput> AddListenerCertificates(const CallContext& c) {
                        "balancer (" +
                            std::to_string(kMaxListCertificatesPerLoadBalancer) + ")");
   }
-  return OperationOutput{std::move(w.str()), std::move(next)};
+  OperationOutput out{std::move(w.str()), std::move(next), {}};
+  out.scope.outside_rules = true;
+  return out;
 }
 
 // Removes from the list; the default certificate stays (ModifyListener replaces it), and a
@@ -125,7 +127,9 @@ ApiResult<OperationOutput> RemoveListenerCertificates(const CallContext& c) {
     std::erase_if(l.certificates,
                   [&](const config::ListenerCertificate& have) { return have.name == cert.name; });
   }
-  return OperationOutput{"", std::move(next)};
+  OperationOutput out{"", std::move(next), {}};
+  out.scope.outside_rules = true;
+  return out;
 }
 
 }  // namespace

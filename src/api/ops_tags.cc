@@ -5,6 +5,7 @@
 #include "api/service.h"
 #include "api/xml.h"
 #include "config/arn.h"
+#include "config/validate.h"
 
 namespace sluice::api {
 
@@ -50,6 +51,14 @@ ApiResult<std::vector<std::string>> ResourceArns(const QueryParams& params) {
   return *arns;
 }
 
+// A change to tags and nothing else, checked here as the loader checks tags: applied
+// without loading the whole model again (ChangeScope).
+ApiResult<OperationOutput> TagsMutation(config::Config next) {
+  OperationOutput out{"", std::move(next), {}};
+  out.scope.checked_by_handler = true;
+  return out;
+}
+
 ApiResult<OperationOutput> AddTags(const CallContext& c) {
   auto arns = ResourceArns(c.params);
   if (!arns.ok()) return arns.error();
@@ -75,8 +84,11 @@ ApiResult<OperationOutput> AddTags(const CallContext& c) {
                          "The quota for the number of tags that can be assigned to a load "
                          "balancer has been reached");
     }
+    if (std::string why = config::internal::CheckTags(*list.value()); !why.empty()) {
+      return SenderError("ValidationError", why);
+    }
   }
-  return OperationOutput{"", std::move(next)};
+  return TagsMutation(std::move(next));
 }
 
 ApiResult<OperationOutput> RemoveTags(const CallContext& c) {
@@ -93,7 +105,7 @@ ApiResult<OperationOutput> RemoveTags(const CallContext& c) {
       return std::find(keys->begin(), keys->end(), t.key) != keys->end();
     });
   }
-  return OperationOutput{"", std::move(next)};
+  return TagsMutation(std::move(next));
 }
 
 ApiResult<OperationOutput> DescribeTags(const CallContext& c) {

@@ -84,12 +84,13 @@ TEST_F(TargetsFastPathTest, RegisterAndDeregisterNameOnlyTheirGroup) {
   ExpectLoaderAgrees(applied_.back());
 }
 
-TEST_F(TargetsFastPathTest, OtherMutationsAreCheckedWhole) {
+TEST_F(TargetsFastPathTest, OtherMutationsDoNotClaimTargets) {
   auto a =
       Call("Action=ModifyTargetGroup&TargetGroupArn=" + Arn("green") + "&HealthCheckPath=/ready");
   ASSERT_EQ(a.status, 200) << a.body;
   ASSERT_EQ(scopes_.size(), 1u);
   EXPECT_EQ(scopes_[0].targets_of_group, -1);
+  EXPECT_EQ(scopes_[0].settings_of_group, 1);  // its settings: ops_groups_test.cc
 }
 
 // "::1" and "0:0::1" are one address: registering the other spelling adds nothing (the loader

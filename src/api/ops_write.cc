@@ -55,6 +55,14 @@ ApiResult<OperationOutput> RulesMutation(config::Config next, size_t lb, size_t 
   return out;
 }
 
+// A change to one group's settings (or a new group) and nothing else: applied with
+// config::CheckTargetGroupChange, on a document with only the rules forwarding to it.
+ApiResult<OperationOutput> GroupMutation(config::Config next, size_t group, std::string xml) {
+  OperationOutput out{std::move(xml), std::move(next), {}};
+  out.scope.settings_of_group = static_cast<int>(group);
+  return out;
+}
+
 ApiResult<OperationOutput> RegisterTargets(const CallContext& c) {
   auto arn = RequireString(c.params, "TargetGroupArn", "targetGroupArn");
   if (!arn.ok()) return arn.error();
@@ -174,6 +182,11 @@ ApiResult<OperationOutput> CreateTargetGroup(const CallContext& c) {
   tg.health_check.protocol = tg.protocol;
   const bool network = tg.protocol == "TCP" || tg.protocol == "TLS" || tg.protocol == "UDP" ||
                        tg.protocol == "TCP_UDP";
+  if (network && c.params.Get("ProtocolVersion") != nullptr) {
+    // The loader refuses it too; the export would drop it, so it must not reach the model.
+    return SenderError("ValidationError",
+                       "ProtocolVersion is only for HTTP and HTTPS target groups");
+  }
   if (network) {
     // A network load balancer's group, with NLB's defaults as the config file gives them
     // (reference §8.7, §8.6, §8.2): TCP checks with a 10 s timeout, source-IP stickiness
@@ -231,7 +244,8 @@ ApiResult<OperationOutput> CreateTargetGroup(const CallContext& c) {
   next.target_groups.push_back(tg);
   WriteTargetGroup(next, next.target_groups.back(), &w);
   w.Close("TargetGroups");
-  return Mutation(std::move(next), std::move(w.str()));
+  const size_t created = next.target_groups.size() - 1;
+  return GroupMutation(std::move(next), created, std::move(w.str()));
 }
 
 ApiResult<OperationOutput> DeleteTargetGroup(const CallContext& c) {
@@ -246,7 +260,9 @@ ApiResult<OperationOutput> DeleteTargetGroup(const CallContext& c) {
   }
   config::Config next = c.config;
   next.target_groups.erase(next.target_groups.begin() + static_cast<long>(g.value()));
-  return Mutation(std::move(next));
+  OperationOutput out{"", std::move(next), {}};
+  out.scope.checked_by_handler = true;  // nothing forwarded to it: nothing else can break
+  return out;
 }
 
 ApiResult<OperationOutput> ModifyTargetGroup(const CallContext& c) {
@@ -262,7 +278,7 @@ ApiResult<OperationOutput> ModifyTargetGroup(const CallContext& c) {
   w.Open("TargetGroups");
   WriteTargetGroup(next, next.target_groups[g.value()], &w);
   w.Close("TargetGroups");
-  return Mutation(std::move(next), std::move(w.str()));
+  return GroupMutation(std::move(next), g.value(), std::move(w.str()));
 }
 
 ApiResult<OperationOutput> ModifyListener(const CallContext& c) {

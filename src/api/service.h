@@ -37,6 +37,16 @@ struct ChangeScope {
   // its default actions); applying checks them with config::CheckListenerRulesChange instead
   // of loading the whole model again.
   std::optional<config::ListenerRulesChange> rules_of_listener;
+  // >= 0: only the settings of this target group (index in the model) changed, or it is new;
+  // its targets did not change. Applying checks it with config::CheckTargetGroupChange.
+  int settings_of_group = -1;
+  // True: only what no rule, group or target check reads changed (a listener's attributes
+  // or certificates, a load balancer's attributes but HTTP/2 cleartext). Applying checks it
+  // with config::CheckOutsideRules.
+  bool outside_rules = false;
+  // True: the handler made every check the loader makes of what changed (tags), or the
+  // change cannot fail one (an unreferenced group deleted); nothing else changed.
+  bool checked_by_handler = false;
 };
 
 struct ServiceHooks {

@@ -5,6 +5,7 @@
 
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "api/query.h"
 #include "api/service.h"
@@ -28,5 +29,23 @@ inline Service::Answer CallForm(Service& service, const std::string& form) {
   EXPECT_TRUE(p.ok());
   return service.Call(p.value(), "rid", "AKIATEST");
 }
+
+// Hooks whose apply accepts every change and records the model and scope it was handed.
+// Lifetime: the hooks refer to the recorder, which must outlive the Service given them.
+struct ApplyRecorder {
+  std::vector<config::Config> applied;
+  std::vector<ChangeScope> scopes;
+
+  ServiceHooks Hooks() {
+    ServiceHooks h;
+    h.apply = [this](const config::Config& next, const std::string&,
+                     const ChangeScope& scope) -> ApiResult<bool> {
+      applied.push_back(next);
+      scopes.push_back(scope);
+      return true;
+    };
+    return h;
+  }
+};
 
 }  // namespace sluice::api::service_test

@@ -19,12 +19,12 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <system_error>
 #include <thread>
 #include <variant>
 #include <vector>
 
 #include "app/access_logs.h"
+#include "app/api_change.h"
 #include "app/api_runtime.h"
 #include "app/file_watch.h"
 #include "app/metrics_runtime.h"
@@ -34,14 +34,12 @@
 #include "config/arn.h"
 #include "config/export.h"
 #include "config/loader.h"
-#include "config/scoped_check.h"
 #include "control/admin_server.h"
 #include "control/admin_token.h"
 #include "health/checker.h"
 #include "net/event_loop.h"
 #include "proxy/listener_sockets.h"
 #include "proxy/worker.h"
-#include "store/document_codec.h"
 
 namespace sluice::app {
 namespace {
@@ -298,49 +296,6 @@ void StartAdmin(const ServerOptions& options, const proxy::Snapshot& snap,
   Log("admin endpoint on http://%s%s", addr + ":" + std::to_string(admin.port()));
 }
 
-// The loader's errors as one API message: "field: message; field: message".
-std::string ApiMessage(const config::ConfigErrors& errors) {
-  std::string out;
-  for (const config::ConfigError& e : errors) {
-    if (!out.empty()) out += "; ";
-    out += e.field.empty() ? e.message : e.field + ": " + e.message;
-  }
-  return out;
-}
-
-// An API change checked as the file would be: loaded again from its YAML, unless `scope`
-// says only one group's targets changed (checked by the handler; the rest of the model is the
-// one last applied), which at 100,000 targets saves a second of YAML parsing per call, or
-// only one listener's rules changed (checked on a document without the targets and the
-// listener's other rules, decision 0030). Either must leave a document the loader can load
-// at the next start: near its size limits the whole document is loaded instead.
-config::LoadResult CheckApiChange(config::Config model, const api::ChangeScope& scope,
-                                  const std::string& yaml, const std::string& label) {
-  const bool scoped = scope.targets_of_group >= 0 || scope.rules_of_listener.has_value();
-  if (scoped && !config::WithinLoaderLimits(yaml)) return config::LoadConfigFromString(yaml, label);
-  if (scope.targets_of_group >= 0) return model;
-  if (scope.rules_of_listener) {
-    config::ConfigErrors errors =
-        config::CheckListenerRulesChange(model, *scope.rules_of_listener, label);
-    if (!errors.empty()) return errors;
-    return model;
-  }
-  return config::LoadConfigFromString(yaml, label);
-}
-
-// `yaml` deflated for the store on a thread of its own while the change is checked and
-// compiled, which at 100,000 targets take about as long (decision 0031); here when no thread
-// can be started. `yaml` must outlive the future (whose destructor waits for the thread).
-std::future<Result<std::string>> DeflateAside(const std::string& yaml) {
-  try {
-    return std::async(std::launch::async, [&yaml] { return store::DeflateDocument(yaml); });
-  } catch (const std::system_error&) {
-    std::promise<Result<std::string>> here;
-    here.set_value(store::DeflateDocument(yaml));
-    return here.get_future();
-  }
-}
-
 std::string IsoNow() {
   time_t now = time(nullptr);
   tm t;
@@ -513,15 +468,7 @@ int RunServer(const ServerOptions& options) {
     std::future<Result<std::string>> deflated = DeflateAside(yaml);  // joined before yaml goes
     std::string label = source.db_path + " (API change)";
     config::LoadResult checked = CheckApiChange(std::move(model), scope, yaml, label);
-    if (auto* errors = std::get_if<config::ConfigErrors>(&checked)) {
-      // A listener and a group whose protocols do not go together: AWS's own code for it.
-      // The loader names AWS's code where the API has one (the message's first word).
-      std::string code = "ValidationError";
-      for (const char* c : {"IncompatibleProtocols", "TargetGroupAssociationLimit"}) {
-        if (!errors->empty() && errors->front().message.starts_with(std::string(c) + ":")) code = c;
-      }
-      return api::SenderError(code, ApiMessage(*errors));
-    }
+    if (auto* errors = std::get_if<config::ConfigErrors>(&checked)) return ApiChangeError(*errors);
     std::string why;
     Loaded next = LoadSnapshot(std::move(checked), label, &compiler, &listener_sockets, &why);
     if (!next) return api::SenderError("InvalidConfigurationRequest", why);

@@ -1,7 +1,9 @@
 #include "config/scoped_check.h"
 
 #include <charconv>
+#include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -16,9 +18,22 @@
 namespace sluice::config {
 namespace {
 
+std::string ListenerPath(size_t lb, size_t listener) {
+  return "LoadBalancers[" + std::to_string(lb) + "].Listeners[" + std::to_string(listener) + "]";
+}
+
 std::string RulePath(const ListenerRulesChange& change, size_t rule) {
-  return "LoadBalancers[" + std::to_string(change.load_balancer) + "].Listeners[" +
-         std::to_string(change.listener) + "].Rules[" + std::to_string(rule) + "]";
+  return ListenerPath(change.load_balancer, change.listener) + ".Rules[" + std::to_string(rule) +
+         "]";
+}
+
+bool ForwardsTo(const std::vector<Action>& actions, const std::string& group) {
+  for (const Action& a : actions) {
+    for (const TargetGroupTuple& t : a.forward.target_groups) {
+      if (t.target_group == group) return true;
+    }
+  }
+  return false;
 }
 
 // The names of the target groups `model` forwards to (default actions and rules).
@@ -38,51 +53,137 @@ std::set<std::string> ReferencedGroups(const Config& model) {
   return out;
 }
 
-// Reduces a model to what a change of one listener's rules can break, and restores it when it
-// ends: the listener keeps only the rules to check; the target groups are only those still
-// referenced, without their targets (a group's own checks passed when it was last changed,
-// and a rule change does not change one; what a rule checks of a group is its name, protocol
-// and load balancer). Everything is moved and moved back in place; only the rules to check
-// are copied.
+// Rewrites through `map` (an index of the reduced document to one of the whole model) the
+// index after each `prefix` in `text` that starts a path (at the start, or after a byte
+// other than '.': "TargetGroups[1]" but not "ForwardConfig.TargetGroups[1]").
+void RemapIndices(std::string* text, const std::string& prefix, const std::vector<size_t>& map) {
+  for (size_t at = text->find(prefix); at != std::string::npos; at = text->find(prefix, at + 1)) {
+    if (at > 0 && (*text)[at - 1] == '.') continue;
+    const size_t from = at + prefix.size();
+    const size_t close = text->find(']', from);
+    if (close == std::string::npos) return;
+    size_t k = 0;
+    const auto [end, ec] = std::from_chars(text->data() + from, text->data() + close, k);
+    if (ec != std::errc() || end != text->data() + close || k >= map.size()) continue;
+    text->replace(from, close - from, std::to_string(map[k]));
+  }
+}
+
+// `message` without the " (line N)" and " (first at line N)" references it makes to the
+// reduced document.
+void DropLines(std::string* message) {
+  for (const std::string_view mark :
+       {std::string_view(" (line "), std::string_view(" (first at line ")}) {
+    for (size_t at = message->find(mark); at != std::string::npos; at = message->find(mark, at)) {
+      size_t end = at + mark.size();
+      while (end < message->size() && (*message)[end] >= '0' && (*message)[end] <= '9') ++end;
+      if (end == at + mark.size() || end >= message->size() || (*message)[end] != ')') {
+        ++at;
+        continue;
+      }
+      message->erase(at, end + 1 - at);
+    }
+  }
+}
+
+// Which rules of a listener a reduced document keeps (indices, ascending), or none when it
+// keeps them all.
+using RuleSelection =
+    std::function<std::optional<std::vector<size_t>>(size_t lb, size_t listener, const Listener&)>;
+
+// Reduces a model to what a change can break, and restores it when it ends: each listener
+// keeps the rules `select` gives; the target groups are those still referenced and `also`
+// (and any of the same name), without their targets (a group's own checks passed when it was
+// last changed, and no rule or setting check reads a target; CheckTargets checks a list
+// alone). Everything is moved and moved back in place; only the kept rules are copied.
 class ReducedModel {
  public:
-  ReducedModel(Config& model, Listener& listener, const std::vector<size_t>& keep)
-      : model_(model), listener_(listener) {
-    rules_ = std::move(listener.rules);
-    listener.rules.clear();
-    for (size_t i : keep) listener.rules.push_back(rules_[i]);
+  ReducedModel(Config& model, const RuleSelection& select, const std::string* also)
+      : model_(model) {
+    for (size_t b = 0; b < model.load_balancers.size(); ++b) {
+      for (size_t l = 0; l < model.load_balancers[b].listeners.size(); ++l) {
+        Listener& listener = model.load_balancers[b].listeners[l];
+        std::optional<std::vector<size_t>> keep = select(b, l, listener);
+        if (!keep) continue;
+        Lent lent{b, l, std::move(listener.rules), std::move(*keep)};
+        listener.rules.clear();
+        for (size_t i : lent.kept) listener.rules.push_back(lent.rules[i]);
+        lent_.push_back(std::move(lent));
+      }
+    }
     groups_ = std::move(model.target_groups);
     model.target_groups.clear();
     const std::set<std::string> used = ReferencedGroups(model);
     targets_.resize(groups_.size());
     for (size_t i = 0; i < groups_.size(); ++i) {
-      if (used.count(groups_[i].name) == 0) continue;
-      kept_.push_back(i);
+      if (used.count(groups_[i].name) == 0 && (also == nullptr || groups_[i].name != *also)) {
+        continue;
+      }
+      kept_groups_.push_back(i);
       targets_[i] = std::move(groups_[i].targets);
       groups_[i].targets.clear();
       model.target_groups.push_back(std::move(groups_[i]));
     }
   }
   ~ReducedModel() {
-    for (size_t k = 0; k < kept_.size(); ++k) {
-      const size_t i = kept_[k];
+    for (size_t k = 0; k < kept_groups_.size(); ++k) {
+      const size_t i = kept_groups_[k];
       groups_[i] = std::move(model_.target_groups[k]);
       groups_[i].targets = std::move(targets_[i]);
     }
     model_.target_groups = std::move(groups_);
-    listener_.rules = std::move(rules_);
+    for (Lent& lent : lent_) {
+      model_.load_balancers[lent.lb].listeners[lent.listener].rules = std::move(lent.rules);
+    }
   }
   ReducedModel(const ReducedModel&) = delete;
   ReducedModel& operator=(const ReducedModel&) = delete;
 
+  // The reduced document's errors as errors of the whole model: the rules and groups they
+  // name (in fields and messages) are renumbered, and their lines mean nothing to the caller.
+  void Renumber(ConfigErrors* errors) const {
+    for (ConfigError& e : *errors) {
+      e.line = 0;
+      e.column = 0;
+      DropLines(&e.message);
+      for (std::string* text : {&e.field, &e.message}) {
+        RemapIndices(text, "TargetGroups[", kept_groups_);
+        for (const Lent& lent : lent_) {
+          RemapIndices(text, ListenerPath(lent.lb, lent.listener) + ".Rules[", lent.kept);
+        }
+      }
+    }
+  }
+
  private:
+  struct Lent {  // a listener's rules, taken while the model is reduced
+    size_t lb = 0;
+    size_t listener = 0;
+    std::vector<Rule> rules;
+    std::vector<size_t> kept;  // indices in rules of the copies the listener holds, in order
+  };
   Config& model_;
-  Listener& listener_;
-  std::vector<Rule> rules_;
+  std::vector<Lent> lent_;
   std::vector<TargetGroup> groups_;
-  std::vector<size_t> kept_;  // indices in groups_ of the groups lent to the model, in order
+  std::vector<size_t> kept_groups_;  // indices in groups_ of the groups lent to the model
   std::vector<std::vector<Target>> targets_;
 };
+
+// Loads the export of `model` reduced by `select` and `also`, and names the errors it finds
+// as fields of the whole model.
+ConfigErrors LoadReduced(Config& model, const RuleSelection& select, const std::string* also,
+                         std::string_view label) {
+  std::string yaml;
+  ConfigErrors errors;
+  ReducedModel reduced(model, select, also);
+  yaml = ExportYaml(model);
+  LoadResult loaded = LoadConfigFromString(yaml, label);
+  if (auto* found = std::get_if<ConfigErrors>(&loaded)) {
+    errors = std::move(*found);
+    reduced.Renumber(&errors);
+  }
+  return errors;
+}
 
 // The loader's priority check over the whole listener: no two rules share a priority.
 void CheckPriorities(const ListenerRulesChange& change, const Listener& listener,
@@ -95,25 +196,6 @@ void CheckPriorities(const ListenerRulesChange& change, const Listener& listener
     errors->push_back(ConfigError{
         file, 0, 0, RulePath(change, i) + ".Priority",
         "priority " + std::to_string(p) + " is already used by " + RulePath(change, it->second)});
-  }
-}
-
-// The reduced document's errors as errors of the whole model: its Rules[k] is the change's
-// k-th rule, and its lines mean nothing to the caller.
-void Renumber(const ListenerRulesChange& change, ConfigErrors* errors) {
-  const std::string prefix = "LoadBalancers[" + std::to_string(change.load_balancer) +
-                             "].Listeners[" + std::to_string(change.listener) + "].Rules[";
-  for (ConfigError& e : *errors) {
-    e.line = 0;
-    e.column = 0;
-    if (!e.field.starts_with(prefix)) continue;
-    const size_t close = e.field.find(']', prefix.size());
-    if (close == std::string::npos) continue;
-    size_t k = 0;
-    const char* digits = e.field.data() + prefix.size();
-    const auto [end, ec] = std::from_chars(digits, e.field.data() + close, k);
-    if (ec != std::errc() || end != e.field.data() + close || k >= change.rules.size()) continue;
-    e.field = RulePath(change, change.rules[k]) + e.field.substr(close + 1);
   }
 }
 
@@ -135,17 +217,37 @@ ConfigErrors CheckListenerRulesChange(Config& model, const ListenerRulesChange& 
   ConfigErrors errors;
   CheckPriorities(change, listener, file, &errors);
   if (!errors.empty()) return errors;
-  std::string yaml;
-  {
-    ReducedModel reduced(model, listener, change.rules);
-    yaml = ExportYaml(model);
+  // Other listeners keep their rules: a forward to a group another load balancer uses is
+  // refused, wherever that load balancer's forward is written.
+  const RuleSelection select = [&change](size_t lb, size_t l,
+                                         const Listener&) -> std::optional<std::vector<size_t>> {
+    if (lb != change.load_balancer || l != change.listener) return std::nullopt;
+    return change.rules;
+  };
+  return LoadReduced(model, select, nullptr, label);
+}
+
+ConfigErrors CheckTargetGroupChange(Config& model, size_t group, std::string_view label) {
+  if (group >= model.target_groups.size()) {
+    return {ConfigError{std::string(label), 0, 0, "",
+                        "internal error: the changed target group does not exist"}};
   }
-  LoadResult loaded = LoadConfigFromString(yaml, label);
-  if (auto* found = std::get_if<ConfigErrors>(&loaded)) {
-    errors = std::move(*found);
-    Renumber(change, &errors);
-  }
-  return errors;
+  const std::string name = model.target_groups[group].name;
+  const RuleSelection select = [&name](size_t, size_t, const Listener& listener) {
+    std::vector<size_t> keep;
+    for (size_t i = 0; i < listener.rules.size(); ++i) {
+      if (ForwardsTo(listener.rules[i].actions, name)) keep.push_back(i);
+    }
+    return std::optional<std::vector<size_t>>(std::move(keep));
+  };
+  return LoadReduced(model, select, &name, label);
+}
+
+ConfigErrors CheckOutsideRules(Config& model, std::string_view label) {
+  const RuleSelection none = [](size_t, size_t, const Listener&) {
+    return std::optional<std::vector<size_t>>(std::vector<size_t>{});
+  };
+  return LoadReduced(model, none, nullptr, label);
 }
 
 namespace {

@@ -39,6 +39,24 @@ struct ListenerRulesChange {
 ConfigErrors CheckListenerRulesChange(Config& model, const ListenerRulesChange& change,
                                       std::string_view label);
 
+// The errors LoadConfigFromString(ExportYaml(model), label) reports for a change of the
+// settings of target group `group` (index in the model), a new group among them, but not of
+// its targets (config::internal::CheckTargets checks a target list, which no setting changes),
+// or none. Checked: a document that is the model with only the rules that forward to the
+// group, the groups then referenced and the group itself (and any of its name), and no
+// targets, loaded as a file is. Error fields name rules and groups by their index in the
+// whole model; lines are cleared. `model` is handed back as it was given.
+ConfigErrors CheckTargetGroupChange(Config& model, size_t group, std::string_view label);
+
+// The errors LoadConfigFromString(ExportYaml(model), label) reports for a change of
+// something no check of a rule, a target group or a target reads (a listener's attributes
+// or certificates; a load balancer's attributes other than
+// sluice.routing.http2.cleartext.enabled, which decides what its HTTP listeners may forward
+// to), or none. Checked: the model without any listener's rules, without the groups only
+// rules forward to and without targets, loaded as a file is; lines are cleared. `model` is
+// handed back as it was given.
+ConfigErrors CheckOutsideRules(Config& model, std::string_view label);
+
 // An upper bound of the YAML nodes the loader counts in `exported` (a document ExportYaml
 // wrote: double-quoted strings on one line, block mappings and sequences, flow lists and
 // mappings): 1 for the root, 2 per key indicator (the key and its value), 1 per block item

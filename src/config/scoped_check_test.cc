@@ -96,7 +96,7 @@ ListenerRulesChange Add(Config& m, Rule rule) {
 // A message without its line numbers, and without the list of defined groups that follows
 // "is not defined" (the reduced document holds only the groups it forwards to).
 std::string WithoutLines(const std::string& message) {
-  std::string out = std::regex_replace(message, std::regex(R"( \(line [0-9]+\))"), "");
+  std::string out = std::regex_replace(message, std::regex(R"( \((first at )?line [0-9]+\))"), "");
   const size_t undefined = out.find(" is not defined");
   return undefined == std::string::npos ? out : out.substr(0, undefined + 15);
 }
@@ -106,19 +106,16 @@ struct Case {
   std::function<ListenerRulesChange(Config&)> change;
 };
 
-// The scoped check and a load of the whole export agree: both accept, or both refuse with the
-// same first field and message (lines aside); and the model comes back unchanged.
-void ExpectAgreement(const Case& c) {
-  SCOPED_TRACE(c.name);
-  Config model = testing::LoadOrFail(kYaml, "t.yaml");
-  const ListenerRulesChange change = c.change(model);
+// `check` (a scoped check of the changed `model`) and a load of the whole export agree: both
+// accept, or both refuse with the same first field and message (lines aside, which the
+// scoped check leaves out); and the model comes back unchanged.
+void ExpectSameAsWholeLoad(Config& model, const std::function<ConfigErrors(Config&)>& check) {
   const Config before = model;
   const LoadResult whole = LoadConfigFromString(ExportYaml(model), "t.yaml");
-  const ConfigErrors scoped = CheckListenerRulesChange(model, change, "t.yaml");
+  const ConfigErrors scoped = check(model);
   std::string difference;
   EXPECT_TRUE(SameModel(before, model, &difference)) << difference;
   EXPECT_EQ(model.target_groups[0].targets.size(), 2u);
-  EXPECT_EQ(Web(model).rules.size(), Web(before).rules.size());
   const auto* errors = std::get_if<ConfigErrors>(&whole);
   ASSERT_EQ(errors != nullptr, !scoped.empty())
       << (errors ? errors->front().ToString() : scoped.front().ToString());
@@ -126,6 +123,17 @@ void ExpectAgreement(const Case& c) {
   EXPECT_EQ(scoped.front().field, errors->front().field);
   EXPECT_EQ(WithoutLines(scoped.front().message), WithoutLines(errors->front().message));
   EXPECT_EQ(scoped.front().line, 0);
+  EXPECT_EQ(scoped.front().message.find("line "), std::string::npos) << scoped.front().message;
+}
+
+void ExpectAgreement(const Case& c) {
+  SCOPED_TRACE(c.name);
+  Config model = testing::LoadOrFail(kYaml, "t.yaml");
+  const ListenerRulesChange change = c.change(model);
+  const size_t rules = Web(model).rules.size();
+  ExpectSameAsWholeLoad(
+      model, [&change](Config& m) { return CheckListenerRulesChange(m, change, "t.yaml"); });
+  EXPECT_EQ(Web(model).rules.size(), rules);
 }
 
 TEST(CheckListenerRulesChange, AgreesWithALoadOfTheWholeModel) {
@@ -151,6 +159,12 @@ TEST(CheckListenerRulesChange, AgreesWithALoadOfTheWholeModel) {
          Rule r = PathRule(25, {"/x"}, Forward("blue"));
          r.actions.clear();
          return Add(m, std::move(r));
+       }},
+      {"a group listed twice in one forward",
+       [](Config& m) {
+         Action a = Forward("blue");
+         a.forward.target_groups.push_back(TargetGroupTuple{"blue", 1, -1});
+         return Add(m, PathRule(25, {"/x"}, std::move(a)));
        }},
       {"a changed middle rule",
        [](Config& m) {
@@ -184,6 +198,127 @@ TEST(CheckListenerRulesChange, AgreesWithALoadOfTheWholeModel) {
        }},
   };
   for (const Case& c : cases) ExpectAgreement(c);
+}
+
+struct GroupCase {
+  const char* name;
+  std::function<size_t(Config&)> change;  // changes the model; returns the group's index
+};
+
+// A scoped check (of the changed group, or of nothing rules read) and a load of the whole
+// export agree, as for rules above.
+void ExpectGroupAgreement(const GroupCase& c,
+                          const std::function<ConfigErrors(Config&, size_t)>& check) {
+  SCOPED_TRACE(c.name);
+  Config model = testing::LoadOrFail(kYaml, "t.yaml");
+  const size_t group = c.change(model);
+  ExpectSameAsWholeLoad(model, [&](Config& m) { return check(m, group); });
+}
+
+TargetGroup Group(const std::string& name) {
+  TargetGroup g;
+  g.name = name;
+  g.port = 7000;
+  return g;
+}
+
+TEST(CheckTargetGroupChange, AgreesWithALoadOfTheWholeModel) {
+  const GroupCase cases[] = {
+      {"a valid health check path",
+       [](Config& m) {
+         m.target_groups[0].health_check.path = "/ready";
+         return size_t{0};
+       }},
+      {"a bad health check path on an unused group",
+       [](Config& m) {
+         m.target_groups[3].health_check.path = "no-slash";
+         return size_t{3};  // the reduced document holds it as its third group
+       }},
+      {"a bad interval",
+       [](Config& m) {
+         m.target_groups[1].health_check.interval_seconds = 1;
+         return size_t{1};
+       }},
+      {"a timeout not below the interval",
+       [](Config& m) {
+         m.target_groups[0].health_check.timeout_seconds = 40;
+         return size_t{0};
+       }},
+      {"a bad app cookie",
+       [](Config& m) {
+         m.target_groups[0].attributes.stickiness_enabled = true;
+         m.target_groups[0].attributes.stickiness_type = "app_cookie";
+         m.target_groups[0].attributes.stickiness_app_cookie_name = "AWSALBX";
+         return size_t{0};
+       }},
+      {"a new group",
+       [](Config& m) {
+         m.target_groups.push_back(Group("red"));
+         return m.target_groups.size() - 1;
+       }},
+      {"a new group with a taken name",
+       [](Config& m) {
+         m.target_groups.push_back(Group("tcp"));
+         return m.target_groups.size() - 1;
+       }},
+      {"a new group with a reserved tag",
+       [](Config& m) {
+         m.target_groups.push_back(Group("red"));
+         m.target_groups.back().tags.push_back(Tag{"aws:x", "y"});
+         return m.target_groups.size() - 1;
+       }},
+      {"a group only a later rule forwards to, now HTTP/2",
+       [](Config& m) {
+         m.target_groups.push_back(Group("third"));
+         Web(m).rules[2].actions = {Forward("third")};
+         m.target_groups.back().protocol_version = "HTTP2";
+         return m.target_groups.size() - 1;
+       }},
+  };
+  for (const GroupCase& c : cases) {
+    ExpectGroupAgreement(
+        c, [](Config& m, size_t g) { return CheckTargetGroupChange(m, g, "t.yaml"); });
+  }
+}
+
+TEST(CheckOutsideRules, AgreesWithALoadOfTheWholeModel) {
+  // The same comparison, with a change no rule check reads (the index is not used).
+  const GroupCase cases[] = {
+      {"a valid idle timeout",
+       [](Config& m) {
+         m.load_balancers[1].attributes.idle_timeout_seconds = 120;
+         return size_t{0};
+       }},
+      {"an idle timeout out of range",
+       [](Config& m) {
+         m.load_balancers[1].attributes.idle_timeout_seconds = 5000;
+         return size_t{0};
+       }},
+      {"a listener's mTLS header name that is not a token",
+       [](Config& m) {
+         m.load_balancers[0].listeners[1].attributes.mtls_leaf = "bad header";
+         return size_t{0};
+       }},
+      {"max connections below zero",
+       [](Config& m) {
+         Web(m).attributes.max_connections = -1;
+         return size_t{0};
+       }},
+      {"a certificate on an HTTP listener",
+       [](Config& m) {
+         Web(m).certificates.push_back(ListenerCertificate{"nope"});
+         return size_t{0};
+       }},
+  };
+  for (const GroupCase& c : cases) {
+    ExpectGroupAgreement(c, [](Config& m, size_t) { return CheckOutsideRules(m, "t.yaml"); });
+  }
+}
+
+TEST(CheckTargetGroupChange, AnIndexOutOfRangeIsAnError) {
+  Config model = testing::LoadOrFail(kYaml, "t.yaml");
+  EXPECT_FALSE(CheckTargetGroupChange(model, 4, "t").empty());
+  EXPECT_EQ(model.target_groups.size(), 4u);
 }
 
 TEST(CheckListenerRulesChange, AnIndexOutOfRangeIsAnError) {

@@ -7,10 +7,12 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sluice::config {
+struct Tag;
 struct TargetGroup;
-}
+}  // namespace sluice::config
 
 namespace sluice::config::internal {
 
@@ -35,6 +37,17 @@ inline constexpr size_t kMaxTransformReplaceLength = 1024;  // RewriteConfig.Rep
 
 // Load balancer / target group name: 1..32 of [A-Za-z0-9-], no leading/trailing '-'.
 std::string CheckResourceName(std::string_view name);
+
+// A tag's key: 1..128 characters, not starting with the reserved "aws:", no NUL (which the
+// loader refuses in any string).
+std::string CheckTagKey(std::string_view key);
+// A tag's value: at most 256 characters, no NUL.
+std::string CheckTagValue(std::string_view key, std::string_view value);
+// A resource's tags as the loader judges them (ParseTags): at most kMaxTags, each key and
+// value as above, no key twice. For a change made to an already loaded model that touches
+// nothing else (the API's AddTags), so that it need not be loaded again.
+inline constexpr size_t kMaxTags = 50;
+std::string CheckTags(const std::vector<Tag>& tags);
 
 // ---- Conditions (§1.2, §1.3) ----------------------------------------------------------------
 

@@ -368,6 +368,47 @@ def test_invalid_change_is_refused_whole(api):
     assert [r["Priority"] for r in rules] == ["default"]
 
 
+def test_group_tag_and_attribute_changes_are_checked_where_they_can_fail(api):
+    """Decision 0032: these calls check a reduced document (or the handler checks them); a
+    refusal still names the field of the whole model, and what is accepted loads again."""
+    c = api.client()
+    groups, lb, _ = arns(c)
+    extra = c.create_target_group(Name="extra", Protocol="HTTP", Port=9000, VpcId="vpc-0",
+                                  HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2,
+                                  )["TargetGroups"][0]["TargetGroupArn"]
+    with pytest.raises(ClientError) as err:  # the loader's check: timeout below the interval
+        c.modify_target_group(TargetGroupArn=extra, HealthCheckTimeoutSeconds=10)
+    e = err.value.response["Error"]
+    assert e["Code"] == "ValidationError"
+    assert e["Message"].startswith("TargetGroups[2].HealthCheckTimeoutSeconds: "), e
+    assert "(line" not in e["Message"], e
+    with pytest.raises(ClientError) as err:
+        c.add_tags(ResourceArns=[extra], Tags=[{"Key": "k", "Value": "a\x00b"}])
+    assert err.value.response["Error"]["Code"] == "ValidationError"
+    c.add_tags(ResourceArns=[extra, lb["LoadBalancerArn"]], Tags=[{"Key": "team", "Value": "a"}])
+    c.modify_target_group_attributes(TargetGroupArn=extra, Attributes=[
+        {"Key": "deregistration_delay.timeout_seconds", "Value": "7"}])
+    c.modify_load_balancer_attributes(LoadBalancerArn=lb["LoadBalancerArn"], Attributes=[
+        {"Key": "idle_timeout.timeout_seconds", "Value": "120"}])
+    c.delete_target_group(TargetGroupArn=groups["green"])  # nothing forwards to it
+    api.proc.stop(timeout=10)
+    api.start()
+    c = api.client()
+    assert {"Key": "team", "Value": "a"} in c.describe_tags(
+        ResourceArns=[extra])["TagDescriptions"][0]["Tags"]
+    attrs = {a["Key"]: a["Value"] for a in c.describe_target_group_attributes(
+        TargetGroupArn=extra)["Attributes"]}
+    assert attrs["deregistration_delay.timeout_seconds"] == "7"
+    attrs = {a["Key"]: a["Value"] for a in c.describe_load_balancer_attributes(
+        LoadBalancerArn=lb["LoadBalancerArn"])["Attributes"]}
+    assert attrs["idle_timeout.timeout_seconds"] == "120"
+    names = [g["TargetGroupName"] for g in c.describe_target_groups()["TargetGroups"]]
+    assert sorted(names) == ["blue", "extra"]
+    check = api.tmp / "exported.yaml"
+    check.write_text(api.cli("export", "--state", api.db))
+    assert ": ok (" in api.cli("validate", check)
+
+
 def test_four_services_set_up_entirely_by_api(tmp_path, demo_targets):
     """The classic microservices case, from an empty store, with nothing but API calls."""
     services = ["auth", "problems", "submissions", "evaluate"]
