@@ -283,7 +283,11 @@ def test_deb_installs_runs_as_a_notify_service_reloads_and_purges():
         log.close()
         logtext = lambda: (run_dir / "sluice.log").read_text()  # noqa: E731
 
-        text, main_pid, uid = notify.expect("READY=1", timeout=20)
+        try:
+            text, main_pid, uid = notify.expect("READY=1", timeout=20)
+        except AssertionError as e:  # say why: exited (how), or still starting (its log)
+            state = "running" if proc.poll() is None else f"exited with {proc.returncode}"
+            raise AssertionError(f"{e}; sluice {state}; its log:\n{logtext()}") from None
         assert uid == user.pw_uid, f"READY=1 came from uid {uid}, not sluice's"
         assert os.readlink(f"/proc/{main_pid}/exe") == "/usr/bin/sluice"
         assert "STATUS=ready: 2 workers" in text, text
