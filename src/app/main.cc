@@ -454,7 +454,7 @@ int main(int argc, char** argv) {
   // change at 100,000 targets frees and allocates again hundreds of megabytes, and faulting
   // them in again every time took a quarter of its time (decision 0031). The process keeps
   // its peak heap while busy, as a load balancer's pools do.
-  // The control loop gives the memory back once it has been idle for a second (server.cc).
+  // The control loop gives the memory back once it has been quiet for 30 s (QuietTrim).
   // GLIBC_TUNABLES, when set, is the operator's choice and stays.
   // A refusal (the sanitizers' allocators refuse) costs only that speed: nothing to report.
   if (std::getenv("GLIBC_TUNABLES") == nullptr && mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1) {

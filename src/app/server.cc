@@ -29,6 +29,7 @@
 #include "app/file_watch.h"
 #include "app/metrics_runtime.h"
 #include "app/monitored_targets.h"
+#include "app/quiet_trim.h"
 #include "app/retired_snapshots.h"
 #include "app/service_notify.h"
 #include "config/arn.h"
@@ -502,18 +503,17 @@ int RunServer(const ServerOptions& options) {
     }
   }
 
-  bool trim_pending = false;  // memory may have been freed since the last malloc_trim
+  QuietTrim quiet_trim;
   while (true) {
     bool idle = false;
     int sig = WaitForEvent(signal_fd, api, &idle);
     retired.Sweep();
-    // The heap keeps what is freed (main.cc): a burst of API changes reuses it instead of
-    // faulting it in again at each call; a quiet second gives it back to the kernel.
+    // The heap keeps what is freed (main.cc): API changes reuse it instead of faulting it in
+    // again at each call; it goes back to the kernel once the process has been quiet.
     if (!idle) {
-      trim_pending = true;
-    } else if (trim_pending) {
+      quiet_trim.Busy(net::MonotonicMillis());
+    } else if (quiet_trim.DueAfterQuiet(net::MonotonicMillis())) {
       malloc_trim(0);
-      trim_pending = false;
     }
     if (sig == 0 && watch.PollSettled()) reload("certificate files changed");
     // Draining targets leave the health report when their delay ends.
