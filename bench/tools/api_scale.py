@@ -43,8 +43,9 @@ Phases:
             exporter's canonical form, as after API calls (rule ids are written on the next
             API call that touches the listener). Then --modify-reps ModifyListener calls, and as
             many of AddTags, ModifyTargetGroup, ModifyTargetGroupAttributes and
-            CreateTargetGroup (each followed by its DeleteTargetGroup) on the first group, and
-            ModifyLoadBalancerAttributes (still the whole-document path, for reference).
+            CreateTargetGroup (each followed by its DeleteTargetGroup) on the first group,
+            CreateListener (each followed by its DeleteListener), and
+            ModifyLoadBalancerAttributes.
   split     At the end of each phase (the largest size), where one mutation's time goes:
             in process, bench/tools/api_mutation_split.cc (built here with g++ against
             build/*.a) times the steps of the server's apply on the exported document: model
@@ -587,8 +588,8 @@ class Bench:
 
     def other_mutations(self, reps: int) -> dict:
         """Mutations besides rules and targets, --modify-reps each, at the scale reached: tags,
-        a group's health check and attributes, a group created and deleted (unused), and load
-        balancer attributes (still the whole-document path)."""
+        a group's health check and attributes, a group created and deleted (unused), a listener
+        created (still the whole-document path) and deleted, and load balancer attributes."""
         group = self.group_arns["g0"]
         out = {}
         calls = {
@@ -601,6 +602,10 @@ class Bench:
                                                    "Value": str(10 + k % 2)}])),
             "CreateTargetGroup": lambda k: (self.c.create_target_group, dict(
                 Name=f"scratch{k}", Protocol="HTTP", Port=9000, VpcId="vpc-0")),
+            "CreateListener": lambda k: (self.c.create_listener, dict(
+                LoadBalancerArn=self.lb_arn, Protocol="HTTP", Port=free_port(),
+                DefaultActions=[{"Type": "fixed-response",
+                                 "FixedResponseConfig": {"StatusCode": "404"}}])),
             # Still checked by loading the whole document (decision 0032): the reference.
             "ModifyLoadBalancerAttributes": lambda k: (
                 self.c.modify_load_balancer_attributes, dict(
@@ -617,6 +622,10 @@ class Bench:
                     arn = answer["TargetGroups"][0]["TargetGroupArn"]
                     dt, _ = self.mutate(self.c.delete_target_group, TargetGroupArn=arn)
                     out.setdefault("DeleteTargetGroup", {"lat": []})["lat"].append(dt)
+                if name == "CreateListener":
+                    arn = answer["Listeners"][0]["ListenerArn"]
+                    dt, _ = self.mutate(self.c.delete_listener, ListenerArn=arn)
+                    out.setdefault("DeleteListener", {"lat": []})["lat"].append(dt)
             out[name] = {"lat": lat}
         for name, v in out.items():
             lat = v.pop("lat")

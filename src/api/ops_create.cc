@@ -70,6 +70,15 @@ ApiResult<OperationOutput> CreateLoadBalancer(const CallContext& c) {
   return OperationOutput{std::move(w.str()), std::move(next)};
 }
 
+// A listener or load balancer deleted, with its rules: what remains forwards to fewer groups
+// and no remaining rule reads what went, so a document without rules checks what can fail
+// (config::CheckOutsideRules).
+ApiResult<OperationOutput> DeletionMutation(config::Config next) {
+  OperationOutput out{"", std::move(next), {}};
+  out.scope.outside_rules = true;
+  return out;
+}
+
 ApiResult<OperationOutput> DeleteLoadBalancer(const CallContext& c) {
   auto arn = RequireString(c.params, "LoadBalancerArn", "loadBalancerArn");
   if (!arn.ok()) return arn.error();
@@ -83,7 +92,7 @@ ApiResult<OperationOutput> DeleteLoadBalancer(const CallContext& c) {
   config::Config next = c.config;
   FreezeIds(&next);
   next.load_balancers.erase(next.load_balancers.begin() + static_cast<long>(i.value()));
-  return OperationOutput{"", std::move(next)};
+  return DeletionMutation(std::move(next));
 }
 
 ApiResult<config::Listener> DecodeListener(const CallContext& c, const config::LoadBalancer& lb) {
@@ -177,7 +186,7 @@ ApiResult<OperationOutput> DeleteListener(const CallContext& c) {
   FreezeIds(&next);
   auto& listeners = next.load_balancers[ref.value().lb].listeners;
   listeners.erase(listeners.begin() + static_cast<long>(ref.value().listener));
-  return OperationOutput{"", std::move(next)};
+  return DeletionMutation(std::move(next));
 }
 
 }  // namespace

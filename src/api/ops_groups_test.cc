@@ -151,6 +151,22 @@ TEST_F(GroupAndTagScopesTest, AttributesOutsideRules) {
   ExpectLoaderAgrees(recorder_.applied.back());
 }
 
+TEST_F(GroupAndTagScopesTest, DeletionsAreCheckedWithoutRules) {
+  const config::Config& now = service_.CurrentConfig();
+  const std::string listener = config::ListenerArn(
+      now.account, "web", config::ListenerId("web", now.load_balancers[0].listeners[0]));
+  auto d = Call("Action=DeleteListener&ListenerArn=" + listener);
+  ASSERT_EQ(d.status, 200) << d.body;
+  EXPECT_TRUE(LastScope().outside_rules);
+  ExpectLoaderAgrees(recorder_.applied.back());
+  auto lb = Call("Action=DeleteLoadBalancer&LoadBalancerArn=" +
+                 config::LoadBalancerArn(service_.CurrentConfig().account, "web"));
+  ASSERT_EQ(lb.status, 200) << lb.body;
+  EXPECT_TRUE(LastScope().outside_rules);
+  EXPECT_TRUE(recorder_.applied.back().load_balancers.empty());
+  ExpectLoaderAgrees(recorder_.applied.back());
+}
+
 // The export leaves a network group's ProtocolVersion out, so the model must never hold one.
 TEST_F(GroupAndTagScopesTest, ANetworkGroupTakesNoProtocolVersion) {
   auto c = Call("Action=CreateTargetGroup&Name=n&Protocol=TCP&Port=80&ProtocolVersion=HTTP2");

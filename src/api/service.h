@@ -41,8 +41,9 @@ struct ChangeScope {
   // its targets did not change. Applying checks it with config::CheckTargetGroupChange.
   int settings_of_group = -1;
   // True: only what no rule, group or target check reads changed (a listener's attributes
-  // or certificates, a load balancer's attributes but HTTP/2 cleartext). Applying checks it
-  // with config::CheckOutsideRules.
+  // or certificates, a load balancer's attributes but HTTP/2 cleartext), or a listener or
+  // load balancer was deleted with its rules. Applying checks it with
+  // config::CheckOutsideRules.
   bool outside_rules = false;
   // True: the handler made every check the loader makes of what changed (tags), or the
   // change cannot fail one (an unreferenced group deleted); nothing else changed.

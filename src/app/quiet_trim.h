@@ -17,8 +17,9 @@ class QuietTrim {
   // Quiet time after which the heap is trimmed.
   static constexpr int64_t kQuietMs = 30000;
 
-  // Something happened at now_ms (an event, an API change, a reload): memory may have been
-  // freed, and the quiet time starts again.
+  // Something happened at now_ms (an event, an API change, a reload, a replaced snapshot
+  // freed): memory may have been freed, and the quiet time starts again. Changes less than
+  // kQuietMs apart (a reconciler every 20 s) keep the peak heap for as long as they go on.
   void Busy(int64_t now_ms) {
     pending_ = true;
     last_busy_ms_ = now_ms;

@@ -8,7 +8,8 @@ void RetiredSnapshots::Retire(std::shared_ptr<const proxy::Snapshot> old) {
   if (old != nullptr) retired_.push_back(std::move(old));
 }
 
-void RetiredSnapshots::Sweep() {
+size_t RetiredSnapshots::Sweep() {
+  const size_t before = retired_.size();
   size_t kept = 0;
   for (std::shared_ptr<const proxy::Snapshot>& s : retired_) {
     if (s.use_count() == 1) {
@@ -18,6 +19,7 @@ void RetiredSnapshots::Sweep() {
     }
   }
   retired_.resize(kept);
+  return before - kept;
 }
 
 }  // namespace sluice::app

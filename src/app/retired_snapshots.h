@@ -17,10 +17,10 @@ class RetiredSnapshots {
   // `old` was replaced; freed by a later Sweep once no worker or connection holds it.
   void Retire(std::shared_ptr<const proxy::Snapshot> old);
 
-  // Frees the retired snapshots only this holds. Nobody can take a new reference to one of
-  // them (workers take snapshots from their mailbox, connections from their worker), so a
-  // count of one stays one.
-  void Sweep();
+  // Frees the retired snapshots only this holds; returns how many. Nobody can take a new
+  // reference to one of them (workers take snapshots from their mailbox, connections from
+  // their worker), so a count of one stays one.
+  size_t Sweep();
 
   size_t size() const { return retired_.size(); }
 

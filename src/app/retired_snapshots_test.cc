@@ -21,14 +21,15 @@ TEST(RetiredSnapshots, FreedBySweepOnceOnlyItHoldsThem) {
   retired.Retire(nullptr);  // the first publish replaces nothing
   EXPECT_EQ(retired.size(), 2u);
   EXPECT_FALSE(watch_unused.expired());  // retiring never frees
-  retired.Sweep();
+  EXPECT_EQ(retired.Sweep(), 1u);
   EXPECT_TRUE(watch_unused.expired());
   EXPECT_FALSE(watch_held.expired());
   EXPECT_EQ(retired.size(), 1u);
   worker_copy.reset();  // the worker adopted the new snapshot: a decrement, not a free
   EXPECT_FALSE(watch_held.expired());
-  retired.Sweep();
+  EXPECT_EQ(retired.Sweep(), 1u);
   EXPECT_TRUE(watch_held.expired());
+  EXPECT_EQ(retired.Sweep(), 0u);
   EXPECT_EQ(retired.size(), 0u);
 }
 

@@ -507,15 +507,18 @@ int RunServer(const ServerOptions& options) {
   while (true) {
     bool idle = false;
     int sig = WaitForEvent(signal_fd, api, &idle);
-    retired.Sweep();
     // The heap keeps what is freed (main.cc): API changes reuse it instead of faulting it in
-    // again at each call; it goes back to the kernel once the process has been quiet.
-    if (!idle) {
+    // again at each call; it goes back to the kernel once the process has been quiet. A
+    // snapshot freed late (a connection held it) counts as work too.
+    if (retired.Sweep() > 0 || !idle) {
       quiet_trim.Busy(net::MonotonicMillis());
     } else if (quiet_trim.DueAfterQuiet(net::MonotonicMillis())) {
       malloc_trim(0);
     }
-    if (sig == 0 && watch.PollSettled()) reload("certificate files changed");
+    if (sig == 0 && watch.PollSettled()) {
+      reload("certificate files changed");
+      quiet_trim.Busy(net::MonotonicMillis());
+    }
     // Draining targets leave the health report when their delay ends.
     if (sig == 0) checker_feed.Expire(*current, net::MonotonicMillis());
     if (sig == SIGHUP) {

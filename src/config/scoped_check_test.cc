@@ -304,6 +304,21 @@ TEST(CheckOutsideRules, AgreesWithALoadOfTheWholeModel) {
          Web(m).attributes.max_connections = -1;
          return size_t{0};
        }},
+      {"a deleted listener",
+       [](Config& m) {
+         m.load_balancers[0].listeners.erase(m.load_balancers[0].listeners.begin());
+         return size_t{0};
+       }},
+      {"a deleted load balancer",
+       [](Config& m) {
+         m.load_balancers.erase(m.load_balancers.begin() + 1);
+         return size_t{0};
+       }},
+      {"a load balancer's last listener deleted",
+       [](Config& m) {
+         m.load_balancers[1].listeners.clear();
+         return size_t{0};
+       }},
       {"a certificate on an HTTP listener",
        [](Config& m) {
          Web(m).certificates.push_back(ListenerCertificate{"nope"});
