@@ -174,7 +174,10 @@ ApiResult<OperationOutput> CreateListener(const CallContext& c) {
   next_lb.listeners.push_back(std::move(l));
   WriteListener(next, next_lb, next_lb.listeners.back(), &w);
   w.Close("Listeners");
-  return OperationOutput{std::move(w.str()), std::move(next)};
+  const size_t added = next_lb.listeners.size() - 1;
+  OperationOutput out{std::move(w.str()), std::move(next), {}};
+  out.scope.added_listener = std::make_pair(i.value(), added);
+  return out;
 }
 
 ApiResult<OperationOutput> DeleteListener(const CallContext& c) {

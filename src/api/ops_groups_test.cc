@@ -151,6 +151,19 @@ TEST_F(GroupAndTagScopesTest, AttributesOutsideRules) {
   ExpectLoaderAgrees(recorder_.applied.back());
 }
 
+TEST_F(GroupAndTagScopesTest, AnAddedListenerNamesItself) {
+  auto c = Call("Action=CreateListener&LoadBalancerArn=" +
+                config::LoadBalancerArn(service_.CurrentConfig().account, "web") +
+                "&Protocol=HTTP&Port=8090&DefaultActions.member.1.Type=forward"
+                "&DefaultActions.member.1.TargetGroupArn=" +
+                Arn("green"));
+  ASSERT_EQ(c.status, 200) << c.body;
+  ASSERT_TRUE(LastScope().added_listener.has_value());
+  EXPECT_EQ(LastScope().added_listener->first, 0u);
+  EXPECT_EQ(LastScope().added_listener->second, 1u);
+  ExpectLoaderAgrees(recorder_.applied.back());
+}
+
 TEST_F(GroupAndTagScopesTest, DeletionsAreCheckedWithoutRules) {
   const config::Config& now = service_.CurrentConfig();
   const std::string listener = config::ListenerArn(

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "api/error.h"
@@ -40,6 +41,9 @@ struct ChangeScope {
   // >= 0: only the settings of this target group (index in the model) changed, or it is new;
   // its targets did not change. Applying checks it with config::CheckTargetGroupChange.
   int settings_of_group = -1;
+  // Set: a listener was added (load balancer, listener: indices in the model) and nothing
+  // else changed. Applying checks it with config::CheckListenerAdded.
+  std::optional<std::pair<size_t, size_t>> added_listener;
   // True: only what no rule, group or target check reads changed (a listener's attributes
   // or certificates, a load balancer's attributes but HTTP/2 cleartext), or a listener or
   // load balancer was deleted with its rules. Applying checks it with

@@ -22,7 +22,8 @@ std::string ApiMessage(const config::ConfigErrors& errors) {
 
 bool Scoped(const api::ChangeScope& scope) {
   return scope.targets_of_group >= 0 || scope.rules_of_listener.has_value() ||
-         scope.settings_of_group >= 0 || scope.outside_rules || scope.checked_by_handler;
+         scope.settings_of_group >= 0 || scope.added_listener.has_value() || scope.outside_rules ||
+         scope.checked_by_handler;
 }
 
 }  // namespace
@@ -43,6 +44,9 @@ config::LoadResult CheckApiChange(config::Config model, const api::ChangeScope& 
   } else if (scope.settings_of_group >= 0) {
     errors =
         config::CheckTargetGroupChange(model, static_cast<size_t>(scope.settings_of_group), label);
+  } else if (scope.added_listener) {
+    errors = config::CheckListenerAdded(model, scope.added_listener->first,
+                                        scope.added_listener->second, label);
   } else if (scope.outside_rules) {
     errors = config::CheckOutsideRules(model, label);
   }

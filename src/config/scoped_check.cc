@@ -227,20 +227,59 @@ ConfigErrors CheckListenerRulesChange(Config& model, const ListenerRulesChange& 
   return LoadReduced(model, select, nullptr, label);
 }
 
+namespace {
+
+// Every listener keeps only the rules that forward to one of `groups`.
+RuleSelection RulesForwardingTo(const std::set<std::string>& groups) {
+  return [&groups](size_t, size_t, const Listener& listener) {
+    std::vector<size_t> keep;
+    for (size_t i = 0; i < listener.rules.size(); ++i) {
+      for (const std::string& g : groups) {
+        if (ForwardsTo(listener.rules[i].actions, g)) {
+          keep.push_back(i);
+          break;
+        }
+      }
+    }
+    return std::optional<std::vector<size_t>>(std::move(keep));
+  };
+}
+
+}  // namespace
+
 ConfigErrors CheckTargetGroupChange(Config& model, size_t group, std::string_view label) {
   if (group >= model.target_groups.size()) {
     return {ConfigError{std::string(label), 0, 0, "",
                         "internal error: the changed target group does not exist"}};
   }
   const std::string name = model.target_groups[group].name;
-  const RuleSelection select = [&name](size_t, size_t, const Listener& listener) {
-    std::vector<size_t> keep;
-    for (size_t i = 0; i < listener.rules.size(); ++i) {
-      if (ForwardsTo(listener.rules[i].actions, name)) keep.push_back(i);
+  const std::set<std::string> groups = {name};
+  return LoadReduced(model, RulesForwardingTo(groups), &name, label);
+}
+
+ConfigErrors CheckListenerAdded(Config& model, size_t load_balancer, size_t listener,
+                                std::string_view label) {
+  if (load_balancer >= model.load_balancers.size() ||
+      listener >= model.load_balancers[load_balancer].listeners.size()) {
+    return {ConfigError{std::string(label), 0, 0, "",
+                        "internal error: the added listener does not exist"}};
+  }
+  const Listener& added = model.load_balancers[load_balancer].listeners[listener];
+  std::set<std::string> groups;
+  auto add = [&groups](const std::vector<Action>& actions) {
+    for (const Action& a : actions) {
+      for (const TargetGroupTuple& t : a.forward.target_groups) groups.insert(t.target_group);
     }
-    return std::optional<std::vector<size_t>>(std::move(keep));
   };
-  return LoadReduced(model, select, &name, label);
+  add(added.default_actions);
+  for (const Rule& r : added.rules) add(r.actions);
+  const RuleSelection others = RulesForwardingTo(groups);
+  const RuleSelection select = [&](size_t b, size_t l,
+                                   const Listener& x) -> std::optional<std::vector<size_t>> {
+    if (b == load_balancer && l == listener) return std::nullopt;  // all of its own
+    return others(b, l, x);
+  };
+  return LoadReduced(model, select, nullptr, label);
 }
 
 ConfigErrors CheckOutsideRules(Config& model, std::string_view label) {

@@ -48,6 +48,15 @@ ConfigErrors CheckListenerRulesChange(Config& model, const ListenerRulesChange& 
 // whole model; lines are cleared. `model` is handed back as it was given.
 ConfigErrors CheckTargetGroupChange(Config& model, size_t group, std::string_view label);
 
+// The errors LoadConfigFromString(ExportYaml(model), label) reports for a listener added
+// (index `listener` of load balancer `load_balancer`) and nothing else changed, or none.
+// Checked: the model whose other listeners keep only the rules that forward to a group the
+// new listener forwards to (the one-load-balancer association), with the groups then
+// referenced and no targets; every listener stays (ports, ids). Lines are cleared; `model`
+// is handed back as it was given.
+ConfigErrors CheckListenerAdded(Config& model, size_t load_balancer, size_t listener,
+                                std::string_view label);
+
 // The errors LoadConfigFromString(ExportYaml(model), label) reports for a change of
 // something no check of a rule, a target group or a target reads (a listener's attributes
 // or certificates; a load balancer's attributes other than

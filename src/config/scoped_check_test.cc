@@ -330,6 +330,52 @@ TEST(CheckOutsideRules, AgreesWithALoadOfTheWholeModel) {
   }
 }
 
+Listener NewListener(int port, std::vector<Action> defaults) {
+  Listener l;
+  l.protocol = "HTTP";
+  l.port = port;
+  l.default_actions = std::move(defaults);
+  return l;
+}
+
+TEST(CheckListenerAdded, AgreesWithALoadOfTheWholeModel) {
+  // The index is of the load balancer the listener was added to (its last listener).
+  const GroupCase cases[] = {
+      {"a valid listener",
+       [](Config& m) {
+         m.load_balancers[0].listeners.push_back(NewListener(8090, {Forward("blue")}));
+         return size_t{0};
+       }},
+      {"a port taken",
+       [](Config& m) {
+         m.load_balancers[1].listeners.push_back(NewListener(8080, {Forward("other")}));
+         return size_t{1};
+       }},
+      {"a group another load balancer's rule forwards to",
+       [](Config& m) {
+         m.target_groups.push_back(Group("third"));
+         Web(m).rules[2].actions = {Forward("third")};  // web's rule: third serves web
+         m.load_balancers[1].listeners.push_back(NewListener(9090, {Forward("third")}));
+         return size_t{1};
+       }},
+      {"an HTTP/2 group behind HTTP",
+       [](Config& m) {
+         m.load_balancers[0].listeners.push_back(NewListener(8091, {Forward("grpc")}));
+         return size_t{0};
+       }},
+      {"an undefined group",
+       [](Config& m) {
+         m.load_balancers[0].listeners.push_back(NewListener(8092, {Forward("nope")}));
+         return size_t{0};
+       }},
+  };
+  for (const GroupCase& c : cases) {
+    ExpectGroupAgreement(c, [](Config& m, size_t lb) {
+      return CheckListenerAdded(m, lb, m.load_balancers[lb].listeners.size() - 1, "t.yaml");
+    });
+  }
+}
+
 TEST(CheckTargetGroupChange, AnIndexOutOfRangeIsAnError) {
   Config model = testing::LoadOrFail(kYaml, "t.yaml");
   EXPECT_FALSE(CheckTargetGroupChange(model, 4, "t").empty());
