@@ -368,6 +368,30 @@ TEST(CheckListenerAdded, AgreesWithALoadOfTheWholeModel) {
          m.load_balancers[0].listeners.push_back(NewListener(8092, {Forward("nope")}));
          return size_t{0};
        }},
+      {"a clash reported at another load balancer's second rule",
+       [](Config& m) {
+         m.target_groups.push_back(Group("third"));
+         Listener& api = m.load_balancers[1].listeners[0];
+         api.rules.push_back(PathRule(1, {"/x"}, Forward("other")));
+         api.rules.push_back(PathRule(2, {"/y"}, Forward("third")));  // third serves api
+         m.load_balancers[0].listeners.push_back(NewListener(8093, {Forward("third")}));
+         return size_t{0};  // reported at api's rule, which comes later in the document
+       }},
+      {"a weighted forward with a group of another load balancer",
+       [](Config& m) {
+         Action a = Forward("blue");
+         a.forward.target_groups.push_back(TargetGroupTuple{"other", 1, -1});
+         m.load_balancers[0].listeners.push_back(NewListener(8094, {std::move(a)}));
+         return size_t{0};
+       }},
+      {"a redirect",
+       [](Config& m) {
+         Action a;
+         a.type = ActionType::kRedirect;
+         a.redirect.protocol = "HTTPS";
+         m.load_balancers[1].listeners.push_back(NewListener(9095, {std::move(a)}));
+         return size_t{1};
+       }},
   };
   for (const GroupCase& c : cases) {
     ExpectGroupAgreement(c, [](Config& m, size_t lb) {
