@@ -60,12 +60,11 @@ ApiResult<OperationOutput> ModifyLoadBalancerAttributes(const CallContext& c) {
   config::Config next = c.config;
   next.load_balancers[i.value()].attributes = attrs.value();
   std::string xml = AttributesXml(LoadBalancerAttributePairs(next, next.load_balancers[i.value()]));
-  OperationOutput out{std::move(xml), std::move(next), {}};
   // HTTP/2 cleartext decides what the load balancer's HTTP listeners may forward to: their
   // rules are checked again, with the whole document.
-  out.scope.outside_rules = attrs.value().http2_cleartext ==
-                            c.config.load_balancers[i.value()].attributes.http2_cleartext;
-  return out;
+  const bool rules_unaffected = attrs.value().http2_cleartext ==
+                                c.config.load_balancers[i.value()].attributes.http2_cleartext;
+  return OperationOutput{std::move(xml), std::move(next), {.outside_rules = rules_unaffected}};
 }
 
 ApiResult<OperationOutput> DescribeTargetGroupAttributes(const CallContext& c) {
@@ -91,9 +90,8 @@ ApiResult<OperationOutput> ModifyTargetGroupAttributes(const CallContext& c) {
   config::Config next = c.config;
   next.target_groups[i.value()].attributes = attrs.value();
   std::string xml = AttributesXml(TargetGroupAttributePairs(next, next.target_groups[i.value()]));
-  OperationOutput out{std::move(xml), std::move(next), {}};
-  out.scope.settings_of_group = static_cast<int>(i.value());
-  return out;
+  return OperationOutput{
+      std::move(xml), std::move(next), {.settings_of_group = static_cast<int>(i.value())}};
 }
 
 ApiResult<OperationOutput> DescribeListenerAttributes(const CallContext& c) {
@@ -120,9 +118,7 @@ ApiResult<OperationOutput> ModifyListenerAttributes(const CallContext& c) {
   if (!attrs.ok()) return attrs.error();
   l.attributes = attrs.value();
   std::string xml = AttributesXml(ListenerAttributePairs(next, l));
-  OperationOutput out{std::move(xml), std::move(next), {}};
-  out.scope.outside_rules = true;
-  return out;
+  return OperationOutput{std::move(xml), std::move(next), {.outside_rules = true}};
 }
 
 }  // namespace

@@ -104,9 +104,7 @@ ApiResult<OperationOutput> AddListenerCertificates(const CallContext& c) {
                        "balancer (" +
                            std::to_string(kMaxListCertificatesPerLoadBalancer) + ")");
   }
-  OperationOutput out{std::move(w.str()), std::move(next), {}};
-  out.scope.outside_rules = true;
-  return out;
+  return OperationOutput{std::move(w.str()), std::move(next), {.outside_rules = true}};
 }
 
 // Removes from the list; the default certificate stays (ModifyListener replaces it), and a
@@ -127,9 +125,7 @@ ApiResult<OperationOutput> RemoveListenerCertificates(const CallContext& c) {
     std::erase_if(l.certificates,
                   [&](const config::ListenerCertificate& have) { return have.name == cert.name; });
   }
-  OperationOutput out{"", std::move(next), {}};
-  out.scope.outside_rules = true;
-  return out;
+  return OperationOutput{"", std::move(next), {.outside_rules = true}};
 }
 
 }  // namespace

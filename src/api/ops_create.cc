@@ -74,9 +74,7 @@ ApiResult<OperationOutput> CreateLoadBalancer(const CallContext& c) {
 // and no remaining rule reads what went, so a document without rules checks what can fail
 // (config::CheckOutsideRules).
 ApiResult<OperationOutput> DeletionMutation(config::Config next) {
-  OperationOutput out{"", std::move(next), {}};
-  out.scope.outside_rules = true;
-  return out;
+  return OperationOutput{"", std::move(next), {.outside_rules = true}};
 }
 
 ApiResult<OperationOutput> DeleteLoadBalancer(const CallContext& c) {
@@ -174,10 +172,8 @@ ApiResult<OperationOutput> CreateListener(const CallContext& c) {
   next_lb.listeners.push_back(std::move(l));
   WriteListener(next, next_lb, next_lb.listeners.back(), &w);
   w.Close("Listeners");
-  const size_t added = next_lb.listeners.size() - 1;
-  OperationOutput out{std::move(w.str()), std::move(next), {}};
-  out.scope.added_listener = std::make_pair(i.value(), added);
-  return out;
+  const auto added = std::make_pair(i.value(), next_lb.listeners.size() - 1);
+  return OperationOutput{std::move(w.str()), std::move(next), {.added_listener = added}};
 }
 
 ApiResult<OperationOutput> DeleteListener(const CallContext& c) {

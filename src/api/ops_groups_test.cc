@@ -52,13 +52,6 @@ class GroupAndTagScopesTest : public ::testing::Test {
   Service service_;
 };
 
-// The model handed over without a whole reload is the one a reload of its export gives.
-void ExpectLoaderAgrees(const config::Config& applied) {
-  config::Config back = service_test::LoadModel(config::ExportYaml(applied));
-  std::string difference;
-  EXPECT_TRUE(config::SameModel(applied, back, &difference)) << difference;
-}
-
 TEST_F(GroupAndTagScopesTest, GroupSettingsNameTheirGroup) {
   auto m =
       Call("Action=ModifyTargetGroup&TargetGroupArn=" + Arn("green") + "&HealthCheckPath=/ready");
@@ -66,7 +59,7 @@ TEST_F(GroupAndTagScopesTest, GroupSettingsNameTheirGroup) {
   EXPECT_EQ(LastScope().settings_of_group, 1);
   EXPECT_EQ(LastScope().targets_of_group, -1);
   EXPECT_FALSE(LastScope().checked_by_handler);
-  ExpectLoaderAgrees(recorder_.applied.back());
+  service_test::ExpectLoaderAgrees(recorder_.applied.back());
 
   auto a = Call("Action=ModifyTargetGroupAttributes&TargetGroupArn=" + Arn("blue") +
                 "&Attributes.member.1.Key=deregistration_delay.timeout_seconds"
@@ -74,7 +67,7 @@ TEST_F(GroupAndTagScopesTest, GroupSettingsNameTheirGroup) {
   ASSERT_EQ(a.status, 200) << a.body;
   EXPECT_EQ(LastScope().settings_of_group, 0);
   EXPECT_EQ(recorder_.applied.back().target_groups[0].attributes.deregistration_delay_seconds, 5);
-  ExpectLoaderAgrees(recorder_.applied.back());
+  service_test::ExpectLoaderAgrees(recorder_.applied.back());
 
   auto c = Call(
       "Action=CreateTargetGroup&Name=red&Protocol=HTTP&Port=7000"
@@ -83,14 +76,14 @@ TEST_F(GroupAndTagScopesTest, GroupSettingsNameTheirGroup) {
   EXPECT_EQ(LastScope().settings_of_group, 2);
   ASSERT_EQ(recorder_.applied.back().target_groups.size(), 3u);
   EXPECT_EQ(recorder_.applied.back().target_groups[2].name, "red");
-  ExpectLoaderAgrees(recorder_.applied.back());
+  service_test::ExpectLoaderAgrees(recorder_.applied.back());
 }
 
 TEST_F(GroupAndTagScopesTest, DeletingAnUnusedGroupNeedsNoCheck) {
   auto d = Call("Action=DeleteTargetGroup&TargetGroupArn=" + Arn("green"));
   ASSERT_EQ(d.status, 200) << d.body;
   EXPECT_TRUE(LastScope().checked_by_handler);
-  ExpectLoaderAgrees(recorder_.applied.back());
+  service_test::ExpectLoaderAgrees(recorder_.applied.back());
   auto used = Call("Action=DeleteTargetGroup&TargetGroupArn=" + Arn("blue"));
   EXPECT_EQ(used.error_code, "ResourceInUse");
   EXPECT_EQ(recorder_.applied.size(), 1u);
@@ -101,7 +94,7 @@ TEST_F(GroupAndTagScopesTest, TagsAreCheckedByTheHandler) {
                 "&Tags.member.1.Key=team&Tags.member.1.Value=core");
   ASSERT_EQ(a.status, 200) << a.body;
   EXPECT_TRUE(LastScope().checked_by_handler);
-  ExpectLoaderAgrees(recorder_.applied.back());
+  service_test::ExpectLoaderAgrees(recorder_.applied.back());
   auto r =
       Call("Action=RemoveTags&ResourceArns.member.1=" + Arn("blue") + "&TagKeys.member.1=team");
   ASSERT_EQ(r.status, 200) << r.body;
@@ -132,7 +125,7 @@ TEST_F(GroupAndTagScopesTest, AttributesOutsideRules) {
                    "&Attributes.member.1.Value=120");
   ASSERT_EQ(idle.status, 200) << idle.body;
   EXPECT_TRUE(LastScope().outside_rules);
-  ExpectLoaderAgrees(recorder_.applied.back());
+  service_test::ExpectLoaderAgrees(recorder_.applied.back());
   auto h2c = Call("Action=ModifyLoadBalancerAttributes&LoadBalancerArn=" + lb +
                   "&Attributes.member.1.Key=sluice.routing.http2.cleartext.enabled"
                   "&Attributes.member.1.Value=true");
@@ -148,7 +141,7 @@ TEST_F(GroupAndTagScopesTest, AttributesOutsideRules) {
                  "&Attributes.member.1.Key=sluice.max_connections&Attributes.member.1.Value=100");
   ASSERT_EQ(la.status, 200) << la.body;
   EXPECT_TRUE(LastScope().outside_rules);
-  ExpectLoaderAgrees(recorder_.applied.back());
+  service_test::ExpectLoaderAgrees(recorder_.applied.back());
 }
 
 TEST_F(GroupAndTagScopesTest, AnAddedListenerNamesItself) {
@@ -161,7 +154,7 @@ TEST_F(GroupAndTagScopesTest, AnAddedListenerNamesItself) {
   ASSERT_TRUE(LastScope().added_listener.has_value());
   EXPECT_EQ(LastScope().added_listener->first, 0u);
   EXPECT_EQ(LastScope().added_listener->second, 1u);
-  ExpectLoaderAgrees(recorder_.applied.back());
+  service_test::ExpectLoaderAgrees(recorder_.applied.back());
 }
 
 TEST_F(GroupAndTagScopesTest, DeletionsAreCheckedWithoutRules) {
@@ -171,13 +164,13 @@ TEST_F(GroupAndTagScopesTest, DeletionsAreCheckedWithoutRules) {
   auto d = Call("Action=DeleteListener&ListenerArn=" + listener);
   ASSERT_EQ(d.status, 200) << d.body;
   EXPECT_TRUE(LastScope().outside_rules);
-  ExpectLoaderAgrees(recorder_.applied.back());
+  service_test::ExpectLoaderAgrees(recorder_.applied.back());
   auto lb = Call("Action=DeleteLoadBalancer&LoadBalancerArn=" +
                  config::LoadBalancerArn(service_.CurrentConfig().account, "web"));
   ASSERT_EQ(lb.status, 200) << lb.body;
   EXPECT_TRUE(LastScope().outside_rules);
   EXPECT_TRUE(recorder_.applied.back().load_balancers.empty());
-  ExpectLoaderAgrees(recorder_.applied.back());
+  service_test::ExpectLoaderAgrees(recorder_.applied.back());
 }
 
 // The export leaves a network group's ProtocolVersion out, so the model must never hold one.
@@ -187,7 +180,7 @@ TEST_F(GroupAndTagScopesTest, ANetworkGroupTakesNoProtocolVersion) {
   EXPECT_TRUE(recorder_.applied.empty());
   auto ok = Call("Action=CreateTargetGroup&Name=n&Protocol=TCP&Port=80");
   ASSERT_EQ(ok.status, 200) << ok.body;
-  ExpectLoaderAgrees(recorder_.applied.back());
+  service_test::ExpectLoaderAgrees(recorder_.applied.back());
 }
 
 // CheckTags refuses exactly the tag lists the loader refuses.

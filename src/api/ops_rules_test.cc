@@ -49,18 +49,7 @@ LoadBalancers:
 
 class RulesFastPathTest : public ::testing::Test {
  protected:
-  RulesFastPathTest() : service_(service_test::LoadModel(kYaml), Hooks()) {}
-
-  ServiceHooks Hooks() {
-    ServiceHooks h;
-    h.apply = [this](const config::Config& next, const std::string&,
-                     const ChangeScope& scope) -> ApiResult<bool> {
-      applied_.push_back(next);
-      scopes_.push_back(scope);
-      return true;
-    };
-    return h;
-  }
+  RulesFastPathTest() : service_(service_test::LoadModel(kYaml), recorder_.Hooks()) {}
 
   Service::Answer Call(const std::string& form) { return service_test::CallForm(service_, form); }
   std::string ListenerArn(size_t listener) {
@@ -78,23 +67,20 @@ class RulesFastPathTest : public ::testing::Test {
   // The last change named `listener` of "web" and the rules `changed`; its model is the one
   // the loader gives back, and the scoped check accepts it.
   void ExpectScope(size_t listener, std::vector<size_t> changed) {
-    ASSERT_FALSE(scopes_.empty());
-    const auto& scope = scopes_.back().rules_of_listener;
+    ASSERT_FALSE(recorder_.scopes.empty());
+    const auto& scope = recorder_.scopes.back().rules_of_listener;
     ASSERT_TRUE(scope.has_value());
     EXPECT_EQ(scope->load_balancer, 0u);
     EXPECT_EQ(scope->listener, listener);
     EXPECT_EQ(scope->rules, changed);
-    EXPECT_EQ(scopes_.back().targets_of_group, -1);
-    config::Config model = applied_.back();
-    config::Config back = service_test::LoadModel(config::ExportYaml(model));
-    std::string difference;
-    EXPECT_TRUE(config::SameModel(model, back, &difference)) << difference;
+    EXPECT_EQ(recorder_.scopes.back().targets_of_group, -1);
+    config::Config model = recorder_.applied.back();
+    service_test::ExpectLoaderAgrees(model);
     EXPECT_TRUE(config::CheckListenerRulesChange(model, *scope, "api").empty());
   }
 
+  service_test::ApplyRecorder recorder_;  // before service_, which holds its hooks
   Service service_;
-  std::vector<config::Config> applied_;
-  std::vector<ChangeScope> scopes_;
 };
 
 constexpr const char* kPathCondition =
@@ -108,7 +94,7 @@ TEST_F(RulesFastPathTest, CreateRuleNamesTheNewRuleWhereItSorts) {
            "&Actions.member.1.FixedResponseConfig.StatusCode=204");
   ASSERT_EQ(a.status, 200) << a.body;
   ExpectScope(0, {1});
-  EXPECT_EQ(applied_.back().load_balancers[0].listeners[0].rules[1].priority, 15);
+  EXPECT_EQ(recorder_.applied.back().load_balancers[0].listeners[0].rules[1].priority, 15);
 }
 
 TEST_F(RulesFastPathTest, ModifyRuleNamesTheRuleAndTheDefaultRuleNone) {
@@ -142,8 +128,8 @@ TEST_F(RulesFastPathTest, PrioritiesOfTwoListenersAreCheckedWhole) {
            "&RulePriorities.member.1.Priority=25&RulePriorities.member.2.RuleArn=" + RuleArn(1, 0) +
            "&RulePriorities.member.2.Priority=26");
   ASSERT_EQ(p.status, 200) << p.body;
-  ASSERT_EQ(scopes_.size(), 1u);
-  EXPECT_FALSE(scopes_[0].rules_of_listener.has_value());
+  ASSERT_EQ(recorder_.scopes.size(), 1u);
+  EXPECT_FALSE(recorder_.scopes[0].rules_of_listener.has_value());
 }
 
 // A listener's new default actions or port leave its rules' checks as they were; a new
@@ -156,8 +142,8 @@ TEST_F(RulesFastPathTest, ModifyListenerIsScopedUnlessTheProtocolChanges) {
   ExpectScope(0, {});
   auto p = Call("Action=ModifyListener&ListenerArn=" + ListenerArn(1) + "&Protocol=HTTPS");
   // Handed over to be checked whole (the loader then asks for a certificate).
-  ASSERT_EQ(scopes_.size(), 2u) << p.body;
-  EXPECT_FALSE(scopes_.back().rules_of_listener.has_value());
+  ASSERT_EQ(recorder_.scopes.size(), 2u) << p.body;
+  EXPECT_FALSE(recorder_.scopes.back().rules_of_listener.has_value());
 }
 
 }  // namespace

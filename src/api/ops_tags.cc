@@ -54,9 +54,7 @@ ApiResult<std::vector<std::string>> ResourceArns(const QueryParams& params) {
 // A change to tags and nothing else, checked here as the loader checks tags: applied
 // without loading the whole model again (ChangeScope).
 ApiResult<OperationOutput> TagsMutation(config::Config next) {
-  OperationOutput out{"", std::move(next), {}};
-  out.scope.checked_by_handler = true;
-  return out;
+  return OperationOutput{"", std::move(next), {.checked_by_handler = true}};
 }
 
 ApiResult<OperationOutput> AddTags(const CallContext& c) {

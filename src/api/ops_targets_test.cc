@@ -38,59 +38,40 @@ LoadBalancers:
 
 class TargetsFastPathTest : public ::testing::Test {
  protected:
-  TargetsFastPathTest() : service_(service_test::LoadModel(kYaml), Hooks()) {}
-
-  ServiceHooks Hooks() {
-    ServiceHooks h;
-    h.apply = [this](const config::Config& next, const std::string&,
-                     const ChangeScope& scope) -> ApiResult<bool> {
-      applied_.push_back(next);
-      scopes_.push_back(scope);
-      return true;
-    };
-    return h;
-  }
+  TargetsFastPathTest() : service_(service_test::LoadModel(kYaml), recorder_.Hooks()) {}
 
   Service::Answer Call(const std::string& form) { return service_test::CallForm(service_, form); }
   std::string Arn(const char* group) {
     return config::TargetGroupArn(service_.CurrentConfig().account, group);
   }
 
+  service_test::ApplyRecorder recorder_;  // before service_, which holds its hooks
   Service service_;
-  std::vector<config::Config> applied_;
-  std::vector<ChangeScope> scopes_;
 };
-
-// The model handed over without a reload is the one a reload of its export gives.
-void ExpectLoaderAgrees(const config::Config& applied) {
-  config::Config back = service_test::LoadModel(config::ExportYaml(applied));
-  std::string difference;
-  EXPECT_TRUE(config::SameModel(applied, back, &difference)) << difference;
-}
 
 TEST_F(TargetsFastPathTest, RegisterAndDeregisterNameOnlyTheirGroup) {
   auto a = Call("Action=RegisterTargets&TargetGroupArn=" + Arn("green") +
                 "&Targets.member.1.Id=10.0.0.1&Targets.member.2.Id=fe80::1&"
                 "Targets.member.2.Port=9100");
   ASSERT_EQ(a.status, 200) << a.body;
-  ASSERT_EQ(scopes_.size(), 1u);
-  EXPECT_EQ(scopes_[0].targets_of_group, 1);
-  ExpectLoaderAgrees(applied_[0]);
+  ASSERT_EQ(recorder_.scopes.size(), 1u);
+  EXPECT_EQ(recorder_.scopes[0].targets_of_group, 1);
+  service_test::ExpectLoaderAgrees(recorder_.applied[0]);
   auto d = Call("Action=DeregisterTargets&TargetGroupArn=" + Arn("blue") +
                 "&Targets.member.1.Id=127.0.0.1");
   ASSERT_EQ(d.status, 200) << d.body;
-  EXPECT_EQ(scopes_.back().targets_of_group, 0);
-  ASSERT_EQ(applied_.back().target_groups[0].targets.size(), 1u);
-  ExpectLoaderAgrees(applied_.back());
+  EXPECT_EQ(recorder_.scopes.back().targets_of_group, 0);
+  ASSERT_EQ(recorder_.applied.back().target_groups[0].targets.size(), 1u);
+  service_test::ExpectLoaderAgrees(recorder_.applied.back());
 }
 
 TEST_F(TargetsFastPathTest, OtherMutationsDoNotClaimTargets) {
   auto a =
       Call("Action=ModifyTargetGroup&TargetGroupArn=" + Arn("green") + "&HealthCheckPath=/ready");
   ASSERT_EQ(a.status, 200) << a.body;
-  ASSERT_EQ(scopes_.size(), 1u);
-  EXPECT_EQ(scopes_[0].targets_of_group, -1);
-  EXPECT_EQ(scopes_[0].settings_of_group, 1);  // its settings: ops_groups_test.cc
+  ASSERT_EQ(recorder_.scopes.size(), 1u);
+  EXPECT_EQ(recorder_.scopes[0].targets_of_group, -1);
+  EXPECT_EQ(recorder_.scopes[0].settings_of_group, 1);  // its settings: ops_groups_test.cc
 }
 
 // "::1" and "0:0::1" are one address: registering the other spelling adds nothing (the loader
@@ -99,13 +80,13 @@ TEST_F(TargetsFastPathTest, AddressesCompareCanonical) {
   auto a = Call("Action=RegisterTargets&TargetGroupArn=" + Arn("blue") +
                 "&Targets.member.1.Id=0:0::1&Targets.member.1.Port=8002");
   ASSERT_EQ(a.status, 200) << a.body;
-  EXPECT_EQ(applied_.back().target_groups[0].targets.size(), 2u);
-  ExpectLoaderAgrees(applied_.back());
+  EXPECT_EQ(recorder_.applied.back().target_groups[0].targets.size(), 2u);
+  service_test::ExpectLoaderAgrees(recorder_.applied.back());
   auto d = Call("Action=DeregisterTargets&TargetGroupArn=" + Arn("blue") +
                 "&Targets.member.1.Id=0:0:0::1&Targets.member.1.Port=8002");
   ASSERT_EQ(d.status, 200) << d.body;
-  ASSERT_EQ(applied_.back().target_groups[0].targets.size(), 1u);
-  EXPECT_EQ(applied_.back().target_groups[0].targets[0].id, "127.0.0.1");
+  ASSERT_EQ(recorder_.applied.back().target_groups[0].targets.size(), 1u);
+  EXPECT_EQ(recorder_.applied.back().target_groups[0].targets[0].id, "127.0.0.1");
 }
 
 TEST_F(TargetsFastPathTest, OverTheLimitIsTooManyTargetsAndChangesNothing) {

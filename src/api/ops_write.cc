@@ -40,9 +40,7 @@ ApiResult<OperationOutput> TargetsMutation(config::Config next, size_t group) {
   if (std::string why = config::internal::CheckTargets(next.target_groups[group]); !why.empty()) {
     return SenderError("ValidationError", why);
   }
-  OperationOutput out{"", std::move(next), {}};
-  out.scope.targets_of_group = static_cast<int>(group);
-  return out;
+  return OperationOutput{"", std::move(next), {.targets_of_group = static_cast<int>(group)}};
 }
 
 // A change to the rules (or default actions) of one listener and nothing else: applied with
@@ -50,17 +48,17 @@ ApiResult<OperationOutput> TargetsMutation(config::Config next, size_t group) {
 // sorted rules) and the listener's priorities rather than loading the whole model again.
 ApiResult<OperationOutput> RulesMutation(config::Config next, size_t lb, size_t listener,
                                          std::vector<size_t> changed, std::string xml = "") {
-  OperationOutput out{std::move(xml), std::move(next), {}};
-  out.scope.rules_of_listener = config::ListenerRulesChange{lb, listener, std::move(changed)};
-  return out;
+  return OperationOutput{
+      std::move(xml),
+      std::move(next),
+      {.rules_of_listener = config::ListenerRulesChange{lb, listener, std::move(changed)}}};
 }
 
 // A change to one group's settings (or a new group) and nothing else: applied with
 // config::CheckTargetGroupChange, on a document with only the rules forwarding to it.
 ApiResult<OperationOutput> GroupMutation(config::Config next, size_t group, std::string xml) {
-  OperationOutput out{std::move(xml), std::move(next), {}};
-  out.scope.settings_of_group = static_cast<int>(group);
-  return out;
+  return OperationOutput{
+      std::move(xml), std::move(next), {.settings_of_group = static_cast<int>(group)}};
 }
 
 ApiResult<OperationOutput> RegisterTargets(const CallContext& c) {
@@ -260,9 +258,8 @@ ApiResult<OperationOutput> DeleteTargetGroup(const CallContext& c) {
   }
   config::Config next = c.config;
   next.target_groups.erase(next.target_groups.begin() + static_cast<long>(g.value()));
-  OperationOutput out{"", std::move(next), {}};
-  out.scope.checked_by_handler = true;  // nothing forwarded to it: nothing else can break
-  return out;
+  // Nothing forwarded to it: nothing else can break.
+  return OperationOutput{"", std::move(next), {.checked_by_handler = true}};
 }
 
 ApiResult<OperationOutput> ModifyTargetGroup(const CallContext& c) {

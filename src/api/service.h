@@ -37,13 +37,13 @@ struct ChangeScope {
   // Set: only the rules of one listener changed (added, changed, deleted, reprioritized, or
   // its default actions); applying checks them with config::CheckListenerRulesChange instead
   // of loading the whole model again.
-  std::optional<config::ListenerRulesChange> rules_of_listener;
+  std::optional<config::ListenerRulesChange> rules_of_listener = {};
   // >= 0: only the settings of this target group (index in the model) changed, or it is new;
   // its targets did not change. Applying checks it with config::CheckTargetGroupChange.
   int settings_of_group = -1;
   // Set: a listener was added (load balancer, listener: indices in the model) and nothing
   // else changed. Applying checks it with config::CheckListenerAdded.
-  std::optional<std::pair<size_t, size_t>> added_listener;
+  std::optional<std::pair<size_t, size_t>> added_listener = {};
   // True: only what no rule, group or target check reads changed (a listener's attributes
   // or certificates, a load balancer's attributes but HTTP/2 cleartext), or a listener or
   // load balancer was deleted with its rules. Applying checks it with

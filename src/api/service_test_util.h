@@ -9,6 +9,7 @@
 
 #include "api/query.h"
 #include "api/service.h"
+#include "config/export.h"
 #include "config/loader.h"
 
 namespace sluice::api::service_test {
@@ -28,6 +29,14 @@ inline Service::Answer CallForm(Service& service, const std::string& form) {
   auto p = QueryParams::Parse("Version=2015-12-01&" + form);
   EXPECT_TRUE(p.ok());
   return service.Call(p.value(), "rid", "AKIATEST");
+}
+
+// The model a mutation handed over without a whole reload is the one a reload of its export
+// gives.
+inline void ExpectLoaderAgrees(const config::Config& applied) {
+  config::Config back = LoadModel(config::ExportYaml(applied));
+  std::string difference;
+  EXPECT_TRUE(config::SameModel(applied, back, &difference)) << difference;
 }
 
 // Hooks whose apply accepts every change and records the model and scope it was handed.

@@ -27,10 +27,18 @@ std::string RulePath(const ListenerRulesChange& change, size_t rule) {
          "]";
 }
 
-bool ForwardsTo(const std::vector<Action>& actions, const std::string& group) {
+// Adds the target groups `actions` name (every action's forward config, whatever its
+// type).
+void AddForwards(const std::vector<Action>& actions, std::set<std::string>* out) {
+  for (const Action& a : actions) {
+    for (const TargetGroupTuple& t : a.forward.target_groups) out->insert(t.target_group);
+  }
+}
+
+bool ForwardsToAny(const std::vector<Action>& actions, const std::set<std::string>& groups) {
   for (const Action& a : actions) {
     for (const TargetGroupTuple& t : a.forward.target_groups) {
-      if (t.target_group == group) return true;
+      if (groups.count(t.target_group) != 0) return true;
     }
   }
   return false;
@@ -39,15 +47,10 @@ bool ForwardsTo(const std::vector<Action>& actions, const std::string& group) {
 // The names of the target groups `model` forwards to (default actions and rules).
 std::set<std::string> ReferencedGroups(const Config& model) {
   std::set<std::string> out;
-  auto add = [&out](const std::vector<Action>& actions) {
-    for (const Action& a : actions) {
-      for (const TargetGroupTuple& t : a.forward.target_groups) out.insert(t.target_group);
-    }
-  };
   for (const LoadBalancer& lb : model.load_balancers) {
     for (const Listener& l : lb.listeners) {
-      add(l.default_actions);
-      for (const Rule& r : l.rules) add(r.actions);
+      AddForwards(l.default_actions, &out);
+      for (const Rule& r : l.rules) AddForwards(r.actions, &out);
     }
   }
   return out;
@@ -173,11 +176,9 @@ class ReducedModel {
 // as fields of the whole model.
 ConfigErrors LoadReduced(Config& model, const RuleSelection& select, const std::string* also,
                          std::string_view label) {
-  std::string yaml;
   ConfigErrors errors;
   ReducedModel reduced(model, select, also);
-  yaml = ExportYaml(model);
-  LoadResult loaded = LoadConfigFromString(yaml, label);
+  LoadResult loaded = LoadConfigFromString(ExportYaml(model), label);
   if (auto* found = std::get_if<ConfigErrors>(&loaded)) {
     errors = std::move(*found);
     reduced.Renumber(&errors);
@@ -234,12 +235,7 @@ RuleSelection RulesForwardingTo(const std::set<std::string>& groups) {
   return [&groups](size_t, size_t, const Listener& listener) {
     std::vector<size_t> keep;
     for (size_t i = 0; i < listener.rules.size(); ++i) {
-      for (const std::string& g : groups) {
-        if (ForwardsTo(listener.rules[i].actions, g)) {
-          keep.push_back(i);
-          break;
-        }
-      }
+      if (ForwardsToAny(listener.rules[i].actions, groups)) keep.push_back(i);
     }
     return std::optional<std::vector<size_t>>(std::move(keep));
   };
@@ -266,13 +262,8 @@ ConfigErrors CheckListenerAdded(Config& model, size_t load_balancer, size_t list
   }
   const Listener& added = model.load_balancers[load_balancer].listeners[listener];
   std::set<std::string> groups;
-  auto add = [&groups](const std::vector<Action>& actions) {
-    for (const Action& a : actions) {
-      for (const TargetGroupTuple& t : a.forward.target_groups) groups.insert(t.target_group);
-    }
-  };
-  add(added.default_actions);
-  for (const Rule& r : added.rules) add(r.actions);
+  AddForwards(added.default_actions, &groups);
+  for (const Rule& r : added.rules) AddForwards(r.actions, &groups);
   const RuleSelection others = RulesForwardingTo(groups);
   const RuleSelection select = [&](size_t b, size_t l,
                                    const Listener& x) -> std::optional<std::vector<size_t>> {
