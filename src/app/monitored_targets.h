@@ -15,7 +15,16 @@ namespace sluice::app {
 // Everything the health checker should watch: every target group (also those without
 // targets, so that the admin endpoint lists them) and whether a listener uses it, registered
 // targets, and the deregistered ones while they drain (their delay not over at now_ms).
-health::MonitoredSet MonitoredTargets(const proxy::Snapshot& snap, int64_t now_ms);
+// kept (empty, or a flag per group of snap): groups whose targets are left out, because the
+// checker holds them as they are (MonitoredSet::kept).
+health::MonitoredSet MonitoredTargets(const proxy::Snapshot& snap, int64_t now_ms,
+                                      const std::vector<bool>& kept = {});
+
+// By group of `after`, whether the checker that holds `before`'s targets holds this group's as
+// MonitoredTargets(after) gives them: a group of that name in `before` with the same
+// MonitoredGroup and registered targets, and no draining target of that name in either
+// snapshot (the checker's rows of a draining target may be older than `before`).
+std::vector<bool> KeptGroups(const proxy::Snapshot& before, const proxy::Snapshot& after);
 
 // Whether MonitoredTargets(after, now_ms) equals MonitoredTargets(before, now_ms), found
 // without building either: the same groups (names, checks, use, TLS client context, check
@@ -27,7 +36,8 @@ bool SameMonitoredTargets(const proxy::Snapshot& before, const proxy::Snapshot& 
 
 // Feeds the health checker the snapshots put in force, and only when what it watches would
 // change: with 100,000 targets an update costs the checker tens of milliseconds, which a
-// rule change would otherwise wait for (decision 0031). Control thread only.
+// rule change would otherwise wait for (decision 0031). An update lists only the groups
+// that changed, the others kept (decision 0033). Control thread only.
 class CheckerFeed {
  public:
   explicit CheckerFeed(health::HealthChecker& checker) : checker_(checker) {}

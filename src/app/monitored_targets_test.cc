@@ -1,7 +1,8 @@
 // SameMonitoredTargets lets a publish skip the health checker's update: it must say "same"
 // exactly when MonitoredTargets would build an equal set, for every kind of change an API call
 // or a reload makes; and CheckerFeed must still hand the checker the sets that differ, and the
-// end of a drain once, not at every wake-up.
+// end of a drain once, not at every wake-up; KeptGroups must leave out only groups the
+// checker holds as they are.
 #include "app/monitored_targets.h"
 
 #include <gtest/gtest.h>
@@ -137,6 +138,160 @@ TEST(SameMonitoredTargets, ARuleChangeIsSameAndATargetChangeIsNot) {
   s.b_ports = {3, 6};
   auto d = Build(compiler, s);
   EXPECT_FALSE(SameMonitoredTargets(*c, *d, g_now_ms));
+}
+
+const Named& Change(const std::vector<Named>& changes, const std::string& name) {
+  for (const Named& n : changes) {
+    if (name == n.name) return n;
+  }
+  ADD_FAILURE() << "no change named " << name;
+  return changes.front();
+}
+
+// KeptGroups from the base to each change: a group is kept when nothing of it changed and
+// none of its targets drains.
+TEST(KeptGroups, KeepsTheGroupsWhoseChecksAndTargetsDidNotChange) {
+  const std::vector<Named> changes = Changes();
+  const std::vector<std::pair<std::string, std::vector<bool>>> table = {
+      {"base", {true, true}},
+      {"one rule more", {true, true}},
+      {"a rule forwards to b (b in use)", {true, false}},
+      {"a target more", {false, true}},
+      {"a target less (draining)", {false, true}},
+      {"a target's port", {true, false}},
+      {"targets reordered", {false, true}},
+      {"the check interval", {false, true}},
+      {"group b deleted", {true}},
+  };
+  for (const auto& [name, kept] : table) {
+    snapshot::SnapshotCompiler compiler(&FakeNow);
+    auto before = Build(compiler, Change(changes, "base").shape);
+    auto after = Build(compiler, Change(changes, name).shape);
+    ASSERT_TRUE(before && after);
+    EXPECT_EQ(KeptGroups(*before, *after), kept) << name;
+  }
+  // Back from a drain: the group whose target drained in `before` is listed again.
+  snapshot::SnapshotCompiler compiler(&FakeNow);
+  auto drained = Build(compiler, Change(changes, "a target less (draining)").shape);
+  auto rule = Build(compiler, Change(changes, "one rule more").shape);
+  ASSERT_TRUE(drained && rule);
+  EXPECT_EQ(KeptGroups(*drained, *rule), (std::vector<bool>{false, true}));
+  // A group added: not kept.
+  auto without_b = Build(compiler, Change(changes, "group b deleted").shape);
+  auto with_b = Build(compiler, Change(changes, "base").shape);
+  ASSERT_TRUE(without_b && with_b);
+  EXPECT_EQ(KeptGroups(*without_b, *with_b), (std::vector<bool>{true, false}));
+}
+
+// A report as a list of "group|id|port|check port|kind" rows, kind being what the update
+// decides (draining, unused, checked), not what a check found.
+std::vector<std::string> Rows(const std::vector<health::TargetGroupHealth>& report) {
+  std::vector<std::string> out;
+  for (const health::TargetGroupHealth& g : report) {
+    out.push_back(g.group);
+    for (const health::TargetHealthRow& r : g.targets) {
+      const char* kind = r.state == health::TargetState::kDraining ? "draining"
+                         : r.state == health::TargetState::kUnused ? "unused"
+                                                                   : "checked";
+      out.push_back(g.group + "|" + r.id + "|" + std::to_string(r.port) + "|" +
+                    std::to_string(r.health_check_port) + "|" + kind);
+    }
+  }
+  return out;
+}
+
+// For every ordered pair of changes: a checker that held the first and is given the second
+// with KeptGroups' groups left out reports what a checker given the whole second set does.
+TEST(CheckerFeed, AnUpdateWithKeptGroupsReportsWhatAWholeOneDoes) {
+  const std::vector<Named> changes = Changes();
+  int partial = 0;
+  for (const Named& from : changes) {
+    for (const Named& to : changes) {
+      snapshot::SnapshotCompiler compiler(&FakeNow);
+      auto before = Build(compiler, from.shape);
+      auto after = Build(compiler, to.shape);
+      ASSERT_TRUE(before && after);
+      health::HealthChecker fed;
+      health::HealthChecker whole;
+      ASSERT_TRUE(fed.Start() && whole.Start());
+      ASSERT_TRUE(fed.WaitForUpdate(fed.Update(MonitoredTargets(*before, g_now_ms)), 5000));
+      health::MonitoredSet set = MonitoredTargets(*after, g_now_ms, KeptGroups(*before, *after));
+      health::MonitoredSet all = MonitoredTargets(*after, g_now_ms);
+      if (set.targets.size() < all.targets.size()) ++partial;
+      ASSERT_TRUE(fed.WaitForUpdate(fed.Update(std::move(set)), 5000));
+      ASSERT_TRUE(whole.WaitForUpdate(whole.Update(std::move(all)), 5000));
+      EXPECT_EQ(Rows(fed.Report()), Rows(whole.Report())) << from.name << " → " << to.name;
+    }
+  }
+  EXPECT_GE(partial, static_cast<int>(changes.size()));  // most pairs leave a group out
+}
+
+// A drain that ended between two publishes of otherwise the same group: the group is listed,
+// so that the checker does not keep the drained target's row.
+TEST(CheckerFeed, AGroupWhoseDrainEndedIsListedAgain) {
+  const int64_t start = g_now_ms;
+  snapshot::SnapshotCompiler compiler(&FakeNow);
+  Shape s;
+  s.a_ports = {1};
+  auto first = Build(compiler, s);  // no drain yet: the first snapshot knows of no other target
+  s.a_ports = {1, 2};
+  auto registered = Build(compiler, s);
+  s.a_ports = {1};
+  auto deregistered = Build(compiler, s);  // 127.0.0.1:2 drains for 30 s
+  ASSERT_TRUE(first && registered && deregistered);
+  ASSERT_EQ(deregistered->draining.size(), 1u);
+  health::HealthChecker fed;
+  ASSERT_TRUE(fed.Start());
+  CheckerFeed feed(fed);
+  feed.Publish(nullptr, *registered, g_now_ms);
+  ASSERT_TRUE(fed.WaitForUpdate(feed.Publish(registered.get(), *deregistered, g_now_ms), 5000));
+  g_now_ms += 30'000;
+  s.b_ports = {3, 6};  // group b changes; group a's registered targets do not
+  auto b_changed = Build(compiler, s);
+  ASSERT_TRUE(b_changed);
+  EXPECT_FALSE(KeptGroups(*deregistered, *b_changed)[0]);
+  ASSERT_TRUE(fed.WaitForUpdate(feed.Publish(deregistered.get(), *b_changed, g_now_ms), 5000));
+  health::HealthChecker whole;
+  ASSERT_TRUE(whole.Start());
+  ASSERT_TRUE(whole.WaitForUpdate(whole.Update(MonitoredTargets(*b_changed, g_now_ms)), 5000));
+  EXPECT_EQ(Rows(fed.Report()), Rows(whole.Report()));
+  g_now_ms = start;
+}
+
+// The unhealthy-flow grace is in the targets' stats, not in what the checker is given, yet a
+// row's unhealthy.draining deadline is computed from it: a change of it must list the group.
+TEST(SameMonitoredTargets, TheUnhealthyDrainingIntervalOfANetworkGroupCounts) {
+  auto yaml = [](const std::string& attributes) {
+    return "LoadBalancers:\n"
+           "  - Name: net\n"
+           "    Type: network\n"
+           "    Listeners:\n"
+           "      - {Protocol: TCP, Port: 1, BindAddress: 127.0.0.1,\n"
+           "         DefaultActions: [{Type: forward, TargetGroupName: db}]}\n"
+           "TargetGroups:\n"
+           "  - Name: db\n"
+           "    Protocol: TCP\n"
+           "    Port: 6432\n"
+           "    Attributes: {" +
+           attributes +
+           "}\n"
+           "    Targets: [{Id: 127.0.0.1}]\n";
+  };
+  snapshot::SnapshotCompiler compiler(&FakeNow);
+  std::vector<std::shared_ptr<const proxy::Snapshot>> built;
+  for (const std::string& attributes :
+       {std::string("target_health_state.unhealthy.connection_termination.enabled: false"),
+        std::string("target_health_state.unhealthy.connection_termination.enabled: false, "
+                    "target_health_state.unhealthy.draining_interval_seconds: 60")}) {
+    config::LoadResult loaded = config::LoadConfigFromString(yaml(attributes), "net.yaml");
+    ASSERT_TRUE(std::holds_alternative<config::Config>(loaded)) << yaml(attributes);
+    auto snap = compiler.Build(std::move(std::get<config::Config>(loaded)));
+    ASSERT_TRUE(snap.ok()) << snap.error().message;
+    built.push_back(snap.value());
+  }
+  EXPECT_FALSE(SameMonitoredTargets(*built[0], *built[1], g_now_ms));
+  EXPECT_EQ(KeptGroups(*built[0], *built[1]), std::vector<bool>{false});
+  EXPECT_EQ(KeptGroups(*built[1], *built[1]), std::vector<bool>{true});
 }
 
 TEST(CheckerFeed, UpdatesOnlyWhatDiffersAndAnEndedDrainOnce) {

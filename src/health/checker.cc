@@ -5,7 +5,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <string_view>
 #include <system_error>
+#include <unordered_map>
 
 #include "health/checker_impl.h"
 #include "net/event_loop.h"
@@ -19,7 +21,7 @@ HealthChecker::Impl::Impl(const CheckerOptions& options)
   for (uint32_t s = 0; s < probes_.size(); ++s) probes_[s].events.Bind(this, s);
   for (uint32_t s = static_cast<uint32_t>(max_probes); s > 0; --s) free_probes_.push_back(s - 1);
   loop.SetWakeHandler([this] { wake_pending_ = true; });
-  report = std::make_shared<const std::vector<TargetGroupHealth>>();
+  report = std::make_shared<const std::vector<std::shared_ptr<const TargetGroupHealth>>>();
 }
 
 HealthChecker::Impl::~Impl() {
@@ -107,10 +109,42 @@ void HealthChecker::Stop() {
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
+namespace {
+
+// `newer` keeps groups as the update before it left them; `older`, that update, was never
+// taken. Each group `newer` keeps and `older` lists takes older's listing (its targets are
+// moved over), and a kept group older does not have becomes empty, as the checker would have
+// it after older. O(older's targets).
+void ComposeOnto(MonitoredSet& newer, MonitoredSet& older) {
+  if (newer.kept.empty()) return;  // a whole set: nothing of older's counts
+  std::unordered_map<std::string_view, size_t> older_named;
+  for (size_t g = 0; g < older.groups.size(); ++g) older_named.emplace(older.groups[g].name, g);
+  std::vector<int64_t> taken_by(older.groups.size(), -1);  // older group → newer group
+  for (size_t g = 0; g < newer.groups.size() && g < newer.kept.size(); ++g) {
+    if (!newer.kept[g]) continue;
+    auto it = older_named.find(newer.groups[g].name);
+    if (it != older_named.end() && it->second < older.kept.size() && older.kept[it->second]) {
+      continue;  // kept by both: what the checker holds
+    }
+    newer.kept[g] = false;
+    if (it != older_named.end()) taken_by[it->second] = static_cast<int64_t>(g);
+  }
+  for (MonitoredTarget& t : older.targets) {
+    if (t.group >= taken_by.size() || taken_by[t.group] < 0) continue;
+    t.group = static_cast<size_t>(taken_by[t.group]);
+    newer.targets.push_back(std::move(t));
+  }
+}
+
+}  // namespace
+
 uint64_t HealthChecker::Update(MonitoredSet set) {
   uint64_t seq = 0;
+  std::optional<MonitoredSet> replaced;  // freed outside the lock
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
+    if (impl_->pending) ComposeOnto(set, *impl_->pending);
+    replaced.swap(impl_->pending);
     impl_->pending = std::move(set);
     seq = ++impl_->pending_seq;
   }
@@ -135,12 +169,14 @@ bool HealthChecker::WaitForInitialChecks(int timeout_ms) const {
 }
 
 std::vector<TargetGroupHealth> HealthChecker::Report() const {
-  std::shared_ptr<const std::vector<TargetGroupHealth>> r;
+  std::shared_ptr<const std::vector<std::shared_ptr<const TargetGroupHealth>>> r;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     r = impl_->report;
   }
-  std::vector<TargetGroupHealth> copy = *r;  // copied outside the lock
+  std::vector<TargetGroupHealth> copy;  // copied outside the lock
+  copy.reserve(r->size());
+  for (const std::shared_ptr<const TargetGroupHealth>& g : *r) copy.push_back(*g);
   std::lock_guard<std::mutex> lock(impl_->packets_mu);
   for (TargetGroupHealth& g : copy) {
     auto it = impl_->packets_by_group.find(g.group);

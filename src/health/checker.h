@@ -4,8 +4,9 @@
 // workers through TargetStats::routable. It never runs on a worker's request path.
 //
 // Cost: O(log n) per probe (a timer heap orders the checks), at most max_probes sockets open
-// at once, and the DescribeTargetHealth report is kept up to date row by row and published as
-// a copy at most every publish_interval_ms, only when something in it changed.
+// at once, and the DescribeTargetHealth report is kept up to date row by row and published at
+// most every publish_interval_ms, a copy of each group in which something changed. Targets
+// keep their slot across updates: an update costs what its changed groups hold.
 #pragma once
 
 #include <cstdint>
@@ -43,7 +44,7 @@ struct MonitoredGroup {
   // Some listener's default actions or rules forward to it. When false its targets are not
   // checked and are reported unused (Target.NotInUse), as ALB does.
   bool in_use = true;
-  // HTTPS checks: the group's TLS client side (SNI, verification); null for HTTP and TCP.
+  // HTTPS checks: the group's TLS client side (SNI, verification); null for other checks.
   std::shared_ptr<const tls::ClientContext> tls;
   // proxy_protocol_v2.enabled: checks start with PROXY v2's LOCAL header (NLB's checks do,
   // reference §8.7), so that a target that requires the header accepts them; an HTTPS
@@ -54,6 +55,10 @@ struct MonitoredGroup {
   // group's identity in the entries (its ARN).
   std::vector<CheckLogStream> check_logs;
   std::string log_group_id;
+  // The unhealthy-flow grace its targets' stats carry (TargetStats::unhealthy_flow_grace_ms),
+  // from which a row's unhealthy.draining deadline is computed: here so that a change makes
+  // the group differ and its rows are computed again.
+  int32_t unhealthy_flow_grace_ms = 0;
   bool operator==(const MonitoredGroup&) const = default;  // tls: the same context
 };
 
@@ -71,9 +76,19 @@ struct MonitoredTarget {
 // Everything to watch: every target group in configuration order (also those without
 // targets: they are reported with an empty list), then the targets, registered ones in
 // configuration order and draining ones after them.
+//
+// An update may leave out what the checker already holds: when `kept` is not empty (a flag
+// per group), kept[g] says that the checker's group of groups[g]'s name has these very
+// settings and targets (ids, addresses, stats, order, draining flags), and `targets` lists none
+// of them. Such a group costs the update nothing per target. Should the held group's checks or
+// use differ (the feed's mistake), its targets are kept and take the new settings as in a full
+// update, their health-check port aside; a kept group the checker does not hold is empty.
+// An update that replaces one the checker has not taken yet takes that one's listing of each
+// group it keeps (HealthChecker::Update), so a pair of partial sets loses nothing.
 struct MonitoredSet {
   std::vector<MonitoredGroup> groups;
   std::vector<MonitoredTarget> targets;
+  std::vector<bool> kept;
   bool operator==(const MonitoredSet&) const = default;
 };
 
@@ -161,7 +176,8 @@ class HealthChecker {
   // address) keep their state; new ones start in `initial` and get their first check soon
   // (spread over at most one interval when many arrive at once); ones that disappear are
   // dropped. Targets of a group that becomes used start over in `initial`. Applied
-  // asynchronously on the checker thread; returns the update's sequence number.
+  // asynchronously on the checker thread, in time proportional to the targets of the groups
+  // not kept (MonitoredSet::kept); returns the update's sequence number.
   uint64_t Update(MonitoredSet set);
 
   // Blocks until the update numbered seq (or a later one) is reflected in Report(), or until

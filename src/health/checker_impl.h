@@ -56,9 +56,18 @@ class HealthChecker::Impl {
     std::vector<CheckLogStream> check_logs;  // health-check logs (empty: none)
     std::string log_group_id;
     std::shared_ptr<std::atomic<uint64_t>> packets;  // packets_by_group's counter for `name`
+    // Its targets, as slots of entries_, in report order (an entry's `row`).
+    std::vector<uint32_t> members;
+    // Its part of the live report, updated row by row, and the copy last published; dirty:
+    // `rows` changed since (Publish copies only the dirty groups).
+    TargetGroupHealth rows;
+    std::shared_ptr<const TargetGroupHealth> published;
+    bool dirty = true;
+    size_t initial_rows = 0;  // rows in state initial
   };
 
-  // A monitored target. Lives in entries_, indexed by position; an update renumbers them.
+  // A monitored target. Lives in a slot of entries_, which it keeps across updates (the timer
+  // heap, the queue and probes refer to it by slot); a free slot has live == false.
   struct Entry {
     std::string id;
     SocketAddress address;
@@ -68,10 +77,11 @@ class HealthChecker::Impl {
     int64_t phase_ms = 0;    // this target's phase of the interval
     int64_t started_ms = 0;  // loop time the last check started (health-check log latency)
     uint32_t group = 0;
-    uint32_t row = 0;    // index in report_[group].targets
+    uint32_t row = 0;    // index in groups_[group].members and .rows.targets
     int32_t probe = -1;  // slot in probes_ while a check is in flight
     uint16_t check_port = 0;
     bool draining = false;
+    bool live = false;
   };
 
   // Receives a probe slot's readiness from the loop (its stream is watched with it).
@@ -112,8 +122,12 @@ class HealthChecker::Impl {
   // Checker thread: applying a new monitored set (checker_update.cc).
   void ApplyUpdate(MonitoredSet set, uint64_t seq, int64_t now);
   void TakeGroups(std::vector<MonitoredGroup>& groups);
+  bool KeepGroup(Group& old, size_t g, std::vector<uint32_t>& fresh);
   bool Adopt(MonitoredTarget& t, bool was_active, int64_t old_interval_ms, Entry& e);
-  void RebuildDerivedState(int64_t now);
+  uint32_t NewSlot();
+  void FreeSlot(uint32_t slot);
+  void RebuildGroup(size_t g, int64_t now);
+  void RequeueStillDue(const std::deque<uint32_t>& queued);
   void ScheduleFirstChecks(const std::vector<uint32_t>& fresh, int64_t now);
   bool Schedulable(const Entry& e) const;  // checked now: used group, checks on, not draining
 
@@ -146,17 +160,17 @@ class HealthChecker::Impl {
 
   // Checker thread only.
   std::vector<Group> groups_;
-  std::vector<Entry> entries_;
-  std::vector<Probe> probes_;  // max_probes slots
+  std::vector<Entry> entries_;        // by slot
+  std::vector<uint32_t> free_slots_;  // slots of entries_ to reuse
+  std::vector<Probe> probes_;         // max_probes slots
   std::vector<uint32_t> free_probes_;
   bool wake_pending_ = false;  // the loop was woken: look at `pending` and `stopping`
   int in_flight_ = 0;
-  TimerHeap heap_;                         // next check, or the deadline of the check in flight
-  std::deque<uint32_t> queue_;             // due checks waiting for a probe slot
-  int64_t paused_until_ms_ = 0;            // local shortage back-off
-  std::vector<TargetGroupHealth> report_;  // the live report, updated row by row
-  size_t initial_rows_ = 0;                // rows of report_ in state initial
-  bool dirty_ = false;                     // report_ changed since the last publish
+  TimerHeap heap_;               // next check, or the deadline of the check in flight
+  std::deque<uint32_t> queue_;   // due checks waiting for a probe slot
+  int64_t paused_until_ms_ = 0;  // local shortage back-off
+  size_t initial_rows_ = 0;      // rows of the live report in state initial
+  bool dirty_ = false;           // some group's rows changed since the last publish
   int64_t last_publish_ms_ = 0;
 
   // Shared with other threads.
@@ -165,7 +179,7 @@ class HealthChecker::Impl {
   std::optional<MonitoredSet> pending;
   uint64_t pending_seq = 0;  // sequence number of the last Update()
   uint64_t applied_seq = 0;  // of the last update whose targets are in `report`
-  std::shared_ptr<const std::vector<TargetGroupHealth>> report;
+  std::shared_ptr<const std::vector<std::shared_ptr<const TargetGroupHealth>>> report;
   size_t report_initial = 0;  // rows of `report` in state initial
   bool stopping = false;
   std::thread thread;

@@ -260,18 +260,26 @@ void HealthChecker::Impl::VisibleState(const Entry& e, TargetState* state, Reaso
 
 // O(1): one row of the live report; marks the report for publishing if the row changed.
 void HealthChecker::Impl::UpdateRow(const Entry& e) {
-  TargetHealthRow& row = report_[e.group].targets[e.row];
+  Group& g = groups_[e.group];
+  TargetHealthRow& row = g.rows.targets[e.row];
   TargetState state;
   Reason reason;
   int code;
   VisibleState(e, &state, &reason, &code);
   if (state == row.state && reason == row.reason && code == row.status_code) return;
-  if (row.state == TargetState::kInitial) --initial_rows_;
-  if (state == TargetState::kInitial) ++initial_rows_;
+  if (row.state == TargetState::kInitial) {
+    --initial_rows_;
+    --g.initial_rows;
+  }
+  if (state == TargetState::kInitial) {
+    ++initial_rows_;
+    ++g.initial_rows;
+  }
   if (state != row.state) row.unhealthy_draining_until_ms = UnhealthyDrainingUntilMs(e, state);
   row.state = state;
   row.reason = reason;
   row.status_code = code;
+  g.dirty = true;
   dirty_ = true;
 }
 
@@ -279,10 +287,20 @@ void HealthChecker::Impl::MaybePublish(int64_t now) {
   if (dirty_ && now >= last_publish_ms_ + publish_interval_ms) Publish(now, 0);
 }
 
-// Copies the live report for readers (outside the lock). applied_seq: the update it carries,
-// or 0.
+// Copies the groups of the live report that changed for readers (outside the lock); the
+// others' last copies are shared. applied_seq: the update it carries, or 0.
 void HealthChecker::Impl::Publish(int64_t now, uint64_t applied) {
-  auto copy = std::make_shared<const std::vector<TargetGroupHealth>>(report_);
+  auto list = std::make_shared<std::vector<std::shared_ptr<const TargetGroupHealth>>>();
+  list->reserve(groups_.size());
+  for (Group& g : groups_) {
+    if (g.dirty || g.published == nullptr) {
+      g.published = std::make_shared<const TargetGroupHealth>(g.rows);
+      g.dirty = false;
+    }
+    list->push_back(g.published);
+  }
+  std::shared_ptr<const std::vector<std::shared_ptr<const TargetGroupHealth>>> copy =
+      std::move(list);
   {
     std::lock_guard<std::mutex> lock(mu);
     report.swap(copy);  // the old copy is freed below, outside the lock

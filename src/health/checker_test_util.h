@@ -39,6 +39,11 @@ class Listener {
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
   uint16_t port() const { return port_; }  // 0 when the listener could not be set up
+  // Stops listening: checks of port() are refused from now on.
+  void Close() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
 
  private:
   int fd_ = -1;

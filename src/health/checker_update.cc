@@ -1,6 +1,7 @@
 #include <string.h>
 
 #include <algorithm>
+#include <deque>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -31,6 +32,7 @@ void HealthChecker::Impl::TakeGroups(std::vector<MonitoredGroup>& groups) {
     g.in_use = mg.in_use;
     g.check_logs = std::move(mg.check_logs);
     g.log_group_id = std::move(mg.log_group_id);
+    g.rows.group = g.name;
     {
       std::lock_guard<std::mutex> lock(packets_mu);
       std::shared_ptr<std::atomic<uint64_t>>& counter = packets_by_group[g.name];
@@ -62,22 +64,23 @@ struct NewTargetHash {
   }
 };
 
-// The entries one group had before an update, to be matched with the new set's targets of the
-// group of that name. In order first: a group the update did not change matches entry by
-// entry, with no hashing (an API call changes one group of many); by address otherwise.
+// The slots one held group had before an update, to be matched with the new set's targets of
+// the group of that name. In order first: a group whose targets did not move matches slot by
+// slot, with no hashing; by address otherwise.
 class OldGroupEntries {
  public:
-  static constexpr int64_t kNone = -1;   // not an old entry: a new target
+  static constexpr int64_t kNone = -1;   // not a held target: a new one
   static constexpr int64_t kTaken = -2;  // listed twice in the new set: the first one counts
 
-  void Add(uint32_t entry) { entries_.push_back(entry); }
-  // The old entry of `address`, which is taken; kNone or kTaken. `address_of(i)`: old entry
-  // i's address; `taken`: by old entry, shared by the groups.
+  explicit OldGroupEntries(const std::vector<uint32_t>* slots) : entries_(slots) {}
+  // The held slot of `address`, which is taken; kNone or kTaken. `address_of(i)`: slot i's
+  // address; `taken`: by slot, shared by the groups.
   template <typename AddressOf>
   int64_t Take(const SocketAddress& address, const AddressOf& address_of,
                std::vector<bool>& taken) {
-    if (cursor_ < entries_.size()) {
-      const uint32_t i = entries_[cursor_];
+    const std::vector<uint32_t>& entries = *entries_;
+    if (cursor_ < entries.size()) {
+      const uint32_t i = entries[cursor_];
       if (!taken[i] && address_of(i) == address) {
         ++cursor_;
         taken[i] = true;
@@ -85,14 +88,13 @@ class OldGroupEntries {
       }
     }
     if (!indexed_) {
-      by_address_.reserve(entries_.size());
-      for (uint32_t p = 0; p < entries_.size(); ++p)
-        by_address_.emplace(address_of(entries_[p]), p);
+      by_address_.reserve(entries.size());
+      for (uint32_t p = 0; p < entries.size(); ++p) by_address_.emplace(address_of(entries[p]), p);
       indexed_ = true;
     }
     auto it = by_address_.find(address);
     if (it == by_address_.end()) return kNone;
-    const uint32_t i = entries_[it->second];
+    const uint32_t i = entries[it->second];
     if (taken[i]) return kTaken;
     cursor_ = it->second + 1;
     taken[i] = true;
@@ -100,7 +102,7 @@ class OldGroupEntries {
   }
 
  private:
-  std::vector<uint32_t> entries_;
+  const std::vector<uint32_t>* entries_;
   size_t cursor_ = 0;
   std::unordered_map<SocketAddress, uint32_t, AddressHash> by_address_;  // → place in entries_
   bool indexed_ = false;
@@ -108,68 +110,107 @@ class OldGroupEntries {
 
 }  // namespace
 
-// Takes the pending set: kept targets (same group name and address) keep their state (and a
-// check in flight), new ones get a fresh state machine and a first check soon. O(n) per
-// update, never per probe; a group whose targets did not change costs a comparison per target.
+// Takes the pending set. A kept group (MonitoredSet::kept) takes the held group's targets as
+// they are. In the others, targets already held (same group name and address) keep their slot
+// and state (and a check in flight), new ones get a fresh slot, state machine and first check
+// soon, and held ones not listed are dropped. O(targets of the groups not kept) per update,
+// never per probe; a listed group whose targets did not move costs a comparison per target.
 void HealthChecker::Impl::ApplyUpdate(MonitoredSet set, uint64_t seq, int64_t now) {
   std::vector<Group> old_groups = std::move(groups_);
   TakeGroups(set.groups);
-  std::vector<Entry> old_entries = std::move(entries_);
-  std::vector<OldGroupEntries> old_by_group(old_groups.size());
-  for (uint32_t i = 0; i < old_entries.size(); ++i) old_by_group[old_entries[i].group].Add(i);
-  std::unordered_map<std::string_view, size_t> old_group_named;
-  for (size_t g = 0; g < old_groups.size(); ++g) old_group_named.emplace(old_groups[g].name, g);
-  std::vector<int64_t> old_group_of(groups_.size(), -1);  // new group → old group of its name
-  for (size_t g = 0; g < groups_.size(); ++g) {
-    auto it = old_group_named.find(groups_[g].name);
-    if (it != old_group_named.end()) old_group_of[g] = static_cast<int64_t>(it->second);
-  }
-  std::vector<bool> taken(old_entries.size(), false);
-  auto address_of = [&old_entries](uint32_t i) -> const SocketAddress& {
-    return old_entries[i].address;
-  };
-  std::unordered_set<std::pair<size_t, SocketAddress>, NewTargetHash> new_targets;
-  entries_.clear();
-  entries_.reserve(set.targets.size());
+  std::deque<uint32_t> queued;
+  queued.swap(queue_);
+  std::unordered_map<std::string_view, size_t> old_named;
+  for (size_t g = 0; g < old_groups.size(); ++g) old_named.emplace(old_groups[g].name, g);
+  auto kept = [&set](size_t g) { return g < set.kept.size() && set.kept[g]; };
+  std::vector<int64_t> old_of(groups_.size(), -1);  // new group → held group of its name
+  std::vector<bool> rebuild(groups_.size(), true);
   std::vector<uint32_t> fresh;
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    auto it = old_named.find(groups_[g].name);
+    if (it == old_named.end()) continue;
+    old_of[g] = static_cast<int64_t>(it->second);
+    if (kept(g)) rebuild[g] = !KeepGroup(old_groups[it->second], g, fresh);
+  }
+  std::vector<OldGroupEntries> held;  // after KeepGroup: a kept group's slots are gone from it
+  held.reserve(old_groups.size());
+  for (const Group& og : old_groups) held.emplace_back(&og.members);
+  std::vector<bool> taken(entries_.size(), false);
+  auto address_of = [this](uint32_t i) -> const SocketAddress& { return entries_[i].address; };
+  std::unordered_set<std::pair<size_t, SocketAddress>, NewTargetHash> new_targets;
   for (MonitoredTarget& t : set.targets) {
-    if (t.group >= groups_.size() || !t.stats) continue;  // not a target of this set
+    if (t.group >= groups_.size() || !t.stats || kept(t.group)) continue;  // not listed here
     int64_t old = OldGroupEntries::kNone;
-    if (old_group_of[t.group] >= 0) {
-      old = old_by_group[static_cast<size_t>(old_group_of[t.group])].Take(t.address, address_of,
-                                                                          taken);
+    if (old_of[t.group] >= 0) {
+      old = held[static_cast<size_t>(old_of[t.group])].Take(t.address, address_of, taken);
     }
     if (old == OldGroupEntries::kTaken) continue;
     if (old == OldGroupEntries::kNone && !new_targets.emplace(t.group, t.address).second) continue;
-    auto i = static_cast<uint32_t>(entries_.size());
     bool was_active = false;
     int64_t old_interval_ms = 0;
+    uint32_t slot = 0;
     if (old >= 0) {
-      Entry& e = old_entries[static_cast<size_t>(old)];
-      const Group& og = old_groups[e.group];
+      slot = static_cast<uint32_t>(old);
+      const Entry& e = entries_[slot];
+      const Group& og = old_groups[e.group];  // e.group: still its held group's index
       was_active = !e.draining && og.in_use && og.check.enabled == groups_[t.group].check.enabled;
       old_interval_ms = og.interval_ms;
-      entries_.push_back(std::move(e));
-      e.probe = -1;  // moved: the old slot no longer owns the probe
     } else {
-      entries_.emplace_back();
+      slot = NewSlot();
     }
-    if (Adopt(t, was_active, old_interval_ms, entries_.back()) && Schedulable(entries_.back())) {
-      fresh.push_back(i);
+    groups_[t.group].members.push_back(slot);
+    if (Adopt(t, was_active, old_interval_ms, entries_[slot]) && Schedulable(entries_[slot])) {
+      fresh.push_back(slot);
     }
   }
-  for (Entry& gone : old_entries) ReleaseProbe(gone);
+  // Freed only now: a slot freed by this update is not reused by it.
+  for (const Group& og : old_groups) {
+    for (uint32_t slot : og.members) {
+      if (!taken[slot]) FreeSlot(slot);
+    }
+  }
   // What the update consumed is freed before the report goes out, not after.
   set = MonitoredSet{};
-  old_entries = {};
-  RebuildDerivedState(now);
+  old_groups = {};
+  initial_rows_ = 0;
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    if (rebuild[g]) RebuildGroup(g, now);
+    initial_rows_ += groups_[g].initial_rows;
+  }
+  dirty_ = true;
+  RequeueStillDue(queued);
   ScheduleFirstChecks(fresh, now);
   RunDueTimers(now);  // first checks due now start before the report goes out
   StartQueued(now);
   Publish(now, seq);
 }
 
-// Moves what the set says about target t into e (a kept entry whose group checked every
+// Moves the held group `old`'s targets to group g, which the update keeps. With the same checks
+// and use they keep their rows and counts too (true); otherwise they take g's settings as
+// listed targets would (false: g's rows are to be rebuilt).
+bool HealthChecker::Impl::KeepGroup(Group& old, size_t g, std::vector<uint32_t>& fresh) {
+  Group& to = groups_[g];
+  to.members = std::move(old.members);
+  old.members.clear();
+  if (old.check == to.check && old.in_use == to.in_use) {
+    for (uint32_t slot : to.members) entries_[slot].group = static_cast<uint32_t>(g);
+    to.rows = std::move(old.rows);
+    to.published = std::move(old.published);
+    to.dirty = old.dirty;
+    to.routable = old.routable;
+    to.initial_rows = old.initial_rows;
+    return true;
+  }
+  for (uint32_t slot : to.members) {
+    Entry& e = entries_[slot];
+    const bool was_active = !e.draining && old.in_use && old.check.enabled == to.check.enabled;
+    MonitoredTarget t{g, e.id, e.address, e.check_port, e.stats, e.draining};
+    if (Adopt(t, was_active, old.interval_ms, e) && Schedulable(e)) fresh.push_back(slot);
+  }
+  return false;
+}
+
+// Moves what the set says about target t into e (a held entry whose group checked every
 // `old_interval_ms`, or a new one when was_active is false). Returns true when e starts over
 // in `initial`: it is new, registered again after draining, its group is newly used, or its
 // checks were switched on or off.
@@ -200,38 +241,63 @@ bool HealthChecker::Impl::Adopt(MonitoredTarget& t, bool was_active, int64_t old
   return fresh;
 }
 
-// Entry indices changed: renumbers probes, and rebuilds the timers, the per-group counts and
-// the live report from the entries.
-void HealthChecker::Impl::RebuildDerivedState(int64_t now) {
-  heap_.Reset(entries_.size());
-  queue_.clear();
-  report_.clear();
-  report_.resize(groups_.size());
-  for (size_t g = 0; g < groups_.size(); ++g) {
-    groups_[g].routable = 0;
-    report_[g].group = groups_[g].name;
+uint32_t HealthChecker::Impl::NewSlot() {
+  uint32_t slot = 0;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slot = static_cast<uint32_t>(entries_.size());
+    entries_.emplace_back();
   }
-  initial_rows_ = 0;
-  for (uint32_t i = 0; i < entries_.size(); ++i) {
-    Entry& e = entries_[i];
-    if (e.probe >= 0) {
-      probes_[e.probe].entry = i;
-      heap_.Set(i, probes_[e.probe].deadline_ms);
-    } else if (Schedulable(e)) {
-      heap_.Set(i, std::max(e.next_check_ms, now));
+  entries_[slot].live = true;
+  return slot;
+}
+
+// A target no longer monitored: its check abandoned, its timer gone, its slot free.
+void HealthChecker::Impl::FreeSlot(uint32_t slot) {
+  ReleaseProbe(entries_[slot]);
+  heap_.Erase(slot);
+  entries_[slot] = Entry{};
+  free_slots_.push_back(slot);
+}
+
+// Group g's members were listed or changed: their rows, timers and counts from the entries.
+void HealthChecker::Impl::RebuildGroup(size_t g, int64_t now) {
+  Group& group = groups_[g];
+  group.routable = 0;
+  group.initial_rows = 0;
+  group.dirty = true;
+  group.rows.targets.clear();
+  group.rows.targets.reserve(group.members.size());
+  for (uint32_t r = 0; r < group.members.size(); ++r) {
+    const uint32_t slot = group.members[r];
+    Entry& e = entries_[slot];
+    e.row = r;
+    if (e.probe < 0 && !Schedulable(e)) {
+      heap_.Erase(slot);
+    } else if (e.probe < 0 && !heap_.Contains(slot)) {
+      heap_.Set(slot, std::max(e.next_check_ms, now));
     }
-    if (e.machine.routable()) ++groups_[e.group].routable;
-    std::vector<TargetHealthRow>& rows = report_[e.group].targets;
-    e.row = static_cast<uint32_t>(rows.size());
+    if (e.machine.routable()) ++group.routable;
     TargetHealthRow row;
     row.id = e.id;
     row.port = e.address.port;
     row.health_check_port = e.check_port;
     VisibleState(e, &row.state, &row.reason, &row.status_code);
-    if (row.state == TargetState::kInitial) ++initial_rows_;
+    if (row.state == TargetState::kInitial) ++group.initial_rows;
     PublishTarget(e);
     row.unhealthy_draining_until_ms = UnhealthyDrainingUntilMs(e, row.state);
-    rows.push_back(std::move(row));
+    group.rows.targets.push_back(std::move(row));
+  }
+}
+
+// Checks that were due and waiting for a probe slot when the update came, still monitored and
+// checked, and not rescheduled by it: first in line again, in their order.
+void HealthChecker::Impl::RequeueStillDue(const std::deque<uint32_t>& queued) {
+  for (uint32_t slot : queued) {
+    const Entry& e = entries_[slot];
+    if (e.live && e.probe < 0 && Schedulable(e) && !heap_.Contains(slot)) queue_.push_back(slot);
   }
 }
 

@@ -119,14 +119,6 @@ Result<tls::TrustStores> LoadTrust(const config::Config& cfg) {
   return std::get<tls::TrustStores>(std::move(stores));
 }
 
-// target_health_state.unhealthy.* as TargetStats::unhealthy_flow_grace_ms: reset at once,
-// after the draining interval, or never (termination off and no interval).
-int32_t UnhealthyFlowGraceMs(const config::TargetGroupAttributes& a) {
-  if (a.unhealthy_termination) return 0;
-  if (a.unhealthy_draining_interval_seconds <= 0) return -1;
-  return a.unhealthy_draining_interval_seconds * 1000;  // at most 360,000,000
-}
-
 // Target group metric slot → the metric slot of the one load balancer whose listeners forward
 // to it (-1: none, or several), for TargetResponseTime per load balancer (observe/metrics.h).
 // `lb_slots`: each load balancer's metric slot, by name.
@@ -161,6 +153,12 @@ bool SameIds(const std::vector<std::pair<std::string, int>>& ids, const config::
 }
 
 }  // namespace
+
+int32_t UnhealthyFlowGraceMs(const config::TargetGroupAttributes& a) {
+  if (a.unhealthy_termination) return 0;
+  if (a.unhealthy_draining_interval_seconds <= 0) return -1;
+  return a.unhealthy_draining_interval_seconds * 1000;  // at most 360,000,000
+}
 
 Result<std::shared_ptr<const Snapshot>> SnapshotCompiler::Build(config::Config config,
                                                                 const Accept& accept) {

@@ -187,4 +187,8 @@ class SnapshotCompiler {
       std::make_shared<balancer::StickyCookieCodec>();
 };
 
+// target_health_state.unhealthy.* as TargetStats::unhealthy_flow_grace_ms: reset at once (0),
+// after the draining interval (its ms), or never (-1: termination off and no interval).
+int32_t UnhealthyFlowGraceMs(const config::TargetGroupAttributes& a);
+
 }  // namespace sluice::snapshot
