@@ -4,6 +4,7 @@
 
 #include "config/arn.h"
 #include "config/condition_fields.h"
+#include "config/validate.h"
 
 namespace sluice::api {
 namespace {
@@ -100,11 +101,10 @@ ApiResult<config::Action> DecodeAction(const config::Config& config, const Query
     auto code =
         RequireString(r, "StatusCode", std::string(path) + ".fixedResponseConfig.statusCode");
     if (!code.ok()) return code.error();
-    int status = 0;
-    auto [end, ec] =
-        std::from_chars(code.value().data(), code.value().data() + code.value().size(), status);
-    bool class_ok = status / 100 == 2 || status / 100 == 4 || status / 100 == 5;
-    if (ec != std::errc() || end != code.value().data() + code.value().size() || !class_ok) {
+    // AWS's pattern, as the loader reads it: three digits, the first 2, 4 or 5 ("0200" and
+    // "20" are refused, not read as numbers).
+    const int status = config::internal::ParseFixedResponseStatus(code.value());
+    if (status == 0) {
       return Validation(code.value(), std::string(path) + ".fixedResponseConfig.statusCode",
                         "Member must satisfy regular expression pattern: ^(2|4|5)\\d\\d$");
     }

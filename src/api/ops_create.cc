@@ -67,7 +67,9 @@ ApiResult<OperationOutput> CreateLoadBalancer(const CallContext& c) {
   next.load_balancers.push_back(lb);
   WriteLoadBalancer(next, next.load_balancers.back(), c.hooks.created_time, &w);
   w.Close("LoadBalancers");
-  return OperationOutput{std::move(w.str()), std::move(next)};
+  // A new load balancer has no listener yet: no rule reads it and it forwards nowhere, so a
+  // document without rules checks all it adds (its name, address, tags).
+  return OperationOutput{std::move(w.str()), std::move(next), {.outside_rules = true}};
 }
 
 // A listener or load balancer deleted, with its rules: what remains forwards to fewer groups
@@ -93,18 +95,27 @@ ApiResult<OperationOutput> DeleteLoadBalancer(const CallContext& c) {
   return DeletionMutation(std::move(next));
 }
 
+}  // namespace
+
+std::optional<ApiError> UnsupportedListenerProtocol(const config::LoadBalancer& lb,
+                                                    const std::string& protocol) {
+  const bool network = lb.type == "network";
+  const bool known = network ? (protocol == "TCP" || protocol == "TLS" || protocol == "UDP" ||
+                                protocol == "TCP_UDP")
+                             : (protocol == "HTTP" || protocol == "HTTPS");
+  if (known) return std::nullopt;
+  return SenderError("UnsupportedProtocol",
+                     "Listener protocol '" + protocol + "' must be one of " +
+                         (network ? "'TCP, TLS, UDP, TCP_UDP'" : "'HTTP, HTTPS'"));
+}
+
+namespace {
+
 ApiResult<config::Listener> DecodeListener(const CallContext& c, const config::LoadBalancer& lb) {
   config::Listener l;
   const bool network = lb.type == "network";
   l.protocol = c.params.Get("Protocol") ? *c.params.Get("Protocol") : (network ? "TCP" : "HTTP");
-  const bool known = network ? (l.protocol == "TCP" || l.protocol == "TLS" || l.protocol == "UDP" ||
-                                l.protocol == "TCP_UDP")
-                             : (l.protocol == "HTTP" || l.protocol == "HTTPS");
-  if (!known) {
-    return SenderError("UnsupportedProtocol",
-                       "Listener protocol '" + l.protocol + "' must be one of " +
-                           (network ? "'TCP, TLS, UDP, TCP_UDP'" : "'HTTP, HTTPS'"));
-  }
+  if (std::optional<ApiError> e = UnsupportedListenerProtocol(lb, l.protocol)) return *e;
   auto port = ReadInteger(c.params, "Port", "port", 1, 65535);
   if (!port.ok()) return port.error();
   if (!port.value()) return SenderError("ValidationError", "A listener port must be specified");
@@ -116,6 +127,9 @@ ApiResult<config::Listener> DecodeListener(const CallContext& c, const config::L
   auto certs = DecodeCertificates(c);
   if (!certs.ok()) return certs.error();
   l.certificates = std::move(certs.value());
+  auto mutual = DecodeMutualAuthentication(c, l);
+  if (!mutual.ok()) return mutual.error();
+  if (mutual.value()) l.mutual_authentication = std::move(*mutual.value());
   auto tags = DecodeTags(c.params);
   if (!tags.ok()) return tags.error();
   l.tags = std::move(tags.value());
@@ -140,6 +154,25 @@ ApiResult<config::Listener> DecodeListener(const CallContext& c, const config::L
   return l;
 }
 
+// Whether CreateListener's `asked` is the listener `existing` already is: the same address,
+// and the same protocol, default certificate, policies, default actions and mutual
+// authentication as DescribeListeners shows them (the certificate list beyond the default,
+// which AddListenerCertificates grows, and tags do not count). AWS answers a repeated call
+// with the listener, and other settings on the same port with DuplicateListener.
+bool SameAtCreation(const config::Config& config, const config::LoadBalancer& lb,
+                    const config::Listener& existing, const config::Listener& asked) {
+  if (existing.bind_address != asked.bind_address) return false;
+  config::Listener shown = existing;
+  if (shown.certificates.size() > 1) shown.certificates.resize(1);
+  config::Listener probe = asked;
+  probe.id = existing.id;
+  XmlWriter have;
+  XmlWriter want;
+  WriteListener(config, lb, shown, &have);
+  WriteListener(config, lb, probe, &want);
+  return have.str() == want.str();
+}
+
 ApiResult<OperationOutput> CreateListener(const CallContext& c) {
   auto arn = RequireString(c.params, "LoadBalancerArn", "loadBalancerArn");
   if (!arn.ok()) return arn.error();
@@ -153,11 +186,7 @@ ApiResult<OperationOutput> CreateListener(const CallContext& c) {
   w.Open("Listeners");
   for (const config::Listener& existing : lb.listeners) {
     if (existing.port != l.port) continue;
-    config::Listener same = l;
-    same.id = existing.id;
-    bool equal = existing.protocol == l.protocol && existing.ssl_policy == l.ssl_policy &&
-                 existing.default_actions.size() == l.default_actions.size();
-    if (!equal) {
+    if (!SameAtCreation(c.config, lb, existing, l)) {
       return SenderError("DuplicateListener", "A listener with the specified port already exists.");
     }
     WriteListener(c.config, lb, existing, &w);

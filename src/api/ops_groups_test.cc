@@ -157,6 +157,18 @@ TEST_F(GroupAndTagScopesTest, AnAddedListenerNamesItself) {
   service_test::ExpectLoaderAgrees(recorder_.applied.back());
 }
 
+// A new load balancer has no listener: nothing a rule reads changes.
+TEST_F(GroupAndTagScopesTest, ANewLoadBalancerIsCheckedWithoutRules) {
+  auto c = Call(
+      "Action=CreateLoadBalancer&Name=second&Type=network"
+      "&SubnetMappings.member.1.PrivateIPv4Address=127.0.0.2");
+  ASSERT_EQ(c.status, 200) << c.body;
+  EXPECT_TRUE(LastScope().outside_rules);
+  ASSERT_EQ(recorder_.applied.back().load_balancers.size(), 2u);
+  EXPECT_EQ(recorder_.applied.back().load_balancers[1].bind_address, "127.0.0.2");
+  service_test::ExpectLoaderAgrees(recorder_.applied.back());
+}
+
 TEST_F(GroupAndTagScopesTest, DeletionsAreCheckedWithoutRules) {
   const config::Config& now = service_.CurrentConfig();
   const std::string listener = config::ListenerArn(

@@ -5,6 +5,7 @@
 // check accepts.
 #include <gtest/gtest.h>
 
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -97,6 +98,22 @@ TEST_F(RulesFastPathTest, CreateRuleNamesTheNewRuleWhereItSorts) {
   EXPECT_EQ(recorder_.applied.back().load_balancers[0].listeners[0].rules[1].priority, 15);
 }
 
+// AWS's pattern ^(2|4|5)\d\d$: a status that reads as a number but is not three digits is
+// refused.
+TEST_F(RulesFastPathTest, AFixedResponseStatusIsThreeDigits) {
+  for (const char* code : {"0200", "20", "2000", "+200", "600", "2O0"}) {
+    auto a =
+        Call("Action=CreateRule&ListenerArn=" + ListenerArn(0) + "&Priority=16" + kPathCondition +
+             "&Actions.member.1.Type=fixed-response"
+             "&Actions.member.1.FixedResponseConfig.StatusCode=" +
+             std::string(code));
+    EXPECT_EQ(a.status, 400) << code << ": " << a.body;
+    EXPECT_NE(a.body.find("regular expression pattern: ^(2|4|5)\\d\\d$"), std::string::npos)
+        << a.body;
+  }
+  EXPECT_TRUE(recorder_.applied.empty());
+}
+
 TEST_F(RulesFastPathTest, ModifyRuleNamesTheRuleAndTheDefaultRuleNone) {
   auto a = Call("Action=ModifyRule&RuleArn=" + RuleArn(1, 0) + kPathCondition);
   ASSERT_EQ(a.status, 200) << a.body;
@@ -133,17 +150,31 @@ TEST_F(RulesFastPathTest, PrioritiesOfTwoListenersAreCheckedWhole) {
 }
 
 // A listener's new default actions or port leave its rules' checks as they were; a new
-// protocol does not (a network listener has no rules, an HTTP one forwards no HTTP/2).
-TEST_F(RulesFastPathTest, ModifyListenerIsScopedUnlessTheProtocolChanges) {
+// protocol checks all of them again (a network listener has no rules, an HTTP one forwards
+// no HTTP/2).
+TEST_F(RulesFastPathTest, ModifyListenerWithANewProtocolChecksAllItsRules) {
   auto a = Call("Action=ModifyListener&ListenerArn=" + ListenerArn(0) +
                 "&Port=8090&DefaultActions.member.1.Type=fixed-response"
                 "&DefaultActions.member.1.FixedResponseConfig.StatusCode=503");
   ASSERT_EQ(a.status, 200) << a.body;
   ExpectScope(0, {});
   auto p = Call("Action=ModifyListener&ListenerArn=" + ListenerArn(1) + "&Protocol=HTTPS");
-  // Handed over to be checked whole (the loader then asks for a certificate).
+  // Handed over to be checked with every rule, which refuses it as the loader does (an HTTPS
+  // listener needs a certificate).
   ASSERT_EQ(recorder_.scopes.size(), 2u) << p.body;
-  EXPECT_FALSE(recorder_.scopes.back().rules_of_listener.has_value());
+  const auto& scope = recorder_.scopes.back().rules_of_listener;
+  ASSERT_TRUE(scope.has_value());
+  const size_t rules = recorder_.applied.back().load_balancers[0].listeners[1].rules.size();
+  ASSERT_GT(rules, 0u);
+  std::vector<size_t> all(rules);
+  std::iota(all.begin(), all.end(), size_t{0});
+  EXPECT_EQ(scope->listener, 1u);
+  EXPECT_EQ(scope->rules, all);
+  config::Config model = recorder_.applied.back();
+  const config::ConfigErrors errors = config::CheckListenerRulesChange(model, *scope, "api");
+  ASSERT_FALSE(errors.empty());
+  EXPECT_NE(errors.front().message.find("needs at least one certificate"), std::string::npos)
+      << errors.front().message;
 }
 
 }  // namespace

@@ -83,6 +83,69 @@ ApiResult<OperationOutput> GetResourcePolicy(const CallContext& c) {
 
 }  // namespace
 
+// AWS's InvalidConfigurationRequest for a mutual-authentication setting the listener cannot
+// take.
+ApiError MutualTlsRefused(const std::string& why) {
+  return SenderError("InvalidConfigurationRequest", why);
+}
+
+ApiResult<std::optional<config::MutualAuthentication>> DecodeMutualAuthentication(
+    const CallContext& c, const config::Listener& l) {
+  if (!c.params.HasAny("MutualAuthentication"))
+    return std::optional<config::MutualAuthentication>();
+  const QueryParams m = c.params.Struct("MutualAuthentication");
+  config::MutualAuthentication out;
+  const std::string* mode = m.Get("Mode");
+  if (mode == nullptr) {
+    // Not "off": a misspelt key must not switch a listener's mutual TLS off.
+    return Validation("", "mutualAuthentication.mode", "Member must not be null", true);
+  }
+  const std::string& mode_name = *mode;
+  if (mode_name == "verify") {
+    out.mode = config::MutualTlsMode::kVerify;
+  } else if (mode_name == "passthrough") {
+    out.mode = config::MutualTlsMode::kPassthrough;
+  } else if (mode_name != "off") {
+    return Validation(mode_name, "mutualAuthentication.mode",
+                      "Member must satisfy enum value set: [off, passthrough, verify]");
+  }
+  if (out.mode != config::MutualTlsMode::kOff && l.protocol != "HTTPS" && l.protocol != "TLS") {
+    return MutualTlsRefused("Mutual authentication is only for HTTPS and TLS listeners, not " +
+                            l.protocol);
+  }
+  if (out.mode == config::MutualTlsMode::kPassthrough && l.protocol == "TLS") {
+    // Passthrough forwards the certificate in an HTTP header; a TLS listener has none.
+    return MutualTlsRefused("A TLS listener's mutual authentication mode is off or verify");
+  }
+  auto ignore = ReadBoolean(m, "IgnoreClientCertificateExpiry",
+                            "mutualAuthentication.ignoreClientCertificateExpiry");
+  if (!ignore.ok()) return ignore.error();
+  const std::string* advertise = m.Get("AdvertiseTrustStoreCaNames");
+  if (advertise != nullptr && *advertise != "on" && *advertise != "off") {
+    return Validation(*advertise, "mutualAuthentication.advertiseTrustStoreCaNames",
+                      "Member must satisfy enum value set: [on, off]");
+  }
+  const std::string* store = m.Get("TrustStoreArn");
+  if (out.mode != config::MutualTlsMode::kVerify) {
+    if (store != nullptr || ignore.value().has_value() || advertise != nullptr) {
+      return MutualTlsRefused("Only mode verify takes a trust store and its options");
+    }
+    return std::optional<config::MutualAuthentication>(std::move(out));
+  }
+  if (store == nullptr) return MutualTlsRefused("Mode verify needs a TrustStoreArn");
+  // Its ARN, or its name (as the config file and CertificateArn take them).
+  auto it = std::find_if(c.config.trust_stores.begin(), c.config.trust_stores.end(),
+                         [&](const config::TrustStoreDefinition& s) {
+                           return config::TrustStoreArn(c.config.account, s.name) == *store ||
+                                  s.name == *store;
+                         });
+  if (it == c.config.trust_stores.end()) return TrustStoreNotFound();
+  out.trust_store = it->name;
+  out.ignore_client_certificate_expiry = ignore.value().value_or(false);
+  out.advertise_trust_store_ca_names = advertise != nullptr && *advertise == "on";
+  return std::optional<config::MutualAuthentication>(std::move(out));
+}
+
 Handler FindTrustStoreHandler(std::string_view action, bool* mutating) {
   if (action == "DescribeTrustStores") return *mutating = false, DescribeTrustStores;
   if (action == "GetResourcePolicy") return *mutating = false, GetResourcePolicy;

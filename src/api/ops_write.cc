@@ -1,6 +1,7 @@
 // The mutating operations: each returns the next model (and what to answer); the Service
 // applies it (validated like a config file, persisted, published) before answering.
 #include <algorithm>
+#include <numeric>
 #include <optional>
 #include <set>
 #include <utility>
@@ -10,6 +11,7 @@
 #include "api/service.h"
 #include "base/ip_address.h"
 #include "config/arn.h"
+#include "config/ssl_policies.h"
 #include "config/validate.h"
 
 namespace sluice::api {
@@ -290,13 +292,33 @@ ApiResult<OperationOutput> ModifyListener(const CallContext& c) {
   auto port = ReadInteger(c.params, "Port", "port", 1, 65535);
   if (!port.ok()) return port.error();
   if (port.value()) l.port = *port.value();
-  if (const std::string* p = c.params.Get("Protocol")) l.protocol = *p;
+  if (const std::string* p = c.params.Get("Protocol")) {
+    if (std::optional<ApiError> e = UnsupportedListenerProtocol(lb, *p)) return *e;
+    l.protocol = *p;
+  }
+  const bool takes_tls = l.protocol == "HTTPS" || l.protocol == "TLS";
+  if (!takes_tls) {
+    // As AWS: a listener made HTTP or TCP drops its certificates and TLS settings.
+    l.ssl_policy.clear();
+    l.certificates.clear();
+    l.mutual_authentication = {};
+  } else if (l.ssl_policy.empty()) {
+    l.ssl_policy = std::string(config::kDefaultSslPolicy);
+  }
+  if (l.protocol != "TLS") {
+    l.alpn_policy.clear();
+  } else if (l.alpn_policy.empty()) {
+    l.alpn_policy = "None";
+  }
   if (const std::string* p = c.params.Get("SslPolicy")) l.ssl_policy = *p;
   if (c.params.HasAny("DefaultActions")) {
     auto actions = DecodeActions(c.config, c.params, "DefaultActions", "defaultActions");
     if (!actions.ok()) return actions.error();
     l.default_actions = std::move(actions.value());
   }
+  auto mutual = DecodeMutualAuthentication(c, l);
+  if (!mutual.ok()) return mutual.error();
+  if (mutual.value()) l.mutual_authentication = std::move(*mutual.value());
   if (c.params.HasAny("Certificates")) {  // the default certificate; the list stays
     auto certs = DecodeCertificates(c);
     if (!certs.ok()) return certs.error();
@@ -314,11 +336,16 @@ ApiResult<OperationOutput> ModifyListener(const CallContext& c) {
   WriteListener(next, lb, l, &w);
   w.Close("Listeners");
   // The rules' checks depend on the listener's protocol (a network listener has none; an
-  // HTTP one forwards no HTTP/2): with it unchanged, the rules need no check again.
+  // HTTP one forwards no HTTP/2): with it unchanged, the rules need no check again; with a new
+  // one, all of them are checked again (no other listener's rule reads it).
   const config::Listener& was =
       c.config.load_balancers[ref.value().lb].listeners[ref.value().listener];
-  if (l.protocol != was.protocol) return Mutation(std::move(next), std::move(w.str()));
-  return RulesMutation(std::move(next), ref.value().lb, ref.value().listener, {},
+  std::vector<size_t> recheck;
+  if (l.protocol != was.protocol) {
+    recheck.resize(l.rules.size());
+    std::iota(recheck.begin(), recheck.end(), size_t{0});
+  }
+  return RulesMutation(std::move(next), ref.value().lb, ref.value().listener, std::move(recheck),
                        std::move(w.str()));
 }
 

@@ -164,6 +164,20 @@ void WriteLoadBalancer(const config::Config& config, const config::LoadBalancer&
       .Close("member");
 }
 
+// A TLS listener's MutualAuthentication: its mode, and in verify mode the trust store (always
+// associated: the config cannot name a store it lacks) and its options.
+void WriteMutualAuthentication(const config::Config& config, const config::MutualAuthentication& m,
+                               XmlWriter* w) {
+  w->Open("MutualAuthentication").Leaf("Mode", config::ToString(m.mode));
+  if (m.mode == config::MutualTlsMode::kVerify) {
+    w->Leaf("TrustStoreArn", config::TrustStoreArn(config.account, m.trust_store))
+        .Bool("IgnoreClientCertificateExpiry", m.ignore_client_certificate_expiry)
+        .Leaf("TrustStoreAssociationStatus", "active")
+        .Leaf("AdvertiseTrustStoreCaNames", m.advertise_trust_store_ca_names ? "on" : "off");
+  }
+  w->Close("MutualAuthentication");
+}
+
 void WriteListener(const config::Config& config, const config::LoadBalancer& lb,
                    const config::Listener& listener, XmlWriter* w) {
   std::string id = config::ListenerId(lb.name, listener);
@@ -185,6 +199,9 @@ void WriteListener(const config::Config& config, const config::LoadBalancer& lb,
     w->Close("AlpnPolicy");
   }
   WriteActions(config, "DefaultActions", listener.default_actions, w);
+  if (listener.protocol == "HTTPS" || listener.protocol == "TLS") {
+    WriteMutualAuthentication(config, listener.mutual_authentication, w);
+  }
   w->Close("member");
 }
 

@@ -45,9 +45,9 @@ struct ChangeScope {
   // else changed. Applying checks it with config::CheckListenerAdded.
   std::optional<std::pair<size_t, size_t>> added_listener = {};
   // True: only what no rule, group or target check reads changed (a listener's attributes
-  // or certificates, a load balancer's attributes but HTTP/2 cleartext), or a listener or
-  // load balancer was deleted with its rules. Applying checks it with
-  // config::CheckOutsideRules.
+  // or certificates, a load balancer's attributes but HTTP/2 cleartext), a load balancer
+  // was added (without listeners), or a listener or load balancer was deleted with its
+  // rules. Applying checks it with config::CheckOutsideRules.
   bool outside_rules = false;
   // True: the handler made every check the loader makes of what changed (tags), or the
   // change cannot fail one (an unreferenced group deleted); nothing else changed.
@@ -136,6 +136,17 @@ ApiResult<std::vector<config::Tag>*> TagsOf(config::Config& config, std::string_
 // The certificates of Certificates.member.N.CertificateArn (each in the config's store, an
 // ARN "...:certificate/<name>" or the name), in order (ops_certificates.cc).
 ApiResult<std::vector<config::ListenerCertificate>> DecodeCertificates(const CallContext& c);
+// UnsupportedProtocol unless `protocol` is one a listener of `lb` takes: HTTP, HTTPS on an
+// application load balancer; TCP, TLS, UDP, TCP_UDP on a network one (ops_create.cc).
+std::optional<ApiError> UnsupportedListenerProtocol(const config::LoadBalancer& lb,
+                                                    const std::string& protocol);
+// MutualAuthentication.{Mode,TrustStoreArn,IgnoreClientCertificateExpiry,
+// AdvertiseTrustStoreCaNames} of CreateListener and ModifyListener for listener `l` (with its
+// new protocol): nullopt when absent; Mode is required; verify needs a trust store the config
+// has (its ARN or name; TrustStoreNotFound), and only verify takes one and its options
+// (InvalidConfigurationRequest, as the loader) (ops_trust_stores.cc).
+ApiResult<std::optional<config::MutualAuthentication>> DecodeMutualAuthentication(
+    const CallContext& c, const config::Listener& l);
 // Writes every listener's and rule's id into the model, so that the ARNs stay what they are
 // when a port or a priority changes.
 void FreezeIds(config::Config* config);

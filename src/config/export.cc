@@ -189,18 +189,6 @@ void WriteRules(Out& o, int indent, const std::vector<Rule>& rules) {
 
 // ---- Listeners and load balancers ------------------------------------------------------------
 
-const char* MutualTlsModeName(MutualTlsMode m) {
-  switch (m) {
-    case MutualTlsMode::kOff:
-      return "off";
-    case MutualTlsMode::kPassthrough:
-      return "passthrough";
-    case MutualTlsMode::kVerify:
-      return "verify";
-  }
-  return "?";
-}
-
 // HTTPS and TLS listeners always get the block; others only when it is not the default (which the
 // loader then refuses, as it should).
 void WriteMutualAuthentication(Out& o, int indent, const Listener& l) {
@@ -213,7 +201,7 @@ void WriteMutualAuthentication(Out& o, int indent, const Listener& l) {
   }
   o.Open(indent, "MutualAuthentication");
   const int in = indent + 2;
-  o.Str(in, "Mode", MutualTlsModeName(m.mode));
+  o.Str(in, "Mode", ToString(m.mode));
   if (!verify && !options) return;
   o.Str(in, "TrustStoreArn", m.trust_store);
   o.Bool(in, "IgnoreClientCertificateExpiry", m.ignore_client_certificate_expiry);

@@ -165,6 +165,18 @@ struct ListenerCertificate {
 
 // Mutual TLS on an HTTPS listener (reference §7.4): MutualAuthentication.
 enum class MutualTlsMode { kOff, kPassthrough, kVerify };
+// The mode as the config and the API spell it: off, passthrough, verify.
+inline const char* ToString(MutualTlsMode m) {
+  switch (m) {
+    case MutualTlsMode::kOff:
+      return "off";
+    case MutualTlsMode::kPassthrough:
+      return "passthrough";
+    case MutualTlsMode::kVerify:
+      return "verify";
+  }
+  return "?";
+}
 struct MutualAuthentication {
   MutualTlsMode mode = MutualTlsMode::kOff;
   std::string trust_store;  // verify: the TrustStores Name (an ARN ".../truststore/<name>/..."

@@ -191,6 +191,17 @@ TEST(CheckListenerRulesChange, AgreesWithALoadOfTheWholeModel) {
          Web(m).default_actions = {Forward("nope")};
          return ListenerRulesChange{0, 0, {}};
        }},
+      {"a new protocol (HTTPS without a certificate), every rule listed",
+       [](Config& m) {
+         Web(m).protocol = "HTTPS";
+         Web(m).ssl_policy = "ELBSecurityPolicy-2016-08";
+         return ListenerRulesChange{0, 0, {0, 1, 2}};
+       }},
+      {"a new protocol (HTTP) under a rule forwarding to an HTTP/2 group, every rule listed",
+       [](Config& m) {
+         Web(m).rules[1].actions = {Forward("grpc")};
+         return ListenerRulesChange{0, 0, {0, 1, 2}};
+       }},
       {"a rule on the second listener",
        [](Config& m) {
          m.load_balancers[0].listeners[1].rules.push_back(PathRule(1, {"/z"}, Forward("grpc")));
