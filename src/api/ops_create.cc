@@ -109,6 +109,19 @@ std::optional<ApiError> UnsupportedListenerProtocol(const config::LoadBalancer& 
                          (network ? "'TCP, TLS, UDP, TCP_UDP'" : "'HTTP, HTTPS'"));
 }
 
+ApiResult<std::optional<std::string>> DecodeAlpnPolicy(const QueryParams& params,
+                                                       const std::string& protocol) {
+  auto alpn = params.List("AlpnPolicy");
+  if (!alpn || alpn->empty()) return std::optional<std::string>();
+  if (protocol != "TLS") {
+    return SenderError("ValidationError", "AlpnPolicy is only for TLS listeners");
+  }
+  if (alpn->size() != 1 || !config::ParseAlpnPolicy(alpn->front())) {
+    return SenderError("ALPNPolicyNotFound", "ALPN policy '" + alpn->front() + "' not found");
+  }
+  return std::optional<std::string>(alpn->front());
+}
+
 namespace {
 
 ApiResult<config::Listener> DecodeListener(const CallContext& c, const config::LoadBalancer& lb) {
@@ -140,14 +153,10 @@ ApiResult<config::Listener> DecodeListener(const CallContext& c, const config::L
       return SenderError("SSLPolicyNotFound", "SSL policy '" + l.ssl_policy + "' not found");
     }
   }
-  if (auto alpn = c.params.List("AlpnPolicy"); alpn && !alpn->empty()) {
-    if (l.protocol != "TLS") {
-      return SenderError("ValidationError", "AlpnPolicy is only for TLS listeners");
-    }
-    if (alpn->size() != 1 || !config::ParseAlpnPolicy(alpn->front())) {
-      return SenderError("ALPNPolicyNotFound", "ALPN policy '" + alpn->front() + "' not found");
-    }
-    l.alpn_policy = alpn->front();
+  auto alpn = DecodeAlpnPolicy(c.params, l.protocol);
+  if (!alpn.ok()) return alpn.error();
+  if (alpn.value()) {
+    l.alpn_policy = std::move(*alpn.value());
   } else if (l.protocol == "TLS") {
     l.alpn_policy = "None";
   }

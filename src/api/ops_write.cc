@@ -316,6 +316,9 @@ ApiResult<OperationOutput> ModifyListener(const CallContext& c) {
     if (!actions.ok()) return actions.error();
     l.default_actions = std::move(actions.value());
   }
+  auto alpn = DecodeAlpnPolicy(c.params, l.protocol);
+  if (!alpn.ok()) return alpn.error();
+  if (alpn.value()) l.alpn_policy = std::move(*alpn.value());
   auto mutual = DecodeMutualAuthentication(c, l);
   if (!mutual.ok()) return mutual.error();
   if (mutual.value()) l.mutual_authentication = std::move(*mutual.value());

@@ -140,6 +140,11 @@ ApiResult<std::vector<config::ListenerCertificate>> DecodeCertificates(const Cal
 // application load balancer; TCP, TLS, UDP, TCP_UDP on a network one (ops_create.cc).
 std::optional<ApiError> UnsupportedListenerProtocol(const config::LoadBalancer& lb,
                                                     const std::string& protocol);
+// AlpnPolicy.member.1 of CreateListener and ModifyListener for a listener of `protocol`:
+// nullopt when absent; only TLS listeners take one (ValidationError), one of ALPN's policy
+// names (ALPNPolicyNotFound) (ops_create.cc).
+ApiResult<std::optional<std::string>> DecodeAlpnPolicy(const QueryParams& params,
+                                                       const std::string& protocol);
 // MutualAuthentication.{Mode,TrustStoreArn,IgnoreClientCertificateExpiry,
 // AdvertiseTrustStoreCaNames} of CreateListener and ModifyListener for listener `l` (with its
 // new protocol): nullopt when absent; Mode is required; verify needs a trust store the config

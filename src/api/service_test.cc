@@ -392,6 +392,22 @@ TEST_F(ServiceTest, NetworkLoadBalancersHaveNetArnsAndNetworkListenerProtocols) 
                  "&Protocol=TCP&Port=80&AlpnPolicy.member.1=HTTP2Only" + fixed)
                 .error_code,
             "ValidationError");  // ALPN is a TLS listener's
+  // ModifyListener takes the ALPN policy of a TLS listener too (it was ignored).
+  auto tls =
+      Call("Action=CreateListener&LoadBalancerArn=" + arn + "&Protocol=TLS&Port=443" + fixed);
+  ASSERT_EQ(tls.status, 200) << tls.body;
+  at = tls.body.find("<ListenerArn>") + 13;
+  const std::string listener = tls.body.substr(at, tls.body.find('<', at) - at);
+  auto alpn =
+      Call("Action=ModifyListener&ListenerArn=" + listener + "&AlpnPolicy.member.1=HTTP2Preferred");
+  ASSERT_EQ(alpn.status, 200) << alpn.body;
+  EXPECT_NE(alpn.body.find("<AlpnPolicy><member>HTTP2Preferred</member></AlpnPolicy>"),
+            std::string::npos)
+      << alpn.body;
+  EXPECT_EQ(applied_.back().load_balancers.back().listeners.back().alpn_policy, "HTTP2Preferred");
+  EXPECT_EQ(Call("Action=ModifyListener&ListenerArn=" + listener + "&AlpnPolicy.member.1=Nope")
+                .error_code,
+            "ALPNPolicyNotFound");
   auto tg = Call("Action=CreateTargetGroup&Name=u&Protocol=UDP&Port=53");
   ASSERT_EQ(tg.status, 200) << tg.body;
   const config::TargetGroup& group = applied_.back().target_groups.back();
