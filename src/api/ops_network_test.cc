@@ -209,8 +209,9 @@ TEST_F(NetworkOpsTest, GetResourcePolicyFindsNone) {
 }
 
 TEST_F(NetworkOpsTest, NotYetAnsweredStaysInvalidAction) {
-  for (const char* op : {"CreateTrustStore", "DescribeTrustStoreAssociations",
-                         "AddTrustStoreRevocations", "DeleteSharedTrustStoreAssociation"}) {
+  for (const char* op : {"AddTrustStoreRevocations", "RemoveTrustStoreRevocations",
+                         "DescribeTrustStoreRevocations", "GetTrustStoreCaCertificatesBundle",
+                         "GetTrustStoreRevocationContent", "DeleteSharedTrustStoreAssociation"}) {
     EXPECT_EQ(Call(std::string("Action=") + op).error_code, "InvalidAction") << op;
   }
 }

@@ -24,6 +24,11 @@ ApiResult<std::vector<config::Tag>*> TagsOf(config::Config& config, std::string_
     if (!i.ok()) return i.error();
     return &config.target_groups[i.value()].tags;
   }
+  if (parts->kind == "truststore") {
+    auto i = FindTrustStore(config, arn);
+    if (!i.ok()) return i.error();
+    return &config.trust_stores[i.value()].tags;
+  }
   if (parts->kind == "listener") {
     auto ref = FindListener(config, arn);
     if (!ref.ok()) return ref.error();

@@ -1,13 +1,20 @@
-// Trust stores and resource policies (reference §9.6): DescribeTrustStores lists the config's
-// TrustStores (CreateTrustStore's stand-in: CA bundles read from files, not S3), and
-// GetResourcePolicy answers as for an account that shares nothing through RAM. The other
-// trust-store operations are not answered yet (docs/api.md).
+// Trust stores and resource policies (reference §9.6): CreateTrustStore and ModifyTrustStore
+// read a CA bundle from the S3-compatible store of the config's S3 section and keep it in the
+// config (TrustStores[].CaCertificatesBundle); DeleteTrustStore, DescribeTrustStores and
+// DescribeTrustStoreAssociations; the config file's TrustStores (bundles in files) are listed
+// beside them. GetResourcePolicy answers as for an account that shares nothing through RAM.
+// Revocations and the bundle downloads are not answered yet (docs/api.md).
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+
 #include <algorithm>
 
 #include "api/decode.h"
 #include "api/service.h"
 #include "api/xml.h"
 #include "config/arn.h"
+#include "config/validate.h"
+#include "tls/trust_store.h"
 
 namespace sluice::api {
 namespace {
@@ -51,9 +58,192 @@ ApiResult<std::vector<size_t>> PickTrustStores(const CallContext& c) {
   return picked;
 }
 
-// Name, TrustStoreArn and Status; the stores are loaded (ACTIVE) whenever the config is in
-// force. NumberOfCaCertificates and TotalRevokedEntries are left out: the API does not read
-// the files.
+constexpr size_t kMaxTrustStores = 20;  // per account (reference §10)
+
+// One <member> of a TrustStores list: Name, TrustStoreArn, Status (ACTIVE: a store is loaded
+// whenever the config is in force) and, for a bundle the config holds, NumberOfCaCertificates
+// and, without revocation files, TotalRevokedEntries 0. A bundle in a file is not read here.
+void WriteTrustStore(const config::Config& config, const config::TrustStoreDefinition& s,
+                     XmlWriter* w) {
+  w->Open("member")
+      .Leaf("Name", s.name)
+      .Leaf("TrustStoreArn", config::TrustStoreArn(config.account, s.name))
+      .Leaf("Status", "ACTIVE");
+  if (!s.ca_bundle_pem.empty()) {
+    auto cas = tls::ParseCaBundle(s.ca_bundle_pem);
+    if (auto* list = std::get_if<std::vector<tls::X509Ptr>>(&cas)) {
+      w->Leaf("NumberOfCaCertificates", std::to_string(list->size()));
+    }
+    if (s.revocation_files.empty()) w->Leaf("TotalRevokedEntries", "0");
+  }
+  w->Close("member");
+}
+
+ApiResult<OperationOutput> TrustStoreResult(const config::Config& config,
+                                            const config::TrustStoreDefinition& s,
+                                            std::optional<config::Config> next) {
+  XmlWriter w;
+  w.Open("TrustStores");
+  WriteTrustStore(config, s, &w);
+  w.Close("TrustStores");
+  // Trust stores are read by listeners' mutual TLS, never by rules or groups.
+  return OperationOutput{std::move(w.str()), std::move(next), {.outside_rules = true}};
+}
+
+// The certificates as PEM, nothing else: what the config keeps of a bundle (text around the
+// blocks, bytes a YAML reload would refuse or change, and padding do not reach the state).
+std::string PemOf(const std::vector<tls::X509Ptr>& cas) {
+  std::string out;
+  BIO* bio = BIO_new(BIO_s_mem());
+  if (bio == nullptr) return out;
+  for (const tls::X509Ptr& ca : cas) {
+    if (PEM_write_bio_X509(bio, ca.get()) != 1) {
+      BIO_free(bio);
+      return "";
+    }
+  }
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio, &data);
+  if (size > 0) out.assign(data, static_cast<size_t>(size));
+  BIO_free(bio);
+  return out;
+}
+
+// The CA bundle the call's S3 object holds, checked as ALB checks one (tls::ParseCaBundle):
+// InvalidCaCertificatesBundle says which certificate and why. Its certificates come back
+// re-encoded as PEM (PemOf).
+ApiResult<std::string> CheckedBundle(const CallContext& c) {
+  auto bucket =
+      RequireString(c.params, "CaCertificatesBundleS3Bucket", "caCertificatesBundleS3Bucket");
+  if (!bucket.ok()) return bucket.error();
+  auto key = RequireString(c.params, "CaCertificatesBundleS3Key", "caCertificatesBundleS3Key");
+  if (!key.ok()) return key.error();
+  if (c.s3_object == nullptr) {
+    return SenderError("CaCertificatesBundleNotFound",
+                       "The specified ca certificate bundle does not exist.");
+  }
+  if (!c.s3_object->ok()) return c.s3_object->error();
+  auto cas = tls::ParseCaBundle(c.s3_object->value());
+  if (auto* why = std::get_if<std::string>(&cas)) {
+    return SenderError("InvalidCaCertificatesBundle",
+                       "The CA certificates bundle is invalid: " + *why);
+  }
+  std::string pem = PemOf(std::get<std::vector<tls::X509Ptr>>(cas));
+  if (pem.empty()) return ReceiverError("InternalFailure", "OpenSSL cannot write the bundle");
+  return pem;
+}
+
+ApiResult<OperationOutput> CreateTrustStore(const CallContext& c) {
+  auto name = RequireString(c.params, "Name", "name");
+  if (!name.ok()) return name.error();
+  if (std::string why = config::internal::CheckResourceName(name.value()); !why.empty()) {
+    return Validation(name.value(), "name",
+                      "Member must satisfy regular expression pattern: "
+                      "^([a-zA-Z0-9]+-)*[a-zA-Z0-9]+$");
+  }
+  auto tags = DecodeTags(c.params);
+  if (!tags.ok()) return tags.error();
+  auto bundle = CheckedBundle(c);
+  if (!bundle.ok()) return bundle.error();
+  const std::vector<config::TrustStoreDefinition>& stores = c.config.trust_stores;
+  auto same =
+      std::find_if(stores.begin(), stores.end(),
+                   [&](const config::TrustStoreDefinition& s) { return s.name == name.value(); });
+  if (same != stores.end()) {
+    if (same->ca_bundle_pem == bundle.value())
+      return TrustStoreResult(c.config, *same, std::nullopt);
+    return SenderError("DuplicateTrustStoreName",
+                       "A trust store with the specified name already exists.");
+  }
+  if (stores.size() >= kMaxTrustStores) {
+    return SenderError("TooManyTrustStores",
+                       "You've reached the limit on the number of trust "
+                       "stores for your AWS account (" +
+                           std::to_string(kMaxTrustStores) + ").");
+  }
+  config::Config next = c.config;
+  config::TrustStoreDefinition def;
+  def.name = name.value();
+  def.path = "TrustStores[" + std::to_string(next.trust_stores.size()) + "]";
+  def.ca_bundle_pem = std::move(bundle.value());
+  def.tags = std::move(tags.value());
+  next.trust_stores.push_back(std::move(def));
+  const config::TrustStoreDefinition& added = next.trust_stores.back();
+  auto out = TrustStoreResult(next, added, std::nullopt);
+  out.value().next = std::move(next);
+  return out;
+}
+
+// A new CA bundle for the store; its revocation files stay (each must still be signed by one
+// of its CAs, which applying the change checks).
+ApiResult<OperationOutput> ModifyTrustStore(const CallContext& c) {
+  auto arn = RequireString(c.params, "TrustStoreArn", "trustStoreArn");
+  if (!arn.ok()) return arn.error();
+  auto i = FindTrustStore(c.config, arn.value());
+  if (!i.ok()) return i.error();
+  auto bundle = CheckedBundle(c);
+  if (!bundle.ok()) return bundle.error();
+  config::Config next = c.config;
+  config::TrustStoreDefinition& s = next.trust_stores[i.value()];
+  s.ca_bundle_pem = std::move(bundle.value());
+  s.ca_bundle_file.clear();
+  auto out = TrustStoreResult(next, s, std::nullopt);
+  out.value().next = std::move(next);
+  return out;
+}
+
+// The listeners whose mutual TLS verifies against the store named `name`.
+std::vector<std::string> AssociatedListeners(const config::Config& config,
+                                             const std::string& name) {
+  std::vector<std::string> arns;
+  for (const config::LoadBalancer& lb : config.load_balancers) {
+    for (const config::Listener& l : lb.listeners) {
+      if (l.mutual_authentication.mode == config::MutualTlsMode::kVerify &&
+          l.mutual_authentication.trust_store == name) {
+        arns.push_back(
+            config::ListenerArn(config.account, lb.name, config::ListenerId(lb.name, l), lb.type));
+      }
+    }
+  }
+  return arns;
+}
+
+// Deleting an unknown store is TrustStoreNotFound (AWS's answer), one a listener verifies
+// against is TrustStoreInUse.
+ApiResult<OperationOutput> DeleteTrustStore(const CallContext& c) {
+  auto arn = RequireString(c.params, "TrustStoreArn", "trustStoreArn");
+  if (!arn.ok()) return arn.error();
+  auto i = FindTrustStore(c.config, arn.value());
+  if (!i.ok()) return i.error();
+  const std::string& name = c.config.trust_stores[i.value()].name;
+  if (!AssociatedListeners(c.config, name).empty()) {
+    return SenderError("TrustStoreInUse",
+                       "Trust store '" + arn.value() + "' is in use by one or more listeners.");
+  }
+  config::Config next = c.config;
+  next.trust_stores.erase(next.trust_stores.begin() + static_cast<std::ptrdiff_t>(i.value()));
+  return OperationOutput{"", std::move(next), {.outside_rules = true}};
+}
+
+ApiResult<OperationOutput> DescribeTrustStoreAssociations(const CallContext& c) {
+  auto arn = RequireString(c.params, "TrustStoreArn", "trustStoreArn");
+  if (!arn.ok()) return arn.error();
+  auto i = FindTrustStore(c.config, arn.value());
+  if (!i.ok()) return i.error();
+  const std::vector<std::string> arns =
+      AssociatedListeners(c.config, c.config.trust_stores[i.value()].name);
+  auto page = PageOf(c.params, arns.size());
+  if (!page.ok()) return page.error();
+  XmlWriter w;
+  w.Open("TrustStoreAssociations");
+  for (size_t k = page.value().begin; k < page.value().end; ++k) {
+    w.Open("member").Leaf("ResourceArn", arns[k]).Close("member");
+  }
+  w.Close("TrustStoreAssociations");
+  NextMarker(page.value(), arns.size(), &w);
+  return OperationOutput{std::move(w.str()), std::nullopt};
+}
+
 ApiResult<OperationOutput> DescribeTrustStores(const CallContext& c) {
   auto picked = PickTrustStores(c);
   if (!picked.ok()) return picked.error();
@@ -62,12 +252,7 @@ ApiResult<OperationOutput> DescribeTrustStores(const CallContext& c) {
   XmlWriter w;
   w.Open("TrustStores");
   for (size_t k = page.value().begin; k < page.value().end; ++k) {
-    const config::TrustStoreDefinition& s = c.config.trust_stores[picked.value()[k]];
-    w.Open("member")
-        .Leaf("Name", s.name)
-        .Leaf("TrustStoreArn", config::TrustStoreArn(c.config.account, s.name))
-        .Leaf("Status", "ACTIVE")
-        .Close("member");
+    WriteTrustStore(c.config, c.config.trust_stores[picked.value()[k]], &w);
   }
   w.Close("TrustStores");
   NextMarker(page.value(), picked.value().size(), &w);
@@ -146,7 +331,32 @@ ApiResult<std::optional<config::MutualAuthentication>> DecodeMutualAuthenticatio
   return std::optional<config::MutualAuthentication>(std::move(out));
 }
 
+bool ReadsS3Object(std::string_view action) {
+  return action == "CreateTrustStore" || action == "ModifyTrustStore";
+}
+
+std::optional<ApiResult<std::string>> PrefetchS3Object(std::string_view action,
+                                                       const QueryParams& params,
+                                                       const config::Config& where,
+                                                       const ServiceHooks& hooks) {
+  const std::string* bucket = params.Get("CaCertificatesBundleS3Bucket");
+  const std::string* key = params.Get("CaCertificatesBundleS3Key");
+  if (!ReadsS3Object(action) || bucket == nullptr || key == nullptr) return std::nullopt;
+  if (!hooks.fetch_s3_object) {
+    return ApiResult<std::string>(SenderError("CaCertificatesBundleNotFound",
+                                              "This Sluice reads no S3 objects (no S3 section)"));
+  }
+  const std::string* version = params.Get("CaCertificatesBundleS3ObjectVersion");
+  return hooks.fetch_s3_object(where, *bucket, *key, version ? *version : std::string());
+}
+
 Handler FindTrustStoreHandler(std::string_view action, bool* mutating) {
+  if (action == "CreateTrustStore") return *mutating = true, CreateTrustStore;
+  if (action == "ModifyTrustStore") return *mutating = true, ModifyTrustStore;
+  if (action == "DeleteTrustStore") return *mutating = true, DeleteTrustStore;
+  if (action == "DescribeTrustStoreAssociations") {
+    return *mutating = false, DescribeTrustStoreAssociations;
+  }
   if (action == "DescribeTrustStores") return *mutating = false, DescribeTrustStores;
   if (action == "GetResourcePolicy") return *mutating = false, GetResourcePolicy;
   return nullptr;

@@ -53,6 +53,32 @@ TEST(S3SignTest, SessionTokenIsSentAndSigned) {
   EXPECT_EQ(without.find("security-token"), std::string::npos);
 }
 
+// Signatures computed by botocore 1.29's S3SigV4Auth (same credentials, region eu-west-3,
+// clock at 2026-12-07 13:00:00) for AWSRequest("GET",
+// "http://127.0.0.1:4568/my-cas/bundles/ca%20one.pem"), then with "?versionId=3%2Fx.y".
+TEST(S3SignTest, GetObjectHeadMatchesBotocore) {
+  const config::AwsCredentials creds{"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", ""};
+  const std::string head = S3GetObjectHead("127.0.0.1:4568", "my-cas", "bundles/ca one.pem", "",
+                                           creds, "eu-west-3", "20261207T130000Z");
+  EXPECT_TRUE(head.starts_with("GET /my-cas/bundles/ca%20one.pem HTTP/1.1\r\n")) << head;
+  EXPECT_NE(head.find("\r\nx-amz-content-sha256: "
+                      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\r\n"),
+            std::string::npos);
+  EXPECT_NE(head.find("SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature="
+                      "fa9c33de7daf52ba8f1edfc9dc0f01667680fda8378634e8fb415fe5f6b682c5\r\n"),
+            std::string::npos)
+      << head;
+  const std::string versioned = S3GetObjectHead("127.0.0.1:4568", "my-cas", "bundles/ca one.pem",
+                                                "3/x.y", creds, "eu-west-3", "20261207T130000Z");
+  EXPECT_TRUE(versioned.starts_with("GET /my-cas/bundles/ca%20one.pem?versionId=3%2Fx.y "))
+      << versioned;
+  EXPECT_NE(versioned.find("Signature="
+                           "24fa4886f7aeb26c940d207db87c7144161fa98077f183b8a296eb95c77119d0"),
+            std::string::npos)
+      << versioned;
+  EXPECT_EQ(versioned.find("wJalrXUtnFEMI"), std::string::npos);
+}
+
 TEST(S3SignTest, ObjectPathEncodesOnceAndKeepsSlashes) {
   EXPECT_EQ(S3ObjectPath("logs", "a b/c+d/%41~x"), "/logs/a%20b/c%2Bd/%2541~x");
 }

@@ -60,6 +60,17 @@ Service::Answer Service::Call(const QueryParams& params, std::string_view reques
     return fail(SenderError("InvalidAction", "Could not find operation " + *action +
                                                  " for version " + std::string(kApiVersion)));
   }
+  std::optional<ApiResult<std::string>> s3_object;
+  if (mutating && hooks_.file_managed.empty() && ReadsS3Object(*action)) {
+    config::Config where;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      AdoptStaged();
+      where.s3 = config_.s3;
+      where.account = config_.account;
+    }
+    s3_object = PrefetchS3Object(*action, params, where, hooks_);
+  }
   // One call at a time: a mutation reads, changes and applies the model atomically.
   std::lock_guard<std::mutex> lock(mu_);
   AdoptStaged();
@@ -69,7 +80,8 @@ Service::Answer Service::Call(const QueryParams& params, std::string_view reques
                                 "; change the file (SIGHUP reloads it) or run from a state store "
                                 "(sluice import, then sluice run --state)"));
   }
-  ApiResult<OperationOutput> out = handler(CallContext{params, config_, hooks_});
+  ApiResult<OperationOutput> out =
+      handler(CallContext{params, config_, hooks_, s3_object ? &*s3_object : nullptr});
   if (!out.ok()) return fail(out.error());
   if (out.value().next) {
     config::Config& next = *out.value().next;
@@ -95,6 +107,13 @@ ApiResult<size_t> FindTargetGroup(const config::Config& config, std::string_view
     if (config::TargetGroupArn(config.account, config.target_groups[i].name) == arn) return i;
   }
   return SenderError("TargetGroupNotFound", "One or more target groups not found");
+}
+
+ApiResult<size_t> FindTrustStore(const config::Config& config, std::string_view arn) {
+  for (size_t i = 0; i < config.trust_stores.size(); ++i) {
+    if (config::TrustStoreArn(config.account, config.trust_stores[i].name) == arn) return i;
+  }
+  return SenderError("TrustStoreNotFound", "The specified trust store does not exist.");
 }
 
 ApiResult<ListenerRef> FindListener(const config::Config& config, std::string_view arn) {

@@ -54,12 +54,21 @@ struct ChangeScope {
   bool checked_by_handler = false;
 };
 
+// The largest CA bundle CreateTrustStore reads (25 certificates of at most 16 KiB fit).
+inline constexpr size_t kMaxCaBundleObjectBytes = 1 << 20;
+
 struct ServiceHooks {
   std::function<std::vector<health::TargetGroupHealth>()> health;
   // Validates, persists and publishes `next`; in force when it returns true.
   std::function<ApiResult<bool>(const config::Config& next, const std::string& reason,
                                 const ChangeScope& scope)>
       apply;
+  // Reads an object from the S3-compatible store `where.s3` names (with `where.account`'s
+  // region when it names none): the object, or the API error to answer (a missing object:
+  // CaCertificatesBundleNotFound). Blocks, within a bound; called without the call lock.
+  std::function<ApiResult<std::string>(const config::Config& where, const std::string& bucket,
+                                       const std::string& key, const std::string& version)>
+      fetch_s3_object;
   // Non-empty: the config file Sluice serves; mutating calls are refused.
   std::string file_managed;
   std::string created_time = "2026-01-01T00:00:00.000Z";  // CreatedTime of load balancers
@@ -79,6 +88,9 @@ struct CallContext {
   const QueryParams& params;
   const config::Config& config;
   const ServiceHooks& hooks;
+  // CreateTrustStore and ModifyTrustStore: the CA bundle read from S3 before the call took
+  // the lock (null when the call named no bucket and key).
+  const ApiResult<std::string>* s3_object = nullptr;
 };
 
 using Handler = ApiResult<OperationOutput> (*)(const CallContext&);
@@ -111,6 +123,16 @@ class Service {
   ServiceHooks hooks_;
 };
 
+// CreateTrustStore and ModifyTrustStore read their CA bundle from S3 before taking the call
+// lock (a slow store then delays no other call): ReadsS3Object says which actions do;
+// PrefetchS3Object gives the object, or nullopt when the call names no bucket and key (the
+// handler answers that) (ops_trust_stores.cc).
+bool ReadsS3Object(std::string_view action);
+std::optional<ApiResult<std::string>> PrefetchS3Object(std::string_view action,
+                                                       const QueryParams& params,
+                                                       const config::Config& where,
+                                                       const ServiceHooks& hooks);
+
 // The handlers, by operation name (ops_*.cc); null for an unknown one.
 Handler FindHandler(std::string_view action, bool* mutating);
 // Every operation of the elbv2 API this build answers, for docs and tests.
@@ -129,6 +151,8 @@ struct RuleRef {
 };
 ApiResult<size_t> FindLoadBalancer(const config::Config& config, std::string_view arn);
 ApiResult<size_t> FindTargetGroup(const config::Config& config, std::string_view arn);
+// The trust store `arn` names (its ARN exactly), or TrustStoreNotFound.
+ApiResult<size_t> FindTrustStore(const config::Config& config, std::string_view arn);
 ApiResult<ListenerRef> FindListener(const config::Config& config, std::string_view arn);
 ApiResult<RuleRef> FindRule(const config::Config& config, std::string_view arn);
 // The tags of the resource `arn` names in `config`, or the kind's NotFound error.

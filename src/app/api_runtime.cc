@@ -12,6 +12,8 @@
 
 #include "api/policy.h"
 #include "api/sigv4.h"
+#include "app/access_logs.h"
+#include "app/s3_get.h"
 #include "tls/openssl_error.h"
 
 namespace sluice::app {
@@ -59,6 +61,7 @@ Result<bool> ApiRuntime::Start(const config::Config& config, api::ServiceHooks h
   }
   apply_ = std::move(apply);
   hooks.file_managed = file_managed_;
+  hooks.fetch_s3_object = FetchS3Object;
   hooks.apply = [this](const config::Config& next, const std::string& reason,
                        const api::ChangeScope& scope) { return Submit(next, reason, scope); };
   service_ = std::make_unique<api::Service>(config, std::move(hooks));
@@ -80,6 +83,26 @@ Result<bool> ApiRuntime::Start(const config::Config& config, api::ServiceHooks h
     tls_ = true;
   }
   return server_->Start(*sa);
+}
+
+api::ApiResult<std::string> FetchS3Object(const config::Config& where, const std::string& bucket,
+                                          const std::string& key, const std::string& version) {
+  auto not_found = [](const std::string& why) {
+    return api::SenderError("CaCertificatesBundleNotFound",
+                            "The specified ca certificate bundle does not exist: " + why);
+  };
+  std::string why;
+  std::optional<S3Target> target = S3TargetOf(where, &why);
+  if (!target) {
+    return not_found(why.empty() ? "this Sluice reads S3 objects from the store of its config's "
+                                   "S3 section, and the config has none"
+                                 : "the config's S3 section cannot be used: " + why);
+  }
+  constexpr int kTimeoutMs = 10000;
+  S3GetResult r =
+      GetObjectFromS3(*target, bucket, key, version, api::kMaxCaBundleObjectBytes, kTimeoutMs);
+  if (r.error.empty()) return std::move(r.body);
+  return not_found("s3://" + bucket + "/" + key + ": " + r.error);
 }
 
 Result<SSL_CTX*> ApiTlsContext(const config::Config& config) {

@@ -37,6 +37,13 @@ struct ApiOptions {
 // owned by the caller, or the error naming the files.
 Result<SSL_CTX*> ApiTlsContext(const config::Config& config);
 
+// The API's ServiceHooks::fetch_s3_object: GET bucket/key from the store of `where.s3`
+// (at most api::kMaxCaBundleObjectBytes; each step bounded by 10 s, GetObjectFromS3); every
+// failure (no S3 section, the store down, a 403 or 404) is CaCertificatesBundleNotFound
+// naming the object and why.
+api::ApiResult<std::string> FetchS3Object(const config::Config& where, const std::string& bucket,
+                                          const std::string& key, const std::string& version);
+
 class ApiRuntime {
  public:
   // Applies a model on the control thread: check (as much as `scope` leaves to check),

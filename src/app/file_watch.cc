@@ -9,7 +9,7 @@ std::vector<std::string> WatchedFiles(const config::Config& config) {
     out.push_back(c.private_key_file);
   }
   for (const config::TrustStoreDefinition& t : config.trust_stores) {
-    out.push_back(t.ca_bundle_file);
+    if (t.ca_bundle_pem.empty()) out.push_back(t.ca_bundle_file);
     out.insert(out.end(), t.revocation_files.begin(), t.revocation_files.end());
   }
   for (const config::TargetGroup& g : config.target_groups) {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -55,7 +56,16 @@ std::string FileSha256Hex(int fd, uint64_t size, std::string* error) {
   return out;
 }
 
-std::string AmzDateNow() {
+std::string ErrorText(int status, const std::string& body) {
+  const std::string code = S3ErrorCode(body);
+  return "HTTP " + std::to_string(status) + (code.empty() ? "" : " " + code);
+}
+
+bool IsPowerOfTwo(int n) { return n > 0 && (n & (n - 1)) == 0; }
+
+}  // namespace
+
+std::string S3AmzDateNow() {
   const std::time_t now = std::time(nullptr);
   std::tm tm{};
   gmtime_r(&now, &tm);
@@ -64,20 +74,21 @@ std::string AmzDateNow() {
   return buf;
 }
 
-// The text of S3's <Code> element in an error body, or the body's first line.
-std::string ErrorText(int status, const std::string& body) {
-  std::string text = "HTTP " + std::to_string(status);
+std::string S3ErrorCode(std::string_view body) {
   const size_t open = body.find("<Code>");
-  const size_t close = body.find("</Code>");
-  if (open != std::string::npos && close != std::string::npos && close > open) {
-    text += " " + body.substr(open + 6, std::min<size_t>(close - open - 6, 64));
+  if (open == std::string_view::npos) return "";
+  const size_t from = open + 6;
+  const size_t close = body.find("</Code>", from);
+  if (close == std::string_view::npos || close - from > 64) return "";
+  const std::string_view code = body.substr(from, close - from);
+  // A code is a word (NoSuchKey, AccessDenied): anything else is not repeated in messages.
+  for (char ch : code) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '_' && ch != '-') {
+      return "";
+    }
   }
-  return text;
+  return std::string(code);
 }
-
-bool IsPowerOfTwo(int n) { return n > 0 && (n & (n - 1)) == 0; }
-
-}  // namespace
 
 S3PutResult PutFileToS3(const S3Target& target, const std::string& local_path,
                         const std::string& bucket, const std::string& key, int timeout_ms) {
@@ -99,7 +110,7 @@ S3PutResult PutFileToS3(const S3Target& target, const std::string& local_path,
       hash.empty()
           ? ""
           : api::S3PutObjectHead(host_header, bucket, key, static_cast<uint64_t>(st.st_size), hash,
-                                 target.credentials, target.region, AmzDateNow());
+                                 target.credentials, target.region, S3AmzDateNow());
   if (!hash.empty() && head.empty()) r.error = "OpenSSL cannot sign";
   if (!head.empty()) {
     auto c = control::BlockingConnection::Open(target.host, target.port, target.tls, timeout_ms,

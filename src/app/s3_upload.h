@@ -19,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "api/s3_sign.h"
@@ -34,6 +35,13 @@ struct S3Target {
   config::AwsCredentials credentials;
   bool keep_local_files = false;
 };
+
+// The current UTC time as x-amz-date wants it: yyyymmddThhmmssZ.
+std::string S3AmzDateNow();
+
+// The text of the first <Code> element of an S3 error document when it is a word of at most
+// 64 letters, digits, '.', '_' or '-' (NoSuchKey), else "".
+std::string S3ErrorCode(std::string_view body);
 
 struct S3UploadStats {
   uint64_t uploaded = 0;

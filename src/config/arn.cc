@@ -113,7 +113,7 @@ std::optional<ArnParts> ParseArn(std::string_view arn) {
   out.kind = std::string(r[0]);
   size_t name_at = 1;
   size_t ids = 1;
-  if (out.kind == "targetgroup") {
+  if (out.kind == "targetgroup" || out.kind == "truststore") {
     name_at = 1;
   } else if (out.kind == "loadbalancer" || out.kind == "listener" || out.kind == "listener-rule") {
     if (r.size() < 2 || (r[1] != "app" && r[1] != "net")) return std::nullopt;

@@ -455,8 +455,13 @@ void WriteTrustStores(Out& o, const std::vector<TrustStoreDefinition>& stores) {
   for (const TrustStoreDefinition& s : stores) {
     o.Item();
     o.Str(4, "Name", s.name);
-    o.Str(4, "CaCertificatesBundleFile", s.ca_bundle_file);
+    if (s.ca_bundle_pem.empty()) {
+      o.Str(4, "CaCertificatesBundleFile", s.ca_bundle_file);
+    } else {
+      o.Str(4, "CaCertificatesBundle", s.ca_bundle_pem);
+    }
     if (!s.revocation_files.empty()) o.Raw(4, "RevocationFiles", FlowStrings(s.revocation_files));
+    WriteTags(o, 4, s.tags);
   }
 }
 

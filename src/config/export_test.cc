@@ -38,6 +38,12 @@ TrustStores:
     CaCertificatesBundleFile: ca.pem
     RevocationFiles: [crl.pem, /var/crl.der]
   - {Name: partners, CaCertificatesBundleFile: /pki/partners.pem}
+  - Name: from-api
+    Tags: [{Key: team, Value: "edge \"one\""}]
+    CaCertificatesBundle: |
+      -----BEGIN CERTIFICATE-----
+      MIIBuzCCAWGgAwIBAgIUblFEkIaKm7Pt1Kfp3ufuWmGyXqIwCgYIKoZIzj0EAwIw
+      -----END CERTIFICATE-----
 LoadBalancers:
   - Name: edge
     Attributes:

@@ -446,5 +446,24 @@ TEST(ApiCertificateConfig, MustNameACertificate) {
   EXPECT_EQ(c.api.certificate, "api");
 }
 
+// A trust store's CA bundle is a file or the PEM itself (what CreateTrustStore keeps), never
+// both, never empty.
+TEST(TrustStoreConfig, BundleIsAFileOrThePemItself) {
+  const Config c = testing::MustLoad(
+      "TrustStores:\n  - Name: api\n    CaCertificatesBundle: |\n      -----BEGIN X-----\n");
+  ASSERT_EQ(c.trust_stores.size(), 1u);
+  EXPECT_EQ(c.trust_stores[0].ca_bundle_pem, "-----BEGIN X-----\n");
+  EXPECT_TRUE(c.trust_stores[0].ca_bundle_file.empty());
+  EXPECT_THAT(testing::Errors("TrustStores: [{Name: a, CaCertificatesBundle: x, "
+                              "CaCertificatesBundleFile: /ca.pem}]\n"),
+              ::testing::ElementsAre("t.yaml:1:47: TrustStores[0].CaCertificatesBundle: give "
+                                     "CaCertificatesBundleFile or CaCertificatesBundle, not both"));
+  EXPECT_THAT(testing::Errors("TrustStores: [{Name: a, CaCertificatesBundle: \"\"}]\n"),
+              ::testing::ElementsAre(::testing::HasSubstr(
+                  "TrustStores[0].CaCertificatesBundle: the CA certificates bundle is empty")));
+  EXPECT_THAT(testing::Errors("TrustStores: [{Name: a}]\n"),
+              ::testing::ElementsAre(::testing::HasSubstr("CaCertificatesBundleFile")));
+}
+
 }  // namespace
 }  // namespace sluice::config

@@ -342,15 +342,18 @@ struct CertificateDefinition {
   std::string path;  // "Certificates[0]"
 };
 
-// A trust store for mutual TLS (CreateTrustStore's stand-in): CA certificates and
-// certificate revocation lists read from files (S3 objects on AWS). Checked when the config
+// A trust store for mutual TLS: CA certificates and certificate revocation lists read from
+// files (S3 objects on AWS), or the CA bundle held in the config itself (what the API's
+// CreateTrustStore fetched from an S3-compatible store). Checked when the config
 // is compiled (tls/trust_store.h).
 struct TrustStoreDefinition {
-  std::string name;            // 1..32 of [A-Za-z0-9-], not starting or ending with '-'
-  std::string ca_bundle_file;  // CaCertificatesBundleFile: PEM, CA certificates only
-  Location ca_bundle_file_location;
+  std::string name;                  // 1..32 of [A-Za-z0-9-], not starting or ending with '-'
+  std::string ca_bundle_file;        // CaCertificatesBundleFile: PEM, CA certificates only
+  std::string ca_bundle_pem;         // CaCertificatesBundle: the PEM itself (set: no file)
+  Location ca_bundle_file_location;  // of whichever of the two is given
   std::vector<std::string> revocation_files;  // RevocationFiles: CRLs, PEM or DER
   std::vector<Location> revocation_file_locations;
+  std::vector<Tag> tags;
   std::string path;  // "TrustStores[0]"
   Location location;
 };

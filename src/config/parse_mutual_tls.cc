@@ -122,6 +122,29 @@ void ParseListenerAttributes(Reader& r, const Field& field, const std::string& p
   }
 }
 
+// CaCertificatesBundleFile (a path) or CaCertificatesBundle (the PEM text itself, what the
+// API's CreateTrustStore stores): exactly one of them.
+void ReadCaBundle(Reader& r, const MapReader& m, TrustStoreDefinition* def) {
+  const Field inline_bundle = m.Get("CaCertificatesBundle");
+  if (!inline_bundle.present) {
+    ReadFilePath(r, m.Require("CaCertificatesBundleFile"), &def->ca_bundle_file,
+                 &def->ca_bundle_file_location);
+    return;
+  }
+  if (m.Has("CaCertificatesBundleFile")) {
+    r.AddError(inline_bundle, "give CaCertificatesBundleFile or CaCertificatesBundle, not both");
+    return;
+  }
+  if (std::optional<std::string> pem = ReadString(r, inline_bundle)) {
+    if (pem->empty()) {
+      r.AddError(inline_bundle, "the CA certificates bundle is empty");
+      return;
+    }
+    def->ca_bundle_pem = std::move(*pem);
+    def->ca_bundle_file_location = LocationOf(inline_bundle.mark);
+  }
+}
+
 }  // namespace
 
 void ParseTrustStores(LoadContext& ctx, const Field& field,
@@ -131,7 +154,9 @@ void ParseTrustStores(LoadContext& ctx, const Field& field,
   if (!items) return;
   std::set<std::string> names;
   for (const Field& item : *items) {
-    MapReader m(r, item, {"Name", "CaCertificatesBundleFile", "RevocationFiles"});
+    MapReader m(
+        r, item,
+        {"Name", "CaCertificatesBundleFile", "CaCertificatesBundle", "RevocationFiles", "Tags"});
     if (!m.ok()) continue;
     TrustStoreDefinition def;
     def.location = LocationOf(item.mark);
@@ -148,8 +173,8 @@ void ParseTrustStores(LoadContext& ctx, const Field& field,
         ctx.trust_store_names.push_back(*name);
       }
     }
-    ReadFilePath(r, m.Require("CaCertificatesBundleFile"), &def.ca_bundle_file,
-                 &def.ca_bundle_file_location);
+    ReadCaBundle(r, m, &def);
+    ParseTags(r, m.Get("Tags"), &def.tags);
     if (std::optional<std::vector<Field>> files = ReadList(r, m.Get("RevocationFiles"))) {
       if (files->size() > 30) {
         r.AddError(m.Get("RevocationFiles"), "at most 30 revocation files per trust store");

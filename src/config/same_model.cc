@@ -303,7 +303,9 @@ bool SameCertificate(Diff& d, S at, const CertificateDefinition& a,
 bool SameTrustStore(Diff& d, S at, const TrustStoreDefinition& a, const TrustStoreDefinition& b) {
   return d.Eq(at, "name", a.name, b.name) &&
          d.Eq(at, "ca_bundle_file", a.ca_bundle_file, b.ca_bundle_file) &&
-         d.Strings(at, "revocation_files", a.revocation_files, b.revocation_files);
+         d.Eq(at, "ca_bundle_pem", a.ca_bundle_pem, b.ca_bundle_pem) &&
+         d.Strings(at, "revocation_files", a.revocation_files, b.revocation_files) &&
+         d.List(at, "tags", a.tags, b.tags, SameTag);
 }
 
 bool SameDimension(Diff& d, S at, const AlarmDimension& a, const AlarmDimension& b) {

@@ -263,4 +263,20 @@ int BlockingConnection::ReadStatus(int64_t deadline_ms, std::string* error,
   return status;
 }
 
+long BlockingConnection::ReadAvailable(int64_t deadline_ms, size_t limit, std::string* out,
+                                       std::string* error) {
+  // Bytes OpenSSL already decrypted are not visible to poll(2).
+  if (ssl_ == nullptr || SSL_pending(ssl_) == 0) {
+    const int ready = WaitReadable(fd_, deadline_ms);
+    if (ready <= 0) {
+      *error = ready == 0 ? "no response in time" : std::string("poll: ") + std::strerror(errno);
+      return -1;
+    }
+  }
+  char buf[16 * 1024];
+  const long n = Receive(buf, std::min(sizeof(buf), limit), error);
+  if (n > 0) out->append(buf, static_cast<size_t>(n));
+  return n;
+}
+
 }  // namespace sluice::control

@@ -53,6 +53,10 @@ class BlockingConnection {
   // and the status is not 2xx, the response's first bytes after the status line (up to
   // 2 KiB, or what arrives before the server closes or the deadline) go there.
   int ReadStatus(int64_t deadline_ms, std::string* error, std::string* body_start = nullptr);
+  // Waits until bytes arrive (or `deadline_ms`) and appends what one receive gives, at most
+  // `limit` bytes: > 0 bytes read, 0 at the end of the stream, < 0 with *error (the deadline
+  // passed, a receive error). The caller decides from the bytes when a response is complete.
+  long ReadAvailable(int64_t deadline_ms, size_t limit, std::string* out, std::string* error);
 
  private:
   BlockingConnection(int fd, SSL_CTX* ctx, SSL* ssl) : fd_(fd), ctx_(ctx), ssl_(ssl) {}

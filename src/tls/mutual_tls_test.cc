@@ -577,6 +577,22 @@ TEST(TrustStoreLoadTest, LoadsCasAndCrlsAndChecksRevocation) {
   EXPECT_EQ(verify(of_other.get()), std::pair(1, X509_V_ERR_UNABLE_TO_GET_CRL));
 }
 
+// A bundle the config holds (CreateTrustStore's) loads like a file's; its errors name the
+// field and "the bundle", not a file.
+TEST(TrustStoreLoadTest, HeldBundleLoadsLikeAFile) {
+  Cert ca = MakeCa("Root");
+  Cert leaf = Make(Named("client"), &ca);
+  config::TrustStoreDefinition def = Definition("");
+  def.ca_bundle_pem = Pem(ca.get());
+  auto loaded = TrustStore::Load(def, "sluice.yaml");
+  ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const TrustStore>>(loaded));
+  EXPECT_EQ(std::get<std::shared_ptr<const TrustStore>>(loaded)->ca_count(), 1u);
+  def.ca_bundle_pem += Pem(leaf.get());
+  EXPECT_THAT(LoadError(def),
+              HasSubstr("sluice.yaml:4:30: TrustStores[0].CaCertificatesBundle: the bundle: "
+                        "certificate 2 is not a CA certificate"));
+}
+
 TEST(TrustStoreLoadTest, LoadTrustStoresReportsEveryBadStore) {
   Cert ca = MakeCa("Root");
   config::Config cfg;

@@ -171,17 +171,23 @@ STACK_OF(X509_NAME) * TrustStore::CaNames() const {
 
 std::variant<std::shared_ptr<const TrustStore>, config::ConfigError> TrustStore::Load(
     const config::TrustStoreDefinition& def, const std::string& config_file) {
-  const std::string bundle_field = def.path + ".CaCertificatesBundleFile";
+  const bool held = !def.ca_bundle_pem.empty();
+  const std::string bundle_field =
+      def.path + (held ? ".CaCertificatesBundle" : ".CaCertificatesBundleFile");
+  const std::string source = held ? std::string("the bundle") : def.ca_bundle_file;
   std::string text;
-  if (std::string why = config::ReadBoundedFile(def.ca_bundle_file, kMaxPemFileBytes, &text);
-      !why.empty()) {
-    return Located(config_file, def.ca_bundle_file_location, bundle_field,
-                   def.ca_bundle_file + ": " + why);
+  if (held) {
+    if (def.ca_bundle_pem.size() > kMaxPemFileBytes) {
+      return Located(config_file, def.ca_bundle_file_location, bundle_field,
+                     "the bundle is over " + std::to_string(kMaxPemFileBytes) + " bytes");
+    }
+  } else if (std::string why = config::ReadBoundedFile(def.ca_bundle_file, kMaxPemFileBytes, &text);
+             !why.empty()) {
+    return Located(config_file, def.ca_bundle_file_location, bundle_field, source + ": " + why);
   }
-  auto cas = ParseCaBundle(text);
+  auto cas = ParseCaBundle(held ? std::string_view(def.ca_bundle_pem) : std::string_view(text));
   if (auto* why = std::get_if<std::string>(&cas)) {
-    return Located(config_file, def.ca_bundle_file_location, bundle_field,
-                   def.ca_bundle_file + ": " + *why);
+    return Located(config_file, def.ca_bundle_file_location, bundle_field, source + ": " + *why);
   }
   std::shared_ptr<TrustStore> self(new TrustStore());
   self->cas_ = std::move(std::get<std::vector<X509Ptr>>(cas));

@@ -23,6 +23,8 @@ import signal
 import ssl
 import subprocess
 import threading
+import time
+import urllib.parse
 
 import boto3
 import botocore.auth
@@ -165,13 +167,20 @@ def test_files_completed_at_shutdown_are_uploaded_before_exit(sluice, s3rver, tm
 
 class VerifyingStore(http.server.ThreadingHTTPServer):
     """Answers PUT /bucket/key with 200 when botocore computes the same SigV4 signature for
-    the headers the request signed and the payload hash matches the body; 403 otherwise."""
+    the headers the request signed and the payload hash matches the body; 403 otherwise.
+    GET /bucket/key[?versionId=...] (what CreateTrustStore sends) answers a stored object the
+    same way, then holds the connection open for `linger` seconds (a client must see the
+    response is complete by its Content-Length, not wait for the close)."""
+
+    linger = 0.0
+    daemon_threads = True  # a lingering GET never holds up the fixture's teardown
 
     def __init__(self, key_id, secret, region, tls=None):
         self.creds = botocore.credentials.Credentials(key_id, secret)
         self.region = region
         self.objects: dict[str, bytes] = {}
         self.rejected: list[str] = []
+        self.fetched: list[str] = []
         super().__init__((LOCAL, 0), VerifyingHandler)
         if tls:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -228,6 +237,35 @@ class VerifyingHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
         self.wfile.write(answer)
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        store: VerifyingStore = self.server
+        auth = self.headers.get("Authorization", "")
+        m = re.fullmatch(r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([a-z0-9-]+)/s3/"
+                         r"aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})", auth)
+        problem = None
+        if not m:
+            problem = f"malformed Authorization {auth!r}"
+        elif self.headers["x-amz-content-sha256"] != hashlib.sha256(b"").hexdigest():
+            problem = "payload hash is not the empty body's"
+        elif store.expected_authorization("GET", self.path, self.headers,
+                                          m.group(4).split(";")) != m.group(5):
+            problem = "SignatureDoesNotMatch"
+        path = urllib.parse.unquote(self.path.split("?")[0])
+        if problem:
+            store.rejected.append(problem)
+            status, answer = 403, b"<Error><Code>SignatureDoesNotMatch</Code></Error>"
+        elif path not in store.objects:
+            status, answer = 404, b"<Error><Code>NoSuchKey</Code></Error>"
+        else:
+            store.fetched.append(self.path)
+            status, answer = 200, store.objects[path]
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+        self.wfile.flush()
+        time.sleep(store.linger)
 
     def log_message(self, *args):
         pass

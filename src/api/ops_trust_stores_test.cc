@@ -1,0 +1,208 @@
+// The trust-store operations (reference §7.4, §9.6): CreateTrustStore and ModifyTrustStore
+// read the CA bundle through the fetch hook (the S3-compatible store, app/s3_get.h) and keep
+// it in the model, DeleteTrustStore refuses a store a listener verifies against, and the
+// stored bundle survives the export and reload every mutation goes through.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "api/service.h"
+#include "api/service_test_util.h"
+#include "config/arn.h"
+
+namespace sluice::api {
+namespace {
+
+// Two self-signed CA certificates (EC P-256, basicConstraints CA:TRUE, valid until 2126),
+// made with `openssl req -x509 -newkey ec ... -addext basicConstraints=critical,CA:TRUE`.
+constexpr const char* kCaA = R"(
+-----BEGIN CERTIFICATE-----
+MIIBujCCAWGgAwIBAgIUXkx6240fYV9dfMVaSZNqKr/F7iYwCgYIKoZIzj0EAwIw
+KjEUMBIGA1UECgwLU2x1aWNlIFRlc3QxEjAQBgNVBAMMCVRlc3QgQ0EgYTAgFw0y
+NjEyMDcxMzMwMzZaGA8yMTI2MTExMzEzMzAzNlowKjEUMBIGA1UECgwLU2x1aWNl
+IFRlc3QxEjAQBgNVBAMMCVRlc3QgQ0EgYTBZMBMGByqGSM49AgEGCCqGSM49AwEH
+A0IABFK2RlE8m78SaJThOmQhy6vm3evOX6DuV7ZsnkQEfx+Hf6Xlwd9166mzsbJ/
+MrGqBvroC9BskheZsJmGe7h8IWGjYzBhMB0GA1UdDgQWBBQ6CH+R4mkmzmF/35zl
+Svdw0/sVkTAfBgNVHSMEGDAWgBQ6CH+R4mkmzmF/35zlSvdw0/sVkTAPBgNVHRMB
+Af8EBTADAQH/MA4GA1UdDwEB/wQEAwIBBjAKBggqhkjOPQQDAgNHADBEAiAEtiwW
+Rg1zHyY1rl1kBdPiCKyjaKPUjduQZheZK/5CtAIgE+5pmH/LwgaezjymSoT8FJEA
+l+L0ClRynPwFVVDeen8=
+-----END CERTIFICATE-----
+)";
+constexpr const char* kCaB = R"(
+-----BEGIN CERTIFICATE-----
+MIIBuzCCAWGgAwIBAgIUblFEkIaKm7Pt1Kfp3ufuWmGyXqIwCgYIKoZIzj0EAwIw
+KjEUMBIGA1UECgwLU2x1aWNlIFRlc3QxEjAQBgNVBAMMCVRlc3QgQ0EgYjAgFw0y
+NjEyMDcxMzMwMzZaGA8yMTI2MTExMzEzMzAzNlowKjEUMBIGA1UECgwLU2x1aWNl
+IFRlc3QxEjAQBgNVBAMMCVRlc3QgQ0EgYjBZMBMGByqGSM49AgEGCCqGSM49AwEH
+A0IABOpji5t1KTAeeyGZcMINQAAndjLCSXOYxigD+COKujgtBRtKMCL51rhXslg3
+WW+wlfXwJsq0oJtcjM67SGStkDSjYzBhMB0GA1UdDgQWBBR/KI4SrT8kLnECM+QO
+151pvoPm2jAfBgNVHSMEGDAWgBR/KI4SrT8kLnECM+QO151pvoPm2jAPBgNVHRMB
+Af8EBTADAQH/MA4GA1UdDwEB/wQEAwIBBjAKBggqhkjOPQQDAgNIADBFAiAhlbcU
+LItWhIbxscipFrL/ynzIJS6feGFAb3RS4EW2TQIhAN3+43CmpyNefT7QYgPhbqvO
+d+LCks48C4sEM0RZJuvX
+-----END CERTIFICATE-----
+)";
+
+constexpr const char* kYaml = R"(
+Account: {Id: "123456789012", Region: eu-west-3}
+Certificates:
+  - {Name: site, CertificateFile: /c/site.pem, PrivateKeyFile: /c/site.key}
+TrustStores:
+  - {Name: from-file, CaCertificatesBundleFile: /nonexistent/ca.pem}
+LoadBalancers:
+  - Name: web
+    BindAddress: 127.0.0.1
+    Listeners:
+      - {Protocol: HTTPS, Port: 8443, Certificates: [site],
+         MutualAuthentication: {Mode: verify, TrustStoreArn: from-file},
+         DefaultActions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "200"}}]}
+)";
+
+class TrustStoreOpsTest : public ::testing::Test {
+ protected:
+  TrustStoreOpsTest() : service_(service_test::LoadModel(kYaml), Hooks()) {}
+
+  ServiceHooks Hooks() {
+    ServiceHooks h = recorder_.Hooks();
+    h.fetch_s3_object = [this](const config::Config& where, const std::string& bucket,
+                               const std::string& key,
+                               const std::string& version) -> ApiResult<std::string> {
+      fetched_.push_back(bucket + "/" + key + "@" + version + " in " + where.account.region);
+      if (objects_.count(key) == 0) {
+        return SenderError("CaCertificatesBundleNotFound", "no such object " + key);
+      }
+      return objects_[key];
+    };
+    return h;
+  }
+
+  Service::Answer Call(const std::string& form) { return service_test::CallForm(service_, form); }
+  std::string Arn(const std::string& name) {
+    return config::TrustStoreArn(service_.CurrentConfig().account, name);
+  }
+  static bool Has(const Service::Answer& a, const std::string& s) {
+    return a.body.find(s) != std::string::npos;
+  }
+  Service::Answer Create(const std::string& name, const std::string& key) {
+    return Call("Action=CreateTrustStore&Name=" + name +
+                "&CaCertificatesBundleS3Bucket=cas&CaCertificatesBundleS3Key=" + key);
+  }
+
+  std::map<std::string, std::string> objects_ = {
+      {"two.pem", std::string(kCaA + 1) + (kCaB + 1)},
+      {"a.pem", kCaA + 1},
+      {"b.pem", kCaB + 1},
+      {"junk.pem", "not a certificate\n"},
+      {"chatty.pem", std::string("issued by ops\xff\n") + (kCaA + 1) + "-- and more --\n"}};
+  std::vector<std::string> fetched_;
+  service_test::ApplyRecorder recorder_;  // before service_, which holds its hooks
+  Service service_;
+};
+
+TEST_F(TrustStoreOpsTest, CreateReadsTheBundleAndKeepsItInTheModel) {
+  auto a = Call(
+      "Action=CreateTrustStore&Name=partners&CaCertificatesBundleS3Bucket=cas"
+      "&CaCertificatesBundleS3Key=two.pem&CaCertificatesBundleS3ObjectVersion=v7"
+      "&Tags.member.1.Key=team&Tags.member.1.Value=edge");
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(fetched_, std::vector<std::string>{"cas/two.pem@v7 in eu-west-3"});
+  EXPECT_TRUE(Has(a, "<Name>partners</Name><TrustStoreArn>" + Arn("partners") +
+                         "</TrustStoreArn><Status>ACTIVE</Status><NumberOfCaCertificates>2<"
+                         "/NumberOfCaCertificates><TotalRevokedEntries>0</TotalRevokedEntries>"))
+      << a.body;
+  ASSERT_EQ(recorder_.applied.size(), 1u);
+  EXPECT_TRUE(recorder_.scopes.back().outside_rules);
+  const config::Config& applied = recorder_.applied.back();
+  ASSERT_EQ(applied.trust_stores.size(), 2u);
+  EXPECT_EQ(applied.trust_stores[1].ca_bundle_pem, objects_["two.pem"]);
+  EXPECT_TRUE(applied.trust_stores[1].ca_bundle_file.empty());
+  service_test::ExpectLoaderAgrees(applied);  // the PEM survives export and reload
+
+  auto tags = Call("Action=DescribeTags&ResourceArns.member.1=" + Arn("partners"));
+  EXPECT_TRUE(Has(tags, "<Key>team</Key><Value>edge</Value>")) << tags.body;
+  auto listed = Call("Action=DescribeTrustStores");
+  ASSERT_EQ(listed.status, 200);
+  EXPECT_TRUE(Has(listed, "<Name>from-file</Name>")) << listed.body;
+  EXPECT_TRUE(Has(listed, "<Name>partners</Name>")) << listed.body;
+}
+
+TEST_F(TrustStoreOpsTest, CreateRefusesWhatCannotBeATrustStore) {
+  EXPECT_EQ(Create("bad-", "a.pem").error_code, "ValidationError");
+  fetched_.clear();  // the bundle is read before the call takes the lock, so before this check
+  EXPECT_EQ(Call("Action=CreateTrustStore&Name=x&CaCertificatesBundleS3Bucket=cas").error_code,
+            "ValidationError");
+  EXPECT_TRUE(fetched_.empty()) << "no fetch without a key";
+  auto junk = Create("junk", "junk.pem");
+  EXPECT_EQ(junk.error_code, "InvalidCaCertificatesBundle") << junk.body;
+  auto missing = Create("gone", "missing.pem");
+  EXPECT_EQ(missing.error_code, "CaCertificatesBundleNotFound");
+  EXPECT_TRUE(Has(missing, "no such object missing.pem")) << missing.body;
+  EXPECT_TRUE(recorder_.applied.empty());
+}
+
+// Only the certificates are kept, re-encoded: text around them (a byte YAML would refuse or
+// change included) never reaches the state, and the same certificates compare equal.
+TEST_F(TrustStoreOpsTest, TheBundleIsKeptAsItsCertificatesOnly) {
+  ASSERT_EQ(Create("chatty", "chatty.pem").status, 200);
+  ASSERT_EQ(recorder_.applied.size(), 1u);
+  const config::TrustStoreDefinition& s = recorder_.applied.back().trust_stores.back();
+  EXPECT_EQ(s.ca_bundle_pem, std::string(kCaA + 1));
+  EXPECT_EQ(s.path, "TrustStores[1]");
+  service_test::ExpectLoaderAgrees(recorder_.applied.back());
+  EXPECT_EQ(Create("chatty", "a.pem").status, 200) << "the same certificate";
+  EXPECT_EQ(recorder_.applied.size(), 1u);
+}
+
+TEST_F(TrustStoreOpsTest, CreateAgainIsIdempotentOnlyForTheSameBundle) {
+  ASSERT_EQ(Create("partners", "a.pem").status, 200);
+  ASSERT_EQ(Create("partners", "a.pem").status, 200);
+  EXPECT_EQ(recorder_.applied.size(), 1u);
+  EXPECT_EQ(Create("partners", "b.pem").error_code, "DuplicateTrustStoreName");
+  EXPECT_EQ(Create("from-file", "a.pem").error_code, "DuplicateTrustStoreName");
+}
+
+TEST_F(TrustStoreOpsTest, TwentyTrustStoresAtMost) {
+  for (int i = 1; i < 20; ++i) ASSERT_EQ(Create("s" + std::to_string(i), "a.pem").status, 200);
+  EXPECT_EQ(Create("one-more", "a.pem").error_code, "TooManyTrustStores");
+}
+
+TEST_F(TrustStoreOpsTest, ModifyReplacesTheBundleOfAFileStore) {
+  auto a = Call("Action=ModifyTrustStore&TrustStoreArn=" + Arn("from-file") +
+                "&CaCertificatesBundleS3Bucket=cas&CaCertificatesBundleS3Key=b.pem");
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_TRUE(Has(a, "<NumberOfCaCertificates>1</NumberOfCaCertificates>")) << a.body;
+  const config::TrustStoreDefinition s = service_.CurrentConfig().trust_stores[0];
+  EXPECT_EQ(s.ca_bundle_pem, objects_["b.pem"]);
+  EXPECT_TRUE(s.ca_bundle_file.empty());
+  EXPECT_EQ(Call("Action=ModifyTrustStore&TrustStoreArn=" + Arn("nope") +
+                 "&CaCertificatesBundleS3Bucket=cas&CaCertificatesBundleS3Key=b.pem")
+                .error_code,
+            "TrustStoreNotFound");
+}
+
+TEST_F(TrustStoreOpsTest, DeleteRefusesAStoreInUseAndListsItsListeners) {
+  const config::Config c = service_.CurrentConfig();
+  const config::LoadBalancer& lb = c.load_balancers[0];
+  const std::string listener = config::ListenerArn(
+      c.account, lb.name, config::ListenerId(lb.name, lb.listeners[0]), lb.type);
+  auto assoc = Call("Action=DescribeTrustStoreAssociations&TrustStoreArn=" + Arn("from-file"));
+  EXPECT_TRUE(Has(assoc, "<TrustStoreAssociations><member><ResourceArn>" + listener +
+                             "</ResourceArn></member></TrustStoreAssociations>"))
+      << assoc.body;
+  EXPECT_EQ(Call("Action=DeleteTrustStore&TrustStoreArn=" + Arn("from-file")).error_code,
+            "TrustStoreInUse");
+  ASSERT_EQ(Call("Action=ModifyListener&ListenerArn=" + listener + "&MutualAuthentication.Mode=off")
+                .status,
+            200);
+  auto none = Call("Action=DescribeTrustStoreAssociations&TrustStoreArn=" + Arn("from-file"));
+  EXPECT_TRUE(Has(none, "<TrustStoreAssociations/>") || Has(none, "<TrustStoreAssociations></"))
+      << none.body;
+  ASSERT_EQ(Call("Action=DeleteTrustStore&TrustStoreArn=" + Arn("from-file")).status, 200);
+  EXPECT_TRUE(service_.CurrentConfig().trust_stores.empty());
+  EXPECT_EQ(Call("Action=DeleteTrustStore&TrustStoreArn=" + Arn("from-file")).error_code,
+            "TrustStoreNotFound");
+}
+
+}  // namespace
+}  // namespace sluice::api

@@ -1,0 +1,182 @@
+"""Trust stores through the API (issue 13, reference §7.4 and §9.6): CreateTrustStore reads
+the CA bundle from an S3-compatible store (s3rver, the config's S3 section) as ALB reads it
+from S3, a listener verifies client certificates against it at once and after a restart,
+ModifyTrustStore swaps the bundle, and what cannot be a trust store is refused with AWS's codes
+and changes nothing. The calls are signed raw queries: Debian 12's botocore predates them."""
+
+from __future__ import annotations
+
+import re
+import ssl
+import subprocess
+import time
+
+from conftest import LOCAL, fixed, free_port, lb_config, loopback_certificate
+from test_api import ApiSluice
+from test_api_certificates import mutual_of, signed
+from test_https import client_ctx, handshake, openssl_cert
+from test_s3_upload import (BUCKET, credentials_file, s3rver,  # noqa: F401 (fixtures)
+                            verifying_store)
+
+
+def openssl(*args):
+    subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True, timeout=60)
+
+
+def make_ca(tmp_path, name):
+    """A CA certificate and a client certificate it signed: (ca.pem, client context)."""
+    ca, key = tmp_path / f"{name}-ca.pem", tmp_path / f"{name}-ca.key"
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-days", "2", "-subj", f"/CN={name} CA", "-keyout", key, "-out", ca,
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-subj", f"/CN={name} client", "-keyout", tmp_path / f"{name}.key",
+            "-out", tmp_path / f"{name}.csr")
+    ext = tmp_path / "client.ext"
+    ext.write_text("basicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature\n"
+                   "extendedKeyUsage = clientAuth\n")
+    openssl("x509", "-req", "-in", tmp_path / f"{name}.csr", "-CA", ca, "-CAkey", key,
+            "-set_serial", "0x52", "-days", "1", "-sha256", "-extfile", ext,
+            "-out", tmp_path / f"{name}.pem")
+    ctx = client_ctx()
+    ctx.load_cert_chain(str(tmp_path / f"{name}.pem"), str(tmp_path / f"{name}.key"))
+    return ca, ctx
+
+
+def get(port, ctx=None) -> bytes:
+    """One request over TLS: the response's first bytes, or b"" when the handshake failed."""
+    try:
+        with handshake(port, "site.example", ctx) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: site.example\r\n\r\n")
+            s.settimeout(5)
+            return s.recv(65536)
+    except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
+        return b""
+
+
+def error_code(body: str) -> str:
+    m = re.search(r"<Code>([^<]+)</Code>", body)
+    return m.group(1) if m else ""
+
+
+def test_a_trust_store_created_from_s3_verifies_clients(tmp_path, s3rver):  # noqa: F811
+    store = s3rver()
+    ca_a, client_a = make_ca(tmp_path, "alpha")
+    ca_b, client_b = make_ca(tmp_path, "beta")
+    store.client.put_object(Bucket=BUCKET, Key="cas/alpha.pem", Body=ca_a.read_bytes())
+    store.client.put_object(Bucket=BUCKET, Key="cas/beta.pem", Body=ca_b.read_bytes())
+    store.client.put_object(Bucket=BUCKET, Key="cas/junk.pem", Body=b"not a certificate\n")
+
+    cert, key = openssl_cert(tmp_path, "site", ["site.example"])
+    cfg = lb_config(free_port(), fixed("200", "ok"))
+    cfg["Certificates"] = [{"Name": "site", "CertificateFile": str(cert),
+                            "PrivateKeyFile": str(key)}]
+    cfg["S3"] = {"Endpoint": f"http://{LOCAL}:{store.port}",
+                 "CredentialsFile": str(credentials_file(tmp_path))}
+    listener = cfg["LoadBalancers"][0]["Listeners"][0]
+    listener["Protocol"] = "HTTPS"
+    listener["Certificates"] = ["site"]
+    api = ApiSluice(tmp_path, cfg)
+    try:
+        def create(name, key):
+            return signed(api, {"Action": "CreateTrustStore", "Name": name,
+                                "CaCertificatesBundleS3Bucket": BUCKET,
+                                "CaCertificatesBundleS3Key": key})
+
+        status, body = create("partners", "cas/missing.pem")
+        assert status == 400 and error_code(body) == "CaCertificatesBundleNotFound", body
+        assert "NoSuchKey" in body, body
+        status, body = create("partners", "cas/junk.pem")
+        assert status == 400 and error_code(body) == "InvalidCaCertificatesBundle", body
+        status, body = signed(api, {"Action": "DescribeTrustStores"})
+        assert status == 200 and "<member>" not in body, body
+
+        status, body = create("partners", "cas/alpha.pem")
+        assert status == 200, body
+        assert "<NumberOfCaCertificates>1</NumberOfCaCertificates>" in body, body
+        store_arn = re.search(r"<TrustStoreArn>([^<]+)</TrustStoreArn>", body).group(1)
+        assert re.fullmatch(r"arn:aws:elasticloadbalancing:[^:]+:\d{12}:truststore/partners/"
+                            r"[0-9a-f]{16}", store_arn), store_arn
+
+        c = api.client()
+        lb_arn = c.describe_load_balancers()["LoadBalancers"][0]["LoadBalancerArn"]
+        arn = c.describe_listeners(LoadBalancerArn=lb_arn)["Listeners"][0]["ListenerArn"]
+        status, body = signed(api, {"Action": "ModifyListener", "ListenerArn": arn,
+                                    "MutualAuthentication.Mode": "verify",
+                                    "MutualAuthentication.TrustStoreArn": store_arn})
+        assert status == 200 and mutual_of(body)["TrustStoreArn"] == store_arn, body
+        assert get(api.port) == b"", "verify mode let a client without a certificate in"
+        assert get(api.port, client_a).startswith(b"HTTP/1.1 200")
+        assert get(api.port, client_b) == b"", "a client of another CA was let in"
+
+        status, body = signed(api, {"Action": "DeleteTrustStore", "TrustStoreArn": store_arn})
+        assert status == 400 and error_code(body) == "TrustStoreInUse", body
+
+        # The stored bundle is the state: it survives a restart.
+        api.proc.stop(timeout=10)
+        api.start()
+        assert get(api.port, client_a).startswith(b"HTTP/1.1 200")
+        assert get(api.port, client_b) == b""
+
+        status, body = signed(api, {"Action": "ModifyTrustStore", "TrustStoreArn": store_arn,
+                                    "CaCertificatesBundleS3Bucket": BUCKET,
+                                    "CaCertificatesBundleS3Key": "cas/beta.pem"})
+        assert status == 200, body
+        assert get(api.port, client_b).startswith(b"HTTP/1.1 200")
+        assert get(api.port, client_a) == b"", "the replaced CA's client was still let in"
+
+        status, body = signed(api, {"Action": "DescribeTrustStoreAssociations",
+                                    "TrustStoreArn": store_arn})
+        assert status == 200 and f"<ResourceArn>{arn}</ResourceArn>" in body, body
+        assert signed(api, {"Action": "ModifyListener", "ListenerArn": arn,
+                            "MutualAuthentication.Mode": "off"})[0] == 200
+        status, body = signed(api, {"Action": "DeleteTrustStore", "TrustStoreArn": store_arn})
+        assert status == 200, body
+        status, body = signed(api, {"Action": "DescribeTrustStores"})
+        assert status == 200 and "<member>" not in body, body
+        assert get(api.port).startswith(b"HTTP/1.1 200")
+    finally:
+        if api.proc:
+            api.proc.stop(timeout=10)
+
+
+def test_the_bundle_comes_signed_over_https_without_waiting_for_the_close(
+        tmp_path, verifying_store, monkeypatch):  # noqa: F811
+    """The GET is signed as botocore signs it (the store checks every signature, the object
+    version in the query included), goes over TLS with the store's certificate verified, and
+    is read by its Content-Length: the store holds the connection open for 12 s, longer than
+    Sluice's 10 s bound, and the call still answers at once."""
+    store_cert, store_key = loopback_certificate(tmp_path, "store")
+    store = verifying_store(tls=(store_cert, store_key))
+    store.linger = 12.0
+    monkeypatch.setenv("SSL_CERT_FILE", str(store_cert))  # OpenSSL's default CA store: this one
+    ca, client = make_ca(tmp_path, "gamma")
+    store.objects[f"/{BUCKET}/team cas/gamma.pem"] = ca.read_bytes()
+    cert, key = openssl_cert(tmp_path, "site", ["site.example"])
+    cfg = lb_config(free_port(), fixed("200", "ok"))
+    cfg["Certificates"] = [{"Name": "site", "CertificateFile": str(cert),
+                            "PrivateKeyFile": str(key)}]
+    cfg["S3"] = {"Endpoint": f"https://{LOCAL}:{store.port}", "Region": "eu-west-3",
+                 "CredentialsFile": str(credentials_file(
+                     tmp_path, "AKIDSLUICETEST", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"))}
+    api = ApiSluice(tmp_path, cfg)
+    try:
+        began = time.monotonic()
+        status, body = signed(api, {"Action": "CreateTrustStore", "Name": "gamma",
+                                    "CaCertificatesBundleS3Bucket": BUCKET,
+                                    "CaCertificatesBundleS3Key": "team cas/gamma.pem",
+                                    "CaCertificatesBundleS3ObjectVersion": "3/x y"})
+        took = time.monotonic() - began
+        assert status == 200, body
+        assert store.rejected == []
+        assert store.fetched == [f"/{BUCKET}/team%20cas/gamma.pem?versionId=3%2Fx%20y"]
+        assert took < 8, f"the call waited {took:.1f} s for the store to close"
+        status, body = signed(api, {"Action": "CreateTrustStore", "Name": "delta",
+                                    "CaCertificatesBundleS3Bucket": BUCKET,
+                                    "CaCertificatesBundleS3Key": "missing.pem"})
+        assert status == 400 and error_code(body) == "CaCertificatesBundleNotFound", body
+        assert "404 NoSuchKey" in body, body
+    finally:
+        if api.proc:
+            api.proc.stop(timeout=10)
