@@ -6,6 +6,7 @@ and changes nothing. The calls are signed raw queries: Debian 12's botocore pred
 
 from __future__ import annotations
 
+import json
 import re
 import ssl
 import subprocess
@@ -177,6 +178,43 @@ def test_the_bundle_comes_signed_over_https_without_waiting_for_the_close(
                                     "CaCertificatesBundleS3Key": "missing.pem"})
         assert status == 400 and error_code(body) == "CaCertificatesBundleNotFound", body
         assert "404 NoSuchKey" in body, body
+    finally:
+        if api.proc:
+            api.proc.stop(timeout=10)
+
+
+def test_the_js_sdk_drives_the_trust_store_calls(tmp_path, s3rver):  # noqa: F811
+    """The AWS SDK for JavaScript v3 (pinned in tests/js) parses every trust-store answer and
+    names the missing object's error by its modelled exception."""
+    from test_js_sdk import JS_DIR, sdk_ready
+    node, _ = sdk_ready()
+    store = s3rver()
+    ca_a, _ = make_ca(tmp_path, "one")
+    ca_b, _ = make_ca(tmp_path, "two")
+    store.client.put_object(Bucket=BUCKET, Key="one.pem", Body=ca_a.read_bytes())
+    store.client.put_object(Bucket=BUCKET, Key="both.pem",
+                            Body=ca_a.read_bytes() + ca_b.read_bytes())
+    cfg = lb_config(free_port(), fixed("200", "ok"))
+    cfg["S3"] = {"Endpoint": f"http://{LOCAL}:{store.port}",
+                 "CredentialsFile": str(credentials_file(tmp_path))}
+    api = ApiSluice(tmp_path, cfg)
+    try:
+        env = {
+            "PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+            "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+            "SLUICE_API_ENDPOINT": f"http://{LOCAL}:{api.api_port}",
+            "AWS_ACCESS_KEY_ID": api.key_id, "AWS_SECRET_ACCESS_KEY": api.secret,
+            "AWS_REGION": "us-east-1", "SLUICE_BUCKET": BUCKET,
+            "SLUICE_BUNDLE_KEY": "one.pem", "SLUICE_BUNDLE_KEY_2": "both.pem",
+            "AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED": "true",
+        }
+        r = subprocess.run([node, str(JS_DIR / "elbv2_trust_stores.mjs")], capture_output=True,
+                           text=True, env=env, cwd=str(JS_DIR), timeout=120)
+        assert r.returncode == 0, f"{r.stderr}\nsluice log:\n{api.proc.stderr()[-3000:]}"
+        out = json.loads(r.stdout.strip().splitlines()[-1])
+        assert out["error"] == "CaCertificatesBundleNotFoundException"
+        assert "truststore/sdk-store/" in out["arn"]
     finally:
         if api.proc:
             api.proc.stop(timeout=10)
