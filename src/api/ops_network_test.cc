@@ -183,7 +183,8 @@ TEST_F(NetworkOpsTest, DescribeTrustStoresListsTheConfigs) {
   EXPECT_EQ(arn.rfind("arn:aws:elasticloadbalancing:eu-west-3:123456789012:truststore/clients/", 0),
             0u);
   EXPECT_TRUE(Has(all, "<member><Name>clients</Name><TrustStoreArn>" + arn +
-                           "</TrustStoreArn><Status>ACTIVE</Status></member>"))
+                           "</TrustStoreArn><Status>ACTIVE</Status><TotalRevokedEntries>0<"
+                           "/TotalRevokedEntries></member>"))
       << all.body;
   EXPECT_TRUE(Has(all, "<Name>partners</Name>"));
   auto page = Call("Action=DescribeTrustStores&PageSize=1");
@@ -209,9 +210,8 @@ TEST_F(NetworkOpsTest, GetResourcePolicyFindsNone) {
 }
 
 TEST_F(NetworkOpsTest, NotYetAnsweredStaysInvalidAction) {
-  for (const char* op : {"AddTrustStoreRevocations", "RemoveTrustStoreRevocations",
-                         "DescribeTrustStoreRevocations", "GetTrustStoreCaCertificatesBundle",
-                         "GetTrustStoreRevocationContent", "DeleteSharedTrustStoreAssociation"}) {
+  for (const char* op : {"GetTrustStoreCaCertificatesBundle", "GetTrustStoreRevocationContent",
+                         "DeleteSharedTrustStoreAssociation"}) {
     EXPECT_EQ(Call(std::string("Action=") + op).error_code, "InvalidAction") << op;
   }
 }

@@ -61,8 +61,9 @@ ApiResult<std::vector<size_t>> PickTrustStores(const CallContext& c) {
 constexpr size_t kMaxTrustStores = 20;  // per account (reference §10)
 
 // One <member> of a TrustStores list: Name, TrustStoreArn, Status (ACTIVE: a store is loaded
-// whenever the config is in force) and, for a bundle the config holds, NumberOfCaCertificates
-// and, without revocation files, TotalRevokedEntries 0. A bundle in a file is not read here.
+// whenever the config is in force), for a bundle the config holds NumberOfCaCertificates, and
+// without revocation files TotalRevokedEntries (of the lists the config holds). Files are not
+// read here.
 void WriteTrustStore(const config::Config& config, const config::TrustStoreDefinition& s,
                      XmlWriter* w) {
   w->Open("member")
@@ -74,7 +75,9 @@ void WriteTrustStore(const config::Config& config, const config::TrustStoreDefin
     if (auto* list = std::get_if<std::vector<tls::X509Ptr>>(&cas)) {
       w->Leaf("NumberOfCaCertificates", std::to_string(list->size()));
     }
-    if (s.revocation_files.empty()) w->Leaf("TotalRevokedEntries", "0");
+  }
+  if (s.revocation_files.empty()) {
+    w->Leaf("TotalRevokedEntries", std::to_string(HeldRevokedEntries(s)));
   }
   w->Close("member");
 }
@@ -118,12 +121,13 @@ ApiResult<std::string> CheckedBundle(const CallContext& c) {
   if (!bucket.ok()) return bucket.error();
   auto key = RequireString(c.params, "CaCertificatesBundleS3Key", "caCertificatesBundleS3Key");
   if (!key.ok()) return key.error();
-  if (c.s3_object == nullptr) {
+  if (c.s3_objects == nullptr || c.s3_objects->empty()) {
     return SenderError("CaCertificatesBundleNotFound",
                        "The specified ca certificate bundle does not exist.");
   }
-  if (!c.s3_object->ok()) return c.s3_object->error();
-  auto cas = tls::ParseCaBundle(c.s3_object->value());
+  const ApiResult<std::string>& object = c.s3_objects->front();
+  if (!object.ok()) return object.error();
+  auto cas = tls::ParseCaBundle(object.value());
   if (auto* why = std::get_if<std::string>(&cas)) {
     return SenderError("InvalidCaCertificatesBundle",
                        "The CA certificates bundle is invalid: " + *why);
@@ -332,22 +336,39 @@ ApiResult<std::optional<config::MutualAuthentication>> DecodeMutualAuthenticatio
 }
 
 bool ReadsS3Object(std::string_view action) {
-  return action == "CreateTrustStore" || action == "ModifyTrustStore";
+  return action == "CreateTrustStore" || action == "ModifyTrustStore" ||
+         action == "AddTrustStoreRevocations";
 }
 
-std::optional<ApiResult<std::string>> PrefetchS3Object(std::string_view action,
-                                                       const QueryParams& params,
-                                                       const config::Config& where,
-                                                       const ServiceHooks& hooks) {
-  const std::string* bucket = params.Get("CaCertificatesBundleS3Bucket");
-  const std::string* key = params.Get("CaCertificatesBundleS3Key");
-  if (!ReadsS3Object(action) || bucket == nullptr || key == nullptr) return std::nullopt;
-  if (!hooks.fetch_s3_object) {
-    return ApiResult<std::string>(SenderError("CaCertificatesBundleNotFound",
-                                              "This Sluice reads no S3 objects (no S3 section)"));
+std::vector<ApiResult<std::string>> PrefetchS3Objects(std::string_view action,
+                                                      const QueryParams& params,
+                                                      const config::Config& where,
+                                                      const ServiceHooks& hooks) {
+  std::vector<ApiResult<std::string>> out;
+  auto fetch = [&](const QueryParams& p, std::string_view bucket_name, std::string_view key_name,
+                   std::string_view version_name, const char* not_found) {
+    const std::string* bucket = p.Get(bucket_name);
+    const std::string* key = p.Get(key_name);
+    if (bucket == nullptr || key == nullptr) return false;
+    if (!hooks.fetch_s3_object) {
+      out.emplace_back(SenderError(not_found, "This Sluice reads no S3 objects"));
+    } else {
+      const std::string* version = p.Get(version_name);
+      out.push_back(hooks.fetch_s3_object(where, *bucket, *key, version ? *version : ""));
+    }
+    return true;
+  };
+  if (action == "CreateTrustStore" || action == "ModifyTrustStore") {
+    fetch(params, "CaCertificatesBundleS3Bucket", "CaCertificatesBundleS3Key",
+          "CaCertificatesBundleS3ObjectVersion", "CaCertificatesBundleNotFound");
+  } else if (action == "AddTrustStoreRevocations") {
+    auto items = params.StructList("RevocationContents");
+    if (!items || items->size() > kMaxRevocationLists) return out;
+    for (const QueryParams& item : *items) {
+      if (!fetch(item, "S3Bucket", "S3Key", "S3ObjectVersion", "RevocationContentNotFound")) break;
+    }
   }
-  const std::string* version = params.Get("CaCertificatesBundleS3ObjectVersion");
-  return hooks.fetch_s3_object(where, *bucket, *key, version ? *version : std::string());
+  return out;
 }
 
 Handler FindTrustStoreHandler(std::string_view action, bool* mutating) {

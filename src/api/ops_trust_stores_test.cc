@@ -44,6 +44,27 @@ d+LCks48C4sEM0RZJuvX
 -----END CERTIFICATE-----
 )";
 
+// CRLs (valid until 2126) signed by the key of kCaA (serials 0x52, 0x53 revoked) and of kCaB
+// (serial 7), made with python3-cryptography's CertificateRevocationListBuilder.
+constexpr const char* kCrlA = R"(
+-----BEGIN X509 CRL-----
+MIHfMIGFAgEBMAoGCCqGSM49BAMCMCoxFDASBgNVBAoMC1NsdWljZSBUZXN0MRIw
+EAYDVQQDDAlUZXN0IENBIGEXDTI2MTIwMTAwMDAwMFoYDzIxMjYwMTAxMDAwMDAw
+WjAoMBICAVIXDTI2MTIwMTAwMDAwMFowEgIBUxcNMjYxMjAxMDAwMDAwWjAKBggq
+hkjOPQQDAgNJADBGAiEAqS7Cn//qitQolhNwoDoTqU/Y/+2INqbMIcx7lxNq30MC
+IQDHbZ603TsMeRFpDazT72gE3XOhHxoDbVG/GCQ5AkS1Tw==
+-----END X509 CRL-----
+)";
+constexpr const char* kCrlB = R"(
+-----BEGIN X509 CRL-----
+MIHIMHECAQEwCgYIKoZIzj0EAwIwKjEUMBIGA1UECgwLU2x1aWNlIFRlc3QxEjAQ
+BgNVBAMMCVRlc3QgQ0EgYhcNMjYxMjAxMDAwMDAwWhgPMjEyNjAxMDEwMDAwMDBa
+MBQwEgIBBxcNMjYxMjAxMDAwMDAwWjAKBggqhkjOPQQDAgNHADBEAiBARFYqwglL
+z9wJoErw0rRRzcnKVzo/3IdGki/7Trj4mwIgTtf8bajBoulteYrPLaJenNhMqybs
+4r6R+bz7K7M8zpY=
+-----END X509 CRL-----
+)";
+
 constexpr const char* kYaml = R"(
 Account: {Id: "123456789012", Region: eu-west-3}
 Certificates:
@@ -94,6 +115,8 @@ class TrustStoreOpsTest : public ::testing::Test {
       {"a.pem", kCaA + 1},
       {"b.pem", kCaB + 1},
       {"junk.pem", "not a certificate\n"},
+      {"crl-a.pem", kCrlA + 1},
+      {"crl-b.pem", kCrlB + 1},
       {"chatty.pem", std::string("issued by ops\xff\n") + (kCaA + 1) + "-- and more --\n"}};
   std::vector<std::string> fetched_;
   service_test::ApplyRecorder recorder_;  // before service_, which holds its hooks
@@ -202,6 +225,72 @@ TEST_F(TrustStoreOpsTest, DeleteRefusesAStoreInUseAndListsItsListeners) {
   EXPECT_TRUE(service_.CurrentConfig().trust_stores.empty());
   EXPECT_EQ(Call("Action=DeleteTrustStore&TrustStoreArn=" + Arn("from-file")).error_code,
             "TrustStoreNotFound");
+}
+
+// AddTrustStoreRevocations reads CRLs signed by the store's CAs, keeps them (ids from 1) so
+// that a reload keeps them too; Describe lists them with their entries; Remove drops them.
+TEST_F(TrustStoreOpsTest, RevocationListsComeFromS3AndAreKept) {
+  ASSERT_EQ(Create("partners", "a.pem").status, 200);
+  const std::string add = "Action=AddTrustStoreRevocations&TrustStoreArn=" + Arn("partners");
+  auto wrong = Call(add +
+                    "&RevocationContents.member.1.S3Bucket=cas"
+                    "&RevocationContents.member.1.S3Key=crl-b.pem");
+  EXPECT_EQ(wrong.error_code, "InvalidRevocationContent") << wrong.body;
+  EXPECT_EQ(Call(add + "&RevocationContents.member.1.S3Bucket=cas"
+                       "&RevocationContents.member.1.S3Key=none.pem")
+                .error_code,
+            "RevocationContentNotFound");
+  EXPECT_EQ(Call(add + "&RevocationContents.member.1.S3Bucket=cas"
+                       "&RevocationContents.member.1.S3Key=crl-a.pem"
+                       "&RevocationContents.member.1.RevocationType=OCSP")
+                .error_code,
+            "ValidationError");
+  ASSERT_EQ(recorder_.applied.size(), 1u);
+
+  auto added = Call(add +
+                    "&RevocationContents.member.1.S3Bucket=cas"
+                    "&RevocationContents.member.1.S3Key=crl-a.pem");
+  ASSERT_EQ(added.status, 200) << added.body;
+  EXPECT_TRUE(Has(added,
+                  "<RevocationId>1</RevocationId><RevocationType>CRL</RevocationType>"
+                  "<NumberOfRevokedEntries>2</NumberOfRevokedEntries>"))
+      << added.body;
+  ASSERT_EQ(recorder_.applied.size(), 2u);
+  EXPECT_TRUE(recorder_.scopes.back().outside_rules);
+  service_test::ExpectLoaderAgrees(recorder_.applied.back());
+  const config::TrustStoreDefinition s = service_.CurrentConfig().trust_stores[1];
+  ASSERT_EQ(s.revocations.size(), 1u);
+  EXPECT_EQ(s.revocations[0].crl_pem, std::string(kCrlA + 1));
+
+  auto listed = Call("Action=DescribeTrustStores&Names.member.1=partners");
+  EXPECT_TRUE(Has(listed, "<TotalRevokedEntries>2</TotalRevokedEntries>")) << listed.body;
+  auto described = Call("Action=DescribeTrustStoreRevocations&TrustStoreArn=" + Arn("partners"));
+  EXPECT_TRUE(Has(described, "<RevocationId>1</RevocationId>")) << described.body;
+  EXPECT_EQ(Call("Action=DescribeTrustStoreRevocations&TrustStoreArn=" + Arn("partners") +
+                 "&RevocationIds.member.1=9")
+                .error_code,
+            "RevocationIdNotFound");
+  EXPECT_EQ(Call("Action=RemoveTrustStoreRevocations&TrustStoreArn=" + Arn("partners") +
+                 "&RevocationIds.member.1=2")
+                .error_code,
+            "RevocationIdNotFound");
+  ASSERT_EQ(Call("Action=RemoveTrustStoreRevocations&TrustStoreArn=" + Arn("partners") +
+                 "&RevocationIds.member.1=1")
+                .status,
+            200);
+  EXPECT_TRUE(service_.CurrentConfig().trust_stores[1].revocations.empty());
+
+  // An id is never given twice: after removing 1, two lists added in one call get 2 and 3.
+  auto again = Call(add + "&RevocationContents.member.1.S3Bucket=cas"
+                          "&RevocationContents.member.1.S3Key=crl-a.pem"
+                          "&RevocationContents.member.2.S3Bucket=cas"
+                          "&RevocationContents.member.2.S3Key=crl-a.pem");
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_TRUE(Has(again, "<RevocationId>2</RevocationId>")) << again.body;
+  EXPECT_TRUE(Has(again, "<RevocationId>3</RevocationId>")) << again.body;
+  EXPECT_FALSE(Has(again, "<RevocationId>1</RevocationId>")) << again.body;
+  EXPECT_EQ(service_.CurrentConfig().trust_stores[1].next_revocation_id, 4);
+  service_test::ExpectLoaderAgrees(recorder_.applied.back());
 }
 
 }  // namespace

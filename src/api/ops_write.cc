@@ -24,6 +24,7 @@ Handler FindListenerRulesHandler(std::string_view action);
 Handler FindTagHandler(std::string_view action, bool* mutating);
 Handler FindNetworkHandler(std::string_view action, bool* mutating);
 Handler FindTrustStoreHandler(std::string_view action, bool* mutating);
+Handler FindRevocationHandler(std::string_view action, bool* mutating);
 Handler FindCertificateHandler(std::string_view action, bool* mutating);
 
 namespace {
@@ -281,6 +282,7 @@ Handler FindHandler(std::string_view action, bool* mutating) {
   if (Handler h = FindTagHandler(action, mutating)) return h;
   if (Handler h = FindNetworkHandler(action, mutating)) return h;
   if (Handler h = FindTrustStoreHandler(action, mutating)) return h;
+  if (Handler h = FindRevocationHandler(action, mutating)) return h;
   if (Handler h = FindCertificateHandler(action, mutating)) return h;
   if (Handler h = FindCreateHandler(action)) {
     *mutating = true;
@@ -337,6 +339,13 @@ std::vector<std::string> ImplementedOperations() {
           "DescribeCapacityReservation",
           "ModifyCapacityReservation",
           "DescribeTrustStores",
+          "CreateTrustStore",
+          "ModifyTrustStore",
+          "DeleteTrustStore",
+          "DescribeTrustStoreAssociations",
+          "AddTrustStoreRevocations",
+          "RemoveTrustStoreRevocations",
+          "DescribeTrustStoreRevocations",
           "DescribeListenerCertificates",
           "AddListenerCertificates",
           "RemoveListenerCertificates",

@@ -60,7 +60,7 @@ Service::Answer Service::Call(const QueryParams& params, std::string_view reques
     return fail(SenderError("InvalidAction", "Could not find operation " + *action +
                                                  " for version " + std::string(kApiVersion)));
   }
-  std::optional<ApiResult<std::string>> s3_object;
+  std::vector<ApiResult<std::string>> s3_objects;
   if (mutating && hooks_.file_managed.empty() && ReadsS3Object(*action)) {
     config::Config where;
     {
@@ -69,7 +69,7 @@ Service::Answer Service::Call(const QueryParams& params, std::string_view reques
       where.s3 = config_.s3;
       where.account = config_.account;
     }
-    s3_object = PrefetchS3Object(*action, params, where, hooks_);
+    s3_objects = PrefetchS3Objects(*action, params, where, hooks_);
   }
   // One call at a time: a mutation reads, changes and applies the model atomically.
   std::lock_guard<std::mutex> lock(mu_);
@@ -80,8 +80,7 @@ Service::Answer Service::Call(const QueryParams& params, std::string_view reques
                                 "; change the file (SIGHUP reloads it) or run from a state store "
                                 "(sluice import, then sluice run --state)"));
   }
-  ApiResult<OperationOutput> out =
-      handler(CallContext{params, config_, hooks_, s3_object ? &*s3_object : nullptr});
+  ApiResult<OperationOutput> out = handler(CallContext{params, config_, hooks_, &s3_objects});
   if (!out.ok()) return fail(out.error());
   if (out.value().next) {
     config::Config& next = *out.value().next;

@@ -55,7 +55,11 @@ struct ChangeScope {
 };
 
 // The largest CA bundle CreateTrustStore reads (25 certificates of at most 16 KiB fit).
+// And the largest revocation list AddTrustStoreRevocations reads (AWS takes 50 MB; here a
+// list is held in the config document).
 inline constexpr size_t kMaxCaBundleObjectBytes = 1 << 20;
+// Revocation lists per trust store, files and held ones (reference §10).
+inline constexpr size_t kMaxRevocationLists = 30;
 
 struct ServiceHooks {
   std::function<std::vector<health::TargetGroupHealth>()> health;
@@ -88,9 +92,10 @@ struct CallContext {
   const QueryParams& params;
   const config::Config& config;
   const ServiceHooks& hooks;
-  // CreateTrustStore and ModifyTrustStore: the CA bundle read from S3 before the call took
-  // the lock (null when the call named no bucket and key).
-  const ApiResult<std::string>* s3_object = nullptr;
+  // CreateTrustStore and ModifyTrustStore: the CA bundle; AddTrustStoreRevocations: each
+  // RevocationContents member's object, in order. Read from S3 before the call took the lock
+  // (null or short when the call named no bucket and key).
+  const std::vector<ApiResult<std::string>>* s3_objects = nullptr;
 };
 
 using Handler = ApiResult<OperationOutput> (*)(const CallContext&);
@@ -123,15 +128,19 @@ class Service {
   ServiceHooks hooks_;
 };
 
-// CreateTrustStore and ModifyTrustStore read their CA bundle from S3 before taking the call
-// lock (a slow store then delays no other call): ReadsS3Object says which actions do;
-// PrefetchS3Object gives the object, or nullopt when the call names no bucket and key (the
-// handler answers that) (ops_trust_stores.cc).
+// CreateTrustStore, ModifyTrustStore and AddTrustStoreRevocations read their objects from S3
+// before taking the call lock (a slow store then delays no other call): ReadsS3Object says
+// which actions do; PrefetchS3Objects gives the objects the call names, in order (empty when
+// it names none, or too many: the handler answers that) (ops_trust_stores.cc).
 bool ReadsS3Object(std::string_view action);
-std::optional<ApiResult<std::string>> PrefetchS3Object(std::string_view action,
-                                                       const QueryParams& params,
-                                                       const config::Config& where,
-                                                       const ServiceHooks& hooks);
+std::vector<ApiResult<std::string>> PrefetchS3Objects(std::string_view action,
+                                                      const QueryParams& params,
+                                                      const config::Config& where,
+                                                      const ServiceHooks& hooks);
+
+// The revoked entries of the revocation lists the config holds for `s` (not its files)
+// (ops_revocations.cc).
+size_t HeldRevokedEntries(const config::TrustStoreDefinition& s);
 
 // The handlers, by operation name (ops_*.cc); null for an unknown one.
 Handler FindHandler(std::string_view action, bool* mutating);

@@ -461,6 +461,15 @@ void WriteTrustStores(Out& o, const std::vector<TrustStoreDefinition>& stores) {
       o.Str(4, "CaCertificatesBundle", s.ca_bundle_pem);
     }
     if (!s.revocation_files.empty()) o.Raw(4, "RevocationFiles", FlowStrings(s.revocation_files));
+    if (s.next_revocation_id > 0) o.Int(4, "NextRevocationId", s.next_revocation_id);
+    if (!s.revocations.empty()) {
+      o.OpenList(4, "Revocations", false);
+      for (const TrustStoreRevocation& rev : s.revocations) {
+        o.Item();
+        o.Int(8, "RevocationId", rev.id);
+        o.Str(8, "Crl", rev.crl_pem);
+      }
+    }
     WriteTags(o, 4, s.tags);
   }
 }

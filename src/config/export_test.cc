@@ -40,6 +40,13 @@ TrustStores:
   - {Name: partners, CaCertificatesBundleFile: /pki/partners.pem}
   - Name: from-api
     Tags: [{Key: team, Value: "edge \"one\""}]
+    Revocations:
+      - {RevocationId: 3, Crl: "-----BEGIN X509 CRL-----\nMIHf\n-----END X509 CRL-----\n"}
+      - RevocationId: 9
+        Crl: |
+          -----BEGIN X509 CRL-----
+          MIHf
+          -----END X509 CRL-----
     CaCertificatesBundle: |
       -----BEGIN CERTIFICATE-----
       MIIBuzCCAWGgAwIBAgIUblFEkIaKm7Pt1Kfp3ufuWmGyXqIwCgYIKoZIzj0EAwIw

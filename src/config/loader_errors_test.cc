@@ -465,5 +465,25 @@ TEST(TrustStoreConfig, BundleIsAFileOrThePemItself) {
               ::testing::ElementsAre(::testing::HasSubstr("CaCertificatesBundleFile")));
 }
 
+// Revocation lists held in the config (AddTrustStoreRevocations'): ids unique and positive,
+// a list not empty.
+TEST(TrustStoreConfig, HeldRevocationsAreChecked) {
+  const Config c = testing::MustLoad(
+      "TrustStores: [{Name: a, CaCertificatesBundle: x, Revocations: "
+      "[{RevocationId: 2, Crl: y}, {RevocationId: 5, Crl: z}]}]\n");
+  ASSERT_EQ(c.trust_stores[0].revocations.size(), 2u);
+  EXPECT_EQ(c.trust_stores[0].revocations[1].id, 5);
+  EXPECT_EQ(c.trust_stores[0].revocations[1].crl_pem, "z");
+  EXPECT_THAT(testing::Errors("TrustStores: [{Name: a, CaCertificatesBundle: x, Revocations: "
+                              "[{RevocationId: 2, Crl: y}, {RevocationId: 2, Crl: z}]}]\n"),
+              ::testing::ElementsAre(::testing::HasSubstr("duplicate revocation id 2")));
+  EXPECT_THAT(testing::Errors("TrustStores: [{Name: a, CaCertificatesBundle: x, Revocations: "
+                              "[{RevocationId: 0, Crl: y}]}]\n"),
+              ::testing::ElementsAre(::testing::HasSubstr("revocation id 0 is out of range")));
+  EXPECT_THAT(testing::Errors("TrustStores: [{Name: a, CaCertificatesBundle: x, Revocations: "
+                              "[{RevocationId: 1, Crl: \"\"}]}]\n"),
+              ::testing::ElementsAre(::testing::HasSubstr("the revocation list is empty")));
+}
+
 }  // namespace
 }  // namespace sluice::config

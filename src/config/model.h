@@ -342,6 +342,15 @@ struct CertificateDefinition {
   std::string path;  // "Certificates[0]"
 };
 
+// A certificate revocation list held in the config (AddTrustStoreRevocations read it from S3).
+inline constexpr int64_t kMaxRevocationId = int64_t{1} << 53;  // exact in a JSON number
+inline constexpr size_t kMaxHeldCrlBytes = 4u << 20;           // a Crl's text
+struct TrustStoreRevocation {
+  int64_t id = 0;       // RevocationId: 1.., unique within the store
+  std::string crl_pem;  // Crl: one or more PEM CRLs
+  Location location;    // of the Crl field
+};
+
 // A trust store for mutual TLS: CA certificates and certificate revocation lists read from
 // files (S3 objects on AWS), or the CA bundle held in the config itself (what the API's
 // CreateTrustStore fetched from an S3-compatible store). Checked when the config
@@ -353,6 +362,8 @@ struct TrustStoreDefinition {
   Location ca_bundle_file_location;  // of whichever of the two is given
   std::vector<std::string> revocation_files;  // RevocationFiles: CRLs, PEM or DER
   std::vector<Location> revocation_file_locations;
+  std::vector<TrustStoreRevocation> revocations;  // Revocations: CRLs held in the config
+  int64_t next_revocation_id = 0;  // NextRevocationId: ids below it were given (0: none yet)
   std::vector<Tag> tags;
   std::string path;  // "TrustStores[0]"
   Location location;

@@ -145,6 +145,35 @@ void ReadCaBundle(Reader& r, const MapReader& m, TrustStoreDefinition* def) {
   }
 }
 
+// Revocations: [{RevocationId, Crl}], ids unique, at most 30 with RevocationFiles.
+void ReadRevocations(Reader& r, const Field& field, TrustStoreDefinition* def) {
+  std::optional<std::vector<Field>> items = ReadList(r, field);
+  if (!items) return;
+  if (items->size() + def->revocation_files.size() > 30) {
+    r.AddError(field, "at most 30 revocation lists per trust store (files and held ones)");
+  }
+  std::set<int64_t> ids;
+  for (const Field& item : *items) {
+    MapReader m(r, item, {"RevocationId", "Crl"});
+    if (!m.ok()) continue;
+    const Field id_field = m.Require("RevocationId");
+    const std::optional<int64_t> id = ReadInt(r, id_field, 1, kMaxRevocationId, "revocation id");
+    const Field crl_field = m.Require("Crl");
+    std::optional<std::string> crl = ReadString(r, crl_field);
+    if (!id || !crl) continue;
+    if (!ids.insert(*id).second) {
+      r.AddError(id_field, "duplicate revocation id " + std::to_string(*id));
+    } else if (crl->empty() || crl->size() > kMaxHeldCrlBytes) {
+      r.AddError(crl_field, crl->empty() ? std::string("the revocation list is empty")
+                                         : "the revocation list is over " +
+                                               std::to_string(kMaxHeldCrlBytes) + " bytes");
+    } else {
+      def->revocations.push_back(
+          TrustStoreRevocation{*id, std::move(*crl), LocationOf(crl_field.mark)});
+    }
+  }
+}
+
 }  // namespace
 
 void ParseTrustStores(LoadContext& ctx, const Field& field,
@@ -154,9 +183,9 @@ void ParseTrustStores(LoadContext& ctx, const Field& field,
   if (!items) return;
   std::set<std::string> names;
   for (const Field& item : *items) {
-    MapReader m(
-        r, item,
-        {"Name", "CaCertificatesBundleFile", "CaCertificatesBundle", "RevocationFiles", "Tags"});
+    MapReader m(r, item,
+                {"Name", "CaCertificatesBundleFile", "CaCertificatesBundle", "RevocationFiles",
+                 "Revocations", "NextRevocationId", "Tags"});
     if (!m.ok()) continue;
     TrustStoreDefinition def;
     def.location = LocationOf(item.mark);
@@ -187,6 +216,12 @@ void ParseTrustStores(LoadContext& ctx, const Field& field,
           def.revocation_file_locations.push_back(where);
         }
       }
+    }
+    ReadRevocations(r, m.Get("Revocations"), &def);
+    if (m.Has("NextRevocationId")) {
+      def.next_revocation_id =
+          ReadInt(r, m.Get("NextRevocationId"), 1, kMaxRevocationId + 1, "next revocation id")
+              .value_or(0);
     }
     out->push_back(std::move(def));
   }

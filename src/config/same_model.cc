@@ -18,6 +18,7 @@ namespace {
 std::string Show(const std::string& s) { return QuoteValue(s); }
 std::string Show(bool b) { return b ? "true" : "false"; }
 std::string Show(int v) { return std::to_string(v); }
+std::string Show(int64_t v) { return std::to_string(v); }
 std::string Show(const std::optional<std::string>& s) { return s ? QuoteValue(*s) : "(none)"; }
 template <class E, class = std::enable_if_t<std::is_enum_v<E>>>
 std::string Show(E e) {
@@ -300,11 +301,17 @@ bool SameCertificate(Diff& d, S at, const CertificateDefinition& a,
          d.Eq(at, "private_key_file", a.private_key_file, b.private_key_file);
 }
 
+bool SameRevocation(Diff& d, S at, const TrustStoreRevocation& a, const TrustStoreRevocation& b) {
+  return d.Eq(at, "id", a.id, b.id) && d.Eq(at, "crl_pem", a.crl_pem, b.crl_pem);
+}
+
 bool SameTrustStore(Diff& d, S at, const TrustStoreDefinition& a, const TrustStoreDefinition& b) {
   return d.Eq(at, "name", a.name, b.name) &&
          d.Eq(at, "ca_bundle_file", a.ca_bundle_file, b.ca_bundle_file) &&
          d.Eq(at, "ca_bundle_pem", a.ca_bundle_pem, b.ca_bundle_pem) &&
          d.Strings(at, "revocation_files", a.revocation_files, b.revocation_files) &&
+         d.List(at, "revocations", a.revocations, b.revocations, SameRevocation) &&
+         d.Eq(at, "next_revocation_id", a.next_revocation_id, b.next_revocation_id) &&
          d.List(at, "tags", a.tags, b.tags, SameTag);
 }
 

@@ -587,6 +587,22 @@ TEST(TrustStoreLoadTest, HeldBundleLoadsLikeAFile) {
   auto loaded = TrustStore::Load(def, "sluice.yaml");
   ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const TrustStore>>(loaded));
   EXPECT_EQ(std::get<std::shared_ptr<const TrustStore>>(loaded)->ca_count(), 1u);
+  // Held revocation lists: checked against the bundle's CAs like files, named by index and id.
+  def.revocations.push_back({4, CrlPem(MakeCrl(ca, {9}).get()), {8, 9}});
+  loaded = TrustStore::Load(def, "sluice.yaml");
+  ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const TrustStore>>(loaded));
+  def.revocations.push_back({6, CrlPem(MakeCrl(MakeCa("Stranger"), {9}).get()), {9, 9}});
+  EXPECT_EQ(LoadError(def),
+            "sluice.yaml:9:9: TrustStores[0].Revocations[1].Crl: revocation 6: CRL 1 is not "
+            "signed by a CA of the bundle");
+  // A damaged PEM block after a good one is an error, never a shorter list.
+  std::string damaged = CrlPem(MakeCrl(ca, {9}).get()) + CrlPem(MakeCrl(ca, {10}).get());
+  damaged[damaged.rfind("-----END") - 10] = '!';
+  def.revocations = {{4, damaged, {8, 9}}};
+  EXPECT_EQ(LoadError(def),
+            "sluice.yaml:8:9: TrustStores[0].Revocations[0].Crl: revocation 4: CRL 2 is not a "
+            "readable PEM CRL");
+  def.revocations.clear();
   def.ca_bundle_pem += Pem(leaf.get());
   EXPECT_THAT(LoadError(def),
               HasSubstr("sluice.yaml:4:30: TrustStores[0].CaCertificatesBundle: the bundle: "

@@ -124,7 +124,12 @@ std::variant<std::vector<CrlPtr>, std::string> ParseRevocations(std::string_view
   if (!bio) return std::string("out of memory");
   for (;;) {
     CrlPtr crl(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
-    if (!crl) break;
+    if (!crl) {
+      // The end of the PEM blocks, or (before any) not PEM at all: DER is tried below. A
+      // damaged block after good ones is an error, never a shorter list.
+      if (AtEndOfPem() || crls.empty()) break;
+      return "CRL " + std::to_string(crls.size() + 1) + " is not a readable PEM CRL";
+    }
     crls.push_back(std::move(crl));
   }
   ERR_clear_error();
@@ -209,7 +214,19 @@ std::variant<std::shared_ptr<const TrustStore>, config::ConfigError> TrustStore:
       X509_STORE_add_crl(self->store_, crl.get());
     }
   }
-  if (!def.revocation_files.empty()) {
+  for (size_t i = 0; i < def.revocations.size(); ++i) {
+    const config::TrustStoreRevocation& rev = def.revocations[i];
+    auto crls = ParseRevocations(rev.crl_pem, self->cas_, &revoked);
+    if (auto* problem = std::get_if<std::string>(&crls)) {
+      return Located(config_file, rev.location,
+                     def.path + ".Revocations[" + std::to_string(i) + "].Crl",
+                     "revocation " + std::to_string(rev.id) + ": " + *problem);
+    }
+    for (const CrlPtr& crl : std::get<std::vector<CrlPtr>>(crls)) {
+      X509_STORE_add_crl(self->store_, crl.get());
+    }
+  }
+  if (!def.revocation_files.empty() || !def.revocations.empty()) {
     X509_STORE_set_flags(self->store_, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
     X509_STORE_set_verify_cb(self->store_, ForgiveMissingCrl);
   }

@@ -16,6 +16,7 @@ from conftest import LOCAL, fixed, free_port, lb_config, loopback_certificate
 from test_api import ApiSluice
 from test_api_certificates import mutual_of, signed
 from test_https import client_ctx, handshake, openssl_cert
+from test_mtls import Ca
 from test_s3_upload import (BUCKET, credentials_file, s3rver,  # noqa: F401 (fixtures)
                             verifying_store)
 
@@ -137,6 +138,74 @@ def test_a_trust_store_created_from_s3_verifies_clients(tmp_path, s3rver):  # no
         status, body = signed(api, {"Action": "DescribeTrustStores"})
         assert status == 200 and "<member>" not in body, body
         assert get(api.port).startswith(b"HTTP/1.1 200")
+    finally:
+        if api.proc:
+            api.proc.stop(timeout=10)
+
+
+def test_revocation_lists_from_s3_refuse_revoked_clients(tmp_path, s3rver):  # noqa: F811
+    """AddTrustStoreRevocations reads a CRL (here DER, as ALB takes either) from the store;
+    the revoked client is refused at once, the other one of the same CA is not;
+    DescribeTrustStoreRevocations counts the entries; RemoveTrustStoreRevocations lets the
+    revoked client in again."""
+    store = s3rver()
+    ca = Ca(tmp_path, "root", "/CN=Revoking CA")
+    revoked, kept = (ca.issue(tmp_path, n, f"/CN={n}", serial) for n, serial in
+                     (("revoked", 0x7001), ("kept", 0x7002)))
+    ca.revoke(revoked)
+    store.client.put_object(Bucket=BUCKET, Key="ca.pem", Body=ca.crt.read_bytes())
+    store.client.put_object(Bucket=BUCKET, Key="root.crl",
+                            Body=ca.crl(tmp_path / "root.crl", der=True).read_bytes())
+    contexts = {}
+    for name, cert in (("revoked", revoked), ("kept", kept)):
+        contexts[name] = client_ctx()
+        contexts[name].load_cert_chain(str(cert.chain), str(cert.key))
+
+    cert, key = openssl_cert(tmp_path, "site", ["site.example"])
+    cfg = lb_config(free_port(), fixed("200", "ok"))
+    cfg["Certificates"] = [{"Name": "site", "CertificateFile": str(cert),
+                            "PrivateKeyFile": str(key)}]
+    cfg["S3"] = {"Endpoint": f"http://{LOCAL}:{store.port}",
+                 "CredentialsFile": str(credentials_file(tmp_path))}
+    listener = cfg["LoadBalancers"][0]["Listeners"][0]
+    listener["Protocol"] = "HTTPS"
+    listener["Certificates"] = ["site"]
+    api = ApiSluice(tmp_path, cfg)
+    try:
+        status, body = signed(api, {"Action": "CreateTrustStore", "Name": "revoking",
+                                    "CaCertificatesBundleS3Bucket": BUCKET,
+                                    "CaCertificatesBundleS3Key": "ca.pem"})
+        assert status == 200, body
+        store_arn = re.search(r"<TrustStoreArn>([^<]+)</TrustStoreArn>", body).group(1)
+        c = api.client()
+        lb_arn = c.describe_load_balancers()["LoadBalancers"][0]["LoadBalancerArn"]
+        arn = c.describe_listeners(LoadBalancerArn=lb_arn)["Listeners"][0]["ListenerArn"]
+        assert signed(api, {"Action": "ModifyListener", "ListenerArn": arn,
+                            "MutualAuthentication.Mode": "verify",
+                            "MutualAuthentication.TrustStoreArn": store_arn})[0] == 200
+        assert get(api.port, contexts["revoked"]).startswith(b"HTTP/1.1 200")
+
+        status, body = signed(api, {"Action": "AddTrustStoreRevocations",
+                                    "TrustStoreArn": store_arn,
+                                    "RevocationContents.member.1.S3Bucket": BUCKET,
+                                    "RevocationContents.member.1.S3Key": "root.crl",
+                                    "RevocationContents.member.1.RevocationType": "CRL"})
+        assert status == 200, body
+        assert "<NumberOfRevokedEntries>1</NumberOfRevokedEntries>" in body, body
+        revocation = re.search(r"<RevocationId>(\d+)</RevocationId>", body).group(1)
+        assert get(api.port, contexts["revoked"]) == b"", "a revoked client was let in"
+        assert get(api.port, contexts["kept"]).startswith(b"HTTP/1.1 200")
+        status, body = signed(api, {"Action": "DescribeTrustStores"})
+        assert "<TotalRevokedEntries>1</TotalRevokedEntries>" in body, body
+
+        status, body = signed(api, {"Action": "RemoveTrustStoreRevocations",
+                                    "TrustStoreArn": store_arn,
+                                    "RevocationIds.member.1": revocation})
+        assert status == 200, body
+        assert get(api.port, contexts["revoked"]).startswith(b"HTTP/1.1 200")
+        status, body = signed(api, {"Action": "DescribeTrustStoreRevocations",
+                                    "TrustStoreArn": store_arn})
+        assert status == 200 and "<member>" not in body, body
     finally:
         if api.proc:
             api.proc.stop(timeout=10)
