@@ -281,10 +281,11 @@ TEST_F(TrustStoreOpsTest, RevocationListsComeFromS3AndAreKept) {
   EXPECT_TRUE(service_.CurrentConfig().trust_stores[1].revocations.empty());
 
   // An id is never given twice: after removing 1, two lists added in one call get 2 and 3.
-  auto again = Call(add + "&RevocationContents.member.1.S3Bucket=cas"
-                          "&RevocationContents.member.1.S3Key=crl-a.pem"
-                          "&RevocationContents.member.2.S3Bucket=cas"
-                          "&RevocationContents.member.2.S3Key=crl-a.pem");
+  auto again = Call(add +
+                    "&RevocationContents.member.1.S3Bucket=cas"
+                    "&RevocationContents.member.1.S3Key=crl-a.pem"
+                    "&RevocationContents.member.2.S3Bucket=cas"
+                    "&RevocationContents.member.2.S3Key=crl-a.pem");
   ASSERT_EQ(again.status, 200) << again.body;
   EXPECT_TRUE(Has(again, "<RevocationId>2</RevocationId>")) << again.body;
   EXPECT_TRUE(Has(again, "<RevocationId>3</RevocationId>")) << again.body;

@@ -21,29 +21,32 @@ from test_s3_upload import (BUCKET, credentials_file, s3rver,  # noqa: F401 (fix
                             verifying_store)
 
 
-def openssl(*args):
-    subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True, timeout=60)
+def client_of(cert):
+    """A TLS client context that presents `cert` (a test_mtls.Cert)."""
+    ctx = client_ctx()
+    ctx.load_cert_chain(str(cert.chain), str(cert.key))
+    return ctx
 
 
 def make_ca(tmp_path, name):
     """A CA certificate and a client certificate it signed: (ca.pem, client context)."""
-    ca, key = tmp_path / f"{name}-ca.pem", tmp_path / f"{name}-ca.key"
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-days", "2", "-subj", f"/CN={name} CA", "-keyout", key, "-out", ca,
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-subj", f"/CN={name} client", "-keyout", tmp_path / f"{name}.key",
-            "-out", tmp_path / f"{name}.csr")
-    ext = tmp_path / "client.ext"
-    ext.write_text("basicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature\n"
-                   "extendedKeyUsage = clientAuth\n")
-    openssl("x509", "-req", "-in", tmp_path / f"{name}.csr", "-CA", ca, "-CAkey", key,
-            "-set_serial", "0x52", "-days", "1", "-sha256", "-extfile", ext,
-            "-out", tmp_path / f"{name}.pem")
-    ctx = client_ctx()
-    ctx.load_cert_chain(str(tmp_path / f"{name}.pem"), str(tmp_path / f"{name}.key"))
-    return ca, ctx
+    ca = Ca(tmp_path, name, f"/CN={name} CA")
+    return ca.crt, client_of(ca.issue(tmp_path, name, f"/CN={name} client", 0x52))
+
+
+def https_config(tmp_path, s3_endpoint, credentials, https_listener=True):
+    """One load balancer whose listener (HTTPS for site.example unless not asked) answers 200,
+    and an S3 section naming the store."""
+    cfg = lb_config(free_port(), fixed("200", "ok"))
+    cfg["S3"] = {"Endpoint": s3_endpoint, "CredentialsFile": str(credentials)}
+    if https_listener:
+        cert, key = openssl_cert(tmp_path, "site", ["site.example"])
+        cfg["Certificates"] = [{"Name": "site", "CertificateFile": str(cert),
+                                "PrivateKeyFile": str(key)}]
+        listener = cfg["LoadBalancers"][0]["Listeners"][0]
+        listener["Protocol"] = "HTTPS"
+        listener["Certificates"] = ["site"]
+    return cfg
 
 
 def get(port, ctx=None) -> bytes:
@@ -70,15 +73,7 @@ def test_a_trust_store_created_from_s3_verifies_clients(tmp_path, s3rver):  # no
     store.client.put_object(Bucket=BUCKET, Key="cas/beta.pem", Body=ca_b.read_bytes())
     store.client.put_object(Bucket=BUCKET, Key="cas/junk.pem", Body=b"not a certificate\n")
 
-    cert, key = openssl_cert(tmp_path, "site", ["site.example"])
-    cfg = lb_config(free_port(), fixed("200", "ok"))
-    cfg["Certificates"] = [{"Name": "site", "CertificateFile": str(cert),
-                            "PrivateKeyFile": str(key)}]
-    cfg["S3"] = {"Endpoint": f"http://{LOCAL}:{store.port}",
-                 "CredentialsFile": str(credentials_file(tmp_path))}
-    listener = cfg["LoadBalancers"][0]["Listeners"][0]
-    listener["Protocol"] = "HTTPS"
-    listener["Certificates"] = ["site"]
+    cfg = https_config(tmp_path, f"http://{LOCAL}:{store.port}", credentials_file(tmp_path))
     api = ApiSluice(tmp_path, cfg)
     try:
         def create(name, key):
@@ -156,20 +151,9 @@ def test_revocation_lists_from_s3_refuse_revoked_clients(tmp_path, s3rver):  # n
     store.client.put_object(Bucket=BUCKET, Key="ca.pem", Body=ca.crt.read_bytes())
     store.client.put_object(Bucket=BUCKET, Key="root.crl",
                             Body=ca.crl(tmp_path / "root.crl", der=True).read_bytes())
-    contexts = {}
-    for name, cert in (("revoked", revoked), ("kept", kept)):
-        contexts[name] = client_ctx()
-        contexts[name].load_cert_chain(str(cert.chain), str(cert.key))
+    contexts = {"revoked": client_of(revoked), "kept": client_of(kept)}
 
-    cert, key = openssl_cert(tmp_path, "site", ["site.example"])
-    cfg = lb_config(free_port(), fixed("200", "ok"))
-    cfg["Certificates"] = [{"Name": "site", "CertificateFile": str(cert),
-                            "PrivateKeyFile": str(key)}]
-    cfg["S3"] = {"Endpoint": f"http://{LOCAL}:{store.port}",
-                 "CredentialsFile": str(credentials_file(tmp_path))}
-    listener = cfg["LoadBalancers"][0]["Listeners"][0]
-    listener["Protocol"] = "HTTPS"
-    listener["Certificates"] = ["site"]
+    cfg = https_config(tmp_path, f"http://{LOCAL}:{store.port}", credentials_file(tmp_path))
     api = ApiSluice(tmp_path, cfg)
     try:
         status, body = signed(api, {"Action": "CreateTrustStore", "Name": "revoking",
@@ -223,13 +207,9 @@ def test_the_bundle_comes_signed_over_https_without_waiting_for_the_close(
     monkeypatch.setenv("SSL_CERT_FILE", str(store_cert))  # OpenSSL's default CA store: this one
     ca, client = make_ca(tmp_path, "gamma")
     store.objects[f"/{BUCKET}/team cas/gamma.pem"] = ca.read_bytes()
-    cert, key = openssl_cert(tmp_path, "site", ["site.example"])
-    cfg = lb_config(free_port(), fixed("200", "ok"))
-    cfg["Certificates"] = [{"Name": "site", "CertificateFile": str(cert),
-                            "PrivateKeyFile": str(key)}]
-    cfg["S3"] = {"Endpoint": f"https://{LOCAL}:{store.port}", "Region": "eu-west-3",
-                 "CredentialsFile": str(credentials_file(
-                     tmp_path, "AKIDSLUICETEST", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"))}
+    cfg = https_config(tmp_path, f"https://{LOCAL}:{store.port}", credentials_file(
+        tmp_path, "AKIDSLUICETEST", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"))
+    cfg["S3"]["Region"] = "eu-west-3"
     api = ApiSluice(tmp_path, cfg)
     try:
         began = time.monotonic()
@@ -263,9 +243,8 @@ def test_the_js_sdk_drives_the_trust_store_calls(tmp_path, s3rver):  # noqa: F81
     store.client.put_object(Bucket=BUCKET, Key="one.pem", Body=ca_a.read_bytes())
     store.client.put_object(Bucket=BUCKET, Key="both.pem",
                             Body=ca_a.read_bytes() + ca_b.read_bytes())
-    cfg = lb_config(free_port(), fixed("200", "ok"))
-    cfg["S3"] = {"Endpoint": f"http://{LOCAL}:{store.port}",
-                 "CredentialsFile": str(credentials_file(tmp_path))}
+    cfg = https_config(tmp_path, f"http://{LOCAL}:{store.port}", credentials_file(tmp_path),
+                       https_listener=False)
     api = ApiSluice(tmp_path, cfg)
     try:
         env = {

@@ -207,63 +207,55 @@ class VerifyingStore(http.server.ThreadingHTTPServer):
 class VerifyingHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
+    def signature_problem(self, method: str, body: bytes):
+        """Why the request's SigV4 signature (over `body`'s hash) is not what botocore computes,
+        or None."""
+        store: VerifyingStore = self.server
+        auth = self.headers.get("Authorization", "")
+        m = re.fullmatch(r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([a-z0-9-]+)/s3/"
+                         r"aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})", auth)
+        if not m:
+            return f"malformed Authorization {auth!r}"
+        if hashlib.sha256(body).hexdigest() != self.headers["x-amz-content-sha256"]:
+            return "payload hash does not match the body"
+        signed = m.group(4).split(";")
+        want = store.expected_authorization(method, self.path, self.headers, signed)
+        if want != m.group(5) or m.group(1) != store.creds.access_key:
+            return "SignatureDoesNotMatch"
+        if not {"host", "x-amz-date", "x-amz-content-sha256"} <= set(signed):
+            return f"signed headers {signed} leave out what S3 requires"
+        return None
+
+    def answer(self, status: int, body: bytes):
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def do_PUT(self):  # noqa: N802 (http.server's naming)
         store: VerifyingStore = self.server
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        auth = self.headers.get("Authorization", "")
-        m = re.fullmatch(r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([a-z0-9-]+)/s3/"
-                         r"aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})", auth)
-        problem = None
-        if not m:
-            problem = f"malformed Authorization {auth!r}"
-        elif hashlib.sha256(body).hexdigest() != self.headers["x-amz-content-sha256"]:
-            problem = "payload hash does not match the body"
-        else:
-            signed = m.group(4).split(";")
-            want = store.expected_authorization("PUT", self.path, self.headers, signed)
-            if want != m.group(5) or m.group(1) != store.creds.access_key:
-                problem = "SignatureDoesNotMatch"
-            elif not {"host", "x-amz-date", "x-amz-content-sha256"} <= set(signed):
-                problem = f"signed headers {signed} leave out what S3 requires"
+        problem = self.signature_problem("PUT", body)
         if problem:
             store.rejected.append(problem)
-            answer = (b"<Error><Code>SignatureDoesNotMatch</Code><Message>"
-                      + problem.encode() + b"</Message></Error>")
-            self.send_response(403)
+            self.answer(403, b"<Error><Code>SignatureDoesNotMatch</Code><Message>"
+                        + problem.encode() + b"</Message></Error>")
         else:
             store.objects[self.path] = body
-            answer = b""
-            self.send_response(200)
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
+            self.answer(200, b"")
 
     def do_GET(self):  # noqa: N802 (http.server's naming)
         store: VerifyingStore = self.server
-        auth = self.headers.get("Authorization", "")
-        m = re.fullmatch(r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([a-z0-9-]+)/s3/"
-                         r"aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})", auth)
-        problem = None
-        if not m:
-            problem = f"malformed Authorization {auth!r}"
-        elif self.headers["x-amz-content-sha256"] != hashlib.sha256(b"").hexdigest():
-            problem = "payload hash is not the empty body's"
-        elif store.expected_authorization("GET", self.path, self.headers,
-                                          m.group(4).split(";")) != m.group(5):
-            problem = "SignatureDoesNotMatch"
+        problem = self.signature_problem("GET", b"")
         path = urllib.parse.unquote(self.path.split("?")[0])
         if problem:
             store.rejected.append(problem)
-            status, answer = 403, b"<Error><Code>SignatureDoesNotMatch</Code></Error>"
+            self.answer(403, b"<Error><Code>SignatureDoesNotMatch</Code></Error>")
         elif path not in store.objects:
-            status, answer = 404, b"<Error><Code>NoSuchKey</Code></Error>"
+            self.answer(404, b"<Error><Code>NoSuchKey</Code></Error>")
         else:
             store.fetched.append(self.path)
-            status, answer = 200, store.objects[path]
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
+            self.answer(200, store.objects[path])
         self.wfile.flush()
         time.sleep(store.linger)
 
