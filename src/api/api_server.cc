@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -48,10 +49,12 @@ const char* Reason(int status) {
   }
 }
 
-std::string HttpResponse(int status, std::string_view request_id, const std::string& body) {
+std::string HttpResponse(int status, std::string_view request_id, const std::string& body,
+                         std::string_view content_type = "text/xml") {
   std::string out = "HTTP/1.1 " + std::to_string(status) + " " + Reason(status) +
                     "\r\nx-amzn-RequestId: " + std::string(request_id) +
-                    "\r\nContent-Type: text/xml\r\nContent-Length: " + std::to_string(body.size()) +
+                    "\r\nContent-Type: " + std::string(content_type) +
+                    "\r\nContent-Length: " + std::to_string(body.size()) +
                     "\r\nConnection: close\r\n\r\n";
   out += body;
   return out;
@@ -118,6 +121,14 @@ std::string ApiServer::Answer(std::string_view request, std::string source_ip) c
   if (call.method != "GET" && call.method != "POST") {
     return fail(SenderError("InvalidAction", "Only GET and POST are served", 405));
   }
+  // A trust store's content (the Location of GetTrustStoreCaCertificatesBundle and
+  // GetTrustStoreRevocationContent): a GET, checked as the call it names; any other path is
+  // the Query API.
+  const bool content = call.path == kTrustStoreContentPath;
+  if (content && call.method != "GET") {
+    return fail(SenderError("InvalidAction", "Trust store content is read with GET", 405));
+  }
+  const std::string origin = Origin(HeaderValue(*head, "host"));
   ApiResult<QueryParams> params = QueryParams::Parse(call.query);
   if (params.ok() && call.method == "POST") {
     ApiResult<QueryParams> form = QueryParams::Parse(call.body);
@@ -138,7 +149,8 @@ std::string ApiServer::Answer(std::string_view request, std::string source_ip) c
                     ""};
   if (const std::string* a = params.value().Get("Action")) audit.event_name = *a;
   const std::string* version = params.value().Get("Version");
-  const bool cloudwatch = cloudwatch_ && version != nullptr && *version == kCloudWatchVersion;
+  const bool cloudwatch =
+      !content && cloudwatch_ && version != nullptr && *version == kCloudWatchVersion;
   if (cloudwatch) {
     call.service = "monitoring";
     audit.event_source = "monitoring.amazonaws.com";
@@ -161,8 +173,10 @@ std::string ApiServer::Answer(std::string_view request, std::string source_ip) c
       if (cloudwatch) {
         CloudWatchAnswer a = cloudwatch_(params.value(), request_id);
         answer = {a.status, std::move(a.xml), a.error_code, a.error_message};
+      } else if (content) {
+        answer = service_->Content(params.value(), request_id);
       } else {
-        answer = service_->Call(params.value(), request_id, caller.value());
+        answer = service_->Call(params.value(), request_id, caller.value(), origin);
       }
       audit.error_message = answer.error_message;
     }
@@ -170,7 +184,24 @@ std::string ApiServer::Answer(std::string_view request, std::string source_ip) c
   audit.http_status = answer.status;
   audit.error_code = answer.error_code;
   if (audit_) audit_(audit);
-  return HttpResponse(answer.status, request_id, answer.body);
+  return HttpResponse(answer.status, request_id, answer.body, answer.content_type);
+}
+
+std::string ApiServer::Origin(std::string_view host) const {
+  std::string out = tls_ ? "https://" : "http://";
+  // A Host of a name or an address and a port only (it goes into URLs the answers give).
+  const bool plain = !host.empty() && host.size() <= 255 &&
+                     host.find_first_not_of(
+                         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                         "0123456789.-:[]") == std::string_view::npos;
+  if (!plain) return out.append(fallback_host_);
+  // As URL parsers put it on the wire (WHATWG, urllib3): the name in lowercase, without the
+  // scheme's default port; the signature covers the Host the fetch will send.
+  std::string h(host);
+  for (char& ch : h) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const std::string_view default_port = tls_ ? ":443" : ":80";
+  if (h.ends_with(default_port)) h.resize(h.size() - default_port.size());
+  return out.append(h);
 }
 
 Result<bool> ApiServer::Start(const SocketAddress& address) {
@@ -191,7 +222,10 @@ Result<bool> ApiServer::Start(const SocketAddress& address) {
     close(fd);
     return Error{ErrorSource::kInternal, std::string("getsockname: ") + std::strerror(errno)};
   }
-  port_ = SocketAddress::FromSockaddr(bound).port;
+  SocketAddress here = SocketAddress::FromSockaddr(bound);
+  port_ = here.port;
+  if (here.ip.IsUnspecified()) here.ip = *IpAddress::Parse(here.ip.is_v4 ? "127.0.0.1" : "::1");
+  fallback_host_ = here.ToString();
   listen_fd_ = fd;
   thread_ = std::thread([this] { Serve(); });
   return true;

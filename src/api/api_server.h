@@ -93,6 +93,9 @@ class ApiServer {
   // The request's bytes from `fd` (or `ssl`), or "" when none came whole (or one too large
   // was refused with 413 already).
   std::string ReadRequest(int fd, SSL* ssl);
+  // "http(s)://" + the request's Host (when it is a plain host[:port]; else the bound address,
+  // loopback for an any-address): where the caller reaches the API.
+  std::string Origin(std::string_view host) const;
 
   Service* service_;
   Authenticate authenticate_;
@@ -102,6 +105,7 @@ class ApiServer {
   std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> tls_{nullptr, SSL_CTX_free};
   int listen_fd_ = -1;
   uint16_t port_ = 0;
+  std::string fallback_host_ = "127.0.0.1:0";  // the bound address (loopback for "any")
   std::atomic<bool> stop_{false};
   std::atomic<int> connections_{0};
   std::thread thread_;

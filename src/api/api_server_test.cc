@@ -3,14 +3,17 @@
 
 #include <gtest/gtest.h>
 
+#include "config/arn.h"
 #include "config/loader.h"
 
 namespace sluice::api {
 namespace {
 
 config::Config SmallConfig() {
-  auto r = config::LoadConfigFromString("TargetGroups: [{Name: a, Protocol: HTTP, Port: 80}]\n",
-                                        "t.yaml");
+  auto r = config::LoadConfigFromString(
+      "TargetGroups: [{Name: a, Protocol: HTTP, Port: 80}]\n"
+      "TrustStores: [{Name: ts, CaCertificatesBundleFile: /nonexistent/ca.pem}]\n",
+      "t.yaml");
   return std::get<config::Config>(r);
 }
 
@@ -36,6 +39,8 @@ class ApiServerTest : public ::testing::Test {
     h.apply = [](const config::Config&, const std::string&, const ChangeScope&) -> ApiResult<bool> {
       return true;
     };
+    h.presign = [](std::string_view, std::string_view, std::string_view origin,
+                   std::string_view path) { return std::string(origin) + std::string(path); };
     return h;
   }
 
@@ -100,6 +105,51 @@ TEST_F(ApiServerTest, AuditRedactsSecrets) {
   EXPECT_EQ(audit_.back().find("t0k"), std::string::npos);
   EXPECT_EQ(audit_.back().back(), '\n');
   EXPECT_EQ(audit_.back().find('\n'), audit_.back().size() - 1);
+}
+
+// The trust-store content path: a GET, authorized as the Action it names, answered by
+// Service::Content; the Location that points to it names the Host the caller used.
+TEST_F(ApiServerTest, TrustStoreContentIsItsOwnPath) {
+  const std::string arn = config::TrustStoreArn(service_.CurrentConfig().account, "ts");
+  std::string r = Post(
+      "Action=GetTrustStoreCaCertificatesBundle&Version=2015-12-01"
+      "&TrustStoreArn=" +
+      arn);
+  EXPECT_EQ(r.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << r;
+  EXPECT_NE(r.find("<Location>http://x/trust-store-content?Action="
+                   "GetTrustStoreCaCertificatesBundle&amp;TrustStoreArn=arn%3Aaws"),
+            std::string::npos)
+      << r;
+  const std::string get =
+      "GET /trust-store-content?Action=GetTrustStoreCaCertificatesBundle&Version=2015-12-01"
+      "&TrustStoreArn=" +
+      arn + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  r = server_.Answer(get, "127.0.0.1");  // the bundle's file is missing: a server fault
+  EXPECT_EQ(r.rfind("HTTP/1.1 500", 0), 0u) << r;
+  EXPECT_NE(r.find("bundle cannot be read: cannot open"), std::string::npos) << r;
+  deny_ = true;
+  r = server_.Answer(get, "127.0.0.1");
+  EXPECT_NE(r.find("<Code>AccessDenied</Code>"), std::string::npos) << r;
+  deny_ = false;
+  signed_ = false;
+  r = server_.Answer(get, "127.0.0.1");
+  EXPECT_NE(r.find("<Code>MissingAuthenticationToken</Code>"), std::string::npos) << r;
+  signed_ = true;
+  r = server_.Answer("POST /trust-store-content HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+                     "127.0.0.1");
+  EXPECT_EQ(r.rfind("HTTP/1.1 405", 0), 0u) << r;
+  // A Host that is not a plain host[:port] is not put into a URL.
+  r = server_.Answer(
+      "GET /?Action=GetTrustStoreCaCertificatesBundle&Version=2015-12-01&TrustStoreArn=" + arn +
+          " HTTP/1.1\r\nHost: a\"b\r\n\r\n",
+      "127.0.0.1");
+  EXPECT_NE(r.find("<Location>http://127.0.0.1:0/trust-store-content?"), std::string::npos) << r;
+  // As a URL parser sends it: the name in lowercase, no default port.
+  r = server_.Answer(
+      "GET /?Action=GetTrustStoreCaCertificatesBundle&Version=2015-12-01&TrustStoreArn=" + arn +
+          " HTTP/1.1\r\nHost: API.Example:80\r\n\r\n",
+      "127.0.0.1");
+  EXPECT_NE(r.find("<Location>http://api.example/trust-store-content?"), std::string::npos) << r;
 }
 
 }  // namespace

@@ -209,11 +209,16 @@ TEST_F(NetworkOpsTest, GetResourcePolicyFindsNone) {
   EXPECT_EQ(Call("Action=GetResourcePolicy").error_code, "ValidationError");
 }
 
-TEST_F(NetworkOpsTest, NotYetAnsweredStaysInvalidAction) {
-  for (const char* op : {"GetTrustStoreCaCertificatesBundle", "GetTrustStoreRevocationContent",
-                         "DeleteSharedTrustStoreAssociation"}) {
-    EXPECT_EQ(Call(std::string("Action=") + op).error_code, "InvalidAction") << op;
-  }
+// Nothing is shared through RAM: a trust store's associations are all the account's own.
+TEST_F(NetworkOpsTest, DeleteSharedTrustStoreAssociationFindsOnlyTheAccountsOwn) {
+  const config::Config c = service_.CurrentConfig();
+  const std::string store = config::TrustStoreArn(c.account, "clients");
+  const std::string lb = config::LoadBalancerArn(c.account, "web", c.load_balancers[0].type);
+  const std::string call = "Action=DeleteSharedTrustStoreAssociation&TrustStoreArn=";
+  EXPECT_EQ(Call(call + store + "&ResourceArn=" + lb).error_code, "DeleteAssociationSameAccount");
+  EXPECT_EQ(Call(call + store + "&ResourceArn=" + lb + "0").error_code, "AssociationNotFound");
+  EXPECT_EQ(Call(call + store + "0&ResourceArn=" + lb).error_code, "TrustStoreNotFound");
+  EXPECT_EQ(Call(call + store).error_code, "ValidationError");
 }
 
 }  // namespace

@@ -3,7 +3,8 @@
 // other objects, ops_trust_stores.cc) and keeps them in the config
 // (TrustStores[].Revocations), DescribeTrustStoreRevocations lists them,
 // RemoveTrustStoreRevocations drops them. Lists from the config file's RevocationFiles are not
-// listed (they have no revocation id). GetTrustStoreRevocationContent is not answered yet.
+// listed (they have no revocation id). GetTrustStoreRevocationContent is in
+// ops_trust_store_content.cc.
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>

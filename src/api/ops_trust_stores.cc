@@ -3,7 +3,8 @@
 // config (TrustStores[].CaCertificatesBundle); DeleteTrustStore, DescribeTrustStores and
 // DescribeTrustStoreAssociations; the config file's TrustStores (bundles in files) are listed
 // beside them. GetResourcePolicy answers as for an account that shares nothing through RAM.
-// Revocations and the bundle downloads are not answered yet (docs/api.md).
+// Revocation lists are in ops_revocations.cc, the bundle and list downloads in
+// ops_trust_store_content.cc.
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 
@@ -127,13 +128,11 @@ ApiResult<std::string> CheckedBundle(const CallContext& c) {
   }
   const ApiResult<std::string>& object = c.s3_objects->front();
   if (!object.ok()) return object.error();
-  auto cas = tls::ParseCaBundle(object.value());
-  if (auto* why = std::get_if<std::string>(&cas)) {
+  ApiResult<std::string> pem = CaBundleAsPem(object.value());
+  if (!pem.ok() && pem.error().code == "InvalidCaCertificatesBundle") {
     return SenderError("InvalidCaCertificatesBundle",
-                       "The CA certificates bundle is invalid: " + *why);
+                       "The CA certificates bundle is invalid: " + pem.error().message);
   }
-  std::string pem = PemOf(std::get<std::vector<tls::X509Ptr>>(cas));
-  if (pem.empty()) return ReceiverError("InternalFailure", "OpenSSL cannot write the bundle");
   return pem;
 }
 
@@ -271,6 +270,16 @@ ApiResult<OperationOutput> GetResourcePolicy(const CallContext& c) {
 }
 
 }  // namespace
+
+ApiResult<std::string> CaBundleAsPem(std::string_view text) {
+  auto cas = tls::ParseCaBundle(text);
+  if (auto* why = std::get_if<std::string>(&cas)) {
+    return SenderError("InvalidCaCertificatesBundle", *why);
+  }
+  std::string pem = PemOf(std::get<std::vector<tls::X509Ptr>>(cas));
+  if (pem.empty()) return ReceiverError("InternalFailure", "OpenSSL cannot write the bundle");
+  return pem;
+}
 
 // AWS's InvalidConfigurationRequest for a mutual-authentication setting the listener cannot
 // take.

@@ -4,6 +4,7 @@
 // stored bundle survives the export and reload every mutation goes through.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <map>
 
 #include "api/service.h"
@@ -95,7 +96,28 @@ class TrustStoreOpsTest : public ::testing::Test {
       }
       return objects_[key];
     };
+    h.presign = [this](std::string_view caller, std::string_view region, std::string_view origin,
+                       std::string_view path) {
+      presigned_.push_back(std::string(caller) + " " + std::string(region) + " " +
+                           std::string(origin) + std::string(path));
+      return sign_ ? std::string(origin) + std::string(path) + "&X-Amz-Signature=s" : "";
+    };
     return h;
+  }
+  // A GET of the content URL, as ApiServer hands it over: the query of `location`.
+  Service::Answer Fetch(std::string location) {
+    const size_t q = location.find('?');
+    auto p = QueryParams::Parse(location.substr(q + 1));
+    EXPECT_TRUE(p.ok());
+    return service_.Content(p.value(), "rid");
+  }
+  static std::string LocationOf(const Service::Answer& a) {
+    const size_t at = a.body.find("<Location>");
+    const size_t end = a.body.find("</Location>");
+    if (at == std::string::npos || end == std::string::npos) return "";
+    std::string xml = a.body.substr(at + 10, end - at - 10);
+    for (size_t k; (k = xml.find("&amp;")) != std::string::npos;) xml.replace(k, 5, "&");
+    return xml;
   }
 
   Service::Answer Call(const std::string& form) { return service_test::CallForm(service_, form); }
@@ -110,6 +132,8 @@ class TrustStoreOpsTest : public ::testing::Test {
                 "&CaCertificatesBundleS3Bucket=cas&CaCertificatesBundleS3Key=" + key);
   }
 
+  std::vector<std::string> presigned_;
+  bool sign_ = true;
   std::map<std::string, std::string> objects_ = {
       {"two.pem", std::string(kCaA + 1) + (kCaB + 1)},
       {"a.pem", kCaA + 1},
@@ -292,6 +316,102 @@ TEST_F(TrustStoreOpsTest, RevocationListsComeFromS3AndAreKept) {
   EXPECT_FALSE(Has(again, "<RevocationId>1</RevocationId>")) << again.body;
   EXPECT_EQ(service_.CurrentConfig().trust_stores[1].next_revocation_id, 4);
   service_test::ExpectLoaderAgrees(recorder_.applied.back());
+}
+
+// The Get* calls answer a URL of the API endpoint itself, presigned for the caller (the
+// hook), that gives the bundle or the list as the config holds it when it is read.
+TEST_F(TrustStoreOpsTest, ContentUrlsGiveTheBundleAndTheRevocationList) {
+  ASSERT_EQ(Create("partners", "a.pem").status, 200);
+  ASSERT_EQ(Call("Action=AddTrustStoreRevocations&TrustStoreArn=" + Arn("partners") +
+                 "&RevocationContents.member.1.S3Bucket=cas"
+                 "&RevocationContents.member.1.S3Key=crl-a.pem")
+                .status,
+            200);
+  auto bundle = Call("Action=GetTrustStoreCaCertificatesBundle&TrustStoreArn=" + Arn("partners"));
+  ASSERT_EQ(bundle.status, 200) << bundle.body;
+  ASSERT_EQ(presigned_.size(), 1u);
+  EXPECT_EQ(presigned_[0].rfind("AKIATEST eu-west-3 http://localhost/trust-store-content?"
+                                "Action=GetTrustStoreCaCertificatesBundle&TrustStoreArn=arn%3Aaws",
+                                0),
+            0u)
+      << presigned_[0];
+  const std::string url = LocationOf(bundle);
+  EXPECT_EQ(url, presigned_[0].substr(presigned_[0].find("http://")) + "&X-Amz-Signature=s");
+  auto pem = Fetch(url);
+  EXPECT_EQ(pem.status, 200);
+  EXPECT_EQ(pem.content_type, "application/x-pem-file");
+  EXPECT_EQ(pem.body, std::string(kCaA + 1));
+
+  const std::string get_crl =
+      "Action=GetTrustStoreRevocationContent&TrustStoreArn=" + Arn("partners");
+  auto crl = Call(get_crl + "&RevocationId=1");
+  ASSERT_EQ(crl.status, 200) << crl.body;
+  EXPECT_EQ(Fetch(LocationOf(crl)).body, std::string(kCrlA + 1));
+  EXPECT_EQ(Call(get_crl + "&RevocationId=2").error_code, "RevocationIdNotFound");
+  EXPECT_EQ(Call(get_crl + "&RevocationId=x").error_code, "ValidationError");
+  EXPECT_EQ(Call(get_crl).error_code, "ValidationError");
+  EXPECT_EQ(
+      Call("Action=GetTrustStoreCaCertificatesBundle&TrustStoreArn=" + Arn("none")).error_code,
+      "TrustStoreNotFound");
+
+  // Read when fetched: after ModifyTrustStore the same URL gives the new bundle; after the
+  // list is removed, its URL answers RevocationIdNotFound.
+  ASSERT_EQ(Call("Action=ModifyTrustStore&TrustStoreArn=" + Arn("partners") +
+                 "&CaCertificatesBundleS3Bucket=cas&CaCertificatesBundleS3Key=two.pem")
+                .status,
+            200);
+  EXPECT_EQ(Fetch(url).body, std::string(kCaA + 1) + (kCaB + 1));
+  ASSERT_EQ(Call("Action=RemoveTrustStoreRevocations&TrustStoreArn=" + Arn("partners") +
+                 "&RevocationIds.member.1=1")
+                .status,
+            200);
+  auto gone = Fetch(LocationOf(crl));
+  EXPECT_EQ(gone.error_code, "RevocationIdNotFound");
+  EXPECT_EQ(gone.content_type, "text/xml");
+
+  // A store read from a file gives the file as it is then; unreadable, a server fault.
+  auto file = Fetch(LocationOf(
+      Call("Action=GetTrustStoreCaCertificatesBundle&TrustStoreArn=" + Arn("from-file"))));
+  EXPECT_EQ(file.status, 500);
+  EXPECT_EQ(file.error_code, "InternalFailure");
+  // The content path answers trust store content only, as the elbv2 action it names.
+  EXPECT_EQ(Fetch("x?Action=DescribeTrustStores&Version=2015-12-01").status, 404);
+  EXPECT_EQ(Fetch(url).status, 200);
+  const std::string as_cloudwatch = url.substr(0, url.find("&Version=")) + "&Version=2010-08-01";
+  EXPECT_EQ(Fetch(as_cloudwatch).status, 404);
+  // No URL without a signature.
+  sign_ = false;
+  EXPECT_EQ(
+      Call("Action=GetTrustStoreCaCertificatesBundle&TrustStoreArn=" + Arn("partners")).error_code,
+      "InternalFailure");
+}
+
+// A config file's bundle is read when fetched, and only its certificates leave the API:
+// notes around them, and any other kind of PEM block, stay in the file.
+TEST(TrustStoreContentTest, AFilesBundleGivesItsCertificatesOnly) {
+  const std::string path = ::testing::TempDir() + "/content-bundle.pem";
+  auto write = [&](const std::string& text) {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(std::fwrite(text.data(), 1, text.size(), f), text.size());
+    std::fclose(f);
+  };
+  config::Config c =
+      service_test::LoadModel("TrustStores: [{Name: f, CaCertificatesBundleFile: " + path + "}]\n");
+  const std::string query =
+      "Action=GetTrustStoreCaCertificatesBundle&Version=2015-12-01"
+      "&TrustStoreArn=" +
+      config::TrustStoreArn(c.account, "f");
+  auto params = QueryParams::Parse(query);
+  ASSERT_TRUE(params.ok());
+  write(std::string("issued by ops\n") + (kCaA + 1) + "-- the end --\n");
+  auto pem = TrustStoreContent(c, params.value());
+  ASSERT_TRUE(pem.ok()) << pem.error().message;
+  EXPECT_EQ(pem.value(), std::string(kCaA + 1));
+  write(std::string(kCaA + 1) + "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+  pem = TrustStoreContent(c, params.value());
+  EXPECT_EQ((pem.ok() ? pem.value() : pem.error().message).find("PRIVATE KEY"), std::string::npos);
+  std::remove(path.c_str());
 }
 
 }  // namespace

@@ -25,6 +25,7 @@ Handler FindTagHandler(std::string_view action, bool* mutating);
 Handler FindNetworkHandler(std::string_view action, bool* mutating);
 Handler FindTrustStoreHandler(std::string_view action, bool* mutating);
 Handler FindRevocationHandler(std::string_view action, bool* mutating);
+Handler FindTrustStoreContentHandler(std::string_view action, bool* mutating);
 Handler FindCertificateHandler(std::string_view action, bool* mutating);
 
 namespace {
@@ -283,6 +284,7 @@ Handler FindHandler(std::string_view action, bool* mutating) {
   if (Handler h = FindNetworkHandler(action, mutating)) return h;
   if (Handler h = FindTrustStoreHandler(action, mutating)) return h;
   if (Handler h = FindRevocationHandler(action, mutating)) return h;
+  if (Handler h = FindTrustStoreContentHandler(action, mutating)) return h;
   if (Handler h = FindCertificateHandler(action, mutating)) return h;
   if (Handler h = FindCreateHandler(action)) {
     *mutating = true;
@@ -346,6 +348,9 @@ std::vector<std::string> ImplementedOperations() {
           "AddTrustStoreRevocations",
           "RemoveTrustStoreRevocations",
           "DescribeTrustStoreRevocations",
+          "GetTrustStoreCaCertificatesBundle",
+          "GetTrustStoreRevocationContent",
+          "DeleteSharedTrustStoreAssociation",
           "DescribeListenerCertificates",
           "AddListenerCertificates",
           "RemoveListenerCertificates",

@@ -39,7 +39,7 @@ std::optional<std::string> Service::ResourceTag(std::string_view arn, std::strin
 }
 
 Service::Answer Service::Call(const QueryParams& params, std::string_view request_id,
-                              std::string_view caller) {
+                              std::string_view caller, std::string_view origin) {
   auto fail = [&](const ApiError& e) {
     return Answer{e.http_status, ErrorXml(e, request_id), e.code, e.message};
   };
@@ -80,7 +80,8 @@ Service::Answer Service::Call(const QueryParams& params, std::string_view reques
                                 "; change the file (SIGHUP reloads it) or run from a state store "
                                 "(sluice import, then sluice run --state)"));
   }
-  ApiResult<OperationOutput> out = handler(CallContext{params, config_, hooks_, &s3_objects});
+  ApiResult<OperationOutput> out =
+      handler(CallContext{params, config_, hooks_, &s3_objects, caller, origin});
   if (!out.ok()) return fail(out.error());
   if (out.value().next) {
     config::Config& next = *out.value().next;
@@ -91,6 +92,19 @@ Service::Answer Service::Call(const QueryParams& params, std::string_view reques
     config_ = std::move(next);
   }
   return Answer{200, SuccessXml(*action, out.value().result_xml, request_id), "", ""};
+}
+
+Service::Answer Service::Content(const QueryParams& params, std::string_view request_id) {
+  ApiResult<std::string> pem = [&] {
+    std::lock_guard<std::mutex> lock(mu_);
+    AdoptStaged();
+    return TrustStoreContent(config_, params);
+  }();
+  if (!pem.ok()) {
+    const ApiError& e = pem.error();
+    return Answer{e.http_status, ErrorXml(e, request_id), e.code, e.message};
+  }
+  return Answer{200, std::move(pem.value()), "", "", "application/x-pem-file"};
 }
 
 ApiResult<size_t> FindLoadBalancer(const config::Config& config, std::string_view arn) {

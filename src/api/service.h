@@ -60,6 +60,11 @@ struct ChangeScope {
 inline constexpr size_t kMaxCaBundleObjectBytes = 1 << 20;
 // Revocation lists per trust store, files and held ones (reference §10).
 inline constexpr size_t kMaxRevocationLists = 30;
+// GetTrustStoreCaCertificatesBundle and GetTrustStoreRevocationContent answer a presigned URL
+// (`Location`) of this path on the API endpoint itself (a presigned S3 URL on AWS), valid for
+// ten minutes as AWS's; a GET of it answers the PEM (Service::Content).
+inline constexpr std::string_view kTrustStoreContentPath = "/trust-store-content";
+inline constexpr int64_t kTrustStoreContentUrlSeconds = 600;
 
 struct ServiceHooks {
   std::function<std::vector<health::TargetGroupHealth>()> health;
@@ -73,6 +78,13 @@ struct ServiceHooks {
   std::function<ApiResult<std::string>(const config::Config& where, const std::string& bucket,
                                        const std::string& key, const std::string& version)>
       fetch_s3_object;
+  // The URL `origin` + `path_and_query`, presigned (query-string SigV4, `region`, valid for
+  // kTrustStoreContentUrlSeconds) with the key of `caller`; without keys (unsigned loopback
+  // mode) the URL as it is. "" when the caller's secret cannot be read. Called under the
+  // call lock: it must not call back into the Service.
+  std::function<std::string(std::string_view caller, std::string_view region,
+                            std::string_view origin, std::string_view path_and_query)>
+      presign;
   // Non-empty: the config file Sluice serves; mutating calls are refused.
   std::string file_managed;
   std::string created_time = "2026-01-01T00:00:00.000Z";  // CreatedTime of load balancers
@@ -96,6 +108,9 @@ struct CallContext {
   // RevocationContents member's object, in order. Read from S3 before the call took the lock
   // (null or short when the call named no bucket and key).
   const std::vector<ApiResult<std::string>>* s3_objects = nullptr;
+  std::string_view caller = {};  // the caller's access key id ("anonymous" unsigned)
+  // "http://host:port" (or https) as the caller reached the API: URLs the answer gives.
+  std::string_view origin = {};
 };
 
 using Handler = ApiResult<OperationOutput> (*)(const CallContext&);
@@ -109,9 +124,15 @@ class Service {
     std::string body;        // XML
     std::string error_code;  // empty on success
     std::string error_message;
+    std::string content_type = "text/xml";
   };
-  // Answers a call (already authenticated): Action and Version are in `params`.
-  Answer Call(const QueryParams& params, std::string_view request_id, std::string_view caller);
+  // Answers a call (already authenticated): Action and Version are in `params`. `origin`:
+  // "http://host:port" as the caller reached the API (for the URLs some answers give).
+  Answer Call(const QueryParams& params, std::string_view request_id, std::string_view caller,
+              std::string_view origin = {});
+  // A GET of kTrustStoreContentPath (already authenticated and authorized as the Action it
+  // names): the PEM the Action's `Location` pointed to, or the error as XML.
+  Answer Content(const QueryParams& params, std::string_view request_id);
   // The model after a reload of the file (file-managed mode).
   void SetConfig(config::Config config);
   config::Config CurrentConfig() const;
@@ -141,6 +162,16 @@ std::vector<ApiResult<std::string>> PrefetchS3Objects(std::string_view action,
 // The revoked entries of the revocation lists the config holds for `s` (not its files)
 // (ops_revocations.cc).
 size_t HeldRevokedEntries(const config::TrustStoreDefinition& s);
+
+// The certificates of a CA bundle checked as ALB checks one (tls::ParseCaBundle), re-encoded as
+// PEM with nothing else (no text between blocks, no other kind of block):
+// InvalidCaCertificatesBundle with why not (ops_trust_stores.cc).
+ApiResult<std::string> CaBundleAsPem(std::string_view text);
+
+// What a GET of kTrustStoreContentPath answers for `params` (Action
+// GetTrustStoreCaCertificatesBundle with TrustStoreArn, or GetTrustStoreRevocationContent with
+// TrustStoreArn and RevocationId): the PEM, or the error (ops_trust_store_content.cc).
+ApiResult<std::string> TrustStoreContent(const config::Config& config, const QueryParams& params);
 
 // The handlers, by operation name (ops_*.cc); null for an unknown one.
 Handler FindHandler(std::string_view action, bool* mutating);

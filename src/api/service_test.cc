@@ -486,7 +486,7 @@ TEST(ServiceOperations, EveryListedOperationHasAHandler) {
     EXPECT_EQ(mutating, !reads) << op;  // Describe* and Get* only read
   }
   bool mutating = false;
-  EXPECT_EQ(FindHandler("GetTrustStoreRevocationContent", &mutating), nullptr);
+  EXPECT_EQ(FindHandler("GetTrustStoreWidgets", &mutating), nullptr);
 }
 
 }  // namespace

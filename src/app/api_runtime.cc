@@ -14,6 +14,7 @@
 #include "api/sigv4.h"
 #include "app/access_logs.h"
 #include "app/s3_get.h"
+#include "app/s3_upload.h"
 #include "tls/openssl_error.h"
 
 namespace sluice::app {
@@ -62,6 +63,10 @@ Result<bool> ApiRuntime::Start(const config::Config& config, api::ServiceHooks h
   apply_ = std::move(apply);
   hooks.file_managed = file_managed_;
   hooks.fetch_s3_object = FetchS3Object;
+  hooks.presign = [this](std::string_view caller, std::string_view region, std::string_view origin,
+                         std::string_view path_and_query) {
+    return Presign(caller, region, origin, path_and_query);
+  };
   hooks.apply = [this](const config::Config& next, const std::string& reason,
                        const api::ChangeScope& scope) { return Submit(next, reason, scope); };
   service_ = std::make_unique<api::Service>(config, std::move(hooks));
@@ -205,6 +210,32 @@ api::ApiResult<std::string> ApiRuntime::Authenticate(const api::HttpCall& call) 
   return identity.value().access_key_id;
 }
 
+std::string ApiRuntime::Presign(std::string_view caller, std::string_view region,
+                                std::string_view origin, std::string_view path_and_query) {
+  std::string url = std::string(origin) + std::string(path_and_query);
+  std::optional<std::string> secret;
+  {
+    std::lock_guard<std::mutex> lock(keys_mu_);
+    // Unsigned loopback mode: nothing signs (the URL is taken as the call was).
+    if (store_ == nullptr || (options_.allow_unsigned && caller == "anonymous")) return url;
+    auto s = store_->SecretFor(caller);
+    if (s.ok()) secret = std::move(s.value());
+  }
+  if (!secret) return std::string();
+  const size_t q = path_and_query.find('?');
+  const size_t scheme_end = origin.find("://");
+  std::string_view host =
+      scheme_end == std::string_view::npos ? origin : origin.substr(scheme_end + 3);
+  std::vector<std::pair<std::string_view, std::string_view>> headers{{"host", host}};
+  api::SignedRequest req{
+      "GET", path_and_query.substr(0, q),
+      q == std::string_view::npos ? std::string_view() : path_and_query.substr(q + 1), headers, ""};
+  std::string query = api::PresignQuery(req, caller, *secret, region, "elasticloadbalancing",
+                                        S3AmzDateNow(), api::kTrustStoreContentUrlSeconds);
+  if (query.empty()) return std::string();
+  return std::string(origin) + std::string(req.path) + "?" + query;
+}
+
 namespace {
 
 // The ARNs a call names at its top level (LoadBalancerArn, TargetGroupArns.member.N, ...):
@@ -250,7 +281,9 @@ api::ApiResult<bool> ApiRuntime::Authorize(const std::string& caller,
   api::RequestContext ctx;
   const std::string* action = params.Get("Action");
   const std::string* version = params.Get("Version");
-  const bool cloudwatch = version != nullptr && *version == api::kCloudWatchVersion;
+  // A trust store's content is authorized as the elbv2 action it names, whatever its Version.
+  const bool cloudwatch = version != nullptr && *version == api::kCloudWatchVersion &&
+                          call.path != api::kTrustStoreContentPath;
   ctx.action =
       (cloudwatch ? "cloudwatch:" : "elasticloadbalancing:") + (action ? *action : std::string());
   // CloudWatch calls name no elbv2 resource: evaluated against "*", whatever ARNs they carry.

@@ -84,6 +84,9 @@ class ApiRuntime {
   api::ApiResult<bool> Authorize(const std::string& caller, const api::QueryParams& params,
                                  const api::HttpCall& call);
   void Audit(const api::AuditRecord& record);
+  // ServiceHooks::presign: signed with the caller's secret from the key store.
+  std::string Presign(std::string_view caller, std::string_view region, std::string_view origin,
+                      std::string_view path_and_query);
 
   std::unique_ptr<store::StateStore> store_;
   std::mutex keys_mu_;  // guards store_

@@ -1,16 +1,23 @@
 """Trust stores through the API (issue 13, reference §7.4 and §9.6): CreateTrustStore reads
 the CA bundle from an S3-compatible store (s3rver, the config's S3 section) as ALB reads it
 from S3, a listener verifies client certificates against it at once and after a restart,
-ModifyTrustStore swaps the bundle, and what cannot be a trust store is refused with AWS's codes
-and changes nothing. The calls are signed raw queries: Debian 12's botocore predates them."""
+ModifyTrustStore swaps the bundle, revocation lists refuse revoked clients, the bundle and the
+lists download from the presigned URLs the Get* calls answer, and what cannot be a trust store
+is refused with AWS's codes and changes nothing. The calls are signed raw queries: Debian 12's botocore predates them."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import ssl
 import subprocess
 import time
+
+import requests
+from botocore.auth import SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 from conftest import LOCAL, fixed, free_port, lb_config, loopback_certificate
 from test_api import ApiSluice
@@ -58,6 +65,15 @@ def get(port, ctx=None) -> bytes:
             return s.recv(65536)
     except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
         return b""
+
+
+def create_store(api, name: str, key: str) -> str:
+    """CreateTrustStore from the bundle at `key` of the bucket: the store's ARN."""
+    status, body = signed(api, {"Action": "CreateTrustStore", "Name": name,
+                                "CaCertificatesBundleS3Bucket": BUCKET,
+                                "CaCertificatesBundleS3Key": key})
+    assert status == 200, body
+    return re.search(r"<TrustStoreArn>([^<]+)</TrustStoreArn>", body).group(1)
 
 
 def error_code(body: str) -> str:
@@ -156,11 +172,7 @@ def test_revocation_lists_from_s3_refuse_revoked_clients(tmp_path, s3rver):  # n
     cfg = https_config(tmp_path, f"http://{LOCAL}:{store.port}", credentials_file(tmp_path))
     api = ApiSluice(tmp_path, cfg)
     try:
-        status, body = signed(api, {"Action": "CreateTrustStore", "Name": "revoking",
-                                    "CaCertificatesBundleS3Bucket": BUCKET,
-                                    "CaCertificatesBundleS3Key": "ca.pem"})
-        assert status == 200, body
-        store_arn = re.search(r"<TrustStoreArn>([^<]+)</TrustStoreArn>", body).group(1)
+        store_arn = create_store(api, "revoking", "ca.pem")
         c = api.client()
         lb_arn = c.describe_load_balancers()["LoadBalancers"][0]["LoadBalancerArn"]
         arn = c.describe_listeners(LoadBalancerArn=lb_arn)["Listeners"][0]["ListenerArn"]
@@ -190,6 +202,93 @@ def test_revocation_lists_from_s3_refuse_revoked_clients(tmp_path, s3rver):  # n
         status, body = signed(api, {"Action": "DescribeTrustStoreRevocations",
                                     "TrustStoreArn": store_arn})
         assert status == 200 and "<member>" not in body, body
+    finally:
+        if api.proc:
+            api.proc.stop(timeout=10)
+
+
+def location_of(body: str) -> str:
+    m = re.search(r"<Location>([^<]+)</Location>", body)
+    assert m, body
+    return html.unescape(m.group(1))
+
+
+def download(url: str) -> tuple[int, str, bytes]:
+    """GET `url` with no credentials (as `curl "$url"`): status, Content-Type, body."""
+    r = requests.get(url, timeout=10)
+    return r.status_code, r.headers.get("Content-Type", ""), r.content
+
+
+def test_content_urls_download_the_bundle_and_the_list(tmp_path, s3rver):  # noqa: F811
+    """GetTrustStoreCaCertificatesBundle and GetTrustStoreRevocationContent answer a presigned
+    URL of the API endpoint (decision 0035) that any HTTP client downloads without credentials:
+    the bundle's certificate and the CRL come back as PEM; a URL changed in any parameter, or
+    named for an unknown revocation id, is refused."""
+    store = s3rver()
+    ca = Ca(tmp_path, "root", "/CN=Content CA")
+    ca.revoke(ca.issue(tmp_path, "gone", "/CN=gone", 0x7001))
+    store.client.put_object(Bucket=BUCKET, Key="ca.pem", Body=ca.crt.read_bytes())
+    store.client.put_object(Bucket=BUCKET, Key="root.crl",
+                            Body=ca.crl(tmp_path / "root.crl").read_bytes())
+    cfg = https_config(tmp_path, f"http://{LOCAL}:{store.port}", credentials_file(tmp_path),
+                       https_listener=False)
+    api = ApiSluice(tmp_path, cfg)
+    try:
+        store_arn = create_store(api, "content", "ca.pem")
+        status, body = signed(api, {"Action": "AddTrustStoreRevocations",
+                                    "TrustStoreArn": store_arn,
+                                    "RevocationContents.member.1.S3Bucket": BUCKET,
+                                    "RevocationContents.member.1.S3Key": "root.crl"})
+        assert status == 200, body
+
+        status, body = signed(api, {"Action": "GetTrustStoreCaCertificatesBundle",
+                                    "TrustStoreArn": store_arn})
+        assert status == 200, body
+        url = location_of(body)
+        assert url.startswith(f"http://{LOCAL}:{api.api_port}/trust-store-content?"), url
+        assert "X-Amz-Expires=600" in url and "X-Amz-Signature=" in url, url
+        status, ctype, pem = download(url)
+        assert status == 200 and ctype == "application/x-pem-file", (status, pem)
+        assert (ssl.PEM_cert_to_DER_cert(pem.decode()) ==
+                ssl.PEM_cert_to_DER_cert(ca.crt.read_text())), pem
+
+        # Every parameter is signed: another store, or a longer life, breaks the signature.
+        for tampered in (url.replace("content%2F", "other%2F"),
+                         url.replace("X-Amz-Expires=600", "X-Amz-Expires=6000")):
+            status, _, answer = download(tampered)
+            assert status == 403 and b"SignatureDoesNotMatch" in answer, answer
+
+        status, body = signed(api, {"Action": "GetTrustStoreRevocationContent",
+                                    "TrustStoreArn": store_arn, "RevocationId": "1"})
+        assert status == 200, body
+        status, _, crl = download(location_of(body))
+        assert status == 200 and crl.startswith(b"-----BEGIN X509 CRL-----"), crl
+        text = subprocess.run(["openssl", "crl", "-noout", "-text"], input=crl,
+                              capture_output=True, check=True, timeout=30).stdout
+        assert b"Serial Number: 7001" in text, text
+        status, body = signed(api, {"Action": "GetTrustStoreRevocationContent",
+                                    "TrustStoreArn": store_arn, "RevocationId": "2"})
+        assert status == 400 and error_code(body) == "RevocationIdNotFound", body
+
+        # A download is authorized as the elbv2 action it names, whatever Version it carries: a
+        # key that may only read CloudWatch gets nothing, even from a URL it signed itself.
+        policy = tmp_path / "watcher.json"
+        policy.write_text(json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "cloudwatch:*", "Resource": "*"}]}))
+        watcher = api.new_key("watcher", f"@{policy}")
+        for version in ("2010-08-01", "2015-12-01"):
+            req = AWSRequest(method="GET", url=f"http://{LOCAL}:{api.api_port}/trust-store-content",
+                             params={"Action": "GetTrustStoreCaCertificatesBundle",
+                                     "TrustStoreArn": store_arn, "Version": version})
+            SigV4QueryAuth(Credentials(*watcher), "elasticloadbalancing", "us-east-1",
+                           expires=600).add_auth(req)
+            status, _, answer = download(req.prepare().url)
+            assert status == 403 and b"AccessDenied" in answer, (version, answer)
+
+        lb_arn = api.client().describe_load_balancers()["LoadBalancers"][0]["LoadBalancerArn"]
+        status, body = signed(api, {"Action": "DeleteSharedTrustStoreAssociation",
+                                    "TrustStoreArn": store_arn, "ResourceArn": lb_arn})
+        assert status == 400 and error_code(body) == "DeleteAssociationSameAccount", body
     finally:
         if api.proc:
             api.proc.stop(timeout=10)

@@ -1,6 +1,7 @@
 // Drives Sluice's trust-store operations with the unchanged AWS SDK for JavaScript v3 (Debian
 // 12's botocore predates them): CreateTrustStore from a bundle in the S3-compatible store,
 // DescribeTrustStores, tags on the store, DescribeTrustStoreAssociations, ModifyTrustStore,
+// GetTrustStoreCaCertificatesBundle (its Location downloaded without credentials),
 // DeleteTrustStore, and a missing object's modelled error.
 //
 // Environment: SLUICE_API_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION (as
@@ -20,6 +21,7 @@ import {
   DescribeTrustStoreAssociationsCommand,
   DescribeTrustStoresCommand,
   ElasticLoadBalancingV2Client,
+  GetTrustStoreCaCertificatesBundleCommand,
   ModifyTrustStoreCommand,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 
@@ -68,6 +70,16 @@ async function main() {
     CaCertificatesBundleS3Key: process.env.SLUICE_BUNDLE_KEY_2,
   }));
   assert.equal(modified.TrustStores[0].NumberOfCaCertificates, 2);
+
+  step = "GetTrustStoreCaCertificatesBundle";
+  const bundle = await client.send(new GetTrustStoreCaCertificatesBundleCommand({
+    TrustStoreArn: store.TrustStoreArn,
+  }));
+  assert.match(bundle.Location, /\/trust-store-content\?.*X-Amz-Signature=[0-9a-f]{64}$/);
+  const download = await fetch(bundle.Location);
+  assert.equal(download.status, 200);
+  const pem = await download.text();
+  assert.equal(pem.match(/-----BEGIN CERTIFICATE-----/g).length, 2, pem);
 
   step = "a missing bundle";
   let caught = null;
