@@ -11,8 +11,12 @@
 
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <memory>
+#include <mutex>
+#include <system_error>
+#include <thread>
 
 #include "tls/openssl_error.h"
 
@@ -62,16 +66,61 @@ int64_t SteadyMs() {
       .count();
 }
 
-int ConnectBlocking(const std::string& host, int port, int timeout_ms, std::string* error) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  const std::string service = std::to_string(port);
-  if (int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &found); rc != 0) {
-    *error = "cannot resolve " + host + ": " + gai_strerror(rc);
-    return -1;
+addrinfo* ResolveWithin(const std::string& host, const std::string& service, int timeout_ms,
+                        std::string* error, const Resolver& resolver) {
+  // What the resolving thread and the waiter share; the last of the two to let go frees it.
+  struct Lookup {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    bool abandoned = false;  // the waiter gave up: the thread frees the answer
+    int rc = 0;
+    addrinfo* found = nullptr;
+  };
+  auto lookup = std::make_shared<Lookup>();
+  auto resolve = [lookup, host, service, resolver] {
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    addrinfo* found = nullptr;
+    const int rc = resolver(host, service, hints, &found);
+    std::lock_guard<std::mutex> lock(lookup->mu);
+    if (lookup->abandoned) {
+      if (rc == 0 && found != nullptr) freeaddrinfo(found);
+      return;
+    }
+    lookup->rc = rc;
+    lookup->found = rc == 0 ? found : nullptr;
+    lookup->done = true;
+    lookup->cv.notify_all();
+  };
+  if (IsIpAddress(host)) {
+    resolve();  // an address is only parsed: no thread needed
+  } else {
+    try {
+      std::thread(resolve).detach();
+    } catch (const std::system_error&) {
+      resolve();  // no thread to be had: resolve here, unbounded as getaddrinfo is
+    }
   }
+  std::unique_lock<std::mutex> lock(lookup->mu);
+  if (!lookup->cv.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                           [&] { return lookup->done; })) {
+    lookup->abandoned = true;
+    *error = "cannot resolve " + host + ": no answer within " + std::to_string(timeout_ms) + " ms";
+    return nullptr;
+  }
+  if (lookup->rc != 0) {
+    *error = "cannot resolve " + host + ": " + gai_strerror(lookup->rc);
+    return nullptr;
+  }
+  return lookup->found;
+}
+
+int ConnectBlocking(const std::string& host, int port, int timeout_ms, std::string* error) {
+  const std::string service = std::to_string(port);
+  addrinfo* found = ResolveWithin(host, service, timeout_ms, error);
+  if (found == nullptr) return -1;
   int fd = -1;
   for (addrinfo* ai = found; ai != nullptr && fd < 0; ai = ai->ai_next) {
     fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);

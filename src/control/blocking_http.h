@@ -6,13 +6,15 @@
 // (`Connection: close`).
 //
 // Contract: control-plane threads only (these calls block); every call is bounded by its
-// timeout or deadline except name resolution (use an IP address where that matters). No
-// exceptions; errors come back as text naming the step and errno.
+// timeout or deadline, name resolution included (ResolveWithin). No exceptions; errors come
+// back as text naming the step and errno.
 #pragma once
 
+#include <netdb.h>
 #include <openssl/ssl.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -25,8 +27,23 @@ std::string HostHeader(const std::string& host, int port);
 // Milliseconds of the steady clock.
 int64_t SteadyMs();
 
+// getaddrinfo(3) for a stream socket (`hints` filled so), the seam tests replace.
+using Resolver = std::function<int(const std::string& host, const std::string& service,
+                                   const addrinfo& hints, addrinfo** found)>;
+inline int SystemResolver(const std::string& host, const std::string& service,
+                          const addrinfo& hints, addrinfo** found) {
+  return getaddrinfo(host.c_str(), service.c_str(), &hints, found);
+}
+
+// host:service's addresses (free them with freeaddrinfo), or null with *error when the name
+// does not resolve or no answer came within `timeout_ms`. glibc's resolver has no deadline of
+// its own (resolv.conf's timeout x attempts x servers), so it runs on a thread of its own; a
+// late answer is freed by that thread. Without a thread to be had, it resolves in the caller.
+addrinfo* ResolveWithin(const std::string& host, const std::string& service, int timeout_ms,
+                        std::string* error, const Resolver& resolver = SystemResolver);
+
 // A connected blocking socket whose sends and receives time out after `timeout_ms` (which
-// bounds the connect too, per address), or -1 with *error.
+// bounds the name resolution and the connect too, per address), or -1 with *error.
 int ConnectBlocking(const std::string& host, int port, int timeout_ms, std::string* error);
 
 bool SendAll(int fd, std::string_view data, std::string* error);
