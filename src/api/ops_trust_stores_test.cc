@@ -174,6 +174,23 @@ TEST_F(TrustStoreOpsTest, CreateReadsTheBundleAndKeepsItInTheModel) {
   EXPECT_TRUE(Has(listed, "<Name>partners</Name>")) << listed.body;
 }
 
+// A call on a store that is not there reads no object from S3 (each read can take seconds).
+TEST_F(TrustStoreOpsTest, AnUnknownStoreIsNotFoundBeforeAnyRead) {
+  const std::string unknown = "&TrustStoreArn=" + Arn("nowhere");
+  EXPECT_EQ(Call("Action=ModifyTrustStore" + unknown +
+                 "&CaCertificatesBundleS3Bucket=cas&CaCertificatesBundleS3Key=a.pem")
+                .error_code,
+            "TrustStoreNotFound");
+  EXPECT_EQ(Call("Action=AddTrustStoreRevocations" + unknown +
+                 "&RevocationContents.member.1.S3Bucket=cas"
+                 "&RevocationContents.member.1.S3Key=crl-a.pem"
+                 "&RevocationContents.member.2.S3Bucket=cas"
+                 "&RevocationContents.member.2.S3Key=crl-b.pem")
+                .error_code,
+            "TrustStoreNotFound");
+  EXPECT_TRUE(fetched_.empty()) << fetched_.front();
+}
+
 TEST_F(TrustStoreOpsTest, CreateRefusesWhatCannotBeATrustStore) {
   EXPECT_EQ(Create("bad-", "a.pem").error_code, "ValidationError");
   fetched_.clear();  // the bundle is read before the call takes the lock, so before this check

@@ -63,13 +63,19 @@ Service::Answer Service::Call(const QueryParams& params, std::string_view reques
   std::vector<ApiResult<std::string>> s3_objects;
   if (mutating && hooks_.file_managed.empty() && ReadsS3Object(*action)) {
     config::Config where;
+    bool store_known = true;
     {
       std::lock_guard<std::mutex> lock(mu_);
       AdoptStaged();
       where.s3 = config_.s3;
       where.account = config_.account;
+      // A call on a store that is not there reads nothing: its handler answers
+      // TrustStoreNotFound before it looks at the objects.
+      if (const std::string* arn = params.Get("TrustStoreArn")) {
+        store_known = FindTrustStore(config_, *arn).ok();
+      }
     }
-    s3_objects = PrefetchS3Objects(*action, params, where, hooks_);
+    if (store_known) s3_objects = PrefetchS3Objects(*action, params, where, hooks_);
   }
   // One call at a time: a mutation reads, changes and applies the model atomically.
   std::lock_guard<std::mutex> lock(mu_);
