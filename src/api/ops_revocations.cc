@@ -23,10 +23,6 @@
 namespace sluice::api {
 namespace {
 
-ApiError RevocationIdNotFound(const std::string& id) {
-  return SenderError("RevocationIdNotFound", "The specified revocation ID does not exist: " + id);
-}
-
 // The revoked entries of every PEM CRL in `pem` (which the loader has checked).
 size_t RevokedEntries(const std::string& pem) {
   size_t n = 0;
@@ -60,14 +56,9 @@ std::string PemOf(const std::vector<tls::CrlPtr>& crls) {
 
 // The store's CA certificates: its held bundle, or its file read now.
 ApiResult<std::vector<tls::X509Ptr>> StoreCas(const config::TrustStoreDefinition& s) {
-  std::string text;
-  if (s.ca_bundle_pem.empty()) {
-    if (std::string why = config::ReadBoundedFile(s.ca_bundle_file, kMaxCaBundleObjectBytes, &text);
-        !why.empty()) {
-      return ReceiverError("InternalFailure", "The trust store's bundle cannot be read: " + why);
-    }
-  }
-  auto cas = tls::ParseCaBundle(s.ca_bundle_pem.empty() ? text : s.ca_bundle_pem);
+  auto text = StoreBundleText(s);
+  if (!text.ok()) return text.error();
+  auto cas = tls::ParseCaBundle(text.value());
   if (auto* why = std::get_if<std::string>(&cas)) {
     return ReceiverError("InternalFailure", "The trust store's bundle cannot be read: " + *why);
   }
@@ -178,15 +169,9 @@ ApiResult<std::vector<size_t>> PickRevocations(const CallContext& c,
     return picked;
   }
   for (const std::string& text : *ids) {
-    int64_t id = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-    if (ec != std::errc() || end != text.data() + text.size()) {
-      return Validation(text, "revocationIds", "Member must be a number");
-    }
-    auto it = std::find_if(s.revocations.begin(), s.revocations.end(),
-                           [&](const config::TrustStoreRevocation& r) { return r.id == id; });
-    if (it == s.revocations.end()) return RevocationIdNotFound(text);
-    picked.push_back(static_cast<size_t>(it - s.revocations.begin()));
+    auto k = FindRevocation(s, text, "revocationIds");
+    if (!k.ok()) return k.error();
+    picked.push_back(k.value());
   }
   return picked;
 }
@@ -231,6 +216,32 @@ ApiResult<OperationOutput> RemoveTrustStoreRevocations(const CallContext& c) {
 }
 
 }  // namespace
+
+ApiResult<size_t> FindRevocation(const config::TrustStoreDefinition& s, const std::string& text,
+                                 std::string_view path) {
+  int64_t id = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    return Validation(text, path, "Member must be a number");
+  }
+  auto it = std::find_if(s.revocations.begin(), s.revocations.end(),
+                         [&](const config::TrustStoreRevocation& r) { return r.id == id; });
+  if (it == s.revocations.end()) {
+    return SenderError("RevocationIdNotFound",
+                       "The specified revocation ID does not exist: " + text);
+  }
+  return static_cast<size_t>(it - s.revocations.begin());
+}
+
+ApiResult<std::string> StoreBundleText(const config::TrustStoreDefinition& s) {
+  if (!s.ca_bundle_pem.empty()) return s.ca_bundle_pem;
+  std::string text;
+  if (std::string why = config::ReadBoundedFile(s.ca_bundle_file, kMaxCaBundleObjectBytes, &text);
+      !why.empty()) {
+    return ReceiverError("InternalFailure", "The trust store's bundle cannot be read: " + why);
+  }
+  return text;
+}
 
 size_t HeldRevokedEntries(const config::TrustStoreDefinition& s) {
   size_t n = 0;

@@ -9,42 +9,20 @@
 //
 // Thread: the handlers run under the Service's call lock (service.h); TrustStoreContent too,
 // and may read the store's bundle file (at most kMaxCaBundleObjectBytes).
-#include <algorithm>
-#include <charconv>
-
 #include "api/decode.h"
 #include "api/service.h"
 #include "api/sigv4.h"
 #include "api/xml.h"
 #include "config/arn.h"
-#include "config/file.h"
 
 namespace sluice::api {
 namespace {
 
-// RevocationId as the call gave it: a number (ValidationError otherwise).
-ApiResult<int64_t> RevocationIdOf(const QueryParams& params) {
+// The revocation list the call's RevocationId names in store `s` (its index), or the error.
+ApiResult<size_t> RevocationOf(const config::TrustStoreDefinition& s, const QueryParams& params) {
   auto text = RequireString(params, "RevocationId", "revocationId");
   if (!text.ok()) return text.error();
-  int64_t id = 0;
-  const std::string& t = text.value();
-  const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), id);
-  if (ec != std::errc() || end != t.data() + t.size()) {
-    return Validation(t, "revocationId", "Member must be a number");
-  }
-  return id;
-}
-
-// The revocation list `id` of trust store `s`, or RevocationIdNotFound.
-ApiResult<const config::TrustStoreRevocation*> FindRevocation(const config::TrustStoreDefinition& s,
-                                                              int64_t id) {
-  auto it = std::find_if(s.revocations.begin(), s.revocations.end(),
-                         [&](const config::TrustStoreRevocation& r) { return r.id == id; });
-  if (it == s.revocations.end()) {
-    return SenderError("RevocationIdNotFound",
-                       "The specified revocation ID does not exist: " + std::to_string(id));
-  }
-  return &*it;
+  return FindRevocation(s, text.value(), "revocationId");
 }
 
 // The answer's <Location>: the content path with `query`, presigned for the caller.
@@ -77,14 +55,13 @@ ApiResult<OperationOutput> GetTrustStoreCaCertificatesBundle(const CallContext& 
 ApiResult<OperationOutput> GetTrustStoreRevocationContent(const CallContext& c) {
   auto arn = RequireString(c.params, "TrustStoreArn", "trustStoreArn");
   if (!arn.ok()) return arn.error();
-  auto id = RevocationIdOf(c.params);
-  if (!id.ok()) return id.error();
   auto i = FindTrustStore(c.config, arn.value());
   if (!i.ok()) return i.error();
-  auto rev = FindRevocation(c.config.trust_stores[i.value()], id.value());
+  const config::TrustStoreDefinition& s = c.config.trust_stores[i.value()];
+  auto rev = RevocationOf(s, c.params);
   if (!rev.ok()) return rev.error();
   return LocationAnswer(c, ContentQuery("GetTrustStoreRevocationContent", arn.value()) +
-                               "&RevocationId=" + std::to_string(id.value()));
+                               "&RevocationId=" + std::to_string(s.revocations[rev.value()].id));
 }
 
 // Nothing is shared through RAM here, so every association a trust store has is the
@@ -122,20 +99,15 @@ ApiResult<std::string> TrustStoreContent(const config::Config& config, const Que
   if (!i.ok()) return i.error();
   const config::TrustStoreDefinition& s = config.trust_stores[i.value()];
   if (!bundle) {
-    auto id = RevocationIdOf(params);
-    if (!id.ok()) return id.error();
-    auto rev = FindRevocation(s, id.value());
+    auto rev = RevocationOf(s, params);
     if (!rev.ok()) return rev.error();
-    return rev.value()->crl_pem;
+    return s.revocations[rev.value()].crl_pem;
   }
   if (!s.ca_bundle_pem.empty()) return s.ca_bundle_pem;  // held as certificates only
   // A file's certificates only: whatever else it holds (a key, notes) is not for the API.
-  std::string text;
-  if (std::string why = config::ReadBoundedFile(s.ca_bundle_file, kMaxCaBundleObjectBytes, &text);
-      !why.empty()) {
-    return ReceiverError("InternalFailure", "The trust store's bundle cannot be read: " + why);
-  }
-  ApiResult<std::string> pem = CaBundleAsPem(text);
+  auto text = StoreBundleText(s);
+  if (!text.ok()) return text.error();
+  ApiResult<std::string> pem = CaBundleAsPem(text.value());
   if (!pem.ok()) {
     return ReceiverError("InternalFailure",
                          "The trust store's bundle cannot be read: " + pem.error().message);

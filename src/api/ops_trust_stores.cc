@@ -128,12 +128,7 @@ ApiResult<std::string> CheckedBundle(const CallContext& c) {
   }
   const ApiResult<std::string>& object = c.s3_objects->front();
   if (!object.ok()) return object.error();
-  ApiResult<std::string> pem = CaBundleAsPem(object.value());
-  if (!pem.ok() && pem.error().code == "InvalidCaCertificatesBundle") {
-    return SenderError("InvalidCaCertificatesBundle",
-                       "The CA certificates bundle is invalid: " + pem.error().message);
-  }
-  return pem;
+  return CaBundleAsPem(object.value());
 }
 
 ApiResult<OperationOutput> CreateTrustStore(const CallContext& c) {
@@ -274,7 +269,8 @@ ApiResult<OperationOutput> GetResourcePolicy(const CallContext& c) {
 ApiResult<std::string> CaBundleAsPem(std::string_view text) {
   auto cas = tls::ParseCaBundle(text);
   if (auto* why = std::get_if<std::string>(&cas)) {
-    return SenderError("InvalidCaCertificatesBundle", *why);
+    return SenderError("InvalidCaCertificatesBundle",
+                       "The CA certificates bundle is invalid: " + *why);
   }
   std::string pem = PemOf(std::get<std::vector<tls::X509Ptr>>(cas));
   if (pem.empty()) return ReceiverError("InternalFailure", "OpenSSL cannot write the bundle");

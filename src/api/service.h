@@ -165,8 +165,18 @@ size_t HeldRevokedEntries(const config::TrustStoreDefinition& s);
 
 // The certificates of a CA bundle checked as ALB checks one (tls::ParseCaBundle), re-encoded as
 // PEM with nothing else (no text between blocks, no other kind of block):
-// InvalidCaCertificatesBundle with why not (ops_trust_stores.cc).
+// InvalidCaCertificatesBundle ("The CA certificates bundle is invalid: <why>") if it is not one
+// (ops_trust_stores.cc).
 ApiResult<std::string> CaBundleAsPem(std::string_view text);
+
+// RevocationId `text` (a member at `path`) of store `s`: its index in s.revocations;
+// ValidationError when it is not a number, RevocationIdNotFound when the store has no such
+// list (ops_revocations.cc).
+ApiResult<size_t> FindRevocation(const config::TrustStoreDefinition& s, const std::string& text,
+                                 std::string_view path);
+// The text of the store's CA bundle: the one the config holds, or its file read now
+// (InternalFailure when it cannot be) (ops_revocations.cc).
+ApiResult<std::string> StoreBundleText(const config::TrustStoreDefinition& s);
 
 // What a GET of kTrustStoreContentPath answers for `params` (Action
 // GetTrustStoreCaCertificatesBundle with TrustStoreArn, or GetTrustStoreRevocationContent with

@@ -280,10 +280,9 @@ api::ApiResult<bool> ApiRuntime::Authorize(const std::string& caller,
   }
   api::RequestContext ctx;
   const std::string* action = params.Get("Action");
-  const std::string* version = params.Get("Version");
-  // A trust store's content is authorized as the elbv2 action it names, whatever its Version.
-  const bool cloudwatch = version != nullptr && *version == api::kCloudWatchVersion &&
-                          call.path != api::kTrustStoreContentPath;
+  // The service the server took the call for (and checked its signature's scope against): a
+  // trust store's content is elbv2's, whatever its Version.
+  const bool cloudwatch = call.service == "monitoring";
   ctx.action =
       (cloudwatch ? "cloudwatch:" : "elasticloadbalancing:") + (action ? *action : std::string());
   // CloudWatch calls name no elbv2 resource: evaluated against "*", whatever ARNs they carry.
