@@ -21,6 +21,11 @@ inline constexpr size_t kMaxRequestHeaderLine = 16 * 1024;
 inline constexpr size_t kMaxRequestHeaders = 64 * 1024;  // all header lines together
 inline constexpr size_t kMaxRequestHead = kMaxRequestLine + kMaxRequestHeaders + 4;
 inline constexpr size_t kMaxResponseHead = 32 * 1024;
+// Interim (1xx) heads a proxy relays per response, and the size of each: a target's stream of
+// them to a client that does not read must not queue without bound. Later or larger ones are
+// dropped (they are informational; the final response still follows).
+inline constexpr int kMaxInterimHeads = 4;
+inline constexpr size_t kMaxInterimHeadBytes = 8 * 1024;
 inline constexpr size_t kMaxHeaderCount = 256;
 
 enum class ParseStatus { kComplete, kIncomplete, kError };

@@ -168,6 +168,12 @@ size_t H1ResponseReader::Feed(std::string_view in, size_t body_room, std::string
 }
 
 size_t H1ResponseReader::FeedHead(std::string_view in) {
+  if (status_ != 0 && status_ < 200) {  // an interim head given out before: done with
+    head_.clear();
+    fields_.clear();
+    status_ = 0;
+    interim_ready_ = false;
+  }
   const size_t before = head_.size();
   size_t take = std::min(in.size(), kMaxTranslatedHead - std::min(before, kMaxTranslatedHead));
   head_.append(in.substr(0, take));
@@ -190,8 +196,15 @@ size_t H1ResponseReader::FeedHead(std::string_view in) {
   const size_t used = end - before;  // bytes of `in` that belong to this head
   head_.resize(end);                 // body bytes read with it are fed again (no reallocation)
   head_scan_ = 0;
-  if (rh.status < 200) {  // interim: skipped
-    head_.clear();
+  if (rh.status < 200) {
+    if (rh.status == 101 || interim_heads_ == kMaxInterimHeads || end > kMaxInterimHeadBytes) {
+      head_.clear();
+      return used;
+    }
+    ++interim_heads_;
+    status_ = rh.status;
+    TakeFields(rh, true);  // fields_ view head_, kept until the next FeedHead
+    interim_ready_ = true;
     return used;
   }
   ApplyHead(rh);  // fields_ view head_, which is kept until a next head (there is none)
@@ -206,17 +219,7 @@ bool H1ResponseReader::ApplyHead(const ResponseHead& rh) {
     return false;
   }
   status_ = rh.status;
-  fields_.clear();
-  fields_.reserve(rh.header_count);
-  std::string_view connection;
-  for (const HeaderField& f : rh.header_span()) {
-    if (EqualsIgnoreCase(f.name, "connection")) connection = f.value;
-  }
-  for (const HeaderField& f : rh.header_span()) {
-    if (IsConnectionSpecificField(f.name)) continue;
-    if (!connection.empty() && HeaderHasToken(connection, f.name)) continue;
-    fields_.emplace_back(LowerInPlace(f.name), f.value);
-  }
+  TakeFields(rh, false);
   head_ready_ = true;
   remaining_ = framing_.length;
   switch (framing_.kind) {
@@ -231,6 +234,21 @@ bool H1ResponseReader::ApplyHead(const ResponseHead& rh) {
       break;
   }
   return true;
+}
+
+void H1ResponseReader::TakeFields(const ResponseHead& rh, bool interim) {
+  fields_.clear();
+  fields_.reserve(rh.header_count);
+  std::string_view connection;
+  for (const HeaderField& f : rh.header_span()) {
+    if (EqualsIgnoreCase(f.name, "connection")) connection = f.value;
+  }
+  for (const HeaderField& f : rh.header_span()) {
+    if (IsConnectionSpecificField(f.name)) continue;
+    if (!connection.empty() && HeaderHasToken(connection, f.name)) continue;
+    if (interim && EqualsIgnoreCase(f.name, "content-length")) continue;
+    fields_.emplace_back(LowerInPlace(f.name), f.value);
+  }
 }
 
 void H1ResponseReader::ParseTrailers() {

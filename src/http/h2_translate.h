@@ -74,16 +74,20 @@ void AppendLastChunk(std::string* out);
 
 // Reads the HTTP/1.1 response the request path writes for one stream: its head (status and
 // fields for HTTP/2), then the body, de-framed (Content-Length, chunked, or until the end).
-// 1xx interim responses are skipped (HTTP/2 clients get the final response only).
+// 1xx interim responses (100 Continue, 103 Early Hints, ...) come out one by one for non-final
+// HEADERS frames: at most kMaxInterimHeads per response, each at most kMaxInterimHeadBytes
+// (h1_parser.h); later or larger ones and any 101 (which HTTP/2 forbids, RFC 9113 §8.6) are
+// skipped.
 class H1ResponseReader {
  public:
   enum class State : uint8_t { kHead, kBody, kDone, kError };
   // `head_request`: the request was HEAD (the response has no body whatever it says).
   explicit H1ResponseReader(bool head_request = false) : head_request_(head_request) {}
 
-  // Consumes a prefix of `in` (returns its length). Stops after a complete final head (so
-  // the caller can take head_fields()), after each body piece (*body points into `in`), and
-  // at the end of the message. Never consumes more body than `body_room` bytes of data.
+  // Consumes a prefix of `in` (returns its length). Stops after a complete interim or final
+  // head (so the caller can take head_fields()), after each body piece (*body points into
+  // `in`), and at the end of the message. Never consumes more body than `body_room` bytes of
+  // data.
   size_t Feed(std::string_view in, size_t body_room, std::string_view* body);
   // The byte stream ended (the request path closed it): an until-close body is complete;
   // anything else unfinished is an error.
@@ -91,10 +95,15 @@ class H1ResponseReader {
 
   State state() const { return state_; }
   bool head_ready() const { return head_ready_; }
-  // After the final head: the status and the fields to send, names lower-case, without
-  // Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding, Upgrade and the fields the
-  // Connection field names. Views into the reader's copy of the head: valid until the next
-  // head is fed (the final head is the last one) or the reader is destroyed.
+  // An interim head was read: status() and head_fields() describe it until the next Feed
+  // (TakeInterim() says it was sent; a head not taken is lost, nothing else).
+  bool interim_ready() const { return interim_ready_; }
+  void TakeInterim() { interim_ready_ = false; }
+  // After an interim or the final head: the status and the fields to send, names lower-case,
+  // without Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding, Upgrade and the
+  // fields the Connection field names (an interim head also without Content-Length). Views
+  // into the reader's copy of the head: valid until the next head is fed (the final head is
+  // the last one) or the reader is destroyed.
   int status() const { return status_; }
   const std::vector<std::pair<std::string_view, std::string_view>>& head_fields() const {
     return fields_;
@@ -112,9 +121,12 @@ class H1ResponseReader {
  private:
   size_t FeedHead(std::string_view in);
   bool ApplyHead(const ResponseHead& rh);
+  void TakeFields(const ResponseHead& rh, bool interim);
   State state_ = State::kHead;
   bool head_request_;
   bool head_ready_ = false;
+  bool interim_ready_ = false;
+  int interim_heads_ = 0;  // interim heads given out
   int status_ = 0;
   std::string head_;  // the head being read (bounded by kMaxTranslatedHead); fields_ view it
   size_t head_scan_ = 0;

@@ -327,6 +327,7 @@ struct ReadResult {
   int heads = 0;  // times head_ready() was seen (then taken)
   Fields fields;
   int status = 0;
+  std::vector<std::pair<int, Fields>> interims;  // interim heads, in order
 };
 
 // Feeds `in` in pieces of `piece` bytes with at most `room` bytes of body per Feed, taking the
@@ -351,6 +352,12 @@ ReadResult Read(H1ResponseReader& r, std::string_view in, size_t piece = SIZE_MA
     if (!body.empty()) {
       EXPECT_GE(body.data(), pending.data());
       EXPECT_LE(body.data() + body.size(), pending.data() + n);
+    }
+    if (r.interim_ready()) {
+      EXPECT_FALSE(r.head_ready());
+      EXPECT_EQ(r.state(), H1ResponseReader::State::kHead);
+      out.interims.emplace_back(r.status(), Fields(r.head_fields().begin(), r.head_fields().end()));
+      r.TakeInterim();
     }
     if (r.head_ready()) {
       ++out.heads;
@@ -478,26 +485,71 @@ TEST(H1ResponseReaderTest, NoBodyFor204And304) {
   }
 }
 
-TEST(H1ResponseReaderTest, InterimResponsesAreSkipped) {
+TEST(H1ResponseReaderTest, InterimResponsesComeOutOneByOne) {
   constexpr std::string_view in =
-      "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"
+      "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n"
+      "Connection: X-Hop\r\nX-Hop: 1\r\nContent-Length: 0\r\nLink: </t.js>\r\n\r\n"
       "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok";
   for (size_t piece : {size_t{1}, size_t{9}, in.size()}) {
     H1ResponseReader r;
     ReadResult got = Read(r, in, piece);
+    ASSERT_EQ(got.interims.size(), 2u) << piece;
+    EXPECT_EQ(got.interims[0], (std::pair<int, Fields>{100, {}}));
+    // Connection-specific fields, those Connection names and Content-Length stay behind.
+    EXPECT_EQ(got.interims[1],
+              (std::pair<int, Fields>{103, {{"link", "</s.css>"}, {"link", "</t.js>"}}}));
     EXPECT_EQ(got.heads, 1) << piece;
     EXPECT_EQ(got.status, 201);
     EXPECT_EQ(got.fields, (Fields{{"content-length", "2"}}));
     EXPECT_EQ(got.body, "ok");
     EXPECT_EQ(r.state(), H1ResponseReader::State::kDone);
   }
-  // Only an interim head: no head for HTTP/2 yet.
+  // An interim head alone: the Feed stops after it; no final head yet.
   H1ResponseReader r;
   std::string_view body;
-  constexpr std::string_view interim = "HTTP/1.1 100 Continue\r\n\r\n";
-  EXPECT_EQ(r.Feed(interim, SIZE_MAX, &body), interim.size());
+  constexpr std::string_view interim = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n";
+  EXPECT_EQ(r.Feed(interim, SIZE_MAX, &body), 25u);
+  EXPECT_TRUE(r.interim_ready());
   EXPECT_FALSE(r.head_ready());
+  EXPECT_EQ(r.status(), 100);
   EXPECT_EQ(r.state(), H1ResponseReader::State::kHead);
+}
+
+TEST(H1ResponseReaderTest, A101AndInterimHeadsOverTheLimitsAreSkipped) {
+  std::string in = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n";
+  in +=
+      "HTTP/1.1 103 Early Hints\r\nLink: <" + std::string(kMaxInterimHeadBytes, 'x') + ">\r\n\r\n";
+  for (int i = 0; i < kMaxInterimHeads + 3; ++i) {
+    in += "HTTP/1.1 103 Early Hints\r\nLink: </" + std::to_string(i) + ">\r\n\r\n";
+  }
+  in += "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+  H1ResponseReader r;
+  ReadResult got = Read(r, in, 7);
+  ASSERT_EQ(got.interims.size(), size_t{kMaxInterimHeads});
+  for (int i = 0; i < kMaxInterimHeads; ++i) {
+    EXPECT_EQ(got.interims[i],
+              (std::pair<int, Fields>{103, {{"link", "</" + std::to_string(i) + ">"}}}));
+  }
+  EXPECT_EQ(got.heads, 1);
+  EXPECT_EQ(got.status, 200);
+  EXPECT_EQ(r.state(), H1ResponseReader::State::kDone);
+  EXPECT_EQ(got.consumed, in.size());
+}
+
+// A caller that feeds again without TakeInterim() loses that head, nothing else.
+TEST(H1ResponseReaderTest, FeedingPastAnUntakenInterimHeadGoesOn) {
+  H1ResponseReader r;
+  std::string_view body;
+  constexpr std::string_view a = "HTTP/1.1 100 Continue\r\n\r\n";
+  constexpr std::string_view b = "HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n";
+  ASSERT_EQ(r.Feed(a, SIZE_MAX, &body), a.size());
+  ASSERT_TRUE(r.interim_ready());
+  ASSERT_EQ(r.Feed(b, SIZE_MAX, &body), b.size());
+  EXPECT_FALSE(r.interim_ready());
+  EXPECT_TRUE(r.head_ready());
+  EXPECT_EQ(r.status(), 204);
+  EXPECT_EQ(Fields(r.head_fields().begin(), r.head_fields().end()), (Fields{{"x-a", "1"}}));
+  EXPECT_EQ(r.state(), H1ResponseReader::State::kDone);
 }
 
 TEST(H1ResponseReaderTest, ConnectionSpecificFieldsAreDroppedAndNamesLowerCased) {

@@ -191,12 +191,47 @@ bool H1ResponseWriter::AddField(std::string_view name, std::string_view value) {
   return true;
 }
 
+namespace {
+
+void AppendStatusLine(int status, std::string_view reason, std::string* out) {
+  out->append("HTTP/1.1 ");
+  out->push_back(static_cast<char>('0' + status / 100));
+  out->push_back(static_cast<char>('0' + status / 10 % 10));
+  out->push_back(static_cast<char>('0' + status % 10));
+  out->push_back(' ');
+  out->append(reason);
+  out->append("\r\n");
+}
+
+// Appends the "name: value\r\n" lines of `lines` but those of content-length.
+void AppendLinesButContentLength(std::string_view lines, std::string* out) {
+  while (!lines.empty()) {
+    size_t eol = lines.find("\r\n");
+    std::string_view line = lines.substr(0, eol + 2);
+    lines.remove_prefix(eol + 2);
+    if (!line.starts_with("content-length:")) out->append(line);
+  }
+}
+
+}  // namespace
+
+void H1ResponseWriter::AppendInterimHead(std::string_view reason, std::string* out) const {
+  AppendStatusLine(status_, reason, out);
+  AppendLinesButContentLength(fields_, out);
+  out->append("\r\n");
+}
+
 bool H1ResponseWriter::EndHead(bool end_stream, std::string_view reason, std::string* out) {
   if (failed_ || !status_seen_ || status_ < 100) {
     failed_ = true;
     return false;
   }
-  if (status_ < 200) {  // interim: HTTP/1.1 clients get the final response only
+  if (status_ < 200) {  // interim: relayed as one, then wait for the final head
+    if (status_ != 101 && interim_heads_ < kMaxInterimHeads &&
+        fields_.size() + reason.size() + 17 <= kMaxInterimHeadBytes) {  // 17: line, CRLFs
+      ++interim_heads_;
+      AppendInterimHead(reason, out);
+    }
     status_ = 0;
     status_seen_ = false;
     field_count_ = 0;
@@ -208,13 +243,7 @@ bool H1ResponseWriter::EndHead(bool end_stream, std::string_view reason, std::st
   head_done_ = true;
   block_bytes_ = 0;
   out->reserve(out->size() + fields_.size() + reason.size() + 64);
-  out->append("HTTP/1.1 ");
-  out->push_back(static_cast<char>('0' + status_ / 100));
-  out->push_back(static_cast<char>('0' + status_ / 10 % 10));
-  out->push_back(static_cast<char>('0' + status_ % 10));
-  out->push_back(' ');
-  out->append(reason);
-  out->append("\r\n");
+  AppendStatusLine(status_, reason, out);
   const bool bodiless = head_request_ || status_ == 204 || status_ == 304;
   if (bodiless || (has_content_length_ && !grpc_ && !end_stream)) {
     out->append(fields_);
@@ -224,14 +253,7 @@ bool H1ResponseWriter::EndHead(bool end_stream, std::string_view reason, std::st
     if (!has_content_length_) out->append("content-length: 0\r\n");
   } else {
     // Chunked, so that trailers can follow: any content-length line goes.
-    std::string_view rest = fields_;
-    while (!rest.empty()) {
-      size_t eol = rest.find("\r\n");
-      std::string_view line = rest.substr(0, eol + 2);
-      rest.remove_prefix(eol + 2);
-      if (line.starts_with("content-length:")) continue;
-      out->append(line);
-    }
+    AppendLinesButContentLength(fields_, out);
     out->append("transfer-encoding: chunked\r\n");
     chunked_ = true;
   }

@@ -80,10 +80,12 @@ class H1ResponseWriter {
   // A field of the response header block (HEADERS, or trailers after DATA). False: the
   // block is refused (no :status, a field over the limits, too many fields).
   bool AddField(std::string_view name, std::string_view value);
-  // The header block ended. Interim (1xx) heads are dropped and false is returned (wait for
-  // the final one). For a final head: appends the status line (with `reason`) and the
-  // fields to *out, with Content-Length when the HEADERS frame ended the stream, else
-  // chunked framing unless a content-length was given and the response is not gRPC.
+  // The header block ended. An interim (1xx) head is appended to *out as an HTTP/1.1
+  // interim head (without Content-Length; at most kMaxInterimHeads of at most
+  // kMaxInterimHeadBytes, later or larger ones dropped) and false is returned: wait for the
+  // final one. For a final head: appends the status line (with `reason`) and the fields to
+  // *out, with Content-Length when the HEADERS frame ended the stream, else chunked framing
+  // unless a content-length was given and the response is not gRPC.
   bool EndHead(bool end_stream, std::string_view reason, std::string* out);
   // A DATA frame's payload.
   void AppendData(std::string_view data, std::string* out);
@@ -97,6 +99,7 @@ class H1ResponseWriter {
   bool failed() const { return failed_; }
 
  private:
+  void AppendInterimHead(std::string_view reason, std::string* out) const;
   bool head_request_;
   bool head_done_ = false;
   bool chunked_ = false;
@@ -105,6 +108,7 @@ class H1ResponseWriter {
   bool has_content_length_ = false;
   bool status_seen_ = false;
   int status_ = 0;
+  int interim_heads_ = 0;  // interim heads written
   size_t field_count_ = 0;
   size_t block_bytes_ = 0;
   std::string fields_;    // "name: value\r\n" lines of the block being read

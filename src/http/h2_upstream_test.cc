@@ -506,24 +506,46 @@ TEST(H1ResponseWriterTest, NoFramingFor204And304) {
   }
 }
 
-TEST(H1ResponseWriterTest, InterimHeadsAreDropped) {
+TEST(H1ResponseWriterTest, InterimHeadsAreWrittenAsInterimHeads) {
   H1ResponseWriter w;
   std::string out;
   EXPECT_TRUE(w.AddField(":status", "100"));
   EXPECT_FALSE(w.EndHead(false, "Continue", &out));
   EXPECT_FALSE(w.failed());
   EXPECT_FALSE(w.head_done());
+  EXPECT_EQ(out, "HTTP/1.1 100 Continue\r\n\r\n");
+  out.clear();
   EXPECT_TRUE(w.AddField(":status", "103"));  // a :status again: a new block
   EXPECT_TRUE(w.AddField("link", "</s.css>"));
   EXPECT_TRUE(w.AddField("content-length", "99"));
   EXPECT_TRUE(w.AddField("content-type", "application/grpc"));
   EXPECT_FALSE(w.EndHead(false, "Early Hints", &out));
   EXPECT_FALSE(w.failed());
-  EXPECT_EQ(out, "");
+  EXPECT_EQ(out,
+            "HTTP/1.1 103 Early Hints\r\nlink: </s.css>\r\n"
+            "content-type: application/grpc\r\n\r\n");  // no content-length
   out = Head(w, {{":status", "201"}, {"x-a", "1"}}, false, "Created");
   EXPECT_EQ(w.status(), 201);
   EXPECT_TRUE(w.chunked());  // the interim content-length and content-type are gone
   EXPECT_EQ(out, "HTTP/1.1 201 Created\r\nx-a: 1\r\ntransfer-encoding: chunked\r\n\r\n");
+}
+
+TEST(H1ResponseWriterTest, InterimHeadsOverTheLimitsAreDropped) {
+  H1ResponseWriter w;
+  std::string out;
+  EXPECT_TRUE(w.AddField(":status", "103"));
+  EXPECT_TRUE(w.AddField("link", std::string(kMaxInterimHeadBytes, 'x')));
+  EXPECT_FALSE(w.EndHead(false, "Early Hints", &out));
+  EXPECT_FALSE(w.failed());
+  EXPECT_EQ(out, "");  // too large
+  for (int i = 0; i < kMaxInterimHeads + 2; ++i) {
+    EXPECT_TRUE(w.AddField(":status", "100"));
+    EXPECT_FALSE(w.EndHead(false, "Continue", &out));
+  }
+  std::string expected;
+  for (int i = 0; i < kMaxInterimHeads; ++i) expected += "HTTP/1.1 100 Continue\r\n\r\n";
+  EXPECT_EQ(out, expected);
+  EXPECT_FALSE(w.failed());
 }
 
 TEST(H1ResponseWriterTest, ABlockWithoutAGoodStatusIsRefused) {
@@ -802,6 +824,12 @@ TEST(H1ResponseWriterRoundTripTest, AfterAnInterimHeadTheFinalOneReadsBack) {
   ASSERT_TRUE(w.AddField(":status", "103"));
   ASSERT_TRUE(w.AddField("link", "</a.css>"));
   ASSERT_FALSE(w.EndHead(false, "Early Hints", &out));
+  Parsed interim;
+  ASSERT_TRUE(ParseBack(out, "GET", &interim)) << out;
+  EXPECT_EQ(interim.status, 103);
+  EXPECT_EQ(interim.fields, (Fields{{"link", "</a.css>"}}));
+  EXPECT_EQ(interim.consumed, out.size());
+  out.clear();
   out += Head(w, {{":status", "200"}, {"x-a", "1"}});
   w.AppendData("body", &out);
   ASSERT_TRUE(w.AddField("x-t", "t"));

@@ -494,6 +494,7 @@ void DownstreamConnection::HandleRequest(http::RequestHead& head) {
   idempotent_ = IsIdempotent(head.method);
   version_minor_ = head.version_minor;
   expect_continue_ = false;
+  interim_relayed_ = 0;
   close_after_ambiguous_ = false;
   if (transform_ != nullptr) transform_->Reset();
   req_chunks_.Reset();

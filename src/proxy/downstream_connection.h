@@ -210,7 +210,7 @@ class DownstreamConnection final : public net::EventHandler {
   bool ReadUpstream();
   bool ProcessResponseHead();
   // Stages of ProcessResponseHead (downstream_forward.cc).
-  void RelayInterimResponse(const http::ResponseHead& rh);
+  void RelayInterimResponse(const http::ResponseHead& rh, size_t head_len);
   bool ApplyResponseHead(const http::ResponseHead& rh, http::ParseError* err);
   void AppendAppCookie(const http::ResponseHead& rh);
   void BuildDownstreamResponseHead(const http::ResponseHead& rh);
@@ -320,6 +320,7 @@ class DownstreamConnection final : public net::EventHandler {
   int version_minor_ = 1;
   bool keep_alive_ = true;  // after this exchange
   bool expect_continue_ = false;
+  uint8_t interim_relayed_ = 0;  // 1xx heads sent to the client in this exchange
   http::Framing req_framing_;
   uint64_t req_remaining_ = 0;  // body bytes not yet scanned (Content-Length)
   http::ChunkedDecoder req_chunks_;

@@ -36,15 +36,36 @@ bool DropsUpgradeResponseField(std::string_view name) {
 // The stages of ProcessResponseHead. They run for every response head: forced inline so
 // that the split costs no instructions; only the rare interim response is out of line.
 
-// An interim (1xx) upstream response: relayed to an HTTP/1.1 client as a status line alone.
+// An interim (1xx) upstream response: relayed to an HTTP/1.1 client (an HTTP/2 stream reads
+// it as one) with its fields but those about the connection or a body. As the HTTP/2 stream
+// reader, at most kMaxInterimHeads of at most kMaxInterimHeadBytes each per exchange: a
+// target's stream of interim heads to a client that does not read cannot grow out_.
 [[gnu::noinline, gnu::cold]] void DownstreamConnection::RelayInterimResponse(
-    const http::ResponseHead& rh) {
-  if (version_minor_ >= 1) {
-    worker_->TakeString(out_);
-    AppendDownstreamStatusLine(rh, &out_);
-    out_.append("\r\n\r\n");
-    response_started_ = true;
+    const http::ResponseHead& rh, size_t head_len) {
+  if (version_minor_ == 0 || interim_relayed_ == http::kMaxInterimHeads ||
+      head_len > http::kMaxInterimHeadBytes) {
+    return;
   }
+  ++interim_relayed_;
+  worker_->TakeString(out_);
+  AppendDownstreamStatusLine(rh, &out_);
+  out_.append("\r\n");
+  std::string_view connection;
+  for (const http::HeaderField& h : rh.header_span()) {
+    if (EqualsIgnoreCase(h.name, "connection")) connection = h.value;
+  }
+  for (const http::HeaderField& h : rh.header_span()) {
+    if (http::IsConnectionSpecificField(h.name) || EqualsIgnoreCase(h.name, "content-length") ||
+        (!connection.empty() && http::HeaderHasToken(connection, h.name))) {
+      continue;
+    }
+    out_.append(h.name);
+    out_.append(": ");
+    out_.append(h.value);
+    out_.append("\r\n");
+  }
+  out_.append("\r\n");
+  response_started_ = true;
 }
 
 // The final upstream response head: its body framing, the outcome, and whether the
@@ -185,7 +206,7 @@ bool DownstreamConnection::ProcessResponseHead() {
       return true;
     }
     if (rh.status < 200) {
-      RelayInterimResponse(rh);
+      RelayInterimResponse(rh, head_len);
       b.Consume(head_len);
       resp_scan_pos_ = 0;
       progress = true;

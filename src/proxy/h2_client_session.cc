@@ -388,8 +388,11 @@ int H2ClientSession::OnHeadersDone(int32_t stream_id, bool end_stream) {
   if (stream == nullptr || stream->response.head_done()) return 0;  // trailers: at the end
   http::H1ResponseWriter& w = stream->response;
   const char* reason = ReasonPhrase(w.status());
+  const size_t before = stream->response_bytes.size();
   if (!w.EndHead(end_stream, reason, &stream->response_bytes)) {
-    return w.failed() ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;  // 1xx: wait for more
+    if (w.failed()) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    if (stream->response_bytes.size() != before) Wake(stream, EPOLLIN);  // 1xx to relay
+    return 0;                                                            // wait for the final head
   }
   Wake(stream, EPOLLIN);
   return 0;

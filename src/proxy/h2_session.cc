@@ -367,20 +367,41 @@ void H2Session::OnRequestRead(H2Stream* stream) {
   }
 }
 
-void H2Session::SubmitHead(H2Stream* stream) {
-  const http::H1ResponseReader& r = stream->response;
-  char status[4];
+namespace {
+
+// The head the reader holds as HTTP/2 fields: `status` (3 digits) must outlive the array.
+// nghttp2 copies the fields: one array per thread serves every response (no allocation per
+// request once it has grown to the largest head).
+std::vector<nghttp2_nv>& HeadFields(const http::H1ResponseReader& r, char (&status)[3]) {
   int s = std::clamp(r.status(), 100, 999);
   status[0] = static_cast<char>('0' + s / 100);
   status[1] = static_cast<char>('0' + s / 10 % 10);
   status[2] = static_cast<char>('0' + s % 10);
-  status[3] = 0;
-  // nghttp2_submit_response copies the fields: one array per thread serves every response
-  // (no allocation per request once it has grown to the largest head).
   thread_local std::vector<nghttp2_nv> nva;
   nva.clear();
   nva.push_back(Nv(":status", std::string_view(status, 3)));
   for (const auto& [name, value] : r.head_fields()) nva.push_back(Nv(name, value));
+  return nva;
+}
+
+}  // namespace
+
+void H2Session::SubmitInterim(H2Stream* stream) {
+  char status[3];
+  std::vector<nghttp2_nv>& nva = HeadFields(stream->response, status);
+  stream->response.TakeInterim();
+  if (stream->closed || stream->head_submitted) return;
+  if (nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, stream->id, nullptr, nva.data(),
+                             nva.size(), nullptr) < 0) {
+    return;  // only informational: the final response still follows
+  }
+  WakeOwner();
+}
+
+void H2Session::SubmitHead(H2Stream* stream) {
+  const http::H1ResponseReader& r = stream->response;
+  char status[3];
+  std::vector<nghttp2_nv>& nva = HeadFields(r, status);
   const bool no_body = r.state() == http::H1ResponseReader::State::kDone && stream->body.empty() &&
                        r.trailers().empty();
   nghttp2_data_provider provider{};

@@ -105,6 +105,9 @@ class H2Session {
   void OnRequestRead(H2Stream* stream);
   // The exchange wrote response bytes: submits the head / resumes DATA.
   void OnResponseProgress(H2Stream* stream);
+  // The exchange wrote an interim (1xx) head: sends it as a HEADERS frame without END_STREAM
+  // (nghttp2 copies the fields) and takes it from the reader.
+  void SubmitInterim(H2Stream* stream);
   // The exchange closed its side; an unfinished response resets the stream.
   void OnExchangeClosed(H2Stream* stream);
   // Wakes the exchange of `stream` with `events` (as epoll would).

@@ -64,6 +64,7 @@ net::IoResult H2StreamTransport::Write(const iovec* pieces, int count) {
         session_->OnResponseProgress(stream_);  // resets the stream
         return net::IoResult::Failed(EPIPE);
       }
+      if (reader.interim_ready()) session_->SubmitInterim(stream_);
       stream_->body.append(body);
       if (reader.state() == State::kDone) stream_->body_ended = true;
       total += n;

@@ -49,12 +49,17 @@ struct Reason {
 };
 constexpr Reason kReasons[] = {
     {100, "Continue"},
+    {103, "Early Hints"},
     {200, "OK"},
     {201, "Created"},
     {202, "Accepted"},
     {204, "No Content"},
     {301, "Moved Permanently"},
     {302, "Found"},
+    {303, "See Other"},
+    {304, "Not Modified"},
+    {307, "Temporary Redirect"},
+    {308, "Permanent Redirect"},
     {400, "Bad Request"},
     {401, "Unauthorized"},
     {403, "Forbidden"},
@@ -83,7 +88,9 @@ const char* ReasonPhrase(int status) {
   for (const Reason& r : kReasons) {
     if (r.status == status) return r.phrase;
   }
+  if (status >= 100 && status < 200) return "Informational";
   if (status >= 200 && status < 300) return "OK";
+  if (status >= 300 && status < 400) return "Redirection";
   if (status >= 400 && status < 500) return "Client Error";
   return "Server Error";
 }

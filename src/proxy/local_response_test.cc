@@ -34,10 +34,17 @@ TEST(ReasonPhraseTest, KnownCodes) {
   EXPECT_STREQ(ReasonPhrase(503), "Service Temporarily Unavailable");
   EXPECT_STREQ(ReasonPhrase(504), "Gateway Time-out");
   EXPECT_STREQ(ReasonPhrase(505), "HTTP Version Not Supported");
+  // Statuses an HTTP/2 target may send, relayed to HTTP/1.1 clients with a phrase.
+  EXPECT_STREQ(ReasonPhrase(103), "Early Hints");
+  EXPECT_STREQ(ReasonPhrase(304), "Not Modified");
+  EXPECT_STREQ(ReasonPhrase(307), "Temporary Redirect");
+  EXPECT_STREQ(ReasonPhrase(308), "Permanent Redirect");
 }
 
 TEST(ReasonPhraseTest, FallbacksByClass) {
+  EXPECT_STREQ(ReasonPhrase(102), "Informational");
   EXPECT_STREQ(ReasonPhrase(299), "OK");
+  EXPECT_STREQ(ReasonPhrase(399), "Redirection");
   EXPECT_STREQ(ReasonPhrase(418), "Client Error");
   EXPECT_STREQ(ReasonPhrase(599), "Server Error");
 }

@@ -15,7 +15,8 @@ Covered:
     X-Amzn-Trace-Id (lower-case), the client's own fields; a 1 MiB upload is streamed (the
     target has most of the first half before the client sends the second), an upload with
     content-length arrives whole, a 1 MiB response arrives whole; the target's status, response
-    fields and trailers (a trailing HEADERS frame) reach the client
+    fields and trailers (a trailing HEADERS frame) reach the client, so does a 103 Early Hints
+    (a non-final HEADERS frame) before them
   - multiplexing: 50 concurrent streams from 5 client connections reach the target over at
     most 2 connections per worker, several streams open on one connection; a target with
     SETTINGS_MAX_CONCURRENT_STREAMS 2 never sees more than 2 open streams on a connection and
@@ -178,6 +179,8 @@ class H2Target:
       status=N        the :status (default 200)
       size=N&seed=S   N pattern bytes as the body (else the JSON of the record)
       trailers=1      trailers after the body: x-body-sha256, x-trailer: last
+      hints=1         a 103 Early Hints (link: </h2.css>; rel=preload) once the request
+                      ended, before the delay_ms wait
       act=goaway      answer, then GOAWAY and close the connection in the same write
     Response fields: content-type, x-h2-target: <name>, x-h2-stream: <stream id>.
     refuse_over_limit: a stream beyond max_concurrent_streams is reset with REFUSED_STREAM at
@@ -430,6 +433,9 @@ class H2Target:
         q = self._query(st["rec"]["path"])
         if q.get("act") in ("reset", "hang", "close"):
             return
+        if q.get("hints") == "1":  # a 103 Early Hints at once, the response after delay_ms
+            with contextlib.suppress(h2.exceptions.StreamClosedError):
+                c.conn.send_headers(sid, [(":status", "103"), ("link", "</h2.css>; rel=preload")])
         c.timers.append((time.monotonic() + int(q.get("delay_ms", "0")) / 1000.0, sid))
 
     def _respond(self, c: _H2Conn, sid: int):
@@ -597,6 +603,7 @@ class GrpcTarget:
 class Stream:
     def __init__(self):
         self.headers: list = []
+        self.interims: list = []  # the headers of each interim (1xx) response, in order
         self.trailers: list = []
         self.data = bytearray()
         self.ended = False
@@ -678,7 +685,9 @@ class H2Client:
 
     def _on(self, ev):
         E = h2.events
-        if isinstance(ev, (E.ResponseReceived, E.InformationalResponseReceived)):
+        if isinstance(ev, E.InformationalResponseReceived):
+            self.streams.setdefault(ev.stream_id, Stream()).interims.append(list(ev.headers))
+        elif isinstance(ev, E.ResponseReceived):
             self.streams.setdefault(ev.stream_id, Stream()).headers.extend(ev.headers)
         elif isinstance(ev, E.TrailersReceived):
             self.streams.setdefault(ev.stream_id, Stream()).trailers.extend(ev.headers)
@@ -1057,6 +1066,21 @@ def test_trailers_are_relayed(site, tls):
     assert dict(s.trailers) == {"x-body-sha256": sha(pattern(70000, 4)),
                                 "x-trailer": "last"}, s
     assert s.header("x-trailer") is None, "a trailer arrived among the response fields"
+
+
+@pytest.mark.parametrize("tls", TRANSPORTS)
+def test_early_hints_of_an_http2_target_are_relayed(site, tls):
+    # The target sends the 103 at once and the response 3 s later: the hint must reach the
+    # client on its own, before the response.
+    path = f"/h2/hints/{'tls' if tls else 'h2c'}?hints=1&size=100&seed=5&delay_ms=3000"
+    with H2Client(port_of(site, tls), tls=tls) as c:
+        sid = c.start(path)
+        c.until(lambda: c.streams[sid].interims, timeout=2.5, what="the 103 before the response")
+        assert c.streams[sid].status is None, c.streams[sid]
+        s = c.wait(sid)
+    assert s.status == 200 and s.ended and s.reset is None, s
+    assert s.interims == [[(":status", "103"), ("link", "</h2.css>; rel=preload")]], s.interims
+    assert bytes(s.data) == pattern(100, 5)
 
 
 @pytest.mark.parametrize("tls", TRANSPORTS)

@@ -22,6 +22,10 @@ Covered:
     upload, a stream cancelled mid-response beside streams that complete
   - SIGTERM: GOAWAY, and the in-flight response still completes
   - access-log entries of type h2 with "HTTP/2.0"
+  - interim responses: a target's 103 Early Hints reaches HTTP/2 clients as a non-final HEADERS
+    frame and HTTP/1.1 clients as a 103 head, both with its Link fields and without its
+    connection's; an HTTP/2 client's Expect: 100-continue gets the target's 100 before it
+    sends the body; a flood of 5,000 interim heads reaches either client as 4
 
 Each test here once failed against a real bug or guards a behaviour; none is expected to fail.
 
@@ -48,8 +52,8 @@ import urllib.parse
 
 import pytest
 
-from conftest import (LOCAL, fixed, forward, free_port, header_is, host_is, launch_sluice, path_is,
-                      rule, run_curl, target_group, wait_until)
+from conftest import (LOCAL, HttpConn, fixed, forward, free_port, header_is, host_is,
+                      launch_sluice, path_is, rule, run_curl, target_group, wait_until)
 
 h2 = pytest.importorskip("h2")
 import h2.config  # noqa: E402
@@ -119,9 +123,13 @@ class EchoTarget:
       /health                     200 "ok"
       ?size=N&seed=S              N pattern bytes (Content-Length; chunked=1: chunked)
       ?delay_ms=N                 wait N ms first (then as below)
+      ?hints=1                    a 103 Early Hints head first (Link, a field its Connection
+                                  names, Content-Length: 0)
+      ?interims=N                 N "100 Continue" heads first
       anything else               200 JSON of the record, plus X-Echo-Target, a mixed-case
                                   field, Connection/Keep-Alive (chunked=1: chunked framing;
                                   hop=1: Connection also names X-Hop-Secret, which is sent)
+    A request with "Expect: 100-continue" gets a 100 Continue before its body is read.
     """
 
     def __init__(self, name: str):
@@ -212,6 +220,8 @@ class EchoTarget:
                     name, _, value = line.decode("latin-1").partition(":")
                     headers.append((name, value.strip()))
                 lower = {k.lower(): v for k, v in headers}
+                if lower.get("expect", "").lower() == "100-continue":
+                    conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
                 digest, body_len = hashlib.sha256(), 0
                 if "chunked" in lower.get("transfer-encoding", "").lower():
                     framing = "chunked"
@@ -257,6 +267,13 @@ class EchoTarget:
         if "delay_ms" in q and self._stop.wait(int(q["delay_ms"]) / 1000.0):
             return
         chunked = q.get("chunked") == "1"
+        interim = b"HTTP/1.1 100 Continue\r\n\r\n" * int(q.get("interims", "0"))
+        if q.get("hints") == "1":
+            interim += (b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n"
+                        b"Connection: X-Hint-Hop\r\nX-Hint-Hop: secret\r\nContent-Length: 0\r\n"
+                        b"Link: </app.js>; rel=preload\r\n\r\n")
+        if interim:
+            conn.sendall(interim)
         head = ["HTTP/1.1 200 OK", f"X-Echo-Target: {self.name}"]
         if split.path == "/health":
             body, ctype = b"ok\n", "text/plain"
@@ -306,6 +323,7 @@ def tls_ctx(alpn=("h2",)) -> ssl.SSLContext:
 class Stream:
     def __init__(self):
         self.headers: list = []
+        self.interims: list = []  # the headers of each interim (1xx) response, in order
         self.data = bytearray()
         self.ended = False
         self.reset = None  # error code of a RST_STREAM from the server
@@ -398,8 +416,9 @@ class H2Client:
         return True
 
     def _on(self, ev):
-        if isinstance(ev, (h2.events.ResponseReceived, h2.events.InformationalResponseReceived,
-                           h2.events.TrailersReceived)):
+        if isinstance(ev, h2.events.InformationalResponseReceived):
+            self.streams.setdefault(ev.stream_id, Stream()).interims.append(list(ev.headers))
+        elif isinstance(ev, (h2.events.ResponseReceived, h2.events.TrailersReceived)):
             self.streams.setdefault(ev.stream_id, Stream()).headers.extend(ev.headers)
         elif isinstance(ev, h2.events.DataReceived):
             self.streams.setdefault(ev.stream_id, Stream()).data += ev.data
@@ -996,6 +1015,75 @@ def test_large_chunked_response_arrives_whole(site):
     assert s.status == 200 and s.ended, s
     assert len(s.data) == size and bytes(s.data) == pattern(size, 3)
     assert s.header("transfer-encoding") is None
+
+
+# ---- interim (1xx) responses ----------------------------------------------------------------
+
+HINTS = [("link", "</style.css>; rel=preload"), ("link", "</app.js>; rel=preload")]
+
+
+def test_early_hints_reach_http2_clients_before_the_response(site):
+    s = h2_get(site.main, "/interim/hints?hints=1")
+    assert s.status == 200 and s.ended and s.reset is None, s
+    # One non-final HEADERS frame: the 103 with its Link fields, without the fields about the
+    # target's connection (Connection, what it names) or a body (Content-Length).
+    assert s.interims == [[(":status", "103"), *HINTS]], s.interims
+    assert s.json()["target"] == "/interim/hints?hints=1"
+
+
+def test_expect_100_continue_gets_the_targets_100_before_the_body(site):
+    body = b"hello, after the 100"
+    with H2Client(site.main) as c:
+        sid = c.start("/interim/expect", method="POST", end_stream=False,
+                      headers=[("expect", "100-continue"), ("content-length", str(len(body)))])
+        # The target answers 100 before it reads the body: the client has it with no body sent.
+        c.until(lambda: c.streams[sid].interims, timeout=5, what="the 100 Continue")
+        assert c.streams[sid].interims == [[(":status", "100")]]
+        assert c.streams[sid].status is None
+        c.send_body(sid, body)
+        s = c.wait(sid)
+    assert s.status == 200 and s.ended, s
+    rec = s.json()
+    assert (rec["method"], rec["body_len"]) == ("POST", len(body)), rec
+    assert ["expect", "100-continue"] in rec["headers"], rec["headers"]
+
+
+def https11_conn(port: int) -> HttpConn:
+    c = HttpConn(port)
+    c.sock = tls_ctx(("http/1.1",)).wrap_socket(c.sock, server_hostname=SNI)
+    return c
+
+
+def test_early_hints_reach_http11_clients_with_their_fields(site):
+    with https11_conn(site.main) as c:
+        c.send(f"GET /interim/h1hints?hints=1 HTTP/1.1\r\nHost: {SNI}\r\n\r\n".encode())
+        hint = c.read_head()
+        final = c.read_response()
+    assert (hint.status, hint.reason) == (103, "Early Hints"), hint
+    assert [(k.lower(), v) for k, v in hint.header_list] == HINTS, hint.header_list
+    assert final.status == 200 and json.loads(final.body)["target"] == "/interim/h1hints?hints=1"
+
+
+@pytest.mark.parametrize("client", ["h2", "http/1.1"])
+def test_a_flood_of_interim_heads_is_capped(site, client):
+    # 5,000 "100 Continue" heads before the response: the client gets the first 4 (decision
+    # 0037: a target cannot queue heads without bound for a client that does not read).
+    path = f"/interim/flood-{client.replace('/', '')}?interims=5000"
+    if client == "h2":
+        s = h2_get(site.main, path, timeout=10)
+        assert s.status == 200 and s.ended, s
+        assert s.interims == [[(":status", "100")]] * 4, len(s.interims)
+        return
+    with https11_conn(site.main) as c:
+        c.send(f"GET {path} HTTP/1.1\r\nHost: {SNI}\r\n\r\n".encode())
+        heads = []
+        while True:
+            r = c.read_response(skip_interim=False)
+            if r.status >= 200:
+                break
+            heads.append(r.status)
+    assert heads == [100] * 4, len(heads)
+    assert r.status == 200 and json.loads(r.body)["target"] == path
 
 
 # ---- rules and actions, as for HTTP/1.1 -----------------------------------------------------

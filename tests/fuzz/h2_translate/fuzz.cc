@@ -13,9 +13,10 @@
 // joined in lines of at most 8 KiB, and the framing announced. The response side never
 // consumes more than it was given nor more body than body_room, the body lies inside the
 // consumed bytes, it always progresses while it has room (a stall would hang the stream),
-// heads have lower-case names without connection-specific fields, errors and the end are
-// final, FinishStream always ends it, and the outcome does not depend on how the bytes were
-// split.
+// heads have lower-case names without connection-specific fields, interim heads are 1xx
+// but 101, at most kMaxInterimHeads, without Content-Length, errors and the end are final,
+// FinishStream always ends it, and the outcome (interim heads included) does not depend on
+// how the bytes were split.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -212,15 +213,22 @@ struct Outcome {
   int status = 0;
   std::vector<std::pair<std::string, std::string>> fields;
   std::string body;
+  // Interim heads given out: status and fields, in order.
+  std::vector<std::pair<int, std::vector<std::pair<std::string, std::string>>>> interims;
 };
 
-void CheckHead(const http::H1ResponseReader& r) {
-  CHECK(r.status() >= 200 && r.status() <= 999);
+void CheckHead(const http::H1ResponseReader& r, bool interim) {
+  if (interim) {
+    CHECK(r.status() >= 100 && r.status() <= 199 && r.status() != 101);
+  } else {
+    CHECK(r.status() >= 200 && r.status() <= 999);
+  }
   for (const auto& [name, value] : r.head_fields()) {
     CHECK(!name.empty());
     for (char c : name) CHECK(!(c >= 'A' && c <= 'Z'));
     CHECK(name != "connection" && name != "keep-alive" && name != "proxy-connection" &&
           name != "transfer-encoding" && name != "upgrade");
+    if (interim) CHECK(name != "content-length");
   }
 }
 
@@ -256,10 +264,19 @@ Outcome Read(std::string_view in, bool head_request, Lcg* lcg) {
     if ((before == State::kHead || (before == State::kBody && room > 0)) && !offered.empty()) {
       CHECK(n > 0 || r.state() == State::kError);
     }
+    if (r.interim_ready()) {
+      CHECK(before == State::kHead && r.state() == State::kHead && !r.head_ready());
+      CHECK(static_cast<int>(out.interims.size()) < http::kMaxInterimHeads);
+      CheckHead(r, true);
+      out.interims.emplace_back(r.status(), decltype(out.fields)());
+      for (const auto& [n, v] : r.head_fields()) out.interims.back().second.emplace_back(n, v);
+      r.TakeInterim();
+      CHECK(!r.interim_ready());
+    }
     if (r.head_ready()) {
       CHECK(!out.head_seen);  // one final head
       CHECK(before == State::kHead && r.state() != State::kHead);
-      CheckHead(r);
+      CheckHead(r, false);
       out.head_seen = true;
       out.status = r.status();
       out.fields.clear();
@@ -298,6 +315,7 @@ void FuzzResponse(uint8_t flags, std::string_view in) {
   CHECK(pieces.status == whole.status);
   CHECK(pieces.fields == whole.fields);
   CHECK(pieces.body == whole.body);
+  CHECK(pieces.interims == whole.interims);
   if (head_request) CHECK(whole.body.empty());
   if (whole.status == 204 || whole.status == 304) CHECK(whole.body.empty());
 }

@@ -65,6 +65,13 @@ SEEDS = {
     "resp-cl-and-chunked": resp(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
                                 b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", seed=23),
     "resp-http10": resp(b"HTTP/1.0 200 OK\r\n\r\nold", seed=29),
+    # A 101, an interim head over 8 KiB, then six more than the four given out.
+    "resp-interim-limits": resp(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n"
+        b"HTTP/1.1 103 Early Hints\r\nLink: <" + b"x" * 8200 + b">\r\n\r\n"
+        + b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\nConnection: x\r\nX: 1\r\n"
+          b"Content-Length: 0\r\n\r\n" * 6
+        + b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", seed=31),
 }
 
 corpus = os.path.join(HERE, "corpus")

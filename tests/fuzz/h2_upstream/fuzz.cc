@@ -314,6 +314,27 @@ std::vector<Step> ParseScript(std::string_view in) {
   return steps;
 }
 
+// An interim head the writer appended (out[from..]) reads back as exactly one 1xx head with
+// the block's status and its fields less the dropped ones and Content-Length.
+void ReadBackInterim(const std::string& out, size_t from, const Block& block) {
+  const std::string_view added = std::string_view(out).substr(from);
+  size_t scan = 0;
+  const size_t len = http::FindHeadEnd(added, &scan);
+  CHECK(len == added.size());
+  CHECK(len <= http::kMaxInterimHeadBytes);
+  auto rh = std::make_unique<http::ResponseHead>();
+  http::ParseError err;
+  CHECK(http::ParseResponseHead(added, len, rh.get(), &err) == http::ParseStatus::kComplete);
+  CHECK(rh->status == block.status);
+  Fields got, expected;
+  for (const http::HeaderField& f : rh->header_span()) got.emplace_back(f.name, f.value);
+  for (const auto& [name, value] : block.fields) {
+    if (name.empty() || name[0] == ':' || IsDropped(name) || name == "content-length") continue;
+    expected.emplace_back(name, value);
+  }
+  CHECK(got == expected);
+}
+
 // Reads the writer's output back as the request path does; checks it against what was sent.
 void ReadBack(const std::string& out, bool head_request, int status, const Fields& expected,
               bool chunked, const std::string& data, const std::string& trailers) {
@@ -369,6 +390,8 @@ void FuzzResponse(uint8_t flags, std::string_view in) {
   std::string out;
   Block block, final_head, trailers;
   bool head_done = false, ended = false, end_stream = false, valid = true;
+  int interims = 0;        // interim heads written
+  size_t final_start = 0;  // where the final head begins in `out`
   std::string data;
   for (const Step& s : steps) {
     if (w.failed() || ended) break;
@@ -396,13 +419,27 @@ void FuzzResponse(uint8_t flags, std::string_view in) {
         if (block.statuses > 1) CHECK(w.failed());
         const int status = block.statuses == 1 ? block.status : -1;
         if (!final_head_written) {
-          CHECK(out.size() == before);
-          if (w.failed()) break;
+          if (w.failed()) {
+            CHECK(out.size() == before);
+            break;
+          }
           CHECK(status >= 100 && status <= 199);
+          // Written as an interim head, unless a 101 or over the limits (then nothing).
+          if (out.size() != before) {
+            CHECK(status != 101 && interims < http::kMaxInterimHeads);
+            ++interims;
+            // (A block nghttp2 would refuse never reaches the writer: its bytes are not read.)
+            if (Acceptable(block, false)) ReadBackInterim(out, before, block);
+          } else {
+            // (block.bytes counts 32 per field, more than the head's ": " and CRLF.)
+            CHECK(status == 101 || interims == http::kMaxInterimHeads ||
+                  block.bytes + kReasons[s.c % 5].size() + 17 > http::kMaxInterimHeadBytes);
+          }
           if (s.flag) valid = false;  // nghttp2 refuses a 1xx with END_STREAM
           block = Block();
           break;
         }
+        final_start = before;
         if (Acceptable(block, false) && !block.over_limits) {
           CHECK(status >= 200);
         }
@@ -481,7 +518,8 @@ void FuzzResponse(uint8_t flags, std::string_view in) {
     if (IsDropped(name) || name == "content-length") continue;
     trailer_lines += name + ": " + value + "\r\n";
   }
-  ReadBack(out, head_request, status, expected, chunked, data, chunked ? trailer_lines : "");
+  ReadBack(out.substr(final_start), head_request, status, expected, chunked, data,
+           chunked ? trailer_lines : "");
 }
 
 }  // namespace

@@ -63,6 +63,11 @@ SEEDS = {
                               b"H0\x00", b"E"]),
     "resp-large-trailer": resp([f(b":status", b"200"), b"H0\x00", b"Da",
                                 b"R\x70x-t\tabc", b"E"]),
+    # An interim head over 8 KiB, then six more than the four written.
+    "resp-interim-limits": resp([f(b":status", b"103"), b"R\x44link\tx", b"H0\x00"]
+                                + [f(b":status", b"103"), f(b"link", b"</a>"),
+                                   f(b"content-length", b"0"), b"H0\x00"] * 6
+                                + [f(b":status", b"200"), b"H0\x00", b"Dok", b"E"]),
 }
 
 corpus = os.path.join(HERE, "corpus")
