@@ -313,6 +313,7 @@ void WriteLoadBalancerAttributes(Out& o, int indent, const std::string& type,
   o.Bool(in, "deletion_protection.enabled", a.deletion_protection);
   o.Bool(in, "routing.http2.enabled", a.http2_enabled);
   if (a.http2_cleartext) o.Bool(in, "sluice.routing.http2.cleartext.enabled", true);
+  if (a.http2_websocket) o.Bool(in, "sluice.routing.http2.websocket.enabled", true);
   o.Bool(in, "routing.http.x_amzn_tls_version_and_cipher_suite.enabled",
          a.tls_version_and_cipher_headers);
   WriteLogSettings(o, in, "access_logs", a.access_logs);

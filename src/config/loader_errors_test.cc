@@ -271,7 +271,7 @@ LoadBalancers:
           "connection_logs.s3.prefix, sluice.connection_logs.directory, "
           "health_check_logs.s3.enabled, health_check_logs.s3.bucket, "
           "health_check_logs.s3.prefix, sluice.health_check_logs.directory, "
-          "sluice.routing.http2.cleartext.enabled",
+          "sluice.routing.http2.cleartext.enabled, sluice.routing.http2.websocket.enabled",
           "t.yaml:8:7: LoadBalancers[0].Attributes.idle_timeout.seconds: unknown load balancer "
           "attribute 'idle_timeout.seconds'; supported: idle_timeout.timeout_seconds, "
           "client_keep_alive.seconds, routing.http.desync_mitigation_mode, "
@@ -284,7 +284,7 @@ LoadBalancers:
           "connection_logs.s3.prefix, sluice.connection_logs.directory, "
           "health_check_logs.s3.enabled, health_check_logs.s3.bucket, "
           "health_check_logs.s3.prefix, sluice.health_check_logs.directory, "
-          "sluice.routing.http2.cleartext.enabled"));
+          "sluice.routing.http2.cleartext.enabled, sluice.routing.http2.websocket.enabled"));
 }
 
 TEST(LoaderErrorsTest, AdminSettings) {

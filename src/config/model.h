@@ -140,6 +140,9 @@ struct LoadBalancerAttributes {
   // sluice.routing.http2.cleartext.enabled (beyond ALB, off by default): HTTP listeners also
   // take HTTP/2 by prior knowledge (a connection that starts with the client preface).
   bool http2_cleartext = false;
+  // sluice.routing.http2.websocket.enabled (beyond ALB, off by default): HTTP/2 connections
+  // advertise SETTINGS_ENABLE_CONNECT_PROTOCOL and take WebSocket over HTTP/2 (RFC 8441).
+  bool http2_websocket = false;
   bool tls_version_and_cipher_headers =
       false;  // routing.http.x_amzn_tls_version_and_cipher_suite.enabled
   // Access, connection and health-check logs (reference §3.1, §5): ALB writes to S3; Sluice writes

@@ -34,6 +34,7 @@ constexpr std::string_view kSupportedAttributes[] = {
     "health_check_logs.s3.prefix",
     "sluice.health_check_logs.directory",
     "sluice.routing.http2.cleartext.enabled",
+    "sluice.routing.http2.websocket.enabled",
 };
 
 // elbv2 load balancer attributes Sluice knows of but does not implement.
@@ -201,6 +202,8 @@ void ParseAttributes(Reader& r, const Field& field, bool network, LoadBalancerAt
       SetBool(r, f, &out->http2_enabled);
     } else if (key == "sluice.routing.http2.cleartext.enabled") {
       SetBool(r, f, &out->http2_cleartext);
+    } else if (key == "sluice.routing.http2.websocket.enabled") {
+      SetBool(r, f, &out->http2_websocket);
     } else if (key == "routing.http.x_amzn_tls_version_and_cipher_suite.enabled") {
       SetBool(r, f, &out->tls_version_and_cipher_headers);
     } else if (SplitLogAttribute(key, out, &log_settings, &log_name)) {

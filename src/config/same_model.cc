@@ -180,6 +180,7 @@ bool SameLbAttributes(Diff& d, S at, const LoadBalancerAttributes& a,
          d.Eq(at, "deletion_protection", a.deletion_protection, b.deletion_protection) &&
          d.Eq(at, "http2_enabled", a.http2_enabled, b.http2_enabled) &&
          d.Eq(at, "http2_cleartext", a.http2_cleartext, b.http2_cleartext) &&
+         d.Eq(at, "http2_websocket", a.http2_websocket, b.http2_websocket) &&
          d.Eq(at, "tls_version_and_cipher_headers", a.tls_version_and_cipher_headers,
               b.tls_version_and_cipher_headers) &&
          SameLogs(d, at + ".access_logs", a.access_logs, b.access_logs) &&

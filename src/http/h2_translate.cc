@@ -31,6 +31,20 @@ bool IsTrailerField(std::string_view name, std::string_view value) {
   return true;
 }
 
+// Standard base64 with padding (RFC 4648 §4).
+void AppendBase64(const uint8_t* in, size_t n, std::string* out) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (size_t i = 0; i < n; i += 3) {
+    const uint32_t v = (uint32_t{in[i]} << 16) | (i + 1 < n ? uint32_t{in[i + 1]} << 8 : 0) |
+                       (i + 2 < n ? uint32_t{in[i + 2]} : 0);
+    out->push_back(kAlphabet[(v >> 18) & 63]);
+    out->push_back(kAlphabet[(v >> 12) & 63]);
+    out->push_back(i + 1 < n ? kAlphabet[(v >> 6) & 63] : '=');
+    out->push_back(i + 2 < n ? kAlphabet[v & 63] : '=');
+  }
+}
+
 void AppendHex(uint64_t v, std::string* out) {
   char buf[16];
   int n = 0;
@@ -53,6 +67,7 @@ H2FieldError H2RequestHead::Add(std::string_view name, std::string_view value) {
                         : name == ":scheme"    ? &scheme_
                         : name == ":authority" ? &authority_
                         : name == ":path"      ? &path_
+                        : name == ":protocol"  ? &protocol_
                                                : nullptr;
     if (slot == nullptr) return H2FieldError::kNone;  // nghttp2 refuses unknown ones first
     if (!slot->empty()) return H2FieldError::kDuplicatePseudo;
@@ -90,13 +105,7 @@ H2FieldError H2RequestHead::Add(std::string_view name, std::string_view value) {
   return H2FieldError::kNone;
 }
 
-void H2RequestHead::WriteHttp1(bool end_stream, std::string* out, bool* chunked) const {
-  *chunked = false;
-  out->append(method_);
-  out->push_back(' ');
-  // CONNECT has no :path; its target is the authority (the request path refuses it).
-  out->append(path_.empty() && method_ == "CONNECT" ? authority_ : path_);
-  out->append(" HTTP/1.1\r\n");
+void H2RequestHead::AppendFields(std::string_view skip, std::string* out) const {
   const std::string& host = authority_.empty() ? host_ : authority_;
   if (!host.empty() || !authority_.empty()) {
     out->append("Host: ");
@@ -104,6 +113,7 @@ void H2RequestHead::WriteHttp1(bool end_stream, std::string* out, bool* chunked)
     out->append("\r\n");
   }
   for (const auto& [name, value] : fields_) {
+    if (name == skip) continue;
     out->append(name);
     out->append(": ");
     out->append(value);
@@ -114,11 +124,31 @@ void H2RequestHead::WriteHttp1(bool end_stream, std::string* out, bool* chunked)
     out->append(cookie_);
     out->append("\r\n");
   }
+}
+
+void H2RequestHead::WriteHttp1(bool end_stream, std::string* out, bool* chunked) const {
+  *chunked = false;
+  out->append(method_);
+  out->push_back(' ');
+  // CONNECT has no :path; its target is the authority (the request path refuses it).
+  out->append(path_.empty() && method_ == "CONNECT" ? authority_ : path_);
+  out->append(" HTTP/1.1\r\n");
+  AppendFields({}, out);
   if (!end_stream && !has_content_length_) {
     out->append("Transfer-Encoding: chunked\r\n");
     *chunked = true;
   }
   out->append("Connection: close\r\n\r\n");
+}
+
+void H2RequestHead::WriteWebSocketUpgrade(const uint8_t (&nonce)[16], std::string* out) const {
+  out->append("GET ");
+  out->append(path_);
+  out->append(" HTTP/1.1\r\n");
+  AppendFields("sec-websocket-key", out);
+  out->append("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ");
+  AppendBase64(nonce, sizeof(nonce), out);
+  out->append("\r\n\r\n");
 }
 
 void AppendChunk(std::string_view data, std::string* out) {
@@ -196,6 +226,10 @@ size_t H1ResponseReader::FeedHead(std::string_view in) {
   const size_t used = end - before;  // bytes of `in` that belong to this head
   head_.resize(end);                 // body bytes read with it are fed again (no reallocation)
   head_scan_ = 0;
+  if (rh.status == 101 && websocket_) {
+    AcceptUpgrade(rh);
+    return used;
+  }
   if (rh.status < 200) {
     if (rh.status == 101 || interim_heads_ == kMaxInterimHeads || end > kMaxInterimHeadBytes) {
       head_.clear();
@@ -205,6 +239,13 @@ size_t H1ResponseReader::FeedHead(std::string_view in) {
     status_ = rh.status;
     TakeFields(rh, true);  // fields_ view head_, kept until the next FeedHead
     interim_ready_ = true;
+    return used;
+  }
+  if (websocket_ && rh.status < 300) {
+    // A target that ignored the upgrade: to an HTTP/2 client a 2xx would say the WebSocket
+    // is open (RFC 8441 §5) and its body would be read as frames. The stream is reset.
+    state_ = State::kError;
+    error_ = "a 2xx without a 101 to a WebSocket upgrade";
     return used;
   }
   ApplyHead(rh);  // fields_ view head_, which is kept until a next head (there is none)
@@ -234,6 +275,17 @@ bool H1ResponseReader::ApplyHead(const ResponseHead& rh) {
       break;
   }
   return true;
+}
+
+void H1ResponseReader::AcceptUpgrade(const ResponseHead& rh) {
+  status_ = 200;  // RFC 8441 §5: a 2xx ends the extended CONNECT's handshake
+  TakeFields(rh, true);
+  std::erase_if(fields_, [](const auto& f) { return f.first == "sec-websocket-accept"; });
+  framing_ = Framing{};
+  framing_.kind = BodyKind::kUntilClose;
+  state_ = State::kBody;
+  head_ready_ = true;
+  upgraded_ = true;
 }
 
 void H1ResponseReader::TakeFields(const ResponseHead& rh, bool interim) {

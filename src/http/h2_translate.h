@@ -49,6 +49,14 @@ class H2RequestHead {
   // whose header block ended the stream has no body; one with a content-length keeps it;
   // any other gets "Transfer-Encoding: chunked" (*chunked true: wrap DATA with AppendChunk).
   void WriteHttp1(bool end_stream, std::string* out, bool* chunked) const;
+  // An extended CONNECT (RFC 8441) for a WebSocket: :method CONNECT, :protocol websocket.
+  bool websocket() const { return method_ == "CONNECT" && protocol_ == "websocket"; }
+  // Writes a websocket() request as the HTTP/1.1 upgrade request of RFC 6455 §4.1: "GET
+  // path", Host, the fields as received but any sec-websocket-key (HTTP/2 has none), the
+  // cookie lines, "Upgrade: websocket", "Connection: Upgrade" and "Sec-WebSocket-Key: "
+  // with the base64 of `nonce` (16 random bytes). No body framing: after the target's 101
+  // the stream's DATA are the WebSocket's bytes, relayed as they are.
+  void WriteWebSocketUpgrade(const uint8_t (&nonce)[16], std::string* out) const;
 
   std::string_view method() const { return method_; }
   bool has_content_length() const { return has_content_length_; }
@@ -56,10 +64,13 @@ class H2RequestHead {
   void Clear() { *this = H2RequestHead(); }
 
  private:
-  std::string method_, scheme_, authority_, path_, host_;
+  // Host and the fields after the request line (cookies last); `skip`: a name left out.
+  void AppendFields(std::string_view skip, std::string* out) const;
+  std::string method_, scheme_, authority_, path_, host_, protocol_;
   std::vector<std::pair<std::string, std::string>> fields_;
   // One more field line still fits the HTTP/1.1 head (kMaxHeaderCount lines), with Host,
-  // Transfer-Encoding and Connection, which WriteHttp1 may add.
+  // Transfer-Encoding and Connection, which WriteHttp1 may add. (WriteWebSocketUpgrade adds
+  // one line more: a WebSocket at exactly the limit gets the request path's 400.)
   bool LineFits() const { return fields_.size() + cookie_lines_ + 1 + 3 <= kMaxHeaderCount; }
   std::string cookie_;      // the cookie lines' values, "\r\ncookie: " between lines
   size_t cookie_line_ = 0;  // length of the last cookie line's value
@@ -82,7 +93,11 @@ class H1ResponseReader {
  public:
   enum class State : uint8_t { kHead, kBody, kDone, kError };
   // `head_request`: the request was HEAD (the response has no body whatever it says).
-  explicit H1ResponseReader(bool head_request = false) : head_request_(head_request) {}
+  // `websocket`: the request was a WebSocket over HTTP/2 (RFC 8441): a 101 is its success, read
+  // as a 200 without Sec-WebSocket-Accept whose body is every byte after it (until the end);
+  // any other 2xx is an error (the client would take it for success); 3xx-5xx are relayed.
+  explicit H1ResponseReader(bool head_request = false, bool websocket = false)
+      : head_request_(head_request), websocket_(websocket) {}
 
   // Consumes a prefix of `in` (returns its length). Stops after a complete interim or final
   // head (so the caller can take head_fields()), after each body piece (*body points into
@@ -108,6 +123,8 @@ class H1ResponseReader {
   const std::vector<std::pair<std::string_view, std::string_view>>& head_fields() const {
     return fields_;
   }
+  // A WebSocket's 101 was read (as a 200): the body is the tunnel's bytes.
+  bool upgraded() const { return upgraded_; }
   // Clears head_ready() once the caller has sent the head.
   void TakeHead() { head_ready_ = false; }
   // Once state() is kDone: the chunked body's trailer fields (names lower-case, without
@@ -122,8 +139,11 @@ class H1ResponseReader {
   size_t FeedHead(std::string_view in);
   bool ApplyHead(const ResponseHead& rh);
   void TakeFields(const ResponseHead& rh, bool interim);
+  void AcceptUpgrade(const ResponseHead& rh);
   State state_ = State::kHead;
   bool head_request_;
+  bool websocket_;
+  bool upgraded_ = false;
   bool head_ready_ = false;
   bool interim_ready_ = false;
   int interim_heads_ = 0;  // interim heads given out

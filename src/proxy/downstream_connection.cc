@@ -535,7 +535,9 @@ void DownstreamConnection::FinishRequest() {
     counted_target_->outstanding.fetch_sub(1, std::memory_order_relaxed);
     counted_target_ = nullptr;
   }
-  if (!keep_alive_ || shutting_down_) {
+  // An HTTP/2 stream's exchange serves one request, whatever its head said (a WebSocket
+  // upgrade's "Connection: Upgrade" leaves keep_alive_ set): bytes after it are not requests.
+  if (!keep_alive_ || shutting_down_ || h2_stream_) {
     phase_ = Phase::kClosing;
     if (out_sent_ == out_.size()) LingeringClose();
     return;

@@ -117,12 +117,17 @@ bool H2Session::Start(std::string_view received) {
     session_ = nullptr;
     return false;
   }
+  // WebSocket over HTTP/2 (RFC 8441) only where the load balancer asks for it (beyond ALB):
+  // nghttp2 then takes extended CONNECT requests (:protocol), and refuses them otherwise.
+  const bool websocket = listener_ != nullptr && listener_->load_balancer != nullptr &&
+                         listener_->load_balancer->attributes.http2_websocket;
   const nghttp2_settings_entry settings[] = {
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kH2MaxConcurrentStreams},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(kH2StreamWindow)},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(http::kH2MaxHeaderBytes)},
+      {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1},
   };
-  if (nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, 3) != 0 ||
+  if (nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, websocket ? 4 : 3) != 0 ||
       nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kH2ConnectionWindow) !=
           0) {
     return false;
@@ -288,12 +293,37 @@ int H2Session::OnHeader(int32_t stream_id, std::string_view name, std::string_vi
 int H2Session::OnRequestHeadersDone(int32_t stream_id, bool end_stream) {
   H2Stream* stream = Find(stream_id);
   if (stream == nullptr) return 0;
-  stream->request_head.WriteHttp1(end_stream, &stream->request, &stream->chunked);
-  stream->response = http::H1ResponseReader(stream->request_head.method() == "HEAD");
+  if (stream->request_head.websocket()) {
+    if (!WriteWebSocketRequest(stream, end_stream)) return 0;
+  } else {
+    stream->request_head.WriteHttp1(end_stream, &stream->request, &stream->chunked);
+    stream->response = http::H1ResponseReader(stream->request_head.method() == "HEAD");
+  }
   stream->request_head.Clear();
   stream->request_ended = end_stream;
   StartExchange(stream);
   return 0;
+}
+
+bool H2Session::WriteWebSocketRequest(H2Stream* stream, bool end_stream) {
+  // A WebSocket has no body and needs the stream open both ways (RFC 8441 §4): a declared
+  // length or a HEADERS that ends the stream is refused, not upgraded (the exchange would
+  // forward such a request as a plain GET with a body).
+  if (end_stream || stream->request_head.has_content_length()) {
+    stream->request_head.Clear();
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream->id, NGHTTP2_PROTOCOL_ERROR);
+    WakeOwner();
+    return false;
+  }
+  // The exchange sees the HTTP/1.1 upgrade request of RFC 6455 and, after the target's 101,
+  // relays the stream's DATA both ways as the WebSocket's bytes.
+  uint8_t nonce[16];
+  const uint64_t a = worker_->rng().Next(), b = worker_->rng().Next();
+  std::memcpy(nonce, &a, 8);
+  std::memcpy(nonce + 8, &b, 8);
+  stream->request_head.WriteWebSocketUpgrade(nonce, &stream->request);
+  stream->response = http::H1ResponseReader(false, /*websocket=*/true);
+  return true;
 }
 
 void H2Session::StartExchange(H2Stream* stream) {

@@ -141,6 +141,9 @@ class H2Session {
   // GOAWAY naming `last_stream_id`: later streams are refused (REFUSED_STREAM), never served.
   void GoAway(int32_t last_stream_id, uint32_t code);
   void StartExchange(H2Stream* stream);
+  // An extended CONNECT (RFC 8441) as the exchange's HTTP/1.1 upgrade request; false when
+  // the stream was reset instead (a body declared, or END_STREAM on its HEADERS).
+  bool WriteWebSocketRequest(H2Stream* stream, bool end_stream);
   void SubmitHead(H2Stream* stream);
   // The response's trailer fields, sent after its last DATA frame (from ReadBody).
   void SubmitTrailers(H2Stream* stream, uint32_t* data_flags);
@@ -201,6 +204,9 @@ class H2StreamTransport final : public net::Transport {
   net::EventLoop* loop() const { return loop_; }
 
  private:
+  // A WebSocket whose client sent END_STREAM and whose upgrade was answered: posts a read
+  // event so that the exchange reads the end (its half-close) after the last bytes.
+  void WakeIfTunnelEnded();
   H2Session* session_;
   H2Stream* stream_;
   SocketAddress peer_, local_;

@@ -31,11 +31,16 @@ net::IoResult H2StreamTransport::Read(char* dst, size_t capacity) {
     std::memcpy(dst, stream_->request.data() + stream_->request_read, n);
     stream_->request_read += n;
     session_->OnRequestRead(stream_);
+    if (n == left) WakeIfTunnelEnded();  // the end after the last bytes needs its own read
     return net::IoResult::Moved(n);
   }
   // The whole request was delivered: the exchange sees no end of stream (that would read as
-  // a client that left) until it has ended its response itself.
+  // a client that left) until it has ended its response itself, or, for a WebSocket whose
+  // upgrade was answered, until the client's END_STREAM (its half-close of the tunnel).
   if (write_shut_) return net::IoResult::Eof();
+  if (stream_->request_ended && stream_->response.upgraded()) {
+    return net::IoResult::Eof();
+  }
   return net::IoResult::WouldBlock();
 }
 
@@ -65,6 +70,7 @@ net::IoResult H2StreamTransport::Write(const iovec* pieces, int count) {
         return net::IoResult::Failed(EPIPE);
       }
       if (reader.interim_ready()) session_->SubmitInterim(stream_);
+      if (reader.head_ready() && reader.upgraded()) WakeIfTunnelEnded();  // ended before
       stream_->body.append(body);
       if (reader.state() == State::kDone) stream_->body_ended = true;
       total += n;
@@ -79,6 +85,15 @@ net::IoResult H2StreamTransport::Write(const iovec* pieces, int count) {
   session_->OnResponseProgress(stream_);
   if (full) stream_->exchange_waiting = true;
   return net::IoResult::Moved(total);
+}
+
+void H2StreamTransport::WakeIfTunnelEnded() {
+  // A short read clears the exchange's readiness (edge-triggered, as for a socket): the
+  // client's END_STREAM of a WebSocket must come as an event of its own to be read.
+  if (stream_->request_ended && stream_->response.upgraded() && handler_ != nullptr &&
+      loop_ != nullptr) {
+    loop_->Post(handler_, EPOLLIN);
+  }
 }
 
 void H2StreamTransport::ShutdownWrite() {

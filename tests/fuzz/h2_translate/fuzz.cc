@@ -4,8 +4,8 @@
 // H2RequestHead (bit 1: the HEADERS ended the stream); the rest is one field per line (\n),
 // "name\tvalue"; a line "*<c>name\tvalue" repeats the value until it is (c & 0x7f) * 128
 // bytes long (large fields from small inputs). Bit 0 set: bytes of an HTTP/1.1 response for
-// H1ResponseReader (bit 1: the request was HEAD; bits 2-7 seed the piece sizes and the
-// body_room of each Feed).
+// H1ResponseReader (bit 1: the request was HEAD; bit 7: it was a WebSocket over HTTP/2;
+// bits 2-7 seed the piece sizes and the body_room of each Feed).
 //
 // Asserted (__builtin_trap): the request side refuses exactly the fields over the limits and
 // keeps its accounting within them; a block nghttp2 would have let through writes a head the
@@ -64,11 +64,44 @@ bool IsCleanValue(std::string_view s) {
          (s.front() != ' ' && s.front() != '\t' && s.back() != ' ' && s.back() != '\t');
 }
 bool IsPseudo(std::string_view n) {
-  return n == ":method" || n == ":scheme" || n == ":authority" || n == ":path";
+  return n == ":method" || n == ":scheme" || n == ":authority" || n == ":path" ||
+         n == ":protocol";  // RFC 8441, where the load balancer enables it
 }
 bool IsRefusedByNghttp2(std::string_view n, std::string_view v) {
   return n == "connection" || n == "keep-alive" || n == "proxy-connection" ||
          n == "transfer-encoding" || n == "upgrade" || (n == "te" && v != "trailers");
+}
+
+// An extended CONNECT for a WebSocket becomes "GET path" with the upgrade's fields, one Host,
+// no body framing, and a 24-character key, and parses as HTTP/1.1 when nghttp2 would let the
+// block through.
+void CheckWebSocketUpgrade(const http::H2RequestHead& head, const std::string& path,
+                           const std::string& authority, const std::string& host, bool valid) {
+  const uint8_t nonce[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  std::string out;
+  head.WriteWebSocketUpgrade(nonce, &out);
+  constexpr std::string_view kTail =
+      "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "
+      "AQIDBAUGBwgJCgsMDQ4PEA==\r\n\r\n";
+  CHECK(out.starts_with("GET "));
+  CHECK(out.ends_with(kTail));
+  if (path.empty() || path[0] != '/' || !IsVisible(path) || !IsVisible(authority) || !valid ||
+      !IsVisible(host)) {
+    return;
+  }
+  auto parsed = std::make_unique<http::RequestHead>();
+  http::ParseError err;
+  size_t scan = 0;
+  const size_t len = http::FindHeadEnd(out, &scan);
+  CHECK(len == out.size());
+  CHECK(http::ParseRequestHead(out, len, parsed.get(), &err) == http::ParseStatus::kComplete);
+  CHECK(parsed->method == "GET" && parsed->target == path);
+  int keys = 0;
+  for (const http::HeaderField& f : parsed->header_span()) {
+    if (http::EqualsIgnoreCase(f.name, "sec-websocket-key")) ++keys;
+    CHECK(!http::EqualsIgnoreCase(f.name, "transfer-encoding"));  // nghttp2 refuses it
+  }
+  CHECK(keys == 1);
 }
 
 void FuzzRequest(uint8_t flags, std::string_view in) {
@@ -95,7 +128,7 @@ void FuzzRequest(uint8_t flags, std::string_view in) {
 
   http::H2RequestHead head;
   size_t accounted = 0;
-  std::string method, path, authority, host;
+  std::string method, path, authority, host, protocol;
   bool valid = true;  // a block nghttp2's own checks would let through
   bool regular_seen = false;
   bool has_content_length = false;
@@ -129,6 +162,7 @@ void FuzzRequest(uint8_t flags, std::string_view in) {
       std::string* slot = name == ":method"      ? &method
                           : name == ":path"      ? &path
                           : name == ":authority" ? &authority
+                          : name == ":protocol"  ? &protocol
                                                  : nullptr;
       if (!IsPseudo(name) || regular_seen) valid = false;  // unknown or late: nghttp2 refuses
       if (slot != nullptr) *slot = value;
@@ -156,6 +190,11 @@ void FuzzRequest(uint8_t flags, std::string_view in) {
   }
   CHECK(head.has_content_length() == has_content_length);
   CHECK(head.method() == method);
+  CHECK(head.websocket() == (method == "CONNECT" && protocol == "websocket"));
+  if (head.websocket()) {
+    CheckWebSocketUpgrade(head, path, authority, host, valid);
+    return;
+  }
   std::string out;
   bool chunked = true;
   head.WriteHttp1(end_stream, &out, &chunked);
@@ -233,8 +272,8 @@ void CheckHead(const http::H1ResponseReader& r, bool interim) {
 }
 
 // Feeds `in` with piece sizes and rooms from `lcg` (or all at once and unbounded if null).
-Outcome Read(std::string_view in, bool head_request, Lcg* lcg) {
-  http::H1ResponseReader r(head_request);
+Outcome Read(std::string_view in, bool head_request, bool websocket, Lcg* lcg) {
+  http::H1ResponseReader r(head_request, websocket);
   Outcome out;
   size_t at = 0;
   size_t guard = 4 * in.size() + 1000;
@@ -277,6 +316,9 @@ Outcome Read(std::string_view in, bool head_request, Lcg* lcg) {
       CHECK(!out.head_seen);  // one final head
       CHECK(before == State::kHead && r.state() != State::kHead);
       CheckHead(r, false);
+      // A WebSocket's final head is a 101 read as a 200 (then the tunnel), or 3xx and above.
+      if (websocket) CHECK(r.upgraded() ? r.status() == 200 : r.status() >= 300);
+      CHECK(!r.upgraded() || websocket);
       out.head_seen = true;
       out.status = r.status();
       out.fields.clear();
@@ -307,9 +349,10 @@ Outcome Read(std::string_view in, bool head_request, Lcg* lcg) {
 
 void FuzzResponse(uint8_t flags, std::string_view in) {
   const bool head_request = (flags & 2) != 0;
+  const bool websocket = (flags & 0x80) != 0;
   Lcg lcg{static_cast<uint32_t>(flags >> 2) * 2654435761u + 1};
-  Outcome pieces = Read(in, head_request, &lcg);
-  Outcome whole = Read(in, head_request, nullptr);
+  Outcome pieces = Read(in, head_request, websocket, &lcg);
+  Outcome whole = Read(in, head_request, websocket, nullptr);
   CHECK(pieces.state == whole.state);
   CHECK(pieces.head_seen == whole.head_seen);
   CHECK(pieces.status == whole.status);

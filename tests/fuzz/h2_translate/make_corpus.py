@@ -44,6 +44,11 @@ SEEDS = {
     "req-connect": req([(b":method", b"CONNECT"), (b":authority", b"example.com:443")],
                        end_stream=False),
     "req-te-trailers": req(GET + [(b"te", b"trailers")]),
+    "req-websocket": req([(b":method", b"CONNECT"), (b":protocol", b"websocket"),
+                          (b":scheme", b"https"), (b":path", b"/chat"),
+                          (b":authority", b"example.com"), (b"sec-websocket-version", b"13"),
+                          (b"sec-websocket-key", b"dropped"), (b"cookie", b"a=1")],
+                         end_stream=False),
     "resp-length": resp(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n"
                         b"\r\n0123456789", seed=3),
     "resp-chunked": resp(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n"
@@ -65,6 +70,10 @@ SEEDS = {
     "resp-cl-and-chunked": resp(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
                                 b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", seed=23),
     "resp-http10": resp(b"HTTP/1.0 200 OK\r\n\r\nold", seed=29),
+    # WebSocket over HTTP/2 (flags bit 7): the 101 and the tunnel's bytes; a 200 instead.
+    "resp-websocket": bytes([0x81]) + b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket"
+                      b"\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n\x81\x02hi",
+    "resp-websocket-200": bytes([0x85]) + b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
     # A 101, an interim head over 8 KiB, then six more than the four given out.
     "resp-interim-limits": resp(
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n"
